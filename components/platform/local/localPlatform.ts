@@ -1,0 +1,86 @@
+// The local platform: every host is a network namespace on one bridge, inside the stack's
+// subnet of 198.18.0.0/15, running its own sshd. Roles reach it over SSH like an EC2 host.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { readFileSync } from "node:fs";
+import type { Host, Role } from "../../types.ts";
+import { addressPlan } from "../../render/addressPlan.ts";
+import {
+    bridgeCreateScript, bridgeDeleteScript, hostCreateScript, hostDeleteScript,
+    KEYGEN_SCRIPT, localNames, parseKeygenOutput,
+} from "../../render/localPlatform.ts";
+
+export interface HostSpec { name: string; role: Role }
+
+export interface LocalPlatformArgs {
+    readonly stack: string;
+    readonly subnet: string;
+    readonly hosts: HostSpec[];
+    /** Prepended to PATH on every host (the shared filesystem holds the tool cache). */
+    readonly binPath: string;
+}
+
+/** Open-file ceiling of processes started here (the hard RLIMIT_NOFILE we run under). */
+export function detectNofileCeiling(): number {
+    const line = readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"));
+    const hard = line?.trim().split(/\s+/)[4];
+    return hard === undefined || hard === "unlimited" ? 1 << 30 : Number(hard);
+}
+
+export class LocalPlatform extends pulumi.ComponentResource {
+    readonly hosts: Host[];
+    readonly sshPrivateKey: pulumi.Output<string>;
+    readonly namespacePrefix: string;
+    readonly runDir: string;
+
+    constructor(name: string, args: LocalPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("c2m:platform:Local", name, {}, opts);
+        const names = localNames(args.stack);
+        const plan = addressPlan(args.subnet);
+        this.namespacePrefix = names.namespacePrefix;
+        this.runDir = names.runDir;
+
+        const keygen = new command.local.Command(`${name}-ssh-key`, {
+            create: KEYGEN_SCRIPT,
+            logging: "none",
+        }, { parent: this, additionalSecretOutputs: ["stdout"] });
+        const keyPair = pulumi.secret(keygen.stdout.apply(parseKeygenOutput));
+        this.sshPrivateKey = keyPair.privateKey;
+
+        const bridge = new command.local.Command(`${name}-bridge`, {
+            create: bridgeCreateScript(names.bridge, plan.bridgeAddress, plan.prefix),
+            delete: bridgeDeleteScript(names.bridge, names.runDir),
+            triggers: [names.bridge, args.subnet],
+        }, { parent: this });
+
+        this.hosts = args.hosts.map((spec, index) => {
+            const address = plan.hostAddress(index);
+            const script = {
+                namespace: names.namespace(spec.name),
+                veth: names.veth(index),
+                bridge: names.bridge,
+                address,
+                prefix: plan.prefix,
+                workDir: `${names.runDir}/${spec.name}`,
+            };
+            const host = new command.local.Command(`${name}-${spec.name}`, {
+                create: hostCreateScript(script),
+                delete: hostDeleteScript(script),
+                environment: { AUTHORIZED_KEY: keyPair.publicKey },
+                triggers: [script.namespace, script.address],
+                logging: "stderr",
+            }, { parent: this, dependsOn: [bridge], deleteBeforeReplace: true });
+            return {
+                name: spec.name,
+                role: spec.role,
+                address,
+                sourceAddresses: [address],
+                ssh: { host: address, port: 22, user: "root", privateKey: this.sshPrivateKey },
+                workDir: script.workDir,
+                binPath: args.binPath,
+                ready: [host],
+            };
+        });
+        this.registerOutputs({});
+    }
+}

@@ -1,0 +1,68 @@
+// haproxy.cfg for the lab's load balancer. Pure: same input, same text.
+import type { LabConfig } from "../config.ts";
+
+export interface BackendServer { name: string; address: string; port: number }
+
+export interface HaproxyRenderInput {
+    haproxy: LabConfig["haproxy"];
+    servers: BackendServer[];
+    bindAddress: string;
+    /** PEM bundle (certificate + key) for the TLS frontend. */
+    certPath: string;
+    statsSocketPath: string;
+}
+
+export function renderHaproxyConfig(input: HaproxyRenderInput): string {
+    const { haproxy, servers, bindAddress } = input;
+    if (servers.length === 0) throw new Error("haproxy needs at least one backend server");
+    const t = haproxy.timeouts;
+    const lines = [
+        "global",
+        // Explicit: HAProxy otherwise derives maxconn from the fd limit it finds.
+        `    maxconn ${haproxy.maxconn}`,
+        `    nbthread ${haproxy.threads}`,
+        `    stats socket ${input.statsSocketPath} mode 600 level admin`,
+        // ECDSA P-256 handshakes are ~2x cheaper than RSA-2048; allow all modern suites.
+        "    ssl-default-bind-options ssl-min-ver TLSv1.2",
+        "    tune.ssl.default-dh-param 2048",
+        "",
+        "defaults",
+        "    mode http",
+        "    option http-keep-alive",
+        `    maxconn ${haproxy.maxconn}`,
+        `    timeout connect ${t.connectMs}ms`,
+        // client/server must outlast the longest pong response (seed: sleep up to 20 min).
+        `    timeout client ${t.clientMs}ms`,
+        `    timeout server ${t.serverMs}ms`,
+        `    timeout queue ${t.queueMs}ms`,
+        `    timeout http-request ${t.clientMs}ms`,
+        `    timeout http-keep-alive ${t.clientMs}ms`,
+        "",
+        "frontend stats",
+        `    bind ${bindAddress}:${haproxy.statsPort}`,
+        "    stats enable",
+        "    stats uri /stats",
+        "    http-request use-service prometheus-exporter if { path /metrics }",
+        "",
+        "frontend api_plain",
+        `    bind ${bindAddress}:${haproxy.plainPort}`,
+        "    default_backend pong",
+        "",
+    ];
+    if (haproxy.tls.enabled) {
+        lines.push(
+            "frontend api_tls",
+            `    bind ${bindAddress}:${haproxy.tlsPort} ssl crt ${input.certPath} alpn http/1.1`,
+            "    default_backend pong",
+            "",
+        );
+    }
+    lines.push(
+        "backend pong",
+        "    balance leastconn",
+        "    option httpchk GET /health",
+        ...servers.map((s) => `    server ${s.name} ${s.address}:${s.port} check inter 2s fall 2 rise 2`),
+        "",
+    );
+    return lines.join("\n");
+}

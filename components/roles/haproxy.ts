@@ -1,0 +1,45 @@
+// The load balancer: a self-signed ECDSA certificate, a rendered haproxy.cfg checked with
+// `haproxy -c`, then HAProxy started (or reloaded when the config changes).
+import * as pulumi from "@pulumi/pulumi";
+import type { Host } from "../types.ts";
+import type { LabConfig } from "../config.ts";
+import { renderHaproxyConfig, type BackendServer } from "../render/haproxyConfig.ts";
+import { certificateScript, haproxyPaths, haproxyStartScript, haproxyStopScript } from "../render/haproxyScripts.ts";
+import { hostCommand } from "./remote.ts";
+
+export interface HaproxyArgs {
+    readonly host: Host;
+    readonly settings: LabConfig["haproxy"];
+    readonly servers: BackendServer[];
+    readonly nofile: number;
+    readonly dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+export class Haproxy extends pulumi.ComponentResource {
+    readonly config: string;
+    readonly pid: pulumi.Output<string>;
+
+    constructor(name: string, args: HaproxyArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("c2m:role:Haproxy", name, {}, opts);
+        const { host, settings } = args;
+        const paths = haproxyPaths(host.workDir);
+        this.config = renderHaproxyConfig({
+            haproxy: settings,
+            servers: args.servers,
+            bindAddress: host.address,
+            certPath: paths.pem,
+            statsSocketPath: paths.socket,
+        });
+        const certificate = hostCommand(`${name}-certificate`, host, {
+            create: certificateScript(paths, settings.tls.curve, host.address),
+            triggerText: settings.tls.curve,
+        }, { parent: this, dependsOn: args.dependsOn });
+        const service = hostCommand(`${name}-service`, host, {
+            create: haproxyStartScript(paths, args.nofile),
+            delete: haproxyStopScript(paths),
+            stdin: this.config,
+        }, { parent: this, dependsOn: [certificate, ...args.dependsOn] });
+        this.pid = service.stdout;
+        this.registerOutputs({ pid: this.pid });
+    }
+}

@@ -1,0 +1,111 @@
+// c2m-lab: reads and validates the stack's config once, builds the hosts on the chosen
+// platform, then runs the platform-free roles on them over SSH.
+import * as pulumi from "@pulumi/pulumi";
+import { parseLabConfig, type LabConfig } from "./components/config.ts";
+import { LocalPlatform, detectNofileCeiling, type HostSpec } from "./components/platform/local/localPlatform.ts";
+import { renderTuning, type TuningPlan } from "./components/render/tuning.ts";
+import { attackSettings } from "./components/render/attack.ts";
+import { expectedConcurrencyPerClient } from "./components/render/sizing.ts";
+import { Tuning } from "./components/roles/tuning.ts";
+import { Haproxy } from "./components/roles/haproxy.ts";
+import { Backends } from "./components/roles/backends.ts";
+import { Clients } from "./components/roles/clients.ts";
+import type { Host } from "./components/types.ts";
+
+const OBJECT_KEYS = ["hosts", "backend", "haproxy", "attack", "local"] as const;
+
+/** Raw stack config; types and ranges are checked by the schema in parseLabConfig. */
+function readStackConfig(): Record<string, unknown> {
+    const config = new pulumi.Config("c2m");
+    const raw: Record<string, unknown> = {
+        platform: config.get("platform"),
+        owner: config.get("owner"),
+        ttlHours: config.getNumber("ttlHours"),
+    };
+    for (const key of OBJECT_KEYS) raw[key] = config.getObject<unknown>(key);
+    return Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
+}
+
+function hostSpecs(config: LabConfig): HostSpec[] {
+    const specs = (role: HostSpec["role"], prefix: string, count: number) =>
+        Array.from({ length: count }, (_, i) => ({ name: `${prefix}-${i}`, role }));
+    return [
+        ...specs("haproxy", "haproxy", config.hosts.haproxy),
+        ...specs("backend", "backend", config.hosts.backends),
+        ...specs("client", "client", config.hosts.clients),
+    ];
+}
+
+/** Connections one process of each role holds at the plan's peak. */
+function tuningPlans(config: LabConfig, hosts: Host[], nofileCeiling: number): Map<string, TuningPlan> {
+    const perClient = expectedConcurrencyPerClient(attackSettings(config.attack));
+    const perRole = {
+        haproxy: config.haproxy.maxconn,
+        backend: Math.ceil((perClient * config.hosts.clients) / (config.hosts.backends * config.backend.serversPerHost)),
+        client: perClient,
+    };
+    return new Map(hosts.map((h) => [h.name, renderTuning({
+        role: h.role, connectionsPerProcess: perRole[h.role], nofileCeiling,
+    })]));
+}
+
+const stack = pulumi.getStack();
+const nofileCeiling = detectNofileCeiling();
+const rawConfig = readStackConfig();
+const config = parseLabConfig({
+    ...rawConfig,
+    local: { nofileCeiling, ...(rawConfig.local as object | undefined) },
+});
+
+const platform = new LocalPlatform("lab", {
+    stack,
+    subnet: config.local.subnet,
+    hosts: hostSpecs(config),
+    binPath: process.env.C2M_BIN_PATH ?? "/usr/local/bin",
+});
+const hosts = platform.hosts;
+const byRole = (role: Host["role"]) => hosts.filter((h) => h.role === role);
+const plans = tuningPlans(config, hosts, nofileCeiling);
+const tuning = new Tuning("tuning", { hosts, plans });
+
+const backends = new Backends("backends", {
+    hosts: byRole("backend"),
+    serversPerHost: config.backend.serversPerHost,
+    basePort: config.backend.basePort,
+    requestTimeoutMs: config.backend.requestTimeoutMs,
+    nofile: plans.get(byRole("backend")[0].name)!.nofile,
+    dependsOn: tuning.applied,
+});
+
+const lb = byRole("haproxy")[0];
+const haproxy = new Haproxy("haproxy", {
+    host: lb,
+    settings: config.haproxy,
+    servers: backends.servers,
+    nofile: plans.get(lb.name)!.nofile,
+    dependsOn: [tuning.applied.get(lb.name)!, ...backends.started],
+});
+
+const clients = new Clients("clients", {
+    hosts: byRole("client"),
+    bodyBytes: attackSettings(config.attack).bodyBytes,
+    dependsOn: tuning.applied,
+});
+
+export const inventory = hosts.map((h) => ({
+    name: h.name, role: h.role, address: h.address, sourceAddresses: h.sourceAddresses,
+    workDir: h.workDir, ssh: { host: h.address, port: h.ssh.port, user: h.ssh.user },
+}));
+export const vips = {
+    plain: `http://${lb.address}:${config.haproxy.plainPort}/ping`,
+    tls: config.haproxy.tls.enabled ? `https://${lb.address}:${config.haproxy.tlsPort}/ping` : undefined,
+    stats: `http://${lb.address}:${config.haproxy.statsPort}/stats`,
+};
+export const sshPrivateKey = platform.sshPrivateKey;
+export const labConfig = config;
+export const namespacePrefix = platform.namespacePrefix;
+export const runDir = platform.runDir;
+export const haproxyConfig = haproxy.config;
+export const haproxyPid = haproxy.pid;
+export const vegetaVersions = clients.vegetaVersions;
+export const nofile = Object.fromEntries([...plans].map(([host, plan]) => [host, plan.nofile]));

@@ -1,0 +1,141 @@
+// A Pulumi resource provider that serves the `command` package's Command resources
+// (command:local:Command, command:remote:Command) for the @pulumi/command SDK.
+//
+// Why it exists: the upstream provider is a Go module the module proxy here does not
+// serve (and its npm install script downloads a binary, which cannot work offline), so
+// the rig ships this implementation of the subset it uses. `lab bootstrap` prefers a real
+// `pulumi-resource-command` found on PATH. Remote commands go through the system OpenSSH
+// client, exactly like an operator's `ssh`.
+//
+// Supported inputs: create, update, delete, environment, stdin, triggers, dir, logging,
+// connection {host, port, user, privateKey, dialErrorLimit, perDialTimeout}.
+import * as provider from "@pulumi/pulumi/provider/index.js";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomUUID } from "node:crypto";
+
+const VERSION = "1.2.1";
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+type Props = Record<string, unknown>;
+
+/** Strips the engine's secret wrappers so values can be used. */
+export function reveal(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(reveal);
+    if (value && typeof value === "object") {
+        const obj = value as Props;
+        if (obj[SECRET_SIG] === SECRET_VALUE) return reveal(obj.value);
+        return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, reveal(v)]));
+    }
+    return value;
+}
+
+interface Connection {
+    host: string; port?: number; user?: string; privateKey?: string;
+    dialErrorLimit?: number; perDialTimeout?: number;
+}
+
+interface RunResult { code: number; stdout: string; stderr: string }
+
+function run(file: string, args: string[], stdin: string | undefined, env: NodeJS.ProcessEnv, cwd?: string): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(file, args, { env, cwd, stdio: ["pipe", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => { stdout += d; });
+        child.stderr.on("data", (d) => { stderr += d; });
+        child.on("error", reject);
+        child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+        child.stdin.on("error", () => { /* the command may exit without reading stdin */ });
+        child.stdin.end(stdin ?? "");
+    });
+}
+
+function envPrefix(environment: Record<string, string> | undefined): string {
+    const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+    return Object.entries(environment ?? {}).map(([k, v]) => `export ${k}=${quote(String(v))}\n`).join("");
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function runRemote(conn: Connection, script: string, stdin: string | undefined,
+    environment: Record<string, string> | undefined): Promise<RunResult> {
+    const dir = mkdtempSync(join(tmpdir(), "c2m-ssh-"));
+    try {
+        const key = join(dir, "id");
+        writeFileSync(key, conn.privateKey ?? "", { mode: 0o600 });
+        const args = [
+            "-i", key, "-p", String(conn.port ?? 22),
+            "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+            // Lab hosts are created by this same update with fresh host keys.
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+            "-o", `ConnectTimeout=${conn.perDialTimeout ?? 15}`,
+            `${conn.user ?? "root"}@${conn.host}`,
+            envPrefix(environment) + script,
+        ];
+        const attempts = Math.max(1, conn.dialErrorLimit ?? 10);
+        let result: RunResult = { code: 255, stdout: "", stderr: "" };
+        for (let attempt = 1; attempt <= attempts; attempt++) {
+            result = await run("ssh", args, stdin, process.env);
+            // 255 is ssh's own failure (could not connect/authenticate); retry only that.
+            if (result.code !== 255 || !/connect|Connection|timed out|refused|reset|No route/i.test(result.stderr)) break;
+            await sleep(Math.min(1000 * attempt, 5000));
+        }
+        return result;
+    } finally {
+        rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+async function execute(urn: string, inputs: Props, script: string | undefined): Promise<RunResult> {
+    if (script === undefined || script === "") return { code: 0, stdout: "", stderr: "" };
+    const plain = reveal(inputs) as Props;
+    const environment = plain.environment as Record<string, string> | undefined;
+    const stdin = plain.stdin as string | undefined;
+    if (urn.includes("command:remote:Command")) {
+        return runRemote(plain.connection as Connection, script, stdin, environment);
+    }
+    return run("/bin/sh", ["-c", script], stdin, { ...process.env, ...environment }, plain.dir as string | undefined);
+}
+
+function failure(what: string, result: RunResult): Error {
+    const tail = (s: string) => s.trim().split("\n").slice(-20).join("\n");
+    return new Error(`${what} exited with code ${result.code}\nstdout: ${tail(result.stdout)}\nstderr: ${tail(result.stderr)}`);
+}
+
+async function runOrFail(what: string, urn: string, inputs: Props, script: string | undefined): Promise<Props> {
+    const result = await execute(urn, inputs, script);
+    if (result.code !== 0) throw failure(what, result);
+    return { ...inputs, stdout: result.stdout.replace(/\n$/, ""), stderr: result.stderr.replace(/\n$/, "") };
+}
+
+const UPDATE_KEYS = ["create", "update", "delete", "environment", "stdin", "connection", "dir", "logging"];
+
+export const commandProvider: provider.Provider = {
+    version: VERSION,
+    async check(_urn, _olds, news) { return { inputs: news }; },
+    async diff(_id, _urn, olds: Props, news: Props) {
+        const same = (k: string) => JSON.stringify(olds[k] ?? null) === JSON.stringify(news[k] ?? null);
+        const replaces = same("triggers") ? [] : ["triggers"];
+        const changed = UPDATE_KEYS.filter((k) => !same(k));
+        return { changes: replaces.length + changed.length > 0, replaces };
+    },
+    async create(urn, inputs: Props) {
+        const outs = await runOrFail("create", urn, inputs, reveal(inputs.create) as string);
+        return { id: randomUUID(), outs };
+    },
+    async update(_id, urn, _olds, news: Props) {
+        const script = (reveal(news.update) ?? reveal(news.create)) as string;
+        return { outs: await runOrFail("update", urn, news, script) };
+    },
+    async delete(_id, urn, props: Props) {
+        const result = await execute(urn, props, reveal(props.delete) as string | undefined);
+        if (result.code !== 0) throw failure("delete", result);
+    },
+    async read(id, _urn, props) { return { id, props }; },
+};
+
+provider.main(commandProvider, process.argv.slice(2));
