@@ -94,7 +94,7 @@ const clients = new Clients("clients", {
 
 export const inventory = hosts.map((h) => ({
     name: h.name, role: h.role, address: h.address, sourceAddresses: h.sourceAddresses,
-    workDir: h.workDir, ssh: { host: h.address, port: h.ssh.port, user: h.ssh.user },
+    workDir: h.workDir, ssh: { host: h.address, port: h.ssh.port, user: h.ssh.user, binPath: h.binPath },
 }));
 export const vips = {
     plain: `http://${lb.address}:${config.haproxy.plainPort}/ping`,

@@ -51,7 +51,48 @@ export function vegetaAttackArgs(s: AttackSettings, target: VegetaTarget, connec
     ];
 }
 
-/** vegeta reads targets from stdin in its http format. */
-export function vegetaTargetLine(url: string): string {
-    return `POST ${url}\n`;
+export interface ClientInfo { name: string; workDir: string; sourceAddresses: string[] }
+
+export interface VegetaProcess {
+    client: string;
+    frontend: "plain" | "tls";
+    laddr: string;
+    url: string;
+    ratePerSecond: number;
+    connections: number;
+    /** Result file on the client host. */
+    remoteOutput: string;
+    bodyFile: string;
+}
+
+/**
+ * One vegeta process per client × frontend × source address, so no process needs more than
+ * one address's ports. A client's rate and connection cap are split evenly over its processes.
+ */
+export function planVegetaProcesses(s: AttackSettings, clients: ClientInfo[], urls: Partial<Record<"plain" | "tls", string>>,
+    runId: string): VegetaProcess[] {
+    return clients.flatMap((client) => {
+        const slots = s.frontends.flatMap((frontend) => client.sourceAddresses.map((laddr) => ({ frontend, laddr })));
+        return slots.map(({ frontend, laddr }) => {
+            const url = urls[frontend];
+            if (!url) throw new Error(`frontend ${frontend} is not served by this stack (TLS disabled?)`);
+            return {
+                client: client.name,
+                frontend,
+                laddr,
+                url,
+                ratePerSecond: Math.max(1, Math.round(s.rate / slots.length)),
+                connections: Math.max(1, Math.ceil(s.connections / slots.length)),
+                remoteOutput: `${client.workDir}/vegeta/${runId}-${frontend}-${laddr}.bin`,
+                bodyFile: `${client.workDir}/vegeta/body.txt`,
+            };
+        });
+    });
+}
+
+/** The remote shell line that runs one planned process. */
+export function vegetaCommandLine(s: AttackSettings, p: VegetaProcess): string {
+    const args = vegetaAttackArgs({ ...s, rate: p.ratePerSecond }, { url: p.url, laddr: p.laddr }, p.connections, p.bodyFile, p.remoteOutput);
+    const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+    return `printf '%s\\n' ${quote(`POST ${p.url}`)} | vegeta ${args.map(quote).join(" ")}`;
 }

@@ -1,0 +1,197 @@
+// `lab attack`: reads the stack's outputs, runs vegeta on every client in parallel over SSH
+// (one process per source address and frontend), pulls each .bin back, merges them with
+// `vegeta report`, and writes runs/<id>/ with the config and versions used.
+import { $ } from "zx";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import YAML from "yaml";
+import { attackSettings, planVegetaProcesses, vegetaCommandLine, type AttackSettings, type VegetaProcess } from "../components/render/attack.ts";
+import { isLabTarget } from "../components/render/addressPlan.ts";
+import type { LabConfig } from "../components/config.ts";
+import { outputs, type StackOutputs } from "./stack.ts";
+import { SshSession, type SshTarget } from "./lib/ssh.ts";
+import { backendCounters, frontendCounters, FRONTEND_NAMES, parseStatsCsv, type StatsRow } from "./lib/haproxyStats.ts";
+import { findTool } from "./toolchain/tools.ts";
+import { labEnv, REPO_ROOT } from "./toolchain/toolchain.ts";
+
+export type AttackOverrides = Partial<Omit<LabConfig["attack"], "preset">> & { preset?: LabConfig["attack"]["preset"] };
+
+export interface VegetaSummary {
+    requests: number;
+    success: number;
+    rate: number;
+    throughput: number;
+    latencies: { mean: number; "50th": number; "90th": number; "95th": number; "99th": number; max: number };
+    status_codes: Record<string, number>;
+    errors: string[] | null;
+}
+
+export interface AttackResult {
+    runId: string;
+    dir: string;
+    interrupted: boolean;
+    summary?: VegetaSummary;
+    perFrontend: Record<string, VegetaSummary | undefined>;
+    /** What HAProxy itself counted on each frontend during the run. */
+    haproxy: Record<string, { sessions: number; requests: number } | undefined>;
+    failedProcesses: { client: string; frontend: string; laddr: string; code: number; stderr: string }[];
+}
+
+export function newRunId(stack: string, now = new Date()): string {
+    return `${now.toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-")}-${stack}`;
+}
+
+async function fetchStats(url: string): Promise<StatsRow[]> {
+    const u = new URL(url);
+    if (!isLabTarget(u.hostname)) throw new Error(`refusing to query ${u.hostname}: not a lab address`);
+    const response = await fetch(`${url};csv`, { signal: AbortSignal.timeout(5000) });
+    return parseStatsCsv(await response.text());
+}
+
+function checkTargets(out: StackOutputs): void {
+    for (const url of [out.vips.plain, out.vips.tls, out.vips.stats].filter(Boolean) as string[]) {
+        const host = new URL(url).hostname;
+        if (!isLabTarget(host)) throw new Error(`refusing to attack ${url}: ${host} is outside the lab range 198.18.0.0/15`);
+    }
+}
+
+function progressLine(startedMs: number, durationS: number, stats?: StatsRow[]): string {
+    const elapsed = (Date.now() - startedMs) / 1000;
+    const eta = Math.max(0, durationS - elapsed);
+    const conns = stats ? Object.values(FRONTEND_NAMES).map((f) => frontendCounters(stats, f)?.current ?? 0).reduce((a, b) => a + b, 0) : "?";
+    const total = stats ? Object.values(FRONTEND_NAMES).map((f) => frontendCounters(stats, f)?.sessionsTotal ?? 0).reduce((a, b) => a + b, 0) : "?";
+    return `attack: ${elapsed.toFixed(0)}s elapsed, ~${eta.toFixed(0)}s left, haproxy conns now ${conns}, sessions total ${total}`;
+}
+
+export async function attack(stack: string, overrides: AttackOverrides = {}, runsDir = join(REPO_ROOT, "runs")): Promise<AttackResult> {
+    const out = await outputs(stack);
+    checkTargets(out);
+    const settings: AttackSettings = attackSettings({ ...out.labConfig.attack, ...stripUndefined(overrides) });
+    const runId = newRunId(stack);
+    const dir = join(runsDir, runId);
+    mkdirSync(join(dir, "results"), { recursive: true });
+
+    const clients = out.inventory.filter((h) => h.role === "client");
+    const lb = out.inventory.find((h) => h.role === "haproxy");
+    const target = (name: string): SshTarget => {
+        const h = out.inventory.find((x) => x.name === name)!;
+        return { ...h.ssh, binPath: h.ssh.binPath };
+    };
+    const plan = planVegetaProcesses(settings, clients, { plain: out.vips.plain, tls: out.vips.tls }, runId);
+    const ssh = new SshSession(out.sshPrivateKey, labEnv());
+    const startedAt = new Date();
+    let interrupted = false;
+    const stopRemote = () => Promise.all(clients.map((c) => ssh.run(target(c.name), `pkill -INT -f ${runId} || true`, { timeoutMs: 10_000 })));
+    const onSigint = () => {
+        if (interrupted) return;
+        interrupted = true;
+        process.stderr.write("\ninterrupted: stopping vegeta on every client and keeping the results gathered so far\n");
+        void stopRemote();
+    };
+    process.on("SIGINT", onSigint);
+    process.on("SIGTERM", onSigint);
+    try {
+        writeFileSync(join(dir, "config.yaml"), YAML.stringify({ stack, settings, labConfig: out.labConfig }));
+        writeFileSync(join(dir, "haproxy.cfg"), out.haproxyConfig);
+        const statsBefore = await fetchStats(out.vips.stats);
+        process.stderr.write(`attack ${runId}: ${plan.length} vegeta processes on ${clients.length} clients, ` +
+            `${settings.rate}/s per client for ${settings.durationS}s, sleep ${settings.sleepMs} ms, times ${settings.times}, frontends ${settings.frontends.join("+")}\n`);
+        const t0 = Date.now();
+        const ticker = setInterval(async () => {
+            const stats = await fetchStats(out.vips.stats).catch(() => undefined);
+            process.stderr.write(`${progressLine(t0, settings.durationS, stats)}\n`);
+        }, 5000);
+        const limitMs = (settings.durationS + settings.timeoutS + 60) * 1000;
+        const runs = await Promise.all(plan.map((p) => ssh.run(target(p.client), vegetaCommandLine(settings, p), { timeoutMs: limitMs })));
+        clearInterval(ticker);
+        const failedProcesses = runs.flatMap((r, i) => r.code === 0 || (interrupted && r.code === 130) ? [] : [{
+            client: plan[i].client, frontend: plan[i].frontend, laddr: plan[i].laddr, code: r.code, stderr: r.stderr.trim().slice(-500),
+        }]);
+        const files = await collectResults(ssh, plan, target, dir);
+        const statsAfter = await fetchStats(out.vips.stats);
+        const perFrontend: AttackResult["perFrontend"] = {};
+        const haproxy: AttackResult["haproxy"] = {};
+        for (const frontend of settings.frontends) {
+            perFrontend[frontend] = await vegetaReport(files.filter((f) => f.frontend === frontend).map((f) => f.path), join(dir, `report-${frontend}`));
+            const before = frontendCounters(statsBefore, FRONTEND_NAMES[frontend]);
+            const after = frontendCounters(statsAfter, FRONTEND_NAMES[frontend]);
+            haproxy[frontend] = before && after ? {
+                sessions: after.sessionsTotal - before.sessionsTotal,
+                requests: after.requestsTotal - before.requestsTotal,
+            } : undefined;
+        }
+        const summary = await vegetaReport(files.map((f) => f.path), join(dir, "report"));
+        writeFileSync(join(dir, "haproxy-stats-before.csv"), toCsv(statsBefore));
+        writeFileSync(join(dir, "haproxy-stats-after.csv"), toCsv(statsAfter));
+        const result: AttackResult = { runId, dir, interrupted, summary, perFrontend, haproxy, failedProcesses };
+        writeFileSync(join(dir, "run.json"), JSON.stringify({
+            runId, stack, startedAt, finishedAt: new Date(), interrupted, settings,
+            processes: plan.map(({ client, frontend, laddr, ratePerSecond, connections }) => ({ client, frontend, laddr, ratePerSecond, connections })),
+            versions: await versions(ssh, target(clients[0].name), lb ? target(lb.name) : undefined),
+            summary, perFrontend, haproxy, backend: backendCounters(statsAfter, "pong"), failedProcesses,
+        }, null, 2));
+        return result;
+    } finally {
+        process.off("SIGINT", onSigint);
+        process.off("SIGTERM", onSigint);
+        if (interrupted) await stopRemote().catch(() => undefined);
+        ssh.close();
+    }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+    return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function toCsv(rows: StatsRow[]): string {
+    if (rows.length === 0) return "";
+    const header = Object.keys(rows[0]);
+    return [`# ${header.join(",")}`, ...rows.map((r) => header.map((h) => r[h]).join(","))].join("\n") + "\n";
+}
+
+async function collectResults(ssh: SshSession, plan: VegetaProcess[], target: (n: string) => SshTarget, dir: string) {
+    const files: { frontend: string; path: string }[] = [];
+    await Promise.all(plan.map(async (p) => {
+        const path = join(dir, "results", `${p.client}-${p.frontend}-${p.laddr}.bin`);
+        const r = await ssh.run(target(p.client), `cat ${p.remoteOutput} && rm -f ${p.remoteOutput}`, { stdoutFile: path, timeoutMs: 300_000 });
+        if (r.code === 0) files.push({ frontend: p.frontend, path });
+        else process.stderr.write(`no results from ${p.client} (${p.frontend}, ${p.laddr}): ${r.stderr.trim()}\n`);
+    }));
+    return files.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/** Merges result files the way the seed did (`vegeta report a.bin b.bin …`), as text and JSON. */
+export async function vegetaReport(files: string[], prefix: string): Promise<VegetaSummary | undefined> {
+    if (files.length === 0) return undefined;
+    const $$ = $({ env: labEnv(), verbose: false, quiet: true });
+    const text = await $$`vegeta report ${files}`;
+    writeFileSync(`${prefix}.txt`, text.stdout);
+    const json = await $$`vegeta report -type=json ${files}`;
+    writeFileSync(`${prefix}.json`, json.stdout);
+    return JSON.parse(json.stdout) as VegetaSummary;
+}
+
+async function versions(ssh: SshSession, client: SshTarget, lb?: SshTarget): Promise<Record<string, string>> {
+    const pulumi = await findTool("pulumi");
+    const first = (s: string) => s.trim().split("\n")[0] ?? "";
+    return {
+        pulumi: pulumi.version ?? "unknown",
+        node: process.versions.node,
+        vegeta: first(await ssh.check(client, "vegeta -version").catch(() => "unknown")),
+        haproxy: lb ? first(await ssh.check(lb, "haproxy -v").catch(() => "unknown")) : "none",
+    };
+}
+
+export function formatSummary(r: AttackResult): string {
+    const ms = (ns: number | undefined) => ns === undefined ? "-" : `${(ns / 1e6).toFixed(1)}ms`;
+    const line = (name: string, s?: VegetaSummary) => s
+        ? `${name.padEnd(7)} requests ${s.requests}  success ${(s.success * 100).toFixed(2)}%  rate ${s.rate.toFixed(1)}/s  ` +
+          `p50 ${ms(s.latencies["50th"])}  p90 ${ms(s.latencies["90th"])}  p99 ${ms(s.latencies["99th"])}  max ${ms(s.latencies.max)}`
+        : `${name.padEnd(7)} no results`;
+    return [
+        `run ${r.runId}${r.interrupted ? " (interrupted)" : ""} → ${r.dir}`,
+        line("all", r.summary),
+        ...Object.entries(r.perFrontend).map(([f, s]) => `${line(f, s)}  haproxy: ${r.haproxy[f]?.requests ?? "?"} requests over ${r.haproxy[f]?.sessions ?? "?"} connections`),
+        ...r.failedProcesses.map((f) => `FAILED vegeta on ${f.client} (${f.frontend}, ${f.laddr}) exit ${f.code}: ${f.stderr}`),
+    ].join("\n");
+}

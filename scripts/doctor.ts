@@ -1,0 +1,21 @@
+// `lab doctor`: each tool, its version, where it came from, and what is missing.
+import { DOCTOR_TOOLS, findTool } from "./toolchain/tools.ts";
+import { PINS, labEnv, paths } from "./toolchain/toolchain.ts";
+import { existsSync } from "node:fs";
+
+export async function doctor(): Promise<boolean> {
+    const reports = await Promise.all(DOCTOR_TOOLS.map(findTool));
+    const rows = reports.map((r) => [r.name, r.ok ? (r.version ?? "?") : "MISSING", r.source ?? "-", r.path ?? r.problem ?? ""]);
+    const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i].length), 6));
+    console.log(["tool", "version", "source", "path"].map((h, i) => h.padEnd(widths[i] ?? 0)).join("  "));
+    for (const row of rows) console.log(row.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  "));
+    const p = paths();
+    const env = labEnv();
+    console.log(`\ncache           ${p.cache}`);
+    console.log(`state backend   ${env.PULUMI_BACKEND_URL}`);
+    console.log(`passphrase      ${env.PULUMI_CONFIG_PASSPHRASE ? "from PULUMI_CONFIG_PASSPHRASE" : existsSync(p.passphraseFile) ? `file ${p.passphraseFile}` : "MISSING (run lab bootstrap)"}`);
+    console.log(`pins            sdk ${PINS.pulumiSdk}, cli ${PINS.pulumiCli}, language host ${PINS.languageHost}, vegeta ${PINS.vegeta}`);
+    const missing = reports.filter((r) => !r.ok).map((r) => r.name);
+    if (missing.length > 0) console.log(`\nmissing: ${missing.join(", ")} — run \`npm run bootstrap\``);
+    return missing.length === 0;
+}

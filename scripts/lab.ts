@@ -1,0 +1,112 @@
+// The operator CLI: `lab <command>`. Parses flags, then calls one typed function per command.
+import { Command, InvalidArgumentError, Option } from "commander";
+import { bootstrap } from "./bootstrap.ts";
+import { doctor } from "./doctor.ts";
+import { attack, formatSummary, type AttackOverrides } from "./attack.ts";
+import { describeResidue, destroy, localResidue, reapLocal, removeStack, residueCount, up } from "./stack.ts";
+import { PRESETS } from "../components/config.ts";
+
+const positiveNumber = (flag: string) => (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive number, got "${v}"`);
+    return n;
+};
+const nonNegativeInt = (flag: string) => (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a whole number ≥ 0, got "${v}"`);
+    return n;
+};
+
+async function timed<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const t0 = Date.now();
+    const result = await fn();
+    process.stderr.write(`${what} took ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    return result;
+}
+
+async function down(stack: string, options: { keepStack?: boolean } = {}): Promise<number> {
+    await timed(`lab down --stack ${stack}`, () => destroy(stack));
+    if (!options.keepStack) await removeStack(stack);
+    let residue = await localResidue(stack);
+    if (residueCount(residue) > 0) {
+        process.stderr.write(`${describeResidue(residue)}\nreaping leftovers by name…\n`);
+        residue = await reapLocal(stack);
+    }
+    console.log(describeResidue(residue));
+    return residueCount(residue);
+}
+
+const program = new Command("lab")
+    .description("c2m-lab: build a load-balancer lab, attack it, report, tear it down")
+    .showHelpAfterError()
+    .addHelpText("after", `
+Examples:
+  lab bootstrap                     install/build every tool (idempotent)
+  lab up --stack local              create the local lab (namespaces + sshd + roles)
+  lab attack --stack local --rate 500 --duration 10
+  lab down --stack local            destroy it and check nothing is left
+  lab demo                          all of the above, end to end`);
+
+const stackOption = () => new Option("-s, --stack <name>", "Pulumi stack").default("local");
+
+program.command("bootstrap").description("install or build the toolchain into the cache").action(bootstrap);
+
+program.command("doctor").description("show each tool, its version and origin, and what is missing")
+    .action(async () => { if (!(await doctor())) process.exitCode = 1; });
+
+program.command("up").description("create or update the lab").addOption(stackOption())
+    .action(async (o: { stack: string }) => { await timed(`lab up --stack ${o.stack}`, () => up(o.stack)); });
+
+program.command("attack").description("run vegeta on every client against the lab's frontends")
+    .addOption(stackOption())
+    .addOption(new Option("--preset <name>", "attack preset").choices(PRESETS))
+    .option("--rate <n>", "requests/s per client host", positiveNumber("--rate"))
+    .option("--duration <s>", "seconds", positiveNumber("--duration"))
+    .option("--timeout <s>", "per-request timeout, seconds", positiveNumber("--timeout"))
+    .option("--sleep <ms>", "pong `sleep` header", nonNegativeInt("--sleep"))
+    .option("--times <n>", "pong `times` header", nonNegativeInt("--times"))
+    .option("--workers <n>", "vegeta -workers per process", positiveNumber("--workers"))
+    .option("--connections <n>", "vegeta -connections per client", positiveNumber("--connections"))
+    .addOption(new Option("--frontends <list>", "plain,tls").argParser((v) => v.split(",") as ("plain" | "tls")[]))
+    .action(async (o) => {
+        const overrides: AttackOverrides = {
+            preset: o.preset, rate: o.rate, durationS: o.duration, timeoutS: o.timeout, sleepMs: o.sleep,
+            times: o.times, workers: o.workers, connections: o.connections, frontends: o.frontends,
+        };
+        const result = await attack(o.stack, overrides);
+        console.log(formatSummary(result));
+        if (result.interrupted) process.exitCode = 130;
+    });
+
+program.command("down").description("destroy the lab and check nothing is left").addOption(stackOption())
+    .option("--keep-stack", "keep the (empty) stack and its history")
+    .action(async (o: { stack: string; keepStack?: boolean }) => { if (await down(o.stack, o) > 0) process.exitCode = 1; });
+
+program.command("reap").description("remove a local stack's leftovers by name, even without its state")
+    .addOption(stackOption())
+    .action(async (o: { stack: string }) => {
+        const left = await reapLocal(o.stack);
+        console.log(describeResidue(left));
+        if (residueCount(left) > 0) process.exitCode = 1;
+    });
+
+program.command("demo").description("bootstrap, up, a small attack through plain and TLS, down")
+    .addOption(stackOption())
+    .action(async (o: { stack: string }) => {
+        await bootstrap();
+        let failed = false;
+        try {
+            await timed("lab up", () => up(o.stack));
+            const result = await attack(o.stack, { preset: "smoke" });
+            console.log(formatSummary(result));
+            failed = result.interrupted || (result.summary?.success ?? 0) < 1;
+        } finally {
+            if (await down(o.stack) > 0) failed = true;
+        }
+        if (failed) process.exitCode = 1;
+    });
+
+program.parseAsync(process.argv).catch((err: Error) => {
+    console.error(`lab: ${err.message}`);
+    process.exit(1);
+});

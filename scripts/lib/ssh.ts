@@ -1,0 +1,66 @@
+// SSH to lab hosts with the stack's key (held in a 0600 temp file for the command's life,
+// never in the run directory). The seed used pdsh; this runs one ssh per host in parallel.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isLabTarget } from "../../components/render/addressPlan.ts";
+
+export interface SshTarget { host: string; port: number; user: string; /** PATH prefix on the host */ binPath?: string }
+
+export interface SshResult { code: number; stdout: string; stderr: string }
+
+export class SshSession {
+    private readonly dir: string;
+    private readonly keyFile: string;
+    private readonly env: NodeJS.ProcessEnv;
+
+    constructor(privateKey: string, env: NodeJS.ProcessEnv) {
+        this.dir = mkdtempSync(join(tmpdir(), "c2m-attack-"));
+        this.keyFile = join(this.dir, "id");
+        writeFileSync(this.keyFile, privateKey, { mode: 0o600 });
+        this.env = env;
+    }
+
+    private args(t: SshTarget, command: string): string[] {
+        if (!isLabTarget(t.host)) throw new Error(`refusing to reach ${t.host}: not a lab address (198.18.0.0/15)`);
+        return ["-i", this.keyFile, "-p", String(t.port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+            "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=15", `${t.user}@${t.host}`, command];
+    }
+
+    /**
+     * Runs a command; stdout goes to `stdoutFile` when given (for large result files).
+     * detached: the ssh does not get the terminal's Ctrl-C, so the caller can stop the
+     * remote side in order and still collect results.
+     */
+    run(t: SshTarget, command: string, options: { stdoutFile?: string; timeoutMs?: number } = {}): Promise<SshResult> {
+        return new Promise((resolve, reject) => {
+            const prefix = t.binPath ? `export PATH='${t.binPath}':"$PATH"; ` : "";
+            const child = spawn("ssh", this.args(t, prefix + command), {
+                env: this.env, detached: true, stdio: ["ignore", "pipe", "pipe"],
+            });
+            let stdout = "";
+            let stderr = "";
+            if (options.stdoutFile) child.stdout.pipe(createWriteStream(options.stdoutFile));
+            else child.stdout.on("data", (d) => { stdout += d; });
+            child.stderr.on("data", (d) => { stderr += d; });
+            const timer = options.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), options.timeoutMs) : undefined;
+            child.on("error", reject);
+            child.on("close", (code) => {
+                if (timer) clearTimeout(timer);
+                resolve({ code: code ?? 255, stdout, stderr });
+            });
+        });
+    }
+
+    async check(t: SshTarget, command: string, timeoutMs = 60_000): Promise<string> {
+        const r = await this.run(t, command, { timeoutMs });
+        if (r.code !== 0) throw new Error(`ssh ${t.host} \`${command.slice(0, 80)}\` exited ${r.code}: ${r.stderr.trim()}`);
+        return r.stdout;
+    }
+
+    close(): void {
+        rmSync(this.dir, { recursive: true, force: true });
+    }
+}

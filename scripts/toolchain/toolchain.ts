@@ -1,0 +1,79 @@
+// Where the rig's tools live and which versions it pins. Everything is cached outside the
+// checkout (C2M_CACHE, default ~/.cache/c2m-lab) so CI and later runs reuse it.
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { delimiter, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+
+const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8"));
+
+export const PINS = {
+    /** The Node SDK the program uses (package.json). */
+    pulumiSdk: pkg.dependencies["@pulumi/pulumi"] as string,
+    /**
+     * CLI built from github.com/pulumi/pulumi/pkg/v3. The module proxy here does not serve
+     * pkg/v3 at the SDK's exact version (3.270.0); 3.274.1 is the nearest newer one it serves.
+     * A newer engine runs older SDKs (the gRPC protocol is versioned).
+     */
+    pulumiCli: "3.274.1",
+    /**
+     * The nodejs language host. Since 3.69 it is a module of its own that the proxy here does
+     * not serve; 3.68.0 is the newest release where it sits inside sdk/v3, and it runs the
+     * current SDK's program entry point unchanged.
+     */
+    languageHost: "3.68.0",
+    commandSdk: pkg.dependencies["@pulumi/command"] as string,
+    vegeta: "12.13.0",
+    node: pkg.dependencies["node"] as string,
+} as const;
+
+export const APT_PACKAGES = ["haproxy", "openssh-server", "openssh-client", "iproute2", "curl", "openssl", "procps"];
+
+export interface Paths {
+    cache: string;
+    bin: string;
+    state: string;
+    passphraseFile: string;
+    goBuild: string;
+}
+
+export function paths(): Paths {
+    const cache = process.env.C2M_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "c2m-lab");
+    return {
+        cache,
+        bin: join(cache, "bin"),
+        state: join(cache, "state"),
+        passphraseFile: join(cache, "passphrase"),
+        goBuild: join(cache, "go-build"),
+    };
+}
+
+/**
+ * PATH for lab commands: cached tools and Node 22 first, then the machine's PATH, then the
+ * rig's own plugins (so a real pulumi-resource-command on PATH wins over the rig's).
+ */
+export function toolPath(basePath = process.env.PATH ?? ""): string {
+    const p = paths();
+    return [p.bin, join(REPO_ROOT, "node_modules", ".bin"), basePath, join(REPO_ROOT, "scripts", "bin")]
+        .filter(Boolean).join(delimiter);
+}
+
+/** Environment for Pulumi and for everything the lab runs. */
+export function labEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+    const p = paths();
+    const env: NodeJS.ProcessEnv = {
+        ...base,
+        PATH: toolPath(base.PATH),
+        PULUMI_BACKEND_URL: base.PULUMI_BACKEND_URL ?? `file://${p.state}`,
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
+        // Where hosts find node, vegeta, haproxy (the filesystem is shared on the local platform).
+        C2M_BIN_PATH: [p.bin, join(REPO_ROOT, "node_modules", ".bin"), "/usr/sbin", "/usr/bin"].join(delimiter),
+    };
+    if (!base.PULUMI_CONFIG_PASSPHRASE && !base.PULUMI_CONFIG_PASSPHRASE_FILE && existsSync(p.passphraseFile)) {
+        env.PULUMI_CONFIG_PASSPHRASE_FILE = p.passphraseFile;
+    }
+    return env;
+}
