@@ -2,7 +2,8 @@
 // platform, then runs the platform-free roles on them over SSH.
 import * as pulumi from "@pulumi/pulumi";
 import { parseLabConfig, type LabConfig } from "./components/config.ts";
-import { LocalPlatform, detectNofileCeiling, type HostSpec } from "./components/platform/local/localPlatform.ts";
+import { LocalPlatform, type HostSpec } from "./components/platform/local/localPlatform.ts";
+import { withDetectedLimits } from "./components/platform/local/limits.ts";
 import { renderTuning, type TuningPlan } from "./components/render/tuning.ts";
 import { attackSettings } from "./components/render/attack.ts";
 import { expectedConcurrencyPerClient } from "./components/render/sizing.ts";
@@ -15,7 +16,7 @@ import type { Host } from "./components/types.ts";
 const OBJECT_KEYS = ["hosts", "backend", "haproxy", "attack", "local"] as const;
 
 /** Raw stack config; types and ranges are checked by the schema in parseLabConfig. */
-function readStackConfig(): Record<string, unknown> {
+function readRawConfig(): Record<string, unknown> {
     const config = new pulumi.Config("c2m");
     const raw: Record<string, unknown> = {
         platform: config.get("platform"),
@@ -50,12 +51,8 @@ function tuningPlans(config: LabConfig, hosts: Host[], nofileCeiling: number): M
 }
 
 const stack = pulumi.getStack();
-const nofileCeiling = detectNofileCeiling();
-const rawConfig = readStackConfig();
-const config = parseLabConfig({
-    ...rawConfig,
-    local: { nofileCeiling, ...(rawConfig.local as object | undefined) },
-});
+const config = parseLabConfig(withDetectedLimits(readRawConfig()));
+const nofileCeiling = config.local.nofileCeiling!;
 
 const platform = new LocalPlatform("lab", {
     stack,

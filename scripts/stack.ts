@@ -7,6 +7,7 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { parseLabConfig, type LabConfig } from "../components/config.ts";
 import { localNames } from "../components/render/localPlatform.ts";
+import { withDetectedLimits } from "../components/platform/local/limits.ts";
 import { labEnv, REPO_ROOT } from "./toolchain/toolchain.ts";
 
 const pulumi = () => $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true });
@@ -26,7 +27,7 @@ export function readStackConfig(stack: string): LabConfig {
         if (namespace !== "c2m" || !name) throw new Error(`${file}: unknown config key ${key} (lab keys are c2m:<name>)`);
         raw[name] = value;
     }
-    return parseLabConfig(raw);
+    return parseLabConfig(withDetectedLimits(raw));
 }
 
 export async function stackExists(stack: string): Promise<boolean> {

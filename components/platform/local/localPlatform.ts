@@ -2,7 +2,6 @@
 // subnet of 198.18.0.0/15, running its own sshd. Roles reach it over SSH like an EC2 host.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { readFileSync } from "node:fs";
 import type { Host, Role } from "../../types.ts";
 import { addressPlan } from "../../render/addressPlan.ts";
 import {
@@ -18,13 +17,6 @@ export interface LocalPlatformArgs {
     readonly hosts: HostSpec[];
     /** Prepended to PATH on every host (the shared filesystem holds the tool cache). */
     readonly binPath: string;
-}
-
-/** Open-file ceiling of processes started here (the hard RLIMIT_NOFILE we run under). */
-export function detectNofileCeiling(): number {
-    const line = readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"));
-    const hard = line?.trim().split(/\s+/)[4];
-    return hard === undefined || hard === "unlimited" ? 1 << 30 : Number(hard);
 }
 
 export class LocalPlatform extends pulumi.ComponentResource {

@@ -1,0 +1,105 @@
+// End to end on the local platform with the real Pulumi engine, sshd, HAProxy, vegeta and
+// pong servers: up, attack through the plain and TLS frontends, destroy, zero residue.
+// Needs root (network namespaces) and the toolchain (`npm run bootstrap`).
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import YAML from "yaml";
+import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
+import { destroy, describeResidue, localResidue, outputs, reapLocal, removeStack, residueCount, stackExists, up } from "../../scripts/stack.ts";
+import { attack } from "../../scripts/attack.ts";
+import { ConfigError } from "../../components/config.ts";
+
+const STACK = "e2e";
+const BAD_STACK = "e2ebad";
+const runsDir = mkdtempSync(join(tmpdir(), "c2m-e2e-runs-"));
+const stackFile = (stack: string) => join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+
+function writeStackConfig(stack: string, edit: (config: Record<string, any>) => void): void {
+    const doc = YAML.parse(readFileSync(stackFile("local"), "utf8"));
+    edit(doc.config);
+    writeFileSync(stackFile(stack), YAML.stringify(doc));
+}
+
+async function teardown(stack: string): Promise<void> {
+    try {
+        await destroy(stack);
+    } finally {
+        await removeStack(stack).catch(() => undefined);
+        await reapLocal(stack);
+        rmSync(stackFile(stack), { force: true });
+    }
+}
+
+before(async () => {
+    await reapLocal(STACK);
+    // Its own subnet, so the test never touches an operator's `local` lab.
+    writeStackConfig(STACK, (c) => { c["c2m:local"] = { subnet: "198.18.200.0/24" }; });
+});
+
+after(async () => {
+    // Runs also when a test failed midway: nothing of either stack may remain.
+    await teardown(STACK);
+    await teardown(BAD_STACK);
+    rmSync(runsDir, { recursive: true, force: true });
+    for (const stack of [STACK, BAD_STACK]) {
+        const residue = await localResidue(stack);
+        assert.equal(residueCount(residue), 0, describeResidue(residue));
+    }
+});
+
+test("an impossible plan is refused before any resource exists", async () => {
+    writeStackConfig(BAD_STACK, (c) => {
+        c["c2m:local"] = { subnet: "198.18.201.0/24" };
+        c["c2m:haproxy"] = { maxconn: 50_000 };
+    });
+    await assert.rejects(up(BAD_STACK), (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.match((err as Error).message, /c2m:haproxy\.maxconn: 50000 connections need 100064 open files/);
+        return true;
+    });
+    assert.equal(await stackExists(BAD_STACK), false, "no stack may be created for a refused plan");
+    assert.equal(residueCount(await localResidue(BAD_STACK)), 0);
+});
+
+test("up, attack through plain and TLS frontends, down: all requests succeed and cross HAProxy", async () => {
+    await up(STACK);
+    const out = await outputs(STACK);
+    assert.equal(out.inventory.length, 5, "1 haproxy + 2 backends + 2 clients");
+    assert.equal((await localResidue(STACK)).namespaces.length, 5, "one namespace per host");
+    assert.ok(!JSON.stringify(out.inventory).includes("PRIVATE KEY"), "inventory carries no key");
+
+    const rate = 150;
+    const durationS = 4;
+    const result = await attack(STACK, { preset: "smoke", rate, durationS, sleepMs: 20, times: 2 }, runsDir);
+    const clients = out.inventory.filter((h) => h.role === "client").length;
+    const expected = rate * durationS * clients;
+
+    assert.equal(result.failedProcesses.length, 0, JSON.stringify(result.failedProcesses));
+    assert.equal(result.summary?.requests, expected);
+    assert.equal(result.summary?.success, 1, `success ratio ${result.summary?.success}, errors ${result.summary?.errors}`);
+    assert.deepEqual(Object.keys(result.summary?.status_codes ?? {}), ["200"]);
+    // pong's responses take 3 random waits of 0..21 ms: nothing should come close to 1 s.
+    assert.ok((result.summary?.latencies["99th"] ?? Infinity) < 1e9, "p99 under 1 s");
+    for (const frontend of ["plain", "tls"] as const) {
+        const vegeta = result.perFrontend[frontend];
+        const haproxy = result.haproxy[frontend];
+        assert.equal(vegeta?.requests, expected / 2, `${frontend}: half of the requests`);
+        assert.ok(haproxy && haproxy.requests >= vegeta!.requests,
+            `${frontend}: HAProxy counted ${haproxy?.requests} requests, vegeta sent ${vegeta?.requests}`);
+        assert.ok(haproxy.sessions > 0, `${frontend}: connections crossed HAProxy`);
+    }
+    const run = JSON.parse(readFileSync(join(result.dir, "run.json"), "utf8"));
+    assert.match(run.versions.haproxy, /HAProxy version 2\./);
+    assert.match(run.versions.vegeta, /12\.13\.0/);
+    assert.ok(existsSync(join(result.dir, "report.txt")));
+    const runFiles = readFileSync(join(result.dir, "run.json"), "utf8") + readFileSync(join(result.dir, "config.yaml"), "utf8");
+    assert.ok(!runFiles.includes(out.sshPrivateKey.trim().split("\n")[1]), "the SSH key never reaches the run directory");
+
+    await destroy(STACK);
+    await removeStack(STACK);
+    const residue = await localResidue(STACK);
+    assert.equal(residueCount(residue), 0, describeResidue(residue));
+});
