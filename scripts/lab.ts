@@ -95,6 +95,9 @@ program.command("demo").description("bootstrap, up, a small attack through plain
     .action(async (o: { stack: string }) => {
         await bootstrap();
         let failed = false;
+        // Ctrl-C reaches pulumi/vegeta too and stops them; the demo then still tears down.
+        const onInterrupt = () => { failed = true; process.stderr.write("\ninterrupted: tearing the lab down…\n"); };
+        process.on("SIGINT", onInterrupt);
         try {
             await timed("lab up", () => up(o.stack));
             const result = await attack(o.stack, { preset: "smoke" });
@@ -102,6 +105,7 @@ program.command("demo").description("bootstrap, up, a small attack through plain
             failed = result.interrupted || (result.summary?.success ?? 0) < 1;
         } finally {
             if (await down(o.stack) > 0) failed = true;
+            process.off("SIGINT", onInterrupt);
         }
         if (failed) process.exitCode = 1;
     });
