@@ -13,11 +13,17 @@ export function randomIntInclusive(low: number, high: number): number {
     return Math.floor(Math.random() * (high - low + 1) + low);
 }
 
-/** The seed read both headers with parseInt; a missing/garbled value means "no wait / no repeat". */
-export function parseHeaders(headers: http.IncomingHttpHeaders): { sleepMs: number; times: number } {
-    const sleep = Number.parseInt(String(headers["sleep"] ?? ""), 10);
-    const times = Number.parseInt(String(headers["times"] ?? ""), 10);
-    return { sleepMs: Number.isFinite(sleep) && sleep > 0 ? sleep : 0, times: Number.isFinite(times) && times > 0 ? times : 0 };
+/**
+ * The seed read both headers with parseInt; a missing/garbled value means "no wait / no repeat".
+ * `hold: N` is the rig's own addition (not in the seed): wait exactly N ms before the first
+ * write, so a ramp of requests keeps every connection open for a known time (bench/scale).
+ */
+export function parseHeaders(headers: http.IncomingHttpHeaders): { sleepMs: number; times: number; holdMs: number } {
+    const int = (name: string) => {
+        const n = Number.parseInt(String(headers[name] ?? ""), 10);
+        return Number.isFinite(n) && n > 0 ? n : 0;
+    };
+    return { sleepMs: int("sleep"), times: int("times"), holdMs: int("hold") };
 }
 
 export interface PongCounters { requests: number; responses: number; inFlight: number }
@@ -32,7 +38,7 @@ export function createPongServer(options: { requestTimeoutMs?: number } = {}) {
         }
         counters.requests++;
         counters.inFlight++;
-        const { sleepMs, times } = parseHeaders(req.headers);
+        const { sleepMs, times, holdMs } = parseHeaders(req.headers);
         req.resume(); // the body (the seed's post_smaller.txt) is read and dropped
         res.writeHead(200, { "content-type": "text/plain" });
         let done = false;
@@ -53,7 +59,7 @@ export function createPongServer(options: { requestTimeoutMs?: number } = {}) {
                 setTimeout(write, randomIntInclusive(0, sleepMs + 1), remaining - 1);
             }
         };
-        setTimeout(write, sleepMs > 0 ? randomIntInclusive(0, sleepMs + 1) : 0, times);
+        setTimeout(write, holdMs + (sleepMs > 0 ? randomIntInclusive(0, sleepMs + 1) : 0), times);
     });
     const timeout = options.requestTimeoutMs ?? 0;
     server.timeout = timeout;
