@@ -70,6 +70,8 @@ const backends = new Backends("backends", {
     serversPerHost: config.backend.serversPerHost,
     basePort: config.backend.basePort,
     requestTimeoutMs: config.backend.requestTimeoutMs,
+    maxConcurrent: config.backend.maxConcurrent,
+    serviceTimeMs: config.backend.serviceTimeMs,
     nofile: plans.get(byRole("backend")[0].name)!.nofile,
     dependsOn: tuning.applied,
 });

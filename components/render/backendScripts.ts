@@ -7,10 +7,14 @@ export interface PongLaunch {
     ports: number[];
     nofile: number;
     requestTimeoutMs: number;
+    /** Capacity limit per process (pong --max-concurrent / --service-time-ms); 0 or absent = none. */
+    maxConcurrent?: number;
+    serviceTimeMs?: number;
 }
 
 export function pongStartScript(l: PongLaunch): string {
     const dir = `${l.workDir}/pong`;
+    const limit = (l.maxConcurrent ? ` --max-concurrent ${l.maxConcurrent}` : "") + (l.serviceTimeMs ? ` --service-time-ms ${l.serviceTimeMs}` : "");
     return [
         "set -eu",
         `mkdir -p ${dir}`,
@@ -18,7 +22,7 @@ export function pongStartScript(l: PongLaunch): string {
         `ulimit -n ${l.nofile}`,
         `: > ${dir}/pids`,
         `for port in ${l.ports.join(" ")}; do`,
-        `  setsid node ${dir}/pong.ts $port --host ${l.address} --request-timeout-ms ${l.requestTimeoutMs} </dev/null >${dir}/pong-$port.log 2>&1 &`,
+        `  setsid node ${dir}/pong.ts $port --host ${l.address} --request-timeout-ms ${l.requestTimeoutMs}${limit} </dev/null >${dir}/pong-$port.log 2>&1 &`,
         `  echo $! >> ${dir}/pids`,
         "done",
         `for port in ${l.ports.join(" ")}; do`,

@@ -12,6 +12,9 @@ export interface BackendsArgs {
     readonly serversPerHost: number;
     readonly basePort: number;
     readonly requestTimeoutMs: number;
+    /** Capacity limit per pong process (0 = none). */
+    readonly maxConcurrent?: number;
+    readonly serviceTimeMs?: number;
     readonly nofile: number;
     readonly dependsOn: Map<string, pulumi.Resource>;
 }
@@ -32,6 +35,7 @@ export class Backends extends pulumi.ComponentResource {
             create: pongStartScript({
                 workDir: host.workDir, address: host.address, ports, nofile: args.nofile,
                 requestTimeoutMs: args.requestTimeoutMs,
+                maxConcurrent: args.maxConcurrent, serviceTimeMs: args.serviceTimeMs,
             }),
             delete: pongStopScript(host.workDir),
             stdin: PONG_SOURCE,
