@@ -4,7 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseLabConfig, type LabConfig } from "./components/config.ts";
 import { LocalPlatform, type HostSpec } from "./components/platform/local/localPlatform.ts";
 import { withDetectedLimits } from "./components/platform/local/limits.ts";
-import { renderTuning, type TuningPlan } from "./components/render/tuning.ts";
+import { renderTuning, socketsOnHost, type TuningPlan } from "./components/render/tuning.ts";
+import { planCapacity, type CapacityPlan } from "./components/render/capacity.ts";
 import { attackSettings } from "./components/render/attack.ts";
 import { expectedConcurrencyPerClient } from "./components/render/sizing.ts";
 import { Tuning } from "./components/roles/tuning.ts";
@@ -13,7 +14,7 @@ import { Backends } from "./components/roles/backends.ts";
 import { Clients } from "./components/roles/clients.ts";
 import type { Host } from "./components/types.ts";
 
-const OBJECT_KEYS = ["hosts", "backend", "haproxy", "attack", "local"] as const;
+const OBJECT_KEYS = ["hosts", "plan", "backend", "haproxy", "attack", "local"] as const;
 
 /** Raw stack config; types and ranges are checked by the schema in parseLabConfig. */
 function readRawConfig(): Record<string, unknown> {
@@ -37,37 +38,38 @@ function hostSpecs(config: LabConfig): HostSpec[] {
     ];
 }
 
-/** Connections one process of each role holds at the plan's peak. */
-function tuningPlans(config: LabConfig, hosts: Host[], nofileCeiling: number): Map<string, TuningPlan> {
-    const perClient = expectedConcurrencyPerClient(attackSettings(config.attack));
-    const perRole = {
-        haproxy: config.haproxy.maxconn,
-        backend: Math.ceil((perClient * config.hosts.clients) / (config.hosts.backends * config.backend.serversPerHost)),
-        client: perClient,
-    };
-    return new Map(hosts.map((h) => [h.name, renderTuning({
-        role: h.role, connectionsPerProcess: perRole[h.role], nofileCeiling,
+/** Tuning of each host from the capacity plan; with a shared kernel, machine-wide values cover all hosts. */
+function tuningPlans(config: LabConfig, capacity: CapacityPlan, specs: HostSpec[], sharedKernel: boolean): Map<string, TuningPlan> {
+    const sockets = (s: HostSpec) => socketsOnHost(s.role, capacity, config.hosts.backends);
+    const machineSockets = specs.reduce((sum, s) => sum + sockets(s), 0);
+    return new Map(specs.map((s) => [s.name, renderTuning({
+        role: s.role, capacity, backends: config.hosts.backends,
+        kernelSockets: sharedKernel ? machineSockets : sockets(s),
+        memoryBytes: config.local.memoryBytes ?? 0,
     })]));
 }
 
 const stack = pulumi.getStack();
 const config = parseLabConfig(withDetectedLimits(readRawConfig()));
-const nofileCeiling = config.local.nofileCeiling!;
+const capacity = planCapacity(config);
+const specs = hostSpecs(config);
+const plans = tuningPlans(config, capacity, specs, true);
 
 const platform = new LocalPlatform("lab", {
     stack,
     subnet: config.local.subnet,
-    hosts: hostSpecs(config),
+    hosts: specs,
     binPath: process.env.C2M_BIN_PATH ?? "/usr/local/bin",
+    extraClientAddresses: capacity.client.sourceAddresses - 1,
+    kernelSettings: plans.get(specs[0].name)!.kernel,
 });
 const hosts = platform.hosts;
 const byRole = (role: Host["role"]) => hosts.filter((h) => h.role === role);
-const plans = tuningPlans(config, hosts, nofileCeiling);
 const tuning = new Tuning("tuning", { hosts, plans });
 
 const backends = new Backends("backends", {
     hosts: byRole("backend"),
-    serversPerHost: config.backend.serversPerHost,
+    serversPerHost: capacity.backend.serversPerHost,
     basePort: config.backend.basePort,
     requestTimeoutMs: config.backend.requestTimeoutMs,
     maxConcurrent: config.backend.maxConcurrent,
@@ -81,6 +83,8 @@ const haproxy = new Haproxy("haproxy", {
     host: lb,
     settings: config.haproxy,
     servers: backends.servers,
+    processes: capacity.haproxy.processes,
+    maxconnPerProcess: capacity.haproxy.maxconnPerProcess,
     nofile: plans.get(lb.name)!.nofile,
     dependsOn: [tuning.applied.get(lb.name)!, ...backends.started],
 });
@@ -98,13 +102,15 @@ export const inventory = hosts.map((h) => ({
 export const vips = {
     plain: `http://${lb.address}:${config.haproxy.plainPort}/ping`,
     tls: config.haproxy.tls.enabled ? `https://${lb.address}:${config.haproxy.tlsPort}/ping` : undefined,
-    stats: `http://${lb.address}:${config.haproxy.statsPort}/stats`,
+    /** One statistics page per HAProxy process (statsPort + index). */
+    stats: Array.from({ length: capacity.haproxy.processes }, (_, i) => `http://${lb.address}:${config.haproxy.statsPort + i}/stats`),
 };
 export const sshPrivateKey = platform.sshPrivateKey;
 export const labConfig = config;
 export const namespacePrefix = platform.namespacePrefix;
 export const runDir = platform.runDir;
 export const haproxyConfig = haproxy.config;
-export const haproxyPid = haproxy.pid;
+export const haproxyPids = haproxy.pids;
+export const capacityPlan = capacity;
 export const vegetaVersions = clients.vegetaVersions;
 export const nofile = Object.fromEntries([...plans].map(([host, plan]) => [host, plan.nofile]));

@@ -27,8 +27,22 @@ const backend = z.strictObject({
     serviceTimeMs: z.number().int().min(0).default(0),
 });
 
+// What the lab is sized for: every process count, fd limit, source address and kernel value
+// is derived from these (components/render/capacity.ts).
+const plan = z.strictObject({
+    /** Concurrent end-to-end connections (client ↔ HAProxy ↔ backend). */
+    connections: count(1, 10_000_000).default(4000),
+    /** Share of them through the TLS frontend (memory estimates). */
+    tlsShare: z.number().min(0).max(1).default(0.5),
+    /** Source addresses per client host; derived from the ports needed when absent. */
+    sourceAddressesPerClient: count(1, 250).optional(),
+});
+
 const haproxy = z.strictObject({
-    maxconn: count(1, 10_000_000).default(4000),
+    /** Total over all HAProxy processes; defaults to c2m:plan.connections. */
+    maxconn: count(1, 10_000_000).optional(),
+    /** HAProxy processes sharing the listeners (SO_REUSEPORT); derived from the fd ceiling when absent. */
+    processes: count(1, 256).optional(),
     plainPort: port.default(80),
     tlsPort: port.default(443),
     statsPort: port.default(8404),
@@ -66,17 +80,57 @@ const local = z.strictObject({
     // Per-process open-file ceiling the kernel lets processes reach (`ulimit -Hn`);
     // detected by `lab up` when absent.
     nofileCeiling: z.number().int().positive().optional(),
+    /** Memory of the machine all local hosts share; detected by `lab up` when absent. */
+    memoryBytes: z.number().int().positive().optional(),
+});
+
+/** An IPv4 CIDR block with no host bits set, no wider than /8: SSH is only let in from it. */
+export const operatorCidr = z.string().superRefine((value, ctx) => {
+    const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
+    const octets = match ? match.slice(1, 5).map(Number) : [];
+    const prefix = match ? Number(match[5]) : -1;
+    if (!match || octets.some((o) => o > 255) || prefix > 32) {
+        ctx.addIssue({ code: "custom", message: `"${value}" is not an IPv4 CIDR block like 203.0.113.7/32` });
+        return;
+    }
+    if (prefix < 8) {
+        ctx.addIssue({ code: "custom", message: `"${value}" would open SSH to ${prefix === 0 ? "the whole internet" : "a huge range"}; give your own address, e.g. 203.0.113.7/32` });
+        return;
+    }
+    const address = octets.reduce((acc, o) => acc * 256 + o, 0);
+    if (address % 2 ** (32 - prefix) !== 0) ctx.addIssue({ code: "custom", message: `"${value}" has host bits set` });
+});
+
+// EC2 tiers (platform aws). Counts per role are c2m:hosts; types and addresses are here.
+const aws = z.strictObject({
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "an AWS region like us-east-1").default("us-east-1"),
+    /** Where SSH may come from (required for platform aws): the operator's address, e.g. 203.0.113.7/32. */
+    operatorCidr: operatorCidr.optional(),
+    instanceTypes: z.strictObject({
+        haproxy: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like m6i.4xlarge").default("m6i.4xlarge"),
+        backend: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like c6i.2xlarge").default("c6i.2xlarge"),
+        client: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like c6i.8xlarge").default("c6i.8xlarge"),
+    }).prefault({}),
+    /** Secondary private IPs per client (source addresses = 1 + this); derived from c2m:plan when absent. */
+    secondaryIpsPerClient: count(0, 49).optional(),
+    /** Per-process open-file ceiling cloud-init sets (fs.nr_open and limits): the seed ran nofile 4M. */
+    nofileCeiling: count(65_536, 1 << 30).default(4_194_304),
+    /** The lab refuses to start (and the policy pack rejects it) above this many US dollars per hour. */
+    budgetUsdPerHour: z.number().positive().max(1000).default(60),
+    rootVolumeGb: count(8, 1024).default(16),
 });
 
 export const LabConfigSchema = z.strictObject({
-    platform: z.enum(["local"]).default("local"),
+    platform: z.enum(["local", "aws"]).default("local"),
     owner: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,31}$/, "lowercase letters, digits, . _ -").default("operator"),
     ttlHours: z.number().positive().max(168).default(4),
     hosts: hosts.prefault({}),
+    plan: plan.prefault({}),
     backend: backend.prefault({}),
     haproxy: haproxy.prefault({}),
     attack: attack.prefault({}),
     local: local.prefault({}),
+    aws: aws.prefault({}),
 });
 
 export type LabConfig = z.infer<typeof LabConfigSchema>;

@@ -41,15 +41,19 @@ export function newRunId(stack: string, now = new Date()): string {
     return `${now.toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-")}-${stack}`;
 }
 
-async function fetchStats(url: string): Promise<StatsRow[]> {
-    const u = new URL(url);
-    if (!isLabTarget(u.hostname)) throw new Error(`refusing to query ${u.hostname}: not a lab address`);
-    const response = await fetch(`${url};csv`, { signal: AbortSignal.timeout(5000) });
-    return parseStatsCsv(await response.text());
+/** Statistics rows of every HAProxy process (each serves its own page). */
+export async function fetchStats(urls: string[]): Promise<StatsRow[]> {
+    const pages = await Promise.all(urls.map(async (url) => {
+        const u = new URL(url);
+        if (!isLabTarget(u.hostname)) throw new Error(`refusing to query ${u.hostname}: not a lab address`);
+        const response = await fetch(`${url};csv`, { signal: AbortSignal.timeout(5000) });
+        return parseStatsCsv(await response.text());
+    }));
+    return pages.flat();
 }
 
 function checkTargets(out: StackOutputs): void {
-    for (const url of [out.vips.plain, out.vips.tls, out.vips.stats].filter(Boolean) as string[]) {
+    for (const url of [out.vips.plain, out.vips.tls, ...out.vips.stats].filter(Boolean) as string[]) {
         const host = new URL(url).hostname;
         if (!isLabTarget(host)) throw new Error(`refusing to attack ${url}: ${host} is outside the lab range 198.18.0.0/15`);
     }

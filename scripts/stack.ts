@@ -82,7 +82,7 @@ export async function removeStack(stack: string): Promise<void> {
 export interface StackOutputs {
     inventory: { name: string; role: "haproxy" | "backend" | "client"; address: string; sourceAddresses: string[]; workDir: string;
         ssh: { host: string; port: number; user: string; binPath: string } }[];
-    vips: { plain: string; tls?: string; stats: string };
+    vips: { plain: string; tls?: string; stats: string[] };
     sshPrivateKey: string;
     labConfig: LabConfig;
     namespacePrefix: string;

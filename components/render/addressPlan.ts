@@ -43,6 +43,8 @@ export interface AddressPlan {
     bridgeAddress: string;
     prefix: number;
     hostAddress(index: number): string;
+    /** Extra addresses of the i-th client, allocated after all hosts' own addresses. */
+    extraAddresses(hostCount: number, clientCount: number, perClient: number): (clientIndex: number) => string[];
 }
 
 export function addressPlan(cidr: string): AddressPlan {
@@ -54,6 +56,12 @@ export function addressPlan(cidr: string): AddressPlan {
         hostAddress(index: number) {
             if (index < 0 || index >= capacity) throw new Error(`host index ${index} outside ${cidr}`);
             return intToIp(base + 2 + index);
+        },
+        extraAddresses(hostCount, clientCount, perClient) {
+            const needed = hostCount + clientCount * perClient;
+            if (needed > capacity) throw new Error(`${cidr} holds ${capacity} addresses, ${needed} needed`);
+            return (clientIndex) => Array.from({ length: perClient },
+                (_, k) => intToIp(base + 2 + hostCount + clientIndex * perClient + k));
         },
     };
 }

@@ -5,12 +5,19 @@ export interface BackendServer { name: string; address: string; port: number }
 
 export interface HaproxyRenderInput {
     haproxy: LabConfig["haproxy"];
+    /** Connections one process accepts (the total is split over processes). */
+    maxconnPerProcess: number;
     servers: BackendServer[];
     bindAddress: string;
     /** PEM bundle (certificate + key) for the TLS frontend. */
     certPath: string;
-    statsSocketPath: string;
 }
+
+/**
+ * Each HAProxy process reads the same file; what differs per process comes from its
+ * environment (HAProxy expands "${VAR}"): its statistics port and admin socket.
+ */
+export const PER_PROCESS_ENV = { statsPort: "C2M_STATS_PORT", adminSocket: "C2M_ADMIN_SOCKET" } as const;
 
 export function renderHaproxyConfig(input: HaproxyRenderInput): string {
     const { haproxy, servers, bindAddress } = input;
@@ -19,9 +26,9 @@ export function renderHaproxyConfig(input: HaproxyRenderInput): string {
     const lines = [
         "global",
         // Explicit: HAProxy otherwise derives maxconn from the fd limit it finds.
-        `    maxconn ${haproxy.maxconn}`,
+        `    maxconn ${input.maxconnPerProcess}`,
         `    nbthread ${haproxy.threads}`,
-        `    stats socket ${input.statsSocketPath} mode 600 level admin`,
+        `    stats socket "\${${PER_PROCESS_ENV.adminSocket}}" mode 600 level admin`,
         // ECDSA P-256 handshakes are ~2x cheaper than RSA-2048; allow all modern suites.
         "    ssl-default-bind-options ssl-min-ver TLSv1.2",
         "    tune.ssl.default-dh-param 2048",
@@ -29,7 +36,7 @@ export function renderHaproxyConfig(input: HaproxyRenderInput): string {
         "defaults",
         "    mode http",
         "    option http-keep-alive",
-        `    maxconn ${haproxy.maxconn}`,
+        `    maxconn ${input.maxconnPerProcess}`,
         `    timeout connect ${t.connectMs}ms`,
         // client/server must outlast the longest pong response (seed: sleep up to 20 min).
         `    timeout client ${t.clientMs}ms`,
@@ -39,11 +46,12 @@ export function renderHaproxyConfig(input: HaproxyRenderInput): string {
         `    timeout http-keep-alive ${t.clientMs}ms`,
         "",
         "frontend stats",
-        `    bind ${bindAddress}:${haproxy.statsPort}`,
+        `    bind ${bindAddress}:"\${${PER_PROCESS_ENV.statsPort}}"`,
         "    stats enable",
         "    stats uri /stats",
         "    http-request use-service prometheus-exporter if { path /metrics }",
         "",
+        // Every process binds the same frontends: Linux spreads connections over them (SO_REUSEPORT).
         "frontend api_plain",
         `    bind ${bindAddress}:${haproxy.plainPort}`,
         "    default_backend pong",

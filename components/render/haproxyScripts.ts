@@ -1,12 +1,16 @@
 // Shell that installs a rendered haproxy.cfg, validates it with `haproxy -c` and starts or
-// reloads HAProxy; and the one that stops it. Pure.
+// reloads the HAProxy processes; and the one that stops them. Pure.
+import { PER_PROCESS_ENV } from "./haproxyConfig.ts";
 
-export interface HaproxyPaths { dir: string; cfg: string; pem: string; pid: string; socket: string }
+export interface HaproxyPaths { dir: string; cfg: string; pem: string }
 
 export function haproxyPaths(workDir: string): HaproxyPaths {
     const dir = `${workDir}/haproxy`;
-    return { dir, cfg: `${dir}/haproxy.cfg`, pem: `${dir}/lab.pem`, pid: `${dir}/haproxy.pid`, socket: `${dir}/admin.sock` };
+    return { dir, cfg: `${dir}/haproxy.cfg`, pem: `${dir}/lab.pem` };
 }
+
+export const pidFile = (p: HaproxyPaths, i: number | string) => `${p.dir}/haproxy-${i}.pid`;
+export const adminSocket = (p: HaproxyPaths, i: number | string) => `${p.dir}/admin-${i}.sock`;
 
 /** Self-signed ECDSA certificate for the TLS frontend, made once per host. */
 export function certificateScript(p: HaproxyPaths, curve: "P-256" | "P-384", commonName: string): string {
@@ -21,38 +25,45 @@ export function certificateScript(p: HaproxyPaths, curve: "P-256" | "P-384", com
     ].join("\n");
 }
 
+export interface HaproxyLaunch { processes: number; statsPort: number; nofile: number }
+
 /**
  * Reads the new config on stdin. A config `haproxy -c` rejects is never installed: the
- * running HAProxy keeps serving. A running HAProxy is reloaded (-sf), not restarted.
+ * running processes keep serving. Running processes are reloaded (-sf), not restarted.
+ * Processes beyond the wanted count (after a scale-down) are stopped.
  */
-export function haproxyStartScript(p: HaproxyPaths, nofile: number): string {
+export function haproxyStartScript(p: HaproxyPaths, l: HaproxyLaunch): string {
+    const env = (i: string) => `${PER_PROCESS_ENV.statsPort}=$((${l.statsPort} + ${i})) ${PER_PROCESS_ENV.adminSocket}=${adminSocket(p, i)}`;
     return [
         "set -eu",
         `mkdir -p ${p.dir}`,
         `cat > ${p.cfg}.new`,
-        `if ! out=$(haproxy -c -q -f ${p.cfg}.new 2>&1); then echo "haproxy -c rejected the new config:" >&2; echo "$out" >&2; rm -f ${p.cfg}.new; exit 1; fi`,
+        `if ! out=$(env ${env("0")} haproxy -c -q -f ${p.cfg}.new 2>&1); then echo "haproxy -c rejected the new config:" >&2; echo "$out" >&2; rm -f ${p.cfg}.new; exit 1; fi`,
         `mv ${p.cfg}.new ${p.cfg}`,
-        `ulimit -n ${nofile}`,
-        `old=$(cat ${p.pid} 2>/dev/null || true)`,
-        `if [ -n "$old" ] && kill -0 $old 2>/dev/null; then`,
-        `  haproxy -D -f ${p.cfg} -p ${p.pid} -sf $old </dev/null >/dev/null 2>&1`,
-        "else",
-        `  haproxy -D -f ${p.cfg} -p ${p.pid} </dev/null >/dev/null 2>&1`,
-        "fi",
+        `ulimit -n ${l.nofile}`,
+        `for i in $(seq 0 ${l.processes - 1}); do`,
+        `  old=$(cat ${pidFile(p, "$i")} 2>/dev/null || true)`,
+        `  if [ -n "$old" ] && kill -0 $old 2>/dev/null; then reload="-sf $old"; else reload=""; fi`,
+        `  env ${env("$i")} haproxy -D -f ${p.cfg} -p ${pidFile(p, "$i")} $reload </dev/null >/dev/null 2>&1`,
+        "done",
+        `for f in ${p.dir}/haproxy-*.pid; do i=\${f##*/haproxy-}; i=\${i%.pid}; [ "$i" -ge ${l.processes} ] && { kill $(cat "$f") 2>/dev/null || true; rm -f "$f"; }; done`,
         "sleep 0.3",
-        `pid=$(head -n1 ${p.pid})`,
-        `kill -0 $pid || { echo "haproxy exited right after start" >&2; exit 1; }`,
-        `limit=$(awk '/Max open files/ {print $4}' /proc/$pid/limits)`,
-        `[ "$limit" = "${nofile}" ] || { echo "haproxy runs with nofile $limit, wanted ${nofile}" >&2; exit 1; }`,
-        "echo $pid",
+        `for i in $(seq 0 ${l.processes - 1}); do`,
+        `  pid=$(head -n1 ${pidFile(p, "$i")})`,
+        `  kill -0 $pid || { echo "haproxy process $i exited right after start" >&2; exit 1; }`,
+        `  limit=$(awk '/Max open files/ {print $4}' /proc/$pid/limits)`,
+        `  [ "$limit" = "${l.nofile}" ] || { echo "haproxy process $i runs with nofile $limit, wanted ${l.nofile}" >&2; exit 1; }`,
+        "done",
+        `cat ${p.dir}/haproxy-*.pid | tr '\\n' ' '`,
     ].join("\n");
 }
 
 export function haproxyStopScript(p: HaproxyPaths): string {
     return [
-        `for pid in $(cat ${p.pid} 2>/dev/null); do kill $pid 2>/dev/null || true; done`,
+        `pids=$(cat ${p.dir}/haproxy-*.pid 2>/dev/null || true)`,
+        `[ -n "$pids" ] && kill $pids 2>/dev/null || true`,
         `for i in $(seq 1 30); do pgrep -f '^haproxy -D -f ${p.cfg}' >/dev/null || break; sleep 0.2; done`,
         `pkill -KILL -f '^haproxy -D -f ${p.cfg}' 2>/dev/null || true`,
-        `rm -f ${p.pid}`,
+        `rm -f ${p.dir}/haproxy-*.pid ${p.dir}/admin-*.sock`,
     ].join("\n");
 }

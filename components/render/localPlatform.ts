@@ -44,6 +44,8 @@ export interface LocalHostScriptInput {
     veth: string;
     bridge: string;
     address: string;
+    /** More addresses on the same interface (clients' extra source addresses). */
+    extraAddresses: string[];
     prefix: number;
     workDir: string;
 }
@@ -60,6 +62,7 @@ export function hostCreateScript(h: LocalHostScriptInput): string {
         `${inNs} ip link set lo up`,
         `${inNs} ip link set ${h.veth}n name eth0`,
         `${inNs} ip addr add ${h.address}/${h.prefix} dev eth0`,
+        ...h.extraAddresses.map((a) => `${inNs} ip addr add ${a}/${h.prefix} dev eth0`),
         `${inNs} ip link set eth0 up`,
         `mkdir -p ${h.workDir}/ssh /run/sshd`,
         `chmod 700 ${h.workDir}/ssh`,

@@ -1,18 +1,10 @@
-// Capacity arithmetic: what a plan needs (fds, ports, source addresses) compared with
-// what the config gives. Pure; every refusal names the key and the number that breaks.
+// Plan checks: what the plan needs (fds, ports, source addresses, memory, time) against what
+// the config and the host give. Pure; every refusal names the key and the number that breaks.
 import type { LabConfig } from "../config.ts";
 import { attackSettings, type AttackSettings } from "./attack.ts";
-import { subnetCapacity } from "./addressPlan.ts";
-
-/** Ports one source address can use towards one VIP:port (ip_local_port_range 1024-65535). */
-export const PORTS_PER_SOURCE_IP = 65535 - 1024 + 1;
-
-/** File descriptors HAProxy keeps besides two per proxied connection (listeners, logs, pipes). */
-export const HAPROXY_FD_OVERHEAD = 64;
-
-export function haproxyFdsNeeded(maxconn: number): number {
-    return 2 * maxconn + HAPROXY_FD_OVERHEAD;
-}
+import { parseSubnet, subnetCapacity } from "./addressPlan.ts";
+import { FD_OVERHEAD, planCapacity, PORTS_PER_SOURCE_ADDRESS } from "./capacity.ts";
+import { labMemoryBytes } from "./costs.ts";
 
 /** Mean time a pong response takes: each of the times+1 writes waits 0..sleep+1 ms. */
 export function meanResponseMs(a: AttackSettings): number {
@@ -24,38 +16,59 @@ export function expectedConcurrencyPerClient(a: AttackSettings): number {
     return Math.max(1, Math.ceil((a.rate * meanResponseMs(a)) / 1000));
 }
 
+const GB = 1024 ** 3;
+
 export function checkPlan(config: LabConfig): string[] {
     const problems: string[] = [];
-    const { hosts, haproxy, backend, local } = config;
+    const { hosts, haproxy, backend, local, plan } = config;
+    const capacity = planCapacity(config);
+    const ceiling = capacity.nofileCeiling;
 
-    const ceiling = local.nofileCeiling;
-    const fds = haproxyFdsNeeded(haproxy.maxconn);
-    if (ceiling !== undefined && fds > ceiling) {
-        problems.push(`c2m:haproxy.maxconn: ${haproxy.maxconn} connections need ${fds} open files ` +
-            `(2 per connection + ${HAPROXY_FD_OVERHEAD}), but processes here can open at most ${ceiling}; ` +
-            `lower maxconn to ${Math.floor((ceiling - HAPROXY_FD_OVERHEAD) / 2)} or less`);
+    if (haproxy.maxconn !== undefined && haproxy.maxconn < plan.connections) {
+        problems.push(`c2m:haproxy.maxconn: ${haproxy.maxconn} is below c2m:plan.connections ${plan.connections}`);
+    }
+    const haproxyFds = 2 * capacity.haproxy.maxconnPerProcess + FD_OVERHEAD;
+    if (haproxyFds > ceiling) {
+        const needed = Math.ceil((2 * capacity.haproxy.maxconnTotal) / (ceiling - FD_OVERHEAD));
+        problems.push(`c2m:haproxy.processes: ${capacity.haproxy.maxconnTotal} connections over ${capacity.haproxy.processes} ` +
+            `HAProxy process(es) need ${haproxyFds} open files each (2 per connection + ${FD_OVERHEAD}), but processes here ` +
+            `can open at most ${ceiling}; use ${needed} processes or leave c2m:haproxy.processes unset`);
+    }
+    const perAddressLimit = Math.min(PORTS_PER_SOURCE_ADDRESS, ceiling - FD_OVERHEAD);
+    if (capacity.client.connectionsPerAddress > perAddressLimit) {
+        const needed = Math.ceil(capacity.client.connectionsPerClient / perAddressLimit);
+        problems.push(`c2m:plan.sourceAddressesPerClient: ${plan.connections} connections over ${hosts.clients} clients ` +
+            `need ${needed} source addresses per client (each address/process holds at most ${perAddressLimit}: ` +
+            `${PORTS_PER_SOURCE_ADDRESS} ports, ${ceiling} open files), config gives ${capacity.client.sourceAddresses}`);
+    }
+    if (local.memoryBytes !== undefined) {
+        const needed = labMemoryBytes(plan.connections, plan.tlsShare);
+        const usable = 0.85 * local.memoryBytes;
+        if (needed > usable) {
+            problems.push(`c2m:plan.connections: ${plan.connections} connections (${Math.round(plan.tlsShare * 100)}% TLS) need ` +
+                `~${(needed / GB).toFixed(1)} GB on this machine, which has ${(local.memoryBytes / GB).toFixed(1)} GB ` +
+                `(85% usable: ${(usable / GB).toFixed(1)} GB)`);
+        }
     }
 
-    const lastPort = backend.basePort + backend.serversPerHost - 1;
+    const lastPort = backend.basePort + capacity.backend.serversPerHost - 1;
     if (lastPort > 65535) {
-        problems.push(`c2m:backend.serversPerHost: ${backend.serversPerHost} servers from port ${backend.basePort} ` +
+        problems.push(`c2m:backend.serversPerHost: ${capacity.backend.serversPerHost} servers from port ${backend.basePort} ` +
             `end at ${lastPort}, past 65535`);
     }
-    const frontendPorts = [haproxy.plainPort, haproxy.tlsPort, haproxy.statsPort];
-    if (new Set(frontendPorts).size !== frontendPorts.length) {
-        problems.push(`c2m:haproxy: plainPort, tlsPort and statsPort must differ (got ${frontendPorts.join(", ")})`);
+    // Each HAProxy process serves its statistics on a port of its own: statsPort + index.
+    const statsPorts = { first: haproxy.statsPort, last: haproxy.statsPort + capacity.haproxy.processes - 1 };
+    const inStats = (p: number) => p >= statsPorts.first && p <= statsPorts.last;
+    if (haproxy.plainPort === haproxy.tlsPort || inStats(haproxy.plainPort) || inStats(haproxy.tlsPort) || statsPorts.last > 65535) {
+        problems.push(`c2m:haproxy: plainPort ${haproxy.plainPort}, tlsPort ${haproxy.tlsPort} and the statistics ports ` +
+            `${statsPorts.first}-${statsPorts.last} (one per process) must not overlap`);
     }
 
     const attack = attackSettings(config.attack);
     const perClient = expectedConcurrencyPerClient(attack);
-    if (perClient > PORTS_PER_SOURCE_IP) {
-        problems.push(`c2m:attack.rate: ${attack.rate}/s per client with responses of ~${meanResponseMs(attack)} ms ` +
-            `keeps ~${perClient} connections open per client, more than the ${PORTS_PER_SOURCE_IP} ports of one source address`);
-    }
-    const total = perClient * hosts.clients;
-    if (total > haproxy.maxconn) {
-        problems.push(`c2m:haproxy.maxconn: the attack keeps ~${total} connections open ` +
-            `(${hosts.clients} clients × ${perClient}), above maxconn ${haproxy.maxconn}`);
+    if (perClient > capacity.client.connectionsPerClient) {
+        problems.push(`c2m:plan.connections: the attack (${attack.rate}/s per client, responses ~${meanResponseMs(attack)} ms) ` +
+            `keeps ~${perClient} connections open per client, above the ${capacity.client.connectionsPerClient} planned per client`);
     }
     const serverTimeoutNeeded = attack.timeoutS * 1000;
     if (haproxy.timeouts.serverMs < serverTimeoutNeeded || haproxy.timeouts.clientMs < serverTimeoutNeeded) {
@@ -71,11 +84,13 @@ export function checkPlan(config: LabConfig): string[] {
         problems.push(`c2m:backend.requestTimeoutMs: ${backend.requestTimeoutMs} ms cuts responses that take up to ${longestResponseMs} ms`);
     }
 
-    const hostCount = hosts.haproxy + hosts.backends + hosts.clients;
+    const addressesNeeded = hosts.haproxy + hosts.backends + hosts.clients * capacity.client.sourceAddresses;
     try {
+        parseSubnet(local.subnet);
         const usable = subnetCapacity(local.subnet);
-        if (hostCount > usable) {
-            problems.push(`c2m:local.subnet: ${local.subnet} holds ${usable} hosts, the plan has ${hostCount}`);
+        if (addressesNeeded > usable) {
+            problems.push(`c2m:local.subnet: ${local.subnet} holds ${usable} addresses, the plan needs ${addressesNeeded} ` +
+                `(${hosts.haproxy + hosts.backends} hosts + ${hosts.clients} clients × ${capacity.client.sourceAddresses} source addresses)`);
         }
     } catch (err) {
         problems.push(`c2m:local.subnet: ${(err as Error).message}`);

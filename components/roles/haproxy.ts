@@ -11,13 +11,17 @@ export interface HaproxyArgs {
     readonly host: Host;
     readonly settings: LabConfig["haproxy"];
     readonly servers: BackendServer[];
+    /** Processes sharing the listeners (SO_REUSEPORT) and the connections each accepts. */
+    readonly processes: number;
+    readonly maxconnPerProcess: number;
     readonly nofile: number;
     readonly dependsOn: pulumi.Input<pulumi.Resource>[];
 }
 
 export class Haproxy extends pulumi.ComponentResource {
     readonly config: string;
-    readonly pid: pulumi.Output<string>;
+    /** PIDs of the running processes. */
+    readonly pids: pulumi.Output<string>;
 
     constructor(name: string, args: HaproxyArgs, opts?: pulumi.ComponentResourceOptions) {
         super("c2m:role:Haproxy", name, {}, opts);
@@ -25,21 +29,21 @@ export class Haproxy extends pulumi.ComponentResource {
         const paths = haproxyPaths(host.workDir);
         this.config = renderHaproxyConfig({
             haproxy: settings,
+            maxconnPerProcess: args.maxconnPerProcess,
             servers: args.servers,
             bindAddress: host.address,
             certPath: paths.pem,
-            statsSocketPath: paths.socket,
         });
         const certificate = hostCommand(`${name}-certificate`, host, {
             create: certificateScript(paths, settings.tls.curve, host.address),
             triggerText: settings.tls.curve,
         }, { parent: this, dependsOn: args.dependsOn });
         const service = hostCommand(`${name}-service`, host, {
-            create: haproxyStartScript(paths, args.nofile),
+            create: haproxyStartScript(paths, { processes: args.processes, statsPort: settings.statsPort, nofile: args.nofile }),
             delete: haproxyStopScript(paths),
             stdin: this.config,
         }, { parent: this, dependsOn: [certificate, ...args.dependsOn] });
-        this.pid = service.stdout;
-        this.registerOutputs({ pid: this.pid });
+        this.pids = service.stdout;
+        this.registerOutputs({ pids: this.pids });
     }
 }

@@ -2,7 +2,7 @@
 // open-file limit differs from the plan fails the update, naming key, wanted and actual.
 import * as pulumi from "@pulumi/pulumi";
 import type { Host } from "../types.ts";
-import { sysctlApplyScript, tuningVerifyScript, type TuningPlan } from "../render/tuning.ts";
+import { tuningScript, type TuningPlan } from "../render/tuning.ts";
 import { hostCommand } from "./remote.ts";
 
 export interface TuningArgs {
@@ -19,7 +19,10 @@ export class Tuning extends pulumi.ComponentResource {
         this.applied = new Map(args.hosts.map((host) => {
             const plan = args.plans.get(host.name);
             if (!plan) throw new Error(`no tuning plan for host ${host.name}`);
-            const script = `set -e\n${sysctlApplyScript(plan)}\nset +e\n${tuningVerifyScript(plan)}`;
+            // Machine-wide keys only where the host has a kernel of its own; on a shared
+            // kernel the platform applies them once.
+            const settings = host.sharedKernel ? plan.sysctls : [...plan.sysctls, ...plan.kernel];
+            const script = tuningScript(settings, plan.nofile);
             return [host.name, hostCommand(`${name}-${host.name}`, host, { create: script }, { parent: this })];
         }));
         this.registerOutputs({});

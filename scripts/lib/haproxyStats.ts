@@ -14,23 +14,32 @@ export function parseStatsCsv(csv: string): StatsRow[] {
 
 export interface FrontendCounters { sessionsTotal: number; requestsTotal: number; current: number; max: number; requestErrors: number }
 
+const sum = (rows: StatsRow[], key: string) => rows.reduce((acc, r) => acc + Number(r[key] || 0), 0);
+
+/** Counters of a frontend, summed over every HAProxy process whose rows are given. */
 export function frontendCounters(rows: StatsRow[], frontend: string): FrontendCounters | undefined {
-    const row = rows.find((r) => r.pxname === frontend && r.svname === "FRONTEND");
-    if (!row) return undefined;
-    const n = (k: string) => Number(row[k] || 0);
-    return { sessionsTotal: n("stot"), requestsTotal: n("req_tot"), current: n("scur"), max: n("smax"), requestErrors: n("ereq") };
+    const mine = rows.filter((r) => r.pxname === frontend && r.svname === "FRONTEND");
+    if (mine.length === 0) return undefined;
+    return {
+        sessionsTotal: sum(mine, "stot"), requestsTotal: sum(mine, "req_tot"), current: sum(mine, "scur"),
+        max: sum(mine, "smax"), requestErrors: sum(mine, "ereq"),
+    };
 }
 
-export interface BackendCounters { sessionsTotal: number; connectionErrors: number; responseErrors: number; serversUp: number; servers: number }
+export interface BackendCounters {
+    sessionsTotal: number; current: number; connectionErrors: number; responseErrors: number; serversUp: number; servers: number;
+}
 
+/** Counters of a backend summed over processes; a server counts as up when every process sees it up. */
 export function backendCounters(rows: StatsRow[], backend: string): BackendCounters | undefined {
-    const row = rows.find((r) => r.pxname === backend && r.svname === "BACKEND");
-    if (!row) return undefined;
+    const mine = rows.filter((r) => r.pxname === backend && r.svname === "BACKEND");
+    if (mine.length === 0) return undefined;
     const servers = rows.filter((r) => r.pxname === backend && r.svname !== "BACKEND");
-    const n = (k: string) => Number(row[k] || 0);
+    const names = [...new Set(servers.map((r) => r.svname))];
+    const up = names.filter((n) => servers.filter((r) => r.svname === n).every((r) => r.status.startsWith("UP")));
     return {
-        sessionsTotal: n("stot"), connectionErrors: n("econ"), responseErrors: n("eresp"),
-        serversUp: servers.filter((r) => r.status.startsWith("UP")).length, servers: servers.length,
+        sessionsTotal: sum(mine, "stot"), current: sum(mine, "scur"), connectionErrors: sum(mine, "econ"),
+        responseErrors: sum(mine, "eresp"), serversUp: up.length, servers: names.length,
     };
 }
 

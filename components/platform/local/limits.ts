@@ -8,8 +8,14 @@ export function detectNofileCeiling(): number {
     return hard === undefined || hard === "unlimited" ? 2 ** 30 : Number(hard);
 }
 
-/** Raw stack config with the detected ceiling filled in unless the stack sets one. */
+/** MemTotal of this machine: every local host shares it. */
+export function detectMemoryBytes(): number {
+    const line = readFileSync("/proc/meminfo", "utf8").split("\n").find((l) => l.startsWith("MemTotal:"));
+    return Number(line?.split(/\s+/)[1] ?? 0) * 1024;
+}
+
+/** Raw stack config with the detected limits filled in unless the stack sets them. */
 export function withDetectedLimits(raw: Record<string, unknown>): Record<string, unknown> {
     const local = (raw.local ?? {}) as Record<string, unknown>;
-    return { ...raw, local: { nofileCeiling: detectNofileCeiling(), ...local } };
+    return { ...raw, local: { nofileCeiling: detectNofileCeiling(), memoryBytes: detectMemoryBytes(), ...local } };
 }

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { Host, Role } from "../../types.ts";
 import { addressPlan } from "../../render/addressPlan.ts";
+import { sysctlSaveScript, tuningScript, type Setting } from "../../render/tuning.ts";
 import {
     bridgeCreateScript, bridgeDeleteScript, hostCreateScript, hostDeleteScript,
     KEYGEN_SCRIPT, localNames, parseKeygenOutput,
@@ -17,6 +18,10 @@ export interface LocalPlatformArgs {
     readonly hosts: HostSpec[];
     /** Prepended to PATH on every host (the shared filesystem holds the tool cache). */
     readonly binPath: string;
+    /** Extra source addresses each client gets besides its own (for vegeta -laddr). */
+    readonly extraClientAddresses: number;
+    /** Machine-wide kernel settings all hosts share: applied once, restored on destroy. */
+    readonly kernelSettings: Setting[];
 }
 
 export class LocalPlatform extends pulumi.ComponentResource {
@@ -45,13 +50,26 @@ export class LocalPlatform extends pulumi.ComponentResource {
             triggers: [names.bridge, args.subnet],
         }, { parent: this });
 
+        // Saves the machine's values before raising them; destroy puts them back.
+        const savedKernel = `${names.runDir}/kernel-sysctl.saved`;
+        const kernel = new command.local.Command(`${name}-kernel`, {
+            create: `set -e\nmkdir -p ${names.runDir}\n[ -e ${savedKernel} ] || { ${sysctlSaveScript(args.kernelSettings).split("\n").join("; ")}; } > ${savedKernel}\nset +e\n` +
+                tuningScript(args.kernelSettings),
+            delete: `[ -e ${savedKernel} ] && while IFS= read -r kv; do sysctl -q -w "$kv" || true; done < ${savedKernel}; rm -f ${savedKernel}`,
+            logging: "stderr",
+        }, { parent: this, dependsOn: [bridge] });
+
+        const extraAddresses = plan.extraAddresses(args.hosts.length, args.hosts.filter((h) => h.role === "client").length, args.extraClientAddresses);
+        let clientIndex = 0;
         this.hosts = args.hosts.map((spec, index) => {
             const address = plan.hostAddress(index);
+            const sourceAddresses = spec.role === "client" ? [address, ...extraAddresses(clientIndex++)] : [address];
             const script = {
                 namespace: names.namespace(spec.name),
                 veth: names.veth(index),
                 bridge: names.bridge,
                 address,
+                extraAddresses: sourceAddresses.slice(1),
                 prefix: plan.prefix,
                 workDir: `${names.runDir}/${spec.name}`,
             };
@@ -61,12 +79,13 @@ export class LocalPlatform extends pulumi.ComponentResource {
                 environment: { AUTHORIZED_KEY: keyPair.publicKey },
                 triggers: [script.namespace, script.address],
                 logging: "stderr",
-            }, { parent: this, dependsOn: [bridge], deleteBeforeReplace: true });
+            }, { parent: this, dependsOn: [bridge, kernel], deleteBeforeReplace: true });
             return {
                 name: spec.name,
                 role: spec.role,
                 address,
-                sourceAddresses: [address],
+                sourceAddresses,
+                sharedKernel: true,
                 ssh: { host: address, port: 22, user: "root", privateKey: this.sshPrivateKey },
                 workDir: script.workDir,
                 binPath: args.binPath,

@@ -1,0 +1,55 @@
+// Capacity plan: from the planned connection count and the host's per-process open-file
+// ceiling, how many processes each role runs, how many source addresses each client needs,
+// and the limits each process gets. Pure; checkPlan (sizing.ts) turns its numbers into refusals.
+import type { LabConfig } from "../config.ts";
+
+/** Ports one source address can use towards one destination address:port (1024–65535). */
+export const PORTS_PER_SOURCE_ADDRESS = 65535 - 1024 + 1;
+
+/** Descriptors a process keeps besides its connections: listeners, logs, health checks, pipes. */
+export const FD_OVERHEAD = 256;
+
+/** Stands for "no per-process cap" (EC2 hosts raise nofile to millions). */
+const UNCAPPED = 2 ** 30;
+
+export interface CapacityPlan {
+    connections: number;
+    nofileCeiling: number;
+    haproxy: { processes: number; maxconnTotal: number; maxconnPerProcess: number; nofile: number };
+    client: { connectionsPerClient: number; sourceAddresses: number; connectionsPerAddress: number; nofile: number };
+    backend: { servers: number; serversPerHost: number; connectionsPerServer: number; nofile: number };
+}
+
+export function planCapacity(config: LabConfig): CapacityPlan {
+    const { plan, hosts, haproxy, backend } = config;
+    const connections = plan.connections;
+    const ceiling = (config.platform === "local" ? config.local.nofileCeiling : config.aws.nofileCeiling) ?? UNCAPPED;
+    const usable = Math.max(1, ceiling - FD_OVERHEAD);
+
+    // HAProxy holds two sockets per connection (client side + server side).
+    const maxconnTotal = haproxy.maxconn ?? connections;
+    const processes = haproxy.processes ?? Math.max(1, Math.ceil((2 * maxconnTotal) / usable));
+    const maxconnPerProcess = Math.ceil(maxconnTotal / processes);
+
+    // A client process holds one socket per connection and, per source address, at most one
+    // port range towards one VIP:port.
+    const connectionsPerClient = Math.ceil(connections / hosts.clients);
+    const perAddressLimit = Math.min(PORTS_PER_SOURCE_ADDRESS, usable);
+    const sourceAddresses = plan.sourceAddressesPerClient ?? Math.max(1, Math.ceil(connectionsPerClient / perAddressLimit));
+    const connectionsPerAddress = Math.ceil(connectionsPerClient / sourceAddresses);
+
+    // Pong servers: one socket per connection; at least as many as configured.
+    const serversNeeded = Math.ceil(connections / usable);
+    const serversPerHost = Math.max(backend.serversPerHost, Math.ceil(serversNeeded / hosts.backends));
+    const servers = serversPerHost * hosts.backends;
+    const connectionsPerServer = Math.ceil(connections / servers);
+
+    const nofile = (sockets: number) => Math.min(ceiling, Math.max(4096, sockets + FD_OVERHEAD));
+    return {
+        connections,
+        nofileCeiling: ceiling,
+        haproxy: { processes, maxconnTotal, maxconnPerProcess, nofile: nofile(2 * maxconnPerProcess) },
+        client: { connectionsPerClient, sourceAddresses, connectionsPerAddress, nofile: nofile(connectionsPerAddress) },
+        backend: { servers, serversPerHost, connectionsPerServer, nofile: nofile(connectionsPerServer) },
+    };
+}
