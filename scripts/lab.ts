@@ -5,6 +5,8 @@ import { doctor } from "./doctor.ts";
 import { attack, formatSummary, type AttackOverrides } from "./attack.ts";
 import { describeResidue, destroy, localResidue, reapLocal, removeStack, residueCount, up } from "./stack.ts";
 import { PRESETS } from "../components/config.ts";
+import { tipping, TIPPING_DEFAULTS } from "./tipping.ts";
+import { formatTippingTable } from "../components/render/tipping.ts";
 
 const positiveNumber = (flag: string) => (v: string) => {
     const n = Number(v);
@@ -76,6 +78,34 @@ program.command("attack").description("run vegeta on every client against the la
         const result = await attack(o.stack, overrides);
         console.log(formatSummary(result));
         if (result.interrupted) process.exitCode = 130;
+    });
+
+program.command("tipping").description("find the latency tipping point: ramp the rate, then bisect between last good and first bad")
+    .addOption(stackOption())
+    .requiredOption("--start <rate>", "total requests/s of the first (baseline) step, over all clients", positiveNumber("--start"))
+    .option("--factor <x>", "rate multiplier between ramp steps", positiveNumber("--factor"), TIPPING_DEFAULTS.factor)
+    .option("--tolerance <x>", "stop when the knee is known to ±x (relative)", positiveNumber("--tolerance"), TIPPING_DEFAULTS.tolerance)
+    .option("--max-steps <n>", "measured steps at most", positiveNumber("--max-steps"), TIPPING_DEFAULTS.maxSteps)
+    .option("--max-rate <rate>", "never offer more than this total rate", positiveNumber("--max-rate"))
+    .option("--p99-factor <x>", "bad when p99 > x × the baseline p99", positiveNumber("--p99-factor"), TIPPING_DEFAULTS.p99Factor)
+    .option("--max-errors <pct>", "bad when more than pct % of requests fail", Number, TIPPING_DEFAULTS.maxErrorRatio * 100)
+    .option("--duration <s>", "seconds of load per step", positiveNumber("--duration"), TIPPING_DEFAULTS.durationS)
+    .option("--timeout <s>", "per-request timeout (slower = error)", positiveNumber("--timeout"), TIPPING_DEFAULTS.timeoutS)
+    .option("--sleep <ms>", "pong `sleep` header during the search", nonNegativeInt("--sleep"), TIPPING_DEFAULTS.sleepMs)
+    .option("--times <n>", "pong `times` header during the search", nonNegativeInt("--times"), TIPPING_DEFAULTS.times)
+    .addOption(new Option("--frontend <name>", "frontend to load").choices(["plain", "tls"]).default(TIPPING_DEFAULTS.frontend))
+    .addHelpText("after", `
+Examples:
+  lab tipping --stack local --start 20                  double from 20/s, bisect to ±5 %
+  lab tipping --stack local --start 100 --frontend tls --p99-factor 3 --max-errors 1`)
+    .action(async (o) => {
+        const run = await tipping({
+            stack: o.stack, startRate: o.start, factor: o.factor, tolerance: o.tolerance, maxSteps: o.maxSteps, maxRate: o.maxRate,
+            p99Factor: o.p99Factor, maxErrorRatio: o.maxErrors / 100, durationS: o.duration, timeoutS: o.timeout,
+            sleepMs: o.sleep, times: o.times, frontend: o.frontend,
+        });
+        console.log(`${formatTippingTable(run.result)}\n→ ${run.dir}`);
+        if (run.result.knee === undefined) process.exitCode = 1;
     });
 
 program.command("down").description("destroy the lab and check nothing is left").addOption(stackOption())

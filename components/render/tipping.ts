@@ -1,0 +1,187 @@
+// The tipping-point search (the seed's "graphique tout-puissant", done by hand there): raise
+// the load step by step until latency or errors break a threshold, then bisect between the
+// last good and the first bad step until the knee is known within a tolerance. Pure: the
+// measurement is injected, so the same code runs on a synthetic model and on a lab.
+
+export interface TippingOptions {
+    /** Total request rate of the first step, which also sets the baseline p99. */
+    startRate: number;
+    /** Rate multiplier between ramp steps while they stay good. */
+    factor: number;
+    /** Stop when the knee is known to ±tolerance (relative), e.g. 0.1 = ±10 %. */
+    tolerance: number;
+    /** Hard cap on measured steps (baseline included). */
+    maxSteps: number;
+    /** A step is bad when its p99 exceeds this multiple of the baseline p99… */
+    p99Factor: number;
+    /** …or when more than this share of its requests failed (0.001 = 0.1 %). */
+    maxErrorRatio: number;
+    /** Never ask for more than this rate (the ramp stops there). */
+    maxRate?: number;
+}
+
+/**
+ * Defaults: doubling, then three geometric bisections of the (last good, first bad] octave put
+ * the knee within ±4.4 % of where the rules trip; the threshold itself sits a little above the
+ * true capacity (a queue needs some overload before p99 doubles), so the answer stays within
+ * ±10 % of capacity. From a start rate 1/16 of the knee or more, that is at most 8 steps.
+ */
+export const DEFAULT_TIPPING: Omit<TippingOptions, "startRate"> = {
+    factor: 2, tolerance: 0.05, maxSteps: 8, p99Factor: 2, maxErrorRatio: 0.001,
+};
+
+/** What one step measured. `rate` is the rate actually offered (after rounding per process). */
+export interface StepMeasure {
+    rate: number;
+    p50Ms: number;
+    p99Ms: number;
+    /** Failed requests / requests, 0..1. */
+    errorRatio: number;
+    requests: number;
+    /** Successful responses per second, when known. */
+    throughput?: number;
+    /** Where the step's raw results are (a run id), when known. */
+    runId?: string;
+}
+
+export type Phase = "baseline" | "ramp" | "bisect";
+
+export interface StepVerdict extends StepMeasure {
+    step: number;
+    phase: Phase;
+    good: boolean;
+    reason: string;
+}
+
+export interface TippingResult {
+    /** Geometric middle of (last good, first bad]: the estimate, ± `uncertainty`. */
+    knee?: number;
+    uncertainty?: number;
+    lastGood?: number;
+    firstBad?: number;
+    baselineP99Ms?: number;
+    converged: boolean;
+    stopReason: string;
+    steps: StepVerdict[];
+}
+
+export function validateTippingOptions(o: TippingOptions): string[] {
+    const problems: string[] = [];
+    if (!(o.startRate > 0)) problems.push(`start rate must be > 0, got ${o.startRate}`);
+    if (!(o.factor > 1)) problems.push(`factor must be > 1, got ${o.factor}`);
+    if (!(o.tolerance > 0 && o.tolerance < 1)) problems.push(`tolerance must be in (0, 1), got ${o.tolerance}`);
+    if (!(Number.isInteger(o.maxSteps) && o.maxSteps >= 2)) problems.push(`max steps must be a whole number ≥ 2, got ${o.maxSteps}`);
+    if (!(o.p99Factor > 1)) problems.push(`p99 factor must be > 1, got ${o.p99Factor}`);
+    if (!(o.maxErrorRatio >= 0 && o.maxErrorRatio < 1)) problems.push(`error threshold must be in [0, 1), got ${o.maxErrorRatio}`);
+    if (o.maxRate !== undefined && !(o.maxRate >= o.startRate)) problems.push(`max rate ${o.maxRate} is below the start rate ${o.startRate}`);
+    return problems;
+}
+
+/** Applies the threshold rules to one step; the baseline p99 comes from the first step. */
+export function judgeStep(m: StepMeasure, baselineP99Ms: number, o: Pick<TippingOptions, "p99Factor" | "maxErrorRatio">): { good: boolean; reason: string } {
+    const reasons: string[] = [];
+    if (m.requests === 0) reasons.push("no requests completed");
+    if (m.errorRatio > o.maxErrorRatio) reasons.push(`errors ${pct(m.errorRatio)} > ${pct(o.maxErrorRatio)}`);
+    const limit = o.p99Factor * baselineP99Ms;
+    if (m.p99Ms > limit) reasons.push(`p99 ${m.p99Ms.toFixed(1)} ms > ${o.p99Factor}× baseline (${limit.toFixed(1)} ms)`);
+    if (reasons.length > 0) return { good: false, reason: reasons.join("; ") };
+    return { good: true, reason: `p99 ${(m.p99Ms / baselineP99Ms).toFixed(2)}× baseline, errors ${pct(m.errorRatio)}` };
+}
+
+function pct(ratio: number): string {
+    return `${(ratio * 100).toFixed(ratio < 0.01 ? 2 : 1)} %`;
+}
+
+/** Relative half-width of the geometric bracket (lo, hi]: how far its middle can be from the knee. */
+export function bracketUncertainty(lo: number, hi: number): number {
+    return Math.sqrt(hi / lo) - 1;
+}
+
+/**
+ * The search as a state machine: given the steps so far, the next rate to measure (with its
+ * phase), or undefined when the search is over. Ramp ×factor from the start rate while steps
+ * are good; then bisect geometrically between the last good and the first bad rate.
+ */
+export function nextStep(steps: StepVerdict[], o: TippingOptions): { rate: number; phase: Phase } | undefined {
+    if (steps.length === 0) return { rate: o.startRate, phase: "baseline" };
+    if (steps.length >= o.maxSteps) return undefined;
+    if (!steps[0].good) return undefined;
+    const { lo, hi } = bracket(steps);
+    if (hi === undefined) {
+        if (o.maxRate !== undefined && lo >= o.maxRate) return undefined;
+        const rate = o.maxRate === undefined ? lo * o.factor : Math.min(lo * o.factor, o.maxRate);
+        return { rate, phase: "ramp" };
+    }
+    if (bracketUncertainty(lo, hi) <= o.tolerance || hi - lo <= 1) return undefined;
+    return { rate: Math.sqrt(lo * hi), phase: "bisect" };
+}
+
+/** Highest good rate below the lowest bad one (bad steps above a good one cap the bracket). */
+function bracket(steps: StepVerdict[]): { lo: number; hi?: number } {
+    const bad = steps.filter((s) => !s.good).map((s) => s.rate);
+    const hi = bad.length ? Math.min(...bad) : undefined;
+    const goodBelow = steps.filter((s) => s.good && (hi === undefined || s.rate < hi)).map((s) => s.rate);
+    return { lo: Math.max(...goodBelow), hi };
+}
+
+export function summarise(steps: StepVerdict[], o: TippingOptions): TippingResult {
+    if (steps.length === 0) return { converged: false, stopReason: "no step was measured", steps };
+    const baselineP99Ms = steps[0].p99Ms;
+    if (!steps[0].good) {
+        return { converged: false, baselineP99Ms, firstBad: steps[0].rate, steps,
+            stopReason: `the start rate ${fmtRate(steps[0].rate)} already fails (${steps[0].reason}); start lower` };
+    }
+    const { lo, hi } = bracket(steps);
+    if (hi === undefined) {
+        return { converged: false, baselineP99Ms, lastGood: lo, steps,
+            stopReason: o.maxRate !== undefined && lo >= o.maxRate
+                ? `no knee up to the max rate ${fmtRate(o.maxRate)}` : `no bad step within ${o.maxSteps} steps; the knee is above ${fmtRate(lo)}` };
+    }
+    const uncertainty = bracketUncertainty(lo, hi);
+    const converged = uncertainty <= o.tolerance || hi - lo <= 1;
+    return {
+        knee: Math.sqrt(lo * hi), uncertainty, lastGood: lo, firstBad: hi, baselineP99Ms, converged, steps,
+        stopReason: converged ? `bracket (${fmtRate(lo)}, ${fmtRate(hi)}] within ±${(o.tolerance * 100).toFixed(0)} %`
+            : `step budget (${o.maxSteps}) spent before the bracket narrowed to ±${(o.tolerance * 100).toFixed(0)} %`,
+    };
+}
+
+export type Measure = (rate: number, step: { index: number; phase: Phase }) => Promise<StepMeasure>;
+
+/** Runs the search against `measure` (a lab attack, or a model in tests). */
+export async function searchTippingPoint(measure: Measure, o: TippingOptions,
+    onStep?: (s: StepVerdict) => void): Promise<TippingResult> {
+    const problems = validateTippingOptions(o);
+    if (problems.length) throw new Error(`invalid tipping search: ${problems.join("; ")}`);
+    const steps: StepVerdict[] = [];
+    for (let next = nextStep(steps, o); next; next = nextStep(steps, o)) {
+        const m = await measure(next.rate, { index: steps.length + 1, phase: next.phase });
+        const baseline = steps.length === 0 ? m.p99Ms : steps[0].p99Ms;
+        const verdict: StepVerdict = { ...m, step: steps.length + 1, phase: next.phase, ...judgeStep(m, baseline, o) };
+        if (steps.length === 0 && m.requests > 0 && m.errorRatio <= o.maxErrorRatio) {
+            verdict.good = true;
+            verdict.reason = `baseline p99 ${m.p99Ms.toFixed(1)} ms, errors ${pct(m.errorRatio)}`;
+        }
+        steps.push(verdict);
+        onStep?.(verdict);
+    }
+    return summarise(steps, o);
+}
+
+export function fmtRate(r: number): string {
+    return `${r >= 100 ? r.toFixed(0) : r.toFixed(1)}/s`;
+}
+
+/** The evidence table printed with the knee. */
+export function formatTippingTable(r: TippingResult): string {
+    const header = ["step", "phase", "rate/s", "p50 ms", "p99 ms", "p99/base", "errors", "verdict", "why"];
+    const rows = r.steps.map((s) => [
+        String(s.step), s.phase, s.rate.toFixed(1), s.p50Ms.toFixed(1), s.p99Ms.toFixed(1),
+        r.baselineP99Ms ? (s.p99Ms / r.baselineP99Ms).toFixed(2) : "-", pct(s.errorRatio), s.good ? "good" : "BAD", s.reason,
+    ]);
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+    const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
+    const knee = r.knee === undefined ? `no knee: ${r.stopReason}`
+        : `knee ≈ ${fmtRate(r.knee)} (±${((r.uncertainty ?? 0) * 100).toFixed(1)} %: last good ${fmtRate(r.lastGood!)}, first bad ${fmtRate(r.firstBad!)}) after ${r.steps.length} steps — ${r.stopReason}`;
+    return [line(header), ...rows.map(line), "", knee].join("\n");
+}
