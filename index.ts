@@ -13,8 +13,9 @@ import { Haproxy } from "./components/roles/haproxy.ts";
 import { Backends } from "./components/roles/backends.ts";
 import { Clients } from "./components/roles/clients.ts";
 import type { Host } from "./components/types.ts";
+import { hostMemoryBytes } from "./components/platform/aws/settings.ts";
 
-const OBJECT_KEYS = ["hosts", "plan", "backend", "haproxy", "attack", "local"] as const;
+const OBJECT_KEYS = ["hosts", "plan", "backend", "haproxy", "attack", "local", "aws"] as const;
 
 /** Raw stack config; types and ranges are checked by the schema in parseLabConfig. */
 function readRawConfig(): Record<string, unknown> {
@@ -45,17 +46,21 @@ function tuningPlans(config: LabConfig, capacity: CapacityPlan, specs: HostSpec[
     return new Map(specs.map((s) => [s.name, renderTuning({
         role: s.role, capacity, backends: config.hosts.backends,
         kernelSockets: sharedKernel ? machineSockets : sockets(s),
-        memoryBytes: config.local.memoryBytes ?? 0,
+        memoryBytes: hostMemoryBytes(config, s.role),
     })]));
 }
 
 const stack = pulumi.getStack();
-const config = parseLabConfig(withDetectedLimits(readRawConfig()));
+// This machine's limits only matter to the local platform; EC2 limits come from c2m:aws.
+const rawConfig = readRawConfig();
+const config = parseLabConfig(rawConfig.platform === "aws" ? rawConfig : withDetectedLimits(rawConfig));
 const capacity = planCapacity(config);
 const specs = hostSpecs(config);
-const plans = tuningPlans(config, capacity, specs, true);
+const plans = tuningPlans(config, capacity, specs, config.platform !== "aws");
 
-const platform = new LocalPlatform("lab", {
+const platform = config.platform === "aws"
+    ? await (await import("./components/platform/aws/create.ts")).createAwsPlatform(stack, config, specs)
+    : new LocalPlatform("lab", {
     stack,
     subnet: config.local.subnet,
     hosts: specs,
@@ -97,7 +102,7 @@ const clients = new Clients("clients", {
 
 export const inventory = hosts.map((h) => ({
     name: h.name, role: h.role, address: h.address, sourceAddresses: h.sourceAddresses,
-    workDir: h.workDir, ssh: { host: h.address, port: h.ssh.port, user: h.ssh.user, binPath: h.binPath },
+    workDir: h.workDir, ssh: { host: h.ssh.host, port: h.ssh.port, user: h.ssh.user, binPath: h.binPath },
 }));
 export const vips = {
     plain: `http://${lb.address}:${config.haproxy.plainPort}/ping`,
@@ -114,3 +119,5 @@ export const haproxyPids = haproxy.pids;
 export const capacityPlan = capacity;
 export const vegetaVersions = clients.vegetaVersions;
 export const nofile = Object.fromEntries([...plans].map(([host, plan]) => [host, plan.nofile]));
+/** EC2 facts of an aws stack (region, instance ids, expiry, teardown schedule); absent locally. */
+export const aws = "summary" in platform ? platform.summary : undefined;

@@ -7,6 +7,7 @@ import { describeResidue, destroy, localResidue, reapLocal, removeStack, residue
 import { PRESETS } from "../components/config.ts";
 import { tipping, TIPPING_DEFAULTS } from "./tipping.ts";
 import { formatTippingTable } from "../components/render/tipping.ts";
+import { plan } from "./plan.ts";
 
 const positiveNumber = (flag: string) => (v: string) => {
     const n = Number(v);
@@ -111,6 +112,22 @@ Examples:
 program.command("down").description("destroy the lab and check nothing is left").addOption(stackOption())
     .option("--keep-stack", "keep the (empty) stack and its history")
     .action(async (o: { stack: string; keepStack?: boolean }) => { if (await down(o.stack, o) > 0) process.exitCode = 1; });
+
+program.command("plan").description("sizing and cost of a stack's tier for N concurrent connections (no cloud access)")
+    .addOption(stackOption())
+    .option("--conns <n>", "concurrent end-to-end connections client ↔ HAProxy ↔ backend (default: c2m:plan.connections)", positiveNumber("--conns"))
+    .option("--tls-share <x>", "share of them through TLS, 0..1 (default: c2m:plan.tlsShare)", Number)
+    .option("--clients <n>", "client hosts (default: c2m:hosts.clients)", positiveNumber("--clients"))
+    .option("--source-ips <n>", "source addresses per client (default: 1 + c2m:aws.secondaryIpsPerClient)", positiveNumber("--source-ips"))
+    .option("--json", "print only the JSON object (always the last line)")
+    .addHelpText("after", `
+Examples:
+  lab plan --stack aws-16c64g                        the tier at its planned 1.05M connections (2.1M sockets)
+  lab plan --stack aws-16c30g --conns 650000 --tls-share 1
+  lab plan --stack aws-16c64g --clients 3 --source-ips 8 --json`)
+    .action((o: { stack: string; conns?: number; tlsShare?: number; clients?: number; sourceIps?: number; json?: boolean }) => {
+        process.exitCode = plan(o.stack, o);
+    });
 
 program.command("reap").description("remove a local stack's leftovers by name, even without its state")
     .addOption(stackOption())

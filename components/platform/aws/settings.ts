@@ -1,0 +1,101 @@
+// What the AWS platform needs from the stack config, checked before any resource exists:
+// the operator's CIDR, known instance types, addresses per client, the budget. Pure (no
+// @pulumi/aws import), so `lab plan` and the tests use it without the AWS provider.
+// (The per-process open-file ceiling on EC2 is c2m:aws.nofileCeiling, which the capacity
+// plan reads; the local platform's detection of this machine's limits does not apply.)
+import { ConfigError, type LabConfig } from "../../config.ts";
+import { planTier, type Plan, type PlannerInput } from "../../render/planner.ts";
+import { instanceType } from "../../render/prices.ts";
+import { planCapacity } from "../../render/capacity.ts";
+import type { Role } from "../../types.ts";
+import { ADDRESSES_PER_HOST, MAX_HOSTS } from "./addressPlan.ts";
+
+/** Planned end-to-end connections and their TLS share (c2m:plan). */
+export function plannedConnections(config: LabConfig): number {
+    return config.plan.connections;
+}
+
+/**
+ * Source addresses per client: 1 + c2m:aws.secondaryIpsPerClient when set, else what the
+ * capacity plan derives (c2m:plan.sourceAddressesPerClient, or the ports the plan needs).
+ */
+export function sourceIpsPerClient(config: LabConfig): number {
+    if (config.aws.secondaryIpsPerClient !== undefined) return 1 + config.aws.secondaryIpsPerClient;
+    return planCapacity(config).client.sourceAddresses;
+}
+
+/** Memory of the host a role runs on: the instance type's on aws, this machine's locally. */
+export function hostMemoryBytes(config: LabConfig, role: Role): number {
+    if (config.platform !== "aws") return config.local.memoryBytes ?? 0;
+    return (instanceType(config.aws.instanceTypes[role])?.memoryGiB ?? 0) * 1024 ** 3;
+}
+
+export function plannerInput(stack: string, config: LabConfig, overrides: Partial<PlannerInput> = {}): PlannerInput {
+    return {
+        stack,
+        conns: plannedConnections(config),
+        tlsShare: config.plan.tlsShare,
+        instanceTypes: config.aws.instanceTypes,
+        clients: config.hosts.clients,
+        backends: config.hosts.backends,
+        serversPerHost: config.backend.serversPerHost,
+        sourceIpsPerClient: sourceIpsPerClient(config),
+        rootVolumeGb: config.aws.rootVolumeGb,
+        budgetUsdPerHour: config.aws.budgetUsdPerHour,
+        ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
+    };
+}
+
+export interface AwsSettings {
+    region: string;
+    operatorCidr: string;
+    instanceTypes: LabConfig["aws"]["instanceTypes"];
+    sourceIpsPerClient: number;
+    nofileCeiling: number;
+    rootVolumeGb: number;
+    budgetUsdPerHour: number;
+    plan: Plan;
+}
+
+/** Refuses, naming the key, what the AWS platform cannot build; returns the settings it uses. */
+export function awsSettings(stack: string, config: LabConfig): AwsSettings {
+    const problems: string[] = [];
+    const { aws } = config;
+    if (aws.operatorCidr === undefined) {
+        problems.push("c2m:aws.operatorCidr: required on platform aws (SSH is only let in from it); " +
+            "e.g. `pulumi config set --path 'c2m:aws.operatorCidr' 203.0.113.7/32`");
+    }
+    for (const [role, type] of Object.entries(aws.instanceTypes)) {
+        if (!instanceType(type)) problems.push(`c2m:aws.instanceTypes.${role}: no size/price known for "${type}" (components/render/prices.ts)`);
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+    const ips = sourceIpsPerClient(config);
+    const clientType = instanceType(aws.instanceTypes.client)!;
+    if (ips > clientType.ipv4PerInterface) {
+        problems.push(`c2m:aws.secondaryIpsPerClient: ${aws.instanceTypes.client} holds ${clientType.ipv4PerInterface} private ` +
+            `addresses per interface, the plan needs ${ips} per client; use more clients or a larger type`);
+    }
+    if (ips > ADDRESSES_PER_HOST - 1) {
+        problems.push(`c2m:aws.secondaryIpsPerClient: the address plan gives each host ${ADDRESSES_PER_HOST - 1} addresses at most, ${ips} asked`);
+    }
+    const hostCount = config.hosts.haproxy + config.hosts.backends + config.hosts.clients;
+    if (hostCount > MAX_HOSTS) problems.push(`c2m:hosts: ${hostCount} hosts, the lab subnet holds ${MAX_HOSTS}`);
+    const needed = planCapacity(config).client.sourceAddresses;
+    if (ips < needed) {
+        problems.push(`c2m:aws.secondaryIpsPerClient: ${ips - 1} gives each client ${ips} source addresses, ` +
+            `the plan's ${config.plan.connections} connections over ${config.hosts.clients} clients need ${needed}`);
+    }
+    const plan = planTier(plannerInput(stack, config));
+    problems.push(...plan.problems.filter((p) => p.startsWith("c2m:aws.budgetUsdPerHour")));
+    if (problems.length > 0) throw new ConfigError(problems);
+    return {
+        region: aws.region,
+        operatorCidr: aws.operatorCidr!,
+        instanceTypes: aws.instanceTypes,
+        sourceIpsPerClient: ips,
+        nofileCeiling: aws.nofileCeiling,
+        rootVolumeGb: aws.rootVolumeGb,
+        budgetUsdPerHour: aws.budgetUsdPerHour,
+        plan,
+    };
+}

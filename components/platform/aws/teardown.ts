@@ -1,0 +1,76 @@
+// The dead-man switch: a one-time EventBridge Scheduler schedule at the lab's expiry that
+// terminates its instances (universal target ec2:terminateInstances), through a role the
+// scheduler service alone can assume and that may only terminate instances tagged with
+// this lab's lab:stack. Runs even if nobody runs `lab down`.
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import { schedulerAt } from "./tags.ts";
+
+export const TERMINATE_TARGET_ARN = "arn:aws:scheduler:::aws-sdk:ec2:terminateInstances";
+
+export interface LabTeardownArgs {
+    readonly stack: string;
+    readonly region: string;
+    readonly expiresAt: string;
+    readonly instanceIds: pulumi.Input<string>[];
+    readonly tags: Record<string, string>;
+}
+
+/** Trust policy: only EventBridge Scheduler, only on behalf of this account. */
+export function schedulerTrustPolicy(accountId: string): string {
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{
+            Effect: "Allow",
+            Principal: { Service: "scheduler.amazonaws.com" },
+            Action: "sts:AssumeRole",
+            Condition: { StringEquals: { "aws:SourceAccount": accountId } },
+        }],
+    });
+}
+
+/** Permissions: terminate instances of this region and account carrying this lab's lab:stack tag, nothing else. */
+export function terminatePolicy(stack: string, region: string, accountId: string): string {
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{
+            Effect: "Allow",
+            Action: "ec2:TerminateInstances",
+            Resource: `arn:aws:ec2:${region}:${accountId}:instance/*`,
+            Condition: { StringEquals: { "aws:ResourceTag/lab:stack": stack } },
+        }],
+    });
+}
+
+export class LabTeardown extends pulumi.ComponentResource {
+    readonly schedule: aws.scheduler.Schedule;
+    readonly role: aws.iam.Role;
+
+    constructor(name: string, args: LabTeardownArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("c2m:platform:AwsTeardown", name, {}, opts);
+        const account = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+        this.role = new aws.iam.Role(`${name}-role`, {
+            description: `c2m lab ${args.stack}: terminates its instances at ${args.expiresAt}`,
+            assumeRolePolicy: account.apply(schedulerTrustPolicy),
+            tags: args.tags,
+        }, { parent: this });
+        new aws.iam.RolePolicy(`${name}-terminate`, {
+            role: this.role.id,
+            policy: account.apply((id) => terminatePolicy(args.stack, args.region, id)),
+        }, { parent: this });
+        this.schedule = new aws.scheduler.Schedule(`${name}-expiry`, {
+            description: `c2m lab ${args.stack} expires at ${args.expiresAt} (lab:expires-at): terminate its instances`,
+            scheduleExpression: schedulerAt(args.expiresAt),
+            scheduleExpressionTimezone: "UTC",
+            flexibleTimeWindow: { mode: "OFF" },
+            actionAfterCompletion: "NONE",
+            target: {
+                arn: TERMINATE_TARGET_ARN,
+                roleArn: this.role.arn,
+                input: pulumi.all(args.instanceIds).apply((ids) => JSON.stringify({ InstanceIds: ids })),
+                retryPolicy: { maximumRetryAttempts: 10, maximumEventAgeInSeconds: 3600 },
+            },
+        }, { parent: this });
+        this.registerOutputs({ scheduleArn: this.schedule.arn });
+    }
+}

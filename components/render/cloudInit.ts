@@ -1,0 +1,147 @@
+// cloud-init user-data of an EC2 lab host: the role's packages (HAProxy from apt, Node and
+// vegeta as pinned release tarballs checked against their published checksums), root SSH
+// with the lab's key only, the open-file ceiling, and the host's secondary addresses.
+// Pure: returns text. The AWS platform passes it as the instance's user data.
+import YAML from "yaml";
+import type { Role } from "../types.ts";
+
+export interface CloudInitInput {
+    stack: string;
+    host: string;
+    role: Role;
+    /** The lab's SSH public key (OpenSSH format), authorised for root. */
+    publicKey: string;
+    /** Per-process open files the host allows (fs.nr_open, limits.d, systemd). */
+    nofileCeiling: number;
+    memoryGiB: number;
+    /** Where node and vegeta are linked; the roles prepend it to PATH. */
+    binPath: string;
+    workDir: string;
+    /** The host's primary private address first, then its secondary ones. */
+    addresses: string[];
+    prefix: number;
+    versions: { node: string; vegeta: string };
+}
+
+/** Debian/Ubuntu packages per role (besides the ones every host gets). */
+export const ROLE_PACKAGES: Record<Role, string[]> = {
+    haproxy: ["haproxy", "openssl"],
+    backend: [],
+    client: [],
+};
+export const COMMON_PACKAGES = ["openssh-server", "curl", "ca-certificates", "xz-utils", "iproute2", "procps", "prometheus-node-exporter"];
+
+/** The tools a role's remote commands call; the readiness check looks for each. */
+export const ROLE_TOOLS: Record<Role, string[]> = {
+    haproxy: ["haproxy", "openssl"],
+    backend: ["node"],
+    client: ["vegeta"],
+};
+
+/** Installs Node from nodejs.org, refusing a tarball whose sha256 is not the published one. */
+export function nodeInstallScript(version: string, binPath: string): string {
+    const file = `node-v${version}-linux-x64.tar.xz`;
+    return [
+        "set -eu",
+        "d=$(mktemp -d)",
+        `curl -fsSL --retry 5 -o "$d/${file}" https://nodejs.org/dist/v${version}/${file}`,
+        `curl -fsSL --retry 5 -o "$d/SHASUMS256.txt" https://nodejs.org/dist/v${version}/SHASUMS256.txt`,
+        `(cd "$d" && grep ' ${file}$' SHASUMS256.txt | sha256sum -c -)`,
+        "mkdir -p /opt/c2m/node",
+        `tar -xJf "$d/${file}" -C /opt/c2m/node --strip-components=1`,
+        `ln -sf /opt/c2m/node/bin/node ${binPath}/node`,
+        "rm -rf \"$d\"",
+    ].join("\n");
+}
+
+/** Installs vegeta from its GitHub release, checked against the release's checksums file. */
+export function vegetaInstallScript(version: string, binPath: string): string {
+    const base = `https://github.com/tsenart/vegeta/releases/download/v${version}`;
+    const file = `vegeta_${version}_linux_amd64.tar.gz`;
+    return [
+        "set -eu",
+        "d=$(mktemp -d)",
+        `curl -fsSL --retry 5 -o "$d/${file}" ${base}/${file}`,
+        `curl -fsSL --retry 5 -o "$d/checksums.txt" ${base}/vegeta_${version}_checksums.txt`,
+        `(cd "$d" && grep ' ${file}$' checksums.txt | sha256sum -c -)`,
+        `tar -xzf "$d/${file}" -C "$d" vegeta`,
+        `install -m 0755 "$d/vegeta" ${binPath}/vegeta`,
+        "rm -rf \"$d\"",
+    ].join("\n");
+}
+
+/** Kernel limits of the host: the per-process ceiling, and TCP memory sized to the box. */
+export function hostSysctls(nofileCeiling: number, memoryGiB: number): [string, string][] {
+    const pages = (memoryGiB * 1024 * 1024 * 1024) / 4096;
+    const pct = (p: number) => String(Math.floor(pages * p));
+    return [
+        ["fs.nr_open", String(nofileCeiling)],
+        ["fs.file-max", String(Math.max(4 * nofileCeiling, 10_000_000))],
+        // Sockets of idle connections live in kernel memory; let TCP use most of the box.
+        ["net.ipv4.tcp_mem", `${pct(0.25)} ${pct(0.5)} ${pct(0.75)}`],
+        ["net.ipv4.ip_local_port_range", "1024 65535"],
+        ["net.core.somaxconn", "65535"],
+        ["net.ipv4.tcp_max_syn_backlog", "65535"],
+        ["net.ipv4.tcp_tw_reuse", "1"],
+    ];
+}
+
+export function renderCloudInit(input: CloudInitInput): string {
+    const n = input.nofileCeiling;
+    const [primary, ...secondaries] = input.addresses;
+    const runcmd: string[] = [
+        "sysctl --system >/dev/null",
+        `mkdir -p ${input.binPath} ${input.workDir}`,
+        "systemctl reload ssh || systemctl reload sshd",
+    ];
+    if (input.role === "haproxy") runcmd.push("systemctl disable --now haproxy"); // the role runs its own instance
+    if (input.role === "backend") runcmd.push(nodeInstallScript(input.versions.node, input.binPath));
+    if (input.role === "client") runcmd.push(vegetaInstallScript(input.versions.vegeta, input.binPath));
+    if (secondaries.length > 0) {
+        // cloud-init's EC2 datasource usually configures them; make sure, on the primary's interface.
+        runcmd.push([
+            `dev=$(ip -o -4 addr show | awk '$4 ~ /^${primary.replaceAll(".", "\\.")}\\// {print $2; exit}')`,
+            ...secondaries.map((a) => `ip addr replace ${a}/${input.prefix} dev "$dev"`),
+        ].join("\n"));
+    }
+    const doc = {
+        // Root logs in with the lab key only (the roles run as root, like on the local platform).
+        disable_root: false,
+        ssh_pwauth: false,
+        ssh_authorized_keys: [input.publicKey],
+        package_update: true,
+        packages: [...COMMON_PACKAGES, ...ROLE_PACKAGES[input.role]],
+        write_files: [
+            { path: "/etc/sysctl.d/60-c2m.conf", permissions: "0644",
+                content: hostSysctls(n, input.memoryGiB).map(([k, v]) => `${k} = ${v}`).join("\n") + "\n" },
+            { path: "/etc/security/limits.d/60-c2m.conf", permissions: "0644",
+                content: ["*", "root"].flatMap((who) => [`${who} soft nofile ${n}`, `${who} hard nofile ${n}`]).join("\n") + "\n" },
+            { path: "/etc/systemd/system.conf.d/60-c2m.conf", permissions: "0644",
+                content: `[Manager]\nDefaultLimitNOFILE=${n}\n` },
+            { path: "/etc/ssh/sshd_config.d/60-c2m.conf", permissions: "0644",
+                content: "PermitRootLogin prohibit-password\nPasswordAuthentication no\nMaxStartups 200:30:400\nMaxSessions 100\n" },
+            { path: "/etc/c2m/host.json", permissions: "0644",
+                content: JSON.stringify({ stack: input.stack, host: input.host, role: input.role, addresses: input.addresses }) + "\n" },
+        ],
+        // runcmd entries share one /bin/sh script: a multi-line entry runs in a subshell so its
+        // `set -eu` stays its own (a failed install then shows in the readiness check).
+        runcmd: runcmd.map((cmd) => (cmd.includes("\n") ? `(\n${cmd}\n)` : cmd)),
+    };
+    return `#cloud-config\n${YAML.stringify(doc, { lineWidth: 0 })}`;
+}
+
+/**
+ * Run over SSH once the host answers: waits for cloud-init to finish, fails with its status
+ * if it did not, then checks the role's tools and the open-file ceiling are there.
+ */
+export function cloudInitReadyScript(role: Role, binPath: string, nofileCeiling: number): string {
+    return [
+        `export PATH='${binPath}':"$PATH"`,
+        "cloud-init status --wait >/dev/null 2>&1; rc=$?",
+        // 0 = done, 2 = done with recoverable errors (cloud-init ≥ 23.4); anything else failed.
+        "if [ $rc -ne 0 ] && [ $rc -ne 2 ]; then echo 'cloud-init failed:' >&2; cloud-init status --long >&2; exit 1; fi",
+        ...ROLE_TOOLS[role].map((t) => `command -v ${t} >/dev/null || { echo "${t} is not installed (cloud-init)" >&2; exit 1; }`),
+        `[ "$(sysctl -n fs.nr_open)" -ge ${nofileCeiling} ] || { echo "fs.nr_open is $(sysctl -n fs.nr_open), wanted ${nofileCeiling}" >&2; exit 1; }`,
+        "cloud-init status",
+    ].join("\n");
+}
