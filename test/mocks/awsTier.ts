@@ -1,0 +1,184 @@
+// The checks every AWS tier's mocks test runs (not a test file itself).
+import { before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { FAKE_PRIVATE_KEY, isSecretInput, OPERATOR_CIDR, ofType, reveal, runProgram, type ProgramRun, type Registered } from "./harness.ts";
+import { TERMINATE_TARGET_ARN } from "../../components/platform/aws/teardown.ts";
+import { isLabTarget } from "../../components/render/addressPlan.ts";
+
+export interface TierExpectation {
+    stack: string;
+    haproxyType: string;
+    ttlHours: number;
+    connections: number;
+}
+
+/** AWS types that carry no tags (the API has none for them). */
+export const UNTAGGABLE = new Set(["aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:iam/rolePolicy:RolePolicy", "aws:scheduler/schedule:Schedule"]);
+
+export function describeTier(e: TierExpectation): void {
+    describe(`mocks: stack ${e.stack}`, () => {
+        let run: ProgramRun;
+        let startedAt: number;
+        before(async () => {
+            startedAt = Date.now();
+            run = await runProgram(e.stack, { "c2m:aws": { operatorCidr: OPERATOR_CIDR } });
+        });
+        const instances = () => ofType(run, "aws:ec2/instance:Instance");
+        const role = (r: Registered) => r.inputs.tags["lab:role"] as string;
+
+        test("instance types and counts: 1 HAProxy of the tier, 8 backends, 20 clients × 32 vCPU", () => {
+            const byRole = (x: string) => instances().filter((i) => role(i) === x);
+            assert.equal(instances().length, 29);
+            assert.deepEqual(byRole("haproxy").map((i) => i.inputs.instanceType), [e.haproxyType]);
+            assert.deepEqual([...new Set(byRole("backend").map((i) => i.inputs.instanceType))], ["c6i.2xlarge"]);
+            assert.equal(byRole("backend").length, 8);
+            assert.deepEqual([...new Set(byRole("client").map((i) => i.inputs.instanceType))], ["c6i.8xlarge"]);
+            assert.equal(byRole("client").length, 20);
+        });
+
+        test("Ubuntu AMI looked up by filter from Canonical's account; every instance uses it", () => {
+            const lookup = run.calls.find((c) => c.token === "aws:ec2/getAmi:getAmi");
+            assert.ok(lookup, "no getAmi call");
+            assert.deepEqual(lookup.inputs.owners, ["099720109477"]);
+            assert.match(JSON.stringify(lookup.inputs.filters), /ubuntu-noble-24\.04-amd64-server-\*/);
+            for (const i of instances()) assert.equal(i.inputs.ami, "ami-0mockubuntu2404");
+        });
+
+        test("IMDSv2 required on every instance; root volumes encrypted and deleted with it; cluster placement", () => {
+            for (const i of instances()) {
+                assert.equal(i.inputs.metadataOptions?.httpTokens, "required", i.name);
+                assert.equal(i.inputs.rootBlockDevice?.encrypted, true);
+                assert.equal(i.inputs.rootBlockDevice?.deleteOnTermination, true);
+                assert.ok(i.inputs.placementGroup, `${i.name} outside the placement group`);
+            }
+            assert.deepEqual(ofType(run, "aws:ec2/placementGroup:PlacementGroup").map((p) => p.inputs.strategy), ["cluster"]);
+        });
+
+        test("security group: SSH only from the operator CIDR, lab traffic only from the group itself", () => {
+            const groups = ofType(run, "aws:ec2/securityGroup:SecurityGroup");
+            assert.equal(groups.length, 1);
+            const ingress = groups[0].inputs.ingress as Record<string, any>[];
+            const ssh = ingress.filter((r) => r.fromPort <= 22 && r.toPort >= 22 || r.protocol === "-1");
+            for (const rule of ssh) {
+                if (rule.self) { assert.deepEqual(rule.cidrBlocks ?? [], []); continue; }
+                assert.deepEqual(rule.cidrBlocks, [OPERATOR_CIDR]);
+            }
+            assert.ok(!JSON.stringify(ingress).includes("0.0.0.0/0"), "ingress open to the internet");
+            assert.equal(ofType(run, "aws:ec2/securityGroupRule:SecurityGroupRule").length, 0);
+            assert.equal(ofType(run, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").length, 0);
+        });
+
+        test("fixed private addresses in 198.18.0.0/16; clients get 3 secondary IPs each", () => {
+            const all = new Set<string>();
+            for (const i of instances()) {
+                const ips = [i.inputs.privateIp, ...(i.inputs.secondaryPrivateIps ?? [])] as string[];
+                assert.equal(ips.length, role(i) === "client" ? 4 : 1, i.name);
+                for (const ip of ips) { assert.ok(isLabTarget(ip), ip); assert.ok(!all.has(ip), `${ip} twice`); all.add(ip); }
+            }
+            assert.equal(ofType(run, "aws:ec2/vpc:Vpc")[0].inputs.cidrBlock, "198.18.0.0/16");
+        });
+
+        test("every taggable resource carries lab:stack, lab:owner, lab:expires-at (TTL from config)", () => {
+            const aws = run.resources.filter((r) => r.type.startsWith("aws:") && !UNTAGGABLE.has(r.type));
+            assert.ok(aws.length >= 29 + 8, `only ${aws.length} AWS resources`);
+            const expiries = new Set<string>();
+            for (const r of aws) {
+                const tags = r.inputs.tags as Record<string, string> | undefined;
+                assert.ok(tags, `${r.type} ${r.name} has no tags`);
+                assert.equal(tags["lab:stack"], e.stack, `${r.name}`);
+                assert.equal(tags["lab:owner"], "operator");
+                expiries.add(tags["lab:expires-at"]);
+            }
+            assert.equal(expiries.size, 1, "one expiry for the whole lab");
+            const expiresAt = Date.parse([...expiries][0]);
+            const ttl = e.ttlHours * 3_600_000;
+            assert.ok(expiresAt >= startedAt + ttl - 60_000 && expiresAt <= Date.now() + ttl + 60_000, [...expiries][0]);
+            for (const i of instances()) assert.equal(i.inputs.rootBlockDevice.tags["lab:expires-at"], [...expiries][0]);
+            for (const r of aws) assert.match(r.provider ?? "", /pulumi:providers:aws::lab-aws::/, `${r.name} not on the lab's provider`);
+            const provider = run.resources.find((r) => r.type === "pulumi:providers:aws");
+            assert.ok(provider, "no AWS provider");
+            const defaults = JSON.parse(JSON.stringify(provider.inputs.defaultTags ?? "{}"));
+            const tags = typeof defaults === "string" ? JSON.parse(defaults).tags : defaults.tags;
+            assert.equal(tags["lab:stack"], e.stack);
+        });
+
+        test("dead-man switch: a one-time schedule at the expiry terminates exactly the lab's instances", () => {
+            const [schedule] = ofType(run, "aws:scheduler/schedule:Schedule");
+            assert.ok(schedule);
+            const expiry = instances()[0].inputs.tags["lab:expires-at"] as string;
+            assert.equal(schedule.inputs.scheduleExpression, `at(${expiry.replace(/Z$/, "")})`);
+            assert.equal(schedule.inputs.scheduleExpressionTimezone, "UTC");
+            assert.equal(schedule.inputs.target.arn, TERMINATE_TARGET_ARN);
+            const ids = JSON.parse(schedule.inputs.target.input).InstanceIds as string[];
+            assert.deepEqual([...ids].sort(), instances().map((i) => `${i.name}-id`).sort());
+            assert.match(schedule.inputs.target.roleArn, /^arn:aws:iam::123456789012:role\//);
+        });
+
+        test("the schedule's role: trusted by the scheduler only, may only terminate this lab's tagged instances", () => {
+            const [roleRes] = ofType(run, "aws:iam/role:Role");
+            const trust = JSON.parse(roleRes.inputs.assumeRolePolicy);
+            assert.deepEqual(trust.Statement.map((s: any) => s.Principal), [{ Service: "scheduler.amazonaws.com" }]);
+            assert.equal(trust.Statement[0].Condition.StringEquals["aws:SourceAccount"], "123456789012");
+            const policies = ofType(run, "aws:iam/rolePolicy:RolePolicy");
+            assert.equal(policies.length, 1);
+            assert.equal(ofType(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment").length, 0, "no managed policies");
+            const doc = JSON.parse(policies[0].inputs.policy);
+            assert.equal(doc.Statement.length, 1);
+            assert.equal(doc.Statement[0].Action, "ec2:TerminateInstances");
+            assert.equal(doc.Statement[0].Resource, "arn:aws:ec2:us-east-1:123456789012:instance/*");
+            assert.deepEqual(doc.Statement[0].Condition, { StringEquals: { "aws:ResourceTag/lab:stack": e.stack } });
+        });
+
+        test(`tuning and HAProxy render for the tier's ${e.connections} planned connections`, () => {
+            const capacity = run.exports.capacityPlan.value as any;
+            assert.equal(capacity.connections, e.connections);
+            assert.equal(capacity.haproxy.maxconnTotal, e.connections);
+            assert.equal(capacity.nofileCeiling, 4_194_304);
+            const nofile = (run.exports.nofile.value as Record<string, number>)["haproxy-0"];
+            assert.ok(nofile >= 2 * e.connections && nofile <= 4_194_304, `haproxy nofile ${nofile}`);
+            const commands = ofType(run, "command:remote:Command");
+            const tuning = commands.find((c) => c.name === "tuning-haproxy-0");
+            assert.ok(tuning, "no tuning command for haproxy-0");
+            assert.match(tuning.inputs.create, new RegExp(`ulimit -n ${nofile}`));
+            assert.match(tuning.inputs.create, /fs\.nr_open/, "an EC2 host applies machine-wide settings itself");
+            const cfg = String(run.exports.haproxyConfig.value);
+            assert.match(cfg, new RegExp(`maxconn\\s+${capacity.haproxy.maxconnPerProcess}`));
+            const lbAddress = instances().find((i) => role(i) === "haproxy")!.inputs.privateIp;
+            assert.ok(cfg.includes(lbAddress), "HAProxy binds the LB's private address");
+            for (const c of commands) assert.equal(reveal(c.inputs.connection).user, "root");
+            for (const c of commands) assert.match(reveal(c.inputs.connection).host, /^203\.0\.113\.\d+$/, "SSH goes to the public IP");
+        });
+
+        test("inventory: public IP for SSH, private lab addresses for traffic, four source addresses per client", () => {
+            const inventory = run.exports.inventory.value as any[];
+            assert.equal(inventory.length, 29);
+            for (const h of inventory) {
+                assert.match(h.ssh.host, /^203\.0\.113\.\d+$/);
+                assert.ok(isLabTarget(h.address));
+                assert.equal(h.sourceAddresses.length, h.role === "client" ? 4 : 1);
+            }
+            const vips = run.exports.vips.value as { plain: string };
+            assert.ok(isLabTarget(new URL(vips.plain).hostname));
+            const aws = run.exports.aws.value as any;
+            assert.equal(aws.instanceIds.length, 29);
+            assert.equal(aws.region, "us-east-1");
+        });
+
+        test("secrets never appear in plain outputs, user data or tags", () => {
+            assert.equal(run.exports.sshPrivateKey.secret, true);
+            assert.equal(run.exports.sshPrivateKey.value, FAKE_PRIVATE_KEY);
+            for (const [name, out] of Object.entries(run.exports)) {
+                if (out.secret) continue;
+                assert.ok(!JSON.stringify(out.value ?? null).includes("MOCK-SECRET-KEY-MATERIAL"), `export ${name} leaks the private key`);
+            }
+            for (const r of run.resources.filter((x) => x.type.startsWith("aws:"))) {
+                assert.ok(!JSON.stringify(r.inputs).includes("MOCK-SECRET-KEY-MATERIAL"), `${r.type} ${r.name} carries the private key`);
+            }
+            for (const i of instances()) assert.match(i.inputs.userData, /^#cloud-config\n/);
+            // Every SSH connection (it holds the private key) goes to state as a secret.
+            for (const c of ofType(run, "command:remote:Command")) assert.ok(isSecretInput(c.inputs.connection), `${c.name}: connection not secret`);
+            // The key pair registers the public half only.
+            assert.match(ofType(run, "aws:ec2/keyPair:KeyPair")[0].inputs.publicKey, /^ssh-ed25519 /);
+        });
+    });
+}

@@ -1,0 +1,117 @@
+// Runs the Pulumi program (index.ts) for one stack under Pulumi's mocks: no engine, no
+// provider plugin, no network. Records every resource the program registers with its inputs.
+// Not a test file itself; each stack's test file imports it (one process per file, since the
+// program module can only be imported once).
+import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "node:fs";
+import YAML from "yaml";
+
+export interface Registered { type: string; name: string; inputs: Record<string, any>; provider?: string }
+
+export const OPERATOR_CIDR = "203.0.113.7/32";
+/** What the mocked keygen prints: base64(private) base64(public), like KEYGEN_SCRIPT. */
+export const FAKE_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nMOCK-SECRET-KEY-MATERIAL\n-----END OPENSSH PRIVATE KEY-----\n";
+export const FAKE_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockPublicKey c2m-lab";
+
+function stackConfig(stack: string, extra: Record<string, unknown>): Record<string, string> {
+    const doc = YAML.parse(readFileSync(new URL(`../../Pulumi.${stack}.yaml`, import.meta.url), "utf8"));
+    const config: Record<string, unknown> = { ...doc.config };
+    for (const [key, value] of Object.entries(extra)) {
+        const current = config[key];
+        config[key] = typeof current === "object" && current !== null && typeof value === "object" ? { ...current, ...value } : value;
+    }
+    return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+}
+
+let publicIp = 10;
+function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
+    const i = args.inputs;
+    switch (args.type) {
+        case "command:local:Command":
+            return { ...i, stdout: `${Buffer.from(FAKE_PRIVATE_KEY).toString("base64")} ${Buffer.from(FAKE_PUBLIC_KEY).toString("base64")}`, stderr: "" };
+        case "command:remote:Command":
+            return { ...i, stdout: "1234", stderr: "" };
+        case "aws:ec2/instance:Instance":
+            return { ...i, publicIp: `203.0.113.${publicIp++}`, arn: `arn:aws:ec2:us-east-1:123456789012:instance/i-${args.name}` };
+        case "aws:ec2/keyPair:KeyPair":
+            return { ...i, keyName: args.name };
+        case "aws:iam/role:Role":
+            return { ...i, arn: `arn:aws:iam::123456789012:role/${args.name}` };
+        case "aws:scheduler/schedule:Schedule":
+            return { ...i, name: args.name, arn: `arn:aws:scheduler:us-east-1:123456789012:schedule/default/${args.name}` };
+        case "aws:ec2/placementGroup:PlacementGroup":
+            return { ...i, name: args.name };
+        default:
+            return { ...i };
+    }
+}
+
+function mockCall(args: pulumi.runtime.MockCallArgs): Record<string, any> {
+    switch (args.token) {
+        case "aws:ec2/getAmi:getAmi":
+            return { id: "ami-0mockubuntu2404", name: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20261101", ownerId: "099720109477" };
+        case "aws:index/getCallerIdentity:getCallerIdentity":
+            return { accountId: "123456789012", arn: "arn:aws:iam::123456789012:user/operator", userId: "AIDAMOCK" };
+        case "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return { names: ["us-east-1a", "us-east-1b"], zoneIds: ["use1-az1", "use1-az2"] };
+        default:
+            return args.inputs;
+    }
+}
+
+/** Resolves an output (or plain value) and says whether it is secret. */
+export async function resolve<T>(value: pulumi.Input<T>): Promise<{ value: T; secret: boolean }> {
+    if (!pulumi.Output.isInstance(value)) return { value: value as T, secret: false };
+    const out = value as pulumi.Output<T>;
+    const [v, secret] = await Promise.all([new Promise<T>((r) => out.apply((x) => { r(x); return x; })), pulumi.isSecret(out)]);
+    return { value: v, secret };
+}
+
+export interface ProgramRun {
+    resources: Registered[];
+    calls: { token: string; inputs: Record<string, any> }[];
+    exports: Record<string, { value: unknown; secret: boolean }>;
+}
+
+/** Sets the mocks and the stack's config (plus overrides), imports index.ts, waits for it to settle. */
+export async function runProgram(stack: string, extra: Record<string, unknown> = {}): Promise<ProgramRun> {
+    const resources: Registered[] = [];
+    const calls: ProgramRun["calls"] = [];
+    await pulumi.runtime.setMocks({
+        newResource(args) {
+            resources.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
+            return { id: `${args.name}-id`, state: mockState(args) };
+        },
+        call(args) {
+            calls.push({ token: args.token, inputs: args.inputs });
+            return mockCall(args);
+        },
+    }, "c2m", stack, false);
+    pulumi.runtime.setAllConfig(stackConfig(stack, extra));
+    const program = await import("../../index.ts") as Record<string, unknown>;
+    const exports: ProgramRun["exports"] = {};
+    for (const [name, value] of Object.entries(program)) exports[name] = await resolveDeep(value);
+    // Let registrations still in flight (children of resolved outputs) land.
+    await new Promise((r) => setTimeout(r, 200));
+    return { resources, calls, exports };
+}
+
+async function resolveDeep(value: unknown): Promise<{ value: unknown; secret: boolean }> {
+    const { value: v, secret } = await resolve(pulumi.output(value as pulumi.Input<unknown>));
+    return { value: v, secret };
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+/** True when a mocked input arrived as a secret (Pulumi's secret envelope). */
+export function isSecretInput(x: unknown): boolean {
+    return typeof x === "object" && x !== null && (x as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE;
+}
+
+/** The value inside a secret envelope (the input itself otherwise). */
+export function reveal<T = any>(x: unknown): T {
+    return (isSecretInput(x) ? (x as { value: T }).value : x) as T;
+}
+
+export const ofType = (run: ProgramRun, type: string) => run.resources.filter((r) => r.type === type);
