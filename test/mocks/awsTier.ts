@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { FAKE_PRIVATE_KEY, isSecretInput, OPERATOR_CIDR, ofType, reveal, runProgram, type ProgramRun, type Registered } from "./harness.ts";
 import { TERMINATE_TARGET_ARN } from "../../components/platform/aws/teardown.ts";
 import { isLabTarget } from "../../components/render/addressPlan.ts";
+import { budgetProblems, imdsProblems, sshFromInternetProblems, ttlTagProblems } from "../../policy/policies.ts";
 
 export interface TierExpectation {
     stack: string;
@@ -162,6 +163,15 @@ export function describeTier(e: TierExpectation): void {
             const aws = run.exports.aws.value as any;
             assert.equal(aws.instanceIds.length, 29);
             assert.equal(aws.region, "us-east-1");
+        });
+
+        test("the stack passes its own policy pack (TTL tags, SSH, IMDSv2, budget)", () => {
+            const resources = run.resources.map((r) => ({ type: r.type, props: reveal(r.inputs) as Record<string, any> }));
+            const problems = resources.flatMap((r) => [...ttlTagProblems(r.type, r.props), ...sshFromInternetProblems(r.type, r.props), ...imdsProblems(r.type, r.props)]
+                .map((p) => `${r.type}: ${p}`));
+            assert.deepEqual([...problems, ...budgetProblems(resources)], []);
+            // A lower cap set in the policy config (e.g. by an organisation) rejects the same fleet.
+            assert.ok(budgetProblems(resources, { maxUsdPerHour: 1 }).length === 1);
         });
 
         test("secrets never appear in plain outputs, user data or tags", () => {

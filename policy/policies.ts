@@ -1,0 +1,118 @@
+// The lab's guardrails as Pulumi policies: TTL tags on everything, no SSH from the internet,
+// IMDSv2 only, and a fleet within the budget cap. Plain validate functions (no engine needed),
+// so tests call them directly with violating and passing resources.
+import type {
+    ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy,
+} from "@pulumi/policy";
+import { fleetUsdPerHour, instanceType } from "../components/render/prices.ts";
+
+export const LAB_TAGS = ["lab:stack", "lab:owner", "lab:expires-at"] as const;
+/** AWS types the API gives no tags. */
+export const UNTAGGABLE = new Set([
+    "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:iam/rolePolicy:RolePolicy", "aws:scheduler/schedule:Schedule",
+    "aws:ec2/route:Route", "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+]);
+/** The longest TTL the config allows (c2m:ttlHours ≤ 168). */
+export const MAX_TTL_HOURS = 168;
+export const BUDGET_TAG = "lab:budget-usd-per-hour";
+export const INSTANCE = "aws:ec2/instance:Instance";
+
+type Props = Record<string, any>;
+const tagsOf = (props: Props): Record<string, string> => ({ ...(props.tagsAll ?? {}), ...(props.tags ?? {}) });
+
+export function ttlTagProblems(type: string, props: Props, now = new Date()): string[] {
+    if (!type.startsWith("aws:") || UNTAGGABLE.has(type)) return [];
+    const tags = tagsOf(props);
+    const problems = LAB_TAGS.filter((k) => !tags[k]).map((k) => `missing tag ${k}: every lab resource must say whose it is and when it expires`);
+    const expires = tags["lab:expires-at"];
+    if (expires) {
+        const t = Date.parse(expires);
+        if (!Number.isFinite(t)) problems.push(`lab:expires-at "${expires}" is not a date`);
+        else if (t > now.getTime() + MAX_TTL_HOURS * 3_600_000) problems.push(`lab:expires-at ${expires} is more than ${MAX_TTL_HOURS} h away`);
+    }
+    return problems;
+}
+
+const OPEN = new Set(["0.0.0.0/0", "::/0"]);
+const coversSsh = (rule: Props) => String(rule.protocol) === "-1" || String(rule.protocol).toLowerCase() === "all"
+    || ((rule.fromPort ?? 0) <= 22 && (rule.toPort ?? 65535) >= 22);
+
+export function sshFromInternetProblems(type: string, props: Props): string[] {
+    const rules: Props[] = [];
+    if (type === "aws:ec2/securityGroup:SecurityGroup") rules.push(...(props.ingress ?? []));
+    if (type === "aws:ec2/securityGroupRule:SecurityGroupRule" && props.type === "ingress") rules.push(props);
+    if (type === "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {
+        rules.push({ protocol: props.ipProtocol, fromPort: props.fromPort, toPort: props.toPort, cidrBlocks: [props.cidrIpv4, props.cidrIpv6] });
+    }
+    return rules.filter((r) => coversSsh(r) && [...(r.cidrBlocks ?? []), ...(r.ipv6CidrBlocks ?? [])].some((c: string) => OPEN.has(c)))
+        .map((r) => `ingress ${r.protocol}/${r.fromPort}-${r.toPort} from ${[...(r.cidrBlocks ?? []), ...(r.ipv6CidrBlocks ?? [])].filter(Boolean).join(", ")} ` +
+            "opens SSH to the internet; allow the operator's CIDR only");
+}
+
+export function imdsProblems(type: string, props: Props): string[] {
+    if (type !== INSTANCE && type !== "aws:ec2/launchTemplate:LaunchTemplate") return [];
+    return props.metadataOptions?.httpTokens === "required" ? [] : ["IMDSv2 not required: set metadataOptions.httpTokens = \"required\""];
+}
+
+export interface BudgetConfig { maxUsdPerHour?: number }
+
+/** Fleet cost against the lowest cap: the stack's (instance tag from c2m:aws.budgetUsdPerHour) or the policy config's. */
+export function budgetProblems(resources: { type: string; props: Props }[], config: BudgetConfig = {}): string[] {
+    const instances = resources.filter((r) => r.type === INSTANCE);
+    if (instances.length === 0) return [];
+    const problems: string[] = [];
+    const unknown = instances.filter((i) => !instanceType(String(i.props.instanceType)));
+    problems.push(...[...new Set(unknown.map((i) => String(i.props.instanceType)))].map((t) => `instance type ${t} has no known price: add it to components/render/prices.ts`));
+    const caps = instances.map((i) => Number(tagsOf(i.props)[BUDGET_TAG])).filter((n) => Number.isFinite(n) && n > 0);
+    if (config.maxUsdPerHour !== undefined) caps.push(config.maxUsdPerHour);
+    if (caps.length === 0) return [...problems, `no budget: instances must carry ${BUDGET_TAG} (c2m:aws.budgetUsdPerHour)`];
+    if (unknown.length > 0) return problems;
+    const counts = new Map<string, number>();
+    for (const i of instances) counts.set(i.props.instanceType, (counts.get(i.props.instanceType) ?? 0) + 1);
+    const volume = Math.max(0, ...instances.map((i) => Number(i.props.rootBlockDevice?.volumeSize ?? 8)));
+    const usd = fleetUsdPerHour([...counts].map(([t, count]) => ({ role: t, instanceType: t, count })), volume);
+    const cap = Math.min(...caps);
+    if (usd > cap) {
+        problems.push(`${instances.length} instances (${[...counts].map(([t, n]) => `${n} × ${t}`).join(", ")}) cost ~$${usd}/h, above the cap of $${cap}/h`);
+    }
+    return problems;
+}
+
+function perResource(check: (type: string, props: Props) => string[]) {
+    return (args: ResourceValidationArgs, report: ReportViolation) => {
+        for (const problem of check(args.type, args.props)) report(problem);
+    };
+}
+
+export const ttlTags: ResourceValidationPolicy = {
+    name: "lab-ttl-tags",
+    description: "Every taggable AWS resource carries lab:stack, lab:owner and a near lab:expires-at.",
+    enforcementLevel: "mandatory",
+    validateResource: perResource((type, props) => ttlTagProblems(type, props)),
+};
+
+export const noSshFromInternet: ResourceValidationPolicy = {
+    name: "lab-no-ssh-from-internet",
+    description: "No security group lets SSH (or all traffic) in from 0.0.0.0/0 or ::/0.",
+    enforcementLevel: "mandatory",
+    validateResource: perResource(sshFromInternetProblems),
+};
+
+export const imdsv2Required: ResourceValidationPolicy = {
+    name: "lab-imdsv2-required",
+    description: "Instances require IMDSv2 session tokens.",
+    enforcementLevel: "mandatory",
+    validateResource: perResource(imdsProblems),
+};
+
+export const budgetCap: StackValidationPolicy = {
+    name: "lab-budget-cap",
+    description: "Instance types are known and the fleet's hourly cost is within the stack's budget cap.",
+    enforcementLevel: "mandatory",
+    configSchema: { properties: { maxUsdPerHour: { type: "number", minimum: 0 } } },
+    validateStack: (args: StackValidationArgs, report: ReportViolation) => {
+        for (const problem of budgetProblems(args.resources, args.getConfig<BudgetConfig>())) report(problem);
+    },
+};
+
+export const POLICIES = [ttlTags, noSshFromInternet, imdsv2Required, budgetCap];
