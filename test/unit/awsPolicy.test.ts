@@ -14,7 +14,7 @@ function violations(policy: ResourceValidationPolicy, type: string, props: Recor
         getConfig: () => ({}), notApplicable: () => { throw new Error("not applicable"); },
         isType: () => false, asType: () => undefined,
     } as unknown as ResourceValidationArgs;
-    const validate = Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
+    const validate = policy.validateResource === undefined ? [] : Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
     for (const v of validate) v(args, (message) => found.push(message));
     return found;
 }
