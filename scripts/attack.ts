@@ -13,6 +13,7 @@ import { SshSession, type SshTarget } from "./lib/ssh.ts";
 import { backendCounters, frontendCounters, FRONTEND_NAMES, parseStatsCsv, type StatsRow } from "./lib/haproxyStats.ts";
 import { findTool } from "./toolchain/tools.ts";
 import { labEnv, REPO_ROOT } from "./toolchain/toolchain.ts";
+import { recordRun } from "./ledger.ts";
 
 export type AttackOverrides = Partial<Omit<LabConfig["attack"], "preset">> & { preset?: LabConfig["attack"]["preset"] };
 
@@ -134,6 +135,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
             versions: await versions(ssh, target(clients[0].name), lb ? target(lb.name) : undefined),
             summary, perFrontend, haproxy, backend: backendCounters(statsAfter, "pong"), failedProcesses,
         }, null, 2));
+        await recordRun(dir); // timeline.json, server metrics, and the run's row in runs/ledger.jsonl
         return result;
     } finally {
         process.off("SIGINT", onSigint);

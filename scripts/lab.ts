@@ -7,6 +7,7 @@ import { describeResidue, destroy, localResidue, reapLocal, removeStack, residue
 import { PRESETS } from "../components/config.ts";
 import { tipping, TIPPING_DEFAULTS } from "./tipping.ts";
 import { formatTippingTable } from "../components/render/tipping.ts";
+import { backfillLedger, compareRuns, listRuns } from "./ledger.ts";
 import { plan } from "./plan.ts";
 
 const positiveNumber = (flag: string) => (v: string) => {
@@ -108,6 +109,21 @@ Examples:
         console.log(`${formatTippingTable(run.result)}\n→ ${run.dir}`);
         if (run.result.knee === undefined) process.exitCode = 1;
     });
+
+program.command("runs").description("list the run ledger (runs/ledger.jsonl): one row per attack")
+    .option("-s, --stack <name>", "only this stack's runs")
+    .option("--last <n>", "only the last n runs", positiveNumber("--last"))
+    .option("--backfill", "first add runs/<id>/ directories that have no ledger row yet")
+    .addHelpText("after", "\nExamples:\n  lab runs\n  lab runs --stack local --last 10\n  lab runs --backfill")
+    .action(async (o: { stack?: string; last?: number; backfill?: boolean }) => {
+        if (o.backfill) process.stderr.write(`ledger: ${await backfillLedger()} runs added\n`);
+        console.log(listRuns(o));
+    });
+
+program.command("compare").description("two runs side by side: results, then the settings and versions that differ")
+    .argument("<a>", "run id (or a unique part of it)").argument("<b>", "run id (or a unique part of it)")
+    .addHelpText("after", "\nExamples:\n  lab compare 20261125-225859-local 20261125-230247-local\n  lab compare 225859 230247")
+    .action((a: string, b: string) => { console.log(compareRuns(a, b)); });
 
 program.command("down").description("destroy the lab and check nothing is left").addOption(stackOption())
     .option("--keep-stack", "keep the (empty) stack and its history")

@@ -55,7 +55,7 @@ export async function tipping(args: TippingArgs, runsDir = join(REPO_ROOT, "runs
         log(`tipping step ${step.index}/≤${args.maxSteps} (${step.phase}): ${fmtRate(rate)} total (${fmtRate(rate / clients)} per client) ` +
             `for ${args.durationS} s — ${elapsed.toFixed(0)} s elapsed, ETA ≤ ${(left * stepBudgetS(args)).toFixed(0)} s`);
         const r = await attack(args.stack, {
-            rate: rate / clients, durationS: args.durationS, frontends: [args.frontend],
+            rate: Math.round((rate / clients) * 100) / 100, durationS: args.durationS, frontends: [args.frontend],
             sleepMs: args.sleepMs, times: args.times, timeoutS: args.timeoutS,
         }, runsDir);
         if (r.interrupted) throw new Error(`interrupted during step ${step.index} (run ${r.runId})`);

@@ -1,0 +1,160 @@
+// The run ledger (runs/ledger.jsonl): one row per attack, the seed's hand-kept results table
+// ("J'ai maintenu un tableau de tous les résultats"). Building a row, parsing the file and
+// printing lists and comparisons are pure; scripts/ledger.ts does the file I/O.
+import { PRESET_SETTINGS, type AttackSettings } from "../../components/render/attack.ts";
+
+export interface LedgerRow {
+    id: string;
+    stack: string;
+    /** Hardware tier: the stack's platform, or its AWS tier (aws-16c64g → 16c64g). */
+    tier: string;
+    /** The attack preset, with "+" when settings were overridden. */
+    preset: string;
+    startedAt: string;
+    durationS: number;
+    /** Requests/s per client host (as configured) and client hosts. */
+    rate: number;
+    clients: number;
+    frontends: string[];
+    requests: number;
+    errors: number;
+    errorPct: number;
+    p50Ms: number | null;
+    p99Ms: number | null;
+    maxMs: number | null;
+    /** Most concurrent connections seen (server side from metrics when recorded, else requests in flight at the clients). */
+    peakConns: number | null;
+    peakConnsSource: "metrics" | "vegeta" | "none";
+    verdict: "pass" | "fail" | "interrupted";
+    why: string;
+}
+
+/** What run.json holds (the subset the ledger reads). */
+export interface RunJson {
+    runId: string;
+    stack: string;
+    startedAt: string;
+    finishedAt: string;
+    interrupted: boolean;
+    settings: AttackSettings;
+    processes: { client: string }[];
+    summary?: { requests: number; success: number; latencies: Record<string, number> };
+    failedProcesses: unknown[];
+}
+
+/** Share of failed requests above which a run's verdict is "fail" (the tipping rule's default). */
+export const FAIL_ERROR_RATIO = 0.001;
+
+export function presetLabel(preset: string | undefined, settings: AttackSettings): string {
+    if (!preset || !(preset in PRESET_SETTINGS)) return "custom";
+    const base = PRESET_SETTINGS[preset as keyof typeof PRESET_SETTINGS] as unknown as Record<string, unknown>;
+    const same = Object.entries(base).every(([k, v]) => JSON.stringify((settings as unknown as Record<string, unknown>)[k]) === JSON.stringify(v));
+    return same ? preset : `${preset}+`;
+}
+
+export function tierOf(stack: string, platform: string | undefined): string {
+    const aws = /^aws-(.+)$/.exec(stack);
+    return aws ? aws[1] : platform ?? "local";
+}
+
+export function ledgerRow(run: RunJson, extra: { preset?: string; platform?: string; peakConns?: number; peakConnsSource?: LedgerRow["peakConnsSource"] }): LedgerRow {
+    const s = run.summary;
+    const requests = s?.requests ?? 0;
+    const errors = s ? Math.round(requests * (1 - s.success)) : 0;
+    const errorRatio = requests > 0 ? errors / requests : 1;
+    const ms = (ns: number | undefined) => (ns === undefined ? null : Math.round(ns / 1e4) / 100);
+    let verdict: LedgerRow["verdict"] = "pass";
+    let why = `errors ${(errorRatio * 100).toFixed(2)} % ≤ ${FAIL_ERROR_RATIO * 100} %`;
+    if (run.interrupted) { verdict = "interrupted"; why = "stopped by the operator"; }
+    else if (run.failedProcesses.length > 0) { verdict = "fail"; why = `${run.failedProcesses.length} vegeta processes failed`; }
+    else if (requests === 0) { verdict = "fail"; why = "no results"; }
+    else if (errorRatio > FAIL_ERROR_RATIO) { verdict = "fail"; why = `errors ${(errorRatio * 100).toFixed(2)} % > ${FAIL_ERROR_RATIO * 100} %`; }
+    return {
+        id: run.runId, stack: run.stack, tier: tierOf(run.stack, extra.platform), preset: presetLabel(extra.preset, run.settings),
+        startedAt: new Date(run.startedAt).toISOString(),
+        durationS: Math.round((Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 100) / 10,
+        rate: run.settings.rate, clients: new Set(run.processes.map((p) => p.client)).size, frontends: run.settings.frontends,
+        requests, errors, errorPct: requests > 0 ? Math.round(errorRatio * 1e4) / 100 : 100,
+        p50Ms: ms(s?.latencies["50th"]), p99Ms: ms(s?.latencies["99th"]), maxMs: ms(s?.latencies.max),
+        peakConns: extra.peakConns ?? null, peakConnsSource: extra.peakConns === undefined ? "none" : extra.peakConnsSource ?? "vegeta",
+        verdict, why,
+    };
+}
+
+export function parseLedger(text: string): LedgerRow[] {
+    return text.split("\n").filter((l) => l.trim() !== "").flatMap((l) => {
+        try { return [JSON.parse(l) as LedgerRow]; } catch { return []; }
+    });
+}
+
+/** A run by exact id, else by a unique prefix or substring ("230247", "dev5"). */
+export function findRun(rows: LedgerRow[], ref: string): LedgerRow {
+    const exact = rows.filter((r) => r.id === ref);
+    if (exact.length) return exact[exact.length - 1];
+    const matches = rows.filter((r) => r.id.startsWith(ref));
+    const found = matches.length ? matches : rows.filter((r) => r.id.includes(ref));
+    if (found.length === 1) return found[0];
+    if (found.length === 0) throw new Error(`no run matches "${ref}" in the ledger`);
+    throw new Error(`"${ref}" matches ${found.length} runs (${found.slice(0, 4).map((r) => r.id).join(", ")}${found.length > 4 ? ", …" : ""}); give more of the id`);
+}
+
+const num = (x: number | null, d = 1) => (x === null ? "-" : x.toFixed(d));
+
+function table(header: string[], rows: string[][]): string {
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+    return [line(header), ...rows.map(line)].join("\n");
+}
+
+export function formatRuns(rows: LedgerRow[]): string {
+    if (rows.length === 0) return "no runs in the ledger yet (`lab attack` adds one per run)";
+    return table(
+        ["id", "stack", "tier", "preset", "rate/cl", "clients", "frontends", "requests", "peak conns", "p50 ms", "p99 ms", "errors", "dur s", "verdict"],
+        rows.map((r) => [
+            r.id, r.stack, r.tier, r.preset, num(r.rate, r.rate % 1 ? 1 : 0), String(r.clients), r.frontends.join("+"), String(r.requests),
+            r.peakConns === null ? "-" : `${r.peakConns}${r.peakConnsSource === "vegeta" ? "*" : ""}`,
+            num(r.p50Ms), num(r.p99Ms), `${r.errorPct.toFixed(2)} %`, num(r.durationS), r.verdict,
+        ]),
+    ) + (rows.some((r) => r.peakConnsSource === "vegeta") ? "\n* peak requests in flight at the clients (no server metrics recorded)" : "");
+}
+
+/** Two runs side by side: the ledger rows, then the settings and versions that differ. */
+export function formatCompare(a: LedgerRow, b: LedgerRow, details: { a?: Record<string, unknown>; b?: Record<string, unknown> } = {}): string {
+    const fields: [string, (r: LedgerRow) => string][] = [
+        ["stack", (r) => r.stack], ["tier", (r) => r.tier], ["preset", (r) => r.preset], ["started", (r) => r.startedAt],
+        ["duration s", (r) => num(r.durationS)], ["rate/client", (r) => num(r.rate, r.rate % 1 ? 2 : 0)], ["clients", (r) => String(r.clients)],
+        ["frontends", (r) => r.frontends.join("+")], ["requests", (r) => String(r.requests)],
+        ["peak conns", (r) => (r.peakConns === null ? "-" : `${r.peakConns} (${r.peakConnsSource})`)],
+        ["p50 ms", (r) => num(r.p50Ms)], ["p99 ms", (r) => num(r.p99Ms)], ["max ms", (r) => num(r.maxMs)],
+        ["errors", (r) => `${r.errors} (${r.errorPct.toFixed(2)} %)`], ["verdict", (r) => `${r.verdict}: ${r.why}`],
+    ];
+    const rows = fields.map(([name, get]) => [name, get(a), get(b), delta(name, a, b)]);
+    const flatA = flatten(details.a ?? {});
+    const flatB = flatten(details.b ?? {});
+    const keys = [...new Set([...Object.keys(flatA), ...Object.keys(flatB)])].sort();
+    const differing = keys.filter((k) => flatA[k] !== flatB[k]).map((k) => [k, flatA[k] ?? "-", flatB[k] ?? "-", ""]);
+    const out = [table(["", a.id, b.id, "B vs A"], rows)];
+    if (details.a || details.b) {
+        out.push("", differing.length ? table(["settings / versions that differ", "A", "B", ""], differing) : "same settings and versions");
+    }
+    return out.join("\n");
+}
+
+function delta(name: string, a: LedgerRow, b: LedgerRow): string {
+    const pick: Record<string, (r: LedgerRow) => number | null> = {
+        "p50 ms": (r) => r.p50Ms, "p99 ms": (r) => r.p99Ms, "max ms": (r) => r.maxMs, "requests": (r) => r.requests,
+        "peak conns": (r) => r.peakConns, "rate/client": (r) => r.rate,
+    };
+    const f = pick[name];
+    if (!f) return "";
+    const [x, y] = [f(a), f(b)];
+    if (x === null || y === null || x === 0) return "";
+    const change = ((y - x) / x) * 100;
+    return `${change >= 0 ? "+" : ""}${change.toFixed(1)} %`;
+}
+
+export function flatten(o: unknown, prefix = ""): Record<string, string> {
+    if (o === null || typeof o !== "object" || Array.isArray(o)) return prefix ? { [prefix]: JSON.stringify(o) ?? "undefined" } : {};
+    return Object.fromEntries(Object.entries(o as Record<string, unknown>).flatMap(([k, v]) =>
+        Object.entries(flatten(v, prefix ? `${prefix}.${k}` : k))));
+}

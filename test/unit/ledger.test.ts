@@ -1,0 +1,167 @@
+// The run ledger and the client-side timeline: rows, verdicts, listing, comparison, and a real
+// vegeta result file decoded into a timeline (pong and vegeta on 127.0.0.1 only).
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { AddressInfo } from "node:net";
+import { TimelineBuilder, percentile, type VegetaRecord } from "../../scripts/lib/timeline.ts";
+import { findRun, formatCompare, formatRuns, ledgerRow, parseLedger, presetLabel, tierOf, type RunJson } from "../../scripts/lib/ledger.ts";
+import { readLedger, recordRun, runTimeline } from "../../scripts/ledger.ts";
+import { PRESET_SETTINGS } from "../../components/render/attack.ts";
+import { labEnv } from "../../scripts/toolchain/toolchain.ts";
+import { createPongServer } from "../../backend/pong.ts";
+import { tempDir } from "./helpers.ts";
+
+const T0 = Date.parse("2026-11-25T12:00:00Z");
+const rec = (startMs: number, latencyMs: number, o: Partial<VegetaRecord> = {}): VegetaRecord => ({
+    timestamp: new Date(T0 + startMs).toISOString(), latency: latencyMs * 1e6, code: 200, error: "", url: "http://198.18.0.2:80/ping", ...o,
+});
+
+function run(o: Partial<RunJson> = {}): RunJson {
+    return {
+        runId: "20261125-120000-local", stack: "local", startedAt: "2026-11-25T12:00:00.000Z", finishedAt: "2026-11-25T12:00:06.500Z",
+        interrupted: false, settings: { ...PRESET_SETTINGS.smoke }, processes: [{ client: "client-0" }, { client: "client-0" }, { client: "client-1" }],
+        summary: { requests: 2000, success: 1, latencies: { "50th": 32_347_806, "99th": 57_017_678, max: 64_180_153 } },
+        failedProcesses: [], ...o,
+    };
+}
+
+describe("timeline from per-request records", () => {
+    test("bins requests, successes, errors and latency percentiles by send time", () => {
+        const b = new TimelineBuilder();
+        for (let i = 0; i < 100; i++) b.add(rec(i * 10, 5 + i));             // 0..990 ms, latency 5..104 ms
+        b.add(rec(1500, 30, { code: 0, error: "timeout" }));
+        b.add(rec(1600, 40, { code: 503 }));
+        const t = b.build({ binS: 1 });
+        assert.equal(t.requests, 102);
+        assert.deepEqual(t.bins.map((x) => [x.t, x.sent, x.ok, x.errors]), [[0, 100, 100, 0], [1, 2, 0, 2]]);
+        assert.deepEqual(t.bins[0].latency.all, { p50: 54, p90: 94, p99: 103, max: 104 });
+        assert.equal(t.start, new Date(T0).toISOString());
+    });
+
+    test("requests in flight: overlapping requests count, back-to-back ones do not", () => {
+        const b = new TimelineBuilder();
+        b.add(rec(0, 100));
+        b.add(rec(100, 100)); // starts as the first ends
+        b.add(rec(150, 500));
+        b.add(rec(160, 20));
+        const t = b.build({ binS: 1 });
+        assert.equal(t.peakInFlight, 3);
+        assert.equal(t.bins[0].inFlight, 3);
+    });
+
+    test("plain and TLS get their own latency series; wide runs get wider bins", () => {
+        const b = new TimelineBuilder();
+        for (let s = 0; s < 1000; s++) {
+            b.add(rec(s * 1000, 10));
+            b.add(rec(s * 1000 + 1, 30, { url: "https://198.18.0.2:443/ping" }));
+        }
+        const t = b.build({ maxBins: 100 });
+        assert.equal(t.binS, 10);
+        assert.equal(t.bins.length, 100);
+        assert.deepEqual(t.frontends, ["plain", "tls"]);
+        assert.deepEqual([t.bins[3].latency.plain?.p99, t.bins[3].latency.tls?.p99], [10, 30]);
+    });
+
+    test("no records: an empty timeline", () => {
+        assert.deepEqual(new TimelineBuilder().build().bins, []);
+        assert.equal(percentile([], 0.99), 0);
+    });
+});
+
+describe("ledger rows", () => {
+    test("a clean run passes, with latencies in ms and clients counted once", () => {
+        const row = ledgerRow(run(), { preset: "smoke", platform: "local", peakConns: 19, peakConnsSource: "vegeta" });
+        assert.deepEqual(
+            [row.tier, row.preset, row.durationS, row.clients, row.requests, row.errors, row.p50Ms, row.p99Ms, row.peakConns, row.verdict],
+            ["local", "smoke", 6.5, 2, 2000, 0, 32.35, 57.02, 19, "pass"]);
+    });
+
+    test("verdicts: errors above 0.1 %, failed processes, no results, interruption", () => {
+        const failing = ledgerRow(run({ summary: { requests: 1000, success: 0.998, latencies: {} } }), {});
+        assert.deepEqual([failing.verdict, failing.errors, failing.errorPct], ["fail", 2, 0.2]);
+        assert.match(failing.why, /errors 0\.20 % > 0\.1 %/);
+        assert.equal(ledgerRow(run({ summary: { requests: 1000, success: 0.999, latencies: {} } }), {}).verdict, "pass");
+        assert.equal(ledgerRow(run({ failedProcesses: [{}] }), {}).verdict, "fail");
+        assert.equal(ledgerRow(run({ summary: undefined }), {}).why, "no results");
+        assert.equal(ledgerRow(run({ interrupted: true }), {}).verdict, "interrupted");
+    });
+
+    test("preset label marks overridden settings; the tier comes from AWS stack names", () => {
+        assert.equal(presetLabel("smoke", { ...PRESET_SETTINGS.smoke }), "smoke");
+        assert.equal(presetLabel("smoke", { ...PRESET_SETTINGS.smoke, rate: 5 }), "smoke+");
+        assert.equal(presetLabel(undefined, PRESET_SETTINGS.smoke), "custom");
+        assert.equal(tierOf("aws-16c64g", "aws"), "16c64g");
+        assert.equal(tierOf("dev5", "local"), "local");
+    });
+
+    test("parse skips broken lines; runs are found by id, prefix or unique part", () => {
+        const a = ledgerRow(run(), {});
+        const b = ledgerRow(run({ runId: "20261125-130000-local" }), {});
+        const rows = parseLedger(`${JSON.stringify(a)}\nnot json\n\n${JSON.stringify(b)}\n`);
+        assert.equal(rows.length, 2);
+        assert.equal(findRun(rows, "20261125-130000-local").id, b.id);
+        assert.equal(findRun(rows, "120000").id, a.id);
+        assert.throws(() => findRun(rows, "local"), /matches 2 runs/);
+        assert.throws(() => findRun(rows, "nope"), /no run matches "nope"/);
+    });
+
+    test("the list and the comparison show every run and what differs", () => {
+        const a = ledgerRow(run(), { preset: "smoke", peakConns: 19, peakConnsSource: "vegeta" });
+        const b = ledgerRow(run({ runId: "20261125-130000-local", summary: { requests: 2000, success: 1, latencies: { "50th": 40e6, "99th": 114_035_356, max: 2e8 } } }),
+            { preset: "smoke", peakConns: 1200, peakConnsSource: "metrics" });
+        const list = formatRuns([a, b]);
+        assert.equal(list.split("\n").length, 4);
+        assert.match(list, /^id\s+stack\s+tier\s+preset/);
+        assert.match(list, /19\*/);
+        const cmp = formatCompare(a, b, { a: { settings: { rate: 200 }, versions: { haproxy: "2.6" } }, b: { settings: { rate: 400 }, versions: { haproxy: "2.6" } } });
+        assert.match(cmp, /p99 ms\s+57\.0\s+114\.0\s+\+100\.0 %/);
+        assert.match(cmp, /settings\.rate\s+200\s+400/);
+        assert.doesNotMatch(cmp, /versions\.haproxy/);
+    });
+});
+
+describe("recording a run", () => {
+    test("recordRun appends a row next to the run directory and keeps the timeline", async (t) => {
+        const runs = tempDir(t);
+        const dir = join(runs, "20261125-120000-local");
+        mkdirSync(dir);
+        writeFileSync(join(dir, "run.json"), JSON.stringify(run()));
+        writeFileSync(join(dir, "config.yaml"), "labConfig:\n  platform: local\n  attack:\n    preset: smoke\n");
+        const row = await recordRun(dir);
+        assert.equal(row?.preset, "smoke");
+        assert.deepEqual(readLedger(runs).map((r) => r.id), ["20261125-120000-local"]);
+        assert.equal(JSON.parse(readFileSync(join(dir, "timeline.json"), "utf8")).requests, 0);
+    });
+
+    test("a broken run directory is reported, not thrown", async (t) => {
+        const lines: string[] = [];
+        assert.equal(await recordRun(join(tempDir(t), "missing"), (l) => lines.push(l)), undefined);
+        assert.match(lines[0], /ledger: run missing not recorded/);
+    });
+
+    test("a real vegeta result file (127.0.0.1) decodes into the timeline", async (t) => {
+        const env = labEnv();
+        if (spawnSync("vegeta", ["-version"], { env }).status !== 0) { t.skip("vegeta not installed (npm run bootstrap)"); return; }
+        const pong = createPongServer({ maxConcurrent: 1, serviceTimeMs: 40 });
+        await new Promise<void>((r) => pong.server.listen(0, "127.0.0.1", r));
+        t.after(() => { pong.server.closeAllConnections(); pong.server.close(); });
+        const port = (pong.server.address() as AddressInfo).port;
+        const dir = join(tempDir(t), "20261125-120000-local");
+        mkdirSync(join(dir, "results"), { recursive: true });
+        // Asynchronously: pong runs in this very process and must keep answering.
+        const vegeta = spawn("vegeta", ["attack", "-rate=40/s", "-duration=1s", "-timeout=20s", `-output=${join(dir, "results", "a.bin")}`],
+            { env, stdio: ["pipe", "ignore", "pipe"] });
+        vegeta.stdin.end(`GET http://127.0.0.1:${port}/ping\n`);
+        const code = await new Promise<number | null>((resolve) => vegeta.on("close", resolve));
+        assert.equal(code, 0);
+        const timeline = await runTimeline(dir);
+        assert.equal(timeline.requests, 40);
+        assert.equal(timeline.bins.reduce((s, b) => s + b.ok, 0), 40);
+        // 40/s against one slot of 40 ms: the queue builds up, so requests overlap.
+        assert.ok(timeline.peakInFlight >= 2, `peak in flight ${timeline.peakInFlight}`);
+        assert.ok(timeline.bins[0].latency.all!.p50 >= 40);
+    });
+});
