@@ -70,6 +70,7 @@ const attack = z.strictObject({
     timeoutS: z.number().positive().optional(),
     sleepMs: z.number().int().min(0).optional(),
     times: z.number().int().min(0).optional(),
+    holdMs: z.number().int().min(0).optional(),
     bodyBytes: z.number().int().min(0).optional(),
     frontends: z.array(z.enum(["plain", "tls"])).min(1).optional(),
 });

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { parseLabConfig, type LabConfig } from "../components/config.ts";
 import { localNames } from "../components/render/localPlatform.ts";
+import type { CapacityPlan } from "../components/render/capacity.ts";
 import { withDetectedLimits } from "../components/platform/local/limits.ts";
 import { labEnv, REPO_ROOT } from "./toolchain/toolchain.ts";
 
@@ -88,6 +89,7 @@ export interface StackOutputs {
     namespacePrefix: string;
     runDir: string;
     haproxyConfig: string;
+    capacityPlan: CapacityPlan;
 }
 
 /** Stack outputs including the SSH key (kept in memory; never written to a run directory). */

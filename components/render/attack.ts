@@ -9,6 +9,7 @@ export interface AttackSettings {
     timeoutS: number;      // per-request timeout; vegeta's default is 30 s (the seed's first pitfall)
     sleepMs: number;       // pong "sleep" header: wait 0..sleep+1 ms before each write
     times: number;         // pong "times" header: extra writes before the response ends
+    holdMs: number;        // pong "hold" header (the rig's own): fixed wait before the first write; 0 = not sent
     bodyBytes: number;     // POST body size (the seed's post_smaller.txt)
     frontends: ("plain" | "tls")[];
 }
@@ -20,8 +21,8 @@ export interface AttackSettings {
  * `smoke` is a few thousand requests, small enough for CI.
  */
 export const PRESET_SETTINGS: Record<LabConfig["attack"]["preset"], AttackSettings> = {
-    seed: { rate: 3000, durationS: 600, connections: 1_000_000, workers: 500, timeoutS: 7200, sleepMs: 20, times: 2, bodyBytes: 512, frontends: ["plain"] },
-    smoke: { rate: 200, durationS: 5, connections: 1000, workers: 20, timeoutS: 70, sleepMs: 20, times: 2, bodyBytes: 512, frontends: ["plain", "tls"] },
+    seed: { rate: 3000, durationS: 600, connections: 1_000_000, workers: 500, timeoutS: 7200, sleepMs: 20, times: 2, holdMs: 0, bodyBytes: 512, frontends: ["plain"] },
+    smoke: { rate: 200, durationS: 5, connections: 1000, workers: 20, timeoutS: 70, sleepMs: 20, times: 2, holdMs: 0, bodyBytes: 512, frontends: ["plain", "tls"] },
 };
 
 export function attackSettings(attack: LabConfig["attack"]): AttackSettings {
@@ -44,6 +45,7 @@ export function vegetaAttackArgs(s: AttackSettings, target: VegetaTarget, connec
         `-timeout=${s.timeoutS}s`,
         `-header=sleep:${s.sleepMs}`,
         `-header=times:${s.times}`,
+        ...(s.holdMs > 0 ? [`-header=hold:${s.holdMs}`] : []),
         `-body=${bodyFile}`,
         `-laddr=${target.laddr}`,
         "-insecure", // the lab's certificate is self-signed

@@ -12,6 +12,22 @@ export const FD_OVERHEAD = 256;
 /** Stands for "no per-process cap" (EC2 hosts raise nofile to millions). */
 const UNCAPPED = 2 ** 30;
 
+/** Share of its fair part a process may receive when the kernel spreads connections by hash. */
+export const SPREAD_HEADROOM = 1.1;
+
+/** A fair share plus room for the hash's unevenness (10% and 4 standard deviations). */
+export function withSpreadHeadroom(fairShare: number, processes: number): number {
+    if (processes <= 1) return fairShare;
+    return Math.ceil(fairShare * SPREAD_HEADROOM + 4 * Math.sqrt(fairShare));
+}
+
+/** Fewest processes whose per-process maxconn, headroom included, stays within the fd limit. */
+export function haproxyProcessesFor(maxconnTotal: number, perProcessLimit: number): number {
+    let processes = Math.max(1, Math.ceil(maxconnTotal / perProcessLimit));
+    while (withSpreadHeadroom(Math.ceil(maxconnTotal / processes), processes) > perProcessLimit && processes < maxconnTotal) processes++;
+    return processes;
+}
+
 export interface CapacityPlan {
     connections: number;
     nofileCeiling: number;
@@ -26,10 +42,13 @@ export function planCapacity(config: LabConfig): CapacityPlan {
     const ceiling = (config.platform === "local" ? config.local.nofileCeiling : config.aws.nofileCeiling) ?? UNCAPPED;
     const usable = Math.max(1, ceiling - FD_OVERHEAD);
 
-    // HAProxy holds two sockets per connection (client side + server side).
+    // HAProxy holds two sockets per connection (client side + server side). The kernel spreads
+    // new connections over processes by hash, not evenly: each process gets headroom
+    // (a process at maxconn leaves the rest waiting in its accept queue until they time out).
     const maxconnTotal = haproxy.maxconn ?? connections;
-    const processes = haproxy.processes ?? Math.max(1, Math.ceil((2 * maxconnTotal) / usable));
-    const maxconnPerProcess = Math.ceil(maxconnTotal / processes);
+    const perProcessLimit = Math.floor(usable / 2);
+    const processes = haproxy.processes ?? haproxyProcessesFor(maxconnTotal, perProcessLimit);
+    const maxconnPerProcess = withSpreadHeadroom(Math.ceil(maxconnTotal / processes), processes);
 
     // A client process holds one socket per connection and, per source address, at most one
     // port range towards one VIP:port.
@@ -50,6 +69,7 @@ export function planCapacity(config: LabConfig): CapacityPlan {
         nofileCeiling: ceiling,
         haproxy: { processes, maxconnTotal, maxconnPerProcess, nofile: nofile(2 * maxconnPerProcess) },
         client: { connectionsPerClient, sourceAddresses, connectionsPerAddress, nofile: nofile(connectionsPerAddress) },
-        backend: { servers, serversPerHost, connectionsPerServer, nofile: nofile(connectionsPerServer) },
+        // HAProxy balances (leastconn) per process, so a server may get a little more than its share.
+        backend: { servers, serversPerHost, connectionsPerServer, nofile: nofile(Math.ceil(connectionsPerServer * 1.25)) },
     };
 }

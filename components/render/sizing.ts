@@ -3,17 +3,20 @@
 import type { LabConfig } from "../config.ts";
 import { attackSettings, type AttackSettings } from "./attack.ts";
 import { parseSubnet, subnetCapacity } from "./addressPlan.ts";
-import { FD_OVERHEAD, planCapacity, PORTS_PER_SOURCE_ADDRESS } from "./capacity.ts";
+import { FD_OVERHEAD, haproxyProcessesFor, planCapacity, PORTS_PER_SOURCE_ADDRESS } from "./capacity.ts";
 import { labMemoryBytes } from "./costs.ts";
 
 /** Mean time a pong response takes: each of the times+1 writes waits 0..sleep+1 ms. */
 export function meanResponseMs(a: AttackSettings): number {
-    return ((a.sleepMs + 1) / 2) * (a.times + 1);
+    return a.holdMs + ((a.sleepMs + 1) / 2) * (a.times + 1);
 }
 
-/** Little's law: connections a client keeps open = its rate × response time (at least 1). */
+/**
+ * Little's law: connections a client keeps open = its rate × response time; an attack shorter
+ * than a response never gets past rate × duration (at least 1).
+ */
 export function expectedConcurrencyPerClient(a: AttackSettings): number {
-    return Math.max(1, Math.ceil((a.rate * meanResponseMs(a)) / 1000));
+    return Math.max(1, Math.ceil(a.rate * Math.min(meanResponseMs(a) / 1000, a.durationS)));
 }
 
 const GB = 1024 ** 3;
@@ -29,7 +32,7 @@ export function checkPlan(config: LabConfig): string[] {
     }
     const haproxyFds = 2 * capacity.haproxy.maxconnPerProcess + FD_OVERHEAD;
     if (haproxyFds > ceiling) {
-        const needed = Math.ceil((2 * capacity.haproxy.maxconnTotal) / (ceiling - FD_OVERHEAD));
+        const needed = haproxyProcessesFor(capacity.haproxy.maxconnTotal, Math.floor((ceiling - FD_OVERHEAD) / 2));
         problems.push(`c2m:haproxy.processes: ${capacity.haproxy.maxconnTotal} connections over ${capacity.haproxy.processes} ` +
             `HAProxy process(es) need ${haproxyFds} open files each (2 per connection + ${FD_OVERHEAD}), but processes here ` +
             `can open at most ${ceiling}; use ${needed} processes or leave c2m:haproxy.processes unset`);
@@ -75,10 +78,10 @@ export function checkPlan(config: LabConfig): string[] {
         problems.push(`c2m:haproxy.timeouts: client/server timeouts (${haproxy.timeouts.clientMs}/${haproxy.timeouts.serverMs} ms) ` +
             `must be at least the attack timeout ${serverTimeoutNeeded} ms, or HAProxy cuts requests vegeta still waits for`);
     }
-    const longestResponseMs = (attack.sleepMs + 1) * (attack.times + 1);
+    const longestResponseMs = attack.holdMs + (attack.sleepMs + 1) * (attack.times + 1);
     if (longestResponseMs > attack.timeoutS * 1000) {
         problems.push(`c2m:attack.timeoutS: ${attack.timeoutS} s is shorter than the longest response ` +
-            `(sleep ${attack.sleepMs} ms × ${attack.times + 1} writes = ${longestResponseMs} ms)`);
+            `(hold ${attack.holdMs} ms + sleep ${attack.sleepMs} ms × ${attack.times + 1} writes = ${longestResponseMs} ms)`);
     }
     if (backend.requestTimeoutMs > 0 && backend.requestTimeoutMs < longestResponseMs) {
         problems.push(`c2m:backend.requestTimeoutMs: ${backend.requestTimeoutMs} ms cuts responses that take up to ${longestResponseMs} ms`);
