@@ -83,7 +83,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         return { ...h.ssh, binPath: h.ssh.binPath };
     };
     const plan = planVegetaProcesses(settings, clients, { plain: out.vips.plain, tls: out.vips.tls }, runId);
-    const ssh = new SshSession(out.sshPrivateKey, labEnv());
+    const ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh.host));
     const startedAt = new Date();
     let interrupted = false;
     const stopRemote = () => Promise.all(clients.map((c) => ssh.run(target(c.name), `pkill -INT -f ${runId} || true`, { timeoutMs: 10_000 })));

@@ -28,7 +28,8 @@ export function readStackConfig(stack: string): LabConfig {
         if (namespace !== "c2m" || !name) throw new Error(`${file}: unknown config key ${key} (lab keys are c2m:<name>)`);
         raw[name] = value;
     }
-    return parseLabConfig(withDetectedLimits(raw));
+    // This machine's limits bind only the local platform; EC2 hosts bring their own.
+    return parseLabConfig(raw.platform === "aws" ? raw : withDetectedLimits(raw));
 }
 
 export async function stackExists(stack: string): Promise<boolean> {
@@ -65,9 +66,11 @@ async function streamed(args: string[]): Promise<void> {
 }
 
 export async function up(stack: string): Promise<void> {
-    readStackConfig(stack);
+    const config = readStackConfig(stack);
     await ensureStack(stack);
-    await streamed(["up", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", "--suppress-outputs"]);
+    // Cloud stacks always run the guardrails (TTL tags, no SSH from anywhere, IMDSv2, budget).
+    const policy = config.platform === "aws" ? ["--policy-pack", join(REPO_ROOT, "policy")] : [];
+    await streamed(["up", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", "--suppress-outputs", ...policy]);
 }
 
 export async function destroy(stack: string): Promise<void> {

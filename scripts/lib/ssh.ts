@@ -4,7 +4,6 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isLabTarget } from "../../components/render/addressPlan.ts";
 
 export interface SshTarget { host: string; port: number; user: string; /** PATH prefix on the host */ binPath?: string }
 
@@ -14,8 +13,11 @@ export class SshSession {
     private readonly dir: string;
     private readonly keyFile: string;
     private readonly env: NodeJS.ProcessEnv;
+    private readonly labHosts: Set<string>;
 
-    constructor(privateKey: string, env: NodeJS.ProcessEnv) {
+    /** `labHosts`: the SSH addresses of the stack's own hosts, the only ones it will reach. */
+    constructor(privateKey: string, env: NodeJS.ProcessEnv, labHosts: Iterable<string>) {
+        this.labHosts = new Set(labHosts);
         this.dir = mkdtempSync(join(tmpdir(), "c2m-attack-"));
         this.keyFile = join(this.dir, "id");
         writeFileSync(this.keyFile, privateKey, { mode: 0o600 });
@@ -23,7 +25,7 @@ export class SshSession {
     }
 
     private args(t: SshTarget, command: string): string[] {
-        if (!isLabTarget(t.host)) throw new Error(`refusing to reach ${t.host}: not a lab address (198.18.0.0/15)`);
+        if (!this.labHosts.has(t.host)) throw new Error(`refusing to reach ${t.host}: not a host of this lab`);
         return ["-i", this.keyFile, "-p", String(t.port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
             "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=15", `${t.user}@${t.host}`, command];
