@@ -8,6 +8,8 @@ import { PRESETS } from "../components/config.ts";
 import { tipping, TIPPING_DEFAULTS } from "./tipping.ts";
 import { formatTippingTable } from "../components/render/tipping.ts";
 import { backfillLedger, compareRuns, listRuns } from "./ledger.ts";
+import { report, reportName } from "./report.ts";
+import { dumpDom } from "./lib/chromium.ts";
 import { plan } from "./plan.ts";
 
 const positiveNumber = (flag: string) => (v: string) => {
@@ -124,6 +126,20 @@ program.command("compare").description("two runs side by side: results, then the
     .argument("<a>", "run id (or a unique part of it)").argument("<b>", "run id (or a unique part of it)")
     .addHelpText("after", "\nExamples:\n  lab compare 20261125-225859-local 20261125-230247-local\n  lab compare 225859 230247")
     .action((a: string, b: string) => { console.log(compareRuns(a, b)); });
+
+program.command("report").description("one self-contained offline HTML page for a run (or a tipping search), plots included")
+    .argument("<run>", "run id, a unique part of it, a runs/ directory, or a tipping-… id")
+    .option("--check", "open it in headless Chromium and check every plot rendered")
+    .addHelpText("after", "\nExamples:\n  lab report 20261125-225859-local     → runs/20261125-225859-local/report.html\n  lab report tipping-20261125-230857-dev5 --check")
+    .action(async (ref: string, o: { check?: boolean }) => {
+        const built = await report(ref);
+        console.log(reportName(built));
+        if (o.check) {
+            const rendered = /data-plots-rendered="(\d+)\/(\d+)"/.exec(await dumpDom(built.file));
+            console.log(`chromium: ${rendered ? `${rendered[1]} of ${rendered[2]} plots rendered` : "the page's check did not run"}`);
+            if (!rendered || rendered[1] !== rendered[2]) process.exitCode = 1;
+        }
+    });
 
 program.command("down").description("destroy the lab and check nothing is left").addOption(stackOption())
     .option("--keep-stack", "keep the (empty) stack and its history")

@@ -5,6 +5,7 @@ import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { attack, newRunId } from "./attack.ts";
 import { outputs } from "./stack.ts";
+import { buildTippingReport, reportName } from "./report.ts";
 import { REPO_ROOT } from "./toolchain/toolchain.ts";
 import {
     DEFAULT_TIPPING, fmtRate, formatTippingTable, searchTippingPoint, validateTippingOptions,
@@ -80,5 +81,7 @@ export async function tipping(args: TippingArgs, runsDir = join(REPO_ROOT, "runs
     const elapsedS = (Date.now() - t0) / 1000;
     writeFileSync(join(dir, "tipping.json"), JSON.stringify({ id, stack: args.stack, args, elapsedS, ...result }, null, 2));
     writeFileSync(join(dir, "tipping.txt"), `${formatTippingTable(result)}\n`);
+    const page = await buildTippingReport(dir).catch((err: Error) => { log(`tipping: no plot (${err.message})`); return undefined; });
+    if (page) log(`tipping: ${reportName(page)}`);
     return { id, dir, args, result, elapsedS };
 }

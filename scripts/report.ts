@@ -1,0 +1,146 @@
+// `lab report <run>`: runs/<id>/report.html, one self-contained offline page: plots (Vega-Lite
+// → SVG at build time) of latency percentiles, request rate and errors, requests in flight and,
+// when recorded, server metrics; then HAProxy's request timers, the merged vegeta report, the
+// exact config, versions and stack. A tipping search (runs/tipping-*) gets tipping.html.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import YAML from "yaml";
+import { REPO_ROOT } from "./toolchain/toolchain.ts";
+import { readLedger, runTimeline } from "./ledger.ts";
+import { findRun, ledgerRow, type RunJson } from "./lib/ledger.ts";
+import { renderSvg } from "./lib/plot.ts";
+import { metricsCharts, timelineCharts, tippingChart, type Chart, type MetricsPanel } from "../components/render/reportCharts.ts";
+import { renderReportHtml, type ReportFigure, type ReportTable, type ReportText } from "../components/render/report.ts";
+import { fmtRate, type TippingResult } from "../components/render/tipping.ts";
+
+export interface BuiltReport { file: string; ms: number; figures: number }
+
+const read = (dir: string, f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), "utf8") : undefined);
+
+/** A run directory from an id, a unique part of one (ledger), or a path. */
+export function resolveRunDir(ref: string, runsDir = join(REPO_ROOT, "runs")): string {
+    if (existsSync(join(ref, "run.json")) || existsSync(join(ref, "tipping.json"))) return ref;
+    if (existsSync(join(runsDir, ref))) return join(runsDir, ref);
+    const dirs = existsSync(runsDir) ? readdirSync(runsDir).filter((d) => d.includes(ref)) : [];
+    if (dirs.length === 1) return join(runsDir, dirs[0]);
+    return join(runsDir, findRun(readLedger(runsDir), ref).id);
+}
+
+async function figures(charts: Chart[]): Promise<ReportFigure[]> {
+    return Promise.all(charts.map(async (c) => ({ id: c.id, title: c.title, svg: await renderSvg(c.spec) })));
+}
+
+/** Server-side metric panels (metrics.json, written after the attack when the lab has a metrics host). */
+function metricsPanels(dir: string): { panels: MetricsPanel[]; note?: string } {
+    const text = read(dir, "metrics.json");
+    if (!text) return { panels: [], note: "no server metrics for this run (the stack has no metrics host)" };
+    const m = JSON.parse(text) as { panels?: MetricsPanel[]; note?: string };
+    return { panels: m.panels ?? [], note: m.note };
+}
+
+function haproxyLogTables(dir: string): ReportTable[] {
+    const text = read(dir, "haproxy-log-summary.json");
+    if (!text) return [];
+    const s = JSON.parse(text) as { requests: number; timers: { name: string; meaning: string; p50: number; p90: number; p99: number; max: number }[];
+        termination: { state: string; count: number; meaning: string }[]; status: { code: string; count: number }[] };
+    return [
+        {
+            title: `HAProxy request timers (${s.requests} logged requests, ms)`, header: ["timer", "meaning", "p50", "p90", "p99", "max"],
+            rows: s.timers.map((t) => [t.name, t.meaning, ...[t.p50, t.p90, t.p99, t.max].map((x) => x.toFixed(0))]),
+            note: "From HAProxy's HTTP log line (Tq/Tw/Tc/Tr/Ta, -1 = never reached). Tw is time in HAProxy's queue; Tc the connect to the backend; Tr the backend's response time.",
+        },
+        { title: "HAProxy termination states", header: ["state", "requests", "meaning"], rows: s.termination.map((t) => [t.state, String(t.count), t.meaning]) },
+        { title: "HAProxy status codes", header: ["status", "requests"], rows: s.status.map((x) => [x.code, String(x.count)]) },
+    ];
+}
+
+export async function buildRunReport(dir: string): Promise<BuiltReport> {
+    const t0 = performance.now();
+    const run = JSON.parse(read(dir, "run.json") ?? "null") as (Omit<RunJson, "processes"> & { versions?: Record<string, string>; perFrontend?: Record<string, unknown>;
+        haproxy?: Record<string, { sessions: number; requests: number } | undefined>; processes: { client: string; frontend: string; laddr: string; ratePerSecond: number; connections: number }[] }) | null;
+    if (!run) throw new Error(`${dir} has no run.json`);
+    const config = YAML.parse(read(dir, "config.yaml") ?? "{}") ?? {};
+    const timeline = await runTimeline(dir);
+    const metrics = metricsPanels(dir);
+    const row = ledgerRow(run, { preset: config.labConfig?.attack?.preset, platform: config.labConfig?.platform, peakConns: timeline.peakInFlight, peakConnsSource: "vegeta" });
+    const startUnix = Date.parse(timeline.start) / 1000;
+    const charts = [...timelineCharts(timeline), ...metricsCharts(metrics.panels, startUnix)];
+    const ms = (x: number | null) => (x === null ? "-" : `${x.toFixed(1)} ms`);
+    const facts: [string, string][] = [
+        ["verdict", `${row.verdict} (${row.why})`], ["stack / tier", `${row.stack} / ${row.tier}`], ["preset", row.preset],
+        ["started", row.startedAt], ["wall time", `${row.durationS} s`],
+        ["load", `${row.rate}/s per client × ${row.clients} clients for ${run.settings.durationS} s, ${row.frontends.join("+")}, sleep ${run.settings.sleepMs} ms, times ${run.settings.times}`],
+        ["requests", `${row.requests} (errors ${row.errors}, ${row.errorPct.toFixed(2)} %)`],
+        ["latency", `p50 ${ms(row.p50Ms)}, p99 ${ms(row.p99Ms)}, max ${ms(row.maxMs)}`],
+        ["peak requests in flight (clients)", String(timeline.peakInFlight)],
+    ];
+    const tables: ReportTable[] = [
+        {
+            title: "vegeta processes", header: ["client", "frontend", "source address", "rate/s", "connections"],
+            rows: run.processes.map((p) => [p.client, p.frontend, p.laddr, String(p.ratePerSecond), String(p.connections)]),
+        },
+        {
+            title: "What HAProxy counted per frontend", header: ["frontend", "connections", "requests"],
+            rows: Object.entries(run.haproxy ?? {}).map(([f, c]) => [f, String(c?.sessions ?? "?"), String(c?.requests ?? "?")]),
+        },
+        ...haproxyLogTables(dir),
+        { title: "Versions", header: ["tool", "version"], rows: Object.entries(run.versions ?? {}).map(([k, v]) => [k, v]) },
+    ];
+    const texts: ReportText[] = [
+        ...["report.txt", ...readdirSync(dir).filter((f) => /^report-.+\.txt$/.test(f)).sort()].flatMap((f) => {
+            const t = read(dir, f);
+            return t ? [{ title: `vegeta report (${f === "report.txt" ? "all frontends, merged" : f.slice(7, -4)})`, text: t }] : [];
+        }),
+        ...(run.failedProcesses.length ? [{ title: "Failed vegeta processes", text: JSON.stringify(run.failedProcesses, null, 2) }] : []),
+        { title: "Config (settings and the stack's lab config)", text: read(dir, "config.yaml") ?? "(none)" },
+        { title: "haproxy.cfg", text: read(dir, "haproxy.cfg") ?? "(none)" },
+    ];
+    if (metrics.note) tables.push({ title: "Server metrics", header: ["note"], rows: [[metrics.note]] });
+    const html = renderReportHtml({
+        title: `Run ${run.runId}`, subtitle: `c2m-lab attack on stack ${run.stack}`, facts,
+        figures: await figures(charts), tables, texts, generatedAt: new Date().toISOString(),
+    });
+    const file = join(dir, "report.html");
+    writeFileSync(file, html);
+    return { file, ms: performance.now() - t0, figures: charts.length };
+}
+
+export async function buildTippingReport(dir: string): Promise<BuiltReport> {
+    const t0 = performance.now();
+    const t = JSON.parse(read(dir, "tipping.json") ?? "null") as (TippingResult & { id: string; stack: string; elapsedS: number;
+        args: { p99Factor: number; maxErrorRatio: number; startRate: number; factor: number; tolerance: number; durationS: number; frontend: string } }) | null;
+    if (!t) throw new Error(`${dir} has no tipping.json`);
+    const chart = tippingChart(t, t.args.p99Factor);
+    const html = renderReportHtml({
+        title: `Tipping point ${t.id}`, subtitle: `c2m-lab tipping search on stack ${t.stack}`,
+        facts: [
+            ["knee", t.knee === undefined ? `none (${t.stopReason})` : `${fmtRate(t.knee)} ± ${((t.uncertainty ?? 0) * 100).toFixed(1)} %`],
+            ["bracket", `last good ${t.lastGood === undefined ? "-" : fmtRate(t.lastGood)}, first bad ${t.firstBad === undefined ? "-" : fmtRate(t.firstBad)}`],
+            ["why it stopped", t.stopReason], ["steps", `${t.steps.length} of ${t.args.durationS} s, ${t.elapsedS.toFixed(0)} s in all`],
+            ["rules", `bad when p99 > ${t.args.p99Factor}× baseline (${t.baselineP99Ms?.toFixed(1)} ms) or errors > ${(t.args.maxErrorRatio * 100).toFixed(2)} %`],
+            ["search", `start ${fmtRate(t.args.startRate)}, ×${t.args.factor}, tolerance ±${(t.args.tolerance * 100).toFixed(0)} %, frontend ${t.args.frontend}`],
+        ],
+        figures: await figures([chart]),
+        tables: [{
+            title: "Evidence", header: ["step", "phase", "rate/s", "p50 ms", "p99 ms", "errors", "verdict", "why", "run"],
+            rows: t.steps.map((s) => [String(s.step), s.phase, s.rate.toFixed(1), s.p50Ms.toFixed(1), s.p99Ms.toFixed(1),
+                `${(s.errorRatio * 100).toFixed(2)} %`, s.good ? "good" : "BAD", s.reason, s.runId ?? ""]),
+            note: "Each step is a full run in runs/<run>/ with its own report (lab report <run>).",
+        }],
+        texts: [{ title: "Search arguments", text: JSON.stringify(t.args, null, 2) }],
+        generatedAt: new Date().toISOString(),
+    });
+    const file = join(dir, "tipping.html");
+    writeFileSync(file, html);
+    return { file, ms: performance.now() - t0, figures: 1 };
+}
+
+/** `lab report`: the run's page, or the tipping page for a tipping directory. */
+export async function report(ref: string, runsDir?: string): Promise<BuiltReport> {
+    const dir = resolveRunDir(ref, runsDir);
+    return existsSync(join(dir, "tipping.json")) && !existsSync(join(dir, "run.json")) ? buildTippingReport(dir) : buildRunReport(dir);
+}
+
+export function reportName(b: BuiltReport): string {
+    return `${basename(b.file)} with ${b.figures} plots in ${b.ms.toFixed(0)} ms → ${b.file}`;
+}

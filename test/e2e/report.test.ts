@@ -1,0 +1,96 @@
+// `lab report` end to end without a lab: a run directory with real vegeta results (pong and
+// vegeta on 127.0.0.1), server metrics and HAProxy log timers, built into report.html and
+// opened in headless Chromium (the Debian package, installed if missing). Every plot must
+// render: the page's own on-load check counts the drawn marks of each SVG.
+import { before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { AddressInfo } from "node:net";
+import { createPongServer } from "../../backend/pong.ts";
+import { labEnv } from "../../scripts/toolchain/toolchain.ts";
+import { buildRunReport, buildTippingReport } from "../../scripts/report.ts";
+import { dumpDom, ensureChromium } from "../../scripts/lib/chromium.ts";
+import { searchTippingPoint, DEFAULT_TIPPING } from "../../components/render/tipping.ts";
+import type { MetricsPanel } from "../../components/render/reportCharts.ts";
+
+const RUN_ID = "20261125-120000-reporttest";
+const root = mkdtempSync(join(tmpdir(), "c2m-report-"));
+const dir = join(root, RUN_ID);
+let chromium = "";
+
+async function vegeta(args: string[], input: string): Promise<void> {
+    const child = spawn("vegeta", args, { env: labEnv(), stdio: ["pipe", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => { stderr += d; });
+    child.stdin.end(input);
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    assert.equal(code, 0, stderr);
+}
+
+before(async () => {
+    chromium = ensureChromium();
+    assert.equal(spawnSync("vegeta", ["-version"], { env: labEnv() }).status, 0, "vegeta missing: npm run bootstrap");
+    mkdirSync(join(dir, "results"), { recursive: true });
+    // A pong of known capacity (2 slots × 25 ms = 80/s) driven at 60/s then 120/s: latency rises in the second half.
+    const pong = createPongServer({ maxConcurrent: 2, serviceTimeMs: 25 });
+    await new Promise<void>((r) => pong.server.listen(0, "127.0.0.1", r));
+    const url = `POST http://127.0.0.1:${(pong.server.address() as AddressInfo).port}/ping\n`;
+    try {
+        await vegeta(["attack", "-rate=60/s", "-duration=2s", "-timeout=20s", `-output=${join(dir, "results", "a.bin")}`], url);
+        await vegeta(["attack", "-rate=120/s", "-duration=2s", "-timeout=20s", `-output=${join(dir, "results", "b.bin")}`], url);
+    } finally {
+        pong.server.closeAllConnections();
+        pong.server.close();
+    }
+    const now = Date.now();
+    writeFileSync(join(dir, "run.json"), JSON.stringify({
+        runId: RUN_ID, stack: "reporttest", startedAt: new Date(now - 5000), finishedAt: new Date(now), interrupted: false,
+        settings: { rate: 60, durationS: 2, connections: 100, workers: 10, timeoutS: 20, sleepMs: 0, times: 0, bodyBytes: 0, frontends: ["plain"] },
+        processes: [{ client: "client-0", frontend: "plain", laddr: "127.0.0.1", ratePerSecond: 60, connections: 100 }],
+        versions: { vegeta: "test", haproxy: "none" }, summary: { requests: 360, success: 1, latencies: { "50th": 3e7, "99th": 9e7, max: 1e8 } },
+        haproxy: { plain: { sessions: 10, requests: 360 } }, failedProcesses: [],
+    }));
+    writeFileSync(join(dir, "config.yaml"), "stack: reporttest\nlabConfig:\n  platform: local\n  attack:\n    preset: smoke\n");
+    writeFileSync(join(dir, "report.txt"), "Requests      [total, rate, throughput]  360, 60.00, 59.90\n");
+    writeFileSync(join(dir, "haproxy.cfg"), "global\n    maxconn 4000\n");
+    const t0 = now / 1000 - 5;
+    const ramp = (f: (i: number) => number): [number, number][] => Array.from({ length: 5 }, (_, i) => [t0 + i, f(i)]);
+    const panels: MetricsPanel[] = [
+        { id: "tcp", title: "TCP established per role", unit: "count", series: [{ label: "haproxy", values: ramp((i) => 10 * i) }, { label: "backend", values: ramp((i) => 5 * i) }] },
+        { id: "mem", title: "Memory used", unit: "bytes", series: [{ label: "machine", values: ramp((i) => 1e9 + i * 1e6) }] },
+    ];
+    writeFileSync(join(dir, "metrics.json"), JSON.stringify({ panels }));
+    writeFileSync(join(dir, "haproxy-log-summary.json"), JSON.stringify({
+        requests: 360,
+        timers: [{ name: "Tw", meaning: "time in queue", p50: 0, p90: 1, p99: 3, max: 5 }, { name: "Tr", meaning: "backend response", p50: 25, p90: 40, p99: 90, max: 100 }],
+        termination: [{ state: "--", count: 360, meaning: "normal" }], status: [{ code: "200", count: 360 }],
+    }));
+});
+
+test("report.html renders every plot in headless Chromium, offline", { timeout: 120_000 }, async (t) => {
+    t.after(() => rmSync(root, { recursive: true, force: true }));
+    const built = await buildRunReport(dir);
+    assert.equal(built.figures, 5); // latency, rate/errors, in flight + 2 metric panels
+    const html = readFileSync(built.file, "utf8");
+    assert.doesNotMatch(html, /(src|href)="https?:/);
+    const dom = await dumpDom(built.file, { chromium });
+    const figures = [...dom.matchAll(/<figure id="([^"]+)" data-plot="[^"]+" data-marks="(\d+)">/g)].map((m) => [m[1], Number(m[2])] as const);
+    assert.deepEqual(figures.map(([id]) => id), ["latency", "rate", "inflight", "metrics-tcp", "metrics-mem"]);
+    for (const [id, marks] of figures) assert.ok(marks > 0, `plot ${id} drew no marks`);
+    assert.match(dom, /data-plots-rendered="5\/5"/);
+    assert.match(dom, /HAProxy request timers \(360 logged requests, ms\)/);
+    assert.match(dom, /Requests {6}\[total, rate, throughput\]/);
+    process.stderr.write(`report built in ${built.ms.toFixed(0)} ms; marks per plot ${figures.map(([id, n]) => `${id}=${n}`).join(" ")}\n`);
+
+    const tippingDir = join(root, "tipping-20261125-120000-reporttest");
+    mkdirSync(tippingDir);
+    const result = await searchTippingPoint(async (rate) => ({ rate, p50Ms: 10, p99Ms: rate > 240 ? 80 : 12, errorRatio: 0, requests: 100 }), { ...DEFAULT_TIPPING, startRate: 20 });
+    writeFileSync(join(tippingDir, "tipping.json"), JSON.stringify({ id: "tipping-test", stack: "reporttest", elapsedS: 1, args: { ...DEFAULT_TIPPING, startRate: 20, durationS: 10, frontend: "plain" }, ...result }));
+    const page = await buildTippingReport(tippingDir);
+    const tippingDom = await dumpDom(page.file, { chromium });
+    assert.match(tippingDom, /data-plots-rendered="1\/1"/);
+    assert.match(tippingDom, /knee ≈ 2\d\d\/s/);
+});
