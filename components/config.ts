@@ -38,6 +38,9 @@ const plan = z.strictObject({
     sourceAddressesPerClient: count(1, 250).optional(),
 });
 
+// HAProxy refuses timers above 2^31-1 ms (~24.8 days) with "timer overflow".
+const haproxyTimeout = z.number().int().positive().max(2_147_483_647, "HAProxy timers stop at 2147483647 ms (~24.8 days)");
+
 const haproxy = z.strictObject({
     /** Total over all HAProxy processes; defaults to c2m:plan.connections. */
     maxconn: count(1, 10_000_000).optional(),
@@ -52,10 +55,10 @@ const haproxy = z.strictObject({
         curve: z.enum(["P-256", "P-384"]).default("P-256"),
     }).prefault({}),
     timeouts: z.strictObject({
-        connectMs: z.number().int().positive().default(5_000),
-        clientMs: z.number().int().positive().default(7_200_000),
-        serverMs: z.number().int().positive().default(7_200_000),
-        queueMs: z.number().int().positive().default(60_000),
+        connectMs: haproxyTimeout.default(5_000),
+        clientMs: haproxyTimeout.default(7_200_000),
+        serverMs: haproxyTimeout.default(7_200_000),
+        queueMs: haproxyTimeout.default(60_000),
     }).prefault({}),
 });
 

@@ -28,6 +28,8 @@ export function renderHaproxyConfig(input: HaproxyRenderInput): string {
         // Explicit: HAProxy otherwise derives maxconn from the fd limit it finds.
         `    maxconn ${input.maxconnPerProcess}`,
         `    nbthread ${haproxy.threads}`,
+        // One thread per core, pinned (the modern form of the seed's nbproc + cpu-map).
+        ...(haproxy.threads > 1 ? [`    cpu-map auto:1/1-${haproxy.threads} 0-${haproxy.threads - 1}`] : []),
         `    stats socket "\${${PER_PROCESS_ENV.adminSocket}}" mode 600 level admin`,
         // ECDSA P-256 handshakes are ~2x cheaper than RSA-2048; allow all modern suites.
         "    ssl-default-bind-options ssl-min-ver TLSv1.2",

@@ -44,6 +44,12 @@ export function checkPlan(config: LabConfig): string[] {
             `need ${needed} source addresses per client (each address/process holds at most ${perAddressLimit}: ` +
             `${PORTS_PER_SOURCE_ADDRESS} ports, ${ceiling} open files), config gives ${capacity.client.sourceAddresses}`);
     }
+    // HAProxy reaches each pong server from one address: one port range per server.
+    if (capacity.backend.connectionsPerServer > PORTS_PER_SOURCE_ADDRESS) {
+        problems.push(`c2m:backend.serversPerHost: ${plan.connections} connections over ${capacity.backend.servers} pong servers ` +
+            `are ${capacity.backend.connectionsPerServer} per server, more than the ${PORTS_PER_SOURCE_ADDRESS} ports HAProxy's address ` +
+            `has towards one server; use at least ${Math.ceil(plan.connections / PORTS_PER_SOURCE_ADDRESS / hosts.backends)} servers per host`);
+    }
     if (local.memoryBytes !== undefined) {
         const needed = labMemoryBytes(plan.connections, plan.tlsShare);
         const usable = 0.85 * local.memoryBytes;
