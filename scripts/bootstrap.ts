@@ -42,7 +42,8 @@ async function checkNode(): Promise<string> {
 }
 
 async function installAptPackages(): Promise<string> {
-    const needed = { haproxy: "haproxy", sshd: "openssh-server", ssh: "openssh-client", ip: "iproute2", curl: "curl", openssl: "openssl", pgrep: "procps" };
+    const needed = { haproxy: "haproxy", sshd: "openssh-server", ssh: "openssh-client", ip: "iproute2", curl: "curl", openssl: "openssl", pgrep: "procps",
+        prometheus: "prometheus", "prometheus-node-exporter": "prometheus-node-exporter" };
     const missing = Object.entries(needed).filter(([bin]) => !existsSync(`/usr/sbin/${bin}`) && !existsSync(`/usr/bin/${bin}`) && !existsSync(`/sbin/${bin}`) && !existsSync(`/bin/${bin}`));
     if (missing.length === 0) return "all present";
     const pkgs = [...new Set(missing.map(([, pkg]) => pkg))].filter((x) => APT_PACKAGES.includes(x));
@@ -82,7 +83,7 @@ async function ensureGoTool(tool: string, version: string, build: () => Promise<
 
 /** True when a dotted version is older than the wanted one ("unknown" counts as fine). */
 export function olderThan(found: string | undefined, wanted: string): boolean {
-    const parse = (v: string) => v.replace(/^v/, "").split(/[.-]/).slice(0, 3).map(Number);
+    const parse = (v: string) => v.replace(/^v/, "").replace(/\+.*$/, "").split(/[.-]/).slice(0, 3).map(Number);
     if (!found || !/^v?\d/.test(found)) return false;
     const [a, b] = [parse(found), parse(wanted)];
     for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) < (b[i] ?? 0);

@@ -38,7 +38,7 @@ export function haproxyStartScript(p: HaproxyPaths, l: HaproxyLaunch): string {
         "set -eu",
         `mkdir -p ${p.dir}`,
         `cat > ${p.cfg}.new`,
-        `if ! out=$(env ${env("0")} haproxy -c -q -f ${p.cfg}.new 2>&1); then echo "haproxy -c rejected the new config:" >&2; echo "$out" >&2; rm -f ${p.cfg}.new; exit 1; fi`,
+        `if ! out=$(env ${env("0")} haproxy -c -f ${p.cfg}.new 2>&1); then echo "haproxy -c rejected the new config:" >&2; echo "$out" >&2; rm -f ${p.cfg}.new; exit 1; fi`,
         `mv ${p.cfg}.new ${p.cfg}`,
         `ulimit -n ${l.nofile}`,
         `for i in $(seq 0 ${l.processes - 1}); do`,

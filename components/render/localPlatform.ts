@@ -16,11 +16,12 @@ export interface LocalNames {
 export function localNames(stack: string): LocalNames {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,39}$/.test(stack)) throw new Error(`stack name "${stack}" cannot name local resources`);
     const tag = createHash("sha256").update(stack).digest("hex").slice(0, 6);
+    // The tag makes the prefix unambiguous: stack "lab" must never match stack "lab-2".
     return {
-        namespacePrefix: `c2m-${stack}-`,
+        namespacePrefix: `c2m-${tag}-`,
         bridge: `c2m${tag}br`,
         runDir: `/run/c2m/${stack}`,
-        namespace: (host) => `c2m-${stack}-${host}`,
+        namespace: (host) => `c2m-${tag}-${stack}-${host}`,
         veth: (index) => `c2m${tag}h${index}`,
     };
 }

@@ -34,7 +34,7 @@ export interface BackendCounters {
 export function backendCounters(rows: StatsRow[], backend: string): BackendCounters | undefined {
     const mine = rows.filter((r) => r.pxname === backend && r.svname === "BACKEND");
     if (mine.length === 0) return undefined;
-    const servers = rows.filter((r) => r.pxname === backend && r.svname !== "BACKEND");
+    const servers = rows.filter((r) => r.pxname === backend && r.svname !== "BACKEND" && r.svname !== "FRONTEND");
     const names = [...new Set(servers.map((r) => r.svname))];
     const up = names.filter((n) => servers.filter((r) => r.svname === n).every((r) => r.status.startsWith("UP")));
     return {

@@ -1,0 +1,39 @@
+// Shared helpers of the unit tests (not a test file itself: the runner picks up *.test.ts).
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+
+export interface RunResult { status: number | null; stdout: string; stderr: string }
+
+/** Runs a script in real bash (no login files), optionally feeding stdin. */
+export function runBash(script: string, options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): RunResult {
+    const result = spawnSync("bash", ["--noprofile", "--norc", "-c", script], {
+        input: options.input ?? "",
+        env: options.env ?? process.env,
+        cwd: options.cwd,
+        encoding: "utf8",
+        timeout: options.timeoutMs ?? 30_000,
+    });
+    if (result.error) throw result.error;
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** `bash -n`: parses the script without running any of it. */
+export function bashSyntax(script: string): RunResult {
+    const result = spawnSync("bash", ["-n"], { input: script, encoding: "utf8" });
+    if (result.error) throw result.error;
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A fresh temporary directory, removed when the test ends. */
+export function tempDir(t: TestContext, prefix = "c2m-unit-"): string {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+}
+
+export function which(binary: string, dirs = ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"]): string | undefined {
+    return dirs.map((d) => join(d, binary)).find((p) => existsSync(p));
+}
