@@ -12,10 +12,11 @@ import { Tuning } from "./components/roles/tuning.ts";
 import { Haproxy } from "./components/roles/haproxy.ts";
 import { Backends } from "./components/roles/backends.ts";
 import { Clients } from "./components/roles/clients.ts";
+import { Metrics } from "./components/roles/metrics.ts";
 import type { Host } from "./components/types.ts";
 import { hostMemoryBytes } from "./components/platform/aws/settings.ts";
 
-const OBJECT_KEYS = ["hosts", "plan", "backend", "haproxy", "attack", "local", "aws"] as const;
+const OBJECT_KEYS = ["hosts", "plan", "backend", "haproxy", "attack", "local", "aws", "metrics"] as const;
 
 /** Raw stack config; types and ranges are checked by the schema in parseLabConfig. */
 function readRawConfig(): Record<string, unknown> {
@@ -36,6 +37,7 @@ function hostSpecs(config: LabConfig): HostSpec[] {
         ...specs("haproxy", "haproxy", config.hosts.haproxy),
         ...specs("backend", "backend", config.hosts.backends),
         ...specs("client", "client", config.hosts.clients),
+        ...specs("metrics", "metrics", config.hosts.metrics),
     ];
 }
 
@@ -100,6 +102,19 @@ const clients = new Clients("clients", {
     dependsOn: tuning.applied,
 });
 
+// Server-side metrics on the run's timeline, when the stack has a metrics host.
+const metricsHost = byRole("metrics")[0];
+const metrics = metricsHost ? new Metrics("metrics", {
+    host: metricsHost,
+    hosts,
+    haproxyExporters: Array.from({ length: capacity.haproxy.processes }, (_, i) => ({ host: lb, address: `${lb.address}:${config.haproxy.statsPort + i}` })),
+    pongServers: backends.servers,
+    scrapeIntervalS: config.metrics.scrapeIntervalS,
+    retentionHours: config.metrics.retentionHours,
+    dependsOn: tuning.applied,
+    targetsReady: [haproxy, ...backends.started],
+}) : undefined;
+
 export const inventory = hosts.map((h) => ({
     name: h.name, role: h.role, address: h.address, sourceAddresses: h.sourceAddresses,
     workDir: h.workDir, ssh: { host: h.ssh.host, port: h.ssh.port, user: h.ssh.user, binPath: h.binPath },
@@ -117,6 +132,8 @@ export const runDir = platform.runDir;
 export const haproxyConfig = haproxy.config;
 export const haproxyPids = haproxy.pids;
 export const capacityPlan = capacity;
+/** Prometheus of the metrics host (runs pull their time series from it); absent without one. */
+export const metricsEndpoint = metrics ? { prometheus: metrics.prometheusUrl, scrapeIntervalS: config.metrics.scrapeIntervalS } : undefined;
 export const vegetaVersions = clients.vegetaVersions;
 export const nofile = Object.fromEntries([...plans].map(([host, plan]) => [host, plan.nofile]));
 /** EC2 facts of an aws stack (region, instance ids, expiry, teardown schedule); absent locally. */

@@ -12,6 +12,14 @@ const hosts = z.strictObject({
     haproxy: count(1, 1).default(1),
     backends: count(1, 64).default(2),
     clients: count(1, 64).default(2),
+    // Its own host for Prometheus (the metrics role); node_exporter then runs on every host.
+    metrics: count(0, 1).default(0),
+});
+
+// The metrics role (when c2m:hosts.metrics is 1): scrape every exporter this often.
+const metrics = z.strictObject({
+    scrapeIntervalS: z.number().min(0.5).max(60).default(1),
+    retentionHours: z.number().int().min(1).max(24 * 30).default(24),
 });
 
 const backend = z.strictObject({
@@ -114,6 +122,7 @@ const aws = z.strictObject({
         haproxy: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like m6i.4xlarge").default("m6i.4xlarge"),
         backend: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like c6i.2xlarge").default("c6i.2xlarge"),
         client: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like c6i.8xlarge").default("c6i.8xlarge"),
+        metrics: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like c6i.large").default("c6i.large"),
     }).prefault({}),
     /** Secondary private IPs per client (source addresses = 1 + this); derived from c2m:plan when absent. */
     secondaryIpsPerClient: count(0, 49).optional(),
@@ -135,6 +144,7 @@ export const LabConfigSchema = z.strictObject({
     attack: attack.prefault({}),
     local: local.prefault({}),
     aws: aws.prefault({}),
+    metrics: metrics.prefault({}),
 });
 
 export type LabConfig = z.infer<typeof LabConfigSchema>;

@@ -2,7 +2,7 @@
 // roles only ever see Host[] and reach them over SSH, whatever the platform.
 import type * as pulumi from "@pulumi/pulumi";
 
-export type Role = "haproxy" | "backend" | "client";
+export type Role = "haproxy" | "backend" | "client" | "metrics";
 
 export interface SshAccess {
     host: pulumi.Input<string>;

@@ -6,6 +6,8 @@ import { basename, dirname, join } from "node:path";
 import YAML from "yaml";
 import { labEnv, REPO_ROOT } from "./toolchain/toolchain.ts";
 import { readTimeline, type Timeline } from "./lib/timeline.ts";
+import { pullRunMetrics, type MetricsEndpoint } from "./lib/metricsPull.ts";
+import { outputs } from "./stack.ts";
 import { findRun, formatCompare, formatRuns, ledgerRow, parseLedger, type LedgerRow, type RunJson } from "./lib/ledger.ts";
 
 export const LEDGER_FILE = "ledger.jsonl";
@@ -33,14 +35,25 @@ export async function runTimeline(dir: string): Promise<Timeline> {
     return timeline;
 }
 
-/** Peak established connections from recorded server metrics (metrics.json), when the run has them. */
+/** Peak client connections HAProxy held (CurrConns) from recorded server metrics (metrics.json), when the run has them. */
 export function metricsPeakConns(dir: string): number | undefined {
     const file = join(dir, "metrics.json");
     if (!existsSync(file)) return undefined;
-    const m = JSON.parse(readFileSync(file, "utf8")) as { series?: { name: string; values: [number, number][] }[] };
-    const conns = (m.series ?? []).filter((s) => s.name === "haproxy_current_connections");
-    const peak = Math.max(0, ...conns.flatMap((s) => s.values.map(([, v]) => v)));
-    return conns.length ? peak : undefined;
+    return (JSON.parse(readFileSync(file, "utf8")) as { peakConns?: number }).peakConns;
+}
+
+/** Pulls the run's server metrics when its stack has a metrics host; a failure is reported, not thrown. */
+async function pullMetricsFor(dir: string, run: RunJson, config: { labConfig?: { hosts?: { metrics?: number } } }, log: (l: string) => void): Promise<void> {
+    if (!config?.labConfig?.hosts?.metrics || existsSync(join(dir, "metrics.json"))) return;
+    try {
+        const out = await outputs(run.stack) as Awaited<ReturnType<typeof outputs>> & { metricsEndpoint?: MetricsEndpoint };
+        if (!out.metricsEndpoint) return;
+        const m = await pullRunMetrics(dir, out.metricsEndpoint, Date.parse(run.startedAt) / 1000, Date.parse(run.finishedAt) / 1000);
+        log(`metrics: ${m.panels.reduce((n, p) => n + p.series.length, 0)} series from ${m.source}; metrics role used ` +
+            `${m.overhead.cpuPctMean.toFixed(1)} % CPU (max ${m.overhead.cpuPctMax.toFixed(1)} %), ${(m.overhead.rssBytesMax / 2 ** 20).toFixed(0)} MiB`);
+    } catch (err) {
+        log(`metrics: run ${basename(dir)} has no server metrics: ${(err as Error).message}`);
+    }
 }
 
 /** Appends the run in `dir` to the ledger next to it. Never throws: a run is kept even if its row is not. */
@@ -48,6 +61,7 @@ export async function recordRun(dir: string, log: (l: string) => void = (l) => p
     try {
         const run = JSON.parse(readFileSync(join(dir, "run.json"), "utf8")) as RunJson;
         const config = existsSync(join(dir, "config.yaml")) ? YAML.parse(readFileSync(join(dir, "config.yaml"), "utf8")) : {};
+        await pullMetricsFor(dir, run, config, log);
         const timeline = await runTimeline(dir);
         const fromMetrics = metricsPeakConns(dir);
         const row = ledgerRow(run, {

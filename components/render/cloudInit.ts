@@ -28,6 +28,7 @@ export const ROLE_PACKAGES: Record<Role, string[]> = {
     haproxy: ["haproxy", "openssl"],
     backend: [],
     client: [],
+    metrics: ["prometheus"],
 };
 export const COMMON_PACKAGES = ["openssh-server", "curl", "ca-certificates", "xz-utils", "iproute2", "procps", "prometheus-node-exporter"];
 
@@ -36,6 +37,7 @@ export const ROLE_TOOLS: Record<Role, string[]> = {
     haproxy: ["haproxy", "openssl"],
     backend: ["node"],
     client: ["vegeta"],
+    metrics: ["prometheus", "promtool"],
 };
 
 /** Installs Node from nodejs.org, refusing a tarball whose sha256 is not the published one. */

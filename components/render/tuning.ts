@@ -31,6 +31,7 @@ export function socketsOnHost(role: Role, capacity: CapacityPlan, backends: numb
         case "haproxy": return 2 * capacity.connections;
         case "client": return capacity.client.connectionsPerClient;
         case "backend": return Math.ceil(capacity.connections / backends);
+        case "metrics": return 1024; // Prometheus: one connection per scrape target
     }
 }
 
@@ -39,6 +40,7 @@ export function nofileFor(role: Role, capacity: CapacityPlan): number {
         case "haproxy": return capacity.haproxy.nofile;
         case "client": return capacity.client.nofile;
         case "backend": return capacity.backend.nofile;
+        case "metrics": return Math.min(capacity.nofileCeiling, 16_384);
     }
 }
 

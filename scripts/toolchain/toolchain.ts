@@ -29,7 +29,9 @@ export const PINS = {
     node: pkg.dependencies["node"] as string,
 } as const;
 
-export const APT_PACKAGES = ["haproxy", "openssh-server", "openssh-client", "iproute2", "curl", "openssl", "procps"];
+export const APT_PACKAGES = ["haproxy", "openssh-server", "openssh-client", "iproute2", "curl", "openssl", "procps",
+    // the metrics role: Prometheus on the metrics host, node_exporter on every host
+    "prometheus", "prometheus-node-exporter"];
 
 export interface Paths {
     cache: string;

@@ -1,0 +1,199 @@
+// The metrics role, rendered: prometheus.yml (node_exporter on every host, HAProxy's PROMEX,
+// every pong's /metrics), the shell that starts/stops Prometheus, node_exporter and a per-role
+// process sampler (CPU and RSS of the host's own processes, via node_exporter's textfile
+// collector), and the panels a run pulls back with query_range. Pure.
+
+/** Ports of the lab's own exporters; off the packages' defaults (9090/9100) so a system service never clashes. */
+export const PROMETHEUS_PORT = 9190;
+export const NODE_EXPORTER_PORT = 9110;
+
+export interface MetricsPaths { dir: string; textfile: string; tsdb: string; config: string; pids: string }
+
+export function metricsPaths(workDir: string): MetricsPaths {
+    const dir = `${workDir}/metrics`;
+    return { dir, textfile: `${dir}/textfile`, tsdb: `${dir}/tsdb`, config: `${dir}/prometheus.yml`, pids: `${dir}/pids` };
+}
+
+export interface ScrapeTarget { job: "node" | "haproxy" | "pong" | "prometheus"; address: string; labels: { host: string; role: string } }
+
+export interface PrometheusInput { scrapeIntervalS: number; targets: ScrapeTarget[] }
+
+/** prometheus.yml: one job per exporter kind, one static config per target (so each carries its host and role). */
+export function renderPrometheusConfig(input: PrometheusInput): string {
+    const s = `${input.scrapeIntervalS}s`;
+    const jobs = ["node", "haproxy", "pong", "prometheus"] as const;
+    const lines = ["global:", `  scrape_interval: ${s}`, `  scrape_timeout: ${s}`, `  evaluation_interval: ${s}`, "scrape_configs:"];
+    for (const job of jobs) {
+        const targets = input.targets.filter((t) => t.job === job);
+        if (targets.length === 0) continue;
+        lines.push(`  - job_name: ${job}`, "    static_configs:");
+        for (const t of targets) {
+            lines.push(`      - targets: ["${t.address}"]`, `        labels: {host: "${t.labels.host}", role: "${t.labels.role}"}`);
+        }
+    }
+    return `${lines.join("\n")}\n`;
+}
+
+/**
+ * Every second: CPU seconds and resident memory of this host's lab processes (those whose command
+ * line names its work dir: haproxy, pong, vegeta, node_exporter, prometheus), summed per command
+ * name, written atomically for node_exporter's textfile collector. The sampler's own shell is left out.
+ */
+export function procstatLoop(workDir: string, textfileDir: string): string {
+    const out = `${textfileDir}/c2m_procstat.prom`;
+    const awk = [
+        "BEGIN { tck = ENVIRON[\"TCK\"]; page = ENVIRON[\"PAGE\"] }",
+        "{ line = $0; sub(/^[0-9]+ \\(/, \"\", line); comm = substr(line, 1, index(line, \") \") - 1); sub(/^.*\\) /, \"\", line); split(line, f, \" \");",
+        "  if (comm ~ /^(sh|bash|sleep|pgrep|awk|cat|mv|ssh|sshd)$/) next;",
+        "  cpu[comm] += (f[12] + f[13]) / tck; rss[comm] += f[22] * page; n[comm]++ }",
+        "END { print \"# TYPE c2m_process_cpu_seconds_total counter\"; for (c in cpu) printf \"c2m_process_cpu_seconds_total{comm=\\\"%s\\\"} %.2f\\n\", c, cpu[c];",
+        "  print \"# TYPE c2m_process_resident_memory_bytes gauge\"; for (c in rss) printf \"c2m_process_resident_memory_bytes{comm=\\\"%s\\\"} %d\\n\", c, rss[c];",
+        "  print \"# TYPE c2m_processes gauge\"; for (c in n) printf \"c2m_processes{comm=\\\"%s\\\"} %d\\n\", c, n[c] }",
+    ].join("\n");
+    return [
+        `export TCK=$(getconf CLK_TCK) PAGE=$(getconf PAGESIZE)`,
+        "while :; do",
+        `  files=$(for p in $(pgrep -f '${workDir}/'); do [ "$p" != "$$" ] && echo /proc/$p/stat; done)`,
+        `  { [ -n "$files" ] && cat $files 2>/dev/null; } | awk '${awk.replace(/'/g, `'\\''`)}' > ${out}.tmp && mv ${out}.tmp ${out}`,
+        "  sleep 1",
+        "done",
+    ].join("\n");
+}
+
+/** Starts node_exporter (and the process sampler) on one host, listening on its lab address. */
+export function nodeExporterStartScript(p: MetricsPaths, workDir: string, address: string): string {
+    return [
+        "set -eu",
+        `mkdir -p ${p.textfile}`,
+        `for pid in $(cat ${p.pids} 2>/dev/null); do kill $pid 2>/dev/null || true; done`,
+        `: > ${p.pids}`,
+        `cat > ${p.dir}/procstat.sh <<'C2M_EOF'\n${procstatLoop(workDir, p.textfile)}\nC2M_EOF`,
+        `setsid sh ${p.dir}/procstat.sh </dev/null >/dev/null 2>&1 &`,
+        `echo $! >> ${p.pids}`,
+        `setsid prometheus-node-exporter --web.listen-address=${address}:${NODE_EXPORTER_PORT} --collector.textfile.directory=${p.textfile}` +
+            ` --no-collector.arp --no-collector.bcache --no-collector.btrfs --no-collector.infiniband --no-collector.ipvs --no-collector.nfs` +
+            ` --no-collector.nfsd --no-collector.xfs --no-collector.zfs --no-collector.mdadm --no-collector.tapestats --no-collector.fibrechannel` +
+            ` </dev/null >${p.dir}/node_exporter.log 2>&1 &`,
+        `echo $! >> ${p.pids}`,
+        `for i in $(seq 1 50); do curl -fsS -o /dev/null http://${address}:${NODE_EXPORTER_PORT}/metrics && exit 0; sleep 0.1; done`,
+        `echo "node_exporter on ${address} did not answer; its log:" >&2; cat ${p.dir}/node_exporter.log >&2; exit 1`,
+    ].join("\n");
+}
+
+/** Reads prometheus.yml on stdin, checks it, (re)starts Prometheus and waits until it is ready. */
+export function prometheusStartScript(p: MetricsPaths, address: string, retentionHours: number): string {
+    const pidFile = `${p.dir}/prometheus.pid`;
+    return [
+        "set -eu",
+        `mkdir -p ${p.tsdb}`,
+        `cat > ${p.config}.new`,
+        `if ! out=$(promtool check config ${p.config}.new 2>&1); then echo "promtool rejected prometheus.yml:" >&2; echo "$out" >&2; exit 1; fi`,
+        `mv ${p.config}.new ${p.config}`,
+        `old=$(cat ${pidFile} 2>/dev/null || true)`,
+        `if [ -n "$old" ]; then kill $old 2>/dev/null || true; for i in $(seq 1 50); do kill -0 $old 2>/dev/null || break; sleep 0.1; done; fi`,
+        `setsid prometheus --config.file=${p.config} --storage.tsdb.path=${p.tsdb} --web.listen-address=${address}:${PROMETHEUS_PORT}` +
+            ` --storage.tsdb.retention.time=${retentionHours}h --log.level=warn </dev/null >${p.dir}/prometheus.log 2>&1 &`,
+        `echo $! > ${pidFile}`,
+        `for i in $(seq 1 100); do curl -fsS -o /dev/null http://${address}:${PROMETHEUS_PORT}/-/ready && exit 0; sleep 0.2; done`,
+        `echo "prometheus on ${address} is not ready; its log:" >&2; tail -n 30 ${p.dir}/prometheus.log >&2; exit 1`,
+    ].join("\n");
+}
+
+export function prometheusStopScript(p: MetricsPaths): string {
+    const pidFile = `${p.dir}/prometheus.pid`;
+    return [
+        `pid=$(cat ${pidFile} 2>/dev/null || true)`,
+        `if [ -n "$pid" ]; then kill $pid 2>/dev/null || true; for i in $(seq 1 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done; kill -KILL $pid 2>/dev/null || true; fi`,
+        `rm -rf ${p.tsdb} ${p.config} ${pidFile}`,
+    ].join("\n");
+}
+
+export function nodeExporterStopScript(p: MetricsPaths): string {
+    return [
+        `for pid in $(cat ${p.pids} 2>/dev/null); do kill $pid 2>/dev/null || true; done`,
+        "sleep 0.3",
+        `for pid in $(cat ${p.pids} 2>/dev/null); do kill -KILL $pid 2>/dev/null || true; done`,
+        `rm -rf ${p.textfile} ${p.pids} ${p.dir}/procstat.sh ${p.dir}/node_exporter.log`,
+    ].join("\n");
+}
+
+/** A panel of the report and the PromQL behind each of its series (`by` labels name the series). */
+export interface PanelQuery {
+    id: string;
+    title: string;
+    unit: "count" | "bytes" | "percent" | "per_s" | "bytes_per_s" | "seconds";
+    queries: { expr: string; label: string }[];
+}
+
+/** What a run records; `{{x}}` in a label is replaced by the series' label x. `w` is the rate window. */
+export function panelQueries(scrapeIntervalS: number): PanelQuery[] {
+    const w = `${Math.max(4 * scrapeIntervalS, 2)}s`;
+    return [
+        { id: "tcp", title: "TCP connections established, per host", unit: "count",
+            queries: [{ expr: "node_netstat_Tcp_CurrEstab", label: "{{host}}" }] },
+        { id: "haproxy-conns", title: "HAProxy connections (CurrConns, CurrSslConns)", unit: "count",
+            queries: [
+                { expr: "sum(haproxy_process_current_connections)", label: "CurrConns" },
+                { expr: "sum(haproxy_process_current_ssl_connections)", label: "CurrSslConns" },
+                { expr: "sum by (proxy) (haproxy_frontend_current_sessions{proxy!=\"stats\"})", label: "frontend {{proxy}}" },
+                { expr: "sum(haproxy_backend_current_sessions{proxy=\"pong\"})", label: "backend pong" },
+            ] },
+        { id: "haproxy-ssl", title: "HAProxy SSL: key rate (per s) and session reuse (%)", unit: "per_s",
+            queries: [
+                { expr: "sum(haproxy_process_current_frontend_ssl_key_rate)", label: "SSL key rate" },
+                { expr: "avg(haproxy_process_frontend_ssl_reuse)", label: "session reuse %" },
+            ] },
+        { id: "errors", title: "Errors per second (HAProxy backend and frontend)", unit: "per_s",
+            queries: [
+                { expr: `sum(rate(haproxy_backend_connection_errors_total{proxy="pong"}[${w}]))`, label: "backend connection errors" },
+                { expr: `sum(rate(haproxy_backend_response_errors_total{proxy="pong"}[${w}]))`, label: "backend response errors" },
+                { expr: `sum(rate(haproxy_frontend_http_responses_total{code="5xx",proxy!="stats"}[${w}]))`, label: "5xx sent to clients" },
+                { expr: `sum(rate(haproxy_frontend_request_errors_total{proxy!="stats"}[${w}]))`, label: "request errors" },
+            ] },
+        { id: "pong", title: "Pong servers: responses per second, in flight, queued", unit: "count",
+            queries: [
+                { expr: `sum(rate(pong_responses_total[${w}]))`, label: "responses/s" },
+                { expr: "sum(pong_in_flight)", label: "in flight" },
+                { expr: "sum(pong_queued)", label: "queued (capacity limit)" },
+            ] },
+        { id: "cpu", title: "CPU per role and process (% of one core)", unit: "percent",
+            queries: [{ expr: `sum by (role, comm) (rate(c2m_process_cpu_seconds_total[${w}])) * 100`, label: "{{role}} {{comm}}" }] },
+        { id: "memory", title: "Resident memory per role and process", unit: "bytes",
+            queries: [{ expr: "sum by (role, comm) (c2m_process_resident_memory_bytes)", label: "{{role}} {{comm}}" }] },
+        { id: "machine", title: "Memory in use per host (machine-wide: local hosts share one kernel)", unit: "bytes",
+            queries: [{ expr: "max by (host) (node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes)", label: "{{host}}" }] },
+        { id: "net-bytes", title: "Network bytes per second, per host (received + sent)", unit: "bytes_per_s",
+            queries: [
+                { expr: `sum by (host) (rate(node_network_receive_bytes_total{device!="lo"}[${w}]))`, label: "{{host}} in" },
+                { expr: `sum by (host) (rate(node_network_transmit_bytes_total{device!="lo"}[${w}]))`, label: "{{host}} out" },
+            ] },
+        { id: "net-packets", title: "Packets per second, per host (received + sent)", unit: "per_s",
+            queries: [
+                { expr: `sum by (host) (rate(node_network_receive_packets_total{device!="lo"}[${w}]))`, label: "{{host}} in" },
+                { expr: `sum by (host) (rate(node_network_transmit_packets_total{device!="lo"}[${w}]))`, label: "{{host}} out" },
+            ] },
+    ];
+}
+
+/** The metrics role's own cost: its processes on every host (Prometheus, node_exporter). */
+export const OVERHEAD_QUERIES = (scrapeIntervalS: number) => {
+    const w = `${Math.max(4 * scrapeIntervalS, 2)}s`;
+    return {
+        cpuPct: `sum(rate(c2m_process_cpu_seconds_total{comm=~"prometheus.*"}[${w}])) * 100`,
+        rssBytes: `sum(c2m_process_resident_memory_bytes{comm=~"prometheus.*"})`,
+    };
+};
+
+export interface PromMatrix { metric: Record<string, string>; values: [number, string][] }
+
+export function seriesLabel(template: string, metric: Record<string, string>): string {
+    return template.replace(/\{\{(\w+)\}\}/g, (_, k: string) => metric[k] ?? "?");
+}
+
+/** A query_range answer as panel series; NaN/Inf samples are dropped. */
+export function toSeries(template: string, result: PromMatrix[]): { label: string; values: [number, number][] }[] {
+    return result.map((r) => ({
+        label: seriesLabel(template, r.metric),
+        values: r.values.map(([t, v]) => [t, Number(v)] as [number, number]).filter(([, v]) => Number.isFinite(v)),
+    })).sort((a, b) => a.label.localeCompare(b.label));
+}

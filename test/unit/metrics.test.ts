@@ -1,0 +1,112 @@
+// The metrics role's rendered pieces: prometheus.yml (checked by promtool when installed), the
+// start/stop scripts (parsed by bash), the process sampler (run for real on this machine), and
+// the shaping of query_range answers into report panels.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+    NODE_EXPORTER_PORT, PROMETHEUS_PORT, metricsPaths, nodeExporterStartScript, nodeExporterStopScript, panelQueries,
+    procstatLoop, prometheusStartScript, prometheusStopScript, renderPrometheusConfig, seriesLabel, toSeries,
+} from "../../components/render/metrics.ts";
+import { parseLabConfig } from "../../components/config.ts";
+import { bashSyntax, runBash, tempDir, which } from "./helpers.ts";
+
+const TARGETS = [
+    { job: "node" as const, address: `198.18.0.2:${NODE_EXPORTER_PORT}`, labels: { host: "haproxy-0", role: "haproxy" } },
+    { job: "haproxy" as const, address: "198.18.0.2:8404", labels: { host: "haproxy-0", role: "haproxy" } },
+    { job: "haproxy" as const, address: "198.18.0.2:8405", labels: { host: "haproxy-0", role: "haproxy" } },
+    { job: "pong" as const, address: "198.18.0.3:8282", labels: { host: "backend-0", role: "backend" } },
+    { job: "prometheus" as const, address: `198.18.0.7:${PROMETHEUS_PORT}`, labels: { host: "metrics-0", role: "metrics" } },
+];
+
+describe("prometheus.yml", () => {
+    const yml = renderPrometheusConfig({ scrapeIntervalS: 1, targets: TARGETS });
+
+    test("scrapes every second; one job per exporter kind, each target labelled with host and role", () => {
+        assert.match(yml, /^global:\n {2}scrape_interval: 1s\n {2}scrape_timeout: 1s/);
+        assert.deepEqual([...yml.matchAll(/job_name: (\w+)/g)].map((m) => m[1]), ["node", "haproxy", "pong", "prometheus"]);
+        assert.match(yml, /targets: \["198\.18\.0\.2:8405"\]\n {8}labels: \{host: "haproxy-0", role: "haproxy"\}/);
+        assert.equal(renderPrometheusConfig({ scrapeIntervalS: 1, targets: TARGETS }), yml, "same input, same text");
+    });
+
+    test("promtool accepts it", (t) => {
+        const promtool = which("promtool");
+        if (!promtool) { t.skip("promtool not installed (npm run bootstrap)"); return; }
+        const dir = tempDir(t);
+        writeFileSync(join(dir, "prometheus.yml"), yml);
+        const r = runBash(`${promtool} check config ${dir}/prometheus.yml`);
+        assert.equal(r.status, 0, r.stdout + r.stderr);
+    });
+
+    test("c2m:metrics defaults: 1 s scrapes, no metrics host unless asked", () => {
+        const c = parseLabConfig({});
+        assert.deepEqual([c.hosts.metrics, c.metrics.scrapeIntervalS, c.metrics.retentionHours], [0, 1, 24]);
+        assert.equal(parseLabConfig({ hosts: { metrics: 1 } }).hosts.metrics, 1);
+        assert.throws(() => parseLabConfig({ hosts: { metrics: 2 } }), /c2m:hosts\.metrics/);
+        assert.throws(() => parseLabConfig({ metrics: { scrapeIntervalS: 0.1 } }), /c2m:metrics\.scrapeIntervalS/);
+    });
+});
+
+describe("metrics scripts", () => {
+    const p = metricsPaths("/run/c2m/dev/metrics-0");
+
+    test("every script parses; exporters listen on the host's lab address only", () => {
+        for (const [name, script] of Object.entries({
+            nodeStart: nodeExporterStartScript(p, "/run/c2m/dev/metrics-0", "198.18.0.7"), nodeStop: nodeExporterStopScript(p),
+            promStart: prometheusStartScript(p, "198.18.0.7", 24), promStop: prometheusStopScript(p),
+        })) {
+            const r = bashSyntax(script);
+            assert.equal(r.status, 0, `${name}: ${r.stderr}`);
+        }
+        assert.match(nodeExporterStartScript(p, "/w", "198.18.0.7"), /--web\.listen-address=198\.18\.0\.7:9110 --collector\.textfile\.directory=\/run\/c2m\/dev\/metrics-0\/metrics\/textfile/);
+        assert.match(prometheusStartScript(p, "198.18.0.7", 24), /promtool check config .*\n.*\n.*\n.*\n.*--web\.listen-address=198\.18\.0\.7:9190 --storage\.tsdb\.retention\.time=24h/);
+    });
+
+    test("the process sampler reports CPU and RSS of the host's processes, per command, and not itself", async (t) => {
+        const dir = tempDir(t);
+        const workDir = join(dir, "host");
+        runBash(`mkdir -p ${workDir}/pong ${dir}/textfile`);
+        // A stand-in for a lab process: its command line names the host's work dir.
+        writeFileSync(join(workDir, "pong", "busy.js"), "let x = 0; const end = Date.now() + 20000; while (Date.now() < end) x++;");
+        const busy = spawn(process.execPath, [join(workDir, "pong", "busy.js")], { stdio: "ignore" });
+        writeFileSync(join(dir, "procstat.sh"), procstatLoop(workDir, join(dir, "textfile")));
+        const sampler = spawn("sh", [join(dir, "procstat.sh")], { stdio: "ignore", detached: true });
+        t.after(() => { busy.kill("SIGKILL"); try { process.kill(-sampler.pid!, "SIGKILL"); } catch { /* gone */ } });
+        const file = join(dir, "textfile", "c2m_procstat.prom");
+        let text = "";
+        for (let i = 0; i < 40 && !/cpu_seconds_total\{comm="node"\} [1-9]/.test(text); i++) {
+            await new Promise((r) => setTimeout(r, 250));
+            text = existsSync(file) ? readFileSync(file, "utf8") : "";
+        }
+        assert.match(text, /^# TYPE c2m_process_cpu_seconds_total counter$/m);
+        assert.match(text, /^c2m_process_cpu_seconds_total\{comm="node"\} [1-9]\d*\.\d\d$/m);
+        const rss = Number(/c2m_process_resident_memory_bytes\{comm="node"\} (\d+)/.exec(text)?.[1]);
+        assert.ok(rss > 10 * 2 ** 20 && rss < 2 ** 30, `node RSS ${rss}`);
+        assert.match(text, /^c2m_processes\{comm="node"\} 1$/m);
+        assert.doesNotMatch(text, /comm="(sh|sleep|awk|pgrep)"/);
+    });
+});
+
+describe("panels", () => {
+    test("each panel has queries; rate windows follow the scrape interval", () => {
+        const panels = panelQueries(1);
+        assert.ok(panels.length >= 8);
+        assert.ok(panels.every((p) => p.queries.length > 0));
+        assert.ok(panels.flatMap((p) => p.queries).filter((q) => q.expr.includes("rate(")).every((q) => q.expr.includes("[4s]")));
+        assert.ok(panelQueries(15).flatMap((p) => p.queries).filter((q) => q.expr.includes("rate(")).every((q) => q.expr.includes("[60s]")));
+        const ids = panels.map((p) => p.id);
+        for (const needed of ["tcp", "haproxy-conns", "haproxy-ssl", "errors", "cpu", "memory", "net-bytes", "net-packets"]) assert.ok(ids.includes(needed), needed);
+    });
+
+    test("query_range answers become labelled series; NaN samples are dropped", () => {
+        assert.equal(seriesLabel("{{role}} {{comm}}", { role: "haproxy", comm: "haproxy" }), "haproxy haproxy");
+        assert.equal(seriesLabel("{{host}}", {}), "?");
+        const series = toSeries("{{host}}", [
+            { metric: { host: "b" }, values: [[1, "2"], [2, "NaN"], [3, "+Inf"]] },
+            { metric: { host: "a" }, values: [[1, "5"]] },
+        ]);
+        assert.deepEqual(series, [{ label: "a", values: [[1, 5]] }, { label: "b", values: [[1, 2]] }]);
+    });
+});
