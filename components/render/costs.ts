@@ -1,5 +1,5 @@
-// Memory one connection costs, per part. Starting values are DESIGN.md's measurements on this
-// kind of machine (idle connections); bench/scale measures them again and prints its figures.
+// Memory one connection costs, per part (idle connections, as the seed held them). bench/scale
+// measures them and prints its figures; the values below are its measurements.
 // Used by the capacity check (refuse what cannot fit) and by the AWS planner.
 
 export interface PerConnectionCosts {
@@ -16,12 +16,17 @@ export interface PerConnectionCosts {
 }
 
 export const PER_CONNECTION_COSTS: PerConnectionCosts = {
-    kernelPerSocketKB: 3.5,  // DESIGN.md: 3.2–3.8 KB per TCP socket
-    haproxyPlainKB: 3.5,     // DESIGN.md: HAProxy 2.6 +3.5 KB plain
-    haproxyTlsKB: 19,        // DESIGN.md: +19 KB TLS
-    clientPlainKB: 24,       // estimate until bench/scale measures it: 2 goroutines + 2×4 KB bufio + request
-    clientTlsKB: 48,         // estimate: plus crypto/tls conn state and record buffers
-    backendKB: 6,            // estimate: Node http socket + request/response objects
+    // Measured by bench/scale on this kind of machine (2 cores, 24 GB, Debian kernel, HAProxy 2.6,
+    // vegeta 12.13, Node 22), middle of a 60 s hold:
+    //   plain 100k: kernel 5.0 KB/socket, HAProxy 4.6, vegeta 31.1, pong 9.6 KB/connection
+    //   TLS 30k:    kernel 5.0 KB/socket, HAProxy 19.2, vegeta 59.7, pong 8.6 KB/connection
+    // (DESIGN.md's earlier figures: kernel 3.2–3.8 KB per socket, HAProxy +3.5 plain / +19 TLS.)
+    kernelPerSocketKB: 5.0,  // slab + TCP buffer pages per socket, incl. file/inode/epoll objects
+    haproxyPlainKB: 4.6,
+    haproxyTlsKB: 19.2,
+    clientPlainKB: 31.1,
+    clientTlsKB: 59.7,
+    backendKB: 9.6,
 };
 
 /** Sockets an end-to-end connection takes on each side: client 1, HAProxy 2, backend 1. */

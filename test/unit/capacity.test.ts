@@ -5,11 +5,11 @@ import { FD_OVERHEAD, haproxyProcessesFor, planCapacity, PORTS_PER_SOURCE_ADDRES
 import { hostSysctls, kernelSysctls, renderTuning, socketsOnHost } from "../../components/render/tuning.ts";
 
 const GB = 1024 ** 3;
-const local = (nofileCeiling = 20_000) => ({ nofileCeiling, memoryBytes: 24 * GB });
+const local = (nofileCeiling = 20_000, memoryBytes = 24 * GB) => ({ nofileCeiling, memoryBytes });
 
 test("every process of every role stays under the open-file ceiling, whatever the target", () => {
     for (const connections of [20, 4000, 20_000, 100_000, 300_000]) {
-        const p = planCapacity(parseLabConfig({ plan: { connections }, local: local() }));
+        const p = planCapacity(parseLabConfig({ plan: { connections }, local: local(20_000, 64 * GB) }));
         for (const [role, nofile] of Object.entries({ haproxy: p.haproxy.nofile, client: p.client.nofile, backend: p.backend.nofile })) {
             assert.ok(nofile <= 20_000, `${connections}: ${role} nofile ${nofile}`);
         }
