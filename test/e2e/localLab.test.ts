@@ -53,11 +53,12 @@ after(async () => {
 test("an impossible plan is refused before any resource exists", async () => {
     writeStackConfig(BAD_STACK, (c) => {
         c["c2m:local"] = { subnet: "198.18.201.0/24" };
-        c["c2m:haproxy"] = { maxconn: 50_000 };
+        // 150k per client cannot fit one source address (64512 ports, < 20000 open files).
+        c["c2m:plan"] = { connections: 300_000, tlsShare: 0, sourceAddressesPerClient: 1 };
     });
     await assert.rejects(up(BAD_STACK), (err: unknown) => {
         assert.ok(err instanceof ConfigError, String(err));
-        assert.match((err as Error).message, /c2m:haproxy\.maxconn: 50000 connections need 100064 open files/);
+        assert.match((err as Error).message, /c2m:plan\.sourceAddressesPerClient: 300000 connections over 2 clients need \d+ source addresses per client .* config gives 1/);
         return true;
     });
     assert.equal(await stackExists(BAD_STACK), false, "no stack may be created for a refused plan");
