@@ -71,6 +71,11 @@ export function kernelSysctls(sockets: number, largestNofile: number, memoryByte
         { key: "fs.nr_open", value: String(Math.max(1_048_576, largestNofile)), atLeast: true, why: "per-process open-file maximum the kernel allows (≥ the largest nofile)" },
         { key: "fs.file-max", value: String(Math.ceil(sockets * 1.2) + 65_536), atLeast: true, why: `system-wide open files: ${sockets} sockets + 20% + room for everything else` },
         {
+            // A namespace may not set a conntrack table larger than the initial namespace's.
+            key: "net.netfilter.nf_conntrack_max", value: String(Math.max(262_144, Math.ceil(sockets * 1.25))), atLeast: true, optional: true,
+            why: "machine-wide ceiling of every namespace's conntrack table: room for every socket",
+        },
+        {
             key: "net.ipv4.tcp_mem", value: `${Math.floor(highPages / 2)} ${Math.floor((highPages * 3) / 4)} ${highPages}`, atLeast: true,
             why: `TCP buffer pages for ${sockets} sockets (2 pages each at most, ≤ 60% of memory) before the kernel starts pruning`,
         },
