@@ -1,7 +1,7 @@
 // c2m-lab: reads and validates the stack's config once, builds the hosts on the chosen
 // platform, then runs the platform-free roles on them over SSH.
 import * as pulumi from "@pulumi/pulumi";
-import { parseLabConfig, type LabConfig } from "./components/config.ts";
+import { METRICS_DEFAULTS, parseLabConfig, type LabConfig } from "./components/config.ts";
 import { LocalPlatform, type HostSpec } from "./components/platform/local/localPlatform.ts";
 import { withDetectedLimits } from "./components/platform/local/limits.ts";
 import { renderTuning, socketsOnHost, type TuningPlan } from "./components/render/tuning.ts";
@@ -37,7 +37,7 @@ function hostSpecs(config: LabConfig): HostSpec[] {
         ...specs("haproxy", "haproxy", config.hosts.haproxy),
         ...specs("backend", "backend", config.hosts.backends),
         ...specs("client", "client", config.hosts.clients),
-        ...specs("metrics", "metrics", config.hosts.metrics),
+        ...specs("metrics", "metrics", config.hosts.metrics ?? 0),
     ];
 }
 
@@ -109,8 +109,7 @@ const metrics = metricsHost ? new Metrics("metrics", {
     hosts,
     haproxyExporters: Array.from({ length: capacity.haproxy.processes }, (_, i) => ({ host: lb, address: `${lb.address}:${config.haproxy.statsPort + i}` })),
     pongServers: backends.servers,
-    scrapeIntervalS: config.metrics.scrapeIntervalS,
-    retentionHours: config.metrics.retentionHours,
+    ...(config.metrics ?? METRICS_DEFAULTS),
     dependsOn: tuning.applied,
     targetsReady: [haproxy, ...backends.started],
 }) : undefined;
@@ -133,7 +132,7 @@ export const haproxyConfig = haproxy.config;
 export const haproxyPids = haproxy.pids;
 export const capacityPlan = capacity;
 /** Prometheus of the metrics host (runs pull their time series from it); absent without one. */
-export const metricsEndpoint = metrics ? { prometheus: metrics.prometheusUrl, scrapeIntervalS: config.metrics.scrapeIntervalS } : undefined;
+export const metricsEndpoint = metrics ? { prometheus: metrics.prometheusUrl, scrapeIntervalS: (config.metrics ?? METRICS_DEFAULTS).scrapeIntervalS } : undefined;
 export const vegetaVersions = clients.vegetaVersions;
 export const nofile = Object.fromEntries([...plans].map(([host, plan]) => [host, plan.nofile]));
 /** EC2 facts of an aws stack (region, instance ids, expiry, teardown schedule); absent locally. */

@@ -13,10 +13,12 @@ const hosts = z.strictObject({
     backends: count(1, 64).default(2),
     clients: count(1, 64).default(2),
     // Its own host for Prometheus (the metrics role); node_exporter then runs on every host.
-    metrics: count(0, 1).default(0),
+    // Absent = 0 (no metrics host).
+    metrics: count(0, 1).optional(),
 });
 
 // The metrics role (when c2m:hosts.metrics is 1): scrape every exporter this often.
+// Absent = METRICS_DEFAULTS.
 const metrics = z.strictObject({
     scrapeIntervalS: z.number().min(0.5).max(60).default(1),
     retentionHours: z.number().int().min(1).max(24 * 30).default(24),
@@ -122,7 +124,7 @@ const aws = z.strictObject({
         haproxy: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like m6i.4xlarge").default("m6i.4xlarge"),
         backend: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like c6i.2xlarge").default("c6i.2xlarge"),
         client: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like c6i.8xlarge").default("c6i.8xlarge"),
-        metrics: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like c6i.large").default("c6i.large"),
+        metrics: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like c6i.large").optional(),
     }).prefault({}),
     /** Secondary private IPs per client (source addresses = 1 + this); derived from c2m:plan when absent. */
     secondaryIpsPerClient: count(0, 49).optional(),
@@ -144,8 +146,12 @@ export const LabConfigSchema = z.strictObject({
     attack: attack.prefault({}),
     local: local.prefault({}),
     aws: aws.prefault({}),
-    metrics: metrics.prefault({}),
+    metrics: metrics.optional(),
 });
+
+export const METRICS_DEFAULTS = metrics.parse({});
+/** EC2 type of the metrics host when c2m:aws.instanceTypes.metrics is absent. */
+export const METRICS_INSTANCE_TYPE = "c6i.large";
 
 export type LabConfig = z.infer<typeof LabConfigSchema>;
 

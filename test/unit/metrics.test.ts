@@ -10,7 +10,7 @@ import {
     NODE_EXPORTER_PORT, PROMETHEUS_PORT, metricsPaths, nodeExporterStartScript, nodeExporterStopScript, panelQueries,
     procstatLoop, prometheusStartScript, prometheusStopScript, renderPrometheusConfig, seriesLabel, toSeries,
 } from "../../components/render/metrics.ts";
-import { parseLabConfig } from "../../components/config.ts";
+import { METRICS_DEFAULTS, parseLabConfig } from "../../components/config.ts";
 import { bashSyntax, runBash, tempDir, which } from "./helpers.ts";
 
 const TARGETS = [
@@ -42,7 +42,9 @@ describe("prometheus.yml", () => {
 
     test("c2m:metrics defaults: 1 s scrapes, no metrics host unless asked", () => {
         const c = parseLabConfig({});
-        assert.deepEqual([c.hosts.metrics, c.metrics.scrapeIntervalS, c.metrics.retentionHours], [0, 1, 24]);
+        assert.deepEqual([c.hosts.metrics, c.metrics], [undefined, undefined]);
+        assert.deepEqual(METRICS_DEFAULTS, { scrapeIntervalS: 1, retentionHours: 24 });
+        assert.equal(parseLabConfig({ metrics: { scrapeIntervalS: 5 } }).metrics?.retentionHours, 24);
         assert.equal(parseLabConfig({ hosts: { metrics: 1 } }).hosts.metrics, 1);
         assert.throws(() => parseLabConfig({ hosts: { metrics: 2 } }), /c2m:hosts\.metrics/);
         assert.throws(() => parseLabConfig({ metrics: { scrapeIntervalS: 0.1 } }), /c2m:metrics\.scrapeIntervalS/);

@@ -2,6 +2,7 @@
 // operator's address only; the roles run on it unchanged. Everything carries the lab's tags,
 // and a schedule terminates the instances at the expiry even if nobody tears the lab down.
 import * as pulumi from "@pulumi/pulumi";
+import { METRICS_INSTANCE_TYPE } from "../../config.ts";
 import * as aws from "@pulumi/aws";
 import type { Host, Role } from "../../types.ts";
 import type { AwsSettings } from "./settings.ts";
@@ -59,7 +60,7 @@ export class AwsPlatform extends pulumi.ComponentResource {
             stack: args.stack,
             hosts: args.hosts.map((h) => ({
                 ...h,
-                instanceType: s.instanceTypes[h.role],
+                instanceType: s.instanceTypes[h.role] ?? METRICS_INSTANCE_TYPE,
                 addresses: h.role === "client" ? s.sourceIpsPerClient : 1,
             })),
             subnetId: network.subnet.id,

@@ -3,7 +3,7 @@
 // @pulumi/aws import), so `lab plan` and the tests use it without the AWS provider.
 // (The per-process open-file ceiling on EC2 is c2m:aws.nofileCeiling, which the capacity
 // plan reads; the local platform's detection of this machine's limits does not apply.)
-import { ConfigError, type LabConfig } from "../../config.ts";
+import { ConfigError, METRICS_INSTANCE_TYPE, type LabConfig } from "../../config.ts";
 import { planTier, type Plan, type PlannerInput } from "../../render/planner.ts";
 import { instanceType } from "../../render/prices.ts";
 import { planCapacity } from "../../render/capacity.ts";
@@ -27,7 +27,7 @@ export function sourceIpsPerClient(config: LabConfig): number {
 /** Memory of the host a role runs on: the instance type's on aws, this machine's locally. */
 export function hostMemoryBytes(config: LabConfig, role: Role): number {
     if (config.platform !== "aws") return config.local.memoryBytes ?? 0;
-    return (instanceType(config.aws.instanceTypes[role])?.memoryGiB ?? 0) * 1024 ** 3;
+    return (instanceType(config.aws.instanceTypes[role] ?? METRICS_INSTANCE_TYPE)?.memoryGiB ?? 0) * 1024 ** 3;
 }
 
 export function plannerInput(stack: string, config: LabConfig, overrides: Partial<PlannerInput> = {}): PlannerInput {
