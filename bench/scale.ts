@@ -4,12 +4,12 @@
 //   npm run bench:scale -- --mode plain|tls --conns N [--hold 60] [--rate R]
 // The last line is one JSON object (mode, target, held, errors, lb_kb_per_conn, ramp_s, …).
 import { Command, Option } from "commander";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import YAML from "yaml";
 import { REPO_ROOT } from "../scripts/toolchain/toolchain.ts";
-import { destroy, describeResidue, outputs, reapLocal, removeStack, residueCount, up, type StackOutputs } from "../scripts/stack.ts";
+import { outputs, reapLocal, residueCount, teardownStack, up, type StackOutputs } from "../scripts/stack.ts";
 import { attack, fetchStats, newRunId, type AttackResult } from "../scripts/attack.ts";
 import { backendCounters, frontendCounters, FRONTEND_NAMES } from "../scripts/lib/haproxyStats.ts";
 import { localNames } from "../components/render/localPlatform.ts";
@@ -93,15 +93,6 @@ function sample(out: StackOutputs, stats: Awaited<ReturnType<typeof fetchStats>>
     };
 }
 
-async function teardown(): Promise<number> {
-    try { await destroy(STACK); } catch (err) { process.stderr.write(`destroy failed: ${(err as Error).message}\n`); }
-    await removeStack(STACK).catch(() => undefined);
-    const left = await reapLocal(STACK);
-    rmSync(stackFile, { force: true });
-    process.stderr.write(`${describeResidue(left)}\n`);
-    return residueCount(left);
-}
-
 async function main(o: Options): Promise<void> {
     // Full TLS handshakes on two cores shared by client, HAProxy and backend are the limit.
     const ratePerClient = Math.ceil((o.rate ?? (o.mode === "tls" ? 500 : 2000)) / CLIENTS);
@@ -179,8 +170,8 @@ async function main(o: Options): Promise<void> {
     } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
-        const left = await teardown();
-        if (left > 0 || stopping) process.exitCode = 1;
+        const left = await teardownStack(STACK, stackFile);
+        if (residueCount(left) > 0 || stopping) process.exitCode = 1;
     }
 }
 

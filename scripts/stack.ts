@@ -1,7 +1,7 @@
 // Pulumi operations the CLI needs (select/create a stack, up, outputs, destroy) and the
 // local residue check that proves teardown left nothing behind.
 import { $ } from "zx";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -76,6 +76,19 @@ export async function up(stack: string): Promise<void> {
 export async function destroy(stack: string): Promise<void> {
     if (!(await stackExists(stack))) return;
     await streamed(["destroy", "--stack", stack, "--yes", "--skip-preview", "--non-interactive"]);
+}
+
+/**
+ * Teardown that never gives up halfway: destroy (errors reported, not thrown), remove the
+ * stack, reap leftovers by name, delete a generated stack file. Returns what is still left.
+ */
+export async function teardownStack(stack: string, generatedConfigFile?: string): Promise<Residue> {
+    try { await destroy(stack); } catch (err) { process.stderr.write(`destroy failed: ${(err as Error).message}\n`); }
+    await removeStack(stack).catch(() => undefined);
+    const left = await reapLocal(stack);
+    if (generatedConfigFile) rmSync(generatedConfigFile, { force: true });
+    process.stderr.write(`${describeResidue(left)}\n`);
+    return left;
 }
 
 export async function removeStack(stack: string): Promise<void> {

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { destroy, describeResidue, localResidue, outputs, reapLocal, removeStack, residueCount, stackExists, up } from "../../scripts/stack.ts";
+import { destroy, describeResidue, localResidue, outputs, reapLocal, removeStack, residueCount, stackExists, teardownStack, up } from "../../scripts/stack.ts";
 import { attack } from "../../scripts/attack.ts";
 import { ConfigError } from "../../components/config.ts";
 
@@ -23,16 +23,6 @@ function writeStackConfig(stack: string, edit: (config: Record<string, any>) => 
     writeFileSync(stackFile(stack), YAML.stringify(doc));
 }
 
-async function teardown(stack: string): Promise<void> {
-    try {
-        await destroy(stack);
-    } finally {
-        await removeStack(stack).catch(() => undefined);
-        await reapLocal(stack);
-        rmSync(stackFile(stack), { force: true });
-    }
-}
-
 before(async () => {
     await reapLocal(STACK);
     // Its own subnet, so the test never touches an operator's `local` lab.
@@ -41,8 +31,8 @@ before(async () => {
 
 after(async () => {
     // Runs also when a test failed midway: nothing of either stack may remain.
-    await teardown(STACK);
-    await teardown(BAD_STACK);
+    await teardownStack(STACK, stackFile(STACK));
+    await teardownStack(BAD_STACK, stackFile(BAD_STACK));
     rmSync(runsDir, { recursive: true, force: true });
     for (const stack of [STACK, BAD_STACK]) {
         const residue = await localResidue(stack);
