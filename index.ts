@@ -12,7 +12,7 @@ import { Tuning } from "./components/roles/tuning.ts";
 import { Haproxy } from "./components/roles/haproxy.ts";
 import { Backends } from "./components/roles/backends.ts";
 import { Clients } from "./components/roles/clients.ts";
-import { Metrics } from "./components/roles/metrics.ts";
+import { Metrics, haproxyLogTarget } from "./components/roles/metrics.ts";
 import type { Host } from "./components/types.ts";
 import { hostMemoryBytes } from "./components/platform/aws/settings.ts";
 
@@ -94,6 +94,7 @@ const haproxy = new Haproxy("haproxy", {
     maxconnPerProcess: capacity.haproxy.maxconnPerProcess,
     nofile: plans.get(lb.name)!.nofile,
     dependsOn: [tuning.applied.get(lb.name)!, ...backends.started],
+    logTarget: byRole("metrics")[0] ? haproxyLogTarget(byRole("metrics")[0]) : undefined,
 });
 
 const clients = new Clients("clients", {
@@ -132,7 +133,9 @@ export const haproxyConfig = haproxy.config;
 export const haproxyPids = haproxy.pids;
 export const capacityPlan = capacity;
 /** Prometheus of the metrics host (runs pull their time series from it); absent without one. */
-export const metricsEndpoint = metrics ? { prometheus: metrics.prometheusUrl, scrapeIntervalS: (config.metrics ?? METRICS_DEFAULTS).scrapeIntervalS } : undefined;
+export const metricsEndpoint = metrics ? {
+    prometheus: metrics.prometheusUrl, haproxyLog: metrics.haproxyLogUrl, scrapeIntervalS: (config.metrics ?? METRICS_DEFAULTS).scrapeIntervalS,
+} : undefined;
 export const vegetaVersions = clients.vegetaVersions;
 export const nofile = Object.fromEntries([...plans].map(([host, plan]) => [host, plan.nofile]));
 /** EC2 facts of an aws stack (region, instance ids, expiry, teardown schedule); absent locally. */

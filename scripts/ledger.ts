@@ -6,7 +6,7 @@ import { basename, dirname, join } from "node:path";
 import YAML from "yaml";
 import { labEnv, REPO_ROOT } from "./toolchain/toolchain.ts";
 import { readTimeline, type Timeline } from "./lib/timeline.ts";
-import { pullRunMetrics, type MetricsEndpoint } from "./lib/metricsPull.ts";
+import { pullHaproxyLog, pullRunMetrics, type MetricsEndpoint } from "./lib/metricsPull.ts";
 import { outputs } from "./stack.ts";
 import { findRun, formatCompare, formatRuns, ledgerRow, parseLedger, type LedgerRow, type RunJson } from "./lib/ledger.ts";
 
@@ -51,6 +51,12 @@ async function pullMetricsFor(dir: string, run: RunJson, config: { labConfig?: {
         const m = await pullRunMetrics(dir, out.metricsEndpoint, Date.parse(run.startedAt) / 1000, Date.parse(run.finishedAt) / 1000);
         log(`metrics: ${m.panels.reduce((n, p) => n + p.series.length, 0)} series from ${m.source}; metrics role used ` +
             `${m.overhead.cpuPctMean.toFixed(1)} % CPU (max ${m.overhead.cpuPctMax.toFixed(1)} %), ${(m.overhead.rssBytesMax / 2 ** 20).toFixed(0)} MiB`);
+        if (out.metricsEndpoint.haproxyLog) {
+            const s = await pullHaproxyLog(dir, out.metricsEndpoint.haproxyLog, Date.parse(run.startedAt), Date.parse(run.finishedAt) + 2000);
+            const tw = s.timers.find((t) => t.name === "Tw");
+            log(`haproxy log: ${s.requests} requests logged (${s.unparsed} other lines), Tw p99 ${tw?.p99 ?? "-"} ms, ` +
+                `termination ${s.termination.slice(0, 3).map((t) => `${t.state}×${t.count}`).join(" ")}`);
+        }
     } catch (err) {
         log(`metrics: run ${basename(dir)} has no server metrics: ${(err as Error).message}`);
     }

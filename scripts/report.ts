@@ -12,6 +12,8 @@ import { renderSvg } from "./lib/plot.ts";
 import { metricsCharts, timelineCharts, tippingChart, type Chart, type MetricsPanel } from "../components/render/reportCharts.ts";
 import { renderReportHtml, type ReportFigure, type ReportTable, type ReportText } from "../components/render/report.ts";
 import { fmtRate, type TippingResult } from "../components/render/tipping.ts";
+import type { HaproxyLogSummary } from "../components/render/metricsLog.ts";
+import type { MetricsFile } from "./lib/metricsPull.ts";
 
 export interface BuiltReport { file: string; ms: number; figures: number }
 
@@ -31,27 +33,40 @@ async function figures(charts: Chart[]): Promise<ReportFigure[]> {
 }
 
 /** Server-side metric panels (metrics.json, written after the attack when the lab has a metrics host). */
-function metricsPanels(dir: string): { panels: MetricsPanel[]; note?: string } {
+function metricsPanels(dir: string): { panels: MetricsPanel[]; note?: string; facts: [string, string][] } {
     const text = read(dir, "metrics.json");
-    if (!text) return { panels: [], note: "no server metrics for this run (the stack has no metrics host)" };
-    const m = JSON.parse(text) as { panels?: MetricsPanel[]; note?: string };
-    return { panels: m.panels ?? [], note: m.note };
+    if (!text) return { panels: [], note: "no server metrics for this run (the stack has no metrics host: c2m:hosts.metrics: 1)", facts: [] };
+    const m = JSON.parse(text) as Partial<MetricsFile>;
+    const facts: [string, string][] = [];
+    if (m.peakConns !== undefined) facts.push(["peak HAProxy connections (CurrConns)", String(m.peakConns)]);
+    if (m.overhead) {
+        facts.push(["metrics role overhead", `CPU ${m.overhead.cpuPctMean.toFixed(1)} % of one core (max ${m.overhead.cpuPctMax.toFixed(1)} %), ` +
+            `memory ${(m.overhead.rssBytesMax / 2 ** 20).toFixed(0)} MiB (Prometheus + every node_exporter)`]);
+    }
+    return { panels: m.panels ?? [], note: m.note, facts };
 }
 
-function haproxyLogTables(dir: string): ReportTable[] {
+function haproxyLog(dir: string): { tables: ReportTable[]; panels: MetricsPanel[] } {
     const text = read(dir, "haproxy-log-summary.json");
-    if (!text) return [];
-    const s = JSON.parse(text) as { requests: number; timers: { name: string; meaning: string; p50: number; p90: number; p99: number; max: number }[];
-        termination: { state: string; count: number; meaning: string }[]; status: { code: string; count: number }[] };
-    return [
-        {
-            title: `HAProxy request timers (${s.requests} logged requests, ms)`, header: ["timer", "meaning", "p50", "p90", "p99", "max"],
-            rows: s.timers.map((t) => [t.name, t.meaning, ...[t.p50, t.p90, t.p99, t.max].map((x) => x.toFixed(0))]),
-            note: "From HAProxy's HTTP log line (Tq/Tw/Tc/Tr/Ta, -1 = never reached). Tw is time in HAProxy's queue; Tc the connect to the backend; Tr the backend's response time.",
-        },
-        { title: "HAProxy termination states", header: ["state", "requests", "meaning"], rows: s.termination.map((t) => [t.state, String(t.count), t.meaning]) },
-        { title: "HAProxy status codes", header: ["status", "requests"], rows: s.status.map((x) => [x.code, String(x.count)]) },
-    ];
+    if (!text) return { tables: [], panels: [] };
+    const s = JSON.parse(text) as HaproxyLogSummary;
+    const series = (label: string, k: "twP99" | "trP99" | "taP99") => ({ label, values: s.timeline.bins.map((b) => [s.timeline.startMs / 1000 + b.t, b[k]] as [number, number]) });
+    return {
+        tables: [
+            {
+                title: `HAProxy request timers (${s.requests} logged requests, ms)`, header: ["timer", "meaning", "p50", "p90", "p99", "max", "requests that reached it"],
+                rows: s.timers.map((t) => [t.name, t.meaning, ...[t.p50, t.p90, t.p99, t.max].map((x) => x.toFixed(0)), String(t.reached)]),
+                note: `From HAProxy's HTTP log (option httplog), per frontend: ${Object.entries(s.frontends).map(([f, n]) => `${f} ${n}`).join(", ")}; ` +
+                    `largest queues seen: server ${s.maxQueue.server}, backend ${s.maxQueue.backend}` + (s.unparsed ? `; ${s.unparsed} other lines` : "") + ".",
+            },
+            { title: "HAProxy termination states", header: ["state", "requests", "meaning"], rows: s.termination.map((t) => [t.state, String(t.count), t.meaning]) },
+            { title: "HAProxy status codes", header: ["status", "requests"], rows: s.status.map((x) => [x.code, String(x.count)]) },
+        ],
+        panels: s.timeline.bins.length ? [{
+            id: "haproxy-timers", title: "HAProxy timers over time: p99 of queue time (Tw), server response (Tr), total (Ta), ms", unit: "ms" as const,
+            series: [series("Tw p99 (queue)", "twP99"), series("Tr p99 (server)", "trP99"), series("Ta p99 (total)", "taP99")],
+        }] : [],
+    };
 }
 
 export async function buildRunReport(dir: string): Promise<BuiltReport> {
@@ -62,9 +77,10 @@ export async function buildRunReport(dir: string): Promise<BuiltReport> {
     const config = YAML.parse(read(dir, "config.yaml") ?? "{}") ?? {};
     const timeline = await runTimeline(dir);
     const metrics = metricsPanels(dir);
+    const logs = haproxyLog(dir);
     const row = ledgerRow(run, { preset: config.labConfig?.attack?.preset, platform: config.labConfig?.platform, peakConns: timeline.peakInFlight, peakConnsSource: "vegeta" });
     const startUnix = Date.parse(timeline.start) / 1000;
-    const charts = [...timelineCharts(timeline), ...metricsCharts(metrics.panels, startUnix)];
+    const charts = [...timelineCharts(timeline), ...metricsCharts([...logs.panels, ...metrics.panels], startUnix)];
     const ms = (x: number | null) => (x === null ? "-" : `${x.toFixed(1)} ms`);
     const facts: [string, string][] = [
         ["verdict", `${row.verdict} (${row.why})`], ["stack / tier", `${row.stack} / ${row.tier}`], ["preset", row.preset],
@@ -73,6 +89,7 @@ export async function buildRunReport(dir: string): Promise<BuiltReport> {
         ["requests", `${row.requests} (errors ${row.errors}, ${row.errorPct.toFixed(2)} %)`],
         ["latency", `p50 ${ms(row.p50Ms)}, p99 ${ms(row.p99Ms)}, max ${ms(row.maxMs)}`],
         ["peak requests in flight (clients)", String(timeline.peakInFlight)],
+        ...metrics.facts,
     ];
     const tables: ReportTable[] = [
         {
@@ -83,7 +100,7 @@ export async function buildRunReport(dir: string): Promise<BuiltReport> {
             title: "What HAProxy counted per frontend", header: ["frontend", "connections", "requests"],
             rows: Object.entries(run.haproxy ?? {}).map(([f, c]) => [f, String(c?.sessions ?? "?"), String(c?.requests ?? "?")]),
         },
-        ...haproxyLogTables(dir),
+        ...logs.tables,
         { title: "Versions", header: ["tool", "version"], rows: Object.entries(run.versions ?? {}).map(([k, v]) => [k, v]) },
     ];
     const texts: ReportText[] = [

@@ -37,7 +37,7 @@ export const ROLE_TOOLS: Record<Role, string[]> = {
     haproxy: ["haproxy", "openssl"],
     backend: ["node"],
     client: ["vegeta"],
-    metrics: ["prometheus", "promtool"],
+    metrics: ["prometheus", "promtool", "node"],
 };
 
 /** Installs Node from nodejs.org, refusing a tarball whose sha256 is not the published one. */
@@ -97,7 +97,8 @@ export function renderCloudInit(input: CloudInitInput): string {
         "systemctl reload ssh || systemctl reload sshd",
     ];
     if (input.role === "haproxy") runcmd.push("systemctl disable --now haproxy"); // the role runs its own instance
-    if (input.role === "backend") runcmd.push(nodeInstallScript(input.versions.node, input.binPath));
+    // Node runs the pong servers, and the HAProxy log sink on the metrics host.
+    if (input.role === "backend" || input.role === "metrics") runcmd.push(nodeInstallScript(input.versions.node, input.binPath));
     if (input.role === "client") runcmd.push(vegetaInstallScript(input.versions.vegeta, input.binPath));
     if (secondaries.length > 0) {
         // cloud-init's EC2 datasource usually configures them; make sure, on the primary's interface.

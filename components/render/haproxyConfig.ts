@@ -11,6 +11,8 @@ export interface HaproxyRenderInput {
     bindAddress: string;
     /** PEM bundle (certificate + key) for the TLS frontend. */
     certPath: string;
+    /** Syslog target (address:port, UDP) for one HTTP log line per request with its timers (metrics role); none = no log. */
+    logTarget?: string;
 }
 
 /**
@@ -31,6 +33,7 @@ export function renderHaproxyConfig(input: HaproxyRenderInput): string {
         // One thread per core, pinned (the modern form of the seed's nbproc + cpu-map).
         ...(haproxy.threads > 1 ? [`    cpu-map auto:1/1-${haproxy.threads} 0-${haproxy.threads - 1}`] : []),
         `    stats socket "\${${PER_PROCESS_ENV.adminSocket}}" mode 600 level admin`,
+        ...(input.logTarget ? [`    log ${input.logTarget} len 4096 local0 info`] : []),
         // ECDSA P-256 handshakes are ~2x cheaper than RSA-2048; allow all modern suites.
         "    ssl-default-bind-options ssl-min-ver TLSv1.2",
         "    tune.ssl.default-dh-param 2048",
@@ -38,6 +41,7 @@ export function renderHaproxyConfig(input: HaproxyRenderInput): string {
         "defaults",
         "    mode http",
         "    option http-keep-alive",
+        ...(input.logTarget ? ["    log global", "    option httplog"] : []),
         `    maxconn ${input.maxconnPerProcess}`,
         `    timeout connect ${t.connectMs}ms`,
         // client/server must outlast the longest pong response (seed: sleep up to 20 min).
@@ -51,6 +55,8 @@ export function renderHaproxyConfig(input: HaproxyRenderInput): string {
         `    bind ${bindAddress}:"\${${PER_PROCESS_ENV.statsPort}}"`,
         "    stats enable",
         "    stats uri /stats",
+        // Scrapes are not requests of the run: keep them out of the request log (before use-service, which ends the rules).
+        ...(input.logTarget ? ["    http-request set-log-level silent"] : []),
         "    http-request use-service prometheus-exporter if { path /metrics }",
         "",
         // Every process binds the same frontends: Linux spreads connections over them (SO_REUSEPORT).

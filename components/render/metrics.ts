@@ -197,3 +197,28 @@ export function toSeries(template: string, result: PromMatrix[]): { label: strin
         values: r.values.map(([t, v]) => [t, Number(v)] as [number, number]).filter(([, v]) => Number.isFinite(v)),
     })).sort((a, b) => a.label.localeCompare(b.label));
 }
+
+/** UDP port HAProxy sends its request log to (syslog), and TCP port the sink serves it on. */
+export const HAPROXY_LOG_PORT = 5514;
+
+/** Reads the sink program (scripts/lib/logSink.ts) on stdin and starts it on the metrics host. */
+export function logSinkStartScript(p: MetricsPaths, address: string): string {
+    return [
+        "set -eu",
+        `mkdir -p ${p.dir}`,
+        `cat > ${p.dir}/logSink.ts`,
+        `pid=$(cat ${p.dir}/logsink.pid 2>/dev/null || true); [ -n "$pid" ] && kill $pid 2>/dev/null || true`,
+        `setsid node ${p.dir}/logSink.ts --listen ${address}:${HAPROXY_LOG_PORT} --file ${p.dir}/haproxy.log </dev/null >${p.dir}/logsink.out 2>&1 &`,
+        `echo $! > ${p.dir}/logsink.pid`,
+        `for i in $(seq 1 50); do curl -fsS -o /dev/null http://${address}:${HAPROXY_LOG_PORT}/health && exit 0; sleep 0.1; done`,
+        `echo "the log sink on ${address} did not answer; its output:" >&2; cat ${p.dir}/logsink.out >&2; exit 1`,
+    ].join("\n");
+}
+
+export function logSinkStopScript(p: MetricsPaths): string {
+    return [
+        `pid=$(cat ${p.dir}/logsink.pid 2>/dev/null || true)`,
+        `if [ -n "$pid" ]; then kill $pid 2>/dev/null || true; sleep 0.3; kill -KILL $pid 2>/dev/null || true; fi`,
+        `rm -f ${p.dir}/logSink.ts ${p.dir}/logsink.pid ${p.dir}/logsink.out ${p.dir}/haproxy.log`,
+    ].join("\n");
+}

@@ -11,7 +11,7 @@ export interface Chart { id: string; title: string; spec: VegaLiteSpec }
 export interface MetricsPanel {
     id: string;
     title: string;
-    unit: "count" | "bytes" | "percent" | "per_s" | "bytes_per_s" | "seconds";
+    unit: "count" | "bytes" | "percent" | "per_s" | "bytes_per_s" | "seconds" | "ms";
     series: { label: string; values: [number, number][] }[];
 }
 
@@ -19,7 +19,7 @@ const WIDTH = 760;
 const HEIGHT = 220;
 
 const AXIS_TITLES: Record<MetricsPanel["unit"], string> = {
-    count: "count", bytes: "bytes", percent: "%", per_s: "per second", bytes_per_s: "bytes per second", seconds: "seconds",
+    count: "count", bytes: "bytes", percent: "%", per_s: "per second", bytes_per_s: "bytes per second", seconds: "seconds", ms: "milliseconds",
 };
 
 function lineSpec(title: string, values: Record<string, unknown>[], y: { field: string; title: string; log?: boolean; format?: string },

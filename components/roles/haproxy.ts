@@ -16,6 +16,8 @@ export interface HaproxyArgs {
     readonly maxconnPerProcess: number;
     readonly nofile: number;
     readonly dependsOn: pulumi.Input<pulumi.Resource>[];
+    /** Where to send the request log (the metrics host's sink); none = no log. */
+    readonly logTarget?: string;
 }
 
 export class Haproxy extends pulumi.ComponentResource {
@@ -33,6 +35,7 @@ export class Haproxy extends pulumi.ComponentResource {
             servers: args.servers,
             bindAddress: host.address,
             certPath: paths.pem,
+            logTarget: args.logTarget,
         });
         const certificate = hostCommand(`${name}-certificate`, host, {
             create: certificateScript(paths, settings.tls.curve, host.address),

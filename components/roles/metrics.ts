@@ -4,11 +4,19 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Host } from "../types.ts";
 import type { BackendServer } from "../render/haproxyConfig.ts";
+import { readFileSync } from "node:fs";
 import {
-    NODE_EXPORTER_PORT, PROMETHEUS_PORT, metricsPaths, nodeExporterStartScript, nodeExporterStopScript,
-    prometheusStartScript, prometheusStopScript, renderPrometheusConfig, type ScrapeTarget,
+    HAPROXY_LOG_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT, logSinkStartScript, logSinkStopScript, metricsPaths,
+    nodeExporterStartScript, nodeExporterStopScript, prometheusStartScript, prometheusStopScript, renderPrometheusConfig, type ScrapeTarget,
 } from "../render/metrics.ts";
 import { hostCommand } from "./remote.ts";
+
+const LOG_SINK_SOURCE = readFileSync(new URL("../../scripts/lib/logSink.ts", import.meta.url), "utf8");
+
+/** Where HAProxy sends its request log when the lab has a metrics host (address:port, UDP syslog). */
+export function haproxyLogTarget(metricsHost: Host): string {
+    return `${metricsHost.address}:${HAPROXY_LOG_PORT}`;
+}
 
 export interface MetricsArgs {
     /** The host Prometheus runs on (role "metrics"). */
@@ -28,7 +36,11 @@ export interface MetricsArgs {
 
 export class Metrics extends pulumi.ComponentResource {
     readonly prometheusUrl: string;
+    /** The HAProxy request-log sink (GET /lines?from=&to=). */
+    readonly haproxyLogUrl: string;
     readonly config: string;
+    /** The sink itself (HAProxy's log lines sent before it is up are lost: UDP). */
+    readonly logSink: pulumi.Resource;
 
     constructor(name: string, args: MetricsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("c2m:role:Metrics", name, {}, opts);
@@ -39,6 +51,14 @@ export class Metrics extends pulumi.ComponentResource {
                 delete: nodeExporterStopScript(paths),
             }, { parent: this, dependsOn: args.dependsOn.has(host.name) ? [args.dependsOn.get(host.name)!] : [] });
         });
+        const sinkPaths = metricsPaths(args.host.workDir);
+        this.logSink = hostCommand(`${name}-haproxy-log`, args.host, {
+            create: logSinkStartScript(sinkPaths, args.host.address),
+            delete: logSinkStopScript(sinkPaths),
+            stdin: LOG_SINK_SOURCE,
+            triggerText: LOG_SINK_SOURCE,
+        }, { parent: this, dependsOn: args.dependsOn.has(args.host.name) ? [args.dependsOn.get(args.host.name)!] : [], deleteBeforeReplace: true });
+        this.haproxyLogUrl = `http://${haproxyLogTarget(args.host)}`;
         const byAddress = new Map(args.hosts.map((h) => [h.address, h]));
         const targets: ScrapeTarget[] = [
             ...args.hosts.map((h) => ({ job: "node" as const, address: `${h.address}:${NODE_EXPORTER_PORT}`, labels: { host: h.name, role: h.role } })),
@@ -58,7 +78,7 @@ export class Metrics extends pulumi.ComponentResource {
             triggerText: this.config,
         }, { parent: this, dependsOn: [...exporters, ...toArray(args.targetsReady)], deleteBeforeReplace: true });
         this.prometheusUrl = `http://${args.host.address}:${PROMETHEUS_PORT}`;
-        this.registerOutputs({ prometheusUrl: this.prometheusUrl });
+        this.registerOutputs({ prometheusUrl: this.prometheusUrl, haproxyLogUrl: this.haproxyLogUrl });
     }
 }
 

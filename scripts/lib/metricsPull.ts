@@ -1,12 +1,16 @@
 // After a run: its server-side time series, pulled from the lab's Prometheus (query_range over
 // the run's window) into runs/<id>/metrics.json, with the metrics role's own overhead.
-import { writeFileSync } from "node:fs";
+import { createWriteStream, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { createGzip } from "node:zlib";
+import { Readable } from "node:stream";
+import { createInterface } from "node:readline";
+import { parseHaproxyLogLine, summariseHaproxyLog, type HaproxyLogRecord, type HaproxyLogSummary } from "../../components/render/metricsLog.ts";
 import { isLabTarget } from "../../components/render/addressPlan.ts";
 import { OVERHEAD_QUERIES, panelQueries, toSeries, type PromMatrix } from "../../components/render/metrics.ts";
 import type { MetricsPanel } from "../../components/render/reportCharts.ts";
 
-export interface MetricsEndpoint { prometheus: string; scrapeIntervalS: number }
+export interface MetricsEndpoint { prometheus: string; scrapeIntervalS: number; haproxyLog?: string }
 
 export interface MetricsFile {
     source: string;
@@ -62,4 +66,33 @@ export async function pullRunMetrics(dir: string, endpoint: MetricsEndpoint, sta
 
 function round(x: number): number {
     return Math.round(x * 100) / 100;
+}
+
+/**
+ * HAProxy's request log lines of the run's window from the metrics host's sink: kept as
+ * haproxy.log.gz, summed up into haproxy-log-summary.json (timer percentiles, termination states).
+ */
+export async function pullHaproxyLog(dir: string, sinkUrl: string, fromMs: number, toMs: number): Promise<HaproxyLogSummary> {
+    const host = new URL(sinkUrl).hostname;
+    if (!isLabTarget(host)) throw new Error(`refusing to query ${host}: not a lab address`);
+    const url = new URL("/lines", sinkUrl);
+    url.search = new URLSearchParams({ from: String(Math.floor(fromMs)), to: String(Math.ceil(toMs)) }).toString();
+    const response = await fetch(url, { signal: AbortSignal.timeout(300_000) });
+    if (!response.ok || !response.body) throw new Error(`log sink answered ${response.status}`);
+    const gzip = createGzip();
+    const done = new Promise<void>((resolve, reject) => gzip.pipe(createWriteStream(join(dir, "haproxy.log.gz"))).on("finish", () => resolve()).on("error", reject));
+    const records: HaproxyLogRecord[] = [];
+    let unparsed = 0;
+    for await (const line of createInterface({ input: Readable.fromWeb(response.body as import("node:stream/web").ReadableStream), crlfDelay: Infinity })) {
+        if (!line) continue;
+        if (!gzip.write(`${line}\n`)) await new Promise((r) => gzip.once("drain", r));
+        const r = parseHaproxyLogLine(line);
+        if (r) records.push(r);
+        else unparsed++;
+    }
+    gzip.end();
+    await done;
+    const summary = summariseHaproxyLog(records, { unparsed, startMs: fromMs });
+    writeFileSync(join(dir, "haproxy-log-summary.json"), JSON.stringify(summary));
+    return summary;
 }

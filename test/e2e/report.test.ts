@@ -15,6 +15,7 @@ import { buildRunReport, buildTippingReport } from "../../scripts/report.ts";
 import { dumpDom, ensureChromium } from "../../scripts/lib/chromium.ts";
 import { searchTippingPoint, DEFAULT_TIPPING } from "../../components/render/tipping.ts";
 import type { MetricsPanel } from "../../components/render/reportCharts.ts";
+import { parseHaproxyLogLine, summariseHaproxyLog } from "../../components/render/metricsLog.ts";
 
 const RUN_ID = "20261125-120000-reporttest";
 const root = mkdtempSync(join(tmpdir(), "c2m-report-"));
@@ -63,24 +64,24 @@ before(async () => {
         { id: "mem", title: "Memory used", unit: "bytes", series: [{ label: "machine", values: ramp((i) => 1e9 + i * 1e6) }] },
     ];
     writeFileSync(join(dir, "metrics.json"), JSON.stringify({ panels }));
-    writeFileSync(join(dir, "haproxy-log-summary.json"), JSON.stringify({
-        requests: 360,
-        timers: [{ name: "Tw", meaning: "time in queue", p50: 0, p90: 1, p99: 3, max: 5 }, { name: "Tr", meaning: "backend response", p50: 25, p90: 40, p99: 90, max: 100 }],
-        termination: [{ state: "--", count: 360, meaning: "normal" }], status: [{ code: "200", count: 360 }],
-    }));
+    // Log lines as the lab's sink keeps them (arrival ms, then HAProxy's httplog line).
+    const lines = Array.from({ length: 360 }, (_, i) => `${now - 5000 + i * 10} Nov 25 12:00:00 haproxy[1]: 127.0.0.1:4000 [25/Nov/2026:12:00:00.000] ` +
+        `api_plain pong/backend-0-8282 0/${i % 7}/0/${25 + (i % 30)}/${26 + (i % 37)} 200 140 - - ${i === 7 ? "sD--" : "----"} 5/5/4/2/0 0/${i % 3} "POST /ping HTTP/1.1"`);
+    writeFileSync(join(dir, "haproxy-log-summary.json"), JSON.stringify(summariseHaproxyLog(lines.map((l) => parseHaproxyLogLine(l)!), { startMs: now - 5000 })));
 });
 
 test("report.html renders every plot in headless Chromium, offline", { timeout: 120_000 }, async (t) => {
     t.after(() => rmSync(root, { recursive: true, force: true }));
     const built = await buildRunReport(dir);
-    assert.equal(built.figures, 5); // latency, rate/errors, in flight + 2 metric panels
+    assert.equal(built.figures, 6); // latency, rate/errors, in flight, HAProxy timers + 2 metric panels
     const html = readFileSync(built.file, "utf8");
     assert.doesNotMatch(html, /(src|href)="https?:/);
     const dom = await dumpDom(built.file, { chromium });
     const figures = [...dom.matchAll(/<figure id="([^"]+)" data-plot="[^"]+" data-marks="(\d+)">/g)].map((m) => [m[1], Number(m[2])] as const);
-    assert.deepEqual(figures.map(([id]) => id), ["latency", "rate", "inflight", "metrics-tcp", "metrics-mem"]);
+    assert.deepEqual(figures.map(([id]) => id), ["latency", "rate", "inflight", "metrics-haproxy-timers", "metrics-tcp", "metrics-mem"]);
     for (const [id, marks] of figures) assert.ok(marks > 0, `plot ${id} drew no marks`);
-    assert.match(dom, /data-plots-rendered="5\/5"/);
+    assert.match(dom, /data-plots-rendered="6\/6"/);
+    assert.match(dom, /<td>sD--<\/td><td>1<\/td><td>server timeout, during the data phase<\/td>/);
     assert.match(dom, /HAProxy request timers \(360 logged requests, ms\)/);
     assert.match(dom, /Requests {6}\[total, rate, throughput\]/);
     process.stderr.write(`report built in ${built.ms.toFixed(0)} ms; marks per plot ${figures.map(([id, n]) => `${id}=${n}`).join(" ")}\n`);

@@ -7,10 +7,15 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-    NODE_EXPORTER_PORT, PROMETHEUS_PORT, metricsPaths, nodeExporterStartScript, nodeExporterStopScript, panelQueries,
+    NODE_EXPORTER_PORT, PROMETHEUS_PORT, logSinkStartScript, logSinkStopScript, metricsPaths, nodeExporterStartScript, nodeExporterStopScript, panelQueries,
     procstatLoop, prometheusStartScript, prometheusStopScript, renderPrometheusConfig, seriesLabel, toSeries,
 } from "../../components/render/metrics.ts";
 import { METRICS_DEFAULTS, parseLabConfig } from "../../components/config.ts";
+import { parseHaproxyLogLine, summariseHaproxyLog, terminationMeaning } from "../../components/render/metricsLog.ts";
+import dgram from "node:dgram";
+import { fileURLToPath } from "node:url";
+
+const SINK = fileURLToPath(new URL("../../scripts/lib/logSink.ts", import.meta.url));
 import { bashSyntax, runBash, tempDir, which } from "./helpers.ts";
 
 const TARGETS = [
@@ -110,5 +115,64 @@ describe("panels", () => {
             { metric: { host: "a" }, values: [[1, "5"]] },
         ]);
         assert.deepEqual(series, [{ label: "a", values: [[1, 5]] }, { label: "b", values: [[1, 2]] }]);
+    });
+});
+
+describe("HAProxy request log", () => {
+    const LINE = `1795649278408 Nov 25 23:27:58 haproxy[2697]: 198.18.50.5:39055 [25/Nov/2026:23:27:58.183] api_tls~ pong/backend-0-8283 0/3/1/211/223 200 146 - - ---- 20/18/17/2/0 4/9 "POST /ping HTTP/1.1"`;
+
+    test("a line as the sink keeps it: arrival time, frontend (TLS ~ dropped), server, the five timers, state, queues", () => {
+        assert.deepEqual(parseHaproxyLogLine(LINE), {
+            atMs: 1795649278408, frontend: "api_tls", backend: "pong", server: "backend-0-8283",
+            tq: 0, tw: 3, tc: 1, tr: 211, ta: 223, status: 200, bytes: 146, termination: "----", actconn: 20, srvQueue: 4, backendQueue: 9,
+        });
+        const aborted = parseHaproxyLogLine(`[25/Nov/2026:23:27:58.183] api_plain pong/<NOSRV> 0/-1/-1/-1/+5 503 217 - - sQ-- 1/1/0/0/0 0/0 "POST /ping HTTP/1.1"`, 7);
+        assert.deepEqual([aborted?.atMs, aborted?.tw, aborted?.ta, aborted?.status, aborted?.termination], [7, -1, 5, 503, "sQ--"]);
+        assert.equal(parseHaproxyLogLine("Proxy api_plain started."), undefined);
+    });
+
+    test("termination states read as words", () => {
+        assert.equal(terminationMeaning("----"), "normal end");
+        assert.equal(terminationMeaning("sQ--"), "server timeout, waiting in the queue");
+        assert.equal(terminationMeaning("CD--"), "client aborted, during the data phase");
+    });
+
+    test("a run's lines sum up to timer percentiles, state and status counts and a per-second timeline; scrapes left out", () => {
+        const records = Array.from({ length: 100 }, (_, i) => ({ ...parseHaproxyLogLine(LINE)!, atMs: 1000 + i * 20, tw: i, tr: 100 + i, ta: 101 + 2 * i, termination: i < 3 ? "sH--" : "----" }));
+        records.push({ ...records[0], frontend: "stats", tw: 10_000 });
+        const s = summariseHaproxyLog(records, { startMs: 1000 });
+        assert.equal(s.requests, 100);
+        const tw = s.timers.find((t) => t.name === "Tw")!;
+        assert.deepEqual([tw.p50, tw.p90, tw.p99, tw.max, tw.reached], [49, 89, 98, 99, 100]);
+        assert.deepEqual(s.termination.map((t) => [t.state, t.count]), [["----", 97], ["sH--", 3]]);
+        assert.deepEqual(s.status, [{ code: "200", count: 100 }]);
+        assert.deepEqual(s.timeline.bins.map((b) => [b.t, b.requests]), [[0, 50], [1, 50]]);
+        assert.deepEqual(s.maxQueue, { server: 4, backend: 9 });
+    });
+
+    test("the sink program keeps UDP lines with their arrival time and serves a time window (127.0.0.1)", async (t) => {
+        const dir = tempDir(t);
+        const port = 20_000 + Math.floor(Math.random() * 20_000);
+        const sink = spawn(process.execPath, [SINK, "--listen", `127.0.0.1:${port}`, "--file", join(dir, "haproxy.log")], { stdio: ["ignore", "pipe", "pipe"] });
+        t.after(() => sink.kill("SIGKILL"));
+        await new Promise<void>((resolve, reject) => { sink.stdout.once("data", () => resolve()); sink.once("exit", (c) => reject(new Error(`sink exited ${c}`))); });
+        const udp = dgram.createSocket("udp4");
+        const t0 = Date.now();
+        for (let i = 0; i < 20; i++) await new Promise<void>((r) => udp.send(`<134>${LINE.slice(14).replace("0/3/1/211/223", `0/${i}/1/211/223`)}`, port, "127.0.0.1", () => r()));
+        udp.close();
+        await new Promise((r) => setTimeout(r, 200));
+        const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json() as { received: number; written: number };
+        assert.deepEqual([health.received, health.written], [20, 20]);
+        const lines = (await (await fetch(`http://127.0.0.1:${port}/lines?from=${t0 - 1}&to=${Date.now()}`)).text()).trim().split("\n");
+        assert.equal(lines.length, 20);
+        assert.deepEqual(lines.map((l) => parseHaproxyLogLine(l)?.tw), Array.from({ length: 20 }, (_, i) => i));
+        assert.ok(lines.every((l) => Math.abs(parseHaproxyLogLine(l)!.atMs - t0) < 5000));
+        assert.equal((await (await fetch(`http://127.0.0.1:${port}/lines?from=0&to=${t0 - 10_000}`)).text()), "");
+    });
+
+    test("the sink's start and stop scripts parse", () => {
+        const p = metricsPaths("/run/c2m/dev/metrics-0");
+        for (const script of [logSinkStartScript(p, "198.18.0.7"), logSinkStopScript(p)]) assert.equal(bashSyntax(script).status, 0);
+        assert.match(logSinkStartScript(p, "198.18.0.7"), /--listen 198\.18\.0\.7:5514 --file \/run\/c2m\/dev\/metrics-0\/metrics\/haproxy\.log/);
     });
 });
