@@ -1,0 +1,51 @@
+// The tipping search against a real backend of known capacity, without a lab: one pong
+// process on 127.0.0.1 with --max-concurrent 3 --service-time-ms 50 (capacity 60 requests/s),
+// each step measured by vegeta. The knee must be within ±10 % of 60/s in at most 8 steps.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { labEnv } from "../../scripts/toolchain/toolchain.ts";
+import { DEFAULT_TIPPING, formatTippingTable, searchTippingPoint, type StepMeasure } from "../../components/render/tipping.ts";
+import { tempDir } from "./helpers.ts";
+
+const PONG = fileURLToPath(new URL("../../backend/pong.ts", import.meta.url));
+const CAPACITY = (3 * 1000) / 50;
+
+function run(file: string, args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(file, args, { env: labEnv(), stdio: ["pipe", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => { stdout += d; });
+        child.stderr.on("data", (d) => { stderr += d; });
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code, stdout, stderr }));
+        child.stdin.end(input ?? "");
+    });
+}
+
+test("a pong of capacity 60/s: knee within ±10 % in ≤ 8 steps, measured with vegeta", { timeout: 180_000 }, async (t) => {
+    if (spawnSync("vegeta", ["-version"], { env: labEnv() }).status !== 0) { t.skip("vegeta not installed (npm run bootstrap)"); return; }
+    const dir = tempDir(t);
+    const port = 30_000 + Math.floor(Math.random() * 20_000);
+    const pong = spawn(process.execPath, [PONG, String(port), "--host", "127.0.0.1", "--max-concurrent", "3", "--service-time-ms", "50"], { stdio: ["ignore", "pipe", "inherit"] });
+    t.after(() => pong.kill("SIGKILL"));
+    await new Promise<void>((resolve, reject) => { pong.stdout.once("data", () => resolve()); pong.once("exit", (c) => reject(new Error(`pong exited ${c}`))); });
+
+    const measure = async (rate: number, step: { index: number }): Promise<StepMeasure> => {
+        const offered = Math.round(rate);
+        const bin = join(dir, `step-${step.index}.bin`);
+        const attack = await run("vegeta", ["attack", `-rate=${offered}/s`, "-duration=3s", "-timeout=20s", `-output=${bin}`], `GET http://127.0.0.1:${port}/ping\n`);
+        assert.equal(attack.code, 0, attack.stderr);
+        const report = await run("vegeta", ["report", "-type=json", bin]);
+        const s = JSON.parse(report.stdout) as { requests: number; success: number; latencies: Record<string, number> };
+        return { rate: offered, p50Ms: s.latencies["50th"] / 1e6, p99Ms: s.latencies["99th"] / 1e6, errorRatio: 1 - s.success, requests: s.requests };
+    };
+    const r = await searchTippingPoint(measure, { ...DEFAULT_TIPPING, startRate: 10 });
+    const errorPct = r.knee === undefined ? Infinity : (Math.abs(r.knee - CAPACITY) / CAPACITY) * 100;
+    process.stderr.write(`${formatTippingTable(r)}\ncapacity ${CAPACITY}/s, knee ${r.knee?.toFixed(1)}/s, error ${errorPct.toFixed(1)} %, ${r.steps.length} steps\n`);
+    assert.ok(r.steps.length <= 8, `${r.steps.length} steps`);
+    assert.ok(errorPct <= 10, `knee ${r.knee} is ${errorPct.toFixed(1)} % from ${CAPACITY}`);
+});
