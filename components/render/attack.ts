@@ -33,12 +33,17 @@ export function attackSettings(attack: LabConfig["attack"]): AttackSettings {
 
 export interface VegetaTarget { url: string; laddr: string }
 
+/** vegeta's -rate value: "N/s", or hits per 1000 s for a fractional rate (83.333/s → "83333/1000s"). */
+export function vegetaRate(perSecond: number): string {
+    return Number.isInteger(perSecond) ? `${perSecond}/s` : `${Math.round(perSecond * 1000)}/1000s`;
+}
+
 /** Argument vector (no shell) of one vegeta attack process. */
 export function vegetaAttackArgs(s: AttackSettings, target: VegetaTarget, connectionsPerProcess: number,
     bodyFile: string, outputFile: string): string[] {
     return [
         "attack",
-        `-rate=${s.rate}/s`,
+        `-rate=${vegetaRate(s.rate)}`,
         `-duration=${s.durationS}s`,
         `-connections=${connectionsPerProcess}`,
         `-workers=${s.workers}`,
@@ -83,7 +88,8 @@ export function planVegetaProcesses(s: AttackSettings, clients: ClientInfo[], ur
                 frontend,
                 laddr,
                 url,
-                ratePerSecond: Math.max(1, Math.round(s.rate / slots.length)),
+                // Exact share (may be fractional): the processes together send exactly the client's rate.
+                ratePerSecond: s.rate / slots.length,
                 connections: Math.max(1, Math.ceil(s.connections / slots.length)),
                 remoteOutput: `${client.workDir}/vegeta/${runId}-${frontend}-${laddr}.bin`,
                 bodyFile: `${client.workDir}/vegeta/body.txt`,

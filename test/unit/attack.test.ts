@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
     PRESET_SETTINGS, attackSettings, planVegetaProcesses, vegetaAttackArgs, vegetaCommandLine,
-    type AttackSettings, type ClientInfo, type VegetaProcess,
+    type AttackSettings, type ClientInfo, type VegetaProcess, vegetaRate,
 } from "../../components/render/attack.ts";
 import { bashSyntax, runBash, tempDir } from "./helpers.ts";
 
@@ -89,18 +89,22 @@ describe("planVegetaProcesses", () => {
         }
     });
 
-    test("uneven splits stay within one request per second per process of the wanted rate", () => {
+    test("uneven splits still add up to the wanted rate (fractional shares, rendered exactly)", () => {
         const odd = planVegetaProcesses({ ...s, rate: 1001, connections: 7 }, clients.slice(0, 1), urls, "r");
         const rate = odd.reduce((a, p) => a + p.ratePerSecond, 0);
-        assert.ok(Math.abs(rate - 1001) <= odd.length, `total ${rate}`);
+        assert.ok(Math.abs(rate - 1001) < 1e-9, `total ${rate}`);
+        assert.equal(vegetaRate(1001 / 6), "166833/1000s", "166.833 requests per second");
+        assert.equal(vegetaRate(7), "7/s");
         // the connection cap is never split below what was asked for
         assert.ok(odd.reduce((a, p) => a + p.connections, 0) >= 7);
         assert.ok(odd.every((p) => p.connections >= 1));
     });
 
-    test("tiny rates still give every process at least 1 req/s", () => {
+    test("tiny rates are shared, not multiplied: every process sends a little, all together the rate", () => {
         const tiny = planVegetaProcesses({ ...s, rate: 1, connections: 1 }, clients, urls, "r");
-        assert.ok(tiny.every((p) => p.ratePerSecond >= 1 && p.connections >= 1));
+        const perClient = tiny.filter((p) => p.client === clients[0].name);
+        assert.ok(tiny.every((p) => p.ratePerSecond > 0 && p.connections >= 1));
+        assert.ok(Math.abs(perClient.reduce((a, p) => a + p.ratePerSecond, 0) - 1) < 1e-9);
     });
 
     test("remote output paths are unique and live in the client's own work dir", () => {
