@@ -151,6 +151,8 @@ async function main(o: Options): Promise<void> {
         const haproxyKb = kb(mid.rss.haproxy - baseline.rss.haproxy);
         const report = {
             mode: o.mode, target: o.conns, held, errors, ramp_s: Math.round(rampDone),
+            // An interrupted run's figures describe only what happened before Ctrl-C.
+            interrupted: stopping,
             lb_kb_per_conn: Math.round((2 * kernelPerSocketKb + haproxyKb) * 10) / 10,
             kernel_kb_per_socket: kernelPerSocketKb,
             haproxy_kb_per_conn: haproxyKb,
