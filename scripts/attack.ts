@@ -2,17 +2,17 @@
 // (one process per source address and frontend), pulls each .bin back, merges them with
 // `vegeta report`, and writes runs/<id>/ with the config and versions used.
 import { $ } from "zx";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import { attackSettings, planVegetaProcesses, vegetaCommandLine, type AttackSettings, type VegetaProcess } from "../components/render/attack.ts";
 import { isLabTarget } from "../components/render/addressPlan.ts";
-import type { LabConfig } from "../components/config.ts";
+import { parseLabConfig, type LabConfig } from "../components/config.ts";
 import { outputs, type StackOutputs } from "./stack.ts";
 import { SshSession, type SshTarget } from "./lib/ssh.ts";
-import { backendCounters, frontendCounters, FRONTEND_NAMES, parseStatsCsv, type StatsRow } from "./lib/haproxyStats.ts";
+import { backendCounters, downServers, frontendCounters, FRONTEND_NAMES, parseStatsCsv, type StatsRow } from "./lib/haproxyStats.ts";
 import { findTool } from "./toolchain/tools.ts";
-import { labEnv, REPO_ROOT } from "./toolchain/toolchain.ts";
+import { labEnv, runsRoot } from "./toolchain/toolchain.ts";
 import { recordRun } from "./ledger.ts";
 
 export type AttackOverrides = Partial<Omit<LabConfig["attack"], "preset">> & { preset?: LabConfig["attack"]["preset"] };
@@ -35,7 +35,27 @@ export interface AttackResult {
     perFrontend: Record<string, VegetaSummary | undefined>;
     /** What HAProxy itself counted on each frontend during the run. */
     haproxy: Record<string, { sessions: number; requests: number } | undefined>;
+    /** Vegeta processes that failed or whose results could not be collected (lost client, …). */
     failedProcesses: { client: string; frontend: string; laddr: string; code: number; stderr: string }[];
+    /** Backend servers HAProxy's health checks had taken out (not UP) when the run ended. */
+    serversDown?: string[];
+}
+
+const OVERRIDE_FLAGS: Record<string, string> = {
+    preset: "--preset", rate: "--rate", durationS: "--duration", timeoutS: "--timeout", sleepMs: "--sleep", times: "--times",
+    workers: "--workers", connections: "--connections", frontends: "--frontends", holdMs: "hold", bodyBytes: "body bytes",
+};
+
+/** The lab's config with the attack overrides goes through the same checks as a stack file (timeouts, planned connections…). */
+export function checkAttackOverrides(labConfig: LabConfig, overrides: AttackOverrides): void {
+    const given = stripUndefined(overrides);
+    if (Object.keys(given).length === 0) return;
+    try {
+        parseLabConfig({ ...labConfig, attack: { ...labConfig.attack, ...given } });
+    } catch (err) {
+        const flags = Object.entries(given).map(([k, v]) => `${OVERRIDE_FLAGS[k] ?? k} ${Array.isArray(v) ? v.join(",") : v}`).join(" ");
+        throw new Error(`attack options ${flags} do not fit this lab: ${(err as Error).message}`);
+    }
 }
 
 export function newRunId(stack: string, now = new Date()): string {
@@ -68,14 +88,13 @@ function progressLine(startedMs: number, durationS: number, stats?: StatsRow[]):
     return `attack: ${elapsed.toFixed(0)}s elapsed, ~${eta.toFixed(0)}s left, haproxy conns now ${conns}, sessions total ${total}`;
 }
 
-export async function attack(stack: string, overrides: AttackOverrides = {}, runsDir = join(REPO_ROOT, "runs")): Promise<AttackResult> {
+export async function attack(stack: string, overrides: AttackOverrides = {}, runsDir = runsRoot()): Promise<AttackResult> {
     const out = await outputs(stack);
     checkTargets(out);
+    checkAttackOverrides(out.labConfig, overrides);
     const settings: AttackSettings = attackSettings({ ...out.labConfig.attack, ...stripUndefined(overrides) });
     const runId = newRunId(stack);
     const dir = join(runsDir, runId);
-    mkdirSync(join(dir, "results"), { recursive: true });
-
     const clients = out.inventory.filter((h) => h.role === "client");
     const lb = out.inventory.find((h) => h.role === "haproxy");
     const target = (name: string): SshTarget => {
@@ -83,10 +102,13 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         return { ...h.ssh, binPath: h.ssh.binPath };
     };
     const plan = planVegetaProcesses(settings, clients, { plain: out.vips.plain, tls: out.vips.tls }, runId);
+    mkdirSync(join(dir, "results"), { recursive: true });
     const ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh.host));
     const startedAt = new Date();
     let interrupted = false;
-    const stopRemote = () => Promise.all(clients.map((c) => ssh.run(target(c.name), `pkill -INT -f ${runId} || true`, { timeoutMs: 10_000 })));
+    // Only vegeta itself: local hosts share one PID namespace, and a wider pattern also hits the ssh
+    // sessions that run vegeta or collect its results (they carry the run id too).
+    const stopRemote = () => Promise.all(clients.map((c) => ssh.run(target(c.name), `pkill -INT -f '^vegeta attack .*${runId}' || true`, { timeoutMs: 10_000 })));
     const onSigint = () => {
         if (interrupted) return;
         interrupted = true;
@@ -109,11 +131,18 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         const limitMs = (settings.durationS + settings.timeoutS + 60) * 1000;
         const runs = await Promise.all(plan.map((p) => ssh.run(target(p.client), vegetaCommandLine(settings, p), { timeoutMs: limitMs })));
         clearInterval(ticker);
-        const failedProcesses = runs.flatMap((r, i) => r.code === 0 || (interrupted && r.code === 130) ? [] : [{
+        const failedProcesses: AttackResult["failedProcesses"] = runs.flatMap((r, i) => r.code === 0 || (interrupted && r.code === 130) ? [] : [{
             client: plan[i].client, frontend: plan[i].frontend, laddr: plan[i].laddr, code: r.code, stderr: r.stderr.trim().slice(-500),
         }]);
-        const files = await collectResults(ssh, plan, target, dir);
-        const statsAfter = await fetchStats(out.vips.stats);
+        const { files, missing } = await collectResults(ssh, plan, target, dir);
+        // A lost client's processes are attributed once, whether their run or their collection failed.
+        const same = (a: { client: string; frontend: string; laddr: string }, b: typeof a) => a.client === b.client && a.frontend === b.frontend && a.laddr === b.laddr;
+        failedProcesses.push(...missing.filter((m) => !failedProcesses.some((f) => same(f, m))));
+        const statsAfter = await fetchStats(out.vips.stats).catch((err: Error) => {
+            process.stderr.write(`HAProxy statistics after the run unavailable: ${err.message}\n`);
+            return [] as StatsRow[];
+        });
+        const serversDown = downServers(statsAfter, "pong");
         const perFrontend: AttackResult["perFrontend"] = {};
         const haproxy: AttackResult["haproxy"] = {};
         for (const frontend of settings.frontends) {
@@ -128,12 +157,12 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         const summary = await vegetaReport(files.map((f) => f.path), join(dir, "report"));
         writeFileSync(join(dir, "haproxy-stats-before.csv"), toCsv(statsBefore));
         writeFileSync(join(dir, "haproxy-stats-after.csv"), toCsv(statsAfter));
-        const result: AttackResult = { runId, dir, interrupted, summary, perFrontend, haproxy, failedProcesses };
+        const result: AttackResult = { runId, dir, interrupted, summary, perFrontend, haproxy, failedProcesses, serversDown };
         writeFileSync(join(dir, "run.json"), JSON.stringify({
             runId, stack, startedAt, finishedAt: new Date(), interrupted, settings,
             processes: plan.map(({ client, frontend, laddr, ratePerSecond, connections }) => ({ client, frontend, laddr, ratePerSecond, connections })),
             versions: await versions(ssh, target(clients[0].name), lb ? target(lb.name) : undefined),
-            summary, perFrontend, haproxy, backend: backendCounters(statsAfter, "pong"), failedProcesses,
+            summary, perFrontend, haproxy, backend: backendCounters(statsAfter, "pong"), serversDown, failedProcesses,
         }, null, 2));
         await recordRun(dir); // timeline.json, server metrics, and the run's row in runs/ledger.jsonl
         return result;
@@ -157,13 +186,18 @@ function toCsv(rows: StatsRow[]): string {
 
 async function collectResults(ssh: SshSession, plan: VegetaProcess[], target: (n: string) => SshTarget, dir: string) {
     const files: { frontend: string; path: string }[] = [];
+    const missing: AttackResult["failedProcesses"] = [];
     await Promise.all(plan.map(async (p) => {
         const path = join(dir, "results", `${p.client}-${p.frontend}-${p.laddr}.bin`);
         const r = await ssh.run(target(p.client), `cat ${p.remoteOutput} && rm -f ${p.remoteOutput}`, { stdoutFile: path, timeoutMs: 300_000 });
         if (r.code === 0) files.push({ frontend: p.frontend, path });
-        else process.stderr.write(`no results from ${p.client} (${p.frontend}, ${p.laddr}): ${r.stderr.trim()}\n`);
+        else {
+            rmSync(path, { force: true });
+            process.stderr.write(`no results from ${p.client} (${p.frontend}, ${p.laddr}): ${r.stderr.trim()}\n`);
+            missing.push({ client: p.client, frontend: p.frontend, laddr: p.laddr, code: r.code, stderr: `results not collected: ${r.stderr.trim().slice(-300)}` });
+        }
     }));
-    return files.sort((a, b) => a.path.localeCompare(b.path));
+    return { files: files.sort((a, b) => a.path.localeCompare(b.path)), missing };
 }
 
 /** Merges result files the way the seed did (`vegeta report a.bin b.bin …`), as text and JSON. */
@@ -199,5 +233,6 @@ export function formatSummary(r: AttackResult): string {
         line("all", r.summary),
         ...Object.entries(r.perFrontend).map(([f, s]) => `${line(f, s)}  haproxy: ${r.haproxy[f]?.requests ?? "?"} requests over ${r.haproxy[f]?.sessions ?? "?"} connections`),
         ...r.failedProcesses.map((f) => `FAILED vegeta on ${f.client} (${f.frontend}, ${f.laddr}) exit ${f.code}: ${f.stderr}`),
+        ...(r.serversDown?.length ? [`DOWN in HAProxy at the end: ${r.serversDown.join(", ")}`] : []),
     ].join("\n");
 }

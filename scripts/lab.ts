@@ -22,6 +22,16 @@ const nonNegativeInt = (flag: string) => (v: string) => {
     if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a whole number ≥ 0, got "${v}"`);
     return n;
 };
+const percent = (flag: string) => (v: string) => {
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isFinite(n) || n < 0 || n >= 100) throw new InvalidArgumentError(`${flag} must be a percentage in [0, 100), got "${v}"`);
+    return n;
+};
+const frontendList = (v: string) => {
+    const list = v.split(",").map((f) => f.trim());
+    if (list.some((f) => f !== "plain" && f !== "tls")) throw new InvalidArgumentError(`--frontends takes plain, tls or plain,tls, got "${v}"`);
+    return list as ("plain" | "tls")[];
+};
 
 async function timed<T>(what: string, fn: () => Promise<T>): Promise<T> {
     const t0 = Date.now();
@@ -31,7 +41,14 @@ async function timed<T>(what: string, fn: () => Promise<T>): Promise<T> {
 }
 
 async function down(stack: string, options: { keepStack?: boolean } = {}): Promise<number> {
-    await timed(`lab down --stack ${stack}`, () => destroy(stack));
+    try {
+        await timed(`lab down --stack ${stack}`, () => destroy(stack));
+    } catch (err) {
+        // The state still lists what destroy could not remove: keep it (a second `lab down` retries) and show what is left.
+        process.stderr.write(`${describeResidue(await localResidue(stack))}\n`);
+        throw new Error(`${(err as Error).message}; stack ${stack} is kept: \`lab down --stack ${stack}\` retries, ` +
+            `\`lab reap --stack ${stack}\` removes its local leftovers by name`);
+    }
     if (!options.keepStack) await removeStack(stack);
     let residue = await localResidue(stack);
     if (residueCount(residue) > 0) {
@@ -73,7 +90,7 @@ program.command("attack").description("run vegeta on every client against the la
     .option("--times <n>", "pong `times` header", nonNegativeInt("--times"))
     .option("--workers <n>", "vegeta -workers per process", positiveNumber("--workers"))
     .option("--connections <n>", "vegeta -connections per client", positiveNumber("--connections"))
-    .addOption(new Option("--frontends <list>", "plain,tls").argParser((v) => v.split(",") as ("plain" | "tls")[]))
+    .addOption(new Option("--frontends <list>", "plain,tls").argParser(frontendList))
     .action(async (o) => {
         const overrides: AttackOverrides = {
             preset: o.preset, rate: o.rate, durationS: o.duration, timeoutS: o.timeout, sleepMs: o.sleep,
@@ -92,7 +109,7 @@ program.command("tipping").description("find the latency tipping point: ramp the
     .option("--max-steps <n>", "measured steps at most", positiveNumber("--max-steps"), TIPPING_DEFAULTS.maxSteps)
     .option("--max-rate <rate>", "never offer more than this total rate", positiveNumber("--max-rate"))
     .option("--p99-factor <x>", "bad when p99 > x × the baseline p99", positiveNumber("--p99-factor"), TIPPING_DEFAULTS.p99Factor)
-    .option("--max-errors <pct>", "bad when more than pct % of requests fail", Number, TIPPING_DEFAULTS.maxErrorRatio * 100)
+    .option("--max-errors <pct>", "bad when more than pct % of requests fail", percent("--max-errors"), TIPPING_DEFAULTS.maxErrorRatio * 100)
     .option("--duration <s>", "seconds of load per step", positiveNumber("--duration"), TIPPING_DEFAULTS.durationS)
     .option("--timeout <s>", "per-request timeout (slower = error)", positiveNumber("--timeout"), TIPPING_DEFAULTS.timeoutS)
     .option("--sleep <ms>", "pong `sleep` header during the search", nonNegativeInt("--sleep"), TIPPING_DEFAULTS.sleepMs)

@@ -3,12 +3,14 @@
 import { $ } from "zx";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
-import { join } from "node:path";
+import { join, sep } from "node:path";
+import { hostname } from "node:os";
 import YAML from "yaml";
 import { parseLabConfig, type LabConfig } from "../components/config.ts";
 import { localNames } from "../components/render/localPlatform.ts";
 import type { CapacityPlan } from "../components/render/capacity.ts";
 import { withDetectedLimits } from "../components/platform/local/limits.ts";
+import { awsSettings } from "../components/platform/aws/settings.ts";
 import { labEnv, REPO_ROOT } from "./toolchain/toolchain.ts";
 
 const pulumi = () => $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true });
@@ -21,7 +23,12 @@ export function stackFiles(): string[] {
 export function readStackConfig(stack: string): LabConfig {
     const file = join(REPO_ROOT, `Pulumi.${stack}.yaml`);
     if (!existsSync(file)) throw new Error(`no stack config ${file}; stacks here: ${stackFiles().join(", ")}`);
-    const doc = YAML.parse(readFileSync(file, "utf8")) ?? {};
+    let doc;
+    try {
+        doc = YAML.parse(readFileSync(file, "utf8")) ?? {};
+    } catch (err) {
+        throw new Error(`${file}: not valid YAML: ${(err as Error).message}`);
+    }
     const raw: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(doc.config ?? {})) {
         const [namespace, name] = key.split(":");
@@ -56,18 +63,64 @@ export async function ensureStack(stack: string): Promise<void> {
     await pulumi()`pulumi stack init ${stack} --no-select`;
 }
 
-/** Runs a pulumi command with its progress streamed to stderr; throws with its exit code. */
+const INTERRUPTS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * Runs a pulumi command with its progress streamed to stderr; throws with its exit code.
+ * Pulumi runs in a process group of its own and gets each Ctrl-C (or SIGTERM/SIGHUP) once, from
+ * here: it cancels cleanly (steps in flight finish, the stack's lock and its plugins are
+ * released) while the lab waits for it, instead of dying first and leaving pulumi, its plugins
+ * and the lock behind. A second Ctrl-C is passed on too: pulumi then stops at once.
+ */
 async function streamed(args: string[]): Promise<void> {
-    const p = $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true, nothrow: true })`pulumi ${args}`;
+    const p = $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true, nothrow: true, detached: true })`pulumi ${args}`;
     p.stdout.pipe(process.stderr);
     p.stderr.pipe(process.stderr);
-    const result = await p;
-    if (result.exitCode !== 0) throw new Error(`pulumi ${args[0]} failed (exit ${result.exitCode})`);
+    let interrupted: string | undefined;
+    const forward = (signal: NodeJS.Signals) => {
+        interrupted = signal;
+        process.stderr.write(`\n${signal}: asking pulumi ${args[0]} to stop cleanly, waiting for it…\n`);
+        try { if (p.pid) process.kill(-p.pid, "SIGINT"); } catch { /* already gone */ }
+    };
+    for (const s of INTERRUPTS) process.on(s, forward);
+    try {
+        const result = await p;
+        const stack = args[args.indexOf("--stack") + 1];
+        if (interrupted) {
+            throw new Error(`pulumi ${args[0]} interrupted by ${interrupted}; it stopped (exit ${result.exitCode}) after the steps in flight. ` +
+                `\`lab down --stack ${stack}\` removes what exists`);
+        }
+        if (result.exitCode !== 0) throw new Error(`pulumi ${args[0]} failed (exit ${result.exitCode})`);
+    } finally {
+        for (const s of INTERRUPTS) process.off(s, forward);
+    }
+}
+
+/**
+ * A file-backend stack's lock left by a pulumi process of this machine that no longer runs
+ * (killed mid-update) blocks every later update; `pulumi cancel` lifts it. Live locks stay.
+ */
+export async function clearStaleLock(stack: string): Promise<boolean> {
+    const url = labEnv().PULUMI_BACKEND_URL ?? "";
+    const locks = join(url.replace(/^file:\/\//, "").replace(/\?.*$/, ""), ".pulumi", "locks");
+    if (!url.startsWith("file://") || !existsSync(locks)) return false;
+    const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === "EPERM"; } };
+    const stale = readdirSync(locks, { recursive: true, encoding: "utf8" })
+        .filter((f) => f.split(sep).at(-2) === stack && f.endsWith(".json"))
+        .map((f) => JSON.parse(readFileSync(join(locks, f), "utf8")) as { pid: number; hostname: string })
+        .filter((lock) => lock.hostname === hostname() && !alive(lock.pid));
+    if (stale.length === 0) return false;
+    process.stderr.write(`stack ${stack}: lifting the lock of pulumi pid ${stale.map((l) => l.pid).join(", ")}, which no longer runs\n`);
+    await pulumi()`pulumi cancel --stack ${stack} --yes`;
+    return true;
 }
 
 export async function up(stack: string): Promise<void> {
     const config = readStackConfig(stack);
+    // The AWS platform's own checks (operator CIDR, instance types, budget) refuse before a stack exists.
+    if (config.platform === "aws") awsSettings(stack, config);
     await ensureStack(stack);
+    await clearStaleLock(stack);
     // Cloud stacks always run the guardrails (TTL tags, no SSH from anywhere, IMDSv2, budget).
     const policy = config.platform === "aws" ? ["--policy-pack", join(REPO_ROOT, "policy")] : [];
     await streamed(["up", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", "--suppress-outputs", ...policy]);
@@ -75,6 +128,7 @@ export async function up(stack: string): Promise<void> {
 
 export async function destroy(stack: string): Promise<void> {
     if (!(await stackExists(stack))) return;
+    await clearStaleLock(stack);
     await streamed(["destroy", "--stack", stack, "--yes", "--skip-preview", "--non-interactive"]);
 }
 
@@ -110,7 +164,11 @@ export interface StackOutputs {
 
 /** Stack outputs including the SSH key (kept in memory; never written to a run directory). */
 export async function outputs(stack: string): Promise<StackOutputs> {
-    const out = await pulumi()`pulumi stack output --json --show-secrets --stack ${stack}`;
+    const out = await $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true, nothrow: true })`pulumi stack output --json --show-secrets --stack ${stack}`;
+    if (out.exitCode !== 0) {
+        if (/no stack named/.test(out.stderr)) throw new Error(`stack ${stack} does not exist: run \`lab up --stack ${stack}\` first`);
+        throw new Error(`pulumi stack output --stack ${stack} failed (exit ${out.exitCode}): ${out.stderr.trim()}`);
+    }
     const parsed = JSON.parse(out.stdout) as Partial<StackOutputs>;
     if (!parsed.inventory) throw new Error(`stack ${stack} has no lab outputs: run \`lab up --stack ${stack}\` first`);
     return parsed as StackOutputs;

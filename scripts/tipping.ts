@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { attack, newRunId } from "./attack.ts";
 import { outputs } from "./stack.ts";
 import { buildTippingReport, reportName } from "./report.ts";
-import { REPO_ROOT } from "./toolchain/toolchain.ts";
+import { runsRoot } from "./toolchain/toolchain.ts";
 import {
-    DEFAULT_TIPPING, fmtRate, formatTippingTable, searchTippingPoint, validateTippingOptions,
-    type StepMeasure, type TippingOptions, type TippingResult,
+    DEFAULT_TIPPING, fmtRate, formatTippingTable, searchTippingPoint, summarise, validateTippingOptions,
+    type StepMeasure, type StepVerdict, type TippingOptions, type TippingResult,
 } from "../components/render/tipping.ts";
 
 export interface TippingArgs extends TippingOptions {
@@ -35,7 +35,7 @@ function stepBudgetS(a: TippingArgs): number {
     return a.durationS * 1.5 + 8;
 }
 
-export async function tipping(args: TippingArgs, runsDir = join(REPO_ROOT, "runs"),
+export async function tipping(args: TippingArgs, runsDir = runsRoot(),
     log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<TippingRun> {
     const problems = validateTippingOptions(args);
     if (problems.length) throw new Error(`lab tipping: ${problems.join("; ")}`);
@@ -71,10 +71,19 @@ export async function tipping(args: TippingArgs, runsDir = join(REPO_ROOT, "runs
     };
 
     let result: TippingResult;
+    const measured: StepVerdict[] = [];
     try {
-        result = await searchTippingPoint(measure, args, (s) =>
+        result = await searchTippingPoint(measure, args, (s) => {
+            measured.push(s);
             log(`  → ${s.good ? "good" : "BAD"}: ${fmtRate(s.rate)} p50 ${s.p50Ms.toFixed(1)} ms p99 ${s.p99Ms.toFixed(1)} ms ` +
-                `errors ${(s.errorRatio * 100).toFixed(2)} % (${s.reason}) [run ${s.runId}]`));
+                `errors ${(s.errorRatio * 100).toFixed(2)} % (${s.reason}) [run ${s.runId}]`);
+        });
+    } catch (err) {
+        // Interrupted (or failed) mid-search: the steps measured so far stay with the search.
+        const partial = { ...summarise(measured, args), converged: false, stopReason: (err as Error).message };
+        writeFileSync(join(dir, "tipping.json"), JSON.stringify({ id, stack: args.stack, args, elapsedS: (Date.now() - t0) / 1000, interrupted: true, ...partial }, null, 2));
+        writeFileSync(join(dir, "tipping.txt"), `${formatTippingTable(partial)}\n`);
+        throw new Error(`${(err as Error).message}; ${measured.length} steps measured so far: ${join(dir, "tipping.txt")}`);
     } finally {
         writeFileSync(join(dir, "args.json"), JSON.stringify(args, null, 2));
     }

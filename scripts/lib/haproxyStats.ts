@@ -43,4 +43,10 @@ export function backendCounters(rows: StatsRow[], backend: string): BackendCount
     };
 }
 
+/** Servers of a backend that some process does not see UP (health checks took them out, or maintenance). */
+export function downServers(rows: StatsRow[], backend: string): string[] {
+    const servers = rows.filter((r) => r.pxname === backend && r.svname !== "BACKEND" && r.svname !== "FRONTEND");
+    return [...new Set(servers.filter((r) => !r.status.startsWith("UP")).map((r) => r.svname))].sort();
+}
+
 export const FRONTEND_NAMES = { plain: "api_plain", tls: "api_tls" } as const;

@@ -44,14 +44,18 @@ export class SshSession {
             });
             let stdout = "";
             let stderr = "";
-            if (options.stdoutFile) child.stdout.pipe(createWriteStream(options.stdoutFile));
+            const sink = options.stdoutFile ? createWriteStream(options.stdoutFile) : undefined;
+            if (sink) child.stdout.pipe(sink);
             else child.stdout.on("data", (d) => { stdout += d; });
             child.stderr.on("data", (d) => { stderr += d; });
             const timer = options.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), options.timeoutMs) : undefined;
             child.on("error", reject);
             child.on("close", (code) => {
                 if (timer) clearTimeout(timer);
-                resolve({ code: code ?? 255, stdout, stderr });
+                const done = () => resolve({ code: code ?? 255, stdout, stderr });
+                // The file is complete only once its stream has flushed (a result read earlier is cut short).
+                if (sink && !sink.writableFinished && !sink.destroyed) sink.once("finish", done).once("error", done);
+                else done();
             });
         });
     }

@@ -61,8 +61,14 @@ function envPrefix(environment: Record<string, string> | undefined): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** 255 is ssh's own failure; with these words it could not reach the host (the command never ran). */
+const unreachable = (r: RunResult) => r.code === 255 && /connect|Connection|timed out|refused|reset|No route/i.test(r.stderr);
+
+/** Dial attempts of a delete: the host was up when the command was created; one that stopped answering is gone. */
+const DELETE_DIAL_ATTEMPTS = 3;
+
 async function runRemote(conn: Connection, script: string, stdin: string | undefined,
-    environment: Record<string, string> | undefined): Promise<RunResult> {
+    environment: Record<string, string> | undefined, maxAttempts = Infinity): Promise<RunResult> {
     const dir = mkdtempSync(join(tmpdir(), "c2m-ssh-"));
     try {
         const key = join(dir, "id");
@@ -76,12 +82,12 @@ async function runRemote(conn: Connection, script: string, stdin: string | undef
             `${conn.user ?? "root"}@${conn.host}`,
             envPrefix(environment) + script,
         ];
-        const attempts = Math.max(1, conn.dialErrorLimit ?? 10);
+        const attempts = Math.max(1, Math.min(conn.dialErrorLimit ?? 10, maxAttempts));
         let result: RunResult = { code: 255, stdout: "", stderr: "" };
         for (let attempt = 1; attempt <= attempts; attempt++) {
             result = await run("ssh", args, stdin, process.env);
-            // 255 is ssh's own failure (could not connect/authenticate); retry only that.
-            if (result.code !== 255 || !/connect|Connection|timed out|refused|reset|No route/i.test(result.stderr)) break;
+            // Retry only ssh's own failure to connect.
+            if (!unreachable(result)) break;
             await sleep(Math.min(1000 * attempt, 5000));
         }
         return result;
@@ -90,13 +96,13 @@ async function runRemote(conn: Connection, script: string, stdin: string | undef
     }
 }
 
-async function execute(urn: string, inputs: Props, script: string | undefined): Promise<RunResult> {
+async function execute(urn: string, inputs: Props, script: string | undefined, maxAttempts?: number): Promise<RunResult> {
     if (script === undefined || script === "") return { code: 0, stdout: "", stderr: "" };
     const plain = reveal(inputs) as Props;
     const environment = plain.environment as Record<string, string> | undefined;
     const stdin = plain.stdin as string | undefined;
     if (urn.includes("command:remote:Command")) {
-        return runRemote(plain.connection as Connection, script, stdin, environment);
+        return runRemote(plain.connection as Connection, script, stdin, environment, maxAttempts);
     }
     return run("/bin/sh", ["-c", script], stdin, { ...process.env, ...environment }, plain.dir as string | undefined);
 }
@@ -132,7 +138,11 @@ export const commandProvider: provider.Provider = {
         return { outs: await runOrFail("update", urn, news, script) };
     },
     async delete(_id, urn, props: Props) {
-        const result = await execute(urn, props, reveal(props.delete) as string | undefined);
+        const remote = urn.includes("command:remote:Command");
+        const result = await execute(urn, props, reveal(props.delete) as string | undefined, remote ? DELETE_DIAL_ATTEMPTS : undefined);
+        // A lost host (sshd dead, network cut, namespace or instance gone) took what ran on it along, and its own
+        // teardown follows in the same destroy: failing here would leave a lab that can never be destroyed.
+        if (remote && unreachable(result)) return;
         if (result.code !== 0) throw failure("delete", result);
     },
     async read(id, _urn, props) { return { id, props }; },

@@ -62,6 +62,11 @@ export function toolPath(basePath = process.env.PATH ?? ""): string {
         .filter(Boolean).join(delimiter);
 }
 
+/** Where `lab attack` and `lab tipping` keep run directories and the ledger: runs/, or $C2M_RUNS_DIR (tests). */
+export function runsRoot(): string {
+    return process.env.C2M_RUNS_DIR ?? join(REPO_ROOT, "runs");
+}
+
 /** Environment for Pulumi and for everything the lab runs. */
 export function labEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
     const p = paths();

@@ -50,12 +50,14 @@ export class LocalPlatform extends pulumi.ComponentResource {
             triggers: [names.bridge, args.subnet],
         }, { parent: this });
 
-        // Saves the machine's values before raising them; destroy puts them back.
+        // Saves the machine's values before raising them; destroy puts them back, but only when no
+        // other local lab is running (lowering values under a running lab would break it).
         const savedKernel = `${names.runDir}/kernel-sysctl.saved`;
+        const othersRunning = `ls /run/c2m/*/kernel-sysctl.saved 2>/dev/null | grep -vqx '${savedKernel}'`;
         const kernel = new command.local.Command(`${name}-kernel`, {
             create: `set -e\nmkdir -p ${names.runDir}\n[ -e ${savedKernel} ] || { ${sysctlSaveScript(args.kernelSettings).split("\n").join("; ")}; } > ${savedKernel}\nset +e\n` +
                 tuningScript(args.kernelSettings),
-            delete: `[ -e ${savedKernel} ] && while IFS= read -r kv; do sysctl -q -w "$kv" || true; done < ${savedKernel}; rm -f ${savedKernel}`,
+            delete: `if [ -e ${savedKernel} ] && ! ${othersRunning}; then while IFS= read -r kv; do sysctl -q -w "$kv" || true; done < ${savedKernel}; fi; rm -f ${savedKernel}`,
             logging: "stderr",
         }, { parent: this, dependsOn: [bridge] });
 
