@@ -56,7 +56,7 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
         log(`tipping step ${step.index}/≤${args.maxSteps} (${step.phase}): ${fmtRate(rate)} total (${fmtRate(rate / clients)} per client) ` +
             `for ${args.durationS} s — ${elapsed.toFixed(0)} s elapsed, ETA ≤ ${(left * stepBudgetS(args)).toFixed(0)} s`);
         const r = await attack(args.stack, {
-            rate: Math.round((rate / clients) * 100) / 100, durationS: args.durationS, frontends: [args.frontend],
+            rate: Math.round(rate / clients), durationS: args.durationS, frontends: [args.frontend],
             sleepMs: args.sleepMs, times: args.times, timeoutS: args.timeoutS,
         }, runsDir);
         if (r.interrupted) throw new Error(`interrupted during step ${step.index} (run ${r.runId})`);
@@ -73,7 +73,8 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
     let result: TippingResult;
     const measured: StepVerdict[] = [];
     try {
-        result = await searchTippingPoint(measure, args, (s) => {
+        // vegeta's -rate is a whole number per client host: rates move in steps of one per client.
+        result = await searchTippingPoint(measure, { ...args, quantum: args.quantum ?? clients }, (s) => {
             measured.push(s);
             log(`  → ${s.good ? "good" : "BAD"}: ${fmtRate(s.rate)} p50 ${s.p50Ms.toFixed(1)} ms p99 ${s.p99Ms.toFixed(1)} ms ` +
                 `errors ${(s.errorRatio * 100).toFixed(2)} % (${s.reason}) [run ${s.runId}]`);

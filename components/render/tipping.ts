@@ -18,6 +18,8 @@ export interface TippingOptions {
     maxErrorRatio: number;
     /** Never ask for more than this rate (the ramp stops there). */
     maxRate?: number;
+    /** Rates are offered in whole multiples of this (e.g. 1 request/s per client host); none = any rate. */
+    quantum?: number;
 }
 
 /**
@@ -74,6 +76,7 @@ export function validateTippingOptions(o: TippingOptions): string[] {
     if (!(o.p99Factor > 1)) problems.push(`p99 factor must be > 1, got ${o.p99Factor}`);
     if (!(o.maxErrorRatio >= 0 && o.maxErrorRatio < 1)) problems.push(`error threshold must be in [0, 1), got ${o.maxErrorRatio}`);
     if (o.maxRate !== undefined && !(o.maxRate >= o.startRate)) problems.push(`max rate ${o.maxRate} is below the start rate ${o.startRate}`);
+    if (o.quantum !== undefined && !(o.quantum > 0 && o.quantum <= o.startRate)) problems.push(`rate quantum must be in (0, start rate], got ${o.quantum}`);
     return problems;
 }
 
@@ -102,18 +105,29 @@ export function bracketUncertainty(lo: number, hi: number): number {
  * phase), or undefined when the search is over. Ramp ×factor from the start rate while steps
  * are good; then bisect geometrically between the last good and the first bad rate.
  */
+/** A rate as it can be offered: a whole multiple of the quantum (at least one). */
+export function quantize(rate: number, o: Pick<TippingOptions, "quantum">): number {
+    return o.quantum ? Math.max(o.quantum, Math.round(rate / o.quantum) * o.quantum) : rate;
+}
+
+/** True when no rate worth measuring is left between lo and hi (tolerance reached, or nothing offerable between them). */
+function narrowEnough(lo: number, hi: number, o: TippingOptions): boolean {
+    const mid = quantize(Math.sqrt(lo * hi), o);
+    return bracketUncertainty(lo, hi) <= o.tolerance || hi - lo <= 1 || mid <= lo || mid >= hi;
+}
+
 export function nextStep(steps: StepVerdict[], o: TippingOptions): { rate: number; phase: Phase } | undefined {
-    if (steps.length === 0) return { rate: o.startRate, phase: "baseline" };
+    if (steps.length === 0) return { rate: quantize(o.startRate, o), phase: "baseline" };
     if (steps.length >= o.maxSteps) return undefined;
     if (!steps[0].good) return undefined;
     const { lo, hi } = bracket(steps);
     if (hi === undefined) {
         if (o.maxRate !== undefined && lo >= o.maxRate) return undefined;
         const rate = o.maxRate === undefined ? lo * o.factor : Math.min(lo * o.factor, o.maxRate);
-        return { rate, phase: "ramp" };
+        return { rate: Math.max(quantize(rate, o), lo + (o.quantum ?? 0)), phase: "ramp" };
     }
-    if (bracketUncertainty(lo, hi) <= o.tolerance || hi - lo <= 1) return undefined;
-    return { rate: Math.sqrt(lo * hi), phase: "bisect" };
+    if (narrowEnough(lo, hi, o)) return undefined;
+    return { rate: quantize(Math.sqrt(lo * hi), o), phase: "bisect" };
 }
 
 /** Highest good rate below the lowest bad one (bad steps above a good one cap the bracket). */
@@ -138,7 +152,7 @@ export function summarise(steps: StepVerdict[], o: TippingOptions): TippingResul
                 ? `no knee up to the max rate ${fmtRate(o.maxRate)}` : `no bad step within ${o.maxSteps} steps; the knee is above ${fmtRate(lo)}` };
     }
     const uncertainty = bracketUncertainty(lo, hi);
-    const converged = uncertainty <= o.tolerance || hi - lo <= 1;
+    const converged = narrowEnough(lo, hi, o);
     return {
         knee: Math.sqrt(lo * hi), uncertainty, lastGood: lo, firstBad: hi, baselineP99Ms, converged, steps,
         stopReason: converged ? `bracket (${fmtRate(lo)}, ${fmtRate(hi)}] within ±${(o.tolerance * 100).toFixed(0)} %`

@@ -116,6 +116,26 @@ describe("tipping-point search on a queueing backend of known capacity", () => {
         assert.ok(tight.uncertainty! <= 0.05 && loose.uncertainty! <= 0.1 && loose.uncertainty! > 0.05);
     });
 
+    test("rates offered per client host in whole requests/s: still within ±10 % in ≤ 8 steps", async () => {
+        const failures: string[] = [];
+        for (const clients of [2, 3, 5]) {
+            for (let capacity = 40; capacity <= 300; capacity += 13) {
+                const seen: number[] = [];
+                const model = queueModel(capacity);
+                const r = await searchTippingPoint(async (rate) => { seen.push(rate); return model(rate); }, options(20, { quantum: clients }));
+                if (!within(r.knee, capacity) || r.steps.length > 8) failures.push(`${clients} clients, capacity ${capacity}: knee ${r.knee?.toFixed(1)} in ${r.steps.length}`);
+                if (seen.some((x) => x % clients !== 0) || new Set(seen).size !== seen.length) failures.push(`${clients} clients: rates ${seen.join(", ")}`);
+            }
+        }
+        assert.deepEqual(failures, []);
+    });
+
+    test("a bracket with no offerable rate inside stops the search early", async () => {
+        const r = await searchTippingPoint(queueModel(41), options(10, { quantum: 10, tolerance: 0.01 }));
+        assert.deepEqual(r.steps.map((s) => s.rate), [10, 20, 40, 80, 60, 50]);
+        assert.ok(r.converged);
+    });
+
     test("a bigger factor reaches a far knee sooner", async () => {
         const r = await searchTippingPoint(queueModel(2000), options(20, { factor: 4, tolerance: 0.1 }));
         assert.ok(within(r.knee, 2000) && r.steps.length <= 8, `knee ${r.knee} in ${r.steps.length}`);
