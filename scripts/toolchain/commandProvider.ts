@@ -148,4 +148,9 @@ export const commandProvider: provider.Provider = {
     async read(id, _urn, props) { return { id, props }; },
 };
 
+// The engine that started this provider stops it. If the engine itself was killed (pulumi got
+// SIGKILL), exit instead of lingering as an orphan.
+const engine = process.ppid;
+setInterval(() => { if (process.ppid !== engine) process.exit(0); }, 2000).unref();
+
 provider.main(commandProvider, process.argv.slice(2));
