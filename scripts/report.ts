@@ -41,7 +41,7 @@ function metricsPanels(dir: string): { panels: MetricsPanel[]; note?: string; fa
     if (m.peakConns !== undefined) facts.push(["peak HAProxy connections (CurrConns)", String(m.peakConns)]);
     if (m.overhead) {
         facts.push(["metrics role overhead", `CPU ${m.overhead.cpuPctMean.toFixed(1)} % of one core (max ${m.overhead.cpuPctMax.toFixed(1)} %), ` +
-            `memory ${(m.overhead.rssBytesMax / 2 ** 20).toFixed(0)} MiB (Prometheus + every node_exporter)`]);
+            `memory ${(m.overhead.rssBytesMax / 2 ** 20).toFixed(0)} MiB (Prometheus, every node_exporter, the log sink)`]);
     }
     return { panels: m.panels ?? [], note: m.note, facts };
 }

@@ -37,24 +37,29 @@ export function renderPrometheusConfig(input: PrometheusInput): string {
 /**
  * Every second: CPU seconds and resident memory of this host's lab processes (those whose command
  * line names its work dir: haproxy, pong, vegeta, node_exporter, prometheus), summed per command
- * name, written atomically for node_exporter's textfile collector. The sampler's own shell is left out.
+ * name, written atomically for node_exporter's textfile collector. Kept cheap: the process list
+ * (pgrep) is refreshed every 3 s, and each second costs one awk that reads the /proc stat files
+ * itself (a process gone meanwhile is skipped). The sampler's own shell is left out.
  */
 export function procstatLoop(workDir: string, textfileDir: string): string {
     const out = `${textfileDir}/c2m_procstat.prom`;
     const awk = [
-        "BEGIN { tck = ENVIRON[\"TCK\"]; page = ENVIRON[\"PAGE\"] }",
-        "{ line = $0; sub(/^[0-9]+ \\(/, \"\", line); comm = substr(line, 1, index(line, \") \") - 1); sub(/^.*\\) /, \"\", line); split(line, f, \" \");",
-        "  if (comm ~ /^(sh|bash|sleep|pgrep|awk|cat|mv|ssh|sshd)$/) next;",
-        "  cpu[comm] += (f[12] + f[13]) / tck; rss[comm] += f[22] * page; n[comm]++ }",
-        "END { print \"# TYPE c2m_process_cpu_seconds_total counter\"; for (c in cpu) printf \"c2m_process_cpu_seconds_total{comm=\\\"%s\\\"} %.2f\\n\", c, cpu[c];",
+        "BEGIN { tck = ENVIRON[\"TCK\"]; page = ENVIRON[\"PAGE\"]; n = split(ENVIRON[\"PIDS\"], pids, \" \");",
+        "  for (i = 1; i <= n; i++) { file = \"/proc/\" pids[i] \"/stat\"; if ((getline line < file) > 0) record(line); close(file) }",
+        "  print \"# TYPE c2m_process_cpu_seconds_total counter\"; for (c in cpu) printf \"c2m_process_cpu_seconds_total{comm=\\\"%s\\\"} %.2f\\n\", c, cpu[c];",
         "  print \"# TYPE c2m_process_resident_memory_bytes gauge\"; for (c in rss) printf \"c2m_process_resident_memory_bytes{comm=\\\"%s\\\"} %d\\n\", c, rss[c];",
-        "  print \"# TYPE c2m_processes gauge\"; for (c in n) printf \"c2m_processes{comm=\\\"%s\\\"} %d\\n\", c, n[c] }",
+        "  print \"# TYPE c2m_processes gauge\"; for (c in cnt) printf \"c2m_processes{comm=\\\"%s\\\"} %d\\n\", c, cnt[c] }",
+        "function record(line,   comm, f) { sub(/^[0-9]+ \\(/, \"\", line); comm = substr(line, 1, index(line, \") \") - 1); sub(/^.*\\) /, \"\", line); split(line, f, \" \");",
+        "  if (comm ~ /^(sh|bash|sleep|pgrep|awk|cat|mv|ssh|sshd)$/) return;",
+        "  cpu[comm] += (f[12] + f[13]) / tck; rss[comm] += f[22] * page; cnt[comm]++ }",
     ].join("\n");
     return [
-        `export TCK=$(getconf CLK_TCK) PAGE=$(getconf PAGESIZE)`,
+        "export TCK=$(getconf CLK_TCK) PAGE=$(getconf PAGESIZE) PIDS=''",
+        "i=0",
         "while :; do",
-        `  files=$(for p in $(pgrep -f '${workDir}/'); do [ "$p" != "$$" ] && echo /proc/$p/stat; done)`,
-        `  { [ -n "$files" ] && cat $files 2>/dev/null; } | awk '${awk.replace(/'/g, `'\\''`)}' > ${out}.tmp && mv ${out}.tmp ${out}`,
+        `  if [ $((i % 3)) -eq 0 ]; then PIDS=$(pgrep -d ' ' -f '${workDir}/'); export PIDS; fi`,
+        "  i=$((i + 1))",
+        `  awk '${awk.replace(/'/g, `'\\''`)}' > ${out}.tmp && mv ${out}.tmp ${out}`,
         "  sleep 1",
         "done",
     ].join("\n");
@@ -175,12 +180,17 @@ export function panelQueries(scrapeIntervalS: number): PanelQuery[] {
     ];
 }
 
-/** The metrics role's own cost: its processes on every host (Prometheus, node_exporter). */
+/**
+ * The metrics role's own cost: Prometheus, every node_exporter and the HAProxy log sink (node on
+ * the metrics host). The per-host process sampler's shell is not in it (measured apart: README).
+ */
 export const OVERHEAD_QUERIES = (scrapeIntervalS: number) => {
     const w = `${Math.max(4 * scrapeIntervalS, 2)}s`;
+    const own = (metric: string, f: (sel: string) => string) =>
+        `(${f(`${metric}{comm=~"prometheus.*"}`)} or vector(0)) + (${f(`${metric}{role="metrics",comm="node"}`)} or vector(0))`;
     return {
-        cpuPct: `sum(rate(c2m_process_cpu_seconds_total{comm=~"prometheus.*"}[${w}])) * 100`,
-        rssBytes: `sum(c2m_process_resident_memory_bytes{comm=~"prometheus.*"})`,
+        cpuPct: `(${own("c2m_process_cpu_seconds_total", (sel) => `sum(rate(${sel}[${w}]))`)}) * 100`,
+        rssBytes: own("c2m_process_resident_memory_bytes", (sel) => `sum(${sel})`),
     };
 };
 

@@ -18,7 +18,7 @@ export interface MetricsFile {
     end: number;
     stepS: number;
     panels: MetricsPanel[];
-    /** The metrics role's own processes (Prometheus + every node_exporter) during the run. */
+    /** The metrics role's own processes (Prometheus, every node_exporter, the log sink) during the run. */
     overhead: { cpuPctMean: number; cpuPctMax: number; rssBytesMax: number };
     /** Most client connections HAProxy held at once (CurrConns). */
     peakConns?: number;
