@@ -117,6 +117,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
     };
     process.on("SIGINT", onSigint);
     process.on("SIGTERM", onSigint);
+    process.on("SIGHUP", onSigint); // a closed terminal: same clean stop, and the key's temp file goes too
     try {
         writeFileSync(join(dir, "config.yaml"), YAML.stringify({ stack, settings, labConfig: out.labConfig }));
         writeFileSync(join(dir, "haproxy.cfg"), out.haproxyConfig);
@@ -169,6 +170,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
     } finally {
         process.off("SIGINT", onSigint);
         process.off("SIGTERM", onSigint);
+        process.off("SIGHUP", onSigint);
         if (interrupted) await stopRemote().catch(() => undefined);
         ssh.close();
     }

@@ -67,9 +67,14 @@ const unreachable = (r: RunResult) => r.code === 255 && /connect|Connection|time
 /** Dial attempts of a delete: the host was up when the command was created; one that stopped answering is gone. */
 const DELETE_DIAL_ATTEMPTS = 3;
 
+/** Temporary directories holding a private key while a command runs; removed even if the provider exits midway. */
+const keyDirs = new Set<string>();
+process.on("exit", () => { for (const d of keyDirs) rmSync(d, { recursive: true, force: true }); });
+
 async function runRemote(conn: Connection, script: string, stdin: string | undefined,
     environment: Record<string, string> | undefined, maxAttempts = Infinity): Promise<RunResult> {
     const dir = mkdtempSync(join(tmpdir(), "c2m-ssh-"));
+    keyDirs.add(dir);
     try {
         const key = join(dir, "id");
         writeFileSync(key, conn.privateKey ?? "", { mode: 0o600 });
@@ -93,6 +98,7 @@ async function runRemote(conn: Connection, script: string, stdin: string | undef
         return result;
     } finally {
         rmSync(dir, { recursive: true, force: true });
+        keyDirs.delete(dir);
     }
 }
 
