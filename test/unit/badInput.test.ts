@@ -15,8 +15,9 @@ import { describeResidue, localResidue, residueCount } from "../../scripts/stack
 import { detectNofileCeiling } from "../../components/platform/local/limits.ts";
 import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "../../components/render/capacity.ts";
 
-// Stacks of this test only; none of them may ever exist. Their subnet is this developer's own, in case.
-const PREFIX = "relbad-";
+// Stacks of this test run only (the pid keeps two runs on one checkout apart); none of them may
+// ever exist. Their subnet is this developer's own, in case.
+const PREFIX = `relbad${process.pid}-`;
 const SUBNET = "198.18.82.0/24";
 const runsDir = mkdtempSync(join(tmpdir(), "c2m-badinput-runs-"));
 const stackFile = (stack: string) => join(REPO_ROOT, `Pulumi.${stack}.yaml`);
