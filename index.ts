@@ -15,6 +15,7 @@ import { Clients } from "./components/roles/clients.ts";
 import { Metrics, haproxyLogTarget } from "./components/roles/metrics.ts";
 import type { Host } from "./components/types.ts";
 import { hostMemoryBytes } from "./components/platform/aws/settings.ts";
+import { expiryFrom } from "./components/render/labTags.ts";
 
 const OBJECT_KEYS = ["hosts", "plan", "backend", "haproxy", "attack", "local", "aws", "metrics"] as const;
 
@@ -140,3 +141,5 @@ export const vegetaVersions = clients.vegetaVersions;
 export const nofile = Object.fromEntries([...plans].map(([host, plan]) => [host, plan.nofile]));
 /** EC2 facts of an aws stack (region, instance ids, expiry, teardown schedule); absent locally. */
 export const aws = "summary" in platform ? platform.summary : undefined;
+/** When scheduled teardown (`lab reap --expired`, the AWS schedule and workflow) destroys the lab; renewed by each up. */
+export const expiresAt = "summary" in platform ? platform.summary.expiresAt : expiryFrom(new Date(), config.ttlHours);

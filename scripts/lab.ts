@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { bootstrap } from "./bootstrap.ts";
 import { doctor } from "./doctor.ts";
 import { attack, formatSummary, type AttackOverrides } from "./attack.ts";
-import { describeResidue, destroy, localResidue, reapLocal, removeStack, residueCount, up } from "./stack.ts";
+import { describeResidue, destroy, localResidue, reapExpired, reapLocal, removeStack, residueCount, up } from "./stack.ts";
 import { PRESETS } from "../components/config.ts";
 import { tipping, TIPPING_DEFAULTS } from "./tipping.ts";
 import { formatTippingTable } from "../components/render/tipping.ts";
@@ -178,9 +178,18 @@ Examples:
         process.exitCode = plan(o.stack, o);
     });
 
-program.command("reap").description("remove a local stack's leftovers by name, even without its state")
+program.command("reap").description("remove a local stack's leftovers by name, even without its state; " +
+    "with --expired, tear down every stack past its TTL (c2m:ttlHours after its last up)")
     .addOption(stackOption())
-    .action(async (o: { stack: string }) => {
+    .option("--expired", "destroy every stack whose expiresAt has passed, whatever --stack says")
+    .action(async (o: { stack: string; expired?: boolean }) => {
+        if (o.expired) {
+            const reaped = await reapExpired();
+            console.log(reaped.length === 0 ? "reap: no stack is past its TTL"
+                : reaped.map((r) => `reaped ${r.stack} (expired ${r.expiresAt}), residue ${r.residue}`).join("\n"));
+            if (reaped.some((r) => r.residue > 0)) process.exitCode = 1;
+            return;
+        }
         const left = await reapLocal(o.stack);
         console.log(describeResidue(left));
         if (residueCount(left) > 0) process.exitCode = 1;

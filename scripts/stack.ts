@@ -9,6 +9,7 @@ import YAML from "yaml";
 import { parseLabConfig, type LabConfig } from "../components/config.ts";
 import { localNames } from "../components/render/localPlatform.ts";
 import type { CapacityPlan } from "../components/render/capacity.ts";
+import { isExpired } from "../components/render/labTags.ts";
 import { withDetectedLimits } from "../components/platform/local/limits.ts";
 import { awsSettings } from "../components/platform/aws/settings.ts";
 import { labEnv, REPO_ROOT } from "./toolchain/toolchain.ts";
@@ -37,6 +38,34 @@ export function readStackConfig(stack: string): LabConfig {
     }
     // This machine's limits bind only the local platform; EC2 hosts bring their own.
     return parseLabConfig(raw.platform === "aws" ? raw : withDetectedLimits(raw));
+}
+
+/** Stacks of this project in the state backend. */
+export async function listStacks(): Promise<string[]> {
+    const out = await pulumi()`pulumi stack ls --json`;
+    return (JSON.parse(out.stdout) as { name: string }[]).map((s) => s.name.split("/").pop()!);
+}
+
+/** A stack's plain `expiresAt` output; undefined when it has none (never up, or destroyed). */
+export async function stackExpiry(stack: string): Promise<string | undefined> {
+    const out = await $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true, nothrow: true })`pulumi stack output expiresAt --stack ${stack}`;
+    const value = out.stdout.trim();
+    return out.exitCode === 0 && value !== "" ? value : undefined;
+}
+
+/**
+ * Scheduled teardown from a shell (the GitHub workflow does the same for s3:// backends): every
+ * stack whose lease has run out is destroyed, removed and reaped by name. Returns what it did.
+ */
+export async function reapExpired(now = new Date(), only?: string[]): Promise<{ stack: string; expiresAt: string; residue: number }[]> {
+    const reaped = [];
+    for (const stack of (await listStacks()).filter((s) => !only || only.includes(s))) {
+        const expiresAt = await stackExpiry(stack);
+        if (!expiresAt || !isExpired(expiresAt, now)) continue;
+        process.stderr.write(`reap: ${stack} expired at ${expiresAt}: tearing it down\n`);
+        reaped.push({ stack, expiresAt, residue: residueCount(await teardownStack(stack)) });
+    }
+    return reaped;
 }
 
 export async function stackExists(stack: string): Promise<boolean> {

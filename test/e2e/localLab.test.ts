@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { destroy, describeResidue, localResidue, outputs, reapLocal, removeStack, residueCount, stackExists, teardownStack, up } from "../../scripts/stack.ts";
+import { destroy, describeResidue, localResidue, outputs, reapExpired, reapLocal, removeStack, residueCount, stackExists, teardownStack, up } from "../../scripts/stack.ts";
 import { attack } from "../../scripts/attack.ts";
 import { ConfigError } from "../../components/config.ts";
 
@@ -93,4 +93,17 @@ test("up, attack through plain and TLS frontends, down: all requests succeed and
     await removeStack(STACK);
     const residue = await localResidue(STACK);
     assert.equal(residueCount(residue), 0, describeResidue(residue));
+});
+
+test("a lab past its TTL is torn down by the scheduled reaper (`lab reap --expired`)", async () => {
+    writeStackConfig(STACK, (c) => { c["c2m:local"] = { subnet: "198.18.200.0/24" }; c["c2m:ttlHours"] = 0.0005; });
+    await up(STACK);
+    assert.equal((await localResidue(STACK)).namespaces.length, 5);
+    assert.deepEqual(await reapExpired(new Date(Date.now() - 60_000), [STACK]), [], "not reaped before its TTL (1.8 s)");
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const reaped = await reapExpired(new Date(), [STACK]);
+    assert.equal(reaped.length, 1);
+    assert.equal(reaped[0].residue, 0);
+    assert.equal(await stackExists(STACK), false, "the expired stack is removed");
+    assert.equal(residueCount(await localResidue(STACK)), 0);
 });

@@ -1,4 +1,4 @@
-// The lab's tags and expiry, on every taggable AWS resource. Pure.
+// The lab's expiry (every platform) and tags (every taggable AWS resource). Pure.
 
 export interface LabTagsInput { stack: string; owner: string; expiresAt: string }
 
