@@ -42,11 +42,9 @@ async function checkNode(): Promise<string> {
 }
 
 async function installAptPackages(): Promise<string> {
-    const needed = { haproxy: "haproxy", sshd: "openssh-server", ssh: "openssh-client", ip: "iproute2", curl: "curl", openssl: "openssl", pgrep: "procps",
-        prometheus: "prometheus", "prometheus-node-exporter": "prometheus-node-exporter" };
-    const missing = Object.entries(needed).filter(([bin]) => !existsSync(`/usr/sbin/${bin}`) && !existsSync(`/usr/bin/${bin}`) && !existsSync(`/sbin/${bin}`) && !existsSync(`/bin/${bin}`));
-    if (missing.length === 0) return "all present";
-    const pkgs = [...new Set(missing.map(([, pkg]) => pkg))].filter((x) => APT_PACKAGES.includes(x));
+    const onPath = (bin: string) => ["/usr/sbin", "/usr/bin", "/sbin", "/bin"].some((dir) => existsSync(`${dir}/${bin}`));
+    const pkgs = [...new Set(Object.entries(APT_PACKAGES).filter(([bin]) => !onPath(bin)).map(([, pkg]) => pkg))];
+    if (pkgs.length === 0) return "all present";
     // policy-rc.d stops the packages from starting system-wide services: the lab runs its own.
     const policy = "/usr/sbin/policy-rc.d";
     const hadPolicy = existsSync(policy);

@@ -29,9 +29,13 @@ export const PINS = {
     node: pkg.dependencies["node"] as string,
 } as const;
 
-export const APT_PACKAGES = ["haproxy", "openssh-server", "openssh-client", "iproute2", "curl", "openssl", "procps",
+/** Debian packages the rig needs, by a binary each installs (a missing binary means install it). */
+export const APT_PACKAGES: Record<string, string> = {
+    haproxy: "haproxy", sshd: "openssh-server", ssh: "openssh-client", ip: "iproute2", curl: "curl",
+    openssl: "openssl", pgrep: "procps",
     // the metrics role: Prometheus on the metrics host, node_exporter on every host
-    "prometheus", "prometheus-node-exporter"];
+    prometheus: "prometheus", "prometheus-node-exporter": "prometheus-node-exporter",
+};
 
 export interface Paths {
     cache: string;
