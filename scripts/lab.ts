@@ -8,7 +8,7 @@ import { PRESETS } from "../components/config.ts";
 import { tipping, TIPPING_DEFAULTS } from "./tipping.ts";
 import { formatTippingTable } from "../components/render/tipping.ts";
 import { backfillLedger, compareRuns, listRuns } from "./ledger.ts";
-import { report, reportName } from "./report.ts";
+import { buildRunReport, report, reportName } from "./report.ts";
 import { dumpDom } from "./lib/chromium.ts";
 import { plan } from "./plan.ts";
 
@@ -195,7 +195,7 @@ program.command("reap").description("remove a local stack's leftovers by name, e
         if (residueCount(left) > 0) process.exitCode = 1;
     });
 
-program.command("demo").description("bootstrap, up, a small attack through plain and TLS, down")
+program.command("demo").description("bootstrap, up, a small attack through plain and TLS, HTML report, down")
     .addOption(stackOption())
     .action(async (o: { stack: string }) => {
         await bootstrap();
@@ -207,7 +207,8 @@ program.command("demo").description("bootstrap, up, a small attack through plain
             await timed("lab up", () => up(o.stack));
             const result = await attack(o.stack, { preset: "smoke" });
             console.log(formatSummary(result));
-            failed = result.interrupted || (result.summary?.success ?? 0) < 1;
+            console.log(reportName(await buildRunReport(result.dir)));
+            failed = failed || result.interrupted || (result.summary?.success ?? 0) < 1;
         } finally {
             if (await down(o.stack) > 0) failed = true;
             process.off("SIGINT", onInterrupt);
