@@ -69,8 +69,7 @@ export async function reapExpired(now = new Date(), only?: string[]): Promise<{ 
 }
 
 export async function stackExists(stack: string): Promise<boolean> {
-    const out = await pulumi()`pulumi stack ls --json`;
-    return (JSON.parse(out.stdout) as { name: string }[]).some((s) => s.name === stack || s.name.endsWith(`/${stack}`));
+    return (await listStacks()).includes(stack);
 }
 
 /**
