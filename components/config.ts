@@ -80,6 +80,7 @@ const attack = z.strictObject({
     durationS: z.number().positive().optional(),
     connections: z.number().int().positive().optional(),
     workers: z.number().int().positive().optional(),
+    cpus: z.number().int().min(1).max(1024).optional(),
     timeoutS: z.number().positive().optional(),
     sleepMs: z.number().int().min(0).optional(),
     times: z.number().int().min(0).optional(),

@@ -89,12 +89,13 @@ program.command("attack").description("run vegeta on every client against the la
     .option("--sleep <ms>", "pong `sleep` header", nonNegativeInt("--sleep"))
     .option("--times <n>", "pong `times` header", nonNegativeInt("--times"))
     .option("--workers <n>", "vegeta -workers per process", positiveNumber("--workers"))
+    .option("--cpus <n>", "vegeta -cpus per process", positiveNumber("--cpus"))
     .option("--connections <n>", "vegeta -connections per client", positiveNumber("--connections"))
     .addOption(new Option("--frontends <list>", "plain,tls").argParser(frontendList))
     .action(async (o) => {
         const overrides: AttackOverrides = {
             preset: o.preset, rate: o.rate, durationS: o.duration, timeoutS: o.timeout, sleepMs: o.sleep,
-            times: o.times, workers: o.workers, connections: o.connections, frontends: o.frontends,
+            times: o.times, workers: o.workers, cpus: o.cpus, connections: o.connections, frontends: o.frontends,
         };
         const result = await attack(o.stack, overrides);
         console.log(formatSummary(result));

@@ -137,8 +137,8 @@ describe("planVegetaProcesses", () => {
 describe("vegetaAttackArgs", () => {
     const args = vegetaAttackArgs(PRESET_SETTINGS.seed, { url: "http://198.18.0.2/", laddr: "198.18.0.9" }, 1234, "/w/body.txt", "/w/out.bin");
 
-    test("is an attack with the seed's flags", () => {
-        assert.equal(args[0], "attack");
+    test("is an attack with the seed's flags (-cpus is vegeta's global flag, before the subcommand)", () => {
+        assert.deepEqual(args.slice(0, 2), ["-cpus=32", "attack"]);
         for (const flag of [
             "-rate=3000/s", "-connections=1234", "-workers=500", "-timeout=7200s", "-header=sleep:20", "-header=times:2",
             "-body=/w/body.txt", "-laddr=198.18.0.9", "-insecure", "-output=/w/out.bin",
@@ -148,7 +148,7 @@ describe("vegetaAttackArgs", () => {
     });
 
     test("every flag is a single -name=value (or bare) token, each name once except -header", () => {
-        const names = args.slice(1).map((a) => {
+        const names = args.slice(args.indexOf("attack") + 1).map((a) => {
             assert.match(a, /^-[a-z]+(=.+)?$/);
             return a.split("=")[0];
         });
@@ -161,6 +161,11 @@ describe("vegetaAttackArgs", () => {
         assert.ok(!args.some((a) => a.startsWith("-header=hold:")), "the seed's command has no hold");
         const held = vegetaAttackArgs({ ...PRESET_SETTINGS.seed, holdMs: 1500 }, { url: "u", laddr: "198.18.0.9" }, 1, "b", "o");
         assert.equal(held.filter((a) => a === "-header=hold:1500").length, 1);
+    });
+
+    test("without cpus the subcommand comes first (vegeta's default: all cores)", () => {
+        const noCpus = vegetaAttackArgs({ ...PRESET_SETTINGS.seed, cpus: undefined }, { url: "u", laddr: "198.18.0.9" }, 1, "b", "o");
+        assert.equal(noCpus[0], "attack");
     });
 
     test("has a duration (the seed had none; the lab never runs forever)", () => {
