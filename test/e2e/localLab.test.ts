@@ -58,8 +58,8 @@ test("an impossible plan is refused before any resource exists", async () => {
 test("up, attack through plain and TLS frontends, down: all requests succeed and cross HAProxy", async () => {
     await up(STACK);
     const out = await outputs(STACK);
-    assert.equal(out.inventory.length, 5, "1 haproxy + 2 backends + 2 clients");
-    assert.equal((await localResidue(STACK)).namespaces.length, 5, "one namespace per host");
+    assert.equal(out.inventory.length, 6, "1 haproxy + 2 backends + 2 clients + 1 metrics");
+    assert.equal((await localResidue(STACK)).namespaces.length, 6, "one namespace per host");
     assert.ok(!JSON.stringify(out.inventory).includes("PRIVATE KEY"), "inventory carries no key");
 
     const rate = 150;
@@ -86,6 +86,7 @@ test("up, attack through plain and TLS frontends, down: all requests succeed and
     assert.match(run.versions.haproxy, /HAProxy version 2\./);
     assert.match(run.versions.vegeta, /12\.13\.0/);
     assert.ok(existsSync(join(result.dir, "report.txt")));
+    assert.ok(existsSync(join(result.dir, "metrics.json")), "server-side metrics of the run were pulled from Prometheus");
     const runFiles = readFileSync(join(result.dir, "run.json"), "utf8") + readFileSync(join(result.dir, "config.yaml"), "utf8");
     assert.ok(!runFiles.includes(out.sshPrivateKey.trim().split("\n")[1]), "the SSH key never reaches the run directory");
 
@@ -98,7 +99,7 @@ test("up, attack through plain and TLS frontends, down: all requests succeed and
 test("a lab past its TTL is torn down by the scheduled reaper (`lab reap --expired`)", async () => {
     writeStackConfig(STACK, (c) => { c["c2m:local"] = { subnet: "198.18.200.0/24" }; c["c2m:ttlHours"] = 0.0005; });
     await up(STACK);
-    assert.equal((await localResidue(STACK)).namespaces.length, 5);
+    assert.equal((await localResidue(STACK)).namespaces.length, 6);
     assert.deepEqual(await reapExpired(new Date(Date.now() - 60_000), [STACK]), [], "not reaped before its TTL (1.8 s)");
     await new Promise((resolve) => setTimeout(resolve, 2500));
     const reaped = await reapExpired(new Date(), [STACK]);

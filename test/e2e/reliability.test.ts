@@ -35,6 +35,8 @@ const counts = { commands: 0, faults: 0, residueFound: 0 };
 function writeStackConfig(stack: string, edit: (config: Record<string, any>) => void = () => undefined): void {
     const doc = YAML.parse(readFileSync(stackFile("local"), "utf8"));
     doc.config["c2m:local"] = { subnet: SUBNETS[stack] };
+    // Lean labs: the faults here are about the lab's own parts, not the metrics host.
+    doc.config["c2m:hosts"] = { ...doc.config["c2m:hosts"], metrics: 0 };
     edit(doc.config);
     writeFileSync(stackFile(stack), YAML.stringify(doc));
 }
