@@ -97,10 +97,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
     const dir = join(runsDir, runId);
     const clients = out.inventory.filter((h) => h.role === "client");
     const lb = out.inventory.find((h) => h.role === "haproxy");
-    const target = (name: string): SshTarget => {
-        const h = out.inventory.find((x) => x.name === name)!;
-        return { ...h.ssh, binPath: h.ssh.binPath };
-    };
+    const target = (name: string): SshTarget => out.inventory.find((x) => x.name === name)!.ssh;
     const plan = planVegetaProcesses(settings, clients, { plain: out.vips.plain, tls: out.vips.tls }, runId);
     mkdirSync(join(dir, "results"), { recursive: true });
     const ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh.host));
