@@ -9,6 +9,20 @@ export interface SshTarget { host: string; port: number; user: string; /** PATH 
 
 export interface SshResult { code: number; stdout: string; stderr: string }
 
+export interface SshDial { keyFile: string; host: string; port: number; user: string; connectTimeoutS: number; keepAliveS?: number }
+
+/**
+ * ssh's argument vector for a lab host: this key only, no agent, no prompts. Host keys are not
+ * checked: lab hosts are created by the same update with fresh ones.
+ */
+export function sshArgs(d: SshDial, command: string): string[] {
+    return ["-i", d.keyFile, "-p", String(d.port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+        "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+        "-o", `ConnectTimeout=${d.connectTimeoutS}`,
+        ...(d.keepAliveS === undefined ? [] : ["-o", `ServerAliveInterval=${d.keepAliveS}`]),
+        `${d.user}@${d.host}`, command];
+}
+
 export class SshSession {
     private readonly dir: string;
     private readonly keyFile: string;
@@ -26,9 +40,7 @@ export class SshSession {
 
     private args(t: SshTarget, command: string): string[] {
         if (!this.labHosts.has(t.host)) throw new Error(`refusing to reach ${t.host}: not a host of this lab`);
-        return ["-i", this.keyFile, "-p", String(t.port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
-            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-            "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=15", `${t.user}@${t.host}`, command];
+        return sshArgs({ keyFile: this.keyFile, host: t.host, port: t.port, user: t.user, connectTimeoutS: 10, keepAliveS: 15 }, command);
     }
 
     /**

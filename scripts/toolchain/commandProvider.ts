@@ -14,6 +14,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sshArgs } from "../lib/ssh.ts";
 import { randomUUID } from "node:crypto";
 
 const VERSION = "1.2.1";
@@ -78,15 +79,9 @@ async function runRemote(conn: Connection, script: string, stdin: string | undef
     try {
         const key = join(dir, "id");
         writeFileSync(key, conn.privateKey ?? "", { mode: 0o600 });
-        const args = [
-            "-i", key, "-p", String(conn.port ?? 22),
-            "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
-            // Lab hosts are created by this same update with fresh host keys.
-            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-            "-o", `ConnectTimeout=${conn.perDialTimeout ?? 15}`,
-            `${conn.user ?? "root"}@${conn.host}`,
-            envPrefix(environment) + script,
-        ];
+        const args = sshArgs({
+            keyFile: key, host: conn.host, port: conn.port ?? 22, user: conn.user ?? "root", connectTimeoutS: conn.perDialTimeout ?? 15,
+        }, envPrefix(environment) + script);
         const attempts = Math.max(1, Math.min(conn.dialErrorLimit ?? 10, maxAttempts));
         let result: RunResult = { code: 255, stdout: "", stderr: "" };
         for (let attempt = 1; attempt <= attempts; attempt++) {
