@@ -2,6 +2,7 @@
 // parseLabConfig) before any resource is created. Every error names the config key.
 import { z } from "zod";
 import { checkPlan } from "./render/sizing.ts";
+import { hasHostBits, readCidr } from "./render/addressPlan.ts";
 
 const port = z.number().int().min(1).max(65535);
 const count = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -101,19 +102,16 @@ const local = z.strictObject({
 
 /** An IPv4 CIDR block with no host bits set, no wider than /8: SSH is only let in from it. */
 export const operatorCidr = z.string().superRefine((value, ctx) => {
-    const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
-    const octets = match ? match.slice(1, 5).map(Number) : [];
-    const prefix = match ? Number(match[5]) : -1;
-    if (!match || octets.some((o) => o > 255) || prefix > 32) {
+    const block = readCidr(value);
+    if (!block) {
         ctx.addIssue({ code: "custom", message: `"${value}" is not an IPv4 CIDR block like 203.0.113.7/32` });
         return;
     }
-    if (prefix < 8) {
-        ctx.addIssue({ code: "custom", message: `"${value}" would open SSH to ${prefix === 0 ? "the whole internet" : "a huge range"}; give your own address, e.g. 203.0.113.7/32` });
+    if (block.prefix < 8) {
+        ctx.addIssue({ code: "custom", message: `"${value}" would open SSH to ${block.prefix === 0 ? "the whole internet" : "a huge range"}; give your own address, e.g. 203.0.113.7/32` });
         return;
     }
-    const address = octets.reduce((acc, o) => acc * 256 + o, 0);
-    if (address % 2 ** (32 - prefix) !== 0) ctx.addIssue({ code: "custom", message: `"${value}" has host bits set` });
+    if (hasHostBits(block)) ctx.addIssue({ code: "custom", message: `"${value}" has host bits set` });
 });
 
 // EC2 tiers (platform aws). Counts per role are c2m:hosts; types and addresses are here.

@@ -18,6 +18,21 @@ export function intToIp(n: number): string {
     return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join(".");
 }
 
+/** An IPv4 CIDR block's first address and prefix (0–32), or undefined when the text is not one. */
+export function readCidr(cidr: string): Subnet | undefined {
+    const match = /^([\d.]+)\/(\d{1,2})$/.exec(cidr);
+    if (!match || Number(match[2]) > 32) return undefined;
+    try {
+        return { base: ipToInt(match[1]), prefix: Number(match[2]) };
+    } catch {
+        return undefined;
+    }
+}
+
+export function hasHostBits(s: Subnet): boolean {
+    return s.base % 2 ** (32 - s.prefix) !== 0;
+}
+
 export function parseSubnet(cidr: string): Subnet {
     const match = /^([\d.]+)\/(\d{1,2})$/.exec(cidr);
     if (!match) throw new Error(`"${cidr}" is not a CIDR block like 198.18.0.0/24`);
@@ -26,7 +41,7 @@ export function parseSubnet(cidr: string): Subnet {
     if (prefix < LAB_PREFIX || prefix > 29) {
         throw new Error(`"${cidr}": prefix must be /${LAB_PREFIX}../29 and inside 198.18.0.0/15`);
     }
-    if (base % 2 ** (32 - prefix) !== 0) throw new Error(`"${cidr}" has host bits set`);
+    if (hasHostBits({ base, prefix })) throw new Error(`"${cidr}" has host bits set`);
     if (Math.floor(base / 2 ** (32 - LAB_PREFIX)) !== Math.floor(LAB_BASE / 2 ** (32 - LAB_PREFIX))) {
         throw new Error(`"${cidr}" is outside 198.18.0.0/15; the lab only sends load to its own benchmarking range`);
     }
