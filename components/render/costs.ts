@@ -32,18 +32,18 @@ export const PER_CONNECTION_COSTS: PerConnectionCosts = {
 /** Sockets an end-to-end connection takes on each side: client 1, HAProxy 2, backend 1. */
 export const SOCKETS_PER_CONNECTION = { client: 1, haproxy: 2, backend: 1 } as const;
 
-/** Bytes the whole lab needs for `connections` end-to-end connections, `tlsShare` of them TLS. */
-export function labMemoryBytes(connections: number, tlsShare: number, c: PerConnectionCosts = PER_CONNECTION_COSTS): number {
-    const kb = connections * (
-        4 * c.kernelPerSocketKB
-        + (1 - tlsShare) * (c.haproxyPlainKB + c.clientPlainKB)
-        + tlsShare * (c.haproxyTlsKB + c.clientTlsKB)
-        + c.backendKB);
-    return Math.ceil(kb * 1024);
+export type CostRole = keyof typeof SOCKETS_PER_CONNECTION;
+
+/** KB one end-to-end connection costs on a box of this role: its kernel sockets plus its process's own state. */
+export function roleKBPerConnection(role: CostRole, tlsShare: number, c: PerConnectionCosts = PER_CONNECTION_COSTS): number {
+    const mix = (plain: number, tls: number) => (1 - tlsShare) * plain + tlsShare * tls;
+    const own = { haproxy: mix(c.haproxyPlainKB, c.haproxyTlsKB), client: mix(c.clientPlainKB, c.clientTlsKB), backend: c.backendKB }[role];
+    return SOCKETS_PER_CONNECTION[role] * c.kernelPerSocketKB + own;
 }
 
-/** Bytes the load-balancer box alone needs (its two sockets per connection plus HAProxy). */
-export function lbMemoryBytes(connections: number, tlsShare: number, c: PerConnectionCosts = PER_CONNECTION_COSTS): number {
-    const kb = connections * (2 * c.kernelPerSocketKB + (1 - tlsShare) * c.haproxyPlainKB + tlsShare * c.haproxyTlsKB);
+/** Bytes the whole lab needs for `connections` end-to-end connections, `tlsShare` of them TLS. */
+export function labMemoryBytes(connections: number, tlsShare: number, c: PerConnectionCosts = PER_CONNECTION_COSTS): number {
+    const roles = Object.keys(SOCKETS_PER_CONNECTION) as CostRole[];
+    const kb = connections * roles.reduce((sum, role) => sum + roleKBPerConnection(role, tlsShare, c), 0);
     return Math.ceil(kb * 1024);
 }

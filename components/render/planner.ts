@@ -2,7 +2,7 @@
 // instance table (prices.ts), what a target of concurrent connections needs — memory, open
 // files, ports, source addresses, clients — what it costs per hour, and where it breaks.
 // Pure; `lab plan` prints it, the AWS platform refuses plans over budget with it.
-import { PER_CONNECTION_COSTS, SOCKETS_PER_CONNECTION, type PerConnectionCosts } from "./costs.ts";
+import { PER_CONNECTION_COSTS, SOCKETS_PER_CONNECTION, roleKBPerConnection, type PerConnectionCosts } from "./costs.ts";
 import { fleetUsdPerHour, instanceType, type InstanceType } from "./prices.ts";
 
 /** Ports one source address can use towards one VIP:port (ip_local_port_range 1024–65535). */
@@ -106,8 +106,7 @@ export function planTier(input: PlannerInput): Plan {
     const warnings: string[] = [];
 
     // Load balancer: two kernel sockets per connection plus HAProxy's own state.
-    const lbKiB = conns * (SOCKETS_PER_CONNECTION.haproxy * c.kernelPerSocketKB
-        + (1 - tlsShare) * c.haproxyPlainKB + tlsShare * c.haproxyTlsKB);
+    const lbKiB = conns * roleKBPerConnection("haproxy", tlsShare, c);
     const lbNeed = lbKiB / GIB;
     const lbSeed = (2 * conns * SEED_KIB_PER_ESTABLISHED_SOCKET) / GIB;
     const lbUsable = lb.memoryGiB - HOST_RESERVED_GIB;
@@ -122,7 +121,7 @@ export function planTier(input: PlannerInput): Plan {
     const lbNofile = SOCKETS_PER_CONNECTION.haproxy * conns + FD_SLACK;
 
     // Clients: ports per source address, then memory.
-    const clientKiB = SOCKETS_PER_CONNECTION.client * c.kernelPerSocketKB + (1 - tlsShare) * c.clientPlainKB + tlsShare * c.clientTlsKB;
+    const clientKiB = roleKBPerConnection("client", tlsShare, c);
     const connsPerClient = Math.ceil(conns / input.clients);
     const connsPerIp = Math.ceil(connsPerClient / input.sourceIpsPerClient);
     if (input.sourceIpsPerClient > cl.ipv4PerInterface) {
@@ -143,7 +142,7 @@ export function planTier(input: PlannerInput): Plan {
     // Backends: one socket per connection per pong server.
     const servers = input.backends * input.serversPerHost;
     const perServer = Math.ceil(conns / servers);
-    const backendKiB = SOCKETS_PER_CONNECTION.backend * c.kernelPerSocketKB + c.backendKB;
+    const backendKiB = roleKBPerConnection("backend", tlsShare, c);
     const backendNeed = (perServer * input.serversPerHost * backendKiB) / GIB;
     if (backendNeed > be.memoryGiB - HOST_RESERVED_GIB) {
         problems.push(`backends: ${perServer * input.serversPerHost} connections per host need ~${round(backendNeed)} GiB, ` +
