@@ -1,7 +1,7 @@
 // Pulumi operations the CLI needs (select/create a stack, up, outputs, destroy) and the
 // local residue check that proves teardown left nothing behind.
 import { $ } from "zx";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join, sep } from "node:path";
 import { hostname } from "node:os";
@@ -40,8 +40,33 @@ export function readStackConfig(stack: string): LabConfig {
     return parseLabConfig(raw.platform === "aws" ? raw : withDetectedLimits(raw));
 }
 
+/** Directory of a file:// state backend; undefined for other backends. */
+function fileBackendDir(): string | undefined {
+    const url = labEnv().PULUMI_BACKEND_URL ?? "";
+    return url.startsWith("file://") ? url.replace(/^file:\/\//, "").replace(/\?.*$/, "") : undefined;
+}
+
+/**
+ * A pulumi killed mid-write can leave an empty `<stack>.json.attrs` beside a checkpoint in a file
+ * backend; every later `pulumi stack ls` then fails with "EOF". Attributes are JSON, so an empty
+ * file is never valid, and the backend reads a missing one as "no attributes": remove it.
+ */
+function removeTruncatedAttrs(): void {
+    const dir = fileBackendDir();
+    const stacks = dir && join(dir, ".pulumi", "stacks");
+    if (!stacks || !existsSync(stacks)) return;
+    for (const f of readdirSync(stacks, { recursive: true, encoding: "utf8" })) {
+        const file = join(stacks, f);
+        if (f.endsWith(".attrs") && statSync(file).size === 0) {
+            process.stderr.write(`state: removing ${file}, left empty by a pulumi that was killed while writing it\n`);
+            rmSync(file);
+        }
+    }
+}
+
 /** Stacks of this project in the state backend. */
 export async function listStacks(): Promise<string[]> {
+    removeTruncatedAttrs();
     const out = await pulumi()`pulumi stack ls --json`;
     return (JSON.parse(out.stdout) as { name: string }[]).map((s) => s.name.split("/").pop()!);
 }
@@ -129,9 +154,9 @@ async function streamed(args: string[]): Promise<void> {
  * (killed mid-update) blocks every later update; `pulumi cancel` lifts it. Live locks stay.
  */
 export async function clearStaleLock(stack: string): Promise<boolean> {
-    const url = labEnv().PULUMI_BACKEND_URL ?? "";
-    const locks = join(url.replace(/^file:\/\//, "").replace(/\?.*$/, ""), ".pulumi", "locks");
-    if (!url.startsWith("file://") || !existsSync(locks)) return false;
+    const state = fileBackendDir();
+    const locks = state && join(state, ".pulumi", "locks");
+    if (!locks || !existsSync(locks)) return false;
     const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === "EPERM"; } };
     const stale = readdirSync(locks, { recursive: true, encoding: "utf8" })
         .filter((f) => f.split(sep).at(-2) === stack && f.endsWith(".json"))
