@@ -5,9 +5,9 @@ import { METRICS_DEFAULTS, parseLabConfig, type LabConfig } from "./components/c
 import { LocalPlatform, type HostSpec } from "./components/platform/local/localPlatform.ts";
 import { withDetectedLimits } from "./components/platform/local/limits.ts";
 import { renderTuning, socketsOnHost, type TuningPlan } from "./components/render/tuning.ts";
-import { planCapacity, type CapacityPlan } from "./components/render/capacity.ts";
+import { planCapacity, type CapacityPlan } from "./components/plan/capacity.ts";
 import { attackSettings } from "./components/render/attack.ts";
-import { expectedConcurrencyPerClient } from "./components/render/sizing.ts";
+import { expectedConcurrencyPerClient } from "./components/plan/sizing.ts";
 import { Tuning } from "./components/roles/tuning.ts";
 import { Haproxy } from "./components/roles/haproxy.ts";
 import { Backends } from "./components/roles/backends.ts";
@@ -15,7 +15,7 @@ import { Clients } from "./components/roles/clients.ts";
 import { Metrics, haproxyLogTarget } from "./components/roles/metrics.ts";
 import type { Host } from "./components/types.ts";
 import { hostMemoryBytes } from "./components/platform/aws/settings.ts";
-import { expiryFrom } from "./components/render/labTags.ts";
+import { expiryFrom } from "./components/platform/labTags.ts";
 
 const OBJECT_KEYS = ["hosts", "plan", "backend", "haproxy", "attack", "local", "aws", "metrics"] as const;
 

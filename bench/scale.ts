@@ -12,7 +12,7 @@ import { REPO_ROOT } from "../scripts/toolchain/toolchain.ts";
 import { outputs, reapLocal, residueCount, teardownStack, up, type StackOutputs } from "../scripts/stack.ts";
 import { attack, fetchStats, newRunId, type AttackResult } from "../scripts/attack.ts";
 import { backendCounters, frontendCounters, FRONTEND_NAMES } from "../scripts/lib/haproxyStats.ts";
-import { localNames } from "../components/render/localPlatform.ts";
+import { localNames } from "../components/platform/local/scripts.ts";
 
 const STACK = "scale";
 const stackFile = join(REPO_ROOT, `Pulumi.${STACK}.yaml`);

@@ -11,7 +11,7 @@ import YAML from "yaml";
 import { REPO_ROOT } from "../scripts/toolchain/toolchain.ts";
 import { destroy, describeResidue, reapLocal, removeStack, residueCount, up } from "../scripts/stack.ts";
 import { tipping, TIPPING_DEFAULTS } from "../scripts/tipping.ts";
-import { formatTippingTable } from "../components/render/tipping.ts";
+import { formatTippingTable } from "../scripts/analysis/tipping.ts";
 
 interface Options { capacity: number; start: number; duration: number; stack: string; subnet: string; serviceMs: number; keep?: boolean }
 

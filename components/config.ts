@@ -1,8 +1,8 @@
 // The stack's configuration: one schema, validated once (index.ts and the CLI both call
 // parseLabConfig) before any resource is created. Every error names the config key.
 import { z } from "zod";
-import { checkPlan } from "./render/sizing.ts";
-import { hasHostBits, readCidr } from "./render/addressPlan.ts";
+import { checkPlan } from "./plan/sizing.ts";
+import { hasHostBits, readCidr } from "./platform/addressPlan.ts";
 
 const port = z.number().int().min(1).max(65535);
 const count = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -39,7 +39,7 @@ const backend = z.strictObject({
 });
 
 // What the lab is sized for: every process count, fd limit, source address and kernel value
-// is derived from these (components/render/capacity.ts).
+// is derived from these (components/plan/capacity.ts).
 const plan = z.strictObject({
     /** Concurrent end-to-end connections (client ↔ HAProxy ↔ backend). */
     connections: count(1, 10_000_000).default(4000),

@@ -4,7 +4,7 @@
 import type {
     ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy,
 } from "@pulumi/policy";
-import { fleetUsdPerHour, instanceType } from "../components/render/prices.ts";
+import { fleetUsdPerHour, instanceType } from "../components/plan/prices.ts";
 
 export const LAB_TAGS = ["lab:stack", "lab:owner", "lab:expires-at"] as const;
 /** AWS types the API gives no tags. */
@@ -62,7 +62,7 @@ export function budgetProblems(resources: { type: string; props: Props }[], conf
     if (instances.length === 0) return [];
     const problems: string[] = [];
     const unknown = instances.filter((i) => !instanceType(String(i.props.instanceType)));
-    problems.push(...[...new Set(unknown.map((i) => String(i.props.instanceType)))].map((t) => `instance type ${t} has no known price: add it to components/render/prices.ts`));
+    problems.push(...[...new Set(unknown.map((i) => String(i.props.instanceType)))].map((t) => `instance type ${t} has no known price: add it to components/plan/prices.ts`));
     const caps = instances.map((i) => Number(tagsOf(i.props)[BUDGET_TAG])).filter((n) => Number.isFinite(n) && n > 0);
     if (config.maxUsdPerHour !== undefined) caps.push(config.maxUsdPerHour);
     if (caps.length === 0) return [...problems, `no budget: instances must carry ${BUDGET_TAG} (c2m:aws.budgetUsdPerHour)`];

@@ -6,7 +6,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import { attackSettings, planVegetaProcesses, vegetaCommandLine, type AttackSettings, type VegetaProcess } from "../components/render/attack.ts";
-import { isLabTarget } from "../components/render/addressPlan.ts";
+import { isLabTarget } from "../components/platform/addressPlan.ts";
 import { parseLabConfig, type LabConfig } from "../components/config.ts";
 import { outputs, type StackOutputs } from "./stack.ts";
 import { SshSession, type SshTarget } from "./lib/ssh.ts";

@@ -4,7 +4,8 @@ import { $, which, fs } from "zx";
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { APT_PACKAGES, PINS, labEnv, paths } from "./toolchain/toolchain.ts";
+import { APT_PACKAGES, labEnv, paths } from "./toolchain/toolchain.ts";
+import { PINS } from "../components/pins.ts";
 import { findTool, recordBuiltVersion, type ToolReport } from "./toolchain/tools.ts";
 
 interface Step { name: string; run: () => Promise<string> }

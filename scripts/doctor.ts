@@ -1,6 +1,7 @@
 // `lab doctor`: each tool, its version, where it came from, and what is missing.
 import { DOCTOR_TOOLS, findTool } from "./toolchain/tools.ts";
-import { PINS, labEnv, paths } from "./toolchain/toolchain.ts";
+import { labEnv, paths } from "./toolchain/toolchain.ts";
+import { PINS } from "../components/pins.ts";
 import { existsSync } from "node:fs";
 
 export async function doctor(): Promise<boolean> {

@@ -6,7 +6,7 @@ import { attack, formatSummary, type AttackOverrides } from "./attack.ts";
 import { describeResidue, destroy, localResidue, reapExpired, reapLocal, removeStack, residueCount, up } from "./stack.ts";
 import { PRESETS } from "../components/config.ts";
 import { tipping, TIPPING_DEFAULTS } from "./tipping.ts";
-import { formatTippingTable } from "../components/render/tipping.ts";
+import { formatTippingTable } from "./analysis/tipping.ts";
 import { backfillLedger, compareRuns, listRuns } from "./ledger.ts";
 import { buildRunReport, report, reportName } from "./report.ts";
 import { dumpDom } from "./lib/chromium.ts";

@@ -5,7 +5,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } 
 import { basename, dirname, join } from "node:path";
 import YAML from "yaml";
 import { labEnv, REPO_ROOT } from "./toolchain/toolchain.ts";
-import { readTimeline, type Timeline } from "./lib/timeline.ts";
+import { readTimeline, type Timeline } from "./analysis/timeline.ts";
 import { pullHaproxyLog, pullRunMetrics, type MetricsEndpoint } from "./lib/metricsPull.ts";
 import { outputs } from "./stack.ts";
 import { findRun, formatCompare, formatRuns, ledgerRow, parseLedger, type LedgerRow, type RunJson } from "./lib/ledger.ts";

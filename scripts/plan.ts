@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import { parseLabConfig, type LabConfig } from "../components/config.ts";
-import { formatPlan, planTier, sourceIpsNeeded, type Plan } from "../components/render/planner.ts";
+import { formatPlan, planTier, sourceIpsNeeded, type Plan } from "../components/plan/planner.ts";
 import { plannerInput } from "../components/platform/aws/settings.ts";
 import { REPO_ROOT } from "./toolchain/toolchain.ts";
 

@@ -9,10 +9,10 @@ import { REPO_ROOT } from "./toolchain/toolchain.ts";
 import { readLedger, runTimeline } from "./ledger.ts";
 import { findRun, ledgerRow, type RunJson } from "./lib/ledger.ts";
 import { renderSvg } from "./lib/plot.ts";
-import { metricsCharts, timelineCharts, tippingChart, type Chart, type MetricsPanel } from "../components/render/reportCharts.ts";
-import { renderReportHtml, type ReportFigure, type ReportTable, type ReportText } from "../components/render/report.ts";
-import { fmtRate, type TippingResult } from "../components/render/tipping.ts";
-import type { HaproxyLogSummary } from "../components/render/metricsLog.ts";
+import { metricsCharts, timelineCharts, tippingChart, type Chart, type MetricsPanel } from "./analysis/reportCharts.ts";
+import { renderReportHtml, type ReportFigure, type ReportTable, type ReportText } from "./analysis/report.ts";
+import { fmtRate, type TippingResult } from "./analysis/tipping.ts";
+import type { HaproxyLogSummary } from "./analysis/metricsLog.ts";
 import type { MetricsFile } from "./lib/metricsPull.ts";
 
 export interface BuiltReport { file: string; ms: number; figures: number }

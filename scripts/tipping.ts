@@ -1,6 +1,6 @@
 // `lab tipping`: the automatic tipping-point search on a running lab. Each step is a normal
 // `lab attack` (runs/<id>/, ledger row) at one total rate; the pure search
-// (components/render/tipping.ts) picks the next rate and judges each step.
+// (scripts/analysis/tipping.ts) picks the next rate and judges each step.
 import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { attack, newRunId } from "./attack.ts";
@@ -10,7 +10,7 @@ import { runsRoot } from "./toolchain/toolchain.ts";
 import {
     DEFAULT_TIPPING, fmtRate, formatTippingTable, searchTippingPoint, summarise, validateTippingOptions,
     type StepMeasure, type StepVerdict, type TippingOptions, type TippingResult,
-} from "../components/render/tipping.ts";
+} from "./analysis/tipping.ts";
 
 export interface TippingArgs extends TippingOptions {
     stack: string;

@@ -211,7 +211,7 @@ export function toSeries(template: string, result: PromMatrix[]): { label: strin
 /** UDP port HAProxy sends its request log to (syslog), and TCP port the sink serves it on. */
 export const HAPROXY_LOG_PORT = 5514;
 
-/** Reads the sink program (scripts/lib/logSink.ts) on stdin and starts it on the metrics host. */
+/** Reads the sink program (backend/logSink.ts) on stdin and starts it on the metrics host. */
 export function logSinkStartScript(p: MetricsPaths, address: string): string {
     return [
         "set -eu",

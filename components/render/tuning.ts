@@ -2,7 +2,7 @@
 // values and why; the tuning role (per host) and the local platform (machine-wide keys)
 // apply them and read them back.
 import type { Role } from "../types.ts";
-import type { CapacityPlan } from "./capacity.ts";
+import type { CapacityPlan } from "../plan/capacity.ts";
 
 export interface Setting {
     key: string;

@@ -11,7 +11,7 @@ import {
 } from "../render/metrics.ts";
 import { hostCommand } from "./remote.ts";
 
-const LOG_SINK_SOURCE = readFileSync(new URL("../../scripts/lib/logSink.ts", import.meta.url), "utf8");
+const LOG_SINK_SOURCE = readFileSync(new URL("../../backend/logSink.ts", import.meta.url), "utf8");
 
 /** Where HAProxy sends its request log when the lab has a metrics host (address:port, UDP syslog). */
 export function haproxyLogTarget(metricsHost: Host): string {

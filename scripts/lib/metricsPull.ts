@@ -5,10 +5,10 @@ import { join } from "node:path";
 import { createGzip } from "node:zlib";
 import { Readable } from "node:stream";
 import { createInterface } from "node:readline";
-import { parseHaproxyLogLine, summariseHaproxyLog, type HaproxyLogRecord, type HaproxyLogSummary } from "../../components/render/metricsLog.ts";
-import { isLabTarget } from "../../components/render/addressPlan.ts";
+import { parseHaproxyLogLine, summariseHaproxyLog, type HaproxyLogRecord, type HaproxyLogSummary } from "../analysis/metricsLog.ts";
+import { isLabTarget } from "../../components/platform/addressPlan.ts";
 import { OVERHEAD_QUERIES, panelQueries, toSeries, type PromMatrix } from "../../components/render/metrics.ts";
-import type { MetricsPanel } from "../../components/render/reportCharts.ts";
+import type { MetricsPanel } from "../analysis/reportCharts.ts";
 
 export interface MetricsEndpoint { prometheus: string; scrapeIntervalS: number; haproxyLog?: string }
 

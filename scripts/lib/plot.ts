@@ -2,7 +2,7 @@
 // vega-lite compiles to a Vega spec, a headless vega View draws it with the SVG renderer.
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
-import type { VegaLiteSpec } from "../../components/render/reportCharts.ts";
+import type { VegaLiteSpec } from "../analysis/reportCharts.ts";
 
 export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
     const compiled = compile(spec as unknown as TopLevelSpec).spec;

@@ -7,27 +7,6 @@ import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
-const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8"));
-
-export const PINS = {
-    /** The Node SDK the program uses (package.json). */
-    pulumiSdk: pkg.dependencies["@pulumi/pulumi"] as string,
-    /**
-     * CLI built from github.com/pulumi/pulumi/pkg/v3. The module proxy here does not serve
-     * pkg/v3 at the SDK's exact version (3.270.0); 3.274.1 is the nearest newer one it serves.
-     * A newer engine runs older SDKs (the gRPC protocol is versioned).
-     */
-    pulumiCli: "3.274.1",
-    /**
-     * The nodejs language host. Since 3.69 it is a module of its own that the proxy here does
-     * not serve; 3.68.0 is the newest release where it sits inside sdk/v3, and it runs the
-     * current SDK's program entry point unchanged.
-     */
-    languageHost: "3.68.0",
-    commandSdk: pkg.dependencies["@pulumi/command"] as string,
-    vegeta: "12.13.0",
-    node: pkg.dependencies["node"] as string,
-} as const;
 
 /** Debian packages the rig needs, by a binary each installs (a missing binary means install it). */
 export const APT_PACKAGES: Record<string, string> = {

@@ -16,7 +16,7 @@ import YAML from "yaml";
 import { labEnv, paths, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 import { describeResidue, localResidue, outputs, residueCount, stackExists, teardownStack, type StackOutputs } from "../../scripts/stack.ts";
 import { SshSession } from "../../scripts/lib/ssh.ts";
-import { localNames } from "../../components/render/localPlatform.ts";
+import { localNames } from "../../components/platform/local/scripts.ts";
 import { haproxyPaths, haproxyStartScript, pidFile } from "../../components/render/haproxyScripts.ts";
 import { detectNofileCeiling } from "../../components/platform/local/limits.ts";
 

@@ -13,9 +13,9 @@ import { createPongServer } from "../../backend/pong.ts";
 import { labEnv } from "../../scripts/toolchain/toolchain.ts";
 import { buildRunReport, buildTippingReport } from "../../scripts/report.ts";
 import { dumpDom, ensureChromium } from "../../scripts/lib/chromium.ts";
-import { searchTippingPoint, DEFAULT_TIPPING } from "../../components/render/tipping.ts";
-import type { MetricsPanel } from "../../components/render/reportCharts.ts";
-import { parseHaproxyLogLine, summariseHaproxyLog } from "../../components/render/metricsLog.ts";
+import { searchTippingPoint, DEFAULT_TIPPING } from "../../scripts/analysis/tipping.ts";
+import type { MetricsPanel } from "../../scripts/analysis/reportCharts.ts";
+import { parseHaproxyLogLine, summariseHaproxyLog } from "../../scripts/analysis/metricsLog.ts";
 
 const RUN_ID = "20261125-120000-reporttest";
 const root = mkdtempSync(join(tmpdir(), "c2m-report-"));

@@ -3,7 +3,7 @@ import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { FAKE_PRIVATE_KEY, isSecretInput, OPERATOR_CIDR, ofType, reveal, runProgram, type ProgramRun, type Registered } from "./harness.ts";
 import { TERMINATE_TARGET_ARN } from "../../components/platform/aws/teardown.ts";
-import { isLabTarget } from "../../components/render/addressPlan.ts";
+import { isLabTarget } from "../../components/platform/addressPlan.ts";
 import { budgetProblems, imdsProblems, sshFromInternetProblems, ttlTagProblems } from "../../policy/policies.ts";
 
 export interface TierExpectation {

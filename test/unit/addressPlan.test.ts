@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { addressPlan, intToIp, ipToInt, isLabTarget, parseSubnet, subnetCapacity } from "../../components/render/addressPlan.ts";
+import { addressPlan, intToIp, ipToInt, isLabTarget, parseSubnet, subnetCapacity } from "../../components/platform/addressPlan.ts";
 
 describe("ipToInt / intToIp", () => {
     test("known addresses map to their 32-bit values", () => {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import YAML from "yaml";
-import { cloudInitReadyScript, renderCloudInit, type CloudInitInput } from "../../components/render/cloudInit.ts";
+import { cloudInitReadyScript, renderCloudInit, type CloudInitInput } from "../../components/platform/aws/cloudInit.ts";
 
 const GOLDEN = new URL("./golden/aws-cloud-init-client.yaml", import.meta.url);
 

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { ConfigError, parseLabConfig } from "../../components/config.ts";
 import { awsSettings, sourceIpsPerClient } from "../../components/platform/aws/settings.ts";
 import { hostAddresses, MAX_HOSTS } from "../../components/platform/aws/addressPlan.ts";
-import { expiryFrom, isExpired, labTags, schedulerAt } from "../../components/render/labTags.ts";
-import { isLabTarget } from "../../components/render/addressPlan.ts";
+import { expiryFrom, isExpired, labTags, schedulerAt } from "../../components/platform/labTags.ts";
+import { isLabTarget } from "../../components/platform/addressPlan.ts";
 
 function problems(raw: Record<string, unknown>, fn: (cfg: ReturnType<typeof parseLabConfig>) => unknown = () => undefined): string[] {
     try {

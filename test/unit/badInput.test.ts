@@ -13,7 +13,7 @@ import YAML from "yaml";
 import { labEnv, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 import { describeResidue, localResidue, residueCount } from "../../scripts/stack.ts";
 import { detectNofileCeiling } from "../../components/platform/local/limits.ts";
-import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "../../components/render/capacity.ts";
+import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "../../components/plan/capacity.ts";
 
 // Stacks of this test run only (the pid keeps two runs on one checkout apart); none of them may
 // ever exist. Their subnet is this developer's own, in case.

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, LAB_NET, LabConfigSchema, parseLabConfig } from "../../components/config.ts";
-import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS, planCapacity } from "../../components/render/capacity.ts";
+import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS, planCapacity } from "../../components/plan/capacity.ts";
 import { PRESET_SETTINGS } from "../../components/render/attack.ts";
 
 /** Runs parseLabConfig and returns the ConfigError it must throw. */

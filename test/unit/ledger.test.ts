@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
-import { TimelineBuilder, percentile, type VegetaRecord } from "../../scripts/lib/timeline.ts";
+import { TimelineBuilder, percentile, type VegetaRecord } from "../../scripts/analysis/timeline.ts";
 import { findRun, formatCompare, formatRuns, ledgerRow, parseLedger, presetLabel, tierOf, type RunJson } from "../../scripts/lib/ledger.ts";
 import { readLedger, recordRun, runTimeline } from "../../scripts/ledger.ts";
 import { PRESET_SETTINGS } from "../../components/render/attack.ts";

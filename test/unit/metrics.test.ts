@@ -11,11 +11,11 @@ import {
     procstatLoop, prometheusStartScript, prometheusStopScript, renderPrometheusConfig, seriesLabel, toSeries,
 } from "../../components/render/metrics.ts";
 import { METRICS_DEFAULTS, parseLabConfig } from "../../components/config.ts";
-import { parseHaproxyLogLine, summariseHaproxyLog, terminationMeaning } from "../../components/render/metricsLog.ts";
+import { parseHaproxyLogLine, summariseHaproxyLog, terminationMeaning } from "../../scripts/analysis/metricsLog.ts";
 import dgram from "node:dgram";
 import { fileURLToPath } from "node:url";
 
-const SINK = fileURLToPath(new URL("../../scripts/lib/logSink.ts", import.meta.url));
+const SINK = fileURLToPath(new URL("../../backend/logSink.ts", import.meta.url));
 import { bashSyntax, runBash, tempDir, which } from "./helpers.ts";
 
 const TARGETS = [

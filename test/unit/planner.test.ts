@@ -1,8 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { clientsNeeded, planTier, PORTS_PER_SOURCE_IP, SEED_KIB_PER_ESTABLISHED_SOCKET, sourceIpsNeeded, type PlannerInput } from "../../components/render/planner.ts";
-import { PER_CONNECTION_COSTS } from "../../components/render/costs.ts";
-import { fleetUsdPerHour, INSTANCE_TYPES, PRICES_AS_OF } from "../../components/render/prices.ts";
+import { clientsNeeded, planTier, PORTS_PER_SOURCE_IP, SEED_KIB_PER_ESTABLISHED_SOCKET, sourceIpsNeeded, type PlannerInput } from "../../components/plan/planner.ts";
+import { PER_CONNECTION_COSTS } from "../../components/plan/costs.ts";
+import { fleetUsdPerHour, INSTANCE_TYPES, PRICES_AS_OF } from "../../components/plan/prices.ts";
 import { planStack, readTierConfig } from "../../scripts/plan.ts";
 
 const base = (over: Partial<PlannerInput> = {}): PlannerInput => ({

@@ -2,11 +2,11 @@
 // HTML page (escaping, no external loads, one figure per plot).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { TimelineBuilder } from "../../scripts/lib/timeline.ts";
-import { metricsCharts, timelineCharts, tippingChart, type MetricsPanel } from "../../components/render/reportCharts.ts";
-import { escapeHtml, renderReportHtml, sanitizeSvg } from "../../components/render/report.ts";
+import { TimelineBuilder } from "../../scripts/analysis/timeline.ts";
+import { metricsCharts, timelineCharts, tippingChart, type MetricsPanel } from "../../scripts/analysis/reportCharts.ts";
+import { escapeHtml, renderReportHtml, sanitizeSvg } from "../../scripts/analysis/report.ts";
 import { renderSvg } from "../../scripts/lib/plot.ts";
-import { searchTippingPoint, DEFAULT_TIPPING } from "../../components/render/tipping.ts";
+import { searchTippingPoint, DEFAULT_TIPPING } from "../../scripts/analysis/tipping.ts";
 
 const T0 = Date.parse("2026-11-25T12:00:00Z");
 

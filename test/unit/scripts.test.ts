@@ -17,7 +17,7 @@ import {
 import { pongPorts, pongStartScript, pongStopScript } from "../../components/render/backendScripts.ts";
 import {
     KEYGEN_SCRIPT, bridgeCreateScript, bridgeDeleteScript, hostCreateScript, hostDeleteScript, localNames, parseKeygenOutput,
-} from "../../components/render/localPlatform.ts";
+} from "../../components/platform/local/scripts.ts";
 import { renderHaproxyConfig } from "../../components/render/haproxyConfig.ts";
 import { parseLabConfig } from "../../components/config.ts";
 import { createPongServer } from "../../backend/pong.ts";

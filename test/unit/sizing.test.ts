@@ -1,10 +1,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { LabConfigSchema, type LabConfig } from "../../components/config.ts";
-import { checkPlan, expectedConcurrencyPerClient, meanResponseMs } from "../../components/render/sizing.ts";
-import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS, planCapacity } from "../../components/render/capacity.ts";
-import { PORTS_PER_SOURCE_IP } from "../../components/render/planner.ts";
-import { labMemoryBytes } from "../../components/render/costs.ts";
+import { checkPlan, expectedConcurrencyPerClient, meanResponseMs } from "../../components/plan/sizing.ts";
+import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS, planCapacity } from "../../components/plan/capacity.ts";
+import { PORTS_PER_SOURCE_IP } from "../../components/plan/planner.ts";
+import { labMemoryBytes } from "../../components/plan/costs.ts";
 import { PRESET_SETTINGS, type AttackSettings } from "../../components/render/attack.ts";
 import { hostSysctls } from "../../components/render/tuning.ts";
 import { randomIntInclusive } from "../../backend/pong.ts";

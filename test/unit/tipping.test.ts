@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import {
     DEFAULT_TIPPING, bracketUncertainty, formatTippingTable, judgeStep, nextStep, searchTippingPoint,
     validateTippingOptions, type StepMeasure, type TippingOptions,
-} from "../../components/render/tipping.ts";
+} from "../../scripts/analysis/tipping.ts";
 
 /** Deterministic pseudo-random numbers (mulberry32), so the noisy cases are reproducible. */
 function rng(seed: number): () => number {

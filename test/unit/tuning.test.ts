@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { LabConfigSchema } from "../../components/config.ts";
-import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS, planCapacity, type CapacityPlan } from "../../components/render/capacity.ts";
+import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS, planCapacity, type CapacityPlan } from "../../components/plan/capacity.ts";
 import {
     hostSysctls, kernelSysctls, nofileFor, renderTuning, socketsOnHost, sysctlSaveScript, tuningScript, type Setting,
 } from "../../components/render/tuning.ts";

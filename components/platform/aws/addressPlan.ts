@@ -3,7 +3,7 @@
 // restricts) — so the rig's one safety rule, "load only goes to 198.18.0.0/15", holds
 // unchanged on EC2. Addresses are fixed up front, so a Host's address is plain data like on
 // the local platform. Pure.
-import { intToIp, ipToInt } from "../../render/addressPlan.ts";
+import { intToIp, ipToInt } from "../addressPlan.ts";
 
 export const VPC_CIDR = "198.18.0.0/16";
 /** One public subnet in one AZ: 8192 addresses, 32 per host. */

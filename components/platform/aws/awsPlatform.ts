@@ -6,7 +6,7 @@ import { METRICS_INSTANCE_TYPE } from "../../config.ts";
 import * as aws from "@pulumi/aws";
 import type { Host, Role } from "../../types.ts";
 import type { AwsSettings } from "./settings.ts";
-import { labTags } from "../../render/labTags.ts";
+import { labTags } from "../labTags.ts";
 import { LabNetwork } from "./network.ts";
 import { LabSecurity } from "./security.ts";
 import { LabKey } from "./keys.ts";

@@ -5,8 +5,8 @@ import type { LabConfig } from "../../config.ts";
 import type { AwsPlatform } from "./awsPlatform.ts";
 import type { Role } from "../../types.ts";
 import { awsSettings } from "./settings.ts";
-import { expiryFrom } from "../../render/labTags.ts";
-import { PINS } from "../../../scripts/toolchain/toolchain.ts";
+import { expiryFrom } from "../labTags.ts";
+import { PINS } from "../../pins.ts";
 
 export async function createAwsPlatform(stack: string, config: LabConfig, hosts: { name: string; role: Role }[],
     now: Date = new Date()): Promise<AwsPlatform> {

@@ -5,8 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import type { Host, Role } from "../../types.ts";
-import { cloudInitReadyScript, renderCloudInit } from "../../render/cloudInit.ts";
-import { instanceType } from "../../render/prices.ts";
+import { cloudInitReadyScript, renderCloudInit } from "./cloudInit.ts";
+import { instanceType } from "../../plan/prices.ts";
 import { hostAddresses, SUBNET_CIDR } from "./addressPlan.ts";
 
 /** Canonical's account: the only owner whose images match the filter. */

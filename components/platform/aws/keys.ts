@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
-import { KEYGEN_SCRIPT, parseKeygenOutput } from "../../render/localPlatform.ts";
+import { KEYGEN_SCRIPT, parseKeygenOutput } from "../local/scripts.ts";
 
 export interface LabKeyArgs { readonly tags: Record<string, string> }
 

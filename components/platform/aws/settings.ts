@@ -4,9 +4,9 @@
 // (The per-process open-file ceiling on EC2 is c2m:aws.nofileCeiling, which the capacity
 // plan reads; the local platform's detection of this machine's limits does not apply.)
 import { ConfigError, METRICS_INSTANCE_TYPE, type LabConfig } from "../../config.ts";
-import { planTier, type Plan, type PlannerInput } from "../../render/planner.ts";
-import { instanceType } from "../../render/prices.ts";
-import { planCapacity } from "../../render/capacity.ts";
+import { planTier, type Plan, type PlannerInput } from "../../plan/planner.ts";
+import { instanceType } from "../../plan/prices.ts";
+import { planCapacity } from "../../plan/capacity.ts";
 import type { Role } from "../../types.ts";
 import { ADDRESSES_PER_HOST, MAX_HOSTS } from "./addressPlan.ts";
 
@@ -66,7 +66,7 @@ export function awsSettings(stack: string, config: LabConfig): AwsSettings {
             "e.g. `pulumi config set --path 'c2m:aws.operatorCidr' 203.0.113.7/32`");
     }
     for (const [role, type] of Object.entries(aws.instanceTypes)) {
-        if (!instanceType(type)) problems.push(`c2m:aws.instanceTypes.${role}: no size/price known for "${type}" (components/render/prices.ts)`);
+        if (!instanceType(type)) problems.push(`c2m:aws.instanceTypes.${role}: no size/price known for "${type}" (components/plan/prices.ts)`);
     }
     if (problems.length > 0) throw new ConfigError(problems);
     const ips = sourceIpsPerClient(config);

@@ -4,7 +4,7 @@
 // this lab's lab:stack. Runs even if nobody runs `lab down`.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { schedulerAt } from "../../render/labTags.ts";
+import { schedulerAt } from "../labTags.ts";
 
 export const TERMINATE_TARGET_ARN = "arn:aws:scheduler:::aws-sdk:ec2:terminateInstances";
 

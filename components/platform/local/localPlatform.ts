@@ -3,12 +3,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { Host, Role } from "../../types.ts";
-import { addressPlan } from "../../render/addressPlan.ts";
+import { addressPlan } from "../addressPlan.ts";
 import { sysctlSaveScript, tuningScript, type Setting } from "../../render/tuning.ts";
 import {
     bridgeCreateScript, bridgeDeleteScript, hostCreateScript, hostDeleteScript,
     KEYGEN_SCRIPT, localNames, parseKeygenOutput,
-} from "../../render/localPlatform.ts";
+} from "./scripts.ts";
 
 export interface HostSpec { name: string; role: Role }
 

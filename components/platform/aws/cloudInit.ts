@@ -3,7 +3,7 @@
 // with the lab's key only, the open-file ceiling, and the host's secondary addresses.
 // Pure: returns text. The AWS platform passes it as the instance's user data.
 import YAML from "yaml";
-import type { Role } from "../types.ts";
+import type { Role } from "../../types.ts";
 
 export interface CloudInitInput {
     stack: string;

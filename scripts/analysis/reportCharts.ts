@@ -1,6 +1,6 @@
 // Vega-Lite specs for a run's report and for a tipping search. Pure: data in, spec out; the
 // specs are rendered to SVG at build time by vega (scripts/lib/plot.ts), never by hand.
-import type { Timeline } from "../../scripts/lib/timeline.ts";
+import type { Timeline } from "./timeline.ts";
 import type { TippingResult } from "./tipping.ts";
 
 export type VegaLiteSpec = Record<string, unknown>;

@@ -78,7 +78,7 @@ const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** di
 
 function typeOf(name: string, role: string): InstanceType {
     const type = instanceType(name);
-    if (!type) throw new Error(`c2m:aws.instanceTypes.${role}: no size/price known for "${name}" (see components/render/prices.ts)`);
+    if (!type) throw new Error(`c2m:aws.instanceTypes.${role}: no size/price known for "${name}" (see components/plan/prices.ts)`);
     return type;
 }
 

@@ -1,8 +1,8 @@
 // Plan checks: what the plan needs (fds, ports, source addresses, memory, time) against what
 // the config and the host give. Pure; every refusal names the key and the number that breaks.
 import type { LabConfig } from "../config.ts";
-import { attackSettings, type AttackSettings } from "./attack.ts";
-import { parseSubnet, subnetCapacity } from "./addressPlan.ts";
+import { attackSettings, type AttackSettings } from "../render/attack.ts";
+import { parseSubnet, subnetCapacity } from "../platform/addressPlan.ts";
 import { FD_OVERHEAD, haproxyProcessesFor, planCapacity, PORTS_PER_SOURCE_ADDRESS } from "./capacity.ts";
 import { labMemoryBytes } from "./costs.ts";
 
