@@ -3,10 +3,17 @@
 // and the limits each process gets. Pure; checkPlan (sizing.ts) turns its numbers into refusals.
 import type { LabConfig } from "../config.ts";
 
-/** Ports one source address can use towards one destination address:port (1024–65535). */
-export const PORTS_PER_SOURCE_ADDRESS = 65535 - 1024 + 1;
+/** Ephemeral ports every host hands out (net.ipv4.ip_local_port_range): all unprivileged ones. */
+export const LOCAL_PORT_RANGE = { first: 1024, last: 65535 } as const;
 
-/** Descriptors a process keeps besides its connections: listeners, logs, health checks, pipes. */
+/** Ports one source address can use towards one destination address:port. */
+export const PORTS_PER_SOURCE_ADDRESS = LOCAL_PORT_RANGE.last - LOCAL_PORT_RANGE.first + 1;
+
+/**
+ * Descriptors a process keeps besides its connections: listeners, logs, health checks, pipes.
+ * HAProxy, the largest user, needs ~140 at the seed's shape (10 reserved + listeners + 3 per
+ * thread for 16 threads + one check per pong server for 80); vegeta and pong need tens.
+ */
 export const FD_OVERHEAD = 256;
 
 /** Stands for "no per-process cap" (EC2 hosts raise nofile to millions). */

@@ -4,15 +4,12 @@
 // Pure; `lab plan` prints it, the AWS platform refuses plans over budget with it.
 import { PER_CONNECTION_COSTS, SOCKETS_PER_CONNECTION, roleKBPerConnection, type PerConnectionCosts } from "./costs.ts";
 import { fleetUsdPerHour, instanceType, type InstanceType } from "./prices.ts";
+import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "./capacity.ts";
 
-/** Ports one source address can use towards one VIP:port (ip_local_port_range 1024–65535). */
-export const PORTS_PER_SOURCE_IP = 65535 - 1024 + 1;
 /** Memory a host keeps for the OS, sshd, metrics and slack; connections get the rest. */
 export const HOST_RESERVED_GIB = 2;
 /** ECDSA P-256 full handshakes per core per second (DESIGN.md): how fast TLS connections ramp. */
 export const TLS_HANDSHAKES_PER_CORE_PER_S = 3800;
-/** Descriptors a process keeps besides its sockets (listeners, logs, pipes). */
-export const FD_SLACK = 1024;
 
 /**
  * What the seed saw: 2.38M established sockets (both sides of HAProxy 1.6, requests in flight)
@@ -84,12 +81,12 @@ function typeOf(name: string, role: string): InstanceType {
 
 /** Source addresses a client needs to open `connsPerClient` connections to one VIP:port. */
 export function sourceIpsNeeded(connsPerClient: number): number {
-    return Math.max(1, Math.ceil(connsPerClient / PORTS_PER_SOURCE_IP));
+    return Math.max(1, Math.ceil(connsPerClient / PORTS_PER_SOURCE_ADDRESS));
 }
 
 /** Fewest clients that hold `conns` given each client's addresses (ports) and memory. */
 export function clientsNeeded(conns: number, sourceIpsPerClient: number, clientKiBPerConn: number, clientMemoryGiB: number): number {
-    const byPorts = Math.ceil(conns / (sourceIpsPerClient * PORTS_PER_SOURCE_IP));
+    const byPorts = Math.ceil(conns / (sourceIpsPerClient * PORTS_PER_SOURCE_ADDRESS));
     const byMemory = Math.ceil((conns * clientKiBPerConn) / (Math.max(0.5, clientMemoryGiB - HOST_RESERVED_GIB) * GIB));
     return Math.max(1, byPorts, byMemory);
 }
@@ -118,7 +115,7 @@ export function planTier(input: PlannerInput): Plan {
             `~${round(SEED_KIB_PER_ESTABLISHED_SOCKET)} KiB per established socket (requests in flight) it needs ~${round(lbSeed)} GiB ` +
             `of ${lbUsable}: the seed's 30 GB box died at ${SEED_OBSERVED.oomEstablishedOn30GB / 1e6}M sockets`);
     }
-    const lbNofile = SOCKETS_PER_CONNECTION.haproxy * conns + FD_SLACK;
+    const lbNofile = SOCKETS_PER_CONNECTION.haproxy * conns + FD_OVERHEAD;
 
     // Clients: ports per source address, then memory.
     const clientKiB = roleKBPerConnection("client", tlsShare, c);
@@ -128,9 +125,9 @@ export function planTier(input: PlannerInput): Plan {
         problems.push(`c2m:aws.secondaryIpsPerClient: ${input.instanceTypes.client} holds ${cl.ipv4PerInterface} addresses per interface, ` +
             `${input.sourceIpsPerClient} asked`);
     }
-    if (connsPerIp > PORTS_PER_SOURCE_IP) {
+    if (connsPerIp > PORTS_PER_SOURCE_ADDRESS) {
         problems.push(`clients: ${connsPerClient} connections per client over ${input.sourceIpsPerClient} source address(es) is ` +
-            `${connsPerIp} per address, above the ${PORTS_PER_SOURCE_IP} ports of one; need ${sourceIpsNeeded(connsPerClient)} addresses per client`);
+            `${connsPerIp} per address, above the ${PORTS_PER_SOURCE_ADDRESS} ports of one; need ${sourceIpsNeeded(connsPerClient)} addresses per client`);
     }
     const clientNeed = (connsPerClient * clientKiB) / GIB;
     if (clientNeed > cl.memoryGiB - HOST_RESERVED_GIB) {
@@ -148,8 +145,8 @@ export function planTier(input: PlannerInput): Plan {
         problems.push(`backends: ${perServer * input.serversPerHost} connections per host need ~${round(backendNeed)} GiB, ` +
             `${input.instanceTypes.backend} leaves ${be.memoryGiB - HOST_RESERVED_GIB} GiB`);
     }
-    if (perServer > PORTS_PER_SOURCE_IP) {
-        problems.push(`backends: ${perServer} connections per pong server exceed the ${PORTS_PER_SOURCE_IP} ports HAProxy's address ` +
+    if (perServer > PORTS_PER_SOURCE_ADDRESS) {
+        problems.push(`backends: ${perServer} connections per pong server exceed the ${PORTS_PER_SOURCE_ADDRESS} ports HAProxy's address ` +
             `has towards one server address:port; add backend hosts or servers per host`);
     }
 
@@ -187,9 +184,9 @@ export function planTier(input: PlannerInput): Plan {
             haproxy: { instance_type: input.instanceTypes.haproxy, count: 1, vcpu: lb.vcpu, memory_gib: lb.memoryGiB,
                 memory_needed_gib: round(lbNeed), nofile: lbNofile },
             backend: { instance_type: input.instanceTypes.backend, count: input.backends, vcpu: be.vcpu, memory_gib: be.memoryGiB,
-                memory_needed_gib: round(backendNeed), nofile: perServer + FD_SLACK },
+                memory_needed_gib: round(backendNeed), nofile: perServer + FD_OVERHEAD },
             client: { instance_type: input.instanceTypes.client, count: input.clients, vcpu: cl.vcpu, memory_gib: cl.memoryGiB,
-                memory_needed_gib: round(clientNeed), nofile: connsPerIp + FD_SLACK },
+                memory_needed_gib: round(clientNeed), nofile: connsPerIp + FD_OVERHEAD },
         },
         usd_per_hour: usd,
         usd_per_hour_with_clients_needed: fleetUsdPerHour(fleet(minClients), input.rootVolumeGb),

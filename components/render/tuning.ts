@@ -2,7 +2,7 @@
 // values and why; the tuning role (per host) and the local platform (machine-wide keys)
 // apply them and read them back.
 import type { Role } from "../types.ts";
-import type { CapacityPlan } from "../plan/capacity.ts";
+import { LOCAL_PORT_RANGE, PORTS_PER_SOURCE_ADDRESS, type CapacityPlan } from "../plan/capacity.ts";
 
 export interface Setting {
     key: string;
@@ -50,7 +50,10 @@ export function hostSysctls(sockets: number): Setting[] {
     // stays high so a busy connection can still grow.
     const defaultBuffer = sockets > 50_000 ? 16_384 : 87_380;
     return [
-        { key: "net.ipv4.ip_local_port_range", value: "1024 65535", why: "64512 ephemeral ports per source address (the seed's ~63k per IP)" },
+        {
+            key: "net.ipv4.ip_local_port_range", value: `${LOCAL_PORT_RANGE.first} ${LOCAL_PORT_RANGE.last}`,
+            why: `${PORTS_PER_SOURCE_ADDRESS} ephemeral ports per source address (the seed's ~63k per IP)`,
+        },
         { key: "net.ipv4.tcp_tw_reuse", value: "1", why: "reuse TIME_WAIT ports for new outgoing connections during ramps" },
         { key: "net.ipv4.tcp_fin_timeout", value: "15", why: "free closed sockets sooner than the 60 s default" },
         { key: "net.core.somaxconn", value: "65535", why: "accept queue deep enough for a ramp's connection bursts" },

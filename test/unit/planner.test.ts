@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { clientsNeeded, planTier, PORTS_PER_SOURCE_IP, SEED_KIB_PER_ESTABLISHED_SOCKET, sourceIpsNeeded, type PlannerInput } from "../../components/plan/planner.ts";
+import { clientsNeeded, planTier, SEED_KIB_PER_ESTABLISHED_SOCKET, sourceIpsNeeded, type PlannerInput } from "../../components/plan/planner.ts";
+import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "../../components/plan/capacity.ts";
 import { PER_CONNECTION_COSTS } from "../../components/plan/costs.ts";
 import { fleetUsdPerHour, INSTANCE_TYPES, PRICES_AS_OF } from "../../components/plan/prices.ts";
 import { planStack, readTierConfig } from "../../scripts/plan.ts";
@@ -18,7 +19,7 @@ describe("planner", () => {
         const expected = (1_050_000 * (2 * c.kernelPerSocketKB + c.haproxyTlsKB)) / 1024 / 1024;
         assert.equal(p.lb_memory_gb, Math.round(expected * 10) / 10);
         assert.equal(p.established_sockets, 2_100_000);
-        assert.equal(p.lb_nofile, 2 * 1_050_000 + 1024);
+        assert.equal(p.lb_nofile, 2 * 1_050_000 + FD_OVERHEAD);
     });
     test("plain connections cost less than TLS ones", () => {
         assert.ok(planTier(base({ tlsShare: 0 })).lb_memory_gb < planTier(base({ tlsShare: 1 })).lb_memory_gb);
@@ -38,7 +39,7 @@ describe("planner", () => {
         assert.match(p.problems[0], /^haproxy: 2000000 connections .* need ~\d+(\.\d)? GiB, r6i\.xlarge leaves 30 GiB/);
     });
     test("2.1M established sockets need far fewer than 20 clients when each has several IPs", () => {
-        assert.equal(clientsNeeded(1_050_000, 1, 51.5, 64), Math.ceil(1_050_000 / PORTS_PER_SOURCE_IP)); // 17: the seed's ~20
+        assert.equal(clientsNeeded(1_050_000, 1, 51.5, 64), Math.ceil(1_050_000 / PORTS_PER_SOURCE_ADDRESS)); // 17: the seed's ~20
         const p = planTier(base({ sourceIpsPerClient: 8 }));
         assert.ok(p.clients_needed <= 3, `needed ${p.clients_needed}`);
         assert.ok(p.usd_per_hour_with_clients_needed < p.usd_per_hour / 2);
