@@ -1,0 +1,31 @@
+// One line of the run ledger (runs/ledger.jsonl): a row per attack, the seed's hand-kept
+// results table. Built by scripts/lib/ledger.ts, appended after each attack, read by
+// `lab runs`, `lab compare` and `lab report`.
+import { z } from "zod";
+
+export const LedgerRowSchema = z.strictObject({
+    id: z.string().min(1),
+    stack: z.string().min(1),
+    /** Hardware tier: the stack's platform, or its AWS tier (aws-16c64g → 16c64g). */
+    tier: z.string(),
+    /** The attack preset, with "+" when settings were overridden. */
+    preset: z.string(),
+    startedAt: z.iso.datetime(),
+    durationS: z.number(),
+    /** Requests/s per client host (as configured) and client hosts. */
+    rate: z.number(),
+    clients: z.number().int().min(0),
+    frontends: z.array(z.enum(["plain", "tls"])),
+    requests: z.number().int().min(0),
+    errors: z.number().int().min(0),
+    errorPct: z.number(),
+    p50Ms: z.number().nullable(),
+    p99Ms: z.number().nullable(),
+    maxMs: z.number().nullable(),
+    /** Most concurrent connections seen (server side from metrics when recorded, else requests in flight at the clients). */
+    peakConns: z.number().nullable(),
+    peakConnsSource: z.enum(["metrics", "vegeta", "none"]),
+    verdict: z.enum(["pass", "fail", "interrupted"]),
+    why: z.string(),
+});
+export type LedgerRow = z.infer<typeof LedgerRowSchema>;

@@ -1,0 +1,68 @@
+// The stack's outputs (`pulumi stack output --json --show-secrets`): exactly what index.ts
+// exports. Outputs Pulumi adds that this schema does not know are dropped, not refused.
+import { z } from "zod";
+import { LabConfigSchema } from "../config.ts";
+import type { CapacityPlan } from "../plan/capacity.ts";
+import type { AwsSummary } from "../platform/aws/awsPlatform.ts";
+import type { SameShape } from "./sameShape.ts";
+
+const InventoryHostSchema = z.strictObject({
+    name: z.string(),
+    role: z.enum(["haproxy", "backend", "client", "metrics"]),
+    address: z.string(),
+    sourceAddresses: z.array(z.string()),
+    workDir: z.string(),
+    ssh: z.strictObject({ host: z.string(), port: z.number().int(), user: z.string(), binPath: z.string() }),
+});
+
+const count = z.number().int();
+
+export const CapacityPlanSchema = z.strictObject({
+    connections: count,
+    nofileCeiling: z.number(),
+    haproxy: z.strictObject({ processes: count, maxconnTotal: count, maxconnPerProcess: count, nofile: z.number() }),
+    client: z.strictObject({ connectionsPerClient: count, sourceAddresses: count, connectionsPerAddress: count, nofile: z.number() }),
+    backend: z.strictObject({ servers: count, serversPerHost: count, connectionsPerServer: count, nofile: z.number() }),
+});
+true satisfies SameShape<z.infer<typeof CapacityPlanSchema>, CapacityPlan>;
+
+export const MetricsEndpointSchema = z.strictObject({
+    prometheus: z.string(),
+    haproxyLog: z.string(),
+    scrapeIntervalS: z.number().positive(),
+});
+export type MetricsEndpoint = z.infer<typeof MetricsEndpointSchema>;
+
+const AwsSummarySchema = z.strictObject({
+    region: z.string(),
+    expiresAt: z.string(),
+    vpcId: z.string(),
+    instanceIds: z.array(z.string()),
+    publicIps: z.array(z.string()),
+    teardownSchedule: z.string(),
+    plannedUsdPerHour: z.number(),
+});
+true satisfies SameShape<z.infer<typeof AwsSummarySchema>, AwsSummary>;
+
+export const StackOutputsSchema = z.object({
+    inventory: z.array(InventoryHostSchema).min(1),
+    vips: z.strictObject({ plain: z.string(), tls: z.string().optional(), stats: z.array(z.string()) }),
+    /** Secret: kept in memory, never written to a run directory. */
+    sshPrivateKey: z.string(),
+    labConfig: LabConfigSchema,
+    /** Local stacks only (EC2 hosts are no namespaces). */
+    namespacePrefix: z.string().optional(),
+    runDir: z.string(),
+    haproxyConfig: z.string(),
+    haproxyPids: z.string(),
+    capacityPlan: CapacityPlanSchema,
+    /** Present when the stack has a metrics host. */
+    metricsEndpoint: MetricsEndpointSchema.optional(),
+    vegetaVersions: z.array(z.string()),
+    /** Open-file limit per host name. */
+    nofile: z.record(z.string(), z.number()),
+    /** AWS stacks only. */
+    aws: AwsSummarySchema.optional(),
+    expiresAt: z.iso.datetime(),
+});
+export type StackOutputs = z.infer<typeof StackOutputsSchema>;
