@@ -45,6 +45,19 @@ export interface RolePlan {
     nofile: number;
 }
 
+/** Why a plan does not fit: what runs out, and the config key or role it is about. */
+export interface PlanProblem {
+    kind: "memory" | "addresses" | "ports" | "budget";
+    /** A config key ("c2m:aws.budgetUsdPerHour") or a role ("haproxy", "clients", "backends"). */
+    key: string;
+    message: string;
+}
+
+/** A problem as printed: "key: message". */
+export function problemText(p: PlanProblem): string {
+    return `${p.key}: ${p.message}`;
+}
+
 export interface Plan {
     stack: string;
     conns: number;
@@ -66,7 +79,7 @@ export interface Plan {
     usd_per_hour_with_clients_needed: number;
     budget_usd_per_hour?: number;
     fits: boolean;
-    problems: string[];
+    problems: PlanProblem[];
     warnings: string[];
 }
 
@@ -99,7 +112,7 @@ export function planTier(input: PlannerInput): Plan {
     const lb = typeOf(input.instanceTypes.haproxy, "haproxy");
     const be = typeOf(input.instanceTypes.backend, "backend");
     const cl = typeOf(input.instanceTypes.client, "client");
-    const problems: string[] = [];
+    const problems: PlanProblem[] = [];
     const warnings: string[] = [];
 
     // Load balancer: two kernel sockets per connection plus HAProxy's own state.
@@ -108,8 +121,8 @@ export function planTier(input: PlannerInput): Plan {
     const lbSeed = (2 * conns * SEED_KIB_PER_ESTABLISHED_SOCKET) / GIB;
     const lbUsable = lb.memoryGiB - HOST_RESERVED_GIB;
     if (lbNeed > lbUsable) {
-        problems.push(`haproxy: ${conns} connections (${round(tlsShare * 100, 0)} % TLS) need ~${round(lbNeed)} GiB, ` +
-            `${input.instanceTypes.haproxy} leaves ${lbUsable} GiB: the box runs out of memory like the seed's 30 GB one did at 1.3M sockets`);
+        problems.push({ kind: "memory", key: "haproxy", message: `${conns} connections (${round(tlsShare * 100, 0)} % TLS) need ~${round(lbNeed)} GiB, ` +
+            `${input.instanceTypes.haproxy} leaves ${lbUsable} GiB: the box runs out of memory like the seed's 30 GB one did at 1.3M sockets` });
     } else if (lbSeed > lbUsable) {
         warnings.push(`haproxy: fits at the measured idle-connection costs (~${round(lbNeed)} GiB), but at the seed's observed ` +
             `~${round(SEED_KIB_PER_ESTABLISHED_SOCKET)} KiB per established socket (requests in flight) it needs ~${round(lbSeed)} GiB ` +
@@ -122,17 +135,18 @@ export function planTier(input: PlannerInput): Plan {
     const connsPerClient = Math.ceil(conns / input.clients);
     const connsPerIp = Math.ceil(connsPerClient / input.sourceIpsPerClient);
     if (input.sourceIpsPerClient > cl.ipv4PerInterface) {
-        problems.push(`c2m:aws.secondaryIpsPerClient: ${input.instanceTypes.client} holds ${cl.ipv4PerInterface} addresses per interface, ` +
-            `${input.sourceIpsPerClient} asked`);
+        problems.push({ kind: "addresses", key: "c2m:aws.secondaryIpsPerClient", message: `${input.instanceTypes.client} holds ` +
+            `${cl.ipv4PerInterface} addresses per interface, ${input.sourceIpsPerClient} asked` });
     }
     if (connsPerIp > PORTS_PER_SOURCE_ADDRESS) {
-        problems.push(`clients: ${connsPerClient} connections per client over ${input.sourceIpsPerClient} source address(es) is ` +
-            `${connsPerIp} per address, above the ${PORTS_PER_SOURCE_ADDRESS} ports of one; need ${sourceIpsNeeded(connsPerClient)} addresses per client`);
+        problems.push({ kind: "ports", key: "clients", message: `${connsPerClient} connections per client over ${input.sourceIpsPerClient} ` +
+            `source address(es) is ${connsPerIp} per address, above the ${PORTS_PER_SOURCE_ADDRESS} ports of one; ` +
+            `need ${sourceIpsNeeded(connsPerClient)} addresses per client` });
     }
     const clientNeed = (connsPerClient * clientKiB) / GIB;
     if (clientNeed > cl.memoryGiB - HOST_RESERVED_GIB) {
-        problems.push(`clients: ${connsPerClient} connections per client need ~${round(clientNeed)} GiB, ` +
-            `${input.instanceTypes.client} leaves ${cl.memoryGiB - HOST_RESERVED_GIB} GiB`);
+        problems.push({ kind: "memory", key: "clients", message: `${connsPerClient} connections per client need ~${round(clientNeed)} GiB, ` +
+            `${input.instanceTypes.client} leaves ${cl.memoryGiB - HOST_RESERVED_GIB} GiB` });
     }
     const minClients = clientsNeeded(conns, Math.min(input.sourceIpsPerClient, cl.ipv4PerInterface), clientKiB, cl.memoryGiB);
 
@@ -142,12 +156,12 @@ export function planTier(input: PlannerInput): Plan {
     const backendKiB = roleKBPerConnection("backend", tlsShare, c);
     const backendNeed = (perServer * input.serversPerHost * backendKiB) / GIB;
     if (backendNeed > be.memoryGiB - HOST_RESERVED_GIB) {
-        problems.push(`backends: ${perServer * input.serversPerHost} connections per host need ~${round(backendNeed)} GiB, ` +
-            `${input.instanceTypes.backend} leaves ${be.memoryGiB - HOST_RESERVED_GIB} GiB`);
+        problems.push({ kind: "memory", key: "backends", message: `${perServer * input.serversPerHost} connections per host need ` +
+            `~${round(backendNeed)} GiB, ${input.instanceTypes.backend} leaves ${be.memoryGiB - HOST_RESERVED_GIB} GiB` });
     }
     if (perServer > PORTS_PER_SOURCE_ADDRESS) {
-        problems.push(`backends: ${perServer} connections per pong server exceed the ${PORTS_PER_SOURCE_ADDRESS} ports HAProxy's address ` +
-            `has towards one server address:port; add backend hosts or servers per host`);
+        problems.push({ kind: "ports", key: "backends", message: `${perServer} connections per pong server exceed the ` +
+            `${PORTS_PER_SOURCE_ADDRESS} ports HAProxy's address has towards one server address:port; add backend hosts or servers per host` });
     }
 
     const fleet = (clients: number) => [
@@ -157,7 +171,7 @@ export function planTier(input: PlannerInput): Plan {
     ];
     const usd = fleetUsdPerHour(fleet(input.clients), input.rootVolumeGb);
     if (input.budgetUsdPerHour !== undefined && usd > input.budgetUsdPerHour) {
-        problems.push(`c2m:aws.budgetUsdPerHour: the fleet costs ~$${usd}/h, above the cap of $${input.budgetUsdPerHour}/h`);
+        problems.push({ kind: "budget", key: "c2m:aws.budgetUsdPerHour", message: `the fleet costs ~$${usd}/h, above the cap of $${input.budgetUsdPerHour}/h` });
     }
     if (minClients < input.clients) {
         warnings.push(`clients: ${minClients} client(s) with ${input.sourceIpsPerClient} source address(es) each hold ${conns} ` +
@@ -216,7 +230,7 @@ export function formatPlan(p: Plan): string {
         `  backends: ${p.conns_per_backend_server} conns per pong server`,
         `  cost ~$${p.usd_per_hour}/h as configured, ~$${p.usd_per_hour_with_clients_needed}/h with ${p.clients_needed} client(s)` +
             (p.budget_usd_per_hour === undefined ? "" : ` (cap $${p.budget_usd_per_hour}/h)`),
-        ...p.problems.map((x) => `  DOES NOT FIT: ${x}`),
+        ...p.problems.map((x) => `  DOES NOT FIT: ${problemText(x)}`),
         ...p.warnings.map((x) => `  warning: ${x}`),
         `  ${p.fits ? "fits" : "does not fit"}`,
     ].join("\n");

@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { clientsNeeded, planTier, SEED_KIB_PER_ESTABLISHED_SOCKET, sourceIpsNeeded, type PlannerInput } from "../../components/plan/planner.ts";
+import { clientsNeeded, formatPlan, planTier, problemText, SEED_KIB_PER_ESTABLISHED_SOCKET, sourceIpsNeeded, type PlannerInput } from "../../components/plan/planner.ts";
 import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "../../components/plan/capacity.ts";
 import { PER_CONNECTION_COSTS } from "../../components/plan/costs.ts";
 import { fleetUsdPerHour, INSTANCE_TYPES, PRICES_AS_OF } from "../../components/plan/prices.ts";
@@ -36,7 +36,8 @@ describe("planner", () => {
     test("a target the box cannot hold does not fit and says why", () => {
         const p = planTier(base({ conns: 2_000_000, instanceTypes: { ...base().instanceTypes, haproxy: "r6i.xlarge" } }));
         assert.equal(p.fits, false);
-        assert.match(p.problems[0], /^haproxy: 2000000 connections .* need ~\d+(\.\d)? GiB, r6i\.xlarge leaves 30 GiB/);
+        assert.equal(p.problems[0].kind, "memory");
+        assert.match(problemText(p.problems[0]), /^haproxy: 2000000 connections .* need ~\d+(\.\d)? GiB, r6i\.xlarge leaves 30 GiB/);
     });
     test("2.1M established sockets need far fewer than 20 clients when each has several IPs", () => {
         assert.equal(clientsNeeded(1_050_000, 1, 51.5, 64), Math.ceil(1_050_000 / PORTS_PER_SOURCE_ADDRESS)); // 17: the seed's ~20
@@ -46,12 +47,14 @@ describe("planner", () => {
     });
     test("too many connections per source address is a problem", () => {
         const p = planTier(base({ clients: 2, sourceIpsPerClient: 1 }));
-        assert.ok(p.problems.some((x) => /above the 64512 ports/.test(x)));
+        assert.ok(p.problems.some((x) => x.kind === "ports" && /above the 64512 ports/.test(x.message)));
         assert.equal(sourceIpsNeeded(525_000), 9);
     });
     test("budget cap refusal names the key", () => {
         const p = planTier(base({ budgetUsdPerHour: 1 }));
-        assert.ok(p.problems.some((x) => x.startsWith("c2m:aws.budgetUsdPerHour:")));
+        const budget = p.problems.filter((x) => x.kind === "budget");
+        assert.deepEqual(budget.map((x) => x.key), ["c2m:aws.budgetUsdPerHour"]);
+        assert.match(formatPlan(p), /^  DOES NOT FIT: c2m:aws\.budgetUsdPerHour: the fleet costs ~\$[\d.]+\/h, above the cap of \$1\/h$/m);
     });
     test("bad targets are refused", () => {
         assert.throws(() => planTier(base({ conns: 0 })), /--conns/);
@@ -87,7 +90,7 @@ describe("the three seed tiers (stack files)", () => {
             assert.equal(p.roles.client.vcpu, 32);
             assert.ok(p.source_ips_per_client > 1);
             assert.ok(p.clients_needed < 20);
-            assert.ok(p.fits, p.problems.join("\n"));
+            assert.ok(p.fits, p.problems.map(problemText).join("\n"));
             assert.ok(p.usd_per_hour <= cfg.aws.budgetUsdPerHour);
         });
     }

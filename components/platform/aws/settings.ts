@@ -4,9 +4,9 @@
 // (The per-process open-file ceiling on EC2 is c2m:aws.nofileCeiling, which the capacity
 // plan reads; the local platform's detection of this machine's limits does not apply.)
 import { ConfigError, METRICS_INSTANCE_TYPE, type LabConfig } from "../../config.ts";
-import { planTier, type Plan, type PlannerInput } from "../../plan/planner.ts";
+import { planTier, problemText, type Plan, type PlannerInput } from "../../plan/planner.ts";
 import { instanceType } from "../../plan/prices.ts";
-import { planCapacity } from "../../plan/capacity.ts";
+import { planCapacity, type CapacityPlan } from "../../plan/capacity.ts";
 import type { Role } from "../../types.ts";
 import { ADDRESSES_PER_HOST, MAX_HOSTS } from "./addressPlan.ts";
 
@@ -19,18 +19,17 @@ export function plannedConnections(config: LabConfig): number {
  * Source addresses per client: 1 + c2m:aws.secondaryIpsPerClient when set, else what the
  * capacity plan derives (c2m:plan.sourceAddressesPerClient, or the ports the plan needs).
  */
-export function sourceIpsPerClient(config: LabConfig): number {
+export function sourceIpsPerClient(config: LabConfig, capacity: CapacityPlan = planCapacity(config)): number {
     if (config.aws.secondaryIpsPerClient !== undefined) return 1 + config.aws.secondaryIpsPerClient;
-    return planCapacity(config).client.sourceAddresses;
+    return capacity.client.sourceAddresses;
 }
 
-/** Memory of the host a role runs on: the instance type's on aws, this machine's locally. */
-export function hostMemoryBytes(config: LabConfig, role: Role): number {
-    if (config.platform !== "aws") return config.local.memoryBytes ?? 0;
+/** Memory of the instance type a role runs on. */
+export function instanceMemoryBytes(config: LabConfig, role: Role): number {
     return (instanceType(config.aws.instanceTypes[role] ?? METRICS_INSTANCE_TYPE)?.memoryGiB ?? 0) * 1024 ** 3;
 }
 
-export function plannerInput(stack: string, config: LabConfig, overrides: Partial<PlannerInput> = {}): PlannerInput {
+export function plannerInput(stack: string, config: LabConfig, capacity: CapacityPlan, overrides: Partial<PlannerInput> = {}): PlannerInput {
     return {
         stack,
         conns: plannedConnections(config),
@@ -39,7 +38,7 @@ export function plannerInput(stack: string, config: LabConfig, overrides: Partia
         clients: config.hosts.clients,
         backends: config.hosts.backends,
         serversPerHost: config.backend.serversPerHost,
-        sourceIpsPerClient: sourceIpsPerClient(config),
+        sourceIpsPerClient: sourceIpsPerClient(config, capacity),
         rootVolumeGb: config.aws.rootVolumeGb,
         budgetUsdPerHour: config.aws.budgetUsdPerHour,
         ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
@@ -58,7 +57,7 @@ export interface AwsSettings {
 }
 
 /** Refuses, naming the key, what the AWS platform cannot build; returns the settings it uses. */
-export function awsSettings(stack: string, config: LabConfig): AwsSettings {
+export function awsSettings(stack: string, config: LabConfig, capacity: CapacityPlan = planCapacity(config)): AwsSettings {
     const problems: string[] = [];
     const { aws } = config;
     if (aws.operatorCidr === undefined) {
@@ -69,7 +68,7 @@ export function awsSettings(stack: string, config: LabConfig): AwsSettings {
         if (!instanceType(type)) problems.push(`c2m:aws.instanceTypes.${role}: no size/price known for "${type}" (components/plan/prices.ts)`);
     }
     if (problems.length > 0) throw new ConfigError(problems);
-    const ips = sourceIpsPerClient(config);
+    const ips = sourceIpsPerClient(config, capacity);
     const clientType = instanceType(aws.instanceTypes.client)!;
     if (ips > clientType.ipv4PerInterface) {
         problems.push(`c2m:aws.secondaryIpsPerClient: ${aws.instanceTypes.client} holds ${clientType.ipv4PerInterface} private ` +
@@ -80,13 +79,13 @@ export function awsSettings(stack: string, config: LabConfig): AwsSettings {
     }
     const hostCount = config.hosts.haproxy + config.hosts.backends + config.hosts.clients;
     if (hostCount > MAX_HOSTS) problems.push(`c2m:hosts: ${hostCount} hosts, the lab subnet holds ${MAX_HOSTS}`);
-    const needed = planCapacity(config).client.sourceAddresses;
+    const needed = capacity.client.sourceAddresses;
     if (ips < needed) {
         problems.push(`c2m:aws.secondaryIpsPerClient: ${ips - 1} gives each client ${ips} source addresses, ` +
             `the plan's ${config.plan.connections} connections over ${config.hosts.clients} clients need ${needed}`);
     }
-    const plan = planTier(plannerInput(stack, config));
-    problems.push(...plan.problems.filter((p) => p.startsWith("c2m:aws.budgetUsdPerHour")));
+    const plan = planTier(plannerInput(stack, config, capacity));
+    problems.push(...plan.problems.filter((p) => p.kind === "budget").map(problemText));
     if (problems.length > 0) throw new ConfigError(problems);
     return {
         region: aws.region,
