@@ -41,9 +41,10 @@ export interface AttackResult {
     serversDown?: string[];
 }
 
-const OVERRIDE_FLAGS: Record<string, string> = {
+/** How an error names each override: its `lab attack` flag (hold and body size have none). */
+const OVERRIDE_FLAGS: Record<keyof AttackOverrides, string> = {
     preset: "--preset", rate: "--rate", durationS: "--duration", timeoutS: "--timeout", sleepMs: "--sleep", times: "--times",
-    workers: "--workers", connections: "--connections", frontends: "--frontends", holdMs: "hold", bodyBytes: "body bytes",
+    workers: "--workers", cpus: "--cpus", connections: "--connections", frontends: "--frontends", holdMs: "hold", bodyBytes: "body bytes",
 };
 
 /** The lab's config with the attack overrides goes through the same checks as a stack file (timeouts, planned connections…). */
@@ -53,7 +54,7 @@ export function checkAttackOverrides(labConfig: LabConfig, overrides: AttackOver
     try {
         parseLabConfig({ ...labConfig, attack: { ...labConfig.attack, ...given } });
     } catch (err) {
-        const flags = Object.entries(given).map(([k, v]) => `${OVERRIDE_FLAGS[k] ?? k} ${Array.isArray(v) ? v.join(",") : v}`).join(" ");
+        const flags = Object.entries(given).map(([k, v]) => `${OVERRIDE_FLAGS[k as keyof AttackOverrides]} ${Array.isArray(v) ? v.join(",") : v}`).join(" ");
         throw new Error(`attack options ${flags} do not fit this lab: ${(err as Error).message}`);
     }
 }

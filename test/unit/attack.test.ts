@@ -6,6 +6,8 @@ import {
     PRESET_SETTINGS, attackSettings, planVegetaProcesses, vegetaAttackArgs, vegetaCommandLine,
     type AttackSettings, type ClientInfo, type VegetaProcess, vegetaRate,
 } from "../../components/render/attack.ts";
+import { LabConfigSchema } from "../../components/config.ts";
+import { checkAttackOverrides } from "../../scripts/attack.ts";
 import { bashSyntax, runBash, tempDir } from "./helpers.ts";
 
 describe("attackSettings", () => {
@@ -215,5 +217,14 @@ describe("vegetaCommandLine", () => {
         assert.ok(received.includes(`-laddr=${p.laddr}`));
         assert.ok(received.includes(`-connections=${p.connections}`));
         assert.ok(received.includes(`-output=${p.remoteOutput}`));
+    });
+});
+
+describe("checkAttackOverrides", () => {
+    test("an override the lab refuses is named by its `lab attack` flag", () => {
+        assert.throws(() => checkAttackOverrides(LabConfigSchema.parse({}), { cpus: 2000, workers: 8 }), (err: Error) => {
+            assert.match(err.message, /^attack options --cpus 2000 --workers 8 do not fit this lab: .*c2m:attack\.cpus/s);
+            return true;
+        });
     });
 });
