@@ -1,35 +1,18 @@
 // c2m-lab: reads and validates the stack's config once, builds the hosts on the chosen
 // platform, then runs the platform-free roles on them over SSH.
 import * as pulumi from "@pulumi/pulumi";
-import { METRICS_DEFAULTS, parseLabConfig, type LabConfig } from "./components/config.ts";
-import { LocalPlatform, type HostSpec } from "./components/platform/local/localPlatform.ts";
-import { withDetectedLimits } from "./components/platform/local/limits.ts";
+import { METRICS_DEFAULTS, type LabConfig } from "./components/config.ts";
+import { loadConfig, readPulumiConfig } from "./components/loadConfig.ts";
+import type { HostSpec, Platform } from "./components/platform/platform.ts";
 import { renderTuning, socketsOnHost, type TuningPlan } from "./components/render/tuning.ts";
-import { planCapacity, type CapacityPlan } from "./components/plan/capacity.ts";
+import type { CapacityPlan } from "./components/plan/capacity.ts";
 import { attackSettings } from "./components/render/attack.ts";
-import { expectedConcurrencyPerClient } from "./components/plan/sizing.ts";
 import { Tuning } from "./components/roles/tuning.ts";
 import { Haproxy } from "./components/roles/haproxy.ts";
 import { Backends } from "./components/roles/backends.ts";
 import { Clients } from "./components/roles/clients.ts";
 import { Metrics, haproxyLogTarget } from "./components/roles/metrics.ts";
 import type { Host } from "./components/types.ts";
-import { hostMemoryBytes } from "./components/platform/aws/settings.ts";
-import { expiryFrom } from "./components/platform/labTags.ts";
-
-const OBJECT_KEYS = ["hosts", "plan", "backend", "haproxy", "attack", "local", "aws", "metrics"] as const;
-
-/** Raw stack config; types and ranges are checked by the schema in parseLabConfig. */
-function readRawConfig(): Record<string, unknown> {
-    const config = new pulumi.Config("c2m");
-    const raw: Record<string, unknown> = {
-        platform: config.get("platform"),
-        owner: config.get("owner"),
-        ttlHours: config.getNumber("ttlHours"),
-    };
-    for (const key of OBJECT_KEYS) raw[key] = config.getObject<unknown>(key);
-    return Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
-}
 
 function hostSpecs(config: LabConfig): HostSpec[] {
     const specs = (role: HostSpec["role"], prefix: string, count: number) =>
@@ -43,37 +26,24 @@ function hostSpecs(config: LabConfig): HostSpec[] {
 }
 
 /** Tuning of each host from the capacity plan; with a shared kernel, machine-wide values cover all hosts. */
-function tuningPlans(config: LabConfig, capacity: CapacityPlan, specs: HostSpec[], sharedKernel: boolean): Map<string, TuningPlan> {
+function tuningPlans(config: LabConfig, capacity: CapacityPlan, specs: HostSpec[], platform: Platform): Map<string, TuningPlan> {
     const sockets = (s: HostSpec) => socketsOnHost(s.role, capacity, config.hosts.backends);
     const machineSockets = specs.reduce((sum, s) => sum + sockets(s), 0);
     return new Map(specs.map((s) => [s.name, renderTuning({
         role: s.role, capacity, backends: config.hosts.backends,
-        kernelSockets: sharedKernel ? machineSockets : sockets(s),
-        memoryBytes: hostMemoryBytes(config, s.role),
+        kernelSockets: platform.sharedKernel ? machineSockets : sockets(s),
+        memoryBytes: platform.hostMemoryBytes(config, s.role),
     })]));
 }
 
-const stack = pulumi.getStack();
-// This machine's limits only matter to the local platform; EC2 limits come from c2m:aws.
-const rawConfig = readRawConfig();
-const config = parseLabConfig(rawConfig.platform === "aws" ? rawConfig : withDetectedLimits(rawConfig));
-const capacity = planCapacity(config);
+const loaded = loadConfig(pulumi.getStack(), readPulumiConfig(new pulumi.Config("c2m")));
+const { config, capacity, platform } = loaded;
 const specs = hostSpecs(config);
-const plans = tuningPlans(config, capacity, specs, config.platform !== "aws");
-
-const platform = config.platform === "aws"
-    ? await (await import("./components/platform/aws/create.ts")).createAwsPlatform(stack, config, specs)
-    : new LocalPlatform("lab", {
-    stack,
-    subnet: config.local.subnet,
-    hosts: specs,
-    binPath: process.env.C2M_BIN_PATH ?? "/usr/local/bin",
-    extraClientAddresses: capacity.client.sourceAddresses - 1,
-    kernelSettings: plans.get(specs[0].name)!.kernel,
-});
-const hosts = platform.hosts;
+const plans = tuningPlans(config, capacity, specs, platform);
+const lab = await platform.create(loaded, specs, plans);
+const hosts = lab.hosts;
 const byRole = (role: Host["role"]) => hosts.filter((h) => h.role === role);
-const tuning = new Tuning("tuning", { hosts, plans });
+const tuning = new Tuning("tuning", { hosts, plans, sharedKernel: platform.sharedKernel });
 
 const backends = new Backends("backends", {
     hosts: byRole("backend"),
@@ -126,10 +96,10 @@ export const vips = {
     /** One statistics page per HAProxy process (statsPort + index). */
     stats: Array.from({ length: capacity.haproxy.processes }, (_, i) => `http://${lb.address}:${config.haproxy.statsPort + i}/stats`),
 };
-export const sshPrivateKey = platform.sshPrivateKey;
+export const sshPrivateKey = lab.sshPrivateKey;
 export const labConfig = config;
-export const namespacePrefix = platform.namespacePrefix;
-export const runDir = platform.runDir;
+export const namespacePrefix = lab.outputs.namespacePrefix;
+export const runDir = lab.outputs.runDir;
 export const haproxyConfig = haproxy.config;
 export const haproxyPids = haproxy.pids;
 export const capacityPlan = capacity;
@@ -140,6 +110,6 @@ export const metricsEndpoint = metrics ? {
 export const vegetaVersions = clients.vegetaVersions;
 export const nofile = Object.fromEntries([...plans].map(([host, plan]) => [host, plan.nofile]));
 /** EC2 facts of an aws stack (region, instance ids, expiry, teardown schedule); absent locally. */
-export const aws = "summary" in platform ? platform.summary : undefined;
+export const aws = lab.outputs.summary;
 /** When scheduled teardown (`lab reap --expired`, the AWS schedule and workflow) destroys the lab; renewed by each up. */
-export const expiresAt = "summary" in platform ? platform.summary.expiresAt : expiryFrom(new Date(), config.ttlHours);
+export const expiresAt = lab.outputs.expiresAt;

@@ -107,6 +107,17 @@ export function renderTuning(input: TuningInput): TuningPlan {
     };
 }
 
+/**
+ * What a host applies itself: its network stack's settings, plus the machine-wide ones when
+ * the kernel is its own (the tuning role, and cloud-init on EC2). One entry per key.
+ */
+export function appliedSettings(plan: TuningPlan, sharedKernel: boolean): Setting[] {
+    if (sharedKernel) return plan.sysctls;
+    // nf_conntrack_max is in both lists; on a kernel of its own the machine-wide entry covers the host.
+    const machineWide = new Set(plan.kernel.map((s) => s.key));
+    return [...plan.sysctls.filter((s) => !machineWide.has(s.key)), ...plan.kernel];
+}
+
 const SHELL_HELPERS = [
     "fail=0",
     `norm() { tr -s ' \\t' ' ' | sed 's/^ //; s/ $//'; }`,

@@ -2,12 +2,14 @@
 // open-file limit differs from the plan fails the update, naming key, wanted and actual.
 import * as pulumi from "@pulumi/pulumi";
 import type { Host } from "../types.ts";
-import { tuningScript, type TuningPlan } from "../render/tuning.ts";
+import { appliedSettings, tuningScript, type TuningPlan } from "../render/tuning.ts";
 import { hostCommand } from "./remote.ts";
 
 export interface TuningArgs {
     readonly hosts: Host[];
     readonly plans: Map<string, TuningPlan>;
+    /** The hosts share one kernel (Platform.sharedKernel): its platform applies the machine-wide keys once. */
+    readonly sharedKernel: boolean;
 }
 
 export class Tuning extends pulumi.ComponentResource {
@@ -19,10 +21,8 @@ export class Tuning extends pulumi.ComponentResource {
         this.applied = new Map(args.hosts.map((host) => {
             const plan = args.plans.get(host.name);
             if (!plan) throw new Error(`no tuning plan for host ${host.name}`);
-            // Machine-wide keys only where the host has a kernel of its own; on a shared
-            // kernel the platform applies them once.
-            const settings = host.sharedKernel ? plan.sysctls : [...plan.sysctls, ...plan.kernel];
-            const script = tuningScript(settings, plan.nofile);
+            // On a shared kernel the platform applies the machine-wide keys once.
+            const script = tuningScript(appliedSettings(plan, args.sharedKernel), plan.nofile);
             return [host.name, hostCommand(`${name}-${host.name}`, host, { create: script }, { parent: this })];
         }));
         this.registerOutputs({});

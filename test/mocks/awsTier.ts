@@ -2,7 +2,9 @@
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { FAKE_PRIVATE_KEY, isSecretInput, OPERATOR_CIDR, ofType, reveal, runProgram, type ProgramRun, type Registered } from "./harness.ts";
+import YAML from "yaml";
 import { TERMINATE_TARGET_ARN } from "../../components/platform/aws/teardown.ts";
+import { TUNING_SCRIPT } from "../../components/platform/aws/cloudInit.ts";
 import { isLabTarget } from "../../components/platform/addressPlan.ts";
 import { budgetProblems, imdsProblems, sshFromInternetProblems, ttlTagProblems } from "../../policy/policies.ts";
 
@@ -148,6 +150,22 @@ export function describeTier(e: TierExpectation): void {
             assert.ok(cfg.includes(lbAddress), "HAProxy binds the LB's private address");
             for (const c of commands) assert.equal(reveal(c.inputs.connection).user, "root");
             for (const c of commands) assert.match(reveal(c.inputs.connection).host, /^203\.0\.113\.\d+$/, "SSH goes to the public IP");
+        });
+
+        test("cloud-init applies on each instance the settings the tuning role applies there, and gives its processes the role's nofile", () => {
+            const applies = (script: string) => script.split("\n").filter((line) => line.startsWith("apply "));
+            const nofile = run.exports.nofile.value as Record<string, number>;
+            const commands = ofType(run, "command:remote:Command");
+            for (const i of instances()) {
+                const host = String(i.inputs.tags.Name).slice(`${e.stack}-`.length);
+                const files = YAML.parse(i.inputs.userData).write_files as { path: string; content: string }[];
+                const file = (path: string) => files.find((f) => f.path === path)?.content ?? "";
+                const tuning = commands.find((c) => c.name === `tuning-${host}`);
+                assert.ok(tuning, `no tuning command for ${host}`);
+                assert.ok(applies(file(TUNING_SCRIPT)).length > 0, host);
+                assert.deepEqual(applies(file(TUNING_SCRIPT)), applies(tuning.inputs.create), host);
+                assert.match(file("/etc/security/limits.d/60-c2m.conf"), new RegExp(`^root hard nofile ${nofile[host]}$`, "m"), host);
+            }
         });
 
         test("inventory: public IP for SSH, private lab addresses for traffic, four source addresses per client", () => {

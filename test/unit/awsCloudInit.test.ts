@@ -3,16 +3,41 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import YAML from "yaml";
-import { cloudInitReadyScript, renderCloudInit, type CloudInitInput } from "../../components/platform/aws/cloudInit.ts";
+import { cloudInitReadyScript, renderCloudInit, TUNING_SCRIPT, type CloudInitInput } from "../../components/platform/aws/cloudInit.ts";
+import { LabConfigSchema } from "../../components/config.ts";
+import { planCapacity } from "../../components/plan/capacity.ts";
+import { hostSysctls, kernelSysctls, renderTuning, socketsOnHost, type Setting } from "../../components/render/tuning.ts";
+import type { Role } from "../../components/types.ts";
 
 const GOLDEN = new URL("./golden/aws-cloud-init-client.yaml", import.meta.url);
 
+// The aws-16c64g tier's shape: 1.05M connections, 20 clients, 8 backend hosts, 64 GiB hosts.
+const config = LabConfigSchema.parse({
+    platform: "aws", plan: { connections: 1_050_000 }, hosts: { backends: 8, clients: 20 }, aws: { secondaryIpsPerClient: 3 },
+});
+const capacity = planCapacity(config);
+const MEMORY = 64 * 1024 ** 3;
+/** A host's tuning as the program computes it on EC2: its own kernel carries only its sockets. */
+const tuningOf = (role: Role) => renderTuning({
+    role, capacity, backends: 8, kernelSockets: socketsOnHost(role, capacity, 8), memoryBytes: MEMORY,
+});
+
 const input = (over: Partial<CloudInitInput> = {}): CloudInitInput => ({
     stack: "aws-16c64g", host: "client-0", role: "client", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample c2m-lab",
-    nofileCeiling: 4_194_304, memoryGiB: 64, binPath: "/opt/c2m/bin", workDir: "/var/lib/c2m/client-0",
+    tuning: tuningOf(over.role ?? "client"), binPath: "/opt/c2m/bin", workDir: "/var/lib/c2m/client-0",
     addresses: ["198.18.2.64", "198.18.2.65", "198.18.2.66", "198.18.2.67"], prefix: 19,
     versions: { node: "22.23.3", vegeta: "12.13.0" }, ...over,
 });
+
+type Doc = { write_files: { path: string; content: string }[]; runcmd: string[] };
+const file = (doc: Doc, path: string) => doc.write_files.find((f) => f.path === path)?.content ?? "";
+
+/** The settings a tuning script applies, read back from its `apply 'key' 'value' mode opt` lines. */
+function appliedBy(script: string): Omit<Setting, "why">[] {
+    return [...script.matchAll(/^apply '([^']+)' '([^']+)' (exact|atleast) (required|optional)$/gm)].map(([, key, value, mode, opt]) => ({
+        key, value, ...(mode === "atleast" ? { atLeast: true } : {}), ...(opt === "optional" ? { optional: true } : {}),
+    }));
+}
 
 function bashSyntaxOk(script: string): void {
     const r = spawnSync("bash", ["-n"], { input: script, encoding: "utf8" });
@@ -25,20 +50,40 @@ describe("cloud-init user data", () => {
         if (process.env.UPDATE_GOLDEN) writeFileSync(GOLDEN, text);
         assert.equal(text, readFileSync(GOLDEN, "utf8"));
     });
-    test("is #cloud-config YAML: root by key only, nofile ceiling everywhere", () => {
+    test("is #cloud-config YAML: root by key only, the role's nofile everywhere", () => {
         const text = renderCloudInit(input());
         assert.ok(text.startsWith("#cloud-config\n"));
         const doc = YAML.parse(text);
         assert.equal(doc.disable_root, false);
         assert.equal(doc.ssh_pwauth, false);
         assert.deepEqual(doc.ssh_authorized_keys, [input().publicKey]);
-        const file = (p: string) => doc.write_files.find((f: { path: string }) => f.path === p)?.content as string;
-        assert.match(file("/etc/sysctl.d/60-c2m.conf"), /^fs\.nr_open = 4194304$/m);
-        assert.match(file("/etc/security/limits.d/60-c2m.conf"), /^root hard nofile 4194304$/m);
-        assert.match(file("/etc/systemd/system.conf.d/60-c2m.conf"), /DefaultLimitNOFILE=4194304/);
-        assert.match(file("/etc/ssh/sshd_config.d/60-c2m.conf"), /PasswordAuthentication no/);
+        const nofile = tuningOf("client").nofile;
+        assert.match(file(doc, "/etc/security/limits.d/60-c2m.conf"), new RegExp(`^root hard nofile ${nofile}$`, "m"));
+        assert.match(file(doc, "/etc/systemd/system.conf.d/60-c2m.conf"), new RegExp(`DefaultLimitNOFILE=${nofile}\n`));
+        assert.match(file(doc, "/etc/ssh/sshd_config.d/60-c2m.conf"), /PasswordAuthentication no/);
+        bashSyntaxOk(file(doc, TUNING_SCRIPT));
         for (const cmd of doc.runcmd) bashSyntaxOk(cmd);
+        assert.equal(doc.runcmd[0], `bash ${TUNING_SCRIPT}`, "tuned before anything is installed");
     });
+    for (const role of ["haproxy", "backend", "client", "metrics"] as const) {
+        test(`${role}: the sysctls and nofile are the tuning table's for the role`, () => {
+            const plan = tuningOf(role);
+            const doc: Doc = YAML.parse(renderCloudInit(input({ role, addresses: ["198.18.0.32"] })));
+            const sockets = socketsOnHost(role, capacity, 8);
+            const largestNofile = Math.max(capacity.haproxy.nofile, capacity.client.nofile, capacity.backend.nofile);
+            const table = [...hostSysctls(sockets), ...kernelSysctls(sockets, largestNofile, MEMORY)];
+            const applied = appliedBy(file(doc, TUNING_SCRIPT));
+            // Every key of the table, each once, with the table's value and mode.
+            assert.deepEqual(applied.map((s) => s.key).sort(), [...new Set(table.map((s) => s.key))].sort());
+            for (const s of applied) {
+                const { why: _, ...want } = table.findLast((t) => t.key === s.key)!;
+                assert.deepEqual(s, want, s.key);
+            }
+            const limits = file(doc, "/etc/security/limits.d/60-c2m.conf");
+            assert.deepEqual([...limits.matchAll(/nofile (\d+)$/gm)].map((m) => Number(m[1])), [plan.nofile, plan.nofile, plan.nofile, plan.nofile]);
+            assert.match(file(doc, "/etc/systemd/system.conf.d/60-c2m.conf"), new RegExp(`DefaultLimitNOFILE=${plan.nofile}\n`));
+        });
+    }
     test("each role gets its packages: haproxy from apt, node and vegeta pinned and checksum-verified", () => {
         const runcmd = (role: CloudInitInput["role"]) => YAML.parse(renderCloudInit(input({ role, addresses: ["198.18.0.32"] })));
         const lb = runcmd("haproxy");
@@ -64,10 +109,10 @@ describe("cloud-init user data", () => {
         assert.equal(r.stdout.trim(), "ens5");
     });
     test("readiness check waits for cloud-init and checks the role's tools and limits", () => {
-        const s = cloudInitReadyScript("client", "/opt/c2m/bin", 4_194_304);
+        const s = cloudInitReadyScript("client", "/opt/c2m/bin", tuningOf("client").nofile);
         bashSyntaxOk(s);
         assert.match(s, /cloud-init status --wait/);
         assert.match(s, /command -v vegeta/);
-        assert.match(s, /fs\.nr_open\)" -ge 4194304/);
+        assert.match(s, new RegExp(`fs\\.nr_open\\)" -ge ${tuningOf("client").nofile} `));
     });
 });

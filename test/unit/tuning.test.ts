@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { LabConfigSchema } from "../../components/config.ts";
 import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS, planCapacity, type CapacityPlan } from "../../components/plan/capacity.ts";
 import {
-    hostSysctls, kernelSysctls, nofileFor, renderTuning, socketsOnHost, sysctlSaveScript, tuningScript, type Setting,
+    appliedSettings, hostSysctls, kernelSysctls, nofileFor, renderTuning, socketsOnHost, sysctlSaveScript, tuningScript, type Setting,
 } from "../../components/render/tuning.ts";
 import { bashSyntax, runBash, tempDir } from "./helpers.ts";
 
@@ -83,6 +83,17 @@ describe("renderTuning", () => {
     test("exactly at the ceiling is allowed", () => {
         const edge: CapacityPlan = { ...cap, nofileCeiling: 9000, client: { ...cap.client, nofile: 9000 } };
         assert.equal(renderTuning({ role: "client", ...input, capacity: edge }).nofile, 9000);
+    });
+
+    test("a host applies its net.* settings; with a kernel of its own, the machine-wide ones too, each key once", () => {
+        const plan = renderTuning({ role: "backend", ...input });
+        assert.deepEqual(appliedSettings(plan, true), plan.sysctls);
+        const own = appliedSettings(plan, false);
+        const keys = own.map((s) => s.key);
+        assert.deepEqual(keys, [...new Set(keys)]);
+        assert.deepEqual(new Set(keys), new Set([...plan.sysctls, ...plan.kernel].map((s) => s.key)));
+        // the machine-wide entry wins where both lists have the key (nf_conntrack_max)
+        for (const k of plan.kernel) assert.equal(own.find((s) => s.key === k.key), k);
     });
 });
 

@@ -4,8 +4,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { METRICS_INSTANCE_TYPE } from "../../config.ts";
 import * as aws from "@pulumi/aws";
-import type { Host, Role } from "../../types.ts";
+import type { Host } from "../../types.ts";
+import type { HostSpec, PlatformHosts } from "../platform.ts";
 import type { AwsSettings } from "./settings.ts";
+import type { TuningPlan } from "../../render/tuning.ts";
 import { labTags } from "../labTags.ts";
 import { LabNetwork } from "./network.ts";
 import { LabSecurity } from "./security.ts";
@@ -18,7 +20,9 @@ export interface AwsPlatformArgs {
     readonly owner: string;
     /** UTC instant the lab expires (tag lab:expires-at and the teardown schedule). */
     readonly expiresAt: string;
-    readonly hosts: { name: string; role: Role }[];
+    readonly hosts: HostSpec[];
+    /** Each host's tuning by name: cloud-init applies it at boot. */
+    readonly tuning: Map<string, TuningPlan>;
     readonly settings: AwsSettings;
     readonly versions: { node: string; vegeta: string };
 }
@@ -33,15 +37,12 @@ export interface AwsSummary {
     plannedUsdPerHour: number;
 }
 
-export class AwsPlatform extends pulumi.ComponentResource {
+export class AwsPlatform extends pulumi.ComponentResource implements PlatformHosts {
     readonly hosts: Host[];
     readonly sshPrivateKey: pulumi.Output<string>;
     /** Non-secret facts for stack outputs (`lab reap`, the report). */
     readonly summary: pulumi.Output<AwsSummary>;
-    /** Local-platform outputs that have no meaning on EC2 (no namespaces). */
-    readonly namespacePrefix: string | undefined = undefined;
-    /** Each host keeps its files under runDir/<host>. */
-    readonly runDir = WORK_ROOT;
+    readonly outputs: PlatformHosts["outputs"];
 
     constructor(name: string, args: AwsPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         const tags = labTags({ stack: args.stack, owner: args.owner, expiresAt: args.expiresAt });
@@ -68,7 +69,7 @@ export class AwsPlatform extends pulumi.ComponentResource {
             keyName: key.keyPair.keyName,
             publicKey: key.publicKey,
             privateKey: key.privateKey,
-            nofileCeiling: s.nofileCeiling,
+            tuning: args.tuning,
             rootVolumeGb: s.rootVolumeGb,
             versions: args.versions,
             tags,
@@ -90,6 +91,8 @@ export class AwsPlatform extends pulumi.ComponentResource {
             teardownSchedule: teardown.schedule.name,
             plannedUsdPerHour: s.plan.usd_per_hour,
         });
+        // No namespaces on EC2.
+        this.outputs = { namespacePrefix: undefined, runDir: WORK_ROOT, expiresAt: args.expiresAt, summary: this.summary };
         this.registerOutputs({ summary: this.summary });
     }
 }

@@ -1,9 +1,11 @@
 // cloud-init user-data of an EC2 lab host: the role's packages (HAProxy from apt, Node and
 // vegeta as pinned release tarballs checked against their published checksums), root SSH
-// with the lab's key only, the open-file ceiling, and the host's secondary addresses.
+// with the lab's key only, the host's tuning (the same settings and open-file limit the
+// tuning role applies), and the host's secondary addresses.
 // Pure: returns text. The AWS platform passes it as the instance's user data.
 import YAML from "yaml";
 import type { Role } from "../../types.ts";
+import { appliedSettings, tuningScript, type TuningPlan } from "../../render/tuning.ts";
 
 export interface CloudInitInput {
     stack: string;
@@ -11,9 +13,8 @@ export interface CloudInitInput {
     role: Role;
     /** The lab's SSH public key (OpenSSH format), authorised for root. */
     publicKey: string;
-    /** Per-process open files the host allows (fs.nr_open, limits.d, systemd). */
-    nofileCeiling: number;
-    memoryGiB: number;
+    /** The host's tuning (renderTuning): its sysctls, and the open files its processes get. */
+    tuning: TuningPlan;
     /** Where node and vegeta are linked; the roles prepend it to PATH. */
     binPath: string;
     workDir: string;
@@ -72,27 +73,16 @@ export function vegetaInstallScript(version: string, binPath: string): string {
     ].join("\n");
 }
 
-/** Kernel limits of the host: the per-process ceiling, and TCP memory sized to the box. */
-export function hostSysctls(nofileCeiling: number, memoryGiB: number): [string, string][] {
-    const pages = (memoryGiB * 1024 * 1024 * 1024) / 4096;
-    const pct = (p: number) => String(Math.floor(pages * p));
-    return [
-        ["fs.nr_open", String(nofileCeiling)],
-        ["fs.file-max", String(Math.max(4 * nofileCeiling, 10_000_000))],
-        // Sockets of idle connections live in kernel memory; let TCP use most of the box.
-        ["net.ipv4.tcp_mem", `${pct(0.25)} ${pct(0.5)} ${pct(0.75)}`],
-        ["net.ipv4.ip_local_port_range", "1024 65535"],
-        ["net.core.somaxconn", "65535"],
-        ["net.ipv4.tcp_max_syn_backlog", "65535"],
-        ["net.ipv4.tcp_tw_reuse", "1"],
-    ];
-}
+/** Where cloud-init puts the host's tuning script (the tuning role's, without its nofile check). */
+export const TUNING_SCRIPT = "/etc/c2m/tuning.sh";
 
 export function renderCloudInit(input: CloudInitInput): string {
-    const n = input.nofileCeiling;
+    const n = input.tuning.nofile;
     const [primary, ...secondaries] = input.addresses;
     const runcmd: string[] = [
-        "sysctl --system >/dev/null",
+        // The same shell as the tuning role: "at least" settings raise a value, never lower a larger
+        // default (a sysctl.d file would), and every setting is read back.
+        `bash ${TUNING_SCRIPT}`,
         `mkdir -p ${input.binPath} ${input.workDir}`,
         "systemctl reload ssh || systemctl reload sshd",
     ];
@@ -115,8 +105,8 @@ export function renderCloudInit(input: CloudInitInput): string {
         package_update: true,
         packages: [...COMMON_PACKAGES, ...ROLE_PACKAGES[input.role]],
         write_files: [
-            { path: "/etc/sysctl.d/60-c2m.conf", permissions: "0644",
-                content: hostSysctls(n, input.memoryGiB).map(([k, v]) => `${k} = ${v}`).join("\n") + "\n" },
+            { path: TUNING_SCRIPT, permissions: "0644",
+                content: tuningScript(appliedSettings(input.tuning, false)) + "\n" },
             { path: "/etc/security/limits.d/60-c2m.conf", permissions: "0644",
                 content: ["*", "root"].flatMap((who) => [`${who} soft nofile ${n}`, `${who} hard nofile ${n}`]).join("\n") + "\n" },
             { path: "/etc/systemd/system.conf.d/60-c2m.conf", permissions: "0644",
@@ -135,16 +125,16 @@ export function renderCloudInit(input: CloudInitInput): string {
 
 /**
  * Run over SSH once the host answers: waits for cloud-init to finish, fails with its status
- * if it did not, then checks the role's tools and the open-file ceiling are there.
+ * if it did not, then checks the role's tools are there and the kernel allows its open files.
  */
-export function cloudInitReadyScript(role: Role, binPath: string, nofileCeiling: number): string {
+export function cloudInitReadyScript(role: Role, binPath: string, nofile: number): string {
     return [
         `export PATH='${binPath}':"$PATH"`,
         "cloud-init status --wait >/dev/null 2>&1; rc=$?",
         // 0 = done, 2 = done with recoverable errors (cloud-init ≥ 23.4); anything else failed.
         "if [ $rc -ne 0 ] && [ $rc -ne 2 ]; then echo 'cloud-init failed:' >&2; cloud-init status --long >&2; exit 1; fi",
         ...ROLE_TOOLS[role].map((t) => `command -v ${t} >/dev/null || { echo "${t} is not installed (cloud-init)" >&2; exit 1; }`),
-        `[ "$(sysctl -n fs.nr_open)" -ge ${nofileCeiling} ] || { echo "fs.nr_open is $(sysctl -n fs.nr_open), wanted ${nofileCeiling}" >&2; exit 1; }`,
+        `[ "$(sysctl -n fs.nr_open)" -ge ${nofile} ] || { echo "fs.nr_open is $(sysctl -n fs.nr_open), wanted at least ${nofile}" >&2; exit 1; }`,
         "cloud-init status",
     ].join("\n");
 }

@@ -6,6 +6,7 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import type { Host, Role } from "../../types.ts";
 import { cloudInitReadyScript, renderCloudInit } from "./cloudInit.ts";
+import type { TuningPlan } from "../../render/tuning.ts";
 import { instanceType } from "../../plan/prices.ts";
 import { hostAddresses, SUBNET_CIDR } from "./addressPlan.ts";
 
@@ -25,7 +26,8 @@ export interface AwsHostsArgs {
     readonly keyName: pulumi.Input<string>;
     readonly publicKey: pulumi.Input<string>;
     readonly privateKey: pulumi.Input<string>;
-    readonly nofileCeiling: number;
+    /** Each host's tuning by name (sysctls and open files, as the tuning role applies them). */
+    readonly tuning: Map<string, TuningPlan>;
     readonly rootVolumeGb: number;
     readonly versions: { node: string; vegeta: string };
     readonly tags: Record<string, string>;
@@ -60,9 +62,11 @@ export class AwsHosts extends pulumi.ComponentResource {
             if (!type) throw new pulumi.ResourceError(`${spec.name}: unknown instance type ${spec.instanceType}`, this);
             const addresses = hostAddresses(index, spec.addresses);
             const workDir = `${WORK_ROOT}/${spec.name}`;
+            const tuning = args.tuning.get(spec.name);
+            if (!tuning) throw new pulumi.ResourceError(`${spec.name}: no tuning plan`, this);
             const userData = pulumi.output(args.publicKey).apply((publicKey) => renderCloudInit({
                 stack: args.stack, host: spec.name, role: spec.role, publicKey,
-                nofileCeiling: args.nofileCeiling, memoryGiB: type.memoryGiB,
+                tuning,
                 binPath: BIN_PATH, workDir, addresses, prefix, versions: args.versions,
             }));
             const tags = { ...args.tags, Name: `${args.stack}-${spec.name}`, "lab:role": spec.role };
@@ -95,7 +99,7 @@ export class AwsHosts extends pulumi.ComponentResource {
                     host: instance.publicIp, port: 22, user: "root", privateKey: args.privateKey,
                     dialErrorLimit: 90, perDialTimeout: 10,
                 },
-                create: cloudInitReadyScript(spec.role, BIN_PATH, args.nofileCeiling),
+                create: cloudInitReadyScript(spec.role, BIN_PATH, tuning.nofile),
                 triggers: [instance.id],
                 logging: "stderr",
             }, { parent: this });
@@ -108,7 +112,6 @@ export class AwsHosts extends pulumi.ComponentResource {
                 ssh: { host: instance.publicIp, port: 22, user: "root", privateKey: args.privateKey },
                 workDir,
                 binPath: BIN_PATH,
-                sharedKernel: false,
                 ready: [ready],
             };
             return host;
