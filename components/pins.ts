@@ -21,5 +21,17 @@ export const PINS = {
     languageHost: "3.68.0",
     commandSdk: pkg.dependencies["@pulumi/command"] as string,
     vegeta: "12.13.0",
+    /**
+     * Revision of the rig's pulumi-analyzer-policy launcher (scripts/toolchain/policyAnalyzer.ts),
+     * which runs the SDK's run-policy-pack; bump it when the launcher's text changes.
+     */
+    policyAnalyzer: "1",
+    /** Lints .github/workflows/*.yml; `go install github.com/rhysd/actionlint/cmd/actionlint@v<pin>`. */
+    actionlint: "1.7.12",
+    /**
+     * `cloud-init schema` checks the EC2 hosts' user data. Debian 12's package, unpacked into the
+     * cache rather than installed (its postinst enables cloud-init's boot services).
+     */
+    cloudInit: "22.4.2",
     node: pkg.dependencies["node"] as string,
 } as const;

@@ -115,4 +115,41 @@ export const budgetCap: StackValidationPolicy = {
     },
 };
 
-export const POLICIES = [ttlTags, noSshFromInternet, imdsv2Required, budgetCap];
+export const STACK = "pulumi:pulumi:Stack";
+export interface ExpiryConfig { maxTtlHours?: number }
+
+/**
+ * The lab's lease, on every platform: the root stack exports `expiresAt` (what `lab reap --expired`
+ * and the reap workflow read), a UTC instant in the future and at most `maxTtlHours` away
+ * (the policy config's, else the longest TTL the config allows).
+ */
+export function expiryProblems(resources: { type: string; props: Props }[], config: ExpiryConfig = {}, now = new Date()): string[] {
+    const stack = resources.find((r) => r.type === STACK);
+    if (!stack) return [];
+    const max = config.maxTtlHours ?? MAX_TTL_HOURS;
+    const at = stack.props.expiresAt;
+    if (typeof at !== "string" || at === "") {
+        return ["the stack exports no expiresAt: scheduled teardown (lab reap --expired) could not tell when to destroy it"];
+    }
+    const t = Date.parse(at);
+    if (!Number.isFinite(t)) return [`expiresAt "${at}" is not a date`];
+    if (t <= now.getTime()) return [`expiresAt ${at} is already past`];
+    const hours = (t - now.getTime()) / 3_600_000;
+    if (hours > max) return [`expiresAt ${at} is ${hours.toFixed(1)} h away, above the ${max} h maximum: lower c2m:ttlHours`];
+    return [];
+}
+
+export const labExpiry: StackValidationPolicy = {
+    name: "lab-expiry",
+    description: "Every lab stack (local or AWS) exports expiresAt, in the future and within the maximum TTL.",
+    enforcementLevel: "mandatory",
+    configSchema: { properties: { maxTtlHours: { type: "number", exclusiveMinimum: 0, maximum: MAX_TTL_HOURS } } },
+    validateStack: (args: StackValidationArgs, report: ReportViolation) => {
+        for (const problem of expiryProblems(args.resources, args.getConfig<ExpiryConfig>())) report(problem);
+    },
+};
+
+/** What the AWS resources of an aws-* stack obey (a local stack has none of their types). */
+export const AWS_POLICIES = [ttlTags, noSshFromInternet, imdsv2Required, budgetCap];
+/** The pack: the AWS rules and the rules every stack obeys. */
+export const POLICIES = [...AWS_POLICIES, labExpiry];

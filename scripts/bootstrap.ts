@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { APT_PACKAGES, labEnv, paths } from "./toolchain/toolchain.ts";
 import { PINS } from "../components/pins.ts";
 import { findTool, recordBuiltVersion, type ToolReport } from "./toolchain/tools.ts";
+import { ANALYZER, analyzerLauncherPath, analyzerLauncherProblem, analyzerLauncherScript } from "./toolchain/policyAnalyzer.ts";
+import { CLOUD_INIT_PYTHON_PACKAGES, cloudInitRoot, cloudInitWrapper } from "./toolchain/cloudInit.ts";
 
 interface Step { name: string; run: () => Promise<string> }
 
@@ -21,6 +23,9 @@ export async function bootstrap(): Promise<void> {
         { name: `pulumi-language-nodejs v${PINS.languageHost}`, run: () => ensureGoTool("pulumi-language-nodejs", PINS.languageHost, buildLanguageHost) },
         { name: "pulumi-resource-command", run: checkCommandProvider },
         { name: `vegeta v${PINS.vegeta}`, run: () => ensureGoTool("vegeta", PINS.vegeta, buildVegeta) },
+        { name: `${ANALYZER} (policy pack launcher, rev ${PINS.policyAnalyzer})`, run: ensureAnalyzerLauncher },
+        { name: `actionlint v${PINS.actionlint}`, run: () => ensureGoTool("actionlint", PINS.actionlint, buildActionlint) },
+        { name: `cloud-init >= ${PINS.cloudInit} (schema checker, unpacked, not installed)`, run: ensureCloudInit },
         { name: "state backend and passphrase", run: ensureStateAndPassphrase },
     ];
     const started = Date.now();
@@ -46,17 +51,23 @@ async function installAptPackages(): Promise<string> {
     const onPath = (bin: string) => ["/usr/sbin", "/usr/bin", "/sbin", "/bin"].some((dir) => existsSync(`${dir}/${bin}`));
     const pkgs = [...new Set(Object.entries(APT_PACKAGES).filter(([bin]) => !onPath(bin)).map(([, pkg]) => pkg))];
     if (pkgs.length === 0) return "all present";
+    await aptInstall(pkgs);
+    return `installed ${pkgs.join(", ")}`;
+}
+
+const APT_ENV = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+
+async function aptInstall(pkgs: string[]): Promise<void> {
     // policy-rc.d stops the packages from starting system-wide services: the lab runs its own.
     const policy = "/usr/sbin/policy-rc.d";
     const hadPolicy = existsSync(policy);
     if (!hadPolicy) writeFileSync(policy, "#!/bin/sh\nexit 101\n", { mode: 0o755 });
     try {
-        await $({ env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } })`apt-get update -q`.quiet();
-        await $({ env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } })`apt-get install -y -q --no-install-recommends ${pkgs}`.quiet();
+        await $({ env: APT_ENV })`apt-get update -q`.quiet();
+        await $({ env: APT_ENV })`apt-get install -y -q --no-install-recommends ${pkgs}`.quiet();
     } finally {
         if (!hadPolicy) fs.rmSync(policy, { force: true });
     }
-    return `installed ${pkgs.join(", ")}`;
 }
 
 async function checkGo(): Promise<string> {
@@ -123,6 +134,55 @@ async function buildVegeta(): Promise<void> {
     const v = PINS.vegeta;
     await buildInWrapper("vegeta", [`github.com/tsenart/vegeta/v12@v${v}`], "github.com/tsenart/vegeta/v12",
         `-X main.Version=v${v}`);
+}
+
+async function buildActionlint(): Promise<void> {
+    const v = PINS.actionlint;
+    await buildInWrapper("actionlint", [`github.com/rhysd/actionlint@v${v}`], "github.com/rhysd/actionlint/cmd/actionlint",
+        `-X github.com/rhysd/actionlint.version=v${v}`);
+}
+
+/** Writes the policy pack launcher when the cached one is missing or not this checkout's. */
+async function ensureAnalyzerLauncher(): Promise<string> {
+    const path = analyzerLauncherPath();
+    const problem = analyzerLauncherProblem(path);
+    if (problem === undefined) return `present (${path})`;
+    writeFileSync(path, analyzerLauncherScript(), { mode: 0o755 });
+    chmodSync(path, 0o755);
+    recordBuiltVersion(ANALYZER, PINS.policyAnalyzer);
+    const found = await findTool(ANALYZER);
+    if (!found.ok) throw new Error(`${ANALYZER} was written but is not usable: ${found.problem}`);
+    return `written into ${path}`;
+}
+
+/**
+ * cloud-init's schema checker without cloud-init's services: the Python libraries it imports from
+ * apt, the package itself unpacked into the cache (see scripts/toolchain/cloudInit.ts for why).
+ */
+async function ensureCloudInit(): Promise<string> {
+    const found = await findTool("cloud-init");
+    if (found.ok && !olderThan(found.version, PINS.cloudInit)) return `${found.version} from ${found.source} (${found.path})`;
+    await aptInstall(CLOUD_INIT_PYTHON_PACKAGES);
+    const candidate = (await $({ env: APT_ENV })`apt-cache policy cloud-init`.quiet()).stdout.match(/Candidate:\s*(\S+)/)?.[1];
+    if (!candidate || candidate === "(none)") throw new Error("apt has no cloud-init package (needed for `cloud-init schema`)");
+    if (olderThan(candidate, PINS.cloudInit)) throw new Error(`apt's cloud-init ${candidate} is older than the pinned ${PINS.cloudInit}`);
+    const root = cloudInitRoot(candidate);
+    const download = join(paths().goBuild, "cloud-init-deb");
+    fs.rmSync(download, { recursive: true, force: true });
+    mkdirSync(download, { recursive: true });
+    // _apt may not write into root's cache: apt then downloads as root (a warning, not an error).
+    await $({ env: APT_ENV, cwd: download })`apt-get download -q ${`cloud-init=${candidate}`}`.quiet();
+    const deb = fs.readdirSync(download).find((f) => f.endsWith(".deb"));
+    if (!deb) throw new Error(`apt-get download cloud-init=${candidate} left no .deb in ${download}`);
+    fs.rmSync(root, { recursive: true, force: true });
+    await $`dpkg-deb -x ${join(download, deb)} ${root}`.quiet();
+    fs.rmSync(download, { recursive: true, force: true });
+    const wrapper = join(paths().bin, "cloud-init");
+    writeFileSync(wrapper, cloudInitWrapper(root), { mode: 0o755 });
+    chmodSync(wrapper, 0o755);
+    const built = await findTool("cloud-init");
+    if (!built.ok) throw new Error(`cloud-init was unpacked into ${root} but does not run: ${built.problem}`);
+    return `${built.version}, unpacked into ${root} (not installed: no cloud-init service on this machine)`;
 }
 
 async function checkCommandProvider(): Promise<string> {

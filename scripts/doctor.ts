@@ -15,7 +15,8 @@ export async function doctor(): Promise<boolean> {
     console.log(`\ncache           ${p.cache}`);
     console.log(`state backend   ${env.PULUMI_BACKEND_URL}`);
     console.log(`passphrase      ${env.PULUMI_CONFIG_PASSPHRASE ? "from PULUMI_CONFIG_PASSPHRASE" : existsSync(p.passphraseFile) ? `file ${p.passphraseFile}` : "MISSING (run lab bootstrap)"}`);
-    console.log(`pins            sdk ${PINS.pulumiSdk}, cli ${PINS.pulumiCli}, language host ${PINS.languageHost}, vegeta ${PINS.vegeta}`);
+    console.log(`pins            sdk ${PINS.pulumiSdk}, cli ${PINS.pulumiCli}, language host ${PINS.languageHost}, vegeta ${PINS.vegeta}, ` +
+        `policy launcher rev ${PINS.policyAnalyzer}, actionlint ${PINS.actionlint}, cloud-init >= ${PINS.cloudInit}`);
     const missing = reports.filter((r) => !r.ok).map((r) => r.name);
     if (missing.length > 0) console.log(`\nmissing: ${missing.join(", ")} — run \`npm run bootstrap\``);
     return missing.length === 0;

@@ -3,6 +3,7 @@ import { $ } from "zx";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { labEnv, paths, REPO_ROOT } from "./toolchain.ts";
+import { ANALYZER, analyzerLauncherProblem } from "./policyAnalyzer.ts";
 
 export interface ToolReport {
     name: string;
@@ -25,11 +26,15 @@ const VERSION_COMMANDS: Record<string, string[] | undefined> = {
     openssl: ["version"],
     curl: ["--version"],
     go: ["version"],
+    actionlint: ["-version"],
+    "cloud-init": ["--version"],
     "pulumi-language-nodejs": undefined,
     "pulumi-resource-command": undefined,
+    [ANALYZER]: undefined,
 };
 
-export const DOCTOR_TOOLS = ["node", "pulumi", "pulumi-language-nodejs", "pulumi-resource-command", "vegeta", "haproxy", "sshd", "ssh", "ip", "openssl", "curl", "go"];
+export const DOCTOR_TOOLS = ["node", "pulumi", "pulumi-language-nodejs", "pulumi-resource-command", ANALYZER, "vegeta", "haproxy", "sshd", "ssh", "ip",
+    "openssl", "curl", "go", "actionlint", "cloud-init"];
 
 function locate(name: string): string | undefined {
     const dirs = (labEnv().PATH ?? "").split(delimiter).concat(["/usr/sbin", "/sbin", "/usr/local/go/bin"]);
@@ -53,6 +58,11 @@ export async function findTool(name: string): Promise<ToolReport> {
     if (!path) return { name, ok: false, problem: "not found" };
     const source = sourceOf(path);
     const stamp = join(paths().bin, `${name}.version`);
+    // The policy pack launcher is a script the rig writes: it is usable only as the pinned text.
+    if (name === ANALYZER) {
+        const problem = analyzerLauncherProblem(path);
+        if (problem) return { name, path, source, ok: false, problem };
+    }
     const args = VERSION_COMMANDS[name];
     if (args === undefined) {
         const version = source === "cache" && existsSync(stamp) ? readFileSync(stamp, "utf8").trim()

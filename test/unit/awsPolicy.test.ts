@@ -32,7 +32,7 @@ const instance = (over: Record<string, any> = {}) => ({
 
 describe("policy pack", () => {
     test("every policy is mandatory", () => {
-        assert.equal(POLICIES.length, 4);
+        assert.equal(POLICIES.length, 5);
         for (const p of POLICIES) assert.equal(p.enforcementLevel, "mandatory", p.name);
     });
 
