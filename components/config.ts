@@ -1,7 +1,6 @@
-// The stack's configuration: one schema, validated once (index.ts and the CLI both call
-// parseLabConfig) before any resource is created. Every error names the config key.
+// The stack's configuration: the schema only. Reading it, this machine's limits and the plan
+// checks are components/loadConfig.ts. Every error names the config key.
 import { z } from "zod";
-import { checkPlan } from "./plan/sizing.ts";
 import { hasHostBits, readCidr } from "./platform/addressPlan.ts";
 
 const port = z.number().int().min(1).max(65535);
@@ -127,7 +126,7 @@ const aws = z.strictObject({
     }).prefault({}),
     /** Secondary private IPs per client (source addresses = 1 + this); derived from c2m:plan when absent. */
     secondaryIpsPerClient: count(0, 49).optional(),
-    /** Per-process open-file ceiling cloud-init sets (fs.nr_open and limits): the seed ran nofile 4M. */
+    /** Most open files the plan may give one process (each host's limit is its role's nofile, up to this): the seed ran nofile 4M. */
     nofileCeiling: count(65_536, 1 << 30).default(4_194_304),
     /** The lab refuses to start (and the policy pack rejects it) above this many US dollars per hour. */
     budgetUsdPerHour: z.number().positive().max(1000).default(60),
@@ -163,16 +162,12 @@ export class ConfigError extends Error {
     }
 }
 
-/** Validates raw stack config (keys without the "c2m:" prefix) and the plan it implies. */
-export function parseLabConfig(raw: Record<string, unknown>): LabConfig {
+/** Checks raw stack config (keys without the "c2m:" prefix) against the schema; defaults filled in. */
+export function parseSchema(raw: Record<string, unknown>): LabConfig {
     const parsed = LabConfigSchema.safeParse(raw);
-    if (!parsed.success) {
-        throw new ConfigError(parsed.error.issues.map((issue) => {
-            const key = ["c2m", issue.path.map(String).join(".")].filter(Boolean).join(":");
-            return `${key}: ${issue.message}`;
-        }));
-    }
-    const problems = checkPlan(parsed.data);
-    if (problems.length > 0) throw new ConfigError(problems);
-    return parsed.data;
+    if (parsed.success) return parsed.data;
+    throw new ConfigError(parsed.error.issues.map((issue) => {
+        const key = ["c2m", issue.path.map(String).join(".")].filter(Boolean).join(":");
+        return `${key}: ${issue.message}`;
+    }));
 }

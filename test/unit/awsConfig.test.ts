@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigError, parseLabConfig } from "../../components/config.ts";
+import { ConfigError } from "../../components/config.ts";
+import { parseLabConfig } from "../../components/loadConfig.ts";
 import { awsSettings, sourceIpsPerClient } from "../../components/platform/aws/settings.ts";
 import { hostAddresses, MAX_HOSTS } from "../../components/platform/aws/addressPlan.ts";
 import { expiryFrom, isExpired, labTags, schedulerAt } from "../../components/platform/labTags.ts";
@@ -69,7 +70,6 @@ describe("awsSettings: what the platform refuses before creating anything", () =
         const s = awsSettings("aws-16c64g", parseLabConfig(tier()));
         assert.equal(s.operatorCidr, "203.0.113.7/32");
         assert.equal(s.sourceIpsPerClient, 4);
-        assert.equal(s.nofileCeiling, 4_194_304);
         assert.ok(s.plan.fits);
     });
     test("operatorCidr is required on platform aws", () => {

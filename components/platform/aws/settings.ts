@@ -50,7 +50,6 @@ export interface AwsSettings {
     operatorCidr: string;
     instanceTypes: LabConfig["aws"]["instanceTypes"];
     sourceIpsPerClient: number;
-    nofileCeiling: number;
     rootVolumeGb: number;
     budgetUsdPerHour: number;
     plan: Plan;
@@ -92,7 +91,6 @@ export function awsSettings(stack: string, config: LabConfig, capacity: Capacity
         operatorCidr: aws.operatorCidr!,
         instanceTypes: aws.instanceTypes,
         sourceIpsPerClient: ips,
-        nofileCeiling: aws.nofileCeiling,
         rootVolumeGb: aws.rootVolumeGb,
         budgetUsdPerHour: aws.budgetUsdPerHour,
         plan,
