@@ -7,39 +7,22 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { attackSettings, planVegetaProcesses, vegetaCommandLine, type AttackSettings, type VegetaProcess } from "../components/render/attack.ts";
 import { isLabTarget } from "../components/platform/addressPlan.ts";
-import { parseLabConfig, type LabConfig } from "../components/config.ts";
+import type { LabConfig } from "../components/config.ts";
+import { parseLabConfig } from "../components/loadConfig.ts";
 import { outputs, type StackOutputs } from "./stack.ts";
 import { SshSession, type SshTarget } from "./lib/ssh.ts";
+import { HostHttp } from "./lib/hostHttp.ts";
 import { backendCounters, downServers, frontendCounters, FRONTEND_NAMES, parseStatsCsv, type StatsRow } from "./lib/haproxyStats.ts";
 import { findTool } from "./toolchain/tools.ts";
 import { labEnv, runsRoot } from "./toolchain/toolchain.ts";
 import { recordRun } from "./ledger.ts";
+import { parseRecord, writeRecord } from "../components/records/io.ts";
+import { RunRecordSchema, VegetaSummarySchema, type RunRecord, type VegetaSummary } from "../components/records/runRecord.ts";
 
 export type AttackOverrides = Partial<Omit<LabConfig["attack"], "preset">> & { preset?: LabConfig["attack"]["preset"] };
 
-export interface VegetaSummary {
-    requests: number;
-    success: number;
-    rate: number;
-    throughput: number;
-    latencies: { mean: number; "50th": number; "90th": number; "95th": number; "99th": number; max: number };
-    status_codes: Record<string, number>;
-    errors: string[] | null;
-}
-
-export interface AttackResult {
-    runId: string;
-    dir: string;
-    interrupted: boolean;
-    summary?: VegetaSummary;
-    perFrontend: Record<string, VegetaSummary | undefined>;
-    /** What HAProxy itself counted on each frontend during the run. */
-    haproxy: Record<string, { sessions: number; requests: number } | undefined>;
-    /** Vegeta processes that failed or whose results could not be collected (lost client, …). */
-    failedProcesses: { client: string; frontend: string; laddr: string; code: number; stderr: string }[];
-    /** Backend servers HAProxy's health checks had taken out (not UP) when the run ended. */
-    serversDown?: string[];
-}
+/** The run as written to runs/<id>/run.json, and where that directory is. */
+export type AttackResult = RunRecord & { dir: string };
 
 /** How an error names each override: its `lab attack` flag (hold and body size have none). */
 const OVERRIDE_FLAGS: Record<keyof AttackOverrides, string> = {
@@ -63,14 +46,9 @@ export function newRunId(stack: string, now = new Date()): string {
     return `${now.toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-")}-${stack}`;
 }
 
-/** Statistics rows of every HAProxy process (each serves its own page). */
-export async function fetchStats(urls: string[]): Promise<StatsRow[]> {
-    const pages = await Promise.all(urls.map(async (url) => {
-        const u = new URL(url);
-        if (!isLabTarget(u.hostname)) throw new Error(`refusing to query ${u.hostname}: not a lab address`);
-        const response = await fetch(`${url};csv`, { signal: AbortSignal.timeout(5000) });
-        return parseStatsCsv(await response.text());
-    }));
+/** Statistics rows of every HAProxy process (each serves its own page), read on the LB over SSH. */
+export async function fetchStats(http: HostHttp, urls: string[]): Promise<StatsRow[]> {
+    const pages = await Promise.all(urls.map(async (url) => parseStatsCsv(await http.get(`${url};csv`, { timeoutMs: 5000 }))));
     return pages.flat();
 }
 
@@ -102,6 +80,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
     const plan = planVegetaProcesses(settings, clients, { plain: out.vips.plain, tls: out.vips.tls }, runId);
     mkdirSync(join(dir, "results"), { recursive: true });
     const ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh.host));
+    const http = new HostHttp(ssh, out.inventory);
     const startedAt = new Date();
     let interrupted = false;
     // Only vegeta itself: local hosts share one PID namespace, and a wider pattern also hits the ssh
@@ -119,12 +98,12 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
     try {
         writeFileSync(join(dir, "config.yaml"), YAML.stringify({ stack, settings, labConfig: out.labConfig }));
         writeFileSync(join(dir, "haproxy.cfg"), out.haproxyConfig);
-        const statsBefore = await fetchStats(out.vips.stats);
+        const statsBefore = await fetchStats(http, out.vips.stats);
         process.stderr.write(`attack ${runId}: ${plan.length} vegeta processes on ${clients.length} clients, ` +
             `${settings.rate}/s per client for ${settings.durationS}s, sleep ${settings.sleepMs} ms, times ${settings.times}, frontends ${settings.frontends.join("+")}\n`);
         const t0 = Date.now();
         const ticker = setInterval(async () => {
-            const stats = await fetchStats(out.vips.stats).catch(() => undefined);
+            const stats = await fetchStats(http, out.vips.stats).catch(() => undefined);
             process.stderr.write(`${progressLine(t0, settings.durationS, stats)}\n`);
         }, 5000);
         const limitMs = (settings.durationS + settings.timeoutS + 60) * 1000;
@@ -137,7 +116,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         // A lost client's processes are attributed once, whether their run or their collection failed.
         const same = (a: { client: string; frontend: string; laddr: string }, b: typeof a) => a.client === b.client && a.frontend === b.frontend && a.laddr === b.laddr;
         failedProcesses.push(...missing.filter((m) => !failedProcesses.some((f) => same(f, m))));
-        const statsAfter = await fetchStats(out.vips.stats).catch((err: Error) => {
+        const statsAfter = await fetchStats(http, out.vips.stats).catch((err: Error) => {
             process.stderr.write(`HAProxy statistics after the run unavailable: ${err.message}\n`);
             return [] as StatsRow[];
         });
@@ -156,15 +135,15 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         const summary = await vegetaReport(files.map((f) => f.path), join(dir, "report"));
         writeFileSync(join(dir, "haproxy-stats-before.csv"), toCsv(statsBefore));
         writeFileSync(join(dir, "haproxy-stats-after.csv"), toCsv(statsAfter));
-        const result: AttackResult = { runId, dir, interrupted, summary, perFrontend, haproxy, failedProcesses, serversDown };
-        writeFileSync(join(dir, "run.json"), JSON.stringify({
-            runId, stack, startedAt, finishedAt: new Date(), interrupted, settings,
+        const run: RunRecord = {
+            runId, stack, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), interrupted, settings,
             processes: plan.map(({ client, frontend, laddr, ratePerSecond, connections }) => ({ client, frontend, laddr, ratePerSecond, connections })),
             versions: await versions(ssh, target(clients[0].name), lb ? target(lb.name) : undefined),
             summary, perFrontend, haproxy, backend: backendCounters(statsAfter, "pong"), serversDown, failedProcesses,
-        }, null, 2));
-        await recordRun(dir); // timeline.json, server metrics, and the run's row in runs/ledger.jsonl
-        return result;
+        };
+        writeRecord(join(dir, "run.json"), RunRecordSchema, run);
+        await recordRun(dir, run, out); // timeline.json, server metrics, and the run's row in runs/ledger.jsonl
+        return { ...run, dir };
     } finally {
         process.off("SIGINT", onSigint);
         process.off("SIGTERM", onSigint);
@@ -208,10 +187,10 @@ export async function vegetaReport(files: string[], prefix: string): Promise<Veg
     writeFileSync(`${prefix}.txt`, text.stdout);
     const json = await $$`vegeta report -type=json ${files}`;
     writeFileSync(`${prefix}.json`, json.stdout);
-    return JSON.parse(json.stdout) as VegetaSummary;
+    return parseRecord(json.stdout, VegetaSummarySchema, `vegeta report -type=json (${prefix}.json)`);
 }
 
-async function versions(ssh: SshSession, client: SshTarget, lb?: SshTarget): Promise<Record<string, string>> {
+async function versions(ssh: SshSession, client: SshTarget, lb?: SshTarget): Promise<RunRecord["versions"]> {
     const pulumi = await findTool("pulumi");
     const first = (s: string) => s.trim().split("\n")[0] ?? "";
     return {

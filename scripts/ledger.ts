@@ -1,14 +1,18 @@
 // After each attack: the run's client-side timeline (timeline.json, from the vegeta results)
 // and its row in the run ledger (runs/ledger.jsonl). `lab runs` lists the ledger; `lab compare`
 // shows two runs side by side.
-import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import YAML from "yaml";
+import { appendRecordLine, readRecord } from "../components/records/io.ts";
+import { LedgerRowSchema } from "../components/records/ledgerRow.ts";
+import { RunRecordSchema, type RunRecord } from "../components/records/runRecord.ts";
+import type { MetricsEndpoint, StackOutputs } from "../components/records/stackOutputs.ts";
 import { labEnv, REPO_ROOT } from "./toolchain/toolchain.ts";
 import { readTimeline, type Timeline } from "./analysis/timeline.ts";
-import { pullHaproxyLog, pullRunMetrics, type MetricsEndpoint } from "./lib/metricsPull.ts";
-import { outputs } from "./stack.ts";
-import { findRun, formatCompare, formatRuns, ledgerRow, parseLedger, type LedgerRow, type RunJson } from "./lib/ledger.ts";
+import { pullHaproxyLog, pullRunMetrics } from "./lib/metricsPull.ts";
+import { HostHttp, type LabAccess } from "./lib/hostHttp.ts";
+import { findRun, formatCompare, formatRuns, ledgerRow, parseLedger, type LedgerRow } from "./lib/ledger.ts";
 
 export const LEDGER_FILE = "ledger.jsonl";
 
@@ -16,9 +20,13 @@ export function ledgerPath(runsDir: string): string {
     return join(runsDir, LEDGER_FILE);
 }
 
+/** The ledger's rows; a line that is not a valid row is reported on stderr and skipped. */
 export function readLedger(runsDir = join(REPO_ROOT, "runs")): LedgerRow[] {
     const file = ledgerPath(runsDir);
-    return existsSync(file) ? parseLedger(readFileSync(file, "utf8")) : [];
+    if (!existsSync(file)) return [];
+    const { rows, problems } = parseLedger(readFileSync(file, "utf8"), file);
+    for (const p of problems) process.stderr.write(`ledger: ${p}\n`);
+    return rows;
 }
 
 export function resultFiles(dir: string): string[] {
@@ -42,41 +50,68 @@ export function metricsPeakConns(dir: string): number | undefined {
     return (JSON.parse(readFileSync(file, "utf8")) as { peakConns?: number }).peakConns;
 }
 
-/** Pulls the run's server metrics when its stack has a metrics host; a failure is reported, not thrown. */
-async function pullMetricsFor(dir: string, run: RunJson, config: { labConfig?: { hosts?: { metrics?: number } } }, log: (l: string) => void): Promise<void> {
-    if (!config?.labConfig?.hosts?.metrics || existsSync(join(dir, "metrics.json"))) return;
+/** Pulls the run's server metrics from the stack's metrics host; a failure is reported, not thrown. */
+async function pullMetricsFor(dir: string, run: RunRecord, endpoint: MetricsEndpoint, lab: LabAccess, log: (l: string) => void): Promise<void> {
+    if (existsSync(join(dir, "metrics.json"))) return;
+    // Prometheus and the log sink are read on the metrics host, over SSH.
+    const http = HostHttp.open(lab);
     try {
-        const out = await outputs(run.stack) as Awaited<ReturnType<typeof outputs>> & { metricsEndpoint?: MetricsEndpoint };
-        if (!out.metricsEndpoint) return;
-        const m = await pullRunMetrics(dir, out.metricsEndpoint, Date.parse(run.startedAt) / 1000, Date.parse(run.finishedAt) / 1000);
+        const m = await pullRunMetrics(dir, endpoint, Date.parse(run.startedAt) / 1000, Date.parse(run.finishedAt) / 1000, http);
         log(`metrics: ${m.panels.reduce((n, p) => n + p.series.length, 0)} series from ${m.source}; metrics role used ` +
             `${m.overhead.cpuPctMean.toFixed(1)} % CPU (max ${m.overhead.cpuPctMax.toFixed(1)} %), ${(m.overhead.rssBytesMax / 2 ** 20).toFixed(0)} MiB`);
-        if (out.metricsEndpoint.haproxyLog) {
-            const s = await pullHaproxyLog(dir, out.metricsEndpoint.haproxyLog, Date.parse(run.startedAt), Date.parse(run.finishedAt) + 2000);
-            const tw = s.timers.find((t) => t.name === "Tw");
-            log(`haproxy log: ${s.requests} requests logged (${s.unparsed} other lines), Tw p99 ${tw?.p99 ?? "-"} ms, ` +
-                `termination ${s.termination.slice(0, 3).map((t) => `${t.state}×${t.count}`).join(" ")}`);
-        }
+        const s = await pullHaproxyLog(dir, endpoint.haproxyLog, Date.parse(run.startedAt), Date.parse(run.finishedAt) + 2000, http);
+        const tw = s.timers.find((t) => t.name === "Tw");
+        log(`haproxy log: ${s.requests} requests logged (${s.unparsed} other lines), Tw p99 ${tw?.p99 ?? "-"} ms, ` +
+            `termination ${s.termination.slice(0, 3).map((t) => `${t.state}×${t.count}`).join(" ")}`);
     } catch (err) {
         log(`metrics: run ${basename(dir)} has no server metrics: ${(err as Error).message}`);
+    } finally {
+        http.close();
     }
 }
 
-/** Appends the run in `dir` to the ledger next to it. Never throws: a run is kept even if its row is not. */
-export async function recordRun(dir: string, log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<LedgerRow | undefined> {
+/** The run's row (peak connections from its server metrics when recorded, else from its timeline), appended to the ledger next to it. */
+async function appendLedgerRow(dir: string, run: RunRecord, config: { preset?: string; platform?: string }): Promise<LedgerRow> {
+    const timeline = await runTimeline(dir);
+    const fromMetrics = metricsPeakConns(dir);
+    const row = ledgerRow(run, {
+        ...config,
+        peakConns: fromMetrics ?? (timeline.requests > 0 ? timeline.peakInFlight : undefined),
+        peakConnsSource: fromMetrics !== undefined ? "metrics" : "vegeta",
+    });
+    appendRecordLine(ledgerPath(dirname(dir)), LedgerRowSchema, row);
+    return row;
+}
+
+const logLine = (l: string) => process.stderr.write(`${l}\n`);
+
+/**
+ * After an attack: the run's server metrics (when its stack has a metrics host), its timeline and
+ * its ledger row, from what the attack holds in memory. Never throws: a run is kept even if its row is not.
+ */
+export async function recordRun(dir: string, run: RunRecord, stack: Pick<StackOutputs, "labConfig" | "metricsEndpoint" | "inventory" | "sshPrivateKey">,
+    log: (l: string) => void = logLine): Promise<LedgerRow | undefined> {
     try {
-        const run = JSON.parse(readFileSync(join(dir, "run.json"), "utf8")) as RunJson;
-        const config = existsSync(join(dir, "config.yaml")) ? YAML.parse(readFileSync(join(dir, "config.yaml"), "utf8")) : {};
-        await pullMetricsFor(dir, run, config, log);
-        const timeline = await runTimeline(dir);
-        const fromMetrics = metricsPeakConns(dir);
-        const row = ledgerRow(run, {
-            preset: config?.labConfig?.attack?.preset, platform: config?.labConfig?.platform,
-            peakConns: fromMetrics ?? (timeline.requests > 0 ? timeline.peakInFlight : undefined),
-            peakConnsSource: fromMetrics !== undefined ? "metrics" : "vegeta",
-        });
-        appendFileSync(ledgerPath(dirname(dir)), `${JSON.stringify(row)}\n`);
-        return row;
+        if (stack.metricsEndpoint) await pullMetricsFor(dir, run, stack.metricsEndpoint, stack, log);
+        return await appendLedgerRow(dir, run, { preset: stack.labConfig.attack.preset, platform: stack.labConfig.platform });
+    } catch (err) {
+        log(`ledger: run ${basename(dir)} not recorded: ${(err as Error).message}`);
+        return undefined;
+    }
+}
+
+/** The lab config a run directory keeps in config.yaml beside run.json (not validated: only compared and read for its preset and platform). */
+function savedLabConfig(dir: string): { platform?: string; attack?: { preset?: string } } | undefined {
+    const file = join(dir, "config.yaml");
+    return existsSync(file) ? YAML.parse(readFileSync(file, "utf8"))?.labConfig : undefined;
+}
+
+/** Records a run directory from its files (runs the ledger missed): no server metrics are pulled. Never throws. */
+export async function recordRunDir(dir: string, log: (l: string) => void = logLine): Promise<LedgerRow | undefined> {
+    try {
+        const run = readRecord(join(dir, "run.json"), RunRecordSchema);
+        const config = savedLabConfig(dir);
+        return await appendLedgerRow(dir, run, { preset: config?.attack?.preset, platform: config?.platform });
     } catch (err) {
         log(`ledger: run ${basename(dir)} not recorded: ${(err as Error).message}`);
         return undefined;
@@ -93,10 +128,8 @@ export function listRuns(options: { stack?: string; last?: number; runsDir?: str
 function details(runsDir: string, id: string): Record<string, unknown> | undefined {
     const file = join(runsDir, id, "run.json");
     if (!existsSync(file)) return undefined;
-    const run = JSON.parse(readFileSync(file, "utf8"));
-    const configFile = join(runsDir, id, "config.yaml");
-    const labConfig = existsSync(configFile) ? YAML.parse(readFileSync(configFile, "utf8"))?.labConfig : undefined;
-    return { settings: run.settings, versions: run.versions, labConfig };
+    const run = readRecord(file, RunRecordSchema);
+    return { settings: run.settings, versions: run.versions, labConfig: savedLabConfig(join(runsDir, id)) };
 }
 
 export function compareRuns(refA: string, refB: string, runsDir = join(REPO_ROOT, "runs")): string {
@@ -111,6 +144,6 @@ export async function backfillLedger(runsDir = join(REPO_ROOT, "runs")): Promise
     const known = new Set(readLedger(runsDir).map((r) => r.id));
     const dirs = existsSync(runsDir) ? readdirSync(runsDir).filter((d) => !known.has(d) && existsSync(join(runsDir, d, "run.json"))).sort() : [];
     let added = 0;
-    for (const d of dirs) if (await recordRun(join(runsDir, d))) added++;
+    for (const d of dirs) if (await recordRunDir(join(runsDir, d))) added++;
     return added;
 }

@@ -7,11 +7,14 @@ import { basename, join } from "node:path";
 import YAML from "yaml";
 import { REPO_ROOT } from "./toolchain/toolchain.ts";
 import { readLedger, runTimeline } from "./ledger.ts";
-import { findRun, ledgerRow, type RunJson } from "./lib/ledger.ts";
+import { findRun, ledgerRow } from "./lib/ledger.ts";
+import { readRecord } from "../components/records/io.ts";
+import { RunRecordSchema } from "../components/records/runRecord.ts";
+import { TippingRecordSchema } from "../components/records/tippingRecord.ts";
 import { renderSvg } from "./lib/plot.ts";
 import { metricsCharts, timelineCharts, tippingChart, type Chart, type MetricsPanel } from "./analysis/reportCharts.ts";
 import { renderReportHtml, type ReportFigure, type ReportTable, type ReportText } from "./analysis/report.ts";
-import { fmtRate, type TippingResult } from "./analysis/tipping.ts";
+import { fmtRate } from "./analysis/tipping.ts";
 import type { HaproxyLogSummary } from "./analysis/metricsLog.ts";
 import type { MetricsFile } from "./lib/metricsPull.ts";
 
@@ -71,9 +74,7 @@ function haproxyLog(dir: string): { tables: ReportTable[]; panels: MetricsPanel[
 
 export async function buildRunReport(dir: string): Promise<BuiltReport> {
     const t0 = performance.now();
-    const run = JSON.parse(read(dir, "run.json") ?? "null") as (Omit<RunJson, "processes"> & { versions?: Record<string, string>; perFrontend?: Record<string, unknown>;
-        haproxy?: Record<string, { sessions: number; requests: number } | undefined>; processes: { client: string; frontend: string; laddr: string; ratePerSecond: number; connections: number }[] }) | null;
-    if (!run) throw new Error(`${dir} has no run.json`);
+    const run = readRecord(join(dir, "run.json"), RunRecordSchema);
     const config = YAML.parse(read(dir, "config.yaml") ?? "{}") ?? {};
     const timeline = await runTimeline(dir);
     const metrics = metricsPanels(dir);
@@ -98,10 +99,10 @@ export async function buildRunReport(dir: string): Promise<BuiltReport> {
         },
         {
             title: "What HAProxy counted per frontend", header: ["frontend", "connections", "requests"],
-            rows: Object.entries(run.haproxy ?? {}).map(([f, c]) => [f, String(c?.sessions ?? "?"), String(c?.requests ?? "?")]),
+            rows: Object.entries(run.haproxy).map(([f, c]) => [f, String(c?.sessions ?? "?"), String(c?.requests ?? "?")]),
         },
         ...logs.tables,
-        { title: "Versions", header: ["tool", "version"], rows: Object.entries(run.versions ?? {}).map(([k, v]) => [k, v]) },
+        { title: "Versions", header: ["tool", "version"], rows: Object.entries(run.versions).map(([k, v]) => [k, v]) },
     ];
     const texts: ReportText[] = [
         ...["report.txt", ...readdirSync(dir).filter((f) => /^report-.+\.txt$/.test(f)).sort()].flatMap((f) => {
@@ -124,9 +125,7 @@ export async function buildRunReport(dir: string): Promise<BuiltReport> {
 
 export async function buildTippingReport(dir: string): Promise<BuiltReport> {
     const t0 = performance.now();
-    const t = JSON.parse(read(dir, "tipping.json") ?? "null") as (TippingResult & { id: string; stack: string; elapsedS: number;
-        args: { p99Factor: number; maxErrorRatio: number; startRate: number; factor: number; tolerance: number; durationS: number; frontend: string } }) | null;
-    if (!t) throw new Error(`${dir} has no tipping.json`);
+    const t = readRecord(join(dir, "tipping.json"), TippingRecordSchema);
     const chart = tippingChart(t, t.args.p99Factor);
     const html = renderReportHtml({
         title: `Tipping point ${t.id}`, subtitle: `c2m-lab tipping search on stack ${t.stack}`,

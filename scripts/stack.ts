@@ -1,43 +1,34 @@
 // Pulumi operations the CLI needs (select/create a stack, up, outputs, destroy) and the
-// local residue check that proves teardown left nothing behind.
+// platform's residue check that proves teardown left nothing behind.
 import { $ } from "zx";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { spawnSync } from "node:child_process";
 import { join, sep } from "node:path";
 import { hostname } from "node:os";
-import YAML from "yaml";
-import { parseLabConfig, type LabConfig } from "../components/config.ts";
-import { localNames } from "../components/platform/local/scripts.ts";
-import type { CapacityPlan } from "../components/plan/capacity.ts";
+import { loadConfig, readConfigFile, teardownConfig, type LoadedConfig } from "../components/loadConfig.ts";
 import { isExpired } from "../components/platform/labTags.ts";
-import { withDetectedLimits } from "../components/platform/local/limits.ts";
-import { awsSettings } from "../components/platform/aws/settings.ts";
+import { platformFor } from "../components/platform/registry.ts";
+import { describeResidue, residueCount, type Residue } from "../components/platform/platform.ts";
 import { labEnv, REPO_ROOT } from "./toolchain/toolchain.ts";
+import { checkRecord, parseJson } from "../components/records/io.ts";
+import { StackOutputsSchema, type StackOutputs } from "../components/records/stackOutputs.ts";
 
 const pulumi = () => $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true });
 
-export function stackFiles(): string[] {
-    return readdirSync(REPO_ROOT).filter((f) => /^Pulumi\..+\.yaml$/.test(f)).map((f) => f.slice("Pulumi.".length, -".yaml".length));
+/** The stack's config from its file, validated before Pulumi runs (the program checks it again). */
+export function loadStackConfig(stack: string): LoadedConfig {
+    return loadConfig(stack, readConfigFile(REPO_ROOT, stack));
 }
 
-/** Validates the stack's config before Pulumi runs (the program checks it again). */
-export function readStackConfig(stack: string): LabConfig {
-    const file = join(REPO_ROOT, `Pulumi.${stack}.yaml`);
-    if (!existsSync(file)) throw new Error(`no stack config ${file}; stacks here: ${stackFiles().join(", ")}`);
-    let doc;
-    try {
-        doc = YAML.parse(readFileSync(file, "utf8")) ?? {};
-    } catch (err) {
-        throw new Error(`${file}: not valid YAML: ${(err as Error).message}`);
-    }
-    const raw: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(doc.config ?? {})) {
-        const [namespace, name] = key.split(":");
-        if (namespace !== "c2m" || !name) throw new Error(`${file}: unknown config key ${key} (lab keys are c2m:<name>)`);
-        raw[name] = value;
-    }
-    // This machine's limits bind only the local platform; EC2 hosts bring their own.
-    return parseLabConfig(raw.platform === "aws" ? raw : withDetectedLimits(raw));
+/** What the stack left on its platform; an error when that cannot be told (never "none"). */
+export async function stackResidue(stack: string): Promise<Residue> {
+    const config = teardownConfig(REPO_ROOT, stack);
+    return platformFor(config).residue(stack, config);
+}
+
+/** Removes what the stack left that its platform can remove without state; returns what is left. */
+export async function reapStack(stack: string): Promise<Residue> {
+    const config = teardownConfig(REPO_ROOT, stack);
+    return platformFor(config).reap(stack, config);
 }
 
 /** Directory of a file:// state backend; undefined for other backends. */
@@ -169,13 +160,13 @@ export async function clearStaleLock(stack: string): Promise<boolean> {
 }
 
 export async function up(stack: string): Promise<void> {
-    const config = readStackConfig(stack);
-    // The AWS platform's own checks (operator CIDR, instance types, budget) refuse before a stack exists.
-    if (config.platform === "aws") awsSettings(stack, config);
+    const loaded = loadStackConfig(stack);
+    // The platform's own checks (e.g. operator CIDR, instance types, budget) refuse before a stack exists.
+    loaded.platform.check(loaded);
     await ensureStack(stack);
     await clearStaleLock(stack);
     // Cloud stacks always run the guardrails (TTL tags, no SSH from anywhere, IMDSv2, budget).
-    const policy = config.platform === "aws" ? ["--policy-pack", join(REPO_ROOT, "policy")] : [];
+    const policy = loaded.platform.needsPolicyPack ? ["--policy-pack", join(REPO_ROOT, "policy")] : [];
     await streamed(["up", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", "--suppress-outputs", ...policy]);
 }
 
@@ -187,12 +178,13 @@ export async function destroy(stack: string): Promise<void> {
 
 /**
  * Teardown that never gives up halfway: destroy (errors reported, not thrown), remove the
- * stack, reap leftovers by name, delete a generated stack file. Returns what is still left.
+ * stack, reap leftovers by name, delete a generated stack file. Returns what is still left
+ * (a failed residue check counts as something left: it cannot say "none").
  */
 export async function teardownStack(stack: string, generatedConfigFile?: string): Promise<Residue> {
     try { await destroy(stack); } catch (err) { process.stderr.write(`destroy failed: ${(err as Error).message}\n`); }
     await removeStack(stack).catch(() => undefined);
-    const left = await reapLocal(stack);
+    const left = await reapStack(stack).catch((err: Error): Residue => ({ uncheckedBecause: [err.message] }));
     if (generatedConfigFile) rmSync(generatedConfigFile, { force: true });
     process.stderr.write(`${describeResidue(left)}\n`);
     return left;
@@ -203,17 +195,7 @@ export async function removeStack(stack: string): Promise<void> {
     dropEncryptionSalt(stack);
 }
 
-export interface StackOutputs {
-    inventory: { name: string; role: "haproxy" | "backend" | "client"; address: string; sourceAddresses: string[]; workDir: string;
-        ssh: { host: string; port: number; user: string; binPath: string } }[];
-    vips: { plain: string; tls?: string; stats: string[] };
-    sshPrivateKey: string;
-    labConfig: LabConfig;
-    namespacePrefix: string;
-    runDir: string;
-    haproxyConfig: string;
-    capacityPlan: CapacityPlan;
-}
+export type { StackOutputs };
 
 /** Stack outputs including the SSH key (kept in memory; never written to a run directory). */
 export async function outputs(stack: string): Promise<StackOutputs> {
@@ -222,52 +204,10 @@ export async function outputs(stack: string): Promise<StackOutputs> {
         if (/no stack named/.test(out.stderr)) throw new Error(`stack ${stack} does not exist: run \`lab up --stack ${stack}\` first`);
         throw new Error(`pulumi stack output --stack ${stack} failed (exit ${out.exitCode}): ${out.stderr.trim()}`);
     }
-    const parsed = JSON.parse(out.stdout) as Partial<StackOutputs>;
-    if (!parsed.inventory) throw new Error(`stack ${stack} has no lab outputs: run \`lab up --stack ${stack}\` first`);
-    return parsed as StackOutputs;
-}
-
-/** Runs a program without a shell (a shell's own command line would match pgrep/pkill -f). */
-function exec(file: string, args: string[]): string {
-    return spawnSync(file, args, { encoding: "utf8" }).stdout ?? "";
-}
-
-export interface Residue { namespaces: string[]; links: string[]; processes: string[]; files: string[] }
-
-/** Everything of a local stack still on this machine, found by name (works without state). */
-export async function localResidue(stack: string): Promise<Residue> {
-    const names = localNames(stack);
-    const namespaces = exec("ip", ["netns", "list"]).split("\n").map((l) => l.split(" ")[0])
-        .filter((n) => n.startsWith(names.namespacePrefix));
-    const linkPrefix = names.bridge.slice(0, -2);
-    const links = exec("ip", ["-o", "link", "show"]).split("\n").map((l) => l.split(":")[1]?.trim().split("@")[0] ?? "")
-        .filter((n) => n.startsWith(linkPrefix));
-    const processes = exec("pgrep", ["-af", `${names.runDir}/`]).split("\n").filter(Boolean);
-    const files = existsSync(names.runDir) ? [names.runDir] : [];
-    return { namespaces, links, processes, files };
-}
-
-export function residueCount(r: Residue): number {
-    return r.namespaces.length + r.links.length + r.processes.length + r.files.length;
-}
-
-export function describeResidue(r: Residue): string {
-    if (residueCount(r) === 0) return "residue check: none (0 namespaces, 0 links, 0 processes, 0 files)";
-    return ["residue check: LEFT BEHIND", ...Object.entries(r).filter(([, v]) => v.length)
-        .map(([k, v]) => `  ${k}: ${(v as string[]).join(", ")}`)].join("\n");
-}
-
-/** Removes a local stack's leftovers by name: the fallback when state is lost or teardown failed. */
-export async function reapLocal(stack: string): Promise<Residue> {
-    const names = localNames(stack);
-    const before = await localResidue(stack);
-    for (const ns of before.namespaces) {
-        const pids = exec("ip", ["netns", "pids", ns]).split("\n").filter(Boolean);
-        if (pids.length) exec("kill", ["-KILL", ...pids]);
-        exec("ip", ["netns", "del", ns]);
+    const source = `pulumi stack output --stack ${stack}`;
+    const parsed = parseJson(out.stdout, source);
+    if (typeof parsed !== "object" || parsed === null || !("inventory" in parsed)) {
+        throw new Error(`stack ${stack} has no lab outputs: run \`lab up --stack ${stack}\` first`);
     }
-    exec("pkill", ["-KILL", "-f", `${names.runDir}/`]);
-    for (const link of before.links) exec("ip", ["link", "del", link]);
-    exec("rm", ["-rf", names.runDir]);
-    return localResidue(stack);
+    return checkRecord(parsed, StackOutputsSchema, source);
 }

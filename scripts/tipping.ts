@@ -1,28 +1,20 @@
 // `lab tipping`: the automatic tipping-point search on a running lab. Each step is a normal
 // `lab attack` (runs/<id>/, ledger row) at one total rate; the pure search
 // (scripts/analysis/tipping.ts) picks the next rate and judges each step.
-import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeRecord } from "../components/records/io.ts";
+import { TippingRecordSchema, type TippingArgs } from "../components/records/tippingRecord.ts";
 import { attack, newRunId } from "./attack.ts";
 import { outputs } from "./stack.ts";
 import { buildTippingReport, reportName } from "./report.ts";
 import { runsRoot } from "./toolchain/toolchain.ts";
 import {
     DEFAULT_TIPPING, fmtRate, formatTippingTable, searchTippingPoint, summarise, validateTippingOptions,
-    type StepMeasure, type StepVerdict, type TippingOptions, type TippingResult,
+    type StepMeasure, type StepVerdict, type TippingResult,
 } from "./analysis/tipping.ts";
 
-export interface TippingArgs extends TippingOptions {
-    stack: string;
-    /** Seconds of load per step. */
-    durationS: number;
-    frontend: "plain" | "tls";
-    /** pong headers during the search (0 = the backend's own service time only). */
-    sleepMs: number;
-    times: number;
-    /** Per-request timeout: a request slower than this counts as an error. */
-    timeoutS: number;
-}
+export type { TippingArgs };
 
 export const TIPPING_DEFAULTS: Omit<TippingArgs, "stack" | "startRate"> = {
     ...DEFAULT_TIPPING, durationS: 10, frontend: "plain", sleepMs: 0, times: 0, timeoutS: 30,
@@ -60,8 +52,7 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
             sleepMs: args.sleepMs, times: args.times, timeoutS: args.timeoutS,
         }, runsDir);
         if (r.interrupted) throw new Error(`interrupted during step ${step.index} (run ${r.runId})`);
-        const run = JSON.parse(readFileSync(join(r.dir, "run.json"), "utf8")) as { processes: { ratePerSecond: number }[] };
-        const offered = run.processes.reduce((sum, p) => sum + p.ratePerSecond, 0);
+        const offered = r.processes.reduce((sum, p) => sum + p.ratePerSecond, 0);
         const s = r.summary;
         const m: StepMeasure = s
             ? { rate: offered, p50Ms: s.latencies["50th"] / 1e6, p99Ms: s.latencies["99th"] / 1e6, errorRatio: 1 - s.success,
@@ -82,14 +73,14 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
     } catch (err) {
         // Interrupted (or failed) mid-search: the steps measured so far stay with the search.
         const partial = { ...summarise(measured, args), converged: false, stopReason: (err as Error).message };
-        writeFileSync(join(dir, "tipping.json"), JSON.stringify({ id, stack: args.stack, args, elapsedS: (Date.now() - t0) / 1000, interrupted: true, ...partial }, null, 2));
+        writeRecord(join(dir, "tipping.json"), TippingRecordSchema, { id, stack: args.stack, args, elapsedS: (Date.now() - t0) / 1000, interrupted: true, ...partial });
         writeFileSync(join(dir, "tipping.txt"), `${formatTippingTable(partial)}\n`);
         throw new Error(`${(err as Error).message}; ${measured.length} steps measured so far: ${join(dir, "tipping.txt")}`);
     } finally {
         writeFileSync(join(dir, "args.json"), JSON.stringify(args, null, 2));
     }
     const elapsedS = (Date.now() - t0) / 1000;
-    writeFileSync(join(dir, "tipping.json"), JSON.stringify({ id, stack: args.stack, args, elapsedS, ...result }, null, 2));
+    writeRecord(join(dir, "tipping.json"), TippingRecordSchema, { id, stack: args.stack, args, elapsedS, ...result });
     writeFileSync(join(dir, "tipping.txt"), `${formatTippingTable(result)}\n`);
     const page = await buildTippingReport(dir).catch((err: Error) => { log(`tipping: no plot (${err.message})`); return undefined; });
     if (page) log(`tipping: ${reportName(page)}`);

@@ -2,25 +2,10 @@
 // the load step by step until latency or errors break a threshold, then bisect between the
 // last good and the first bad step until the knee is known within a tolerance. Pure: the
 // measurement is injected, so the same code runs on a synthetic model and on a lab.
+import type { Phase, StepMeasure, StepVerdict, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
 
-export interface TippingOptions {
-    /** Total request rate of the first step, which also sets the baseline p99. */
-    startRate: number;
-    /** Rate multiplier between ramp steps while they stay good. */
-    factor: number;
-    /** Stop when the knee is known to ±tolerance (relative), e.g. 0.1 = ±10 %. */
-    tolerance: number;
-    /** Hard cap on measured steps (baseline included). */
-    maxSteps: number;
-    /** A step is bad when its p99 exceeds this multiple of the baseline p99… */
-    p99Factor: number;
-    /** …or when more than this share of its requests failed (0.001 = 0.1 %). */
-    maxErrorRatio: number;
-    /** Never ask for more than this rate (the ramp stops there). */
-    maxRate?: number;
-    /** Rates are offered in whole multiples of this (e.g. 1 request/s per client host); none = any rate. */
-    quantum?: number;
-}
+// The search's types are those of its record (tipping.json).
+export type { Phase, StepMeasure, StepVerdict, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
 
 /**
  * Defaults: doubling, then three geometric bisections of the (last good, first bad] octave put
@@ -31,41 +16,6 @@ export interface TippingOptions {
 export const DEFAULT_TIPPING: Omit<TippingOptions, "startRate"> = {
     factor: 2, tolerance: 0.05, maxSteps: 8, p99Factor: 2, maxErrorRatio: 0.001,
 };
-
-/** What one step measured. `rate` is the rate actually offered (after rounding per process). */
-export interface StepMeasure {
-    rate: number;
-    p50Ms: number;
-    p99Ms: number;
-    /** Failed requests / requests, 0..1. */
-    errorRatio: number;
-    requests: number;
-    /** Successful responses per second, when known. */
-    throughput?: number;
-    /** Where the step's raw results are (a run id), when known. */
-    runId?: string;
-}
-
-export type Phase = "baseline" | "ramp" | "bisect";
-
-export interface StepVerdict extends StepMeasure {
-    step: number;
-    phase: Phase;
-    good: boolean;
-    reason: string;
-}
-
-export interface TippingResult {
-    /** Geometric middle of (last good, first bad]: the estimate, ± `uncertainty`. */
-    knee?: number;
-    uncertainty?: number;
-    lastGood?: number;
-    firstBad?: number;
-    baselineP99Ms?: number;
-    converged: boolean;
-    stopReason: string;
-    steps: StepVerdict[];
-}
 
 export function validateTippingOptions(o: TippingOptions): string[] {
     const problems: string[] = [];

@@ -2,45 +2,11 @@
 // ("J'ai maintenu un tableau de tous les résultats"). Building a row, parsing the file and
 // printing lists and comparisons are pure; scripts/ledger.ts does the file I/O.
 import { PRESET_SETTINGS, type AttackSettings } from "../../components/render/attack.ts";
+import { parseRecord } from "../../components/records/io.ts";
+import { LedgerRowSchema, type LedgerRow } from "../../components/records/ledgerRow.ts";
+import type { RunRecord } from "../../components/records/runRecord.ts";
 
-export interface LedgerRow {
-    id: string;
-    stack: string;
-    /** Hardware tier: the stack's platform, or its AWS tier (aws-16c64g → 16c64g). */
-    tier: string;
-    /** The attack preset, with "+" when settings were overridden. */
-    preset: string;
-    startedAt: string;
-    durationS: number;
-    /** Requests/s per client host (as configured) and client hosts. */
-    rate: number;
-    clients: number;
-    frontends: string[];
-    requests: number;
-    errors: number;
-    errorPct: number;
-    p50Ms: number | null;
-    p99Ms: number | null;
-    maxMs: number | null;
-    /** Most concurrent connections seen (server side from metrics when recorded, else requests in flight at the clients). */
-    peakConns: number | null;
-    peakConnsSource: "metrics" | "vegeta" | "none";
-    verdict: "pass" | "fail" | "interrupted";
-    why: string;
-}
-
-/** What run.json holds (the subset the ledger reads). */
-export interface RunJson {
-    runId: string;
-    stack: string;
-    startedAt: string;
-    finishedAt: string;
-    interrupted: boolean;
-    settings: AttackSettings;
-    processes: { client: string }[];
-    summary?: { requests: number; success: number; latencies: Record<string, number> };
-    failedProcesses: unknown[];
-}
+export type { LedgerRow };
 
 /** Share of failed requests above which a run's verdict is "fail" (the tipping rule's default). */
 export const FAIL_ERROR_RATIO = 0.001;
@@ -57,7 +23,7 @@ export function tierOf(stack: string, platform: string | undefined): string {
     return aws ? aws[1] : platform ?? "local";
 }
 
-export function ledgerRow(run: RunJson, extra: { preset?: string; platform?: string; peakConns?: number; peakConnsSource?: LedgerRow["peakConnsSource"] }): LedgerRow {
+export function ledgerRow(run: RunRecord, extra: { preset?: string; platform?: string; peakConns?: number; peakConnsSource?: LedgerRow["peakConnsSource"] }): LedgerRow {
     const s = run.summary;
     const requests = s?.requests ?? 0;
     const errors = s ? Math.round(requests * (1 - s.success)) : 0;
@@ -81,10 +47,23 @@ export function ledgerRow(run: RunJson, extra: { preset?: string; platform?: str
     };
 }
 
-export function parseLedger(text: string): LedgerRow[] {
-    return text.split("\n").filter((l) => l.trim() !== "").flatMap((l) => {
-        try { return [JSON.parse(l) as LedgerRow]; } catch { return []; }
+/**
+ * Every valid row of a ledger file's text, and one problem per line that is not a row. A torn
+ * line (a run killed while appending) or a hand-edited one must not hide every other run.
+ */
+export function parseLedger(text: string, source = "ledger.jsonl"): { rows: LedgerRow[]; problems: string[] } {
+    const rows: LedgerRow[] = [];
+    const problems: string[] = [];
+    text.split("\n").forEach((line, i) => {
+        if (line.trim() === "") return;
+        const where = `${source}:${i + 1}`;
+        try {
+            rows.push(parseRecord(line, LedgerRowSchema, where));
+        } catch (err) {
+            problems.push(`${(err as Error).message} (line skipped)`);
+        }
     });
+    return { rows, problems };
 }
 
 /** A run by exact id, else by a unique prefix or substring ("230247", "dev5"). */

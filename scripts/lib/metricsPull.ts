@@ -1,16 +1,18 @@
 // After a run: its server-side time series, pulled from the lab's Prometheus (query_range over
-// the run's window) into runs/<id>/metrics.json, with the metrics role's own overhead.
-import { createWriteStream, writeFileSync } from "node:fs";
+// the run's window) into runs/<id>/metrics.json, with the metrics role's own overhead. Both
+// Prometheus and the log sink are read on the metrics host over SSH (hostHttp.ts).
+import { createReadStream, createWriteStream, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createGzip } from "node:zlib";
-import { Readable } from "node:stream";
 import { createInterface } from "node:readline";
 import { parseHaproxyLogLine, summariseHaproxyLog, type HaproxyLogRecord, type HaproxyLogSummary } from "../analysis/metricsLog.ts";
-import { isLabTarget } from "../../components/platform/addressPlan.ts";
+import type { HostHttp } from "./hostHttp.ts";
 import { OVERHEAD_QUERIES, panelQueries, toSeries, type PromMatrix } from "../../components/render/metrics.ts";
 import type { MetricsPanel } from "../analysis/reportCharts.ts";
+import type { MetricsEndpoint } from "../../components/records/stackOutputs.ts";
 
-export interface MetricsEndpoint { prometheus: string; scrapeIntervalS: number; haproxyLog?: string }
+/** Where the stack's metrics host serves Prometheus and the request log (a stack output). */
+export type { MetricsEndpoint };
 
 export interface MetricsFile {
     source: string;
@@ -25,19 +27,23 @@ export interface MetricsFile {
     note?: string;
 }
 
-async function queryRange(base: string, expr: string, start: number, end: number, stepS: number): Promise<PromMatrix[]> {
+async function queryRange(http: HostHttp, base: string, expr: string, start: number, end: number, stepS: number): Promise<PromMatrix[]> {
     const url = new URL("/api/v1/query_range", base);
     url.search = new URLSearchParams({ query: expr, start: String(start), end: String(end), step: String(stepS) }).toString();
-    const response = await fetch(url, { signal: AbortSignal.timeout(20_000) });
-    const body = await response.json() as { status: string; error?: string; data?: { result: PromMatrix[] } };
+    const response = await http.request(url.toString(), { timeoutMs: 20_000 });
+    let body: { status: string; error?: string; data?: { result: PromMatrix[] } };
+    try {
+        body = JSON.parse(response.body);
+    } catch {
+        throw new Error(`prometheus answered HTTP ${response.status} without JSON for ${expr}: ${response.body.slice(0, 200)}`);
+    }
     if (body.status !== "success") throw new Error(`prometheus: ${body.error ?? response.status} for ${expr}`);
     return body.data?.result ?? [];
 }
 
 /** Pulls every panel for [startS − 2 s, endS + 2 s] and writes metrics.json into the run directory. */
-export async function pullRunMetrics(dir: string, endpoint: MetricsEndpoint, startS: number, endS: number): Promise<MetricsFile> {
-    const host = new URL(endpoint.prometheus).hostname;
-    if (!isLabTarget(host)) throw new Error(`refusing to query ${host}: not a lab address`);
+export async function pullRunMetrics(dir: string, endpoint: MetricsEndpoint, startS: number, endS: number, http: HostHttp): Promise<MetricsFile> {
+    http.hostFor(endpoint.prometheus); // a lab host's, or refused before waiting
     // The last samples of the run land one scrape after it ends.
     const waitMs = (endpoint.scrapeIntervalS + 1) * 1000 - (Date.now() - endS * 1000);
     if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
@@ -45,10 +51,10 @@ export async function pullRunMetrics(dir: string, endpoint: MetricsEndpoint, sta
     const [start, end] = [Math.floor(startS - 2), Math.ceil(endS + 2)];
     const panels: MetricsPanel[] = await Promise.all(panelQueries(endpoint.scrapeIntervalS).map(async (p) => ({
         id: p.id, title: p.title, unit: p.unit,
-        series: (await Promise.all(p.queries.map(async (q) => toSeries(q.label, await queryRange(endpoint.prometheus, q.expr, start, end, stepS))))).flat(),
+        series: (await Promise.all(p.queries.map(async (q) => toSeries(q.label, await queryRange(http, endpoint.prometheus, q.expr, start, end, stepS))))).flat(),
     })));
     const o = OVERHEAD_QUERIES(endpoint.scrapeIntervalS);
-    const values = async (expr: string) => (await queryRange(endpoint.prometheus, expr, start, end, stepS)).flatMap((r) => r.values.map(([, v]) => Number(v))).filter(Number.isFinite);
+    const values = async (expr: string) => (await queryRange(http, endpoint.prometheus, expr, start, end, stepS)).flatMap((r) => r.values.map(([, v]) => Number(v))).filter(Number.isFinite);
     const [cpu, rss] = await Promise.all([values(o.cpuPct), values(o.rssBytes)]);
     const conns = panels.find((p) => p.id === "haproxy-conns")?.series.find((s) => s.label === "CurrConns")?.values.map(([, v]) => v) ?? [];
     const file: MetricsFile = {
@@ -72,18 +78,25 @@ function round(x: number): number {
  * HAProxy's request log lines of the run's window from the metrics host's sink: kept as
  * haproxy.log.gz, summed up into haproxy-log-summary.json (timer percentiles, termination states).
  */
-export async function pullHaproxyLog(dir: string, sinkUrl: string, fromMs: number, toMs: number): Promise<HaproxyLogSummary> {
-    const host = new URL(sinkUrl).hostname;
-    if (!isLabTarget(host)) throw new Error(`refusing to query ${host}: not a lab address`);
+export async function pullHaproxyLog(dir: string, sinkUrl: string, fromMs: number, toMs: number, http: HostHttp): Promise<HaproxyLogSummary> {
     const url = new URL("/lines", sinkUrl);
     url.search = new URLSearchParams({ from: String(Math.floor(fromMs)), to: String(Math.ceil(toMs)) }).toString();
-    const response = await fetch(url, { signal: AbortSignal.timeout(300_000) });
-    if (!response.ok || !response.body) throw new Error(`log sink answered ${response.status}`);
+    // Streamed to a file as it comes (a run's log can be large), then read line by line.
+    const raw = join(dir, "haproxy.log.part");
+    try {
+        await http.getToFile(url.toString(), raw, { timeoutMs: 300_000 });
+        return await summariseLogFile(dir, raw, fromMs);
+    } finally {
+        rmSync(raw, { force: true });
+    }
+}
+
+async function summariseLogFile(dir: string, raw: string, fromMs: number): Promise<HaproxyLogSummary> {
     const gzip = createGzip();
     const done = new Promise<void>((resolve, reject) => gzip.pipe(createWriteStream(join(dir, "haproxy.log.gz"))).on("finish", () => resolve()).on("error", reject));
     const records: HaproxyLogRecord[] = [];
     let unparsed = 0;
-    for await (const line of createInterface({ input: Readable.fromWeb(response.body as import("node:stream/web").ReadableStream), crlfDelay: Infinity })) {
+    for await (const line of createInterface({ input: createReadStream(raw), crlfDelay: Infinity })) {
         if (!line) continue;
         if (!gzip.write(`${line}\n`)) await new Promise((r) => gzip.once("drain", r));
         const r = parseHaproxyLogLine(line);

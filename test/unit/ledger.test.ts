@@ -7,8 +7,9 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { TimelineBuilder, percentile, type VegetaRecord } from "../../scripts/analysis/timeline.ts";
-import { findRun, formatCompare, formatRuns, ledgerRow, parseLedger, presetLabel, tierOf, type RunJson } from "../../scripts/lib/ledger.ts";
-import { readLedger, recordRun, runTimeline } from "../../scripts/ledger.ts";
+import { findRun, formatCompare, formatRuns, ledgerRow, parseLedger, presetLabel, tierOf } from "../../scripts/lib/ledger.ts";
+import { readLedger, recordRunDir, runTimeline } from "../../scripts/ledger.ts";
+import type { RunRecord, VegetaSummary } from "../../components/records/runRecord.ts";
 import { PRESET_SETTINGS } from "../../components/render/attack.ts";
 import { labEnv } from "../../scripts/toolchain/toolchain.ts";
 import { createPongServer } from "../../backend/pong.ts";
@@ -19,12 +20,24 @@ const rec = (startMs: number, latencyMs: number, o: Partial<VegetaRecord> = {}):
     timestamp: new Date(T0 + startMs).toISOString(), latency: latencyMs * 1e6, code: 200, error: "", url: "http://198.18.0.2:80/ping", ...o,
 });
 
-function run(o: Partial<RunJson> = {}): RunJson {
+/** A vegeta summary with the given counts and latencies (ns); the rest does not matter to the ledger. */
+function summary(requests: number, success: number, latencies: Partial<VegetaSummary["latencies"]> = {}): VegetaSummary {
+    return {
+        requests, success, rate: 100, throughput: 100, status_codes: {}, errors: [],
+        latencies: { mean: 0, "50th": 0, "90th": 0, "95th": 0, "99th": 0, max: 0, ...latencies },
+    };
+}
+
+const vegetaProcess = (client: string, laddr: string) => ({ client, frontend: "plain" as const, laddr, ratePerSecond: 100, connections: 500 });
+
+function run(o: Partial<RunRecord> = {}): RunRecord {
     return {
         runId: "20261125-120000-local", stack: "local", startedAt: "2026-11-25T12:00:00.000Z", finishedAt: "2026-11-25T12:00:06.500Z",
-        interrupted: false, settings: { ...PRESET_SETTINGS.smoke }, processes: [{ client: "client-0" }, { client: "client-0" }, { client: "client-1" }],
-        summary: { requests: 2000, success: 1, latencies: { "50th": 32_347_806, "99th": 57_017_678, max: 64_180_153 } },
-        failedProcesses: [], ...o,
+        interrupted: false, settings: { ...PRESET_SETTINGS.smoke },
+        processes: [vegetaProcess("client-0", "198.18.0.10"), vegetaProcess("client-0", "198.18.0.11"), vegetaProcess("client-1", "198.18.0.12")],
+        versions: { pulumi: "3.270.0", node: "22.23.3", vegeta: "v12", haproxy: "2.6.12" },
+        summary: summary(2000, 1, { "50th": 32_347_806, "99th": 57_017_678, max: 64_180_153 }),
+        perFrontend: {}, haproxy: {}, serversDown: [], failedProcesses: [], ...o,
     };
 }
 
@@ -80,11 +93,11 @@ describe("ledger rows", () => {
     });
 
     test("verdicts: errors above 0.1 %, failed processes, no results, interruption", () => {
-        const failing = ledgerRow(run({ summary: { requests: 1000, success: 0.998, latencies: {} } }), {});
+        const failing = ledgerRow(run({ summary: summary(1000, 0.998) }), {});
         assert.deepEqual([failing.verdict, failing.errors, failing.errorPct], ["fail", 2, 0.2]);
         assert.match(failing.why, /errors 0\.20 % > 0\.1 %/);
-        assert.equal(ledgerRow(run({ summary: { requests: 1000, success: 0.999, latencies: {} } }), {}).verdict, "pass");
-        assert.equal(ledgerRow(run({ failedProcesses: [{}] }), {}).verdict, "fail");
+        assert.equal(ledgerRow(run({ summary: summary(1000, 0.999) }), {}).verdict, "pass");
+        assert.equal(ledgerRow(run({ failedProcesses: [{ client: "client-1", frontend: "plain", laddr: "198.18.0.12", code: 1, stderr: "" }] }), {}).verdict, "fail");
         assert.equal(ledgerRow(run({ summary: undefined }), {}).why, "no results");
         assert.equal(ledgerRow(run({ interrupted: true }), {}).verdict, "interrupted");
     });
@@ -100,7 +113,7 @@ describe("ledger rows", () => {
     test("parse skips broken lines; runs are found by id, prefix or unique part", () => {
         const a = ledgerRow(run(), {});
         const b = ledgerRow(run({ runId: "20261125-130000-local" }), {});
-        const rows = parseLedger(`${JSON.stringify(a)}\nnot json\n\n${JSON.stringify(b)}\n`);
+        const { rows } = parseLedger(`${JSON.stringify(a)}\nnot json\n\n${JSON.stringify(b)}\n`);
         assert.equal(rows.length, 2);
         assert.equal(findRun(rows, "20261125-130000-local").id, b.id);
         assert.equal(findRun(rows, "120000").id, a.id);
@@ -110,7 +123,7 @@ describe("ledger rows", () => {
 
     test("the list and the comparison show every run and what differs", () => {
         const a = ledgerRow(run(), { preset: "smoke", peakConns: 19, peakConnsSource: "vegeta" });
-        const b = ledgerRow(run({ runId: "20261125-130000-local", summary: { requests: 2000, success: 1, latencies: { "50th": 40e6, "99th": 114_035_356, max: 2e8 } } }),
+        const b = ledgerRow(run({ runId: "20261125-130000-local", summary: summary(2000, 1, { "50th": 40e6, "99th": 114_035_356, max: 2e8 }) }),
             { preset: "smoke", peakConns: 1200, peakConnsSource: "metrics" });
         const list = formatRuns([a, b]);
         assert.equal(list.split("\n").length, 4);
@@ -130,7 +143,7 @@ describe("recording a run", () => {
         mkdirSync(dir);
         writeFileSync(join(dir, "run.json"), JSON.stringify(run()));
         writeFileSync(join(dir, "config.yaml"), "labConfig:\n  platform: local\n  attack:\n    preset: smoke\n");
-        const row = await recordRun(dir);
+        const row = await recordRunDir(dir);
         assert.equal(row?.preset, "smoke");
         assert.deepEqual(readLedger(runs).map((r) => r.id), ["20261125-120000-local"]);
         assert.equal(JSON.parse(readFileSync(join(dir, "timeline.json"), "utf8")).requests, 0);
@@ -138,7 +151,7 @@ describe("recording a run", () => {
 
     test("a broken run directory is reported, not thrown", async (t) => {
         const lines: string[] = [];
-        assert.equal(await recordRun(join(tempDir(t), "missing"), (l) => lines.push(l)), undefined);
+        assert.equal(await recordRunDir(join(tempDir(t), "missing"), (l) => lines.push(l)), undefined);
         assert.match(lines[0], /ledger: run missing not recorded/);
     });
 
