@@ -9,9 +9,12 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import YAML from "yaml";
 import { REPO_ROOT } from "../scripts/toolchain/toolchain.ts";
-import { outputs, reapLocal, residueCount, teardownStack, up, type StackOutputs } from "../scripts/stack.ts";
+import { outputs, teardownStack, up, type StackOutputs } from "../scripts/stack.ts";
+import { residueCount } from "../components/platform/platform.ts";
+import { reapLocal } from "../components/platform/local/residue.ts";
 import { attack, fetchStats, newRunId, type AttackResult } from "../scripts/attack.ts";
 import { backendCounters, frontendCounters, FRONTEND_NAMES } from "../scripts/lib/haproxyStats.ts";
+import { HostHttp } from "../scripts/lib/hostHttp.ts";
 import { localNames } from "../components/platform/local/scripts.ts";
 
 const STACK = "scale";
@@ -109,18 +112,20 @@ async function main(o: Options): Promise<void> {
     const samples: Sample[] = [];
     let result: AttackResult | undefined;
     let rampDone = Number.NaN;
+    let http: HostHttp | undefined;
     try {
         await reapLocal(STACK);
         writeStackConfig(o, ratePerClient, rampS);
         await up(STACK);
         const out = await outputs(STACK);
+        http = HostHttp.open(out); // HAProxy's statistics are read on the LB, over SSH
         const t0 = Date.now();
-        const baseline = sample(out, await fetchStats(out.vips.stats), o.mode, t0);
+        const baseline = sample(out, await fetchStats(http, out.vips.stats), o.mode, t0);
         const attackDone = attack(STACK, {}, join(REPO_ROOT, "runs")).then((r) => { result = r; });
         const holdEnd = () => (Number.isNaN(rampDone) ? Infinity : rampDone + o.hold);
         while (!stopping) {
             await new Promise((r) => setTimeout(r, 1000));
-            const s = sample(out, await fetchStats(out.vips.stats).catch(() => []), o.mode, t0);
+            const s = sample(out, await fetchStats(http, out.vips.stats).catch(() => []), o.mode, t0);
             samples.push(s);
             // Ramp over: (nearly) all there, or the attack's ramp has ended and nothing grows any more.
             const recent = samples.slice(-4).map((x) => x.held);
@@ -135,7 +140,7 @@ async function main(o: Options): Promise<void> {
         const mid = hold[Math.floor(hold.length / 2)] ?? samples.at(-1)!;
         process.stderr.write("waiting for the held requests to complete…\n");
         await attackDone;
-        const stats = await fetchStats(out.vips.stats).catch(() => []);
+        const stats = await fetchStats(http, out.vips.stats).catch(() => []);
         const backendStats = backendCounters(stats, "pong");
         const vegetaErrors = result ? Math.round((result.summary?.requests ?? 0) * (1 - (result.summary?.success ?? 0))) : o.conns;
         const errors = vegetaErrors + (frontendCounters(stats, FRONTEND_NAMES[o.mode])?.requestErrors ?? 0)
@@ -172,6 +177,7 @@ async function main(o: Options): Promise<void> {
     } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
+        http?.close();
         const left = await teardownStack(STACK, stackFile);
         if (residueCount(left) > 0 || stopping) process.exitCode = 1;
     }

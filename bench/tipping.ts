@@ -9,7 +9,9 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import { REPO_ROOT } from "../scripts/toolchain/toolchain.ts";
-import { destroy, describeResidue, reapLocal, removeStack, residueCount, up } from "../scripts/stack.ts";
+import { destroy, removeStack, up } from "../scripts/stack.ts";
+import { describeResidue, residueCount } from "../components/platform/platform.ts";
+import { reapLocal } from "../components/platform/local/residue.ts";
 import { tipping, TIPPING_DEFAULTS } from "../scripts/tipping.ts";
 import { formatTippingTable } from "../scripts/analysis/tipping.ts";
 

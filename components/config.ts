@@ -2,6 +2,7 @@
 // checks are components/loadConfig.ts. Every error names the config key.
 import { z } from "zod";
 import { hasHostBits, readCidr } from "./platform/addressPlan.ts";
+import { MAX_TTL_HOURS } from "./platform/labTags.ts";
 
 const port = z.number().int().min(1).max(65535);
 const count = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -136,7 +137,7 @@ const aws = z.strictObject({
 export const LabConfigSchema = z.strictObject({
     platform: z.enum(["local", "aws"]).default("local"),
     owner: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,31}$/, "lowercase letters, digits, . _ -").default("operator"),
-    ttlHours: z.number().positive().max(168).default(4),
+    ttlHours: z.number().positive().max(MAX_TTL_HOURS).default(4),
     hosts: hosts.prefault({}),
     plan: plan.prefault({}),
     backend: backend.prefault({}),

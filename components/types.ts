@@ -24,9 +24,6 @@ export interface Host {
     workDir: string;
     /** Prepended to PATH for every remote command (where node, vegeta, haproxy live). */
     binPath: string;
-    /** True when the host shares its kernel with others (local namespaces): machine-wide
-     *  settings are then applied once by the platform, not by each host. */
-    sharedKernel: boolean;
     /** Resources that must exist before the host can be reached (e.g. its sshd). */
     ready: pulumi.Input<pulumi.Resource>[];
 }

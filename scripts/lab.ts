@@ -3,7 +3,8 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { bootstrap } from "./bootstrap.ts";
 import { doctor } from "./doctor.ts";
 import { attack, formatSummary, type AttackOverrides } from "./attack.ts";
-import { describeResidue, destroy, localResidue, reapExpired, reapLocal, removeStack, residueCount, up } from "./stack.ts";
+import { destroy, reapExpired, reapStack, removeStack, stackResidue, up } from "./stack.ts";
+import { describeResidue, residueCount } from "../components/platform/platform.ts";
 import { PRESETS } from "../components/config.ts";
 import { tipping, TIPPING_DEFAULTS } from "./tipping.ts";
 import { formatTippingTable } from "./analysis/tipping.ts";
@@ -45,15 +46,16 @@ async function down(stack: string, options: { keepStack?: boolean } = {}): Promi
         await timed(`lab down --stack ${stack}`, () => destroy(stack));
     } catch (err) {
         // The state still lists what destroy could not remove: keep it (a second `lab down` retries) and show what is left.
-        process.stderr.write(`${describeResidue(await localResidue(stack))}\n`);
+        process.stderr.write(`${await stackResidue(stack).then(describeResidue, (e: Error) => e.message)}\n`);
         throw new Error(`${(err as Error).message}; stack ${stack} is kept: \`lab down --stack ${stack}\` retries, ` +
             `\`lab reap --stack ${stack}\` removes its local leftovers by name`);
     }
     if (!options.keepStack) await removeStack(stack);
-    let residue = await localResidue(stack);
+    // The stack's platform says what is left (an error, never "none", when it cannot tell).
+    let residue = await stackResidue(stack);
     if (residueCount(residue) > 0) {
         process.stderr.write(`${describeResidue(residue)}\nreaping leftovers by name…\n`);
-        residue = await reapLocal(stack);
+        residue = await reapStack(stack);
     }
     console.log(describeResidue(residue));
     return residueCount(residue);
@@ -191,7 +193,7 @@ program.command("reap").description("remove a local stack's leftovers by name, e
             if (reaped.some((r) => r.residue > 0)) process.exitCode = 1;
             return;
         }
-        const left = await reapLocal(o.stack);
+        const left = await reapStack(o.stack);
         console.log(describeResidue(left));
         if (residueCount(left) > 0) process.exitCode = 1;
     });

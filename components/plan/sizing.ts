@@ -3,7 +3,7 @@
 import type { LabConfig } from "../config.ts";
 import { attackSettings, type AttackSettings } from "../render/attack.ts";
 import { parseSubnet, subnetCapacity } from "../platform/addressPlan.ts";
-import { FD_OVERHEAD, haproxyProcessesFor, planCapacity, PORTS_PER_SOURCE_ADDRESS } from "./capacity.ts";
+import { FD_OVERHEAD, haproxyProcessesFor, planCapacity, PORTS_PER_SOURCE_ADDRESS, type CapacityPlan } from "./capacity.ts";
 import { labMemoryBytes } from "./costs.ts";
 
 /** Mean time a pong response takes: each of the times+1 writes waits 0..sleep+1 ms. */
@@ -21,10 +21,10 @@ export function expectedConcurrencyPerClient(a: AttackSettings): number {
 
 const GB = 1024 ** 3;
 
-export function checkPlan(config: LabConfig): string[] {
+/** What the plan needs that the config or the host cannot give; `capacity` is the config's plan (computed once by the loader). */
+export function checkPlan(config: LabConfig, capacity: CapacityPlan = planCapacity(config)): string[] {
     const problems: string[] = [];
     const { hosts, haproxy, backend, local, plan } = config;
-    const capacity = planCapacity(config);
     const ceiling = capacity.nofileCeiling;
 
     if (haproxy.maxconn !== undefined && haproxy.maxconn < plan.connections) {

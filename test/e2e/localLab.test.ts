@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { destroy, describeResidue, localResidue, outputs, reapExpired, reapLocal, removeStack, residueCount, stackExists, teardownStack, up } from "../../scripts/stack.ts";
+import { destroy, outputs, reapExpired, removeStack, stackExists, teardownStack, up } from "../../scripts/stack.ts";
+import { describeResidue, residueCount } from "../../components/platform/platform.ts";
+import { localResidue, reapLocal } from "../../components/platform/local/residue.ts";
 import { attack } from "../../scripts/attack.ts";
 import { ConfigError } from "../../components/config.ts";
 

@@ -14,8 +14,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { labEnv, paths, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { describeResidue, localResidue, outputs, residueCount, stackExists, teardownStack, type StackOutputs } from "../../scripts/stack.ts";
+import { outputs, stackExists, teardownStack, type StackOutputs } from "../../scripts/stack.ts";
+import { describeResidue, residueCount } from "../../components/platform/platform.ts";
+import { localResidue } from "../../components/platform/local/residue.ts";
 import { SshSession } from "../../scripts/lib/ssh.ts";
+import { HostHttp } from "../../scripts/lib/hostHttp.ts";
 import { localNames } from "../../components/platform/local/scripts.ts";
 import { haproxyPaths, haproxyStartScript, pidFile } from "../../components/render/haproxyScripts.ts";
 import { detectNofileCeiling } from "../../components/platform/local/limits.ts";
@@ -208,7 +211,7 @@ test("a HAProxy config that fails haproxy -c is refused and the running HAProxy 
     assert.equal(readFileSync(p.cfg, "utf8"), cfgBefore, "the installed config is untouched");
     assert.equal(existsSync(`${p.cfg}.new`), false);
     assert.equal(readFileSync(pidFile(p, 0), "utf8"), pidsBefore, "HAProxy was not restarted");
-    const response = await fetch(out.vips.plain, { method: "POST", body: "x", signal: AbortSignal.timeout(10_000) });
+    const response = await postFromClient(out, out.vips.plain);
     assert.equal(response.status, 200, "HAProxy still serves");
 });
 
@@ -224,7 +227,7 @@ test("a changed c2m:haproxy.timeouts.queueMs updates only the HAProxy service, w
     assert.ok(summary.includes("~ 1 updated"), summary.join("\n"));
     assert.match(readFileSync(p.cfg, "utf8"), /timeout queue 45000ms/);
     assert.notEqual(readFileSync(pidFile(p, 0), "utf8").trim(), pidBefore, "HAProxy reloaded (-sf): a new process");
-    const response = await fetch(out.vips.plain, { method: "POST", body: "x", signal: AbortSignal.timeout(10_000) });
+    const response = await postFromClient(out, out.vips.plain);
     assert.equal(response.status, 200);
     out = await outputs(LAB);
 });
@@ -445,3 +448,13 @@ test("secrets: no log, run directory, report or left-over key file holds the key
     const keyFiles = readdirSync(tmpdir()).filter((d) => /^c2m-(ssh|attack)-/.test(d)).flatMap((d) => filesUnder(join(tmpdir(), d)));
     for (const f of keyFiles) assertNoSecret(`left-over ${f}`, readFileSync(f));
 });
+
+/** A request to the lab's VIP as lab traffic makes it: from a client host (the operator reaches hosts over SSH only). */
+async function postFromClient(lab: StackOutputs, url: string): Promise<{ status: number; body: string }> {
+    const http = HostHttp.open(lab);
+    try {
+        return await http.request(url, { from: lab.inventory.find((h) => h.role === "client")!.name, method: "POST", body: "x", timeoutMs: 10_000 });
+    } finally {
+        http.close();
+    }
+}

@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { labEnv, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { describeResidue, localResidue, residueCount } from "../../scripts/stack.ts";
+import { describeResidue, residueCount } from "../../components/platform/platform.ts";
+import { localResidue } from "../../components/platform/local/residue.ts";
 import { detectNofileCeiling } from "../../components/platform/local/limits.ts";
 import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "../../components/plan/capacity.ts";
 

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseLabConfig, ConfigError } from "../../components/config.ts";
+import { ConfigError } from "../../components/config.ts";
+import { parseLabConfig } from "../../components/loadConfig.ts";
 import { FD_OVERHEAD, haproxyProcessesFor, planCapacity, PORTS_PER_SOURCE_ADDRESS, withSpreadHeadroom } from "../../components/plan/capacity.ts";
 import { hostSysctls, kernelSysctls, renderTuning, socketsOnHost } from "../../components/render/tuning.ts";
 

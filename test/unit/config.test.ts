@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, LAB_NET, LabConfigSchema, parseLabConfig } from "../../components/config.ts";
+import { ConfigError, LAB_NET, LabConfigSchema } from "../../components/config.ts";
+import { parseLabConfig } from "../../components/loadConfig.ts";
 import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS, planCapacity } from "../../components/plan/capacity.ts";
 import { PRESET_SETTINGS } from "../../components/render/attack.ts";
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PER_PROCESS_ENV, renderHaproxyConfig, type HaproxyRenderInput } from "../../components/render/haproxyConfig.ts";
 import { adminSocket, certificateScript, haproxyPaths } from "../../components/render/haproxyScripts.ts";
-import { parseLabConfig } from "../../components/config.ts";
+import { parseLabConfig } from "../../components/loadConfig.ts";
 import { GOLDEN_HAPROXY, GOLDEN_INPUT } from "./haproxyFixture.ts";
 import { runBash, tempDir, which } from "./helpers.ts";
 

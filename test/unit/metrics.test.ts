@@ -10,7 +10,8 @@ import {
     NODE_EXPORTER_PORT, PROMETHEUS_PORT, logSinkStartScript, logSinkStopScript, metricsPaths, nodeExporterStartScript, nodeExporterStopScript, panelQueries,
     procstatLoop, prometheusStartScript, prometheusStopScript, renderPrometheusConfig, seriesLabel, toSeries,
 } from "../../components/render/metrics.ts";
-import { METRICS_DEFAULTS, parseLabConfig } from "../../components/config.ts";
+import { METRICS_DEFAULTS } from "../../components/config.ts";
+import { parseLabConfig } from "../../components/loadConfig.ts";
 import { parseHaproxyLogLine, summariseHaproxyLog, terminationMeaning } from "../../scripts/analysis/metricsLog.ts";
 import dgram from "node:dgram";
 import { fileURLToPath } from "node:url";

@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { ConcurrencyLimit, createPongServer } from "../../backend/pong.ts";
 import { pongStartScript } from "../../components/render/backendScripts.ts";
-import { parseLabConfig } from "../../components/config.ts";
+import { parseLabConfig } from "../../components/loadConfig.ts";
 
 const PONG = fileURLToPath(new URL("../../backend/pong.ts", import.meta.url));
 

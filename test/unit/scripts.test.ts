@@ -19,7 +19,7 @@ import {
     KEYGEN_SCRIPT, bridgeCreateScript, bridgeDeleteScript, hostCreateScript, hostDeleteScript, localNames, parseKeygenOutput,
 } from "../../components/platform/local/scripts.ts";
 import { renderHaproxyConfig } from "../../components/render/haproxyConfig.ts";
-import { parseLabConfig } from "../../components/config.ts";
+import { parseLabConfig } from "../../components/loadConfig.ts";
 import { createPongServer } from "../../backend/pong.ts";
 import { backendCounters, frontendCounters, parseStatsCsv } from "../../scripts/lib/haproxyStats.ts";
 import { bashSyntax, runBash, tempDir, which } from "./helpers.ts";
@@ -425,7 +425,7 @@ describe("localPlatform scripts", () => {
     test("the host script puts the address on the namespace end and starts sshd inside the namespace", () => {
         const script = hostCreateScript(host);
         assert.ok(script.includes(`ip netns exec ${host.namespace} ip addr add 198.18.0.3/24 dev eth0`));
-        assert.match(script, new RegExp(`ip netns exec ${host.namespace} /usr/sbin/sshd .*-o ListenAddress=198\\.18\\.0\\.3`));
+        assert.match(script, new RegExp(`ip netns exec ${host.namespace} unshare --mount [\\s\\S]*/usr/sbin/sshd .*-o ListenAddress=198\\.18\\.0\\.3`));
         assert.ok(script.includes(`ip link set ${host.veth} master ${host.bridge} up`));
     });
 

@@ -8,7 +8,7 @@ import type { Host } from "../../types.ts";
 import type { HostSpec, PlatformHosts } from "../platform.ts";
 import type { AwsSettings } from "./settings.ts";
 import type { TuningPlan } from "../../render/tuning.ts";
-import { labTags } from "../labTags.ts";
+import { BUDGET_TAG, labTags } from "../labTags.ts";
 import { LabNetwork } from "./network.ts";
 import { LabSecurity } from "./security.ts";
 import { LabKey } from "./keys.ts";
@@ -73,7 +73,7 @@ export class AwsPlatform extends pulumi.ComponentResource implements PlatformHos
             rootVolumeGb: s.rootVolumeGb,
             versions: args.versions,
             tags,
-            instanceTags: { "lab:budget-usd-per-hour": String(s.budgetUsdPerHour) },
+            instanceTags: { [BUDGET_TAG]: String(s.budgetUsdPerHour) },
         }, { parent: this });
         this.hosts = fleet.hosts;
 

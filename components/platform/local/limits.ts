@@ -1,5 +1,6 @@
 // Limits of the machine the local platform runs on, detected rather than assumed.
 import { readFileSync } from "node:fs";
+import type { LabConfig } from "../../config.ts";
 
 /** Hard RLIMIT_NOFILE of this process: the most open files any lab process here can get. */
 export function detectNofileCeiling(): number {
@@ -14,8 +15,8 @@ export function detectMemoryBytes(): number {
     return Number(line?.split(/\s+/)[1] ?? 0) * 1024;
 }
 
-/** Raw stack config with the detected limits filled in unless the stack sets them. */
-export function withDetectedLimits(raw: Record<string, unknown>): Record<string, unknown> {
-    const local = (raw.local ?? {}) as Record<string, unknown>;
-    return { ...raw, local: { nofileCeiling: detectNofileCeiling(), memoryBytes: detectMemoryBytes(), ...local } };
+/** The config with this machine's limits filled in unless the stack sets them. */
+export function withDetectedLimits(config: LabConfig): LabConfig {
+    const { nofileCeiling = detectNofileCeiling(), memoryBytes = detectMemoryBytes() } = config.local;
+    return { ...config, local: { ...config.local, nofileCeiling, memoryBytes } };
 }

@@ -2,15 +2,14 @@
 // subnet of 198.18.0.0/15, running its own sshd. Roles reach it over SSH like an EC2 host.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import type { Host, Role } from "../../types.ts";
+import type { Host } from "../../types.ts";
+import type { HostSpec, PlatformHosts } from "../platform.ts";
 import { addressPlan } from "../addressPlan.ts";
 import { sysctlSaveScript, tuningScript, type Setting } from "../../render/tuning.ts";
 import {
     bridgeCreateScript, bridgeDeleteScript, hostCreateScript, hostDeleteScript,
     KEYGEN_SCRIPT, localNames, parseKeygenOutput,
 } from "./scripts.ts";
-
-export interface HostSpec { name: string; role: Role }
 
 export interface LocalPlatformArgs {
     readonly stack: string;
@@ -22,20 +21,20 @@ export interface LocalPlatformArgs {
     readonly extraClientAddresses: number;
     /** Machine-wide kernel settings all hosts share: applied once, restored on destroy. */
     readonly kernelSettings: Setting[];
+    /** UTC instant the lab expires (`lab reap --expired` destroys it then). */
+    readonly expiresAt: string;
 }
 
-export class LocalPlatform extends pulumi.ComponentResource {
+export class LocalPlatform extends pulumi.ComponentResource implements PlatformHosts {
     readonly hosts: Host[];
     readonly sshPrivateKey: pulumi.Output<string>;
-    readonly namespacePrefix: string;
-    readonly runDir: string;
+    readonly outputs: PlatformHosts["outputs"];
 
     constructor(name: string, args: LocalPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("c2m:platform:Local", name, {}, opts);
         const names = localNames(args.stack);
         const plan = addressPlan(args.subnet);
-        this.namespacePrefix = names.namespacePrefix;
-        this.runDir = names.runDir;
+        this.outputs = { namespacePrefix: names.namespacePrefix, runDir: names.runDir, expiresAt: args.expiresAt, summary: undefined };
 
         const keygen = new command.local.Command(`${name}-ssh-key`, {
             create: KEYGEN_SCRIPT,
@@ -74,6 +73,7 @@ export class LocalPlatform extends pulumi.ComponentResource {
                 extraAddresses: sourceAddresses.slice(1),
                 prefix: plan.prefix,
                 workDir: `${names.runDir}/${spec.name}`,
+                binPath: args.binPath, // the tool cache stays visible in the host's clean home
             };
             const host = new command.local.Command(`${name}-${spec.name}`, {
                 create: hostCreateScript(script),
@@ -87,7 +87,6 @@ export class LocalPlatform extends pulumi.ComponentResource {
                 role: spec.role,
                 address,
                 sourceAddresses,
-                sharedKernel: true,
                 ssh: { host: address, port: 22, user: "root", privateKey: this.sshPrivateKey },
                 workDir: script.workDir,
                 binPath: args.binPath,

@@ -1,0 +1,49 @@
+// The AWS platform (see awsPlatform.ts): hosts are EC2 instances with kernels and limits of
+// their own (c2m:aws); checked before anything exists, guarded by the policy pack, and what a
+// stack leaves is what still carries its lab:stack tag.
+import type { Platform } from "../platform.ts";
+import type { LabConfig } from "../../config.ts";
+import type { AwsResidue } from "./residue.ts";
+import { awsSettings, instanceMemoryBytes } from "./settings.ts";
+import { expiryFrom } from "../labTags.ts";
+import { PINS } from "../../pins.ts";
+
+async function residue(stack: string, config: LabConfig): Promise<AwsResidue> {
+    // Loaded only when asked: local stacks never load the AWS SDK.
+    const [{ EC2Client }, { awsResidue }] = await Promise.all([import("@aws-sdk/client-ec2"), import("./residue.ts")]);
+    const ec2 = new EC2Client({ region: config.aws.region });
+    try {
+        return await awsResidue(stack, config.aws.region, ec2);
+    } finally {
+        ec2.destroy();
+    }
+}
+
+export const aws: Platform = {
+    name: "aws",
+    sharedKernel: false,
+    needsPolicyPack: true,
+    pricedByPlanner: true,
+    // EC2 hosts bring their own limits (c2m:aws.nofileCeiling, the instance type's memory).
+    withMachineLimits: (config) => config,
+    hostMemoryBytes: instanceMemoryBytes,
+    check: ({ stack, config, capacity }) => { awsSettings(stack, config, capacity); },
+    async create({ stack, config, capacity }, hosts, tuning) {
+        const settings = awsSettings(stack, config, capacity);
+        // Loaded only now, so a local stack never loads @pulumi/aws nor registers an AWS resource
+        // (and needs no AWS provider plugin).
+        const { AwsPlatform } = await import("./awsPlatform.ts");
+        return new AwsPlatform("lab", {
+            stack,
+            owner: config.owner,
+            expiresAt: expiryFrom(new Date(), config.ttlHours),
+            hosts,
+            tuning,
+            settings,
+            versions: { node: PINS.node, vegeta: PINS.vegeta },
+        });
+    },
+    residue,
+    // Listed, not deleted: without state, removal by tag is left to the expiry schedule and the operator.
+    reap: residue,
+};

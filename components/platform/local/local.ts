@@ -1,0 +1,33 @@
+// The local platform (see localPlatform.ts): hosts are network namespaces of this machine,
+// sharing its kernel and bound by its limits; what a stack leaves is found by name.
+import type { Platform } from "../platform.ts";
+import { expiryFrom } from "../labTags.ts";
+import { withDetectedLimits } from "./limits.ts";
+import { localResidue, reapLocal } from "./residue.ts";
+
+export const local: Platform = {
+    name: "local",
+    sharedKernel: true,
+    needsPolicyPack: false,
+    pricedByPlanner: false,
+    withMachineLimits: withDetectedLimits,
+    hostMemoryBytes: (config) => config.local.memoryBytes ?? 0,
+    // Everything local (subnet, open files, memory) is a plan check.
+    check: () => undefined,
+    async create({ stack, config, capacity }, hosts, tuning) {
+        // Loaded here so the CLI, which never creates hosts, does not load the Pulumi SDK.
+        const { LocalPlatform } = await import("./localPlatform.ts");
+        return new LocalPlatform("lab", {
+            stack,
+            subnet: config.local.subnet,
+            hosts,
+            binPath: process.env.C2M_BIN_PATH ?? "/usr/local/bin",
+            extraClientAddresses: capacity.client.sourceAddresses - 1,
+            // One kernel: every host's plan carries the same machine-wide settings.
+            kernelSettings: tuning.get(hosts[0].name)!.kernel,
+            expiresAt: expiryFrom(new Date(), config.ttlHours),
+        });
+    },
+    residue: (stack) => localResidue(stack),
+    reap: (stack) => reapLocal(stack),
+};

@@ -1,0 +1,59 @@
+// What a local stack leaves on this machine (namespaces, links, processes, files), found by
+// name so it works without Pulumi state, and its removal: the check after every teardown.
+import { existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { localNames, type LocalNames } from "./scripts.ts";
+
+export type LocalResidue = { namespaces: string[]; links: string[]; processes: string[]; files: string[] };
+
+/** What this machine shows, as the listing commands print it. */
+export interface MachineListing {
+    /** `ip netns list` */
+    netns: string;
+    /** `ip -o link show` */
+    links: string;
+    /** `pgrep -af <runDir>/` */
+    processes: string;
+    runDirExists: boolean;
+}
+
+/** The stack's own entries in the listings. Pure. */
+export function residueIn(names: LocalNames, listing: MachineListing): LocalResidue {
+    const namespaces = listing.netns.split("\n").map((l) => l.split(" ")[0]).filter((n) => n.startsWith(names.namespacePrefix));
+    // The bridge's and the veths' names share the stack's tag: c2m<tag>br, c2m<tag>h<i>.
+    const linkPrefix = names.bridge.slice(0, -2);
+    const links = listing.links.split("\n").map((l) => l.split(":")[1]?.trim().split("@")[0] ?? "").filter((n) => n.startsWith(linkPrefix));
+    const processes = listing.processes.split("\n").filter(Boolean);
+    return { namespaces, links, processes, files: listing.runDirExists ? [names.runDir] : [] };
+}
+
+/** Runs a program without a shell (a shell's own command line would match pgrep/pkill -f). */
+function exec(file: string, args: string[]): string {
+    return spawnSync(file, args, { encoding: "utf8" }).stdout ?? "";
+}
+
+/** Everything of a local stack still on this machine. */
+export async function localResidue(stack: string): Promise<LocalResidue> {
+    const names = localNames(stack);
+    return residueIn(names, {
+        netns: exec("ip", ["netns", "list"]),
+        links: exec("ip", ["-o", "link", "show"]),
+        processes: exec("pgrep", ["-af", `${names.runDir}/`]),
+        runDirExists: existsSync(names.runDir),
+    });
+}
+
+/** Removes a local stack's leftovers by name: the fallback when state is lost or teardown failed. */
+export async function reapLocal(stack: string): Promise<LocalResidue> {
+    const names = localNames(stack);
+    const before = await localResidue(stack);
+    for (const ns of before.namespaces) {
+        const pids = exec("ip", ["netns", "pids", ns]).split("\n").filter(Boolean);
+        if (pids.length) exec("kill", ["-KILL", ...pids]);
+        exec("ip", ["netns", "del", ns]);
+    }
+    exec("pkill", ["-KILL", "-f", `${names.runDir}/`]);
+    for (const link of before.links) exec("ip", ["link", "del", link]);
+    exec("rm", ["-rf", names.runDir]);
+    return localResidue(stack);
+}

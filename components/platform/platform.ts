@@ -1,0 +1,74 @@
+// What a platform is: how hosts come to exist, how they are reached, what the machine under
+// them imposes, what is checked before anything exists, and what a stack may leave behind.
+// One implementation per platform (local/, aws/); platformFor (registry.ts) picks it.
+// Nothing outside components/platform/ asks which platform it is.
+import type * as pulumi from "@pulumi/pulumi";
+import type { LabConfig } from "../config.ts";
+import type { CapacityPlan } from "../plan/capacity.ts";
+import type { TuningPlan } from "../render/tuning.ts";
+import type { Host, Role } from "../types.ts";
+
+/** A host to create: its name (unique in the stack) and role. */
+export interface HostSpec { name: string; role: Role }
+
+/** A stack's validated config and its capacity plan, computed once per command (loadConfig.ts). */
+export interface PlannedConfig {
+    readonly stack: string;
+    readonly config: LabConfig;
+    readonly capacity: CapacityPlan;
+}
+
+/** What is left of a stack, by kind (e.g. namespaces, instances): names or ids, empty when none. */
+export type Residue = Record<string, string[]>;
+
+/** What a platform created for the program: the hosts and the stack outputs it owns. */
+export interface PlatformHosts {
+    readonly hosts: Host[];
+    /** Each host is reached at its `ssh` (host, port, user) with this key; a Pulumi secret. */
+    readonly sshPrivateKey: pulumi.Output<string>;
+    readonly outputs: {
+        /** Prefix of the stack's network namespaces; undefined where hosts are not namespaces. */
+        readonly namespacePrefix: string | undefined;
+        /** Each host keeps its files under runDir/<host>. */
+        readonly runDir: string;
+        /** When scheduled teardown destroys the lab (UTC ISO 8601); renewed by each up. */
+        readonly expiresAt: pulumi.Input<string>;
+        /** The platform's own facts for the operator (EC2: region, instance ids, …); undefined when none. */
+        readonly summary: pulumi.Output<object> | undefined;
+    };
+}
+
+export interface Platform {
+    readonly name: LabConfig["platform"];
+    /** Hosts share one kernel (local namespaces): machine-wide settings then cover every host's sockets and are applied once, by the platform. */
+    readonly sharedKernel: boolean;
+    /** `lab up` runs the policy pack (guardrails for billed cloud resources). */
+    readonly needsPolicyPack: boolean;
+    /** Hosts are the EC2 instances `lab plan` prices; otherwise the plan is "as if on AWS". */
+    readonly pricedByPlanner: boolean;
+    /** The config with the limits of the machine hosts run on, unless the stack sets them (local: this machine's open files and memory). */
+    withMachineLimits(config: LabConfig): LabConfig;
+    /** Memory of the host a role runs on, in bytes (0 when unknown). */
+    hostMemoryBytes(config: LabConfig, role: Role): number;
+    /** Refuses, naming the config key, what this platform cannot build; before anything exists. */
+    check(planned: PlannedConfig): void;
+    /** Creates the hosts (inside a Pulumi program) with each host's tuning, by host name (the one the tuning role applies). */
+    create(planned: PlannedConfig, hosts: HostSpec[], tuning: Map<string, TuningPlan>): Promise<PlatformHosts>;
+    /** What the stack left on this platform, found by name or tag (works without Pulumi state); throws when it cannot tell. */
+    residue(stack: string, config: LabConfig): Promise<Residue>;
+    /** Removes what can be removed without state, then returns what is left. */
+    reap(stack: string, config: LabConfig): Promise<Residue>;
+}
+
+export function residueCount(r: Residue): number {
+    return Object.values(r).reduce((sum, items) => sum + items.length, 0);
+}
+
+/** "networkInterfaces" → "network interfaces". */
+const words = (kind: string) => kind.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`);
+
+export function describeResidue(r: Residue): string {
+    const kinds = Object.entries(r);
+    if (residueCount(r) === 0) return `residue check: none (${kinds.map(([k]) => `0 ${words(k)}`).join(", ")})`;
+    return ["residue check: LEFT BEHIND", ...kinds.filter(([, v]) => v.length).map(([k, v]) => `  ${words(k)}: ${v.join(", ")}`)].join("\n");
+}

@@ -1,0 +1,11 @@
+// The platforms, by c2m:platform.
+import type { LabConfig } from "../config.ts";
+import type { Platform } from "./platform.ts";
+import { local } from "./local/local.ts";
+import { aws } from "./aws/aws.ts";
+
+const PLATFORMS: Record<LabConfig["platform"], Platform> = { local, aws };
+
+export function platformFor(config: Pick<LabConfig, "platform">): Platform {
+    return PLATFORMS[config.platform];
+}
