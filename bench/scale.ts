@@ -13,7 +13,8 @@ import { outputs, teardownStack, up, type StackOutputs } from "../scripts/stack.
 import { residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { attack, fetchStats, newRunId, type AttackResult } from "../scripts/attack.ts";
-import { backendCounters, frontendCounters, FRONTEND_NAMES } from "../scripts/lib/haproxyStats.ts";
+import { backendCounters, frontendCounters } from "../scripts/lib/haproxyStats.ts";
+import { FRONTEND_NAMES } from "../components/render/haproxyConfig.ts";
 import { HostHttp } from "../scripts/lib/hostHttp.ts";
 import { localNames } from "../components/platform/local/scripts.ts";
 

@@ -1,11 +1,19 @@
 // The lab's expiry (every platform) and tags (every taggable AWS resource). Pure.
+// The policy pack checks the same tags, TTL and budget tag: it imports them from here.
+
+/** Tags every lab resource carries: whose it is, and when scheduled teardown destroys it. */
+export const LAB_TAG = { stack: "lab:stack", owner: "lab:owner", expiresAt: "lab:expires-at" } as const;
+/** On each instance: c2m:aws.budgetUsdPerHour, the cap the policy pack holds the fleet's cost to. */
+export const BUDGET_TAG = "lab:budget-usd-per-hour";
+/** On each instance: the host's role. */
+export const ROLE_TAG = "lab:role";
+/** Longest lab lifetime (c2m:ttlHours). */
+export const MAX_TTL_HOURS = 168;
 
 export interface LabTagsInput { stack: string; owner: string; expiresAt: string }
 
-export const TAG_KEYS = ["lab:stack", "lab:owner", "lab:expires-at"] as const;
-
 export function labTags(t: LabTagsInput): Record<string, string> {
-    return { "lab:stack": t.stack, "lab:owner": t.owner, "lab:expires-at": t.expiresAt };
+    return { [LAB_TAG.stack]: t.stack, [LAB_TAG.owner]: t.owner, [LAB_TAG.expiresAt]: t.expiresAt };
 }
 
 /** When the lab expires: `ttlHours` after `now`, to the second, UTC ISO 8601 ("2026-11-26T03:00:00Z"). */

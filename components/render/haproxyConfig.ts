@@ -21,6 +21,10 @@ export interface HaproxyRenderInput {
  */
 export const PER_PROCESS_ENV = { statsPort: "C2M_STATS_PORT", adminSocket: "C2M_ADMIN_SOCKET" } as const;
 
+/** Proxy names of haproxy.cfg, as its statistics and metrics report them (pxname, proxy="…"). */
+export const FRONTEND_NAMES = { plain: "api_plain", tls: "api_tls" } as const;
+export const BACKEND_NAME = "pong";
+
 export function renderHaproxyConfig(input: HaproxyRenderInput): string {
     const { haproxy, servers, bindAddress } = input;
     if (servers.length === 0) throw new Error("haproxy needs at least one backend server");
@@ -60,21 +64,21 @@ export function renderHaproxyConfig(input: HaproxyRenderInput): string {
         "    http-request use-service prometheus-exporter if { path /metrics }",
         "",
         // Every process binds the same frontends: Linux spreads connections over them (SO_REUSEPORT).
-        "frontend api_plain",
+        `frontend ${FRONTEND_NAMES.plain}`,
         `    bind ${bindAddress}:${haproxy.plainPort}`,
-        "    default_backend pong",
+        `    default_backend ${BACKEND_NAME}`,
         "",
     ];
     if (haproxy.tls.enabled) {
         lines.push(
-            "frontend api_tls",
+            `frontend ${FRONTEND_NAMES.tls}`,
             `    bind ${bindAddress}:${haproxy.tlsPort} ssl crt ${input.certPath} alpn http/1.1`,
-            "    default_backend pong",
+            `    default_backend ${BACKEND_NAME}`,
             "",
         );
     }
     lines.push(
-        "backend pong",
+        `backend ${BACKEND_NAME}`,
         "    balance leastconn",
         "    option httpchk GET /health",
         ...servers.map((s) => `    server ${s.name} ${s.address}:${s.port} check inter 2s fall 2 rise 2`),

@@ -2,6 +2,7 @@
 // every pong's /metrics), the shell that starts/stops Prometheus, node_exporter and a per-role
 // process sampler (CPU and RSS of the host's own processes, via node_exporter's textfile
 // collector), and the panels a run pulls back with query_range. Pure.
+import { BACKEND_NAME } from "./haproxyConfig.ts";
 
 /** Ports of the lab's own exporters; off the packages' defaults (9090/9100) so a system service never clashes. */
 export const PROMETHEUS_PORT = 9190;
@@ -150,8 +151,8 @@ export function panelQueries(scrapeIntervalS: number): PanelQuery[] {
             ] },
         { id: "errors", title: "Errors per second (HAProxy backend and frontend)", unit: "per_s",
             queries: [
-                { expr: `sum(rate(haproxy_backend_connection_errors_total{proxy="pong"}[${w}]))`, label: "backend connection errors" },
-                { expr: `sum(rate(haproxy_backend_response_errors_total{proxy="pong"}[${w}]))`, label: "backend response errors" },
+                { expr: `sum(rate(haproxy_backend_connection_errors_total{proxy="${BACKEND_NAME}"}[${w}]))`, label: "backend connection errors" },
+                { expr: `sum(rate(haproxy_backend_response_errors_total{proxy="${BACKEND_NAME}"}[${w}]))`, label: "backend response errors" },
                 { expr: `sum(rate(haproxy_frontend_http_responses_total{code="5xx",proxy!="stats"}[${w}]))`, label: "5xx sent to clients" },
                 { expr: `sum(rate(haproxy_frontend_request_errors_total{proxy!="stats"}[${w}]))`, label: "request errors" },
             ] },

@@ -48,5 +48,3 @@ export function downServers(rows: StatsRow[], backend: string): string[] {
     const servers = rows.filter((r) => r.pxname === backend && r.svname !== "BACKEND" && r.svname !== "FRONTEND");
     return [...new Set(servers.filter((r) => !r.status.startsWith("UP")).map((r) => r.svname))].sort();
 }
-
-export const FRONTEND_NAMES = { plain: "api_plain", tls: "api_tls" } as const;

@@ -14,6 +14,9 @@ export const APT_PACKAGES: Record<string, string> = {
     openssl: "openssl", pgrep: "procps",
     // the metrics role: Prometheus on the metrics host, node_exporter on every host
     prometheus: "prometheus", "prometheus-node-exporter": "prometheus-node-exporter",
+    // actionlint runs it on the workflows' run: scripts (test/unit/workflows.test.ts).
+    // cloud-init is not here: its package enables boot services; bootstrap unpacks it (toolchain/cloudInit.ts).
+    shellcheck: "shellcheck",
 };
 
 export interface Paths {

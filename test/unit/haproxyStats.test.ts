@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { FRONTEND_NAMES, backendCounters, frontendCounters, parseStatsCsv } from "../../scripts/lib/haproxyStats.ts";
+import { backendCounters, frontendCounters, parseStatsCsv } from "../../scripts/lib/haproxyStats.ts";
+import { FRONTEND_NAMES } from "../../components/render/haproxyConfig.ts";
 
 // Hand-written in the shape of HAProxy's `/stats;csv`: a "# "-prefixed header, one row per
 // proxy/server, every line ending with a trailing comma (HAProxy does that), columns

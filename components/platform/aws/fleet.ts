@@ -9,6 +9,7 @@ import { cloudInitReadyScript, renderCloudInit } from "./cloudInit.ts";
 import type { TuningPlan } from "../../render/tuning.ts";
 import { instanceType } from "../../plan/prices.ts";
 import { hostAddresses, SUBNET_CIDR } from "./addressPlan.ts";
+import { ROLE_TAG } from "../labTags.ts";
 
 /** Canonical's account: the only owner whose images match the filter. */
 export const UBUNTU_OWNER = "099720109477";
@@ -69,7 +70,7 @@ export class AwsHosts extends pulumi.ComponentResource {
                 tuning,
                 binPath: BIN_PATH, workDir, addresses, prefix, versions: args.versions,
             }));
-            const tags = { ...args.tags, Name: `${args.stack}-${spec.name}`, "lab:role": spec.role };
+            const tags = { ...args.tags, Name: `${args.stack}-${spec.name}`, [ROLE_TAG]: spec.role };
             const instance = new aws.ec2.Instance(`${name}-${spec.name}`, {
                 ami: ami.id,
                 instanceType: spec.instanceType,
