@@ -7,7 +7,22 @@ import { join } from "node:path";
 
 export interface SshTarget { host: string; port: number; user: string; /** PATH prefix on the host */ binPath?: string }
 
-export interface SshResult { code: number; stdout: string; stderr: string }
+export interface SshResult { code: number; stdout: string; stderr: string; /** killed at options.timeoutMs */ timedOut?: boolean }
+
+/** A fresh root's PATH (sshd's default on Debian and on EC2); the host's tools go before it. */
+export const HOST_BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+function shellQuote(s: string): string {
+    return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The line every command of the rig starts with on a host: PATH set explicitly (the host's tool
+ * directories, then a fresh root's PATH), never inherited from whatever a login shell set up.
+ */
+export function remotePathPrefix(binPath?: string): string {
+    return `export PATH=${shellQuote(binPath ? `${binPath}:${HOST_BASE_PATH}` : HOST_BASE_PATH)}; `;
+}
 
 export interface SshDial { keyFile: string; host: string; port: number; user: string; connectTimeoutS: number; keepAliveS?: number }
 
@@ -50,8 +65,7 @@ export class SshSession {
      */
     run(t: SshTarget, command: string, options: { stdoutFile?: string; timeoutMs?: number } = {}): Promise<SshResult> {
         return new Promise((resolve, reject) => {
-            const prefix = t.binPath ? `export PATH='${t.binPath}':"$PATH"; ` : "";
-            const child = spawn("ssh", this.args(t, prefix + command), {
+            const child = spawn("ssh", this.args(t, remotePathPrefix(t.binPath) + command), {
                 env: this.env, detached: true, stdio: ["ignore", "pipe", "pipe"],
             });
             let stdout = "";
@@ -60,11 +74,12 @@ export class SshSession {
             if (sink) child.stdout.pipe(sink);
             else child.stdout.on("data", (d) => { stdout += d; });
             child.stderr.on("data", (d) => { stderr += d; });
-            const timer = options.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), options.timeoutMs) : undefined;
+            let timedOut = false;
+            const timer = options.timeoutMs ? setTimeout(() => { timedOut = true; child.kill("SIGKILL"); }, options.timeoutMs) : undefined;
             child.on("error", reject);
             child.on("close", (code) => {
                 if (timer) clearTimeout(timer);
-                const done = () => resolve({ code: code ?? 255, stdout, stderr });
+                const done = () => resolve({ code: code ?? 255, stdout, stderr, ...(timedOut ? { timedOut } : {}) });
                 // The file is complete only once its stream has flushed (a result read earlier is cut short).
                 if (sink && !sink.writableFinished && !sink.destroyed) sink.once("finish", done).once("error", done);
                 else done();

@@ -17,6 +17,7 @@ export const APT_PACKAGES: Record<string, string> = {
     // actionlint runs it on the workflows' run: scripts (test/unit/workflows.test.ts).
     // cloud-init is not here: its package enables boot services; bootstrap unpacks it (toolchain/cloudInit.ts).
     shellcheck: "shellcheck",
+    nft: "nftables", // the local platform's firewall: only SSH from the operator to the hosts
 };
 
 export interface Paths {

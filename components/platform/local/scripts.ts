@@ -6,6 +6,11 @@ export interface LocalNames {
     /** Prefix of every namespace of the stack; also how orphans are found. */
     namespacePrefix: string;
     bridge: string;
+    /**
+     * The stack's nftables table (family `inet`, initial namespace): only SSH from the operator
+     * to the hosts. Created and deleted with the bridge; `nft list table inet <name>` finds it.
+     */
+    firewallTable: string;
     /** Root of the stack's files (/run/c2m/<stack>). */
     runDir: string;
     namespace(host: string): string;
@@ -20,24 +25,64 @@ export function localNames(stack: string): LocalNames {
     return {
         namespacePrefix: `c2m-${tag}-`,
         bridge: `c2m${tag}br`,
+        firewallTable: firewallTableOf(`c2m${tag}br`),
         runDir: `/run/c2m/${stack}`,
         namespace: (host) => `c2m-${tag}-${stack}-${host}`,
         veth: (index) => `c2m${tag}h${index}`,
     };
 }
 
+/** The port every local host's sshd listens on (the only one the operator may reach). */
+export const LOCAL_SSH_PORT = 22;
+
+/** The stack's nftables table is named after its bridge (family inet). */
+export function firewallTableOf(bridge: string): string {
+    return bridge;
+}
+
+/**
+ * nftables ruleset (for `nft -f`) that lets the operator's machine (the initial namespace) reach
+ * the hosts behind `bridge` on their SSH port only, as a security group that opens SSH alone.
+ * Stateless (no conntrack: it would track every flow at 300k connections), output hook only:
+ * packets the operator sends out of the bridge. Frames bridged from host to host never cross
+ * the output hook, so lab traffic is untouched. IPv4 and IPv6 (link-local) alike.
+ * `add` + `delete` + definition in one transaction: replaces an older table atomically.
+ */
+export function firewallRules(bridge: string, sshPort = LOCAL_SSH_PORT): string {
+    const table = firewallTableOf(bridge);
+    return [
+        `add table inet ${table}`,
+        `delete table inet ${table}`,
+        `table inet ${table} {`,
+        "    chain operator_to_hosts {",
+        "        type filter hook output priority filter; policy accept;",
+        `        oifname "${bridge}" tcp dport ${sshPort} accept`,
+        `        oifname "${bridge}" counter drop`,
+        "    }",
+        "}",
+    ].join("\n");
+}
+
 export function bridgeCreateScript(bridge: string, address: string, prefix: number): string {
     return [
         "set -eu",
+        `command -v nft >/dev/null || { echo "nft (Debian package nftables) is missing: run lab bootstrap" >&2; exit 1; }`,
         `ip link show ${bridge} >/dev/null 2>&1 || ip link add ${bridge} type bridge`,
+        // The firewall is in place before the bridge carries anything.
+        `nft -f - <<'NFT'\n${firewallRules(bridge)}\nNFT`,
         `ip addr replace ${address}/${prefix} dev ${bridge}`,
         `ip link set ${bridge} up`,
     ].join("\n");
 }
 
-/** Runs last (every host depends on the bridge): removes the bridge and the stack's files. */
+/** Deletes the stack's firewall table if it exists (also the reaper's way, by name). */
+export function firewallDeleteScript(bridge: string): string {
+    return `nft delete table inet ${firewallTableOf(bridge)} 2>/dev/null || true`;
+}
+
+/** Runs last (every host depends on the bridge): removes the bridge, its firewall and the stack's files. */
 export function bridgeDeleteScript(bridge: string, runDir: string): string {
-    return `ip link del ${bridge} 2>/dev/null || true\nrm -rf ${runDir}`;
+    return `ip link del ${bridge} 2>/dev/null || true\n${firewallDeleteScript(bridge)}\nrm -rf ${runDir}`;
 }
 
 export interface LocalHostScriptInput {
@@ -49,6 +94,56 @@ export interface LocalHostScriptInput {
     extraAddresses: string[];
     prefix: number;
     workDir: string;
+    /**
+     * PATH entries the host's commands use (the rig's tool cache): those under root's home stay
+     * visible in the host's clean home. Without it, nothing of the operator's home is.
+     */
+    binPath?: string;
+}
+
+function shellQuote(s: string): string {
+    return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The directory that stands in for root's home on a host: empty, like a fresh instance's. */
+export function cleanHome(workDir: string): string {
+    return `${workDir}/home`;
+}
+
+/**
+ * Starts sshd in the namespace the way a fresh EC2 instance runs it: commands that come in see
+ * none of the operator's shell start-up files. sshd runs a command through root's shell, and
+ * bash reads ~/.bashrc for SSH commands (~/.profile, ~/.bash_profile, ~/.bash_login for login
+ * sessions, sshd itself ~/.ssh/rc): here they run `pyenv init`, whose stale lock once made every
+ * remote command wait 60 s. So sshd gets a mount namespace of its own (private: nothing
+ * propagates back) in which root's home is the host's own empty directory, with only the tool
+ * cache's PATH entries bound back in; and an empty environment (nothing of the operator's
+ * shell, e.g. the Pulumi passphrase, reaches sshd or its sessions).
+ */
+export function sshdStartScript(h: Pick<LocalHostScriptInput, "namespace" | "address" | "workDir" | "binPath">): string {
+    const home = cleanHome(h.workDir);
+    const keep = (h.binPath ?? "").split(":").filter((d) => d.startsWith("/"));
+    const inner = [
+        "set -eu",
+        `home=$(getent passwd root | cut -d: -f6)`,
+        `case "$home" in /?*) ;; *) echo "root's home ($home) cannot be replaced" >&2; exit 1;; esac`,
+        `clean=${shellQuote(home)}`,
+        ...(keep.length === 0 ? [] : [
+            `for d in ${keep.map(shellQuote).join(" ")}; do`,
+            `  case "$d" in "$home"/*) [ -d "$d" ] || continue; mkdir -p "$clean\${d#"$home"}"; mount --bind "$d" "$clean\${d#"$home"}";; esac`,
+            "done",
+        ]),
+        `mount --rbind "$clean" "$home"`,
+        `exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /usr/sbin/sshd -f /dev/null -h ${h.workDir}/ssh/host_key` +
+            ` -o ListenAddress=${h.address} -o Port=${LOCAL_SSH_PORT} -o PidFile=${h.workDir}/ssh/sshd.pid` +
+            ` -o AuthorizedKeysFile=${h.workDir}/ssh/authorized_keys -o UsePAM=no -o StrictModes=no -o PermitUserEnvironment=no` +
+            ` -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no -o MaxStartups=200:30:400 -o MaxSessions=100`,
+    ].join("\n");
+    return [
+        `mkdir -p ${home}`,
+        `chmod 700 ${home}`,
+        `ip netns exec ${h.namespace} unshare --mount --propagation private sh -c ${shellQuote(inner)}`,
+    ].join("\n");
 }
 
 /** Creates the namespace and starts its sshd. Expects AUTHORIZED_KEY in the environment. */
@@ -70,12 +165,10 @@ export function hostCreateScript(h: LocalHostScriptInput): string {
         `ssh-keygen -q -t ed25519 -N '' -f ${h.workDir}/ssh/host_key`,
         `printf '%s\\n' "$AUTHORIZED_KEY" > ${h.workDir}/ssh/authorized_keys`,
         `chmod 600 ${h.workDir}/ssh/authorized_keys`,
-        // An sshd of its own per namespace: commands that come in over it live in the namespace.
-        `${inNs} /usr/sbin/sshd -f /dev/null -h ${h.workDir}/ssh/host_key` +
-            ` -o ListenAddress=${h.address} -o PidFile=${h.workDir}/ssh/sshd.pid` +
-            ` -o AuthorizedKeysFile=${h.workDir}/ssh/authorized_keys -o UsePAM=no -o StrictModes=no` +
-            ` -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no -o MaxStartups=200:30:400 -o MaxSessions=100`,
-        `for i in $(seq 1 50); do ${inNs} bash -c 'exec 3<>/dev/tcp/${h.address}/22' 2>/dev/null && exit 0; sleep 0.1; done`,
+        // An sshd of its own per namespace: commands that come in over it live in the namespace,
+        // in a clean root environment.
+        sshdStartScript(h),
+        `for i in $(seq 1 50); do ${inNs} bash -c 'exec 3<>/dev/tcp/${h.address}/${LOCAL_SSH_PORT}' 2>/dev/null && exit 0; sleep 0.1; done`,
         `echo "sshd on ${h.address} did not come up" >&2; exit 1`,
     ].join("\n");
 }
