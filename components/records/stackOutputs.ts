@@ -3,7 +3,6 @@
 import { z } from "zod";
 import { LabConfigSchema } from "../config.ts";
 import type { CapacityPlan } from "../plan/capacity.ts";
-import type { AwsSummary } from "../platform/aws/awsPlatform.ts";
 import type { SameShape } from "./sameShape.ts";
 
 const InventoryHostSchema = z.strictObject({
@@ -33,17 +32,6 @@ export const MetricsEndpointSchema = z.strictObject({
 });
 export type MetricsEndpoint = z.infer<typeof MetricsEndpointSchema>;
 
-const AwsSummarySchema = z.strictObject({
-    region: z.string(),
-    expiresAt: z.string(),
-    vpcId: z.string(),
-    instanceIds: z.array(z.string()),
-    publicIps: z.array(z.string()),
-    teardownSchedule: z.string(),
-    plannedUsdPerHour: z.number(),
-});
-true satisfies SameShape<z.infer<typeof AwsSummarySchema>, AwsSummary>;
-
 export const StackOutputsSchema = z.object({
     inventory: z.array(InventoryHostSchema).min(1),
     vips: z.strictObject({ plain: z.string(), tls: z.string().optional(), stats: z.array(z.string()) }),
@@ -61,8 +49,8 @@ export const StackOutputsSchema = z.object({
     vegetaVersions: z.array(z.string()),
     /** Open-file limit per host name. */
     nofile: z.record(z.string(), z.number()),
-    /** AWS stacks only. */
-    aws: AwsSummarySchema.optional(),
+    /** The platform's own facts for the operator (EC2: region, instance ids, …); opaque here, as the Platform interface declares it. */
+    aws: z.record(z.string(), z.unknown()).optional(),
     expiresAt: z.iso.datetime(),
 });
 export type StackOutputs = z.infer<typeof StackOutputsSchema>;

@@ -16,6 +16,9 @@ import { dumpDom, ensureChromium } from "../../scripts/lib/chromium.ts";
 import { searchTippingPoint, DEFAULT_TIPPING } from "../../scripts/analysis/tipping.ts";
 import type { MetricsPanel } from "../../scripts/analysis/reportCharts.ts";
 import { parseHaproxyLogLine, summariseHaproxyLog } from "../../scripts/analysis/metricsLog.ts";
+import { writeRecord } from "../../components/records/io.ts";
+import { RunRecordSchema } from "../../components/records/runRecord.ts";
+import { TippingRecordSchema } from "../../components/records/tippingRecord.ts";
 
 const RUN_ID = "20261125-120000-reporttest";
 const root = mkdtempSync(join(tmpdir(), "c2m-report-"));
@@ -47,13 +50,15 @@ before(async () => {
         pong.server.close();
     }
     const now = Date.now();
-    writeFileSync(join(dir, "run.json"), JSON.stringify({
-        runId: RUN_ID, stack: "reporttest", startedAt: new Date(now - 5000), finishedAt: new Date(now), interrupted: false,
-        settings: { rate: 60, durationS: 2, connections: 100, workers: 10, timeoutS: 20, sleepMs: 0, times: 0, bodyBytes: 0, frontends: ["plain"] },
+    writeRecord(join(dir, "run.json"), RunRecordSchema, {
+        runId: RUN_ID, stack: "reporttest", startedAt: new Date(now - 5000).toISOString(), finishedAt: new Date(now).toISOString(), interrupted: false,
+        settings: { rate: 60, durationS: 2, connections: 100, workers: 10, timeoutS: 20, sleepMs: 0, times: 0, holdMs: 0, bodyBytes: 0, frontends: ["plain"] },
         processes: [{ client: "client-0", frontend: "plain", laddr: "127.0.0.1", ratePerSecond: 60, connections: 100 }],
-        versions: { vegeta: "test", haproxy: "none" }, summary: { requests: 360, success: 1, latencies: { "50th": 3e7, "99th": 9e7, max: 1e8 } },
-        haproxy: { plain: { sessions: 10, requests: 360 } }, failedProcesses: [],
-    }));
+        versions: { pulumi: "test", node: process.versions.node, vegeta: "test", haproxy: "none" },
+        summary: { requests: 360, success: 1, rate: 60, throughput: 60, status_codes: { "200": 360 }, errors: [],
+            latencies: { mean: 4e7, "50th": 3e7, "90th": 7e7, "95th": 8e7, "99th": 9e7, max: 1e8 } },
+        perFrontend: {}, haproxy: { plain: { sessions: 10, requests: 360 } }, serversDown: [], failedProcesses: [],
+    });
     writeFileSync(join(dir, "config.yaml"), "stack: reporttest\nlabConfig:\n  platform: local\n  attack:\n    preset: smoke\n");
     writeFileSync(join(dir, "report.txt"), "Requests      [total, rate, throughput]  360, 60.00, 59.90\n");
     writeFileSync(join(dir, "haproxy.cfg"), "global\n    maxconn 4000\n");
@@ -89,7 +94,8 @@ test("report.html renders every plot in headless Chromium, offline", { timeout: 
     const tippingDir = join(root, "tipping-20261125-120000-reporttest");
     mkdirSync(tippingDir);
     const result = await searchTippingPoint(async (rate) => ({ rate, p50Ms: 10, p99Ms: rate > 240 ? 80 : 12, errorRatio: 0, requests: 100 }), { ...DEFAULT_TIPPING, startRate: 20 });
-    writeFileSync(join(tippingDir, "tipping.json"), JSON.stringify({ id: "tipping-test", stack: "reporttest", elapsedS: 1, args: { ...DEFAULT_TIPPING, startRate: 20, durationS: 10, frontend: "plain" }, ...result }));
+    writeRecord(join(tippingDir, "tipping.json"), TippingRecordSchema, { id: "tipping-test", stack: "reporttest", elapsedS: 1,
+        args: { ...DEFAULT_TIPPING, stack: "reporttest", startRate: 20, durationS: 10, frontend: "plain", sleepMs: 0, times: 0, timeoutS: 30 }, ...result });
     const page = await buildTippingReport(tippingDir);
     const tippingDom = await dumpDom(page.file, { chromium });
     assert.match(tippingDom, /data-plots-rendered="1\/1"/);
