@@ -20,7 +20,7 @@ export const FD_OVERHEAD = 256;
 const UNCAPPED = 2 ** 30;
 
 /** Share of its fair part a process may receive when the kernel spreads connections by hash. */
-export const SPREAD_HEADROOM = 1.1;
+const SPREAD_HEADROOM = 1.1;
 
 /** A fair share plus room for the hash's unevenness (10% and 4 standard deviations). */
 export function withSpreadHeadroom(fairShare: number, processes: number): number {
@@ -46,7 +46,8 @@ export interface CapacityPlan {
 export function planCapacity(config: LabConfig): CapacityPlan {
     const { plan, hosts, haproxy, backend } = config;
     const connections = plan.connections;
-    const ceiling = (config.platform === "local" ? config.local.nofileCeiling : config.aws.nofileCeiling) ?? UNCAPPED;
+    // Each platform's section of the config carries its own ceiling: c2m:local.nofileCeiling, c2m:aws.nofileCeiling.
+    const ceiling = config[config.platform].nofileCeiling ?? UNCAPPED;
     const usable = Math.max(1, ceiling - FD_OVERHEAD);
 
     // HAProxy holds two sockets per connection (client side + server side). The kernel spreads
