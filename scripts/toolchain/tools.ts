@@ -28,13 +28,14 @@ const VERSION_COMMANDS: Record<string, string[] | undefined> = {
     go: ["version"],
     actionlint: ["-version"],
     "cloud-init": ["--version"],
+    shellcheck: ["--version"],
     "pulumi-language-nodejs": undefined,
     "pulumi-resource-command": undefined,
     [ANALYZER]: undefined,
 };
 
 export const DOCTOR_TOOLS = ["node", "pulumi", "pulumi-language-nodejs", "pulumi-resource-command", ANALYZER, "vegeta", "haproxy", "sshd", "ssh", "ip",
-    "openssl", "curl", "go", "actionlint", "cloud-init"];
+    "openssl", "curl", "go", "actionlint", "shellcheck", "cloud-init"];
 
 function locate(name: string): string | undefined {
     const dirs = (labEnv().PATH ?? "").split(delimiter).concat(["/usr/sbin", "/sbin", "/usr/local/go/bin"]);

@@ -1,0 +1,74 @@
+// The EC2 hosts' user data, as each aws tier's program renders it (index.ts under mocks, with the
+// tier's Pulumi.aws-*.yaml), passes `cloud-init schema` (Debian's cloud-init 22.4, which
+// `npm run bootstrap` unpacks into the tool cache) for every role. The tool is required: a missing
+// cloud-init fails these tests.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { labEnv, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
+import { olderThan } from "../../scripts/bootstrap.ts";
+import { PINS } from "../../components/pins.ts";
+
+const TIERS = ["aws-4c30g", "aws-16c30g", "aws-16c64g"];
+const ROLES = ["haproxy", "backend", "client"];
+const dir = mkdtempSync(join(tmpdir(), "c2m-cloud-init-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function cloudInit(args: string[]): { status: number | null; out: string } {
+    const r = spawnSync("cloud-init", args, { env: labEnv(), encoding: "utf8", timeout: 60_000 });
+    assert.ifError(r.error); // ENOENT: cloud-init is missing, run `npm run bootstrap`
+    return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+/** `cloud-init schema` on one document: passes only as "Valid cloud-config" without deprecations. */
+function schema(name: string, text: string): { valid: boolean; out: string } {
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(file, text);
+    const r = cloudInit(["schema", "--config-file", file]);
+    return { valid: r.status === 0 && /Valid cloud-config/.test(r.out) && !/deprecat/i.test(r.out), out: r.out };
+}
+
+/** User data by role of a tier's instances (one process per program run). */
+function tierUserData(stack: string, extra: Record<string, unknown> = {}): Record<string, { host: string; userData: string }[]> {
+    const r = spawnSync(process.execPath, [join(REPO_ROOT, "test", "unit", "tierUserData.ts"), stack, JSON.stringify(extra)],
+        { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout);
+}
+
+describe("cloud-init schema of the EC2 user data", () => {
+    before(() => {
+        const v = cloudInit(["--version"]);
+        assert.equal(v.status, 0, v.out);
+        const version = /\d+\.\d+(\.\d+)?/.exec(v.out)?.[0];
+        assert.ok(version && !olderThan(version, PINS.cloudInit), `cloud-init ${version}, the rig pins >= ${PINS.cloudInit}`);
+    });
+
+    test("the checker is real: it rejects a cloud-config with a wrongly typed key", () => {
+        const r = schema("broken", "#cloud-config\npackages: 5\nruncmd: echo not a list\n");
+        assert.equal(r.valid, false, r.out);
+        assert.match(r.out, /packages: 5 is not of type 'array'/);
+    });
+
+    for (const stack of TIERS) {
+        test(`${stack}: every role's user data is valid cloud-config`, () => {
+            const byRole = tierUserData(stack);
+            assert.deepEqual(Object.keys(byRole).sort(), [...ROLES].sort());
+            for (const role of ROLES) {
+                const [first] = byRole[role];
+                const r = schema(`${stack}-${role}`, first.userData);
+                assert.ok(r.valid, `${stack} ${first.host}: ${r.out}`);
+            }
+        });
+    }
+
+    test("aws-16c64g with a metrics host: the metrics role's user data is valid too", () => {
+        const byRole = tierUserData("aws-16c64g", { "c2m:hosts": { metrics: 1 } });
+        assert.equal(byRole.metrics?.length, 1);
+        const r = schema("aws-16c64g-metrics", byRole.metrics[0].userData);
+        assert.ok(r.valid, `${byRole.metrics[0].host}: ${r.out}`);
+    });
+});
