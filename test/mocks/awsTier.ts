@@ -1,7 +1,9 @@
 // The checks every AWS tier's mocks test runs (not a test file itself).
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { FAKE_PRIVATE_KEY, isSecretInput, OPERATOR_CIDR, ofType, reveal, runProgram, type ProgramRun, type Registered } from "./harness.ts";
+import { FAKE_PRIVATE_KEY, isSecretInput, OPERATOR_CIDR, ofType, outputsJson, reveal, runProgram, type ProgramRun, type Registered } from "./harness.ts";
+import { parseRecord } from "../../components/records/io.ts";
+import { StackOutputsSchema } from "../../components/records/stackOutputs.ts";
 import YAML from "yaml";
 import { TERMINATE_TARGET_ARN } from "../../components/platform/aws/teardown.ts";
 import { TUNING_SCRIPT } from "../../components/platform/aws/cloudInit.ts";
@@ -190,6 +192,12 @@ export function describeTier(e: TierExpectation): void {
             assert.deepEqual([...problems, ...budgetProblems(resources)], []);
             // A lower cap set in the policy config (e.g. by an organisation) rejects the same fleet.
             assert.ok(budgetProblems(resources, { maxUsdPerHour: 1 }).length === 1);
+        });
+
+        test("the outputs are what the scripts read (StackOutputsSchema)", () => {
+            const out = parseRecord(outputsJson(run), StackOutputsSchema, `outputs of the mocked ${e.stack} stack`);
+            assert.equal(out.namespacePrefix, undefined);
+            assert.ok(out.aws && out.inventory.length === 29);
         });
 
         test("secrets never appear in plain outputs, user data or tags", () => {

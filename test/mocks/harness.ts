@@ -96,6 +96,11 @@ export async function runProgram(stack: string, extra: Record<string, unknown> =
     return { resources, calls, exports };
 }
 
+/** The exports as `pulumi stack output --json` prints them: plain JSON, undefined ones left out. */
+export function outputsJson(run: ProgramRun): string {
+    return JSON.stringify(Object.fromEntries(Object.entries(run.exports).map(([name, out]) => [name, out.value])));
+}
+
 async function resolveDeep(value: unknown): Promise<{ value: unknown; secret: boolean }> {
     const { value: v, secret } = await resolve(pulumi.output(value as pulumi.Input<unknown>));
     return { value: v, secret };

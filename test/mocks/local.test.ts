@@ -1,7 +1,9 @@
 // Mocks test of the local stack: the platform switch keeps AWS out of it entirely.
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { runProgram, type ProgramRun } from "./harness.ts";
+import { outputsJson, runProgram, type ProgramRun } from "./harness.ts";
+import { parseRecord } from "../../components/records/io.ts";
+import { StackOutputsSchema } from "../../components/records/stackOutputs.ts";
 
 describe("mocks: stack local", () => {
     let run: ProgramRun;
@@ -16,5 +18,9 @@ describe("mocks: stack local", () => {
     });
     test("local hosts keep SSH on their lab address", () => {
         for (const h of run.exports.inventory.value as { address: string; ssh: { host: string } }[]) assert.equal(h.ssh.host, h.address);
+    });
+    test("the outputs are what the scripts read (StackOutputsSchema)", () => {
+        const out = parseRecord(outputsJson(run), StackOutputsSchema, "outputs of the mocked local stack");
+        assert.equal(out.aws, undefined);
     });
 });
