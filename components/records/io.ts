@@ -8,7 +8,7 @@ import type { z } from "zod";
 const MAX_ISSUES = 5;
 
 /** One line per failing field: "field processes.0.ratePerSecond: expected number, received string". */
-export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
     const lines = issues.slice(0, MAX_ISSUES).map((issue) => {
         const where = issue.path.length ? `field ${issue.path.map(String).join(".")}` : "record";
         if (issue.code === "invalid_type" && /received undefined$/.test(issue.message)) return `${where}: missing (expected ${issue.expected})`;
@@ -40,7 +40,7 @@ export function parseRecord<S extends z.ZodType>(text: string, schema: S, source
 }
 
 /** The record's text as written: checked first, so an invalid record never reaches a file. */
-export function formatRecord<S extends z.ZodType>(value: z.input<S>, schema: S, target: string, indent?: number): string {
+function formatRecord<S extends z.ZodType>(value: z.input<S>, schema: S, target: string, indent?: number): string {
     const parsed = schema.safeParse(value);
     if (!parsed.success) throw new Error(`${target}: refusing to write an invalid record: ${describeIssues(parsed.error.issues)}`);
     return JSON.stringify(parsed.data, null, indent);

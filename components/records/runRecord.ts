@@ -6,7 +6,7 @@ import type { SameShape } from "./sameShape.ts";
 
 const FrontendSchema = z.enum(["plain", "tls"]);
 
-export const AttackSettingsSchema = z.strictObject({
+const AttackSettingsSchema = z.strictObject({
     rate: z.number().positive(),
     durationS: z.number().positive(),
     connections: z.number().int().positive(),

@@ -16,7 +16,7 @@ const InventoryHostSchema = z.strictObject({
 
 const count = z.number().int();
 
-export const CapacityPlanSchema = z.strictObject({
+const CapacityPlanSchema = z.strictObject({
     connections: count,
     nofileCeiling: z.number(),
     haproxy: z.strictObject({ processes: count, maxconnTotal: count, maxconnPerProcess: count, nofile: z.number() }),
@@ -25,7 +25,7 @@ export const CapacityPlanSchema = z.strictObject({
 });
 true satisfies SameShape<z.infer<typeof CapacityPlanSchema>, CapacityPlan>;
 
-export const MetricsEndpointSchema = z.strictObject({
+const MetricsEndpointSchema = z.strictObject({
     prometheus: z.string(),
     haproxyLog: z.string(),
     scrapeIntervalS: z.number().positive(),

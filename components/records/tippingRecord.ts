@@ -3,7 +3,7 @@
 // types (scripts/analysis/tipping.ts) are these.
 import { z } from "zod";
 
-export const TippingOptionsSchema = z.strictObject({
+const TippingOptionsSchema = z.strictObject({
     /** Total request rate of the first step, which also sets the baseline p99. */
     startRate: z.number(),
     /** Rate multiplier between ramp steps while they stay good. */
@@ -24,7 +24,7 @@ export const TippingOptionsSchema = z.strictObject({
 export type TippingOptions = z.infer<typeof TippingOptionsSchema>;
 
 /** A search on a lab: the options, and how each step's load is sent. */
-export const TippingArgsSchema = z.strictObject({
+const TippingArgsSchema = z.strictObject({
     ...TippingOptionsSchema.shape,
     stack: z.string().min(1),
     /** Seconds of load per step. */
@@ -39,7 +39,7 @@ export const TippingArgsSchema = z.strictObject({
 export type TippingArgs = z.infer<typeof TippingArgsSchema>;
 
 /** What one step measured. `rate` is the rate actually offered (after rounding per process). */
-export const StepMeasureSchema = z.strictObject({
+const StepMeasureSchema = z.strictObject({
     rate: z.number(),
     p50Ms: z.number(),
     p99Ms: z.number(),
@@ -53,10 +53,10 @@ export const StepMeasureSchema = z.strictObject({
 });
 export type StepMeasure = z.infer<typeof StepMeasureSchema>;
 
-export const PhaseSchema = z.enum(["baseline", "ramp", "bisect"]);
+const PhaseSchema = z.enum(["baseline", "ramp", "bisect"]);
 export type Phase = z.infer<typeof PhaseSchema>;
 
-export const StepVerdictSchema = z.strictObject({
+const StepVerdictSchema = z.strictObject({
     ...StepMeasureSchema.shape,
     step: z.number().int().positive(),
     phase: PhaseSchema,
@@ -65,7 +65,7 @@ export const StepVerdictSchema = z.strictObject({
 });
 export type StepVerdict = z.infer<typeof StepVerdictSchema>;
 
-export const TippingResultSchema = z.strictObject({
+const TippingResultSchema = z.strictObject({
     /** Geometric middle of (last good, first bad]: the estimate, ± `uncertainty`. */
     knee: z.number().optional(),
     uncertainty: z.number().optional(),
