@@ -7,11 +7,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
-import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
+import { labEnv, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 import { destroy, outputs, reapExpired, removeStack, stackExists, teardownStack, up } from "../../scripts/stack.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { localResidue, reapLocal } from "../../components/platform/local/residue.ts";
-import { attack } from "../../scripts/attack.ts";
+import { attack, fetchStats } from "../../scripts/attack.ts";
+import { HostHttp } from "../../scripts/lib/hostHttp.ts";
+import { SshSession } from "../../scripts/lib/ssh.ts";
+import { localNames } from "../../components/platform/local/scripts.ts";
+import { spawnSync } from "node:child_process";
 import { ConfigError } from "../../components/config.ts";
 
 const STACK = "e2e";
@@ -63,6 +67,7 @@ test("up, attack through plain and TLS frontends, down: all requests succeed and
     assert.equal(out.inventory.length, 6, "1 haproxy + 2 backends + 2 clients + 1 metrics");
     assert.equal((await localResidue(STACK)).namespaces.length, 6, "one namespace per host");
     assert.ok(!JSON.stringify(out.inventory).includes("PRIVATE KEY"), "inventory carries no key");
+    await operatorReachesSshOnly(out);
 
     const rate = 150;
     const durationS = 4;
@@ -89,6 +94,16 @@ test("up, attack through plain and TLS frontends, down: all requests succeed and
     assert.match(run.versions.vegeta, /12\.13\.0/);
     assert.ok(existsSync(join(result.dir, "report.txt")));
     assert.ok(existsSync(join(result.dir, "metrics.json")), "server-side metrics of the run were pulled from Prometheus");
+    const metrics = JSON.parse(readFileSync(join(result.dir, "metrics.json"), "utf8"));
+    assert.ok(metrics.panels.some((p: { series: unknown[] }) => p.series.length > 0), "with series in them");
+    assert.ok(metrics.peakConns > 0, `HAProxy's connections over the run: peak ${metrics.peakConns}`);
+    // The request log, from the metrics host's sink: every request of the run is in it.
+    const log = JSON.parse(readFileSync(join(result.dir, "haproxy-log-summary.json"), "utf8"));
+    assert.ok(log.requests >= expected, `${log.requests} requests logged, ${expected} sent`);
+    assert.ok(existsSync(join(result.dir, "haproxy.log.gz")));
+    assert.equal(existsSync(join(result.dir, "haproxy.log.part")), false, "the streamed part is gone");
+    // HAProxy's counters as the run recorded them (read on the LB over SSH, before and after).
+    assert.match(readFileSync(join(result.dir, "haproxy-stats-after.csv"), "utf8"), /^api_plain,FRONTEND,/m);
     const runFiles = readFileSync(join(result.dir, "run.json"), "utf8") + readFileSync(join(result.dir, "config.yaml"), "utf8");
     assert.ok(!runFiles.includes(out.sshPrivateKey.trim().split("\n")[1]), "the SSH key never reaches the run directory");
 
@@ -96,7 +111,47 @@ test("up, attack through plain and TLS frontends, down: all requests succeed and
     await removeStack(STACK);
     const residue = await localResidue(STACK);
     assert.equal(residueCount(residue), 0, describeResidue(residue));
+    assert.equal(firewallTableExists(), false, "the stack's firewall table went with the bridge");
 });
+
+function firewallTableExists(): boolean {
+    return spawnSync("nft", ["list", "table", "inet", localNames(STACK).firewallTable]).status === 0;
+}
+
+/** Opens a TCP connection from the operator's machine; false when refused, dropped or timed out. */
+function operatorConnects(url: string, timeoutMs = 2000): Promise<boolean> {
+    return fetch(url, { signal: AbortSignal.timeout(timeoutMs) }).then(() => true, () => false);
+}
+
+/**
+ * As on EC2 (security group: SSH from the operator's CIDR only): from the operator, HAProxy's
+ * statistics, a pong server and Prometheus do not answer, while the same pages read on the hosts
+ * over SSH do; and a command over SSH runs without the operator's ~/.bashrc (no pyenv).
+ */
+async function operatorReachesSshOnly(out: Awaited<ReturnType<typeof outputs>>): Promise<void> {
+    assert.ok(firewallTableExists(), "the stack's firewall table is in place");
+    const backend = out.inventory.find((h) => h.role === "backend")!;
+    const pong = `http://${backend.address}:${out.labConfig.backend.basePort}/ping`;
+    const denied = [`${out.vips.stats[0]};csv`, pong, out.vips.plain, ...(out.metricsEndpoint ? [`${out.metricsEndpoint.prometheus}/-/ready`] : [])];
+    const t0 = Date.now();
+    const direct = await Promise.all(denied.map((url) => operatorConnects(url)));
+    assert.deepEqual(Object.fromEntries(denied.map((u, i) => [u, direct[i]])), Object.fromEntries(denied.map((u) => [u, false])),
+        "a direct request from the operator fails");
+    process.stderr.write(`operator → hosts: ${denied.length} direct HTTP requests failed (${Date.now() - t0} ms)\n`);
+    const ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh.host));
+    const http = new HostHttp(ssh, out.inventory);
+    try {
+        const stats = await fetchStats(http, out.vips.stats);
+        assert.ok(stats.some((r) => r.pxname === "api_plain" && r.svname === "FRONTEND"), "the same statistics, read on the LB over SSH");
+        const fromClient = await http.request(pong, { from: out.inventory.find((h) => h.role === "client")!.name });
+        assert.equal(fromClient.status, 200, "a client reaches the pong port across the bridge");
+        const env = await ssh.check(out.inventory.find((h) => h.role === "haproxy")!.ssh, "env; ls -A ~");
+        assert.doesNotMatch(env, /^PYENV/m, "no pyenv: the operator's ~/.bashrc was not read");
+        assert.doesNotMatch(env, /^\.bashrc$/m, "root's home on a host is its own");
+    } finally {
+        ssh.close();
+    }
+}
 
 test("a lab past its TTL is torn down by the scheduled reaper (`lab reap --expired`)", async () => {
     writeStackConfig(STACK, (c) => { c["c2m:local"] = { subnet: "198.18.200.0/24" }; c["c2m:ttlHours"] = 0.0005; });
