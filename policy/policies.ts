@@ -5,16 +5,15 @@ import type {
     ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy,
 } from "@pulumi/policy";
 import { fleetUsdPerHour, instanceType } from "../components/plan/prices.ts";
+// The tags, the TTL cap and the budget tag the lab stamps (and its config caps), defined once.
+import { BUDGET_TAG, LAB_TAG, MAX_TTL_HOURS } from "../components/platform/labTags.ts";
 
-export const LAB_TAGS = ["lab:stack", "lab:owner", "lab:expires-at"] as const;
+export const LAB_TAGS = Object.values(LAB_TAG);
 /** AWS types the API gives no tags. */
 export const UNTAGGABLE = new Set([
     "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:iam/rolePolicy:RolePolicy", "aws:scheduler/schedule:Schedule",
     "aws:ec2/route:Route", "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
 ]);
-/** The longest TTL the config allows (c2m:ttlHours ≤ 168). */
-export const MAX_TTL_HOURS = 168;
-export const BUDGET_TAG = "lab:budget-usd-per-hour";
 export const INSTANCE = "aws:ec2/instance:Instance";
 
 type Props = Record<string, any>;
@@ -24,11 +23,11 @@ export function ttlTagProblems(type: string, props: Props, now = new Date()): st
     if (!type.startsWith("aws:") || UNTAGGABLE.has(type)) return [];
     const tags = tagsOf(props);
     const problems = LAB_TAGS.filter((k) => !tags[k]).map((k) => `missing tag ${k}: every lab resource must say whose it is and when it expires`);
-    const expires = tags["lab:expires-at"];
+    const expires = tags[LAB_TAG.expiresAt];
     if (expires) {
         const t = Date.parse(expires);
-        if (!Number.isFinite(t)) problems.push(`lab:expires-at "${expires}" is not a date`);
-        else if (t > now.getTime() + MAX_TTL_HOURS * 3_600_000) problems.push(`lab:expires-at ${expires} is more than ${MAX_TTL_HOURS} h away`);
+        if (!Number.isFinite(t)) problems.push(`${LAB_TAG.expiresAt} "${expires}" is not a date`);
+        else if (t > now.getTime() + MAX_TTL_HOURS * 3_600_000) problems.push(`${LAB_TAG.expiresAt} ${expires} is more than ${MAX_TTL_HOURS} h away`);
     }
     return problems;
 }

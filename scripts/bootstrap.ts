@@ -1,7 +1,7 @@
 // `lab bootstrap`: installs or builds every tool the rig needs, idempotently, into the
 // cache outside the checkout; one progress line per step.
 import { $, which, fs } from "zx";
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { APT_PACKAGES, labEnv, paths } from "./toolchain/toolchain.ts";
@@ -172,7 +172,7 @@ async function ensureCloudInit(): Promise<string> {
     mkdirSync(download, { recursive: true });
     // _apt may not write into root's cache: apt then downloads as root (a warning, not an error).
     await $({ env: APT_ENV, cwd: download })`apt-get download -q ${`cloud-init=${candidate}`}`.quiet();
-    const deb = fs.readdirSync(download).find((f) => f.endsWith(".deb"));
+    const deb = readdirSync(download).find((f) => f.endsWith(".deb"));
     if (!deb) throw new Error(`apt-get download cloud-init=${candidate} left no .deb in ${download}`);
     fs.rmSync(root, { recursive: true, force: true });
     await $`dpkg-deb -x ${join(download, deb)} ${root}`.quiet();

@@ -3,7 +3,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { StackValidationArgs } from "@pulumi/policy";
-import { AWS_POLICIES, expiryProblems, labExpiry, MAX_TTL_HOURS, POLICIES, STACK } from "../../policy/policies.ts";
+import { AWS_POLICIES, expiryProblems, labExpiry, POLICIES, STACK } from "../../policy/policies.ts";
+import { MAX_TTL_HOURS } from "../../components/platform/labTags.ts";
 
 const NOW = new Date("2026-11-25T12:00:00Z");
 const stack = (outputs: Record<string, unknown>) => [{ type: STACK, props: outputs }, { type: "command:remote:Command", props: {} }];
