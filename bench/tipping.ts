@@ -21,7 +21,7 @@ const HOSTS = { haproxy: 1, backends: 2, clients: 2 };
 const SERVERS_PER_HOST = 4;
 
 /** Whole-number pong settings whose capacity is as close to the wanted one as ms allow. */
-export function capacitySettings(capacity: number, servers: number, serviceMs: number) {
+function capacitySettings(capacity: number, servers: number, serviceMs: number) {
     const maxConcurrent = Math.max(1, Math.round((capacity * serviceMs) / (servers * 1000)));
     const serviceTimeMs = Math.max(1, Math.round((servers * maxConcurrent * 1000) / capacity));
     return { maxConcurrent, serviceTimeMs, capacity: (servers * maxConcurrent * 1000) / serviceTimeMs };

@@ -7,8 +7,6 @@ import { MAX_TTL_HOURS } from "./platform/labTags.ts";
 const port = z.number().int().min(1).max(65535);
 const count = (min: number, max: number) => z.number().int().min(min).max(max);
 
-export const LAB_NET = "198.18.0.0/15"; // RFC 2544 benchmarking range: the only place load may go
-
 const hosts = z.strictObject({
     haproxy: count(1, 1).default(1),
     backends: count(1, 64).default(2),

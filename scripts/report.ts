@@ -23,7 +23,7 @@ export interface BuiltReport { file: string; ms: number; figures: number }
 const read = (dir: string, f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), "utf8") : undefined);
 
 /** A run directory from an id, a unique part of one (ledger), or a path. */
-export function resolveRunDir(ref: string, runsDir = join(REPO_ROOT, "runs")): string {
+function resolveRunDir(ref: string, runsDir = join(REPO_ROOT, "runs")): string {
     if (existsSync(join(ref, "run.json")) || existsSync(join(ref, "tipping.json"))) return ref;
     if (existsSync(join(runsDir, ref))) return join(runsDir, ref);
     const dirs = existsSync(runsDir) ? readdirSync(runsDir).filter((d) => d.includes(ref)) : [];

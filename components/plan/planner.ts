@@ -7,15 +7,15 @@ import { fleetUsdPerHour, instanceType, type InstanceType } from "./prices.ts";
 import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "./capacity.ts";
 
 /** Memory a host keeps for the OS, sshd, metrics and slack; connections get the rest. */
-export const HOST_RESERVED_GIB = 2;
+const HOST_RESERVED_GIB = 2;
 /** ECDSA P-256 full handshakes per core per second (DESIGN.md): how fast TLS connections ramp. */
-export const TLS_HANDSHAKES_PER_CORE_PER_S = 3800;
+const TLS_HANDSHAKES_PER_CORE_PER_S = 3800;
 
 /**
  * What the seed saw: 2.38M established sockets (both sides of HAProxy 1.6, requests in flight)
  * in ~48 GB, i.e. ~21 KiB per socket; at that rate its 30 GB box ran out of memory near 1.3M.
  */
-export const SEED_OBSERVED = { establishedSockets: 2_380_000, memoryGiB: 48, oomEstablishedOn30GB: 1_300_000 } as const;
+const SEED_OBSERVED = { establishedSockets: 2_380_000, memoryGiB: 48, oomEstablishedOn30GB: 1_300_000 } as const;
 export const SEED_KIB_PER_ESTABLISHED_SOCKET = (SEED_OBSERVED.memoryGiB * 1024 * 1024) / SEED_OBSERVED.establishedSockets;
 
 export interface PlannerInput {

@@ -9,8 +9,6 @@
 // here): check them before trusting a bill to the cent. Other regions cost ~0–25 % more.
 
 export const PRICES_AS_OF = "2026-11-25";
-export const PRICE_REGION = "us-east-1";
-export const PRICE_SOURCE = "https://aws.amazon.com/ec2/pricing/on-demand/ (Linux, on-demand)";
 
 export interface InstanceType {
     vcpu: number;
@@ -45,9 +43,9 @@ export const INSTANCE_TYPES: Record<string, InstanceType> = {
 };
 
 /** Every public IPv4 address is billed since 2024-02-01 (one per instance here). */
-export const PUBLIC_IPV4_USD_PER_HOUR = 0.005;
+const PUBLIC_IPV4_USD_PER_HOUR = 0.005;
 /** gp3 storage, $0.08 per GB-month (730 hours). */
-export const GP3_USD_PER_GB_HOUR = 0.08 / 730;
+const GP3_USD_PER_GB_HOUR = 0.08 / 730;
 
 export function instanceType(name: string): InstanceType | undefined {
     return Object.hasOwn(INSTANCE_TYPES, name) ? INSTANCE_TYPES[name] : undefined;

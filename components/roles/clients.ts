@@ -10,7 +10,7 @@ export interface ClientsArgs {
     readonly dependsOn: Map<string, pulumi.Resource>;
 }
 
-export function clientBodyPath(host: Host): string {
+function clientBodyPath(host: Host): string {
     return `${host.workDir}/vegeta/body.txt`;
 }
 

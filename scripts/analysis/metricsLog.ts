@@ -55,7 +55,7 @@ export function terminationMeaning(state: string): string {
     return `${FIRST[a] ?? `cause ${a}`}${where ? `, ${where}` : ""}`;
 }
 
-export const TIMERS = [
+const TIMERS = [
     { key: "tq", name: "TR (Tq)", meaning: "time to receive the full request from the client" },
     { key: "tw", name: "Tw", meaning: "time waiting in HAProxy's queues" },
     { key: "tc", name: "Tc", meaning: "time to connect to the backend server" },

@@ -30,7 +30,7 @@ export interface Timeline {
     bins: TimelineBin[];
 }
 
-export function frontendOf(url: string): string {
+function frontendOf(url: string): string {
     return url.startsWith("https:") ? "tls" : "plain";
 }
 

@@ -56,7 +56,7 @@ export function bracketUncertainty(lo: number, hi: number): number {
  * are good; then bisect geometrically between the last good and the first bad rate.
  */
 /** A rate as it can be offered: a whole multiple of the quantum (at least one). */
-export function quantize(rate: number, o: Pick<TippingOptions, "quantum">): number {
+function quantize(rate: number, o: Pick<TippingOptions, "quantum">): number {
     return o.quantum ? Math.max(o.quantum, Math.round(rate / o.quantum) * o.quantum) : rate;
 }
 

@@ -9,7 +9,7 @@ import { pathToFileURL } from "node:url";
 
 const CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
 
-export function findChromium(): string | undefined {
+function findChromium(): string | undefined {
     return CANDIDATES.find((p) => existsSync(p));
 }
 
@@ -36,7 +36,7 @@ export function ensureChromium(log: (l: string) => void = (l) => process.stderr.
     return installed;
 }
 
-export const HEADLESS_FLAGS = [
+const HEADLESS_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-extensions", "--disable-default-apps", "--mute-audio",
 ];

@@ -9,7 +9,7 @@ import type { RunRecord } from "../../components/records/runRecord.ts";
 export type { LedgerRow };
 
 /** Share of failed requests above which a run's verdict is "fail" (the tipping rule's default). */
-export const FAIL_ERROR_RATIO = 0.001;
+const FAIL_ERROR_RATIO = 0.001;
 
 export function presetLabel(preset: string | undefined, settings: AttackSettings): string {
     if (!preset || !(preset in PRESET_SETTINGS)) return "custom";
@@ -132,7 +132,7 @@ function delta(name: string, a: LedgerRow, b: LedgerRow): string {
     return `${change >= 0 ? "+" : ""}${change.toFixed(1)} %`;
 }
 
-export function flatten(o: unknown, prefix = ""): Record<string, string> {
+function flatten(o: unknown, prefix = ""): Record<string, string> {
     if (o === null || typeof o !== "object" || Array.isArray(o)) return prefix ? { [prefix]: JSON.stringify(o) ?? "undefined" } : {};
     return Object.fromEntries(Object.entries(o as Record<string, unknown>).flatMap(([k, v]) =>
         Object.entries(flatten(v, prefix ? `${prefix}.${k}` : k))));

@@ -25,16 +25,16 @@ export interface CloudInitInput {
 }
 
 /** Debian/Ubuntu packages per role (besides the ones every host gets). */
-export const ROLE_PACKAGES: Record<Role, string[]> = {
+const ROLE_PACKAGES: Record<Role, string[]> = {
     haproxy: ["haproxy", "openssl"],
     backend: [],
     client: [],
     metrics: ["prometheus"],
 };
-export const COMMON_PACKAGES = ["openssh-server", "curl", "ca-certificates", "xz-utils", "iproute2", "procps", "prometheus-node-exporter"];
+const COMMON_PACKAGES = ["openssh-server", "curl", "ca-certificates", "xz-utils", "iproute2", "procps", "prometheus-node-exporter"];
 
 /** The tools a role's remote commands call; the readiness check looks for each. */
-export const ROLE_TOOLS: Record<Role, string[]> = {
+const ROLE_TOOLS: Record<Role, string[]> = {
     haproxy: ["haproxy", "openssl"],
     backend: ["node"],
     client: ["vegeta"],
@@ -42,7 +42,7 @@ export const ROLE_TOOLS: Record<Role, string[]> = {
 };
 
 /** Installs Node from nodejs.org, refusing a tarball whose sha256 is not the published one. */
-export function nodeInstallScript(version: string, binPath: string): string {
+function nodeInstallScript(version: string, binPath: string): string {
     const file = `node-v${version}-linux-x64.tar.xz`;
     return [
         "set -eu",
@@ -58,7 +58,7 @@ export function nodeInstallScript(version: string, binPath: string): string {
 }
 
 /** Installs vegeta from its GitHub release, checked against the release's checksums file. */
-export function vegetaInstallScript(version: string, binPath: string): string {
+function vegetaInstallScript(version: string, binPath: string): string {
     const base = `https://github.com/tsenart/vegeta/releases/download/v${version}`;
     const file = `vegeta_${version}_linux_amd64.tar.gz`;
     return [

@@ -10,11 +10,6 @@ import { planCapacity, type CapacityPlan } from "../../plan/capacity.ts";
 import type { Role } from "../../types.ts";
 import { ADDRESSES_PER_HOST, MAX_HOSTS } from "./addressPlan.ts";
 
-/** Planned end-to-end connections and their TLS share (c2m:plan). */
-export function plannedConnections(config: LabConfig): number {
-    return config.plan.connections;
-}
-
 /**
  * Source addresses per client: 1 + c2m:aws.secondaryIpsPerClient when set, else what the
  * capacity plan derives (c2m:plan.sourceAddressesPerClient, or the ports the plan needs).
@@ -32,7 +27,7 @@ export function instanceMemoryBytes(config: LabConfig, role: Role): number {
 export function plannerInput(stack: string, config: LabConfig, capacity: CapacityPlan, overrides: Partial<PlannerInput> = {}): PlannerInput {
     return {
         stack,
-        conns: plannedConnections(config),
+        conns: config.plan.connections,
         tlsShare: config.plan.tlsShare,
         instanceTypes: config.aws.instanceTypes,
         clients: config.hosts.clients,
