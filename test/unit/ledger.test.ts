@@ -8,7 +8,8 @@ import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { TimelineBuilder, percentile, type VegetaRecord } from "../../scripts/analysis/timeline.ts";
 import { findRun, formatCompare, formatRuns, ledgerRow, parseLedger, presetLabel, tierOf } from "../../scripts/lib/ledger.ts";
-import { readLedger, recordRunDir, runTimeline } from "../../scripts/ledger.ts";
+import { readLedger, recordRun, recordRunDir, runTimeline } from "../../scripts/ledger.ts";
+import { LabConfigSchema } from "../../components/config.ts";
 import type { RunRecord, VegetaSummary } from "../../components/records/runRecord.ts";
 import { PRESET_SETTINGS } from "../../components/render/attack.ts";
 import { labEnv } from "../../scripts/toolchain/toolchain.ts";
@@ -147,6 +148,16 @@ describe("recording a run", () => {
         assert.equal(row?.preset, "smoke");
         assert.deepEqual(readLedger(runs).map((r) => r.id), ["20261125-120000-local"]);
         assert.equal(JSON.parse(readFileSync(join(dir, "timeline.json"), "utf8")).requests, 0);
+    });
+
+    test("recordRun takes the attack's record from memory: no run.json or config.yaml is read", async (t) => {
+        const runs = tempDir(t);
+        const dir = join(runs, "20261125-120000-local");
+        mkdirSync(dir);
+        const labConfig = LabConfigSchema.parse({ attack: { preset: "smoke" } });
+        const row = await recordRun(dir, run(), { labConfig, inventory: [], sshPrivateKey: "" });
+        assert.deepEqual([row?.id, row?.preset, row?.tier], ["20261125-120000-local", "smoke", "local"]);
+        assert.deepEqual(readLedger(runs).map((r) => r.id), ["20261125-120000-local"]);
     });
 
     test("a broken run directory is reported, not thrown", async (t) => {
