@@ -181,7 +181,7 @@ Examples:
         process.exitCode = plan(o.stack, o);
     });
 
-program.command("reap").description("remove a local stack's leftovers by name, even without its state; " +
+program.command("reap").description("remove a stack's leftovers without its state (local: by name; aws: lists what is still tagged lab:stack); " +
     "with --expired, tear down every stack past its TTL (c2m:ttlHours after its last up)")
     .addOption(stackOption())
     .option("--expired", "destroy every stack whose expiresAt has passed, whatever --stack says")
