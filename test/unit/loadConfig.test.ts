@@ -100,25 +100,27 @@ describe("platforms", () => {
 
 describe("local residue", () => {
     const names = localNames("lab");
-    test("picks the stack's namespaces, links and processes out of the machine's listings", () => {
+    test("picks the stack's namespaces, links, firewall table and processes out of the machine's listings", () => {
         const left = residueIn(names, {
             netns: `${names.namespace("backend-0")} (id: 3)\n${localNames("lab-2").namespace("backend-0")} (id: 4)\nother\n`,
             links: `1: lo: <LOOPBACK>\n7: ${names.bridge}: <BROADCAST>\n8: ${names.veth(0)}@if2: <BROADCAST>\n9: eth0: <UP>\n`,
+            nftTables: `table inet ${names.firewallTable}\ntable inet ${localNames("lab-2").firewallTable}\ntable ip nat\n`,
             processes: `123 sshd -f /dev/null -h ${names.runDir}/backend-0/ssh/host_key\n`,
             runDirExists: true,
         });
         assert.deepEqual(left, {
             namespaces: [names.namespace("backend-0")],
             links: [names.bridge, names.veth(0)],
+            firewallTables: [`inet ${names.firewallTable}`],
             processes: [`123 sshd -f /dev/null -h ${names.runDir}/backend-0/ssh/host_key`],
             files: [names.runDir],
         });
-        assert.equal(residueCount(left), 5);
+        assert.equal(residueCount(left), 6);
         assert.match(describeResidue(left), /^residue check: LEFT BEHIND\n {2}namespaces: /);
     });
 
     test("nothing: the same \"none\" line as ever", () => {
-        const left = residueIn(names, { netns: "", links: "1: lo: <LOOPBACK>\n", processes: "", runDirExists: false });
-        assert.equal(describeResidue(left), "residue check: none (0 namespaces, 0 links, 0 processes, 0 files)");
+        const left = residueIn(names, { netns: "", links: "1: lo: <LOOPBACK>\n", nftTables: "table ip nat\n", processes: "", runDirExists: false });
+        assert.equal(describeResidue(left), "residue check: none (0 namespaces, 0 links, 0 firewall tables, 0 processes, 0 files)");
     });
 });

@@ -1,10 +1,10 @@
-// What a local stack leaves on this machine (namespaces, links, processes, files), found by
+// What a local stack leaves on this machine (namespaces, links, firewall tables, processes, files), found by
 // name so it works without Pulumi state, and its removal: the check after every teardown.
 import { existsSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { localNames, type LocalNames } from "./scripts.ts";
 
-export type LocalResidue = { namespaces: string[]; links: string[]; processes: string[]; files: string[] };
+export type LocalResidue = { namespaces: string[]; links: string[]; firewallTables: string[]; processes: string[]; files: string[] };
 
 /** What this machine shows, as the listing commands print it. */
 export interface MachineListing {
@@ -12,6 +12,8 @@ export interface MachineListing {
     netns: string;
     /** `ip -o link show` */
     links: string;
+    /** `nft list tables` */
+    nftTables: string;
     /** `pgrep -af <runDir>/` */
     processes: string;
     runDirExists: boolean;
@@ -24,7 +26,8 @@ export function residueIn(names: LocalNames, listing: MachineListing): LocalResi
     const linkPrefix = names.bridge.slice(0, -2);
     const links = listing.links.split("\n").map((l) => l.split(":")[1]?.trim().split("@")[0] ?? "").filter((n) => n.startsWith(linkPrefix));
     const processes = listing.processes.split("\n").filter(Boolean);
-    return { namespaces, links, processes, files: listing.runDirExists ? [names.runDir] : [] };
+    const firewallTables = listing.nftTables.split("\n").map((l) => l.trim().split(/\s+/)).filter((w) => w[0] === "table" && w[2] === names.firewallTable).map((w) => `${w[1]} ${w[2]}`);
+    return { namespaces, links, firewallTables, processes, files: listing.runDirExists ? [names.runDir] : [] };
 }
 
 /** Runs a program without a shell (a shell's own command line would match pgrep/pkill -f). */
@@ -38,6 +41,7 @@ export async function localResidue(stack: string): Promise<LocalResidue> {
     return residueIn(names, {
         netns: exec("ip", ["netns", "list"]),
         links: exec("ip", ["-o", "link", "show"]),
+        nftTables: exec("nft", ["list", "tables"]),
         processes: exec("pgrep", ["-af", `${names.runDir}/`]),
         runDirExists: existsSync(names.runDir),
     });
@@ -54,6 +58,7 @@ export async function reapLocal(stack: string): Promise<LocalResidue> {
     }
     exec("pkill", ["-KILL", "-f", `${names.runDir}/`]);
     for (const link of before.links) exec("ip", ["link", "del", link]);
+    for (const table of before.firewallTables) exec("nft", ["delete", "table", ...table.split(" ")]);
     exec("rm", ["-rf", names.runDir]);
     return localResidue(stack);
 }
