@@ -62,25 +62,50 @@ export async function listStacks(): Promise<string[]> {
     return (JSON.parse(out.stdout) as { name: string }[]).map((s) => s.name.split("/").pop()!);
 }
 
-/** A stack's plain `expiresAt` output; undefined when it has none (never up, or destroyed). */
+/**
+ * The lease a stack's outputs carry. No outputs at all means nothing is deployed (never up, or
+ * destroyed): undefined. Outputs without a readable `expiresAt` are an error, never "not expired":
+ * scheduled teardown must not skip a lab it cannot judge. Pure.
+ */
+export function expiryOf(stack: string, outputs: Record<string, unknown>): string | undefined {
+    if (Object.keys(outputs).length === 0) return undefined;
+    const value = outputs.expiresAt;
+    if (typeof value !== "string" || !Number.isFinite(Date.parse(value))) {
+        throw new Error(`stack ${stack}: its outputs have no readable expiresAt (got ${JSON.stringify(value)}): cannot tell whether it expired`);
+    }
+    return value;
+}
+
+/** A stack's `expiresAt` output; undefined when nothing is deployed; throws when the outputs cannot be read (backend, passphrase). */
 export async function stackExpiry(stack: string): Promise<string | undefined> {
-    const out = await $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true, nothrow: true })`pulumi stack output expiresAt --stack ${stack}`;
-    const value = out.stdout.trim();
-    return out.exitCode === 0 && value !== "" ? value : undefined;
+    const out = await $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true, nothrow: true })`pulumi stack output --json --stack ${stack}`;
+    if (out.exitCode !== 0) throw new Error(`stack ${stack}: pulumi stack output failed (exit ${out.exitCode}): ${out.stderr.trim()}`);
+    return expiryOf(stack, parseJson(out.stdout, `pulumi stack output --stack ${stack}`) as Record<string, unknown>);
 }
 
 /**
- * Scheduled teardown from a shell (the GitHub workflow does the same for s3:// backends): every
- * stack whose lease has run out is destroyed, removed and reaped by name. Returns what it did.
+ * Scheduled teardown from a shell (the GitHub workflow runs it for s3:// backends): every stack
+ * whose lease has run out is destroyed, removed and reaped by name. A stack whose lease cannot be
+ * read, or whose teardown leaves something, does not stop the others, and ends in an error naming it.
  */
 export async function reapExpired(now = new Date(), only?: string[]): Promise<{ stack: string; expiresAt: string; residue: number }[]> {
     const reaped = [];
+    const failures: string[] = [];
     for (const stack of (await listStacks()).filter((s) => !only || only.includes(s))) {
-        const expiresAt = await stackExpiry(stack);
+        let expiresAt: string | undefined;
+        try {
+            expiresAt = await stackExpiry(stack);
+        } catch (err) {
+            failures.push((err as Error).message);
+            continue;
+        }
         if (!expiresAt || !isExpired(expiresAt, now)) continue;
         process.stderr.write(`reap: ${stack} expired at ${expiresAt}: tearing it down\n`);
-        reaped.push({ stack, expiresAt, residue: residueCount(await teardownStack(stack)) });
+        const residue = residueCount(await teardownStack(stack, undefined, { expired: true }));
+        if (residue > 0) failures.push(`stack ${stack}: ${residue} item(s) left after teardown`);
+        reaped.push({ stack, expiresAt, residue });
     }
+    if (failures.length) throw new Error(`reap --expired: ${failures.length} problem(s):\n  ${failures.join("\n  ")}`);
     return reaped;
 }
 
@@ -166,7 +191,8 @@ export async function up(stack: string): Promise<void> {
     await ensureStack(stack);
     await clearStaleLock(stack);
     // Cloud stacks always run the guardrails (TTL tags, no SSH from anywhere, IMDSv2, budget).
-    const policy = loaded.platform.needsPolicyPack ? ["--policy-pack", join(REPO_ROOT, "policy")] : [];
+    // The pack is given as its launcher (policy/analyzer): the engine starts an executable pack directly.
+    const policy = loaded.platform.needsPolicyPack ? ["--policy-pack", join(REPO_ROOT, "policy", "analyzer")] : [];
     await streamed(["up", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", "--suppress-outputs", ...policy]);
 }
 
@@ -177,14 +203,44 @@ export async function destroy(stack: string): Promise<void> {
 }
 
 /**
+ * Resources that live only on hosts (remote commands) are dropped from the state of a stack whose
+ * hosts ended themselves at expiry: their delete steps would try to reach hosts that no longer
+ * exist, and fail the destroy that must remove everything else. Returns how many were dropped.
+ */
+export async function forgetHostCommands(stack: string): Promise<number> {
+    const exported = await pulumi()`pulumi stack export --stack ${stack}`;
+    const state = parseJson(exported.stdout, `pulumi stack export --stack ${stack}`) as { deployment?: { resources?: { type: string }[] } };
+    const resources = state.deployment?.resources ?? [];
+    const kept = resources.filter((r) => r.type !== "command:remote:Command");
+    if (kept.length === resources.length) return 0;
+    state.deployment!.resources = kept;
+    await $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true, input: JSON.stringify(state) })`pulumi stack import --stack ${stack} --force`;
+    return resources.length - kept.length;
+}
+
+/**
  * Teardown that never gives up halfway: destroy (errors reported, not thrown), remove the
  * stack, reap leftovers by name, delete a generated stack file. Returns what is still left
- * (a failed residue check counts as something left: it cannot say "none").
+ * (a failed residue check counts as something left: it cannot say "none"). Where the platform
+ * cannot remove things without state (aws), a failed destroy keeps the stack for a retry.
  */
-export async function teardownStack(stack: string, generatedConfigFile?: string): Promise<Residue> {
-    try { await destroy(stack); } catch (err) { process.stderr.write(`destroy failed: ${(err as Error).message}\n`); }
-    await removeStack(stack).catch(() => undefined);
+export async function teardownStack(stack: string, generatedConfigFile?: string, options: { expired?: boolean } = {}): Promise<Residue> {
+    const platform = platformFor(teardownConfig(REPO_ROOT, stack));
+    let destroyed = true;
+    try {
+        if (options.expired && platform.hostsEndAtExpiry && await stackExists(stack)) {
+            const dropped = await forgetHostCommands(stack);
+            if (dropped) process.stderr.write(`${stack}: its hosts ended at expiry; ${dropped} remote command(s) dropped from state before destroy\n`);
+        }
+        await destroy(stack);
+    } catch (err) {
+        destroyed = false;
+        process.stderr.write(`destroy failed: ${(err as Error).message}\n`);
+    }
+    if (destroyed || platform.reapsWithoutState) await removeStack(stack).catch(() => undefined);
+    else process.stderr.write(`stack ${stack} is kept (its state is what removes the rest): \`lab down --stack ${stack}\` retries\n`);
     const left = await reapStack(stack).catch((err: Error): Residue => ({ uncheckedBecause: [err.message] }));
+    if (!destroyed && !platform.reapsWithoutState && residueCount(left) === 0) left.stackKept = [stack];
     if (generatedConfigFile) rmSync(generatedConfigFile, { force: true });
     process.stderr.write(`${describeResidue(left)}\n`);
     return left;

@@ -44,6 +44,10 @@ export interface Platform {
     readonly sharedKernel: boolean;
     /** `lab up` runs the policy pack (guardrails for billed cloud resources). */
     readonly needsPolicyPack: boolean;
+    /** `reap` removes everything by name, so a stack's state may go even when destroy failed (local); otherwise state is what removes it and is kept. */
+    readonly reapsWithoutState: boolean;
+    /** Hosts end themselves at the lab's expiry (EC2 TTL): after it, teardown has no host to run remote delete steps on. */
+    readonly hostsEndAtExpiry: boolean;
     /** Hosts are the EC2 instances `lab plan` prices; otherwise the plan is "as if on AWS". */
     readonly pricedByPlanner: boolean;
     /** The config with the limits of the machine hosts run on, unless the stack sets them (local: this machine's open files and memory). */

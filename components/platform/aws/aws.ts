@@ -23,6 +23,8 @@ export const aws: Platform = {
     name: "aws",
     sharedKernel: false,
     needsPolicyPack: true,
+    reapsWithoutState: false,
+    hostsEndAtExpiry: true,
     pricedByPlanner: true,
     // EC2 hosts bring their own limits (c2m:aws.nofileCeiling, the instance type's memory).
     withMachineLimits: (config) => config,

@@ -9,6 +9,8 @@ export const local: Platform = {
     name: "local",
     sharedKernel: true,
     needsPolicyPack: false,
+    reapsWithoutState: true,
+    hostsEndAtExpiry: false,
     pricedByPlanner: false,
     withMachineLimits: withDetectedLimits,
     hostMemoryBytes: (config) => config.local.memoryBytes ?? 0,
