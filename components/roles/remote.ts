@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { createHash } from "node:crypto";
 import type { Host } from "../types.ts";
+import { remotePathPrefix } from "../render/hostPath.ts";
 
 export interface HostCommandArgs {
     create: string;
@@ -18,7 +19,7 @@ export function sha256(text: string): string {
 }
 
 function withPath(host: Host, script: string): string {
-    return `export PATH='${host.binPath}':"$PATH"\n${script}`;
+    return `${remotePathPrefix(host.binPath)}\n${script}`;
 }
 
 export function hostCommand(name: string, host: Host, args: HostCommandArgs,

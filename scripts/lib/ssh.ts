@@ -4,25 +4,13 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { HOST_BASE_PATH, remotePathPrefix } from "../../components/render/hostPath.ts";
+
+export { HOST_BASE_PATH, remotePathPrefix };
 
 export interface SshTarget { host: string; port: number; user: string; /** PATH prefix on the host */ binPath?: string }
 
 export interface SshResult { code: number; stdout: string; stderr: string; /** killed at options.timeoutMs */ timedOut?: boolean }
-
-/** A fresh root's PATH (sshd's default on Debian and on EC2); the host's tools go before it. */
-export const HOST_BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-function shellQuote(s: string): string {
-    return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * The line every command of the rig starts with on a host: PATH set explicitly (the host's tool
- * directories, then a fresh root's PATH), never inherited from whatever a login shell set up.
- */
-export function remotePathPrefix(binPath?: string): string {
-    return `export PATH=${shellQuote(binPath ? `${binPath}:${HOST_BASE_PATH}` : HOST_BASE_PATH)}; `;
-}
 
 export interface SshDial { keyFile: string; host: string; port: number; user: string; connectTimeoutS: number; keepAliveS?: number }
 
