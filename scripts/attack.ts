@@ -202,6 +202,25 @@ async function versions(ssh: SshSession, client: SshTarget, lb?: SshTarget): Pro
     };
 }
 
+/** `lab attack`'s exit status when part of the attack failed and --allow-partial was not given. */
+export const PARTIAL_EXIT_CODE = 3;
+
+/**
+ * How `lab attack` ends for a recorded run: 130 when the operator interrupted it; PARTIAL_EXIT_CODE
+ * when a vegeta process failed or its results were not collected (the run is recorded all the
+ * same), unless the operator allowed a partial run; 0 otherwise. `message` says why, for stderr.
+ */
+export function attackExit(r: Pick<AttackResult, "interrupted" | "failedProcesses" | "processes"> & { dir?: string },
+    o: { allowPartial?: boolean } = {}): { code: number; message?: string } {
+    if (r.interrupted) return { code: 130 };
+    if (r.failedProcesses.length === 0) return { code: 0 };
+    const parts = r.failedProcesses.map((f) => `${f.client}/${f.frontend}/${f.laddr}`).join(", ");
+    const what = `${r.failedProcesses.length} of ${r.processes.length} vegeta processes failed or lost their results (${parts})`;
+    if (o.allowPartial) return { code: 0, message: `partial run accepted (--allow-partial): ${what}` };
+    return { code: PARTIAL_EXIT_CODE, message: `part of the attack failed: ${what}; the run is recorded${r.dir ? ` in ${r.dir}` : ""}; ` +
+        `--allow-partial accepts a partial run` };
+}
+
 export function formatSummary(r: AttackResult): string {
     const ms = (ns: number | undefined) => ns === undefined ? "-" : `${(ns / 1e6).toFixed(1)}ms`;
     const line = (name: string, s?: VegetaSummary) => s

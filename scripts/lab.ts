@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { bootstrap } from "./bootstrap.ts";
 import { doctor } from "./doctor.ts";
-import { attack, formatSummary, type AttackOverrides } from "./attack.ts";
+import { attack, attackExit, formatSummary, PARTIAL_EXIT_CODE, type AttackOverrides } from "./attack.ts";
 import { destroy, reapExpired, reapStack, removeStack, stackResidue, up } from "./stack.ts";
 import { describeResidue, residueCount } from "../components/platform/platform.ts";
 import { PRESETS } from "../components/config.ts";
@@ -94,6 +94,7 @@ program.command("attack").description("run vegeta on every client against the la
     .option("--cpus <n>", "vegeta -cpus per process", positiveNumber("--cpus"))
     .option("--connections <n>", "vegeta -connections per client", positiveNumber("--connections"))
     .addOption(new Option("--frontends <list>", "plain,tls").argParser(frontendList))
+    .option("--allow-partial", `exit 0 even when part of the attack failed (a vegeta process failed or its results were lost); otherwise exit ${PARTIAL_EXIT_CODE}`)
     .action(async (o) => {
         const overrides: AttackOverrides = {
             preset: o.preset, rate: o.rate, durationS: o.duration, timeoutS: o.timeout, sleepMs: o.sleep,
@@ -101,7 +102,9 @@ program.command("attack").description("run vegeta on every client against the la
         };
         const result = await attack(o.stack, overrides);
         console.log(formatSummary(result));
-        if (result.interrupted) process.exitCode = 130;
+        const exit = attackExit(result, { allowPartial: o.allowPartial });
+        if (exit.message) process.stderr.write(`lab attack: ${exit.message}\n`);
+        if (exit.code !== 0) process.exitCode = exit.code;
     });
 
 program.command("tipping").description("find the latency tipping point: ramp the rate, then bisect between last good and first bad")
@@ -211,7 +214,7 @@ program.command("demo").description("bootstrap, up, a small attack through plain
             const result = await attack(o.stack, { preset: "smoke" });
             console.log(formatSummary(result));
             console.log(reportName(await buildRunReport(result.dir)));
-            failed = failed || result.interrupted || (result.summary?.success ?? 0) < 1;
+            failed = failed || attackExit(result).code !== 0 || (result.summary?.success ?? 0) < 1;
         } finally {
             if (await down(o.stack) > 0) failed = true;
             process.off("SIGINT", onInterrupt);

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeRecord } from "../components/records/io.ts";
 import { TippingRecordSchema, type TippingArgs } from "../components/records/tippingRecord.ts";
-import { attack, newRunId } from "./attack.ts";
+import { attack, attackExit, newRunId } from "./attack.ts";
 import { outputs } from "./stack.ts";
 import { buildTippingReport, reportName } from "./report.ts";
 import { runsRoot } from "./toolchain/toolchain.ts";
@@ -52,6 +52,9 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
             sleepMs: args.sleepMs, times: args.times, timeoutS: args.timeoutS,
         }, runsDir);
         if (r.interrupted) throw new Error(`interrupted during step ${step.index} (run ${r.runId})`);
+        // A step some clients did not (fully) send measured less load than it names: no knee from it.
+        const exit = attackExit(r);
+        if (exit.code !== 0) throw new Error(`step ${step.index} (run ${r.runId}): ${exit.message}`);
         const offered = r.processes.reduce((sum, p) => sum + p.ratePerSecond, 0);
         const s = r.summary;
         const m: StepMeasure = s

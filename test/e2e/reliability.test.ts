@@ -22,6 +22,7 @@ import { HostHttp } from "../../scripts/lib/hostHttp.ts";
 import { localNames } from "../../components/platform/local/scripts.ts";
 import { haproxyPaths, haproxyStartScript, pidFile } from "../../components/render/haproxyScripts.ts";
 import { detectNofileCeiling } from "../../components/platform/local/limits.ts";
+import { PARTIAL_EXIT_CODE } from "../../scripts/attack.ts";
 
 const LAB = "rel";        // the shared lab: config changes, interrupts, lost parts, down twice
 const HALF = "rel2";      // half-failed up, then interrupted up
@@ -292,7 +293,7 @@ test("SIGINT during lab tipping: non-zero exit with a message, the search keeps 
 
 // ---- 3. lost parts mid-attack ----------------------------------------------------------------
 
-test("a pong server killed, a backend's network cut, a client lost: the attack completes and attributes them", { timeout: 5 * MINUTE }, async () => {
+test("a pong server killed, a backend's network cut, a client lost: the attack completes, attributes them, records the run and exits non-zero", { timeout: 5 * MINUTE }, async () => {
     const names = localNames(LAB);
     const pongPid = readFileSync(`${names.runDir}/backend-0/pong/pids`, "utf8").split("\n")[0].trim();
     assert.match(readFileSync(`/proc/${pongPid}/cmdline`, "utf8"), /pong\.ts\x008282/, "the first pid is pong on 8282");
@@ -310,7 +311,9 @@ test("a pong server killed, a backend's network cut, a client lost: the attack c
     spawnSync("kill", ["-KILL", ...clientPids]);
     const code = await run.done;
     const text = run.output();
-    assert.equal(code, 0, text);
+    // Part of the attack was lost and --allow-partial was not given: recorded, but not a success.
+    assert.equal(code, PARTIAL_EXIT_CODE, text);
+    assert.match(text, /^lab attack: part of the attack failed: 2 of \d+ vegeta processes failed or lost their results \(client-1\/plain\/\S+, client-1\/tls\/\S+\); the run is recorded in \S+; --allow-partial accepts a partial run$/m);
 
     const dir = runDirOf(text);
     const json = JSON.parse(readFileSync(join(dir, "run.json"), "utf8"));
@@ -328,6 +331,9 @@ test("a pong server killed, a backend's network cut, a client lost: the attack c
     assert.ok(json.backend.serversUp <= 3);
     assert.match(text, /FAILED vegeta on client-1 \(plain, /);
     assert.match(text, /DOWN in HAProxy at the end: backend-0-8282, backend-1-8282/);
+    const row = readFileSync(join(runsDir, "ledger.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).find((r) => r.id === json.runId);
+    assert.equal(row?.verdict, "fail", "the ledger keeps the partial run, as failed");
+    assert.match(row.why, /^2 vegeta processes failed$/);
     const stats = readFileSync(join(dir, "haproxy-stats-after.csv"), "utf8");
     assert.match(stats, /^pong,backend-0-8282,.*,DOWN,/m, "HAProxy's health checks marked the killed server DOWN");
     // The run's HTML report names the failed part too.
