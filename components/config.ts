@@ -3,6 +3,8 @@
 import { z } from "zod";
 import { hasHostBits, readCidr } from "./platform/addressPlan.ts";
 import { MAX_TTL_HOURS } from "./platform/labTags.ts";
+import { parseCpuList } from "./platform/local/cgroups.ts";
+import { onlineCpus } from "./platform/local/limits.ts";
 
 const port = z.number().int().min(1).max(65535);
 const count = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -71,7 +73,13 @@ const haproxy = z.strictObject({
     }).prefault({}),
 });
 
-export const PRESETS = ["seed", "smoke"] as const;
+/**
+ * Attack presets (components/render/attack.ts PRESET_SETTINGS): `seed` (the article's published
+ * final command), `smoke` (CI), and the seed's milestone runs, each as plain and TLS:
+ * `seed-1s-*` (sleep 1 s), `seed-60s-*` (milestone #1, 60 s sleeps) and `seed-20min-*`
+ * (milestone #2: 900/s with ~20-minute sleeps, 2.1M sockets at HAProxy).
+ */
+export const PRESETS = ["seed", "smoke", "seed-1s-plain", "seed-1s-tls", "seed-60s-plain", "seed-60s-tls", "seed-20min-plain", "seed-20min-tls"] as const;
 
 const attack = z.strictObject({
     preset: z.enum(PRESETS).default("smoke"),
@@ -88,6 +96,27 @@ const attack = z.strictObject({
     frontends: z.array(z.enum(["plain", "tls"])).min(1).optional(),
 });
 
+// One local host's limits (c2m:local.hostLimits.<role>). CPUs are checked against this machine's.
+const hostLimits = z.strictObject({
+    cpus: z.string().superRefine((value, ctx) => {
+        const cpus = parseCpuList(value);
+        if (!cpus || cpus.length === 0) {
+            ctx.addIssue({ code: "custom", message: `"${value}" is not a CPU list like "0", "0-1" or "0,2"` });
+            return;
+        }
+        const online = onlineCpus();
+        const missing = cpus.filter((c) => !online.includes(c));
+        if (missing.length) ctx.addIssue({ code: "custom", message: `CPU(s) ${missing.join(",")} of "${value}" do not exist on this machine (CPUs ${online.join(",")})` });
+    }).optional(),
+    cpuQuota: z.number().positive().max(1024).optional(),
+    memoryMiB: z.number().int().positive().max(16 * 1024 * 1024).optional(),
+}).superRefine((v, ctx) => {
+    const n = v.cpus === undefined ? undefined : parseCpuList(v.cpus)?.length;
+    if (v.cpuQuota !== undefined && n !== undefined && v.cpuQuota > n) {
+        ctx.addIssue({ code: "custom", path: ["cpuQuota"], message: `${v.cpuQuota} CPUs' worth of time is more than the ${n} CPU(s) of cpus "${v.cpus}"` });
+    }
+});
+
 const local = z.strictObject({
     // One /24 per local stack inside 198.18.0.0/15, so stacks can coexist.
     subnet: z.string().default("198.18.0.0/24"),
@@ -96,6 +125,16 @@ const local = z.strictObject({
     nofileCeiling: z.number().int().positive().optional(),
     /** Memory of the machine all local hosts share; detected by `lab up` when absent. */
     memoryBytes: z.number().int().positive().optional(),
+    /**
+     * Per role, limits of each of its hosts, enforced by the host's cgroup (every process started
+     * over its SSH): a CPU list, CPU time in CPUs' worth, memory. A scaled-down tier (Pulumi.local-*.yaml).
+     */
+    hostLimits: z.strictObject({
+        haproxy: hostLimits.optional(),
+        backend: hostLimits.optional(),
+        client: hostLimits.optional(),
+        metrics: hostLimits.optional(),
+    }).optional(),
 });
 
 /** An IPv4 CIDR block with no host bits set, no wider than /8: SSH is only let in from it. */
@@ -130,6 +169,8 @@ const aws = z.strictObject({
     /** The lab refuses to start (and the policy pack rejects it) above this many US dollars per hour. */
     budgetUsdPerHour: z.number().positive().max(1000).default(60),
     rootVolumeGb: count(8, 1024).default(16),
+    /** AMI of every instance (pinned: a later up never moves the fleet to a newer image); absent = Ubuntu 24.04 looked up at first up, then kept. */
+    ami: z.string().regex(/^ami-[0-9a-f]{8,17}$/, "an AMI id like ami-0123456789abcdef0").optional(),
 });
 
 export const LabConfigSchema = z.strictObject({

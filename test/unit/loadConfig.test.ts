@@ -107,6 +107,7 @@ describe("local residue", () => {
             nftTables: `table inet ${names.firewallTable}\ntable inet ${localNames("lab-2").firewallTable}\ntable ip nat\n`,
             processes: `123 sshd -f /dev/null -h ${names.runDir}/backend-0/ssh/host_key\n`,
             runDirExists: true,
+            cgroups: ["/sys/fs/cgroup/memory/c2m/lab/backend-0"],
         });
         assert.deepEqual(left, {
             namespaces: [names.namespace("backend-0")],
@@ -114,13 +115,14 @@ describe("local residue", () => {
             firewallTables: [`inet ${names.firewallTable}`],
             processes: [`123 sshd -f /dev/null -h ${names.runDir}/backend-0/ssh/host_key`],
             files: [names.runDir],
+            cgroups: ["/sys/fs/cgroup/memory/c2m/lab/backend-0"],
         });
-        assert.equal(residueCount(left), 6);
+        assert.equal(residueCount(left), 7);
         assert.match(describeResidue(left), /^residue check: LEFT BEHIND\n {2}namespaces: /);
     });
 
     test("nothing: the same \"none\" line as ever", () => {
         const left = residueIn(names, { netns: "", links: "1: lo: <LOOPBACK>\n", nftTables: "table ip nat\n", processes: "", runDirExists: false });
-        assert.equal(describeResidue(left), "residue check: none (0 namespaces, 0 links, 0 firewall tables, 0 processes, 0 files)");
+        assert.equal(describeResidue(left), "residue check: none (0 namespaces, 0 links, 0 firewall tables, 0 processes, 0 files, 0 cgroups)");
     });
 });

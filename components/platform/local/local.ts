@@ -13,6 +13,8 @@ export const local: Platform = {
     hostsEndAtExpiry: false,
     pricedByPlanner: false,
     withMachineLimits: withDetectedLimits,
+    // The machine's memory even for a host limited by its cgroup: one kernel, whose machine-wide
+    // settings (tcp_mem) are sized from it; the cgroup's limit is what that host gets.
     hostMemoryBytes: (config) => config.local.memoryBytes ?? 0,
     // Everything local (subnet, open files, memory) is a plan check.
     check: () => undefined,
@@ -28,6 +30,7 @@ export const local: Platform = {
             // One kernel: every host's plan carries the same machine-wide settings.
             kernelSettings: tuning.get(hosts[0].name)!.kernel,
             expiresAt: expiryFrom(new Date(), config.ttlHours),
+            hostLimits: config.local.hostLimits,
         });
     },
     residue: (stack) => localResidue(stack),

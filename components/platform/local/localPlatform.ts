@@ -10,6 +10,7 @@ import {
     bridgeCreateScript, bridgeDeleteScript, hostCreateScript, hostDeleteScript,
     KEYGEN_SCRIPT, localNames, parseKeygenOutput,
 } from "./scripts.ts";
+import type { HostLimits } from "./cgroups.ts";
 
 export interface LocalPlatformArgs {
     readonly stack: string;
@@ -23,6 +24,8 @@ export interface LocalPlatformArgs {
     readonly kernelSettings: Setting[];
     /** UTC instant the lab expires (`lab reap --expired` destroys it then). */
     readonly expiresAt: string;
+    /** Limits of each role's hosts (c2m:local.hostLimits); every host gets a cgroup, limited or not. */
+    readonly hostLimits?: Partial<Record<HostSpec["role"], HostLimits>>;
 }
 
 export class LocalPlatform extends pulumi.ComponentResource implements PlatformHosts {
@@ -74,12 +77,13 @@ export class LocalPlatform extends pulumi.ComponentResource implements PlatformH
                 prefix: plan.prefix,
                 workDir: `${names.runDir}/${spec.name}`,
                 binPath: args.binPath, // the tool cache stays visible in the host's clean home
+                cgroup: { stack: args.stack, host: spec.name, limits: args.hostLimits?.[spec.role] },
             };
             const host = new command.local.Command(`${name}-${spec.name}`, {
                 create: hostCreateScript(script),
                 delete: hostDeleteScript(script),
                 environment: { AUTHORIZED_KEY: keyPair.publicKey },
-                triggers: [script.namespace, script.address],
+                triggers: [script.namespace, script.address, JSON.stringify(script.cgroup)],
                 logging: "stderr",
             }, { parent: this, dependsOn: [bridge, kernel], deleteBeforeReplace: true });
             return {

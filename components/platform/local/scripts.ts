@@ -1,6 +1,7 @@
 // Shell scripts that make (and unmake) a local host: a network namespace on a bridge,
 // with its own sshd. Pure; platform/local applies them with local.Command.
 import { createHash } from "node:crypto";
+import { cgroupCreateScript, cgroupDeleteScript, type HostLimits } from "./cgroups.ts";
 
 export interface LocalNames {
     /** Prefix of every namespace of the stack; also how orphans are found. */
@@ -99,6 +100,8 @@ export interface LocalHostScriptInput {
      * visible in the host's clean home. Without it, nothing of the operator's home is.
      */
     binPath?: string;
+    /** The host's cgroup (c2m/<stack>/<host>) and its limits: every process started over its SSH lives in it. */
+    cgroup?: { stack: string; host: string; limits?: HostLimits };
 }
 
 function shellQuote(s: string): string {
@@ -165,6 +168,9 @@ export function hostCreateScript(h: LocalHostScriptInput): string {
         `ssh-keygen -q -t ed25519 -N '' -f ${h.workDir}/ssh/host_key`,
         `printf '%s\\n' "$AUTHORIZED_KEY" > ${h.workDir}/ssh/authorized_keys`,
         `chmod 600 ${h.workDir}/ssh/authorized_keys`,
+        // The host's cgroup first: this shell joins it, so the sshd it starts and every process
+        // started over SSH are in it (limits, exact memory and CPU figures, OOM kills).
+        ...(h.cgroup ? [cgroupCreateScript(h.cgroup.stack, h.cgroup.host, h.cgroup.limits)] : []),
         // An sshd of its own per namespace: commands that come in over it live in the namespace,
         // in a clean root environment.
         sshdStartScript(h),
@@ -174,7 +180,7 @@ export function hostCreateScript(h: LocalHostScriptInput): string {
 }
 
 /** Kills everything left in the namespace, then removes it, its veth and its files. Idempotent. */
-export function hostDeleteScript(h: Pick<LocalHostScriptInput, "namespace" | "veth" | "workDir">): string {
+export function hostDeleteScript(h: Pick<LocalHostScriptInput, "namespace" | "veth" | "workDir" | "cgroup">): string {
     return [
         `if ip netns list | grep -qw '${h.namespace}'; then`,
         `  for sig in TERM KILL; do pids=$(ip netns pids ${h.namespace}); [ -z "$pids" ] && break; kill -$sig $pids 2>/dev/null || true; sleep 0.5; done`,
@@ -182,6 +188,7 @@ export function hostDeleteScript(h: Pick<LocalHostScriptInput, "namespace" | "ve
         "fi",
         `ip link del ${h.veth} 2>/dev/null || true`,
         `rm -rf ${h.workDir}`,
+        ...(h.cgroup ? [cgroupDeleteScript(h.cgroup.stack, h.cgroup.host)] : []),
     ].join("\n");
 }
 
