@@ -15,15 +15,69 @@ export interface AttackSettings {
     frontends: ("plain" | "tls")[];
 }
 
+/** The seed's own client fleet: "nous avions besoin d'environ 20 machines". */
+export const SEED_CLIENTS = 20;
+
 /**
- * `seed` is the final milestone command of the reference article:
+ * The seed's milestone runs. Its pong waits uniformly 0..sleep+1 ms before each of its
+ * times+1 writes, so a response lasts (sleep+1)/2 × (times+1) ms on average and a client holds
+ * rate × that many connections (Little's law; components/plan/sizing.ts). Rates are per client
+ * host, as the seed ran vegeta per machine, sized for its 20 clients.
+ */
+const seedMilestone = (over: Partial<AttackSettings>): AttackSettings => ({
+    rate: 2000, durationS: 600, connections: 1_000_000, workers: 500, cpus: 32, timeoutS: 7200, sleepMs: 1000, times: 0,
+    holdMs: 0, bodyBytes: 512, frontends: ["tls"], ...over,
+});
+
+/** "Introduction du sleep": `vegeta -cpus=32 attack -duration=10m -header=sleep:1000 -rate=2000 -workers=500` (its -timeout: vegeta's 30 s). */
+const SLEEP_1S = seedMilestone({ rate: 2000, durationS: 600, sleepMs: 1000, timeoutS: 30 });
+/**
+ * Milestone #1: sleep 60000 ("60000R") at 8k requests/s in all (400/s on each of 20 clients),
+ * with the timeout raised to ~70 s (vegeta's default 30 s failed half the calls), 10 min.
+ */
+const SLEEP_60S = seedMilestone({ rate: 400, durationS: 600, sleepMs: 60_000, timeoutS: 70 });
+/**
+ * Milestone #2: "900 requêtes par seconde … 2,1 millions de connexions TCP établies" (45/s on
+ * each of 20 clients) with "un sommeil d'environ 20 minutes": 1.05M client connections at
+ * 900/s need responses of 1,050,000 / 900 ≈ 1167 s ≈ 19.4 min on average, i.e. a sleep header
+ * of 2,333,000 ms (responses up to ~39 min). The seed's -timeout=2h; one hour of load, enough
+ * for the longest responses to end and the count to settle.
+ */
+const SLEEP_20MIN = seedMilestone({ rate: 45, durationS: 3600, sleepMs: 2_333_000, timeoutS: 7200 });
+
+/**
+ * `seed` is the final command of the reference article, as published:
  * `vegeta -cpus=32 attack -connections=1000000 -header=sleep:20 -header=times:2 -body=post_smaller.txt
  *  -timeout=2h -rate=3000 -workers=500` (run per client; it had no -duration, we give 10 min).
+ * Its sleep:20 is 20 ms: it holds ~95 connections per client, ~1.9k in all; the milestone
+ * presets below are what held the seed's connections.
  * `smoke` is a few thousand requests, small enough for CI.
  */
 export const PRESET_SETTINGS: Record<LabConfig["attack"]["preset"], AttackSettings> = {
     seed: { rate: 3000, durationS: 600, connections: 1_000_000, workers: 500, cpus: 32, timeoutS: 7200, sleepMs: 20, times: 2, holdMs: 0, bodyBytes: 512, frontends: ["plain"] },
     smoke: { rate: 200, durationS: 5, connections: 1000, workers: 20, timeoutS: 70, sleepMs: 20, times: 2, holdMs: 0, bodyBytes: 512, frontends: ["plain", "tls"] },
+    "seed-1s-plain": { ...SLEEP_1S, frontends: ["plain"] },
+    "seed-1s-tls": { ...SLEEP_1S, frontends: ["tls"] },
+    "seed-60s-plain": { ...SLEEP_60S, frontends: ["plain"] },
+    "seed-60s-tls": { ...SLEEP_60S, frontends: ["tls"] },
+    "seed-20min-plain": { ...SLEEP_20MIN, frontends: ["plain"] },
+    "seed-20min-tls": { ...SLEEP_20MIN, frontends: ["tls"] },
+};
+
+/**
+ * What each preset should hold: connections open per client host once steady (rate × mean
+ * response, Little's law), and what the seed reported for the run it reproduces. Checked
+ * against the sizing model by test/unit/seedPresets.test.ts.
+ */
+export const PRESET_HOLDS: Record<LabConfig["attack"]["preset"], { perClient: number; seed: string }> = {
+    seed: { perClient: 95, seed: "final published command (sleep 20 ms, times 2): ~1.9k connections on 20 clients" },
+    smoke: { perClient: 7, seed: "none (CI)" },
+    "seed-1s-plain": { perClient: 1001, seed: "sleep 1000: max rate 20k → 8k/s on 6 cores" },
+    "seed-1s-tls": { perClient: 1001, seed: "sleep 1000: max rate 20k → 8k/s on 6 cores" },
+    "seed-60s-plain": { perClient: 12_001, seed: "milestone #1: 400k sockets at 8k/s, 600-700k peaks once the timeout was ~70 s" },
+    "seed-60s-tls": { perClient: 12_001, seed: "milestone #1: 400k sockets at 8k/s, 600-700k peaks once the timeout was ~70 s" },
+    "seed-20min-plain": { perClient: 52_493, seed: "milestone #2: 900/s, 2.1M sockets at HAProxy (1.05M connections; 2.38M seen)" },
+    "seed-20min-tls": { perClient: 52_493, seed: "milestone #2: 900/s, 2.1M sockets at HAProxy (1.05M connections; 2.38M seen)" },
 };
 
 export function attackSettings(attack: LabConfig["attack"]): AttackSettings {
