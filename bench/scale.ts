@@ -1,10 +1,13 @@
 // bench/scale: ramps a local lab to N concurrent end-to-end connections (client ↔ HAProxy ↔
 // pong) through the plain or the TLS frontend, holds them, and prints what was held, the
-// errors, the ramp time and the memory each connection costs per part.
+// errors, the ramp time and the memory each connection costs per part: each host's own cgroup
+// (user, kernel and socket memory, CPU; components/platform/local/cgroups.ts), idle lab → middle
+// of the hold. Errors: every planned request not answered successfully (unsent, failed, lost
+// with a failed or uncollected vegeta process), HAProxy's errors, unreadable final statistics.
 //   npm run bench:scale -- --mode plain|tls --conns N [--hold 60] [--rate R]
 // The last line is one JSON object (mode, target, held, errors, lb_kb_per_conn, ramp_s, …).
 import { Command, Option } from "commander";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -17,6 +20,8 @@ import { backendCounters, frontendCounters } from "../scripts/lib/haproxyStats.t
 import { FRONTEND_NAMES } from "../components/render/haproxyConfig.ts";
 import { HostHttp } from "../scripts/lib/hostHttp.ts";
 import { localNames } from "../components/platform/local/scripts.ts";
+import { readStackCgroups } from "../components/platform/local/cgroups.ts";
+import { countErrors, perConnection, roleSum, type HostReadings } from "./figures.ts";
 
 const STACK = "scale";
 const stackFile = join(REPO_ROOT, `Pulumi.${STACK}.yaml`);
@@ -43,32 +48,18 @@ function writeStackConfig(o: Options, ratePerClient: number, rampS: number): voi
     writeFileSync(stackFile, `# written by bench/scale; removed when it ends\n${YAML.stringify({ config })}`);
 }
 
-/** TCP sockets in use in a namespace (/proc/net/sockstat is per network namespace). */
-function sockstat(namespace: string): { inuse: number; memPages: number } {
+/** TCP sockets in use in a namespace (/proc/net/sockstat's `inuse` is per network namespace; its `mem` is not). */
+function sockstat(namespace: string): { inuse: number } {
     const text = sh("ip", ["netns", "exec", namespace, "cat", "/proc/net/sockstat"]);
-    const tcp = /TCP: inuse (\d+) orphan \d+ tw \d+ alloc \d+ mem (\d+)/.exec(text);
-    return { inuse: Number(tcp?.[1] ?? 0), memPages: Number(tcp?.[2] ?? 0) };
-}
-
-function meminfo(): Record<string, number> {
-    return Object.fromEntries(readFileSync("/proc/meminfo", "utf8").split("\n").filter(Boolean)
-        .map((l) => { const [k, v] = l.split(/:\s+/); return [k, Number.parseInt(v, 10) * 1024]; }));
-}
-
-/** Resident memory of the processes whose command line matches `pattern`. */
-function rssBytes(pattern: string): number {
-    return sh("pgrep", ["-f", pattern]).split("\n").filter(Boolean).reduce((sum, pid) => {
-        try {
-            const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-            return sum + Number(kb ?? 0) * 1024;
-        } catch { return sum; }
-    }, 0);
+    const tcp = /TCP: inuse (\d+)/.exec(text);
+    return { inuse: Number(tcp?.[1] ?? 0) };
 }
 
 interface Sample {
     t: number; frontend: number; backend: number; clientSockets: number; lbSockets: number; backendSockets: number;
-    held: number; memAvailable: number; slab: number; tcpMemPages: number;
-    rss: { haproxy: number; vegeta: number; pong: number };
+    held: number;
+    /** Each host's own cgroup: memory (user, kernel, socket buffers) and CPU. */
+    hosts: HostReadings;
 }
 
 function sample(out: StackOutputs, stats: Awaited<ReturnType<typeof fetchStats>>, mode: Options["mode"], t0: number): Sample {
@@ -81,19 +72,12 @@ function sample(out: StackOutputs, stats: Awaited<ReturnType<typeof fetchStats>>
     const frontend = frontendCounters(stats, FRONTEND_NAMES[mode])?.current ?? 0;
     const backend = backendCounters(stats, "pong")?.current ?? 0;
     const listeners = out.capacityPlan.backend.servers;
-    const mem = meminfo();
     return {
         t: (Date.now() - t0) / 1000, frontend, backend,
         clientSockets: total(clients), lbSockets: total(lb), backendSockets: total(backends),
         // End to end: a connection counts when it is open on all three sides.
         held: Math.min(frontend, backend, total(clients), Math.max(0, total(backends) - listeners)),
-        memAvailable: mem.MemAvailable, slab: mem.Slab,
-        tcpMemPages: [...clients, ...lb, ...backends].reduce((a, x) => a + x.memPages, 0),
-        rss: {
-            haproxy: rssBytes(`haproxy -D -f ${names.runDir}/`),
-            vegeta: rssBytes(`vegeta attack .*${names.runDir}/`),
-            pong: rssBytes(`${names.runDir}/backend-.*/pong.ts`),
-        },
+        hosts: readStackCgroups(STACK, out.inventory),
     };
 }
 
@@ -140,34 +124,33 @@ async function main(o: Options): Promise<void> {
         const held = hold.length ? Math.min(...hold.map((s) => s.held)) : 0;
         const mid = hold[Math.floor(hold.length / 2)] ?? samples.at(-1)!;
         process.stderr.write("waiting for the held requests to complete…\n");
-        await attackDone;
-        const stats = await fetchStats(http, out.vips.stats).catch(() => []);
-        const backendStats = backendCounters(stats, "pong");
-        const vegetaErrors = result ? Math.round((result.summary?.requests ?? 0) * (1 - (result.summary?.success ?? 0))) : o.conns;
-        const errors = vegetaErrors + (frontendCounters(stats, FRONTEND_NAMES[o.mode])?.requestErrors ?? 0)
-            + (backendStats?.connectionErrors ?? 0) + (backendStats?.responseErrors ?? 0);
+        await attackDone.catch((err: Error) => { process.stderr.write(`attack failed: ${err.message}\n`); });
+        // Unreadable final statistics are not "0 errors": countErrors counts them.
+        const stats = await fetchStats(http, out.vips.stats).catch((err: Error) => {
+            process.stderr.write(`final HAProxy statistics unreadable: ${err.message}\n`);
+            return undefined;
+        });
+        const backendStats = stats && backendCounters(stats, "pong");
+        const frontendStats = stats && frontendCounters(stats, FRONTEND_NAMES[o.mode]);
+        const haproxyErrors = stats && frontendStats && backendStats
+            ? frontendStats.requestErrors + backendStats.connectionErrors + backendStats.responseErrors : undefined;
+        // What vegeta was told to send: rate × duration on every client.
+        const planned = Math.round(ratePerClient * rampS) * CLIENTS;
+        const count = countErrors(planned, result, haproxyErrors);
 
-        // Memory per connection, by part (deltas from the idle lab, at the middle of the hold).
-        const n = Math.max(1, mid.held);
-        const sockets = Math.max(1, mid.clientSockets + mid.lbSockets + mid.backendSockets
-            - (baseline.clientSockets + baseline.lbSockets + baseline.backendSockets));
-        const kernelBytes = (mid.slab - baseline.slab) + (mid.tcpMemPages - baseline.tcpMemPages) * 4096;
-        const kb = (bytes: number) => Math.round((bytes / n / 1024) * 10) / 10;
-        const kernelPerSocketKb = Math.round((kernelBytes / sockets / 1024) * 10) / 10;
-        const haproxyKb = kb(mid.rss.haproxy - baseline.rss.haproxy);
+        // Memory per connection, by part: each host's own cgroup, idle lab → middle of the hold.
+        const figures = perConnection(baseline.hosts, mid.hosts, mid.held);
         const report = {
-            mode: o.mode, target: o.conns, held, errors, ramp_s: Math.round(rampDone),
+            mode: o.mode, target: o.conns, held, errors: count.errors, ramp_s: Math.round(rampDone),
             // An interrupted run's figures describe only what happened before Ctrl-C.
             interrupted: stopping,
-            lb_kb_per_conn: Math.round((2 * kernelPerSocketKb + haproxyKb) * 10) / 10,
-            kernel_kb_per_socket: kernelPerSocketKb,
-            haproxy_kb_per_conn: haproxyKb,
-            vegeta_kb_per_conn: kb(mid.rss.vegeta - baseline.rss.vegeta),
-            backend_kb_per_conn: kb(mid.rss.pong - baseline.rss.pong),
-            mem_used_gb: Math.round(((baseline.memAvailable - mid.memAvailable) / 1024 ** 3) * 100) / 100,
+            ...figures,
+            // Whole lab: every host's cgroup (user + kernel + socket memory).
+            mem_used_gb: Math.round(((["haproxy", "client", "backend"] as const)
+                .reduce((sum, role) => sum + roleSum(mid.hosts, role, (x) => x.memoryBytes) - roleSum(baseline.hosts, role, (x) => x.memoryBytes), 0) / 1024 ** 3) * 100) / 100,
             haproxy_processes: out.inventory.length ? out.vips.stats.length : 0,
             source_addresses_per_client: out.inventory.find((h) => h.role === "client")?.sourceAddresses.length ?? 0,
-            rate, hold_s: o.hold, requests: result?.summary?.requests ?? 0,
+            rate, hold_s: o.hold, requests: count.requests, planned_requests: count.planned, error_causes: count.causes,
             p50_ms: result?.summary ? Math.round(result.summary.latencies["50th"] / 1e6) : null,
             attack_run: result?.runId ?? null,
         };
@@ -185,7 +168,7 @@ async function main(o: Options): Promise<void> {
 }
 
 function printTable(r: Record<string, unknown>): void {
-    const rows = Object.entries(r).map(([k, v]) => `${k.padEnd(28)} ${v}`);
+    const rows = Object.entries(r).map(([k, v]) => `${k.padEnd(28)} ${typeof v === "object" && v !== null ? JSON.stringify(v) : v}`);
     console.log(["bench/scale", ...rows].join("\n"));
 }
 

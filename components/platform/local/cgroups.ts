@@ -250,3 +250,12 @@ export function existingStackCgroups(stack: string, root = CGROUP_ROOT): string[
     for (const d of stackCgroupDirs(stack, root)) walk(d);
     return found;
 }
+
+/** Reads every host's cgroup of a stack (the sampler): by host name, with its role. Throws, naming the host, when one cannot be read. */
+export function readStackCgroups<R extends string>(stack: string, hosts: { name: string; role: R }[], root = CGROUP_ROOT): Record<string, { role: R; reading: CgroupReading }> {
+    return Object.fromEntries(hosts.map((h) => {
+        try { return [h.name, { role: h.role, reading: readHostCgroup(stack, h.name, root) }]; } catch (err) {
+            throw new Error(`host ${h.name}: ${(err as Error).message}`);
+        }
+    }));
+}

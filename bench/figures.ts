@@ -1,0 +1,86 @@
+// What bench/scale and bench/oom compute from their samples: memory per connection by part, from
+// each host's own cgroup (components/platform/local/cgroups.ts), and the error count. Pure.
+import type { CgroupReading } from "../components/platform/local/cgroups.ts";
+import type { Role } from "../components/types.ts";
+
+/** Readings of every host of the stack at one instant, by host name, with each host's role. */
+export type HostReadings = Record<string, { role: Role; reading: CgroupReading }>;
+
+/** Sum of a figure over the hosts of one role. */
+export function roleSum(r: HostReadings, role: Role, pick: (x: CgroupReading) => number): number {
+    return Object.values(r).filter((h) => h.role === role).reduce((sum, h) => sum + pick(h.reading), 0);
+}
+
+export interface PerConnectionFigures {
+    /** All the LB host's memory per held end-to-end connection (user + kernel + socket buffers), KB. */
+    lb_kb_per_conn: number;
+    /** Kernel memory (slab + socket buffers) per socket at the LB (2 sockets per connection), KB. */
+    kernel_kb_per_socket: number;
+    /** HAProxy's own (anonymous) memory per connection, KB. */
+    haproxy_kb_per_conn: number;
+    /** Each client host's whole memory (vegeta + its sockets) per connection, KB. */
+    client_kb_per_conn: number;
+    /** Each backend host's whole memory (pong + its sockets) per connection, KB. */
+    backend_kb_per_conn: number;
+    /** CPU time per connection on the LB over the interval, ms. */
+    lb_cpu_ms_per_conn: number;
+}
+
+const KB = 1024;
+const r1 = (n: number) => Math.round(n * 10) / 10;
+
+/** Memory per connection by part: deltas of each host's cgroup between the idle lab and `at`, over `held` connections. */
+export function perConnection(baseline: HostReadings, at: HostReadings, held: number): PerConnectionFigures {
+    const n = Math.max(1, held);
+    const d = (role: Role, pick: (x: CgroupReading) => number) => roleSum(at, role, pick) - roleSum(baseline, role, pick);
+    return {
+        lb_kb_per_conn: r1(d("haproxy", (x) => x.memoryBytes) / n / KB),
+        kernel_kb_per_socket: r1(d("haproxy", (x) => x.kernelBytes + x.socketBytes) / (2 * n) / KB),
+        haproxy_kb_per_conn: r1(d("haproxy", (x) => x.anonBytes) / n / KB),
+        client_kb_per_conn: r1(d("client", (x) => x.memoryBytes) / n / KB),
+        backend_kb_per_conn: r1(d("backend", (x) => x.memoryBytes) / n / KB),
+        lb_cpu_ms_per_conn: Math.round((d("haproxy", (x) => x.cpuNs) / n / 1e6) * 1000) / 1000,
+    };
+}
+
+/** What the attack returned that the error count needs (a subset of its run record). */
+export interface AttackOutcome {
+    summary?: { requests: number; success: number };
+    processes: unknown[];
+    failedProcesses: unknown[];
+}
+
+export interface ErrorCount {
+    errors: number;
+    /** Requests the attack was planned to send (rate × duration × clients). */
+    planned: number;
+    /** Requests vegeta's merged results show. */
+    requests: number;
+    causes: {
+        /** Planned but absent from the results: never sent, or sent by a process whose results were lost. */
+        unsent: number;
+        /** In the results, not successful. */
+        failed: number;
+        /** vegeta processes that failed or whose results were not collected. */
+        failed_processes: number;
+        /** HAProxy's request errors (frontend) and connection/response errors (backend). */
+        haproxy: number;
+        /** The final HAProxy statistics could not be read: their errors are unknown, so not 0. */
+        stats_unreadable: number;
+    };
+}
+
+/**
+ * Every planned request that did not succeed is an error, and so is every failure of the rig to
+ * know: no attack result at all (all planned requests), a failed or uncollected vegeta process,
+ * unreadable final statistics. `requests` is checked against the plan.
+ */
+export function countErrors(planned: number, attack: AttackOutcome | undefined, haproxyErrors: number | undefined): ErrorCount {
+    const requests = attack?.summary?.requests ?? 0;
+    const failed = attack?.summary ? Math.round(requests * (1 - attack.summary.success)) : 0;
+    const unsent = Math.max(0, planned - requests);
+    const failedProcesses = attack ? attack.failedProcesses.length : 1;
+    const statsUnreadable = haproxyErrors === undefined ? 1 : 0;
+    const causes = { unsent, failed, failed_processes: failedProcesses, haproxy: haproxyErrors ?? 0, stats_unreadable: statsUnreadable };
+    return { errors: unsent + failed + failedProcesses + (haproxyErrors ?? 0) + statsUnreadable, planned, requests, causes };
+}
