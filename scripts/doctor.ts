@@ -17,6 +17,7 @@ export async function doctor(): Promise<boolean> {
     console.log(`passphrase      ${env.PULUMI_CONFIG_PASSPHRASE ? "from PULUMI_CONFIG_PASSPHRASE" : existsSync(p.passphraseFile) ? `file ${p.passphraseFile}` : "MISSING (run lab bootstrap)"}`);
     console.log(`pins            sdk ${PINS.pulumiSdk}, cli ${PINS.pulumiCli}, language host ${PINS.languageHost}, vegeta ${PINS.vegeta}, ` +
         `policy launcher rev ${PINS.policyAnalyzer}, actionlint ${PINS.actionlint}, cloud-init >= ${PINS.cloudInit}`);
+    console.log(`plain pulumi    eval "$(npm run -s lab -- env)" in this checkout, then pulumi preview/up/destroy --stack <s>`);
     const missing = reports.filter((r) => !r.ok).map((r) => r.name);
     if (missing.length > 0) console.log(`\nmissing: ${missing.join(", ")} — run \`npm run bootstrap\``);
     return missing.length === 0;

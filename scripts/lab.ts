@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { bootstrap } from "./bootstrap.ts";
 import { doctor } from "./doctor.ts";
+import { shellExports } from "./toolchain/toolchain.ts";
 import { attack, attackExit, formatSummary, PARTIAL_EXIT_CODE, type AttackOverrides } from "./attack.ts";
 import { destroy, reapExpired, reapStack, removeStack, stackResidue, up } from "./stack.ts";
 import { describeResidue, residueCount } from "../components/platform/platform.ts";
@@ -78,6 +79,11 @@ program.command("bootstrap").description("install or build the toolchain into th
 
 program.command("doctor").description("show each tool, its version and origin, and what is missing")
     .action(async () => { if (!(await doctor())) process.exitCode = 1; });
+
+program.command("env").description("print shell exports (PATH with the tool cache and Node 22, the state backend, the passphrase file) " +
+    "so that plain `pulumi preview/up/destroy --stack <s>` work in this shell")
+    .addHelpText("after", '\nExample:\n  eval "$(npm run -s lab -- env)" && pulumi preview --stack local')
+    .action(() => { process.stdout.write(shellExports()); });
 
 program.command("up").description("create or update the lab").addOption(stackOption())
     .action(async (o: { stack: string }) => { await timed(`lab up --stack ${o.stack}`, () => up(o.stack)); });

@@ -71,3 +71,32 @@ export function labEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv
     }
     return env;
 }
+
+/** The variables labEnv() sets for the lab (everything it adds to the caller's environment). */
+export const LAB_ENV_KEYS = ["PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_SKIP_UPDATE_CHECK",
+    "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING", "C2M_BIN_PATH", "C2M_CACHE"] as const;
+
+/**
+ * `lab env`: POSIX shell lines that give an operator's shell the lab's environment, so plain
+ * `pulumi preview/up/destroy --stack <s>` run as `lab up` runs them:
+ *   eval "$(npm run -s lab -- env)"
+ * PATH gets the tool cache and the checkout's Node 22 in front of the shell's own PATH and the
+ * rig's plugins behind it (as toolPath() orders them), once: evaluating it twice changes nothing.
+ */
+export function shellExports(base: NodeJS.ProcessEnv = process.env): string {
+    const env = labEnv(base);
+    const single = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+    const double = (v: string) => v.replace(/[\\"$`]/g, (c) => `\\${c}`);
+    const [front, back] = toolPath("\0").split("\0").map((s) => s.replace(/^:|:$/g, ""));
+    const first = paths().bin;
+    const lines = [
+        `# c2m-lab environment for ${REPO_ROOT}: eval "$(npm run -s lab -- env)"`,
+        `case ":$PATH:" in *${single(`:${first}:`)}*) ;; *) PATH="${double(front)}:$PATH:${double(back)}" ;; esac`,
+        "export PATH",
+    ];
+    for (const key of LAB_ENV_KEYS) {
+        const value = key === "C2M_CACHE" ? base.C2M_CACHE : env[key];
+        if (value !== undefined) lines.push(`export ${key}=${single(value)}`);
+    }
+    return `${lines.join("\n")}\n`;
+}
