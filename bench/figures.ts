@@ -84,3 +84,68 @@ export function countErrors(planned: number, attack: AttackOutcome | undefined, 
     const causes = { unsent, failed, failed_processes: failedProcesses, haproxy: haproxyErrors ?? 0, stats_unreadable: statsUnreadable };
     return { errors: unsent + failed + failedProcesses + (haproxyErrors ?? 0) + statsUnreadable, planned, requests, causes };
 }
+
+/** A kill the kernel log reports in a cgroup (`oom-kill:… oom_memcg=/c2m/<stack>/<host>,…,task=haproxy,pid=N`). */
+export interface KernelOomKill { pid: number; task: string; line: string }
+
+/** The kernel's OOM kills in the cgroup `rel` (c2m/<stack>/<host>), from `dmesg` output, optionally only of `pids`. Pure. */
+export function parseOomKills(dmesg: string, rel: string, pids?: number[]): KernelOomKill[] {
+    const kills: KernelOomKill[] = [];
+    for (const line of dmesg.split("\n")) {
+        if (!line.includes("oom-kill:") || !line.includes(`oom_memcg=/${rel},`)) continue;
+        const task = /[,:]task=([^,]+)/.exec(line)?.[1];
+        const pid = Number(/[,:]pid=(\d+)/.exec(line)?.[1]);
+        if (!task || !Number.isInteger(pid)) continue;
+        if (pids && !pids.includes(pid)) continue;
+        kills.push({ pid, task, line: line.trim() });
+    }
+    return kills;
+}
+
+/** One sample of the ramp into a memory-limited LB. */
+export interface RampSample { t: number; held: number; oomKills: number; haproxyPids: number[] }
+
+export type RampEnding = "oom_kill" | "process_gone" | "plateau" | "ramp_end";
+
+/**
+ * Why the ramp ends now, or undefined while it goes on. The kernel's count of OOM kills in the
+ * host's cgroup first, then a HAProxy process gone (killed without the count, e.g. an older
+ * kernel), then connections that stopped growing for `plateauS` (less than 1 % of the peak), then
+ * the attack's ramp over. Pure.
+ */
+export function rampEnding(samples: RampSample[], baseline: RampSample, o: { plateauS: number; rampS: number }): RampEnding | undefined {
+    const s = samples.at(-1);
+    if (!s) return undefined;
+    if (s.oomKills > baseline.oomKills) return "oom_kill";
+    if (baseline.haproxyPids.some((p) => !s.haproxyPids.includes(p))) return "process_gone";
+    const peak = Math.max(...samples.map((x) => x.held));
+    const window = samples.filter((x) => x.t >= s.t - o.plateauS);
+    if (s.t >= o.plateauS + 5 && peak > 0 && samples[0].t <= s.t - o.plateauS) {
+        const before = samples.filter((x) => x.t < s.t - o.plateauS).map((x) => x.held);
+        const grew = Math.max(...window.map((x) => x.held)) - Math.max(0, ...before);
+        if (grew < 0.01 * peak) return "plateau";
+    }
+    if (s.t > o.rampS + 10) return "ramp_end";
+    return undefined;
+}
+
+/** One vegeta result (`vegeta encode --to json`): start (RFC 3339), latency (ns), HTTP code (0 = no response). */
+export interface VegetaResult { timestamp: string; latency: number; code: number; error?: string }
+
+/**
+ * Requests that ended before the ramp was stopped, and how many of them failed: every request is
+ * held open by pong, so one that ended before the stop without a 200 is an error (refused, reset
+ * by a killed HAProxy, timed out); the ones still open at the stop are what was held. Pure.
+ */
+export function errorsBeforeStop(results: VegetaResult[], stopMs: number): { started: number; failed: number } {
+    let started = 0;
+    let failed = 0;
+    for (const r of results) {
+        const start = Date.parse(r.timestamp);
+        if (!(start < stopMs)) continue;
+        started++;
+        const end = start + r.latency / 1e6;
+        if (end < stopMs && r.code !== 200) failed++;
+    }
+    return { started, failed };
+}

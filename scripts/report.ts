@@ -109,6 +109,8 @@ export async function buildRunReport(dir: string): Promise<BuiltReport> {
             const t = read(dir, f);
             return t ? [{ title: `vegeta report (${f === "report.txt" ? "all frontends, merged" : f.slice(7, -4)})`, text: t }] : [];
         }),
+        ...(run.oom ? [{ title: `Out of memory (bench:oom): ${run.oom.killed ? "HAProxy OOM-killed" : "no OOM kill"} (${run.oom.by}) at ` +
+            `${run.oom.heldAtOom} connections in ${run.oom.memoryMiB} MiB, planner ${run.oom.predicted}`, text: JSON.stringify(run.oom, null, 2) }] : []),
         ...(run.failedProcesses.length ? [{ title: "Failed vegeta processes", text: JSON.stringify(run.failedProcesses, null, 2) }] : []),
         { title: "Config (settings and the stack's lab config)", text: read(dir, "config.yaml") ?? "(none)" },
         { title: "haproxy.cfg", text: read(dir, "haproxy.cfg") ?? "(none)" },

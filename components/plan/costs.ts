@@ -47,3 +47,12 @@ export function labMemoryBytes(connections: number, tlsShare: number, c: PerConn
     const kb = connections * roles.reduce((sum, role) => sum + roleKBPerConnection(role, tlsShare, c), 0);
     return Math.ceil(kb * 1024);
 }
+
+/**
+ * End-to-end connections a load balancer with `memoryBytes` holds before it runs out: its memory
+ * over what one connection costs there (2 kernel sockets + HAProxy's own state). bench:oom holds
+ * it against the connections held when the kernel OOM-killed HAProxy in a host of that memory.
+ */
+export function lbConnectionsInMemory(memoryBytes: number, tlsShare: number, c: PerConnectionCosts = PER_CONNECTION_COSTS): number {
+    return Math.max(0, Math.floor(memoryBytes / 1024 / roleKBPerConnection("haproxy", tlsShare, c)));
+}

@@ -2,6 +2,7 @@
 // the report and the tipping search.
 import { z } from "zod";
 import type { AttackSettings } from "../render/attack.ts";
+import { CERTIFICATES } from "../config.ts";
 import type { SameShape } from "./sameShape.ts";
 
 const FrontendSchema = z.enum(["plain", "tls"]);
@@ -60,6 +61,30 @@ const BackendCountersSchema = z.strictObject({
     serversUp: z.number().int(), servers: z.number().int(),
 });
 
+/** What ended a bench:oom ramp: the kernel's OOM kill, a HAProxy process gone, connections no longer growing, the ramp's end, Ctrl-C. */
+export const OOM_ENDINGS = ["oom_kill", "process_gone", "plateau", "ramp_end", "interrupted"] as const;
+
+/** A run that ramped into a memory-limited LB host (bench:oom): whether and how the kernel killed it. */
+const OomSchema = z.strictObject({
+    host: z.string(),
+    memoryMiB: z.number().positive(),
+    killed: z.boolean(),
+    by: z.enum(OOM_ENDINGS),
+    /** Most end-to-end connections held before the ramp ended (before the kill). */
+    heldAtOom: z.number().int().min(0),
+    /** The planner's connections for that memory (components/plan/costs.ts). */
+    predicted: z.number().int().min(0),
+    /** The cgroup's OOM kill count, limit hits (failcnt) and peak memory. */
+    oomKills: z.number().int().min(0),
+    limitHits: z.number().int().min(0),
+    peakMemoryBytes: z.number().min(0),
+    /** Processes the kernel log says it killed in the host's cgroup. */
+    killedProcesses: z.array(z.strictObject({ pid: z.number().int(), task: z.string() })),
+    /** HAProxy processes of the host that were gone when the ramp ended. */
+    goneProcesses: z.array(z.number().int()),
+    kernelLog: z.array(z.string()),
+});
+
 export const RunRecordSchema = z.strictObject({
     runId: z.string().min(1),
     stack: z.string().min(1),
@@ -79,5 +104,9 @@ export const RunRecordSchema = z.strictObject({
     /** Backend servers HAProxy's health checks had taken out (not UP) when the run ended. */
     serversDown: z.array(z.string()),
     failedProcesses: z.array(FailedProcessSchema),
+    /** Key of the certificate the TLS frontend served (c2m:haproxy.tls.certificate), when the run attacked it; absent in older runs. */
+    certificate: z.enum(CERTIFICATES).optional(),
+    /** bench:oom: the LB host's memory limit and how the ramp into it ended. */
+    oom: OomSchema.optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;

@@ -31,7 +31,11 @@ export function ledgerRow(run: RunRecord, extra: { preset?: string; platform?: s
     const ms = (ns: number | undefined) => (ns === undefined ? null : Math.round(ns / 1e4) / 100);
     let verdict: LedgerRow["verdict"] = "pass";
     let why = `errors ${(errorRatio * 100).toFixed(2)} % ≤ ${FAIL_ERROR_RATIO * 100} %`;
-    if (run.interrupted) { verdict = "interrupted"; why = "stopped by the operator"; }
+    if (run.oom) {
+        // bench:oom: the ramp ends on purpose (OOM kill or no more growth); that is its outcome.
+        verdict = run.oom.killed ? "fail" : "pass";
+        why = `${run.oom.killed ? "OOM-killed" : "not OOM-killed"} (${run.oom.by}) at ${run.oom.heldAtOom} connections in ${run.oom.memoryMiB} MiB (planner: ${run.oom.predicted})`;
+    } else if (run.interrupted) { verdict = "interrupted"; why = "stopped by the operator"; }
     else if (run.failedProcesses.length > 0) { verdict = "fail"; why = `${run.failedProcesses.length} vegeta processes failed`; }
     else if (requests === 0) { verdict = "fail"; why = "no results"; }
     else if (errorRatio > FAIL_ERROR_RATIO) { verdict = "fail"; why = `errors ${(errorRatio * 100).toFixed(2)} % > ${FAIL_ERROR_RATIO * 100} %`; }
@@ -40,6 +44,7 @@ export function ledgerRow(run: RunRecord, extra: { preset?: string; platform?: s
         startedAt: new Date(run.startedAt).toISOString(),
         durationS: Math.round((Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 100) / 10,
         rate: run.settings.rate, clients: new Set(run.processes.map((p) => p.client)).size, frontends: run.settings.frontends,
+        ...(run.certificate ? { certificate: run.certificate } : {}),
         requests, errors, errorPct: requests > 0 ? Math.round(errorRatio * 1e4) / 100 : 100,
         p50Ms: ms(s?.latencies["50th"]), p99Ms: ms(s?.latencies["99th"]), maxMs: ms(s?.latencies.max),
         peakConns: extra.peakConns ?? null, peakConnsSource: extra.peakConns === undefined ? "none" : extra.peakConnsSource ?? "vegeta",
@@ -85,12 +90,17 @@ function table(header: string[], rows: string[][]): string {
     return [line(header), ...rows.map(line)].join("\n");
 }
 
+/** "plain+tls", with the TLS certificate's key when recorded: "plain+tls(rsa-2048)". */
+function frontendsLabel(r: LedgerRow): string {
+    return r.frontends.map((f) => (f === "tls" && r.certificate ? `tls(${r.certificate})` : f)).join("+");
+}
+
 export function formatRuns(rows: LedgerRow[]): string {
     if (rows.length === 0) return "no runs in the ledger yet (`lab attack` adds one per run)";
     return table(
         ["id", "stack", "tier", "preset", "rate/cl", "clients", "frontends", "requests", "peak conns", "p50 ms", "p99 ms", "errors", "dur s", "verdict"],
         rows.map((r) => [
-            r.id, r.stack, r.tier, r.preset, num(r.rate, r.rate % 1 ? 1 : 0), String(r.clients), r.frontends.join("+"), String(r.requests),
+            r.id, r.stack, r.tier, r.preset, num(r.rate, r.rate % 1 ? 1 : 0), String(r.clients), frontendsLabel(r), String(r.requests),
             r.peakConns === null ? "-" : `${r.peakConns}${r.peakConnsSource === "vegeta" ? "*" : ""}`,
             num(r.p50Ms), num(r.p99Ms), `${r.errorPct.toFixed(2)} %`, num(r.durationS), r.verdict,
         ]),
@@ -102,7 +112,7 @@ export function formatCompare(a: LedgerRow, b: LedgerRow, details: { a?: Record<
     const fields: [string, (r: LedgerRow) => string][] = [
         ["stack", (r) => r.stack], ["tier", (r) => r.tier], ["preset", (r) => r.preset], ["started", (r) => r.startedAt],
         ["duration s", (r) => num(r.durationS)], ["rate/client", (r) => num(r.rate, r.rate % 1 ? 2 : 0)], ["clients", (r) => String(r.clients)],
-        ["frontends", (r) => r.frontends.join("+")], ["requests", (r) => String(r.requests)],
+        ["frontends", frontendsLabel], ["requests", (r) => String(r.requests)],
         ["peak conns", (r) => (r.peakConns === null ? "-" : `${r.peakConns} (${r.peakConnsSource})`)],
         ["p50 ms", (r) => num(r.p50Ms)], ["p99 ms", (r) => num(r.p99Ms)], ["max ms", (r) => num(r.maxMs)],
         ["errors", (r) => `${r.errors} (${r.errorPct.toFixed(2)} %)`], ["verdict", (r) => `${r.verdict}: ${r.why}`],

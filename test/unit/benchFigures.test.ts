@@ -53,3 +53,42 @@ describe("error count", () => {
         assert.equal(none.errors, 11, "all 10 planned unsent + the attack itself failed");
     });
 });
+
+import { errorsBeforeStop, parseOomKills, rampEnding } from "../../bench/figures.ts";
+
+describe("bench:oom: the kill and the ramp's end", () => {
+    const dmesg = [
+        "[ 2387.930115] oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=haproxy-0,mems_allowed=0,oom_memcg=/c2m/oom-tls-256/haproxy-0,task_memcg=/c2m/oom-tls-256/haproxy-0,task=haproxy,pid=7928,uid=0",
+        "[ 2387.930133] Memory cgroup out of memory: Killed process 7928 (haproxy) total-vm:82108kB",
+        "[ 2388.000000] oom-kill:constraint=CONSTRAINT_MEMCG,oom_memcg=/c2m/oom-tls-2560/haproxy-0,task_memcg=/c2m/oom-tls-2560/haproxy-0,task=haproxy,pid=9,uid=0",
+        "[ 2389.000000] oom-kill:constraint=CONSTRAINT_MEMCG,oom_memcg=/c2m/oom-tls-256/haproxy-0,task_memcg=/c2m/oom-tls-256/haproxy-0,task=sshd,pid=11,uid=0",
+    ].join("\n");
+    test("kernel log: kills in the host's own cgroup only (not a stack whose name extends it), filtered by pid", () => {
+        assert.deepEqual(parseOomKills(dmesg, "c2m/oom-tls-256/haproxy-0").map(({ pid, task }) => ({ pid, task })), [{ pid: 7928, task: "haproxy" }, { pid: 11, task: "sshd" }]);
+        assert.deepEqual(parseOomKills(dmesg, "c2m/oom-tls-256/haproxy-0", [7928]).map((k) => k.pid), [7928]);
+        assert.deepEqual(parseOomKills("", "c2m/x/haproxy-0"), []);
+    });
+    const base = { t: 0, held: 0, oomKills: 0, haproxyPids: [10, 11] };
+    const ramp = (n: number, f: (i: number) => Partial<typeof base>) => Array.from({ length: n }, (_, i) => ({ ...base, t: i + 1, held: (i + 1) * 100, ...f(i) }));
+    test("ends on the cgroup's OOM kill, then on a HAProxy process gone, then on no growth, then at the ramp's end", () => {
+        const o = { plateauS: 5, rampS: 100 };
+        assert.equal(rampEnding(ramp(10, () => ({})), base, o), undefined, "still growing");
+        assert.equal(rampEnding(ramp(10, (i) => (i === 9 ? { oomKills: 1 } : {})), base, o), "oom_kill");
+        assert.equal(rampEnding(ramp(10, (i) => (i === 9 ? { haproxyPids: [10] } : {})), base, o), "process_gone");
+        assert.equal(rampEnding(ramp(20, (i) => ({ held: Math.min(1000, (i + 1) * 100) })), base, o), "plateau");
+        assert.equal(rampEnding(ramp(120, (i) => ({ held: (i + 1) * 1000 })), base, { plateauS: 5, rampS: 100 }), "ramp_end");
+        assert.equal(rampEnding([], base, o), undefined);
+    });
+    test("errors before the stop: requests that ended before it without a 200; the ones still open were held", () => {
+        const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+        const stop = Date.UTC(2026, 0, 1, 0, 0, 10);
+        const results = [
+            { timestamp: at(1), latency: 20e9, code: 0, error: "context canceled" }, // held until the stop
+            { timestamp: at(2), latency: 1e9, code: 0, error: "connection reset by peer" }, // killed HAProxy
+            { timestamp: at(3), latency: 1e6, code: 503 },
+            { timestamp: at(4), latency: 1e6, code: 200 },
+            { timestamp: at(11), latency: 1e6, code: 0 }, // after the stop: not counted
+        ];
+        assert.deepEqual(errorsBeforeStop(results, stop), { started: 4, failed: 2 });
+    });
+});

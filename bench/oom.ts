@@ -1,0 +1,231 @@
+// bench:oom: running out of memory as an outcome. Builds a local lab whose LB host's cgroup is
+// limited to M MiB (c2m:local.hostLimits.haproxy.memoryMiB), ramps end-to-end connections (each
+// held open by pong) through the plain or TLS frontend until the kernel OOM-kills HAProxy or
+// connections stop growing, detects the kill (the cgroup's oom_kill count and failcnt, a HAProxy
+// process gone, the kernel log), records it in run.json (`oom`), the ledger and the report, and
+// tears the lab down, on Ctrl-C too. The planner's prediction for that memory is held against it.
+//   npm run bench:oom -- --mode tls|plain --memory-mib M [--rate R] [--stack S] [--subnet 198.18.84.0/24]
+// The last line is one JSON object: mode, memory_mib, predicted, held_at_oom, error_pct, oom_killed, by, …
+import { Command, Option } from "commander";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { loadavg } from "node:os";
+import YAML from "yaml";
+import { $ } from "zx";
+import { REPO_ROOT, labEnv, runsRoot } from "../scripts/toolchain/toolchain.ts";
+import { outputs, teardownStack, up, type StackOutputs } from "../scripts/stack.ts";
+import { residueCount } from "../components/platform/platform.ts";
+import { reapLocal } from "../components/platform/local/residue.ts";
+import { attack, type AttackResult } from "../scripts/attack.ts";
+import { localNames } from "../components/platform/local/scripts.ts";
+import { CGROUP_ROOT, cgroupRel, readHostCgroup, type CgroupReading } from "../components/platform/local/cgroups.ts";
+import { lbConnectionsInMemory, roleKBPerConnection } from "../components/plan/costs.ts";
+import { readRecord, writeRecord } from "../components/records/io.ts";
+import { RunRecordSchema, type RunRecord } from "../components/records/runRecord.ts";
+import { recordRunDir } from "../scripts/ledger.ts";
+import { buildRunReport } from "../scripts/report.ts";
+import { errorsBeforeStop, parseOomKills, rampEnding, type RampEnding, type RampSample, type VegetaResult } from "./figures.ts";
+
+export interface OomOptions {
+    mode: "plain" | "tls";
+    memoryMib: number;
+    rate?: number;
+    stack?: string;
+    subnet: string;
+    /** Seconds without growth that end the ramp. */
+    plateauS: number;
+    /** Ramp ceiling as a multiple of the prediction. */
+    ceiling: number;
+    clients: number;
+    /** Build the report page (seconds of vega rendering; CI skips it). */
+    report: boolean;
+}
+
+export interface OomResult {
+    mode: "plain" | "tls"; memory_mib: number; predicted: number; held_at_oom: number; error_pct: number;
+    oom_killed: boolean; by: RampEnding | "interrupted"; [k: string]: unknown;
+}
+
+const sh = (file: string, args: string[]) => spawnSync(file, args, { encoding: "utf8" }).stdout ?? "";
+
+function sockets(namespace: string): number {
+    return Number(/TCP: inuse (\d+)/.exec(sh("ip", ["netns", "exec", namespace, "cat", "/proc/net/sockstat"]))?.[1] ?? 0);
+}
+
+/** PIDs of the HAProxy processes in the LB host's cgroup. */
+function haproxyPids(stack: string, host: string): number[] {
+    const procs = join(CGROUP_ROOT, existsSync(join(CGROUP_ROOT, "cgroup.controllers")) ? "" : "memory", cgroupRel(stack, host), "cgroup.procs");
+    let pids: number[] = [];
+    try { pids = readFileSync(procs, "utf8").split("\n").filter(Boolean).map(Number); } catch { return []; }
+    return pids.filter((pid) => {
+        try { return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "haproxy"; } catch { return false; }
+    });
+}
+
+function writeStackConfig(file: string, o: OomOptions, maxConns: number, ratePerClient: number, rampS: number): void {
+    const holdMs = Math.ceil((rampS + 600) * 1000);
+    const config = {
+        "c2m:hosts": { haproxy: 1, backends: 1, clients: o.clients },
+        "c2m:plan": { connections: maxConns, tlsShare: o.mode === "tls" ? 1 : 0 },
+        "c2m:backend": { serversPerHost: 2 },
+        "c2m:ttlHours": 2,
+        "c2m:local": { subnet: o.subnet, hostLimits: { haproxy: { memoryMiB: o.memoryMib } } },
+        "c2m:attack": {
+            preset: "smoke", rate: ratePerClient, durationS: rampS, holdMs, sleepMs: 0, times: 0,
+            timeoutS: Math.ceil(holdMs / 1000) + 60, frontends: [o.mode], workers: 100, connections: maxConns,
+        },
+    };
+    writeFileSync(file, `# written by bench/oom; removed when it ends\n${YAML.stringify({ config })}`);
+}
+
+/** Every result of the run's vegeta files, decoded. */
+async function vegetaResults(dir: string): Promise<VegetaResult[]> {
+    const results = join(dir, "results");
+    const files = existsSync(results) ? readdirSync(results).filter((f) => f.endsWith(".bin")).map((f) => join(results, f)) : [];
+    if (!files.length) return [];
+    const out = await $({ env: labEnv(), verbose: false, quiet: true })`vegeta encode --to json ${files}`;
+    return out.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as VegetaResult);
+}
+
+export async function benchOom(o: OomOptions): Promise<OomResult> {
+    const stack = o.stack ?? `oom-${o.mode}-${o.memoryMib}`;
+    const stackFile = join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+    const tlsShare = o.mode === "tls" ? 1 : 0;
+    const predicted = lbConnectionsInMemory(o.memoryMib * 1024 * 1024, tlsShare);
+    const rate = o.rate ?? (o.mode === "tls" ? 400 : 1500);
+    const ratePerClient = Math.ceil(rate / o.clients);
+    const rampS = Math.ceil(Math.max(2000, predicted * o.ceiling) / (ratePerClient * o.clients));
+    // Exactly what vegeta sends (rate × duration on every client): the ramp's ceiling.
+    const maxConns = ratePerClient * o.clients * rampS;
+    const names = localNames(stack);
+    const lbHost = "haproxy-0";
+    const rel = cgroupRel(stack, lbHost);
+
+    let interrupted = false;
+    let stoppingAttack = false;
+    const onSignal = () => {
+        if (stoppingAttack) return; // our own stop of the attack (below), not the operator
+        interrupted = true;
+        process.stderr.write("\ninterrupted: stopping the attack and tearing down\n");
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    const staging = join(runsRoot(), `.oom-staging-${stack}`);
+    const log = (l: string) => process.stderr.write(`oom: ${l}\n`);
+    try {
+        await reapLocal(stack);
+        writeStackConfig(stackFile, o, maxConns, ratePerClient, rampS);
+        log(`${o.mode}, LB limited to ${o.memoryMib} MiB; planner: ${predicted} connections ` +
+            `(${roleKBPerConnection("haproxy", tlsShare).toFixed(1)} KB each); ramp to at most ${maxConns} at ${ratePerClient * o.clients}/s`);
+        await up(stack);
+        if (interrupted) throw new Error("interrupted");
+        const out: StackOutputs = await outputs(stack);
+        const ns = (role: string) => out.inventory.filter((h) => h.role === role).map((h) => names.namespace(h.name));
+        const listeners = out.capacityPlan.backend.servers;
+        const held = () => Math.min(
+            ns("client").reduce((a, n) => a + sockets(n), 0),
+            Math.floor(ns("haproxy").reduce((a, n) => a + sockets(n), 0) / 2),
+            Math.max(0, ns("backend").reduce((a, n) => a + sockets(n), 0) - listeners));
+        const idle = readHostCgroup(stack, lbHost);
+        const t0 = Date.now();
+        const baseline: RampSample = { t: 0, held: 0, oomKills: idle.oomKills, haproxyPids: haproxyPids(stack, lbHost) };
+        if (!baseline.haproxyPids.length) throw new Error(`no HAProxy process in ${rel}: the LB's cgroup does not hold its processes`);
+        log(`idle LB host: ${(idle.memoryBytes / 2 ** 20).toFixed(1)} MiB in its cgroup, ${baseline.haproxyPids.length} HAProxy process(es)`);
+
+        mkdirSync(staging, { recursive: true });
+        let result: AttackResult | undefined;
+        let attackError: Error | undefined;
+        const attackDone = attack(stack, {}, staging).then((r) => { result = r; }, (err: Error) => { attackError = err; });
+        const samples: RampSample[] = [];
+        let peak: CgroupReading = idle;
+        let by: RampEnding | "interrupted" | undefined;
+        while (!by) {
+            // Every 250 ms: held_at_oom is the last sample before the kill, so the step bounds its error.
+            await new Promise((r) => setTimeout(r, 250));
+            if (interrupted) { by = "interrupted"; break; }
+            const r = readHostCgroup(stack, lbHost);
+            if (r.memoryBytes > peak.memoryBytes) peak = r;
+            const s: RampSample = { t: (Date.now() - t0) / 1000, held: held(), oomKills: r.oomKills, haproxyPids: haproxyPids(stack, lbHost) };
+            samples.push(s);
+            if (samples.length % 4 === 0 || r.oomKills > idle.oomKills) log(`t=${s.t.toFixed(1)}s held ${s.held}, LB ${(r.memoryBytes / 2 ** 20).toFixed(1)} of ${o.memoryMib} MiB ` +
+                `(kernel ${(r.kernelBytes / 2 ** 20).toFixed(1)}, sockets ${(r.socketBytes / 2 ** 20).toFixed(1)}), failcnt ${r.limitHits}, oom_kill ${r.oomKills}, haproxy ${s.haproxyPids.length}`);
+            by = rampEnding(samples, baseline, { plateauS: o.plateauS, rampS });
+        }
+        const stopMs = Date.now();
+        const last = readHostCgroup(stack, lbHost);
+        const lastPids = haproxyPids(stack, lbHost);
+        // Stop the attack the way Ctrl-C does (vegeta stopped on every client, results kept).
+        stoppingAttack = true;
+        if (by !== "interrupted") process.emit("SIGINT");
+        await attackDone;
+        stoppingAttack = false;
+        const kernel = parseOomKills(sh("dmesg", []), rel, baseline.haproxyPids.concat(...samples.map((s) => s.haproxyPids)));
+        const gone = baseline.haproxyPids.filter((p) => !lastPids.includes(p));
+        const killed = last.oomKills > idle.oomKills || kernel.length > 0 || gone.length > 0;
+        const heldAtOom = samples.length ? Math.max(...samples.map((s) => s.held)) : 0;
+
+        let errorPct = 100;
+        let runDir: string | undefined;
+        if (result) {
+            runDir = join(runsRoot(), result.runId);
+            renameSync(result.dir, runDir);
+            const { started, failed } = errorsBeforeStop(await vegetaResults(runDir), stopMs);
+            errorPct = started > 0 ? Math.round((failed / started) * 1e4) / 100 : 100;
+            const run: RunRecord = readRecord(join(runDir, "run.json"), RunRecordSchema);
+            run.oom = {
+                host: lbHost, memoryMiB: o.memoryMib, killed, by, heldAtOom, predicted,
+                oomKills: last.oomKills - idle.oomKills, limitHits: last.limitHits, peakMemoryBytes: peak.memoryBytes,
+                killedProcesses: kernel.map(({ pid, task }) => ({ pid, task })), goneProcesses: gone, kernelLog: kernel.map((k) => k.line),
+            };
+            writeRecord(join(runDir, "run.json"), RunRecordSchema, run);
+            await recordRunDir(runDir, log);
+            if (o.report) await buildRunReport(runDir).catch((err: Error) => log(`report not built: ${err.message}`));
+            writeFileSync(join(runDir, "oom-samples.json"), JSON.stringify(samples, null, 1));
+        } else {
+            log(`attack returned no run: ${attackError?.message ?? "unknown"}`);
+        }
+        const [load1, load5] = loadavg();
+        return {
+            mode: o.mode, memory_mib: o.memoryMib, predicted, held_at_oom: heldAtOom, error_pct: errorPct, oom_killed: killed, by,
+            off_pct: predicted > 0 ? Math.round(((heldAtOom - predicted) / predicted) * 1000) / 10 : null,
+            lb_idle_mib: Math.round((idle.memoryBytes / 2 ** 20) * 10) / 10,
+            lb_peak_mib: Math.round((peak.memoryBytes / 2 ** 20) * 10) / 10,
+            // What the LB host's cgroup measured per held connection at its peak (idle subtracted).
+            lb_kb_per_conn_measured: heldAtOom > 0 ? Math.round(((peak.memoryBytes - idle.memoryBytes) / 1024 / heldAtOom) * 10) / 10 : null,
+            lb_anon_kb_per_conn: heldAtOom > 0 ? Math.round(((peak.anonBytes - idle.anonBytes) / 1024 / heldAtOom) * 10) / 10 : null,
+            lb_kernel_kb_per_socket: heldAtOom > 0 ? Math.round(((peak.kernelBytes + peak.socketBytes - idle.kernelBytes - idle.socketBytes) / 1024 / heldAtOom / 2) * 10) / 10 : null,
+            oom_kills: last.oomKills - idle.oomKills, failcnt: last.limitHits, killed_processes: kernel.map((k) => `${k.task}:${k.pid}`),
+            haproxy_processes: baseline.haproxyPids.length, rate: ratePerClient * o.clients,
+            ramp_s: Math.round((stopMs - t0) / 1000), run: result?.runId ?? null, stack, load_avg: [load1, load5].map((x) => Math.round(x * 100) / 100),
+        };
+    } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+        rmSync(staging, { recursive: true, force: true });
+        const left = await teardownStack(stack, stackFile);
+        if (residueCount(left) > 0) { process.exitCode = 1; log(`teardown left residue on stack ${stack}`); }
+    }
+}
+
+if (import.meta.main) {
+    new Command("bench:oom")
+        .addOption(new Option("--mode <mode>", "frontend").choices(["plain", "tls"]).default("tls"))
+        .requiredOption("--memory-mib <M>", "memory of the LB host (its cgroup's limit), MiB", (v) => Number(v))
+        .option("--rate <r>", "new connections per second (all clients)", (v) => Number(v))
+        .option("--stack <name>", "stack name (default oom-<mode>-<M>)")
+        .option("--subnet <cidr>", "the lab's /24 in 198.18.0.0/15", "198.18.84.0/24")
+        .option("--plateau-s <s>", "seconds without growth that end the ramp", (v) => Number(v), 20)
+        .option("--ceiling <x>", "ramp to at most this multiple of the prediction", (v) => Number(v), 2)
+        .option("--clients <n>", "client hosts", (v) => Number(v), 1)
+        .option("--no-report", "skip the HTML report")
+        .action(async (o: OomOptions) => {
+            const r = await benchOom(o);
+            const rows = Object.entries(r).map(([k, v]) => `${k.padEnd(24)} ${typeof v === "object" && v !== null ? JSON.stringify(v) : v}`);
+            console.log(["bench/oom", ...rows].join("\n"));
+            console.log(JSON.stringify(r));
+            if (r.by === "interrupted") process.exitCode = 130;
+        })
+        .parseAsync(process.argv)
+        .catch((err: Error) => { console.error(`bench:oom: ${err.message}`); process.exit(1); });
+}
