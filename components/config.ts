@@ -49,6 +49,15 @@ const plan = z.strictObject({
     sourceAddressesPerClient: count(1, 250).optional(),
 });
 
+/** Keys the TLS frontend's self-signed certificate can have (c2m:haproxy.tls.certificate). */
+export const CERTIFICATES = ["ecdsa-p256", "ecdsa-p384", "rsa-2048"] as const;
+export type Certificate = (typeof CERTIFICATES)[number];
+
+/** The certificate a lab's TLS frontend serves: c2m:haproxy.tls.certificate, else ECDSA on its curve (P-256 by default). */
+export function labCertificate(tls: { curve: "P-256" | "P-384"; certificate?: Certificate }): Certificate {
+    return tls.certificate ?? (tls.curve === "P-384" ? "ecdsa-p384" : "ecdsa-p256");
+}
+
 // HAProxy refuses timers above 2^31-1 ms (~24.8 days) with "timer overflow".
 const haproxyTimeout = z.number().int().positive().max(2_147_483_647, "HAProxy timers stop at 2147483647 ms (~24.8 days)");
 
@@ -63,8 +72,19 @@ const haproxy = z.strictObject({
     threads: count(1, 256).default(1),
     tls: z.strictObject({
         enabled: z.boolean().default(true),
+        /** ECDSA curve of the certificate when c2m:haproxy.tls.certificate is absent (the older key). */
         curve: z.enum(["P-256", "P-384"]).default("P-256"),
-    }).prefault({}),
+        /**
+         * The TLS frontend's key: ecdsa-p256 (the default: ~3.8k full handshakes/s per core),
+         * ecdsa-p384, or rsa-2048 (~2.0k/s per core). Absent = ECDSA on `curve`, i.e. ecdsa-p256.
+         */
+        certificate: z.enum(CERTIFICATES).optional(),
+    }).prefault({}).superRefine((tls, ctx) => {
+        // P-384 is never a default: given with a certificate that is not ecdsa-p384, the two keys disagree.
+        if (tls.certificate !== undefined && tls.curve === "P-384" && tls.certificate !== "ecdsa-p384") {
+            ctx.addIssue({ code: "custom", path: ["certificate"], message: `${tls.certificate} contradicts c2m:haproxy.tls.curve P-384; set only certificate (ecdsa-p384 for that curve)` });
+        }
+    }),
     timeouts: z.strictObject({
         connectMs: haproxyTimeout.default(5_000),
         clientMs: haproxyTimeout.default(7_200_000),

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { attackSettings, planVegetaProcesses, vegetaCommandLine, type AttackSettings, type VegetaProcess } from "../components/render/attack.ts";
 import { isLabTarget } from "../components/platform/addressPlan.ts";
-import type { LabConfig } from "../components/config.ts";
+import { labCertificate, type LabConfig } from "../components/config.ts";
 import { parseLabConfig } from "../components/loadConfig.ts";
 import { outputs, type StackOutputs } from "./stack.ts";
 import { SshSession, type SshTarget } from "./lib/ssh.ts";
@@ -141,6 +141,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
             processes: plan.map(({ client, frontend, laddr, ratePerSecond, connections }) => ({ client, frontend, laddr, ratePerSecond, connections })),
             versions: await versions(ssh, target(clients[0].name), lb ? target(lb.name) : undefined),
             summary, perFrontend, haproxy, backend: backendCounters(statsAfter, "pong"), serversDown, failedProcesses,
+            ...(settings.frontends.includes("tls") ? { certificate: labCertificate(out.labConfig.haproxy.tls) } : {}),
         };
         writeRecord(join(dir, "run.json"), RunRecordSchema, run);
         await recordRun(dir, run, out); // timeline.json, server metrics, and the run's row in runs/ledger.jsonl

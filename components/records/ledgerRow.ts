@@ -2,6 +2,7 @@
 // results table. Built by scripts/lib/ledger.ts, appended after each attack, read by
 // `lab runs`, `lab compare` and `lab report`.
 import { z } from "zod";
+import { CERTIFICATES } from "../config.ts";
 
 export const LedgerRowSchema = z.strictObject({
     id: z.string().min(1),
@@ -16,6 +17,8 @@ export const LedgerRowSchema = z.strictObject({
     rate: z.number(),
     clients: z.number().int().min(0),
     frontends: z.array(z.enum(["plain", "tls"])),
+    /** The TLS frontend's certificate key (ecdsa-p256, rsa-2048, …) when the run attacked it and recorded it. */
+    certificate: z.enum(CERTIFICATES).optional(),
     requests: z.number().int().min(0),
     errors: z.number().int().min(0),
     errorPct: z.number(),

@@ -38,7 +38,7 @@ export function renderHaproxyConfig(input: HaproxyRenderInput): string {
         ...(haproxy.threads > 1 ? [`    cpu-map auto:1/1-${haproxy.threads} 0-${haproxy.threads - 1}`] : []),
         `    stats socket "\${${PER_PROCESS_ENV.adminSocket}}" mode 600 level admin`,
         ...(input.logTarget ? [`    log ${input.logTarget} len 4096 local0 info`] : []),
-        // ECDSA P-256 handshakes are ~2x cheaper than RSA-2048; allow all modern suites.
+        // ECDSA P-256 handshakes are ~2x cheaper than RSA-2048 (c2m:haproxy.tls.certificate); allow all modern suites.
         "    ssl-default-bind-options ssl-min-ver TLSv1.2",
         "    tune.ssl.default-dh-param 2048",
         "",

@@ -1,5 +1,6 @@
 // Shell that installs a rendered haproxy.cfg, validates it with `haproxy -c` and starts or
 // reloads the HAProxy processes; and the one that stops them. Pure.
+import type { Certificate } from "../config.ts";
 import { PER_PROCESS_ENV } from "./haproxyConfig.ts";
 
 export interface HaproxyPaths { dir: string; cfg: string; pem: string }
@@ -12,16 +13,33 @@ export function haproxyPaths(workDir: string): HaproxyPaths {
 export const pidFile = (p: HaproxyPaths, i: number | string) => `${p.dir}/haproxy-${i}.pid`;
 export const adminSocket = (p: HaproxyPaths, i: number | string) => `${p.dir}/admin-${i}.sock`;
 
-/** Self-signed ECDSA certificate for the TLS frontend, made once per host. */
-export function certificateScript(p: HaproxyPaths, curve: "P-256" | "P-384", commonName: string): string {
-    const opensslCurve = curve === "P-256" ? "prime256v1" : "secp384r1";
+/** OpenSSL's -newkey arguments for each certificate key. */
+const NEWKEY: Record<Certificate, string> = {
+    "ecdsa-p256": "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1",
+    "ecdsa-p384": "-newkey ec -pkeyopt ec_paramgen_curve:secp384r1",
+    "rsa-2048": "-newkey rsa:2048",
+};
+
+/**
+ * Where a certificate's files are: the default ecdsa-p256 at lab.pem (as before the choice
+ * existed), any other key at lab-<certificate>.pem. A different key is a different path in
+ * haproxy.cfg, so changing it changes the config and HAProxy reloads onto the new certificate.
+ */
+export function certificatePaths(p: HaproxyPaths, certificate: Certificate): { key: string; crt: string; pem: string } {
+    const base = certificate === "ecdsa-p256" ? `${p.dir}/lab` : `${p.dir}/lab-${certificate}`;
+    return { key: `${base}.key`, crt: `${base}.crt`, pem: `${base}.pem` };
+}
+
+/** Self-signed certificate (ECDSA P-256/P-384 or RSA-2048) for the TLS frontend, made once per host and key. */
+export function certificateScript(p: HaproxyPaths, certificate: Certificate, commonName: string): string {
+    const f = certificatePaths(p, certificate);
     return [
         "set -eu",
         `mkdir -p ${p.dir}`,
-        `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:${opensslCurve} -nodes -days 30` +
-            ` -subj /CN=${commonName} -keyout ${p.dir}/lab.key -out ${p.dir}/lab.crt 2>/dev/null`,
-        `cat ${p.dir}/lab.crt ${p.dir}/lab.key > ${p.pem}`,
-        `chmod 600 ${p.pem} ${p.dir}/lab.key`,
+        `openssl req -x509 ${NEWKEY[certificate]} -nodes -days 30` +
+            ` -subj /CN=${commonName} -keyout ${f.key} -out ${f.crt} 2>/dev/null`,
+        `cat ${f.crt} ${f.key} > ${f.pem}`,
+        `chmod 600 ${f.pem} ${f.key}`,
     ].join("\n");
 }
 

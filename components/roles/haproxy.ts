@@ -1,10 +1,10 @@
-// The load balancer: a self-signed ECDSA certificate, a rendered haproxy.cfg checked with
+// The load balancer: a self-signed certificate (ECDSA P-256 by default, or RSA-2048), a rendered haproxy.cfg checked with
 // `haproxy -c`, then HAProxy started (or reloaded when the config changes).
 import * as pulumi from "@pulumi/pulumi";
 import type { Host } from "../types.ts";
-import type { LabConfig } from "../config.ts";
+import { labCertificate, type LabConfig } from "../config.ts";
 import { renderHaproxyConfig, type BackendServer } from "../render/haproxyConfig.ts";
-import { certificateScript, haproxyPaths, haproxyStartScript, haproxyStopScript } from "../render/haproxyScripts.ts";
+import { certificatePaths, certificateScript, haproxyPaths, haproxyStartScript, haproxyStopScript } from "../render/haproxyScripts.ts";
 import { hostCommand } from "./remote.ts";
 
 export interface HaproxyArgs {
@@ -29,17 +29,19 @@ export class Haproxy extends pulumi.ComponentResource {
         super("c2m:role:Haproxy", name, {}, opts);
         const { host, settings } = args;
         const paths = haproxyPaths(host.workDir);
+        const cert = labCertificate(settings.tls);
         this.config = renderHaproxyConfig({
             haproxy: settings,
             maxconnPerProcess: args.maxconnPerProcess,
             servers: args.servers,
             bindAddress: host.address,
-            certPath: paths.pem,
+            certPath: certificatePaths(paths, cert).pem,
             logTarget: args.logTarget,
         });
         const certificate = hostCommand(`${name}-certificate`, host, {
-            create: certificateScript(paths, settings.tls.curve, host.address),
-            triggerText: settings.tls.curve,
+            create: certificateScript(paths, cert, host.address),
+            // The ECDSA curves keep their earlier trigger text (labs up before the choice existed see no change).
+            triggerText: cert === "ecdsa-p256" ? "P-256" : cert === "ecdsa-p384" ? "P-384" : cert,
         }, { parent: this, dependsOn: args.dependsOn });
         const service = hostCommand(`${name}-service`, host, {
             create: haproxyStartScript(paths, { processes: args.processes, statsPort: settings.statsPort, nofile: args.nofile }),

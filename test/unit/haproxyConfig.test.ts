@@ -138,7 +138,7 @@ function haproxyCheck(cfgFile: string, dir: string) {
 /** Renders a config for 127.0.0.1 with a self-signed certificate made by the rig's own script. */
 function realConfig(dir: string, over: Partial<HaproxyRenderInput["haproxy"]> = {}): string {
     const paths = haproxyPaths(dir);
-    const made = runBash(certificateScript(paths, "P-256", "lab.test"));
+    const made = runBash(certificateScript(paths, "ecdsa-p256", "lab.test"));
     assert.equal(made.status, 0, made.stderr);
     const cfg = parseLabConfig({ plan: { connections: 1000 }, haproxy: { plainPort: 38080, tlsPort: 38443, statsPort: 38404 } });
     return renderHaproxyConfig({

@@ -12,7 +12,7 @@ import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-    adminSocket, certificateScript, haproxyPaths, haproxyStartScript, haproxyStopScript, pidFile,
+    adminSocket, certificatePaths, certificateScript, haproxyPaths, haproxyStartScript, haproxyStopScript, pidFile,
 } from "../../components/render/haproxyScripts.ts";
 import { pongPorts, pongStartScript, pongStopScript } from "../../components/render/backendScripts.ts";
 import {
@@ -20,6 +20,7 @@ import {
 } from "../../components/platform/local/scripts.ts";
 import { renderHaproxyConfig } from "../../components/render/haproxyConfig.ts";
 import { parseLabConfig } from "../../components/loadConfig.ts";
+import { CERTIFICATES } from "../../components/config.ts";
 import { createPongServer } from "../../backend/pong.ts";
 import { backendCounters, frontendCounters, parseStatsCsv } from "../../scripts/lib/haproxyStats.ts";
 import { bashSyntax, runBash, tempDir, which } from "./helpers.ts";
@@ -91,8 +92,7 @@ describe("haproxyScripts", () => {
     });
 
     test("bash parses the certificate, start and stop scripts", () => {
-        assertBashParses("certificateScript P-256", certificateScript(p, "P-256", "haproxy-0"));
-        assertBashParses("certificateScript P-384", certificateScript(p, "P-384", "haproxy-0"));
+        for (const cert of CERTIFICATES) assertBashParses(`certificateScript ${cert}`, certificateScript(p, cert, "haproxy-0"));
         assertBashParses("haproxyStartScript 1", haproxyStartScript(p, { processes: 1, statsPort: 8404, nofile: 10_000 }));
         assertBashParses("haproxyStartScript 8", haproxyStartScript(p, { processes: 8, statsPort: 8404, nofile: 10_000 }));
         assertBashParses("haproxyStopScript", haproxyStopScript(p));
@@ -107,11 +107,11 @@ describe("haproxyScripts", () => {
         assert.ok(script.includes("ulimit -n 10000"));
     });
 
-    for (const [curve, opensslName] of [["P-256", "prime256v1"], ["P-384", "secp384r1"]] as const) {
+    for (const [cert, curve, opensslName] of [["ecdsa-p256", "P-256", "prime256v1"], ["ecdsa-p384", "P-384", "secp384r1"]] as const) {
         test(`certificateScript makes a self-signed ECDSA ${curve} PEM bundle readable only by its owner`, { skip: !which("openssl") && "no openssl" }, (t) => {
             const dir = tempDir(t);
-            const paths = haproxyPaths(dir);
-            const r = runBash(certificateScript(paths, curve, "haproxy-test"));
+            const paths = { ...haproxyPaths(dir), ...certificatePaths(haproxyPaths(dir), cert) };
+            const r = runBash(certificateScript(paths, cert, "haproxy-test"));
             assert.equal(r.status, 0, r.stderr);
             const pem = readFileSync(paths.pem, "utf8");
             assert.match(pem, /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/);
@@ -123,7 +123,7 @@ describe("haproxyScripts", () => {
             assert.match(text, /Subject: CN ?= ?haproxy-test/);
             // Key and certificate belong together.
             const pubFromCert = spawnSync("openssl", ["x509", "-noout", "-pubkey", "-in", paths.pem], { encoding: "utf8" }).stdout;
-            const pubFromKey = spawnSync("openssl", ["pkey", "-pubout", "-in", join(paths.dir, "lab.key")], { encoding: "utf8" }).stdout;
+            const pubFromKey = spawnSync("openssl", ["pkey", "-pubout", "-in", paths.key], { encoding: "utf8" }).stdout;
             assert.equal(pubFromCert, pubFromKey);
         });
     }
@@ -160,7 +160,7 @@ describe("haproxy start / reload / scale-down / stop scripts, run for real on 12
         while (!(await portFree(stats + 1))) stats = await freePort();
         ports = { plain: await freePort(), tls: await freePort(), stats, pong: await freePort() };
         await new Promise<void>((resolve) => pong.server.listen(ports.pong, "127.0.0.1", resolve));
-        const cert = runBash(certificateScript(paths, "P-256", "lab.test"));
+        const cert = runBash(certificateScript(paths, "ecdsa-p256", "lab.test"));
         assert.equal(cert.status, 0, cert.stderr);
         const cfg = parseLabConfig({ plan: { connections: 1000 }, haproxy: { plainPort: ports.plain, tlsPort: ports.tls, statsPort: ports.stats, processes: 2 } });
         config = renderHaproxyConfig({
