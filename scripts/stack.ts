@@ -7,7 +7,7 @@ import { hostname } from "node:os";
 import { loadConfig, readConfigFile, teardownConfig, type LoadedConfig } from "../components/loadConfig.ts";
 import { isExpired } from "../components/platform/labTags.ts";
 import { platformFor } from "../components/platform/registry.ts";
-import { describeResidue, residueCount, type Residue } from "../components/platform/platform.ts";
+import { describeResidue, residueCount, type Platform, type Residue } from "../components/platform/platform.ts";
 import { labEnv, REPO_ROOT } from "./toolchain/toolchain.ts";
 import { checkRecord, parseJson } from "../components/records/io.ts";
 import { StackOutputsSchema, type StackOutputs } from "../components/records/stackOutputs.ts";
@@ -190,10 +190,17 @@ export async function up(stack: string): Promise<void> {
     loaded.platform.check(loaded);
     await ensureStack(stack);
     await clearStaleLock(stack);
+    await streamed(upArgs(stack, loaded.platform));
+}
+
+/** `pulumi up`'s arguments for a stack on `platform`. */
+export function upArgs(stack: string, platform: Pick<Platform, "needsPolicyPack" | "refreshBeforeUp">): string[] {
     // Cloud stacks always run the guardrails (TTL tags, no SSH from anywhere, IMDSv2, budget).
     // The pack is given as its launcher (policy/analyzer): the engine starts an executable pack directly.
-    const policy = loaded.platform.needsPolicyPack ? ["--policy-pack", join(REPO_ROOT, "policy", "analyzer")] : [];
-    await streamed(["up", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", "--suppress-outputs", ...policy]);
+    const policy = platform.needsPolicyPack ? ["--policy-pack", join(REPO_ROOT, "policy", "analyzer")] : [];
+    // EC2 hosts may have ended themselves at their expiry: the state learns it before the update.
+    const refresh = platform.refreshBeforeUp ? ["--refresh"] : [];
+    return ["up", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", "--suppress-outputs", ...refresh, ...policy];
 }
 
 export async function destroy(stack: string): Promise<void> {

@@ -50,6 +50,13 @@ export interface Platform {
     readonly hostsEndAtExpiry: boolean;
     /** Hosts are the EC2 instances `lab plan` prices; otherwise the plan is "as if on AWS". */
     readonly pricedByPlanner: boolean;
+    /** `lab up` refreshes the state first (`pulumi up --refresh`): hosts may have ended themselves at expiry, or changed outside Pulumi. */
+    readonly refreshBeforeUp: boolean;
+    /**
+     * Shell (POSIX sh) run on a host over SSH before and after each run: prints, as `name: value`
+     * lines, the counters of traffic the machine under the host dropped (allowances.ts judges them).
+     */
+    readonly allowanceCountersScript: string;
     /** The config with the limits of the machine hosts run on, unless the stack sets them (local: this machine's open files and memory). */
     withMachineLimits(config: LabConfig): LabConfig;
     /** Memory of the host a role runs on, in bytes (0 when unknown). */

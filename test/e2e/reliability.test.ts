@@ -4,7 +4,7 @@
 // cut, a client lost), idempotent teardown (`lab down` twice, after a half-failed `up`,
 // `lab reap` without state) and secrets kept out of logs, run directories and outputs.
 // Every command is the operator's CLI (`node scripts/lab.ts …`) run as a child process.
-// Stacks rel, rel2, rel3 on 198.18.80-82.0/24; runs go to a temporary directory.
+// Stacks rel, rel2, rel3 on 198.18.80-82.0/24 ($C2M_REL_NET moves them); runs go to a temporary directory.
 // Needs root (network namespaces) and the toolchain (`npm run bootstrap`).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -27,7 +27,9 @@ import { PARTIAL_EXIT_CODE } from "../../scripts/attack.ts";
 const LAB = "rel";        // the shared lab: config changes, interrupts, lost parts, down twice
 const HALF = "rel2";      // half-failed up, then interrupted up
 const ORPHAN = "rel3";    // state deleted, namespaces left: lab reap
-const SUBNETS: Record<string, string> = { rel: "198.18.80.0/24", rel2: "198.18.81.0/24", rel3: "198.18.82.0/24" };
+/** Third octet of the first subnet (C2M_REL_NET moves all three, e.g. away from another run of this file). */
+const NET = Number(process.env.C2M_REL_NET ?? 80);
+const SUBNETS: Record<string, string> = { rel: `198.18.${NET}.0/24`, rel2: `198.18.${NET + 1}.0/24`, rel3: `198.18.${NET + 2}.0/24` };
 const MINUTE = 60_000;
 
 const runsDir = mkdtempSync(join(tmpdir(), "c2m-rel-runs-"));

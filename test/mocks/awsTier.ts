@@ -7,6 +7,9 @@ import { StackOutputsSchema } from "../../components/records/stackOutputs.ts";
 import YAML from "yaml";
 import { TERMINATE_TARGET_ARN } from "../../components/platform/aws/teardown.ts";
 import { TUNING_SCRIPT } from "../../components/platform/aws/cloudInit.ts";
+import { EXPIRY_ENABLE, EXPIRY_UNIT, expiryRenewScript, onCalendar } from "../../components/platform/aws/expiry.ts";
+import { EPHEMERAL_PORTS, LAB_NACL_EGRESS, LAB_SG_EGRESS, LAB_SG_INGRESS, labNaclIngress, type NetworkAclRule } from "../../components/platform/aws/trafficRules.ts";
+import { ipToInt, readCidr } from "../../components/platform/addressPlan.ts";
 import { isLabTarget } from "../../components/platform/addressPlan.ts";
 import { budgetProblems, imdsProblems, sshFromInternetProblems, ttlTagProblems } from "../../policy/policies.ts";
 
@@ -19,6 +22,18 @@ export interface TierExpectation {
 
 /** AWS types that carry no tags (the API has none for them). */
 export const UNTAGGABLE = new Set(["aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:iam/rolePolicy:RolePolicy", "aws:scheduler/schedule:Schedule"]);
+
+/** What a stateless ACL does with an inbound TCP packet from `source` to `port`: the first rule by number that matches, else `*` (deny). */
+export function aclVerdict(rules: NetworkAclRule[], source: string, protocol: "tcp" | "udp", port: number): "allow" | "deny" {
+    const inBlock = (cidr: string) => {
+        const b = readCidr(cidr)!;
+        const mask = b.prefix === 0 ? 0 : (~0 << (32 - b.prefix)) >>> 0;
+        return ((ipToInt(source) & mask) >>> 0) === ((b.base & mask) >>> 0);
+    };
+    const rule = [...rules].sort((a, b) => a.ruleNo - b.ruleNo).find((r) =>
+        inBlock(r.cidrBlock) && (r.protocol === "-1" || (r.protocol === protocol && port >= r.fromPort && port <= r.toPort)));
+    return rule?.action ?? "deny";
+}
 
 export function describeTier(e: TierExpectation): void {
     describe(`mocks: stack ${e.stack}`, () => {
@@ -59,18 +74,48 @@ export function describeTier(e: TierExpectation): void {
             assert.deepEqual(ofType(run, "aws:ec2/placementGroup:PlacementGroup").map((p) => p.inputs.strategy), ["cluster"]);
         });
 
-        test("security group: SSH only from the operator CIDR, lab traffic only from the group itself", () => {
+        test("lab traffic is untracked: one security group, all protocols from and to 0.0.0.0/0, nothing else (no self or narrower rule)", () => {
             const groups = ofType(run, "aws:ec2/securityGroup:SecurityGroup");
             assert.equal(groups.length, 1);
-            const ingress = groups[0].inputs.ingress as Record<string, any>[];
-            const ssh = ingress.filter((r) => r.fromPort <= 22 && r.toPort >= 22 || r.protocol === "-1");
-            for (const rule of ssh) {
-                if (rule.self) { assert.deepEqual(rule.cidrBlocks ?? [], []); continue; }
-                assert.deepEqual(rule.cidrBlocks, [OPERATOR_CIDR]);
-            }
-            assert.ok(!JSON.stringify(ingress).includes("0.0.0.0/0"), "ingress open to the internet");
+            const strip = (rules: Record<string, any>[]) => rules.map(({ description: _, ...r }) => r);
+            assert.deepEqual(strip(groups[0].inputs.ingress), strip([...LAB_SG_INGRESS]));
+            assert.deepEqual(strip(groups[0].inputs.egress), strip([...LAB_SG_EGRESS]));
+            assert.deepEqual(strip(groups[0].inputs.ingress), [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }]);
+            assert.ok(!JSON.stringify(groups[0].inputs).includes("self"), "a rule referencing the group is tracked");
             assert.equal(ofType(run, "aws:ec2/securityGroupRule:SecurityGroupRule").length, 0);
             assert.equal(ofType(run, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").length, 0);
+            for (const i of instances()) assert.deepEqual(i.inputs.vpcSecurityGroupIds, [`${groups[0].name}-id`], i.name);
+        });
+
+        test("the lab subnet's network ACL: the VPC, SSH from the operator, download replies; nothing else reaches a host", () => {
+            const acls = ofType(run, "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl");
+            assert.equal(acls.length, 1);
+            assert.equal(ofType(run, "aws:ec2/networkAcl:NetworkAcl").length + ofType(run, "aws:ec2/networkAclRule:NetworkAclRule").length, 0);
+            const [acl] = acls;
+            const [subnet] = ofType(run, "aws:ec2/subnet:Subnet");
+            assert.deepEqual(acl.inputs.subnetIds, [`${subnet.name}-id`], "the ACL governs the lab subnet");
+            assert.equal(acl.inputs.defaultNetworkAclId, "acl-0mockdefault", "the lab VPC's own default ACL");
+            const ingress = acl.inputs.ingress as NetworkAclRule[];
+            const pick = (r: NetworkAclRule) => ({ ruleNo: r.ruleNo, action: r.action, protocol: r.protocol, cidrBlock: r.cidrBlock, fromPort: r.fromPort, toPort: r.toPort });
+            assert.deepEqual(ingress.map(pick), labNaclIngress(OPERATOR_CIDR));
+            assert.deepEqual((acl.inputs.egress as NetworkAclRule[]).map(pick), [...LAB_NACL_EGRESS]);
+            // Every instance is in that subnet and starts only once the ACL is in place.
+            for (const i of instances()) {
+                assert.equal(i.inputs.subnetId, `${subnet.name}-id`);
+                assert.ok(i.options.dependencies.some((urn) => urn.endsWith(`::${acl.name}`)), `${i.name} does not wait for the ACL`);
+            }
+            // Who reaches what, as the ACL decides (the group lets everything through).
+            const internet = "192.0.2.44";
+            assert.equal(aclVerdict(ingress, "203.0.113.7", "tcp", 22), "allow", "the operator's SSH");
+            assert.equal(aclVerdict(ingress, internet, "tcp", 22), "deny", "SSH from anyone else");
+            assert.equal(aclVerdict(ingress, "198.18.2.99", "tcp", 443), "allow", "lab traffic inside the VPC");
+            assert.equal(aclVerdict(ingress, internet, "tcp", EPHEMERAL_PORTS.from + 5), "allow", "replies to the hosts' downloads");
+            assert.equal(aclVerdict(ingress, internet, "udp", EPHEMERAL_PORTS.from + 5), "deny");
+            const vips = run.exports.vips.value as { plain: string; tls?: string; stats: string[] };
+            const labPorts = [vips.plain, vips.tls, ...vips.stats].filter(Boolean).map((u) => Number(new URL(u!).port) || (u!.startsWith("https") ? 443 : 80));
+            const config = run.exports.labConfig.value as any;
+            labPorts.push(...Array.from({ length: config.backend.serversPerHost }, (_, k) => config.backend.basePort + k));
+            for (const port of labPorts) assert.equal(aclVerdict(ingress, internet, "tcp", port), "deny", `lab port ${port} reachable from the internet`);
         });
 
         test("fixed private addresses in 198.18.0.0/16; clients get 3 secondary IPs each", () => {
@@ -107,16 +152,66 @@ export function describeTier(e: TierExpectation): void {
             assert.equal(tags["lab:stack"], e.stack);
         });
 
-        test("dead-man switch: a one-time schedule at the expiry terminates exactly the lab's instances", () => {
-            const [schedule] = ofType(run, "aws:scheduler/schedule:Schedule");
-            assert.ok(schedule);
+        test("dead-man switch: one one-time schedule per instance at the expiry, each terminating exactly its instance", () => {
+            const schedules = ofType(run, "aws:scheduler/schedule:Schedule");
+            assert.equal(schedules.length, instances().length);
             const expiry = instances()[0].inputs.tags["lab:expires-at"] as string;
-            assert.equal(schedule.inputs.scheduleExpression, `at(${expiry.replace(/Z$/, "")})`);
-            assert.equal(schedule.inputs.scheduleExpressionTimezone, "UTC");
-            assert.equal(schedule.inputs.target.arn, TERMINATE_TARGET_ARN);
-            const ids = JSON.parse(schedule.inputs.target.input).InstanceIds as string[];
-            assert.deepEqual([...ids].sort(), instances().map((i) => `${i.name}-id`).sort());
-            assert.match(schedule.inputs.target.roleArn, /^arn:aws:iam::123456789012:role\//);
+            const terminated: string[] = [];
+            for (const schedule of schedules) {
+                assert.equal(schedule.inputs.scheduleExpression, `at(${expiry.replace(/Z$/, "")})`);
+                assert.equal(schedule.inputs.scheduleExpressionTimezone, "UTC");
+                assert.equal(schedule.inputs.target.arn, TERMINATE_TARGET_ARN);
+                assert.match(schedule.inputs.target.roleArn, /^arn:aws:iam::123456789012:role\//);
+                const ids = JSON.parse(schedule.inputs.target.input).InstanceIds as string[];
+                assert.equal(ids.length, 1, schedule.name);
+                assert.ok(schedule.name.startsWith("lab-teardown-expiry-"), `${schedule.name}: the reaper's policy scopes schedules by this prefix`);
+                assert.equal(ids[0], `lab-hosts-${schedule.name.slice("lab-teardown-expiry-".length)}-id`, `${schedule.name} terminates another host`);
+                terminated.push(ids[0]);
+            }
+            assert.deepEqual(terminated.sort(), instances().map((i) => `${i.name}-id`).sort());
+        });
+
+        test("each instance ends itself at the expiry: user data of every role installs a timer due then, and powering off terminates", () => {
+            const expiry = instances()[0].inputs.tags["lab:expires-at"] as string;
+            const roles = new Set<string>();
+            for (const i of instances()) {
+                assert.equal(i.inputs.instanceInitiatedShutdownBehavior, "terminate", i.name);
+                const doc = YAML.parse(i.inputs.userData) as { write_files: { path: string; content: string }[]; runcmd: string[] };
+                const timer = doc.write_files.find((f) => f.path === `/etc/systemd/system/${EXPIRY_UNIT}.timer`)?.content ?? "";
+                assert.match(timer, new RegExp(`^OnCalendar=${onCalendar(expiry)}$`, "m"), `${i.name}: no timer at the stack's expiry ${expiry}`);
+                assert.match(doc.write_files.find((f) => f.path === `/etc/systemd/system/${EXPIRY_UNIT}.service`)?.content ?? "", /poweroff/);
+                assert.equal(doc.runcmd[0], EXPIRY_ENABLE, i.name);
+                roles.add(role(i));
+            }
+            assert.deepEqual([...roles].sort(), ["backend", "client", "haproxy"]);
+            // Each up renews it over SSH on the running host (user data is not re-applied), before any role runs there.
+            const commands = ofType(run, "command:remote:Command");
+            for (const i of instances()) {
+                const renew = commands.find((c) => c.name === `${i.name}-expiry`);
+                assert.ok(renew, `${i.name}: no expiry renewal`);
+                assert.equal(renew.inputs.create, expiryRenewScript(e.stack, expiry));
+                assert.ok(renew.inputs.triggers.includes(expiry));
+                const host = String(i.inputs.tags.Name).slice(`${e.stack}-`.length);
+                const tuning = commands.find((c) => c.name === `tuning-${host}`)!;
+                assert.ok(tuning.options.dependencies.some((urn) => urn.endsWith(`::${renew.name}`)), `tuning-${host} runs before the expiry is renewed`);
+            }
+        });
+
+        test("a second up replaces nothing behind the operator's back: AMI and user data changes ignored, fixed addresses freed before a replacement", () => {
+            for (const i of instances()) {
+                assert.deepEqual([...i.options.ignoreChanges].sort(), ["ami", "userData"], i.name);
+                assert.equal(i.options.deleteBeforeReplace, true, `${i.name} holds fixed private addresses`);
+                assert.equal(i.inputs.userDataReplaceOnChange, false, i.name);
+            }
+        });
+
+        test("the zone offers every instance type: asked before anything is created, the subnet is put there", () => {
+            const ask = run.calls.find((c) => c.token === "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings");
+            assert.ok(ask, "no DescribeInstanceTypeOfferings");
+            assert.equal(ask.inputs.locationType, "availability-zone");
+            assert.deepEqual([...ask.inputs.filters[0].values].sort(), [...new Set([e.haproxyType, "c6i.2xlarge", "c6i.8xlarge"])].sort());
+            assert.equal(ofType(run, "aws:ec2/subnet:Subnet")[0].inputs.availabilityZone, "us-east-1a");
+            assert.equal((run.exports.aws.value as any).availabilityZone, "us-east-1a");
         });
 
         test("the schedule's role: trusted by the scheduler only, may only terminate this lab's tagged instances", () => {
@@ -182,6 +277,7 @@ export function describeTier(e: TierExpectation): void {
             assert.ok(isLabTarget(new URL(vips.plain).hostname));
             const aws = run.exports.aws.value as any;
             assert.equal(aws.instanceIds.length, 29);
+            assert.equal(aws.teardownSchedules.length, 29);
             assert.equal(aws.region, "us-east-1");
         });
 

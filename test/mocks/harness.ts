@@ -6,7 +6,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
 import YAML from "yaml";
 
-export interface Registered { type: string; name: string; inputs: Record<string, any>; provider?: string }
+export interface Registered {
+    type: string;
+    name: string;
+    inputs: Record<string, any>;
+    provider?: string;
+    /** Resource options as the program sent them to the engine (the mock monitor does not pass them to newResource). */
+    options: { ignoreChanges: string[]; deleteBeforeReplace: boolean; replaceOnChanges: string[]; dependencies: string[] };
+}
 
 export const OPERATOR_CIDR = "203.0.113.7/32";
 /** What the mocked keygen prints: base64(private) base64(public), like KEYGEN_SCRIPT. */
@@ -24,6 +31,8 @@ function stackConfig(stack: string, extra: Record<string, unknown>): Record<stri
 }
 
 let publicIp = 10;
+/** Instance types the mocked EC2 does not offer, by zone (RunOptions.offeringsMissing). */
+let offeringsMissing: Record<string, string[]> = {};
 function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
     const i = args.inputs;
     switch (args.type) {
@@ -41,6 +50,8 @@ function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
             return { ...i, name: args.name, arn: `arn:aws:scheduler:us-east-1:123456789012:schedule/default/${args.name}` };
         case "aws:ec2/placementGroup:PlacementGroup":
             return { ...i, name: args.name };
+        case "aws:ec2/vpc:Vpc":
+            return { ...i, defaultNetworkAclId: "acl-0mockdefault" };
         default:
             return { ...i };
     }
@@ -54,6 +65,12 @@ function mockCall(args: pulumi.runtime.MockCallArgs): Record<string, any> {
             return { accountId: "123456789012", arn: "arn:aws:iam::123456789012:user/operator", userId: "AIDAMOCK" };
         case "aws:index/getAvailabilityZones:getAvailabilityZones":
             return { names: ["us-east-1a", "us-east-1b"], zoneIds: ["use1-az1", "use1-az2"] };
+        case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
+            // Every type asked is offered in every zone, except where OFFERINGS_MISSING says (type → zones without it).
+            const asked: string[] = args.inputs.filters?.find((f: { name: string }) => f.name === "instance-type")?.values ?? [];
+            const pairs = ["us-east-1a", "us-east-1b"].flatMap((zone) => asked.filter((t) => !offeringsMissing[t]?.includes(zone)).map((t) => [t, zone]));
+            return { id: "us-east-1", instanceTypes: pairs.map((p) => p[0]), locations: pairs.map((p) => p[1]), locationTypes: pairs.map(() => "availability-zone"), region: "us-east-1" };
+        }
         default:
             return args.inputs;
     }
@@ -70,16 +87,32 @@ export async function resolve<T>(value: pulumi.Input<T>): Promise<{ value: T; se
 export interface ProgramRun {
     resources: Registered[];
     calls: { token: string; inputs: Record<string, any> }[];
-    exports: Record<string, { value: unknown; secret: boolean }>;
+    /** Each export resolved; `error` when it failed (a resource it depends on could not be created). */
+    exports: Record<string, { value: unknown; secret: boolean; error?: string }>;
+}
+
+export interface RunOptions {
+    /** The mocked engine fails the creation of these resources (by name), as a failed launch would. */
+    failResources?: string[];
+    /** Instance types not offered in some zones: type → zones. */
+    offeringsMissing?: Record<string, string[]>;
+    /** Filled with each resource as it registers (so a caller still sees them when the program fails). */
+    registered?: Registered[];
 }
 
 /** Sets the mocks and the stack's config (plus overrides), imports index.ts, waits for it to settle. */
-export async function runProgram(stack: string, extra: Record<string, unknown> = {}): Promise<ProgramRun> {
-    const resources: Registered[] = [];
+export async function runProgram(stack: string, extra: Record<string, unknown> = {}, o: RunOptions = {}): Promise<ProgramRun> {
+    const resources: Registered[] = o.registered ?? [];
     const calls: ProgramRun["calls"] = [];
+    offeringsMissing = o.offeringsMissing ?? {};
+    const options = new Map<string, Registered["options"]>();
     await pulumi.runtime.setMocks({
         newResource(args) {
-            resources.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
+            if (o.failResources?.includes(args.name)) throw new Error(`mocked failure: ${args.type} ${args.name} could not be created`);
+            resources.push({
+                type: args.type, name: args.name, inputs: args.inputs, provider: args.provider,
+                options: options.get(`${args.type}::${args.name}`) ?? { ignoreChanges: [], deleteBeforeReplace: false, replaceOnChanges: [], dependencies: [] },
+            });
             return { id: `${args.name}-id`, state: mockState(args) };
         },
         call(args) {
@@ -87,10 +120,23 @@ export async function runProgram(stack: string, extra: Record<string, unknown> =
             return mockCall(args);
         },
     }, "c2m", stack, false);
+    // The options of each registration (ignoreChanges, deleteBeforeReplace, …) reach the engine in
+    // the RegisterResource request, not newResource's arguments: read them there.
+    const monitor = pulumi.runtime.getMonitor() as any;
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req: any, callback: any) => {
+        options.set(`${req.getType()}::${req.getName()}`, {
+            ignoreChanges: req.getIgnorechangesList(), deleteBeforeReplace: req.getDeletebeforereplace(),
+            replaceOnChanges: req.getReplaceonchangesList(), dependencies: req.getDependenciesList(),
+        });
+        return register(req, callback);
+    };
     pulumi.runtime.setAllConfig(stackConfig(stack, extra));
     const program = await import("../../index.ts") as Record<string, unknown>;
     const exports: ProgramRun["exports"] = {};
-    for (const [name, value] of Object.entries(program)) exports[name] = await resolveDeep(value);
+    for (const [name, value] of Object.entries(program)) {
+        exports[name] = await resolveDeep(value).catch((err: Error) => ({ value: undefined, secret: false, error: err.message }));
+    }
     // Let registrations still in flight (children of resolved outputs) land.
     await new Promise((r) => setTimeout(r, 200));
     return { resources, calls, exports };

@@ -4,6 +4,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import YAML from "yaml";
 import { cloudInitReadyScript, renderCloudInit, TUNING_SCRIPT, type CloudInitInput } from "../../components/platform/aws/cloudInit.ts";
+import { EXPIRY_ENABLE, EXPIRY_UNIT, expiryRenewScript, onCalendar } from "../../components/platform/aws/expiry.ts";
+import { EPHEMERAL_PORTS } from "../../components/platform/aws/trafficRules.ts";
 import { LabConfigSchema } from "../../components/config.ts";
 import { planCapacity } from "../../components/plan/capacity.ts";
 import { hostSysctls, kernelSysctls, renderTuning, socketsOnHost, type Setting } from "../../components/render/tuning.ts";
@@ -26,7 +28,7 @@ const input = (over: Partial<CloudInitInput> = {}): CloudInitInput => ({
     stack: "aws-16c64g", host: "client-0", role: "client", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample c2m-lab",
     tuning: tuningOf(over.role ?? "client"), binPath: "/opt/c2m/bin", workDir: "/var/lib/c2m/client-0",
     addresses: ["198.18.2.64", "198.18.2.65", "198.18.2.66", "198.18.2.67"], prefix: 19,
-    versions: { node: "22.23.3", vegeta: "12.13.0" }, ...over,
+    versions: { node: "22.23.3", vegeta: "12.13.0" }, expiresAt: "2026-11-26T03:00:00Z", ...over,
 });
 
 type Doc = { write_files: { path: string; content: string }[]; runcmd: string[] };
@@ -63,7 +65,8 @@ describe("cloud-init user data", () => {
         assert.match(file(doc, "/etc/ssh/sshd_config.d/60-c2m.conf"), /PasswordAuthentication no/);
         bashSyntaxOk(file(doc, TUNING_SCRIPT));
         for (const cmd of doc.runcmd) bashSyntaxOk(cmd);
-        assert.equal(doc.runcmd[0], `bash ${TUNING_SCRIPT}`, "tuned before anything is installed");
+        assert.equal(doc.runcmd[0], EXPIRY_ENABLE, "the host's own end at the expiry comes first");
+        assert.equal(doc.runcmd[1], `bash ${TUNING_SCRIPT}`, "tuned before anything is installed");
     });
     for (const role of ["haproxy", "backend", "client", "metrics"] as const) {
         test(`${role}: the sysctls and nofile are the tuning table's for the role`, () => {
@@ -107,6 +110,37 @@ describe("cloud-init user data", () => {
         const awk = /awk '(.*)'/.exec(line)![1];
         const r = spawnSync("awk", [awk], { input: "2: ens5    inet 198.18.2.64/19 metric 100 brd 198.18.31.255 scope global ens5\n3: ens6    inet 198.18.2.640/19 scope global\n", encoding: "utf8" });
         assert.equal(r.stdout.trim(), "ens5");
+    });
+    test("every role ends itself at the lab's expiry: a systemd timer due then powers the instance off, enabled before anything else", () => {
+        for (const role of ["haproxy", "backend", "client", "metrics"] as const) {
+            const doc: Doc = YAML.parse(renderCloudInit(input({ role, addresses: ["198.18.0.32"], expiresAt: "2026-12-01T17:45:09Z" })));
+            const timer = file(doc, `/etc/systemd/system/${EXPIRY_UNIT}.timer`);
+            assert.match(timer, /^OnCalendar=2026-12-01 17:45:09 UTC$/m, role);
+            assert.match(timer, /^Persistent=true$/m);
+            assert.match(timer, /^WantedBy=timers\.target$/m);
+            assert.match(file(doc, `/etc/systemd/system/${EXPIRY_UNIT}.service`), /^ExecStart=\/usr\/bin\/systemctl --no-block poweroff$/m);
+            assert.equal(doc.runcmd[0], `systemctl daemon-reload && systemctl enable --now ${EXPIRY_UNIT}.timer`, role);
+        }
+        assert.equal(onCalendar("2026-11-26T03:00:00Z"), "2026-11-26 03:00:00 UTC");
+        assert.throws(() => onCalendar("2026-11-26T03:00:00.000Z"), /not a UTC instant/);
+    });
+    test("each up renews the timer over SSH: same units, the new expiry, checked active", () => {
+        const s = expiryRenewScript("aws-16c64g", "2026-12-01T17:45:09Z");
+        bashSyntaxOk(s);
+        assert.match(s, /^set -eu$/m);
+        assert.match(s, new RegExp(`systemctl restart ${EXPIRY_UNIT}\\.timer`));
+        assert.match(s, /grep -qx 'OnCalendar=2026-12-01 17:45:09 UTC'/);
+        const written = [...s.matchAll(/^echo '([A-Za-z0-9+/=]+)' \| base64 -d > (\S+)$/gm)].map((m) => ({ path: m[2], content: Buffer.from(m[1], "base64").toString() }));
+        const doc: Doc = YAML.parse(renderCloudInit(input({ expiresAt: "2026-12-01T17:45:09Z" })));
+        assert.equal(written.length, 2);
+        for (const w of written) assert.equal(w.content, file(doc, w.path), w.path);
+    });
+    test("downloads after the tuning bind a source port the lab ACL lets replies in on", () => {
+        for (const role of ["backend", "client"] as const) {
+            const curls = YAML.parse(renderCloudInit(input({ role, addresses: ["198.18.0.32"] }))).runcmd.join("\n").split("\n").filter((l: string) => /\bcurl\b/.test(l));
+            assert.ok(curls.length >= 2, role);
+            for (const c of curls) assert.ok(c.includes(`--local-port ${EPHEMERAL_PORTS.from}-${EPHEMERAL_PORTS.to}`), c);
+        }
     });
     test("readiness check waits for cloud-init and checks the role's tools and limits", () => {
         const s = cloudInitReadyScript("client", "/opt/c2m/bin", tuningOf("client").nofile);

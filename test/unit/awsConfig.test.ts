@@ -92,6 +92,26 @@ describe("awsSettings: what the platform refuses before creating anything", () =
         const p = problems(tier({ budgetUsdPerHour: 5 }), (cfg) => awsSettings("s", cfg));
         assert.ok(p.some((x) => /^c2m:aws\.budgetUsdPerHour: the fleet costs ~\$\d+/.test(x)), p.join("\n"));
     });
+    test("c2m:aws.ami pins the image (an AMI id) and reaches the platform; absent by default", () => {
+        assert.equal(awsSettings("s", parseLabConfig(tier())).ami, undefined);
+        assert.equal(awsSettings("s", parseLabConfig(tier({ ami: "ami-0123456789abcdef0" }))).ami, "ami-0123456789abcdef0");
+        const p = problems(tier({ ami: "ubuntu-noble" }));
+        assert.ok(p.some((x) => /^c2m:aws\.ami: an AMI id like ami-/.test(x)), p.join("\n"));
+    });
+    test("a lab service on a port the lab ACL opens to download replies (32768-60999) is refused, naming its key", () => {
+        const p = problems(tier({}, { backend: { basePort: 40000 } }), (cfg) => awsSettings("s", cfg));
+        assert.ok(p.some((x) => /^c2m:backend\.basePort: port\(s\) 40000, 40001, .* are in 32768-60999, where the lab subnet's network ACL/.test(x)), p.join("\n"));
+        const stats = problems(tier({}, { haproxy: { statsPort: 60999 } }), (cfg) => awsSettings("s", cfg));
+        assert.ok(stats.some((x) => /^c2m:haproxy\.statsPort: port\(s\) 60999 /.test(x)), stats.join("\n"));
+        assert.doesNotThrow(() => awsSettings("s", parseLabConfig(tier())));
+    });
+    test("the metrics host is priced too (its type, or the default one)", () => {
+        const withMetrics = awsSettings("s", parseLabConfig(tier({}, { hosts: { haproxy: 1, backends: 8, clients: 20, metrics: 1 } })));
+        const without = awsSettings("s", parseLabConfig(tier()));
+        assert.equal(withMetrics.plan.roles.metrics?.instance_type, "c6i.large");
+        assert.ok(withMetrics.plan.usd_per_hour > without.plan.usd_per_hour);
+        assert.equal(without.plan.roles.metrics, undefined);
+    });
     test("without secondaryIpsPerClient, addresses come from the capacity plan", () => {
         const cfg = parseLabConfig(tier({ secondaryIpsPerClient: undefined }, { hosts: { haproxy: 1, backends: 8, clients: 4 } }));
         assert.equal(sourceIpsPerClient(cfg), Math.ceil(1_050_000 / 4 / 64512));

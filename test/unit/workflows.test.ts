@@ -99,6 +99,8 @@ describe("the reaper's IAM policy", () => {
         "ec2.RouteTable": ["ec2:DeleteRouteTable", "ec2:DescribeRouteTables"],
         "ec2.RouteTableAssociation": ["ec2:DisassociateRouteTable"],
         "ec2.SecurityGroup": ["ec2:DeleteSecurityGroup", "ec2:DescribeSecurityGroups"],
+        // The VPC's default ACL: destroy only forgets it (AWS deletes it with the VPC); reading it is all.
+        "ec2.DefaultNetworkAcl": ["ec2:DescribeNetworkAcls"],
         "iam.Role": ["iam:DeleteRole", "iam:GetRole", "iam:ListInstanceProfilesForRole"],
         "iam.RolePolicy": ["iam:DeleteRolePolicy", "iam:GetRolePolicy"],
         "scheduler.Schedule": ["scheduler:DeleteSchedule", "scheduler:GetSchedule"],
@@ -136,7 +138,8 @@ describe("the reaper's IAM policy", () => {
         assert.match(src("aws.ts"), /new AwsPlatform\("lab"/);
         assert.match(src("awsPlatform.ts"), /new LabTeardown\(`\$\{name\}-teardown`/);
         assert.match(src("teardown.ts"), /new aws\.iam\.Role\(`\$\{name\}-role`/);
-        assert.match(src("teardown.ts"), /new aws\.scheduler\.Schedule\(`\$\{name\}-expiry`/);
+        // One schedule per instance: lab-teardown-expiry-<host>.
+        assert.match(src("teardown.ts"), /new aws\.scheduler\.Schedule\(`\$\{name\}-expiry-\$\{host\}`/);
         const resources = JSON.stringify(policy.Statement.map((s: { Resource: string }) => s.Resource));
         assert.match(resources, /role\/lab-teardown-role-\*/);
         assert.match(resources, /schedule\/default\/lab-teardown-expiry-\*/);

@@ -7,6 +7,7 @@ import type { AwsResidue } from "./residue.ts";
 import { awsSettings, instanceMemoryBytes } from "./settings.ts";
 import { expiryFrom } from "../labTags.ts";
 import { PINS } from "../../pins.ts";
+import { ENA_ALLOWANCES_SCRIPT } from "../allowances.ts";
 
 async function residue(stack: string, config: LabConfig): Promise<AwsResidue> {
     // Loaded only when asked: local stacks never load the AWS SDK.
@@ -26,6 +27,10 @@ export const aws: Platform = {
     reapsWithoutState: false,
     hostsEndAtExpiry: true,
     pricedByPlanner: true,
+    // Hosts may have ended themselves at their expiry, or been terminated by its schedule.
+    refreshBeforeUp: true,
+    // The ENA driver's allowance counters (conntrack, pps, bandwidth) and the kernel's conntrack drops.
+    allowanceCountersScript: ENA_ALLOWANCES_SCRIPT,
     // EC2 hosts bring their own limits (c2m:aws.nofileCeiling, the instance type's memory).
     withMachineLimits: (config) => config,
     hostMemoryBytes: instanceMemoryBytes,
@@ -34,8 +39,8 @@ export const aws: Platform = {
         const settings = awsSettings(stack, config, capacity);
         // Loaded only now, so a local stack never loads @pulumi/aws nor registers an AWS resource
         // (and needs no AWS provider plugin).
-        const { AwsPlatform } = await import("./awsPlatform.ts");
-        return new AwsPlatform("lab", {
+        const { AwsPlatform, awsPlace } = await import("./awsPlatform.ts");
+        const args = {
             stack,
             owner: config.owner,
             expiresAt: expiryFrom(new Date(), config.ttlHours),
@@ -43,7 +48,9 @@ export const aws: Platform = {
             tuning,
             settings,
             versions: { node: PINS.node, vegeta: PINS.vegeta },
-        });
+        };
+        // The zone (and that it offers every instance type) is settled before anything that costs exists.
+        return new AwsPlatform("lab", { ...args, ...(await awsPlace("lab", args)) });
     },
     residue,
     // Listed, not deleted: without state, removal by tag is left to the expiry schedule and the operator.

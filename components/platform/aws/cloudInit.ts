@@ -6,6 +6,8 @@
 import YAML from "yaml";
 import type { Role } from "../../types.ts";
 import { appliedSettings, tuningScript, type TuningPlan } from "../../render/tuning.ts";
+import { EXPIRY_ENABLE, expiryUnits } from "./expiry.ts";
+import { EPHEMERAL_PORTS } from "./trafficRules.ts";
 
 export interface CloudInitInput {
     stack: string;
@@ -22,6 +24,8 @@ export interface CloudInitInput {
     addresses: string[];
     prefix: number;
     versions: { node: string; vegeta: string };
+    /** The lab's expiry (UTC ISO 8601): the host powers itself off, and so terminates, then. */
+    expiresAt: string;
 }
 
 /** Debian/Ubuntu packages per role (besides the ones every host gets). */
@@ -31,7 +35,8 @@ const ROLE_PACKAGES: Record<Role, string[]> = {
     client: [],
     metrics: ["prometheus"],
 };
-const COMMON_PACKAGES = ["openssh-server", "curl", "ca-certificates", "xz-utils", "iproute2", "procps", "prometheus-node-exporter"];
+// ethtool: every run reads the ENA allowance counters (components/platform/allowances.ts).
+const COMMON_PACKAGES = ["openssh-server", "curl", "ca-certificates", "xz-utils", "iproute2", "procps", "ethtool", "prometheus-node-exporter"];
 
 /** The tools a role's remote commands call; the readiness check looks for each. */
 const ROLE_TOOLS: Record<Role, string[]> = {
@@ -41,14 +46,20 @@ const ROLE_TOOLS: Record<Role, string[]> = {
     metrics: ["prometheus", "promtool", "node"],
 };
 
+/**
+ * Source ports of a download: the lab subnet's ACL lets the internet's replies in on these only
+ * (trafficRules.ts), and by the time runcmd downloads, the tuning has widened the kernel's range.
+ */
+const DOWNLOAD_PORTS = `${EPHEMERAL_PORTS.from}-${EPHEMERAL_PORTS.to}`;
+
 /** Installs Node from nodejs.org, refusing a tarball whose sha256 is not the published one. */
 function nodeInstallScript(version: string, binPath: string): string {
     const file = `node-v${version}-linux-x64.tar.xz`;
     return [
         "set -eu",
         "d=$(mktemp -d)",
-        `curl -fsSL --retry 5 -o "$d/${file}" https://nodejs.org/dist/v${version}/${file}`,
-        `curl -fsSL --retry 5 -o "$d/SHASUMS256.txt" https://nodejs.org/dist/v${version}/SHASUMS256.txt`,
+        `curl -fsSL --retry 5 --local-port ${DOWNLOAD_PORTS} -o "$d/${file}" https://nodejs.org/dist/v${version}/${file}`,
+        `curl -fsSL --retry 5 --local-port ${DOWNLOAD_PORTS} -o "$d/SHASUMS256.txt" https://nodejs.org/dist/v${version}/SHASUMS256.txt`,
         `(cd "$d" && grep ' ${file}$' SHASUMS256.txt | sha256sum -c -)`,
         "mkdir -p /opt/c2m/node",
         `tar -xJf "$d/${file}" -C /opt/c2m/node --strip-components=1`,
@@ -64,8 +75,8 @@ function vegetaInstallScript(version: string, binPath: string): string {
     return [
         "set -eu",
         "d=$(mktemp -d)",
-        `curl -fsSL --retry 5 -o "$d/${file}" ${base}/${file}`,
-        `curl -fsSL --retry 5 -o "$d/checksums.txt" ${base}/vegeta_${version}_checksums.txt`,
+        `curl -fsSL --retry 5 --local-port ${DOWNLOAD_PORTS} -o "$d/${file}" ${base}/${file}`,
+        `curl -fsSL --retry 5 --local-port ${DOWNLOAD_PORTS} -o "$d/checksums.txt" ${base}/vegeta_${version}_checksums.txt`,
         `(cd "$d" && grep ' ${file}$' checksums.txt | sha256sum -c -)`,
         `tar -xzf "$d/${file}" -C "$d" vegeta`,
         `install -m 0755 "$d/vegeta" ${binPath}/vegeta`,
@@ -80,6 +91,8 @@ export function renderCloudInit(input: CloudInitInput): string {
     const n = input.tuning.nofile;
     const [primary, ...secondaries] = input.addresses;
     const runcmd: string[] = [
+        // First: from now on the host ends itself at the expiry, whatever happens next.
+        EXPIRY_ENABLE,
         // The same shell as the tuning role: "at least" settings raise a value, never lower a larger
         // default (a sysctl.d file would), and every setting is read back.
         `bash ${TUNING_SCRIPT}`,
@@ -113,6 +126,7 @@ export function renderCloudInit(input: CloudInitInput): string {
                 content: `[Manager]\nDefaultLimitNOFILE=${n}\n` },
             { path: "/etc/ssh/sshd_config.d/60-c2m.conf", permissions: "0644",
                 content: "PermitRootLogin prohibit-password\nPasswordAuthentication no\nMaxStartups 200:30:400\nMaxSessions 100\n" },
+            ...expiryUnits(input.stack, input.expiresAt).map((f) => ({ ...f, permissions: "0644" })),
             { path: "/etc/c2m/host.json", permissions: "0644",
                 content: JSON.stringify({ stack: input.stack, host: input.host, role: input.role, addresses: input.addresses }) + "\n" },
         ],

@@ -1,6 +1,13 @@
-// The lab's EC2 instances, one per host, in a cluster placement group: Ubuntu (looked up by
-// filter), IMDSv2 only, fixed private addresses (clients get secondary ones), cloud-init for
-// the role's packages. Each becomes the same Host data the local platform produces.
+// The lab's EC2 instances, one per host, in a cluster placement group: Ubuntu (c2m:aws.ami, or
+// looked up by filter), IMDSv2 only, fixed private addresses (clients get secondary ones),
+// cloud-init for the role's packages and the host's own end at the expiry. Each becomes the same
+// Host data the local platform produces.
+//
+// A second `up` must neither fail nor replace the fleet behind the operator's back: a looked-up
+// AMI that moved on and user data (which carries the expiry, renewed by each up) are ignored on
+// existing instances — the expiry reaches them over SSH (expiryRenewScript), settings through the
+// roles — and an instance that must be replaced is deleted first, since its private addresses
+// are fixed and cannot be held by two instances at once.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
@@ -10,6 +17,7 @@ import type { TuningPlan } from "../../render/tuning.ts";
 import { instanceType } from "../../plan/prices.ts";
 import { hostAddresses, SUBNET_CIDR } from "./addressPlan.ts";
 import { ROLE_TAG } from "../labTags.ts";
+import { expiryRenewScript } from "./expiry.ts";
 
 /** Canonical's account: the only owner whose images match the filter. */
 export const UBUNTU_OWNER = "099720109477";
@@ -31,6 +39,12 @@ export interface AwsHostsArgs {
     readonly tuning: Map<string, TuningPlan>;
     readonly rootVolumeGb: number;
     readonly versions: { node: string; vegeta: string };
+    /** c2m:aws.ami when set (instances follow it); else Ubuntu is looked up and kept once launched. */
+    readonly ami?: string;
+    /** The lab's expiry: each host powers itself off (and terminates) then. */
+    readonly expiresAt: string;
+    /** What must be in place before an instance boots (the subnet's network ACL). */
+    readonly networkReady: pulumi.Resource[];
     readonly tags: Record<string, string>;
     /** Extra tags on instances only (e.g. the budget the policy pack checks against). */
     readonly instanceTags?: Record<string, string>;
@@ -47,7 +61,7 @@ export class AwsHosts extends pulumi.ComponentResource {
         this.placementGroup = new aws.ec2.PlacementGroup(`${name}-cluster`, {
             strategy: "cluster", tags: { ...args.tags, Name: `${name}-cluster` },
         }, { parent: this });
-        const ami = aws.ec2.getAmiOutput({
+        const ami = args.ami ?? aws.ec2.getAmiOutput({
             owners: [UBUNTU_OWNER],
             mostRecent: true,
             filters: [
@@ -55,7 +69,7 @@ export class AwsHosts extends pulumi.ComponentResource {
                 { name: "architecture", values: ["x86_64"] },
                 { name: "virtualization-type", values: ["hvm"] },
             ],
-        }, { parent: this });
+        }, { parent: this }).id;
 
         this.instances = [];
         this.hosts = args.hosts.map((spec, index) => {
@@ -68,11 +82,11 @@ export class AwsHosts extends pulumi.ComponentResource {
             const userData = pulumi.output(args.publicKey).apply((publicKey) => renderCloudInit({
                 stack: args.stack, host: spec.name, role: spec.role, publicKey,
                 tuning,
-                binPath: BIN_PATH, workDir, addresses, prefix, versions: args.versions,
+                binPath: BIN_PATH, workDir, addresses, prefix, versions: args.versions, expiresAt: args.expiresAt,
             }));
             const tags = { ...args.tags, Name: `${args.stack}-${spec.name}`, [ROLE_TAG]: spec.role };
             const instance = new aws.ec2.Instance(`${name}-${spec.name}`, {
-                ami: ami.id,
+                ami,
                 instanceType: spec.instanceType,
                 subnetId: args.subnetId,
                 vpcSecurityGroupIds: [args.securityGroupId],
@@ -89,9 +103,15 @@ export class AwsHosts extends pulumi.ComponentResource {
                 },
                 instanceInitiatedShutdownBehavior: "terminate",
                 userData,
-                userDataReplaceOnChange: true,
+                // A change of user data never stops, starts or replaces a running instance (see the header).
+                userDataReplaceOnChange: false,
                 tags: { ...tags, ...args.instanceTags },
-            }, { parent: this });
+            }, {
+                parent: this,
+                dependsOn: args.networkReady,
+                deleteBeforeReplace: true,
+                ignoreChanges: args.ami === undefined ? ["ami", "userData"] : ["userData"],
+            });
             this.instances.push(instance);
 
             // The host is ready when cloud-init has finished and the role's tools answer.
@@ -104,6 +124,13 @@ export class AwsHosts extends pulumi.ComponentResource {
                 triggers: [instance.id],
                 logging: "stderr",
             }, { parent: this });
+            // This up's expiry on the running host (user data only reached it at first boot).
+            const expiry = new command.remote.Command(`${name}-${spec.name}-expiry`, {
+                connection: { host: instance.publicIp, port: 22, user: "root", privateKey: args.privateKey },
+                create: expiryRenewScript(args.stack, args.expiresAt),
+                triggers: [instance.id, args.expiresAt],
+                logging: "stderr",
+            }, { parent: this, dependsOn: [ready] });
 
             const host: Host = {
                 name: spec.name,
@@ -113,7 +140,7 @@ export class AwsHosts extends pulumi.ComponentResource {
                 ssh: { host: instance.publicIp, port: 22, user: "root", privateKey: args.privateKey },
                 workDir,
                 binPath: BIN_PATH,
-                ready: [ready],
+                ready: [ready, expiry],
             };
             return host;
         });

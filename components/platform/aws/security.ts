@@ -1,12 +1,13 @@
-// The lab's security group: SSH only from the operator's CIDR, lab traffic only between
-// members of the group, egress open (package and release downloads).
+// The lab's security group: all traffic both ways from/to 0.0.0.0/0, so EC2 tracks no flow (the
+// LB's 2.1M sockets would exhaust the instance's connection-tracking allowance otherwise). What
+// may reach a host is pinned by the lab subnet's network ACL (network.ts): the layout of both is
+// trafficRules.ts. The group is only ever attached to instances in that subnet.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import { LAB_SG_EGRESS, LAB_SG_INGRESS } from "./trafficRules.ts";
 
 export interface LabSecurityArgs {
     readonly vpcId: pulumi.Input<string>;
-    /** The only source SSH is accepted from (validated: never 0.0.0.0/0). */
-    readonly operatorCidr: string;
     readonly tags: Record<string, string>;
 }
 
@@ -15,17 +16,11 @@ export class LabSecurity extends pulumi.ComponentResource {
 
     constructor(name: string, args: LabSecurityArgs, opts?: pulumi.ComponentResourceOptions) {
         super("c2m:platform:AwsSecurity", name, {}, opts);
-        if (/^0\.0\.0\.0\/0$/.test(args.operatorCidr)) {
-            throw new pulumi.ResourceError("operatorCidr: SSH from 0.0.0.0/0 is refused", this);
-        }
         this.group = new aws.ec2.SecurityGroup(`${name}-lab`, {
             vpcId: args.vpcId,
-            description: "c2m lab: SSH from the operator only; lab traffic between lab hosts only",
-            ingress: [
-                { description: "SSH from the operator", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: [args.operatorCidr] },
-                { description: "lab traffic between lab hosts", protocol: "-1", fromPort: 0, toPort: 0, self: true },
-            ],
-            egress: [{ description: "downloads (apt, releases)", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],
+            description: "c2m lab traffic: untracked (all/0.0.0.0/0 both ways); the lab subnet's network ACL lets in only the VPC, the operator's SSH and download replies",
+            ingress: LAB_SG_INGRESS.map((r) => ({ ...r, cidrBlocks: [...r.cidrBlocks] })),
+            egress: LAB_SG_EGRESS.map((r) => ({ ...r, cidrBlocks: [...r.cidrBlocks] })),
             tags: { ...args.tags, Name: `${name}-lab` },
         }, { parent: this });
         this.registerOutputs({ groupId: this.group.id });

@@ -9,6 +9,8 @@ import { instanceType } from "../../plan/prices.ts";
 import { planCapacity, type CapacityPlan } from "../../plan/capacity.ts";
 import type { Role } from "../../types.ts";
 import { ADDRESSES_PER_HOST, MAX_HOSTS } from "./addressPlan.ts";
+import { EPHEMERAL_PORTS, portsOpenToReturnTraffic } from "./trafficRules.ts";
+import { HAPROXY_LOG_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../../render/metrics.ts";
 
 /**
  * Source addresses per client: 1 + c2m:aws.secondaryIpsPerClient when set, else what the
@@ -29,8 +31,9 @@ export function plannerInput(stack: string, config: LabConfig, capacity: Capacit
         stack,
         conns: config.plan.connections,
         tlsShare: config.plan.tlsShare,
-        instanceTypes: config.aws.instanceTypes,
+        instanceTypes: { ...config.aws.instanceTypes, metrics: config.aws.instanceTypes.metrics ?? METRICS_INSTANCE_TYPE },
         clients: config.hosts.clients,
+        metricsHosts: config.hosts.metrics ?? 0,
         backends: config.hosts.backends,
         serversPerHost: config.backend.serversPerHost,
         sourceIpsPerClient: sourceIpsPerClient(config, capacity),
@@ -47,7 +50,22 @@ export interface AwsSettings {
     sourceIpsPerClient: number;
     rootVolumeGb: number;
     budgetUsdPerHour: number;
+    /** c2m:aws.ami: the image every instance runs; absent = Ubuntu looked up, then kept. */
+    ami?: string;
     plan: Plan;
+}
+
+/** TCP ports the lab's services listen on, by the config key that sets them. */
+function listeningPorts(config: LabConfig, capacity: CapacityPlan): [string, number[]][] {
+    const range = (first: number, n: number) => Array.from({ length: n }, (_, i) => first + i);
+    const h = config.haproxy;
+    return [
+        ["c2m:haproxy.plainPort", [h.plainPort]],
+        ["c2m:haproxy.tlsPort", h.tls.enabled ? [h.tlsPort] : []],
+        ["c2m:haproxy.statsPort", range(h.statsPort, capacity.haproxy.processes)],
+        ["c2m:backend.basePort", range(config.backend.basePort, capacity.backend.serversPerHost)],
+        ["metrics ports (components/render/metrics.ts)", config.hosts.metrics ? [PROMETHEUS_PORT, NODE_EXPORTER_PORT, HAPROXY_LOG_PORT] : [NODE_EXPORTER_PORT]],
+    ];
 }
 
 /** Refuses, naming the key, what the AWS platform cannot build; returns the settings it uses. */
@@ -78,6 +96,14 @@ export function awsSettings(stack: string, config: LabConfig, capacity: Capacity
         problems.push(`c2m:aws.secondaryIpsPerClient: ${ips - 1} gives each client ${ips} source addresses, ` +
             `the plan's ${config.plan.connections} connections over ${config.hosts.clients} clients need ${needed}`);
     }
+    for (const [key, ports] of listeningPorts(config, capacity)) {
+        const open = portsOpenToReturnTraffic(ports);
+        if (open.length) {
+            problems.push(`${key}: port(s) ${open.join(", ")} are in ${EPHEMERAL_PORTS.from}-${EPHEMERAL_PORTS.to}, where the lab subnet's ` +
+                "network ACL lets the internet's replies to downloads in: a service listening there would be reachable from anywhere; use a port below " +
+                `${EPHEMERAL_PORTS.from}`);
+        }
+    }
     const plan = planTier(plannerInput(stack, config, capacity));
     problems.push(...plan.problems.filter((p) => p.kind === "budget").map(problemText));
     if (problems.length > 0) throw new ConfigError(problems);
@@ -88,6 +114,7 @@ export function awsSettings(stack: string, config: LabConfig, capacity: Capacity
         sourceIpsPerClient: ips,
         rootVolumeGb: aws.rootVolumeGb,
         budgetUsdPerHour: aws.budgetUsdPerHour,
+        ami: aws.ami,
         plan,
     };
 }

@@ -1,7 +1,10 @@
-// The dead-man switch: a one-time EventBridge Scheduler schedule at the lab's expiry that
-// terminates its instances (universal target ec2:terminateInstances), through a role the
-// scheduler service alone can assume and that may only terminate instances tagged with
-// this lab's lab:stack. Runs even if nobody runs `lab down`.
+// The dead-man switch's second layer (the first: each host powers itself off at the expiry,
+// expiry.ts): one-time EventBridge Scheduler schedules at the lab's expiry that terminate its
+// instances (universal target ec2:terminateInstances), through a role the scheduler service alone
+// can assume and that may only terminate instances tagged with this lab's lab:stack. Runs even if
+// nobody runs `lab down`. One schedule per instance, each waiting for its own instance only: a
+// launch that fails takes no other instance's schedule with it, and the role exists before any
+// instance does.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { schedulerAt } from "../labTags.ts";
@@ -12,7 +15,8 @@ export interface LabTeardownArgs {
     readonly stack: string;
     readonly region: string;
     readonly expiresAt: string;
-    readonly instanceIds: pulumi.Input<string>[];
+    /** Each instance by host name; a schedule per instance. */
+    readonly instances: { host: string; instanceId: pulumi.Input<string> }[];
     readonly tags: Record<string, string>;
 }
 
@@ -43,7 +47,7 @@ export function terminatePolicy(stack: string, region: string, accountId: string
 }
 
 export class LabTeardown extends pulumi.ComponentResource {
-    readonly schedule: aws.scheduler.Schedule;
+    readonly schedules: aws.scheduler.Schedule[];
     readonly role: aws.iam.Role;
 
     constructor(name: string, args: LabTeardownArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -58,8 +62,8 @@ export class LabTeardown extends pulumi.ComponentResource {
             role: this.role.id,
             policy: account.apply((id) => terminatePolicy(args.stack, args.region, id)),
         }, { parent: this });
-        this.schedule = new aws.scheduler.Schedule(`${name}-expiry`, {
-            description: `c2m lab ${args.stack} expires at ${args.expiresAt} (lab:expires-at): terminate its instances`,
+        this.schedules = args.instances.map(({ host, instanceId }) => new aws.scheduler.Schedule(`${name}-expiry-${host}`, {
+            description: `c2m lab ${args.stack} expires at ${args.expiresAt} (lab:expires-at): terminate ${host}`,
             scheduleExpression: schedulerAt(args.expiresAt),
             scheduleExpressionTimezone: "UTC",
             flexibleTimeWindow: { mode: "OFF" },
@@ -67,10 +71,10 @@ export class LabTeardown extends pulumi.ComponentResource {
             target: {
                 arn: TERMINATE_TARGET_ARN,
                 roleArn: this.role.arn,
-                input: pulumi.all(args.instanceIds).apply((ids) => JSON.stringify({ InstanceIds: ids })),
+                input: pulumi.output(instanceId).apply((id) => JSON.stringify({ InstanceIds: [id] })),
                 retryPolicy: { maximumRetryAttempts: 10, maximumEventAgeInSeconds: 3600 },
             },
-        }, { parent: this });
-        this.registerOutputs({ scheduleArn: this.schedule.arn });
+        }, { parent: this }));
+        this.registerOutputs({ roleArn: this.role.arn });
     }
 }

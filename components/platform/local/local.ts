@@ -4,6 +4,7 @@ import type { Platform } from "../platform.ts";
 import { expiryFrom } from "../labTags.ts";
 import { withDetectedLimits } from "./limits.ts";
 import { localResidue, reapLocal } from "./residue.ts";
+import { CONNTRACK_STATS_SCRIPT } from "../allowances.ts";
 
 export const local: Platform = {
     name: "local",
@@ -12,6 +13,9 @@ export const local: Platform = {
     reapsWithoutState: true,
     hostsEndAtExpiry: false,
     pricedByPlanner: false,
+    refreshBeforeUp: false,
+    // Each namespace's connection-tracking drops: the local analogue of EC2's allowances.
+    allowanceCountersScript: CONNTRACK_STATS_SCRIPT,
     withMachineLimits: withDetectedLimits,
     // The machine's memory even for a host limited by its cgroup: one kernel, whose machine-wide
     // settings (tcp_mem) are sized from it; the cgroup's limit is what that host gets.
