@@ -6,8 +6,36 @@ import { PER_CONNECTION_COSTS, SOCKETS_PER_CONNECTION, roleKBPerConnection, type
 import { fleetUsdPerHour, instanceType, type InstanceType } from "./prices.ts";
 import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "./capacity.ts";
 
-/** Memory a host keeps for the OS, sshd, metrics and slack; connections get the rest. */
-const HOST_RESERVED_GIB = 2;
+/**
+ * Usable memory: what processes can count on, the type's nominal memory less what the kernel
+ * keeps and what the OS's own services take. The kernel keeps its page array (mem_map: one
+ * 64-byte struct page per 4 KiB page, ~1.4–1.6 % of memory on 64-bit; linux-mm.org, "Where did my
+ * memory go?"), its image, per-CPU areas, page tables and what firmware/hypervisor reserve:
+ * ~3 % in all here. The OS (systemd, journald, sshd, cloud-init, node_exporter) takes ~0.5 GiB.
+ * A bound from the other side: AWS's Karpenter subtracts 7.5 % of every EC2 type's memory
+ * (vmMemoryOverheadPercent default 0.075) for what the VM does not report; a fit is "tight" when
+ * its headroom is under TIGHT_HEADROOM, and the warning says whether it holds at that 7.5 %.
+ */
+export const MEMORY_MODEL = { kernelShare: 0.03, osGiB: 0.5, conservativeKernelShare: 0.075 } as const;
+/** Under this headroom (share of usable memory) a fit is called tight. */
+export const TIGHT_HEADROOM = 0.1;
+
+/** GiB a role's processes can count on, on a type of `nominalGiB`. */
+export function usableMemoryGiB(nominalGiB: number, kernelShare: number = MEMORY_MODEL.kernelShare): number {
+    return Math.max(0, nominalGiB * (1 - kernelShare) - MEMORY_MODEL.osGiB);
+}
+
+/**
+ * On-Demand vCPU quota of the standard families: "Running On-Demand Standard (A, C, D, H, I, M,
+ * R, T, Z) instances", per region, counted in vCPUs (Service Quotas code L-1216C47A; new accounts
+ * start with 5–32). Every type the planner prices belongs to it.
+ */
+export const STANDARD_VCPU_QUOTA = { code: "L-1216C47A", name: "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", newAccounts: "5–32" } as const;
+
+/** True for a type of the standard families (a, c, d, h, i, m, r, t, z: one letter, then the generation). */
+export function inStandardQuota(typeName: string): boolean {
+    return /^[acdhimrtz]\d/.test(typeName);
+}
 /** ECDSA P-256 full handshakes per core per second (DESIGN.md): how fast TLS connections ramp. */
 const TLS_HANDSHAKES_PER_CORE_PER_S = 3800;
 
@@ -24,8 +52,11 @@ export interface PlannerInput {
     conns: number;
     /** Share of the connections through the TLS frontend, 0..1. */
     tlsShare: number;
-    instanceTypes: { haproxy: string; backend: string; client: string };
+    /** The metrics host's type is only read when metricsHosts > 0. */
+    instanceTypes: { haproxy: string; backend: string; client: string; metrics?: string };
     clients: number;
+    /** Metrics hosts (c2m:hosts.metrics, 0 or 1): priced and counted in the vCPU quota like every host. */
+    metricsHosts?: number;
     backends: number;
     serversPerHost: number;
     sourceIpsPerClient: number;
@@ -41,6 +72,8 @@ export interface RolePlan {
     memory_gib: number;
     /** Memory the role's connections take on one host, GiB. */
     memory_needed_gib: number;
+    /** What a host of the type leaves its processes (usableMemoryGiB), GiB. */
+    memory_usable_gib: number;
     /** Open files one process of the role needs. */
     nofile: number;
 }
@@ -71,20 +104,51 @@ export interface Plan {
     lb_memory_gb: number;
     lb_memory_seed_observed_gb: number;
     lb_usable_gb: number;
+    /** Usable memory the LB has left at the plan's connections, GiB (negative: it does not fit). */
+    lb_headroom_gb: number;
+    /** How usable memory is estimated (MEMORY_MODEL). */
+    memory_model: string;
     lb_nofile: number;
     tls_ramp_s: number;
     conns_per_backend_server: number;
-    roles: { haproxy: RolePlan; backend: RolePlan; client: RolePlan };
+    roles: { haproxy: RolePlan; backend: RolePlan; client: RolePlan; metrics?: RolePlan };
+    /** vCPUs the lab's instances take of the region's On-Demand Standard quota (checked nowhere else: the account's value is not known here). */
+    vcpu_quota: { code: string; name: string; vcpus_needed: number; new_accounts: string };
     usd_per_hour: number;
     usd_per_hour_with_clients_needed: number;
     budget_usd_per_hour?: number;
     fits: boolean;
+    /** Roles (or "clients"/"backends") that fit with less than TIGHT_HEADROOM of their usable memory to spare. */
+    tight: string[];
     problems: PlanProblem[];
     warnings: string[];
 }
 
 const GIB = 1024 * 1024; // KiB per GiB
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/**
+ * Holds `needGiB` against what a host of `type` leaves its processes: a problem when it does not
+ * fit, a warning saying how tight when the headroom is under TIGHT_HEADROOM.
+ */
+function judgeMemory(key: string, what: string, needGiB: number, typeName: string, type: InstanceType, problems: PlanProblem[], warnings: string[], tight: string[]): void {
+    const usable = usableMemoryGiB(type.memoryGiB);
+    const model = `${type.memoryGiB} GiB nominal − ${MEMORY_MODEL.kernelShare * 100} % kernel − ${MEMORY_MODEL.osGiB} GiB OS`;
+    if (needGiB > usable) {
+        problems.push({ kind: "memory", key, message: `${what} need ~${round(needGiB)} GiB, ${typeName} leaves ~${round(usable)} GiB usable (${model})` });
+        return;
+    }
+    const headroom = usable - needGiB;
+    if (headroom < TIGHT_HEADROOM * usable) {
+        tight.push(key);
+        const conservative = usableMemoryGiB(type.memoryGiB, MEMORY_MODEL.conservativeKernelShare);
+        warnings.push(`${key}: tight: ${what} need ~${round(needGiB)} GiB of ~${round(usable)} GiB usable on ${typeName} (${model}), ` +
+            `~${round(headroom)} GiB (${round((100 * headroom) / usable, 0)} %) to spare; ` +
+            (needGiB > conservative
+                ? `if the kernel keeps 7.5 % (Karpenter's conservative figure) only ~${round(conservative)} GiB are usable and it does not fit`
+                : `it still fits if the kernel keeps 7.5 % (Karpenter's conservative figure, ~${round(conservative)} GiB usable)`));
+    }
+}
 
 function typeOf(name: string, role: string): InstanceType {
     const type = instanceType(name);
@@ -100,7 +164,7 @@ export function sourceIpsNeeded(connsPerClient: number): number {
 /** Fewest clients that hold `conns` given each client's addresses (ports) and memory. */
 export function clientsNeeded(conns: number, sourceIpsPerClient: number, clientKiBPerConn: number, clientMemoryGiB: number): number {
     const byPorts = Math.ceil(conns / (sourceIpsPerClient * PORTS_PER_SOURCE_ADDRESS));
-    const byMemory = Math.ceil((conns * clientKiBPerConn) / (Math.max(0.5, clientMemoryGiB - HOST_RESERVED_GIB) * GIB));
+    const byMemory = Math.ceil((conns * clientKiBPerConn) / (Math.max(0.5, usableMemoryGiB(clientMemoryGiB)) * GIB));
     return Math.max(1, byPorts, byMemory);
 }
 
@@ -112,21 +176,24 @@ export function planTier(input: PlannerInput): Plan {
     const lb = typeOf(input.instanceTypes.haproxy, "haproxy");
     const be = typeOf(input.instanceTypes.backend, "backend");
     const cl = typeOf(input.instanceTypes.client, "client");
+    const metricsHosts = input.metricsHosts ?? 0;
+    const mt = metricsHosts > 0 ? typeOf(input.instanceTypes.metrics ?? "", "metrics") : undefined;
     const problems: PlanProblem[] = [];
     const warnings: string[] = [];
+    const tight: string[] = [];
 
     // Load balancer: two kernel sockets per connection plus HAProxy's own state.
     const lbKiB = conns * roleKBPerConnection("haproxy", tlsShare, c);
     const lbNeed = lbKiB / GIB;
     const lbSeed = (2 * conns * SEED_KIB_PER_ESTABLISHED_SOCKET) / GIB;
-    const lbUsable = lb.memoryGiB - HOST_RESERVED_GIB;
+    const lbUsable = usableMemoryGiB(lb.memoryGiB);
+    judgeMemory("haproxy", `${conns} connections (${round(tlsShare * 100, 0)} % TLS)`, lbNeed, input.instanceTypes.haproxy, lb, problems, warnings, tight);
     if (lbNeed > lbUsable) {
-        problems.push({ kind: "memory", key: "haproxy", message: `${conns} connections (${round(tlsShare * 100, 0)} % TLS) need ~${round(lbNeed)} GiB, ` +
-            `${input.instanceTypes.haproxy} leaves ${lbUsable} GiB: the box runs out of memory like the seed's 30 GB one did at 1.3M sockets` });
+        problems[problems.length - 1].message += `: the box runs out of memory like the seed's 30 GB one did at 1.3M sockets`;
     } else if (lbSeed > lbUsable) {
         warnings.push(`haproxy: fits at the measured idle-connection costs (~${round(lbNeed)} GiB), but at the seed's observed ` +
             `~${round(SEED_KIB_PER_ESTABLISHED_SOCKET)} KiB per established socket (requests in flight) it needs ~${round(lbSeed)} GiB ` +
-            `of ${lbUsable}: the seed's 30 GB box died at ${SEED_OBSERVED.oomEstablishedOn30GB / 1e6}M sockets`);
+            `of ~${round(lbUsable)}: the seed's 30 GB box died at ${SEED_OBSERVED.oomEstablishedOn30GB / 1e6}M sockets`);
     }
     const lbNofile = SOCKETS_PER_CONNECTION.haproxy * conns + FD_OVERHEAD;
 
@@ -144,10 +211,7 @@ export function planTier(input: PlannerInput): Plan {
             `need ${sourceIpsNeeded(connsPerClient)} addresses per client` });
     }
     const clientNeed = (connsPerClient * clientKiB) / GIB;
-    if (clientNeed > cl.memoryGiB - HOST_RESERVED_GIB) {
-        problems.push({ kind: "memory", key: "clients", message: `${connsPerClient} connections per client need ~${round(clientNeed)} GiB, ` +
-            `${input.instanceTypes.client} leaves ${cl.memoryGiB - HOST_RESERVED_GIB} GiB` });
-    }
+    judgeMemory("clients", `${connsPerClient} connections per client`, clientNeed, input.instanceTypes.client, cl, problems, warnings, tight);
     const minClients = clientsNeeded(conns, Math.min(input.sourceIpsPerClient, cl.ipv4PerInterface), clientKiB, cl.memoryGiB);
 
     // Backends: one socket per connection per pong server.
@@ -155,20 +219,28 @@ export function planTier(input: PlannerInput): Plan {
     const perServer = Math.ceil(conns / servers);
     const backendKiB = roleKBPerConnection("backend", tlsShare, c);
     const backendNeed = (perServer * input.serversPerHost * backendKiB) / GIB;
-    if (backendNeed > be.memoryGiB - HOST_RESERVED_GIB) {
-        problems.push({ kind: "memory", key: "backends", message: `${perServer * input.serversPerHost} connections per host need ` +
-            `~${round(backendNeed)} GiB, ${input.instanceTypes.backend} leaves ${be.memoryGiB - HOST_RESERVED_GIB} GiB` });
-    }
+    judgeMemory("backends", `${perServer * input.serversPerHost} connections per host`, backendNeed, input.instanceTypes.backend, be, problems, warnings, tight);
     if (perServer > PORTS_PER_SOURCE_ADDRESS) {
         problems.push({ kind: "ports", key: "backends", message: `${perServer} connections per pong server exceed the ` +
             `${PORTS_PER_SOURCE_ADDRESS} ports HAProxy's address has towards one server address:port; add backend hosts or servers per host` });
     }
 
+    // Every host: the metrics host is billed and takes vCPUs like the others.
     const fleet = (clients: number) => [
         { role: "haproxy", instanceType: input.instanceTypes.haproxy, count: 1 },
         { role: "backend", instanceType: input.instanceTypes.backend, count: input.backends },
         { role: "client", instanceType: input.instanceTypes.client, count: clients },
+        ...(mt ? [{ role: "metrics", instanceType: input.instanceTypes.metrics!, count: metricsHosts }] : []),
     ];
+    const vcpus = fleet(input.clients).reduce((sum, line) => sum + line.count * typeOf(line.instanceType, line.role).vcpu, 0);
+    const outsideQuota = fleet(input.clients).filter((line) => !inStandardQuota(line.instanceType));
+    if (outsideQuota.length) {
+        warnings.push(`vCPU quota: ${outsideQuota.map((l) => `${l.role} ${l.instanceType}`).join(", ")} count against another On-Demand quota than ${STANDARD_VCPU_QUOTA.code}`);
+    }
+    if (vcpus > 32) {
+        warnings.push(`vCPU quota: the lab runs ${vcpus} vCPUs of On-Demand Standard instances; a region's quota ${STANDARD_VCPU_QUOTA.code} ` +
+            `starts at ${STANDARD_VCPU_QUOTA.newAccounts} on new accounts: check it (Service Quotas → EC2 → "${STANDARD_VCPU_QUOTA.name}") and raise it before \`lab up\`, or some launches fail`);
+    }
     const usd = fleetUsdPerHour(fleet(input.clients), input.rootVolumeGb);
     if (input.budgetUsdPerHour !== undefined && usd > input.budgetUsdPerHour) {
         problems.push({ kind: "budget", key: "c2m:aws.budgetUsdPerHour", message: `the fleet costs ~$${usd}/h, above the cap of $${input.budgetUsdPerHour}/h` });
@@ -190,22 +262,29 @@ export function planTier(input: PlannerInput): Plan {
         conns_per_source_ip: connsPerIp,
         lb_memory_gb: round(lbNeed),
         lb_memory_seed_observed_gb: round(lbSeed),
-        lb_usable_gb: lbUsable,
+        lb_usable_gb: round(lbUsable),
+        lb_headroom_gb: round(lbUsable - lbNeed),
+        memory_model: `usable = nominal × (1 − ${MEMORY_MODEL.kernelShare}) − ${MEMORY_MODEL.osGiB} GiB (kernel, OS)`,
         lb_nofile: lbNofile,
         tls_ramp_s: Math.ceil((conns * tlsShare) / (TLS_HANDSHAKES_PER_CORE_PER_S * lb.vcpu)),
         conns_per_backend_server: perServer,
         roles: {
             haproxy: { instance_type: input.instanceTypes.haproxy, count: 1, vcpu: lb.vcpu, memory_gib: lb.memoryGiB,
-                memory_needed_gib: round(lbNeed), nofile: lbNofile },
+                memory_needed_gib: round(lbNeed), memory_usable_gib: round(lbUsable), nofile: lbNofile },
             backend: { instance_type: input.instanceTypes.backend, count: input.backends, vcpu: be.vcpu, memory_gib: be.memoryGiB,
-                memory_needed_gib: round(backendNeed), nofile: perServer + FD_OVERHEAD },
+                memory_needed_gib: round(backendNeed), memory_usable_gib: round(usableMemoryGiB(be.memoryGiB)), nofile: perServer + FD_OVERHEAD },
             client: { instance_type: input.instanceTypes.client, count: input.clients, vcpu: cl.vcpu, memory_gib: cl.memoryGiB,
-                memory_needed_gib: round(clientNeed), nofile: connsPerIp + FD_OVERHEAD },
+                memory_needed_gib: round(clientNeed), memory_usable_gib: round(usableMemoryGiB(cl.memoryGiB)), nofile: connsPerIp + FD_OVERHEAD },
+            // Prometheus and the log sink: not sized by the connections (memory_needed 0).
+            ...(mt ? { metrics: { instance_type: input.instanceTypes.metrics!, count: metricsHosts, vcpu: mt.vcpu, memory_gib: mt.memoryGiB,
+                memory_needed_gib: 0, memory_usable_gib: round(usableMemoryGiB(mt.memoryGiB)), nofile: 16_384 } } : {}),
         },
+        vcpu_quota: { code: STANDARD_VCPU_QUOTA.code, name: STANDARD_VCPU_QUOTA.name, vcpus_needed: vcpus, new_accounts: STANDARD_VCPU_QUOTA.newAccounts },
         usd_per_hour: usd,
         usd_per_hour_with_clients_needed: fleetUsdPerHour(fleet(minClients), input.rootVolumeGb),
         budget_usd_per_hour: input.budgetUsdPerHour,
         fits: problems.length === 0,
+        tight,
         problems,
         warnings,
     };
@@ -216,15 +295,19 @@ export function formatPlan(p: Plan): string {
     const r = p.roles;
     const line = (role: string, x: RolePlan) =>
         `  ${role.padEnd(8)} ${String(x.count).padStart(3)} × ${x.instance_type.padEnd(12)} ${String(x.vcpu).padStart(3)} vCPU ` +
-        `${String(x.memory_gib).padStart(4)} GiB   needs ~${x.memory_needed_gib} GiB/host, nofile ${x.nofile}`;
+        `${String(x.memory_gib).padStart(4)} GiB (~${x.memory_usable_gib} usable)   needs ~${x.memory_needed_gib} GiB/host, nofile ${x.nofile}`;
     return [
         `stack ${p.stack}: ${p.conns} end-to-end connections (${p.established_sockets} established sockets at HAProxy), ` +
             `${Math.round(p.tls_share * 100)} % TLS`,
         line("haproxy", r.haproxy),
         line("backend", r.backend),
         line("client", r.client),
-        `  load balancer memory ~${p.lb_memory_gb} GiB of ${p.lb_usable_gb} usable (seed-observed rate: ~${p.lb_memory_seed_observed_gb} GiB); ` +
-            `TLS ramp ≥ ${p.tls_ramp_s} s`,
+        ...(r.metrics ? [line("metrics", r.metrics)] : []),
+        `  load balancer memory ~${p.lb_memory_gb} GiB of ~${p.lb_usable_gb} usable, ~${p.lb_headroom_gb} GiB to spare ` +
+            `(seed-observed rate: ~${p.lb_memory_seed_observed_gb} GiB); TLS ramp ≥ ${p.tls_ramp_s} s`,
+        `  usable memory: ${p.memory_model}`,
+        `  vCPU quota: ${p.vcpu_quota.vcpus_needed} vCPUs of "${p.vcpu_quota.name}" (${p.vcpu_quota.code}, per region; ` +
+            `new accounts: ${p.vcpu_quota.new_accounts})`,
         `  clients: ${p.source_ips_per_client} source IP(s) each, ${p.conns_per_client} conns/client, ${p.conns_per_source_ip} per IP; ` +
             `${p.clients_needed} client(s) would do`,
         `  backends: ${p.conns_per_backend_server} conns per pong server`,
@@ -232,6 +315,6 @@ export function formatPlan(p: Plan): string {
             (p.budget_usd_per_hour === undefined ? "" : ` (cap $${p.budget_usd_per_hour}/h)`),
         ...p.problems.map((x) => `  DOES NOT FIT: ${problemText(x)}`),
         ...p.warnings.map((x) => `  warning: ${x}`),
-        `  ${p.fits ? "fits" : "does not fit"}`,
+        `  ${p.fits ? (p.tight.length ? `fits, tight on ${p.tight.join(", ")} (see the warning)` : "fits") : "does not fit"}`,
     ].join("\n");
 }

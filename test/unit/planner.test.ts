@@ -37,7 +37,8 @@ describe("planner", () => {
         const p = planTier(base({ conns: 2_000_000, instanceTypes: { ...base().instanceTypes, haproxy: "r6i.xlarge" } }));
         assert.equal(p.fits, false);
         assert.equal(p.problems[0].kind, "memory");
-        assert.match(problemText(p.problems[0]), /^haproxy: 2000000 connections .* need ~\d+(\.\d)? GiB, r6i\.xlarge leaves 30 GiB/);
+        // 32 GiB nominal leaves ~30.5 GiB usable: 3 % kept by the kernel, 0.5 GiB by the OS (was "leaves 30 GiB": nominal − a flat 2 GiB).
+        assert.match(problemText(p.problems[0]), /^haproxy: 2000000 connections .* need ~\d+(\.\d)? GiB, r6i\.xlarge leaves ~30\.5 GiB usable \(32 GiB nominal − 3 % kernel − 0\.5 GiB OS\)/);
     });
     test("2.1M established sockets need far fewer than 20 clients when each has several IPs", () => {
         assert.equal(clientsNeeded(1_050_000, 1, 51.5, 64), Math.ceil(1_050_000 / PORTS_PER_SOURCE_ADDRESS)); // 17: the seed's ~20
@@ -60,6 +61,46 @@ describe("planner", () => {
         assert.throws(() => planTier(base({ conns: 0 })), /--conns/);
         assert.throws(() => planTier(base({ tlsShare: 2 })), /--tls-share/);
         assert.throws(() => planTier(base({ instanceTypes: { ...base().instanceTypes, client: "zz.top" } })), /c2m:aws\.instanceTypes\.client/);
+    });
+    test("memory is judged against usable memory (nominal − 3 % kernel − 0.5 GiB OS); a fit with < 10 % to spare is called tight, with its headroom", () => {
+        const small = planTier(base({ instanceTypes: { ...base().instanceTypes, haproxy: "r6i.xlarge" } }));
+        // 1.05M TLS connections: ~29.2 GiB on a 32 GiB box. It fits, but only just, and the plan says so.
+        assert.equal(small.lb_memory_gb, 29.2);
+        assert.equal(small.lb_usable_gb, 30.5); // 32 × 0.97 − 0.5 = 30.54
+        assert.equal(small.lb_headroom_gb, 1.3);
+        assert.ok(small.fits);
+        assert.deepEqual(small.tight, ["haproxy"]);
+        const warning = small.warnings.find((w) => w.startsWith("haproxy: tight:"));
+        assert.ok(warning, small.warnings.join("\n"));
+        assert.match(warning, /~29\.2 GiB of ~30\.5 GiB usable on r6i\.xlarge .*~1\.3 GiB \(4 %\) to spare/);
+        // At Karpenter's 7.5 % (32 × 0.925 − 0.5 = 29.1 GiB) it would not fit: the warning says that too.
+        assert.match(warning, /7\.5 %.*~29\.1 GiB are usable and it does not fit/);
+        assert.match(formatPlan(small), /^  fits, tight on haproxy \(see the warning\)$/m);
+        const big = planTier(base());
+        assert.equal(big.lb_usable_gb, 61.6);
+        assert.deepEqual(big.tight, []);
+        assert.match(formatPlan(big), /^  fits$/m);
+    });
+    test("vCPU quota: every host's vCPUs against On-Demand Standard L-1216C47A, stated with what new accounts get", () => {
+        const p = planTier(base());
+        assert.equal(p.vcpu_quota.code, "L-1216C47A");
+        assert.equal(p.vcpu_quota.vcpus_needed, 16 + 8 * 8 + 20 * 32); // 720
+        assert.match(p.vcpu_quota.name, /^Running On-Demand Standard \(A, C, D, H, I, M, R, T, Z\) instances$/);
+        assert.match(formatPlan(p), /vCPU quota: 720 vCPUs of "Running On-Demand Standard \(A, C, D, H, I, M, R, T, Z\) instances" \(L-1216C47A, per region; new accounts: 5–32\)/);
+        assert.ok(p.warnings.some((w) => /vCPU quota: the lab runs 720 vCPUs .* starts at 5–32 on new accounts/.test(w)), p.warnings.join("\n"));
+        // A lab within what any new account has is not warned about.
+        const tiny = planTier(base({ conns: 1000, clients: 1, backends: 1, instanceTypes: { haproxy: "c6i.large", backend: "c6i.large", client: "c6i.large" } }));
+        assert.equal(tiny.vcpu_quota.vcpus_needed, 6);
+        assert.ok(!tiny.warnings.some((w) => /vCPU quota/.test(w)));
+    });
+    test("every host is priced and counted, the metrics host too", () => {
+        const without = planTier(base());
+        const withMetrics = planTier(base({ metricsHosts: 1, instanceTypes: { ...base().instanceTypes, metrics: "c6i.large" } }));
+        const metricsLine = fleetUsdPerHour([{ role: "metrics", instanceType: "c6i.large", count: 1 }], 16);
+        assert.ok(Math.abs(withMetrics.usd_per_hour - without.usd_per_hour - metricsLine) < 0.002, `${withMetrics.usd_per_hour} vs ${without.usd_per_hour} + ${metricsLine}`);
+        assert.equal(withMetrics.vcpu_quota.vcpus_needed, without.vcpu_quota.vcpus_needed + 2);
+        assert.equal(withMetrics.roles.metrics?.instance_type, "c6i.large");
+        assert.match(formatPlan(withMetrics), /^  metrics +1 × c6i\.large/m);
     });
     test("prices: dated table, a fleet's cost adds instances, IPv4 and volumes", () => {
         assert.match(PRICES_AS_OF, /^\d{4}-\d{2}-\d{2}$/);
@@ -91,7 +132,10 @@ describe("the three seed tiers (stack files)", () => {
             assert.ok(p.source_ips_per_client > 1);
             assert.ok(p.clients_needed < 20);
             assert.ok(p.fits, p.problems.map(problemText).join("\n"));
+            // The 32 GiB boxes hold 1.05M TLS connections (~29.2 GiB) with ~1.3 GiB to spare: a fit, called tight.
+            assert.deepEqual(p.tight, e.memory === 32 ? ["haproxy"] : []);
             assert.ok(p.usd_per_hour <= cfg.aws.budgetUsdPerHour);
+            assert.equal(p.vcpu_quota.vcpus_needed, e.vcpu + 8 * 8 + 20 * 32);
         });
     }
 });
