@@ -19,6 +19,8 @@ import { labEnv, runsRoot } from "./toolchain/toolchain.ts";
 import { recordRun } from "./ledger.ts";
 import { parseRecord, writeRecord } from "../components/records/io.ts";
 import { RunRecordSchema, VegetaSummarySchema, type RunRecord, type VegetaSummary } from "../components/records/runRecord.ts";
+import { platformFor } from "../components/platform/registry.ts";
+import { describeAllowances, diffAllowances, parseAllowanceCounters, type AllowanceCounters } from "../components/platform/allowances.ts";
 
 export type AttackOverrides = Partial<Omit<LabConfig["attack"], "preset">> & { preset?: LabConfig["attack"]["preset"] };
 
@@ -100,6 +102,10 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         writeFileSync(join(dir, "config.yaml"), YAML.stringify({ stack, settings, labConfig: out.labConfig }));
         writeFileSync(join(dir, "haproxy.cfg"), out.haproxyConfig);
         const statsBefore = await fetchStats(http, out.vips.stats);
+        // What the machine under each host drops (EC2 allowances, conntrack): a rise during the run invalidates it.
+        const allowanceScript = platformFor(out.labConfig).allowanceCountersScript;
+        const allowanceHosts = out.inventory.filter((h) => h.role !== "metrics").map((h) => h.name);
+        const allowancesBefore = await readAllowances(ssh, allowanceHosts, target, allowanceScript);
         process.stderr.write(`attack ${runId}: ${plan.length} vegeta processes on ${clients.length} clients, ` +
             `${settings.rate}/s per client for ${settings.durationS}s, sleep ${settings.sleepMs} ms, times ${settings.times}, frontends ${settings.frontends.join("+")}\n`);
         const t0 = Date.now();
@@ -121,6 +127,8 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
             process.stderr.write(`HAProxy statistics after the run unavailable: ${err.message}\n`);
             return [] as StatsRow[];
         });
+        const allowances = diffAllowances(allowancesBefore, await readAllowances(ssh, allowanceHosts, target, allowanceScript));
+        for (const line of describeAllowances(allowances)) process.stderr.write(`${line}\n`);
         const serversDown = downServers(statsAfter, "pong");
         const perFrontend: AttackResult["perFrontend"] = {};
         const haproxy: AttackResult["haproxy"] = {};
@@ -142,6 +150,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
             versions: await versions(ssh, target(clients[0].name), lb ? target(lb.name) : undefined),
             summary, perFrontend, haproxy, backend: backendCounters(statsAfter, "pong"), serversDown, failedProcesses,
             ...(settings.frontends.includes("tls") ? { certificate: labCertificate(out.labConfig.haproxy.tls) } : {}),
+            allowances,
         };
         writeRecord(join(dir, "run.json"), RunRecordSchema, run);
         await recordRun(dir, run, out); // timeline.json, server metrics, and the run's row in runs/ledger.jsonl
@@ -153,6 +162,15 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         if (interrupted) await stopRemote().catch(() => undefined);
         ssh.close();
     }
+}
+
+/** Each host's allowance counters (the platform's script over SSH); a host that does not answer is left out, so it shows as unreadable. */
+async function readAllowances(ssh: SshSession, hosts: string[], target: (n: string) => SshTarget, script: string): Promise<Record<string, AllowanceCounters>> {
+    const read = await Promise.all(hosts.map(async (name) => {
+        const r = await ssh.run(target(name), script, { timeoutMs: 30_000 });
+        return r.code === 0 ? [[name, parseAllowanceCounters(r.stdout)] as const] : [];
+    }));
+    return Object.fromEntries(read.flat());
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
@@ -234,5 +252,6 @@ export function formatSummary(r: AttackResult): string {
         ...Object.entries(r.perFrontend).map(([f, s]) => `${line(f, s)}  haproxy: ${r.haproxy[f]?.requests ?? "?"} requests over ${r.haproxy[f]?.sessions ?? "?"} connections`),
         ...r.failedProcesses.map((f) => `FAILED vegeta on ${f.client} (${f.frontend}, ${f.laddr}) exit ${f.code}: ${f.stderr}`),
         ...(r.serversDown?.length ? [`DOWN in HAProxy at the end: ${r.serversDown.join(", ")}`] : []),
+        ...(r.allowances ? describeAllowances(r.allowances) : []),
     ].join("\n");
 }

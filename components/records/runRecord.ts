@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { AttackSettings } from "../render/attack.ts";
 import { CERTIFICATES } from "../config.ts";
 import type { SameShape } from "./sameShape.ts";
+import type { AllowanceCheck } from "../platform/allowances.ts";
 
 const FrontendSchema = z.enum(["plain", "tls"]);
 
@@ -85,6 +86,18 @@ const OomSchema = z.strictObject({
     kernelLog: z.array(z.string()),
 });
 
+const CountersSchema = z.record(z.string(), z.number().int().min(0));
+/** What the machine under the hosts dropped during the run: the platform's allowance counters before and after (components/platform/allowances.ts). */
+const AllowancesSchema = z.strictObject({
+    before: z.record(z.string(), CountersSchema),
+    after: z.record(z.string(), CountersSchema),
+    /** A drop counter rose on some host: the run measured the platform's limit, not the lab's; it is invalid. */
+    exceeded: z.boolean(),
+    increases: z.array(z.strictObject({ host: z.string(), counter: z.string(), before: z.number(), after: z.number() })),
+    unreadable: z.array(z.string()),
+});
+true satisfies SameShape<z.infer<typeof AllowancesSchema>, AllowanceCheck>;
+
 export const RunRecordSchema = z.strictObject({
     runId: z.string().min(1),
     stack: z.string().min(1),
@@ -108,5 +121,7 @@ export const RunRecordSchema = z.strictObject({
     certificate: z.enum(CERTIFICATES).optional(),
     /** bench:oom: the LB host's memory limit and how the ramp into it ended. */
     oom: OomSchema.optional(),
+    /** The platform's allowance counters of every host but the metrics one, before and after; absent in older runs. */
+    allowances: AllowancesSchema.optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;

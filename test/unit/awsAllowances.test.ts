@@ -10,6 +10,7 @@ import {
     CONNTRACK_STATS_SCRIPT, describeAllowances, diffAllowances, ENA_ALLOWANCES_SCRIPT, ENA_COUNTERS, parseAllowanceCounters,
 } from "../../components/platform/allowances.ts";
 import { platformFor } from "../../components/platform/registry.ts";
+import { RunRecordSchema } from "../../components/records/runRecord.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "c2m-allowances-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -101,6 +102,11 @@ describe("judging a run by its allowance counters", () => {
         assert.deepEqual(check.unreadable, ["client-0", "haproxy-0:pps_allowance_exceeded"]);
         assert.equal(check.exceeded, false);
         assert.match(describeAllowances(check).at(-1)!, /unreadable before or after the run: client-0, haproxy-0:pps_allowance_exceeded/);
+    });
+    test("run.json keeps the check (optional field: older runs have none)", () => {
+        const check = diffAllowances(before, { ...before, "client-0": { conntrack_drop: 5 } });
+        assert.deepEqual(RunRecordSchema.shape.allowances.parse(JSON.parse(JSON.stringify(check))), check);
+        assert.equal(RunRecordSchema.shape.allowances.parse(undefined), undefined);
     });
     test("parsing skips comments and other lines", () => {
         assert.deepEqual(parseAllowanceCounters("# ethtool -S ens5\nNIC statistics:\n  pps_allowance_exceeded: 4\nnot: a number\n"), { pps_allowance_exceeded: 4 });
