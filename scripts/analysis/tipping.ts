@@ -105,8 +105,10 @@ export function summarise(steps: StepVerdict[], o: TippingOptions): TippingResul
     const converged = narrowEnough(lo, hi, o);
     return {
         knee: Math.sqrt(lo * hi), uncertainty, lastGood: lo, firstBad: hi, baselineP99Ms, converged, steps,
-        stopReason: converged ? `bracket (${fmtRate(lo)}, ${fmtRate(hi)}] within ±${(o.tolerance * 100).toFixed(0)} %`
-            : `step budget (${o.maxSteps}) spent before the bracket narrowed to ±${(o.tolerance * 100).toFixed(0)} %`,
+        stopReason: !converged ? `step budget (${o.maxSteps}) spent before the bracket narrowed to ±${(o.tolerance * 100).toFixed(0)} %`
+            : uncertainty <= o.tolerance ? `bracket (${fmtRate(lo)}, ${fmtRate(hi)}] within ±${(o.tolerance * 100).toFixed(0)} %`
+            // Rates move in whole quanta: the bracket can stop wider than the tolerance; say how wide.
+            : `bracket (${fmtRate(lo)}, ${fmtRate(hi)}] has no offerable rate inside (±${(uncertainty * 100).toFixed(1)} %)`,
     };
 }
 
@@ -148,4 +150,37 @@ export function formatTippingTable(r: TippingResult): string {
     const knee = r.knee === undefined ? `no knee: ${r.stopReason}`
         : `knee ≈ ${fmtRate(r.knee)} (±${((r.uncertainty ?? 0) * 100).toFixed(1)} %: last good ${fmtRate(r.lastGood!)}, first bad ${fmtRate(r.firstBad!)}) after ${r.steps.length} steps — ${r.stopReason}`;
     return [line(header), ...rows.map(line), "", knee].join("\n");
+}
+
+/**
+ * A synthetic backend of known capacity for checking the search (bench:tipping): pong servers
+ * each serving at most maxConcurrent requests at once for a fixed serviceTimeMs (extra ones
+ * wait in its FIFO queue), so capacity = servers × maxConcurrent × 1000 / serviceTimeMs. From a
+ * wanted capacity: about serviceMs per request (so a step of a few seconds sees many requests
+ * and a knee is a queue, not a CPU limit), the slots that takes spread over up to maxServers
+ * servers (an even count on two backend hosts, or one server for the smallest), whole numbers.
+ */
+export function syntheticBackend(capacity: number, o: { serviceMs?: number; maxServers?: number } = {}) {
+    if (!(capacity > 0 && Number.isFinite(capacity))) throw new Error(`capacity must be a positive number, got ${capacity}`);
+    const serviceMs = o.serviceMs ?? 200;
+    const maxServers = Math.max(2, 2 * Math.floor((o.maxServers ?? 8) / 2));
+    const slots = (capacity * serviceMs) / 1000;
+    const servers = slots < 2 ? 1 : Math.min(maxServers, 2 * Math.floor(slots / 2));
+    const maxConcurrent = Math.max(1, Math.round(slots / servers));
+    const serviceTimeMs = Math.max(1, Math.round((servers * maxConcurrent * 1000) / capacity));
+    return {
+        backends: servers === 1 ? 1 : 2, serversPerHost: servers === 1 ? 1 : servers / 2, servers, maxConcurrent, serviceTimeMs,
+        /** What these whole numbers give, close to the wanted capacity (service times are whole ms). */
+        capacity: (servers * maxConcurrent * 1000) / serviceTimeMs,
+    };
+}
+
+/** Start of a search whose knee is expected near `capacity`: a tenth of it (the knee within 16× the start: ≤ 8 steps), at least one quantum. */
+export function startRateFor(capacity: number, quantum = 0): number {
+    return Math.max(quantum, capacity / 10);
+}
+
+/** Smallest capacity a search in steps of `quantum` requests/s can pin within ±10 % (a bracket needs room for a rate inside it). */
+export function minCheckableCapacity(quantum: number): number {
+    return 5 * quantum;
 }

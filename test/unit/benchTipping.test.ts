@@ -1,0 +1,119 @@
+// bench:tipping for any capacity: the synthetic backend derived from the capacity asked for, the
+// start rate derived from it, and the search from there on a queue of that capacity (with the
+// bench's 2 clients: rates in whole steps of 2/s) — within ±10 % in ≤ 8 steps for every capacity
+// from the smallest checkable one up.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import {
+    DEFAULT_TIPPING, minCheckableCapacity, searchTippingPoint, startRateFor, syntheticBackend, type StepMeasure,
+} from "../../scripts/analysis/tipping.ts";
+import { parseLabConfig } from "../../components/loadConfig.ts";
+
+/** Deterministic pseudo-random numbers (mulberry32). */
+function rng(seed: number): () => number {
+    let a = seed >>> 0;
+    return () => {
+        a = (a + 0x6d2b79f5) >>> 0;
+        let t = a;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+}
+
+/** A FIFO queue in front of capacity C for 10 s steps (as in tipping.test.ts): flat p99 below C, a growing backlog above. */
+function queueModel(capacity: number, serviceMs: number, noise = 0, seed = 1) {
+    const random = rng(seed);
+    return async (rate: number): Promise<StepMeasure> => {
+        const rho = rate / capacity;
+        const jitter = 1 + noise * (2 * random() - 1);
+        const backlogMs = rho > 1 ? (rho - 1) * 10_000 : 0;
+        const p99Ms = (serviceMs * (1 + 0.3 * Math.min(rho, 1) ** 8) + 0.99 * backlogMs) * jitter;
+        const late = rho > 1 ? Math.max(0, ((rho - 1) * 10 - 30) / ((rho - 1) * 10)) : 0;
+        return { rate, p50Ms: serviceMs * jitter + backlogMs / 2, p99Ms, errorRatio: late, requests: Math.round(rate * 10) };
+    };
+}
+
+const CLIENTS = 2;
+const capacities = (): number[] => {
+    const list: number[] = [];
+    for (let n = minCheckableCapacity(CLIENTS); n <= 100_000; n = Math.ceil(n * 1.07)) list.push(n);
+    return list;
+};
+
+describe("syntheticBackend", () => {
+    test("the capacity asked for, within 1 %, in whole servers, slots and ms", () => {
+        const problems: string[] = [];
+        for (const n of [...capacities(), 240, 600, 1000]) {
+            const b = syntheticBackend(n);
+            if (Math.abs(b.capacity - n) / n > 0.01) problems.push(`${n}: gives ${b.capacity}`);
+            if (b.backends * b.serversPerHost !== b.servers || ![1, 2, 4, 6, 8].includes(b.servers)) problems.push(`${n}: ${b.backends} × ${b.serversPerHost} servers`);
+            if (!Number.isInteger(b.maxConcurrent) || b.maxConcurrent < 1 || !Number.isInteger(b.serviceTimeMs)) problems.push(`${n}: ${JSON.stringify(b)}`);
+            // ~200 ms per request: a step sees many requests, and the knee is the queue's, not pong's CPU.
+            if (b.serviceTimeMs < 100 || b.serviceTimeMs > 300) problems.push(`${n}: service time ${b.serviceTimeMs} ms`);
+            if (b.capacity !== (b.servers * b.maxConcurrent * 1000) / b.serviceTimeMs) problems.push(`${n}: capacity formula`);
+        }
+        assert.deepEqual(problems, []);
+    });
+
+    test("the earlier fixed lab is what 240/s still gets: 8 servers × 6 slots / 200 ms", () => {
+        assert.deepEqual(syntheticBackend(240), { backends: 2, serversPerHost: 4, servers: 8, maxConcurrent: 6, serviceTimeMs: 200, capacity: 240 });
+    });
+
+    test("small capacities use fewer servers rather than long service times", () => {
+        assert.deepEqual(syntheticBackend(10), { backends: 2, serversPerHost: 1, servers: 2, maxConcurrent: 1, serviceTimeMs: 200, capacity: 10 });
+        assert.equal(syntheticBackend(5).servers, 1);
+    });
+
+    test("every derived backend is a valid lab config (c2m:backend, c2m:hosts)", () => {
+        for (const n of [10, 37, 240, 1000, 25_000]) {
+            const b = syntheticBackend(n);
+            assert.doesNotThrow(() => parseLabConfig({
+                hosts: { haproxy: 1, backends: b.backends, clients: CLIENTS, metrics: 0 },
+                backend: { serversPerHost: b.serversPerHost, maxConcurrent: b.maxConcurrent, serviceTimeMs: b.serviceTimeMs },
+                attack: { preset: "smoke", frontends: ["plain"] },
+            }), String(n));
+        }
+    });
+
+    test("refuses a capacity that is not a positive number", () => {
+        for (const bad of [0, -5, NaN, Infinity]) assert.throws(() => syntheticBackend(bad), /capacity must be a positive number/);
+    });
+});
+
+describe("the search from the bench's start, for any capacity", () => {
+    test(`every capacity from ${minCheckableCapacity(CLIENTS)}/s to 100k/s: knee within ±10 % in ≤ 8 steps`, async () => {
+        const failures: string[] = [];
+        for (const n of capacities()) {
+            const b = syntheticBackend(n);
+            const r = await searchTippingPoint(queueModel(b.capacity, b.serviceTimeMs), { ...DEFAULT_TIPPING, startRate: startRateFor(b.capacity, CLIENTS), quantum: CLIENTS });
+            const ok = r.knee !== undefined && Math.abs(r.knee - b.capacity) / b.capacity <= 0.1 && r.steps.length <= 8;
+            if (!ok) failures.push(`capacity ${b.capacity.toFixed(1)}: knee ${r.knee?.toFixed(1)} in ${r.steps.length} steps (${r.stopReason})`);
+        }
+        assert.deepEqual(failures, []);
+    });
+
+    test("±5 % latency noise: still within ±10 % in ≤ 8 steps", async () => {
+        const failures: string[] = [];
+        let seed = 0;
+        for (const n of capacities().filter((_, i) => i % 3 === 0)) {
+            const b = syntheticBackend(n);
+            const r = await searchTippingPoint(queueModel(b.capacity, b.serviceTimeMs, 0.05, ++seed), { ...DEFAULT_TIPPING, startRate: startRateFor(b.capacity, CLIENTS), quantum: CLIENTS });
+            if (r.knee === undefined || Math.abs(r.knee - b.capacity) / b.capacity > 0.1 || r.steps.length > 8) failures.push(`${n}: knee ${r.knee} in ${r.steps.length}`);
+        }
+        assert.deepEqual(failures, []);
+    });
+
+    test("start: a tenth of the capacity, never below one quantum", () => {
+        assert.equal(startRateFor(600, 2), 60);
+        assert.equal(startRateFor(12, 2), 2);
+    });
+
+    test("below the smallest checkable capacity the quantum is too coarse, and the result says how wide it stopped", async () => {
+        // capacity 8 in steps of 2: the bracket (8, 10] has nothing offerable inside; it is ±11.8 %, not the tolerance
+        const r = await searchTippingPoint(queueModel(8, 200), { ...DEFAULT_TIPPING, startRate: 2, quantum: 2 });
+        assert.equal(r.converged, true);
+        assert.match(r.stopReason, /^bracket \(8\.0\/s, 10\.0\/s\] has no offerable rate inside \(±11\.8 %\)$/);
+        assert.ok(minCheckableCapacity(2) > 8);
+    });
+});
