@@ -7,6 +7,8 @@ import type {
 import { fleetUsdPerHour, instanceType } from "../components/plan/prices.ts";
 // The tags, the TTL cap and the budget tag the lab stamps (and its config caps), defined once.
 import { BUDGET_TAG, LAB_TAG, MAX_TTL_HOURS } from "../components/platform/labTags.ts";
+// The one layout in which a security group may allow all traffic from anywhere (untracked flows).
+import { ANYWHERE, LAB_NACL_EGRESS, LAB_SG_INGRESS, labNaclIngress } from "../components/platform/aws/trafficRules.ts";
 
 export const LAB_TAGS = Object.values(LAB_TAG);
 /** AWS types the API gives no tags. */
@@ -90,11 +92,69 @@ export const ttlTags: ResourceValidationPolicy = {
     validateResource: perResource((type, props) => ttlTagProblems(type, props)),
 };
 
-export const noSshFromInternet: ResourceValidationPolicy = {
+const SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup";
+const DEFAULT_ACL = "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl";
+/** ACL resources other than the lab subnet's default ACL: each could widen what reaches a host. */
+const OTHER_ACL_TYPES = new Set(["aws:ec2/networkAcl:NetworkAcl", "aws:ec2/networkAclRule:NetworkAclRule", "aws:ec2/networkAclAssociation:NetworkAclAssociation"]);
+
+const ruleKey = (r: Props) => JSON.stringify([Number(r.ruleNo ?? 0), r.action, String(r.protocol), r.cidrBlock ?? null, r.ipv6CidrBlock ?? null, Number(r.fromPort ?? 0), Number(r.toPort ?? 0)]);
+const sameRules = (actual: Props[] | undefined, expected: readonly Props[]) =>
+    JSON.stringify((actual ?? []).map(ruleKey).sort()) === JSON.stringify(expected.map(ruleKey).sort());
+const prefixOf = (cidr: string) => Number(cidr.split("/")[1] ?? -1);
+
+/** The group allows exactly all traffic from 0.0.0.0/0 (the untracked lab group) and nothing else. */
+function isUntrackedLabGroup(props: Props): boolean {
+    const ingress: Props[] = props.ingress ?? [];
+    const expected = LAB_SG_INGRESS[0];
+    return ingress.length === 1 && String(ingress[0].protocol) === expected.protocol && Number(ingress[0].fromPort ?? 0) === 0
+        && Number(ingress[0].toPort ?? 0) === 0 && JSON.stringify(ingress[0].cidrBlocks ?? []) === JSON.stringify(expected.cidrBlocks)
+        && !ingress[0].self && !(ingress[0].ipv6CidrBlocks ?? []).length && !(ingress[0].securityGroups ?? []).length
+        && !(ingress[0].prefixListIds ?? []).length;
+}
+
+/** Problems of the stack's network ACLs against the lab's: VPC in, SSH from the operator only, download replies; nothing wider. */
+export function labAclProblems(resources: { type: string; props: Props }[]): string[] {
+    const others = resources.filter((r) => OTHER_ACL_TYPES.has(r.type));
+    if (others.length) return [`network ACL resources besides the lab subnet's default ACL (${others.map((r) => r.type).join(", ")}) may open the lab: not allowed`];
+    const acls = resources.filter((r) => r.type === DEFAULT_ACL);
+    if (acls.length !== 1) return [`a security group open to 0.0.0.0/0 needs exactly one lab network ACL on the lab subnet, found ${acls.length}`];
+    const acl = acls[0].props;
+    if (!(acl.subnetIds ?? []).length) return ["the lab network ACL guards no subnet"];
+    const ssh = (acl.ingress ?? []).find((r: Props) => Number(r.ruleNo) === 110);
+    const operatorCidr = String(ssh?.cidrBlock ?? "");
+    if (operatorCidr === ANYWHERE || prefixOf(operatorCidr) < 8) return [`the lab network ACL lets SSH in from ${operatorCidr || "nowhere"}: only the operator's CIDR (/8 or narrower)`];
+    const problems: string[] = [];
+    if (!sameRules(acl.ingress, labNaclIngress(operatorCidr))) {
+        problems.push(`the lab network ACL's inbound rules are not exactly the lab's (VPC all, ${operatorCidr} tcp/22, replies to downloads): ${(acl.ingress ?? []).map(ruleKey).join(" ")}`);
+    }
+    if (!sameRules(acl.egress, LAB_NACL_EGRESS)) problems.push("the lab network ACL's outbound rules are not exactly the lab's (all traffic out)");
+    return problems;
+}
+
+/**
+ * SSH from the internet is refused, with one exception: the untracked lab group (all traffic from
+ * 0.0.0.0/0, so no flow is connection-tracked) when the stack's network ACL is exactly the lab's,
+ * which lets in only the VPC, SSH from the operator and download replies (trafficRules.ts).
+ */
+export function trafficLayoutProblems(resources: { type: string; props: Props }[]): string[] {
+    const problems: string[] = [];
+    for (const r of resources) {
+        const open = sshFromInternetProblems(r.type, r.props);
+        if (open.length === 0) continue;
+        if (r.type !== SECURITY_GROUP || !isUntrackedLabGroup(r.props)) { problems.push(...open); continue; }
+        const acl = labAclProblems(resources);
+        problems.push(...acl.map((p) => `security group open to 0.0.0.0/0: ${p}`));
+    }
+    return problems;
+}
+
+export const noSshFromInternet: StackValidationPolicy = {
     name: "lab-no-ssh-from-internet",
-    description: "No security group lets SSH (or all traffic) in from 0.0.0.0/0 or ::/0.",
+    description: "No security group lets SSH in from 0.0.0.0/0 or ::/0, except the untracked lab group behind exactly the lab's network ACL.",
     enforcementLevel: "mandatory",
-    validateResource: perResource(sshFromInternetProblems),
+    validateStack: (args: StackValidationArgs, report: ReportViolation) => {
+        for (const problem of trafficLayoutProblems(args.resources)) report(problem);
+    },
 };
 
 export const imdsv2Required: ResourceValidationPolicy = {

@@ -11,7 +11,7 @@ import { EXPIRY_ENABLE, EXPIRY_UNIT, expiryRenewScript, onCalendar } from "../..
 import { EPHEMERAL_PORTS, LAB_NACL_EGRESS, LAB_SG_EGRESS, LAB_SG_INGRESS, labNaclIngress, type NetworkAclRule } from "../../components/platform/aws/trafficRules.ts";
 import { ipToInt, readCidr } from "../../components/platform/addressPlan.ts";
 import { isLabTarget } from "../../components/platform/addressPlan.ts";
-import { budgetProblems, imdsProblems, sshFromInternetProblems, ttlTagProblems } from "../../policy/policies.ts";
+import { budgetProblems, imdsProblems, trafficLayoutProblems, ttlTagProblems } from "../../policy/policies.ts";
 
 export interface TierExpectation {
     stack: string;
@@ -283,9 +283,9 @@ export function describeTier(e: TierExpectation): void {
 
         test("the stack passes its own policy pack (TTL tags, SSH, IMDSv2, budget)", () => {
             const resources = run.resources.map((r) => ({ type: r.type, props: reveal(r.inputs) as Record<string, any> }));
-            const problems = resources.flatMap((r) => [...ttlTagProblems(r.type, r.props), ...sshFromInternetProblems(r.type, r.props), ...imdsProblems(r.type, r.props)]
+            const problems = resources.flatMap((r) => [...ttlTagProblems(r.type, r.props), ...imdsProblems(r.type, r.props)]
                 .map((p) => `${r.type}: ${p}`));
-            assert.deepEqual([...problems, ...budgetProblems(resources)], []);
+            assert.deepEqual([...problems, ...trafficLayoutProblems(resources), ...budgetProblems(resources)], []);
             // A lower cap set in the policy config (e.g. by an organisation) rejects the same fleet.
             assert.ok(budgetProblems(resources, { maxUsdPerHour: 1 }).length === 1);
         });

@@ -1,7 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs } from "@pulumi/policy";
+import type { ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
 import { budgetCap, imdsv2Required, noSshFromInternet, POLICIES, ttlTags } from "../../policy/policies.ts";
+import { labNaclIngress, LAB_NACL_EGRESS, LAB_SG_EGRESS, LAB_SG_INGRESS } from "../../components/platform/aws/trafficRules.ts";
 
 const EXPIRES = new Date(Date.now() + 4 * 3_600_000).toISOString();
 const TAGS = { "lab:stack": "aws-16c64g", "lab:owner": "operator", "lab:expires-at": EXPIRES };
@@ -19,9 +20,9 @@ function violations(policy: ResourceValidationPolicy, type: string, props: Recor
     return found;
 }
 
-function stackViolations(resources: { type: string; props: Record<string, any> }[], config: object = {}): string[] {
+function stackViolations(resources: { type: string; props: Record<string, any> }[], config: object = {}, policy: StackValidationPolicy = budgetCap): string[] {
     const found: string[] = [];
-    budgetCap.validateStack({ resources, stackTags: new Map(), getConfig: () => config } as unknown as StackValidationArgs, (m) => found.push(m));
+    policy.validateStack({ resources, stackTags: new Map(), getConfig: () => config } as unknown as StackValidationArgs, (m) => found.push(m));
     return found;
 }
 
@@ -59,28 +60,52 @@ describe("policy pack", () => {
     });
 
     describe("no SSH from the internet", () => {
-        const sg = (ingress: Record<string, any>[]) => violations(noSshFromInternet, "aws:ec2/securityGroup:SecurityGroup", { ingress });
+        const SG = "aws:ec2/securityGroup:SecurityGroup";
+        const ACL = "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl";
+        const sgs = (...groups: Record<string, any>[][]) => stackViolations(groups.map((ingress) => ({ type: SG, props: { ingress } })), {}, noSshFromInternet);
+        const labAcl = (over: Record<string, any> = {}) => ({
+            type: ACL, props: { subnetIds: ["subnet-1"], ingress: labNaclIngress("203.0.113.7/32"), egress: [...LAB_NACL_EGRESS], ...over },
+        });
+        const labGroup = { type: SG, props: { ingress: [...LAB_SG_INGRESS], egress: [...LAB_SG_EGRESS] } };
+        const layout = (...resources: { type: string; props: Record<string, any> }[]) => stackViolations(resources, {}, noSshFromInternet);
+
         test("SSH from the operator's /32 and traffic from the group itself pass", () => {
-            assert.deepEqual(sg([
+            assert.deepEqual(sgs([
                 { protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.7/32"] },
                 { protocol: "-1", fromPort: 0, toPort: 0, self: true },
             ]), []);
         });
         test("SSH, all traffic or a port range with 22 from 0.0.0.0/0 or ::/0 is rejected", () => {
-            assert.equal(sg([{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }]).length, 1);
-            assert.equal(sg([{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }]).length, 1);
-            assert.equal(sg([{ protocol: "tcp", fromPort: 1, toPort: 1024, ipv6CidrBlocks: ["::/0"] }]).length, 1);
+            assert.equal(sgs([{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }]).length, 1);
+            assert.equal(sgs([{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }]).length, 1);
+            assert.equal(sgs([{ protocol: "tcp", fromPort: 1, toPort: 1024, ipv6CidrBlocks: ["::/0"] }]).length, 1);
         });
         test("HTTPS from anywhere is not SSH", () => {
-            assert.deepEqual(sg([{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"] }]), []);
+            assert.deepEqual(sgs([{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"] }]), []);
         });
         test("standalone rules are checked too", () => {
-            assert.equal(violations(noSshFromInternet, "aws:ec2/securityGroupRule:SecurityGroupRule",
-                { type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }).length, 1);
-            assert.equal(violations(noSshFromInternet, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
-                { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "0.0.0.0/0" }).length, 1);
-            assert.deepEqual(violations(noSshFromInternet, "aws:ec2/securityGroupRule:SecurityGroupRule",
-                { type: "egress", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }), []);
+            assert.equal(layout({ type: "aws:ec2/securityGroupRule:SecurityGroupRule",
+                props: { type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] } }, labAcl()).length, 1);
+            assert.equal(layout({ type: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+                props: { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "0.0.0.0/0" } }, labAcl()).length, 1);
+            assert.deepEqual(layout({ type: "aws:ec2/securityGroupRule:SecurityGroupRule",
+                props: { type: "egress", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] } }), []);
+        });
+        test("the untracked lab group passes behind exactly the lab's network ACL", () => {
+            assert.deepEqual(layout(labGroup, labAcl()), []);
+        });
+        test("the untracked lab group without the lab ACL, or with anything wider, is rejected", () => {
+            assert.match(layout(labGroup).join("\n"), /exactly one lab network ACL.*found 0/);
+            assert.match(layout(labGroup, labAcl({ ingress: labNaclIngress("0.0.0.0/1") })).join("\n"), /SSH in from 0\.0\.0\.0\/1/);
+            assert.match(layout(labGroup, labAcl({ ingress: [...labNaclIngress("203.0.113.7/32"), { ruleNo: 130, action: "allow", protocol: "udp", cidrBlock: "0.0.0.0/0", fromPort: 0, toPort: 65535 }] })).join("\n"), /not exactly the lab's/);
+            assert.match(layout(labGroup, labAcl({ subnetIds: [] })).join("\n"), /guards no subnet/);
+            assert.match(layout(labGroup, labAcl(), { type: "aws:ec2/networkAclRule:NetworkAclRule", props: {} }).join("\n"), /besides the lab subnet's default ACL/);
+            const ssh = labNaclIngress("203.0.113.7/32").map((r) => r.ruleNo === 110 ? { ...r, cidrBlock: "0.0.0.0/0" } : r);
+            assert.match(layout(labGroup, labAcl({ ingress: ssh })).join("\n"), /only the operator's CIDR/);
+        });
+        test("an all-traffic group with anything more than the 0.0.0.0/0 rule is not the lab group", () => {
+            const wider = { type: SG, props: { ingress: [...LAB_SG_INGRESS, { protocol: "tcp", fromPort: 22, toPort: 22, ipv6CidrBlocks: ["::/0"] }] } };
+            assert.ok(layout(wider, labAcl()).length >= 1);
         });
     });
 
