@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { join, sep } from "node:path";
 import { hostname } from "node:os";
 import { loadConfig, readConfigFile, teardownConfig, type LoadedConfig } from "../components/loadConfig.ts";
-import { isExpired } from "../components/platform/labTags.ts";
+import { isExpired, LAB_TAG } from "../components/platform/labTags.ts";
 import { platformFor } from "../components/platform/registry.ts";
 import { describeResidue, residueCount, type Platform, type Residue } from "../components/platform/platform.ts";
 import { labEnv, REPO_ROOT } from "./toolchain/toolchain.ts";
@@ -76,11 +76,33 @@ export function expiryOf(stack: string, outputs: Record<string, unknown>): strin
     return value;
 }
 
-/** A stack's `expiresAt` output; undefined when nothing is deployed; throws when the outputs cannot be read (backend, passphrase). */
+interface StateResource { type: string; inputs?: { tags?: Record<string, string> }; outputs?: { tags?: Record<string, string> } }
+
+/**
+ * The lease of a stack without outputs, from its state: an `up` that failed part-way saves no
+ * outputs, yet may have created billed resources. Undefined when the state holds nothing but the
+ * stack and its providers; the earliest `lab:expires-at` tag when one is found; else an error. Pure.
+ */
+export function expiryFromState(stack: string, resources: StateResource[]): string | undefined {
+    const created = resources.filter((r) => r.type !== "pulumi:pulumi:Stack" && !r.type.startsWith("pulumi:providers:"));
+    if (created.length === 0) return undefined;
+    const tagged = created.map((r) => r.outputs?.tags?.[LAB_TAG.expiresAt] ?? r.inputs?.tags?.[LAB_TAG.expiresAt])
+        .filter((t): t is string => typeof t === "string" && Number.isFinite(Date.parse(t)))
+        .sort((a, b) => Date.parse(a) - Date.parse(b));
+    if (tagged.length) return tagged[0];
+    throw new Error(`stack ${stack}: no outputs (a failed up?) and none of its ${created.length} resources carries ${LAB_TAG.expiresAt}: cannot tell whether it expired`);
+}
+
+/** A stack's lease: its `expiresAt` output, else its state's tags; undefined when nothing is deployed; throws when it cannot be read (backend, passphrase). */
 export async function stackExpiry(stack: string): Promise<string | undefined> {
     const out = await $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true, nothrow: true })`pulumi stack output --json --stack ${stack}`;
     if (out.exitCode !== 0) throw new Error(`stack ${stack}: pulumi stack output failed (exit ${out.exitCode}): ${out.stderr.trim()}`);
-    return expiryOf(stack, parseJson(out.stdout, `pulumi stack output --stack ${stack}`) as Record<string, unknown>);
+    const outputs = parseJson(out.stdout, `pulumi stack output --stack ${stack}`) as Record<string, unknown>;
+    if (Object.keys(outputs).length > 0) return expiryOf(stack, outputs);
+    const exported = await $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true, nothrow: true })`pulumi stack export --stack ${stack}`;
+    if (exported.exitCode !== 0) throw new Error(`stack ${stack}: pulumi stack export failed (exit ${exported.exitCode}): ${exported.stderr.trim()}`);
+    const state = parseJson(exported.stdout, `pulumi stack export --stack ${stack}`) as { deployment?: { resources?: StateResource[] } };
+    return expiryFromState(stack, state.deployment?.resources ?? []);
 }
 
 /**

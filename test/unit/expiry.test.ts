@@ -2,7 +2,7 @@
 // never silently "not expired".
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { expiryOf } from "../../scripts/stack.ts";
+import { expiryFromState, expiryOf } from "../../scripts/stack.ts";
 import { platformFor } from "../../components/platform/registry.ts";
 
 describe("expiryOf", () => {
@@ -16,6 +16,22 @@ describe("expiryOf", () => {
         assert.throws(() => expiryOf("lab-a", { vips: {} }), /stack lab-a: .*no readable expiresAt \(got undefined\)/);
         assert.throws(() => expiryOf("lab-a", { expiresAt: "soon" }), /stack lab-a: .*"soon"/);
         assert.throws(() => expiryOf("lab-a", { expiresAt: 5 }), /got 5/);
+    });
+});
+
+describe("expiryFromState (an up that failed part-way saved no outputs)", () => {
+    const stackAndProvider = [{ type: "pulumi:pulumi:Stack" }, { type: "pulumi:providers:aws" }];
+    test("nothing but the stack and its providers: nothing to reap", () => {
+        assert.equal(expiryFromState("s", stackAndProvider), undefined);
+    });
+    test("created resources: the earliest lab:expires-at of their tags", () => {
+        assert.equal(expiryFromState("s", [...stackAndProvider,
+            { type: "aws:ec2/vpc:Vpc", outputs: { tags: { "lab:expires-at": "2026-12-02T15:00:00Z" } } },
+            { type: "aws:ec2/instance:Instance", inputs: { tags: { "lab:expires-at": "2026-12-02T14:00:00Z" } } },
+        ]), "2026-12-02T14:00:00Z");
+    });
+    test("created resources without the tag: an error, never skipped", () => {
+        assert.throws(() => expiryFromState("lab-b", [...stackAndProvider, { type: "command:local:Command" }]), /stack lab-b: .*1 resources carries lab:expires-at/);
     });
 });
 
