@@ -1,18 +1,26 @@
-// End to end on the local platform: a lab whose c2m:haproxy.tls.certificate is rsa-2048 serves an
-// RSA-2048 certificate (seen by openssl s_client on a client host, over the lab's SSH channel, as
-// lab traffic goes), a TLS attack records the key in run.json and the ledger, and switching the
-// key in place (lab up) makes HAProxy serve ECDSA P-256 without rebuilding the lab.
+// End to end on the local platform, one small lab's whole life (one lab for all of it, so CI
+// builds no other for these checks):
+// - plain Pulumi builds it, as a Pulumi user runs it: in a clean shell (`env -i bash --noprofile
+//   --norc`: no profile, no npm, no Go on PATH) after the one documented line
+//   `eval "$(npm run -s lab -- env)"`: pulumi stack init, preview, up, stack output, destroy preview;
+// - its c2m:haproxy.tls.certificate is rsa-2048: it serves an RSA-2048 certificate (seen by
+//   openssl s_client on a client host, over the lab's SSH channel, as lab traffic goes), a TLS
+//   attack records the key in run.json and the ledger, and switching the key in place (lab up)
+//   makes HAProxy serve ECDSA P-256 without rebuilding the lab;
+// - its state is then deleted while its namespaces remain, and `lab reap` removes them by name:
+//   zero residue.
 // Stack cert13 on 198.18.100.0/24; runs go to a temporary directory. Needs root and the toolchain.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
-import { labEnv, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { outputs, teardownStack, type StackOutputs } from "../../scripts/stack.ts";
+import { labEnv, paths, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
+import { outputs, stackExists, teardownStack, type StackOutputs } from "../../scripts/stack.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
+import { localResidue } from "../../components/platform/local/residue.ts";
 import { SshSession } from "../../scripts/lib/ssh.ts";
 import { readLedger } from "../../scripts/ledger.ts";
 import { formatRuns } from "../../scripts/lib/ledger.ts";
@@ -45,6 +53,30 @@ function lab(args: string[]): Promise<{ code: number | null; out: string }> {
     });
 }
 
+/**
+ * Runs commands in a shell with an empty environment, as a fresh terminal without start-up files
+ * would be (bash does not export the PATH it defaults to; a login shell does, so this one does
+ * too), after the documented line. Each `step NAME command…` prints its output between markers;
+ * the first failing step ends the shell. Returns each step's output and exit code.
+ */
+function cleanShell(steps: string): { code: number | null; out: string; step: (name: string) => { code: number; out: string } } {
+    const env = process.env.C2M_CACHE ? [`C2M_CACHE=${process.env.C2M_CACHE}`] : [];
+    const script = `export PATH; set -e; cd ${JSON.stringify(REPO_ROOT)}; eval "$(npm run -s lab -- env)"
+step() { name=$1; shift; printf '\\n@@@ %s\\n' "$name"; set +e; "$@" 2>&1; rc=$?; set -e; printf '\\n@@@ %s exit %d\\n' "$name" "$rc"; return $rc; }
+${steps}`;
+    const r = spawnSync("env", ["-i", ...env, "bash", "--noprofile", "--norc", "-c", script], { encoding: "utf8", timeout: 10 * MINUTE });
+    if (r.error) throw r.error;
+    const out = `${r.stdout}${r.stderr}`;
+    return {
+        code: r.status, out,
+        step: (name) => {
+            const m = new RegExp(`\\n@@@ ${name}\\n([\\s\\S]*?)\\n@@@ ${name} exit (\\d+)\\n`).exec(out);
+            assert.ok(m, `step ${name} did not run:\n${out}`);
+            return { code: Number(m[2]), out: m[1] };
+        },
+    };
+}
+
 /** The TLS VIP's certificate as `openssl x509 -text` prints it, fetched with s_client on the client host. */
 async function servedCertificate(out: StackOutputs): Promise<string> {
     const client = out.inventory.find((h) => h.role === "client")!;
@@ -68,9 +100,40 @@ after(async () => {
     assert.equal(residueCount(left), 0, describeResidue(left));
 });
 
-test("an rsa-2048 lab serves an RSA 2048-bit certificate on its TLS VIP", { timeout: 10 * MINUTE }, async () => {
-    const up = await lab(["up", "--stack", STACK]);
-    assert.equal(up.code, 0, up.out);
+test("plain pulumi in a clean shell after eval \"$(npm run -s lab -- env)\": stack init, preview, up, stack output, destroy preview", { timeout: 10 * MINUTE }, async () => {
+    const r = cleanShell(`eval "$(npm run -s lab -- env)"   # twice: the same PATH
+step env bash --noprofile --norc -c 'command -v pulumi; command -v node; node --version; pulumi version; echo "$PATH"; env | cut -d= -f1 | sort | tr "\\n" " "'
+step init pulumi stack init ${STACK}
+step preview pulumi preview --stack ${STACK} --non-interactive
+step up pulumi up --stack ${STACK} --yes --non-interactive --skip-preview
+step outputs pulumi stack output --stack ${STACK} --json
+step destroy-preview pulumi destroy --stack ${STACK} --preview-only --non-interactive`);
+    assert.equal(r.code, 0, r.out);
+
+    const [pulumi, node, nodeVersion, pulumiVersion, path, names] = r.step("env").out.trim().split("\n");
+    assert.equal(pulumi, join(paths().bin, "pulumi"), "the cache's pulumi first");
+    assert.equal(node, join(REPO_ROOT, "node_modules", ".bin", "node"), "the checkout's Node");
+    assert.match(nodeVersion, /^v2[2-9]\./);
+    assert.match(pulumiVersion, /^v3\./);
+    assert.equal(path.split(":").filter((d) => d === paths().bin).length, 1, `the cache's bin once in ${path}`);
+    assert.ok(path.endsWith(`:${join(REPO_ROOT, "scripts", "bin")}`), "the rig's plugins last");
+    const exported = names.trim().split(" ");
+    for (const key of ["PATH", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE_FILE", "C2M_BIN_PATH", "PULUMI_SKIP_UPDATE_CHECK"]) {
+        assert.ok(exported.includes(key), `${key} exported: ${names}`);
+    }
+    assert.deepEqual(exported.filter((k) => /^(npm_|PYENV|GO)/.test(k)), [], "nothing of npm, pyenv or Go leaks into the shell");
+
+    const toCreate = Number(/\+ (\d+) to create/.exec(r.step("preview").out)?.[1]);
+    assert.ok(toCreate >= 10, `preview plans the lab's resources:\n${r.step("preview").out}`);
+    assert.match(r.step("up").out, new RegExp(`\\+ ${toCreate} created`), "up creates what preview planned");
+    const out = JSON.parse(r.step("outputs").out);
+    assert.equal(out.inventory.length, 3, "1 haproxy + 1 backend + 1 client");
+    assert.equal(out.sshPrivateKey, "[secret]", "the key stays a secret in plain output");
+    assert.match(r.step("destroy-preview").out, new RegExp(`- ${toCreate} to delete`), "destroy would remove all of it");
+    assert.equal((await localResidue(STACK)).namespaces.length, 3, "one namespace per host");
+});
+
+test("the rsa-2048 lab serves an RSA 2048-bit certificate on its TLS VIP", { timeout: 10 * MINUTE }, async () => {
     const out = await outputs(STACK);
     assert.equal(out.labConfig.haproxy.tls.certificate, "rsa-2048");
     const text = await servedCertificate(out);
@@ -101,4 +164,17 @@ test("switched to ecdsa-p256 in place: lab up updates the certificate and HAProx
     const text = await servedCertificate(await outputs(STACK));
     assert.match(text, /Public Key Algorithm: id-ecPublicKey/);
     assert.match(text, /prime256v1|P-256/);
+});
+
+test("lab reap of a stack whose state was deleted but whose namespaces remain: zero residue", { timeout: 10 * MINUTE }, async () => {
+    const rm = spawnSync("pulumi", ["stack", "rm", STACK, "--yes", "--force", "--preserve-config", "--cwd", REPO_ROOT], { env: labEnv(), encoding: "utf8" });
+    assert.equal(rm.status, 0, rm.stderr);
+    assert.equal(await stackExists(STACK), false);
+    assert.equal((await localResidue(STACK)).namespaces.length, 3, "orphaned namespaces");
+    assert.ok((await localResidue(STACK)).processes.length > 0, "orphaned processes");
+    const reap = await lab(["reap", "--stack", STACK]);
+    assert.equal(reap.code, 0, reap.out);
+    assert.match(reap.out, /residue check: none/);
+    const residue = await localResidue(STACK);
+    assert.equal(residueCount(residue), 0, describeResidue(residue));
 });

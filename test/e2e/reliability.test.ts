@@ -1,12 +1,11 @@
 // Reliability on the local platform, with faults injected into real labs (real Pulumi engine,
 // sshd, HAProxy, vegeta, pong): config changes, interrupted runs (SIGINT during `lab attack`,
 // `lab tipping`, `lab up`), lost parts mid-attack (a pong server killed, a backend's network
-// cut, a client lost), idempotent teardown (`lab down` twice, after a half-failed `up`,
-// `lab reap` without state) and secrets kept out of logs, run directories and outputs.
-// Every command is the operator's CLI (`node scripts/lab.ts …`) run as a child process, except
-// the orphan's lab: plain `pulumi` builds it, as a Pulumi user would, in a clean shell prepared
-// by the one documented line `eval "$(npm run -s lab -- env)"`.
-// Stacks rel, rel2, rel3 on 198.18.80-82.0/24 ($C2M_REL_NET moves them); runs go to a temporary directory.
+// cut, a client lost), idempotent teardown (`lab down` twice, after a half-failed `up`)
+// and secrets kept out of logs, run directories and outputs. (`lab reap` without state runs on
+// certificate.test.ts's small lab, which it ends.)
+// Every command is the operator's CLI (`node scripts/lab.ts …`) run as a child process.
+// Stacks rel, rel2 on 198.18.80-81.0/24 ($C2M_REL_NET moves them); runs go to a temporary directory.
 // Needs root (network namespaces) and the toolchain (`npm run bootstrap`).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -28,10 +27,9 @@ import { PARTIAL_EXIT_CODE } from "../../scripts/attack.ts";
 
 const LAB = "rel";        // the shared lab: config changes, interrupts, lost parts, down twice
 const HALF = "rel2";      // half-failed up, then interrupted up
-const ORPHAN = "rel3";    // state deleted, namespaces left: lab reap
-/** Third octet of the first subnet (C2M_REL_NET moves all three, e.g. away from another run of this file). */
+/** Third octet of the first subnet (C2M_REL_NET moves both, e.g. away from another run of this file). */
 const NET = Number(process.env.C2M_REL_NET ?? 80);
-const SUBNETS: Record<string, string> = { rel: `198.18.${NET}.0/24`, rel2: `198.18.${NET + 1}.0/24`, rel3: `198.18.${NET + 2}.0/24` };
+const SUBNETS: Record<string, string> = { rel: `198.18.${NET}.0/24`, rel2: `198.18.${NET + 1}.0/24` };
 const MINUTE = 60_000;
 
 const runsDir = mkdtempSync(join(tmpdir(), "c2m-rel-runs-"));
@@ -39,6 +37,8 @@ const stackFile = (stack: string) => join(REPO_ROOT, `Pulumi.${stack}.yaml`);
 /** Everything every command printed: the secrets test greps it. */
 const logs: string[] = [];
 const counts = { commands: 0, faults: 0, residueFound: 0 };
+/** How long each command took, for the summary at the end (where this file's time goes). */
+const timings: { what: string; ms: number }[] = [];
 
 function writeStackConfig(stack: string, edit: (config: Record<string, any>) => void = () => undefined): void {
     const doc = YAML.parse(readFileSync(stackFile("local"), "utf8"));
@@ -54,6 +54,7 @@ interface Run { child: ChildProcess; output: () => string; done: Promise<number 
 /** `lab <args>` in a process group of its own (so a signal can go to the whole group, like Ctrl-C). */
 function lab(args: string[]): Run {
     counts.commands++;
+    const started = Date.now();
     const child = spawn(process.execPath, [join(REPO_ROOT, "scripts", "lab.ts"), ...args], {
         cwd: REPO_ROOT, env: { ...process.env, C2M_RUNS_DIR: runsDir }, stdio: ["ignore", "pipe", "pipe"], detached: true,
     });
@@ -62,7 +63,11 @@ function lab(args: string[]): Run {
     child.stderr!.on("data", (d) => { out += d; });
     const done = new Promise<number | null>((resolve, reject) => {
         child.on("error", reject);
-        child.on("close", (code) => { logs.push(`$ lab ${args.join(" ")}\n${out}`); resolve(code); });
+        child.on("close", (code) => {
+            logs.push(`$ lab ${args.join(" ")}\n${out}`);
+            timings.push({ what: `lab ${args.join(" ")}`, ms: Date.now() - started });
+            resolve(code);
+        });
     });
     return { child, output: () => out, done };
 }
@@ -147,18 +152,21 @@ function filesUnder(dir: string): string[] {
 
 before(async () => {
     // Leftovers of an earlier, killed run of this file.
-    for (const s of [LAB, HALF, ORPHAN]) await teardownStack(s, stackFile(s));
+    for (const s of [LAB, HALF]) await teardownStack(s, stackFile(s));
     writeStackConfig(LAB);
 });
 
 after(async () => {
     // Runs also when a test failed midway: nothing of any of these stacks may remain.
-    for (const s of [LAB, HALF, ORPHAN]) {
+    for (const s of [LAB, HALF]) {
         const left = await teardownStack(s, stackFile(s));
         assert.equal(residueCount(left), 0, `${s}: ${describeResidue(left)}`);
     }
     rmSync(runsDir, { recursive: true, force: true });
     process.stderr.write(`reliability: ${counts.commands} lab commands, ${counts.faults} faults injected, ${counts.residueFound} residue items found\n`);
+    const slowest = [...timings].sort((a, b) => b.ms - a.ms).slice(0, 8);
+    process.stderr.write(`reliability: slowest commands (of ${timings.length}, ${(timings.reduce((t, x) => t + x.ms, 0) / 1000).toFixed(1)} s in all):\n` +
+        slowest.map((t) => `  ${(t.ms / 1000).toFixed(1).padStart(6)} s  ${t.what}`).join("\n") + "\n");
 });
 
 test("lab up builds the shared lab", { timeout: 10 * MINUTE }, async () => {
@@ -427,82 +435,6 @@ test("lab up killed outright (SIGKILL): lab down lifts the dead pulumi's lock an
     assert.equal(down.code, 0, down.out);
     assert.match(down.out, /lifting the lock of pulumi pid \d+, which no longer runs/);
     await assertNoResidue(HALF);
-});
-
-/**
- * Runs commands in a shell with an empty environment, as a fresh terminal without start-up files
- * would be (bash does not export the PATH it defaults to; a login shell does, so this one does
- * too), after the documented line. Each `step NAME command…` prints its output between markers;
- * the first failing step ends the shell. Returns each step's output and exit code.
- */
-function cleanShell(steps: string): { code: number | null; out: string; step: (name: string) => { code: number; out: string } } {
-    counts.commands++;
-    const env = process.env.C2M_CACHE ? [`C2M_CACHE=${process.env.C2M_CACHE}`] : [];
-    const script = `export PATH; set -e; cd ${JSON.stringify(REPO_ROOT)}; eval "$(npm run -s lab -- env)"
-step() { name=$1; shift; printf '\\n@@@ %s\\n' "$name"; set +e; "$@" 2>&1; rc=$?; set -e; printf '\\n@@@ %s exit %d\\n' "$name" "$rc"; return $rc; }
-${steps}`;
-    const r = spawnSync("env", ["-i", ...env, "bash", "--noprofile", "--norc", "-c", script], { encoding: "utf8", timeout: 10 * MINUTE });
-    if (r.error) throw r.error;
-    const out = `${r.stdout}${r.stderr}`;
-    logs.push(`$ clean shell: ${steps}\n${out}`);
-    return {
-        code: r.status, out,
-        step: (name) => {
-            const m = new RegExp(`\\n@@@ ${name}\\n([\\s\\S]*?)\\n@@@ ${name} exit (\\d+)\\n`).exec(out);
-            assert.ok(m, `step ${name} did not run:\n${out}`);
-            return { code: Number(m[2]), out: m[1] };
-        },
-    };
-}
-
-test("plain pulumi in a clean shell after eval \"$(npm run -s lab -- env)\": stack init, preview, up, stack output, destroy preview", { timeout: 10 * MINUTE }, async () => {
-    writeStackConfig(ORPHAN, (c) => {
-        c["c2m:hosts"] = { haproxy: 1, backends: 1, clients: 1 };
-        c["c2m:backend"] = { serversPerHost: 1 };
-    });
-    const r = cleanShell(`eval "$(npm run -s lab -- env)"   # twice: the same PATH
-step env bash --noprofile --norc -c 'command -v pulumi; command -v node; node --version; pulumi version; echo "$PATH"; env | cut -d= -f1 | sort | tr "\\n" " "'
-step init pulumi stack init ${ORPHAN}
-step preview pulumi preview --stack ${ORPHAN} --non-interactive
-step up pulumi up --stack ${ORPHAN} --yes --non-interactive --skip-preview
-step outputs pulumi stack output --stack ${ORPHAN} --json
-step destroy-preview pulumi destroy --stack ${ORPHAN} --preview-only --non-interactive`);
-    assert.equal(r.code, 0, r.out);
-
-    const [pulumi, node, nodeVersion, pulumiVersion, path, names] = r.step("env").out.trim().split("\n");
-    assert.equal(pulumi, join(paths().bin, "pulumi"), "the cache's pulumi first");
-    assert.equal(node, join(REPO_ROOT, "node_modules", ".bin", "node"), "the checkout's Node");
-    assert.match(nodeVersion, /^v2[2-9]\./);
-    assert.match(pulumiVersion, /^v3\./);
-    assert.equal(path.split(":").filter((d) => d === paths().bin).length, 1, `the cache's bin once in ${path}`);
-    assert.ok(path.endsWith(`:${join(REPO_ROOT, "scripts", "bin")}`), "the rig's plugins last");
-    const exported = names.trim().split(" ");
-    for (const key of ["PATH", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE_FILE", "C2M_BIN_PATH", "PULUMI_SKIP_UPDATE_CHECK"]) {
-        assert.ok(exported.includes(key), `${key} exported: ${names}`);
-    }
-    assert.deepEqual(exported.filter((k) => /^(npm_|PYENV|GO)/.test(k)), [], "nothing of npm, pyenv or Go leaks into the shell");
-
-    const toCreate = Number(/\+ (\d+) to create/.exec(r.step("preview").out)?.[1]);
-    assert.ok(toCreate >= 10, `preview plans the lab's resources:\n${r.step("preview").out}`);
-    assert.match(r.step("up").out, new RegExp(`\\+ ${toCreate} created`), "up creates what preview planned");
-    const out = JSON.parse(r.step("outputs").out);
-    assert.equal(out.inventory.length, 3, "1 haproxy + 1 backend + 1 client");
-    assert.equal(out.sshPrivateKey, "[secret]", "the key stays a secret in plain output");
-    assert.match(r.step("destroy-preview").out, new RegExp(`- ${toCreate} to delete`), "destroy would remove all of it");
-    assert.equal((await localResidue(ORPHAN)).namespaces.length, 3, "one namespace per host");
-});
-
-test("lab reap of a stack whose state was deleted but whose namespaces remain: zero residue", { timeout: 10 * MINUTE }, async () => {
-    // The lab plain pulumi built above, orphaned.
-    counts.faults++;
-    sh("pulumi", ["stack", "rm", ORPHAN, "--yes", "--force", "--preserve-config", "--cwd", REPO_ROOT], labEnv());
-    assert.equal(await stackExists(ORPHAN), false);
-    assert.equal((await localResidue(ORPHAN)).namespaces.length, 3, "orphaned namespaces");
-    assert.ok((await localResidue(ORPHAN)).processes.length > 0, "orphaned processes");
-    const reap = await labDone(["reap", "--stack", ORPHAN]);
-    assert.equal(reap.code, 0, reap.out);
-    assert.match(reap.out, /residue check: none/);
-    await assertNoResidue(ORPHAN);
 });
 
 test("secrets: no log, run directory, report or left-over key file holds the key or the passphrase", async () => {
