@@ -111,7 +111,7 @@ export type RampEnding = "oom_kill" | "process_gone" | "plateau" | "ramp_end";
  * Why the ramp ends now, or undefined while it goes on. The kernel's count of OOM kills in the
  * host's cgroup first, then a HAProxy process gone (killed without the count, e.g. an older
  * kernel), then connections that stopped growing for `plateauS` (less than 1 % of the peak), then
- * the attack's ramp over. Pure.
+ * twice the attack's ramp (+30 s) over. Pure.
  */
 export function rampEnding(samples: RampSample[], baseline: RampSample, o: { plateauS: number; rampS: number }): RampEnding | undefined {
     const s = samples.at(-1);
@@ -125,7 +125,8 @@ export function rampEnding(samples: RampSample[], baseline: RampSample, o: { pla
         const grew = Math.max(...window.map((x) => x.held)) - Math.max(0, ...before);
         if (grew < 0.01 * peak) return "plateau";
     }
-    if (s.t > o.rampS + 10) return "ramp_end";
+    // vegeta on a loaded machine falls behind its rate: give it twice the ramp before calling it over.
+    if (s.t > 2 * o.rampS + 30) return "ramp_end";
     return undefined;
 }
 

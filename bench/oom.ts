@@ -158,6 +158,11 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         // Stop the attack the way Ctrl-C does (vegeta stopped on every client, results kept).
         stoppingAttack = true;
         if (by !== "interrupted") process.emit("SIGINT");
+        // vegeta, once stopped, still waits for its in-flight requests, which pong holds for the
+        // whole hold: end them by killing the LB's HAProxy processes (the measurement is over;
+        // requests ending after the stop count as held, not failed).
+        await new Promise((r) => setTimeout(r, 2000));
+        for (const pid of haproxyPids(stack, lbHost)) spawnSync("kill", ["-KILL", String(pid)]);
         await attackDone;
         stoppingAttack = false;
         const kernel = parseOomKills(sh("dmesg", []), rel, baseline.haproxyPids.concat(...samples.map((s) => s.haproxyPids)));

@@ -76,7 +76,8 @@ describe("bench:oom: the kill and the ramp's end", () => {
         assert.equal(rampEnding(ramp(10, (i) => (i === 9 ? { oomKills: 1 } : {})), base, o), "oom_kill");
         assert.equal(rampEnding(ramp(10, (i) => (i === 9 ? { haproxyPids: [10] } : {})), base, o), "process_gone");
         assert.equal(rampEnding(ramp(20, (i) => ({ held: Math.min(1000, (i + 1) * 100) })), base, o), "plateau");
-        assert.equal(rampEnding(ramp(120, (i) => ({ held: (i + 1) * 1000 })), base, { plateauS: 5, rampS: 100 }), "ramp_end");
+        assert.equal(rampEnding(ramp(120, (i) => ({ held: (i + 1) * 1000 })), base, { plateauS: 5, rampS: 40 }), "ramp_end");
+        assert.equal(rampEnding(ramp(120, (i) => ({ held: (i + 1) * 1000 })), base, { plateauS: 5, rampS: 50 }), undefined, "a late vegeta gets twice the ramp");
         assert.equal(rampEnding([], base, o), undefined);
     });
     test("errors before the stop: requests that ended before it without a 200; the ones still open were held", () => {
