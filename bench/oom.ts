@@ -14,7 +14,7 @@ import { loadavg } from "node:os";
 import YAML from "yaml";
 import { $ } from "zx";
 import { REPO_ROOT, labEnv, runsRoot } from "../scripts/toolchain/toolchain.ts";
-import { outputs, teardownStack, up, type StackOutputs } from "../scripts/stack.ts";
+import { loadStackConfig, outputs, teardownStack, up, type StackOutputs } from "../scripts/stack.ts";
 import { residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { attack, type AttackResult } from "../scripts/attack.ts";
@@ -92,10 +92,13 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
     const stack = o.stack ?? `oom-${o.mode}-${o.memoryMib}`;
     const stackFile = join(REPO_ROOT, `Pulumi.${stack}.yaml`);
     const tlsShare = o.mode === "tls" ? 1 : 0;
-    const predicted = lbConnectionsInMemory(o.memoryMib * 1024 * 1024, tlsShare);
+    // The ramp's ceiling from the connection cost alone; the prediction also counts the HAProxy
+    // processes' own memory once the plan (processes under this machine's fd ceiling) is known.
+    const perConnOnly = lbConnectionsInMemory(o.memoryMib * 1024 * 1024, tlsShare, 0);
+    let predicted = perConnOnly;
     const rate = o.rate ?? (o.mode === "tls" ? 400 : 1500);
     const ratePerClient = Math.ceil(rate / o.clients);
-    const rampS = Math.ceil(Math.max(2000, predicted * o.ceiling) / (ratePerClient * o.clients));
+    const rampS = Math.ceil(Math.max(2000, perConnOnly * o.ceiling) / (ratePerClient * o.clients));
     // Exactly what vegeta sends (rate × duration on every client): the ramp's ceiling.
     const maxConns = ratePerClient * o.clients * rampS;
     const names = localNames(stack);
@@ -116,6 +119,8 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
     try {
         await reapLocal(stack);
         writeStackConfig(stackFile, o, maxConns, ratePerClient, rampS);
+        const processes = loadStackConfig(stack).capacity.haproxy.processes;
+        predicted = lbConnectionsInMemory(o.memoryMib * 1024 * 1024, tlsShare, processes);
         log(`${o.mode}, LB limited to ${o.memoryMib} MiB; planner: ${predicted} connections ` +
             `(${roleKBPerConnection("haproxy", tlsShare).toFixed(1)} KB each); ramp to at most ${maxConns} at ${ratePerClient * o.clients}/s`);
         await up(stack);
@@ -193,6 +198,7 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         const [load1, load5] = loadavg();
         return {
             mode: o.mode, memory_mib: o.memoryMib, predicted, held_at_oom: heldAtOom, error_pct: errorPct, oom_killed: killed, by,
+            predicted_without_process_base: perConnOnly,
             off_pct: predicted > 0 ? Math.round(((heldAtOom - predicted) / predicted) * 1000) / 10 : null,
             lb_idle_mib: Math.round((idle.memoryBytes / 2 ** 20) * 10) / 10,
             lb_peak_mib: Math.round((peak.memoryBytes / 2 ** 20) * 10) / 10,

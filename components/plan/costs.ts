@@ -49,10 +49,20 @@ export function labMemoryBytes(connections: number, tlsShare: number, c: PerConn
 }
 
 /**
- * End-to-end connections a load balancer with `memoryBytes` holds before it runs out: its memory
- * over what one connection costs there (2 kernel sockets + HAProxy's own state). bench:oom holds
- * it against the connections held when the kernel OOM-killed HAProxy in a host of that memory.
+ * Memory one HAProxy process takes before it holds any connection (bench:oom, idle LB host's
+ * cgroup, HAProxy 2.6 + OpenSSL 3.0): 47.2 MiB for 5 processes, 85.5 for 9, 28.9 for 3 (incl. the
+ * host's sshd, < 1 MiB) → ~9.5 MiB each. Negligible on an EC2 box (one process), not on a host of
+ * a few hundred MiB, nor locally where the fd ceiling forces one process per ~9.8k connections.
  */
-export function lbConnectionsInMemory(memoryBytes: number, tlsShare: number, c: PerConnectionCosts = PER_CONNECTION_COSTS): number {
-    return Math.max(0, Math.floor(memoryBytes / 1024 / roleKBPerConnection("haproxy", tlsShare, c)));
+export const HAPROXY_PROCESS_BASE_MIB = 9.5;
+
+/**
+ * End-to-end connections a load balancer with `memoryBytes` holds before it runs out: what its
+ * `processes` HAProxy processes leave, over what one connection costs there (2 kernel sockets +
+ * HAProxy's own state). bench:oom holds it against the connections held when the kernel
+ * OOM-killed HAProxy in a host of that memory.
+ */
+export function lbConnectionsInMemory(memoryBytes: number, tlsShare: number, processes = 1, c: PerConnectionCosts = PER_CONNECTION_COSTS): number {
+    const free = memoryBytes - processes * HAPROXY_PROCESS_BASE_MIB * 1024 * 1024;
+    return Math.max(0, Math.floor(free / 1024 / roleKBPerConnection("haproxy", tlsShare, c)));
 }
