@@ -43,7 +43,8 @@ async function main(o: Options): Promise<void> {
     const pong = syntheticBackend(o.capacity, { serviceMs: o.serviceMs });
     const start = o.start ?? startRateFor(pong.capacity, CLIENTS);
     const config = {
-        "c2m:hosts": { haproxy: 1, backends: pong.backends, clients: CLIENTS, metrics: 0 },
+        // The metrics host gives each step's CPU per host: the knee is then attributed (backend queue, or a saturated host).
+        "c2m:hosts": { haproxy: 1, backends: pong.backends, clients: CLIENTS, metrics: 1 },
         "c2m:backend": { serversPerHost: pong.serversPerHost, maxConcurrent: pong.maxConcurrent, serviceTimeMs: pong.serviceTimeMs },
         "c2m:local": { subnet: o.subnet },
         "c2m:attack": { preset: "smoke", frontends: ["plain"] },
@@ -69,6 +70,7 @@ async function main(o: Options): Promise<void> {
             error_pct: r.knee === undefined ? null : round((Math.abs(r.knee - pong.capacity) / pong.capacity) * 100, 2),
             last_good: round(r.lastGood), first_bad: round(r.firstBad), uncertainty_pct: round((r.uncertainty ?? NaN) * 100, 2),
             within_10pct: r.knee !== undefined && Math.abs(r.knee - pong.capacity) / pong.capacity <= 0.1,
+            bound: r.attribution?.bound ?? null, saturated_first: r.attribution?.saturatedFirst ?? null,
             baseline_p99_ms: round(r.baselineP99Ms), converged: r.converged, stop: r.stopReason, start: round(start), step_s: o.duration,
             servers: pong.servers, max_concurrent: pong.maxConcurrent, service_time_ms: pong.serviceTimeMs,
             search_s: Math.round(run.elapsedS), up_s: Math.round(upS), load1_start: round(load0, 2), load1_end: round(loadavg()[0], 2), runs: run.dir,
@@ -79,7 +81,7 @@ async function main(o: Options): Promise<void> {
         } else if (Math.abs(r.knee - pong.capacity) / pong.capacity > 0.1) {
             // Something else tipped first: on a shared machine, usually the CPU of the clients, HAProxy or pong.
             process.stderr.write(`bench/tipping: the knee ${r.knee.toFixed(1)}/s is not within ±10 % of the backend's ${pong.capacity.toFixed(1)}/s: ` +
-                `the lab tipped before its backend (a capacity beyond what this lab can offer?)\n`);
+                `the lab tipped before its backend (${r.attribution ? `limited by ${r.attribution.bound}: ${r.attribution.note}` : "a capacity beyond what this lab can offer?"})\n`);
             process.exitCode = 2;
         }
     } finally {

@@ -8,11 +8,16 @@ import { TippingRecordSchema, type TippingArgs } from "../components/records/tip
 import { attack, attackExit, newRunId } from "./attack.ts";
 import { outputs } from "./stack.ts";
 import { buildTippingReport, reportName } from "./report.ts";
-import { runsRoot } from "./toolchain/toolchain.ts";
 import {
-    DEFAULT_TIPPING, fmtRate, formatTippingTable, searchTippingPoint, summarise, validateTippingOptions,
-    type StepMeasure, type StepVerdict, type TippingResult,
+    CPU_ALLOWANCE_SCRIPT, DEFAULT_TIPPING, attribute, fmtRate, formatTippingTable, judgeCpu, parseCpuAllowance, searchTippingPoint, summarise,
+    validateTippingOptions, type CpuAllowance, type CpuSample, type HostCpu, type StepMeasure, type StepVerdict, type TippingResult,
 } from "./analysis/tipping.ts";
+import { SshSession } from "./lib/ssh.ts";
+import { HostHttp } from "./lib/hostHttp.ts";
+import { labEnv, runsRoot } from "./toolchain/toolchain.ts";
+import type { StackOutputs } from "./stack.ts";
+import type { MetricsEndpoint } from "../components/records/stackOutputs.ts";
+import type { RunRecord } from "../components/records/runRecord.ts";
 
 export type { TippingArgs };
 
@@ -57,12 +62,24 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
         if (exit.code !== 0) throw new Error(`step ${step.index} (run ${r.runId}): ${exit.message}`);
         const offered = r.processes.reduce((sum, p) => sum + p.ratePerSecond, 0);
         const s = r.summary;
+        const cpu = out.metricsEndpoint && cpuSource ? await stepCpu(out, out.metricsEndpoint, cpuSource, r).catch((err: Error) => {
+            log(`  step ${step.index}: no CPU figures (${err.message})`);
+            return undefined;
+        }) : undefined;
         const m: StepMeasure = s
             ? { rate: offered, p50Ms: s.latencies["50th"] / 1e6, p99Ms: s.latencies["99th"] / 1e6, errorRatio: 1 - s.success,
                 requests: s.requests, throughput: s.throughput, runId: r.runId }
             : { rate: offered, p50Ms: 0, p99Ms: 0, errorRatio: 1, requests: 0, runId: r.runId };
-        return m;
+        return cpu ? { ...m, cpu } : m;
     };
+
+    // Attribution: what each host may use, read once; each step's CPU then comes from the metrics host.
+    const cpuSource = out.metricsEndpoint ? await readAllowances(out).catch((err: Error) => {
+        log(`tipping: host CPU allowances unreadable (${err.message}); steps are not attributed`);
+        return undefined;
+    }) : undefined;
+    if (!out.metricsEndpoint) log("tipping: no metrics host: steps are not attributed to a host's CPU");
+    else if (cpuSource) log(`tipping: hosts' CPUs: ${cpuSource.map((a) => `${a.host} ${a.cpus.length}${a.quotaCores ? `/${a.quotaCores} quota` : ""}`).join(", ")}`);
 
     let result: TippingResult;
     const measured: StepVerdict[] = [];
@@ -70,22 +87,72 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
         // vegeta's -rate is a whole number per client host: rates move in steps of one per client.
         result = await searchTippingPoint(measure, { ...args, quantum: args.quantum ?? clients }, (s) => {
             measured.push(s);
+            const saturated = (s.cpu ?? []).filter((h) => h.saturated).map((h) => h.host);
             log(`  → ${s.good ? "good" : "BAD"}: ${fmtRate(s.rate)} p50 ${s.p50Ms.toFixed(1)} ms p99 ${s.p99Ms.toFixed(1)} ms ` +
-                `errors ${(s.errorRatio * 100).toFixed(2)} % (${s.reason}) [run ${s.runId}]`);
+                `errors ${(s.errorRatio * 100).toFixed(2)} % (${s.reason}) [run ${s.runId}]` +
+                (s.cpu ? `; cpu ${s.cpu.map((h) => `${h.host} ${h.cores.toFixed(2)}`).join(" ")}${saturated.length ? `; SATURATED: ${saturated.join(", ")}` : ""}` : ""));
         });
     } catch (err) {
         // Interrupted (or failed) mid-search: the steps measured so far stay with the search.
-        const partial = { ...summarise(measured, args), converged: false, stopReason: (err as Error).message };
+        const summary = summarise(measured, args);
+        const partial = { ...summary, attribution: attribute(summary), converged: false, stopReason: (err as Error).message };
         writeRecord(join(dir, "tipping.json"), TippingRecordSchema, { id, stack: args.stack, args, elapsedS: (Date.now() - t0) / 1000, interrupted: true, ...partial });
         writeFileSync(join(dir, "tipping.txt"), `${formatTippingTable(partial)}\n`);
         throw new Error(`${(err as Error).message}; ${measured.length} steps measured so far: ${join(dir, "tipping.txt")}`);
     } finally {
         writeFileSync(join(dir, "args.json"), JSON.stringify(args, null, 2));
     }
+    result = { ...result, attribution: attribute(result) };
+    log(`tipping: limited by ${result.attribution!.bound}: ${result.attribution!.note}`);
     const elapsedS = (Date.now() - t0) / 1000;
     writeRecord(join(dir, "tipping.json"), TippingRecordSchema, { id, stack: args.stack, args, elapsedS, ...result });
     writeFileSync(join(dir, "tipping.txt"), `${formatTippingTable(result)}\n`);
     const page = await buildTippingReport(dir).catch((err: Error) => { log(`tipping: no plot (${err.message})`); return undefined; });
     if (page) log(`tipping: ${reportName(page)}`);
     return { id, dir, args, result, elapsedS };
+}
+
+/** What each host may use (CPU set, quota, machine), read on the host over SSH. */
+export async function readAllowances(out: StackOutputs): Promise<CpuAllowance[]> {
+    const ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh.host));
+    try {
+        return await Promise.all(out.inventory.map(async (h) => parseCpuAllowance(h.name, h.role, await ssh.check(h.ssh, CPU_ALLOWANCE_SCRIPT, 30_000))));
+    } finally {
+        ssh.close();
+    }
+}
+
+/** One Prometheus instant query, asked on the metrics host over SSH. */
+async function promQuery(http: HostHttp, endpoint: MetricsEndpoint, expr: string, atS: number): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+    const url = new URL("/api/v1/query", endpoint.prometheus);
+    url.search = new URLSearchParams({ query: expr, time: String(atS) }).toString();
+    const body = JSON.parse(await http.get(url.toString(), { timeoutMs: 20_000 })) as { status: string; error?: string; data?: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+    if (body.status !== "success") throw new Error(`prometheus: ${body.error ?? body.status} for ${expr}`);
+    return body.data?.result ?? [];
+}
+
+/**
+ * Each host's CPU during a step's load: its lab processes' cores (the process sampler's counters,
+ * the metrics role's own left out) and each of its CPUs' idle share (node_exporter), averaged
+ * over the load (its first 2 s of start-up left out), judged against the host's allowance.
+ */
+export async function stepCpu(lab: StackOutputs, endpoint: MetricsEndpoint, allowances: CpuAllowance[], run: Pick<RunRecord, "startedAt" | "settings">): Promise<HostCpu[]> {
+    const start = Date.parse(run.startedAt) / 1000;
+    const skip = run.settings.durationS >= 4 ? 2 : 0;
+    const windowS = Math.max(1, Math.floor(run.settings.durationS - skip));
+    const at = start + skip + windowS;
+    const http = HostHttp.open(lab);
+    try {
+        const [own, idle] = await Promise.all([
+            promQuery(http, endpoint, `sum by (host) (increase(c2m_process_cpu_seconds_total{comm!~"prometheus.*"}[${windowS}s]))`, at),
+            promQuery(http, endpoint, `sum by (host, cpu) (increase(node_cpu_seconds_total{mode=~"idle|iowait"}[${windowS}s]))`, at),
+        ]);
+        const samples = new Map<string, CpuSample>();
+        const sample = (host: string) => samples.get(host) ?? samples.set(host, { host, labCores: 0, idleByCpu: {} }).get(host)!;
+        for (const r of own) sample(r.metric.host).labCores = Number(r.value[1]) / windowS;
+        for (const r of idle) sample(r.metric.host).idleByCpu[r.metric.cpu] = Number(r.value[1]) / windowS;
+        return judgeCpu([...samples.values()], allowances);
+    } finally {
+        http.close();
+    }
 }

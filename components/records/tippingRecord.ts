@@ -38,6 +38,22 @@ const TippingArgsSchema = z.strictObject({
 });
 export type TippingArgs = z.infer<typeof TippingArgsSchema>;
 
+/** One host's CPU during a step's load (from the metrics host), against what that host may use. */
+const HostCpuSchema = z.strictObject({
+    host: z.string(),
+    role: z.string(),
+    /** Cores its lab processes used on average over the load (the metrics role's own excluded). */
+    cores: z.number().min(0),
+    /** Cores it may use: its CPU set (and CPU quota); hosts sharing CPUs share them. */
+    allowedCores: z.number().positive(),
+    /** How busy its CPU set was (anyone's work, as its node_exporter sees it), in cores. */
+    busyCores: z.number().min(0).optional(),
+    saturated: z.boolean(),
+    /** Why it counts as saturated: its own CPUs, or the CPUs it shares with other hosts. */
+    why: z.string().optional(),
+});
+export type HostCpu = z.infer<typeof HostCpuSchema>;
+
 /** What one step measured. `rate` is the rate actually offered (after rounding per process). */
 const StepMeasureSchema = z.strictObject({
     rate: z.number(),
@@ -50,6 +66,8 @@ const StepMeasureSchema = z.strictObject({
     throughput: z.number().optional(),
     /** Where the step's raw results are (a run id), when known. */
     runId: z.string().optional(),
+    /** Each host's CPU during the load, when the lab has a metrics host. */
+    cpu: z.array(HostCpuSchema).optional(),
 });
 export type StepMeasure = z.infer<typeof StepMeasureSchema>;
 
@@ -65,6 +83,22 @@ const StepVerdictSchema = z.strictObject({
 });
 export type StepVerdict = z.infer<typeof StepVerdictSchema>;
 
+/** What limited the knee, from the hosts' CPU at the steps around it. */
+export const BOUNDS = ["client", "haproxy", "backend", "metrics", "none", "unknown"] as const;
+const AttributionSchema = z.strictObject({
+    /**
+     * client: a client host was saturated at the last good or first bad step (the knee is not the
+     * LB's); haproxy / backend: that role's host was (and no client); none: no host was saturated
+     * (the knee is not a CPU limit: a backend's own capacity, the network, a config limit);
+     * unknown: no CPU was measured (no metrics host).
+     */
+    bound: z.enum(BOUNDS),
+    /** The host saturated at the lowest rate, and where. */
+    saturatedFirst: z.strictObject({ host: z.string(), role: z.string(), step: z.number().int(), rate: z.number() }).optional(),
+    note: z.string(),
+});
+export type Attribution = z.infer<typeof AttributionSchema>;
+
 const TippingResultSchema = z.strictObject({
     /** Geometric middle of (last good, first bad]: the estimate, ± `uncertainty`. */
     knee: z.number().optional(),
@@ -75,6 +109,8 @@ const TippingResultSchema = z.strictObject({
     converged: z.boolean(),
     stopReason: z.string(),
     steps: z.array(StepVerdictSchema),
+    /** Which host limited the knee (absent in searches recorded before attribution existed). */
+    attribution: AttributionSchema.optional(),
 });
 export type TippingResult = z.infer<typeof TippingResultSchema>;
 

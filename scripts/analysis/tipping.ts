@@ -2,10 +2,10 @@
 // the load step by step until latency or errors break a threshold, then bisect between the
 // last good and the first bad step until the knee is known within a tolerance. Pure: the
 // measurement is injected, so the same code runs on a synthetic model and on a lab.
-import type { Phase, StepMeasure, StepVerdict, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
+import type { Attribution, HostCpu, Phase, StepMeasure, StepVerdict, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
 
 // The search's types are those of its record (tipping.json).
-export type { Phase, StepMeasure, StepVerdict, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
+export type { Attribution, HostCpu, Phase, StepMeasure, StepVerdict, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
 
 /**
  * Defaults: doubling, then three geometric bisections of the (last good, first bad] octave put
@@ -140,16 +140,21 @@ export function fmtRate(r: number): string {
 
 /** The evidence table printed with the knee. */
 export function formatTippingTable(r: TippingResult): string {
-    const header = ["step", "phase", "rate/s", "p50 ms", "p99 ms", "p99/base", "errors", "verdict", "why"];
+    // With CPU measured: each host's cores used (an asterisk when saturated), before the reason.
+    const withCpu = r.steps.some((s) => s.cpu?.length);
+    const header = ["step", "phase", "rate/s", "p50 ms", "p99 ms", "p99/base", "errors", "verdict", ...(withCpu ? ["cpu (cores, * saturated)"] : []), "why"];
     const rows = r.steps.map((s) => [
         String(s.step), s.phase, s.rate.toFixed(1), s.p50Ms.toFixed(1), s.p99Ms.toFixed(1),
-        r.baselineP99Ms ? (s.p99Ms / r.baselineP99Ms).toFixed(2) : "-", pct(s.errorRatio), s.good ? "good" : "BAD", s.reason,
+        r.baselineP99Ms ? (s.p99Ms / r.baselineP99Ms).toFixed(2) : "-", pct(s.errorRatio), s.good ? "good" : "BAD",
+        ...(withCpu ? [s.cpu?.length ? s.cpu.map((h) => `${h.host} ${h.cores.toFixed(2)}${h.saturated ? "*" : ""}`).join(" ") : "-"] : []), s.reason,
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
     const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
     const knee = r.knee === undefined ? `no knee: ${r.stopReason}`
         : `knee ≈ ${fmtRate(r.knee)} (±${((r.uncertainty ?? 0) * 100).toFixed(1)} %: last good ${fmtRate(r.lastGood!)}, first bad ${fmtRate(r.firstBad!)}) after ${r.steps.length} steps — ${r.stopReason}`;
-    return [line(header), ...rows.map(line), "", knee].join("\n");
+    const bound = r.attribution ? [`limited by: ${r.attribution.bound} — ${r.attribution.note}` +
+        (r.attribution.saturatedFirst ? `; first saturated: ${r.attribution.saturatedFirst.host} at ${fmtRate(r.attribution.saturatedFirst.rate)} (step ${r.attribution.saturatedFirst.step})` : "")] : [];
+    return [line(header), ...rows.map(line), "", knee, ...bound].join("\n");
 }
 
 /**
@@ -183,4 +188,122 @@ export function startRateFor(capacity: number, quantum = 0): number {
 /** Smallest capacity a search in steps of `quantum` requests/s can pin within ±10 % (a bracket needs room for a rate inside it). */
 export function minCheckableCapacity(quantum: number): number {
     return 5 * quantum;
+}
+
+// ---- attribution: which host's CPU limited the knee ---------------------------------------------
+
+/** What a host may use, as CPU_ALLOWANCE_SCRIPT prints it on that host. */
+export interface CpuAllowance { host: string; role: string; cpus: number[]; quotaCores?: number; boot: string }
+
+/**
+ * Run on a host (over SSH; its commands live in the host's cgroup): the CPUs it may run on, its
+ * kernel's boot id (hosts that print the same one share a machine), and its CPU quota if any
+ * (cgroup v1 cfs quota/period, v2 cpu.max). POSIX sh.
+ */
+export const CPU_ALLOWANCE_SCRIPT = [
+    "echo \"cpus: $(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status)\"",
+    "echo \"boot: $(cat /proc/sys/kernel/random/boot_id)\"",
+    "q=''",
+    "p=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ { print $3; exit }' /proc/self/cgroup)",
+    "if [ -n \"$p\" ]; then",
+    "  for d in /sys/fs/cgroup/cpu,cpuacct /sys/fs/cgroup/cpu; do",
+    "    if [ -r \"$d$p/cpu.cfs_quota_us\" ]; then q=\"$(cat \"$d$p/cpu.cfs_quota_us\") $(cat \"$d$p/cpu.cfs_period_us\")\"; break; fi",
+    "  done",
+    "else",
+    "  p=$(awk -F: '$1 == \"0\" { print $3; exit }' /proc/self/cgroup)",
+    "  if [ -r \"/sys/fs/cgroup$p/cpu.max\" ]; then q=$(cat \"/sys/fs/cgroup$p/cpu.max\"); fi",
+    "fi",
+    "echo \"quota: ${q:-max}\"",
+].join("\n");
+
+/** "0-3,8,10-11" → [0, 1, 2, 3, 8, 10, 11]; undefined when it is not such a list. */
+export function parseCpuSet(text: string): number[] | undefined {
+    const cpus: number[] = [];
+    for (const part of text.trim().split(",")) {
+        const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+        if (!m) return undefined;
+        const [a, b] = [Number(m[1]), Number(m[2] ?? m[1])];
+        if (b < a) return undefined;
+        for (let c = a; c <= b; c++) cpus.push(c);
+    }
+    return cpus;
+}
+
+/** CPU_ALLOWANCE_SCRIPT's output for one host. */
+export function parseCpuAllowance(host: string, role: string, text: string): CpuAllowance {
+    const field = (k: string) => new RegExp(`^${k}: *(.*)$`, "m").exec(text)?.[1]?.trim() ?? "";
+    const cpus = parseCpuSet(field("cpus"));
+    if (!cpus?.length) throw new Error(`${host}: no CPU list in ${JSON.stringify(text.slice(0, 200))}`);
+    const [quota, period] = field("quota").split(/\s+/).map(Number);
+    const quotaCores = quota > 0 && period > 0 ? quota / period : undefined;
+    return { host, role, cpus, boot: field("boot"), ...(quotaCores !== undefined ? { quotaCores } : {}) };
+}
+
+/** A step's CPU figures per host: its lab processes' cores, and each CPU's idle share (idle + iowait) as its node_exporter reports it. */
+export interface CpuSample { host: string; labCores: number; idleByCpu: Record<string, number> }
+
+/** Share of the allowance above which a host counts as saturated. */
+export const SATURATION = 0.9;
+
+const fmtCores = (x: number) => x.toFixed(2);
+const cpuList = (cpus: number[]) => (cpus.length > 1 && cpus.every((c, i) => i === 0 || c === cpus[i - 1] + 1) ? `${cpus[0]}-${cpus.at(-1)}` : cpus.join(","));
+
+/**
+ * Each host during a step: saturated when its CPU set was busy (anyone's work: its own, other
+ * hosts' that share those CPUs, or the machine's other users) at ≥ 90 % of its size, or when its
+ * own processes used ≥ 90 % of its CPU quota. A host without an allowance or a sample is left out.
+ */
+export function judgeCpu(samples: CpuSample[], allowances: CpuAllowance[], threshold = SATURATION): HostCpu[] {
+    return allowances.flatMap((a) => {
+        const s = samples.find((x) => x.host === a.host);
+        if (!s) return [];
+        const allowedCores = Math.min(a.cpus.length, a.quotaCores ?? Infinity);
+        const idle = a.cpus.map((c) => s.idleByCpu[String(c)]);
+        const busyCores = idle.every((x) => x !== undefined) ? a.cpus.length - idle.reduce((t, x) => t + Math.min(1, Math.max(0, x!)), 0) : undefined;
+        const sharers = allowances.filter((o) => o.host !== a.host && o.boot === a.boot && o.cpus.some((c) => a.cpus.includes(c))).length;
+        let why: string | undefined;
+        if (a.quotaCores !== undefined && s.labCores >= threshold * a.quotaCores) {
+            why = `its processes used ${fmtCores(s.labCores)} of its ${fmtCores(a.quotaCores)}-core quota`;
+        } else if (busyCores !== undefined && busyCores >= threshold * a.cpus.length) {
+            why = `CPUs ${cpuList(a.cpus)} busy ${fmtCores(busyCores)} of ${a.cpus.length}` +
+                (sharers > 0 ? ` (shared with ${sharers} other host${sharers > 1 ? "s" : ""}; its own processes ${fmtCores(s.labCores)})` : ` (its own processes ${fmtCores(s.labCores)})`);
+        }
+        return [{ host: a.host, role: a.role, cores: round2(s.labCores), allowedCores: round2(allowedCores),
+            ...(busyCores !== undefined ? { busyCores: round2(busyCores) } : {}), saturated: why !== undefined, ...(why ? { why } : {}) }];
+    });
+}
+
+function round2(x: number): number {
+    return Math.round(x * 100) / 100;
+}
+
+const ROLE_ORDER = ["client", "haproxy", "backend", "metrics"] as const;
+
+/**
+ * Which host limited the knee: a client host saturated at the last good or the first bad step
+ * makes the knee client-bound (never the LB's); otherwise the LB's, then a backend's; no saturated
+ * host means the knee is not a CPU limit. Also the host saturated at the lowest rate.
+ */
+export function attribute(r: TippingResult): Attribution {
+    const measured = r.steps.filter((s) => s.cpu?.length);
+    if (measured.length === 0) return { bound: "unknown", note: "no host CPU measured (a metrics host is needed)" };
+    const byRate = [...measured].sort((a, b) => a.rate - b.rate);
+    const firstStep = byRate.find((s) => s.cpu!.some((h) => h.saturated));
+    const first = firstStep?.cpu!.filter((h) => h.saturated).sort((a, b) => b.cores / b.allowedCores - a.cores / a.allowedCores)[0];
+    const saturatedFirst = firstStep && first ? { host: first.host, role: first.role, step: firstStep.step, rate: firstStep.rate } : undefined;
+    const around = r.steps.filter((s) => s.rate === r.lastGood || s.rate === r.firstBad);
+    if (r.knee === undefined || around.length === 0) {
+        return { bound: "unknown", ...(saturatedFirst ? { saturatedFirst } : {}),
+            note: saturatedFirst ? `no knee; ${saturatedFirst.host} saturated first, at ${fmtRate(saturatedFirst.rate)}` : "no knee; no host saturated" };
+    }
+    if (around.every((s) => !s.cpu?.length)) return { bound: "unknown", ...(saturatedFirst ? { saturatedFirst } : {}), note: "the steps around the knee have no CPU measured" };
+    // The first bad step's figures first: each host is named once, with why it was saturated there.
+    const saturated = [...around].sort((a, b) => Number(a.good) - Number(b.good)).flatMap((s) => (s.cpu ?? []).filter((h) => h.saturated));
+    const role = ROLE_ORDER.find((x) => saturated.some((h) => h.role === x));
+    const hosts = (x: string) => [...new Map(saturated.filter((h) => h.role === x).reverse().map((h) => [h.host, `${h.host} (${h.why})`])).values()].reverse().join("; ");
+    const bound: Attribution["bound"] = role ?? "none";
+    const note = bound === "none" ? "no host was CPU-saturated at the steps around the knee: not a CPU limit (a backend's capacity, the network or a config limit)"
+        : bound === "client" ? `client-bound, not the LB's knee: ${hosts("client")}`
+        : `${bound}-bound: ${hosts(bound)}`;
+    return { bound, ...(saturatedFirst ? { saturatedFirst } : {}), note };
 }
