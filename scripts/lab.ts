@@ -13,6 +13,8 @@ import { backfillLedger, compareRuns, listRuns } from "./ledger.ts";
 import { buildRunReport, report, reportName } from "./report.ts";
 import { dumpDom } from "./lib/chromium.ts";
 import { plan } from "./plan.ts";
+import { buildSweepReport, resolveSweepDir, sweep } from "./sweep.ts";
+import { parseSet } from "./analysis/sweep.ts";
 
 const positiveNumber = (flag: string) => (v: string) => {
     const n = Number(v);
@@ -141,6 +143,40 @@ Examples:
         if (run.result.knee === undefined) process.exitCode = 1;
     });
 
+const collectSet = (value: string, previous: ReturnType<typeof parseSet>[]) => {
+    try {
+        return [...previous, parseSet(value)];
+    } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+    }
+};
+
+program.command("sweep").description("a matrix of config variants: each cell one ledger run on this lab (changed in place with lab up), resumable, then one HTML comparison report")
+    .addOption(stackOption())
+    .option("--set <key=v1,v2>", "a config key (no c2m:) and its values; repeat for more keys; a list value joins with + (attack.frontends=plain,tls,plain+tls)", collectSet, [])
+    .option("--resume <sweep>", "go on with a stopped sweep: its id (sweep-…) or directory")
+    .option("--rate <n>", "every cell's requests/s per client host", positiveNumber("--rate"))
+    .option("--duration <s>", "every cell's seconds of load", positiveNumber("--duration"))
+    .option("--timeout <s>", "every cell's per-request timeout", positiveNumber("--timeout"))
+    .option("--sleep <ms>", "every cell's pong `sleep` header", nonNegativeInt("--sleep"))
+    .option("--times <n>", "every cell's pong `times` header", nonNegativeInt("--times"))
+    .addOption(new Option("--frontends <list>", "every cell's frontends: plain,tls").argParser(frontendList))
+    .addHelpText("after", `
+Examples:
+  lab sweep --stack local --set haproxy.threads=1,2 --set attack.frontends=plain,tls --rate 200 --duration 10
+  lab sweep --stack local --set haproxy.tls.certificate=ecdsa-p256,rsa-2048 --frontends tls
+  lab sweep --resume sweep-20261202-120000-local`)
+    .action(async (o) => {
+        const attackFlags = Object.fromEntries(Object.entries({
+            rate: o.rate, durationS: o.duration, timeoutS: o.timeout, sleepMs: o.sleep, times: o.times, frontends: o.frontends,
+        }).filter(([, v]) => v !== undefined));
+        const run = o.resume ? await sweep({ resume: o.resume }) : await sweep({ stack: o.stack, sets: o.set, attack: attackFlags });
+        const done = run.record.cells.filter((c) => c.status === "done").length;
+        console.log(`${run.record.id}: ${done} of ${run.record.cells.length} cells done${run.report ? ` → ${run.report.file}` : ""}`);
+        if (run.interrupted) process.exitCode = 130;
+        else if (done < run.record.cells.length) process.exitCode = 1;
+    });
+
 program.command("runs").description("list the run ledger (runs/ledger.jsonl): one row per attack")
     .option("-s, --stack <name>", "only this stack's runs")
     .option("--last <n>", "only the last n runs", positiveNumber("--last"))
@@ -161,7 +197,8 @@ program.command("report").description("one self-contained offline HTML page for 
     .option("--check", "open it in headless Chromium and check every plot rendered")
     .addHelpText("after", "\nExamples:\n  lab report 20261125-225859-local     → runs/20261125-225859-local/report.html\n  lab report tipping-20261125-230857-dev5 --check")
     .action(async (ref: string, o: { check?: boolean }) => {
-        const built = await report(ref);
+        const sweepDir = (() => { try { return resolveSweepDir(ref); } catch { return undefined; } })();
+        const built = sweepDir ? await buildSweepReport(sweepDir) : await report(ref);
         console.log(reportName(built));
         if (o.check) {
             const rendered = /data-plots-rendered="(\d+)\/(\d+)"/.exec(await dumpDom(built.file));

@@ -2,7 +2,11 @@
 // already rendered, then tables and the verbatim text (vegeta report, config, versions). Pure.
 
 export interface ReportFigure { id: string; title: string; svg: string }
-export interface ReportTable { title: string; header: string[]; rows: string[][]; note?: string }
+export interface ReportTable {
+    title: string; header: string[]; rows: string[][]; note?: string;
+    /** Per cell, a relative link (another report of the same runs/ tree) the cell's text points to. */
+    links?: (string | undefined)[][];
+}
 export interface ReportText { title: string; text: string }
 
 export interface ReportPage {
@@ -69,7 +73,11 @@ export function renderReportHtml(p: ReportPage): string {
     const tables = p.tables.map((t, i) => [
         `<h2 id="table-${i}">${e(t.title)}</h2>`,
         `<table><thead><tr>${t.header.map((h) => `<th>${e(h)}</th>`).join("")}</tr></thead><tbody>`,
-        ...t.rows.map((r) => `<tr>${r.map((c) => `<td>${e(c)}</td>`).join("")}</tr>`),
+        ...t.rows.map((r, i) => `<tr>${r.map((c, j) => {
+            const link = t.links?.[i]?.[j];
+            // Only a relative path to a sibling report: the page stays offline and links nowhere else.
+            return link && /^(\.\.\/)?[\w.-]+(\/[\w.-]+)*\.html$/.test(link) ? `<td><a href="${e(link)}">${e(c)}</a></td>` : `<td>${e(c)}</td>`;
+        }).join("")}</tr>`),
         "</tbody></table>",
         t.note ? `<p class="note">${e(t.note)}</p>` : "",
     ].join("\n")).join("\n");
