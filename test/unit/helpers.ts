@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
+import { createServer, type AddressInfo } from "node:net";
 
 export interface RunResult { status: number | null; stdout: string; stderr: string }
 
@@ -36,4 +37,16 @@ export function tempDir(t: TestContext, prefix = "c2m-unit-"): string {
 
 export function which(binary: string, dirs = ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"]): string | undefined {
     return dirs.map((d) => join(d, binary)).find((p) => existsSync(p));
+}
+
+/** A TCP port on 127.0.0.1 nobody listens on now (the kernel picks it), for a test's own server. */
+export function freeLoopbackPort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = createServer();
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as AddressInfo;
+            server.close(() => resolve(port));
+        });
+    });
 }

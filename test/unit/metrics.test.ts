@@ -17,7 +17,7 @@ import dgram from "node:dgram";
 import { fileURLToPath } from "node:url";
 
 const SINK = fileURLToPath(new URL("../../backend/logSink.ts", import.meta.url));
-import { bashSyntax, runBash, tempDir, which } from "./helpers.ts";
+import { bashSyntax, freeLoopbackPort, runBash, tempDir, which } from "./helpers.ts";
 
 const TARGETS = [
     { job: "node" as const, address: `198.18.0.2:${NODE_EXPORTER_PORT}`, labels: { host: "haproxy-0", role: "haproxy" } },
@@ -153,7 +153,7 @@ describe("HAProxy request log", () => {
 
     test("the sink program keeps UDP lines with their arrival time and serves a time window (127.0.0.1)", async (t) => {
         const dir = tempDir(t);
-        const port = 20_000 + Math.floor(Math.random() * 20_000);
+        const port = await freeLoopbackPort();
         const sink = spawn(process.execPath, [SINK, "--listen", `127.0.0.1:${port}`, "--file", join(dir, "haproxy.log")], { stdio: ["ignore", "pipe", "pipe"] });
         t.after(() => sink.kill("SIGKILL"));
         await new Promise<void>((resolve, reject) => { sink.stdout.once("data", () => resolve()); sink.once("exit", (c) => reject(new Error(`sink exited ${c}`))); });

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { labEnv } from "../../scripts/toolchain/toolchain.ts";
 import { DEFAULT_TIPPING, formatTippingTable, searchTippingPoint, type StepMeasure } from "../../scripts/analysis/tipping.ts";
-import { tempDir } from "./helpers.ts";
+import { freeLoopbackPort, tempDir } from "./helpers.ts";
 
 const PONG = fileURLToPath(new URL("../../backend/pong.ts", import.meta.url));
 const CAPACITY = (3 * 1000) / 50;
@@ -29,7 +29,7 @@ function run(file: string, args: string[], input?: string): Promise<{ code: numb
 test("a pong of capacity 60/s: knee within ±10 % in ≤ 8 steps, measured with vegeta", { timeout: 180_000 }, async (t) => {
     if (spawnSync("vegeta", ["-version"], { env: labEnv() }).status !== 0) { t.skip("vegeta not installed (npm run bootstrap)"); return; }
     const dir = tempDir(t);
-    const port = 30_000 + Math.floor(Math.random() * 20_000);
+    const port = await freeLoopbackPort();
     const pong = spawn(process.execPath, [PONG, String(port), "--host", "127.0.0.1", "--max-concurrent", "3", "--service-time-ms", "50"], { stdio: ["ignore", "pipe", "inherit"] });
     t.after(() => pong.kill("SIGKILL"));
     await new Promise<void>((resolve, reject) => { pong.stdout.once("data", () => resolve()); pong.once("exit", (c) => reject(new Error(`pong exited ${c}`))); });
