@@ -140,7 +140,7 @@ async function runOnce(v: Variant, n: number, addr: string, dir: string, pongPor
     const pem = certificatePaths(paths, certificate).pem;
     const haproxy: LabConfig["haproxy"] = {
         maxconn: n + 200, processes: 1, plainPort: 21080, tlsPort: 21443, statsPort: 21404, threads: v.threads ?? 1,
-        tls: { enabled: true, curve: "P-256", certificate },
+        tls: { enabled: true, curve: "P-256", certificate, maxVersion: "TLSv1.2" },
         timeouts: { connectMs: 5_000, clientMs: 7_200_000, serverMs: 7_200_000, queueMs: 60_000 },
     };
     let cfg = renderHaproxyConfig({

@@ -79,6 +79,8 @@ const haproxy = z.strictObject({
          * ecdsa-p384, or rsa-2048 (~2.0k/s per core). Absent = ECDSA on `curve`, i.e. ecdsa-p256.
          */
         certificate: z.enum(CERTIFICATES).optional(),
+        /** Highest TLS version served: TLSv1.2 by default (as the seed's HAProxy 1.6; ~1 KB less per held connection than 1.3). */
+        maxVersion: z.enum(["TLSv1.2", "TLSv1.3"]).default("TLSv1.2"),
     }).prefault({}).superRefine((tls, ctx) => {
         // P-384 is never a default: given with a certificate that is not ecdsa-p384, the two keys disagree.
         if (tls.certificate !== undefined && tls.curve === "P-384" && tls.certificate !== "ecdsa-p384") {

@@ -39,11 +39,11 @@ export function renderHaproxyConfig(input: HaproxyRenderInput): string {
         `    stats socket "\${${PER_PROCESS_ENV.adminSocket}}" mode 600 level admin`,
         ...(input.logTarget ? [`    log ${input.logTarget} len 4096 local0 info`] : []),
         // ECDSA P-256 handshakes are ~2x cheaper than RSA-2048 (c2m:haproxy.tls.certificate); allow all modern suites.
-        // TLS 1.2 only (as the seed's HAProxy 1.6 spoke): a held TLS 1.3 connection costs HAProxy 2.6 +
+        // TLS 1.2 at most by default (c2m:haproxy.tls.maxVersion; the seed's HAProxy 1.6 spoke 1.2): a held TLS 1.3 connection costs HAProxy 2.6 +
         // OpenSSL 3.0 ~1.0 KB more (bench:tls-memory, 4000 held requests, 3 runs each: 19.5 KB/conn with
         // TLS 1.3 vs 18.5 with 1.2, spread 0.1; tune.bufsize, tune.ssl.maxrecord, tickets, session cache,
         // RSA vs ECDSA and nbthread 2 changed nothing beyond noise) — ~2 GiB at 2.1M connections.
-        "    ssl-default-bind-options ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2",
+        `    ssl-default-bind-options ssl-min-ver TLSv1.2 ssl-max-ver ${haproxy.tls.maxVersion}`,
         "    tune.ssl.default-dh-param 2048",
         "",
         "defaults",

@@ -40,7 +40,7 @@ describe("parseLabConfig: defaults", () => {
         assert.equal(cfg.haproxy.maxconn, undefined, "derived from c2m:plan.connections");
         assert.equal(cfg.haproxy.processes, undefined, "derived from the fd ceiling");
         assert.deepEqual([cfg.haproxy.plainPort, cfg.haproxy.tlsPort, cfg.haproxy.statsPort], [80, 443, 8404]);
-        assert.deepEqual(cfg.haproxy.tls, { enabled: true, curve: "P-256" });
+        assert.deepEqual(cfg.haproxy.tls, { enabled: true, curve: "P-256", maxVersion: "TLSv1.2" });
         assert.deepEqual(cfg.haproxy.timeouts, { connectMs: 5_000, clientMs: 7_200_000, serverMs: 7_200_000, queueMs: 60_000 });
         assert.equal(cfg.attack.preset, "smoke");
         assert.equal(cfg.local.subnet, "198.18.0.0/24");
@@ -51,7 +51,7 @@ describe("parseLabConfig: defaults", () => {
         const cfg = parseLabConfig({ haproxy: { maxconn: 5000, tls: { enabled: false } }, hosts: { clients: 5 } });
         assert.equal(cfg.haproxy.maxconn, 5000);
         assert.equal(cfg.haproxy.plainPort, 80);
-        assert.deepEqual(cfg.haproxy.tls, { enabled: false, curve: "P-256" });
+        assert.deepEqual(cfg.haproxy.tls, { enabled: false, curve: "P-256", maxVersion: "TLSv1.2" });
         assert.equal(cfg.haproxy.timeouts.clientMs, 7_200_000);
         assert.deepEqual(cfg.hosts, { haproxy: 1, backends: 2, clients: 5 });
     });
@@ -71,7 +71,7 @@ describe("parseLabConfig: defaults", () => {
             backend: { serversPerHost: 4, basePort: 9000, requestTimeoutMs: 0, maxConcurrent: 0, serviceTimeMs: 0 },
             haproxy: {
                 maxconn: 9000, processes: 2, plainPort: 8080, tlsPort: 8443, statsPort: 9404, threads: 2,
-                tls: { enabled: true, curve: "P-384" },
+                tls: { enabled: true, curve: "P-384", maxVersion: "TLSv1.3" },
                 timeouts: { connectMs: 1000, clientMs: 100_000, serverMs: 100_000, queueMs: 1000 },
             },
             attack: { preset: "smoke", rate: 100, durationS: 2, connections: 10, workers: 2, timeoutS: 30, sleepMs: 5, times: 1, bodyBytes: 16, frontends: ["tls"] },

@@ -82,12 +82,18 @@ describe("renderHaproxyConfig", () => {
         assert.equal(bind?.split(/\s+/)[1], `${GOLDEN_INPUT.bindAddress}:${GOLDEN_HAPROXY.tlsPort}`);
         assert.match(bind ?? "", new RegExp(` ssl crt ${GOLDEN_INPUT.certPath}( |$)`));
 
-        const offText = renderHaproxyConfig(withHaproxy({ tls: { enabled: false, curve: "P-256" } }));
+        const offText = renderHaproxyConfig(withHaproxy({ tls: { enabled: false, curve: "P-256", maxVersion: "TLSv1.2" } }));
         const off = sections(offText);
         assert.equal(off.has("frontend api_tls"), false);
         assert.ok(!offText.includes(" ssl "), "no TLS bind anywhere");
         assert.ok(!offText.includes(GOLDEN_INPUT.certPath), "no certificate needed");
         assert.ok(off.has("frontend api_plain") && off.has("backend pong"));
+    });
+
+    test("TLS is served up to c2m:haproxy.tls.maxVersion: TLSv1.2 by default, 1.3 when asked", () => {
+        assert.match(renderHaproxyConfig(GOLDEN_INPUT), /ssl-min-ver TLSv1\.2 ssl-max-ver TLSv1\.2$/m);
+        const tls13 = withHaproxy({ tls: { enabled: true, curve: "P-256", maxVersion: "TLSv1.3" } });
+        assert.match(renderHaproxyConfig(tls13), /ssl-min-ver TLSv1\.2 ssl-max-ver TLSv1\.3$/m);
     });
 
     test("the plain frontend binds its port on the bind address", () => {
@@ -162,7 +168,7 @@ describe("haproxy -c accepts what the renderer writes", { skip: skipReal }, () =
     test("plain-only config is valid", (t) => {
         const dir = tempDir(t);
         const file = join(dir, "haproxy.cfg");
-        writeFileSync(file, realConfig(dir, { tls: { enabled: false, curve: "P-256" } }));
+        writeFileSync(file, realConfig(dir, { tls: { enabled: false, curve: "P-256", maxVersion: "TLSv1.2" } }));
         const r = haproxyCheck(file, dir);
         assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     });

@@ -10,7 +10,7 @@ export const GOLDEN_HAPROXY: LabConfig["haproxy"] = {
     tlsPort: 8443,
     statsPort: 9404,
     threads: 3,
-    tls: { enabled: true, curve: "P-256" },
+    tls: { enabled: true, curve: "P-256", maxVersion: "TLSv1.2" },
     timeouts: { connectMs: 4_000, clientMs: 3_600_000, serverMs: 3_500_000, queueMs: 30_000 },
 };
 
