@@ -17,16 +17,19 @@ interface Step { name: string; typical?: Typical; run: (live: LiveStep) => Promi
 
 /**
  * How long the long steps took on this machine kind (2 cores, 24 GB, Go module proxy, Debian
- * mirror), from an empty cache and empty Go caches. Measured with `C2M_CACHE`, `GOCACHE` and
- * `GOMODCACHE` pointing at empty directories; see the step lines of `npm run bootstrap`.
+ * mirror) from an empty tool cache and empty Go caches (`C2M_CACHE`, `GOCACHE`, `GOMODCACHE`
+ * pointing at empty directories), in bootstrap's order (the CLI's build compiles Go's standard
+ * library for the builds after it). Measured while the machine ran other work at load ~7
+ * (2026-12-02: 1,295 s in all, 987 s user + 149 s system CPU, so roughly half that on idle cores).
+ * apt is not listed: how long it takes depends on which packages are missing (its live line
+ * counts them instead).
  */
-export const TYPICAL: Record<"apt" | "pulumi" | "languageHost" | "vegeta" | "actionlint" | "cloudInit", Typical> = {
-    apt: { seconds: 60, when: "when packages are missing" },
-    pulumi: { seconds: 600, when: "cold, 2 cores" },
-    languageHost: { seconds: 60, when: "cold, 2 cores" },
-    vegeta: { seconds: 40, when: "cold, 2 cores" },
-    actionlint: { seconds: 40, when: "cold, 2 cores" },
-    cloudInit: { seconds: 20, when: "when missing" },
+export const TYPICAL: Record<"pulumi" | "languageHost" | "vegeta" | "actionlint" | "cloudInit", Typical> = {
+    pulumi: { seconds: 1200, when: "cold, 2 cores at load ~7" },
+    languageHost: { seconds: 50, when: "cold, 2 cores at load ~7" },
+    vegeta: { seconds: 27, when: "cold, 2 cores at load ~7" },
+    actionlint: { seconds: 10, when: "cold, 2 cores at load ~7" },
+    cloudInit: { seconds: 8, when: "when missing" },
 };
 
 /** Go tools bootstrap builds when missing, for the up-front estimate. */
@@ -40,7 +43,7 @@ export async function bootstrap(): Promise<void> {
     for (const dir of [p.cache, p.bin, p.state, p.goBuild]) mkdirSync(dir, { recursive: true });
     const steps: Step[] = [
         { name: "Node >= 22", run: checkNode },
-        { name: "system packages (apt)", typical: TYPICAL.apt, run: installAptPackages },
+        { name: "system packages (apt)", run: installAptPackages },
         { name: "Go toolchain", run: checkGo },
         {
             name: `pulumi CLI >= v${PINS.pulumiSdk} (else built: v${PINS.pulumiCli})`, typical: TYPICAL.pulumi,
@@ -59,7 +62,8 @@ export async function bootstrap(): Promise<void> {
     if (missing.length > 0) {
         const total = missing.reduce((s, t) => s + t.typical.seconds, 0);
         process.stderr.write(`bootstrap: will build ${missing.map((t) => t.tool).join(", ")} from Go modules into ${p.bin}: ` +
-            `typically ${roughDuration(total)} on 2 cores from empty Go caches (much less with a warm GOCACHE); later runs take ~1 s\n`);
+            `${roughDuration(total)} from empty Go caches on 2 cores at load ~7 (about half that on idle cores, much less with a warm GOCACHE); ` +
+            `later runs take ~1 s\n`);
     }
     for (const [i, step] of steps.entries()) {
         const live = new LiveStep(`[${i + 1}/${steps.length}] ${step.name}`, step.typical);
