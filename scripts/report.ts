@@ -8,6 +8,7 @@ import YAML from "yaml";
 import { REPO_ROOT } from "./toolchain/toolchain.ts";
 import { readLedger, runTimeline } from "./ledger.ts";
 import { findRun, ledgerRow } from "./lib/ledger.ts";
+import { describeAllowances } from "../components/platform/allowances.ts";
 import { readRecord } from "../components/records/io.ts";
 import { RunRecordSchema } from "../components/records/runRecord.ts";
 import { TippingRecordSchema } from "../components/records/tippingRecord.ts";
@@ -112,6 +113,8 @@ export async function buildRunReport(dir: string): Promise<BuiltReport> {
         ...(run.oom ? [{ title: `Out of memory (bench:oom): ${run.oom.killed ? "HAProxy OOM-killed" : "no OOM kill"} (${run.oom.by}) at ` +
             `${run.oom.heldAtOom} connections in ${run.oom.memoryMiB} MiB, planner ${run.oom.predicted}`, text: JSON.stringify(run.oom, null, 2) }] : []),
         ...(run.failedProcesses.length ? [{ title: "Failed vegeta processes", text: JSON.stringify(run.failedProcesses, null, 2) }] : []),
+        ...(run.allowances ? [{ title: `Allowance counters (what the platform dropped)${run.allowances.exceeded ? ": INVALID RUN" : ""}`,
+            text: [...describeAllowances(run.allowances), JSON.stringify({ before: run.allowances.before, after: run.allowances.after }, null, 2)].join("\n") }] : []),
         { title: "Config (settings and the stack's lab config)", text: read(dir, "config.yaml") ?? "(none)" },
         { title: "haproxy.cfg", text: read(dir, "haproxy.cfg") ?? "(none)" },
     ];

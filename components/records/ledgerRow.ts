@@ -28,7 +28,8 @@ export const LedgerRowSchema = z.strictObject({
     /** Most concurrent connections seen (server side from metrics when recorded, else requests in flight at the clients). */
     peakConns: z.number().nullable(),
     peakConnsSource: z.enum(["metrics", "vegeta", "none"]),
-    verdict: z.enum(["pass", "fail", "interrupted"]),
+    /** invalid: the platform dropped traffic during the run (allowance counters rose), whatever vegeta saw. */
+    verdict: z.enum(["pass", "fail", "interrupted", "invalid"]),
     why: z.string(),
 });
 export type LedgerRow = z.infer<typeof LedgerRowSchema>;

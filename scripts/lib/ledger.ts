@@ -36,6 +36,10 @@ export function ledgerRow(run: RunRecord, extra: { preset?: string; platform?: s
         verdict = run.oom.killed ? "fail" : "pass";
         why = `${run.oom.killed ? "OOM-killed" : "not OOM-killed"} (${run.oom.by}) at ${run.oom.heldAtOom} connections in ${run.oom.memoryMiB} MiB (planner: ${run.oom.predicted})`;
     } else if (run.interrupted) { verdict = "interrupted"; why = "stopped by the operator"; }
+    else if (run.allowances?.exceeded) {
+        verdict = "invalid";
+        why = `the platform dropped traffic: ${run.allowances.increases.map((i) => `${i.host} ${i.counter} +${i.after - i.before}`).join(", ")}`;
+    }
     else if (run.failedProcesses.length > 0) { verdict = "fail"; why = `${run.failedProcesses.length} vegeta processes failed`; }
     else if (requests === 0) { verdict = "fail"; why = "no results"; }
     else if (errorRatio > FAIL_ERROR_RATIO) { verdict = "fail"; why = `errors ${(errorRatio * 100).toFixed(2)} % > ${FAIL_ERROR_RATIO * 100} %`; }

@@ -11,6 +11,8 @@ import { findRun, formatCompare, formatRuns, ledgerRow, parseLedger, presetLabel
 import { readLedger, recordRun, recordRunDir, runTimeline } from "../../scripts/ledger.ts";
 import { LabConfigSchema } from "../../components/config.ts";
 import type { RunRecord, VegetaSummary } from "../../components/records/runRecord.ts";
+import { LedgerRowSchema } from "../../components/records/ledgerRow.ts";
+import { diffAllowances } from "../../components/platform/allowances.ts";
 import { PRESET_SETTINGS } from "../../components/render/attack.ts";
 import { labEnv } from "../../scripts/toolchain/toolchain.ts";
 import { createPongServer } from "../../backend/pong.ts";
@@ -101,6 +103,15 @@ describe("ledger rows", () => {
         assert.equal(ledgerRow(run({ failedProcesses: [{ client: "client-1", frontend: "plain", laddr: "198.18.0.12", code: 1, stderr: "" }] }), {}).verdict, "fail");
         assert.equal(ledgerRow(run({ summary: undefined }), {}).why, "no results");
         assert.equal(ledgerRow(run({ interrupted: true }), {}).verdict, "interrupted");
+    });
+
+    test("a run during which the platform dropped traffic (allowance counters rose) is invalid, whatever vegeta saw", () => {
+        const counters = (drops: number) => ({ "lb-0": { conntrack_allowance_exceeded: drops, conntrack_allowance_available: 500 } });
+        const invalid = ledgerRow(run({ allowances: diffAllowances(counters(3), counters(10)) }), {});
+        assert.equal(invalid.verdict, "invalid");
+        assert.match(invalid.why, /lb-0 conntrack_allowance_exceeded \+7/);
+        assert.equal(ledgerRow(run({ allowances: diffAllowances(counters(3), counters(3)) }), {}).verdict, "pass");
+        assert.doesNotThrow(() => LedgerRowSchema.parse(invalid));
     });
 
     test("preset label marks overridden settings; the tier comes from AWS stack names", () => {
