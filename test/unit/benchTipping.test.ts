@@ -8,22 +8,12 @@ import {
     DEFAULT_TIPPING, minCheckableCapacity, searchTippingPoint, startRateFor, syntheticBackend, type StepMeasure,
 } from "../../scripts/analysis/tipping.ts";
 import { parseLabConfig } from "../../components/loadConfig.ts";
+import { seededRandom } from "./helpers.ts";
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-}
 
 /** A FIFO queue in front of capacity C for 10 s steps (as in tipping.test.ts): flat p99 below C, a growing backlog above. */
 function queueModel(capacity: number, serviceMs: number, noise = 0, seed = 1) {
-    const random = rng(seed);
+    const random = seededRandom(seed);
     return async (rate: number): Promise<StepMeasure> => {
         const rho = rate / capacity;
         const jitter = 1 + noise * (2 * random() - 1);

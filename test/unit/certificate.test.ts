@@ -5,7 +5,6 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
-import net from "node:net";
 import tls from "node:tls";
 import { CERTIFICATES, labCertificate, parseSchema, type Certificate } from "../../components/config.ts";
 import { parseLabConfig } from "../../components/loadConfig.ts";
@@ -15,7 +14,7 @@ import { RunRecordSchema } from "../../components/records/runRecord.ts";
 import { LedgerRowSchema } from "../../components/records/ledgerRow.ts";
 import { formatRuns, ledgerRow } from "../../scripts/lib/ledger.ts";
 import { PRESET_SETTINGS } from "../../components/render/attack.ts";
-import { bashSyntax, runBash, tempDir, which } from "./helpers.ts";
+import { bashSyntax, freeLoopbackPort, runBash, tempDir, which } from "./helpers.ts";
 
 const p = haproxyPaths("/run/c2m/local/haproxy-0");
 
@@ -83,13 +82,6 @@ describe("certificateScript", () => {
     });
 });
 
-async function freePort(): Promise<number> {
-    const srv = net.createServer();
-    await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-    const { port } = srv.address() as net.AddressInfo;
-    await new Promise<void>((resolve) => srv.close(() => resolve()));
-    return port;
-}
 
 /** The certificate a TLS server presents (a handshake, no request). */
 function peerCertificate(port: number): Promise<tls.PeerCertificate> {
@@ -122,7 +114,7 @@ describe("a real HAProxy serves the configured key, and reloads onto another", {
     before(async () => {
         dir = tempDirManual();
         paths = haproxyPaths(dir);
-        ports = { plain: await freePort(), tls: await freePort(), stats: await freePort() };
+        ports = { plain: await freeLoopbackPort(), tls: await freeLoopbackPort(), stats: await freeLoopbackPort() };
         for (const cert of ["rsa-2048", "ecdsa-p256"] as const) {
             const r = runBash(certificateScript(paths, cert, "lab.test"));
             assert.equal(r.status, 0, r.stderr);

@@ -23,7 +23,7 @@ import { parseLabConfig } from "../../components/loadConfig.ts";
 import { CERTIFICATES } from "../../components/config.ts";
 import { createPongServer } from "../../backend/pong.ts";
 import { backendCounters, frontendCounters, parseStatsCsv } from "../../scripts/lib/haproxyStats.ts";
-import { bashSyntax, runBash, tempDir, which } from "./helpers.ts";
+import { bashSyntax, freeLoopbackPort, runBash, tempDir, which } from "./helpers.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -50,13 +50,6 @@ async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<boolean> 
     return cond();
 }
 
-async function freePort(): Promise<number> {
-    const srv = net.createServer();
-    await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-    const { port } = srv.address() as net.AddressInfo;
-    await new Promise<void>((resolve) => srv.close(() => resolve()));
-    return port;
-}
 
 async function portFree(port: number): Promise<boolean> {
     const srv = net.createServer();
@@ -156,9 +149,9 @@ describe("haproxy start / reload / scale-down / stop scripts, run for real on 12
         dir = mkdtempSync(join(tmpdir(), "c2m-unit-haproxy-"));
         paths = haproxyPaths(dir);
         // Two stats ports are needed (one per process): take two adjacent free ones.
-        let stats = await freePort();
-        while (!(await portFree(stats + 1))) stats = await freePort();
-        ports = { plain: await freePort(), tls: await freePort(), stats, pong: await freePort() };
+        let stats = await freeLoopbackPort();
+        while (!(await portFree(stats + 1))) stats = await freeLoopbackPort();
+        ports = { plain: await freeLoopbackPort(), tls: await freeLoopbackPort(), stats, pong: await freeLoopbackPort() };
         await new Promise<void>((resolve) => pong.server.listen(ports.pong, "127.0.0.1", resolve));
         const cert = runBash(certificateScript(paths, "ecdsa-p256", "lab.test"));
         assert.equal(cert.status, 0, cert.stderr);
@@ -299,7 +292,7 @@ describe("backendScripts", () => {
 
     test("start runs one pong per port on 127.0.0.1 and waits until each answers; stop removes them", { skip: !which("curl") && "no curl" }, async (t) => {
         const workDir = tempDir(t);
-        const ports = [await freePort(), await freePort()];
+        const ports = [await freeLoopbackPort(), await freeLoopbackPort()];
         const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}` };
         let pids: number[] = [];
         t.after(() => {
@@ -334,7 +327,7 @@ describe("backendScripts", () => {
         const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}` };
         t.after(() => { runBash(pongStopScript(workDir), { env }); });
         // A "pong.ts" that exits at once: the health wait must give up and show its log.
-        const r = runBash(pongStartScript({ workDir, address: "127.0.0.1", ports: [await freePort()], nofile: 4096, requestTimeoutMs: 0 }),
+        const r = runBash(pongStartScript({ workDir, address: "127.0.0.1", ports: [await freeLoopbackPort()], nofile: 4096, requestTimeoutMs: 0 }),
             { input: "console.error('pong refuses to start'); process.exit(3);\n", env });
         assert.equal(r.status, 1);
         assert.match(r.stderr, /did not answer/);

@@ -6,18 +6,8 @@ import {
     DEFAULT_TIPPING, bracketUncertainty, formatTippingTable, judgeStep, nextStep, searchTippingPoint,
     validateTippingOptions, type StepMeasure, type TippingOptions,
 } from "../../scripts/analysis/tipping.ts";
+import { seededRandom } from "./helpers.ts";
 
-/** Deterministic pseudo-random numbers (mulberry32), so the noisy cases are reproducible. */
-function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-}
 
 /**
  * A queue in front of a server of capacity C measured for D seconds: below C the p99 stays near
@@ -28,7 +18,7 @@ function queueModel(capacity: number, o: { serviceMs?: number; durationS?: numbe
     const serviceMs = o.serviceMs ?? 200;
     const durationS = o.durationS ?? 10;
     const timeoutS = o.timeoutS ?? 30;
-    const random = rng(o.seed ?? 1);
+    const random = seededRandom(o.seed ?? 1);
     return async (rate: number): Promise<StepMeasure> => {
         const rho = rate / capacity;
         const jitter = 1 + (o.noise ?? 0) * (2 * random() - 1);
