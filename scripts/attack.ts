@@ -21,6 +21,7 @@ import { parseRecord, writeRecord } from "../components/records/io.ts";
 import { RunRecordSchema, VegetaSummarySchema, type RunRecord, type VegetaSummary } from "../components/records/runRecord.ts";
 import { platformFor } from "../components/platform/registry.ts";
 import { describeAllowances, diffAllowances, parseAllowanceCounters, type AllowanceCounters } from "../components/platform/allowances.ts";
+import { PARTIAL_EXIT_CODE } from "./lib/exitCodes.ts";
 
 export type AttackOverrides = Partial<Omit<LabConfig["attack"], "preset">> & { preset?: LabConfig["attack"]["preset"] };
 
@@ -222,7 +223,7 @@ async function versions(ssh: SshSession, client: SshTarget, lb?: SshTarget): Pro
 }
 
 /** `lab attack`'s exit status when part of the attack failed and --allow-partial was not given. */
-export const PARTIAL_EXIT_CODE = 3;
+export { PARTIAL_EXIT_CODE };
 
 /**
  * How `lab attack` ends for a recorded run: 130 when the operator interrupted it; PARTIAL_EXIT_CODE

@@ -1,20 +1,18 @@
 // The operator CLI: `lab <command>`. Parses flags, then calls one typed function per command.
 import { Command, InvalidArgumentError, Option } from "commander";
-import { bootstrap } from "./bootstrap.ts";
-import { doctor } from "./doctor.ts";
-import { shellExports } from "./toolchain/toolchain.ts";
-import { attack, attackExit, formatSummary, PARTIAL_EXIT_CODE, type AttackOverrides } from "./attack.ts";
-import { destroy, reapExpired, reapStack, removeStack, stackResidue, up } from "./stack.ts";
 import { describeResidue, residueCount } from "../components/platform/platform.ts";
 import { PRESETS } from "../components/config.ts";
-import { tipping, TIPPING_DEFAULTS } from "./tipping.ts";
-import { formatTippingTable } from "./analysis/tipping.ts";
-import { backfillLedger, compareRuns, listRuns } from "./ledger.ts";
-import { buildRunReport, report, reportName } from "./report.ts";
-import { dumpDom } from "./lib/chromium.ts";
-import { plan } from "./plan.ts";
-import { buildSweepReport, resolveSweepDir, sweep } from "./sweep.ts";
+import { formatTippingTable, TIPPING_DEFAULTS } from "./analysis/tipping.ts";
 import { parseSet } from "./analysis/sweep.ts";
+import { PARTIAL_EXIT_CODE } from "./lib/exitCodes.ts";
+import type { AttackOverrides } from "./attack.ts";
+
+// Each command loads its own modules when it runs: a CLI start that loads them all costs ~0.5 s of
+// CPU, which every `lab` call (and CI's ~75 of them) would pay for commands it does not run.
+const stackOps = () => import("./stack.ts");
+const attackOps = () => import("./attack.ts");
+const reportOps = () => import("./report.ts");
+const bootstrap = async () => (await import("./bootstrap.ts")).bootstrap();
 
 const positiveNumber = (flag: string) => (v: string) => {
     const n = Number(v);
@@ -45,6 +43,7 @@ async function timed<T>(what: string, fn: () => Promise<T>): Promise<T> {
 }
 
 async function down(stack: string, options: { keepStack?: boolean } = {}): Promise<number> {
+    const { destroy, reapStack, removeStack, stackResidue } = await stackOps();
     try {
         await timed(`lab down --stack ${stack}`, () => destroy(stack));
     } catch (err) {
@@ -77,18 +76,21 @@ Examples:
 
 const stackOption = () => new Option("-s, --stack <name>", "Pulumi stack").default("local");
 
-program.command("bootstrap").description("install or build the toolchain into the cache").action(bootstrap);
+program.command("bootstrap").description("install or build the toolchain into the cache").action(() => bootstrap());
 
 program.command("doctor").description("show each tool, its version and origin, and what is missing")
-    .action(async () => { if (!(await doctor())) process.exitCode = 1; });
+    .action(async () => { if (!(await (await import("./doctor.ts")).doctor())) process.exitCode = 1; });
 
 program.command("env").description("print shell exports (PATH with the tool cache and Node 22, the state backend, the passphrase file) " +
     "so that plain `pulumi preview/up/destroy --stack <s>` work in this shell")
     .addHelpText("after", '\nExample:\n  eval "$(npm run -s lab -- env)" && pulumi preview --stack local')
-    .action(() => { process.stdout.write(shellExports()); });
+    .action(async () => { process.stdout.write((await import("./toolchain/toolchain.ts")).shellExports()); });
 
 program.command("up").description("create or update the lab").addOption(stackOption())
-    .action(async (o: { stack: string }) => { await timed(`lab up --stack ${o.stack}`, () => up(o.stack)); });
+    .action(async (o: { stack: string }) => {
+        const { up } = await stackOps();
+        await timed(`lab up --stack ${o.stack}`, () => up(o.stack));
+    });
 
 program.command("attack").description("run vegeta on every client against the lab's frontends")
     .addOption(stackOption())
@@ -108,6 +110,7 @@ program.command("attack").description("run vegeta on every client against the la
             preset: o.preset, rate: o.rate, durationS: o.duration, timeoutS: o.timeout, sleepMs: o.sleep,
             times: o.times, workers: o.workers, cpus: o.cpus, connections: o.connections, frontends: o.frontends,
         };
+        const { attack, attackExit, formatSummary } = await attackOps();
         const result = await attack(o.stack, overrides);
         console.log(formatSummary(result));
         const exit = attackExit(result, { allowPartial: o.allowPartial });
@@ -134,6 +137,7 @@ Examples:
   lab tipping --stack local --start 20                  double from 20/s, bisect to ±5 %
   lab tipping --stack local --start 100 --frontend tls --p99-factor 3 --max-errors 1`)
     .action(async (o) => {
+        const { tipping } = await import("./tipping.ts");
         const run = await tipping({
             stack: o.stack, startRate: o.start, factor: o.factor, tolerance: o.tolerance, maxSteps: o.maxSteps, maxRate: o.maxRate,
             p99Factor: o.p99Factor, maxErrorRatio: o.maxErrors / 100, durationS: o.duration, timeoutS: o.timeout,
@@ -170,6 +174,7 @@ Examples:
         const attackFlags = Object.fromEntries(Object.entries({
             rate: o.rate, durationS: o.duration, timeoutS: o.timeout, sleepMs: o.sleep, times: o.times, frontends: o.frontends,
         }).filter(([, v]) => v !== undefined));
+        const { sweep } = await import("./sweep.ts");
         const run = o.resume ? await sweep({ resume: o.resume }) : await sweep({ stack: o.stack, sets: o.set, attack: attackFlags });
         const done = run.record.cells.filter((c) => c.status === "done").length;
         console.log(`${run.record.id}: ${done} of ${run.record.cells.length} cells done${run.report ? ` → ${run.report.file}` : ""}`);
@@ -183,6 +188,7 @@ program.command("runs").description("list the run ledger (runs/ledger.jsonl): on
     .option("--backfill", "first add runs/<id>/ directories that have no ledger row yet")
     .addHelpText("after", "\nExamples:\n  lab runs\n  lab runs --stack local --last 10\n  lab runs --backfill")
     .action(async (o: { stack?: string; last?: number; backfill?: boolean }) => {
+        const { backfillLedger, listRuns } = await import("./ledger.ts");
         if (o.backfill) process.stderr.write(`ledger: ${await backfillLedger()} runs added\n`);
         console.log(listRuns(o));
     });
@@ -190,17 +196,20 @@ program.command("runs").description("list the run ledger (runs/ledger.jsonl): on
 program.command("compare").description("two runs side by side: results, then the settings and versions that differ")
     .argument("<a>", "run id (or a unique part of it)").argument("<b>", "run id (or a unique part of it)")
     .addHelpText("after", "\nExamples:\n  lab compare 20261125-225859-local 20261125-230247-local\n  lab compare 225859 230247")
-    .action((a: string, b: string) => { console.log(compareRuns(a, b)); });
+    .action(async (a: string, b: string) => { console.log((await import("./ledger.ts")).compareRuns(a, b)); });
 
 program.command("report").description("one self-contained offline HTML page for a run (or a tipping search), plots included")
     .argument("<run>", "run id, a unique part of it, a runs/ directory, or a tipping-… id")
     .option("--check", "open it in headless Chromium and check every plot rendered")
     .addHelpText("after", "\nExamples:\n  lab report 20261125-225859-local     → runs/20261125-225859-local/report.html\n  lab report tipping-20261125-230857-dev5 --check")
     .action(async (ref: string, o: { check?: boolean }) => {
+        const { report, reportName } = await reportOps();
+        const { buildSweepReport, resolveSweepDir } = await import("./sweep.ts");
         const sweepDir = (() => { try { return resolveSweepDir(ref); } catch { return undefined; } })();
         const built = sweepDir ? await buildSweepReport(sweepDir) : await report(ref);
         console.log(reportName(built));
         if (o.check) {
+            const { dumpDom } = await import("./lib/chromium.ts");
             const rendered = /data-plots-rendered="(\d+)\/(\d+)"/.exec(await dumpDom(built.file));
             console.log(`chromium: ${rendered ? `${rendered[1]} of ${rendered[2]} plots rendered` : "the page's check did not run"}`);
             if (!rendered || rendered[1] !== rendered[2]) process.exitCode = 1;
@@ -223,8 +232,8 @@ Examples:
   lab plan --stack aws-16c64g                        the tier at its planned 1.05M connections (2.1M sockets)
   lab plan --stack aws-16c30g --conns 650000 --tls-share 1
   lab plan --stack aws-16c64g --clients 3 --source-ips 8 --json`)
-    .action((o: { stack: string; conns?: number; tlsShare?: number; clients?: number; sourceIps?: number; json?: boolean }) => {
-        process.exitCode = plan(o.stack, o);
+    .action(async (o: { stack: string; conns?: number; tlsShare?: number; clients?: number; sourceIps?: number; json?: boolean }) => {
+        process.exitCode = (await import("./plan.ts")).plan(o.stack, o);
     });
 
 program.command("reap").description("remove a stack's leftovers without its state (local: by name; aws: lists what is still tagged lab:stack); " +
@@ -232,6 +241,7 @@ program.command("reap").description("remove a stack's leftovers without its stat
     .addOption(stackOption())
     .option("--expired", "destroy every stack whose expiresAt has passed, whatever --stack says")
     .action(async (o: { stack: string; expired?: boolean }) => {
+        const { reapExpired, reapStack } = await stackOps();
         if (o.expired) {
             const reaped = await reapExpired();
             console.log(reaped.length === 0 ? "reap: no stack is past its TTL"
@@ -248,6 +258,9 @@ program.command("demo").description("bootstrap, up, a small attack through plain
     .addOption(stackOption())
     .action(async (o: { stack: string }) => {
         await bootstrap();
+        const { up } = await stackOps();
+        const { attack, attackExit, formatSummary } = await attackOps();
+        const { buildRunReport, reportName } = await reportOps();
         let failed = false;
         // Ctrl-C reaches pulumi/vegeta too and stops them; the demo then still tears down.
         const onInterrupt = () => { failed = true; process.stderr.write("\ninterrupted: tearing the lab down…\n"); };

@@ -9,7 +9,7 @@ import { attack, attackExit, newRunId } from "./attack.ts";
 import { outputs } from "./stack.ts";
 import { buildTippingReport, reportName } from "./report.ts";
 import {
-    CPU_ALLOWANCE_SCRIPT, DEFAULT_TIPPING, attribute, fmtRate, formatTippingTable, judgeCpu, parseCpuAllowance, searchTippingPoint, summarise,
+    CPU_ALLOWANCE_SCRIPT, TIPPING_DEFAULTS, attribute, fmtRate, formatTippingTable, judgeCpu, parseCpuAllowance, searchTippingPoint, summarise,
     validateTippingOptions, type CpuAllowance, type CpuSample, type HostCpu, type StepMeasure, type StepVerdict, type TippingResult,
 } from "./analysis/tipping.ts";
 import { SshSession } from "./lib/ssh.ts";
@@ -21,9 +21,7 @@ import type { RunRecord } from "../components/records/runRecord.ts";
 
 export type { TippingArgs };
 
-export const TIPPING_DEFAULTS: Omit<TippingArgs, "stack" | "startRate"> = {
-    ...DEFAULT_TIPPING, durationS: 10, frontend: "plain", sleepMs: 0, times: 0, timeoutS: 30,
-};
+export { TIPPING_DEFAULTS };
 
 export interface TippingRun { id: string; dir: string; args: TippingArgs; result: TippingResult; elapsedS: number }
 

@@ -2,7 +2,7 @@
 // the load step by step until latency or errors break a threshold, then bisect between the
 // last good and the first bad step until the knee is known within a tolerance. Pure: the
 // measurement is injected, so the same code runs on a synthetic model and on a lab.
-import type { Attribution, HostCpu, Phase, StepMeasure, StepVerdict, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
+import type { Attribution, HostCpu, Phase, StepMeasure, StepVerdict, TippingArgs, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
 
 // The search's types are those of its record (tipping.json).
 export type { Attribution, HostCpu, Phase, StepMeasure, StepVerdict, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
@@ -15,6 +15,11 @@ export type { Attribution, HostCpu, Phase, StepMeasure, StepVerdict, TippingOpti
  */
 export const DEFAULT_TIPPING: Omit<TippingOptions, "startRate"> = {
     factor: 2, tolerance: 0.05, maxSteps: 8, p99Factor: 2, maxErrorRatio: 0.001,
+};
+
+/** `lab tipping`'s defaults: the search's, plus the load of each step. */
+export const TIPPING_DEFAULTS: Omit<TippingArgs, "stack" | "startRate"> = {
+    ...DEFAULT_TIPPING, durationS: 10, frontend: "plain", sleepMs: 0, times: 0, timeoutS: 30,
 };
 
 export function validateTippingOptions(o: TippingOptions): string[] {
