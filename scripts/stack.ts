@@ -12,7 +12,8 @@ import { labEnv, REPO_ROOT } from "./toolchain/toolchain.ts";
 import { checkRecord, parseJson } from "../components/records/io.ts";
 import { StackOutputsSchema, type StackOutputs } from "../components/records/stackOutputs.ts";
 
-const pulumi = () => $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true });
+/** zx for pulumi commands: the rig's environment, quiet; `extra` adds zx options (nothrow, input, …). */
+const pulumi = (extra: Partial<Parameters<typeof $>[0]> = {}) => $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true, ...extra });
 
 /** The stack's config from its file, validated before Pulumi runs (the program checks it again). */
 export function loadStackConfig(stack: string): LoadedConfig {
@@ -95,11 +96,11 @@ export function expiryFromState(stack: string, resources: StateResource[]): stri
 
 /** A stack's lease: its `expiresAt` output, else its state's tags; undefined when nothing is deployed; throws when it cannot be read (backend, passphrase). */
 export async function stackExpiry(stack: string): Promise<string | undefined> {
-    const out = await $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true, nothrow: true })`pulumi stack output --json --stack ${stack}`;
+    const out = await pulumi({ nothrow: true })`pulumi stack output --json --stack ${stack}`;
     if (out.exitCode !== 0) throw new Error(`stack ${stack}: pulumi stack output failed (exit ${out.exitCode}): ${out.stderr.trim()}`);
     const outputs = parseJson(out.stdout, `pulumi stack output --stack ${stack}`) as Record<string, unknown>;
     if (Object.keys(outputs).length > 0) return expiryOf(stack, outputs);
-    const exported = await $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true, nothrow: true })`pulumi stack export --stack ${stack}`;
+    const exported = await pulumi({ nothrow: true })`pulumi stack export --stack ${stack}`;
     if (exported.exitCode !== 0) throw new Error(`stack ${stack}: pulumi stack export failed (exit ${exported.exitCode}): ${exported.stderr.trim()}`);
     const state = parseJson(exported.stdout, `pulumi stack export --stack ${stack}`) as { deployment?: { resources?: StateResource[] } };
     return expiryFromState(stack, state.deployment?.resources ?? []);
@@ -164,7 +165,7 @@ const INTERRUPTS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
  * and the lock behind. A second Ctrl-C is passed on too: pulumi then stops at once.
  */
 async function streamed(args: string[]): Promise<void> {
-    const p = $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true, nothrow: true, detached: true })`pulumi ${args}`;
+    const p = pulumi({ nothrow: true, detached: true })`pulumi ${args}`;
     p.stdout.pipe(process.stderr);
     p.stderr.pipe(process.stderr);
     let interrupted: string | undefined;
@@ -243,7 +244,7 @@ export async function forgetHostCommands(stack: string): Promise<number> {
     const kept = resources.filter((r) => r.type !== "command:remote:Command");
     if (kept.length === resources.length) return 0;
     state.deployment!.resources = kept;
-    await $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true, input: JSON.stringify(state) })`pulumi stack import --stack ${stack} --force`;
+    await pulumi({ input: JSON.stringify(state) })`pulumi stack import --stack ${stack} --force`;
     return resources.length - kept.length;
 }
 
@@ -284,7 +285,7 @@ export type { StackOutputs };
 
 /** Stack outputs including the SSH key (kept in memory; never written to a run directory). */
 export async function outputs(stack: string): Promise<StackOutputs> {
-    const out = await $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true, nothrow: true })`pulumi stack output --json --show-secrets --stack ${stack}`;
+    const out = await pulumi({ nothrow: true })`pulumi stack output --json --show-secrets --stack ${stack}`;
     if (out.exitCode !== 0) {
         if (/no stack named/.test(out.stderr)) throw new Error(`stack ${stack} does not exist: run \`lab up --stack ${stack}\` first`);
         throw new Error(`pulumi stack output --stack ${stack} failed (exit ${out.exitCode}): ${out.stderr.trim()}`);
