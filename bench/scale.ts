@@ -17,7 +17,7 @@ import { residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { attack, fetchStats, newRunId, type AttackResult } from "../scripts/attack.ts";
 import { backendCounters, frontendCounters } from "../scripts/lib/haproxyStats.ts";
-import { FRONTEND_NAMES } from "../components/render/haproxyConfig.ts";
+import { BACKEND_NAME, FRONTEND_NAMES } from "../components/render/haproxyConfig.ts";
 import { HostHttp } from "../scripts/lib/hostHttp.ts";
 import { localNames } from "../components/platform/local/scripts.ts";
 import { readStackCgroups } from "../components/platform/local/cgroups.ts";
@@ -70,7 +70,7 @@ function sample(out: StackOutputs, stats: Awaited<ReturnType<typeof fetchStats>>
     const lb = byRole("haproxy");
     const backends = byRole("backend");
     const frontend = frontendCounters(stats, FRONTEND_NAMES[mode])?.current ?? 0;
-    const backend = backendCounters(stats, "pong")?.current ?? 0;
+    const backend = backendCounters(stats, BACKEND_NAME)?.current ?? 0;
     const listeners = out.capacityPlan.backend.servers;
     return {
         t: (Date.now() - t0) / 1000, frontend, backend,
@@ -130,7 +130,7 @@ async function main(o: Options): Promise<void> {
             process.stderr.write(`final HAProxy statistics unreadable: ${err.message}\n`);
             return undefined;
         });
-        const backendStats = stats && backendCounters(stats, "pong");
+        const backendStats = stats && backendCounters(stats, BACKEND_NAME);
         const frontendStats = stats && frontendCounters(stats, FRONTEND_NAMES[o.mode]);
         const haproxyErrors = stats && frontendStats && backendStats
             ? frontendStats.requestErrors + backendStats.connectionErrors + backendStats.responseErrors : undefined;

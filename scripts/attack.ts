@@ -13,7 +13,7 @@ import { outputs, type StackOutputs } from "./stack.ts";
 import { SshSession, type SshTarget } from "./lib/ssh.ts";
 import { HostHttp } from "./lib/hostHttp.ts";
 import { backendCounters, downServers, frontendCounters, parseStatsCsv, type StatsRow } from "./lib/haproxyStats.ts";
-import { FRONTEND_NAMES } from "../components/render/haproxyConfig.ts";
+import { BACKEND_NAME, FRONTEND_NAMES } from "../components/render/haproxyConfig.ts";
 import { findTool } from "./toolchain/tools.ts";
 import { labEnv, runsRoot } from "./toolchain/toolchain.ts";
 import { recordRun } from "./ledger.ts";
@@ -130,7 +130,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         });
         const allowances = diffAllowances(allowancesBefore, await readAllowances(ssh, allowanceHosts, target, allowanceScript));
         for (const line of describeAllowances(allowances)) process.stderr.write(`${line}\n`);
-        const serversDown = downServers(statsAfter, "pong");
+        const serversDown = downServers(statsAfter, BACKEND_NAME);
         const perFrontend: AttackResult["perFrontend"] = {};
         const haproxy: AttackResult["haproxy"] = {};
         for (const frontend of settings.frontends) {
@@ -149,7 +149,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
             runId, stack, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), interrupted, settings,
             processes: plan.map(({ client, frontend, laddr, ratePerSecond, connections }) => ({ client, frontend, laddr, ratePerSecond, connections })),
             versions: await versions(ssh, target(clients[0].name), lb ? target(lb.name) : undefined),
-            summary, perFrontend, haproxy, backend: backendCounters(statsAfter, "pong"), serversDown, failedProcesses,
+            summary, perFrontend, haproxy, backend: backendCounters(statsAfter, BACKEND_NAME), serversDown, failedProcesses,
             ...(settings.frontends.includes("tls") ? { certificate: labCertificate(out.labConfig.haproxy.tls) } : {}),
             allowances,
         };
