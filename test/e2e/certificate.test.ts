@@ -12,7 +12,7 @@
 // Stack cert13 on 198.18.100.0/24; runs go to a temporary directory. Needs root and the toolchain.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +24,7 @@ import { localResidue } from "../../components/platform/local/residue.ts";
 import { SshSession } from "../../scripts/lib/ssh.ts";
 import { readLedger } from "../../scripts/ledger.ts";
 import { formatRuns } from "../../scripts/lib/ledger.ts";
+import { runLab } from "../unit/helpers.ts";
 
 const STACK = "cert13";
 const MINUTE = 60_000;
@@ -40,18 +41,7 @@ function writeStackConfig(certificate: string): void {
     writeFileSync(stackFile, YAML.stringify(doc));
 }
 
-function lab(args: string[]): Promise<{ code: number | null; out: string }> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [join(REPO_ROOT, "scripts", "lab.ts"), ...args], {
-            cwd: REPO_ROOT, env: { ...process.env, C2M_RUNS_DIR: runsDir }, stdio: ["ignore", "pipe", "pipe"],
-        });
-        let out = "";
-        child.stdout.on("data", (d) => { out += d; });
-        child.stderr.on("data", (d) => { out += d; });
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code, out }));
-    });
-}
+const lab = (args: string[]) => runLab(args, { runsDir });
 
 /**
  * Runs commands in a shell with an empty environment, as a fresh terminal without start-up files

@@ -5,7 +5,7 @@
 // test/unit/config.test.ts; these cases go through the CLI and the stack file instead.)
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +15,7 @@ import { describeResidue, residueCount } from "../../components/platform/platfor
 import { localResidue } from "../../components/platform/local/residue.ts";
 import { detectNofileCeiling } from "../../components/platform/local/limits.ts";
 import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "../../components/plan/capacity.ts";
+import { runLab, type LabOutcome } from "./helpers.ts";
 
 // Stacks of this test run only (the pid keeps two runs on one checkout apart); none of them may
 // ever exist. Their subnet is this developer's own, in case.
@@ -23,22 +24,10 @@ const SUBNET = "198.18.82.0/24";
 const runsDir = mkdtempSync(join(tmpdir(), "c2m-badinput-runs-"));
 const stackFile = (stack: string) => join(REPO_ROOT, `Pulumi.${stack}.yaml`);
 
-interface Outcome { code: number | null; out: string }
+type Outcome = LabOutcome;
 
-/** `lab <args>` with Node 22 (the one running the tests); runs would go to a temporary directory. */
-function lab(args: string[], timeoutMs = 60_000): Promise<Outcome> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [join(REPO_ROOT, "scripts", "lab.ts"), ...args], {
-            cwd: REPO_ROOT, env: { ...process.env, C2M_RUNS_DIR: runsDir }, stdio: ["ignore", "pipe", "pipe"],
-        });
-        let out = "";
-        child.stdout.on("data", (d) => { out += d; });
-        child.stderr.on("data", (d) => { out += d; });
-        const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-        child.on("error", reject);
-        child.on("close", (code) => { clearTimeout(timer); resolve({ code, out }); });
-    });
-}
+/** `lab <args>`; runs would go to a temporary directory. */
+const lab = (args: string[], timeoutMs = 60_000): Promise<Outcome> => runLab(args, { runsDir, timeoutMs });
 
 function assertRefused(r: Outcome, mentions: string[]): void {
     assert.notEqual(r.code, 0, `accepted (exit 0):\n${r.out}`);

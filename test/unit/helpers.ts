@@ -1,10 +1,11 @@
 // Shared helpers of the unit tests (not a test file itself: the runner picks up *.test.ts).
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { createServer, type AddressInfo } from "node:net";
+import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 
 export interface RunResult { status: number | null; stdout: string; stderr: string }
 
@@ -61,4 +62,24 @@ export function seededRandom(seed: number): () => number {
         t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
         return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
     };
+}
+
+export interface LabOutcome { code: number | null; out: string }
+
+/**
+ * `lab <args>` as an operator runs it, with the Node running the tests; stdout and stderr together.
+ * Runs go to `runsDir`; with `timeoutMs` the command is killed (SIGKILL) when it takes longer.
+ */
+export function runLab(args: string[], o: { runsDir: string; timeoutMs?: number }): Promise<LabOutcome> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [join(REPO_ROOT, "scripts", "lab.ts"), ...args], {
+            cwd: REPO_ROOT, env: { ...process.env, C2M_RUNS_DIR: o.runsDir }, stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "";
+        child.stdout.on("data", (d) => { out += d; });
+        child.stderr.on("data", (d) => { out += d; });
+        const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), o.timeoutMs);
+        child.on("error", reject);
+        child.on("close", (code) => { clearTimeout(timer); resolve({ code, out }); });
+    });
 }
