@@ -182,7 +182,7 @@ Examples:
         else if (done < run.record.cells.length) process.exitCode = 1;
     });
 
-program.command("runs").description("list the run ledger (runs/ledger.jsonl): one row per attack")
+program.command("runs").description("list the run ledger (runs/ledger.jsonl, or $C2M_RUNS_DIR/ledger.jsonl): one row per attack")
     .option("-s, --stack <name>", "only this stack's runs")
     .option("--last <n>", "only the last n runs", positiveNumber("--last"))
     .option("--backfill", "first add runs/<id>/ directories that have no ledger row yet")

@@ -8,7 +8,7 @@ import { appendRecordLine, readRecord } from "../components/records/io.ts";
 import { LedgerRowSchema } from "../components/records/ledgerRow.ts";
 import { RunRecordSchema, type RunRecord } from "../components/records/runRecord.ts";
 import type { MetricsEndpoint, StackOutputs } from "../components/records/stackOutputs.ts";
-import { labEnv, REPO_ROOT } from "./toolchain/toolchain.ts";
+import { labEnv, runsRoot } from "./toolchain/toolchain.ts";
 import { readTimeline, type Timeline } from "./analysis/timeline.ts";
 import { pullHaproxyLog, pullRunMetrics } from "./lib/metricsPull.ts";
 import { HostHttp, type LabAccess } from "./lib/hostHttp.ts";
@@ -21,7 +21,7 @@ export function ledgerPath(runsDir: string): string {
 }
 
 /** The ledger's rows; a line that is not a valid row is reported on stderr and skipped. */
-export function readLedger(runsDir = join(REPO_ROOT, "runs")): LedgerRow[] {
+export function readLedger(runsDir = runsRoot()): LedgerRow[] {
     const file = ledgerPath(runsDir);
     if (!existsSync(file)) return [];
     const { rows, problems } = parseLedger(readFileSync(file, "utf8"), file);
@@ -132,7 +132,7 @@ function details(runsDir: string, id: string): Record<string, unknown> | undefin
     return { settings: run.settings, versions: run.versions, labConfig: savedLabConfig(join(runsDir, id)) };
 }
 
-export function compareRuns(refA: string, refB: string, runsDir = join(REPO_ROOT, "runs")): string {
+export function compareRuns(refA: string, refB: string, runsDir = runsRoot()): string {
     const rows = readLedger(runsDir);
     const a = findRun(rows, refA);
     const b = findRun(rows, refB);
@@ -140,7 +140,7 @@ export function compareRuns(refA: string, refB: string, runsDir = join(REPO_ROOT
 }
 
 /** Records every run directory under runsDir that has a run.json but no ledger row yet (older runs). */
-export async function backfillLedger(runsDir = join(REPO_ROOT, "runs")): Promise<number> {
+export async function backfillLedger(runsDir = runsRoot()): Promise<number> {
     const known = new Set(readLedger(runsDir).map((r) => r.id));
     const dirs = existsSync(runsDir) ? readdirSync(runsDir).filter((d) => !known.has(d) && existsSync(join(runsDir, d, "run.json"))).sort() : [];
     let added = 0;

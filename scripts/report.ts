@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import YAML from "yaml";
-import { REPO_ROOT } from "./toolchain/toolchain.ts";
+import { runsRoot } from "./toolchain/toolchain.ts";
 import { readLedger, runTimeline } from "./ledger.ts";
 import { findRun, ledgerRow } from "./lib/ledger.ts";
 import { describeAllowances } from "../components/platform/allowances.ts";
@@ -24,7 +24,7 @@ export interface BuiltReport { file: string; ms: number; figures: number }
 const read = (dir: string, f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), "utf8") : undefined);
 
 /** A run directory from an id, a unique part of one (ledger), or a path. */
-function resolveRunDir(ref: string, runsDir = join(REPO_ROOT, "runs")): string {
+function resolveRunDir(ref: string, runsDir = runsRoot()): string {
     if (existsSync(join(ref, "run.json")) || existsSync(join(ref, "tipping.json"))) return ref;
     if (existsSync(join(runsDir, ref))) return join(runsDir, ref);
     const dirs = existsSync(runsDir) ? readdirSync(runsDir).filter((d) => d.includes(ref)) : [];

@@ -49,7 +49,10 @@ export function toolPath(basePath = process.env.PATH ?? ""): string {
         .filter(Boolean).join(delimiter);
 }
 
-/** Where `lab attack` and `lab tipping` keep run directories and the ledger: runs/, or $C2M_RUNS_DIR (tests). */
+/**
+ * The one place the runs directory is decided: runs/, or $C2M_RUNS_DIR (tests, a scratch area).
+ * Every command that writes or reads runs (attack, tipping, sweep, runs, compare, report) takes it from here.
+ */
 export function runsRoot(): string {
     return process.env.C2M_RUNS_DIR ?? join(REPO_ROOT, "runs");
 }
