@@ -8,6 +8,11 @@
 //   - --max-concurrent N: at most N requests in service at once; later ones wait in a FIFO queue;
 //   - --service-time-ms S: every request holds its slot at least S ms before the first write,
 //     so one process serves at most N × 1000 / S requests per second.
+// and a hold that ends when the operator says so (not in the seed either), for benches whose ramp
+// takes as long as the machine needs:
+//   - header `hold: N`: wait N ms before the first write, or until POST /release if that comes first;
+//   - POST /release: every request waiting on its `hold` now goes on (sleep/times as usual);
+//     it answers the count released. Like /metrics, never limited, never counted as a request.
 // Usage: node backend/pong.ts <port> [--host ADDRESS] [--request-timeout-ms N] [--max-concurrent N] [--service-time-ms S]
 import http from "node:http";
 import { parseArgs } from "node:util";
@@ -19,8 +24,9 @@ export function randomIntInclusive(low: number, high: number): number {
 
 /**
  * The seed read both headers with parseInt; a missing/garbled value means "no wait / no repeat".
- * `hold: N` is the rig's own addition (not in the seed): wait exactly N ms before the first
- * write, so a ramp of requests keeps every connection open for a known time (bench/scale).
+ * `hold: N` is the rig's own addition (not in the seed): wait N ms before the first write, or
+ * until POST /release ends every hold at once, so a ramp of requests keeps every connection open
+ * until the bench has measured it (bench/scale) and N is only the cap if the bench never releases.
  */
 export function parseHeaders(headers: http.IncomingHttpHeaders): { sleepMs: number; times: number; holdMs: number } {
     const int = (name: string) => {
@@ -31,6 +37,31 @@ export function parseHeaders(headers: http.IncomingHttpHeaders): { sleepMs: numb
 }
 
 export interface PongCounters { requests: number; responses: number; inFlight: number }
+
+/**
+ * Requests waiting on their `hold`: each goes on when its cap passes or at release(), whichever
+ * comes first, exactly once.
+ */
+export class Holds {
+    private readonly waiting = new Map<() => void, NodeJS.Timeout>();
+
+    get size(): number { return this.waiting.size; }
+
+    /** Calls `go` after `ms`, or at release(); returns a function that drops the hold without calling `go` (client gone). */
+    add(ms: number, go: () => void): () => void {
+        const entry = () => { this.waiting.delete(entry); clearTimeout(timer); go(); };
+        const timer = setTimeout(entry, ms);
+        this.waiting.set(entry, timer);
+        return () => { clearTimeout(timer); this.waiting.delete(entry); };
+    }
+
+    /** Ends every hold now; returns how many there were. */
+    release(): number {
+        const entries = [...this.waiting.keys()];
+        for (const entry of entries) entry();
+        return entries.length;
+    }
+}
 
 /**
  * At most `max` requests in service at once; the others wait in arrival order (FIFO).
@@ -83,10 +114,23 @@ export function createPongServer(options: PongOptions = {}) {
     const counters: PongCounters = { requests: 0, responses: 0, inFlight: 0 };
     const limit = new ConcurrencyLimit(options.maxConcurrent ?? 0);
     const serviceTimeMs = options.serviceTimeMs ?? 0;
+    const holds = new Holds();
     const server = http.createServer((req, res) => {
         if (req.url === "/metrics") {
             res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-            res.end(renderMetrics(counters, limit));
+            res.end(renderMetrics(counters, limit, holds));
+            return;
+        }
+        if (req.url === "/release") {
+            req.resume();
+            if (req.method !== "POST") {
+                res.writeHead(405, { "content-type": "text/plain", allow: "POST" });
+                res.end("POST /release ends every hold\n");
+                return;
+            }
+            const released = holds.release();
+            res.writeHead(200, { "content-type": "text/plain" });
+            res.end(`released ${released}\n`);
             return;
         }
         counters.requests++;
@@ -96,11 +140,13 @@ export function createPongServer(options: PongOptions = {}) {
         const limited = req.url !== "/health"; // HAProxy's health checks bypass the queue
         let holdsSlot = false;
         let withdraw: () => void = () => undefined;
+        let unhold: () => void = () => undefined;
         let done = false;
         const finish = () => {
             if (done) return;
             done = true;
             counters.inFlight--;
+            unhold();
             if (holdsSlot) limit.leave();
             else withdraw();
         };
@@ -119,7 +165,9 @@ export function createPongServer(options: PongOptions = {}) {
         const serve = (extraMs: number) => {
             if (res.destroyed) return;
             res.writeHead(200, { "content-type": "text/plain" });
-            setTimeout(write, extraMs + holdMs + (sleepMs > 0 ? randomIntInclusive(0, sleepMs + 1) : 0), times);
+            const rest = extraMs + (sleepMs > 0 ? randomIntInclusive(0, sleepMs + 1) : 0);
+            if (holdMs > 0) unhold = holds.add(holdMs, () => setTimeout(write, rest, times));
+            else setTimeout(write, rest, times);
         };
         if (limited) withdraw = limit.enter(() => { holdsSlot = true; serve(serviceTimeMs); });
         else serve(0);
@@ -130,15 +178,16 @@ export function createPongServer(options: PongOptions = {}) {
     // Longer than HAProxy keeps idle server connections, so HAProxy closes them first.
     server.keepAliveTimeout = 60_000;
     server.headersTimeout = 65_000;
-    return { server, counters, limit };
+    return { server, counters, limit, holds };
 }
 
-export function renderMetrics(c: PongCounters, limit?: ConcurrencyLimit): string {
+export function renderMetrics(c: PongCounters, limit?: ConcurrencyLimit, holds?: Holds): string {
     const lines = [
         "# TYPE pong_requests_total counter", `pong_requests_total ${c.requests}`,
         "# TYPE pong_responses_total counter", `pong_responses_total ${c.responses}`,
         "# TYPE pong_in_flight gauge", `pong_in_flight ${c.inFlight}`,
     ];
+    if (holds) lines.push("# TYPE pong_held gauge", `pong_held ${holds.size}`);
     if (limit) {
         lines.push(
             "# TYPE pong_in_service gauge", `pong_in_service ${limit.inService}`,

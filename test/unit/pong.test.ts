@@ -144,6 +144,97 @@ describe("pong server", () => {
     });
 });
 
+describe("hold until released (the rig's own, for bench/scale)", () => {
+    /** Polls /metrics until pong_held is `n` (the requests reached their hold). */
+    async function heldReaches(base: string, n: number): Promise<void> {
+        let held = -1;
+        for (let i = 0; i < 200 && held !== n; i++) {
+            held = (await metrics(base)).pong_held;
+            if (held !== n) await new Promise((r) => setTimeout(r, 10));
+        }
+        assert.equal(held, n);
+    }
+
+    test("POST /release ends every hold at once: the held requests answer 200 with their pongs, long before their cap", async (t) => {
+        const { base, counters } = await startPong(t);
+        const capMs = 60_000;
+        const held = [1, 2, 3].map(() => request(`${base}/ping`, { headers: { hold: String(capMs), times: "1" } }));
+        await heldReaches(base, 3);
+        await new Promise((r) => setTimeout(r, 200));
+        assert.equal(counters.responses, 0, "nothing answered before the release");
+        const released = await request(`${base}/release`);
+        assert.deepEqual([released.status, released.body], [200, "released 3\n"]);
+        const replies = await Promise.all(held);
+        for (const r of replies) {
+            assert.deepEqual([r.status, r.body], [200, "pongpong"]);
+            assert.ok(r.ms >= 200 && r.ms < capMs / 2, `${r.ms} ms`);
+        }
+        assert.equal((await metrics(base)).pong_held, 0);
+        // /release and /metrics are not requests.
+        assert.deepEqual({ ...counters }, { requests: 3, responses: 3, inFlight: 0 });
+    });
+
+    test("a request arriving after a release is held again until the next release (release is not sticky)", async (t) => {
+        const { base } = await startPong(t);
+        assert.equal((await request(`${base}/release`)).body, "released 0\n");
+        const late = request(`${base}/ping`, { headers: { hold: "60000" } });
+        await heldReaches(base, 1);
+        assert.equal((await request(`${base}/release`)).body, "released 1\n");
+        assert.equal((await late).body, "pong");
+    });
+
+    test("without a release the hold is its cap: N ms, then the seed's sleep/times as before", async (t) => {
+        const { base } = await startPong(t);
+        const r = await request(`${base}/ping`, { headers: { hold: "300", sleep: "20", times: "2" } });
+        assert.equal(r.body, "pongpongpong");
+        assert.ok(r.ms >= 300 && r.ms < 300 + 3 * 21 + 1000, `${r.ms} ms`);
+    });
+
+    test("/release is never limited: it answers while every slot of a --max-concurrent 1 server is taken and others queue", async (t) => {
+        const pong = createPongServer({ maxConcurrent: 1 });
+        await new Promise<void>((resolve) => pong.server.listen(0, "127.0.0.1", resolve));
+        t.after(async () => {
+            pong.server.closeAllConnections();
+            await new Promise<void>((resolve) => pong.server.close(() => resolve()));
+        });
+        const base = `http://127.0.0.1:${(pong.server.address() as AddressInfo).port}`;
+        const first = request(`${base}/ping`, { headers: { hold: "60000" } });
+        const second = request(`${base}/ping`, { headers: { hold: "60000" } });
+        await heldReaches(base, 1);
+        assert.equal(pong.limit.queued, 1);
+        // The first is released; the second then takes the slot and waits on its own hold.
+        assert.equal((await request(`${base}/release`)).body, "released 1\n");
+        assert.equal((await first).body, "pong");
+        await heldReaches(base, 1);
+        assert.equal((await request(`${base}/release`)).body, "released 1\n");
+        assert.equal((await second).body, "pong");
+    });
+
+    test("a client that hangs up while held is no longer held: a release does not count it", async (t) => {
+        const { base, counters } = await startPong(t);
+        const abort = new AbortController();
+        const pending = request(`${base}/ping`, { headers: { hold: "60000" }, signal: abort.signal });
+        pending.catch(() => undefined);
+        await heldReaches(base, 1);
+        abort.abort();
+        await assert.rejects(pending);
+        for (let i = 0; i < 100 && counters.inFlight !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+        assert.equal((await request(`${base}/release`)).body, "released 0\n");
+        assert.deepEqual({ ...counters }, { requests: 1, responses: 0, inFlight: 0 });
+    });
+
+    test("GET /release is refused with 405 and releases nothing", async (t) => {
+        const { base } = await startPong(t);
+        const held = request(`${base}/ping`, { headers: { hold: "60000" } });
+        await heldReaches(base, 1);
+        const r = await request(`${base}/release`, { method: "GET" });
+        assert.equal(r.status, 405);
+        assert.equal((await metrics(base)).pong_held, 1);
+        await request(`${base}/release`);
+        assert.equal((await held).body, "pong");
+    });
+});
+
 /** The two headers the seed's pong read (the rig may parse more). */
 const seedFields = (h: { sleepMs: number; times: number }) => ({ sleepMs: h.sleepMs, times: h.times });
 
@@ -226,6 +317,15 @@ describe("pong command line", () => {
         });
         const r = await request(`http://127.0.0.1:${port}/ping`, { headers: { times: "2" } });
         assert.equal(r.body, "pongpongpong");
+        // The process a lab runs: a held request ends at POST /release.
+        const held = request(`http://127.0.0.1:${port}/ping`, { headers: { hold: "120000" } });
+        let released = "";
+        for (let i = 0; i < 200 && released !== "released 1\n"; i++) {
+            await new Promise((res) => setTimeout(res, 10));
+            released = (await request(`http://127.0.0.1:${port}/release`)).body;
+        }
+        assert.equal(released, "released 1\n");
+        assert.equal((await held).body, "pong");
         child.kill("SIGTERM");
         assert.equal(await exited, 0);
     });
