@@ -1,5 +1,5 @@
 // End to end on the local platform with the real Pulumi engine, sshd, HAProxy, vegeta and
-// pong servers: up, attack through the plain and TLS frontends, destroy, zero residue.
+// pong servers: up, attack through the plain and TLS frontends, torn down by the scheduled reaper past its TTL, zero residue.
 // Needs root (network namespaces) and the toolchain (`npm run bootstrap`).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { labEnv, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { destroy, outputs, reapExpired, removeStack, stackExists, teardownStack, up } from "../../scripts/stack.ts";
+import { outputs, reapExpired, stackExists, teardownStack, up } from "../../scripts/stack.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { localResidue, reapLocal } from "../../components/platform/local/residue.ts";
 import { attack, fetchStats } from "../../scripts/attack.ts";
@@ -61,7 +61,7 @@ test("an impossible plan is refused before any resource exists", async () => {
     assert.equal(residueCount(await localResidue(BAD_STACK)), 0);
 });
 
-test("up, attack through plain and TLS frontends, down: all requests succeed and cross HAProxy", async () => {
+test("up, attack through plain and TLS frontends: all requests succeed and cross HAProxy; the reaper ends the lab past its TTL", async () => {
     await up(STACK);
     const out = await outputs(STACK);
     assert.equal(out.inventory.length, 6, "1 haproxy + 2 backends + 2 clients + 1 metrics");
@@ -107,8 +107,13 @@ test("up, attack through plain and TLS frontends, down: all requests succeed and
     const runFiles = readFileSync(join(result.dir, "run.json"), "utf8") + readFileSync(join(result.dir, "config.yaml"), "utf8");
     assert.ok(!runFiles.includes(out.sshPrivateKey.trim().split("\n")[1]), "the SSH key never reaches the run directory");
 
-    await destroy(STACK);
-    await removeStack(STACK);
+    // Torn down the way an unattended lab is: the scheduled reaper (`lab reap --expired`), once past its TTL.
+    assert.deepEqual(await reapExpired(new Date(), [STACK]), [], `not reaped before its TTL (${out.labConfig.ttlHours} h)`);
+    const pastTtl = new Date(Date.now() + out.labConfig.ttlHours * 3_600_000 + 60_000);
+    const reaped = await reapExpired(pastTtl, [STACK]);
+    assert.equal(reaped.length, 1);
+    assert.equal(reaped[0].residue, 0);
+    assert.equal(await stackExists(STACK), false, "the expired stack is removed");
     const residue = await localResidue(STACK);
     assert.equal(residueCount(residue), 0, describeResidue(residue));
     assert.equal(firewallTableExists(), false, "the stack's firewall table went with the bridge");
@@ -152,16 +157,3 @@ async function operatorReachesSshOnly(out: Awaited<ReturnType<typeof outputs>>):
         ssh.close();
     }
 }
-
-test("a lab past its TTL is torn down by the scheduled reaper (`lab reap --expired`)", async () => {
-    writeStackConfig(STACK, (c) => { c["c2m:local"] = { subnet: "198.18.200.0/24" }; c["c2m:ttlHours"] = 0.0005; });
-    await up(STACK);
-    assert.equal((await localResidue(STACK)).namespaces.length, 6);
-    assert.deepEqual(await reapExpired(new Date(Date.now() - 60_000), [STACK]), [], "not reaped before its TTL (1.8 s)");
-    await new Promise((resolve) => setTimeout(resolve, 2500));
-    const reaped = await reapExpired(new Date(), [STACK]);
-    assert.equal(reaped.length, 1);
-    assert.equal(reaped[0].residue, 0);
-    assert.equal(await stackExists(STACK), false, "the expired stack is removed");
-    assert.equal(residueCount(await localResidue(STACK)), 0);
-});
