@@ -4,11 +4,21 @@
 // (user, kernel and socket memory, CPU; components/platform/local/cgroups.ts), idle lab → middle
 // of the hold. Errors: every planned request not answered successfully (unsent, failed, lost
 // with a failed or uncollected vegeta process), HAProxy's errors, unreadable final statistics.
+// pong holds every request until the bench releases it (POST /release on each pong server), so
+// the hold window starts when the target is actually reached, however long the ramp took; the
+// `hold` header is only the cap if the bench dies. A ramp that stops growing ends short (vegeta
+// stopped if it still had requests to send), and the verdict names what limited it: the CPU of
+// clients, LB, backends or the machine's other work (each host's cgroup, /proc/stat), or a
+// host's accept queue (ListenDrops in its namespace) — bench/ramp.ts, pure.
 //   npm run bench:scale -- --mode plain|tls --conns N [--hold 60] [--rate R]
-// The last line is one JSON object (mode, target, held, errors, lb_kb_per_conn, ramp_s, …).
+// The last line is one JSON object (mode, target, held, errors, ramp_s, verdict, limit, …).
+// Exit status: 0 when the target was held with 0 errors, 2 when not (the verdict says why),
+// 1 when interrupted or something was left behind.
 import { Command, Option } from "commander";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
+import { loadavg } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import { REPO_ROOT } from "../scripts/toolchain/toolchain.ts";
@@ -21,7 +31,9 @@ import { BACKEND_NAME, FRONTEND_NAMES } from "../components/render/haproxyConfig
 import { HostHttp } from "../scripts/lib/hostHttp.ts";
 import { localNames } from "../components/platform/local/scripts.ts";
 import { readStackCgroups } from "../components/platform/local/cgroups.ts";
+import { pongPorts } from "../components/render/backendScripts.ts";
 import { countErrors, perConnection, roleSum, type HostReadings } from "./figures.ts";
+import { cpuBetween, heldText, parseListenDrops, parseProcStat, rampState, verdict, type RampPlan, type RampPoint, type RampState } from "./ramp.ts";
 
 const STACK = "scale";
 const stackFile = join(REPO_ROOT, `Pulumi.${STACK}.yaml`);
@@ -31,10 +43,16 @@ interface Options { mode: "plain" | "tls"; conns: number; hold: number; rate?: n
 const sh = (file: string, args: string[]) => spawnSync(file, args, { encoding: "utf8" }).stdout ?? "";
 
 const CLIENTS = 2;
+/** No growth for this long ends the ramp. */
+const STALL_S = 20;
+
+/** When the ramp is over whatever happens: vegeta on a loaded machine falls behind, give it twice its time and a minute. */
+const deadlineFor = (rampS: number) => 2 * rampS + 60;
 
 function writeStackConfig(o: Options, ratePerClient: number, rampS: number): void {
     const clients = CLIENTS;
-    const holdMs = Math.ceil((rampS + o.hold + 20) * 1000);
+    // pong holds until released; this is only the cap if the bench dies: the latest release plus a minute.
+    const holdMs = Math.ceil((deadlineFor(rampS) + o.hold + 60) * 1000);
     const config = {
         "c2m:hosts": { haproxy: 1, backends: 2, clients },
         "c2m:plan": { connections: o.conns, tlsShare: o.mode === "tls" ? 1 : 0 },
@@ -48,47 +66,104 @@ function writeStackConfig(o: Options, ratePerClient: number, rampS: number): voi
     writeFileSync(stackFile, `# written by bench/scale; removed when it ends\n${YAML.stringify({ config })}`);
 }
 
-/** TCP sockets in use in a namespace (/proc/net/sockstat's `inuse` is per network namespace; its `mem` is not). */
-function sockstat(namespace: string): { inuse: number } {
-    const text = sh("ip", ["netns", "exec", namespace, "cat", "/proc/net/sockstat"]);
+/** A namespace's TCP sockets in use (/proc/net/sockstat's `inuse` is per network namespace) and its accept-queue drops. */
+function netCounters(namespace: string): { inuse: number; listenDrops: number } {
+    const text = sh("ip", ["netns", "exec", namespace, "cat", "/proc/net/sockstat", "/proc/net/netstat"]);
     const tcp = /TCP: inuse (\d+)/.exec(text);
-    return { inuse: Number(tcp?.[1] ?? 0) };
+    if (!tcp) throw new Error(`namespace ${namespace}: /proc/net/sockstat unreadable`);
+    return { inuse: Number(tcp[1]), listenDrops: parseListenDrops(text) };
 }
 
 interface Sample {
-    t: number; frontend: number; backend: number; clientSockets: number; lbSockets: number; backendSockets: number;
-    held: number;
+    t: number;
+    /** HAProxy's current sessions; undefined when its statistics could not be read. */
+    frontend?: number; backend?: number;
+    clientSockets: number; lbSockets: number; backendSockets: number;
+    /** End to end; undefined when HAProxy's statistics could not be read (never a silent 0). */
+    held?: number;
+    statsError?: string;
     /** Each host's own cgroup: memory (user, kernel, socket buffers) and CPU. */
     hosts: HostReadings;
+    point: RampPoint;
 }
 
-function sample(out: StackOutputs, stats: Awaited<ReturnType<typeof fetchStats>>, mode: Options["mode"], t0: number): Sample {
+type Stats = Awaited<ReturnType<typeof fetchStats>>;
+
+function sample(out: StackOutputs, stats: Stats | Error, mode: Options["mode"], t0: number): Sample {
     const names = localNames(STACK);
-    const byRole = (role: string) => out.inventory.filter((h) => h.role === role).map((h) => sockstat(names.namespace(h.name)));
-    const total = (xs: { inuse: number }[]) => xs.reduce((a, x) => a + x.inuse, 0);
-    const clients = byRole("client");
-    const lb = byRole("haproxy");
-    const backends = byRole("backend");
-    const frontend = frontendCounters(stats, FRONTEND_NAMES[mode])?.current ?? 0;
-    const backend = backendCounters(stats, BACKEND_NAME)?.current ?? 0;
+    const net = Object.fromEntries(out.inventory.filter((h) => h.role !== "metrics").map((h) => [h.name, netCounters(names.namespace(h.name))]));
+    const total = (role: string) => out.inventory.filter((h) => h.role === role).reduce((a, h) => a + (net[h.name]?.inuse ?? 0), 0);
+    const hosts = readStackCgroups(STACK, out.inventory);
+    const machine = parseProcStat(readFileSync("/proc/stat", "utf8"));
+    const t = (Date.now() - t0) / 1000;
+    const clientSockets = total("client");
+    const backendSockets = total("backend");
     const listeners = out.capacityPlan.backend.servers;
-    return {
-        t: (Date.now() - t0) / 1000, frontend, backend,
-        clientSockets: total(clients), lbSockets: total(lb), backendSockets: total(backends),
+    let frontend: number | undefined;
+    let backend: number | undefined;
+    let held: number | undefined;
+    if (!(stats instanceof Error)) {
+        frontend = frontendCounters(stats, FRONTEND_NAMES[mode])?.current ?? 0;
+        backend = backendCounters(stats, BACKEND_NAME)?.current ?? 0;
         // End to end: a connection counts when it is open on all three sides.
-        held: Math.min(frontend, backend, total(clients), Math.max(0, total(backends) - listeners)),
-        hosts: readStackCgroups(STACK, out.inventory),
+        held = Math.min(frontend, backend, clientSockets, Math.max(0, backendSockets - listeners));
+    }
+    const point: RampPoint = {
+        t, held, machineBusyNs: machine.busyNs, cpus: machine.cpus,
+        hosts: Object.fromEntries(Object.entries(hosts).map(([name, h]) => [name, { role: h.role, cpuNs: h.reading.cpuNs, listenDrops: net[name]?.listenDrops ?? 0 }])),
+    };
+    return {
+        t, frontend, backend, clientSockets, lbSockets: total("haproxy"), backendSockets, held,
+        statsError: stats instanceof Error ? stats.message : undefined, hosts, point,
     };
 }
 
+/** POST /release to every pong server (over SSH, from its own host): the number of requests released, and the servers that did not answer. */
+async function releaseAll(http: HostHttp, out: StackOutputs): Promise<{ released: number; failed: string[] }> {
+    const ports = pongPorts(out.labConfig.backend.basePort, out.capacityPlan.backend.serversPerHost);
+    const urls = out.inventory.filter((h) => h.role === "backend").flatMap((h) => ports.map((p) => `http://${h.address}:${p}/release`));
+    let released = 0;
+    const failed: string[] = [];
+    await Promise.all(urls.map(async (url) => {
+        try {
+            const r = await http.request(url, { method: "POST", timeoutMs: 10_000 });
+            const n = /released (\d+)/.exec(r.body);
+            if (r.status !== 200 || !n) throw new Error(`HTTP ${r.status}: ${r.body.trim().slice(0, 80)}`);
+            released += Number(n[1]);
+        } catch (err) {
+            failed.push(`${url}: ${(err as Error).message}`);
+        }
+    }));
+    return { released, failed };
+}
+
+function progress(s: Sample, prev: Sample | undefined, state: RampState, unreadInARow: number, target: number): string {
+    const cpu = prev ? cpuBetween(prev.point, s.point) : undefined;
+    const cpuText = cpu ? `, CPU ${Math.round(cpu.busyShare * 100)} % of ${cpu.cpus} (client ${cpu.roles.client ?? 0}, ` +
+        `lb ${cpu.roles.haproxy ?? 0}, backend ${cpu.roles.backend ?? 0}, outside the lab ${cpu.outside})` : "";
+    const phase = state.phase === "ramping" ? "ramping" : state.phase === "reached" ? "holding" : `holding what the ramp reached (${state.why})`;
+    const counters = s.held === undefined ? "" : ` (frontend ${s.frontend}, backend ${s.backend})`;
+    return `scale: t=${s.t.toFixed(0)}s held ${heldText(s.held, s.statsError, unreadInARow)} of ${target}${counters}, ` +
+        `sockets client/lb/backend ${s.clientSockets}/${s.lbSockets}/${s.backendSockets}${cpuText}, ${phase}\n`;
+}
+
 async function main(o: Options): Promise<void> {
+    if (!Number.isInteger(o.conns) || o.conns < 1) throw new Error(`--conns must be a whole number ≥ 1, got ${o.conns}`);
+    if (!Number.isFinite(o.hold) || o.hold < 1) throw new Error(`--hold must be ≥ 1 s, got ${o.hold}`);
+    if (o.rate !== undefined && !(Number.isFinite(o.rate) && o.rate >= 1)) throw new Error(`--rate must be ≥ 1/s, got ${o.rate}`);
     // Full TLS handshakes on two cores shared by client, HAProxy and backend are the limit.
     const ratePerClient = Math.ceil((o.rate ?? (o.mode === "tls" ? 500 : 2000)) / CLIENTS);
     const rate = ratePerClient * CLIENTS;
-    // Exactly the target: vegeta sends rate × duration requests, each held open by pong.
+    // Exactly the target: vegeta sends rate × duration requests, each held open by pong until released.
     const rampS = o.conns / rate;
+    const plan: RampPlan = { target: o.conns, rampS, stallS: STALL_S, deadlineS: deadlineFor(rampS) };
     let stopping = false;
-    const onSignal = () => { stopping = true; process.stderr.write("\ninterrupted: stopping and tearing down\n"); };
+    let stoppingVegeta = false; // our own SIGINT to the attack (it stops vegeta on every client)
+    const onSignal = () => {
+        if (stoppingVegeta) return;
+        stopping = true;
+        process.stderr.write("\ninterrupted: stopping and tearing down\n");
+    };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     const runId = `scale-${newRunId(STACK)}`;
@@ -96,35 +171,75 @@ async function main(o: Options): Promise<void> {
     mkdirSync(dir, { recursive: true });
     const samples: Sample[] = [];
     let result: AttackResult | undefined;
-    let rampDone = Number.NaN;
+    let attackOver = false;
     let http: HostHttp | undefined;
+    const [load1Start] = loadavg();
     try {
         await reapLocal(STACK);
         writeStackConfig(o, ratePerClient, rampS);
         await up(STACK);
+        if (stopping) throw new Error("interrupted before the attack");
         const out = await outputs(STACK);
-        http = HostHttp.open(out); // HAProxy's statistics are read on the LB, over SSH
+        http = HostHttp.open(out); // HAProxy's statistics and pong's release are reached on their hosts, over SSH
+        const readStats = (): Promise<Stats | Error> => fetchStats(http!, out.vips.stats).catch((err: Error) => err);
         const t0 = Date.now();
         const baseline = sample(out, await fetchStats(http, out.vips.stats), o.mode, t0);
-        const attackDone = attack(STACK, {}, join(REPO_ROOT, "runs")).then((r) => { result = r; });
-        const holdEnd = () => (Number.isNaN(rampDone) ? Infinity : rampDone + o.hold);
+        const attackDone = attack(STACK, {}, join(REPO_ROOT, "runs"))
+            .then((r) => { result = r; }, (err: Error) => { process.stderr.write(`attack failed: ${err.message}\n`); })
+            .finally(() => { attackOver = true; });
+        let state: RampState = { phase: "ramping" };
+        let rampEnd = Number.NaN;
+        let unreadInARow = 0;
+        let statsUnread = 0;
+        let attackEndedEarly = false;
         while (!stopping) {
             await new Promise((r) => setTimeout(r, 1000));
-            const s = sample(out, await fetchStats(http, out.vips.stats).catch(() => []), o.mode, t0);
+            const s = sample(out, await readStats(), o.mode, t0);
+            if (s.held === undefined) { unreadInARow++; statsUnread++; } else unreadInARow = 0;
             samples.push(s);
-            // Ramp over: (nearly) all there, or the attack's ramp has ended and nothing grows any more.
-            const recent = samples.slice(-4).map((x) => x.held);
-            const flat = recent.length === 4 && Math.max(...recent) - Math.min(...recent) <= o.conns * 0.001;
-            if (Number.isNaN(rampDone) && (s.held >= o.conns * 0.995 || (s.t > rampS + 3 && flat) || s.t > rampS * 2 + 60)) rampDone = s.t;
-            process.stderr.write(`scale: t=${s.t.toFixed(0)}s held ${s.held} (frontend ${s.frontend}, backend ${s.backend}, ` +
-                `sockets client/lb/backend ${s.clientSockets}/${s.lbSockets}/${s.backendSockets})${Number.isNaN(rampDone) ? " ramping" : " holding"}\n`);
-            if (s.t >= holdEnd()) break;
+            if (state.phase === "ramping") {
+                state = rampState(samples.map((x) => x.point), plan);
+                if (state.phase !== "ramping") {
+                    rampEnd = state.t;
+                    if (state.phase === "stopped") {
+                        process.stderr.write(`scale: the ramp ${state.why === "stalled" ? "stalled" : state.why === "ended" ? "ended" : "hit its deadline"} ` +
+                            `short of ${o.conns} at t=${state.t.toFixed(0)}s; holding what it reached\n`);
+                        if (state.why !== "ended" && !attackOver) {
+                            // vegeta still has requests to send: stop it (they count as unsent errors).
+                            stoppingVegeta = true;
+                            process.emit("SIGINT");
+                            stoppingVegeta = false;
+                        }
+                    }
+                }
+            }
+            process.stderr.write(progress(s, samples.at(-2) ?? baseline, state, unreadInARow, o.conns));
+            if (!Number.isNaN(rampEnd) && s.t >= rampEnd + o.hold) break;
+            // Nothing is held once the attack is over (vegeta waits for every held request): a failed attack.
+            if (attackOver && Number.isNaN(rampEnd)) {
+                rampEnd = s.t;
+                attackEndedEarly = true;
+                process.stderr.write("scale: the attack ended during the ramp; nothing left to hold\n");
+                break;
+            }
         }
-        const hold = samples.filter((s) => s.t >= rampDone && s.t <= holdEnd());
-        const held = hold.length ? Math.min(...hold.map((s) => s.held)) : 0;
-        const mid = hold[Math.floor(hold.length / 2)] ?? samples.at(-1)!;
-        process.stderr.write("waiting for the held requests to complete…\n");
-        await attackDone.catch((err: Error) => { process.stderr.write(`attack failed: ${err.message}\n`); });
+        const holdEnd = rampEnd + o.hold;
+        const hold = samples.filter((s) => s.t >= rampEnd && s.t <= holdEnd);
+        const readable = hold.filter((s) => s.held !== undefined);
+        const held = readable.length ? Math.min(...readable.map((s) => s.held!)) : null;
+        const mid = readable[Math.floor(readable.length / 2)] ?? samples.at(-1) ?? baseline;
+
+        // The hold window is over: every pong server lets its held requests finish, until vegeta has them all.
+        process.stderr.write("releasing the held requests on every pong server…\n");
+        let released = 0;
+        for (let i = 0; !attackOver; i++) {
+            const r = await releaseAll(http, out);
+            released += r.released;
+            for (const f of r.failed) process.stderr.write(`release failed, retrying: ${f}\n`);
+            process.stderr.write(`released ${r.released} held requests${attackOver ? "" : "; waiting for vegeta to collect them"}\n`);
+            await Promise.race([attackDone, new Promise((res) => setTimeout(res, i === 0 ? 20_000 : 10_000))]);
+        }
+        await attackDone;
         // Unreadable final statistics are not "0 errors": countErrors counts them.
         const stats = await fetchStats(http, out.vips.stats).catch((err: Error) => {
             process.stderr.write(`final HAProxy statistics unreadable: ${err.message}\n`);
@@ -137,11 +252,23 @@ async function main(o: Options): Promise<void> {
         // What vegeta was told to send: rate × duration on every client.
         const planned = Math.round(ratePerClient * rampS) * CLIENTS;
         const count = countErrors(planned, result, haproxyErrors);
+        const judged = verdict({
+            target: o.conns, held, errors: count.errors, points: [baseline, ...samples].map((s) => s.point), rampFrom: 0,
+            rampTo: Number.isNaN(rampEnd) ? Infinity : rampEnd,
+        });
 
         // Memory per connection, by part: each host's own cgroup, idle lab → middle of the hold.
-        const figures = perConnection(baseline.hosts, mid.hosts, mid.held);
+        const figures = perConnection(baseline.hosts, mid.hosts, mid.held ?? 0);
+        const [load1End] = loadavg();
         const report = {
-            mode: o.mode, target: o.conns, held, errors: count.errors, ramp_s: Math.round(rampDone),
+            mode: o.mode, target: o.conns, held, errors: count.errors,
+            // Time to reach the target (or to the ramp's end when it stopped short), against the plan.
+            ramp_s: Number.isNaN(rampEnd) ? null : Math.round(rampEnd), planned_ramp_s: Math.round(rampS),
+            // New end-to-end connections per second the machine actually sustained over the ramp (a --rate it can keep up with).
+            achieved_rate: Number.isNaN(rampEnd) || rampEnd <= 0 ? null : Math.round((samples.filter((s) => s.t <= rampEnd && s.held !== undefined).at(-1)?.held ?? 0) / rampEnd),
+            ramp_end: attackEndedEarly ? "attack_ended" : state.phase === "ramping" ? "interrupted" : state.phase === "reached" ? "reached" : state.why,
+            verdict: judged.verdict, limit: judged.limit, verdict_note: judged.note,
+            load1_start: Math.round(load1Start * 100) / 100, load1_end: Math.round(load1End * 100) / 100,
             // An interrupted run's figures describe only what happened before Ctrl-C.
             interrupted: stopping,
             ...figures,
@@ -151,13 +278,15 @@ async function main(o: Options): Promise<void> {
             haproxy_processes: out.inventory.length ? out.vips.stats.length : 0,
             source_addresses_per_client: out.inventory.find((h) => h.role === "client")?.sourceAddresses.length ?? 0,
             rate, hold_s: o.hold, requests: count.requests, planned_requests: count.planned, error_causes: count.causes,
+            released, stats_unread: statsUnread, ramp_cpu: judged.ramp_cpu, listen_drops: judged.listen_drops,
             p50_ms: result?.summary ? Math.round(result.summary.latencies["50th"] / 1e6) : null,
             attack_run: result?.runId ?? null,
         };
-        writeFileSync(join(dir, "samples.json"), JSON.stringify(samples, null, 1));
+        writeFileSync(join(dir, "samples.json"), JSON.stringify(samples.map(({ point: _p, ...s }) => s), null, 1));
         writeFileSync(join(dir, "scale.json"), JSON.stringify(report, null, 2));
         printTable(report);
         console.log(JSON.stringify(report));
+        if (judged.verdict !== "held") process.exitCode = 2;
     } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);

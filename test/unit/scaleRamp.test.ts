@@ -1,0 +1,152 @@
+// bench/ramp.ts: when bench/scale's ramp has reached its target or is over short of it, its
+// progress text when statistics are unreadable, and which part of the machine was the limit.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { cpuBetween, heldText, parseListenDrops, parseProcStat, rampState, verdict, type RampPlan, type RampPoint } from "../../bench/ramp.ts";
+import type { Role } from "../../components/types.ts";
+
+const plan: RampPlan = { target: 1000, rampS: 10, stallS: 5, deadlineS: 80 };
+
+/** Points every second from t=1 with these held counts (null: statistics unreadable). */
+function points(helds: (number | null)[], cpu: Partial<Record<string, [Role, number]>> = {}, machine = 0): RampPoint[] {
+    return helds.map((held, i) => ({
+        t: i + 1,
+        held: held ?? undefined,
+        hosts: Object.fromEntries(Object.entries(cpu).map(([name, v]) => [name, { role: v![0], cpuNs: v![1] * 1e9 * (i + 1), listenDrops: 0 }])),
+        machineBusyNs: machine * 1e9 * (i + 1),
+        cpus: 2,
+    }));
+}
+
+describe("rampState", () => {
+    test("growing towards the target: ramping", () => {
+        assert.deepEqual(rampState(points([100, 200, 300, 400, 500, 600, 700]), plan), { phase: "ramping" });
+    });
+
+    test("the target reached on the last readable point starts the hold", () => {
+        assert.deepEqual(rampState(points([300, 600, 900, 1000]), plan), { phase: "reached", t: 4 });
+        assert.deepEqual(rampState(points([300, 600, 1004]), plan), { phase: "reached", t: 3 });
+    });
+
+    test("an unreadable last point decides nothing: not reached, not stalled", () => {
+        assert.deepEqual(rampState(points([300, 600, 900, 1000, null]), plan), { phase: "ramping" });
+        // No readable point inside the stall window: still ramping, the next read decides.
+        assert.deepEqual(rampState(points([300, 600, null, null, null, null, null, null]), plan), { phase: "ramping" });
+    });
+
+    test("unreadable statistics are never read as 0: a run of them does not look like a collapse or a stall", () => {
+        const p = points([100, 200, 300, null, null, 600, 700, null, 900]);
+        assert.deepEqual(rampState(p, plan), { phase: "ramping" });
+    });
+
+    test("no growth for stallS before the planned ramp is over: stalled (the machine does not keep up)", () => {
+        assert.deepEqual(rampState(points([100, 200, 300, 300, 300, 300, 300, 300]), plan), { phase: "stopped", t: 8, why: "stalled" });
+    });
+
+    test("growth of at most 0.1 % of the target is no growth", () => {
+        assert.deepEqual(rampState(points([100, 200, 300, 301, 300, 300, 301, 301]), plan).phase, "stopped");
+        assert.deepEqual(rampState(points([100, 200, 300, 301, 300, 300, 301, 302]), plan).phase, "ramping");
+    });
+
+    test("no growth after the planned ramp: ended (vegeta has nothing left to send)", () => {
+        const helds = [100, 200, 300, 400, 500, 600, 700, 800, 900, 950, 950, 950, 950, 950, 950, 950];
+        assert.deepEqual(rampState(points(helds), plan), { phase: "stopped", t: 16, why: "ended" });
+    });
+
+    test("a slow ramp that still grows goes on past the planned ramp, until the deadline", () => {
+        const slow = Array.from({ length: 79 }, (_, i) => (i + 1) * 10);
+        assert.deepEqual(rampState(points(slow), plan), { phase: "ramping" });
+        assert.deepEqual(rampState(points([...slow, 800]), plan), { phase: "stopped", t: 80, why: "deadline" });
+    });
+
+    test("no points yet: ramping", () => {
+        assert.deepEqual(rampState([], plan), { phase: "ramping" });
+    });
+});
+
+describe("heldText", () => {
+    test("a number when read; otherwise what failed and that it retries — never ? and never 0", () => {
+        assert.equal(heldText(1234, undefined, 0), "1234");
+        assert.equal(heldText(0, undefined, 0), "0");
+        const t = heldText(undefined, "GET http://198.18.64.2:8404/stats;csv via lb-0: timed out", 2);
+        assert.match(t, /unread .*timed out.*2 in a row, retrying/);
+        assert.doesNotMatch(t, /\?|^0/);
+        assert.match(heldText(undefined, undefined, 1), /unread \(HAProxy statistics: unknown error/);
+    });
+});
+
+describe("cpuBetween", () => {
+    test("cores per host and role, the machine's busy share, and what no lab host accounts for", () => {
+        const p = points([0, 0, 0], { "client-0": ["client", 0.5], "client-1": ["client", 0.3], "lb-0": ["haproxy", 0.6], "backend-0": ["backend", 0.2] }, 1.9);
+        const c = cpuBetween(p[0], p[2]);
+        assert.deepEqual(c.roles, { client: 0.8, haproxy: 0.6, backend: 0.2 });
+        assert.equal(c.hosts["client-0"].cores, 0.5);
+        assert.equal(c.outside, 0.3);
+        assert.equal(c.busy, 1.9);
+        assert.equal(c.busyShare, 0.95);
+    });
+});
+
+describe("verdict", () => {
+    const cpu = { "client-0": ["client", 0.5], "client-1": ["client", 0.4], "lb-0": ["haproxy", 0.6], "backend-0": ["backend", 0.3] } as Partial<Record<string, [Role, number]>>;
+
+    test("the target held with 0 errors: held, no limit", () => {
+        const v = verdict({ target: 1000, held: 1000, errors: 0, points: points([500, 1000, 1000], cpu, 1.9), rampFrom: 0, rampTo: 2 });
+        assert.equal(v.verdict, "held");
+        assert.equal(v.limit, null);
+    });
+
+    test("short on a saturated machine: the role that used most CPU over the ramp, and its busiest host", () => {
+        const v = verdict({ target: 1000, held: 700, errors: 300, points: points([300, 500, 700, 700], cpu, 1.95), rampFrom: 0, rampTo: 3 });
+        assert.equal(v.verdict, "short");
+        assert.deepEqual(v.limit, { what: "client", host: "client-0", resource: "cpu", amount: 0.9 });
+        assert.match(v.note, /held 700 of 1000: the machine was 98 % busy .*2 CPUs.*the client role \(0.9 cores, busiest host client-0\)/);
+    });
+
+    test("a machine busy with others' work: the limit is outside the lab, not a lab host", () => {
+        const small = { "client-0": ["client", 0.1], "lb-0": ["haproxy", 0.2] } as Partial<Record<string, [Role, number]>>;
+        const v = verdict({ target: 1000, held: 400, errors: 600, points: points([100, 200, 400], small, 1.9), rampFrom: 0, rampTo: 3 });
+        assert.deepEqual(v.limit, { what: "outside the lab", host: null, resource: "cpu", amount: 1.6 });
+        assert.match(v.note, /processes outside the lab/);
+    });
+
+    test("not saturated but a listener dropped connections: that host's accept queue", () => {
+        const p = points([300, 600, 800], cpu, 1.0);
+        p[2].hosts["lb-0"].listenDrops = 42;
+        const v = verdict({ target: 1000, held: 800, errors: 200, points: p, rampFrom: 0, rampTo: 3 });
+        assert.deepEqual(v.limit, { what: "haproxy", host: "lb-0", resource: "accept_queue", amount: 42 });
+        assert.deepEqual(v.listen_drops, { "lb-0": 42 });
+    });
+
+    test("short with nothing measured to explain it says so instead of naming a host", () => {
+        const v = verdict({ target: 1000, held: 900, errors: 100, points: points([300, 600, 900], cpu, 1.0), rampFrom: 0, rampTo: 3 });
+        assert.equal(v.limit, null);
+        assert.match(v.note, /no measured limit explains it/);
+    });
+
+    test("every one held but requests failed or went unsent: errors, with the limit of the ramp", () => {
+        const v = verdict({ target: 1000, held: 1000, errors: 5, points: points([500, 1000], cpu, 1.9), rampFrom: 0, rampTo: 2 });
+        assert.equal(v.verdict, "errors");
+        assert.equal(v.limit?.what, "client");
+    });
+
+    test("held unreadable for the whole window is short, not held", () => {
+        const v = verdict({ target: 1000, held: null, errors: 0, points: points([500, 1000], cpu, 1.0), rampFrom: 0, rampTo: 2 });
+        assert.equal(v.verdict, "short");
+        assert.match(v.note, /held \(unreadable\) of 1000/);
+    });
+});
+
+describe("kernel counters", () => {
+    test("/proc/stat: busy = all but idle and iowait, in ns (USER_HZ 100); CPUs counted", () => {
+        const text = "cpu  100 5 50 1000 20 3 2 0 0 0\ncpu0 50 2 25 500 10 1 1 0 0 0\ncpu1 50 3 25 500 10 2 1 0 0 0\nintr 1\n";
+        assert.deepEqual(parseProcStat(text), { busyNs: 160 * 1e7, cpus: 2 });
+        assert.throws(() => parseProcStat("intr 1\n"), /no cpu line/);
+    });
+
+    test("/proc/net/netstat: ListenDrops (which already counts overflows)", () => {
+        const text = "TcpExt: SyncookiesSent ListenOverflows ListenDrops TCPBacklogDrop\nTcpExt: 0 7 9 1\nIpExt: InNoRoutes\nIpExt: 0\n";
+        assert.equal(parseListenDrops(text), 9);
+        assert.throws(() => parseListenDrops("IpExt: a\nIpExt: 1\n"), /no TcpExt/);
+    });
+});
