@@ -1,7 +1,8 @@
 // `lab report <run>`: runs/<id>/report.html, one self-contained offline page: plots (Vega-Lite
 // → SVG at build time) of latency percentiles, request rate and errors, requests in flight and,
-// when recorded, server metrics; then HAProxy's request timers, the merged vegeta report, the
-// exact config, versions and stack. A tipping search (runs/tipping-*) gets tipping.html.
+// when recorded, server metrics and each host's own memory and CPU (run.json hostSamples); then
+// HAProxy's request timers, the merged vegeta report, the exact config, versions and stack.
+// A tipping search (runs/tipping-*) gets tipping.html.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import YAML from "yaml";
@@ -18,6 +19,8 @@ import { renderReportHtml, type ReportFigure, type ReportTable, type ReportText 
 import { fmtRate } from "./analysis/tipping.ts";
 import type { HaproxyLogSummary } from "./analysis/metricsLog.ts";
 import type { MetricsFile } from "./lib/metricsPull.ts";
+import { hostSamplePanels } from "../components/render/metrics.ts";
+import type { HostSamples } from "../components/records/runRecord.ts";
 
 export interface BuiltReport { file: string; ms: number; figures: number }
 
@@ -73,6 +76,25 @@ function haproxyLog(dir: string): { tables: ReportTable[]; panels: MetricsPanel[
     };
 }
 
+/** Peak memory and CPU of each sampled host, for the facts and a table. */
+function hostSampleTable(h: HostSamples | undefined): ReportTable[] {
+    if (!h) return [];
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    const rows = Object.entries(h.hosts).sort(([a], [b]) => a.localeCompare(b)).map(([name, x]) => {
+        const peak = x.samples.reduce((p, s) => (s.memoryBytes > p.memoryBytes ? s : p), x.samples[0]);
+        const first = x.samples[0];
+        const last = x.samples[x.samples.length - 1];
+        const cores = last.t > first.t ? (last.cpuNs - first.cpuNs) / 1e6 / (last.t - first.t) : 0;
+        return [name, x.role, mib(peak.memoryBytes), x.limitBytes === undefined ? "none" : mib(x.limitBytes), mib(peak.anonBytes),
+            mib(peak.kernelBytes), mib(peak.socketBytes), cores.toFixed(2), String(last.oomKills - first.oomKills), String(x.samples.length)];
+    });
+    return [{
+        title: "Each host's own memory and CPU (sampled through the run)",
+        header: ["host", "role", "peak memory", "limit", "user (anon) at peak", "kernel at peak", "socket buffers at peak", "CPU cores (mean)", "OOM kills", "readings"],
+        rows, note: `${h.source}, every ${h.intervalS} s.` + (h.unreadable.length ? ` Not sampled: ${h.unreadable.map((u) => `${u.host} (${u.error})`).join("; ")}.` : ""),
+    }];
+}
+
 export async function buildRunReport(dir: string): Promise<BuiltReport> {
     const t0 = performance.now();
     const run = readRecord(join(dir, "run.json"), RunRecordSchema);
@@ -82,7 +104,7 @@ export async function buildRunReport(dir: string): Promise<BuiltReport> {
     const logs = haproxyLog(dir);
     const row = ledgerRow(run, { preset: config.labConfig?.attack?.preset, platform: config.labConfig?.platform, peakConns: timeline.peakInFlight, peakConnsSource: "vegeta" });
     const startUnix = Date.parse(timeline.start) / 1000;
-    const charts = [...timelineCharts(timeline), ...metricsCharts([...logs.panels, ...metrics.panels], startUnix)];
+    const charts = [...timelineCharts(timeline), ...metricsCharts([...logs.panels, ...metrics.panels, ...hostSamplePanels(run.hostSamples)], startUnix)];
     const ms = (x: number | null) => (x === null ? "-" : `${x.toFixed(1)} ms`);
     const facts: [string, string][] = [
         ["verdict", `${row.verdict} (${row.why})`], ["stack / tier", `${row.stack} / ${row.tier}`], ["preset", row.preset],
@@ -103,6 +125,7 @@ export async function buildRunReport(dir: string): Promise<BuiltReport> {
             rows: Object.entries(run.haproxy).map(([f, c]) => [f, String(c?.sessions ?? "?"), String(c?.requests ?? "?")]),
         },
         ...logs.tables,
+        ...hostSampleTable(run.hostSamples),
         { title: "Versions", header: ["tool", "version"], rows: Object.entries(run.versions).map(([k, v]) => [k, v]) },
     ];
     const texts: ReportText[] = [

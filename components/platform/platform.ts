@@ -21,6 +21,45 @@ export interface PlannedConfig {
 /** What is left of a stack, by kind (e.g. namespaces, instances): names or ids, empty when none. */
 export type Residue = Record<string, string[]>;
 
+/** One reading of a host's own resources (local: its cgroup). Bytes, nanoseconds; `t` is Unix ms on the host's clock. */
+export interface HostSample {
+    t: number;
+    /** All memory charged to the host: user + kernel, socket buffers included. */
+    memoryBytes: number;
+    /** Anonymous memory of its processes (heaps). */
+    anonBytes: number;
+    /** Page cache charged to it. */
+    fileBytes: number;
+    /** Kernel memory: slab (socket, file, epoll objects), stacks, page tables; socket buffers apart. */
+    kernelBytes: number;
+    /** TCP socket buffers. */
+    socketBytes: number;
+    /** CPU time its processes used since the host began, ns (a counter). */
+    cpuNs: number;
+    /** Processes the kernel OOM-killed in it so far (a counter). */
+    oomKills: number;
+    /** Times its memory limit was hit so far (a counter). */
+    limitHits: number;
+}
+
+/**
+ * Samples each host's own memory and CPU through a run, over the host's SSH like every other
+ * exchange: a loop run on the host prints readings until stopped; the operator parses them.
+ */
+export interface HostSampler {
+    /** What a reading is of, recorded with the run. */
+    readonly source: string;
+    /**
+     * POSIX sh run on `host` over SSH: prints a reading every `intervalS` seconds, at most `count`
+     * times, then exits. Its command line ends with `tag`, which `stopScript` finds it by.
+     */
+    script(stack: string, host: string, o: { intervalS: number; count: number; tag: string }): string;
+    /** Shell that ends the sampling loop tagged `tag` (run on the same host); exits 0 when there is none. */
+    stopScript(tag: string): string;
+    /** The readings in a loop's output, in order; a reading cut short by the stop is dropped. Throws on output that is not a sampler's. */
+    parse(stdout: string): { limitBytes: number | undefined; samples: HostSample[] };
+}
+
 /** What a platform created for the program: the hosts and the stack outputs it owns. */
 export interface PlatformHosts {
     readonly hosts: Host[];
@@ -57,6 +96,11 @@ export interface Platform {
      * lines, the counters of traffic the machine under the host dropped (allowances.ts judges them).
      */
     readonly allowanceCountersScript: string;
+    /**
+     * Per-host memory and CPU through a run (local: each host's cgroup); undefined where a host
+     * has no figures of its own beyond the machine's (an EC2 host is a whole instance): runs then carry none.
+     */
+    readonly hostSampler: HostSampler | undefined;
     /** The config with the limits of the machine hosts run on, unless the stack sets them (local: this machine's open files and memory). */
     withMachineLimits(config: LabConfig): LabConfig;
     /** Memory of the host a role runs on, in bytes (0 when unknown). */

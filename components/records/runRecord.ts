@@ -5,6 +5,8 @@ import type { AttackSettings } from "../render/attack.ts";
 import { CERTIFICATES } from "../config.ts";
 import type { SameShape } from "./sameShape.ts";
 import type { AllowanceCheck } from "../platform/allowances.ts";
+import type { HostSample } from "../platform/platform.ts";
+import type { Role } from "../types.ts";
 
 const FrontendSchema = z.enum(["plain", "tls"]);
 
@@ -98,6 +100,39 @@ const AllowancesSchema = z.strictObject({
 });
 true satisfies SameShape<z.infer<typeof AllowancesSchema>, AllowanceCheck>;
 
+/** One reading of a host's own memory and CPU (components/platform/platform.ts HostSample). */
+const HostSampleSchema = z.strictObject({
+    t: z.number(),
+    memoryBytes: z.number().min(0),
+    anonBytes: z.number().min(0),
+    fileBytes: z.number().min(0),
+    kernelBytes: z.number().min(0),
+    socketBytes: z.number().min(0),
+    cpuNs: z.number().min(0),
+    oomKills: z.number().int().min(0),
+    limitHits: z.number().int().min(0),
+});
+true satisfies SameShape<z.infer<typeof HostSampleSchema>, HostSample>;
+
+const RoleSchema = z.enum(["haproxy", "backend", "client", "metrics"]);
+true satisfies SameShape<z.infer<typeof RoleSchema>, Role>;
+
+/** Each host's memory and CPU through the run, as its platform samples them (platform.hostSampler); absent where the platform has none (AWS) and in older runs. */
+const HostSamplesSchema = z.strictObject({
+    /** What a reading is of (the platform's words). */
+    source: z.string(),
+    intervalS: z.number().positive(),
+    hosts: z.record(z.string(), z.strictObject({
+        role: RoleSchema,
+        /** The host's memory limit (c2m:local.hostLimits), when it has one. */
+        limitBytes: z.number().positive().optional(),
+        samples: z.array(HostSampleSchema),
+    })),
+    /** Hosts whose sampling gave no reading, and why. */
+    unreadable: z.array(z.strictObject({ host: z.string(), error: z.string() })),
+});
+export type HostSamples = z.infer<typeof HostSamplesSchema>;
+
 export const RunRecordSchema = z.strictObject({
     runId: z.string().min(1),
     stack: z.string().min(1),
@@ -123,5 +158,6 @@ export const RunRecordSchema = z.strictObject({
     oom: OomSchema.optional(),
     /** The platform's allowance counters of every host but the metrics one, before and after; absent in older runs. */
     allowances: AllowancesSchema.optional(),
+    hostSamples: HostSamplesSchema.optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;

@@ -1,8 +1,10 @@
 // The metrics role, rendered: prometheus.yml (node_exporter on every host, HAProxy's PROMEX,
 // every pong's /metrics), the shell that starts/stops Prometheus, node_exporter and a per-role
 // process sampler (CPU and RSS of the host's own processes, via node_exporter's textfile
-// collector), and the panels a run pulls back with query_range. Pure.
+// collector), the panels a run pulls back with query_range, and those drawn from the per-host
+// samples the run recorded itself (hostSamplePanels). Pure.
 import { BACKEND_NAME } from "./haproxyConfig.ts";
+import type { HostSamples } from "../records/runRecord.ts";
 
 /** Ports of the lab's own exporters; off the packages' defaults (9090/9100) so a system service never clashes. */
 export const PROMETHEUS_PORT = 9190;
@@ -232,4 +234,43 @@ export function logSinkStopScript(p: MetricsPaths): string {
         `if [ -n "$pid" ]; then kill $pid 2>/dev/null || true; sleep 0.3; kill -KILL $pid 2>/dev/null || true; fi`,
         `rm -f ${p.dir}/logSink.ts ${p.dir}/logsink.pid ${p.dir}/logsink.out ${p.dir}/haproxy.log`,
     ].join("\n");
+}
+
+/** A panel drawn from samples the run recorded itself (same shape as a pulled one; `t` in Unix seconds). */
+export interface SampledPanel {
+    id: string;
+    title: string;
+    unit: "bytes" | "percent";
+    series: { label: string; values: [number, number][] }[];
+}
+
+/**
+ * Each host's own memory and CPU over the run (run.json hostSamples, local cgroups): memory per
+ * host with its limit, the load balancer's memory by part, and CPU per host in % of one core
+ * (from the CPU-time counter between readings). Pure.
+ */
+export function hostSamplePanels(h: HostSamples | undefined): SampledPanel[] {
+    if (!h) return [];
+    const hosts = Object.entries(h.hosts).sort(([a], [b]) => a.localeCompare(b));
+    const at = (t: number) => t / 1000;
+    const memory = hosts.flatMap(([name, x]) => [
+        { label: name, values: x.samples.map((s) => [at(s.t), s.memoryBytes] as [number, number]) },
+        ...(x.limitBytes === undefined || x.samples.length === 0 ? [] : [{ label: `${name} limit`,
+            values: [x.samples[0], x.samples[x.samples.length - 1]].map((s) => [at(s.t), x.limitBytes!] as [number, number]) }]),
+    ]);
+    const parts = hosts.filter(([, x]) => x.role === "haproxy").flatMap(([name, x]) => ([
+        ["user (anon)", "anonBytes"], ["kernel (slab, stacks)", "kernelBytes"], ["socket buffers", "socketBytes"], ["page cache", "fileBytes"],
+    ] as const).map(([what, k]) => ({ label: `${name} ${what}`, values: x.samples.map((s) => [at(s.t), s[k]] as [number, number]) })));
+    const cpu = hosts.map(([name, x]) => ({
+        label: name,
+        values: x.samples.slice(1).map((s, i) => {
+            const prev = x.samples[i];
+            return [at(s.t), s.t > prev.t ? Math.round(((s.cpuNs - prev.cpuNs) / 1e6 / (s.t - prev.t)) * 1000) / 10 : 0] as [number, number];
+        }),
+    }));
+    return [
+        { id: "host-memory", title: "Memory per host, its own cgroup (user + kernel + socket buffers), with its limit", unit: "bytes", series: memory },
+        { id: "host-memory-lb", title: "Load balancer host's memory by part (its cgroup)", unit: "bytes", series: parts },
+        { id: "host-cpu", title: "CPU per host, its own cgroup (% of one core)", unit: "percent", series: cpu },
+    ];
 }

@@ -31,6 +31,8 @@ export const aws: Platform = {
     refreshBeforeUp: true,
     // The ENA driver's allowance counters (conntrack, pps, bandwidth) and the kernel's conntrack drops.
     allowanceCountersScript: ENA_ALLOWANCES_SCRIPT,
+    // No cgroup per host: a host is a whole instance (node_exporter's machine figures cover it).
+    hostSampler: undefined,
     // EC2 hosts bring their own limits (c2m:aws.nofileCeiling, the instance type's memory).
     withMachineLimits: (config) => config,
     hostMemoryBytes: instanceMemoryBytes,

@@ -5,6 +5,7 @@ import { expiryFrom } from "../labTags.ts";
 import { withDetectedLimits } from "./limits.ts";
 import { localResidue, reapLocal } from "./residue.ts";
 import { CONNTRACK_STATS_SCRIPT } from "../allowances.ts";
+import { cgroupHostSampler } from "./hostSampler.ts";
 
 export const local: Platform = {
     name: "local",
@@ -16,6 +17,8 @@ export const local: Platform = {
     refreshBeforeUp: false,
     // Each namespace's connection-tracking drops: the local analogue of EC2's allowances.
     allowanceCountersScript: CONNTRACK_STATS_SCRIPT,
+    // Every host lives in a cgroup of its own (cgroups.ts): its memory and CPU are its own figures.
+    hostSampler: cgroupHostSampler,
     withMachineLimits: withDetectedLimits,
     // The machine's memory even for a host limited by its cgroup: one kernel, whose machine-wide
     // settings (tcp_mem) are sized from it; the cgroup's limit is what that host gets.
