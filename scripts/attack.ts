@@ -63,12 +63,15 @@ function checkTargets(out: StackOutputs): void {
     }
 }
 
-function progressLine(startedMs: number, durationS: number, stats?: StatsRow[]): string {
+function progressLine(startedMs: number, durationS: number, stats: StatsRow[] | Error): string {
     const elapsed = (Date.now() - startedMs) / 1000;
     const eta = Math.max(0, durationS - elapsed);
-    const conns = stats ? Object.values(FRONTEND_NAMES).map((f) => frontendCounters(stats, f)?.current ?? 0).reduce((a, b) => a + b, 0) : "?";
-    const total = stats ? Object.values(FRONTEND_NAMES).map((f) => frontendCounters(stats, f)?.sessionsTotal ?? 0).reduce((a, b) => a + b, 0) : "?";
-    return `attack: ${elapsed.toFixed(0)}s elapsed, ~${eta.toFixed(0)}s left, haproxy conns now ${conns}, sessions total ${total}`;
+    const head = `attack: ${elapsed.toFixed(0)}s elapsed, ~${eta.toFixed(0)}s left`;
+    // Never a `?`: an unreadable page says why, and the next tick reads it again.
+    if (stats instanceof Error) return `${head}, haproxy statistics unread (${stats.message.replace(/\s+/g, " ").slice(0, 160)}), retrying in 5 s`;
+    const conns = Object.values(FRONTEND_NAMES).map((f) => frontendCounters(stats, f)?.current ?? 0).reduce((a, b) => a + b, 0);
+    const total = Object.values(FRONTEND_NAMES).map((f) => frontendCounters(stats, f)?.sessionsTotal ?? 0).reduce((a, b) => a + b, 0);
+    return `${head}, haproxy conns now ${conns}, sessions total ${total}`;
 }
 
 export async function attack(stack: string, overrides: AttackOverrides = {}, runsDir = runsRoot()): Promise<AttackResult> {
@@ -111,7 +114,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
             `${settings.rate}/s per client for ${settings.durationS}s, sleep ${settings.sleepMs} ms, times ${settings.times}, frontends ${settings.frontends.join("+")}\n`);
         const t0 = Date.now();
         const ticker = setInterval(async () => {
-            const stats = await fetchStats(http, out.vips.stats).catch(() => undefined);
+            const stats = await fetchStats(http, out.vips.stats).catch((err: Error) => err);
             process.stderr.write(`${progressLine(t0, settings.durationS, stats)}\n`);
         }, 5000);
         const limitMs = (settings.durationS + settings.timeoutS + 60) * 1000;
