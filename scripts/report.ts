@@ -16,7 +16,7 @@ import { TippingRecordSchema } from "../components/records/tippingRecord.ts";
 import { renderSvg } from "./lib/plot.ts";
 import { metricsCharts, timelineCharts, tippingChart, type Chart, type MetricsPanel } from "./analysis/reportCharts.ts";
 import { renderReportHtml, type ReportFigure, type ReportTable, type ReportText } from "./analysis/report.ts";
-import { fmtRate } from "./analysis/tipping.ts";
+import { describeFirst, fmtRate } from "./analysis/tipping.ts";
 import type { HaproxyLogSummary } from "./analysis/metricsLog.ts";
 import type { MetricsFile } from "./lib/metricsPull.ts";
 import { hostSamplePanels } from "../components/render/metrics.ts";
@@ -162,17 +162,22 @@ export async function buildTippingReport(dir: string): Promise<BuiltReport> {
             ["bracket", `last good ${t.lastGood === undefined ? "-" : fmtRate(t.lastGood)}, first bad ${t.firstBad === undefined ? "-" : fmtRate(t.firstBad)}`],
             ["why it stopped", t.stopReason], ["steps", `${t.steps.length} of ${t.args.durationS} s, ${t.elapsedS.toFixed(0)} s in all`],
             ["limited by", t.attribution ? `${t.attribution.bound}: ${t.attribution.note}` +
-                (t.attribution.saturatedFirst ? `; first saturated ${t.attribution.saturatedFirst.host} at ${fmtRate(t.attribution.saturatedFirst.rate)}` : "") : "not attributed"],
+                (t.attribution.saturatedFirst ? `; ${describeFirst(t.attribution.saturatedFirst)}` : "") : "not attributed"],
             ["rules", `bad when p99 > ${t.args.p99Factor}× baseline (${t.baselineP99Ms?.toFixed(1)} ms) or errors > ${(t.args.maxErrorRatio * 100).toFixed(2)} %`],
             ["search", `start ${fmtRate(t.args.startRate)}, ×${t.args.factor}, tolerance ±${(t.args.tolerance * 100).toFixed(0)} %, frontend ${t.args.frontend}`],
         ],
         figures: await figures([chart]),
         tables: [{
-            title: "Evidence", header: ["step", "phase", "rate/s", "p50 ms", "p99 ms", "errors", "verdict", "why", "CPU cores per host (* saturated)", "run"],
+            title: "Evidence", header: ["step", "phase", "rate/s", "p50 ms", "p99 ms", "errors", "verdict", "why", "CPU cores per host (* saturated)",
+                "clients' lag to send: p99 ms, sent/planned (! behind plan)", "run"],
             rows: t.steps.map((s) => [String(s.step), s.phase, s.rate.toFixed(1), s.p50Ms.toFixed(1), s.p99Ms.toFixed(1),
                 `${(s.errorRatio * 100).toFixed(2)} %`, s.good ? "good" : "BAD", s.reason,
-                s.cpu?.length ? s.cpu.map((h) => `${h.host} ${h.cores.toFixed(2)}/${h.allowedCores}${h.saturated ? `* (${h.why})` : ""}`).join("; ") : "-", s.runId ?? ""]),
-            note: "Each step is a full run in runs/<run>/ with its own report (lab report <run>).",
+                s.cpu?.length ? s.cpu.map((h) => `${h.host} ${h.cores.toFixed(2)}/${h.allowedCores}${h.saturated ? `* (${h.why})` : ""}`).join("; ") : "-",
+                s.send?.length ? s.send.map((c) => `${c.host} ${c.lagP99Ms.toFixed(1)} (max ${c.lagMaxMs.toFixed(0)}), ${c.sent}/${c.planned}` +
+                    (c.startLagMs >= 1 ? `, started ${c.startLagMs.toFixed(0)} ms late` : "") + (c.behind ? `! (${c.why})` : "")).join("; ") : "-",
+                s.runId ?? ""]),
+            note: "Each step is a full run in runs/<run>/ with its own report (lab report <run>). A client behind its plan (or CPU-saturated) " +
+                "at the last good or first bad step makes the knee client-bound, not the LB's.",
         }],
         texts: [{ title: "Search arguments", text: JSON.stringify(t.args, null, 2) }],
         generatedAt: new Date().toISOString(),

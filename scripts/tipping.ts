@@ -1,7 +1,7 @@
 // `lab tipping`: the automatic tipping-point search on a running lab. Each step is a normal
 // `lab attack` (runs/<id>/, ledger row) at one total rate; the pure search
 // (scripts/analysis/tipping.ts) picks the next rate and judges each step.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeRecord } from "../components/records/io.ts";
 import { TippingRecordSchema, type TippingArgs } from "../components/records/tippingRecord.ts";
@@ -9,9 +9,10 @@ import { attack, attackExit, newRunId } from "./attack.ts";
 import { outputs } from "./stack.ts";
 import { buildTippingReport, reportName } from "./report.ts";
 import {
-    CPU_ALLOWANCE_SCRIPT, TIPPING_DEFAULTS, attribute, fmtRate, formatTippingTable, judgeCpu, parseCpuAllowance, searchTippingPoint, summarise,
+    CPU_ALLOWANCE_SCRIPT, TIPPING_DEFAULTS, attribute, describeFirst, fmtRate, formatSend, formatTippingTable, judgeCpu, parseCpuAllowance, searchTippingPoint, summarise,
     validateTippingOptions, type CpuAllowance, type CpuSample, type HostCpu, type StepMeasure, type StepVerdict, type TippingResult,
 } from "./analysis/tipping.ts";
+import { clientSends, readSendTimes, type ClientSend } from "./analysis/sendLag.ts";
 import { SshSession } from "./lib/ssh.ts";
 import { HostHttp } from "./lib/hostHttp.ts";
 import { labEnv, runsRoot } from "./toolchain/toolchain.ts";
@@ -68,7 +69,12 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
             ? { rate: offered, p50Ms: s.latencies["50th"] / 1e6, p99Ms: s.latencies["99th"] / 1e6, errorRatio: 1 - s.success,
                 requests: s.requests, throughput: s.throughput, runId: r.runId }
             : { rate: offered, p50Ms: 0, p99Ms: 0, errorRatio: 1, requests: 0, runId: r.runId };
-        return cpu ? { ...m, cpu } : m;
+        // Each client's own lag to send, from its result files: a client behind its plan did not offer the step's load.
+        const send = await stepSends(r, m.p99Ms).catch((err: Error) => {
+            log(`  step ${step.index}: clients' sending not measured (${err.message})`);
+            return undefined;
+        });
+        return { ...m, ...(cpu ? { cpu } : {}), ...(send ? { send } : {}) };
     };
 
     // Attribution: what each host may use, read once; each step's CPU then comes from the metrics host.
@@ -86,9 +92,11 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
         result = await searchTippingPoint(measure, { ...args, quantum: args.quantum ?? clients }, (s) => {
             measured.push(s);
             const saturated = (s.cpu ?? []).filter((h) => h.saturated).map((h) => h.host);
+            const behind = (s.send ?? []).filter((c) => c.behind).map((c) => `${c.host} (${c.why})`);
             log(`  → ${s.good ? "good" : "BAD"}: ${fmtRate(s.rate)} p50 ${s.p50Ms.toFixed(1)} ms p99 ${s.p99Ms.toFixed(1)} ms ` +
                 `errors ${(s.errorRatio * 100).toFixed(2)} % (${s.reason}) [run ${s.runId}]` +
-                (s.cpu ? `; cpu ${s.cpu.map((h) => `${h.host} ${h.cores.toFixed(2)}`).join(" ")}${saturated.length ? `; SATURATED: ${saturated.join(", ")}` : ""}` : ""));
+                (s.cpu ? `; cpu ${s.cpu.map((h) => `${h.host} ${h.cores.toFixed(2)}`).join(" ")}${saturated.length ? `; SATURATED: ${saturated.join(", ")}` : ""}` : "") +
+                (s.send ? `; send lag p99 ${formatSend(s.send)}${behind.length ? `; BEHIND PLAN: ${behind.join(", ")}` : ""}` : ""));
         });
     } catch (err) {
         // Interrupted (or failed) mid-search: the steps measured so far stay with the search.
@@ -101,13 +109,28 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
         writeFileSync(join(dir, "args.json"), JSON.stringify(args, null, 2));
     }
     result = { ...result, attribution: attribute(result) };
-    log(`tipping: limited by ${result.attribution!.bound}: ${result.attribution!.note}`);
+    log(`tipping: limited by ${result.attribution!.bound}: ${result.attribution!.note}` +
+        (result.attribution!.saturatedFirst ? `; ${describeFirst(result.attribution!.saturatedFirst)}` : ""));
     const elapsedS = (Date.now() - t0) / 1000;
     writeRecord(join(dir, "tipping.json"), TippingRecordSchema, { id, stack: args.stack, args, elapsedS, ...result });
     writeFileSync(join(dir, "tipping.txt"), `${formatTippingTable(result)}\n`);
     const page = await buildTippingReport(dir).catch((err: Error) => { log(`tipping: no plot (${err.message})`); return undefined; });
     if (page) log(`tipping: ${reportName(page)}`);
     return { id, dir, args, result, elapsedS };
+}
+
+/**
+ * Each client's own lag to send during a step, from the step's result files (one per vegeta
+ * process: results/<client>-<frontend>-<laddr>.bin, as `lab attack` collects them).
+ */
+export async function stepSends(run: Pick<RunRecord, "processes" | "settings"> & { dir: string }, stepP99Ms: number): Promise<ClientSend[]> {
+    const env = labEnv();
+    const processes = await Promise.all(run.processes.map(async (p) => {
+        const file = join(run.dir, "results", `${p.client}-${p.frontend}-${p.laddr}.bin`);
+        if (!existsSync(file)) throw new Error(`no result file ${file}`);
+        return { client: p.client, ratePerSecond: p.ratePerSecond, durationS: run.settings.durationS, sendMs: await readSendTimes(file, env) };
+    }));
+    return clientSends(processes, stepP99Ms);
 }
 
 /** What each host may use (CPU set, quota, machine), read on the host over SSH. */

@@ -54,6 +54,27 @@ const HostCpuSchema = z.strictObject({
 });
 export type HostCpu = z.infer<typeof HostCpuSchema>;
 
+/**
+ * One client host's own sending during a step (scripts/analysis/sendLag.ts): how far behind its
+ * plan its vegeta processes were. Behind = it could not offer the step's load as planned.
+ */
+const ClientSendSchema = z.strictObject({
+    host: z.string(),
+    /** Requests its processes were to send (rate × duration) and the requests they sent. */
+    planned: z.number().int().min(0),
+    sent: z.number().int().min(0),
+    /** How late requests left against vegeta's schedule (request i at i / rate after the first), ms. */
+    lagP50Ms: z.number().min(0),
+    lagP99Ms: z.number().min(0),
+    lagMaxMs: z.number().min(0),
+    /** How much later than the run's first request its last-starting process sent its first one, ms. */
+    startLagMs: z.number().min(0),
+    behind: z.boolean(),
+    /** Why it counts as behind its plan. */
+    why: z.string().optional(),
+});
+export type ClientSend = z.infer<typeof ClientSendSchema>;
+
 /** What one step measured. `rate` is the rate actually offered (after rounding per process). */
 const StepMeasureSchema = z.strictObject({
     rate: z.number(),
@@ -68,6 +89,8 @@ const StepMeasureSchema = z.strictObject({
     runId: z.string().optional(),
     /** Each host's CPU during the load, when the lab has a metrics host. */
     cpu: z.array(HostCpuSchema).optional(),
+    /** Each client's own lag to send during the load (absent in searches recorded before it existed). */
+    send: z.array(ClientSendSchema).optional(),
 });
 export type StepMeasure = z.infer<typeof StepMeasureSchema>;
 
@@ -87,14 +110,19 @@ export type StepVerdict = z.infer<typeof StepVerdictSchema>;
 export const BOUNDS = ["client", "haproxy", "backend", "metrics", "none", "unknown"] as const;
 const AttributionSchema = z.strictObject({
     /**
-     * client: a client host was saturated at the last good or first bad step (the knee is not the
-     * LB's); haproxy / backend: that role's host was (and no client); none: no host was saturated
-     * (the knee is not a CPU limit: a backend's own capacity, the network, a config limit);
-     * unknown: no CPU was measured (no metrics host).
+     * client: a client host was saturated (its CPU) or behind its plan to send at the last good or
+     * first bad step (the knee is not the LB's); haproxy / backend: that role's host was CPU-saturated
+     * (and no client was either); none: no host was saturated and every client kept its plan (the
+     * knee is not a CPU limit: a backend's own capacity, the network, a config limit); unknown: no
+     * CPU was measured (no metrics host) and no client was behind.
      */
     bound: z.enum(BOUNDS),
-    /** The host saturated at the lowest rate, and where. */
-    saturatedFirst: z.strictObject({ host: z.string(), role: z.string(), step: z.number().int(), rate: z.number() }).optional(),
+    /** The host saturated (or, for a client, behind its plan) at the lowest rate, and where. */
+    saturatedFirst: z.strictObject({
+        host: z.string(), role: z.string(), step: z.number().int(), rate: z.number(),
+        /** What it was there: its CPU, and/or (a client) how far behind its plan it sent. */
+        why: z.string().optional(),
+    }).optional(),
     note: z.string(),
 });
 export type Attribution = z.infer<typeof AttributionSchema>;

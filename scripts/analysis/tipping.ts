@@ -2,10 +2,10 @@
 // the load step by step until latency or errors break a threshold, then bisect between the
 // last good and the first bad step until the knee is known within a tolerance. Pure: the
 // measurement is injected, so the same code runs on a synthetic model and on a lab.
-import type { Attribution, HostCpu, Phase, StepMeasure, StepVerdict, TippingArgs, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
+import type { Attribution, ClientSend, HostCpu, Phase, StepMeasure, StepVerdict, TippingArgs, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
 
 // The search's types are those of its record (tipping.json).
-export type { Attribution, HostCpu, Phase, StepMeasure, StepVerdict, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
+export type { Attribution, ClientSend, HostCpu, Phase, StepMeasure, StepVerdict, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
 
 /**
  * Defaults: doubling, then three geometric bisections of the (last good, first bad] octave put
@@ -143,23 +143,37 @@ export function fmtRate(r: number): string {
     return `${r >= 100 ? r.toFixed(0) : r.toFixed(1)}/s`;
 }
 
+/** A step's clients as the evidence table shows them: p99 lag to send (ms), the share sent when short, ! when behind its plan. */
+export function formatSend(send: ClientSend[] | undefined): string {
+    if (!send?.length) return "-";
+    return send.map((c) => `${c.host} ${c.lagP99Ms.toFixed(1)}` + (c.planned > 0 && c.sent < c.planned ? `/${((c.sent / c.planned) * 100).toFixed(0)}%` : "") + (c.behind ? "!" : "")).join(" ");
+}
+
 /** The evidence table printed with the knee. */
 export function formatTippingTable(r: TippingResult): string {
-    // With CPU measured: each host's cores used (an asterisk when saturated), before the reason.
+    // With CPU measured: each host's cores used (an asterisk when saturated), before the reason;
+    // with the clients' sending recorded: each client's p99 lag to send (! when behind its plan).
     const withCpu = r.steps.some((s) => s.cpu?.length);
-    const header = ["step", "phase", "rate/s", "p50 ms", "p99 ms", "p99/base", "errors", "verdict", ...(withCpu ? ["cpu (cores, * saturated)"] : []), "why"];
+    const withSend = r.steps.some((s) => s.send?.length);
+    const header = ["step", "phase", "rate/s", "p50 ms", "p99 ms", "p99/base", "errors", "verdict",
+        ...(withCpu ? ["cpu (cores, * saturated)"] : []), ...(withSend ? ["send lag p99 ms (! behind plan)"] : []), "why"];
     const rows = r.steps.map((s) => [
         String(s.step), s.phase, s.rate.toFixed(1), s.p50Ms.toFixed(1), s.p99Ms.toFixed(1),
         r.baselineP99Ms ? (s.p99Ms / r.baselineP99Ms).toFixed(2) : "-", pct(s.errorRatio), s.good ? "good" : "BAD",
-        ...(withCpu ? [s.cpu?.length ? s.cpu.map((h) => `${h.host} ${h.cores.toFixed(2)}${h.saturated ? "*" : ""}`).join(" ") : "-"] : []), s.reason,
+        ...(withCpu ? [s.cpu?.length ? s.cpu.map((h) => `${h.host} ${h.cores.toFixed(2)}${h.saturated ? "*" : ""}`).join(" ") : "-"] : []),
+        ...(withSend ? [formatSend(s.send)] : []), s.reason,
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
     const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
     const knee = r.knee === undefined ? `no knee: ${r.stopReason}`
         : `knee ≈ ${fmtRate(r.knee)} (±${((r.uncertainty ?? 0) * 100).toFixed(1)} %: last good ${fmtRate(r.lastGood!)}, first bad ${fmtRate(r.firstBad!)}) after ${r.steps.length} steps — ${r.stopReason}`;
-    const bound = r.attribution ? [`limited by: ${r.attribution.bound} — ${r.attribution.note}` +
-        (r.attribution.saturatedFirst ? `; first saturated: ${r.attribution.saturatedFirst.host} at ${fmtRate(r.attribution.saturatedFirst.rate)} (step ${r.attribution.saturatedFirst.step})` : "")] : [];
+    const bound = r.attribution ? [`limited by: ${r.attribution.bound} — ${r.attribution.note}` + (r.attribution.saturatedFirst ? `; ${describeFirst(r.attribution.saturatedFirst)}` : "")] : [];
     return [line(header), ...rows.map(line), "", knee, ...bound].join("\n");
+}
+
+/** "first saturated: client-0 at 400/s (step 3: why)". */
+export function describeFirst(f: NonNullable<Attribution["saturatedFirst"]>): string {
+    return `first saturated: ${f.host} at ${fmtRate(f.rate)} (step ${f.step}${f.why ? `: ${f.why}` : ""})`;
 }
 
 /**
@@ -284,30 +298,55 @@ function round2(x: number): number {
 
 const ROLE_ORDER = ["client", "haproxy", "backend", "metrics"] as const;
 
+/** A host that limited a step: CPU-saturated, or (a client) behind its plan to send; `weight` ranks hosts of one step. */
+interface Limited { host: string; role: string; why: string; weight: number }
+
+/** The hosts that limited one step: its CPU-saturated hosts and its clients that were behind their plan, each once. */
+export function limitedHosts(s: Pick<StepMeasure, "cpu" | "send">): Limited[] {
+    const byHost = new Map<string, Limited>();
+    for (const h of s.cpu ?? []) {
+        if (h.saturated) byHost.set(h.host, { host: h.host, role: h.role, why: h.why ?? "CPU saturated", weight: h.cores / h.allowedCores });
+    }
+    for (const c of s.send ?? []) {
+        if (!c.behind) continue;
+        const cpu = byHost.get(c.host);
+        const why = `behind its plan: ${c.why ?? "late to send"}`;
+        // Behind its plan is direct evidence that the client could not send: it outranks a CPU share.
+        byHost.set(c.host, cpu ? { ...cpu, why: `${cpu.why}; ${why}`, weight: cpu.weight + 1 } : { host: c.host, role: "client", why, weight: 1 });
+    }
+    return [...byHost.values()];
+}
+
 /**
- * Which host limited the knee: a client host saturated at the last good or the first bad step
- * makes the knee client-bound (never the LB's); otherwise the LB's, then a backend's; no saturated
- * host means the knee is not a CPU limit. Also the host saturated at the lowest rate.
+ * Which host limited the knee: a client host saturated (its CPU) or behind its plan to send at the
+ * last good or the first bad step makes the knee client-bound (never the LB's); otherwise the
+ * LB's, then a backend's; no such host means the knee is not a CPU limit. Also the host
+ * saturated at the lowest rate.
  */
 export function attribute(r: TippingResult): Attribution {
-    const measured = r.steps.filter((s) => s.cpu?.length);
-    if (measured.length === 0) return { bound: "unknown", note: "no host CPU measured (a metrics host is needed)" };
+    const measured = r.steps.filter((s) => s.cpu?.length || s.send?.length);
+    if (measured.length === 0) return { bound: "unknown", note: "no host CPU measured (a metrics host is needed) and no client's sending recorded" };
     const byRate = [...measured].sort((a, b) => a.rate - b.rate);
-    const firstStep = byRate.find((s) => s.cpu!.some((h) => h.saturated));
-    const first = firstStep?.cpu!.filter((h) => h.saturated).sort((a, b) => b.cores / b.allowedCores - a.cores / a.allowedCores)[0];
-    const saturatedFirst = firstStep && first ? { host: first.host, role: first.role, step: firstStep.step, rate: firstStep.rate } : undefined;
+    const firstStep = byRate.find((s) => limitedHosts(s).length > 0);
+    const first = firstStep ? limitedHosts(firstStep).sort((a, b) => b.weight - a.weight)[0] : undefined;
+    const saturatedFirst = firstStep && first ? { host: first.host, role: first.role, step: firstStep.step, rate: firstStep.rate, why: first.why } : undefined;
     const around = r.steps.filter((s) => s.rate === r.lastGood || s.rate === r.firstBad);
     if (r.knee === undefined || around.length === 0) {
         return { bound: "unknown", ...(saturatedFirst ? { saturatedFirst } : {}),
             note: saturatedFirst ? `no knee; ${saturatedFirst.host} saturated first, at ${fmtRate(saturatedFirst.rate)}` : "no knee; no host saturated" };
     }
-    if (around.every((s) => !s.cpu?.length)) return { bound: "unknown", ...(saturatedFirst ? { saturatedFirst } : {}), note: "the steps around the knee have no CPU measured" };
+    if (around.every((s) => !s.cpu?.length && !s.send?.length)) return { bound: "unknown", ...(saturatedFirst ? { saturatedFirst } : {}), note: "the steps around the knee have no CPU or sending measured" };
     // The first bad step's figures first: each host is named once, with why it was saturated there.
-    const saturated = [...around].sort((a, b) => Number(a.good) - Number(b.good)).flatMap((s) => (s.cpu ?? []).filter((h) => h.saturated));
+    const saturated = [...around].sort((a, b) => Number(a.good) - Number(b.good)).flatMap((s) => limitedHosts(s));
     const role = ROLE_ORDER.find((x) => saturated.some((h) => h.role === x));
     const hosts = (x: string) => [...new Map(saturated.filter((h) => h.role === x).reverse().map((h) => [h.host, `${h.host} (${h.why})`])).values()].reverse().join("; ");
+    // Without CPU figures only the clients were judged: no client behind says nothing about the LB or a backend.
+    if (!role && around.every((s) => !s.cpu?.length)) {
+        return { bound: "unknown", ...(saturatedFirst ? { saturatedFirst } : {}),
+            note: "every client kept its plan to send around the knee; no host CPU measured (a metrics host is needed) to tell the LB from a backend" };
+    }
     const bound: Attribution["bound"] = role ?? "none";
-    const note = bound === "none" ? "no host was CPU-saturated at the steps around the knee: not a CPU limit (a backend's capacity, the network or a config limit)"
+    const note = bound === "none" ? "no host was CPU-saturated and every client kept its plan at the steps around the knee: not a CPU limit (a backend's capacity, the network or a config limit)"
         : bound === "client" ? `client-bound, not the LB's knee: ${hosts("client")}`
         : `${bound}-bound: ${hosts(bound)}`;
     return { bound, ...(saturatedFirst ? { saturatedFirst } : {}), note };

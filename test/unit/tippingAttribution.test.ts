@@ -4,8 +4,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-    CPU_ALLOWANCE_SCRIPT, DEFAULT_TIPPING, attribute, formatTippingTable, judgeCpu, parseCpuAllowance, parseCpuSet,
-    searchTippingPoint, type CpuAllowance, type CpuSample, type HostCpu, type StepMeasure, type TippingResult,
+    CPU_ALLOWANCE_SCRIPT, DEFAULT_TIPPING, attribute, formatTippingTable, judgeCpu, limitedHosts, parseCpuAllowance, parseCpuSet,
+    searchTippingPoint, type ClientSend, type CpuAllowance, type CpuSample, type HostCpu, type StepMeasure, type TippingResult,
 } from "../../scripts/analysis/tipping.ts";
 import { TippingRecordSchema } from "../../components/records/tippingRecord.ts";
 import { bashSyntax, runBash } from "./helpers.ts";
@@ -131,7 +131,7 @@ describe("attribute", () => {
         // The backend saturates on one low step only (a blip), nothing around the knee.
         const r = await search(400, (rate) => [host("backend-0", "backend", 0.9, rate === 40)]);
         assert.equal(r.attribution!.bound, "none");
-        assert.deepEqual(r.attribution!.saturatedFirst, { host: "backend-0", role: "backend", step: 1, rate: 40 });
+        assert.deepEqual(r.attribution!.saturatedFirst, { host: "backend-0", role: "backend", step: 1, rate: 40, why: "CPUs 0 busy 0.95 of 1" });
     });
 
     test("each saturated host is named once, with why it was saturated at the first bad step", () => {
@@ -149,5 +149,70 @@ describe("attribute", () => {
         assert.equal(a.bound, "unknown");
         assert.match(a.note, /metrics host/);
         assert.doesNotMatch(formatTippingTable(r), /cpu/);
+        assert.doesNotMatch(formatTippingTable(r), /send lag/);
+    });
+});
+
+/** A client's sending at one step: behind its plan or not. */
+const send = (hostName: string, behind: boolean, lagP99Ms = behind ? 80 : 2): ClientSend => ({
+    host: hostName, planned: 1000, sent: behind ? 900 : 1000, lagP50Ms: 1, lagP99Ms, lagMaxMs: lagP99Ms * 2, startLagMs: 0, behind,
+    ...(behind ? { why: "sent 90.0 % of its 1000 planned requests" } : {}),
+});
+
+describe("attribute with the clients' own sending", () => {
+    /** Steps from a queue of capacity C with CPU figures and each client's sending from `at(rate)`. */
+    async function searchWith(capacity: number, at: (rate: number) => Pick<StepMeasure, "cpu" | "send">): Promise<TippingResult> {
+        const r = await searchTippingPoint(async (rate): Promise<StepMeasure> => {
+            const rho = rate / capacity;
+            const p99Ms = 200 * (1 + 0.3 * Math.min(rho, 1) ** 8) + (rho > 1 ? 0.99 * (rho - 1) * 10_000 : 0);
+            return { rate, p50Ms: 200, p99Ms, errorRatio: 0, requests: Math.round(rate * 10), ...at(rate) };
+        }, { ...DEFAULT_TIPPING, startRate: capacity / 10, quantum: 2 });
+        return { ...r, attribution: attribute(r) };
+    }
+
+    test("a client behind its plan around the knee makes it client-bound even when only the LB's CPU is saturated", async () => {
+        const r = await searchWith(400, (rate) => ({
+            cpu: [host("client-0", "client", 0.4, false), host("haproxy-0", "haproxy", rate / 400, rate >= 380)],
+            send: [send("client-0", rate >= 350)],
+        }));
+        assert.equal(r.attribution!.bound, "client");
+        assert.match(r.attribution!.note, /^client-bound, not the LB's knee: client-0 \(behind its plan: sent 90\.0 %/);
+        assert.equal(r.attribution!.saturatedFirst?.host, "client-0");
+        assert.match(r.attribution!.saturatedFirst?.why ?? "", /behind its plan/);
+        const table = formatTippingTable(r);
+        assert.match(table, /send lag p99 ms/);
+        assert.match(table, /client-0 80\.0\/90%!/);
+        assert.match(table, /first saturated: client-0 at \d+\/s \(step \d: behind its plan/);
+        assert.ok(TippingRecordSchema.safeParse({ id: "t", stack: "s", args: { ...DEFAULT_TIPPING, startRate: 40, stack: "s", durationS: 1, frontend: "plain", sleepMs: 0, times: 0, timeoutS: 1 }, elapsedS: 1, ...r }).success);
+    });
+
+    test("clients that kept their plan leave the knee to the saturated LB", async () => {
+        const r = await searchWith(400, (rate) => ({
+            cpu: [host("client-0", "client", 0.3, false), host("haproxy-0", "haproxy", rate / 400, rate >= 390)],
+            send: [send("client-0", false), send("client-1", false)],
+        }));
+        assert.equal(r.attribution!.bound, "haproxy");
+        assert.match(formatTippingTable(r), /client-0 2\.0 client-1 2\.0/);
+    });
+
+    test("no metrics host: a client behind still makes the knee client-bound; clients on plan leave it unknown", async () => {
+        const behind = await searchWith(400, (rate) => ({ send: [send("client-0", rate >= 300)] }));
+        assert.equal(behind.attribution!.bound, "client");
+        const onPlan = await searchWith(400, () => ({ send: [send("client-0", false)] }));
+        assert.equal(onPlan.attribution!.bound, "unknown");
+        assert.match(onPlan.attribution!.note, /kept its plan.*metrics host/);
+    });
+
+    test("a client both CPU-saturated and behind is named first over a host that is only CPU-saturated", () => {
+        const step = { step: 1, phase: "baseline" as const, rate: 40, good: true, reason: "", p50Ms: 1, p99Ms: 1, errorRatio: 0, requests: 1 };
+        const hosts = limitedHosts({ cpu: [host("haproxy-0", "haproxy", 1, true), host("client-0", "client", 0.5, true)], send: [send("client-0", true)] });
+        assert.deepEqual(hosts.map((h) => h.host).sort(), ["client-0", "haproxy-0"]);
+        const a = attribute({ knee: 50, lastGood: 40, firstBad: 60, converged: true, stopReason: "", steps: [
+            { ...step, cpu: [host("haproxy-0", "haproxy", 1, true), host("client-0", "client", 0.5, true)], send: [send("client-0", true)] },
+            { ...step, step: 2, rate: 60, good: false },
+        ] });
+        assert.equal(a.saturatedFirst?.host, "client-0");
+        assert.match(a.saturatedFirst?.why ?? "", /busy.*; behind its plan/);
+        assert.equal(a.bound, "client");
     });
 });
