@@ -25,7 +25,7 @@ import { REPO_ROOT } from "../scripts/toolchain/toolchain.ts";
 import { outputs, teardownStack, up, type StackOutputs } from "../scripts/stack.ts";
 import { residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
-import { attack, fetchStats, newRunId, type AttackResult } from "../scripts/attack.ts";
+import { attack, newRunId, type AttackResult } from "../scripts/attack.ts";
 import { backendCounters, frontendCounters } from "../scripts/lib/haproxyStats.ts";
 import { BACKEND_NAME, FRONTEND_NAMES } from "../components/render/haproxyConfig.ts";
 import { HostHttp } from "../scripts/lib/hostHttp.ts";
@@ -33,7 +33,10 @@ import { localNames } from "../components/platform/local/scripts.ts";
 import { readStackCgroups } from "../components/platform/local/cgroups.ts";
 import { pongPorts } from "../components/render/backendScripts.ts";
 import { countErrors, perConnection, roleSum, type HostReadings } from "./figures.ts";
-import { cpuBetween, heldText, parseListenDrops, parseProcStat, rampState, verdict, type RampPlan, type RampPoint, type RampState } from "./ramp.ts";
+import { cpuBetween, heldText, parseListenDrops, parseProcStat, parseStatsBatch, rampState, statsBatchCommand, verdict, type RampPlan, type RampPoint, type RampState } from "./ramp.ts";
+import { parseStatsCsv, type StatsRow } from "../scripts/lib/haproxyStats.ts";
+import { SshSession } from "../scripts/lib/ssh.ts";
+import { labEnv } from "../scripts/toolchain/toolchain.ts";
 
 const STACK = "scale";
 const stackFile = join(REPO_ROOT, `Pulumi.${STACK}.yaml`);
@@ -87,7 +90,7 @@ interface Sample {
     point: RampPoint;
 }
 
-type Stats = Awaited<ReturnType<typeof fetchStats>>;
+type Stats = StatsRow[];
 
 function sample(out: StackOutputs, stats: Stats | Error, mode: Options["mode"], t0: number): Sample {
     const names = localNames(STACK);
@@ -173,6 +176,7 @@ async function main(o: Options): Promise<void> {
     let result: AttackResult | undefined;
     let attackOver = false;
     let http: HostHttp | undefined;
+    let ssh: SshSession | undefined;
     const [load1Start] = loadavg();
     try {
         await reapLocal(STACK);
@@ -180,10 +184,23 @@ async function main(o: Options): Promise<void> {
         await up(STACK);
         if (stopping) throw new Error("interrupted before the attack");
         const out = await outputs(STACK);
-        http = HostHttp.open(out); // HAProxy's statistics and pong's release are reached on their hosts, over SSH
-        const readStats = (): Promise<Stats | Error> => fetchStats(http!, out.vips.stats).catch((err: Error) => err);
+        http = HostHttp.open(out); // pong's release is reached on its host, over SSH
+        // Every HAProxy process's statistics in one SSH command on the LB host (bench/ramp.ts statsBatchCommand).
+        ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh.host));
+        const lb = out.inventory.find((h) => h.role === "haproxy")!;
+        const statsCmd = statsBatchCommand(out.vips.stats);
+        const statsTimeoutMs = 5_000 * out.vips.stats.length + 15_000;
+        const readStats = async (): Promise<Stats | Error> => {
+            const r = await ssh!.run(lb.ssh, statsCmd, { timeoutMs: statsTimeoutMs }).catch((err: Error) => err);
+            if (r instanceof Error) return r;
+            if (r.timedOut) return new Error(`no answer over SSH from ${lb.name} within ${statsTimeoutMs / 1000} s`);
+            if (r.code !== 0) return new Error(`SSH to ${lb.name} exited ${r.code}: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`);
+            try { return parseStatsBatch(r.stdout, out.vips.stats, parseStatsCsv); } catch (err) { return err as Error; }
+        };
         const t0 = Date.now();
-        const baseline = sample(out, await fetchStats(http, out.vips.stats), o.mode, t0);
+        const first = await readStats();
+        if (first instanceof Error) throw new Error(`HAProxy statistics unreadable before the attack: ${first.message}`);
+        const baseline = sample(out, first, o.mode, t0);
         const attackDone = attack(STACK, {}, join(REPO_ROOT, "runs"))
             .then((r) => { result = r; }, (err: Error) => { process.stderr.write(`attack failed: ${err.message}\n`); })
             .finally(() => { attackOver = true; });
@@ -241,10 +258,10 @@ async function main(o: Options): Promise<void> {
         }
         await attackDone;
         // Unreadable final statistics are not "0 errors": countErrors counts them.
-        const stats = await fetchStats(http, out.vips.stats).catch((err: Error) => {
-            process.stderr.write(`final HAProxy statistics unreadable: ${err.message}\n`);
-            return undefined;
-        });
+        let finalStats = await readStats();
+        if (finalStats instanceof Error) finalStats = await readStats();
+        if (finalStats instanceof Error) process.stderr.write(`final HAProxy statistics unreadable: ${finalStats.message}\n`);
+        const stats = finalStats instanceof Error ? undefined : finalStats;
         const backendStats = stats && backendCounters(stats, BACKEND_NAME);
         const frontendStats = stats && frontendCounters(stats, FRONTEND_NAMES[o.mode]);
         const haproxyErrors = stats && frontendStats && backendStats
@@ -291,6 +308,7 @@ async function main(o: Options): Promise<void> {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
         http?.close();
+        ssh?.close();
         const left = await teardownStack(STACK, stackFile);
         if (residueCount(left) > 0 || stopping) process.exitCode = 1;
     }
