@@ -92,18 +92,25 @@ program.command("up").description("create or update the lab").addOption(stackOpt
         await timed(`lab up --stack ${o.stack}`, () => up(o.stack));
     });
 
-program.command("attack").description("run vegeta on every client against the lab's frontends")
+/** The load flags `lab attack` and `lab sweep` share (sweep applies them to every cell). */
+function withLoadOptions(command: Command, whose: string): Command {
+    for (const option of [
+        new Option("--rate <n>", `${whose}requests/s per client host`).argParser(positiveNumber("--rate")),
+        new Option("--duration <s>", `${whose}seconds of load`).argParser(positiveNumber("--duration")),
+        new Option("--timeout <s>", `${whose}per-request timeout, seconds`).argParser(positiveNumber("--timeout")),
+        new Option("--sleep <ms>", `${whose}pong \`sleep\` header`).argParser(nonNegativeInt("--sleep")),
+        new Option("--times <n>", `${whose}pong \`times\` header`).argParser(nonNegativeInt("--times")),
+        new Option("--frontends <list>", `${whose}frontends: plain,tls`).argParser(frontendList),
+    ]) command.addOption(option);
+    return command;
+}
+
+withLoadOptions(program.command("attack").description("run vegeta on every client against the lab's frontends")
     .addOption(stackOption())
-    .addOption(new Option("--preset <name>", "attack preset").choices(PRESETS))
-    .option("--rate <n>", "requests/s per client host", positiveNumber("--rate"))
-    .option("--duration <s>", "seconds", positiveNumber("--duration"))
-    .option("--timeout <s>", "per-request timeout, seconds", positiveNumber("--timeout"))
-    .option("--sleep <ms>", "pong `sleep` header", nonNegativeInt("--sleep"))
-    .option("--times <n>", "pong `times` header", nonNegativeInt("--times"))
-    .option("--workers <n>", "vegeta -workers per process", positiveNumber("--workers"))
-    .option("--cpus <n>", "vegeta -cpus per process", positiveNumber("--cpus"))
-    .option("--connections <n>", "vegeta -connections per client", positiveNumber("--connections"))
-    .addOption(new Option("--frontends <list>", "plain,tls").argParser(frontendList))
+    .addOption(new Option("--preset <name>", "attack preset").choices(PRESETS)), "")
+    .addOption(new Option("--workers <n>", "vegeta -workers per process").argParser(positiveNumber("--workers")))
+    .addOption(new Option("--cpus <n>", "vegeta -cpus per process").argParser(positiveNumber("--cpus")))
+    .addOption(new Option("--connections <n>", "vegeta -connections per client").argParser(positiveNumber("--connections")))
     .option("--allow-partial", `exit 0 even when part of the attack failed (a vegeta process failed or its results were lost); otherwise exit ${PARTIAL_EXIT_CODE}`)
     .action(async (o) => {
         const overrides: AttackOverrides = {
@@ -155,16 +162,10 @@ const collectSet = (value: string, previous: ReturnType<typeof parseSet>[]) => {
     }
 };
 
-program.command("sweep").description("a matrix of config variants: each cell one ledger run on this lab (changed in place with lab up), resumable, then one HTML comparison report")
+withLoadOptions(program.command("sweep").description("a matrix of config variants: each cell one ledger run on this lab (changed in place with lab up), resumable, then one HTML comparison report")
     .addOption(stackOption())
     .option("--set <key=v1,v2>", "a config key (no c2m:) and its values; repeat for more keys; a list value joins with + (attack.frontends=plain,tls,plain+tls)", collectSet, [])
-    .option("--resume <sweep>", "go on with a stopped sweep: its id (sweep-…) or directory")
-    .option("--rate <n>", "every cell's requests/s per client host", positiveNumber("--rate"))
-    .option("--duration <s>", "every cell's seconds of load", positiveNumber("--duration"))
-    .option("--timeout <s>", "every cell's per-request timeout", positiveNumber("--timeout"))
-    .option("--sleep <ms>", "every cell's pong `sleep` header", nonNegativeInt("--sleep"))
-    .option("--times <n>", "every cell's pong `times` header", nonNegativeInt("--times"))
-    .addOption(new Option("--frontends <list>", "every cell's frontends: plain,tls").argParser(frontendList))
+    .option("--resume <sweep>", "go on with a stopped sweep: its id (sweep-…) or directory"), "every cell's ")
     .addHelpText("after", `
 Examples:
   lab sweep --stack local --set haproxy.threads=1,2 --set attack.frontends=plain,tls --rate 200 --duration 10
