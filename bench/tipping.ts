@@ -1,12 +1,16 @@
-// bench/tipping: builds a local lab whose backends have a known capacity (pong
-// --max-concurrent with a fixed --service-time-ms: capacity = servers × maxConcurrent × 1000 /
-// serviceTimeMs, all three derived from the capacity asked for), runs `lab tipping` on it from a
-// tenth of that capacity (the search never sees it), tears the lab down, and prints how far the
-// knee it found is from the capacity. Exits 1 when the search found no knee, 2 when its knee is
-// not within ±10 % of the capacity (the lab itself tipped first: more than it can offer).
-//   npm run bench:tipping -- [--capacity 240] [--start N] [--duration 10] [--stack tipping] [--subnet …]
-// The last line is one JSON object: capacity, knee, steps, error_pct (|knee − capacity| / capacity × 100), …
-import { Command } from "commander";
+// bench/tipping, two searches on a local lab it builds and tears down:
+// --capacity N: backends of a known capacity (pong --max-concurrent with a fixed
+//   --service-time-ms: capacity = servers × maxConcurrent × 1000 / serviceTimeMs, all three
+//   derived from N); `lab tipping` from a tenth of it (the search never sees it); prints how far
+//   the knee is from N. Exits 1 when the search found no knee, 2 when its knee is not within ±10 %
+//   of N (the lab itself tipped first: more than it can offer).
+// --lb-cpus N: HAProxy's own knee: the LB host pinned to N CPUs (its cgroup's CPU set, N threads),
+//   pong unlimited, the other hosts on the CPUs left (or sharing the LB's when none are left: the
+//   JSON says shared_cpus). No synthetic capacity; exits 1 when no knee. The knee's attribution
+//   (haproxy, client, backend…) says whose it is.
+//   npm run bench:tipping -- [--capacity 240 | --lb-cpus 1|2] [--mode plain|tls] [--start N] [--duration 10] [--stack tipping] [--subnet …]
+// The last line is one JSON object: capacity (null with --lb-cpus), knee, steps, error_pct (|knee − capacity| / capacity × 100), …
+import { Command, InvalidArgumentError, Option } from "commander";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -16,9 +20,18 @@ import { destroy, removeStack, up } from "../scripts/stack.ts";
 import { describeResidue, residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { tipping, TIPPING_DEFAULTS } from "../scripts/tipping.ts";
-import { formatTippingTable, minCheckableCapacity, startRateFor, syntheticBackend } from "../scripts/analysis/tipping.ts";
+import { cpuListText, formatTippingTable, lbKneeConfig, minCheckableCapacity, startRateFor, syntheticBackend } from "../scripts/analysis/tipping.ts";
+import { onlineCpus } from "../components/platform/local/limits.ts";
 
-interface Options { capacity: number; start?: number; duration: number; stack: string; subnet: string; serviceMs: number; keep?: boolean }
+interface Options {
+    capacity?: number; lbCpus?: number; mode: "plain" | "tls"; start?: number; duration: number; maxSteps?: number;
+    stack: string; subnet: string; serviceMs: number; keep?: boolean;
+}
+
+/** The default capacity to check when neither --capacity nor --lb-cpus is given. */
+const DEFAULT_CAPACITY = 240;
+/** First step of an LB knee search: the ramp doubles from there (8 steps reach 25.6k/s). */
+const LB_START = 200;
 
 /** Client hosts: each step's rate is a whole number per client, so rates move in steps of this many requests/s. */
 const CLIENTS = 2;
@@ -32,57 +45,88 @@ async function teardown(stack: string, file: string): Promise<number> {
     return residueCount(left);
 }
 
+/** The lab and the search of one bench: a synthetic capacity, or the LB's own knee. */
+function benchLab(o: Options) {
+    if (o.capacity !== undefined && o.lbCpus !== undefined) {
+        throw new Error("--capacity builds backends of that capacity, --lb-cpus searches HAProxy's own knee with unlimited backends: give one of them");
+    }
+    if (o.lbCpus !== undefined) {
+        const { layout, config } = lbKneeConfig(o.lbCpus, onlineCpus(), { subnet: o.subnet, frontend: o.mode, clients: CLIENTS });
+        return {
+            kind: "lb" as const, layout, capacity: undefined, start: o.start ?? LB_START,
+            config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`c2m:${k}`, v])),
+            describe: `LB knee: haproxy on CPU(s) ${cpuListText(layout.lbCpus)} with ${layout.threads} thread(s), clients/backend/metrics on CPU(s) ` +
+                `${cpuListText(layout.otherCpus)}${layout.shared ? " (shared with the LB: this machine has no CPU left for them)" : ""}, pong unlimited, frontend ${o.mode}`,
+        };
+    }
+    const capacity = o.capacity ?? DEFAULT_CAPACITY;
+    const min = minCheckableCapacity(CLIENTS);
+    if (!(capacity >= min)) throw new Error(`--capacity ${capacity}: rates move in steps of ${CLIENTS}/s (one per client), so the smallest capacity checkable within ±10 % is ${min}/s`);
+    const pong = syntheticBackend(capacity, { serviceMs: o.serviceMs });
+    return {
+        kind: "capacity" as const, pong, capacity: pong.capacity, start: o.start ?? startRateFor(pong.capacity, CLIENTS),
+        config: {
+            // The metrics host gives each step's CPU per host: the knee is then attributed (backend queue, or a saturated host).
+            "c2m:hosts": { haproxy: 1, backends: pong.backends, clients: CLIENTS, metrics: 1 },
+            "c2m:backend": { serversPerHost: pong.serversPerHost, maxConcurrent: pong.maxConcurrent, serviceTimeMs: pong.serviceTimeMs },
+            "c2m:local": { subnet: o.subnet },
+            "c2m:attack": { preset: "smoke", frontends: [o.mode] },
+        },
+        describe: `${pong.servers} pong servers × maxConcurrent ${pong.maxConcurrent} / ${pong.serviceTimeMs} ms = capacity ${pong.capacity.toFixed(1)}/s, frontend ${o.mode}`,
+    };
+}
+
 async function main(o: Options): Promise<void> {
     if (["local", "e2e", "scale"].includes(o.stack)) throw new Error(`stack ${o.stack} belongs to someone else; pick another --stack`);
     const file = join(REPO_ROOT, `Pulumi.${o.stack}.yaml`);
     if (existsSync(file) && !readFileSync(file, "utf8").startsWith("# written by bench/tipping")) {
         throw new Error(`${file} exists and was not written by bench/tipping; pick another --stack`);
     }
-    const min = minCheckableCapacity(CLIENTS);
-    if (!(o.capacity >= min)) throw new Error(`--capacity ${o.capacity}: rates move in steps of ${CLIENTS}/s (one per client), so the smallest capacity checkable within ±10 % is ${min}/s`);
-    const pong = syntheticBackend(o.capacity, { serviceMs: o.serviceMs });
-    const start = o.start ?? startRateFor(pong.capacity, CLIENTS);
-    const config = {
-        // The metrics host gives each step's CPU per host: the knee is then attributed (backend queue, or a saturated host).
-        "c2m:hosts": { haproxy: 1, backends: pong.backends, clients: CLIENTS, metrics: 1 },
-        "c2m:backend": { serversPerHost: pong.serversPerHost, maxConcurrent: pong.maxConcurrent, serviceTimeMs: pong.serviceTimeMs },
-        "c2m:local": { subnet: o.subnet },
-        "c2m:attack": { preset: "smoke", frontends: ["plain"] },
-    };
-    process.stderr.write(`bench/tipping: ${pong.servers} pong servers × maxConcurrent ${pong.maxConcurrent} / ${pong.serviceTimeMs} ms ` +
-        `= capacity ${pong.capacity.toFixed(1)}/s; search from ${start.toFixed(1)}/s; stack ${o.stack} on ${o.subnet}; load ${loadavg()[0].toFixed(2)}\n`);
+    const bench = benchLab(o);
+    const start = bench.start;
+    process.stderr.write(`bench/tipping: ${bench.describe}; search from ${start.toFixed(1)}/s; stack ${o.stack} on ${o.subnet}; load ${loadavg()[0].toFixed(2)}\n`);
     let stopping = false;
     const onSignal = () => { stopping = true; };
     process.on("SIGINT", onSignal);
     try {
         await reapLocal(o.stack);
-        writeFileSync(file, `# written by bench/tipping; removed when it ends\n${YAML.stringify({ config })}`);
+        writeFileSync(file, `# written by bench/tipping; removed when it ends\n${YAML.stringify({ config: bench.config })}`);
         const t0 = Date.now();
         await up(o.stack);
         const upS = (Date.now() - t0) / 1000;
         const load0 = loadavg()[0];
-        const run = await tipping({ ...TIPPING_DEFAULTS, stack: o.stack, startRate: start, durationS: o.duration });
+        const run = await tipping({
+            ...TIPPING_DEFAULTS, stack: o.stack, startRate: start, durationS: o.duration, frontend: o.mode,
+            ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}),
+        });
         const r = run.result;
         console.log(formatTippingTable(r));
         const round = (x: number | undefined, d = 1) => (x === undefined ? null : Math.round(x * 10 ** d) / 10 ** d);
+        const capacity = bench.capacity;
+        const behind = r.steps.filter((s) => s.send?.some((c) => c.behind)).map((s) => s.step);
         console.log(JSON.stringify({
-            capacity: round(pong.capacity), knee: round(r.knee), steps: r.steps.length,
-            error_pct: r.knee === undefined ? null : round((Math.abs(r.knee - pong.capacity) / pong.capacity) * 100, 2),
+            capacity: round(capacity), knee: round(r.knee), steps: r.steps.length,
+            error_pct: r.knee === undefined || capacity === undefined ? null : round((Math.abs(r.knee - capacity) / capacity) * 100, 2),
             last_good: round(r.lastGood), first_bad: round(r.firstBad), uncertainty_pct: round((r.uncertainty ?? NaN) * 100, 2),
-            within_10pct: r.knee !== undefined && Math.abs(r.knee - pong.capacity) / pong.capacity <= 0.1,
-            bound: r.attribution?.bound ?? null, saturated_first: r.attribution?.saturatedFirst ?? null,
+            within_10pct: capacity === undefined ? null : r.knee !== undefined && Math.abs(r.knee - capacity) / capacity <= 0.1,
+            bound: r.attribution?.bound ?? null, saturated_first: r.attribution?.saturatedFirst ?? null, steps_with_client_behind: behind,
+            mode: o.mode, ...(bench.kind === "lb" ? { lb_cpus: bench.layout.lbCpus.length, lb_cpu_list: cpuListText(bench.layout.lbCpus),
+                others_cpu_list: cpuListText(bench.layout.otherCpus), shared_cpus: bench.layout.shared, haproxy_threads: bench.layout.threads } : {}),
             baseline_p99_ms: round(r.baselineP99Ms), converged: r.converged, stop: r.stopReason, start: round(start), step_s: o.duration,
-            servers: pong.servers, max_concurrent: pong.maxConcurrent, service_time_ms: pong.serviceTimeMs,
+            ...(bench.kind === "capacity" ? { servers: bench.pong.servers, max_concurrent: bench.pong.maxConcurrent, service_time_ms: bench.pong.serviceTimeMs } : {}),
             search_s: Math.round(run.elapsedS), up_s: Math.round(upS), load1_start: round(load0, 2), load1_end: round(loadavg()[0], 2), runs: run.dir,
         }));
         if (r.knee === undefined) {
             process.stderr.write(`bench/tipping: no knee found (${r.stopReason})\n`);
             process.exitCode = 1;
-        } else if (Math.abs(r.knee - pong.capacity) / pong.capacity > 0.1) {
+        } else if (capacity !== undefined && Math.abs(r.knee - capacity) / capacity > 0.1) {
             // Something else tipped first: on a shared machine, usually the CPU of the clients, HAProxy or pong.
-            process.stderr.write(`bench/tipping: the knee ${r.knee.toFixed(1)}/s is not within ±10 % of the backend's ${pong.capacity.toFixed(1)}/s: ` +
+            process.stderr.write(`bench/tipping: the knee ${r.knee.toFixed(1)}/s is not within ±10 % of the backend's ${capacity.toFixed(1)}/s: ` +
                 `the lab tipped before its backend (${r.attribution ? `limited by ${r.attribution.bound}: ${r.attribution.note}` : "a capacity beyond what this lab can offer?"})\n`);
             process.exitCode = 2;
+        } else if (bench.kind === "lb") {
+            process.stderr.write(`bench/tipping: knee ${r.knee.toFixed(0)}/s with the LB on ${bench.layout.lbCpus.length} CPU(s), ${o.mode}: ` +
+                `${r.attribution ? `limited by ${r.attribution.bound}: ${r.attribution.note}` : "not attributed"}\n`);
         }
     } finally {
         process.off("SIGINT", onSignal);
@@ -93,14 +137,32 @@ async function main(o: Options): Promise<void> {
     }
 }
 
+const positive = (flag: string) => (v: string) => {
+    const n = Number(v);
+    if (!(n > 0 && Number.isFinite(n))) throw new InvalidArgumentError(`${flag} must be a positive number, got "${v}"`);
+    return n;
+};
+const wholeCount = (flag: string) => (v: string) => {
+    const n = Number(v);
+    if (!(Number.isInteger(n) && n >= 1)) throw new InvalidArgumentError(`${flag} must be a whole number ≥ 1, got "${v}"`);
+    return n;
+};
+
 new Command("bench:tipping")
-    .option("--capacity <n>", `backend capacity to build, requests/s (at least ${minCheckableCapacity(CLIENTS)})`, Number, 240)
-    .option("--start <rate>", "first step's total rate (default: a tenth of the capacity; ≤ 8 steps when the knee is under 16× this)", Number)
-    .option("--duration <s>", "seconds of load per step", Number, 10)
-    .option("--service-ms <ms>", "pong service time to aim for (maxConcurrent follows)", Number, 200)
+    .option("--capacity <n>", `backend capacity to build, requests/s (at least ${minCheckableCapacity(CLIENTS)}; default ${DEFAULT_CAPACITY} unless --lb-cpus)`, positive("--capacity"))
+    .option("--lb-cpus <n>", "instead: HAProxy's own knee, the LB host pinned to this many CPUs (pong unlimited)", wholeCount("--lb-cpus"))
+    .addOption(new Option("--mode <frontend>", "frontend the search loads").choices(["plain", "tls"]).default("plain"))
+    .option("--start <rate>", `first step's total rate (default: a tenth of the capacity, or ${LB_START}/s with --lb-cpus; ≤ 8 steps when the knee is under 16× this)`, positive("--start"))
+    .option("--duration <s>", "seconds of load per step", positive("--duration"), 10)
+    .option("--max-steps <n>", "most steps of the search (default 8)", wholeCount("--max-steps"))
+    .option("--service-ms <ms>", "pong service time to aim for (maxConcurrent follows)", positive("--service-ms"), 200)
     .option("--stack <name>", "its own stack (never local/e2e/scale)", "tipping")
     .option("--subnet <cidr>", "the stack's subnet inside 198.18.0.0/15", "198.18.61.0/24")
     .option("--keep", "leave the lab up afterwards")
+    .addHelpText("after", `
+Examples:
+  npm run bench:tipping -- --capacity 240                      the search finds a 240/s backend within ±10 %
+  npm run bench:tipping -- --lb-cpus 1 --mode tls --duration 4 HAProxy's own TLS knee on one CPU`)
     .action((o: Options) => main(o))
     .parseAsync(process.argv)
     .catch((err: Error) => { console.error(`bench:tipping: ${err.message}`); process.exit(1); });

@@ -209,6 +209,47 @@ export function minCheckableCapacity(quantum: number): number {
     return 5 * quantum;
 }
 
+/**
+ * The LB's own knee (bench:tipping --lb-cpus N): HAProxy pinned to the first N of the machine's
+ * CPUs with as many threads, the backends not limiting (pong without a capacity limit), and the
+ * other hosts (clients, backends, metrics) on the CPUs left — or, when none are left, on all of
+ * them, sharing the LB's: a knee found then may be theirs, which the attribution says.
+ */
+export function lbKneeLayout(lbCpus: number, online: number[]): { lbCpus: number[]; otherCpus: number[]; shared: boolean; threads: number } {
+    if (!(Number.isInteger(lbCpus) && lbCpus >= 1 && lbCpus <= online.length)) {
+        throw new Error(`--lb-cpus ${lbCpus}: this machine has ${online.length} CPU(s) (${online.join(",")}); give 1..${online.length}`);
+    }
+    const lb = online.slice(0, lbCpus);
+    const rest = online.slice(lbCpus);
+    return { lbCpus: lb, otherCpus: rest.length ? rest : online, shared: rest.length === 0, threads: lbCpus };
+}
+
+/** A CPU list as c2m:local.hostLimits takes it: "0", "0-1", "0,2". */
+export function cpuListText(cpus: number[]): string {
+    return cpuList(cpus);
+}
+
+/**
+ * The lab config (keys without "c2m:") of an LB knee search: one LB host on its CPUs with as many
+ * threads, one backend host of 2 pong servers without a capacity limit, `clients` clients and a
+ * metrics host (each step's CPU per host) on the other CPUs, the attack on one frontend.
+ */
+export function lbKneeConfig(lbCpus: number, online: number[], o: { subnet: string; frontend: "plain" | "tls"; clients: number }) {
+    const layout = lbKneeLayout(lbCpus, online);
+    const others = { cpus: cpuListText(layout.otherCpus) };
+    return {
+        layout,
+        config: {
+            hosts: { haproxy: 1, backends: 1, clients: o.clients, metrics: 1 },
+            // pong unlimited (maxConcurrent 0, no service time): the backends never queue on purpose.
+            backend: { serversPerHost: 2, maxConcurrent: 0, serviceTimeMs: 0 },
+            haproxy: { threads: layout.threads },
+            local: { subnet: o.subnet, hostLimits: { haproxy: { cpus: cpuListText(layout.lbCpus) }, client: others, backend: others, metrics: others } },
+            attack: { preset: "smoke" as const, frontends: [o.frontend] },
+        },
+    };
+}
+
 // ---- attribution: which host's CPU limited the knee ---------------------------------------------
 
 /** What a host may use, as CPU_ALLOWANCE_SCRIPT prints it on that host. */

@@ -5,7 +5,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-    DEFAULT_TIPPING, minCheckableCapacity, searchTippingPoint, startRateFor, syntheticBackend, type StepMeasure,
+    DEFAULT_TIPPING, lbKneeConfig, lbKneeLayout, minCheckableCapacity, searchTippingPoint, startRateFor, syntheticBackend, type StepMeasure,
 } from "../../scripts/analysis/tipping.ts";
 import { parseLabConfig } from "../../components/loadConfig.ts";
 import { seededRandom } from "./helpers.ts";
@@ -105,5 +105,28 @@ describe("the search from the bench's start, for any capacity", () => {
         assert.equal(r.converged, true);
         assert.match(r.stopReason, /^bracket \(8\.0\/s, 10\.0\/s\] has no offerable rate inside \(±11\.8 %\)$/);
         assert.ok(minCheckableCapacity(2) > 8);
+    });
+});
+
+describe("the LB's own knee (--lb-cpus)", () => {
+    test("the LB on its own CPUs when some are left for the others; sharing them, and saying so, when none are", () => {
+        assert.deepEqual(lbKneeLayout(1, [0, 1]), { lbCpus: [0], otherCpus: [1], shared: false, threads: 1 });
+        assert.deepEqual(lbKneeLayout(2, [0, 1]), { lbCpus: [0, 1], otherCpus: [0, 1], shared: true, threads: 2 });
+        assert.deepEqual(lbKneeLayout(2, [0, 1, 2, 3]), { lbCpus: [0, 1], otherCpus: [2, 3], shared: false, threads: 2 });
+        for (const bad of [0, 3, 1.5, NaN]) assert.throws(() => lbKneeLayout(bad, [0, 1]), /--lb-cpus .*: this machine has 2 CPU\(s\) \(0,1\); give 1\.\.2/);
+    });
+
+    test("its lab is a valid config: pong unlimited, the LB pinned with as many threads, the other roles elsewhere", () => {
+        for (const [n, frontend] of [[1, "plain"], [2, "tls"]] as const) {
+            const { config } = lbKneeConfig(n, [0, 1], { subnet: "198.18.120.0/24", frontend, clients: CLIENTS });
+            const lab = parseLabConfig(config);
+            assert.equal(lab.backend.maxConcurrent, 0);
+            assert.equal(lab.backend.serviceTimeMs, 0);
+            assert.equal(lab.haproxy.threads, n);
+            assert.equal(lab.local.hostLimits?.haproxy?.cpus, n === 1 ? "0" : "0-1");
+            assert.equal(lab.local.hostLimits?.client?.cpus, n === 1 ? "1" : "0-1");
+            assert.deepEqual(lab.attack.frontends, [frontend]);
+            assert.equal(lab.hosts.metrics, 1, "each step's CPU per host needs the metrics host");
+        }
     });
 });
