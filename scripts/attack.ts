@@ -22,6 +22,7 @@ import { RunRecordSchema, VegetaSummarySchema, type RunRecord, type VegetaSummar
 import { platformFor } from "../components/platform/registry.ts";
 import { describeAllowances, diffAllowances, parseAllowanceCounters, type AllowanceCounters } from "../components/platform/allowances.ts";
 import { PARTIAL_EXIT_CODE } from "./lib/exitCodes.ts";
+import { startHostSampling, type HostSampling } from "./lib/hostSampling.ts";
 
 export type AttackOverrides = Partial<Omit<LabConfig["attack"], "preset">> & { preset?: LabConfig["attack"]["preset"] };
 
@@ -90,6 +91,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
     const http = new HostHttp(ssh, out.inventory);
     const startedAt = new Date();
     let interrupted = false;
+    let sampling: HostSampling | undefined;
     // Only vegeta itself: local hosts share one PID namespace, and a wider pattern also hits the ssh
     // sessions that run vegeta or collect its results (they carry the run id too).
     const stopRemote = () => Promise.all(clients.map((c) => ssh.run(target(c.name), `pkill -INT -f '^vegeta attack .*${runId}' || true`, { timeoutMs: 10_000 })));
@@ -112,14 +114,22 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         const allowancesBefore = await readAllowances(ssh, allowanceHosts, target, allowanceScript);
         process.stderr.write(`attack ${runId}: ${plan.length} vegeta processes on ${clients.length} clients, ` +
             `${settings.rate}/s per client for ${settings.durationS}s, sleep ${settings.sleepMs} ms, times ${settings.times}, frontends ${settings.frontends.join("+")}\n`);
+        const limitMs = (settings.durationS + settings.timeoutS + 60) * 1000;
+        // Each host's own memory and CPU through the run, where the platform has such figures (local cgroups; not on AWS).
+        const sampler = platformFor(out.labConfig).hostSampler;
+        sampling = sampler && startHostSampling(ssh, sampler, {
+            stack, runId, hosts: out.inventory.map((h) => ({ name: h.name, role: h.role })), target, durationS: settings.durationS, maxS: limitMs / 1000,
+        });
         const t0 = Date.now();
         const ticker = setInterval(async () => {
             const stats = await fetchStats(http, out.vips.stats).catch((err: Error) => err);
             process.stderr.write(`${progressLine(t0, settings.durationS, stats)}\n`);
         }, 5000);
-        const limitMs = (settings.durationS + settings.timeoutS + 60) * 1000;
         const runs = await Promise.all(plan.map((p) => ssh.run(target(p.client), vegetaCommandLine(settings, p), { timeoutMs: limitMs })));
         clearInterval(ticker);
+        const hostSamples = await sampling?.stop();
+        sampling = undefined;
+        for (const u of hostSamples?.unreadable ?? []) process.stderr.write(`no samples of host ${u.host}: ${u.error}\n`);
         const failedProcesses: AttackResult["failedProcesses"] = runs.flatMap((r, i) => r.code === 0 || (interrupted && r.code === 130) ? [] : [{
             client: plan[i].client, frontend: plan[i].frontend, laddr: plan[i].laddr, code: r.code, stderr: r.stderr.trim().slice(-500),
         }]);
@@ -155,6 +165,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
             summary, perFrontend, haproxy, backend: backendCounters(statsAfter, BACKEND_NAME), serversDown, failedProcesses,
             ...(settings.frontends.includes("tls") ? { certificate: labCertificate(out.labConfig.haproxy.tls) } : {}),
             allowances,
+            ...(hostSamples ? { hostSamples } : {}),
         };
         writeRecord(join(dir, "run.json"), RunRecordSchema, run);
         await recordRun(dir, run, out); // timeline.json, server metrics, and the run's row in runs/ledger.jsonl
@@ -164,6 +175,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         process.off("SIGTERM", onSigint);
         process.off("SIGHUP", onSigint);
         if (interrupted) await stopRemote().catch(() => undefined);
+        await sampling?.stop().catch(() => undefined); // an attack that failed part-way leaves no sampling loop behind
         ssh.close();
     }
 }

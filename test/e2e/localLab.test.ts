@@ -92,6 +92,13 @@ test("up, attack through plain and TLS frontends: all requests succeed and cross
     const run = JSON.parse(readFileSync(join(result.dir, "run.json"), "utf8"));
     assert.match(run.versions.haproxy, /HAProxy version 2\./);
     assert.match(run.versions.vegeta, /12\.13\.0/);
+    // Each host's own memory and CPU through the run (its cgroup, read over its SSH).
+    assert.deepEqual(Object.keys(run.hostSamples?.hosts ?? {}).sort(), out.inventory.map((h) => h.name).sort(), JSON.stringify(run.hostSamples?.unreadable));
+    for (const [host, h] of Object.entries<{ samples: { memoryBytes: number; cpuNs: number }[] }>(run.hostSamples.hosts)) {
+        assert.ok(h.samples.length >= 2 && h.samples.every((s) => s.memoryBytes > 0), `${host}: ${h.samples.length} readings with memory`);
+    }
+    const lbSamples = run.hostSamples.hosts[out.inventory.find((h) => h.role === "haproxy")!.name].samples;
+    assert.ok(lbSamples.at(-1).cpuNs > lbSamples[0].cpuNs, "the LB host's CPU time rose while it proxied");
     assert.ok(existsSync(join(result.dir, "report.txt")));
     assert.ok(existsSync(join(result.dir, "metrics.json")), "server-side metrics of the run were pulled from Prometheus");
     const metrics = JSON.parse(readFileSync(join(result.dir, "metrics.json"), "utf8"));
