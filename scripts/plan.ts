@@ -35,12 +35,26 @@ export function planStack(stack: string, config: LabConfig, o: PlanOptions = {},
     return planTier(input);
 }
 
+/** The seed's three hardware tiers (their stack files): 4 cores/30 GB, 16/30 and 16/64. */
+export const SEED_TIERS = ["aws-4c30g", "aws-16c30g", "aws-16c64g"] as const;
+
+/** Each seed tier's LB headroom at the same target (or each tier's own): one line per tier. */
+export function seedTierHeadroom(o: Pick<PlanOptions, "conns" | "tlsShare"> = {}, root = REPO_ROOT): string {
+    const rows = SEED_TIERS.map((stack) => {
+        const p = planStack(stack, readTierConfig(stack, root), o);
+        const h = p.lb_headroom;
+        return `  ${stack.padEnd(11)} ${p.roles.haproxy.instance_type.padEnd(12)} ${String(p.roles.haproxy.memory_gib).padStart(3)} GiB: ` +
+            `holds ~${h.conns_that_fit}, target ${h.target} (${Math.round(p.tls_share * 100)} % TLS), ${h.headroom_pct} % to spare; ${h.dominant}`;
+    });
+    return [`seed tiers, same model${o.conns === undefined ? "" : ` at ${o.conns} connections`}:`, ...rows].join("\n");
+}
+
 /** Prints the plan; returns the exit code (1 when the tier cannot hold the target). */
 export function plan(stack: string, o: PlanOptions = {}): number {
     const { config, capacity, platform } = loadTier(stack);
     const result = planStack(stack, config, o, capacity);
     if (!platform.pricedByPlanner) console.log(`(stack ${stack} is ${platform.name}: planned as if on AWS with its c2m:aws settings)`);
-    if (!o.json) console.log(formatPlan(result));
+    if (!o.json) console.log(`${formatPlan(result)}\n${seedTierHeadroom({ conns: o.conns, tlsShare: o.tlsShare })}`);
     console.log(JSON.stringify(result));
     return result.fits ? 0 : 1;
 }

@@ -2,7 +2,7 @@
 // instance table (prices.ts), what a target of concurrent connections needs — memory, open
 // files, ports, source addresses, clients — what it costs per hour, and where it breaks.
 // Pure; `lab plan` prints it, the AWS platform refuses plans over budget with it.
-import { PER_CONNECTION_COSTS, SOCKETS_PER_CONNECTION, roleKBPerConnection, type PerConnectionCosts } from "./costs.ts";
+import { HAPROXY_PROCESS_BASE_MIB, PER_CONNECTION_COSTS, SOCKETS_PER_CONNECTION, lbConnectionsInMemory, roleKBPerConnection, type PerConnectionCosts } from "./costs.ts";
 import { fleetUsdPerHour, instanceType, type InstanceType } from "./prices.ts";
 import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "./capacity.ts";
 
@@ -91,6 +91,46 @@ export function problemText(p: PlanProblem): string {
     return `${p.key}: ${p.message}`;
 }
 
+/**
+ * The load balancer's memory headroom at the target, from the per-connection model bench:oom
+ * checks against a memory-limited LB host (costs.ts): how many connections its usable memory
+ * holds, what share is left at the target, and which term of a connection's cost dominates.
+ */
+export interface LbHeadroom {
+    /** End-to-end connections the LB's usable memory holds at the model's cost. */
+    conns_that_fit: number;
+    target: number;
+    /** Usable memory left at the target, % of usable (negative: it does not fit). */
+    headroom_pct: number;
+    /** One connection's cost at the LB and its terms, KB. */
+    per_conn_kb: number;
+    terms: { kernel_sockets_kb: number; haproxy_kb: number };
+    /** The larger term, in words. */
+    dominant: string;
+}
+
+/**
+ * Headroom of an LB of `usableGiB` (one HAProxy process, as on EC2) for `conns` connections,
+ * `tlsShare` of them TLS: the same function bench:oom holds against a memory-limited host. Pure.
+ */
+export function lbHeadroom(conns: number, tlsShare: number, usableGiB: number, c: PerConnectionCosts = PER_CONNECTION_COSTS): LbHeadroom {
+    const perConn = roleKBPerConnection("haproxy", tlsShare, c);
+    const kernel = SOCKETS_PER_CONNECTION.haproxy * c.kernelPerSocketKB;
+    const haproxy = perConn - kernel;
+    const need = (conns * perConn) / GIB + HAPROXY_PROCESS_BASE_MIB / 1024;
+    const what = tlsShare >= 1 ? "TLS" : tlsShare > 0 ? `${round(tlsShare * 100, 0)} % TLS` : "plain";
+    return {
+        conns_that_fit: lbConnectionsInMemory(usableGiB * 2 ** 30, tlsShare, 1, c),
+        target: conns,
+        headroom_pct: usableGiB > 0 ? round((100 * (usableGiB - need)) / usableGiB) : -100,
+        per_conn_kb: round(perConn),
+        terms: { kernel_sockets_kb: round(kernel), haproxy_kb: round(haproxy) },
+        dominant: haproxy >= kernel
+            ? `HAProxy's own ${what} state (${round(haproxy)} of ${round(perConn)} KB)`
+            : `the kernel's ${SOCKETS_PER_CONNECTION.haproxy} sockets (${round(kernel)} of ${round(perConn)} KB)`,
+    };
+}
+
 export interface Plan {
     stack: string;
     conns: number;
@@ -106,6 +146,8 @@ export interface Plan {
     lb_usable_gb: number;
     /** Usable memory the LB has left at the plan's connections, GiB (negative: it does not fit). */
     lb_headroom_gb: number;
+    /** Connections the LB holds, headroom at the target and the dominant term (the bench:oom-checked model). */
+    lb_headroom: LbHeadroom;
     /** How usable memory is estimated (MEMORY_MODEL). */
     memory_model: string;
     lb_nofile: number;
@@ -264,6 +306,7 @@ export function planTier(input: PlannerInput): Plan {
         lb_memory_seed_observed_gb: round(lbSeed),
         lb_usable_gb: round(lbUsable),
         lb_headroom_gb: round(lbUsable - lbNeed),
+        lb_headroom: lbHeadroom(conns, tlsShare, lbUsable, c),
         memory_model: `usable = nominal × (1 − ${MEMORY_MODEL.kernelShare}) − ${MEMORY_MODEL.osGiB} GiB (kernel, OS)`,
         lb_nofile: lbNofile,
         tls_ramp_s: Math.ceil((conns * tlsShare) / (TLS_HANDSHAKES_PER_CORE_PER_S * lb.vcpu)),
@@ -305,6 +348,9 @@ export function formatPlan(p: Plan): string {
         ...(r.metrics ? [line("metrics", r.metrics)] : []),
         `  load balancer memory ~${p.lb_memory_gb} GiB of ~${p.lb_usable_gb} usable, ~${p.lb_headroom_gb} GiB to spare ` +
             `(seed-observed rate: ~${p.lb_memory_seed_observed_gb} GiB); TLS ramp ≥ ${p.tls_ramp_s} s`,
+        `  headroom: the LB holds ~${p.lb_headroom.conns_that_fit} connections, target ${p.lb_headroom.target}: ` +
+            `${p.lb_headroom.headroom_pct} % of usable memory to spare; ${p.lb_headroom.per_conn_kb} KB per connection, ` +
+            `dominated by ${p.lb_headroom.dominant} (model checked by bench:oom)`,
         `  usable memory: ${p.memory_model}`,
         `  vCPU quota: ${p.vcpu_quota.vcpus_needed} vCPUs of "${p.vcpu_quota.name}" (${p.vcpu_quota.code}, per region; ` +
             `new accounts: ${p.vcpu_quota.new_accounts})`,

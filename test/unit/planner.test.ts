@@ -1,10 +1,17 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { clientsNeeded, formatPlan, planTier, problemText, SEED_KIB_PER_ESTABLISHED_SOCKET, sourceIpsNeeded, type PlannerInput } from "../../components/plan/planner.ts";
+import {
+    clientsNeeded, formatPlan, lbHeadroom, planTier, problemText, SEED_KIB_PER_ESTABLISHED_SOCKET, sourceIpsNeeded, TIGHT_HEADROOM, usableMemoryGiB, type PlannerInput,
+} from "../../components/plan/planner.ts";
 import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "../../components/plan/capacity.ts";
-import { PER_CONNECTION_COSTS } from "../../components/plan/costs.ts";
+import { HAPROXY_PROCESS_BASE_MIB, lbConnectionsInMemory, PER_CONNECTION_COSTS, roleKBPerConnection } from "../../components/plan/costs.ts";
 import { fleetUsdPerHour, INSTANCE_TYPES, PRICES_AS_OF } from "../../components/plan/prices.ts";
-import { planStack, readTierConfig } from "../../scripts/plan.ts";
+import { planStack, readTierConfig, SEED_TIERS, seedTierHeadroom } from "../../scripts/plan.ts";
+
+const GIB_KB = 1024 * 1024;
+const round1 = (n: number) => Math.round(n * 10) / 10;
+/** GiB the LB needs for `conns` connections at the cost table's price (2 kernel sockets + HAProxy's own). */
+const lbNeedGiB = (conns: number, tlsShare = 1) => (conns * roleKBPerConnection("haproxy", tlsShare)) / GIB_KB;
 
 const base = (over: Partial<PlannerInput> = {}): PlannerInput => ({
     stack: "t", conns: 1_050_000, tlsShare: 1,
@@ -63,23 +70,47 @@ describe("planner", () => {
         assert.throws(() => planTier(base({ instanceTypes: { ...base().instanceTypes, client: "zz.top" } })), /c2m:aws\.instanceTypes\.client/);
     });
     test("memory is judged against usable memory (nominal − 3 % kernel − 0.5 GiB OS); a fit with < 10 % to spare is called tight, with its headroom", () => {
-        const small = planTier(base({ instanceTypes: { ...base().instanceTypes, haproxy: "r6i.xlarge" } }));
-        // 1.05M TLS connections: ~28.5 GiB on a 32 GiB box. It fits, but only just, and the plan says so.
-        assert.equal(small.lb_memory_gb, 28.5);
-        assert.equal(small.lb_usable_gb, 30.5); // 32 × 0.97 − 0.5 = 30.54
-        assert.equal(small.lb_headroom_gb, 2);
+        // TLS connections filling 93 % of a 32 GiB box's usable memory (32 × 0.97 − 0.5 = 30.54 GiB): a fit, tight.
+        const usable = usableMemoryGiB(32);
+        const conns = Math.floor((0.93 * usable * GIB_KB) / roleKBPerConnection("haproxy", 1));
+        const small = planTier(base({ conns, instanceTypes: { ...base().instanceTypes, haproxy: "r6i.xlarge" } }));
+        const need = lbNeedGiB(conns);
+        assert.equal(small.lb_memory_gb, round1(need));
+        assert.equal(small.lb_usable_gb, 30.5);
+        assert.equal(small.lb_headroom_gb, round1(usable - need));
         assert.ok(small.fits);
         assert.deepEqual(small.tight, ["haproxy"]);
         const warning = small.warnings.find((w) => w.startsWith("haproxy: tight:"));
         assert.ok(warning, small.warnings.join("\n"));
-        assert.match(warning, /~28\.5 GiB of ~30\.5 GiB usable on r6i\.xlarge .*~2(\.0)? GiB \(7 %\) to spare/);
-        // At Karpenter's 7.5 % (32 × 0.925 − 0.5 = 29.1 GiB) it still fits (28.5 GiB since TLS 1.2 only): the warning says that too.
+        const esc = (n: number) => String(round1(n)).replace(".", "\\.");
+        assert.match(warning, new RegExp(`~${esc(need)} GiB of ~30\\.5 GiB usable on r6i\\.xlarge .*~${esc(usable - need)} GiB \\(7 %\\) to spare`));
+        // At Karpenter's 7.5 % (32 × 0.925 − 0.5 = 29.1 GiB) 93 % of 30.54 still fits: the warning says that too.
         assert.match(warning, /still fits if the kernel keeps 7\.5 % .*~29\.1 GiB usable/);
         assert.match(formatPlan(small), /^  fits, tight on haproxy \(see the warning\)$/m);
         const big = planTier(base());
         assert.equal(big.lb_usable_gb, 61.6);
         assert.deepEqual(big.tight, []);
         assert.match(formatPlan(big), /^  fits$/m);
+    });
+    test("headroom: connections that fit (the function bench:oom checks), the target, % to spare, the dominant term", () => {
+        const usable = usableMemoryGiB(32);
+        const c = PER_CONNECTION_COSTS;
+        const tls = lbHeadroom(1_050_000, 1, usable);
+        assert.equal(tls.conns_that_fit, lbConnectionsInMemory(usable * 2 ** 30, 1, 1));
+        assert.equal(tls.target, 1_050_000);
+        assert.equal(tls.headroom_pct, round1((100 * (usable - lbNeedGiB(1_050_000) - HAPROXY_PROCESS_BASE_MIB / 1024)) / usable));
+        assert.deepEqual(tls.terms, { kernel_sockets_kb: round1(2 * c.kernelPerSocketKB), haproxy_kb: round1(roleKBPerConnection("haproxy", 1) - 2 * c.kernelPerSocketKB) });
+        assert.equal(tls.per_conn_kb, round1(roleKBPerConnection("haproxy", 1)));
+        // Whichever term is larger is named: HAProxy's TLS state, or the kernel's two sockets for plain connections.
+        assert.match(tls.dominant, c.haproxyTlsKB > 2 * c.kernelPerSocketKB ? /^HAProxy's own TLS state/ : /^the kernel's 2 sockets/);
+        assert.match(lbHeadroom(1000, 0, usable).dominant, c.haproxyPlainKB > 2 * c.kernelPerSocketKB ? /^HAProxy's own plain state/ : /^the kernel's 2 sockets/);
+        // A target past what fits has negative headroom and is a memory problem in the plan.
+        const over = tls.conns_that_fit + 10_000;
+        assert.ok(lbHeadroom(over, 1, usable).headroom_pct < 0);
+        const p = planTier(base({ conns: over, instanceTypes: { ...base().instanceTypes, haproxy: "r6i.xlarge" } }));
+        assert.equal(p.fits, false);
+        assert.deepEqual(p.lb_headroom, lbHeadroom(over, 1, usableMemoryGiB(32)));
+        assert.match(formatPlan(p), new RegExp(`^  headroom: the LB holds ~${tls.conns_that_fit} connections, target ${over}: -[\\d.]+ % of usable memory to spare; .* dominated by `, "m"));
     });
     test("vCPU quota: every host's vCPUs against On-Demand Standard L-1216C47A, stated with what new accounts get", () => {
         const p = planTier(base());
@@ -132,10 +163,22 @@ describe("the three seed tiers (stack files)", () => {
             assert.ok(p.source_ips_per_client > 1);
             assert.ok(p.clients_needed < 20);
             assert.ok(p.fits, p.problems.map(problemText).join("\n"));
-            // The 32 GiB boxes hold 1.05M TLS connections (~28.5 GiB) with ~2 GiB to spare: a fit, called tight.
-            assert.deepEqual(p.tight, e.memory === 32 ? ["haproxy"] : []);
+            // Tight when 1.05M TLS connections at the cost table's price leave under 10 % of the box's usable memory.
+            const usable = usableMemoryGiB(e.memory);
+            assert.deepEqual(p.tight, usable - lbNeedGiB(1_050_000) < TIGHT_HEADROOM * usable ? ["haproxy"] : []);
             assert.ok(p.usd_per_hour <= cfg.aws.budgetUsdPerHour);
             assert.equal(p.vcpu_quota.vcpus_needed, e.vcpu + 8 * 8 + 20 * 32);
         });
     }
+});
+
+test("lab plan states every seed tier's headroom from the same model", () => {
+    const text = seedTierHeadroom().split("\n");
+    assert.equal(text.length, 1 + SEED_TIERS.length);
+    for (const [i, stack] of SEED_TIERS.entries()) {
+        const h = planStack(stack, readTierConfig(stack)).lb_headroom;
+        assert.ok(text[i + 1].includes(stack) && text[i + 1].includes(`holds ~${h.conns_that_fit}, target ${h.target}`) &&
+            text[i + 1].includes(`${h.headroom_pct} % to spare; ${h.dominant}`), text[i + 1]);
+    }
+    assert.match(seedTierHeadroom({ conns: 650_000, tlsShare: 1 }), /^seed tiers, same model at 650000 connections:\n.*target 650000 \(100 % TLS\)/);
 });
