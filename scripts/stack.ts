@@ -227,7 +227,10 @@ export function upArgs(stack: string, platform: Pick<Platform, "needsPolicyPack"
 }
 
 export async function destroy(stack: string): Promise<void> {
-    if (!(await stackExists(stack))) return;
+    if (await stackExists(stack)) await destroyExisting(stack);
+}
+
+async function destroyExisting(stack: string): Promise<void> {
     await clearStaleLock(stack);
     await streamed(["destroy", "--stack", stack, "--yes", "--skip-preview", "--non-interactive"]);
 }
@@ -255,21 +258,32 @@ export async function forgetHostCommands(stack: string): Promise<number> {
  * cannot remove things without state (aws), a failed destroy keeps the stack for a retry.
  */
 export async function teardownStack(stack: string, generatedConfigFile?: string, options: { expired?: boolean } = {}): Promise<Residue> {
-    const platform = platformFor(teardownConfig(REPO_ROOT, stack));
+    const config = teardownConfig(REPO_ROOT, stack);
+    const platform = platformFor(config);
     let destroyed = true;
-    try {
-        if (options.expired && platform.hostsEndAtExpiry && await stackExists(stack)) {
-            const dropped = await forgetHostCommands(stack);
-            if (dropped) process.stderr.write(`${stack}: its hosts ended at expiry; ${dropped} remote command(s) dropped from state before destroy\n`);
-        }
-        await destroy(stack);
-    } catch (err) {
+    // One listing: destroy and stack rm only ever act on a stack that exists.
+    const exists = await stackExists(stack).catch((err: Error) => {
         destroyed = false;
-        process.stderr.write(`destroy failed: ${(err as Error).message}\n`);
+        process.stderr.write(`destroy failed: cannot list the stacks: ${err.message}\n`);
+        return false;
+    });
+    if (exists) {
+        try {
+            if (options.expired && platform.hostsEndAtExpiry) {
+                const dropped = await forgetHostCommands(stack);
+                if (dropped) process.stderr.write(`${stack}: its hosts ended at expiry; ${dropped} remote command(s) dropped from state before destroy\n`);
+            }
+            await destroyExisting(stack);
+        } catch (err) {
+            destroyed = false;
+            process.stderr.write(`destroy failed: ${(err as Error).message}\n`);
+        }
+        if (destroyed || platform.reapsWithoutState) await removeExisting(stack).catch(() => undefined);
+        else process.stderr.write(`stack ${stack} is kept (its state is what removes the rest): \`lab down --stack ${stack}\` retries\n`);
+    } else if (destroyed) {
+        dropEncryptionSalt(stack);
     }
-    if (destroyed || platform.reapsWithoutState) await removeStack(stack).catch(() => undefined);
-    else process.stderr.write(`stack ${stack} is kept (its state is what removes the rest): \`lab down --stack ${stack}\` retries\n`);
-    const left = await reapStack(stack).catch((err: Error): Residue => ({ uncheckedBecause: [err.message] }));
+    const left = await platform.reap(stack, config).catch((err: Error): Residue => ({ uncheckedBecause: [err.message] }));
     if (!destroyed && !platform.reapsWithoutState && residueCount(left) === 0) left.stackKept = [stack];
     if (generatedConfigFile) rmSync(generatedConfigFile, { force: true });
     process.stderr.write(`${describeResidue(left)}\n`);
@@ -277,7 +291,12 @@ export async function teardownStack(stack: string, generatedConfigFile?: string,
 }
 
 export async function removeStack(stack: string): Promise<void> {
-    if (await stackExists(stack)) await pulumi()`pulumi stack rm ${stack} --yes --force --preserve-config`;
+    if (await stackExists(stack)) await removeExisting(stack);
+    else dropEncryptionSalt(stack);
+}
+
+async function removeExisting(stack: string): Promise<void> {
+    await pulumi()`pulumi stack rm ${stack} --yes --force --preserve-config`;
     dropEncryptionSalt(stack);
 }
 
