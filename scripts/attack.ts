@@ -117,9 +117,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         const limitMs = (settings.durationS + settings.timeoutS + 60) * 1000;
         // Each host's own memory and CPU through the run, where the platform has such figures (local cgroups; not on AWS).
         const sampler = platformFor(out.labConfig).hostSampler;
-        sampling = sampler && startHostSampling(ssh, sampler, {
-            stack, runId, hosts: out.inventory.map((h) => ({ name: h.name, role: h.role })), target, durationS: settings.durationS, maxS: limitMs / 1000,
-        });
+        sampling = sampler && startHostSampling(sampler, { stack, hosts: out.inventory.map((h) => ({ name: h.name, role: h.role })), durationS: settings.durationS });
         const t0 = Date.now();
         const ticker = setInterval(async () => {
             const stats = await fetchStats(http, out.vips.stats).catch((err: Error) => err);
@@ -127,7 +125,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         }, 5000);
         const runs = await Promise.all(plan.map((p) => ssh.run(target(p.client), vegetaCommandLine(settings, p), { timeoutMs: limitMs })));
         clearInterval(ticker);
-        const hostSamples = await sampling?.stop();
+        const hostSamples = sampling?.stop();
         sampling = undefined;
         for (const u of hostSamples?.unreadable ?? []) process.stderr.write(`no samples of host ${u.host}: ${u.error}\n`);
         const failedProcesses: AttackResult["failedProcesses"] = runs.flatMap((r, i) => r.code === 0 || (interrupted && r.code === 130) ? [] : [{
@@ -175,7 +173,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         process.off("SIGTERM", onSigint);
         process.off("SIGHUP", onSigint);
         if (interrupted) await stopRemote().catch(() => undefined);
-        await sampling?.stop().catch(() => undefined); // an attack that failed part-way leaves no sampling loop behind
+        sampling?.stop(); // an attack that failed part-way leaves no timer behind
         ssh.close();
     }
 }

@@ -43,21 +43,15 @@ export interface HostSample {
 }
 
 /**
- * Samples each host's own memory and CPU through a run, over the host's SSH like every other
- * exchange: a loop run on the host prints readings until stopped; the operator parses them.
+ * Reads each host's own memory and CPU, through a run. The platform's own view of the hosts it
+ * made, like its residue check (local: the cgroup it put each host in, read on this machine;
+ * inside a host's network namespace the cgroup file system is not mounted), not a service of the host.
  */
 export interface HostSampler {
     /** What a reading is of, recorded with the run. */
     readonly source: string;
-    /**
-     * POSIX sh run on `host` over SSH: prints a reading every `intervalS` seconds, at most `count`
-     * times, then exits. Its command line ends with `tag`, which `stopScript` finds it by.
-     */
-    script(stack: string, host: string, o: { intervalS: number; count: number; tag: string }): string;
-    /** Shell that ends the sampling loop tagged `tag` (run on the same host); exits 0 when there is none. */
-    stopScript(tag: string): string;
-    /** The readings in a loop's output, in order; a reading cut short by the stop is dropped. Throws on output that is not a sampler's. */
-    parse(stdout: string): { limitBytes: number | undefined; samples: HostSample[] };
+    /** One reading of `host` of `stack` now, with its memory limit; throws, naming what it could not read. */
+    read(stack: string, host: string): { limitBytes: number | undefined; sample: HostSample };
 }
 
 /** What a platform created for the program: the hosts and the stack outputs it owns. */

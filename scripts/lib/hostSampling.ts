@@ -1,10 +1,9 @@
 // Each host's own memory and CPU through a run, when its platform has such figures
-// (platform.hostSampler: local cgroups; none on AWS): one sampling loop per host over its SSH,
-// started before the load and stopped after it, its readings parsed into run.json's hostSamples.
+// (platform.hostSampler: local cgroups; none on AWS): read every second (less often on long
+// runs) from before the load until it ends, into run.json's hostSamples.
 import type { HostSampler } from "../../components/platform/platform.ts";
 import type { HostSamples } from "../../components/records/runRecord.ts";
 import type { Role } from "../../components/types.ts";
-import type { SshSession, SshTarget } from "./ssh.ts";
 
 /** Readings one run keeps per host at most (the interval grows with the run's length). */
 const MAX_READINGS = 300;
@@ -15,37 +14,40 @@ export function samplingIntervalS(durationS: number): number {
 }
 
 export interface HostSampling {
-    /** Ends every host's loop and returns what was read. */
-    stop(): Promise<HostSamples>;
+    /** Takes a last reading, stops, and returns what was read. */
+    stop(): HostSamples;
 }
 
-export function startHostSampling(ssh: SshSession, sampler: HostSampler, o: {
-    stack: string; runId: string; hosts: { name: string; role: Role }[]; target: (name: string) => SshTarget;
-    /** Planned length of the run (load and its end): the loops stop by themselves some time after it. */
-    durationS: number; maxS: number;
-}): HostSampling {
+/**
+ * Reads every host now and every `samplingIntervalS(durationS)` after. A host that cannot be read
+ * is listed as unreadable with the first error (a reading that fails once later is skipped).
+ */
+export function startHostSampling(sampler: HostSampler, o: { stack: string; hosts: { name: string; role: Role }[]; durationS: number }): HostSampling {
     const intervalS = samplingIntervalS(o.durationS);
-    const count = Math.ceil(o.maxS / intervalS) + 1;
-    const tag = (host: string) => `c2m-host-sample-${o.runId}-${host}`;
-    const loops = o.hosts.map((h) => ssh.run(o.target(h.name), sampler.script(o.stack, h.name, { intervalS, count, tag: tag(h.name) }),
-        { timeoutMs: (o.maxS + 60) * 1000 }));
+    const hosts: HostSamples["hosts"] = {};
+    const errors = new Map<string, string>();
+    const readAll = () => {
+        for (const h of o.hosts) {
+            try {
+                const { limitBytes, sample } = sampler.read(o.stack, h.name);
+                hosts[h.name] ??= { role: h.role, ...(limitBytes === undefined ? {} : { limitBytes }), samples: [] };
+                hosts[h.name].samples.push(sample);
+            } catch (err) {
+                if (!errors.has(h.name)) errors.set(h.name, (err as Error).message);
+            }
+        }
+    };
+    readAll();
+    const timer = setInterval(readAll, intervalS * 1000);
+    let stopped: HostSamples | undefined;
     return {
-        async stop() {
-            await Promise.all(o.hosts.map((h) => ssh.run(o.target(h.name), sampler.stopScript(tag(h.name)), { timeoutMs: 15_000 })));
-            const outputs = await Promise.all(loops);
-            const hosts: HostSamples["hosts"] = {};
-            const unreadable: HostSamples["unreadable"] = [];
-            o.hosts.forEach((h, i) => {
-                const r = outputs[i];
-                try {
-                    const { limitBytes, samples } = sampler.parse(r.stdout);
-                    if (samples.length === 0) throw new Error(`no reading (exit ${r.code}${r.stderr.trim() ? `: ${r.stderr.trim().slice(-300)}` : ""})`);
-                    hosts[h.name] = { role: h.role, ...(limitBytes === undefined ? {} : { limitBytes }), samples };
-                } catch (err) {
-                    unreadable.push({ host: h.name, error: (err as Error).message });
-                }
-            });
-            return { source: sampler.source, intervalS, hosts, unreadable };
+        stop() {
+            if (stopped) return stopped;
+            clearInterval(timer);
+            readAll();
+            const unreadable = o.hosts.filter((h) => !hosts[h.name]).map((h) => ({ host: h.name, error: errors.get(h.name) ?? "no reading" }));
+            stopped = { source: sampler.source, intervalS, hosts, unreadable };
+            return stopped;
         },
     };
 }

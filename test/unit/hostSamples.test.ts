@@ -1,20 +1,20 @@
 // Per-host samples through a run: the platform decides whether they exist (local: each host's
-// cgroup; AWS: none), the local sampling loop run for real in sh on a cgroup-shaped directory
-// (v1 and v2) parses back to what the cgroup readers read, its stop ends it, run.json's
-// hostSamples schema, and the report's panels drawn from them.
+// cgroup, read on the machine; AWS: none), the local sampler on cgroup-shaped directories (v1 and
+// v2) reads what the cgroup readers read, the sampling through a run (readings, interval,
+// unreadable hosts), run.json's hostSamples schema, and the report's panels drawn from them.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { platformFor } from "../../components/platform/registry.ts";
-import { cgroupHostSampler, parseCgroupSamples } from "../../components/platform/local/hostSampler.ts";
-import { CGROUP_ROOT, cgroupRel, readHostCgroup } from "../../components/platform/local/cgroups.ts";
+import { cgroupHostSampler } from "../../components/platform/local/hostSampler.ts";
+import { cgroupRel, readHostCgroup } from "../../components/platform/local/cgroups.ts";
+import type { HostSampler } from "../../components/platform/platform.ts";
 import { RunRecordSchema, type RunRecord } from "../../components/records/runRecord.ts";
 import { hostSamplePanels } from "../../components/render/metrics.ts";
 import { PRESET_SETTINGS } from "../../components/render/attack.ts";
-import { samplingIntervalS } from "../../scripts/lib/hostSampling.ts";
-import { runBash, tempDir } from "./helpers.ts";
+import { samplingIntervalS, startHostSampling } from "../../scripts/lib/hostSampling.ts";
+import { tempDir } from "./helpers.ts";
 
 const MiB = 2 ** 20;
 
@@ -34,12 +34,9 @@ function fakeV1(root: string, stack: string, host: string, o: { usage: number; t
     writeFileSync(join(c, "cpuacct.usage"), `${o.cpuNs}\n`);
 }
 
-/** The loop as a host runs it, pointed at `root` instead of /sys/fs/cgroup. */
-const loopAt = (root: string, script: string) => script.split(`c=${CGROUP_ROOT}`).join(`c=${root}`);
-
 describe("which platforms sample their hosts", () => {
-    test("local hosts are sampled from their cgroups; AWS hosts (whole instances) are not", () => {
-        assert.equal(platformFor({ platform: "local" }).hostSampler, cgroupHostSampler);
+    test("local hosts are read from their cgroups; AWS hosts (whole instances) are not sampled", () => {
+        assert.match(platformFor({ platform: "local" }).hostSampler?.source ?? "", /cgroup/);
         assert.equal(platformFor({ platform: "aws" }).hostSampler, undefined);
     });
     test("one reading a second, fewer on long runs (≤ 300 per host)", () => {
@@ -50,27 +47,21 @@ describe("which platforms sample their hosts", () => {
     });
 });
 
-describe("local sampling loop, run in sh", () => {
-    test("v1: each reading is the cgroup reader's reading of the same files, at the host's time", (t) => {
+describe("local sampler", () => {
+    test("v1: a reading is the cgroup reader's, with the limit and the time", (t) => {
         const root = tempDir(t);
         const o = { usage: 64 * MiB, tcp: 3 * MiB, limit: 256 * MiB, cpuNs: 5e9, oomKills: 1 };
         fakeV1(root, "st", "haproxy-0", o);
         const before = Date.now();
-        const r = runBash(loopAt(root, cgroupHostSampler.script("st", "haproxy-0", { intervalS: 0.1, count: 3, tag: "c2m-host-sample-unit-v1" })));
-        assert.equal(r.status, 0, r.stderr);
-        const { limitBytes, samples } = parseCgroupSamples(r.stdout);
-        assert.equal(samples.length, 3);
+        const { limitBytes, sample } = cgroupHostSampler(root).read("st", "haproxy-0");
+        const r = readHostCgroup("st", "haproxy-0", root);
         assert.equal(limitBytes, o.limit);
-        const expected = readHostCgroup("st", "haproxy-0", root);
-        for (const s of samples) {
-            assert.ok(s.t >= before - 1000 && s.t <= Date.now() + 1000, `reading time ${s.t} is the host's clock in ms`);
-            assert.deepEqual({ ...s, t: 0 }, { t: 0, memoryBytes: expected.memoryBytes, anonBytes: expected.anonBytes, fileBytes: expected.fileBytes,
-                kernelBytes: expected.kernelBytes, socketBytes: expected.socketBytes, cpuNs: expected.cpuNs, oomKills: expected.oomKills, limitHits: expected.limitHits });
-        }
-        assert.equal(samples[0].memoryBytes, o.usage + o.tcp, "memory counts socket buffers (kmem.tcp) on top of usage");
-        assert.ok(samples[2].t > samples[0].t);
+        assert.ok(sample.t >= before && sample.t <= Date.now());
+        assert.deepEqual(sample, { t: sample.t, memoryBytes: r.memoryBytes, anonBytes: r.anonBytes, fileBytes: r.fileBytes, kernelBytes: r.kernelBytes,
+            socketBytes: r.socketBytes, cpuNs: r.cpuNs, oomKills: r.oomKills, limitHits: r.limitHits });
+        assert.equal(sample.memoryBytes, o.usage + o.tcp, "memory counts socket buffers (kmem.tcp) on top of usage");
     });
-    test("v2: memory.current, memory.stat's kernel and sock, cpu.stat", (t) => {
+    test("v2: memory.current, memory.stat's kernel and sock, cpu.stat; no limit", (t) => {
         const root = tempDir(t);
         const g = join(root, cgroupRel("st", "client-0"));
         mkdirSync(g, { recursive: true });
@@ -80,39 +71,43 @@ describe("local sampling loop, run in sh", () => {
         writeFileSync(join(g, "memory.stat"), `anon ${60 * MiB}\nfile 1024\nkernel ${30 * MiB}\nsock ${2 * MiB}\nshmem 0\n`);
         writeFileSync(join(g, "memory.events"), "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n");
         writeFileSync(join(g, "cpu.stat"), "usage_usec 2500000\nuser_usec 1\n");
-        const r = runBash(loopAt(root, cgroupHostSampler.script("st", "client-0", { intervalS: 0.1, count: 2, tag: "c2m-host-sample-unit-v2" })));
-        assert.equal(r.status, 0, r.stderr);
-        const { limitBytes, samples } = parseCgroupSamples(r.stdout);
-        assert.equal(limitBytes, undefined, "no limit");
-        assert.equal(samples.length, 2);
-        assert.deepEqual({ ...samples[1], t: 0 }, { t: 0, memoryBytes: 100 * MiB, anonBytes: 60 * MiB, fileBytes: 1024, kernelBytes: 30 * MiB,
+        const { limitBytes, sample } = cgroupHostSampler(root).read("st", "client-0");
+        assert.equal(limitBytes, undefined);
+        assert.deepEqual({ ...sample, t: 0 }, { t: 0, memoryBytes: 100 * MiB, anonBytes: 60 * MiB, fileBytes: 1024, kernelBytes: 30 * MiB,
             socketBytes: 2 * MiB, cpuNs: 2.5e9, oomKills: 1, limitHits: 3 });
     });
-    test("the stop ends a running loop; the readings before it are kept, a reading cut short is dropped", async (t) => {
-        const root = tempDir(t);
-        fakeV1(root, "st", "backend-0", { usage: 8 * MiB, tcp: 0, limit: 2 ** 63 - 4096, cpuNs: 1, oomKills: 0 });
-        const tag = `c2m-host-sample-unit-stop-${process.pid}`;
-        const child = spawn("sh", ["-c", loopAt(root, cgroupHostSampler.script("st", "backend-0", { intervalS: 0.2, count: 1000, tag }))], { stdio: ["ignore", "pipe", "pipe"] });
-        let out = "";
-        child.stdout.on("data", (d) => { out += d; });
-        const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
-        await new Promise((r) => setTimeout(r, 700));
-        const stop = runBash(cgroupHostSampler.stopScript(tag));
-        assert.equal(stop.status, 0, stop.stderr);
-        const t0 = Date.now();
-        await closed;
-        assert.ok(Date.now() - t0 < 5000, "the loop ended at the stop, not after its 1000 readings");
-        const { samples, limitBytes } = parseCgroupSamples(`${out}@ ${Date.now()}\n== memory.usage_in_bytes\n12`);
-        assert.ok(samples.length >= 2 && samples.length < 20, `${samples.length} readings in ~0.7 s`);
-        assert.equal(limitBytes, undefined, "v1's 'unlimited' is no limit");
-        assert.equal(runBash(cgroupHostSampler.stopScript("c2m-host-sample-none")).status, 0, "stopping a loop that is gone is not an error");
+    test("a host without its cgroup is an error naming the file, never 0", (t) => {
+        assert.throws(() => cgroupHostSampler(tempDir(t)).read("st", "gone-0"), /cgroup: cannot read .*c2m\/st\/gone-0\/memory\.usage_in_bytes/);
     });
-    test("output that is not a sampler's, or a reading missing a figure, is an error, never 0", () => {
-        assert.throws(() => parseCgroupSamples("Welcome to the host\n"), /unexpected output/);
-        assert.throws(() => parseCgroupSamples("@ 1000\n== memory.stat\nrss 1\n@end\n"), /a reading without memory\.usage_in_bytes, .*cpuacct\.usage/);
-        assert.throws(() => parseCgroupSamples(`@ 1000\n${["memory.usage_in_bytes", "memory.limit_in_bytes", "memory.stat", "memory.oom_control", "memory.failcnt", "cpuacct.usage"]
-            .map((f) => `== ${f}\n${f === "memory.usage_in_bytes" ? "" : "0"}`).join("\n")}\n@end\n`), /memory\.usage_in_bytes is unreadable/);
-        assert.throws(() => cgroupHostSampler.script("st", "h", { intervalS: 0, count: 1, tag: "x" }), /not a sampling/);
+});
+
+describe("sampling through a run", () => {
+    test("a reading at the start, every interval, and at the stop; a host never read is unreadable with its error", async (t) => {
+        const root = tempDir(t);
+        fakeV1(root, "st", "haproxy-0", { usage: 8 * MiB, tcp: 0, limit: 2 ** 63 - 4096, cpuNs: 1, oomKills: 0 });
+        const sampling = startHostSampling(cgroupHostSampler(root), { stack: "st", durationS: 5,
+            hosts: [{ name: "haproxy-0", role: "haproxy" }, { name: "client-0", role: "client" }] });
+        await new Promise((r) => setTimeout(r, 1300));
+        const h = sampling.stop();
+        assert.equal(h.intervalS, 1);
+        assert.equal(h.hosts["haproxy-0"].samples.length, 3, "start, after 1 s, stop");
+        assert.equal(h.hosts["haproxy-0"].limitBytes, undefined, "v1's 'unlimited' is no limit");
+        assert.equal(h.hosts["haproxy-0"].role, "haproxy");
+        assert.deepEqual(h.unreadable.map((u) => u.host), ["client-0"]);
+        assert.match(h.unreadable[0].error, /client-0\/memory\.usage_in_bytes/);
+        assert.equal(sampling.stop(), h, "stopping twice (the attack's error path) reads nothing more");
+    });
+    test("a reading that fails once is skipped, the host's other readings are kept", async () => {
+        let calls = 0;
+        const flaky: HostSampler = { source: "test", read: () => {
+            calls++;
+            if (calls === 1) throw new Error("busy");
+            return { limitBytes: 5, sample: { t: calls, memoryBytes: 1, anonBytes: 1, fileBytes: 0, kernelBytes: 0, socketBytes: 0, cpuNs: 0, oomKills: 0, limitHits: 0 } };
+        } };
+        const h = startHostSampling(flaky, { stack: "s", durationS: 1, hosts: [{ name: "a", role: "backend" }] }).stop();
+        assert.deepEqual(h.hosts.a.samples.map((s) => s.t), [2]);
+        assert.equal(h.hosts.a.limitBytes, 5);
+        assert.deepEqual(h.unreadable, []);
     });
 });
 
@@ -126,7 +121,7 @@ function localRun(): RunRecord {
         versions: { pulumi: "v3", node: "22", vegeta: "12", haproxy: "2.6" },
         perFrontend: {}, haproxy: {}, serversDown: [], failedProcesses: [],
         hostSamples: {
-            source: cgroupHostSampler.source, intervalS: 1,
+            source: cgroupHostSampler().source, intervalS: 1,
             hosts: {
                 "haproxy-0": { role: "haproxy", limitBytes: 256 * MiB, samples: [sample(1_000_000, 10 * MiB, 1), sample(1_002_000, 30 * MiB, 2.5)] },
                 "client-0": { role: "client", samples: [sample(1_000_000, 20 * MiB, 0), sample(1_002_000, 40 * MiB, 0.5)] },

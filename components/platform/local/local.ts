@@ -18,7 +18,7 @@ export const local: Platform = {
     // Each namespace's connection-tracking drops: the local analogue of EC2's allowances.
     allowanceCountersScript: CONNTRACK_STATS_SCRIPT,
     // Every host lives in a cgroup of its own (cgroups.ts): its memory and CPU are its own figures.
-    hostSampler: cgroupHostSampler,
+    hostSampler: cgroupHostSampler(),
     withMachineLimits: withDetectedLimits,
     // The machine's memory even for a host limited by its cgroup: one kernel, whose machine-wide
     // settings (tcp_mem) are sized from it; the cgroup's limit is what that host gets.
