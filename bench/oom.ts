@@ -19,13 +19,13 @@ import { residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { attack, type AttackResult } from "../scripts/attack.ts";
 import { localNames } from "../components/platform/local/scripts.ts";
-import { CGROUP_ROOT, cgroupRel, readHostCgroup, type CgroupReading } from "../components/platform/local/cgroups.ts";
+import { CGROUP_ROOT, cgroupRel, readHostCgroup, readStackCgroups, type CgroupReading } from "../components/platform/local/cgroups.ts";
 import { lbConnectionsInMemory, roleKBPerConnection } from "../components/plan/costs.ts";
 import { readRecord, writeRecord } from "../components/records/io.ts";
 import { RunRecordSchema, type RunRecord } from "../components/records/runRecord.ts";
 import { recordRunDir } from "../scripts/ledger.ts";
 import { buildRunReport } from "../scripts/report.ts";
-import { errorsBeforeStop, parseOomKills, rampEnding, type RampEnding, type RampSample, type VegetaResult } from "./figures.ts";
+import { errorsBeforeStop, parseOomKills, perConnection, rampEnding, type HostReadings, type RampEnding, type RampSample, type VegetaResult } from "./figures.ts";
 
 export interface OomOptions {
     mode: "plain" | "tls";
@@ -45,6 +45,31 @@ export interface OomOptions {
 export interface OomResult {
     mode: "plain" | "tls"; memory_mib: number; predicted: number; held_at_oom: number; error_pct: number;
     oom_killed: boolean; by: RampEnding | "interrupted"; [k: string]: unknown;
+}
+
+/** One point of the ramp: connections held and what the LB host's cgroup was charged then (bytes). */
+export interface MemoryPoint { held: number; anon: number; kernel: number; socket: number }
+
+/**
+ * Bytes each added connection cost the LB host over the ramp's middle (held between `lo` and
+ * `hi` of its peak, on the way up): the least-squares slope of a part against held connections,
+ * so the idle memory and the last moments before the kill (reclaim, a killed process) do not bias it. Pure.
+ */
+export function slopePerConnection(points: MemoryPoint[], pick: (p: MemoryPoint) => number, lo = 0.2, hi = 0.95): number | null {
+    const peak = Math.max(0, ...points.map((p) => p.held));
+    // Only the way up: once connections fall (a process killed), memory no longer follows them.
+    const mid = points.slice(0, points.findIndex((p) => p.held === peak) + 1).filter((p) => p.held >= lo * peak && p.held <= hi * peak);
+    if (mid.length < 3) return null;
+    const mx = mid.reduce((a, p) => a + p.held, 0) / mid.length;
+    const my = mid.reduce((a, p) => a + pick(p), 0) / mid.length;
+    const sxx = mid.reduce((a, p) => a + (p.held - mx) ** 2, 0);
+    return sxx > 0 ? mid.reduce((a, p) => a + (p.held - mx) * (pick(p) - my), 0) / sxx : null;
+}
+
+/** A /proc/meminfo field of the machine, bytes. */
+function meminfoBytes(field: string): number {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync("/proc/meminfo", "utf8"));
+    return m ? Number(m[1]) * 1024 : 0;
 }
 
 const sh = (file: string, args: string[]) => spawnSync(file, args, { encoding: "utf8" }).stdout ?? "";
@@ -88,6 +113,9 @@ async function vegetaResults(dir: string): Promise<VegetaResult[]> {
     return out.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as VegetaResult);
 }
 
+const r1 = (n: number) => Math.round(n * 10) / 10;
+const kb = (bytes: number | null) => (bytes === null ? null : r1(bytes / 1024));
+
 export async function benchOom(o: OomOptions): Promise<OomResult> {
     const stack = o.stack ?? `oom-${o.mode}-${o.memoryMib}`;
     const stackFile = join(REPO_ROOT, `Pulumi.${stack}.yaml`);
@@ -128,10 +156,16 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         const out: StackOutputs = await outputs(stack);
         const ns = (role: string) => out.inventory.filter((h) => h.role === role).map((h) => names.namespace(h.name));
         const listeners = out.capacityPlan.backend.servers;
-        const held = () => Math.min(
-            ns("client").reduce((a, n) => a + sockets(n), 0),
-            Math.floor(ns("haproxy").reduce((a, n) => a + sockets(n), 0) / 2),
-            Math.max(0, ns("backend").reduce((a, n) => a + sockets(n), 0) - listeners));
+        // End-to-end connections held, and those the LB accepted that are not yet end to end (TLS
+        // handshakes and requests on their way to pong).
+        const counts = () => {
+            const lb = Math.floor(ns("haproxy").reduce((a, n) => a + sockets(n), 0) / 2);
+            const held = Math.min(ns("client").reduce((a, n) => a + sockets(n), 0), lb, Math.max(0, ns("backend").reduce((a, n) => a + sockets(n), 0) - listeners));
+            return { held, pending: Math.max(0, lb - held) };
+        };
+        const hosts = out.inventory.map((h) => ({ name: h.name, role: h.role }));
+        const idleAll: HostReadings = readStackCgroups(stack, hosts);
+        const idleSlab = meminfoBytes("Slab");
         const idle = readHostCgroup(stack, lbHost);
         const t0 = Date.now();
         const baseline: RampSample = { t: 0, held: 0, oomKills: idle.oomKills, haproxyPids: haproxyPids(stack, lbHost) };
@@ -144,14 +178,23 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         const attackDone = attack(stack, {}, staging).then((r) => { result = r; }, (err: Error) => { attackError = err; });
         const samples: RampSample[] = [];
         let peak: CgroupReading = idle;
+        const points: MemoryPoint[] = [];
+        let pendingPeak = 0;
+        // Every host's cgroup and the machine's slab when the most connections were held.
+        let atMost: { held: number; all: HostReadings; slab: number } = { held: 0, all: idleAll, slab: idleSlab };
         let by: RampEnding | "interrupted" | undefined;
         while (!by) {
             // Every 250 ms: held_at_oom is the last sample before the kill, so the step bounds its error.
             await new Promise((r) => setTimeout(r, 250));
             if (interrupted) { by = "interrupted"; break; }
-            const r = readHostCgroup(stack, lbHost);
+            const all = readStackCgroups(stack, hosts);
+            const r = all[lbHost].reading;
             if (r.memoryBytes > peak.memoryBytes) peak = r;
-            const s: RampSample = { t: (Date.now() - t0) / 1000, held: held(), oomKills: r.oomKills, haproxyPids: haproxyPids(stack, lbHost) };
+            const c = counts();
+            const s: RampSample = { t: (Date.now() - t0) / 1000, held: c.held, oomKills: r.oomKills, haproxyPids: haproxyPids(stack, lbHost) };
+            points.push({ held: c.held, anon: r.anonBytes - idle.anonBytes, kernel: r.kernelBytes - idle.kernelBytes, socket: r.socketBytes - idle.socketBytes });
+            pendingPeak = Math.max(pendingPeak, c.pending);
+            if (c.held > atMost.held) atMost = { held: c.held, all, slab: meminfoBytes("Slab") };
             samples.push(s);
             if (samples.length % 4 === 0 || r.oomKills > idle.oomKills) log(`t=${s.t.toFixed(1)}s held ${s.held}, LB ${(r.memoryBytes / 2 ** 20).toFixed(1)} of ${o.memoryMib} MiB ` +
                 `(kernel ${(r.kernelBytes / 2 ** 20).toFixed(1)}, sockets ${(r.socketBytes / 2 ** 20).toFixed(1)}), failcnt ${r.limitHits}, oom_kill ${r.oomKills}, haproxy ${s.haproxyPids.length}`);
@@ -206,6 +249,17 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
             lb_kb_per_conn_measured: heldAtOom > 0 ? Math.round(((peak.memoryBytes - idle.memoryBytes) / 1024 / heldAtOom) * 10) / 10 : null,
             lb_anon_kb_per_conn: heldAtOom > 0 ? Math.round(((peak.anonBytes - idle.anonBytes) / 1024 / heldAtOom) * 10) / 10 : null,
             lb_kernel_kb_per_socket: heldAtOom > 0 ? Math.round(((peak.kernelBytes + peak.socketBytes - idle.kernelBytes - idle.socketBytes) / 1024 / heldAtOom / 2) * 10) / 10 : null,
+            // The same over the ramp's middle (slopes), and every host's parts at the most held (figures.ts).
+            lb_kb_per_conn_slope: kb(slopePerConnection(points, (p) => p.anon + p.kernel + p.socket)),
+            lb_anon_kb_per_conn_slope: kb(slopePerConnection(points, (p) => p.anon)),
+            lb_kernel_kb_per_socket_slope: kb(slopePerConnection(points, (p) => (p.kernel + p.socket) / 2)),
+            parts_at_most_held: atMost.held > 0 ? perConnection(idleAll, atMost.all, atMost.held) : null,
+            // The machine's slab (every host's sockets, 4 per connection: client, LB × 2, backend; and
+            // whatever else the machine did meanwhile) against what the hosts' cgroups were charged for kernel memory.
+            machine_slab_kb_per_socket: atMost.held > 0 ? r1((atMost.slab - idleSlab) / 1024 / (4 * atMost.held)) : null,
+            charged_kernel_kb_per_socket: atMost.held > 0 ? r1(Object.keys(idleAll).reduce((a, h) =>
+                a + atMost.all[h].reading.kernelBytes + atMost.all[h].reading.socketBytes - idleAll[h].reading.kernelBytes - idleAll[h].reading.socketBytes, 0) / 1024 / (4 * atMost.held)) : null,
+            lb_pending_peak: pendingPeak,
             oom_kills: last.oomKills - idle.oomKills, failcnt: last.limitHits, killed_processes: kernel.map((k) => `${k.task}:${k.pid}`),
             haproxy_processes: baseline.haproxyPids.length, rate: ratePerClient * o.clients,
             ramp_s: Math.round((stopMs - t0) / 1000), run: result?.runId ?? null, stack, load_avg: [load1, load5].map((x) => Math.round(x * 100) / 100),
