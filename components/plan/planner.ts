@@ -5,6 +5,8 @@
 import { HAPROXY_PROCESS_BASE_MIB, PER_CONNECTION_COSTS, SOCKETS_PER_CONNECTION, lbConnectionsInMemory, roleKBPerConnection, type PerConnectionCosts } from "./costs.ts";
 import { fleetUsdPerHour, instanceType, type InstanceType } from "./prices.ts";
 import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "./capacity.ts";
+import { handshakesPerCore, tlsRampSeconds } from "./tlsHandshakes.ts";
+import type { Certificate } from "../config.ts";
 
 /**
  * Usable memory: what processes can count on, the type's nominal memory less what the kernel
@@ -36,8 +38,6 @@ export const STANDARD_VCPU_QUOTA = { code: "L-1216C47A", name: "Running On-Deman
 export function inStandardQuota(typeName: string): boolean {
     return /^[acdhimrtz]\d/.test(typeName);
 }
-/** ECDSA P-256 full handshakes per core per second (DESIGN.md): how fast TLS connections ramp. */
-const TLS_HANDSHAKES_PER_CORE_PER_S = 3800;
 
 /**
  * What the seed saw: 2.38M established sockets (both sides of HAProxy 1.6, requests in flight)
@@ -62,6 +62,8 @@ export interface PlannerInput {
     sourceIpsPerClient: number;
     rootVolumeGb: number;
     budgetUsdPerHour?: number;
+    /** The TLS frontend's key (c2m:haproxy.tls.certificate): its handshake rate paces the TLS ramp. Absent = ecdsa-p256. */
+    certificate?: Certificate;
     costs?: PerConnectionCosts;
 }
 
@@ -151,6 +153,10 @@ export interface Plan {
     /** How usable memory is estimated (MEMORY_MODEL). */
     memory_model: string;
     lb_nofile: number;
+    /** The TLS frontend's certificate key, and how many full handshakes per second one LB core completes with it. */
+    tls_certificate: Certificate;
+    tls_handshakes_per_core_s: number;
+    /** Seconds the LB's cores need for every TLS connection's full handshake (the fastest a TLS ramp can go). */
     tls_ramp_s: number;
     conns_per_backend_server: number;
     roles: { haproxy: RolePlan; backend: RolePlan; client: RolePlan; metrics?: RolePlan };
@@ -309,7 +315,10 @@ export function planTier(input: PlannerInput): Plan {
         lb_headroom: lbHeadroom(conns, tlsShare, lbUsable, c),
         memory_model: `usable = nominal × (1 − ${MEMORY_MODEL.kernelShare}) − ${MEMORY_MODEL.osGiB} GiB (kernel, OS)`,
         lb_nofile: lbNofile,
-        tls_ramp_s: Math.ceil((conns * tlsShare) / (TLS_HANDSHAKES_PER_CORE_PER_S * lb.vcpu)),
+        // The TLS frontend's key sets the handshake rate (components/plan/tlsHandshakes.ts).
+        tls_certificate: input.certificate ?? "ecdsa-p256",
+        tls_handshakes_per_core_s: handshakesPerCore(input.certificate),
+        tls_ramp_s: tlsRampSeconds(conns * tlsShare, lb.vcpu, input.certificate),
         conns_per_backend_server: perServer,
         roles: {
             haproxy: { instance_type: input.instanceTypes.haproxy, count: 1, vcpu: lb.vcpu, memory_gib: lb.memoryGiB,
@@ -347,7 +356,8 @@ export function formatPlan(p: Plan): string {
         line("client", r.client),
         ...(r.metrics ? [line("metrics", r.metrics)] : []),
         `  load balancer memory ~${p.lb_memory_gb} GiB of ~${p.lb_usable_gb} usable, ~${p.lb_headroom_gb} GiB to spare ` +
-            `(seed-observed rate: ~${p.lb_memory_seed_observed_gb} GiB); TLS ramp ≥ ${p.tls_ramp_s} s`,
+            `(seed-observed rate: ~${p.lb_memory_seed_observed_gb} GiB); TLS ramp ≥ ${p.tls_ramp_s} s ` +
+            `(${p.tls_certificate}: ${p.tls_handshakes_per_core_s} handshakes/s per core)`,
         `  headroom: the LB holds ~${p.lb_headroom.conns_that_fit} connections, target ${p.lb_headroom.target}: ` +
             `${p.lb_headroom.headroom_pct} % of usable memory to spare; ${p.lb_headroom.per_conn_kb} KB per connection, ` +
             `dominated by ${p.lb_headroom.dominant} (model checked by bench:oom)`,

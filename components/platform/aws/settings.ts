@@ -3,7 +3,7 @@
 // @pulumi/aws import), so `lab plan` and the tests use it without the AWS provider.
 // (The per-process open-file ceiling on EC2 is c2m:aws.nofileCeiling, which the capacity
 // plan reads; the local platform's detection of this machine's limits does not apply.)
-import { ConfigError, METRICS_INSTANCE_TYPE, type LabConfig } from "../../config.ts";
+import { ConfigError, labCertificate, METRICS_INSTANCE_TYPE, type LabConfig } from "../../config.ts";
 import { planTier, problemText, type Plan, type PlannerInput } from "../../plan/planner.ts";
 import { instanceType } from "../../plan/prices.ts";
 import { planCapacity, type CapacityPlan } from "../../plan/capacity.ts";
@@ -39,6 +39,7 @@ export function plannerInput(stack: string, config: LabConfig, capacity: Capacit
         sourceIpsPerClient: sourceIpsPerClient(config, capacity),
         rootVolumeGb: config.aws.rootVolumeGb,
         budgetUsdPerHour: config.aws.budgetUsdPerHour,
+        certificate: labCertificate(config.haproxy.tls),
         ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
     };
 }
