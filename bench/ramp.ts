@@ -20,11 +20,11 @@ export interface RampPoint {
 
 export interface RampPlan {
     target: number;
-    /** The attack's planned ramp (target / rate), s. */
-    rampS: number;
-    /** Held connections that have not grown by more than 0.1 % of the target for this long end the ramp, s. */
+    /** Held connections that have not grown by more than 0.1 % of the target for this long while vegeta sends: stalled, s. */
     stallS: number;
-    /** The ramp is over at this time whatever happens (vegeta stopped sending long ago), s. */
+    /** After vegeta's planned sending is over, this long without growth: the requests still in flight have landed, s. */
+    settleS: number;
+    /** The ramp is over at this time whatever happens, s. */
     deadlineS: number;
 }
 
@@ -32,30 +32,65 @@ export type RampState =
     | { phase: "ramping" }
     | { phase: "reached"; t: number }
     /** stalled: no growth for stallS while vegeta should still be sending (the machine does not keep up);
-     *  ended: vegeta's planned sending is over and nothing grows any more; deadline: deadlineS passed. */
+     *  ended: vegeta's planned sending is over and nothing grew for settleS; deadline: deadlineS passed. */
     | { phase: "stopped"; t: number; why: "stalled" | "ended" | "deadline" };
 
-/**
- * Where the ramp is after the last point. The target reached (the last readable held ≥ target)
- * starts the hold; a ramp that stopped growing for stallS ends short of it — before the planned
- * ramp is over that is a stall (the bench stops vegeta), after it vegeta has nothing left to send.
- * Points whose statistics were unreadable decide nothing. Pure.
- */
-export function rampState(points: RampPoint[], plan: RampPlan): RampState {
-    const last = points.at(-1);
-    if (!last) return { phase: "ramping" };
+/** Growth of the readable held count over the last `s` seconds, or undefined when no readable point lies on both sides. */
+function growthOver(points: RampPoint[], s: number): number | undefined {
     const readable = points.filter((p) => p.held !== undefined) as (RampPoint & { held: number })[];
-    const latest = readable.at(-1);
-    if (latest && latest.t === last.t && latest.held >= plan.target) return { phase: "reached", t: last.t };
-    if (last.t >= plan.deadlineS) return { phase: "stopped", t: last.t, why: "deadline" };
-    // Growth over the last stallS: the readable points inside the window against the best before it.
-    const since = last.t - plan.stallS;
+    const last = points.at(-1);
+    if (!last) return undefined;
+    const since = last.t - s;
     const before = readable.filter((p) => p.t <= since);
     const inside = readable.filter((p) => p.t > since);
-    if (before.length === 0 || inside.length === 0) return { phase: "ramping" };
-    const grew = Math.max(...inside.map((p) => p.held)) - Math.max(...before.map((p) => p.held));
-    if (grew > plan.target * 0.001) return { phase: "ramping" };
-    return { phase: "stopped", t: last.t, why: last.t <= plan.rampS ? "stalled" : "ended" };
+    if (before.length === 0 || inside.length === 0) return undefined;
+    return Math.max(...inside.map((p) => p.held)) - Math.max(...before.map((p) => p.held));
+}
+
+/**
+ * Where the ramp is after the last point, vegeta's planned sending being over at `sendingEndT`.
+ * The target reached (the last readable held ≥ target) starts the hold; no growth for stallS
+ * while vegeta sends is a stall (the bench stops vegeta); no growth for settleS once its sending
+ * is over means it has nothing more to land (the bench may top up, else the ramp ended short).
+ * Points whose statistics were unreadable decide nothing. Pure.
+ */
+export function rampState(points: RampPoint[], plan: RampPlan, sendingEndT: number): RampState {
+    const last = points.at(-1);
+    if (!last) return { phase: "ramping" };
+    const latest = points.filter((p) => p.held !== undefined).at(-1);
+    if (latest && latest.t === last.t && latest.held! >= plan.target) return { phase: "reached", t: last.t };
+    if (last.t >= plan.deadlineS) return { phase: "stopped", t: last.t, why: "deadline" };
+    const flat = (s: number) => { const g = growthOver(points, s); return g !== undefined && g <= plan.target * 0.001; };
+    if (last.t <= sendingEndT) return flat(plan.stallS) ? { phase: "stopped", t: last.t, why: "stalled" } : { phase: "ramping" };
+    if (last.t >= sendingEndT + plan.settleS && flat(plan.settleS)) return { phase: "stopped", t: last.t, why: "ended" };
+    return { phase: "ramping" };
+}
+
+/** One attack the bench launched: when, at what total rate, for how long. */
+export interface Sending { startT: number; rate: number; durationS: number }
+
+/**
+ * After an attack whose sending ended short of the target: a top-up for the connections still
+ * missing, at a rate the machine showed it can keep up with (80 % of what the last attack
+ * achieved, never above the plan's rate, at least 10/s), or undefined when a top-up would not
+ * help (none missing, no top-up left, the last one made no progress). Pure.
+ */
+export function topUp(points: RampPoint[], target: number, sendings: Sending[], o: { maxTopUps: number; planRate: number }):
+    { count: number; rate: number; durationS: number } | undefined {
+    const readable = points.filter((p) => p.held !== undefined) as (RampPoint & { held: number })[];
+    const last = sendings.at(-1);
+    const held = readable.at(-1)?.held;
+    // An unreadable last point decides nothing.
+    if (!last || held === undefined || points.at(-1)?.held === undefined || held >= target || sendings.length > o.maxTopUps) return undefined;
+    const atStart = [...readable].reverse().find((p) => p.t <= last.startT)?.held ?? 0;
+    const gained = held - atStart;
+    if (gained <= target * 0.001) return undefined;
+    // Over the time it took to land them: from its start to the first point at the final count.
+    const doneT = readable.find((p) => p.t >= last.startT && p.held >= held)?.t ?? last.startT + last.durationS;
+    const achieved = gained / Math.max(1, doneT - last.startT);
+    const rate = Math.max(10, Math.min(o.planRate, Math.floor(achieved * 0.8)));
+    const count = target - held;
+    return { count, rate, durationS: Math.max(1, Math.ceil((count / rate) * 10) / 10) };
 }
 
 /** The progress line's count: a number, or what went wrong reading it (never `?` nor a silent 0). Pure. */
@@ -135,7 +170,11 @@ export function verdict(o: {
 }): Verdict {
     const { points } = o;
     const first = points.find((p) => p.t >= o.rampFrom) ?? points[0];
-    const lastRamp = [...points].reverse().find((p) => p.t <= o.rampTo) ?? points.at(-1);
+    // The ramp's active part: up to the first point at its final count (a stall after it says nothing of the limit).
+    const inRamp = points.filter((p) => p.t >= o.rampFrom && p.t <= o.rampTo && p.held !== undefined);
+    const top = inRamp.length ? Math.max(...inRamp.map((p) => p.held!)) : undefined;
+    const activeEnd = top === undefined ? o.rampTo : (inRamp.find((p) => p.held === top)?.t ?? o.rampTo);
+    const lastRamp = [...points].reverse().find((p) => p.t <= activeEnd && p.t > (first?.t ?? 0)) ?? [...points].reverse().find((p) => p.t <= o.rampTo) ?? points.at(-1);
     const cpu = first && lastRamp && lastRamp.t > first.t ? cpuBetween(first, lastRamp) : undefined;
     const drops: Record<string, number> = {};
     if (points.length >= 2) {

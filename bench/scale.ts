@@ -33,7 +33,8 @@ import { localNames } from "../components/platform/local/scripts.ts";
 import { readStackCgroups } from "../components/platform/local/cgroups.ts";
 import { pongPorts } from "../components/render/backendScripts.ts";
 import { countErrors, perConnection, roleSum, type HostReadings } from "./figures.ts";
-import { cpuBetween, heldText, parseListenDrops, parseProcStat, parseStatsBatch, rampState, statsBatchCommand, verdict, type RampPlan, type RampPoint, type RampState } from "./ramp.ts";
+import { cpuBetween, heldText, parseListenDrops, parseProcStat, parseStatsBatch, rampState, statsBatchCommand, topUp, verdict,
+    type RampPlan, type RampPoint, type RampState, type Sending } from "./ramp.ts";
 import { parseStatsCsv, type StatsRow } from "../scripts/lib/haproxyStats.ts";
 import { SshSession } from "../scripts/lib/ssh.ts";
 import { labEnv } from "../scripts/toolchain/toolchain.ts";
@@ -46,8 +47,12 @@ interface Options { mode: "plain" | "tls"; conns: number; hold: number; rate?: n
 const sh = (file: string, args: string[]) => spawnSync(file, args, { encoding: "utf8" }).stdout ?? "";
 
 const CLIENTS = 2;
-/** No growth for this long ends the ramp. */
+/** No growth for this long while vegeta sends: stalled. */
 const STALL_S = 20;
+/** No growth for this long once vegeta's sending is over: what it sent has landed. */
+const SETTLE_S = 5;
+/** Attacks after the first for connections still missing (vegeta stops at its duration, behind its rate or not). */
+const MAX_TOP_UPS = 3;
 
 /** When the ramp is over whatever happens: vegeta on a loaded machine falls behind, give it twice its time and a minute. */
 const deadlineFor = (rampS: number) => 2 * rampS + 60;
@@ -159,7 +164,7 @@ async function main(o: Options): Promise<void> {
     const rate = ratePerClient * CLIENTS;
     // Exactly the target: vegeta sends rate × duration requests, each held open by pong until released.
     const rampS = o.conns / rate;
-    const plan: RampPlan = { target: o.conns, rampS, stallS: STALL_S, deadlineS: deadlineFor(rampS) };
+    const plan: RampPlan = { target: o.conns, stallS: STALL_S, settleS: SETTLE_S, deadlineS: deadlineFor(rampS) };
     let stopping = false;
     let stoppingVegeta = false; // our own SIGINT to the attack (it stops vegeta on every client)
     const onSignal = () => {
@@ -173,7 +178,6 @@ async function main(o: Options): Promise<void> {
     const dir = join(REPO_ROOT, "runs", runId);
     mkdirSync(dir, { recursive: true });
     const samples: Sample[] = [];
-    let result: AttackResult | undefined;
     let attackOver = false;
     let http: HostHttp | undefined;
     let ssh: SshSession | undefined;
@@ -201,9 +205,23 @@ async function main(o: Options): Promise<void> {
         const first = await readStats();
         if (first instanceof Error) throw new Error(`HAProxy statistics unreadable before the attack: ${first.message}`);
         const baseline = sample(out, first, o.mode, t0);
-        const attackDone = attack(STACK, {}, join(REPO_ROOT, "runs"))
-            .then((r) => { result = r; }, (err: Error) => { process.stderr.write(`attack failed: ${err.message}\n`); })
-            .finally(() => { attackOver = true; });
+        // The first attack sends the whole plan; a machine that falls behind leaves vegeta's
+        // unsent requests at its duration: top-ups (bench/ramp.ts topUp) send the connections
+        // still missing at the rate the machine showed it can keep up with.
+        const sendings: Sending[] = [];
+        const results: (AttackResult | undefined)[] = [];
+        const running = new Set<Promise<void>>();
+        const launch = (overrides: { rate?: number; durationS?: number }, total: { rate: number; durationS: number }) => {
+            const i = results.push(undefined) - 1;
+            sendings.push({ startT: (Date.now() - t0) / 1000, ...total });
+            const p: Promise<void> = attack(STACK, overrides, join(REPO_ROOT, "runs"))
+                .then((r) => { results[i] = r; }, (err: Error) => { process.stderr.write(`attack ${i + 1} failed: ${err.message}\n`); })
+                .finally(() => { running.delete(p); attackOver = running.size === 0; });
+            running.add(p);
+            attackOver = false;
+        };
+        launch({}, { rate, durationS: rampS });
+        const attackDone = async () => { while (running.size) await Promise.all([...running]); };
         let state: RampState = { phase: "ramping" };
         let rampEnd = Number.NaN;
         let unreadInARow = 0;
@@ -215,7 +233,19 @@ async function main(o: Options): Promise<void> {
             if (s.held === undefined) { unreadInARow++; statsUnread++; } else unreadInARow = 0;
             samples.push(s);
             if (state.phase === "ramping") {
-                state = rampState(samples.map((x) => x.point), plan);
+                const last = sendings.at(-1)!;
+                state = rampState(samples.map((x) => x.point), plan, last.startT + last.durationS);
+                if (state.phase === "stopped" && state.why === "ended") {
+                    const more = topUp(samples.map((x) => x.point), o.conns, sendings, { maxTopUps: MAX_TOP_UPS, planRate: rate });
+                    if (more) {
+                        const perClient = Math.max(1, Math.floor(more.rate / CLIENTS));
+                        const durationS = Math.max(1, Math.ceil((more.count / (perClient * CLIENTS)) * 10) / 10);
+                        process.stderr.write(`scale: vegeta's sending is over, ${more.count} connections missing: top-up ${sendings.length} ` +
+                            `at ${perClient * CLIENTS}/s for ${durationS}s (backed off to 80 % of what the machine achieved)\n`);
+                        launch({ rate: perClient, durationS }, { rate: perClient * CLIENTS, durationS });
+                        state = { phase: "ramping" };
+                    }
+                }
                 if (state.phase !== "ramping") {
                     rampEnd = state.t;
                     if (state.phase === "stopped") {
@@ -254,9 +284,9 @@ async function main(o: Options): Promise<void> {
             released += r.released;
             for (const f of r.failed) process.stderr.write(`release failed, retrying: ${f}\n`);
             process.stderr.write(`released ${r.released} held requests${attackOver ? "" : "; waiting for vegeta to collect them"}\n`);
-            await Promise.race([attackDone, new Promise((res) => setTimeout(res, i === 0 ? 20_000 : 10_000))]);
+            await Promise.race([attackDone(), new Promise((res) => setTimeout(res, i === 0 ? 20_000 : 10_000))]);
         }
-        await attackDone;
+        await attackDone();
         // Unreadable final statistics are not "0 errors": countErrors counts them.
         let finalStats = await readStats();
         if (finalStats instanceof Error) finalStats = await readStats();
@@ -266,9 +296,19 @@ async function main(o: Options): Promise<void> {
         const frontendStats = stats && frontendCounters(stats, FRONTEND_NAMES[o.mode]);
         const haproxyErrors = stats && frontendStats && backendStats
             ? frontendStats.requestErrors + backendStats.connectionErrors + backendStats.responseErrors : undefined;
-        // What vegeta was told to send: rate × duration on every client.
+        // Planned: the target (the first attack's rate × duration; top-ups only send what is missing).
+        // Every attack's requests and failures count; one that returned nothing makes the count unknown (all planned).
         const planned = Math.round(ratePerClient * rampS) * CLIENTS;
-        const count = countErrors(planned, result, haproxyErrors);
+        const got = results.filter((r): r is AttackResult => r !== undefined);
+        const merged = got.length < results.length ? undefined : {
+            summary: {
+                requests: got.reduce((a, r) => a + (r.summary?.requests ?? 0), 0),
+                success: got.reduce((a, r) => a + (r.summary?.requests ?? 0) * (r.summary?.success ?? 0), 0) /
+                    Math.max(1, got.reduce((a, r) => a + (r.summary?.requests ?? 0), 0)),
+            },
+            processes: got.flatMap((r) => r.processes), failedProcesses: got.flatMap((r) => r.failedProcesses),
+        };
+        const count = countErrors(planned, merged, haproxyErrors);
         const judged = verdict({
             target: o.conns, held, errors: count.errors, points: [baseline, ...samples].map((s) => s.point), rampFrom: 0,
             rampTo: Number.isNaN(rampEnd) ? Infinity : rampEnd,
@@ -296,8 +336,8 @@ async function main(o: Options): Promise<void> {
             source_addresses_per_client: out.inventory.find((h) => h.role === "client")?.sourceAddresses.length ?? 0,
             rate, hold_s: o.hold, requests: count.requests, planned_requests: count.planned, error_causes: count.causes,
             released, stats_unread: statsUnread, ramp_cpu: judged.ramp_cpu, listen_drops: judged.listen_drops,
-            p50_ms: result?.summary ? Math.round(result.summary.latencies["50th"] / 1e6) : null,
-            attack_run: result?.runId ?? null,
+            attacks: sendings.map((x, i) => ({ start_s: Math.round(x.startT), rate: x.rate, duration_s: x.durationS, run: results[i]?.runId ?? null })),
+            p50_ms: results[0]?.summary ? Math.round(results[0].summary.latencies["50th"] / 1e6) : null,
         };
         writeFileSync(join(dir, "samples.json"), JSON.stringify(samples.map(({ point: _p, ...s }) => s), null, 1));
         writeFileSync(join(dir, "scale.json"), JSON.stringify(report, null, 2));

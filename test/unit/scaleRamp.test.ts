@@ -4,11 +4,13 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { cpuBetween, heldText, parseListenDrops, parseProcStat, parseStatsBatch, rampState, statsBatchCommand, verdict, type RampPlan, type RampPoint } from "../../bench/ramp.ts";
+import { cpuBetween, heldText, parseListenDrops, parseProcStat, parseStatsBatch, rampState, statsBatchCommand, topUp, verdict, type RampPlan, type RampPoint } from "../../bench/ramp.ts";
 import { bashSyntax, freeLoopbackPort } from "./helpers.ts";
 import type { Role } from "../../components/types.ts";
 
-const plan: RampPlan = { target: 1000, rampS: 10, stallS: 5, deadlineS: 80 };
+const plan: RampPlan = { target: 1000, stallS: 5, settleS: 3, deadlineS: 80 };
+/** vegeta's planned sending ends at t=10. */
+const SEND_END = 10;
 
 /** Points every second from t=1 with these held counts (null: statistics unreadable). */
 function points(helds: (number | null)[], cpu: Partial<Record<string, [Role, number]>> = {}, machine = 0): RampPoint[] {
@@ -23,47 +25,84 @@ function points(helds: (number | null)[], cpu: Partial<Record<string, [Role, num
 
 describe("rampState", () => {
     test("growing towards the target: ramping", () => {
-        assert.deepEqual(rampState(points([100, 200, 300, 400, 500, 600, 700]), plan), { phase: "ramping" });
+        assert.deepEqual(rampState(points([100, 200, 300, 400, 500, 600, 700]), plan, SEND_END), { phase: "ramping" });
     });
 
     test("the target reached on the last readable point starts the hold", () => {
-        assert.deepEqual(rampState(points([300, 600, 900, 1000]), plan), { phase: "reached", t: 4 });
-        assert.deepEqual(rampState(points([300, 600, 1004]), plan), { phase: "reached", t: 3 });
+        assert.deepEqual(rampState(points([300, 600, 900, 1000]), plan, SEND_END), { phase: "reached", t: 4 });
+        assert.deepEqual(rampState(points([300, 600, 1004]), plan, SEND_END), { phase: "reached", t: 3 });
     });
 
     test("an unreadable last point decides nothing: not reached, not stalled", () => {
-        assert.deepEqual(rampState(points([300, 600, 900, 1000, null]), plan), { phase: "ramping" });
-        // No readable point inside the stall window: still ramping, the next read decides.
-        assert.deepEqual(rampState(points([300, 600, null, null, null, null, null, null]), plan), { phase: "ramping" });
+        assert.deepEqual(rampState(points([300, 600, 900, 1000, null]), plan, SEND_END), { phase: "ramping" });
+        assert.deepEqual(rampState(points([300, 600, null, null, null, null, null, null]), plan, SEND_END), { phase: "ramping" });
     });
 
     test("unreadable statistics are never read as 0: a run of them does not look like a collapse or a stall", () => {
-        const p = points([100, 200, 300, null, null, 600, 700, null, 900]);
-        assert.deepEqual(rampState(p, plan), { phase: "ramping" });
+        assert.deepEqual(rampState(points([100, 200, 300, null, null, 600, 700, null, 900]), plan, SEND_END), { phase: "ramping" });
     });
 
-    test("no growth for stallS before the planned ramp is over: stalled (the machine does not keep up)", () => {
-        assert.deepEqual(rampState(points([100, 200, 300, 300, 300, 300, 300, 300]), plan), { phase: "stopped", t: 8, why: "stalled" });
+    test("no growth for stallS while vegeta should be sending: stalled (the machine does not keep up)", () => {
+        assert.deepEqual(rampState(points([100, 200, 300, 300, 300, 300, 300, 300]), plan, SEND_END), { phase: "stopped", t: 8, why: "stalled" });
     });
 
     test("growth of at most 0.1 % of the target is no growth", () => {
-        assert.deepEqual(rampState(points([100, 200, 300, 301, 300, 300, 301, 301]), plan).phase, "stopped");
-        assert.deepEqual(rampState(points([100, 200, 300, 301, 300, 300, 301, 302]), plan).phase, "ramping");
+        assert.equal(rampState(points([100, 200, 300, 301, 300, 300, 301, 301]), plan, SEND_END).phase, "stopped");
+        assert.equal(rampState(points([100, 200, 300, 301, 300, 300, 301, 302]), plan, SEND_END).phase, "ramping");
     });
 
-    test("no growth after the planned ramp: ended (vegeta has nothing left to send)", () => {
-        const helds = [100, 200, 300, 400, 500, 600, 700, 800, 900, 950, 950, 950, 950, 950, 950, 950];
-        assert.deepEqual(rampState(points(helds), plan), { phase: "stopped", t: 16, why: "ended" });
+    test("vegeta's sending over and settleS without growth: ended (what it sent has landed)", () => {
+        const helds = [100, 200, 300, 400, 500, 600, 700, 800, 900, 950, 950, 950, 950];
+        assert.deepEqual(rampState(points(helds), plan, SEND_END), { phase: "stopped", t: 13, why: "ended" });
+        // Not before settleS has passed since the sending ended, nor while what was sent still lands.
+        assert.deepEqual(rampState(points(helds.slice(0, 12)), plan, SEND_END), { phase: "ramping" });
+        assert.deepEqual(rampState(points([...helds.slice(0, 12), 990]), plan, SEND_END), { phase: "ramping" });
     });
 
-    test("a slow ramp that still grows goes on past the planned ramp, until the deadline", () => {
+    test("a later sending end (a top-up) keeps the ramp going", () => {
+        const helds = [100, 200, 300, 400, 500, 600, 700, 800, 900, 950, 950, 950, 950];
+        assert.deepEqual(rampState(points(helds), plan, 20), { phase: "ramping" });
+    });
+
+    test("a slow ramp that still grows goes on until the deadline", () => {
         const slow = Array.from({ length: 79 }, (_, i) => (i + 1) * 10);
-        assert.deepEqual(rampState(points(slow), plan), { phase: "ramping" });
-        assert.deepEqual(rampState(points([...slow, 800]), plan), { phase: "stopped", t: 80, why: "deadline" });
+        assert.deepEqual(rampState(points(slow), plan, 200), { phase: "ramping" });
+        assert.deepEqual(rampState(points([...slow, 800]), plan, 200), { phase: "stopped", t: 80, why: "deadline" });
     });
 
     test("no points yet: ramping", () => {
-        assert.deepEqual(rampState([], plan), { phase: "ramping" });
+        assert.deepEqual(rampState([], plan, SEND_END), { phase: "ramping" });
+    });
+});
+
+describe("topUp", () => {
+    const o = { maxTopUps: 2, planRate: 100 };
+    test("the connections still missing, at 80 % of the rate the last attack achieved (backing off)", () => {
+        // Planned 100/s for 10 s; the machine landed 50/s and 500 connections by t=10.
+        const p = points([50, 100, 150, 200, 250, 300, 350, 400, 450, 500, 500, 500, 500]);
+        assert.deepEqual(topUp(p, 1000, [{ startT: 0, rate: 100, durationS: 10 }], o), { count: 500, rate: 40, durationS: 12.5 });
+    });
+
+    test("never above the plan's rate, never below 10/s", () => {
+        const fast = points([200, 400, 600, 800, 900, 900]);
+        assert.equal(topUp(fast, 1000, [{ startT: 0, rate: 100, durationS: 5 }], o)?.rate, 100);
+        const slow = points([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 20]);
+        assert.equal(topUp(slow, 1000, [{ startT: 0, rate: 100, durationS: 10 }], o)?.rate, 10);
+    });
+
+    test("a top-up's achievement is measured from its own start", () => {
+        // First attack landed 600 by t=6; the top-up started at t=8 and landed 200 more by t=12.
+        const p = points([100, 200, 300, 400, 500, 600, 600, 600, 650, 700, 750, 800, 800, 800]);
+        const sendings = [{ startT: 0, rate: 100, durationS: 6 }, { startT: 8, rate: 80, durationS: 5 }];
+        assert.deepEqual(topUp(p, 1000, sendings, o), { count: 200, rate: 40, durationS: 5 });
+    });
+
+    test("none when reached, when the last attack made no progress, when no top-up is left, or when unread", () => {
+        assert.equal(topUp(points([500, 1000]), 1000, [{ startT: 0, rate: 100, durationS: 10 }], o), undefined);
+        assert.equal(topUp(points([500, 600, 600, 600]), 1000, [{ startT: 0, rate: 100, durationS: 2 }, { startT: 2.5, rate: 40, durationS: 1 }], o), undefined);
+        const three = [0, 1, 2].map((i) => ({ startT: i, rate: 10, durationS: 1 }));
+        assert.equal(topUp(points([100, 200, 300, 400]), 1000, three, o), undefined);
+        assert.equal(topUp(points([100, 200, null]), 1000, [{ startT: 0, rate: 100, durationS: 2 }], o), undefined);
     });
 });
 
