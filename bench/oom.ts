@@ -20,7 +20,7 @@ import { reapLocal } from "../components/platform/local/residue.ts";
 import { attack, type AttackResult } from "../scripts/attack.ts";
 import { localNames } from "../components/platform/local/scripts.ts";
 import { CGROUP_ROOT, cgroupRel, readHostCgroup, readStackCgroups, type CgroupReading } from "../components/platform/local/cgroups.ts";
-import { lbConnectionsInMemory, roleKBPerConnection } from "../components/plan/costs.ts";
+import { lbConnectionsInMemory, PER_CONNECTION_COSTS, roleKBPerConnection } from "../components/plan/costs.ts";
 import { readRecord, writeRecord } from "../components/records/io.ts";
 import { RunRecordSchema, type RunRecord } from "../components/records/runRecord.ts";
 import { recordRunDir } from "../scripts/ledger.ts";
@@ -122,7 +122,9 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
     const tlsShare = o.mode === "tls" ? 1 : 0;
     // The ramp's ceiling from the connection cost alone; the prediction also counts the HAProxy
     // processes' own memory once the plan (processes under this machine's fd ceiling) is known.
-    const perConnOnly = lbConnectionsInMemory(o.memoryMib * 1024 * 1024, tlsShare, 0);
+    // A memory cgroup's limit counts what it is charged: the kernel's charged share per socket.
+    const cgroup = { scope: "cgroup" } as const;
+    const perConnOnly = lbConnectionsInMemory(o.memoryMib * 1024 * 1024, tlsShare, 0, PER_CONNECTION_COSTS, cgroup);
     let predicted = perConnOnly;
     const rate = o.rate ?? (o.mode === "tls" ? 400 : 1500);
     const ratePerClient = Math.ceil(rate / o.clients);
@@ -148,9 +150,9 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         await reapLocal(stack);
         writeStackConfig(stackFile, o, maxConns, ratePerClient, rampS);
         const processes = loadStackConfig(stack).capacity.haproxy.processes;
-        predicted = lbConnectionsInMemory(o.memoryMib * 1024 * 1024, tlsShare, processes);
+        predicted = lbConnectionsInMemory(o.memoryMib * 1024 * 1024, tlsShare, processes, PER_CONNECTION_COSTS, cgroup);
         log(`${o.mode}, LB limited to ${o.memoryMib} MiB; planner: ${predicted} connections ` +
-            `(${roleKBPerConnection("haproxy", tlsShare).toFixed(1)} KB each); ramp to at most ${maxConns} at ${ratePerClient * o.clients}/s`);
+            `(${roleKBPerConnection("haproxy", tlsShare, PER_CONNECTION_COSTS, "cgroup").toFixed(1)} KB each, ${processes} processes); ramp to at most ${maxConns} at ${ratePerClient * o.clients}/s`);
         await up(stack);
         if (interrupted) throw new Error("interrupted");
         const out: StackOutputs = await outputs(stack);
@@ -181,7 +183,7 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         const points: MemoryPoint[] = [];
         let pendingPeak = 0;
         // Every host's cgroup and the machine's slab when the most connections were held.
-        let atMost: { held: number; all: HostReadings; slab: number } = { held: 0, all: idleAll, slab: idleSlab };
+        let atMost: { held: number; pending: number; all: HostReadings; slab: number } = { held: 0, pending: 0, all: idleAll, slab: idleSlab };
         let by: RampEnding | "interrupted" | undefined;
         while (!by) {
             // Every 250 ms: held_at_oom is the last sample before the kill, so the step bounds its error.
@@ -194,7 +196,7 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
             const s: RampSample = { t: (Date.now() - t0) / 1000, held: c.held, oomKills: r.oomKills, haproxyPids: haproxyPids(stack, lbHost) };
             points.push({ held: c.held, anon: r.anonBytes - idle.anonBytes, kernel: r.kernelBytes - idle.kernelBytes, socket: r.socketBytes - idle.socketBytes });
             pendingPeak = Math.max(pendingPeak, c.pending);
-            if (c.held > atMost.held) atMost = { held: c.held, all, slab: meminfoBytes("Slab") };
+            if (c.held > atMost.held) atMost = { held: c.held, pending: c.pending, all, slab: meminfoBytes("Slab") };
             samples.push(s);
             if (samples.length % 4 === 0 || r.oomKills > idle.oomKills) log(`t=${s.t.toFixed(1)}s held ${s.held}, LB ${(r.memoryBytes / 2 ** 20).toFixed(1)} of ${o.memoryMib} MiB ` +
                 `(kernel ${(r.kernelBytes / 2 ** 20).toFixed(1)}, sockets ${(r.socketBytes / 2 ** 20).toFixed(1)}), failcnt ${r.limitHits}, oom_kill ${r.oomKills}, haproxy ${s.haproxyPids.length}`);
@@ -242,6 +244,12 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         return {
             mode: o.mode, memory_mib: o.memoryMib, predicted, held_at_oom: heldAtOom, error_pct: errorPct, oom_killed: killed, by,
             predicted_without_process_base: perConnOnly,
+            // The same model told how many connections were in flight when the most were held (known only after the run).
+            lb_in_flight_at_most_held: atMost.pending,
+            predicted_with_in_flight: lbConnectionsInMemory(o.memoryMib * 1024 * 1024, tlsShare, baseline.haproxyPids.length, PER_CONNECTION_COSTS, { ...cgroup, inFlight: atMost.pending }),
+            // HAProxy's memory per in-flight connection that makes the steady costs add up at the most held.
+            lb_in_flight_kb_measured: atMost.pending > 0 ? r1(((atMost.all[lbHost].reading.anonBytes - idle.anonBytes) / 1024 -
+                atMost.held * (roleKBPerConnection("haproxy", tlsShare) - 2 * PER_CONNECTION_COSTS.kernelPerSocketKB)) / atMost.pending) : null,
             off_pct: predicted > 0 ? Math.round(((heldAtOom - predicted) / predicted) * 1000) / 10 : null,
             lb_idle_mib: Math.round((idle.memoryBytes / 2 ** 20) * 10) / 10,
             lb_peak_mib: Math.round((peak.memoryBytes / 2 ** 20) * 10) / 10,

@@ -3,11 +3,19 @@
 // Used by the capacity check (refuse what cannot fit) and by the AWS planner.
 
 export interface PerConnectionCosts {
-    /** Kernel memory of one TCP socket (struct sock, buffers of an idle connection). */
+    /** Kernel memory of one TCP socket on a whole machine (struct sock, file, inode, epoll; buffers of an idle connection). */
     kernelPerSocketKB: number;
+    /** The part of it a memory cgroup is charged for: what counts against a local host's limit (the rest is charged to no cgroup). */
+    kernelChargedPerSocketKB: number;
     /** HAProxy's own memory per proxied connection. */
     haproxyPlainKB: number;
     haproxyTlsKB: number;
+    /**
+     * HAProxy's extra memory for a connection it accepted that is not end to end yet (TLS
+     * handshake, request on its way to pong): the buffers a held connection has given back.
+     */
+    haproxyInFlightPlainKB: number;
+    haproxyInFlightTlsKB: number;
     /** vegeta (Go net/http client) per open connection: goroutines, buffers, TLS state. */
     clientPlainKB: number;
     clientTlsKB: number;
@@ -22,10 +30,22 @@ export const PER_CONNECTION_COSTS: PerConnectionCosts = {
     //   TLS 30k:    kernel 5.0 KB/socket, HAProxy 19.2, vegeta 59.7, pong 8.6 KB/connection
     // (DESIGN.md's earlier figures: kernel 3.2–3.8 KB per socket, HAProxy +3.5 plain / +19 TLS.)
     kernelPerSocketKB: 5.0,  // slab + TCP buffer pages per socket, incl. file/inode/epoll objects
+    // What a memory cgroup is charged per socket, i.e. what counts against a host's limit. The model
+    // used kernelPerSocketKB (5.0) there, 1.1 KB per socket too many: `npm run bench:oom -- --mode
+    // plain|tls --memory-mib 256|512` measures the LB host's cgroup kernel + socket memory at the most
+    // held 3.8–4.1 KB per socket (all hosts' cgroups: 4.1–4.3), while the machine's Slab rose 5.2 KB
+    // per socket in the same runs (5.0 stays the cost on a whole box). Slab objects per socket
+    // (/proc/slabinfo): TCP 2368 B + sock_inode_cache 832 + filp 192 + dentry 192 + eventpoll_epi 128 = 3.6 KB.
+    kernelChargedPerSocketKB: 3.9,
     haproxyPlainKB: 4.6,
     // TLS: bench:tls-memory (HAProxy alone, 4000 held requests, 3 runs): 18.5 KB with TLS 1.2, the
     // rendered default since then; 19.5 with TLS 1.3 (bench/scale's 19.2 above, at 30k, was TLS 1.3).
     haproxyTlsKB: 18.5,
+    // In flight (bench:oom, LB host's anonymous memory at the most held less held × the costs above,
+    // over the peak of connections accepted but not end to end): a TLS handshake holds OpenSSL's
+    // read/write buffers and HAProxy's own, ~34 KB; a plain request on its way, ~11 KB.
+    haproxyInFlightPlainKB: 11,
+    haproxyInFlightTlsKB: 34,
     clientPlainKB: 31.1,
     clientTlsKB: 59.7,
     backendKB: 9.6,
@@ -36,11 +56,24 @@ export const SOCKETS_PER_CONNECTION = { client: 1, haproxy: 2, backend: 1 } as c
 
 export type CostRole = keyof typeof SOCKETS_PER_CONNECTION;
 
+/** Where memory is counted: a whole machine (every kernel byte), or a memory cgroup's limit (what it is charged). */
+export type MemoryScope = "machine" | "cgroup";
+
+/** Kernel KB per socket in that scope. */
+export function kernelKBPerSocket(scope: MemoryScope, c: PerConnectionCosts = PER_CONNECTION_COSTS): number {
+    return scope === "cgroup" ? c.kernelChargedPerSocketKB : c.kernelPerSocketKB;
+}
+
 /** KB one end-to-end connection costs on a box of this role: its kernel sockets plus its process's own state. */
-export function roleKBPerConnection(role: CostRole, tlsShare: number, c: PerConnectionCosts = PER_CONNECTION_COSTS): number {
+export function roleKBPerConnection(role: CostRole, tlsShare: number, c: PerConnectionCosts = PER_CONNECTION_COSTS, scope: MemoryScope = "machine"): number {
     const mix = (plain: number, tls: number) => (1 - tlsShare) * plain + tlsShare * tls;
     const own = { haproxy: mix(c.haproxyPlainKB, c.haproxyTlsKB), client: mix(c.clientPlainKB, c.clientTlsKB), backend: c.backendKB }[role];
-    return SOCKETS_PER_CONNECTION[role] * c.kernelPerSocketKB + own;
+    return SOCKETS_PER_CONNECTION[role] * kernelKBPerSocket(scope, c) + own;
+}
+
+/** HAProxy's extra KB for one connection in flight (accepted, not end to end yet). */
+export function lbInFlightKB(tlsShare: number, c: PerConnectionCosts = PER_CONNECTION_COSTS): number {
+    return (1 - tlsShare) * c.haproxyInFlightPlainKB + tlsShare * c.haproxyInFlightTlsKB;
 }
 
 /** Bytes the whole lab needs for `connections` end-to-end connections, `tlsShare` of them TLS. */
@@ -60,11 +93,13 @@ export const HAPROXY_PROCESS_BASE_MIB = 9.5;
 
 /**
  * End-to-end connections a load balancer with `memoryBytes` holds before it runs out: what its
- * `processes` HAProxy processes leave, over what one connection costs there (2 kernel sockets +
- * HAProxy's own state). bench:oom holds it against the connections held when the kernel
- * OOM-killed HAProxy in a host of that memory.
+ * `processes` HAProxy processes and the connections still `inFlight` (handshakes, requests on
+ * their way) leave, over what one held connection costs there (2 kernel sockets + HAProxy's own
+ * state). `scope` "cgroup" for a host limited by a memory cgroup (local), "machine" for a box.
+ * bench:oom holds it against the connections held when the kernel OOM-killed HAProxy in a host of that memory.
  */
-export function lbConnectionsInMemory(memoryBytes: number, tlsShare: number, processes = 1, c: PerConnectionCosts = PER_CONNECTION_COSTS): number {
-    const free = memoryBytes - processes * HAPROXY_PROCESS_BASE_MIB * 1024 * 1024;
-    return Math.max(0, Math.floor(free / 1024 / roleKBPerConnection("haproxy", tlsShare, c)));
+export function lbConnectionsInMemory(memoryBytes: number, tlsShare: number, processes = 1, c: PerConnectionCosts = PER_CONNECTION_COSTS,
+    o: { scope?: MemoryScope; inFlight?: number } = {}): number {
+    const free = memoryBytes - processes * HAPROXY_PROCESS_BASE_MIB * 1024 * 1024 - (o.inFlight ?? 0) * lbInFlightKB(tlsShare, c) * 1024;
+    return Math.max(0, Math.floor(free / 1024 / roleKBPerConnection("haproxy", tlsShare, c, o.scope ?? "machine")));
 }

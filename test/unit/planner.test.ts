@@ -182,3 +182,20 @@ test("lab plan states every seed tier's headroom from the same model", () => {
     }
     assert.match(seedTierHeadroom({ conns: 650_000, tlsShare: 1 }), /^seed tiers, same model at 650000 connections:\n.*target 650000 \(100 % TLS\)/);
 });
+
+test("a memory cgroup's limit counts the kernel's charged share per socket; connections in flight take their own memory", () => {
+    const c = PER_CONNECTION_COSTS;
+    const M = 256 * 2 ** 20;
+    assert.ok(c.kernelChargedPerSocketKB < c.kernelPerSocketKB, "a cgroup is charged part of a socket's kernel memory");
+    for (const tls of [0, 1]) {
+        const own = tls ? c.haproxyTlsKB : c.haproxyPlainKB;
+        const free = M - 3 * HAPROXY_PROCESS_BASE_MIB * 2 ** 20;
+        assert.equal(lbConnectionsInMemory(M, tls, 3, c, { scope: "cgroup" }), Math.floor(free / 1024 / (2 * c.kernelChargedPerSocketKB + own)));
+        assert.equal(lbConnectionsInMemory(M, tls, 3), Math.floor(free / 1024 / (2 * c.kernelPerSocketKB + own)), "a whole box by default");
+        const inFlightKB = tls ? c.haproxyInFlightTlsKB : c.haproxyInFlightPlainKB;
+        assert.equal(lbConnectionsInMemory(M, tls, 3, c, { scope: "cgroup", inFlight: 500 }),
+            Math.floor((free - 500 * inFlightKB * 1024) / 1024 / (2 * c.kernelChargedPerSocketKB + own)));
+    }
+    assert.equal(roleKBPerConnection("haproxy", 1, c, "cgroup"), 2 * c.kernelChargedPerSocketKB + c.haproxyTlsKB);
+    assert.equal(lbConnectionsInMemory(2 ** 20, 1, 3), 0, "less memory than the processes themselves: none");
+});
