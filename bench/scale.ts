@@ -6,8 +6,10 @@
 // with a failed or uncollected vegeta process), HAProxy's errors, unreadable final statistics.
 // pong holds every request until the bench releases it (POST /release on each pong server), so
 // the hold window starts when the target is actually reached, however long the ramp took; the
-// `hold` header is only the cap if the bench dies. A ramp that stops growing ends short (vegeta
-// stopped if it still had requests to send), and the verdict names what limited it: the CPU of
+// `hold` header is only the cap if the bench dies. vegeta stops at its duration whether or not it
+// kept up: once what it sent has landed, top-ups send the connections still missing at 80 % of the
+// rate the machine achieved (at most 3). A ramp that stops growing ends short, and the verdict
+// names what limited it: the CPU of
 // clients, LB, backends or the machine's other work (each host's cgroup, /proc/stat), or a
 // host's accept queue (ListenDrops in its namespace) — bench/ramp.ts, pure.
 //   npm run bench:scale -- --mode plain|tls --conns N [--hold 60] [--rate R]
@@ -166,9 +168,7 @@ async function main(o: Options): Promise<void> {
     const rampS = o.conns / rate;
     const plan: RampPlan = { target: o.conns, stallS: STALL_S, settleS: SETTLE_S, deadlineS: deadlineFor(rampS) };
     let stopping = false;
-    let stoppingVegeta = false; // our own SIGINT to the attack (it stops vegeta on every client)
     const onSignal = () => {
-        if (stoppingVegeta) return;
         stopping = true;
         process.stderr.write("\ninterrupted: stopping and tearing down\n");
     };
@@ -238,8 +238,11 @@ async function main(o: Options): Promise<void> {
                 if (state.phase === "stopped" && state.why === "ended") {
                     const more = topUp(samples.map((x) => x.point), o.conns, sendings, { maxTopUps: MAX_TOP_UPS, planRate: rate });
                     if (more) {
-                        const perClient = Math.max(1, Math.floor(more.rate / CLIENTS));
-                        const durationS = Math.max(1, Math.ceil((more.count / (perClient * CLIENTS)) * 10) / 10);
+                        // Exactly the missing count (an overshoot past the plan would fill HAProxy's maxconn): a
+                        // whole rate per client (the config's rate is an integer) no higher than its share, for share / rate s.
+                        const share = Math.ceil(more.count / CLIENTS);
+                        const perClient = Math.max(1, Math.min(share, Math.floor(more.rate / CLIENTS)));
+                        const durationS = share / perClient;
                         process.stderr.write(`scale: vegeta's sending is over, ${more.count} connections missing: top-up ${sendings.length} ` +
                             `at ${perClient * CLIENTS}/s for ${durationS}s (backed off to 80 % of what the machine achieved)\n`);
                         launch({ rate: perClient, durationS }, { rate: perClient * CLIENTS, durationS });
@@ -251,12 +254,8 @@ async function main(o: Options): Promise<void> {
                     if (state.phase === "stopped") {
                         process.stderr.write(`scale: the ramp ${state.why === "stalled" ? "stalled" : state.why === "ended" ? "ended" : "hit its deadline"} ` +
                             `short of ${o.conns} at t=${state.t.toFixed(0)}s; holding what it reached\n`);
-                        if (state.why !== "ended" && !attackOver) {
-                            // vegeta still has requests to send: stop it (they count as unsent errors).
-                            stoppingVegeta = true;
-                            process.emit("SIGINT");
-                            stoppingVegeta = false;
-                        }
+                        // vegeta is not stopped: it sends no more than planned, and what it had not sent by its
+                        // duration counts as unsent errors (a stopped vegeta loses its in-flight results).
                     }
                 }
             }
@@ -315,7 +314,8 @@ async function main(o: Options): Promise<void> {
         });
 
         // Memory per connection, by part: each host's own cgroup, idle lab → middle of the hold.
-        const figures = perConnection(baseline.hosts, mid.hosts, mid.held ?? 0);
+        const figures = mid.held ? perConnection(baseline.hosts, mid.hosts, mid.held)
+            : Object.fromEntries(Object.keys(perConnection(baseline.hosts, baseline.hosts, 1)).map((k) => [k, null]));
         const [load1End] = loadavg();
         const report = {
             mode: o.mode, target: o.conns, held, errors: count.errors,
