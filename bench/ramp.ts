@@ -61,7 +61,9 @@ export function rampState(points: RampPoint[], plan: RampPlan, sendingEndT: numb
     if (latest && latest.t === last.t && latest.held! >= plan.target) return { phase: "reached", t: last.t };
     if (last.t >= plan.deadlineS) return { phase: "stopped", t: last.t, why: "deadline" };
     const flat = (s: number) => { const g = growthOver(points, s); return g !== undefined && g <= plan.target * 0.001; };
-    if (last.t <= sendingEndT) return flat(plan.stallS) ? { phase: "stopped", t: last.t, why: "stalled" } : { phase: "ramping" };
+    // Before the first connection lands (vegeta starting on a loaded machine) nothing has stalled yet: the deadline bounds that wait.
+    const started = points.some((p) => (p.held ?? 0) > 0);
+    if (last.t <= sendingEndT) return started && flat(plan.stallS) ? { phase: "stopped", t: last.t, why: "stalled" } : { phase: "ramping" };
     if (last.t >= sendingEndT + plan.settleS && flat(plan.settleS)) return { phase: "stopped", t: last.t, why: "ended" };
     return { phase: "ramping" };
 }

@@ -46,6 +46,11 @@ describe("rampState", () => {
         assert.deepEqual(rampState(points([100, 200, 300, 300, 300, 300, 300, 300]), plan, SEND_END), { phase: "stopped", t: 8, why: "stalled" });
     });
 
+    test("nothing landed yet (vegeta still starting on a loaded machine) is not a stall", () => {
+        assert.deepEqual(rampState(points([0, 0, 0, 0, 0, 0, 0, 0, 0]), plan, SEND_END), { phase: "ramping" });
+        assert.deepEqual(rampState(points([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), plan, SEND_END).phase, "stopped");
+    });
+
     test("growth of at most 0.1 % of the target is no growth", () => {
         assert.equal(rampState(points([100, 200, 300, 301, 300, 300, 301, 301]), plan, SEND_END).phase, "stopped");
         assert.equal(rampState(points([100, 200, 300, 301, 300, 300, 301, 302]), plan, SEND_END).phase, "ramping");
