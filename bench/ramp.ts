@@ -249,7 +249,7 @@ export function statsBatchCommand(urls: string[]): string {
     const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
     for (const u of urls) if (!/^https?:\/\//.test(u)) throw new Error(`not an http(s) URL: ${u}`);
     return `for u in ${urls.map((u) => quote(`${u};csv`)).join(" ")}; do echo "#URL $u"; ` +
-        `curl -sS -f --connect-timeout 5 --max-time 5 "$u" 2>&1 || echo "#FAILED curl exit $?"; done`;
+        `curl -sS -f --connect-timeout 3 --max-time 3 "$u" 2>&1 || echo "#FAILED curl exit $?"; done`;
 }
 
 /** The batch's output → the rows of every page; throws naming the pages that failed (a partial sum would be a wrong count). Pure. */

@@ -18,7 +18,7 @@
 // 1 when interrupted or something was left behind.
 import { Command, Option } from "commander";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -38,8 +38,6 @@ import { countErrors, perConnection, roleSum, type HostReadings } from "./figure
 import { cpuBetween, heldText, parseListenDrops, parseProcStat, parseStatsBatch, rampState, statsBatchCommand, topUp, verdict,
     type RampPlan, type RampPoint, type RampState, type Sending } from "./ramp.ts";
 import { parseStatsCsv, type StatsRow } from "../scripts/lib/haproxyStats.ts";
-import { SshSession } from "../scripts/lib/ssh.ts";
-import { labEnv } from "../scripts/toolchain/toolchain.ts";
 
 const STACK = "scale";
 const stackFile = join(REPO_ROOT, `Pulumi.${STACK}.yaml`);
@@ -47,6 +45,21 @@ const stackFile = join(REPO_ROOT, `Pulumi.${STACK}.yaml`);
 interface Options { mode: "plain" | "tls"; conns: number; hold: number; rate?: number }
 
 const sh = (file: string, args: string[]) => spawnSync(file, args, { encoding: "utf8" }).stdout ?? "";
+
+/** Runs a command without blocking the event loop; killed at `timeoutMs`. */
+function run(file: string, args: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
+    return new Promise((resolve) => {
+        const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        let timedOut = false;
+        child.stdout.on("data", (d) => { stdout += d; });
+        child.stderr.on("data", (d) => { stderr += d; });
+        const timer = setTimeout(() => { timedOut = true; child.kill("SIGKILL"); }, timeoutMs);
+        child.on("error", (err) => { clearTimeout(timer); resolve({ code: 127, stdout, stderr: err.message, timedOut }); });
+        child.on("close", (code) => { clearTimeout(timer); resolve({ code: code ?? 137, stdout, stderr, timedOut }); });
+    });
+}
 
 const CLIENTS = 2;
 /** No growth for this long while vegeta sends: stalled. */
@@ -180,7 +193,6 @@ async function main(o: Options): Promise<void> {
     const samples: Sample[] = [];
     let attackOver = false;
     let http: HostHttp | undefined;
-    let ssh: SshSession | undefined;
     const [load1Start] = loadavg();
     try {
         await reapLocal(STACK);
@@ -189,16 +201,17 @@ async function main(o: Options): Promise<void> {
         if (stopping) throw new Error("interrupted before the attack");
         const out = await outputs(STACK);
         http = HostHttp.open(out); // pong's release is reached on its host, over SSH
-        // Every HAProxy process's statistics in one SSH command on the LB host (bench/ramp.ts statsBatchCommand).
-        ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh.host));
+        // Every HAProxy process's statistics in one command run in the LB host's namespace (bench/ramp.ts
+        // statsBatchCommand), as the sockets and drops are read: this bench is local, and an SSH login per
+        // read (sshd, key exchange) is what a saturated 2-core machine fails first ("timed out during banner exchange").
         const lb = out.inventory.find((h) => h.role === "haproxy")!;
+        const lbNamespace = localNames(STACK).namespace(lb.name);
         const statsCmd = statsBatchCommand(out.vips.stats);
-        const statsTimeoutMs = 5_000 * out.vips.stats.length + 15_000;
+        const statsTimeoutMs = 20_000;
         const readStats = async (): Promise<Stats | Error> => {
-            const r = await ssh!.run(lb.ssh, statsCmd, { timeoutMs: statsTimeoutMs }).catch((err: Error) => err);
-            if (r instanceof Error) return r;
-            if (r.timedOut) return new Error(`no answer over SSH from ${lb.name} within ${statsTimeoutMs / 1000} s`);
-            if (r.code !== 0) return new Error(`SSH to ${lb.name} exited ${r.code}: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`);
+            const r = await run("ip", ["netns", "exec", lbNamespace, "bash", "-c", statsCmd], statsTimeoutMs);
+            if (r.timedOut) return new Error(`no answer from ${lb.name}'s statistics pages within ${statsTimeoutMs / 1000} s`);
+            if (r.code !== 0) return new Error(`reading ${lb.name}'s statistics exited ${r.code}: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`);
             try { return parseStatsBatch(r.stdout, out.vips.stats, parseStatsCsv); } catch (err) { return err as Error; }
         };
         const t0 = Date.now();
@@ -348,7 +361,6 @@ async function main(o: Options): Promise<void> {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
         http?.close();
-        ssh?.close();
         const left = await teardownStack(STACK, stackFile);
         if (residueCount(left) > 0 || stopping) process.exitCode = 1;
     }
