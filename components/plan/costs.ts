@@ -37,14 +37,20 @@ export const PER_CONNECTION_COSTS: PerConnectionCosts = {
     // per socket in the same runs (5.0 stays the cost on a whole box). Slab objects per socket
     // (/proc/slabinfo): TCP 2368 B + sock_inode_cache 832 + filp 192 + dentry 192 + eventpoll_epi 128 = 3.6 KB.
     kernelChargedPerSocketKB: 3.9,
-    haproxyPlainKB: 4.6,
+    // Plain: HAProxy's own memory per held plain connection with the lab's rendered config, several
+    // processes: 5.2–5.4 KB (bench:oom, LB cgroup's anonymous memory at the most held, 256 and 512 MiB;
+    // the previous session's three 256 MiB runs imply 5.2 with the charged kernel share). It was 4.6
+    // (bench/scale's machine-wide figure; bench:tls-memory's one process alone: 4.7): 0.7 KB too few.
+    haproxyPlainKB: 5.3,
     // TLS: bench:tls-memory (HAProxy alone, 4000 held requests, 3 runs): 18.5 KB with TLS 1.2, the
     // rendered default since then; 19.5 with TLS 1.3 (bench/scale's 19.2 above, at 30k, was TLS 1.3).
     haproxyTlsKB: 18.5,
-    // In flight (bench:oom, LB host's anonymous memory at the most held less held × the costs above,
-    // over the peak of connections accepted but not end to end): a TLS handshake holds OpenSSL's
-    // read/write buffers and HAProxy's own, ~34 KB; a plain request on its way, ~11 KB.
-    haproxyInFlightPlainKB: 11,
+    // In flight: a connection HAProxy accepted that is not end to end yet holds its client socket
+    // and HAProxy's memory below (bench:oom, the LB's anonymous memory at the most held less held ×
+    // the costs above, over the connections then in flight): a TLS handshake holds OpenSSL's
+    // read/write buffers, ~34 KB (256 MiB, 651 in flight); a plain request on its way ~1.5 KB (512 MiB,
+    // 12,283 in flight on a machine at load 20: held 29,090, the model with them 29,089, without 32,596).
+    haproxyInFlightPlainKB: 1.5,
     haproxyInFlightTlsKB: 34,
     clientPlainKB: 31.1,
     clientTlsKB: 59.7,
@@ -71,9 +77,9 @@ export function roleKBPerConnection(role: CostRole, tlsShare: number, c: PerConn
     return SOCKETS_PER_CONNECTION[role] * kernelKBPerSocket(scope, c) + own;
 }
 
-/** HAProxy's extra KB for one connection in flight (accepted, not end to end yet). */
-export function lbInFlightKB(tlsShare: number, c: PerConnectionCosts = PER_CONNECTION_COSTS): number {
-    return (1 - tlsShare) * c.haproxyInFlightPlainKB + tlsShare * c.haproxyInFlightTlsKB;
+/** KB one connection in flight (accepted, not end to end yet) costs the LB: its client socket and HAProxy's memory for it. */
+export function lbInFlightKB(tlsShare: number, c: PerConnectionCosts = PER_CONNECTION_COSTS, scope: MemoryScope = "machine"): number {
+    return kernelKBPerSocket(scope, c) + (1 - tlsShare) * c.haproxyInFlightPlainKB + tlsShare * c.haproxyInFlightTlsKB;
 }
 
 /** Bytes the whole lab needs for `connections` end-to-end connections, `tlsShare` of them TLS. */
@@ -100,6 +106,6 @@ export const HAPROXY_PROCESS_BASE_MIB = 9.5;
  */
 export function lbConnectionsInMemory(memoryBytes: number, tlsShare: number, processes = 1, c: PerConnectionCosts = PER_CONNECTION_COSTS,
     o: { scope?: MemoryScope; inFlight?: number } = {}): number {
-    const free = memoryBytes - processes * HAPROXY_PROCESS_BASE_MIB * 1024 * 1024 - (o.inFlight ?? 0) * lbInFlightKB(tlsShare, c) * 1024;
+    const free = memoryBytes - processes * HAPROXY_PROCESS_BASE_MIB * 1024 * 1024 - (o.inFlight ?? 0) * lbInFlightKB(tlsShare, c, o.scope ?? "machine") * 1024;
     return Math.max(0, Math.floor(free / 1024 / roleKBPerConnection("haproxy", tlsShare, c, o.scope ?? "machine")));
 }

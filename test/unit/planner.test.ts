@@ -192,7 +192,7 @@ test("a memory cgroup's limit counts the kernel's charged share per socket; conn
         const free = M - 3 * HAPROXY_PROCESS_BASE_MIB * 2 ** 20;
         assert.equal(lbConnectionsInMemory(M, tls, 3, c, { scope: "cgroup" }), Math.floor(free / 1024 / (2 * c.kernelChargedPerSocketKB + own)));
         assert.equal(lbConnectionsInMemory(M, tls, 3), Math.floor(free / 1024 / (2 * c.kernelPerSocketKB + own)), "a whole box by default");
-        const inFlightKB = tls ? c.haproxyInFlightTlsKB : c.haproxyInFlightPlainKB;
+        const inFlightKB = c.kernelChargedPerSocketKB + (tls ? c.haproxyInFlightTlsKB : c.haproxyInFlightPlainKB); // its client socket + HAProxy's
         assert.equal(lbConnectionsInMemory(M, tls, 3, c, { scope: "cgroup", inFlight: 500 }),
             Math.floor((free - 500 * inFlightKB * 1024) / 1024 / (2 * c.kernelChargedPerSocketKB + own)));
     }
