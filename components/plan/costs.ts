@@ -49,7 +49,7 @@ export const PER_CONNECTION_COSTS: PerConnectionCosts = {
     // and HAProxy's memory below (bench:oom, the LB's anonymous memory at the most held less held ×
     // the costs above, over the connections then in flight): a TLS handshake holds OpenSSL's
     // read/write buffers, ~34 KB (256 MiB, 651 in flight); a plain request on its way ~1.5 KB (512 MiB,
-    // 12,283 in flight on a machine at load 20: held 29,090, the model with them 29,089, without 32,596).
+    // 12,283 in flight on a machine at load 20: held 29,090; this model 27,533 with them, 32,596 without).
     haproxyInFlightPlainKB: 1.5,
     haproxyInFlightTlsKB: 34,
     clientPlainKB: 31.1,
