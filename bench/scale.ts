@@ -102,8 +102,12 @@ interface Sample {
     /** HAProxy's current sessions; undefined when its statistics could not be read. */
     frontend?: number; backend?: number;
     clientSockets: number; lbSockets: number; backendSockets: number;
-    /** End to end; undefined when HAProxy's statistics could not be read (never a silent 0). */
+    /**
+     * End to end. When HAProxy's statistics could not be read (a process at its maxconn does not
+     * serve its page either), from the sockets alone, above the idle lab's: client, LB / 2, backend.
+     */
     held?: number;
+    heldFrom: "stats" | "sockets";
     statsError?: string;
     /** Each host's own cgroup: memory (user, kernel, socket buffers) and CPU. */
     hosts: HostReadings;
@@ -112,7 +116,7 @@ interface Sample {
 
 type Stats = StatsRow[];
 
-function sample(out: StackOutputs, stats: Stats | Error, mode: Options["mode"], t0: number): Sample {
+function sample(out: StackOutputs, stats: Stats | Error, mode: Options["mode"], t0: number, idle?: Sample): Sample {
     const names = localNames(STACK);
     const net = Object.fromEntries(out.inventory.filter((h) => h.role !== "metrics").map((h) => [h.name, netCounters(names.namespace(h.name))]));
     const total = (role: string) => out.inventory.filter((h) => h.role === role).reduce((a, h) => a + (net[h.name]?.inuse ?? 0), 0);
@@ -130,6 +134,8 @@ function sample(out: StackOutputs, stats: Stats | Error, mode: Options["mode"], 
         backend = backendCounters(stats, BACKEND_NAME)?.current ?? 0;
         // End to end: a connection counts when it is open on all three sides.
         held = Math.min(frontend, backend, clientSockets, Math.max(0, backendSockets - listeners));
+    } else if (idle) {
+        held = Math.max(0, Math.min(clientSockets - idle.clientSockets, Math.floor((total("haproxy") - idle.lbSockets) / 2), backendSockets - idle.backendSockets));
     }
     const point: RampPoint = {
         t, held, machineBusyNs: machine.busyNs, cpus: machine.cpus,
@@ -137,7 +143,7 @@ function sample(out: StackOutputs, stats: Stats | Error, mode: Options["mode"], 
     };
     return {
         t, frontend, backend, clientSockets, lbSockets: total("haproxy"), backendSockets, held,
-        statsError: stats instanceof Error ? stats.message : undefined, hosts, point,
+        heldFrom: stats instanceof Error ? "sockets" : "stats", statsError: stats instanceof Error ? stats.message : undefined, hosts, point,
     };
 }
 
@@ -165,8 +171,9 @@ function progress(s: Sample, prev: Sample | undefined, state: RampState, unreadI
     const cpuText = cpu ? `, CPU ${Math.round(cpu.busyShare * 100)} % of ${cpu.cpus} (client ${cpu.roles.client ?? 0}, ` +
         `lb ${cpu.roles.haproxy ?? 0}, backend ${cpu.roles.backend ?? 0}, outside the lab ${cpu.outside})` : "";
     const phase = state.phase === "ramping" ? "ramping" : state.phase === "reached" ? "holding" : `holding what the ramp reached (${state.why})`;
-    const counters = s.held === undefined ? "" : ` (frontend ${s.frontend}, backend ${s.backend})`;
-    return `scale: t=${s.t.toFixed(0)}s held ${heldText(s.held, s.statsError, unreadInARow)} of ${target}${counters}, ` +
+    const counters = s.heldFrom === "sockets" ? "" : ` (frontend ${s.frontend}, backend ${s.backend})`;
+    const heldShown = s.heldFrom === "stats" ? String(s.held) : `${s.held} from sockets, ${heldText(undefined, s.statsError, unreadInARow)}`;
+    return `scale: t=${s.t.toFixed(0)}s held ${heldShown} of ${target}${counters}, ` +
         `sockets client/lb/backend ${s.clientSockets}/${s.lbSockets}/${s.backendSockets}${cpuText}, ${phase}\n`;
 }
 
@@ -242,8 +249,8 @@ async function main(o: Options): Promise<void> {
         let attackEndedEarly = false;
         while (!stopping) {
             await new Promise((r) => setTimeout(r, 1000));
-            const s = sample(out, await readStats(), o.mode, t0);
-            if (s.held === undefined) { unreadInARow++; statsUnread++; } else unreadInARow = 0;
+            const s = sample(out, await readStats(), o.mode, t0, baseline);
+            if (s.heldFrom === "sockets") { unreadInARow++; statsUnread++; } else unreadInARow = 0;
             samples.push(s);
             if (state.phase === "ramping") {
                 const last = sendings.at(-1)!;
