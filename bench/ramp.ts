@@ -54,15 +54,18 @@ function growthOver(points: RampPoint[], s: number): number | undefined {
  * is over means it has nothing more to land (the bench may top up, else the ramp ended short).
  * Points whose statistics were unreadable decide nothing. Pure.
  */
-export function rampState(points: RampPoint[], plan: RampPlan, sendingEndT: number): RampState {
+export function rampState(points: RampPoint[], plan: RampPlan, sendingEndT: number, sendingStartT = 0): RampState {
     const last = points.at(-1);
     if (!last) return { phase: "ramping" };
     const latest = points.filter((p) => p.held !== undefined).at(-1);
     if (latest && latest.t === last.t && latest.held! >= plan.target) return { phase: "reached", t: last.t };
     if (last.t >= plan.deadlineS) return { phase: "stopped", t: last.t, why: "deadline" };
     const flat = (s: number) => { const g = growthOver(points, s); return g !== undefined && g <= plan.target * 0.001; };
-    // Before the first connection lands (vegeta starting on a loaded machine) nothing has stalled yet: the deadline bounds that wait.
-    const started = points.some((p) => (p.held ?? 0) > 0);
+    // Before the current attack's first connection lands (vegeta starting on a loaded machine: a top-up's attack took
+    // a minute to start at load 100) nothing has stalled yet: the deadline bounds that wait.
+    const readable = points.filter((p) => p.held !== undefined);
+    const atStart = [...readable].reverse().find((p) => p.t <= sendingStartT)?.held ?? 0;
+    const started = readable.some((p) => p.t > sendingStartT && p.held! > atStart);
     if (last.t <= sendingEndT) return started && flat(plan.stallS) ? { phase: "stopped", t: last.t, why: "stalled" } : { phase: "ramping" };
     if (last.t >= sendingEndT + plan.settleS && flat(plan.settleS)) return { phase: "stopped", t: last.t, why: "ended" };
     return { phase: "ramping" };

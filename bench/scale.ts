@@ -254,7 +254,7 @@ async function main(o: Options): Promise<void> {
             samples.push(s);
             if (state.phase === "ramping") {
                 const last = sendings.at(-1)!;
-                state = rampState(samples.map((x) => x.point), plan, last.startT + last.durationS);
+                state = rampState(samples.map((x) => x.point), plan, last.startT + last.durationS, last.startT);
                 if (state.phase === "stopped" && state.why === "ended") {
                     const more = topUp(samples.map((x) => x.point), o.conns, sendings, { maxTopUps: MAX_TOP_UPS, planRate: rate });
                     if (more) {
@@ -262,7 +262,7 @@ async function main(o: Options): Promise<void> {
                         // whole rate per client (the config's rate is an integer) no higher than its share, for share / rate s.
                         const share = Math.ceil(more.count / CLIENTS);
                         const perClient = Math.max(1, Math.min(share, Math.floor(more.rate / CLIENTS)));
-                        const durationS = share / perClient;
+                        const durationS = Math.ceil((share / perClient) * 10) / 10;
                         process.stderr.write(`scale: vegeta's sending is over, ${more.count} connections missing: top-up ${sendings.length} ` +
                             `at ${perClient * CLIENTS}/s for ${durationS}s (backed off to 80 % of what the machine achieved)\n`);
                         launch({ rate: perClient, durationS }, { rate: perClient * CLIENTS, durationS });

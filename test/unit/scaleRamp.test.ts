@@ -51,6 +51,14 @@ describe("rampState", () => {
         assert.deepEqual(rampState(points([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), plan, SEND_END).phase, "stopped");
     });
 
+    test("a top-up whose attack has not landed anything yet has not stalled", () => {
+        // The first attack reached 500 by t=4; a top-up launched at t=5 (sending until t=30) still starting at t=14.
+        const p = points([200, 400, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500]);
+        assert.deepEqual(rampState(p, plan, 30, 5), { phase: "ramping" });
+        assert.deepEqual(rampState(points([200, 400, 500, 500, 500, 600, 700, 700, 700, 700, 700, 700, 700, 700]), plan, 30, 5),
+            { phase: "stopped", t: 14, why: "stalled" });
+    });
+
     test("growth of at most 0.1 % of the target is no growth", () => {
         assert.equal(rampState(points([100, 200, 300, 301, 300, 300, 301, 301]), plan, SEND_END).phase, "stopped");
         assert.equal(rampState(points([100, 200, 300, 301, 300, 300, 301, 302]), plan, SEND_END).phase, "ramping");
