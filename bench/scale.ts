@@ -30,7 +30,6 @@ import { reapLocal } from "../components/platform/local/residue.ts";
 import { attack, newRunId, type AttackResult } from "../scripts/attack.ts";
 import { backendCounters, frontendCounters } from "../scripts/lib/haproxyStats.ts";
 import { BACKEND_NAME, FRONTEND_NAMES } from "../components/render/haproxyConfig.ts";
-import { HostHttp } from "../scripts/lib/hostHttp.ts";
 import { localNames } from "../components/platform/local/scripts.ts";
 import { readStackCgroups } from "../components/platform/local/cgroups.ts";
 import { pongPorts } from "../components/render/backendScripts.ts";
@@ -147,21 +146,22 @@ function sample(out: StackOutputs, stats: Stats | Error, mode: Options["mode"], 
     };
 }
 
-/** POST /release to every pong server (over SSH, from its own host): the number of requests released, and the servers that did not answer. */
-async function releaseAll(http: HostHttp, out: StackOutputs): Promise<{ released: number; failed: string[] }> {
+/**
+ * POST /release to every pong server, from its own host's namespace (as the statistics are read: at
+ * load 100 SSH logins timed out during banner exchange): the requests released, and the servers that did not answer.
+ */
+async function releaseAll(out: StackOutputs): Promise<{ released: number; failed: string[] }> {
     const ports = pongPorts(out.labConfig.backend.basePort, out.capacityPlan.backend.serversPerHost);
-    const urls = out.inventory.filter((h) => h.role === "backend").flatMap((h) => ports.map((p) => `http://${h.address}:${p}/release`));
+    const names = localNames(STACK);
+    const targets = out.inventory.filter((h) => h.role === "backend")
+        .flatMap((h) => ports.map((p) => ({ namespace: names.namespace(h.name), url: `http://${h.address}:${p}/release` })));
     let released = 0;
     const failed: string[] = [];
-    await Promise.all(urls.map(async (url) => {
-        try {
-            const r = await http.request(url, { method: "POST", timeoutMs: 10_000 });
-            const n = /released (\d+)/.exec(r.body);
-            if (r.status !== 200 || !n) throw new Error(`HTTP ${r.status}: ${r.body.trim().slice(0, 80)}`);
-            released += Number(n[1]);
-        } catch (err) {
-            failed.push(`${url}: ${(err as Error).message}`);
-        }
+    await Promise.all(targets.map(async ({ namespace, url }) => {
+        const r = await run("ip", ["netns", "exec", namespace, "curl", "-sS", "-X", "POST", "--connect-timeout", "5", "--max-time", "15", url], 20_000);
+        const n = /released (\d+)/.exec(r.stdout);
+        if (r.code === 0 && n) released += Number(n[1]);
+        else failed.push(`${url}: ${r.timedOut ? "no answer within 20 s" : `curl exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 120)}`}`);
     }));
     return { released, failed };
 }
@@ -199,7 +199,6 @@ async function main(o: Options): Promise<void> {
     mkdirSync(dir, { recursive: true });
     const samples: Sample[] = [];
     let attackOver = false;
-    let http: HostHttp | undefined;
     const [load1Start] = loadavg();
     try {
         await reapLocal(STACK);
@@ -207,7 +206,6 @@ async function main(o: Options): Promise<void> {
         await up(STACK);
         if (stopping) throw new Error("interrupted before the attack");
         const out = await outputs(STACK);
-        http = HostHttp.open(out); // pong's release is reached on its host, over SSH
         // Every HAProxy process's statistics in one command run in the LB host's namespace (bench/ramp.ts
         // statsBatchCommand), as the sockets and drops are read: this bench is local, and an SSH login per
         // read (sshd, key exchange) is what a saturated 2-core machine fails first ("timed out during banner exchange").
@@ -299,7 +297,7 @@ async function main(o: Options): Promise<void> {
         process.stderr.write("releasing the held requests on every pong server…\n");
         let released = 0;
         for (let i = 0; !attackOver; i++) {
-            const r = await releaseAll(http, out);
+            const r = await releaseAll(out);
             released += r.released;
             for (const f of r.failed) process.stderr.write(`release failed, retrying: ${f}\n`);
             process.stderr.write(`released ${r.released} held requests${attackOver ? "" : "; waiting for vegeta to collect them"}\n`);
@@ -367,7 +365,6 @@ async function main(o: Options): Promise<void> {
     } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
-        http?.close();
         const left = await teardownStack(STACK, stackFile);
         if (residueCount(left) > 0 || stopping) process.exitCode = 1;
     }
