@@ -1,0 +1,74 @@
+// One knee search through a real HAProxy on a local lab: `lab tipping` ramps, bisects and stops
+// on a pong of known capacity (1 server × maxConcurrent 8 / 200 ms = 40/s) in 3 short steps, every step a real
+// attack whose clients' own sending is recorded; the result converges near that capacity, is
+// attributed (a bound, every step's client sends), is written as tipping.json/tipping.txt/
+// tipping.html, and `lab down` leaves nothing. Stack tip13 on 198.18.121.0/24; runs go to a
+// temporary directory. Needs root.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import YAML from "yaml";
+import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
+import { teardownStack } from "../../scripts/stack.ts";
+import { describeResidue, residueCount } from "../../components/platform/platform.ts";
+import { BOUNDS, TippingRecordSchema } from "../../components/records/tippingRecord.ts";
+import { runLab } from "../unit/helpers.ts";
+
+const STACK = "tip13";
+const MINUTE = 60_000;
+/** What pong can serve: 1 server × 8 requests at once × 1000 / 200 ms. */
+const CAPACITY = 40;
+const stackFile = join(REPO_ROOT, `Pulumi.${STACK}.yaml`);
+const runsDir = mkdtempSync(join(tmpdir(), "c2m-tipping-runs-"));
+
+before(async () => {
+    await teardownStack(STACK);
+    const config = {
+        "c2m:local": { subnet: "198.18.121.0/24" },
+        // The smallest lab a knee search needs: no metrics host (its clients' sending attributes a client-bound knee without one).
+        "c2m:hosts": { haproxy: 1, backends: 1, clients: 1, metrics: 0 },
+        "c2m:backend": { serversPerHost: 1, maxConcurrent: 8, serviceTimeMs: 200 },
+        "c2m:attack": { preset: "smoke", frontends: ["plain"] },
+    };
+    writeFileSync(stackFile, `# tipping e2e stack\n${YAML.stringify({ config })}`);
+});
+
+after(async () => {
+    const left = await teardownStack(STACK, stackFile);
+    rmSync(runsDir, { recursive: true, force: true });
+    assert.equal(residueCount(left), 0, describeResidue(left));
+});
+
+test("a knee search through HAProxy converges near the backend's capacity, attributes it, and the lab tears down", { timeout: 5 * MINUTE }, async (t) => {
+    let t0 = Date.now();
+    const up = await runLab(["up", "--stack", STACK], { runsDir, timeoutMs: 4 * MINUTE });
+    assert.equal(up.code, 0, up.out);
+    t.diagnostic(`lab up: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    // From 3/4 of the capacity: 30 (good), 60 (bad), one bisection (42) brackets the knee to ±25 %: 3 steps of 2 s.
+    t0 = Date.now();
+    const r = await runLab(["tipping", "--stack", STACK, "--start", String((CAPACITY * 3) / 4), "--duration", "2", "--tolerance", "0.25", "--max-steps", "4"],
+        { runsDir, timeoutMs: 3 * MINUTE });
+    t.diagnostic(`lab tipping: ${((Date.now() - t0) / 1000).toFixed(1)} s\n${r.out.split("\n").filter((l) => /^(tipping|  →|step|knee|limited)/.test(l)).join("\n")}`);
+    assert.equal(r.code, 0, r.out);
+    const dir = /^→ (\S+)$/m.exec(r.out)?.[1];
+    assert.ok(dir && existsSync(join(dir, "tipping.json")), r.out);
+    const k = TippingRecordSchema.parse(JSON.parse(readFileSync(join(dir, "tipping.json"), "utf8")));
+    const table = readFileSync(join(dir, "tipping.txt"), "utf8");
+    assert.ok(k.knee !== undefined, `no knee: ${k.stopReason}\n${table}`);
+    assert.ok(k.converged, `${k.stopReason}\n${table}`);
+    assert.ok(k.steps.length <= 4, table);
+    // Last good and first bad on either side of the capacity, ±25 % (the queue needs some overload before p99 doubles).
+    assert.ok(k.lastGood! <= CAPACITY * 1.25 && k.firstBad! >= CAPACITY * 0.75, `knee ${k.knee} vs capacity ${CAPACITY}:\n${table}`);
+    // Every step recorded its client's own sending, and the knee is attributed.
+    for (const s of k.steps) {
+        assert.equal(s.send?.length, 1, `step ${s.step}: ${JSON.stringify(s.send)}`);
+        assert.equal(s.send![0].host, "client-0");
+        assert.ok(s.send![0].sent > 0 && s.send![0].planned > 0);
+    }
+    assert.ok(k.attribution && BOUNDS.includes(k.attribution.bound), JSON.stringify(k.attribution));
+    assert.match(r.out, /limited by: /);
+    assert.ok(existsSync(join(dir, "tipping.html")), "the tipping page is built");
+    assert.match(table, /send lag p99 ms/);
+});
