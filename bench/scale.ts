@@ -67,6 +67,8 @@ const STALL_S = 20;
 const SETTLE_S = 5;
 /** Attacks after the first for connections still missing (vegeta stops at its duration, behind its rate or not). */
 const MAX_TOP_UPS = 3;
+/** After the release, how long the attacks get to collect their results before the bench reports and tears down. */
+const ATTACK_WAIT_MS = 8 * 60_000;
 
 /** When the ramp is over whatever happens: vegeta on a loaded machine falls behind, give it twice its time and a minute. */
 const deadlineFor = (rampS: number) => 2 * rampS + 60;
@@ -296,14 +298,17 @@ async function main(o: Options): Promise<void> {
         // The hold window is over: every pong server lets its held requests finish, until vegeta has them all.
         process.stderr.write("releasing the held requests on every pong server…\n");
         let released = 0;
-        for (let i = 0; !attackOver; i++) {
+        // The attacks collect and decode vegeta's results after it exits: give them a bounded time (an attack
+        // still running then is reported as lost, its requests as errors) so the lab is always torn down.
+        const givingUpAt = Date.now() + ATTACK_WAIT_MS;
+        for (let i = 0; !attackOver && !stopping && Date.now() < givingUpAt; i++) {
             const r = await releaseAll(out);
             released += r.released;
             for (const f of r.failed) process.stderr.write(`release failed, retrying: ${f}\n`);
             process.stderr.write(`released ${r.released} held requests${attackOver ? "" : "; waiting for vegeta to collect them"}\n`);
             await Promise.race([attackDone(), new Promise((res) => setTimeout(res, i === 0 ? 20_000 : 10_000))]);
         }
-        await attackDone();
+        if (!attackOver) process.stderr.write(`scale: ${running.size} attack(s) still running after ${ATTACK_WAIT_MS / 60_000} min (or interrupted): their results count as lost\n`);
         // Unreadable final statistics are not "0 errors": countErrors counts them.
         let finalStats = await readStats();
         if (finalStats instanceof Error) finalStats = await readStats();
