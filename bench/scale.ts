@@ -387,4 +387,6 @@ new Command("bench:scale")
     .option("--rate <r>", "new connections per second during the ramp (all clients)", (v) => Number(v))
     .action((o: Options) => main(o))
     .parseAsync(process.argv)
+    // An attack given up on still has timers: the bench ends here, its lab torn down.
+    .then(() => process.exit(process.exitCode ?? 0))
     .catch((err: Error) => { console.error(`bench:scale: ${err.message}`); process.exit(1); });
