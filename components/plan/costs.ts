@@ -44,6 +44,9 @@ export const PER_CONNECTION_COSTS: PerConnectionCosts = {
     haproxyPlainKB: 5.3,
     // TLS: bench:tls-memory (HAProxy alone, 4000 held requests, 3 runs): 18.5 KB with TLS 1.2, the
     // rendered default since then; 19.5 with TLS 1.3 (bench/scale's 19.2 above, at 30k, was TLS 1.3).
+    // Checked by bench:oom at 256 MiB ramped at 150/s (0 in flight at the most held): the LB cgroup's
+    // anonymous memory 17.9 KB per held connection (slope 18.0); held 9,036 vs 8,857 predicted (+2.0 %).
+    // Ramped at 400/s, 651 handshakes were in flight at the peak (21.3 KB/conn, held 7,946: −10.3 %).
     haproxyTlsKB: 18.5,
     // In flight: a connection HAProxy accepted that is not end to end yet holds its client socket
     // and HAProxy's memory below (bench:oom, the LB's anonymous memory at the most held less held ×
