@@ -1,10 +1,11 @@
 // A node:test reporter that prints, at the end of a run, how long each test file took and
 // whether it passed, slowest first: a slow or hung test file is visible in CI's log.
-// "wall" is the time from the previous file's last event to this file's last event (files run
-// one at a time in CI), so it includes hooks outside any test, e.g. building a lab in before().
+// "wall" is the time from a file's start (the runner dequeues it; every file is enqueued at
+// once, so enqueue events do not count) to its last event, so it includes hooks outside any test, e.g. building a lab in
+// before(), and stays right when files run side by side.
 import { relative } from "node:path";
 
-interface FileTally { ms: number; wallMs: number; passed: number; failed: number }
+interface FileTally { ms: number; wallMs: number; passed: number; failed: number; firstAt?: number }
 
 type TestEvent = { type: string; data: { file?: string; nesting?: number; details?: { duration_ms?: number } } };
 
@@ -19,21 +20,19 @@ export function durationTable(files: Map<string, FileTally>): string {
         "", "test files by duration (slowest first)",
         line("file", "wall s", "tests s", "pass", "failed"),
         ...rows.map(([f, t]) => line(f, seconds(t.wallMs), seconds(t.ms), String(t.passed), String(t.failed))),
-        line("total", seconds(sum((t) => t.wallMs)), seconds(sum((t) => t.ms)), String(sum((t) => t.passed)), String(sum((t) => t.failed))),
+        line("sum", seconds(sum((t) => t.wallMs)), seconds(sum((t) => t.ms)), String(sum((t) => t.passed)), String(sum((t) => t.failed))),
         "",
     ].join("\n");
 }
 
 export default async function* durations(source: AsyncIterable<TestEvent>): AsyncGenerator<string> {
     const files = new Map<string, FileTally>();
-    let lastEventAt = Date.now();
     for await (const event of source) {
-        if (event.data?.file) {
+        if (event.data?.file && (event.type !== "test:enqueue" || files.has(relative(process.cwd(), event.data.file)))) {
             const file = relative(process.cwd(), event.data.file);
-            const tally = files.get(file) ?? { ms: 0, wallMs: 0, passed: 0, failed: 0 };
             const now = Date.now();
-            tally.wallMs += now - lastEventAt;
-            lastEventAt = now;
+            const tally = files.get(file) ?? { ms: 0, wallMs: 0, passed: 0, failed: 0, firstAt: now };
+            tally.wallMs = now - tally.firstAt!;
             files.set(file, tally);
         }
         if ((event.type !== "test:pass" && event.type !== "test:fail") || event.data.nesting !== 0 || !event.data.file) continue;

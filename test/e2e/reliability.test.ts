@@ -408,29 +408,35 @@ test("SIGINT during lab up: pulumi stops cleanly (no lock, no stray process), la
 });
 
 test("lab up killed outright (SIGKILL): lab down lifts the dead pulumi's lock and leaves zero residue", { timeout: 10 * MINUTE }, async () => {
-    const plugins = () => new Map(sh("ps", ["-eo", "pid=,ppid=,args="]).split("\n").map((l) => l.trim().split(/\s+/))
-        .filter((f) => f.length > 2 && /pulumi-language-nodejs|commandProvider\.ts|@pulumi\/pulumi\/cmd\/run/.test(f.slice(2).join(" ")))
-        .map((f) => [f[0], f[1]]));
-    const before = plugins();
+    /** pid → [ppid, args] of every process now. */
+    const processes = () => new Map(sh("ps", ["-eo", "pid=,ppid=,args="]).split("\n").map((l) => l.trim().split(/\s+/))
+        .filter((f) => f.length > 2).map((f) => [f[0], { ppid: f[1], args: f.slice(2).join(" ") }]));
     writeStackConfig(HALF);
     const run = lab(["up", "--stack", HALF]);
     await waitForOutput(run, /command:local:Command lab-\w+-\d+ created/);
     // The lab and its pulumi (in a group of its own) die at once, as under the OOM killer.
     const pulumiPids = spawnSync("pgrep", ["-f", `pulumi up --stack ${HALF} `], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
     assert.equal(pulumiPids.length, 1, "pulumi runs");
+    // This pulumi's own plugins (language host, program, providers): its descendants, so another
+    // test file's pulumi running beside this one is never mistaken for them.
+    const before = processes();
+    const descendants = [pulumiPids[0]];
+    for (let grew = true; grew;) {
+        grew = false;
+        for (const [pid, p] of before) if (descendants.includes(p.ppid) && !descendants.includes(pid)) { descendants.push(pid); grew = true; }
+    }
+    const plugins = descendants.slice(1).filter((pid) => /pulumi-language-nodejs|commandProvider\.ts|@pulumi\/pulumi\/cmd\/run/.test(before.get(pid)!.args));
+    assert.ok(plugins.some((pid) => before.get(pid)!.args.includes("commandProvider.ts")), "the rig's provider runs under pulumi");
     counts.faults++;
     process.kill(-run.child.pid!, "SIGKILL");
     process.kill(Number(pulumiPids[0]), "SIGKILL");
     await run.done;
     await sleep(5000); // the rig's provider notices its engine is gone (it checks every 2 s)
-    // New plugin processes whose engine is gone: reparented to init, and their own children.
-    const fresh = [...plugins()].filter(([pid]) => !before.has(pid));
-    const orphans = fresh.filter(([, ppid]) => ppid === "1").map(([pid]) => pid);
-    for (const [pid, ppid] of fresh) if (orphans.includes(ppid) && !orphans.includes(pid)) orphans.push(pid);
-    const cmd = (pid: string) => { try { return readFileSync(`/proc/${pid}/cmdline`, "utf8"); } catch { return ""; } };
-    assert.deepEqual(orphans.filter((pid) => cmd(pid).includes("commandProvider.ts")), [], "the rig's provider exited with its engine");
+    const after = processes();
+    const survivors = plugins.filter((pid) => after.get(pid)?.args === before.get(pid)!.args);
+    assert.deepEqual(survivors.filter((pid) => after.get(pid)!.args.includes("commandProvider.ts")), [], "the rig's provider exited with its engine");
     // pulumi's own language host (and the program, if it was still running) stay behind: ours, so stop them.
-    for (const pid of orphans) { try { process.kill(Number(pid), "SIGKILL"); } catch { /* gone */ } }
+    for (const pid of survivors) { try { process.kill(Number(pid), "SIGKILL"); } catch { /* gone */ } }
     const down = await labDone(["down", "--stack", HALF]);
     assert.equal(down.code, 0, down.out);
     assert.match(down.out, /lifting the lock of pulumi pid \d+, which no longer runs/);

@@ -1,4 +1,4 @@
-// A test that times out never counts as passed: `npm test`'s own node --test flags, run on a
+// A test that times out never counts as passed: `npm test`'s own node --test flags (test/run.ts), run on a
 // fixture where one test exceeds its own timeout and the file exceeds --test-timeout.
 // Found this way (node 22): --test-timeout also caps each test FILE (the file is a test of the
 // runner), and the file's process is then killed (SIGTERM) before its after() hooks run; TAP's
@@ -7,21 +7,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 import { tempDir } from "./helpers.ts";
-
-/** The `node --test …` flags of `npm test`, without the file glob. */
-function npmTestFlags(): string[] {
-    const script: string = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).scripts.test;
-    const command = script.split("&&").map((c) => c.trim()).find((c) => c.startsWith("node --test"));
-    assert.ok(command, `npm test runs node --test: ${script}`);
-    return command.split(/\s+/).slice(1).filter((a) => !a.startsWith("'"));
-}
+import { nodeTestArgs } from "../run.ts";
 
 test("npm test's flags: a timed-out test and a file over --test-timeout fail the run, never pass", { timeout: 60_000 }, (t) => {
-    const flags = npmTestFlags();
+    const flags = nodeTestArgs(1, []);
     assert.ok(flags.some((f) => /^--test-timeout=\d+$/.test(f)), `npm test sets --test-timeout: ${flags.join(" ")}`);
     const dir = tempDir(t, "c2m-timeout-");
     const fixture = join(dir, "fixture.test.ts");

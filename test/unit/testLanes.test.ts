@@ -1,0 +1,28 @@
+// npm test's lanes (test/run.ts): every test file runs exactly once; every file that builds a lab
+// runs in the lab lane, the slowest first; files that time real processes run alone.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { LAB_FILE_ORDER, lanes, SOLO_FILES } from "../run.ts";
+import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
+
+const all = ["test/unit", "test/mocks", "test/e2e"].flatMap((dir) =>
+    readdirSync(join(REPO_ROOT, dir)).filter((f) => f.endsWith(".test.ts")).map((f) => `${dir}/${f}`));
+
+test("every test file is in exactly one lane", () => {
+    const { labs, quick, solo } = lanes();
+    const listed = [...labs, ...quick, ...solo];
+    assert.deepEqual([...listed].sort(), [...all].sort());
+    assert.equal(new Set(listed).size, listed.length);
+    assert.deepEqual(solo, SOLO_FILES);
+});
+
+test("every e2e file is in the lab lane, the named slow ones first in their order", () => {
+    const { labs, quick } = lanes();
+    for (const f of all.filter((f) => f.startsWith("test/e2e/"))) assert.ok(labs.includes(f), f);
+    const named = LAB_FILE_ORDER.filter((f) => all.includes(f));
+    assert.deepEqual(labs.slice(0, named.length), named);
+    // A quick file never brings a stack up.
+    for (const f of quick) assert.doesNotMatch(readFileSync(join(REPO_ROOT, f), "utf8"), /\bawait up\(/, f);
+});
