@@ -23,7 +23,7 @@ import { loadavg } from "node:os";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
-import { REPO_ROOT } from "../scripts/toolchain/toolchain.ts";
+import { REPO_ROOT, runsRoot } from "../scripts/toolchain/toolchain.ts";
 import { outputs, teardownStack, up, type StackOutputs } from "../scripts/stack.ts";
 import { residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
@@ -197,7 +197,7 @@ async function main(o: Options): Promise<void> {
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     const runId = `scale-${newRunId(STACK)}`;
-    const dir = join(REPO_ROOT, "runs", runId);
+    const dir = join(runsRoot(), runId);
     mkdirSync(dir, { recursive: true });
     const samples: Sample[] = [];
     let attackOver = false;
@@ -234,7 +234,7 @@ async function main(o: Options): Promise<void> {
         const launch = (overrides: { rate?: number; durationS?: number }, total: { rate: number; durationS: number }) => {
             const i = results.push(undefined) - 1;
             sendings.push({ startT: (Date.now() - t0) / 1000, ...total });
-            const p: Promise<void> = attack(STACK, overrides, join(REPO_ROOT, "runs"))
+            const p: Promise<void> = attack(STACK, overrides, runsRoot())
                 .then((r) => { results[i] = r; }, (err: Error) => { process.stderr.write(`attack ${i + 1} failed: ${err.message}\n`); })
                 .finally(() => { running.delete(p); attackOver = running.size === 0; });
             running.add(p);

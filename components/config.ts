@@ -75,8 +75,8 @@ const haproxy = z.strictObject({
         /** ECDSA curve of the certificate when c2m:haproxy.tls.certificate is absent (the older key). */
         curve: z.enum(["P-256", "P-384"]).default("P-256"),
         /**
-         * The TLS frontend's key: ecdsa-p256 (the default: ~3.8k full handshakes/s per core),
-         * ecdsa-p384, or rsa-2048 (~2.0k/s per core). Absent = ECDSA on `curve`, i.e. ecdsa-p256.
+         * The TLS frontend's key: ecdsa-p256 (the default: fastest; per-core rates in components/plan/tlsHandshakes.ts),
+         * ecdsa-p384, or rsa-2048 (about half P-256's rate). Absent = ECDSA on `curve`, i.e. ecdsa-p256.
          */
         certificate: z.enum(CERTIFICATES).optional(),
         /** Highest TLS version served: TLSv1.2 by default (as the seed's HAProxy 1.6; ~1 KB less per held connection than 1.3). */

@@ -142,7 +142,7 @@ test("a TLS attack records the certificate in run.json and the ledger", { timeou
     const row = JSON.parse(readFileSync(join(runsDir, "ledger.jsonl"), "utf8").trim().split("\n").at(-1)!);
     assert.equal(row.id, run.runId);
     assert.equal(row.certificate, "rsa-2048");
-    // The list as `lab runs` prints it (lab runs reads runs/, not $C2M_RUNS_DIR).
+    // The list as `lab runs` prints it.
     assert.match(formatRuns(readLedger(runsDir)), /\btls\(rsa-2048\)/);
 });
 
