@@ -95,8 +95,11 @@ describe("pong with --max-concurrent 2 --service-time-ms 150 on 127.0.0.1", () =
         assert.deepEqual([during.pong_in_service, during.pong_queued, during.pong_max_concurrent], [2, 4, 2]);
         const replies = await Promise.all(pending);
         assert.ok(replies.every((r) => r.status === 200 && r.body === "pong"));
-        const waves = replies.map((r) => Math.round(r.ms / 150)).sort();
-        assert.deepEqual(waves, [1, 1, 2, 2, 3, 3], `latencies ${replies.map((r) => r.ms.toFixed(0)).join(", ")} ms`);
+        // Two at a time, each slot held 150 ms: the k-th pair cannot end before k × 150 ms. A busy
+        // machine only makes replies later, so these lower bounds hold at any load (5 ms: timer slack).
+        const latencies = replies.map((r) => r.ms).sort((a, b) => a - b);
+        latencies.forEach((ms, i) => assert.ok(ms >= (Math.floor(i / 2) + 1) * 150 - 5,
+            `reply ${i + 1} after ${ms.toFixed(0)} ms: a third request was served at once (latencies ${latencies.map((l) => l.toFixed(0)).join(", ")} ms)`));
         const idle = await metrics(port);
         assert.deepEqual([idle.pong_in_service, idle.pong_queued, idle.pong_in_flight], [0, 0, 0]);
     });

@@ -25,10 +25,11 @@ test("npm test's flags: a timed-out test and a file over --test-timeout fail the
         `after(() => appendFileSync(${JSON.stringify(join(dir, "after.log"))}, "after ran\\n"));`,
         `test("quick", () => {});`,
         `test("over its own timeout", { timeout: 200 }, async () => { await wait(800); });`,
-        `test("keeps the file past --test-timeout", async () => { await wait(10_000); });`,
+        `test("keeps the file past --test-timeout", async () => { await wait(30_000); });`,
     ].join("\n"));
-    // The same flags with a short file cap, so the fixture exceeds it within seconds.
-    const args = flags.map((f) => (f.startsWith("--test-timeout=") ? "--test-timeout=2000" : f));
+    // The same flags with a short file cap, so the fixture exceeds it within seconds (8 s: a busy
+    // machine took over 2 s just to start the fixture and run its first test).
+    const args = flags.map((f) => (f.startsWith("--test-timeout=") ? "--test-timeout=8000" : f));
     // Without NODE_TEST_CONTEXT, or the child thinks it runs inside this test and skips its files.
     const { NODE_TEST_CONTEXT: _, ...env } = process.env;
     const r = spawnSync(process.execPath, [...args, fixture], { cwd: REPO_ROOT, env, encoding: "utf8", timeout: 45_000 });
@@ -38,7 +39,7 @@ test("npm test's flags: a timed-out test and a file over --test-timeout fail the
     assert.match(r.stdout, /failureType: 'testTimeoutFailure'\n\s+error: 'test timed out after 200ms'/);
     assert.doesNotMatch(r.stdout, /^ok \d+ - (over its own timeout|keeps the file past --test-timeout)$/m);
     assert.match(r.stdout, /^not ok \d+ - \S*fixture\.test\.ts$/m, "the file itself timed out");
-    assert.match(r.stdout, /error: 'test timed out after 2000ms'/);
+    assert.match(r.stdout, /error: 'test timed out after 8000ms'/);
     assert.match(r.stdout, /^# pass 1$/m, "only the quick test passed");
     // The durations reporter (stderr) counts the timed-out test as failed, never as passed.
     const row = /^\S*fixture\.test\.ts\s+\S+\s+\S+\s+(\d+)\s+(\d+)$/m.exec(r.stderr);
