@@ -6,6 +6,7 @@
 // limits still get one, for accounting. Scripts and parsers are pure; the readers read /sys.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { HostSample } from "../platform.ts";
 
 export const CGROUP_ROOT = "/sys/fs/cgroup";
 /** cgroup v1 controllers a host's cgroup exists in (each its own hierarchy on this kind of machine). */
@@ -108,27 +109,12 @@ export function cgroupDeleteScript(stack: string, host: string): string {
 }
 
 /** One reading of a host's cgroup. Bytes and nanoseconds; kernel figures are 0 where the kernel does not count them. */
-export interface CgroupReading {
-    /** All memory charged to the host: user + kernel (v1: usage_in_bytes + kmem.tcp; v2: memory.current). */
-    memoryBytes: number;
-    /** Anonymous memory of its processes (their heaps: HAProxy's, vegeta's, node's). */
-    anonBytes: number;
-    /** Page cache charged to it. */
-    fileBytes: number;
-    /** Kernel memory: slab (socket, file, epoll objects), stacks, page tables; socket buffers apart. */
-    kernelBytes: number;
-    /** TCP socket buffers (v1 kmem.tcp, v2 memory.stat sock). */
-    socketBytes: number;
+/** A host's cgroup now: the platform's HostSample fields (v1: usage_in_bytes + kmem.tcp, kmem.tcp, failcnt; v2: memory.current, memory.stat sock, memory.events max), and more. */
+export interface CgroupReading extends Omit<HostSample, "t"> {
     /** Memory limit; undefined when unlimited. */
     limitBytes: number | undefined;
-    /** CPU time used by the host's processes, ns. */
-    cpuNs: number;
-    /** Processes the kernel OOM killer killed in the cgroup. */
-    oomKills: number;
     /** The cgroup is OOM now (v1 under_oom). */
     underOom: boolean;
-    /** Times the memory limit was hit (v1 failcnt; v2 memory.events max). */
-    limitHits: number;
 }
 
 const UNLIMITED = 2 ** 62;

@@ -10,12 +10,8 @@ export function cgroupHostSampler(root = CGROUP_ROOT): HostSampler {
     return {
         source: "each host's own cgroup, read on the machine (v1: memory usage + kmem.tcp, cpuacct; v2: memory.current, cpu.stat)",
         read(stack, host) {
-            const r = readHostCgroup(stack, host, root);
-            return {
-                limitBytes: r.limitBytes,
-                sample: { t: Date.now(), memoryBytes: r.memoryBytes, anonBytes: r.anonBytes, fileBytes: r.fileBytes, kernelBytes: r.kernelBytes,
-                    socketBytes: r.socketBytes, cpuNs: r.cpuNs, oomKills: r.oomKills, limitHits: r.limitHits },
-            };
+            const { limitBytes, underOom: _, ...reading } = readHostCgroup(stack, host, root);
+            return { limitBytes, sample: { t: Date.now(), ...reading } };
         },
     };
 }
