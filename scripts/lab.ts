@@ -133,6 +133,7 @@ program.command("tipping").description("find the latency tipping point: ramp the
     .option("--max-steps <n>", "measured steps at most", positiveNumber("--max-steps"), TIPPING_DEFAULTS.maxSteps)
     .option("--max-rate <rate>", "never offer more than this total rate", positiveNumber("--max-rate"))
     .option("--p99-factor <x>", "bad when p99 > x × the baseline p99", positiveNumber("--p99-factor"), TIPPING_DEFAULTS.p99Factor)
+    .option("--p99-floor-ms <ms>", "…and p99 > this many ms (a few ms of tail on a low baseline is no knee)", nonNegativeInt("--p99-floor-ms"), TIPPING_DEFAULTS.p99FloorMs)
     .option("--max-errors <pct>", "bad when more than pct % of requests fail", percent("--max-errors"), TIPPING_DEFAULTS.maxErrorRatio * 100)
     .option("--duration <s>", "seconds of load per step", positiveNumber("--duration"), TIPPING_DEFAULTS.durationS)
     .option("--timeout <s>", "per-request timeout (slower = error)", positiveNumber("--timeout"), TIPPING_DEFAULTS.timeoutS)
@@ -147,7 +148,7 @@ Examples:
         const { tipping } = await import("./tipping.ts");
         const run = await tipping({
             stack: o.stack, startRate: o.start, factor: o.factor, tolerance: o.tolerance, maxSteps: o.maxSteps, maxRate: o.maxRate,
-            p99Factor: o.p99Factor, maxErrorRatio: o.maxErrors / 100, durationS: o.duration, timeoutS: o.timeout,
+            p99Factor: o.p99Factor, p99FloorMs: o.p99FloorMs, maxErrorRatio: o.maxErrors / 100, durationS: o.duration, timeoutS: o.timeout,
             sleepMs: o.sleep, times: o.times, frontend: o.frontend,
         });
         console.log(`${formatTippingTable(run.result)}\n→ ${run.dir}`);

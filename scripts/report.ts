@@ -16,7 +16,7 @@ import { TippingRecordSchema } from "../components/records/tippingRecord.ts";
 import { renderSvg } from "./lib/plot.ts";
 import { metricsCharts, timelineCharts, tippingChart, type Chart, type MetricsPanel } from "./analysis/reportCharts.ts";
 import { renderReportHtml, type ReportFigure, type ReportTable, type ReportText } from "./analysis/report.ts";
-import { describeFirst, fmtRate } from "./analysis/tipping.ts";
+import { describeFirst, describeP99Rule, fmtRate, formatCores } from "./analysis/tipping.ts";
 import type { HaproxyLogSummary } from "./analysis/metricsLog.ts";
 import type { MetricsFile } from "./lib/metricsPull.ts";
 import { hostSamplePanels } from "../components/render/metrics.ts";
@@ -154,7 +154,7 @@ export async function buildRunReport(dir: string): Promise<BuiltReport> {
 export async function buildTippingReport(dir: string): Promise<BuiltReport> {
     const t0 = performance.now();
     const t = readRecord(join(dir, "tipping.json"), TippingRecordSchema);
-    const chart = tippingChart(t, t.args.p99Factor);
+    const chart = tippingChart(t, t.args.p99Factor, t.args.p99FloorMs);
     const html = renderReportHtml({
         title: `Tipping point ${t.id}`, subtitle: `c2m-lab tipping search on stack ${t.stack}`,
         facts: [
@@ -163,7 +163,7 @@ export async function buildTippingReport(dir: string): Promise<BuiltReport> {
             ["why it stopped", t.stopReason], ["steps", `${t.steps.length} of ${t.args.durationS} s, ${t.elapsedS.toFixed(0)} s in all`],
             ["limited by", t.attribution ? `${t.attribution.bound}: ${t.attribution.note}` +
                 (t.attribution.saturatedFirst ? `; ${describeFirst(t.attribution.saturatedFirst)}` : "") : "not attributed"],
-            ["rules", `bad when p99 > ${t.args.p99Factor}× baseline (${t.baselineP99Ms?.toFixed(1)} ms) or errors > ${(t.args.maxErrorRatio * 100).toFixed(2)} %`],
+            ["rules", `bad when ${describeP99Rule(t.args)} (baseline ${t.baselineP99Ms?.toFixed(1)} ms) or errors > ${(t.args.maxErrorRatio * 100).toFixed(2)} %`],
             ["search", `start ${fmtRate(t.args.startRate)}, ×${t.args.factor}, tolerance ±${(t.args.tolerance * 100).toFixed(0)} %, frontend ${t.args.frontend}`],
         ],
         figures: await figures([chart]),
@@ -172,7 +172,7 @@ export async function buildTippingReport(dir: string): Promise<BuiltReport> {
                 "clients' lag to send: p99 ms, sent/planned (! behind plan)", "run"],
             rows: t.steps.map((s) => [String(s.step), s.phase, s.rate.toFixed(1), s.p50Ms.toFixed(1), s.p99Ms.toFixed(1),
                 `${(s.errorRatio * 100).toFixed(2)} %`, s.good ? "good" : "BAD", s.reason,
-                s.cpu?.length ? s.cpu.map((h) => `${h.host} ${h.cores.toFixed(2)}/${h.allowedCores}${h.saturated ? `* (${h.why})` : ""}`).join("; ") : "-",
+                s.cpu?.length ? s.cpu.map((h) => `${h.host} ${formatCores(h.cores)}/${h.allowedCores}${h.saturated ? `* (${h.why})` : ""}`).join("; ") : "-",
                 s.send?.length ? s.send.map((c) => `${c.host} ${c.lagP99Ms.toFixed(1)} (max ${c.lagMaxMs.toFixed(0)}), ${c.sent}/${c.planned}` +
                     (c.startLagMs >= 1 ? `, started ${c.startLagMs.toFixed(0)} ms late` : "") + (c.behind ? `! (${c.why})` : "")).join("; ") : "-",
                 s.runId ?? ""]),

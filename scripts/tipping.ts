@@ -9,7 +9,8 @@ import { attack, attackExit, newRunId } from "./attack.ts";
 import { outputs } from "./stack.ts";
 import { buildTippingReport, reportName } from "./report.ts";
 import {
-    CPU_ALLOWANCE_SCRIPT, TIPPING_DEFAULTS, attribute, describeFirst, fmtRate, formatSend, formatTippingTable, judgeCpu, parseCpuAllowance, searchTippingPoint, summarise,
+    CPU_ALLOWANCE_SCRIPT, TIPPING_DEFAULTS, attribute, cgroupCores, describeFirst, describeP99Rule, fmtRate, formatCores, formatSend, formatTippingTable, judgeCpu,
+    parseCpuAllowance, processCores, searchTippingPoint, summarise,
     validateTippingOptions, type CpuAllowance, type CpuSample, type HostCpu, type StepMeasure, type StepVerdict, type TippingResult,
 } from "./analysis/tipping.ts";
 import { clientSends, readSendTimes, type ClientSend } from "./analysis/sendLag.ts";
@@ -43,7 +44,7 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
     mkdirSync(dir, { recursive: true });
     const t0 = Date.now();
     log(`tipping ${id}: start ${fmtRate(args.startRate)} ×${args.factor}, ≤ ${args.maxSteps} steps of ${args.durationS} s, ` +
-        `bad when p99 > ${args.p99Factor}× baseline or errors > ${(args.maxErrorRatio * 100).toFixed(2)} %, ` +
+        `bad when ${describeP99Rule(args)} or errors > ${(args.maxErrorRatio * 100).toFixed(2)} %, ` +
         `stop within ±${(args.tolerance * 100).toFixed(0)} %; ${clients} clients, frontend ${args.frontend}`);
 
     const measure = async (rate: number, step: { index: number; phase: string }): Promise<StepMeasure> => {
@@ -95,7 +96,7 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
             const behind = (s.send ?? []).filter((c) => c.behind).map((c) => `${c.host} (${c.why})`);
             log(`  → ${s.good ? "good" : "BAD"}: ${fmtRate(s.rate)} p50 ${s.p50Ms.toFixed(1)} ms p99 ${s.p99Ms.toFixed(1)} ms ` +
                 `errors ${(s.errorRatio * 100).toFixed(2)} % (${s.reason}) [run ${s.runId}]` +
-                (s.cpu ? `; cpu ${s.cpu.map((h) => `${h.host} ${h.cores.toFixed(2)}`).join(" ")}${saturated.length ? `; SATURATED: ${saturated.join(", ")}` : ""}` : "") +
+                (s.cpu ? `; cpu ${s.cpu.map((h) => `${h.host} ${formatCores(h.cores)}`).join(" ")}${saturated.length ? `; SATURATED: ${saturated.join(", ")}` : ""}` : "") +
                 (s.send ? `; send lag p99 ${formatSend(s.send)}${behind.length ? `; BEHIND PLAN: ${behind.join(", ")}` : ""}` : ""));
         });
     } catch (err) {
@@ -153,25 +154,36 @@ async function promQuery(http: HostHttp, endpoint: MetricsEndpoint, expr: string
 }
 
 /**
- * Each host's CPU during a step's load: its lab processes' cores (the process sampler's counters,
- * the metrics role's own left out) and each of its CPUs' idle share (node_exporter), averaged
- * over the load (its first 2 s of start-up left out), judged against the host's allowance.
+ * Each host's CPU during a step's load, averaged over the load (its first 2 s of start-up left
+ * out): its own cores (its cgroup's readings in run.json where the platform takes them, else the
+ * process sampler's counters, the metrics role's own left out; unknown when too few readings) and
+ * each of its CPUs' idle share (node_exporter), judged against the host's allowance.
  */
-export async function stepCpu(lab: StackOutputs, endpoint: MetricsEndpoint, allowances: CpuAllowance[], run: Pick<RunRecord, "startedAt" | "settings">): Promise<HostCpu[]> {
+export async function stepCpu(lab: StackOutputs, endpoint: MetricsEndpoint, allowances: CpuAllowance[],
+    run: Pick<RunRecord, "startedAt" | "settings" | "hostSamples">): Promise<HostCpu[]> {
     const start = Date.parse(run.startedAt) / 1000;
     const skip = run.settings.durationS >= 4 ? 2 : 0;
     const windowS = Math.max(1, Math.floor(run.settings.durationS - skip));
     const at = start + skip + windowS;
     const http = HostHttp.open(lab);
     try {
-        const [own, idle] = await Promise.all([
-            promQuery(http, endpoint, `sum by (host) (increase(c2m_process_cpu_seconds_total{comm!~"prometheus.*"}[${windowS}s]))`, at),
+        const own = `c2m_process_cpu_seconds_total{comm!~"prometheus.*"}`;
+        const [increase, readings, idle] = await Promise.all([
+            promQuery(http, endpoint, `sum by (host) (increase(${own}[${windowS}s]))`, at),
+            promQuery(http, endpoint, `min by (host) (count_over_time(${own}[${windowS}s]))`, at),
             promQuery(http, endpoint, `sum by (host, cpu) (increase(node_cpu_seconds_total{mode=~"idle|iowait"}[${windowS}s]))`, at),
         ]);
+        const byHost = (rows: typeof increase) => new Map(rows.map((r) => [r.metric.host, Number(r.value[1])]));
+        const processes = processCores(byHost(increase), byHost(readings), windowS);
         const samples = new Map<string, CpuSample>();
-        const sample = (host: string) => samples.get(host) ?? samples.set(host, { host, labCores: 0, idleByCpu: {} }).get(host)!;
-        for (const r of own) sample(r.metric.host).labCores = Number(r.value[1]) / windowS;
+        const sample = (host: string) => samples.get(host) ?? samples.set(host, { host, idleByCpu: {} }).get(host)!;
+        for (const [host, cores] of processes) if (cores !== undefined) sample(host).labCores = cores;
         for (const r of idle) sample(r.metric.host).idleByCpu[r.metric.cpu] = Number(r.value[1]) / windowS;
+        for (const [host, h] of Object.entries(run.hostSamples?.hosts ?? {})) {
+            const cores = cgroupCores(h.samples, (start + skip) * 1000, at * 1000);
+            if (cores !== undefined) sample(host).cgroupCores = cores;
+        }
+        for (const a of allowances) sample(a.host);
         return judgeCpu([...samples.values()], allowances);
     } finally {
         http.close();

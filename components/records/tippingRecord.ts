@@ -14,6 +14,8 @@ const TippingOptionsSchema = z.strictObject({
     maxSteps: z.number(),
     /** A step is bad when its p99 exceeds this multiple of the baseline p99… */
     p99Factor: z.number(),
+    /** …and exceeds this many ms (so a few ms of tail on a low baseline is not a knee); absent = no floor (searches before it existed). */
+    p99FloorMs: z.number().min(0).optional(),
     /** …or when more than this share of its requests failed (0.001 = 0.1 %). */
     maxErrorRatio: z.number(),
     /** Never ask for more than this rate (the ramp stops there). */
@@ -42,8 +44,14 @@ export type TippingArgs = z.infer<typeof TippingArgsSchema>;
 const HostCpuSchema = z.strictObject({
     host: z.string(),
     role: z.string(),
-    /** Cores its lab processes used on average over the load (the metrics role's own excluded). */
-    cores: z.number().min(0),
+    /**
+     * Cores it used on average over the load: its whole cgroup where the platform samples one (local
+     * hosts; what a CPU quota limits), else its lab processes (the metrics role's own excluded).
+     * null: unknown (no series, or fewer than 2 readings in the step's window), never read as 0.
+     */
+    cores: z.number().min(0).nullable(),
+    /** Where `cores` comes from (absent in searches recorded before it was said). */
+    coresFrom: z.enum(["cgroup", "processes"]).optional(),
     /** Cores it may use: its CPU set (and CPU quota); hosts sharing CPUs share them. */
     allowedCores: z.number().positive(),
     /** How busy its CPU set was (anyone's work, as its node_exporter sees it), in cores. */

@@ -1,7 +1,7 @@
 // Vega-Lite specs for a run's report and for a tipping search. Pure: data in, spec out; the
 // specs are rendered to SVG at build time by vega (scripts/lib/plot.ts), never by hand.
 import type { Timeline } from "./timeline.ts";
-import type { TippingResult } from "./tipping.ts";
+import { p99Limit, type TippingResult } from "./tipping.ts";
 
 export type VegaLiteSpec = Record<string, unknown>;
 
@@ -78,7 +78,7 @@ export function metricsCharts(panels: MetricsPanel[], t0: number): Chart[] {
 }
 
 /** p99 against offered rate for every step, with the threshold and the knee. */
-export function tippingChart(r: TippingResult, p99Factor: number): Chart {
+export function tippingChart(r: TippingResult, p99Factor: number, p99FloorMs?: number): Chart {
     const points = r.steps.map((s) => ({ rate: Math.round(s.rate * 10) / 10, p99: Math.round(s.p99Ms * 10) / 10, verdict: s.good ? "good" : "bad", step: s.step, phase: s.phase }));
     const layers: Record<string, unknown>[] = [
         {
@@ -98,8 +98,9 @@ export function tippingChart(r: TippingResult, p99Factor: number): Chart {
         },
     ];
     if (r.baselineP99Ms) {
+        const limit = p99Limit(r.baselineP99Ms, { p99Factor, p99FloorMs });
         layers.push({
-            data: { values: [{ y: p99Factor * r.baselineP99Ms, label: `threshold ${p99Factor}× baseline p99` }] },
+            data: { values: [{ y: limit.ms, label: limit.byFloor ? `threshold: the ${p99FloorMs} ms floor` : `threshold ${p99Factor}× baseline p99` }] },
             mark: { type: "rule", strokeDash: [4, 4], color: "#888" },
             encoding: { y: { field: "y", type: "quantitative" } },
         });

@@ -8,13 +8,24 @@ import type { Attribution, ClientSend, HostCpu, Phase, StepMeasure, StepVerdict,
 export type { Attribution, ClientSend, HostCpu, Phase, StepMeasure, StepVerdict, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
 
 /**
+ * A step's p99 must pass this many ms (as well as p99Factor × the baseline) to make it bad. On a
+ * shared 2-core machine the tail of an unloaded lab wanders by tens of ms from step to step
+ * (baselines of 13-21 ms, steps at 32-36 ms with every host below 90 % busy), which doubled a
+ * low baseline without any queue. A real overload queues for the whole step: at 10 % over
+ * capacity a 4 s step's last requests wait ~400 ms, so 100 ms still marks it, within the first
+ * second of a queue. It is also the CFS period a CPU quota is enforced over: a host stalled
+ * until its next period adds up to ~100 ms without being past its capacity.
+ */
+export const DEFAULT_P99_FLOOR_MS = 100;
+
+/**
  * Defaults: doubling, then three geometric bisections of the (last good, first bad] octave put
  * the knee within ±4.4 % of where the rules trip; the threshold itself sits a little above the
  * true capacity (a queue needs some overload before p99 doubles), so the answer stays within
  * ±10 % of capacity. From a start rate 1/16 of the knee or more, that is at most 8 steps.
  */
 export const DEFAULT_TIPPING: Omit<TippingOptions, "startRate"> = {
-    factor: 2, tolerance: 0.05, maxSteps: 8, p99Factor: 2, maxErrorRatio: 0.001,
+    factor: 2, tolerance: 0.05, maxSteps: 8, p99Factor: 2, p99FloorMs: DEFAULT_P99_FLOOR_MS, maxErrorRatio: 0.001,
 };
 
 /** `lab tipping`'s defaults: the search's, plus the load of each step. */
@@ -29,19 +40,34 @@ export function validateTippingOptions(o: TippingOptions): string[] {
     if (!(o.tolerance > 0 && o.tolerance < 1)) problems.push(`tolerance must be in (0, 1), got ${o.tolerance}`);
     if (!(Number.isInteger(o.maxSteps) && o.maxSteps >= 2)) problems.push(`max steps must be a whole number ≥ 2, got ${o.maxSteps}`);
     if (!(o.p99Factor > 1)) problems.push(`p99 factor must be > 1, got ${o.p99Factor}`);
+    if (o.p99FloorMs !== undefined && !(o.p99FloorMs >= 0 && Number.isFinite(o.p99FloorMs))) problems.push(`p99 floor must be ≥ 0 ms, got ${o.p99FloorMs}`);
     if (!(o.maxErrorRatio >= 0 && o.maxErrorRatio < 1)) problems.push(`error threshold must be in [0, 1), got ${o.maxErrorRatio}`);
     if (o.maxRate !== undefined && !(o.maxRate >= o.startRate)) problems.push(`max rate ${o.maxRate} is below the start rate ${o.startRate}`);
     if (o.quantum !== undefined && !(o.quantum > 0 && o.quantum <= o.startRate)) problems.push(`rate quantum must be in (0, start rate], got ${o.quantum}`);
     return problems;
 }
 
+/** The p99 above which a step is bad: p99Factor × the baseline, or the floor when that is higher. */
+export function p99Limit(baselineP99Ms: number, o: Pick<TippingOptions, "p99Factor" | "p99FloorMs">): { ms: number; byFloor: boolean } {
+    const relative = o.p99Factor * baselineP99Ms;
+    const floor = o.p99FloorMs ?? 0;
+    return relative >= floor ? { ms: relative, byFloor: false } : { ms: floor, byFloor: true };
+}
+
+/** The rule as words: "p99 > max(2× baseline, 100 ms)". */
+export function describeP99Rule(o: Pick<TippingOptions, "p99Factor" | "p99FloorMs">): string {
+    return o.p99FloorMs ? `p99 > max(${o.p99Factor}× baseline, ${o.p99FloorMs} ms)` : `p99 > ${o.p99Factor}× baseline`;
+}
+
 /** Applies the threshold rules to one step; the baseline p99 comes from the first step. */
-export function judgeStep(m: StepMeasure, baselineP99Ms: number, o: Pick<TippingOptions, "p99Factor" | "maxErrorRatio">): { good: boolean; reason: string } {
+export function judgeStep(m: StepMeasure, baselineP99Ms: number, o: Pick<TippingOptions, "p99Factor" | "p99FloorMs" | "maxErrorRatio">): { good: boolean; reason: string } {
     const reasons: string[] = [];
     if (m.requests === 0) reasons.push("no requests completed");
     if (m.errorRatio > o.maxErrorRatio) reasons.push(`errors ${pct(m.errorRatio)} > ${pct(o.maxErrorRatio)}`);
-    const limit = o.p99Factor * baselineP99Ms;
-    if (m.p99Ms > limit) reasons.push(`p99 ${m.p99Ms.toFixed(1)} ms > ${o.p99Factor}× baseline (${limit.toFixed(1)} ms)`);
+    const limit = p99Limit(baselineP99Ms, o);
+    if (m.p99Ms > limit.ms) {
+        reasons.push(`p99 ${m.p99Ms.toFixed(1)} ms > ${limit.byFloor ? `the ${limit.ms} ms floor` : `${o.p99Factor}× baseline (${limit.ms.toFixed(1)} ms)`}`);
+    }
     if (reasons.length > 0) return { good: false, reason: reasons.join("; ") };
     return { good: true, reason: `p99 ${(m.p99Ms / baselineP99Ms).toFixed(2)}× baseline, errors ${pct(m.errorRatio)}` };
 }
@@ -160,7 +186,7 @@ export function formatTippingTable(r: TippingResult): string {
     const rows = r.steps.map((s) => [
         String(s.step), s.phase, s.rate.toFixed(1), s.p50Ms.toFixed(1), s.p99Ms.toFixed(1),
         r.baselineP99Ms ? (s.p99Ms / r.baselineP99Ms).toFixed(2) : "-", pct(s.errorRatio), s.good ? "good" : "BAD",
-        ...(withCpu ? [s.cpu?.length ? s.cpu.map((h) => `${h.host} ${h.cores.toFixed(2)}${h.saturated ? "*" : ""}`).join(" ") : "-"] : []),
+        ...(withCpu ? [s.cpu?.length ? s.cpu.map((h) => `${h.host} ${formatCores(h.cores)}${h.saturated ? "*" : ""}`).join(" ") : "-"] : []),
         ...(withSend ? [formatSend(s.send)] : []), s.reason,
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
@@ -215,14 +241,23 @@ export function minCheckableCapacity(quantum: number): number {
  * other hosts (clients, backends, metrics) on the CPUs left — or, when none are left, on all of
  * them, sharing the LB's: a knee found then may be theirs, which the attribution says.
  */
-export function lbKneeLayout(lbCpus: number, online: number[]): { lbCpus: number[]; otherCpus: number[]; shared: boolean; threads: number } {
+export function lbKneeLayout(lbCpus: number, online: number[], o: { threads?: number; cpuQuota?: number } = {}): LbKneeLayout {
     if (!(Number.isInteger(lbCpus) && lbCpus >= 1 && lbCpus <= online.length)) {
         throw new Error(`--lb-cpus ${lbCpus}: this machine has ${online.length} CPU(s) (${online.join(",")}); give 1..${online.length}`);
     }
+    const threads = o.threads ?? lbCpus;
+    if (!(Number.isInteger(threads) && threads >= 1 && threads <= 64)) throw new Error(`--lb-threads ${threads}: give a whole number of HAProxy threads, 1..64`);
+    // The kernel takes a quota of at least 1 ms per 100 ms period; more than the CPU set can run is no limit.
+    if (o.cpuQuota !== undefined && !(o.cpuQuota >= 0.01 && o.cpuQuota <= lbCpus)) {
+        throw new Error(`--lb-cpu-quota ${o.cpuQuota}: the LB's CPU time in CPUs' worth must be in 0.01..${lbCpus} (the ${lbCpus} CPU(s) of --lb-cpus ${lbCpus})`);
+    }
     const lb = online.slice(0, lbCpus);
     const rest = online.slice(lbCpus);
-    return { lbCpus: lb, otherCpus: rest.length ? rest : online, shared: rest.length === 0, threads: lbCpus };
+    return { lbCpus: lb, otherCpus: rest.length ? rest : online, shared: rest.length === 0, threads, ...(o.cpuQuota !== undefined ? { cpuQuota: o.cpuQuota } : {}) };
 }
+
+/** Where an LB knee search puts HAProxy: its CPU set, threads and CPU quota (CPUs' worth), and the other hosts' CPUs. */
+export interface LbKneeLayout { lbCpus: number[]; otherCpus: number[]; shared: boolean; threads: number; cpuQuota?: number }
 
 /** A CPU list as c2m:local.hostLimits takes it: "0", "0-1", "0,2". */
 export function cpuListText(cpus: number[]): string {
@@ -231,11 +266,12 @@ export function cpuListText(cpus: number[]): string {
 
 /**
  * The lab config (keys without "c2m:") of an LB knee search: one LB host on its CPUs with as many
- * threads, one backend host of 2 pong servers without a capacity limit, `clients` clients and a
+ * threads (or `threads`) and, with `cpuQuota`, that much CPU time (c2m:local.hostLimits.haproxy.cpuQuota:
+ * its cgroup's CFS quota), so HAProxy is the lab's narrowest resource; one backend host of 2 pong servers without a capacity limit, `clients` clients and a
  * metrics host (each step's CPU per host) on the other CPUs, the attack on one frontend.
  */
-export function lbKneeConfig(lbCpus: number, online: number[], o: { subnet: string; frontend: "plain" | "tls"; clients: number }) {
-    const layout = lbKneeLayout(lbCpus, online);
+export function lbKneeConfig(lbCpus: number, online: number[], o: { subnet: string; frontend: "plain" | "tls"; clients: number; threads?: number; cpuQuota?: number }) {
+    const layout = lbKneeLayout(lbCpus, online, o);
     const others = { cpus: cpuListText(layout.otherCpus) };
     return {
         layout,
@@ -244,10 +280,19 @@ export function lbKneeConfig(lbCpus: number, online: number[], o: { subnet: stri
             // pong unlimited (maxConcurrent 0, no service time): the backends never queue on purpose.
             backend: { serversPerHost: 2, maxConcurrent: 0, serviceTimeMs: 0 },
             haproxy: { threads: layout.threads },
-            local: { subnet: o.subnet, hostLimits: { haproxy: { cpus: cpuListText(layout.lbCpus) }, client: others, backend: others, metrics: others } },
+            local: { subnet: o.subnet, hostLimits: {
+                haproxy: { cpus: cpuListText(layout.lbCpus), ...(layout.cpuQuota !== undefined ? { cpuQuota: layout.cpuQuota } : {}) },
+                client: others, backend: others, metrics: others,
+            } },
             attack: { preset: "smoke" as const, frontends: [o.frontend] },
         },
     };
+}
+
+/** The LB host's cores (and its allowance) at the step of a rate, e.g. the first bad one: "0.09/0.1"; null when not measured. */
+export function lbCoresAt(r: Pick<TippingResult, "steps">, rate: number | undefined): string | null {
+    const lb = r.steps.find((s) => s.rate === rate)?.cpu?.find((h) => h.role === "haproxy");
+    return lb ? `${formatCores(lb.cores)}/${lb.allowedCores}` : null;
 }
 
 // ---- attribution: which host's CPU limited the knee ---------------------------------------------
@@ -299,8 +344,47 @@ export function parseCpuAllowance(host: string, role: string, text: string): Cpu
     return { host, role, cpus, boot: field("boot"), ...(quotaCores !== undefined ? { quotaCores } : {}) };
 }
 
-/** A step's CPU figures per host: its lab processes' cores, and each CPU's idle share (idle + iowait) as its node_exporter reports it. */
-export interface CpuSample { host: string; labCores: number; idleByCpu: Record<string, number> }
+/**
+ * A step's CPU figures per host: its own cores, from its cgroup (cgroupCores) or from its lab
+ * processes (labCores), undefined when unknown; and each CPU's idle share (idle + iowait) as its
+ * node_exporter reports it.
+ */
+export interface CpuSample { host: string; labCores?: number; cgroupCores?: number; idleByCpu: Record<string, number> }
+
+/** Readings a counter needs in a window to give a rate over it. */
+export const MIN_READINGS = 2;
+
+/**
+ * A host's cores over [fromMs, toMs] from its cgroup readings (run.json hostSamples: t in ms,
+ * cpuNs a counter): the first and last reading inside the window; undefined with fewer than 2.
+ */
+export function cgroupCores(samples: { t: number; cpuNs: number }[], fromMs: number, toMs: number): number | undefined {
+    const inside = samples.filter((s) => s.t >= fromMs && s.t <= toMs);
+    if (inside.length < MIN_READINGS) return undefined;
+    const [first, last] = [inside[0], inside[inside.length - 1]];
+    if (!(last.t > first.t)) return undefined;
+    return Math.max(0, last.cpuNs - first.cpuNs) / 1e6 / (last.t - first.t);
+}
+
+/**
+ * Each host's processes' cores over a window from the process sampler's counters: `increase` is
+ * CPU seconds per host over the window, `readings` the fewest readings any of that host's series
+ * had in it. A host with no series, or a series seen fewer than 2 times (a process found late),
+ * is unknown, not 0: its figure would leave out what it used before it was seen.
+ */
+export function processCores(increase: Map<string, number>, readings: Map<string, number>, windowS: number): Map<string, number | undefined> {
+    const hosts = new Set([...increase.keys(), ...readings.keys()]);
+    return new Map([...hosts].map((h) => {
+        const n = readings.get(h) ?? 0;
+        const inc = increase.get(h);
+        return [h, n >= MIN_READINGS && inc !== undefined && Number.isFinite(inc) ? inc / windowS : undefined];
+    }));
+}
+
+/** A host's own cores as the tables show them: "0.42", or "unknown". */
+export function formatCores(cores: number | null | undefined): string {
+    return cores === null || cores === undefined ? "unknown" : cores.toFixed(2);
+}
 
 /** Share of the allowance above which a host counts as saturated. */
 export const SATURATION = 0.9;
@@ -321,14 +405,18 @@ export function judgeCpu(samples: CpuSample[], allowances: CpuAllowance[], thres
         const idle = a.cpus.map((c) => s.idleByCpu[String(c)]);
         const busyCores = idle.every((x) => x !== undefined) ? a.cpus.length - idle.reduce((t, x) => t + Math.min(1, Math.max(0, x!)), 0) : undefined;
         const sharers = allowances.filter((o) => o.host !== a.host && o.boot === a.boot && o.cpus.some((c) => a.cpus.includes(c))).length;
+        // The host's own use: its cgroup (everything in it, what a quota limits) when read, else its lab processes.
+        const own = s.cgroupCores ?? s.labCores;
+        const ownWords = s.cgroupCores !== undefined ? "its cgroup" : "its own processes";
         let why: string | undefined;
-        if (a.quotaCores !== undefined && s.labCores >= threshold * a.quotaCores) {
-            why = `its processes used ${fmtCores(s.labCores)} of its ${fmtCores(a.quotaCores)}-core quota`;
+        if (a.quotaCores !== undefined && own !== undefined && own >= threshold * a.quotaCores) {
+            why = `${ownWords} used ${fmtCores(own)} of its ${fmtCores(a.quotaCores)}-core quota`;
         } else if (busyCores !== undefined && busyCores >= threshold * a.cpus.length) {
             why = `CPUs ${cpuList(a.cpus)} busy ${fmtCores(busyCores)} of ${a.cpus.length}` +
-                (sharers > 0 ? ` (shared with ${sharers} other host${sharers > 1 ? "s" : ""}; its own processes ${fmtCores(s.labCores)})` : ` (its own processes ${fmtCores(s.labCores)})`);
+                (sharers > 0 ? ` (shared with ${sharers} other host${sharers > 1 ? "s" : ""}; ${ownWords} ${formatCores(own)})` : ` (${ownWords} ${formatCores(own)})`);
         }
-        return [{ host: a.host, role: a.role, cores: round2(s.labCores), allowedCores: round2(allowedCores),
+        return [{ host: a.host, role: a.role, cores: own === undefined ? null : round2(own),
+            ...(own !== undefined ? { coresFrom: s.cgroupCores !== undefined ? "cgroup" as const : "processes" as const } : {}), allowedCores: round2(allowedCores),
             ...(busyCores !== undefined ? { busyCores: round2(busyCores) } : {}), saturated: why !== undefined, ...(why ? { why } : {}) }];
     });
 }
@@ -346,7 +434,7 @@ interface Limited { host: string; role: string; why: string; weight: number }
 export function limitedHosts(s: Pick<StepMeasure, "cpu" | "send">): Limited[] {
     const byHost = new Map<string, Limited>();
     for (const h of s.cpu ?? []) {
-        if (h.saturated) byHost.set(h.host, { host: h.host, role: h.role, why: h.why ?? "CPU saturated", weight: h.cores / h.allowedCores });
+        if (h.saturated) byHost.set(h.host, { host: h.host, role: h.role, why: h.why ?? "CPU saturated", weight: (h.cores ?? h.busyCores ?? h.allowedCores) / h.allowedCores });
     }
     for (const c of s.send ?? []) {
         if (!c.behind) continue;

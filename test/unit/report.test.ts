@@ -50,7 +50,7 @@ describe("report charts", () => {
     });
 
     test("the tipping chart shows every step, the threshold and the knee", async () => {
-        const r = await searchTippingPoint(async (rate) => ({ rate, p50Ms: 10, p99Ms: rate > 300 ? 100 : 12, errorRatio: 0, requests: 1000 }), { ...DEFAULT_TIPPING, startRate: 40 });
+        const r = await searchTippingPoint(async (rate) => ({ rate, p50Ms: 10, p99Ms: rate > 300 ? 250 : 12, errorRatio: 0, requests: 1000 }), { ...DEFAULT_TIPPING, startRate: 40 });
         const svg = await renderSvg(tippingChart(r, 2).spec);
         assert.match(svg, /knee ≈ 3\d\d\/s/);
         assert.equal([...svg.matchAll(/<g class="mark-symbol role-mark[^"]*"[^>]*>(.*?)<\/g>/gs)][0][1].match(/<path/g)?.length, r.steps.length);

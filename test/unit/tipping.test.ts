@@ -3,7 +3,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-    DEFAULT_TIPPING, bracketUncertainty, formatTippingTable, judgeStep, nextStep, searchTippingPoint,
+    DEFAULT_TIPPING, bracketUncertainty, describeP99Rule, formatTippingTable, judgeStep, nextStep, p99Limit, searchTippingPoint,
     validateTippingOptions, type StepMeasure, type TippingOptions,
 } from "../../scripts/analysis/tipping.ts";
 import { seededRandom } from "./helpers.ts";
@@ -133,14 +133,47 @@ describe("tipping-point search on a queueing backend of known capacity", () => {
 });
 
 describe("threshold rules and bookkeeping", () => {
-    test("defaults: bad above 2× the baseline p99 or above 0.1 % errors", () => {
+    const m = (p99Ms: number, errorRatio: number): StepMeasure => ({ rate: 1, p50Ms: 1, p99Ms, errorRatio, requests: 1000 });
+
+    test("defaults: bad above 2× the baseline p99 (when that is above the floor) or above 0.1 % errors", () => {
         const rules = DEFAULT_TIPPING;
-        const m = (p99Ms: number, errorRatio: number): StepMeasure => ({ rate: 1, p50Ms: 1, p99Ms, errorRatio, requests: 1000 });
-        assert.equal(judgeStep(m(20, 0), 10, rules).good, true);
-        assert.equal(judgeStep(m(20.1, 0), 10, rules).good, false);
+        assert.equal(judgeStep(m(200, 0), 100, rules).good, true);
+        assert.equal(judgeStep(m(200.1, 0), 100, rules).good, false);
+        assert.match(judgeStep(m(200.1, 0), 100, rules).reason, /p99 200\.1 ms > 2× baseline \(200\.0 ms\)/);
         assert.equal(judgeStep(m(10, 0.001), 10, rules).good, true);
         assert.match(judgeStep(m(10, 0.0011), 10, rules).reason, /errors 0\.11 % > 0\.10 %/);
         assert.match(judgeStep({ ...m(1, 0), requests: 0 }, 10, rules).reason, /no requests completed/);
+    });
+
+    test("a few ms of tail on a low baseline is not a knee: p99 must also pass the floor", () => {
+        const rules = { ...DEFAULT_TIPPING, p99FloorMs: 100 };
+        // Measured on this machine: baselines of 13-21 ms, steps at 32-36 ms with no host saturated.
+        for (const [baseline, p99] of [[14, 31.8], [19, 35.9], [13.5, 99.9]]) assert.equal(judgeStep(m(p99, 0), baseline, rules).good, true, `${p99} vs ${baseline}`);
+        assert.match(judgeStep(m(100.1, 0), 14, rules).reason, /^p99 100\.1 ms > the 100 ms floor$/);
+        assert.deepEqual(p99Limit(14, rules), { ms: 100, byFloor: true });
+        assert.deepEqual(p99Limit(80, rules), { ms: 160, byFloor: false });
+        // Errors still make a step bad below the floor.
+        assert.equal(judgeStep(m(20, 0.01), 14, rules).good, false);
+        // No floor (0, or a search recorded before it existed): the relative rule alone.
+        for (const none of [{ ...rules, p99FloorMs: 0 }, { p99Factor: 2, maxErrorRatio: 0.001 }]) {
+            assert.equal(judgeStep(m(31.8, 0), 14, none).good, false);
+        }
+        assert.equal(describeP99Rule(rules), "p99 > max(2× baseline, 100 ms)");
+        assert.equal(describeP99Rule({ p99Factor: 3 }), "p99 > 3× baseline");
+        assert.deepEqual(validateTippingOptions(options(10, { p99FloorMs: -1 })), ["p99 floor must be ≥ 0 ms, got -1"]);
+    });
+
+    test("a search on a noisy low-latency lab does not stop at tail noise; it finds the queue", async () => {
+        // A 14 ms baseline, then 14-36 ms of tail at any rate below 400/s (as measured here), a queue above it (4 s steps).
+        const random = seededRandom(7);
+        const lab = async (rate: number): Promise<StepMeasure> => {
+            const p99Ms = (rate <= 50 ? 14 : 14 + 22 * random()) + (rate > 400 ? (rate / 400 - 1) * 4000 : 0);
+            return { rate, p50Ms: 5, p99Ms, errorRatio: 0, requests: rate * 4 };
+        };
+        const withFloor = await searchTippingPoint(lab, options(50));
+        assert.ok(within(withFloor.knee, 400), `knee ${withFloor.knee}: ${withFloor.stopReason}`);
+        const withoutFloor = await searchTippingPoint(lab, options(50, { p99FloorMs: 0 }));
+        assert.ok(!within(withoutFloor.knee, 400), `without a floor the tail noise stops it early: ${withoutFloor.knee}`);
     });
 
     test("the first step is the baseline; the bracket is geometric", () => {

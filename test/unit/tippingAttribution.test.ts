@@ -4,7 +4,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-    CPU_ALLOWANCE_SCRIPT, DEFAULT_TIPPING, attribute, formatTippingTable, judgeCpu, limitedHosts, parseCpuAllowance, parseCpuSet,
+    CPU_ALLOWANCE_SCRIPT, DEFAULT_TIPPING, attribute, cgroupCores, formatCores, formatTippingTable, judgeCpu, limitedHosts, parseCpuAllowance, parseCpuSet, processCores,
     searchTippingPoint, type ClientSend, type CpuAllowance, type CpuSample, type HostCpu, type StepMeasure, type TippingResult,
 } from "../../scripts/analysis/tipping.ts";
 import { TippingRecordSchema } from "../../components/records/tippingRecord.ts";
@@ -84,6 +84,44 @@ describe("judgeCpu", () => {
     test("a host without a sample or an allowance is left out, not guessed", () => {
         assert.deepEqual(judgeCpu([], pinned), []);
         assert.deepEqual(judgeCpu([{ host: "stranger", labCores: 1, idleByCpu: {} }], pinned), []);
+    });
+});
+
+describe("a host's own CPU: known, or unknown, never 0 by default", () => {
+    test("cgroup readings: the first and last inside the step's window; fewer than 2 inside is unknown", () => {
+        const readings = [0, 1000, 2000, 3000, 4000].map((t, i) => ({ t, cpuNs: i * 0.25e9 }));
+        assert.equal(cgroupCores(readings, 1000, 3000), 0.25);
+        assert.equal(cgroupCores(readings, 500, 4500), 0.25);
+        assert.equal(cgroupCores(readings, 1500, 2500), undefined);
+        assert.equal(cgroupCores([], 0, 4000), undefined);
+    });
+
+    test("process counters: a host with no series, or one seen fewer than 2 times in the window, is unknown", () => {
+        const cores = processCores(new Map([["client-0", 0.8], ["haproxy-0", 0.4], ["backend-0", 0.2]]), new Map([["client-0", 1], ["haproxy-0", 2], ["metrics-0", 3]]), 2);
+        assert.deepEqual([...cores].sort(), [["backend-0", undefined], ["client-0", undefined], ["haproxy-0", 0.2], ["metrics-0", undefined]]);
+    });
+
+    test("judged: a quota is judged on the cgroup's figure; unknown cores stay null, are shown as unknown, and can still be saturated by a busy CPU set", () => {
+        const lb: CpuAllowance[] = [
+            { host: "haproxy-0", role: "haproxy", cpus: [0], quotaCores: 0.1, boot: "m" },
+            { host: "client-0", role: "client", cpus: [1], boot: "m" },
+        ];
+        const cpu = judgeCpu([
+            { host: "haproxy-0", cgroupCores: 0.095, labCores: 0.06, idleByCpu: { 0: 0.9 } },
+            { host: "client-0", idleByCpu: { 1: 0.02 } },
+        ], lb);
+        assert.deepEqual(cpu[0], { host: "haproxy-0", role: "haproxy", cores: 0.1, coresFrom: "cgroup", allowedCores: 0.1, busyCores: 0.1, saturated: true,
+            why: "its cgroup used 0.10 of its 0.10-core quota" });
+        assert.equal(cpu[1].cores, null);
+        assert.equal(cpu[1].coresFrom, undefined);
+        assert.equal(cpu[1].saturated, true);
+        assert.match(cpu[1].why!, /^CPUs 1 busy 0\.98 of 1 \(its own processes unknown\)$/);
+        assert.equal(judgeCpu([{ host: "haproxy-0", idleByCpu: { 0: 0.5 } }], lb)[0].saturated, false, "an unknown figure never trips a quota");
+        assert.deepEqual(TippingRecordSchema.shape.steps.element.shape.cpu.parse(cpu), cpu);
+        const table = formatTippingTable({ converged: false, stopReason: "x", steps: [{ step: 1, phase: "baseline", rate: 10, good: true, reason: "", p50Ms: 1, p99Ms: 2, errorRatio: 0, requests: 10, cpu }] });
+        assert.match(table, /haproxy-0 0\.10\* client-0 unknown\*/);
+        assert.equal(formatCores(null), "unknown");
+        assert.deepEqual(limitedHosts({ cpu }).map((h) => [h.host, h.weight]), [["haproxy-0", 1], ["client-0", 0.98]]);
     });
 });
 
