@@ -40,9 +40,11 @@ export function renderPrometheusConfig(input: PrometheusInput): string {
 /**
  * Every second: CPU seconds and resident memory of this host's lab processes (those whose command
  * line names its work dir: haproxy, pong, vegeta, node_exporter, prometheus), summed per command
- * name, written atomically for node_exporter's textfile collector. Kept cheap: the process list
- * (pgrep) is refreshed every 3 s, and each second costs one awk that reads the /proc stat files
- * itself (a process gone meanwhile is skipped). The sampler's own shell is left out.
+ * name, written atomically for node_exporter's textfile collector. The process list (pgrep) is
+ * refreshed every second too: a process started for a short step (vegeta in a 4 s tipping step)
+ * must be in the counters from its first second, or the step's CPU leaves out what it used before
+ * it was found. Each second then costs a pgrep and one awk that reads the /proc stat files itself
+ * (a process gone meanwhile is skipped). The sampler's own shell is left out.
  */
 export function procstatLoop(workDir: string, textfileDir: string): string {
     const out = `${textfileDir}/c2m_procstat.prom`;
@@ -58,10 +60,8 @@ export function procstatLoop(workDir: string, textfileDir: string): string {
     ].join("\n");
     return [
         "export TCK=$(getconf CLK_TCK) PAGE=$(getconf PAGESIZE) PIDS=''",
-        "i=0",
         "while :; do",
-        `  if [ $((i % 3)) -eq 0 ]; then PIDS=$(pgrep -d ' ' -f '${workDir}/'); export PIDS; fi`,
-        "  i=$((i + 1))",
+        `  PIDS=$(pgrep -d ' ' -f '${workDir}/'); export PIDS`,
         `  awk '${awk.replace(/'/g, `'\\''`)}' > ${out}.tmp && mv ${out}.tmp ${out}`,
         "  sleep 1",
         "done",

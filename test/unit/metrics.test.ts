@@ -95,6 +95,29 @@ describe("metrics scripts", () => {
         assert.match(text, /^c2m_processes\{comm="node"\} 1$/m);
         assert.doesNotMatch(text, /comm="(sh|sleep|awk|pgrep)"/);
     });
+
+    test("the process sampler looks for new processes at every reading, so a process of a short step is counted from its first second", (t) => {
+        const dir = tempDir(t);
+        // Stand-ins on PATH: pgrep logs each search, sleep logs each reading and ends the loop after five.
+        runBash(`mkdir -p ${dir}/bin ${dir}/textfile
+cat > ${dir}/bin/pgrep <<'EOF2'
+#!/bin/sh
+echo search >> ${dir}/log
+EOF2
+cat > ${dir}/bin/sleep <<'EOF2'
+#!/bin/sh
+echo reading >> ${dir}/log
+[ "$(grep -c reading ${dir}/log)" -ge 5 ] && kill $PPID
+exit 0
+EOF2
+chmod +x ${dir}/bin/pgrep ${dir}/bin/sleep`);
+        writeFileSync(join(dir, "procstat.sh"), procstatLoop(join(dir, "host"), join(dir, "textfile")));
+        runBash(`sh ${dir}/procstat.sh`, { env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` }, timeoutMs: 20_000 });
+        const log = readFileSync(join(dir, "log"), "utf8").trim().split("\n");
+        assert.equal(log.filter((l) => l === "reading").length, 5);
+        // Each reading is preceded by its own search.
+        assert.deepEqual(log, Array.from({ length: 5 }, () => ["search", "reading"]).flat());
+    });
 });
 
 describe("panels", () => {
