@@ -7,8 +7,12 @@
 // --lb-cpus N: HAProxy's own knee: the LB host pinned to N CPUs (its cgroup's CPU set, N threads),
 //   pong unlimited, the other hosts on the CPUs left (or sharing the LB's when none are left: the
 //   JSON says shared_cpus). No synthetic capacity; exits 1 when no knee. The knee's attribution
-//   (haproxy, client, backend…) says whose it is.
-//   npm run bench:tipping -- [--capacity 240 | --lb-cpus 1|2] [--mode plain|tls] [--start N] [--duration 10] [--stack tipping] [--subnet …]
+//   (haproxy, client, backend…) says whose it is. --lb-cpu-quota F also caps the LB host's CPU
+//   time at F CPUs' worth (its cgroup's CFS quota) and --lb-threads its HAProxy threads: on a
+//   machine whose clients need far more CPU per request than HAProxy, this makes HAProxy the
+//   narrowest resource, so its knee is the one found (1 thread at F vs 2 threads at 2F).
+//   npm run bench:tipping -- [--capacity 240 | --lb-cpus 1|2 [--lb-cpu-quota F] [--lb-threads N]] [--mode plain|tls]
+//     [--start N] [--duration 10] [--p99-floor-ms 100] [--stack tipping] [--subnet …]
 // The last line is one JSON object: capacity (null with --lb-cpus), knee, steps, error_pct (|knee − capacity| / capacity × 100), …
 import { Command, InvalidArgumentError, Option } from "commander";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -20,12 +24,12 @@ import { destroy, removeStack, up } from "../scripts/stack.ts";
 import { describeResidue, residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { tipping, TIPPING_DEFAULTS } from "../scripts/tipping.ts";
-import { cpuListText, formatTippingTable, lbKneeConfig, minCheckableCapacity, startRateFor, syntheticBackend } from "../scripts/analysis/tipping.ts";
+import { DEFAULT_P99_FLOOR_MS, cpuListText, formatTippingTable, lbCoresAt, lbKneeConfig, minCheckableCapacity, startRateFor, syntheticBackend } from "../scripts/analysis/tipping.ts";
 import { onlineCpus } from "../components/platform/local/limits.ts";
 
 interface Options {
-    capacity?: number; lbCpus?: number; mode: "plain" | "tls"; start?: number; duration: number; maxSteps?: number;
-    stack: string; subnet: string; serviceMs: number; keep?: boolean;
+    capacity?: number; lbCpus?: number; lbCpuQuota?: number; lbThreads?: number; mode: "plain" | "tls"; start?: number; duration: number; maxSteps?: number;
+    p99FloorMs: number; stack: string; subnet: string; serviceMs: number; keep?: boolean;
 }
 
 /** The default capacity to check when neither --capacity nor --lb-cpus is given. */
@@ -50,12 +54,18 @@ function benchLab(o: Options) {
     if (o.capacity !== undefined && o.lbCpus !== undefined) {
         throw new Error("--capacity builds backends of that capacity, --lb-cpus searches HAProxy's own knee with unlimited backends: give one of them");
     }
+    if (o.lbCpus === undefined && (o.lbCpuQuota !== undefined || o.lbThreads !== undefined)) {
+        throw new Error("--lb-cpu-quota and --lb-threads shape the LB of an LB knee search: give --lb-cpus too");
+    }
     if (o.lbCpus !== undefined) {
-        const { layout, config } = lbKneeConfig(o.lbCpus, onlineCpus(), { subnet: o.subnet, frontend: o.mode, clients: CLIENTS });
+        const { layout, config } = lbKneeConfig(o.lbCpus, onlineCpus(), {
+            subnet: o.subnet, frontend: o.mode, clients: CLIENTS, threads: o.lbThreads, cpuQuota: o.lbCpuQuota,
+        });
         return {
             kind: "lb" as const, layout, capacity: undefined, start: o.start ?? LB_START,
             config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`c2m:${k}`, v])),
-            describe: `LB knee: haproxy on CPU(s) ${cpuListText(layout.lbCpus)} with ${layout.threads} thread(s), clients/backend/metrics on CPU(s) ` +
+            describe: `LB knee: haproxy on CPU(s) ${cpuListText(layout.lbCpus)} with ${layout.threads} thread(s)` +
+                `${layout.cpuQuota !== undefined ? `, CPU quota ${layout.cpuQuota} CPU` : ""}, clients/backend/metrics on CPU(s) ` +
                 `${cpuListText(layout.otherCpus)}${layout.shared ? " (shared with the LB: this machine has no CPU left for them)" : ""}, pong unlimited, frontend ${o.mode}`,
         };
     }
@@ -96,7 +106,7 @@ async function main(o: Options): Promise<void> {
         const upS = (Date.now() - t0) / 1000;
         const load0 = loadavg()[0];
         const run = await tipping({
-            ...TIPPING_DEFAULTS, stack: o.stack, startRate: start, durationS: o.duration, frontend: o.mode,
+            ...TIPPING_DEFAULTS, stack: o.stack, startRate: start, durationS: o.duration, frontend: o.mode, p99FloorMs: o.p99FloorMs,
             ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}),
         });
         const r = run.result;
@@ -111,8 +121,9 @@ async function main(o: Options): Promise<void> {
             within_10pct: capacity === undefined ? null : r.knee !== undefined && Math.abs(r.knee - capacity) / capacity <= 0.1,
             bound: r.attribution?.bound ?? null, saturated_first: r.attribution?.saturatedFirst ?? null, steps_with_client_behind: behind,
             mode: o.mode, ...(bench.kind === "lb" ? { lb_cpus: bench.layout.lbCpus.length, lb_cpu_list: cpuListText(bench.layout.lbCpus),
-                others_cpu_list: cpuListText(bench.layout.otherCpus), shared_cpus: bench.layout.shared, haproxy_threads: bench.layout.threads } : {}),
-            baseline_p99_ms: round(r.baselineP99Ms), converged: r.converged, stop: r.stopReason, start: round(start), step_s: o.duration,
+                others_cpu_list: cpuListText(bench.layout.otherCpus), shared_cpus: bench.layout.shared, haproxy_threads: bench.layout.threads,
+                lb_cpu_quota: bench.layout.cpuQuota ?? null, lb_cores_at_first_bad: lbCoresAt(r, r.firstBad) } : {}),
+            baseline_p99_ms: round(r.baselineP99Ms), p99_floor_ms: o.p99FloorMs, converged: r.converged, stop: r.stopReason, start: round(start), step_s: o.duration,
             ...(bench.kind === "capacity" ? { servers: bench.pong.servers, max_concurrent: bench.pong.maxConcurrent, service_time_ms: bench.pong.serviceTimeMs } : {}),
             search_s: Math.round(run.elapsedS), up_s: Math.round(upS), load1_start: round(load0, 2), load1_end: round(loadavg()[0], 2), runs: run.dir,
         }));
@@ -142,6 +153,11 @@ const positive = (flag: string) => (v: string) => {
     if (!(n > 0 && Number.isFinite(n))) throw new InvalidArgumentError(`${flag} must be a positive number, got "${v}"`);
     return n;
 };
+const nonNegative = (flag: string) => (v: string) => {
+    const n = Number(v);
+    if (!(n >= 0 && Number.isFinite(n) && v.trim() !== "")) throw new InvalidArgumentError(`${flag} must be a number ≥ 0, got "${v}"`);
+    return n;
+};
 const wholeCount = (flag: string) => (v: string) => {
     const n = Number(v);
     if (!(Number.isInteger(n) && n >= 1)) throw new InvalidArgumentError(`${flag} must be a whole number ≥ 1, got "${v}"`);
@@ -151,10 +167,13 @@ const wholeCount = (flag: string) => (v: string) => {
 new Command("bench:tipping")
     .option("--capacity <n>", `backend capacity to build, requests/s (at least ${minCheckableCapacity(CLIENTS)}; default ${DEFAULT_CAPACITY} unless --lb-cpus)`, positive("--capacity"))
     .option("--lb-cpus <n>", "instead: HAProxy's own knee, the LB host pinned to this many CPUs (pong unlimited)", wholeCount("--lb-cpus"))
+    .option("--lb-cpu-quota <cpus>", "with --lb-cpus: cap the LB host's CPU time at this many CPUs' worth (e.g. 0.1), its cgroup's CPU quota", positive("--lb-cpu-quota"))
+    .option("--lb-threads <n>", "with --lb-cpus: HAProxy threads (default: one per LB CPU)", wholeCount("--lb-threads"))
     .addOption(new Option("--mode <frontend>", "frontend the search loads").choices(["plain", "tls"]).default("plain"))
     .option("--start <rate>", `first step's total rate (default: a tenth of the capacity, or ${LB_START}/s with --lb-cpus; ≤ 8 steps when the knee is under 16× this)`, positive("--start"))
     .option("--duration <s>", "seconds of load per step", positive("--duration"), 10)
     .option("--max-steps <n>", "most steps of the search (default 8)", wholeCount("--max-steps"))
+    .option("--p99-floor-ms <ms>", "a step is bad only when its p99 is also above this (tail noise on a low baseline is no knee)", nonNegative("--p99-floor-ms"), DEFAULT_P99_FLOOR_MS)
     .option("--service-ms <ms>", "pong service time to aim for (maxConcurrent follows)", positive("--service-ms"), 200)
     .option("--stack <name>", "its own stack (never local/e2e/scale)", "tipping")
     .option("--subnet <cidr>", "the stack's subnet inside 198.18.0.0/15", "198.18.61.0/24")
@@ -162,7 +181,9 @@ new Command("bench:tipping")
     .addHelpText("after", `
 Examples:
   npm run bench:tipping -- --capacity 240                      the search finds a 240/s backend within ±10 %
-  npm run bench:tipping -- --lb-cpus 1 --mode tls --duration 4 HAProxy's own TLS knee on one CPU`)
+  npm run bench:tipping -- --lb-cpus 1 --mode tls --duration 4 HAProxy's own TLS knee on one CPU
+  npm run bench:tipping -- --lb-cpus 1 --lb-cpu-quota 0.1      HAProxy on a tenth of CPU 0, 1 thread
+  npm run bench:tipping -- --lb-cpus 1 --lb-cpu-quota 0.2 --lb-threads 2   twice its CPU time, 2 threads`)
     .action((o: Options) => main(o))
     .parseAsync(process.argv)
     .catch((err: Error) => { console.error(`bench:tipping: ${err.message}`); process.exit(1); });

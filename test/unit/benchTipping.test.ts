@@ -116,6 +116,17 @@ describe("the LB's own knee (--lb-cpus)", () => {
         for (const bad of [0, 3, 1.5, NaN]) assert.throws(() => lbKneeLayout(bad, [0, 1]), /--lb-cpus .*: this machine has 2 CPU\(s\) \(0,1\); give 1\.\.2/);
     });
 
+    test("a CPU quota and a thread count make the LB the narrowest resource; bad ones are refused with the range", () => {
+        assert.deepEqual(lbKneeLayout(1, [0, 1], { cpuQuota: 0.1 }), { lbCpus: [0], otherCpus: [1], shared: false, threads: 1, cpuQuota: 0.1 });
+        assert.deepEqual(lbKneeLayout(1, [0, 1], { cpuQuota: 0.2, threads: 2 }), { lbCpus: [0], otherCpus: [1], shared: false, threads: 2, cpuQuota: 0.2 });
+        for (const bad of [0, 0.001, 1.5, NaN]) assert.throws(() => lbKneeLayout(1, [0, 1], { cpuQuota: bad }), /--lb-cpu-quota .*: the LB's CPU time in CPUs' worth must be in 0\.01\.\.1 /);
+        assert.throws(() => lbKneeLayout(1, [0, 1], { threads: 0 }), /--lb-threads 0: give a whole number of HAProxy threads, 1\.\.64/);
+        const lab = parseLabConfig(lbKneeConfig(1, [0, 1], { subnet: "198.18.140.0/24", frontend: "tls", clients: CLIENTS, cpuQuota: 0.2, threads: 2 }).config);
+        assert.deepEqual(lab.local.hostLimits?.haproxy, { cpus: "0", cpuQuota: 0.2 });
+        assert.equal(lab.haproxy.threads, 2);
+        assert.equal(lab.local.hostLimits?.client?.cpuQuota, undefined, "only the LB is capped");
+    });
+
     test("its lab is a valid config: pong unlimited, the LB pinned with as many threads, the other roles elsewhere", () => {
         for (const [n, frontend] of [[1, "plain"], [2, "tls"]] as const) {
             const { config } = lbKneeConfig(n, [0, 1], { subnet: "198.18.120.0/24", frontend, clients: CLIENTS });
