@@ -23,6 +23,7 @@ import { platformFor } from "../components/platform/registry.ts";
 import { describeAllowances, diffAllowances, parseAllowanceCounters, type AllowanceCounters } from "../components/platform/allowances.ts";
 import { PARTIAL_EXIT_CODE } from "./lib/exitCodes.ts";
 import { startHostSampling, type HostSampling } from "./lib/hostSampling.ts";
+import { repeatWithoutOverlap, type Repeating } from "./lib/repeat.ts";
 
 export type AttackOverrides = Partial<Omit<LabConfig["attack"], "preset">> & { preset?: LabConfig["attack"]["preset"] };
 
@@ -75,7 +76,16 @@ function progressLine(startedMs: number, durationS: number, stats: StatsRow[] | 
     return `${head}, haproxy conns now ${conns}, sessions total ${total}`;
 }
 
-export async function attack(stack: string, overrides: AttackOverrides = {}, runsDir = runsRoot()): Promise<AttackResult> {
+export interface AttackControl {
+    /** Print a progress line every 5 s (HAProxy's statistics read over SSH). Default true. */
+    progress?: boolean;
+    /** Aborting stops vegeta on every client as Ctrl-C does: no more requests are sent, the requests under way may end. */
+    stop?: AbortSignal;
+    /** Aborting ends vegeta now, as a second Ctrl-C does: the requests under way are not in its results. */
+    end?: AbortSignal;
+}
+
+export async function attack(stack: string, overrides: AttackOverrides = {}, runsDir = runsRoot(), o: AttackControl = {}): Promise<AttackResult> {
     const out = await outputs(stack);
     checkTargets(out);
     checkAttackOverrides(out.labConfig, overrides);
@@ -95,12 +105,25 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
     // Only vegeta itself: local hosts share one PID namespace, and a wider pattern also hits the ssh
     // sessions that run vegeta or collect its results (they carry the run id too).
     const stopRemote = () => Promise.all(clients.map((c) => ssh.run(target(c.name), `pkill -INT -f '^vegeta attack .*${runId}' || true`, { timeoutMs: 10_000 })));
+    let ticker: Repeating | undefined;
+    // vegeta's own rule: the first SIGINT stops the sending and waits for the requests under way, a second one exits now.
+    let interrupts = 0;
     const onSigint = () => {
-        if (interrupted) return;
+        if (++interrupts > 2) return;
         interrupted = true;
-        process.stderr.write("\ninterrupted: stopping vegeta on every client and keeping the results gathered so far\n");
+        process.stderr.write(interrupts === 1 ? "\ninterrupted: stopping vegeta on every client and keeping the results gathered so far\n"
+            : "\ninterrupted again: ending vegeta now; requests still under way are not in its results\n");
         void stopRemote();
     };
+    // vegeta takes one signal at a time (a second one sent at once can be lost): the second follows 3 s after the first.
+    const onEnd = () => {
+        if (interrupts === 0) onSigint();
+        setTimeout(() => { if (interrupts < 2) onSigint(); }, 3000).unref();
+    };
+    if (o.stop?.aborted) onSigint();
+    if (o.end?.aborted) onEnd();
+    o.stop?.addEventListener("abort", onSigint);
+    o.end?.addEventListener("abort", onEnd);
     process.on("SIGINT", onSigint);
     process.on("SIGTERM", onSigint);
     process.on("SIGHUP", onSigint); // a closed terminal: same clean stop, and the key's temp file goes too
@@ -119,12 +142,14 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         const sampler = platformFor(out.labConfig).hostSampler;
         sampling = sampler && startHostSampling(sampler, { stack, hosts: out.inventory.map((h) => ({ name: h.name, role: h.role })), durationS: settings.durationS });
         const t0 = Date.now();
-        const ticker = setInterval(async () => {
+        ticker = o.progress === false ? undefined : repeatWithoutOverlap(5000, async () => {
             const stats = await fetchStats(http, out.vips.stats).catch((err: Error) => err);
             process.stderr.write(`${progressLine(t0, settings.durationS, stats)}\n`);
-        }, 5000);
+        });
         const runs = await Promise.all(plan.map((p) => ssh.run(target(p.client), vegetaCommandLine(settings, p), { timeoutMs: limitMs })));
-        clearInterval(ticker);
+        // Not awaited: a read under way ends on its own, and no new one queues ahead of the final reads.
+        void ticker?.stop();
+        ticker = undefined;
         const hostSamples = sampling?.stop();
         sampling = undefined;
         for (const u of hostSamples?.unreadable ?? []) process.stderr.write(`no samples of host ${u.host}: ${u.error}\n`);
@@ -172,6 +197,9 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         process.off("SIGINT", onSigint);
         process.off("SIGTERM", onSigint);
         process.off("SIGHUP", onSigint);
+        o.stop?.removeEventListener("abort", onSigint);
+        o.end?.removeEventListener("abort", onEnd);
+        void ticker?.stop(); // an attack that failed part-way leaves no timer behind
         if (interrupted) await stopRemote().catch(() => undefined);
         sampling?.stop(); // an attack that failed part-way leaves no timer behind
         ssh.close();

@@ -1,10 +1,10 @@
 // SSH to lab hosts with the stack's key (held in a 0600 temp file for the command's life,
 // never in the run directory). The seed used pdsh; this runs one ssh per host in parallel.
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HOST_BASE_PATH, remotePathPrefix } from "../../components/render/hostPath.ts";
+import { runWithTimeout } from "./runWithTimeout.ts";
 
 export { HOST_BASE_PATH, remotePathPrefix };
 
@@ -47,32 +47,12 @@ export class SshSession {
     }
 
     /**
-     * Runs a command; stdout goes to `stdoutFile` when given (for large result files).
-     * detached: the ssh does not get the terminal's Ctrl-C, so the caller can stop the
-     * remote side in order and still collect results.
+     * Runs a command; stdout goes to `stdoutFile` when given (for large result files). The ssh
+     * does not get the terminal's Ctrl-C (runWithTimeout's own process group), so the caller can
+     * stop the remote side in order and still collect results.
      */
     run(t: SshTarget, command: string, options: { stdoutFile?: string; timeoutMs?: number } = {}): Promise<SshResult> {
-        return new Promise((resolve, reject) => {
-            const child = spawn("ssh", this.args(t, remotePathPrefix(t.binPath) + command), {
-                env: this.env, detached: true, stdio: ["ignore", "pipe", "pipe"],
-            });
-            let stdout = "";
-            let stderr = "";
-            const sink = options.stdoutFile ? createWriteStream(options.stdoutFile) : undefined;
-            if (sink) child.stdout.pipe(sink);
-            else child.stdout.on("data", (d) => { stdout += d; });
-            child.stderr.on("data", (d) => { stderr += d; });
-            let timedOut = false;
-            const timer = options.timeoutMs ? setTimeout(() => { timedOut = true; child.kill("SIGKILL"); }, options.timeoutMs) : undefined;
-            child.on("error", reject);
-            child.on("close", (code) => {
-                if (timer) clearTimeout(timer);
-                const done = () => resolve({ code: code ?? 255, stdout, stderr, ...(timedOut ? { timedOut } : {}) });
-                // The file is complete only once its stream has flushed (a result read earlier is cut short).
-                if (sink && !sink.writableFinished && !sink.destroyed) sink.once("finish", done).once("error", done);
-                else done();
-            });
-        });
+        return runWithTimeout("ssh", this.args(t, remotePathPrefix(t.binPath) + command), { env: this.env, ...options });
     }
 
     async check(t: SshTarget, command: string, timeoutMs = 60_000): Promise<string> {

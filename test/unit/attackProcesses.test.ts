@@ -1,0 +1,70 @@
+// What `lab attack` and bench/scale run their child processes with: a time limit that ends the
+// whole process group (a shell's background child holds the pipes open otherwise), and a periodic
+// read that never queues behind itself (the cause of attacks that did not return after vegeta).
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { runWithTimeout } from "../../scripts/lib/runWithTimeout.ts";
+import { repeatWithoutOverlap } from "../../scripts/lib/repeat.ts";
+import { tempDir } from "./helpers.ts";
+
+describe("runWithTimeout", () => {
+    test("exit code, stdout and stderr of a command that ends", async () => {
+        const r = await runWithTimeout("bash", ["-c", "echo out; echo err >&2; exit 3"], { timeoutMs: 10_000 });
+        assert.deepEqual(r, { code: 3, stdout: "out\n", stderr: "err\n", timedOut: false });
+    });
+
+    test("the limit ends a shell and the background child holding its output open", async () => {
+        const started = Date.now();
+        const r = await runWithTimeout("bash", ["-c", "sleep 30 & echo started; wait"], { timeoutMs: 500 });
+        assert.equal(r.timedOut, true);
+        assert.equal(r.code, 137);
+        assert.equal(r.stdout, "started\n");
+        assert.ok(Date.now() - started < 10_000, "returned long before the background sleep would have ended");
+    });
+
+    test("stdout to a file is complete when it resolves", async (t) => {
+        const dir = tempDir(t);
+        const file = join(dir, "out");
+        const r = await runWithTimeout("bash", ["-c", "seq 1 100000"], { stdoutFile: file, timeoutMs: 10_000 });
+        assert.equal(r.code, 0);
+        assert.equal(r.stdout, "");
+        assert.equal(readFileSync(file, "utf8").split("\n").at(-2), "100000");
+    });
+
+    test("a command that cannot be started rejects", async () => {
+        await assert.rejects(runWithTimeout("/nonexistent/c2m-command", []), /ENOENT/);
+    });
+});
+
+describe("repeatWithoutOverlap", () => {
+    test("a task slower than the interval never runs twice at once, and nothing runs after stop", async () => {
+        let running = 0;
+        let most = 0;
+        let runs = 0;
+        const r = repeatWithoutOverlap(10, async () => {
+            running++;
+            runs++;
+            most = Math.max(most, running);
+            await new Promise((res) => setTimeout(res, 50));
+            running--;
+        });
+        await new Promise((res) => setTimeout(res, 300));
+        await r.stop();
+        const after = runs;
+        await new Promise((res) => setTimeout(res, 150));
+        assert.equal(most, 1);
+        assert.ok(runs >= 2 && runs <= 6, `ran ${runs} times in 300 ms of 50 ms tasks 10 ms apart`);
+        assert.equal(runs, after);
+        assert.equal(running, 0, "stop waited for the run under way");
+    });
+
+    test("a failing task does not stop the repetition", async () => {
+        let runs = 0;
+        const r = repeatWithoutOverlap(5, async () => { runs++; throw new Error("unreadable"); });
+        await new Promise((res) => setTimeout(res, 100));
+        await r.stop();
+        assert.ok(runs >= 2);
+    });
+});
