@@ -1,10 +1,46 @@
 // What bench/scale and bench/oom compute from their samples: memory per connection by part, from
-// each host's own cgroup (components/platform/local/cgroups.ts), and the error count. Pure.
+// each host's own cgroup (components/platform/local/cgroups.ts), and the error count; and the one
+// reader of a host namespace's socket counters both benches sample. Pure but for readNetCounters.
+import { spawnSync } from "node:child_process";
 import type { CgroupReading } from "../components/platform/local/cgroups.ts";
 import type { Role } from "../components/types.ts";
 
 /** Readings of every host of the stack at one instant, by host name, with each host's role. */
 export type HostReadings = Record<string, { role: Role; reading: CgroupReading }>;
+
+/** `/proc/net/netstat` → TcpExt ListenDrops + ListenOverflows (the kernel counts an overflow as a drop too: take the larger). Pure. */
+export function parseListenDrops(text: string): number {
+    const lines = text.split("\n").filter((l) => l.startsWith("TcpExt:"));
+    if (lines.length < 2) throw new Error("/proc/net/netstat has no TcpExt lines");
+    const names = lines[0].trim().split(/\s+/).slice(1);
+    const values = lines[1].trim().split(/\s+/).slice(1).map(Number);
+    const get = (n: string) => { const i = names.indexOf(n); return i < 0 ? 0 : values[i] ?? 0; };
+    return Math.max(get("ListenDrops"), get("ListenOverflows"));
+}
+
+/** A network namespace's TCP counters: sockets in use, accept-queue drops. */
+export interface NetCounters { tcpInuse: number; listenDrops: number }
+
+/**
+ * `/proc/net/sockstat` followed by `/proc/net/netstat` (one `cat` of both) → the namespace's TCP
+ * sockets in use (sockstat is per network namespace) and its accept-queue drops. Pure.
+ */
+export function parseNetCounters(text: string): NetCounters {
+    const tcp = /^TCP: inuse (\d+)/m.exec(text);
+    if (!tcp) throw new Error("/proc/net/sockstat has no `TCP: inuse` line");
+    return { tcpInuse: Number(tcp[1]), listenDrops: parseListenDrops(text) };
+}
+
+/** A host namespace's counters, read inside it (`ip netns exec`); throws naming the namespace when unreadable. */
+export function readNetCounters(namespace: string): NetCounters {
+    const r = spawnSync("ip", ["netns", "exec", namespace, "cat", "/proc/net/sockstat", "/proc/net/netstat"], { encoding: "utf8", timeout: 10_000 });
+    try {
+        if (r.status !== 0) throw new Error((r.stderr || r.error?.message || `exit ${r.status}`).trim());
+        return parseNetCounters(r.stdout);
+    } catch (err) {
+        throw new Error(`namespace ${namespace}: ${(err as Error).message}`);
+    }
+}
 
 /** Sum of a figure over the hosts of one role. */
 export function roleSum(r: HostReadings, role: Role, pick: (x: CgroupReading) => number): number {

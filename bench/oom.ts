@@ -25,7 +25,7 @@ import { readRecord, writeRecord } from "../components/records/io.ts";
 import { RunRecordSchema, type RunRecord } from "../components/records/runRecord.ts";
 import { recordRunDir } from "../scripts/ledger.ts";
 import { buildRunReport } from "../scripts/report.ts";
-import { errorsBeforeStop, parseOomKills, perConnection, rampEnding, type HostReadings, type RampEnding, type RampSample, type VegetaResult } from "./figures.ts";
+import { errorsBeforeStop, parseOomKills, perConnection, rampEnding, readNetCounters, type HostReadings, type RampEnding, type RampSample, type VegetaResult } from "./figures.ts";
 
 export interface OomOptions {
     mode: "plain" | "tls";
@@ -74,9 +74,7 @@ function meminfoBytes(field: string): number {
 
 const sh = (file: string, args: string[]) => spawnSync(file, args, { encoding: "utf8" }).stdout ?? "";
 
-function sockets(namespace: string): number {
-    return Number(/TCP: inuse (\d+)/.exec(sh("ip", ["netns", "exec", namespace, "cat", "/proc/net/sockstat"]))?.[1] ?? 0);
-}
+const sockets = (namespace: string) => readNetCounters(namespace).tcpInuse;
 
 /** PIDs of the HAProxy processes in the LB host's cgroup. */
 function haproxyPids(stack: string, host: string): number[] {

@@ -1,21 +1,27 @@
 // bench/scale's decisions, pure: when the ramp has reached its target or is over short of it,
 // what the progress line says when HAProxy's statistics could not be read, and which host (or
-// the machine's other work) was the limit when the target was not held. Inputs are cumulative
-// counters sampled by the bench: each host's cgroup CPU time, its namespace's accept-queue drops
-// (TcpExt ListenDrops/ListenOverflows), the machine's busy CPU time (/proc/stat).
+// the machine's other work, or its memory) was the limit when the target was not held. Inputs are
+// counters sampled by the bench: each host's cgroup CPU time and memory, its namespace's
+// accept-queue drops (TcpExt ListenDrops/ListenOverflows), the machine's busy CPU time
+// (/proc/stat) and its available memory (/proc/meminfo).
 import type { Role } from "../components/types.ts";
 
 /** One sample: cumulative counters at `t` (seconds since the attack started). */
 export interface RampPoint {
     t: number;
-    /** End-to-end connections held; undefined when HAProxy's statistics could not be read. */
+    /** End-to-end connections held; undefined when they could not be counted. */
     held: number | undefined;
-    /** Per host: its cgroup's CPU time (ns) and its namespace's listen-queue drops (count). */
-    hosts: Record<string, { role: Role; cpuNs: number; listenDrops: number }>;
+    /** Connections the clients opened (above the idle lab) that are not end to end yet: TCP or TLS handshakes, requests on their way. */
+    inFlight: number;
+    /** Per host: its cgroup's CPU time (ns) and memory (bytes), its namespace's listen-queue drops (count). */
+    hosts: Record<string, { role: Role; cpuNs: number; memoryBytes: number; listenDrops: number }>;
     /** Busy CPU time of the whole machine (ns, all CPUs: lab and everything else). */
     machineBusyNs: number;
     /** CPUs of the machine. */
     cpus: number;
+    /** The machine's memory: MemAvailable and MemTotal (/proc/meminfo), bytes. */
+    memAvailableBytes: number;
+    memTotalBytes: number;
 }
 
 export interface RampPlan {
@@ -26,14 +32,40 @@ export interface RampPlan {
     settleS: number;
     /** The ramp is over at this time whatever happens, s. */
     deadlineS: number;
+    /** The ramp stops when the machine's available memory falls below this (the kernel's OOM killer picks any process), bytes. */
+    memoryFloorBytes: number;
+    /** More connections in flight than this: the machine does not keep up with the rate, the sending stops (backOff). */
+    maxInFlight: number;
+}
+
+/** Connections in flight beyond which the sending backs off: 5 % of the target, at least 1000. */
+export function maxInFlight(target: number): number {
+    return Math.max(1000, Math.ceil(target * 0.05));
+}
+
+/**
+ * Whether the sending under way must stop now: more connections in flight than the machine
+ * lands. Each one in flight costs memory and CPU (a TLS handshake ~34 KB at the LB, SYN
+ * retransmits), so a backlog only slows the landing further; once it has landed, a top-up sends
+ * the rest at the rate that landed. Pure.
+ */
+export function backOff(points: RampPoint[], plan: RampPlan): boolean {
+    const last = points.at(-1);
+    return last !== undefined && last.inFlight > plan.maxInFlight;
 }
 
 export type RampState =
     | { phase: "ramping" }
     | { phase: "reached"; t: number }
     /** stalled: no growth for stallS while vegeta should still be sending (the machine does not keep up);
-     *  ended: vegeta's planned sending is over and nothing grew for settleS; deadline: deadlineS passed. */
-    | { phase: "stopped"; t: number; why: "stalled" | "ended" | "deadline" };
+     *  ended: vegeta's planned sending is over and nothing grew for settleS; deadline: deadlineS passed;
+     *  memory: the machine's available memory fell below the floor (the bench stops sending). */
+    | { phase: "stopped"; t: number; why: "stalled" | "ended" | "deadline" | "memory" };
+
+/** A machine with less available memory than this is out of it: 1.5 GiB or 6 % of its memory, the larger. */
+export function memoryFloor(totalBytes: number): number {
+    return Math.max(1.5 * 2 ** 30, 0.06 * totalBytes);
+}
 
 /** Growth of the readable held count over the last `s` seconds, or undefined when no readable point lies on both sides. */
 function growthOver(points: RampPoint[], s: number): number | undefined {
@@ -59,6 +91,7 @@ export function rampState(points: RampPoint[], plan: RampPlan, sendingEndT: numb
     if (!last) return { phase: "ramping" };
     const latest = points.filter((p) => p.held !== undefined).at(-1);
     if (latest && latest.t === last.t && latest.held! >= plan.target) return { phase: "reached", t: last.t };
+    if (last.memAvailableBytes < plan.memoryFloorBytes) return { phase: "stopped", t: last.t, why: "memory" };
     if (last.t >= plan.deadlineS) return { phase: "stopped", t: last.t, why: "deadline" };
     const flat = (s: number) => { const g = growthOver(points, s); return g !== undefined && g <= plan.target * 0.001; };
     // Before the current attack's first connection lands (vegeta starting on a loaded machine: a top-up's attack took
@@ -139,13 +172,35 @@ export function cpuBetween(a: RampPoint, b: RampPoint): CpuUse {
 
 /** What limited a ramp. */
 export interface Limit {
-    /** The role (or the machine's other work) that used the most CPU of a saturated machine, or whose listeners dropped. */
+    /**
+     * The role (or the machine's other work) that used the most CPU of a saturated machine, the
+     * most memory of a machine out of it, or whose listeners dropped.
+     */
     what: Role | "outside the lab";
     /** Its busiest host (a lab role), or null. */
     host: string | null;
-    resource: "cpu" | "accept_queue";
-    /** Cores it used over the ramp (cpu), or connections its listeners dropped (accept_queue). */
+    resource: "cpu" | "memory" | "accept_queue";
+    /** Cores it used over the ramp (cpu), GiB it used (memory), or connections its listeners dropped (accept_queue). */
     amount: number;
+    /**
+     * machine: this machine ran out (its CPUs or memory, shared by clients, backends and other
+     * work, or a client's or backend's listeners), not HAProxy; haproxy: the system under test
+     * (the LB's CPU on a saturated machine, the LB's accept queue).
+     */
+    bound: "machine" | "haproxy";
+}
+
+/** What the machine's memory says at the ramp's most-held point: what the lab used per connection, and what the target would need. */
+export interface MemoryUse {
+    /** The lab's hosts' memory above the idle lab, GiB, and per end-to-end connection held then, KB. */
+    lab_gib: number;
+    kb_per_conn: number;
+    held: number;
+    /** At that rate, what the target needs above the idle lab, and what the machine had available when the lab was idle, GiB. */
+    target_needs_gib: number;
+    available_idle_gib: number;
+    /** The least available memory seen, GiB. */
+    available_min_gib: number;
 }
 
 export interface Verdict {
@@ -159,6 +214,26 @@ export interface Verdict {
     ramp_cpu: { roles: CpuUse["roles"]; outside: number; busy_share: number; cpus: number };
     /** Accept-queue drops (ListenDrops + ListenOverflows) per host over the run, only hosts that dropped. */
     listen_drops: Record<string, number>;
+    /** Memory at the most held point (null when nothing was held). */
+    memory: MemoryUse | null;
+}
+
+const GIB = 2 ** 30;
+
+/** The lab's memory at the most-held readable point against the first (idle) point. Pure. */
+export function memoryUse(points: RampPoint[], target: number): MemoryUse | null {
+    const idle = points[0];
+    const readable = points.filter((p) => p.held !== undefined && p.held > 0);
+    if (!idle || readable.length === 0) return null;
+    const top = readable.reduce((a, p) => (p.held! > a.held! ? p : a));
+    const labBytes = (p: RampPoint) => Object.values(p.hosts).reduce((a, h) => a + h.memoryBytes, 0);
+    const used = Math.max(0, labBytes(top) - labBytes(idle));
+    const perConn = used / top.held!;
+    return {
+        lab_gib: r2(used / GIB), kb_per_conn: Math.round((perConn / 1024) * 10) / 10, held: top.held!,
+        target_needs_gib: r2((perConn * target) / GIB), available_idle_gib: r2(idle.memAvailableBytes / GIB),
+        available_min_gib: r2(Math.min(...points.map((p) => p.memAvailableBytes)) / GIB),
+    };
 }
 
 /** A machine this busy over the ramp is saturated: whatever used the most of it is the limit. */
@@ -172,6 +247,8 @@ export const SATURATED_SHARE = 0.9;
  */
 export function verdict(o: {
     target: number; held: number | null; errors: number; points: RampPoint[]; rampFrom: number; rampTo: number;
+    /** The ramp's memory floor (RampPlan.memoryFloorBytes): below it, the machine's memory is the limit. */
+    memoryFloorBytes: number;
 }): Verdict {
     const { points } = o;
     const first = points.find((p) => p.t >= o.rampFrom) ?? points[0];
@@ -191,22 +268,32 @@ export function verdict(o: {
         }
     }
     const ramp_cpu = { roles: cpu?.roles ?? {}, outside: cpu?.outside ?? 0, busy_share: cpu?.busyShare ?? 0, cpus: cpu?.cpus ?? 0 };
+    const memory = memoryUse(points, o.target);
     const heldAll = o.held !== null && o.held >= o.target;
     const kind: Verdict["verdict"] = !heldAll ? "short" : o.errors > 0 ? "errors" : "held";
     if (kind === "held") {
-        return { verdict: kind, limit: null, note: `held ${o.held} of ${o.target} for the whole window, 0 errors`, ramp_cpu, listen_drops: drops };
+        return { verdict: kind, limit: null, note: `held ${o.held} of ${o.target} for the whole window, 0 errors`, ramp_cpu, listen_drops: drops, memory };
     }
     let limit: Limit | null = null;
-    if (cpu && cpu.busyShare >= SATURATED_SHARE) {
+    const lowest = points.length ? points.reduce((a, p) => (p.memAvailableBytes < a.memAvailableBytes ? p : a)) : undefined;
+    if (lowest && lowest.memAvailableBytes < o.memoryFloorBytes) {
+        // Out of memory: the role whose hosts grew the most from the idle lab to then.
+        const grown = Object.entries(lowest.hosts).map(([name, h]) => ({ name, role: h.role, bytes: h.memoryBytes - (points[0].hosts[name]?.memoryBytes ?? 0) }));
+        const byRole = new Map<Role, number>();
+        for (const g of grown) byRole.set(g.role, (byRole.get(g.role) ?? 0) + g.bytes);
+        const [what, bytes] = [...byRole].reduce((best, c) => (c[1] > best[1] ? c : best));
+        const host = grown.filter((g) => g.role === what).sort((a, b) => b.bytes - a.bytes)[0]?.name ?? null;
+        limit = { what, host, resource: "memory", amount: r2(bytes / GIB), bound: "machine" };
+    } else if (cpu && cpu.busyShare >= SATURATED_SHARE) {
         const candidates: [Limit["what"], number][] = [...Object.entries(cpu.roles) as [Role, number][], ["outside the lab", cpu.outside]];
         const [what, cores] = candidates.reduce((best, c) => (c[1] > best[1] ? c : best));
         const hosts = Object.entries(cpu.hosts).filter(([, h]) => h.role === what).sort((x, y) => y[1].cores - x[1].cores);
-        limit = { what, host: hosts[0]?.[0] ?? null, resource: "cpu", amount: r2(cores) };
+        limit = { what, host: hosts[0]?.[0] ?? null, resource: "cpu", amount: r2(cores), bound: what === "haproxy" ? "haproxy" : "machine" };
     } else {
         const worst = Object.entries(drops).sort((x, y) => y[1] - x[1])[0];
         if (worst) {
             const role = points.at(-1)!.hosts[worst[0]].role;
-            limit = { what: role, host: worst[0], resource: "accept_queue", amount: worst[1] };
+            limit = { what: role, host: worst[0], resource: "accept_queue", amount: worst[1], bound: role === "haproxy" ? "haproxy" : "machine" };
         }
     }
     const outcome = kind === "short"
@@ -214,11 +301,17 @@ export function verdict(o: {
         : `held ${o.held} of ${o.target} but ${o.errors} errors`;
     const busy = cpu ? `the machine was ${Math.round(cpu.busyShare * 100)} % busy over the ramp (${cpu.cpus} CPUs)` : "no CPU figures over the ramp";
     const dropText = Object.keys(drops).length ? `; accept-queue drops: ${Object.entries(drops).map(([h, n]) => `${h} ${n}`).join(", ")}` : "";
+    const who = (l: Limit) => (l.what === "outside the lab" ? "processes outside the lab" : `the ${l.what} role`);
     const limitText = limit === null ? "no measured limit explains it"
-        : limit.resource === "cpu"
-            ? `limit: CPU, most used by ${limit.what === "outside the lab" ? "processes outside the lab" : `the ${limit.what} role`} (${limit.amount} cores${limit.host ? `, busiest host ${limit.host}` : ""})`
-            : `limit: ${limit.host}'s listeners dropped ${limit.amount} connections (accept queue)`;
-    return { verdict: kind, limit, note: `${outcome}: ${busy}; ${limitText}${dropText}`, ramp_cpu, listen_drops: drops };
+        : limit.resource === "memory"
+            ? `limit: this machine's memory (${memory ? `${memory.available_min_gib} GiB available at the least, of ${memory.available_idle_gib} with the lab idle; ` +
+                `the lab used ${memory.kb_per_conn} KB per connection at ${memory.held} held, so ${o.target} need ${memory.target_needs_gib} GiB; ` : ""}` +
+                `most used by ${who(limit)}, ${limit.amount} GiB${limit.host ? `, largest host ${limit.host}` : ""})`
+            : limit.resource === "cpu"
+                ? `limit: CPU, most used by ${who(limit)} (${limit.amount} cores${limit.host ? `, busiest host ${limit.host}` : ""})`
+                : `limit: ${limit.host}'s listeners dropped ${limit.amount} connections (accept queue)`;
+    const bound = limit === null ? "" : limit.bound === "machine" ? " — the machine was the limit, not HAProxy" : " — HAProxy was the limit";
+    return { verdict: kind, limit, note: `${outcome}: ${busy}; ${limitText}${bound}${dropText}`, ramp_cpu, listen_drops: drops, memory };
 }
 
 /** `/proc/stat`'s first line → the machine's busy time in ns (all but idle and iowait; USER_HZ = 100) and its CPUs. Pure. */
@@ -233,16 +326,6 @@ export function parseProcStat(text: string): { busyNs: number; cpus: number } {
     return { busyNs: busy * 1e7, cpus: lines.filter((l) => /^cpu\d+\s/.test(l)).length };
 }
 
-/** `/proc/net/netstat` → TcpExt ListenDrops + ListenOverflows (the kernel counts an overflow as a drop too: take the larger). Pure. */
-export function parseListenDrops(text: string): number {
-    const lines = text.split("\n").filter((l) => l.startsWith("TcpExt:"));
-    if (lines.length < 2) throw new Error("/proc/net/netstat has no TcpExt lines");
-    const names = lines[0].trim().split(/\s+/).slice(1);
-    const values = lines[1].trim().split(/\s+/).slice(1).map(Number);
-    const get = (n: string) => { const i = names.indexOf(n); return i < 0 ? 0 : values[i] ?? 0; };
-    return Math.max(get("ListenDrops"), get("ListenOverflows"));
-}
-
 /**
  * One shell line that reads every HAProxy process's CSV statistics page on the LB host: one SSH
  * connection per sample instead of one per process (a 300k lab has ~35 processes, and 35 SSH
@@ -253,7 +336,7 @@ export function statsBatchCommand(urls: string[]): string {
     for (const u of urls) if (!/^https?:\/\//.test(u)) throw new Error(`not an http(s) URL: ${u}`);
     // All pages at once (a busy process answers late, and ~35 of them one after another outlast any sample), each into its own file.
     return `d=$(mktemp -d) && i=0 && for u in ${urls.map((u) => quote(`${u};csv`)).join(" ")}; do ` +
-        `{ curl -sS -f --connect-timeout 5 --max-time 8 "$u" > "$d/$i" 2>&1 || echo "#FAILED curl exit $?" >> "$d/$i"; } & i=$((i+1)); done; wait; ` +
+        `{ curl -sS -f --connect-timeout 3 --max-time 4 "$u" > "$d/$i" 2>&1 || echo "#FAILED curl exit $?" >> "$d/$i"; } & i=$((i+1)); done; wait; ` +
         `i=0; for u in ${urls.map((u) => quote(`${u};csv`)).join(" ")}; do echo "#URL $u"; cat "$d/$i"; i=$((i+1)); done; rm -rf "$d"`;
 }
 

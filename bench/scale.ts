@@ -6,21 +6,20 @@
 // with a failed or uncollected vegeta process), HAProxy's errors, unreadable final statistics.
 // pong holds every request until the bench releases it (POST /release on each pong server), so
 // the hold window starts when the target is actually reached, however long the ramp took; the
-// `hold` header is only the cap if the bench dies. vegeta stops at its duration whether or not it
-// kept up: once what it sent has landed, top-ups send the connections still missing at 80 % of the
-// rate the machine achieved (at most 3). A ramp that stops growing ends short, and the verdict
-// names what limited it: the CPU of
-// clients, LB, backends or the machine's other work (each host's cgroup, /proc/stat), or a
-// host's accept queue (ListenDrops in its namespace) — bench/ramp.ts, pure.
-//   npm run bench:scale -- --mode plain|tls --conns N [--hold 60] [--rate R]
+// `hold` header is only the cap if the bench dies. The ramp adapts to the machine (bench/ramp.ts,
+// pure): when more connections are in flight than land, the sending stops and, once they have
+// landed, top-ups send the connections still missing at 80 % of the rate that landed; when the
+// machine's available memory runs low, the sending stops for good and the ramp holds what it
+// reached. The verdict names what limited a run short of its target: the machine's memory, the
+// CPU of clients, LB, backends or the machine's other work, or a host's accept queue, and whether
+// that was the machine or HAProxy.
+//   npm run bench:scale -- --mode plain|tls --conns N [--hold 60] [--rate R] [--stack scale] [--subnet 198.18.64.0/24]
 // The last line is one JSON object (mode, target, held, errors, ramp_s, verdict, limit, …).
 // Exit status: 0 when the target was held with 0 errors, 2 when not (the verdict says why),
 // 1 when interrupted or something was left behind.
 import { Command, Option } from "commander";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import { REPO_ROOT, runsRoot } from "../scripts/toolchain/toolchain.ts";
@@ -28,123 +27,170 @@ import { outputs, teardownStack, up, type StackOutputs } from "../scripts/stack.
 import { residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { attack, newRunId, type AttackResult } from "../scripts/attack.ts";
-import { backendCounters, frontendCounters } from "../scripts/lib/haproxyStats.ts";
+import { backendCounters, frontendCounters, parseStatsCsv, type StatsRow } from "../scripts/lib/haproxyStats.ts";
+import { runWithTimeout } from "../scripts/lib/runWithTimeout.ts";
 import { BACKEND_NAME, FRONTEND_NAMES } from "../components/render/haproxyConfig.ts";
 import { localNames } from "../components/platform/local/scripts.ts";
 import { readStackCgroups } from "../components/platform/local/cgroups.ts";
 import { pongPorts } from "../components/render/backendScripts.ts";
-import { countErrors, perConnection, roleSum, type HostReadings } from "./figures.ts";
-import { cpuBetween, heldText, parseListenDrops, parseProcStat, parseStatsBatch, rampState, statsBatchCommand, topUp, verdict,
+import { countErrors, perConnection, readNetCounters, roleSum, type HostReadings } from "./figures.ts";
+import { backOff, cpuBetween, heldText, maxInFlight, memoryFloor, parseProcStat, parseStatsBatch, rampState, statsBatchCommand, topUp, verdict,
     type RampPlan, type RampPoint, type RampState, type Sending } from "./ramp.ts";
-import { parseStatsCsv, type StatsRow } from "../scripts/lib/haproxyStats.ts";
 
-const STACK = "scale";
-const stackFile = join(REPO_ROOT, `Pulumi.${STACK}.yaml`);
-
-interface Options { mode: "plain" | "tls"; conns: number; hold: number; rate?: number }
-
-const sh = (file: string, args: string[]) => spawnSync(file, args, { encoding: "utf8" }).stdout ?? "";
-
-/** Runs a command without blocking the event loop; killed at `timeoutMs`. */
-function run(file: string, args: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
-    return new Promise((resolve) => {
-        const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        let timedOut = false;
-        child.stdout.on("data", (d) => { stdout += d; });
-        child.stderr.on("data", (d) => { stderr += d; });
-        const timer = setTimeout(() => { timedOut = true; child.kill("SIGKILL"); }, timeoutMs);
-        child.on("error", (err) => { clearTimeout(timer); resolve({ code: 127, stdout, stderr: err.message, timedOut }); });
-        child.on("close", (code) => { clearTimeout(timer); resolve({ code: code ?? 137, stdout, stderr, timedOut }); });
-    });
-}
+interface Options { mode: "plain" | "tls"; conns: number; hold: number; rate?: number; stack: string; subnet: string }
 
 const CLIENTS = 2;
+/**
+ * Default ramp rates, all clients: what this 2-core machine landed while shared with other work
+ * (TLS 265/s at load 13 with 500 planned; plain ~700/s at load 16–100 with 2000 planned). A
+ * higher rate only piles connections up in flight (bench/ramp.ts backOff).
+ */
+const DEFAULT_RATE = { plain: 1000, tls: 250 } as const;
 /** No growth for this long while vegeta sends: stalled. */
 const STALL_S = 20;
 /** No growth for this long once vegeta's sending is over: what it sent has landed. */
 const SETTLE_S = 5;
-/** Attacks after the first for connections still missing (vegeta stops at its duration, behind its rate or not). */
-const MAX_TOP_UPS = 3;
-/** After the release, how long the attacks get to collect their results before the bench reports and tears down. */
-const ATTACK_WAIT_MS = 8 * 60_000;
+/** Attacks after the first for connections still missing (each back-off is followed by one). */
+const MAX_TOP_UPS = 5;
+/** After the release, how long the attacks get to collect what was released before vegeta is ended. */
+const COLLECT_MS = 2 * 60_000;
+/** After vegeta is ended, how long the attacks get to return before they are reported lost and the lab is torn down. */
+const RETURN_MS = 3 * 60_000;
+/** A HAProxy statistics page is read by one curl; more than this many processes and the pages are read every few samples (sockets count in between). */
+const PAGES_PER_SECOND = 8;
 
 /** When the ramp is over whatever happens: vegeta on a loaded machine falls behind, give it twice its time and a minute. */
 const deadlineFor = (rampS: number) => 2 * rampS + 60;
 
+/** The ramp's plan from the options and the machine's memory. Pure. */
+function planRamp(o: Options, memTotalBytes: number): { ratePerClient: number; rate: number; rampS: number; plan: RampPlan } {
+    const ratePerClient = Math.ceil((o.rate ?? DEFAULT_RATE[o.mode]) / CLIENTS);
+    const rate = ratePerClient * CLIENTS;
+    // Exactly the target: vegeta sends rate × duration requests, each held open by pong until released.
+    const rampS = o.conns / rate;
+    return {
+        ratePerClient, rate, rampS,
+        plan: { target: o.conns, stallS: STALL_S, settleS: SETTLE_S, deadlineS: deadlineFor(rampS), memoryFloorBytes: memoryFloor(memTotalBytes), maxInFlight: maxInFlight(o.conns) },
+    };
+}
+
+function checkOptions(o: Options): void {
+    if (!Number.isInteger(o.conns) || o.conns < 1) throw new Error(`--conns must be a whole number ≥ 1, got ${o.conns}`);
+    if (!Number.isFinite(o.hold) || o.hold < 1) throw new Error(`--hold must be ≥ 1 s, got ${o.hold}`);
+    if (o.rate !== undefined && !(Number.isFinite(o.rate) && o.rate >= 1)) throw new Error(`--rate must be ≥ 1/s, got ${o.rate}`);
+    if (!/^[a-z][a-z0-9-]*$/.test(o.stack)) throw new Error(`--stack must be lower-case letters, digits and dashes, got ${o.stack}`);
+}
+
+const stackFileOf = (stack: string) => join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+
 function writeStackConfig(o: Options, ratePerClient: number, rampS: number): void {
-    const clients = CLIENTS;
     // pong holds until released; this is only the cap if the bench dies: the latest release plus a minute.
     const holdMs = Math.ceil((deadlineFor(rampS) + o.hold + 60) * 1000);
     const config = {
-        "c2m:hosts": { haproxy: 1, backends: 2, clients },
+        "c2m:hosts": { haproxy: 1, backends: 2, clients: CLIENTS },
         "c2m:plan": { connections: o.conns, tlsShare: o.mode === "tls" ? 1 : 0 },
         "c2m:backend": { serversPerHost: 2 },
-        "c2m:local": { subnet: "198.18.64.0/24" },
+        "c2m:local": { subnet: o.subnet },
         "c2m:attack": {
             preset: "smoke", rate: ratePerClient, durationS: rampS, holdMs, sleepMs: 0, times: 0,
             timeoutS: Math.ceil(holdMs / 1000) + 120, frontends: [o.mode], workers: 100, connections: o.conns,
         },
     };
-    writeFileSync(stackFile, `# written by bench/scale; removed when it ends\n${YAML.stringify({ config })}`);
+    writeFileSync(stackFileOf(o.stack), `# written by bench/scale; removed when it ends\n${YAML.stringify({ config })}`);
 }
 
-/** A namespace's TCP sockets in use (/proc/net/sockstat's `inuse` is per network namespace) and its accept-queue drops. */
-function netCounters(namespace: string): { inuse: number; listenDrops: number } {
-    const text = sh("ip", ["netns", "exec", namespace, "cat", "/proc/net/sockstat", "/proc/net/netstat"]);
-    const tcp = /TCP: inuse (\d+)/.exec(text);
-    if (!tcp) throw new Error(`namespace ${namespace}: /proc/net/sockstat unreadable`);
-    return { inuse: Number(tcp[1]), listenDrops: parseListenDrops(text) };
+/** /proc/meminfo's available and total memory, bytes. */
+function machineMemory(): { availableBytes: number; totalBytes: number } {
+    const text = readFileSync("/proc/meminfo", "utf8");
+    const kb = (f: string) => Number(new RegExp(`^${f}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? Number.NaN) * 1024;
+    return { availableBytes: kb("MemAvailable"), totalBytes: kb("MemTotal") };
 }
+
+type Stats = StatsRow[];
 
 interface Sample {
     t: number;
-    /** HAProxy's current sessions; undefined when its statistics could not be read. */
+    /** HAProxy's current sessions; undefined when its statistics were not read this time. */
     frontend?: number; backend?: number;
     clientSockets: number; lbSockets: number; backendSockets: number;
     /**
-     * End to end. When HAProxy's statistics could not be read (a process at its maxconn does not
-     * serve its page either), from the sockets alone, above the idle lab's: client, LB / 2, backend.
+     * End to end. When HAProxy's statistics were not read (not every sample reads them on a lab of
+     * many processes; a process at its maxconn does not serve its page either), from the sockets
+     * alone, above the idle lab's: client, LB / 2, backend.
      */
     held?: number;
     heldFrom: "stats" | "sockets";
+    /** Why the statistics read of this sample failed (undefined when it was not attempted or succeeded). */
     statsError?: string;
     /** Each host's own cgroup: memory (user, kernel, socket buffers) and CPU. */
     hosts: HostReadings;
     point: RampPoint;
 }
 
-type Stats = StatsRow[];
+/** The lab a run works on, once built. */
+interface Lab {
+    o: Options;
+    out: StackOutputs;
+    t0: number;
+    readStats: () => Promise<Stats | Error>;
+    baseline: Sample;
+}
 
-function sample(out: StackOutputs, stats: Stats | Error, mode: Options["mode"], t0: number, idle?: Sample): Sample {
-    const names = localNames(STACK);
-    const net = Object.fromEntries(out.inventory.filter((h) => h.role !== "metrics").map((h) => [h.name, netCounters(names.namespace(h.name))]));
-    const total = (role: string) => out.inventory.filter((h) => h.role === role).reduce((a, h) => a + (net[h.name]?.inuse ?? 0), 0);
-    const hosts = readStackCgroups(STACK, out.inventory);
+function sample(lab: Omit<Lab, "baseline">, stats: Stats | Error | undefined, idle?: Sample): Sample {
+    const { out, o } = lab;
+    const names = localNames(o.stack);
+    const net = Object.fromEntries(out.inventory.filter((h) => h.role !== "metrics").map((h) => [h.name, readNetCounters(names.namespace(h.name))]));
+    const total = (role: string) => out.inventory.filter((h) => h.role === role).reduce((a, h) => a + (net[h.name]?.tcpInuse ?? 0), 0);
+    const hosts = readStackCgroups(o.stack, out.inventory);
     const machine = parseProcStat(readFileSync("/proc/stat", "utf8"));
-    const t = (Date.now() - t0) / 1000;
+    const memory = machineMemory();
+    const t = (Date.now() - lab.t0) / 1000;
     const clientSockets = total("client");
     const backendSockets = total("backend");
-    const listeners = out.capacityPlan.backend.servers;
+    const lbSockets = total("haproxy");
+    const read = stats !== undefined && !(stats instanceof Error) ? stats : undefined;
     let frontend: number | undefined;
     let backend: number | undefined;
     let held: number | undefined;
-    if (!(stats instanceof Error)) {
-        frontend = frontendCounters(stats, FRONTEND_NAMES[mode])?.current ?? 0;
-        backend = backendCounters(stats, BACKEND_NAME)?.current ?? 0;
+    if (read) {
+        frontend = frontendCounters(read, FRONTEND_NAMES[o.mode])?.current ?? 0;
+        backend = backendCounters(read, BACKEND_NAME)?.current ?? 0;
         // End to end: a connection counts when it is open on all three sides.
-        held = Math.min(frontend, backend, clientSockets, Math.max(0, backendSockets - listeners));
+        held = Math.min(frontend, backend, clientSockets, Math.max(0, backendSockets - out.capacityPlan.backend.servers));
     } else if (idle) {
-        held = Math.max(0, Math.min(clientSockets - idle.clientSockets, Math.floor((total("haproxy") - idle.lbSockets) / 2), backendSockets - idle.backendSockets));
+        held = Math.max(0, Math.min(clientSockets - idle.clientSockets, Math.floor((lbSockets - idle.lbSockets) / 2), backendSockets - idle.backendSockets));
     }
+    const inFlight = idle && held !== undefined ? Math.max(0, clientSockets - idle.clientSockets - held) : 0;
     const point: RampPoint = {
-        t, held, machineBusyNs: machine.busyNs, cpus: machine.cpus,
-        hosts: Object.fromEntries(Object.entries(hosts).map(([name, h]) => [name, { role: h.role, cpuNs: h.reading.cpuNs, listenDrops: net[name]?.listenDrops ?? 0 }])),
+        t, held, inFlight, machineBusyNs: machine.busyNs, cpus: machine.cpus, memAvailableBytes: memory.availableBytes, memTotalBytes: memory.totalBytes,
+        hosts: Object.fromEntries(Object.entries(hosts).map(([name, h]) => [name,
+            { role: h.role, cpuNs: h.reading.cpuNs, memoryBytes: h.reading.memoryBytes, listenDrops: net[name]?.listenDrops ?? 0 }])),
     };
     return {
-        t, frontend, backend, clientSockets, lbSockets: total("haproxy"), backendSockets, held,
-        heldFrom: stats instanceof Error ? "sockets" : "stats", statsError: stats instanceof Error ? stats.message : undefined, hosts, point,
+        t, frontend, backend, clientSockets, lbSockets, backendSockets, held,
+        heldFrom: read ? "stats" : "sockets", statsError: stats instanceof Error ? stats.message : undefined, hosts, point,
+    };
+}
+
+/**
+ * Every HAProxy process's statistics in one command run in the LB host's namespace (bench/ramp.ts
+ * statsBatchCommand), as the sockets and drops are read: an SSH login per read (sshd, key
+ * exchange) is what a saturated 2-core machine fails first ("timed out during banner exchange").
+ */
+function statsReader(out: StackOutputs, stack: string): () => Promise<Stats | Error> {
+    const lb = out.inventory.find((h) => h.role === "haproxy")!;
+    const namespace = localNames(stack).namespace(lb.name);
+    const command = statsBatchCommand(out.vips.stats);
+    const timeoutMs = 20_000;
+    return async () => {
+        try {
+            const r = await runWithTimeout("ip", ["netns", "exec", namespace, "bash", "-c", command], { timeoutMs });
+            if (r.timedOut) return new Error(`no answer from ${lb.name}'s statistics pages within ${timeoutMs / 1000} s`);
+            if (r.code !== 0) return new Error(`reading ${lb.name}'s statistics exited ${r.code}: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`);
+            return parseStatsBatch(r.stdout, out.vips.stats, parseStatsCsv);
+        } catch (err) {
+            return err as Error;
+        }
     };
 }
 
@@ -152,15 +198,16 @@ function sample(out: StackOutputs, stats: Stats | Error, mode: Options["mode"], 
  * POST /release to every pong server, from its own host's namespace (as the statistics are read: at
  * load 100 SSH logins timed out during banner exchange): the requests released, and the servers that did not answer.
  */
-async function releaseAll(out: StackOutputs): Promise<{ released: number; failed: string[] }> {
+async function releaseAll(out: StackOutputs, stack: string): Promise<{ released: number; failed: string[] }> {
     const ports = pongPorts(out.labConfig.backend.basePort, out.capacityPlan.backend.serversPerHost);
-    const names = localNames(STACK);
+    const names = localNames(stack);
     const targets = out.inventory.filter((h) => h.role === "backend")
         .flatMap((h) => ports.map((p) => ({ namespace: names.namespace(h.name), url: `http://${h.address}:${p}/release` })));
     let released = 0;
     const failed: string[] = [];
     await Promise.all(targets.map(async ({ namespace, url }) => {
-        const r = await run("ip", ["netns", "exec", namespace, "curl", "-sS", "-X", "POST", "--connect-timeout", "5", "--max-time", "15", url], 20_000);
+        const r = await runWithTimeout("ip", ["netns", "exec", namespace, "curl", "-sS", "-X", "POST", "--connect-timeout", "5", "--max-time", "15", url], { timeoutMs: 20_000 })
+            .catch((err: Error) => ({ code: 127, stdout: "", stderr: err.message, timedOut: false }));
         const n = /released (\d+)/.exec(r.stdout);
         if (r.code === 0 && n) released += Number(n[1]);
         else failed.push(`${url}: ${r.timedOut ? "no answer within 20 s" : `curl exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 120)}`}`);
@@ -174,21 +221,251 @@ function progress(s: Sample, prev: Sample | undefined, state: RampState, unreadI
         `lb ${cpu.roles.haproxy ?? 0}, backend ${cpu.roles.backend ?? 0}, outside the lab ${cpu.outside})` : "";
     const phase = state.phase === "ramping" ? "ramping" : state.phase === "reached" ? "holding" : `holding what the ramp reached (${state.why})`;
     const counters = s.heldFrom === "sockets" ? "" : ` (frontend ${s.frontend}, backend ${s.backend})`;
-    const heldShown = s.heldFrom === "stats" ? String(s.held) : `${s.held} from sockets, ${heldText(undefined, s.statsError, unreadInARow)}`;
-    return `scale: t=${s.t.toFixed(0)}s held ${heldShown} of ${target}${counters}, ` +
-        `sockets client/lb/backend ${s.clientSockets}/${s.lbSockets}/${s.backendSockets}${cpuText}, ${phase}\n`;
+    const heldShown = s.heldFrom === "stats" ? String(s.held)
+        : s.statsError ? `${s.held} from sockets, ${heldText(undefined, s.statsError, unreadInARow)}` : `${s.held} from sockets`;
+    const mem = `, ${(s.point.memAvailableBytes / 2 ** 30).toFixed(1)} GiB available`;
+    return `scale: t=${s.t.toFixed(0)}s held ${heldShown} of ${target}${counters}, in flight ${s.point.inFlight}, ` +
+        `sockets client/lb/backend ${s.clientSockets}/${s.lbSockets}/${s.backendSockets}${cpuText}${mem}, ${phase}\n`;
+}
+
+/** The attacks of one run: the first and its top-ups, each stoppable (no more sending) and endable (vegeta exits now). */
+class Attacks {
+    readonly sendings: Sending[] = [];
+    readonly results: (AttackResult | undefined)[] = [];
+    private readonly controls: { stop: AbortController; end: AbortController }[] = [];
+    private readonly running = new Set<Promise<void>>();
+
+    private readonly stack: string;
+    private readonly t0: number;
+
+    constructor(stack: string, t0: number) {
+        this.stack = stack;
+        this.t0 = t0;
+    }
+
+    get over(): boolean { return this.running.size === 0; }
+    get count(): number { return this.running.size; }
+
+    launch(overrides: { rate?: number; durationS?: number }, total: { rate: number; durationS: number }): void {
+        const i = this.results.push(undefined) - 1;
+        this.sendings.push({ startT: (Date.now() - this.t0) / 1000, ...total });
+        const control = { stop: new AbortController(), end: new AbortController() };
+        this.controls.push(control);
+        // The bench prints its own progress: the attack's would cost an SSH login per HAProxy process every 5 s.
+        const p: Promise<void> = attack(this.stack, overrides, runsRoot(), { progress: false, stop: control.stop.signal, end: control.end.signal })
+            .then((r) => { this.results[i] = r; }, (err: Error) => { process.stderr.write(`attack ${i + 1} failed: ${err.message}\n`); })
+            .finally(() => { this.running.delete(p); });
+        this.running.add(p);
+    }
+
+    /** Stops the last attack's sending now (its planned duration ends at `t`). */
+    stopLast(t: number): void {
+        const last = this.sendings.at(-1);
+        if (last && t < last.startT + last.durationS) last.durationS = Math.max(0, t - last.startT);
+        this.controls.at(-1)?.stop.abort();
+    }
+
+    stopAll(): void { for (const c of this.controls) c.stop.abort(); }
+    endAll(): void { for (const c of this.controls) c.end.abort(); }
+
+    /** Resolves when every attack has returned, or after `ms`. */
+    async settle(ms: number): Promise<void> {
+        const all = (async () => { while (this.running.size) await Promise.all([...this.running]); })();
+        await Promise.race([all, new Promise((r) => setTimeout(r, ms).unref())]);
+    }
+
+    /** Every attack's results merged, or undefined when one returned nothing (its requests unknown). */
+    merged(): Parameters<typeof countErrors>[1] {
+        const got = this.results.filter((r): r is AttackResult => r !== undefined);
+        if (got.length < this.results.length) return undefined;
+        const requests = got.reduce((a, r) => a + (r.summary?.requests ?? 0), 0);
+        const success = got.reduce((a, r) => a + (r.summary?.requests ?? 0) * (r.summary?.success ?? 0), 0);
+        return { summary: { requests, success: success / Math.max(1, requests) }, processes: got.flatMap((r) => r.processes), failedProcesses: got.flatMap((r) => r.failedProcesses) };
+    }
+}
+
+interface RampOutcome {
+    samples: Sample[];
+    state: RampState;
+    /** When the hold window started (target reached or ramp over), s; NaN when it never did. */
+    rampEnd: number;
+    attackEndedEarly: boolean;
+    statsUnread: number;
+}
+
+/**
+ * Ramps and holds: a sample about every second (HAProxy's statistics every `statsEvery` samples),
+ * backs off when connections pile up in flight, tops up what is missing once they have landed,
+ * stops the sending when the machine runs out of memory, and ends `hold` s after the ramp did.
+ */
+async function rampAndHold(lab: Lab, plan: RampPlan, planRate: number, attacks: Attacks, stopping: () => boolean): Promise<RampOutcome> {
+    const { o } = lab;
+    const samples: Sample[] = [];
+    const statsEvery = Math.max(1, Math.ceil(lab.out.vips.stats.length / PAGES_PER_SECOND));
+    let state: RampState = { phase: "ramping" };
+    let rampEnd = Number.NaN;
+    let unreadInARow = 0;
+    let statsUnread = 0;
+    let attackEndedEarly = false;
+    let backedOff = false;
+    const log = (line: string) => process.stderr.write(`scale: ${line}\n`);
+    for (let i = 0; !stopping(); i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const stats = i % statsEvery === 0 ? await lab.readStats() : undefined;
+        const s = sample(lab, stats, lab.baseline);
+        if (stats instanceof Error) { unreadInARow++; statsUnread++; } else if (stats) unreadInARow = 0;
+        samples.push(s);
+        const points = samples.map((x) => x.point);
+        const last = attacks.sendings.at(-1)!;
+        const sending = s.t < last.startT + last.durationS;
+        if (state.phase === "ramping" && sending && !backedOff && backOff(points, plan)) {
+            attacks.stopLast(s.t);
+            backedOff = true;
+            log(`t=${s.t.toFixed(0)}s ${s.point.inFlight} connections in flight (more than ${plan.maxInFlight}): the machine does not land them ` +
+                `as fast as they are sent; stopping this sending, the rest follows at the rate that lands`);
+        }
+        if (state.phase === "ramping") {
+            state = rampState(points, plan, last.startT + last.durationS, last.startT);
+            if (state.phase === "stopped" && state.why === "ended") {
+                const more = topUp(points, o.conns, attacks.sendings, { maxTopUps: MAX_TOP_UPS, planRate });
+                if (more) {
+                    // Exactly the missing count (an overshoot past the plan would fill HAProxy's maxconn): a
+                    // whole rate per client (the config's rate is an integer) no higher than its share, for share / rate s.
+                    const share = Math.ceil(more.count / CLIENTS);
+                    const perClient = Math.max(1, Math.min(share, Math.floor(more.rate / CLIENTS)));
+                    const durationS = Math.ceil((share / perClient) * 10) / 10;
+                    log(`sending over, ${more.count} connections missing: top-up ${attacks.sendings.length} at ${perClient * CLIENTS}/s for ${durationS}s ` +
+                        `(80 % of the rate that landed)`);
+                    attacks.launch({ rate: perClient, durationS }, { rate: perClient * CLIENTS, durationS });
+                    backedOff = false;
+                    state = { phase: "ramping" };
+                }
+            }
+            if (state.phase === "stopped" && state.why === "memory") {
+                // No more sending: what is sent lands, the machine's memory does not grow much further.
+                attacks.stopAll();
+                log(`t=${s.t.toFixed(0)}s the machine has ${(s.point.memAvailableBytes / 2 ** 30).toFixed(1)} GiB available (floor ` +
+                    `${(plan.memoryFloorBytes / 2 ** 30).toFixed(1)}): stopping the sending; holding what the ramp reached`);
+            } else if (state.phase === "stopped") {
+                log(`the ramp ${state.why === "deadline" ? "hit its deadline" : state.why} short of ${o.conns} at t=${state.t.toFixed(0)}s; holding what it reached`);
+            }
+            if (state.phase !== "ramping") rampEnd = state.t;
+        }
+        process.stderr.write(progress(s, samples.at(-2) ?? lab.baseline, state, unreadInARow, o.conns));
+        if (!Number.isNaN(rampEnd) && s.t >= rampEnd + o.hold) break;
+        // Nothing is held once the attacks are over (vegeta waits for every held request): a failed attack.
+        if (attacks.over && Number.isNaN(rampEnd)) {
+            rampEnd = s.t;
+            attackEndedEarly = true;
+            log("the attack ended during the ramp; nothing left to hold");
+            break;
+        }
+    }
+    return { samples, state, rampEnd, attackEndedEarly, statsUnread };
+}
+
+/**
+ * The hold window is over: every pong server lets its held requests finish until vegeta has them
+ * all; vegeta is ended when it has not returned after COLLECT_MS (requests stuck before pong keep it
+ * up to its timeout), and an attack still running RETURN_MS later is reported lost.
+ */
+async function releaseAndCollect(lab: Lab, attacks: Attacks, stopping: () => boolean): Promise<number> {
+    process.stderr.write("releasing the held requests on every pong server…\n");
+    let released = 0;
+    const endAt = Date.now() + COLLECT_MS;
+    for (let i = 0; !attacks.over && !stopping() && Date.now() < endAt; i++) {
+        const r = await releaseAll(lab.out, lab.o.stack);
+        released += r.released;
+        for (const f of r.failed) process.stderr.write(`release failed, retrying: ${f}\n`);
+        process.stderr.write(`released ${r.released} held requests${attacks.over ? "" : "; waiting for vegeta to collect them"}\n`);
+        await attacks.settle(i === 0 ? 20_000 : 10_000);
+    }
+    if (!attacks.over) {
+        process.stderr.write(`scale: ${attacks.count} attack(s) still running ${COLLECT_MS / 60_000} min after the release: ending vegeta ` +
+            `(the requests it still waits for count as errors)\n`);
+        attacks.endAll();
+        await attacks.settle(RETURN_MS);
+    }
+    if (!attacks.over) process.stderr.write(`scale: ${attacks.count} attack(s) still running ${RETURN_MS / 60_000} min after vegeta was ended: their results count as lost\n`);
+    return released;
+}
+
+/** HAProxy's errors from its final statistics (two tries), or undefined when unreadable. */
+async function haproxyErrors(lab: Lab): Promise<number | undefined> {
+    let stats = await lab.readStats();
+    if (stats instanceof Error) stats = await lab.readStats();
+    if (stats instanceof Error) {
+        process.stderr.write(`final HAProxy statistics unreadable: ${stats.message}\n`);
+        return undefined;
+    }
+    const b = backendCounters(stats, BACKEND_NAME);
+    const f = frontendCounters(stats, FRONTEND_NAMES[lab.o.mode]);
+    return b && f ? f.requestErrors + b.connectionErrors + b.responseErrors : undefined;
+}
+
+const r2 = (n: number) => Math.round(n * 100) / 100;
+
+function report(lab: Lab, ramp: RampOutcome, attacks: Attacks, plan: RampPlan, planned: { rate: number; rampS: number }, o: {
+    released: number; haproxyErrors: number | undefined; load1Start: number; interrupted: boolean;
+}) {
+    const { rampEnd, samples } = ramp;
+    const { baseline } = lab;
+    const holdEnd = rampEnd + lab.o.hold;
+    const readable = samples.filter((s) => s.t >= rampEnd && s.t <= holdEnd && s.held !== undefined);
+    const held = readable.length ? Math.min(...readable.map((s) => s.held!)) : null;
+    const mid = readable[Math.floor(readable.length / 2)] ?? samples.at(-1) ?? baseline;
+    // Planned: the target (top-ups only send what is missing). Every attack's requests and failures count;
+    // one that returned nothing makes the count unknown (all planned).
+    const count = countErrors(lab.o.conns, attacks.merged(), o.haproxyErrors);
+    const judged = verdict({
+        target: lab.o.conns, held, errors: count.errors, points: [baseline, ...samples].map((s) => s.point), rampFrom: 0,
+        rampTo: Number.isNaN(rampEnd) ? Infinity : rampEnd, memoryFloorBytes: plan.memoryFloorBytes,
+    });
+    // Memory per connection, by part: each host's own cgroup, idle lab → middle of the hold.
+    const figures = mid.held ? perConnection(baseline.hosts, mid.hosts, mid.held)
+        : Object.fromEntries(Object.keys(perConnection(baseline.hosts, baseline.hosts, 1)).map((k) => [k, null]));
+    const { state } = ramp;
+    const first = attacks.results[0];
+    return {
+        mode: lab.o.mode, target: lab.o.conns, held, errors: count.errors,
+        // Time to reach the target (or to the ramp's end when it stopped short), against the plan.
+        ramp_s: Number.isNaN(rampEnd) ? null : Math.round(rampEnd), planned_ramp_s: Math.round(planned.rampS),
+        // New end-to-end connections per second the machine actually sustained over the ramp (a --rate it can keep up with).
+        achieved_rate: Number.isNaN(rampEnd) || rampEnd <= 0 ? null : Math.round((samples.filter((s) => s.t <= rampEnd && s.held !== undefined).at(-1)?.held ?? 0) / rampEnd),
+        ramp_end: ramp.attackEndedEarly ? "attack_ended" : state.phase === "ramping" ? "interrupted" : state.phase === "reached" ? "reached" : state.why,
+        verdict: judged.verdict, limit: judged.limit,
+        // Whether this machine, not HAProxy, was what stopped the run short (null when it held).
+        machine_limited: judged.limit === null ? null : judged.limit.bound === "machine",
+        verdict_note: judged.note,
+        load1_start: r2(o.load1Start), load1_end: r2(loadavg()[0]),
+        // An interrupted run's figures describe only what happened before Ctrl-C.
+        interrupted: o.interrupted,
+        ...figures,
+        // Whole lab: every host's cgroup (user + kernel + socket memory), idle → middle of the hold.
+        mem_used_gb: r2(((["haproxy", "client", "backend"] as const)
+            .reduce((sum, role) => sum + roleSum(mid.hosts, role, (x) => x.memoryBytes) - roleSum(baseline.hosts, role, (x) => x.memoryBytes), 0) / 1024 ** 3)),
+        memory: judged.memory,
+        haproxy_processes: lab.out.vips.stats.length,
+        source_addresses_per_client: lab.out.inventory.find((h) => h.role === "client")?.sourceAddresses.length ?? 0,
+        rate: planned.rate, hold_s: lab.o.hold, requests: count.requests, planned_requests: count.planned, error_causes: count.causes,
+        released: o.released, stats_unread: ramp.statsUnread, ramp_cpu: judged.ramp_cpu, listen_drops: judged.listen_drops,
+        attacks: attacks.sendings.map((x, i) => ({ start_s: Math.round(x.startT), rate: x.rate, duration_s: Math.round(x.durationS * 10) / 10, run: attacks.results[i]?.runId ?? null })),
+        p50_ms: first?.summary ? Math.round(first.summary.latencies["50th"] / 1e6) : null,
+    };
+}
+
+/** Builds the lab and reads it idle: the statistics must answer before anything is sent. */
+async function buildLab(o: Options, ratePerClient: number, rampS: number): Promise<Omit<Lab, "t0" | "baseline"> & { readStats: Lab["readStats"] }> {
+    await reapLocal(o.stack);
+    writeStackConfig(o, ratePerClient, rampS);
+    await up(o.stack);
+    const out = await outputs(o.stack);
+    return { o, out, readStats: statsReader(out, o.stack) };
 }
 
 async function main(o: Options): Promise<void> {
-    if (!Number.isInteger(o.conns) || o.conns < 1) throw new Error(`--conns must be a whole number ≥ 1, got ${o.conns}`);
-    if (!Number.isFinite(o.hold) || o.hold < 1) throw new Error(`--hold must be ≥ 1 s, got ${o.hold}`);
-    if (o.rate !== undefined && !(Number.isFinite(o.rate) && o.rate >= 1)) throw new Error(`--rate must be ≥ 1/s, got ${o.rate}`);
-    // Full TLS handshakes on two cores shared by client, HAProxy and backend are the limit.
-    const ratePerClient = Math.ceil((o.rate ?? (o.mode === "tls" ? 500 : 2000)) / CLIENTS);
-    const rate = ratePerClient * CLIENTS;
-    // Exactly the target: vegeta sends rate × duration requests, each held open by pong until released.
-    const rampS = o.conns / rate;
-    const plan: RampPlan = { target: o.conns, stallS: STALL_S, settleS: SETTLE_S, deadlineS: deadlineFor(rampS) };
+    checkOptions(o);
+    const { ratePerClient, rate, rampS, plan } = planRamp(o, machineMemory().totalBytes);
     let stopping = false;
     const onSignal = () => {
         stopping = true;
@@ -196,181 +473,32 @@ async function main(o: Options): Promise<void> {
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
-    const runId = `scale-${newRunId(STACK)}`;
-    const dir = join(runsRoot(), runId);
+    const dir = join(runsRoot(), `scale-${newRunId(o.stack)}`);
     mkdirSync(dir, { recursive: true });
-    const samples: Sample[] = [];
-    let attackOver = false;
     const [load1Start] = loadavg();
     try {
-        await reapLocal(STACK);
-        writeStackConfig(o, ratePerClient, rampS);
-        await up(STACK);
+        const built = await buildLab(o, ratePerClient, rampS);
         if (stopping) throw new Error("interrupted before the attack");
-        const out = await outputs(STACK);
-        // Every HAProxy process's statistics in one command run in the LB host's namespace (bench/ramp.ts
-        // statsBatchCommand), as the sockets and drops are read: this bench is local, and an SSH login per
-        // read (sshd, key exchange) is what a saturated 2-core machine fails first ("timed out during banner exchange").
-        const lb = out.inventory.find((h) => h.role === "haproxy")!;
-        const lbNamespace = localNames(STACK).namespace(lb.name);
-        const statsCmd = statsBatchCommand(out.vips.stats);
-        const statsTimeoutMs = 20_000;
-        const readStats = async (): Promise<Stats | Error> => {
-            const r = await run("ip", ["netns", "exec", lbNamespace, "bash", "-c", statsCmd], statsTimeoutMs);
-            if (r.timedOut) return new Error(`no answer from ${lb.name}'s statistics pages within ${statsTimeoutMs / 1000} s`);
-            if (r.code !== 0) return new Error(`reading ${lb.name}'s statistics exited ${r.code}: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`);
-            try { return parseStatsBatch(r.stdout, out.vips.stats, parseStatsCsv); } catch (err) { return err as Error; }
-        };
         const t0 = Date.now();
-        const first = await readStats();
-        if (first instanceof Error) throw new Error(`HAProxy statistics unreadable before the attack: ${first.message}`);
-        const baseline = sample(out, first, o.mode, t0);
-        // The first attack sends the whole plan; a machine that falls behind leaves vegeta's
-        // unsent requests at its duration: top-ups (bench/ramp.ts topUp) send the connections
-        // still missing at the rate the machine showed it can keep up with.
-        const sendings: Sending[] = [];
-        const results: (AttackResult | undefined)[] = [];
-        const running = new Set<Promise<void>>();
-        const launch = (overrides: { rate?: number; durationS?: number }, total: { rate: number; durationS: number }) => {
-            const i = results.push(undefined) - 1;
-            sendings.push({ startT: (Date.now() - t0) / 1000, ...total });
-            const p: Promise<void> = attack(STACK, overrides, runsRoot())
-                .then((r) => { results[i] = r; }, (err: Error) => { process.stderr.write(`attack ${i + 1} failed: ${err.message}\n`); })
-                .finally(() => { running.delete(p); attackOver = running.size === 0; });
-            running.add(p);
-            attackOver = false;
-        };
-        launch({}, { rate, durationS: rampS });
-        const attackDone = async () => { while (running.size) await Promise.all([...running]); };
-        let state: RampState = { phase: "ramping" };
-        let rampEnd = Number.NaN;
-        let unreadInARow = 0;
-        let statsUnread = 0;
-        let attackEndedEarly = false;
-        while (!stopping) {
-            await new Promise((r) => setTimeout(r, 1000));
-            const s = sample(out, await readStats(), o.mode, t0, baseline);
-            if (s.heldFrom === "sockets") { unreadInARow++; statsUnread++; } else unreadInARow = 0;
-            samples.push(s);
-            if (state.phase === "ramping") {
-                const last = sendings.at(-1)!;
-                state = rampState(samples.map((x) => x.point), plan, last.startT + last.durationS, last.startT);
-                if (state.phase === "stopped" && state.why === "ended") {
-                    const more = topUp(samples.map((x) => x.point), o.conns, sendings, { maxTopUps: MAX_TOP_UPS, planRate: rate });
-                    if (more) {
-                        // Exactly the missing count (an overshoot past the plan would fill HAProxy's maxconn): a
-                        // whole rate per client (the config's rate is an integer) no higher than its share, for share / rate s.
-                        const share = Math.ceil(more.count / CLIENTS);
-                        const perClient = Math.max(1, Math.min(share, Math.floor(more.rate / CLIENTS)));
-                        const durationS = Math.ceil((share / perClient) * 10) / 10;
-                        process.stderr.write(`scale: vegeta's sending is over, ${more.count} connections missing: top-up ${sendings.length} ` +
-                            `at ${perClient * CLIENTS}/s for ${durationS}s (backed off to 80 % of what the machine achieved)\n`);
-                        launch({ rate: perClient, durationS }, { rate: perClient * CLIENTS, durationS });
-                        state = { phase: "ramping" };
-                    }
-                }
-                if (state.phase !== "ramping") {
-                    rampEnd = state.t;
-                    if (state.phase === "stopped") {
-                        process.stderr.write(`scale: the ramp ${state.why === "stalled" ? "stalled" : state.why === "ended" ? "ended" : "hit its deadline"} ` +
-                            `short of ${o.conns} at t=${state.t.toFixed(0)}s; holding what it reached\n`);
-                        // vegeta is not stopped: it sends no more than planned, and what it had not sent by its
-                        // duration counts as unsent errors (a stopped vegeta loses its in-flight results).
-                    }
-                }
-            }
-            process.stderr.write(progress(s, samples.at(-2) ?? baseline, state, unreadInARow, o.conns));
-            if (!Number.isNaN(rampEnd) && s.t >= rampEnd + o.hold) break;
-            // Nothing is held once the attack is over (vegeta waits for every held request): a failed attack.
-            if (attackOver && Number.isNaN(rampEnd)) {
-                rampEnd = s.t;
-                attackEndedEarly = true;
-                process.stderr.write("scale: the attack ended during the ramp; nothing left to hold\n");
-                break;
-            }
-        }
-        const holdEnd = rampEnd + o.hold;
-        const hold = samples.filter((s) => s.t >= rampEnd && s.t <= holdEnd);
-        const readable = hold.filter((s) => s.held !== undefined);
-        const held = readable.length ? Math.min(...readable.map((s) => s.held!)) : null;
-        const mid = readable[Math.floor(readable.length / 2)] ?? samples.at(-1) ?? baseline;
-
-        // The hold window is over: every pong server lets its held requests finish, until vegeta has them all.
-        process.stderr.write("releasing the held requests on every pong server…\n");
-        let released = 0;
-        // The attacks collect and decode vegeta's results after it exits: give them a bounded time (an attack
-        // still running then is reported as lost, its requests as errors) so the lab is always torn down.
-        const givingUpAt = Date.now() + ATTACK_WAIT_MS;
-        for (let i = 0; !attackOver && !stopping && Date.now() < givingUpAt; i++) {
-            const r = await releaseAll(out);
-            released += r.released;
-            for (const f of r.failed) process.stderr.write(`release failed, retrying: ${f}\n`);
-            process.stderr.write(`released ${r.released} held requests${attackOver ? "" : "; waiting for vegeta to collect them"}\n`);
-            await Promise.race([attackDone(), new Promise((res) => setTimeout(res, i === 0 ? 20_000 : 10_000))]);
-        }
-        if (!attackOver) process.stderr.write(`scale: ${running.size} attack(s) still running after ${ATTACK_WAIT_MS / 60_000} min (or interrupted): their results count as lost\n`);
-        // Unreadable final statistics are not "0 errors": countErrors counts them.
-        let finalStats = await readStats();
-        if (finalStats instanceof Error) finalStats = await readStats();
-        if (finalStats instanceof Error) process.stderr.write(`final HAProxy statistics unreadable: ${finalStats.message}\n`);
-        const stats = finalStats instanceof Error ? undefined : finalStats;
-        const backendStats = stats && backendCounters(stats, BACKEND_NAME);
-        const frontendStats = stats && frontendCounters(stats, FRONTEND_NAMES[o.mode]);
-        const haproxyErrors = stats && frontendStats && backendStats
-            ? frontendStats.requestErrors + backendStats.connectionErrors + backendStats.responseErrors : undefined;
-        // Planned: the target (the first attack's rate × duration; top-ups only send what is missing).
-        // Every attack's requests and failures count; one that returned nothing makes the count unknown (all planned).
-        const planned = Math.round(ratePerClient * rampS) * CLIENTS;
-        const got = results.filter((r): r is AttackResult => r !== undefined);
-        const merged = got.length < results.length ? undefined : {
-            summary: {
-                requests: got.reduce((a, r) => a + (r.summary?.requests ?? 0), 0),
-                success: got.reduce((a, r) => a + (r.summary?.requests ?? 0) * (r.summary?.success ?? 0), 0) /
-                    Math.max(1, got.reduce((a, r) => a + (r.summary?.requests ?? 0), 0)),
-            },
-            processes: got.flatMap((r) => r.processes), failedProcesses: got.flatMap((r) => r.failedProcesses),
-        };
-        const count = countErrors(planned, merged, haproxyErrors);
-        const judged = verdict({
-            target: o.conns, held, errors: count.errors, points: [baseline, ...samples].map((s) => s.point), rampFrom: 0,
-            rampTo: Number.isNaN(rampEnd) ? Infinity : rampEnd,
+        const idleStats = await built.readStats();
+        if (idleStats instanceof Error) throw new Error(`HAProxy statistics unreadable before the attack: ${idleStats.message}`);
+        const lab: Lab = { ...built, t0, baseline: sample({ ...built, t0 }, idleStats) };
+        const attacks = new Attacks(o.stack, t0);
+        attacks.launch({}, { rate, durationS: rampS });
+        const ramp = await rampAndHold(lab, plan, rate, attacks, () => stopping);
+        const released = await releaseAndCollect(lab, attacks, () => stopping);
+        const result = report(lab, ramp, attacks, plan, { rate, rampS }, {
+            released, haproxyErrors: await haproxyErrors(lab), load1Start, interrupted: stopping,
         });
-
-        // Memory per connection, by part: each host's own cgroup, idle lab → middle of the hold.
-        const figures = mid.held ? perConnection(baseline.hosts, mid.hosts, mid.held)
-            : Object.fromEntries(Object.keys(perConnection(baseline.hosts, baseline.hosts, 1)).map((k) => [k, null]));
-        const [load1End] = loadavg();
-        const report = {
-            mode: o.mode, target: o.conns, held, errors: count.errors,
-            // Time to reach the target (or to the ramp's end when it stopped short), against the plan.
-            ramp_s: Number.isNaN(rampEnd) ? null : Math.round(rampEnd), planned_ramp_s: Math.round(rampS),
-            // New end-to-end connections per second the machine actually sustained over the ramp (a --rate it can keep up with).
-            achieved_rate: Number.isNaN(rampEnd) || rampEnd <= 0 ? null : Math.round((samples.filter((s) => s.t <= rampEnd && s.held !== undefined).at(-1)?.held ?? 0) / rampEnd),
-            ramp_end: attackEndedEarly ? "attack_ended" : state.phase === "ramping" ? "interrupted" : state.phase === "reached" ? "reached" : state.why,
-            verdict: judged.verdict, limit: judged.limit, verdict_note: judged.note,
-            load1_start: Math.round(load1Start * 100) / 100, load1_end: Math.round(load1End * 100) / 100,
-            // An interrupted run's figures describe only what happened before Ctrl-C.
-            interrupted: stopping,
-            ...figures,
-            // Whole lab: every host's cgroup (user + kernel + socket memory).
-            mem_used_gb: Math.round(((["haproxy", "client", "backend"] as const)
-                .reduce((sum, role) => sum + roleSum(mid.hosts, role, (x) => x.memoryBytes) - roleSum(baseline.hosts, role, (x) => x.memoryBytes), 0) / 1024 ** 3) * 100) / 100,
-            haproxy_processes: out.inventory.length ? out.vips.stats.length : 0,
-            source_addresses_per_client: out.inventory.find((h) => h.role === "client")?.sourceAddresses.length ?? 0,
-            rate, hold_s: o.hold, requests: count.requests, planned_requests: count.planned, error_causes: count.causes,
-            released, stats_unread: statsUnread, ramp_cpu: judged.ramp_cpu, listen_drops: judged.listen_drops,
-            attacks: sendings.map((x, i) => ({ start_s: Math.round(x.startT), rate: x.rate, duration_s: x.durationS, run: results[i]?.runId ?? null })),
-            p50_ms: results[0]?.summary ? Math.round(results[0].summary.latencies["50th"] / 1e6) : null,
-        };
-        writeFileSync(join(dir, "samples.json"), JSON.stringify(samples.map(({ point: _p, ...s }) => s), null, 1));
-        writeFileSync(join(dir, "scale.json"), JSON.stringify(report, null, 2));
-        printTable(report);
-        console.log(JSON.stringify(report));
-        if (judged.verdict !== "held") process.exitCode = 2;
+        writeFileSync(join(dir, "samples.json"), JSON.stringify(ramp.samples.map(({ point, ...s }) => ({ ...s, inFlight: point.inFlight, memAvailableBytes: point.memAvailableBytes })), null, 1));
+        writeFileSync(join(dir, "scale.json"), JSON.stringify(result, null, 2));
+        printTable(result);
+        console.log(JSON.stringify(result));
+        if (result.verdict !== "held") process.exitCode = 2;
     } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
-        const left = await teardownStack(STACK, stackFile);
+        const left = await teardownStack(o.stack, stackFileOf(o.stack));
         if (residueCount(left) > 0 || stopping) process.exitCode = 1;
     }
 }
@@ -384,7 +512,9 @@ new Command("bench:scale")
     .addOption(new Option("--mode <mode>", "frontend").choices(["plain", "tls"]).default("plain"))
     .requiredOption("--conns <n>", "concurrent end-to-end connections to reach", (v) => Number(v))
     .option("--hold <s>", "seconds to hold them", (v) => Number(v), 60)
-    .option("--rate <r>", "new connections per second during the ramp (all clients)", (v) => Number(v))
+    .option("--rate <r>", `new connections per second during the ramp, all clients (default ${DEFAULT_RATE.plain} plain, ${DEFAULT_RATE.tls} TLS)`, (v) => Number(v))
+    .option("--stack <name>", "stack name", "scale")
+    .option("--subnet <cidr>", "the lab's subnet (a /24 inside 198.18.0.0/15)", "198.18.64.0/24")
     .action((o: Options) => main(o))
     .parseAsync(process.argv)
     // An attack given up on still has timers: the bench ends here, its lab torn down.

@@ -93,3 +93,29 @@ describe("bench:oom: the kill and the ramp's end", () => {
         assert.deepEqual(errorsBeforeStop(results, stop), { started: 4, failed: 2 });
     });
 });
+
+import { readFileSync } from "node:fs";
+import { parseNetCounters, readNetCounters } from "../../bench/figures.ts";
+
+describe("a namespace's socket counters (the one reader of bench/scale and bench/oom)", () => {
+    const netstat = "TcpExt: SyncookiesSent ListenOverflows ListenDrops\nTcpExt: 0 7 9\nIpExt: InNoRoutes\nIpExt: 0\n";
+
+    test("TCP sockets in use from sockstat, accept-queue drops from netstat", () => {
+        const sockstat = "sockets: used 1234\nTCP: inuse 812 orphan 0 tw 3 alloc 815 mem 40\nUDP: inuse 2 mem 1\n";
+        assert.deepEqual(parseNetCounters(sockstat + netstat), { tcpInuse: 812, listenDrops: 9 });
+    });
+
+    test("this machine's own files parse (the format the kernel writes)", () => {
+        const c = parseNetCounters(readFileSync("/proc/net/sockstat", "utf8") + readFileSync("/proc/net/netstat", "utf8"));
+        assert.ok(Number.isInteger(c.tcpInuse) && c.tcpInuse >= 0);
+        assert.ok(Number.isInteger(c.listenDrops) && c.listenDrops >= 0);
+    });
+
+    test("text without the TCP line is an error, not 0 sockets", () => {
+        assert.throws(() => parseNetCounters("sockets: used 3\n" + netstat), /no `TCP: inuse` line/);
+    });
+
+    test("a namespace that cannot be read is named in the error", () => {
+        assert.throws(() => readNetCounters("c2m-no-such-namespace"), /namespace c2m-no-such-namespace: /);
+    });
+});

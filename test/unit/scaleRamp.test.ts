@@ -4,11 +4,14 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { cpuBetween, heldText, parseListenDrops, parseProcStat, parseStatsBatch, rampState, statsBatchCommand, topUp, verdict, type RampPlan, type RampPoint } from "../../bench/ramp.ts";
+import { backOff, cpuBetween, heldText, maxInFlight, memoryFloor, memoryUse, parseProcStat, parseStatsBatch, rampState, statsBatchCommand, topUp, verdict,
+    type RampPlan, type RampPoint } from "../../bench/ramp.ts";
+import { parseListenDrops } from "../../bench/figures.ts";
 import { bashSyntax, freeLoopbackPort } from "./helpers.ts";
 import type { Role } from "../../components/types.ts";
 
-const plan: RampPlan = { target: 1000, stallS: 5, settleS: 3, deadlineS: 80 };
+const GIB = 2 ** 30;
+const plan: RampPlan = { target: 1000, stallS: 5, settleS: 3, deadlineS: 80, memoryFloorBytes: 2 * GIB, maxInFlight: 1000 };
 /** vegeta's planned sending ends at t=10. */
 const SEND_END = 10;
 
@@ -17,9 +20,12 @@ function points(helds: (number | null)[], cpu: Partial<Record<string, [Role, num
     return helds.map((held, i) => ({
         t: i + 1,
         held: held ?? undefined,
-        hosts: Object.fromEntries(Object.entries(cpu).map(([name, v]) => [name, { role: v![0], cpuNs: v![1] * 1e9 * (i + 1), listenDrops: 0 }])),
+        inFlight: 0,
+        hosts: Object.fromEntries(Object.entries(cpu).map(([name, v]) => [name, { role: v![0], cpuNs: v![1] * 1e9 * (i + 1), memoryBytes: 0, listenDrops: 0 }])),
         machineBusyNs: machine * 1e9 * (i + 1),
         cpus: 2,
+        memAvailableBytes: 20 * GIB,
+        memTotalBytes: 24 * GIB,
     }));
 }
 
@@ -86,6 +92,41 @@ describe("rampState", () => {
     test("no points yet: ramping", () => {
         assert.deepEqual(rampState([], plan, SEND_END), { phase: "ramping" });
     });
+
+    test("the machine's available memory below the floor stops the ramp, sending or not", () => {
+        const p = points([100, 200, 300]);
+        p[2].memAvailableBytes = 1.9 * GIB;
+        assert.deepEqual(rampState(p, plan, SEND_END), { phase: "stopped", t: 3, why: "memory" });
+        p[2].memAvailableBytes = 2.1 * GIB;
+        assert.deepEqual(rampState(p, plan, SEND_END), { phase: "ramping" });
+    });
+
+    test("the target reached wins over low memory: the hold starts", () => {
+        const p = points([500, 1000]);
+        p[1].memAvailableBytes = GIB;
+        assert.deepEqual(rampState(p, plan, SEND_END), { phase: "reached", t: 2 });
+    });
+});
+
+describe("backOff", () => {
+    test("more connections in flight than the plan allows: stop this sending", () => {
+        const p = points([100, 200, 300]);
+        p[2].inFlight = 1001;
+        assert.equal(backOff(p, plan), true);
+        p[2].inFlight = 1000;
+        assert.equal(backOff(p, plan), false);
+        assert.equal(backOff([], plan), false);
+    });
+
+    test("the allowance is 5 % of the target, at least 1000", () => {
+        assert.equal(maxInFlight(300_000), 15_000);
+        assert.equal(maxInFlight(5000), 1000);
+    });
+
+    test("the memory floor is 1.5 GiB or 6 % of the machine, the larger", () => {
+        assert.equal(memoryFloor(8 * GIB), 1.5 * GIB);
+        assert.equal(memoryFloor(100 * GIB), 6 * GIB);
+    });
 });
 
 describe("topUp", () => {
@@ -146,47 +187,79 @@ describe("verdict", () => {
     const cpu = { "client-0": ["client", 0.5], "client-1": ["client", 0.4], "lb-0": ["haproxy", 0.6], "backend-0": ["backend", 0.3] } as Partial<Record<string, [Role, number]>>;
 
     test("the target held with 0 errors: held, no limit", () => {
-        const v = verdict({ target: 1000, held: 1000, errors: 0, points: points([500, 1000, 1000], cpu, 1.9), rampFrom: 0, rampTo: 2 });
+        const v = verdict({ target: 1000, held: 1000, errors: 0, points: points([500, 1000, 1000], cpu, 1.9), rampFrom: 0, rampTo: 2, memoryFloorBytes: plan.memoryFloorBytes });
         assert.equal(v.verdict, "held");
         assert.equal(v.limit, null);
     });
 
     test("short on a saturated machine: the role that used most CPU over the ramp, and its busiest host", () => {
-        const v = verdict({ target: 1000, held: 700, errors: 300, points: points([300, 500, 700, 700], cpu, 1.95), rampFrom: 0, rampTo: 3 });
+        const v = verdict({ target: 1000, held: 700, errors: 300, points: points([300, 500, 700, 700], cpu, 1.95), rampFrom: 0, rampTo: 3, memoryFloorBytes: plan.memoryFloorBytes });
         assert.equal(v.verdict, "short");
-        assert.deepEqual(v.limit, { what: "client", host: "client-0", resource: "cpu", amount: 0.9 });
+        assert.deepEqual(v.limit, { what: "client", host: "client-0", resource: "cpu", amount: 0.9, bound: "machine" });
         assert.match(v.note, /held 700 of 1000: the machine was 98 % busy .*2 CPUs.*the client role \(0.9 cores, busiest host client-0\)/);
     });
 
     test("a machine busy with others' work: the limit is outside the lab, not a lab host", () => {
         const small = { "client-0": ["client", 0.1], "lb-0": ["haproxy", 0.2] } as Partial<Record<string, [Role, number]>>;
-        const v = verdict({ target: 1000, held: 400, errors: 600, points: points([100, 200, 400], small, 1.9), rampFrom: 0, rampTo: 3 });
-        assert.deepEqual(v.limit, { what: "outside the lab", host: null, resource: "cpu", amount: 1.6 });
+        const v = verdict({ target: 1000, held: 400, errors: 600, points: points([100, 200, 400], small, 1.9), rampFrom: 0, rampTo: 3, memoryFloorBytes: plan.memoryFloorBytes });
+        assert.deepEqual(v.limit, { what: "outside the lab", host: null, resource: "cpu", amount: 1.6, bound: "machine" });
         assert.match(v.note, /processes outside the lab/);
     });
 
     test("not saturated but a listener dropped connections: that host's accept queue", () => {
         const p = points([300, 600, 800], cpu, 1.0);
         p[2].hosts["lb-0"].listenDrops = 42;
-        const v = verdict({ target: 1000, held: 800, errors: 200, points: p, rampFrom: 0, rampTo: 3 });
-        assert.deepEqual(v.limit, { what: "haproxy", host: "lb-0", resource: "accept_queue", amount: 42 });
+        const v = verdict({ target: 1000, held: 800, errors: 200, points: p, rampFrom: 0, rampTo: 3, memoryFloorBytes: plan.memoryFloorBytes });
+        assert.deepEqual(v.limit, { what: "haproxy", host: "lb-0", resource: "accept_queue", amount: 42, bound: "haproxy" });
         assert.deepEqual(v.listen_drops, { "lb-0": 42 });
     });
 
     test("short with nothing measured to explain it says so instead of naming a host", () => {
-        const v = verdict({ target: 1000, held: 900, errors: 100, points: points([300, 600, 900], cpu, 1.0), rampFrom: 0, rampTo: 3 });
+        const v = verdict({ target: 1000, held: 900, errors: 100, points: points([300, 600, 900], cpu, 1.0), rampFrom: 0, rampTo: 3, memoryFloorBytes: plan.memoryFloorBytes });
         assert.equal(v.limit, null);
         assert.match(v.note, /no measured limit explains it/);
     });
 
     test("every one held but requests failed or went unsent: errors, with the limit of the ramp", () => {
-        const v = verdict({ target: 1000, held: 1000, errors: 5, points: points([500, 1000], cpu, 1.9), rampFrom: 0, rampTo: 2 });
+        const v = verdict({ target: 1000, held: 1000, errors: 5, points: points([500, 1000], cpu, 1.9), rampFrom: 0, rampTo: 2, memoryFloorBytes: plan.memoryFloorBytes });
         assert.equal(v.verdict, "errors");
         assert.equal(v.limit?.what, "client");
     });
 
+    test("out of memory: the role whose hosts grew most, its largest host, and what the target would need; the machine, not HAProxy", () => {
+        const p = points([0, 300, 600], { "client-0": ["client", 0.1], "lb-0": ["haproxy", 0.1], "backend-0": ["backend", 0.1] }, 1.0);
+        const grow = (i: number, client: number, lb: number, backend: number) => {
+            p[i].hosts["client-0"].memoryBytes = client;
+            p[i].hosts["lb-0"].memoryBytes = lb;
+            p[i].hosts["backend-0"].memoryBytes = backend;
+        };
+        grow(0, 0, 0, 0);
+        grow(1, 300 * 40 * 1024, 300 * 20 * 1024, 300 * 20 * 1024);
+        grow(2, 600 * 40 * 1024, 600 * 20 * 1024, 600 * 20 * 1024);
+        p[2].memAvailableBytes = 1.5 * GIB;
+        const v = verdict({ target: 1000, held: 600, errors: 400, points: p, rampFrom: 0, rampTo: 3, memoryFloorBytes: 2 * GIB });
+        assert.equal(v.verdict, "short");
+        assert.deepEqual(v.limit, { what: "client", host: "client-0", resource: "memory", amount: 0.02, bound: "machine" });
+        assert.equal(v.memory?.kb_per_conn, 80);
+        assert.equal(v.memory?.held, 600);
+        assert.equal(v.memory?.available_min_gib, 1.5);
+        assert.match(v.note, /this machine's memory .*80 KB per connection at 600 held.*the machine was the limit, not HAProxy/);
+    });
+
+    test("memoryUse: the lab's memory above the idle point at the most held, scaled to the target", () => {
+        const p = points([0, 500, 400]);
+        p[0].hosts = { a: { role: "client", cpuNs: 0, memoryBytes: GIB, listenDrops: 0 } };
+        p[1].hosts = { a: { role: "client", cpuNs: 0, memoryBytes: GIB + 500 * 100 * 1024, listenDrops: 0 } };
+        p[2].hosts = { a: { role: "client", cpuNs: 0, memoryBytes: GIB, listenDrops: 0 } };
+        const m = memoryUse(p, 10_000)!;
+        assert.equal(m.kb_per_conn, 100);
+        assert.equal(m.held, 500);
+        assert.equal(m.target_needs_gib, Math.round((10_000 * 100 * 1024 / GIB) * 100) / 100);
+        assert.equal(memoryUse(points([0, 0]), 10), null);
+    });
+
     test("held unreadable for the whole window is short, not held", () => {
-        const v = verdict({ target: 1000, held: null, errors: 0, points: points([500, 1000], cpu, 1.0), rampFrom: 0, rampTo: 2 });
+        const v = verdict({ target: 1000, held: null, errors: 0, points: points([500, 1000], cpu, 1.0), rampFrom: 0, rampTo: 2, memoryFloorBytes: plan.memoryFloorBytes });
         assert.equal(v.verdict, "short");
         assert.match(v.note, /held \(unreadable\) of 1000/);
     });
