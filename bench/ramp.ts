@@ -62,9 +62,14 @@ export type RampState =
      *  memory: the machine's available memory fell below the floor (the bench stops sending). */
     | { phase: "stopped"; t: number; why: "stalled" | "ended" | "deadline" | "memory" };
 
-/** A machine with less available memory than this is out of it: 1.5 GiB or 6 % of its memory, the larger. */
+/**
+ * A machine with less available memory than this is out of it: 3 GiB or 12 % of its memory, the
+ * larger. Room for what still lands once the sending stops (up to maxInFlight connections, ~1.3 GiB
+ * for 15,000 plain ones at ~85 KB each) and for the machine's other work, which the kernel's OOM
+ * killer would otherwise pick from.
+ */
 export function memoryFloor(totalBytes: number): number {
-    return Math.max(1.5 * 2 ** 30, 0.06 * totalBytes);
+    return Math.max(3 * 2 ** 30, 0.12 * totalBytes);
 }
 
 /** Growth of the readable held count over the last `s` seconds, or undefined when no readable point lies on both sides. */

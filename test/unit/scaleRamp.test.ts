@@ -123,9 +123,9 @@ describe("backOff", () => {
         assert.equal(maxInFlight(5000), 1000);
     });
 
-    test("the memory floor is 1.5 GiB or 6 % of the machine, the larger", () => {
-        assert.equal(memoryFloor(8 * GIB), 1.5 * GIB);
-        assert.equal(memoryFloor(100 * GIB), 6 * GIB);
+    test("the memory floor is 3 GiB or 12 % of the machine, the larger", () => {
+        assert.equal(memoryFloor(8 * GIB), 3 * GIB);
+        assert.equal(memoryFloor(100 * GIB), 12 * GIB);
     });
 });
 
