@@ -1,15 +1,17 @@
 // `npm test` after the toolchain check: the type check and every test file, side by side where
 // that is safe, so CI takes minutes rather than the sum of everything:
 //   types — tsc --noEmit;
-//   quick — test/unit and test/mocks, one node --test, two files at a time;
+//   unit  — test/unit in ONE node process (no per-file process: loading the SDKs once, not 50
+//           times, is most of what this lane saves), one file after another;
+//   mocks — test/mocks, a process per file (each sets Pulumi's global mocks), one at a time;
 //   labs  — each lab-building file (test/e2e) in a node --test of its own, LAB_SLOTS at a time,
-//           the slowest first (LAB_FILE_ORDER), so the two longest do not end up last together;
+//           the slowest first (LAB_FILE_ORDER), so the longest do not end up last together;
 //           every file has its own stack names and subnet, so two never touch the same lab;
 //   solo  — files that time real processes (SOLO_FILES, e.g. a pong's knee on loopback), after all
-//           the rest, alone: a rate measured beside a lab build would be the machine's.
+//           the rest, SOLO_SLOTS at a time: a rate measured beside a lab build would be the machine's.
 // Each lab file's TAP is printed whole when it ends (two files never interleave), with a line
-// when it starts, so a long file is visible in CI's log. The quick lane's TAP is printed when it
-// ends. The last thing printed is one duration table for every file. Exit code: non-zero when
+// when it starts, so a long file is visible in CI's log. The unit and mocks lanes' TAP is printed
+// when each ends. The last thing printed is one duration table for every file. Exit code: non-zero when
 // any part failed. Ctrl-C reaches every child (same process group); each test file's after()
 // tears its lab down, and this runner waits for them before it exits.
 import { spawn } from "node:child_process";
@@ -20,37 +22,47 @@ import { durationTable } from "./durations.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-/** Lab files running at once: two suits 2 cores (most of a lab file's time is spent waiting on processes). */
-const LAB_SLOTS = 2;
+/**
+ * Lab files running at once. A lab file waits more than it computes (reliability: 234 s alone for
+ * 133 s of CPU), so three keep 2 cores busy where two left them idle in the waits.
+ */
+const LAB_SLOTS = 3;
+
+/** Solo files running at once: each uses well under a core, and none of them builds a lab. */
+const SOLO_SLOTS = 2;
 
 /** Slowest first, as measured (`npm test`'s table); files not named here run after these, by name. */
 export const LAB_FILE_ORDER = [
-    "test/e2e/reliability.test.ts", "test/e2e/certificate.test.ts", "test/e2e/localLab.test.ts",
-    "test/e2e/tippingHaproxy.test.ts", "test/e2e/sweep.test.ts", "test/e2e/oom.test.ts", "test/e2e/policyPack.test.ts",
+    "test/e2e/reliability.test.ts", "test/e2e/certificate.test.ts", "test/e2e/localLab.test.ts", "test/e2e/upInterrupts.test.ts",
+    "test/e2e/tippingHaproxy.test.ts", "test/e2e/oom.test.ts", "test/e2e/policyPack.test.ts",
 ];
 
 /**
  * Files that time real processes on loopback (a pong's knee and its waves, HAProxy's health
  * checks against a pong in the test's own process, a CLI's start-up within a time limit): run after
- * everything else, alone. Beside two lab builds they failed on time, not on behaviour.
+ * everything else, two at a time. Beside two lab builds they failed on time, not on behaviour.
  */
 export const SOLO_FILES = ["test/unit/pong.test.ts", "test/unit/pongLimit.test.ts", "test/unit/scripts.test.ts", "test/unit/tippingPong.test.ts"];
 
 const testFiles = (dir: string) => readdirSync(join(ROOT, dir)).filter((f) => f.endsWith(".test.ts")).sort().map((f) => `${dir}/${f}`);
 
-export function lanes(): { labs: string[]; quick: string[]; solo: string[] } {
+export function lanes(): { labs: string[]; unit: string[]; mocks: string[]; solo: string[] } {
     const e2e = testFiles("test/e2e");
     const rank = (f: string) => (LAB_FILE_ORDER.includes(f) ? LAB_FILE_ORDER.indexOf(f) : LAB_FILE_ORDER.length);
     return {
         labs: e2e.filter((f) => !SOLO_FILES.includes(f)).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)),
-        quick: [...testFiles("test/unit"), ...testFiles("test/mocks")].filter((f) => !SOLO_FILES.includes(f)),
+        unit: testFiles("test/unit").filter((f) => !SOLO_FILES.includes(f)),
+        mocks: testFiles("test/mocks"),
         solo: SOLO_FILES,
     };
 }
 
-/** The node --test arguments of every part: the same flags (timeouts, reporters) everywhere. */
-export const nodeTestArgs = (concurrency: number, files: string[]) => [
-    "--test", `--test-concurrency=${concurrency}`, "--test-timeout=900000",
+/**
+ * The node --test arguments of every part: the same flags (timeouts, reporters) everywhere.
+ * `oneProcess` runs the files in the runner's own process, one after another.
+ */
+export const nodeTestArgs = (concurrency: number, files: string[], oneProcess = false) => [
+    "--test", ...(oneProcess ? ["--experimental-test-isolation=none"] : [`--test-concurrency=${concurrency}`]), "--test-timeout=900000",
     "--test-reporter=tap", "--test-reporter-destination=stdout",
     "--test-reporter=./test/durations.ts", "--test-reporter-destination=stderr",
     ...files,
@@ -100,14 +112,16 @@ async function pool<T>(items: string[], slots: number, work: (item: string) => P
 }
 
 async function main(): Promise<void> {
-    const { labs, quick, solo } = lanes();
+    const { labs, unit, mocks, solo } = lanes();
     process.on("SIGINT", () => process.stderr.write("\nnpm test: interrupted; waiting for every test file to tear down\n"));
     const started = Date.now();
     const clock = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
     const types = run("types (tsc --noEmit)", [join(ROOT, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", "."])
         .then((d) => { process.stderr.write(`# ${clock()}: types done, exit ${d.code}\n`); return d; });
-    const quickLane = run(`quick lane (${quick.length} files)`, nodeTestArgs(2, quick))
-        .then((d) => { process.stderr.write(`# ${clock()}: quick lane done, exit ${d.code}\n`); show(d); return d; });
+    const lane = (name: string, args: string[]) => run(name, args)
+        .then((d) => { process.stderr.write(`# ${clock()}: ${name} done, exit ${d.code}\n`); show(d); return d; });
+    const unitLane = lane(`unit lane (${unit.length} files)`, nodeTestArgs(1, unit, true));
+    const mocksLane = lane(`mocks lane (${mocks.length} files)`, nodeTestArgs(1, mocks));
     const labRuns = await pool(labs, LAB_SLOTS, async (file) => {
         process.stderr.write(`# ${clock()}: ${file} starts\n`);
         const d = await run(file, nodeTestArgs(1, [file]));
@@ -115,8 +129,8 @@ async function main(): Promise<void> {
         show(d);
         return d;
     });
-    const before = [await types, await quickLane];
-    const soloRuns = await pool(solo, 1, async (file) => {
+    const before = [await types, await unitLane, await mocksLane];
+    const soloRuns = await pool(solo, SOLO_SLOTS, async (file) => {
         const d = await run(file, nodeTestArgs(1, [file]));
         show(d);
         return d;
@@ -127,7 +141,8 @@ async function main(): Promise<void> {
     process.stderr.write(durationTable(rows));
     const failed = all.filter((d) => d.code !== 0).map((d) => d.name);
     process.stderr.write(`npm test: ${failed.length ? `FAILED: ${failed.join(", ")}` : "all passed"}; wall ${clock()} ` +
-        `(types and ${quick.length} quick files beside ${labs.length} lab files ${LAB_SLOTS} at a time, then ${solo.length} alone)\n`);
+        `(types, ${unit.length} unit and ${mocks.length} mock files beside ${labs.length} lab files ${LAB_SLOTS} at a time, ` +
+        `then ${solo.length} timing files ${SOLO_SLOTS} at a time)\n`);
     process.exitCode = failed.length ? 1 : 0;
 }
 

@@ -4,7 +4,7 @@
 // cloud-init fails these tests.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,13 +31,25 @@ function schema(name: string, text: string): { valid: boolean; out: string } {
     return { valid: r.status === 0 && /Valid cloud-config/.test(r.out) && !/deprecat/i.test(r.out), out: r.out };
 }
 
-/** User data by role of a tier's instances (one process per program run). */
-function tierUserData(stack: string, extra: Record<string, unknown> = {}): Record<string, { host: string; userData: string }[]> {
-    const r = spawnSync(process.execPath, [join(REPO_ROOT, "test", "unit", "tierUserData.ts"), stack, JSON.stringify(extra)],
-        { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000 });
-    assert.equal(r.status, 0, r.stderr);
-    return JSON.parse(r.stdout);
+type UserDataByRole = Record<string, { host: string; userData: string }[]>;
+
+/** User data by role of a tier's instances (one process per program run: the program module loads once per process). */
+function tierUserData(stack: string, extra: Record<string, unknown> = {}): Promise<UserDataByRole> {
+    return new Promise((resolve, reject) => {
+        execFile(process.execPath, [join(REPO_ROOT, "test", "unit", "tierUserData.ts"), stack, JSON.stringify(extra)],
+            { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000, maxBuffer: 64 * 2 ** 20 },
+            (err, stdout, stderr) => (err ? reject(new Error(`${stack}: ${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout))));
+    });
 }
+
+// The four program runs start at once, before the first test (they are independent processes).
+const METRICS_EXTRA = { "c2m:hosts": { metrics: 1 } };
+const rendered: Record<string, Promise<UserDataByRole>> = Object.fromEntries([
+    ...TIERS.map((stack) => [stack, tierUserData(stack)]),
+    ["aws-16c64g+metrics", tierUserData("aws-16c64g", METRICS_EXTRA)],
+]);
+// A rejection is reported by the test that awaits it, not as an unhandled one before then.
+for (const p of Object.values(rendered)) p.catch(() => undefined);
 
 describe("cloud-init schema of the EC2 user data", () => {
     before(() => {
@@ -54,8 +66,8 @@ describe("cloud-init schema of the EC2 user data", () => {
     });
 
     for (const stack of TIERS) {
-        test(`${stack}: every role's user data is valid cloud-config`, () => {
-            const byRole = tierUserData(stack);
+        test(`${stack}: every role's user data is valid cloud-config`, async () => {
+            const byRole = await rendered[stack];
             assert.deepEqual(Object.keys(byRole).sort(), [...ROLES].sort());
             for (const role of ROLES) {
                 const [first] = byRole[role];
@@ -65,8 +77,8 @@ describe("cloud-init schema of the EC2 user data", () => {
         });
     }
 
-    test("aws-16c64g with a metrics host: the metrics role's user data is valid too", () => {
-        const byRole = tierUserData("aws-16c64g", { "c2m:hosts": { metrics: 1 } });
+    test("aws-16c64g with a metrics host: the metrics role's user data is valid too", async () => {
+        const byRole = await rendered["aws-16c64g+metrics"];
         assert.equal(byRole.metrics?.length, 1);
         const r = schema("aws-16c64g-metrics", byRole.metrics[0].userData);
         assert.ok(r.valid, `${byRole.metrics[0].host}: ${r.out}`);
