@@ -1,7 +1,7 @@
 // `lab tipping`: the automatic tipping-point search on a running lab. Each step is a normal
 // `lab attack` (runs/<id>/, ledger row) at one total rate; the pure search
 // (scripts/analysis/tipping.ts) picks the next rate and judges each step.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeRecord } from "../components/records/io.ts";
 import { TippingRecordSchema, type TippingArgs } from "../components/records/tippingRecord.ts";
@@ -9,7 +9,7 @@ import { attack, attackExit, newRunId } from "./attack.ts";
 import { outputs } from "./stack.ts";
 import { buildTippingReport, reportName } from "./report.ts";
 import {
-    CPU_ALLOWANCE_SCRIPT, TIPPING_DEFAULTS, attribute, cgroupCores, describeFirst, describeP99Rule, fmtRate, formatCores, formatSend, formatTippingTable, judgeCpu,
+    CPU_ALLOWANCE_SCRIPT, TIPPING_DEFAULTS, attribute, cgroupCores, cpuListText, describeFirst, idleShares, loadWindow, parseCpuIdle, describeP99Rule, fmtRate, formatCores, formatSend, formatTippingTable, judgeCpu,
     parseCpuAllowance, processCores, searchTippingPoint, summarise,
     validateTippingOptions, type CpuAllowance, type CpuSample, type HostCpu, type StepMeasure, type StepVerdict, type TippingResult,
 } from "./analysis/tipping.ts";
@@ -52,39 +52,46 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
         const left = args.maxSteps - step.index + 1;
         log(`tipping step ${step.index}/≤${args.maxSteps} (${step.phase}): ${fmtRate(rate)} total (${fmtRate(rate / clients)} per client) ` +
             `for ${args.durationS} s — ${elapsed.toFixed(0)} s elapsed, ETA ≤ ${(left * stepBudgetS(args)).toFixed(0)} s`);
+        // Hosts on this machine's kernel (local): each CPU's idle share from /proc/stat through the step.
+        const machine = sharesThisMachine ? sampleMachineIdle() : undefined;
         const r = await attack(args.stack, {
             rate: Math.round(rate / clients), durationS: args.durationS, frontends: [args.frontend],
             sleepMs: args.sleepMs, times: args.times, timeoutS: args.timeoutS,
-        }, runsDir);
+        }, runsDir).finally(() => machine?.stop());
         if (r.interrupted) throw new Error(`interrupted during step ${step.index} (run ${r.runId})`);
         // A step some clients did not (fully) send measured less load than it names: no knee from it.
         const exit = attackExit(r);
         if (exit.code !== 0) throw new Error(`step ${step.index} (run ${r.runId}): ${exit.message}`);
         const offered = r.processes.reduce((sum, p) => sum + p.ratePerSecond, 0);
         const s = r.summary;
-        const cpu = out.metricsEndpoint && cpuSource ? await stepCpu(out, out.metricsEndpoint, cpuSource, r).catch((err: Error) => {
-            log(`  step ${step.index}: no CPU figures (${err.message})`);
-            return undefined;
-        }) : undefined;
         const m: StepMeasure = s
             ? { rate: offered, p50Ms: s.latencies["50th"] / 1e6, p99Ms: s.latencies["99th"] / 1e6, errorRatio: 1 - s.success,
                 requests: s.requests, throughput: s.throughput, runId: r.runId }
             : { rate: offered, p50Ms: 0, p99Ms: 0, errorRatio: 1, requests: 0, runId: r.runId };
         // Each client's own lag to send, from its result files: a client behind its plan did not offer the step's load.
-        const send = await stepSends(r, m.p99Ms).catch((err: Error) => {
+        const sends = await stepSendTimes(r).catch((err: Error) => {
             log(`  step ${step.index}: clients' sending not measured (${err.message})`);
             return undefined;
         });
+        const send = sends ? clientSends(sends, m.p99Ms) : undefined;
+        // Each host's CPU over the window the load really ran (from the send times; the run's nominal one without them).
+        const window = (sends && loadWindow(sends.map((p) => p.sendMs))) ?? nominalWindow(r);
+        const cpu = cpuSource ? await stepCpu(out, cpuSource, r, window, machine?.readings ?? []).catch((err: Error) => {
+            log(`  step ${step.index}: no CPU figures (${err.message})`);
+            return undefined;
+        }) : undefined;
         return { ...m, ...(cpu ? { cpu } : {}), ...(send ? { send } : {}) };
     };
 
-    // Attribution: what each host may use, read once; each step's CPU then comes from the metrics host.
-    const cpuSource = out.metricsEndpoint ? await readAllowances(out).catch((err: Error) => {
+    // Attribution: what each host may use, read once; each step's CPU then comes from the hosts'
+    // cgroup readings (local), the metrics host's counters and node_exporters, or this machine's /proc/stat.
+    const cpuSource = await readAllowances(out).catch((err: Error) => {
         log(`tipping: host CPU allowances unreadable (${err.message}); steps are not attributed`);
         return undefined;
-    }) : undefined;
-    if (!out.metricsEndpoint) log("tipping: no metrics host: steps are not attributed to a host's CPU");
-    else if (cpuSource) log(`tipping: hosts' CPUs: ${cpuSource.map((a) => `${a.host} ${a.cpus.length}${a.quotaCores ? `/${a.quotaCores} quota` : ""}`).join(", ")}`);
+    });
+    const sharesThisMachine = cpuSource?.some((a) => a.boot === thisBootId()) ?? false;
+    if (cpuSource) log(`tipping: hosts' CPUs: ${cpuSource.map((a) => `${a.host} ${cpuListText(a.cpus)}${a.quotaCores ? ` (quota ${a.quotaCores} CPU)` : ""}`).join(", ")}` +
+        `${out.metricsEndpoint ? "" : "; no metrics host: CPU from the hosts' cgroups" + (sharesThisMachine ? " and this machine's /proc/stat" : "")}`);
 
     let result: TippingResult;
     const measured: StepVerdict[] = [];
@@ -121,24 +128,57 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
 }
 
 /**
- * Each client's own lag to send during a step, from the step's result files (one per vegeta
+ * Each vegeta process's send times during a step, from the step's result files (one per vegeta
  * process: results/<client>-<frontend>-<laddr>.bin, as `lab attack` collects them).
  */
-export async function stepSends(run: Pick<RunRecord, "processes" | "settings"> & { dir: string }, stepP99Ms: number): Promise<ClientSend[]> {
+export async function stepSendTimes(run: Pick<RunRecord, "processes" | "settings"> & { dir: string }) {
     const env = labEnv();
-    const processes = await Promise.all(run.processes.map(async (p) => {
+    return Promise.all(run.processes.map(async (p) => {
         const file = join(run.dir, "results", `${p.client}-${p.frontend}-${p.laddr}.bin`);
         if (!existsSync(file)) throw new Error(`no result file ${file}`);
         return { client: p.client, ratePerSecond: p.ratePerSecond, durationS: run.settings.durationS, sendMs: await readSendTimes(file, env) };
     }));
-    return clientSends(processes, stepP99Ms);
 }
 
-/** What each host may use (CPU set, quota, machine), read on the host over SSH. */
+/** Each client's own lag to send during a step. */
+export async function stepSends(run: Pick<RunRecord, "processes" | "settings"> & { dir: string }, stepP99Ms: number): Promise<ClientSend[]> {
+    return clientSends(await stepSendTimes(run), stepP99Ms);
+}
+
+/** Without send times: the run's nominal load, from its start (2 s of start-up left out). */
+function nominalWindow(run: Pick<RunRecord, "startedAt" | "settings">): { fromMs: number; toMs: number } {
+    const start = Date.parse(run.startedAt);
+    const skip = run.settings.durationS >= 4 ? 2000 : 0;
+    return { fromMs: start + skip, toMs: start + run.settings.durationS * 1000 };
+}
+
+function thisBootId(): string {
+    try { return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim(); } catch { return ""; }
+}
+
+/** This machine's /proc/stat idle times every 500 ms until stopped. */
+function sampleMachineIdle(): { readings: { t: number; idle: Record<string, number> }[]; stop: () => void } {
+    const readings: { t: number; idle: Record<string, number> }[] = [];
+    const read = () => { readings.push({ t: Date.now(), idle: parseCpuIdle(readFileSync("/proc/stat", "utf8")) }); };
+    read();
+    const timer = setInterval(read, 500);
+    return { readings, stop: () => { clearInterval(timer); read(); } };
+}
+
+/**
+ * What each host may use (CPU set, quota, machine), read on the host over SSH. A local host's
+ * quota is not visible from inside its namespace (no cgroup file system there): the lab's own
+ * c2m:local.hostLimits says it.
+ */
 export async function readAllowances(out: StackOutputs): Promise<CpuAllowance[]> {
     const ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh.host));
+    const limits = out.labConfig.platform === "local" ? out.labConfig.local.hostLimits : undefined;
     try {
-        return await Promise.all(out.inventory.map(async (h) => parseCpuAllowance(h.name, h.role, await ssh.check(h.ssh, CPU_ALLOWANCE_SCRIPT, 30_000))));
+        return await Promise.all(out.inventory.map(async (h) => {
+            const a = parseCpuAllowance(h.name, h.role, await ssh.check(h.ssh, CPU_ALLOWANCE_SCRIPT, 30_000));
+            const quota = limits?.[h.role]?.cpuQuota;
+            return a.quotaCores === undefined && quota !== undefined ? { ...a, quotaCores: quota } : a;
+        }));
     } finally {
         ssh.close();
     }
@@ -154,38 +194,41 @@ async function promQuery(http: HostHttp, endpoint: MetricsEndpoint, expr: string
 }
 
 /**
- * Each host's CPU during a step's load, averaged over the load (its first 2 s of start-up left
- * out): its own cores (its cgroup's readings in run.json where the platform takes them, else the
- * process sampler's counters, the metrics role's own left out; unknown when too few readings) and
- * each of its CPUs' idle share (node_exporter), judged against the host's allowance.
+ * Each host's CPU over the window its step's load ran: its own cores (its cgroup's readings in
+ * run.json where the platform takes them, else the metrics host's process counters, the metrics
+ * role's own left out; unknown when too few readings) and each of its CPUs' idle share (this
+ * machine's /proc/stat for hosts on it, or node_exporter), judged against the host's allowance.
  */
-export async function stepCpu(lab: StackOutputs, endpoint: MetricsEndpoint, allowances: CpuAllowance[],
-    run: Pick<RunRecord, "startedAt" | "settings" | "hostSamples">): Promise<HostCpu[]> {
-    const start = Date.parse(run.startedAt) / 1000;
-    const skip = run.settings.durationS >= 4 ? 2 : 0;
-    const windowS = Math.max(1, Math.floor(run.settings.durationS - skip));
-    const at = start + skip + windowS;
-    const http = HostHttp.open(lab);
-    try {
-        const own = `c2m_process_cpu_seconds_total{comm!~"prometheus.*"}`;
-        const [increase, readings, idle] = await Promise.all([
-            promQuery(http, endpoint, `sum by (host) (increase(${own}[${windowS}s]))`, at),
-            promQuery(http, endpoint, `min by (host) (count_over_time(${own}[${windowS}s]))`, at),
-            promQuery(http, endpoint, `sum by (host, cpu) (increase(node_cpu_seconds_total{mode=~"idle|iowait"}[${windowS}s]))`, at),
-        ]);
-        const byHost = (rows: typeof increase) => new Map(rows.map((r) => [r.metric.host, Number(r.value[1])]));
-        const processes = processCores(byHost(increase), byHost(readings), windowS);
-        const samples = new Map<string, CpuSample>();
-        const sample = (host: string) => samples.get(host) ?? samples.set(host, { host, idleByCpu: {} }).get(host)!;
-        for (const [host, cores] of processes) if (cores !== undefined) sample(host).labCores = cores;
-        for (const r of idle) sample(r.metric.host).idleByCpu[r.metric.cpu] = Number(r.value[1]) / windowS;
-        for (const [host, h] of Object.entries(run.hostSamples?.hosts ?? {})) {
-            const cores = cgroupCores(h.samples, (start + skip) * 1000, at * 1000);
-            if (cores !== undefined) sample(host).cgroupCores = cores;
-        }
-        for (const a of allowances) sample(a.host);
-        return judgeCpu([...samples.values()], allowances);
-    } finally {
-        http.close();
+export async function stepCpu(lab: StackOutputs, allowances: CpuAllowance[], run: Pick<RunRecord, "hostSamples">,
+    window: { fromMs: number; toMs: number }, machineIdle: { t: number; idle: Record<string, number> }[]): Promise<HostCpu[]> {
+    const samples = new Map<string, CpuSample>();
+    const sample = (host: string) => samples.get(host) ?? samples.set(host, { host, idleByCpu: {} }).get(host)!;
+    for (const a of allowances) sample(a.host);
+    for (const [host, h] of Object.entries(run.hostSamples?.hosts ?? {})) {
+        const cores = cgroupCores(h.samples, window.fromMs, window.toMs);
+        if (cores !== undefined) sample(host).cgroupCores = cores;
     }
+    // Hosts on this machine: its CPUs' idle shares (the metrics host's node_exporters, when there is one, say the same).
+    const machine = idleShares(machineIdle, window.fromMs, window.toMs);
+    const boot = thisBootId();
+    for (const a of allowances) if (a.boot === boot) sample(a.host).idleByCpu = { ...machine };
+    if (lab.metricsEndpoint) {
+        const windowS = Math.max(1, Math.floor((window.toMs - window.fromMs) / 1000));
+        const at = window.toMs / 1000;
+        const http = HostHttp.open(lab);
+        try {
+            const own = `c2m_process_cpu_seconds_total{comm!~"prometheus.*"}`;
+            const [increase, readings, idle] = await Promise.all([
+                promQuery(http, lab.metricsEndpoint, `sum by (host) (increase(${own}[${windowS}s]))`, at),
+                promQuery(http, lab.metricsEndpoint, `min by (host) (count_over_time(${own}[${windowS}s]))`, at),
+                promQuery(http, lab.metricsEndpoint, `sum by (host, cpu) (increase(node_cpu_seconds_total{mode=~"idle|iowait"}[${windowS}s]))`, at),
+            ]);
+            const byHost = (rows: typeof increase) => new Map(rows.map((r) => [r.metric.host, Number(r.value[1])]));
+            for (const [host, cores] of processCores(byHost(increase), byHost(readings), windowS)) if (cores !== undefined) sample(host).labCores = cores;
+            for (const r of idle) sample(r.metric.host).idleByCpu[r.metric.cpu] = Number(r.value[1]) / windowS;
+        } finally {
+            http.close();
+        }
+    }
+    return judgeCpu([...samples.values()], allowances);
 }

@@ -2,6 +2,7 @@
 // the load step by step until latency or errors break a threshold, then bisect between the
 // last good and the first bad step until the knee is known within a tolerance. Pure: the
 // measurement is injected, so the same code runs on a synthetic model and on a lab.
+import { MIN_CPU_QUOTA } from "../../components/platform/local/cgroups.ts";
 import type { Attribution, ClientSend, HostCpu, Phase, StepMeasure, StepVerdict, TippingArgs, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
 
 // The search's types are those of its record (tipping.json).
@@ -13,8 +14,8 @@ export type { Attribution, ClientSend, HostCpu, Phase, StepMeasure, StepVerdict,
  * (baselines of 13-21 ms, steps at 32-36 ms with every host below 90 % busy), which doubled a
  * low baseline without any queue. A real overload queues for the whole step: at 10 % over
  * capacity a 4 s step's last requests wait ~400 ms, so 100 ms still marks it, within the first
- * second of a queue. It is also the CFS period a CPU quota is enforced over: a host stalled
- * until its next period adds up to ~100 ms without being past its capacity.
+ * second of a queue, and it is well above the 20 ms period a local host's CPU quota is enforced
+ * over (a host that used its quota waits for the next period).
  */
 export const DEFAULT_P99_FLOOR_MS = 100;
 
@@ -247,9 +248,9 @@ export function lbKneeLayout(lbCpus: number, online: number[], o: { threads?: nu
     }
     const threads = o.threads ?? lbCpus;
     if (!(Number.isInteger(threads) && threads >= 1 && threads <= 64)) throw new Error(`--lb-threads ${threads}: give a whole number of HAProxy threads, 1..64`);
-    // The kernel takes a quota of at least 1 ms per 100 ms period; more than the CPU set can run is no limit.
-    if (o.cpuQuota !== undefined && !(o.cpuQuota >= 0.01 && o.cpuQuota <= lbCpus)) {
-        throw new Error(`--lb-cpu-quota ${o.cpuQuota}: the LB's CPU time in CPUs' worth must be in 0.01..${lbCpus} (the ${lbCpus} CPU(s) of --lb-cpus ${lbCpus})`);
+    // The kernel's smallest quota is 1 ms per period; more than the CPU set can run is no limit.
+    if (o.cpuQuota !== undefined && !(o.cpuQuota >= MIN_CPU_QUOTA && o.cpuQuota <= lbCpus)) {
+        throw new Error(`--lb-cpu-quota ${o.cpuQuota}: the LB's CPU time in CPUs' worth must be in ${MIN_CPU_QUOTA}..${lbCpus} (the ${lbCpus} CPU(s) of --lb-cpus ${lbCpus})`);
     }
     const lb = online.slice(0, lbCpus);
     const rest = online.slice(lbCpus);
@@ -267,8 +268,8 @@ export function cpuListText(cpus: number[]): string {
 /**
  * The lab config (keys without "c2m:") of an LB knee search: one LB host on its CPUs with as many
  * threads (or `threads`) and, with `cpuQuota`, that much CPU time (c2m:local.hostLimits.haproxy.cpuQuota:
- * its cgroup's CFS quota), so HAProxy is the lab's narrowest resource; one backend host of 2 pong servers without a capacity limit, `clients` clients and a
- * metrics host (each step's CPU per host) on the other CPUs, the attack on one frontend.
+ * its cgroup's CFS quota), so HAProxy is the lab's narrowest resource; one backend host of 2 pong
+ * servers without a capacity limit and `clients` clients on the other CPUs, the attack on one frontend.
  */
 export function lbKneeConfig(lbCpus: number, online: number[], o: { subnet: string; frontend: "plain" | "tls"; clients: number; threads?: number; cpuQuota?: number }) {
     const layout = lbKneeLayout(lbCpus, online, o);
@@ -276,7 +277,9 @@ export function lbKneeConfig(lbCpus: number, online: number[], o: { subnet: stri
     return {
         layout,
         config: {
-            hosts: { haproxy: 1, backends: 1, clients: o.clients, metrics: 1 },
+            // No metrics host: its exporters would run in the LB's cgroup and spend its quota; each
+            // step's CPU comes from the hosts' cgroups and this machine's /proc/stat (lab tipping).
+            hosts: { haproxy: 1, backends: 1, clients: o.clients, metrics: 0 },
             // pong unlimited (maxConcurrent 0, no service time): the backends never queue on purpose.
             backend: { serversPerHost: 2, maxConcurrent: 0, serviceTimeMs: 0 },
             haproxy: { threads: layout.threads },
@@ -379,6 +382,41 @@ export function processCores(increase: Map<string, number>, readings: Map<string
         const inc = increase.get(h);
         return [h, n >= MIN_READINGS && inc !== undefined && Number.isFinite(inc) ? inc / windowS : undefined];
     }));
+}
+
+/**
+ * When a step's load really ran: from its clients' first request (plus `skipMs` of start-up, when
+ * the load lasted over twice that) to their last one. Not the run's start: setting a run up took
+ * ~5 s on a busy machine, and a window from its start measured the idle lab before the load.
+ */
+export function loadWindow(sendMs: number[][], skipMs = 1000): { fromMs: number; toMs: number } | undefined {
+    const sent = sendMs.filter((xs) => xs.length > 0);
+    if (sent.length === 0) return undefined;
+    const first = Math.min(...sent.map((xs) => xs.reduce((m, x) => Math.min(m, x), Infinity)));
+    const last = Math.max(...sent.map((xs) => xs.reduce((m, x) => Math.max(m, x), -Infinity)));
+    return { fromMs: last - first > 2 * skipMs ? first + skipMs : first, toMs: last };
+}
+
+/** `/proc/stat` → each CPU's idle + iowait time, seconds (USER_HZ = 100). Pure. */
+export function parseCpuIdle(procStat: string): Record<string, number> {
+    const idle: Record<string, number> = {};
+    for (const line of procStat.split("\n")) {
+        const m = /^cpu(\d+)\s+(.*)$/.exec(line);
+        if (!m) continue;
+        const f = m[2].trim().split(/\s+/).map(Number);
+        idle[m[1]] = (f[3] + (f[4] ?? 0)) / 100;
+    }
+    return idle;
+}
+
+/** Each CPU's idle share over [fromMs, toMs] from timed /proc/stat readings (first and last inside); {} with fewer than 2. */
+export function idleShares(readings: { t: number; idle: Record<string, number> }[], fromMs: number, toMs: number): Record<string, number> {
+    const inside = readings.filter((r) => r.t >= fromMs && r.t <= toMs);
+    if (inside.length < MIN_READINGS) return {};
+    const [a, b] = [inside[0], inside[inside.length - 1]];
+    const s = (b.t - a.t) / 1000;
+    if (!(s > 0)) return {};
+    return Object.fromEntries(Object.keys(b.idle).filter((c) => a.idle[c] !== undefined).map((c) => [c, (b.idle[c] - a.idle[c]) / s]));
 }
 
 /** A host's own cores as the tables show them: "0.42", or "unknown". */

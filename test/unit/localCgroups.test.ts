@@ -51,11 +51,11 @@ describe("host cgroup scripts", () => {
         assert.equal(bashSyntax(s).status, 0, bashSyntax(s).stderr);
         assert.match(s, /echo 268435456 > \$m\/memory\.limit_in_bytes/);
         assert.match(s, /echo 268435456 > \$m\/memory\.kmem\.tcp\.limit_in_bytes/, "v1 counts socket memory only once a tcp limit is written");
-        assert.match(s, /echo 25000 > \/sys\/fs\/cgroup\/cpu\/c2m\/st\/haproxy-0\/cpu\.cfs_quota_us/);
+        assert.match(s, /echo 20000 > \/sys\/fs\/cgroup\/cpu\/c2m\/st\/haproxy-0\/cpu\.cfs_period_us\n.*echo 5000 > \/sys\/fs\/cgroup\/cpu\/c2m\/st\/haproxy-0\/cpu\.cfs_quota_us/);
         assert.match(s, /echo 0 > \$p\/c2m\/st\/haproxy-0\/cpuset\.cpus/);
         assert.match(s, /for c in memory cpuset cpu cpuacct; do echo \$\$ > \/sys\/fs\/cgroup\/\$c\/c2m\/st\/haproxy-0\/cgroup\.procs; done/);
         assert.match(s, /echo 268435456 > \$g\/memory\.max/);
-        assert.match(s, /echo '25000 100000' > \$g\/cpu\.max/);
+        assert.match(s, /echo '5000 20000' > \$g\/cpu\.max/);
     });
     test("a host without limits still gets a cgroup (accounting), unlimited", () => {
         const s = cgroupCreateScript("st", "client-0");

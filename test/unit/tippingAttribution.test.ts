@@ -4,7 +4,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-    CPU_ALLOWANCE_SCRIPT, DEFAULT_TIPPING, attribute, cgroupCores, formatCores, formatTippingTable, judgeCpu, limitedHosts, parseCpuAllowance, parseCpuSet, processCores,
+    CPU_ALLOWANCE_SCRIPT, DEFAULT_TIPPING, attribute, cgroupCores, formatCores, formatTippingTable, idleShares, judgeCpu, limitedHosts, loadWindow, parseCpuIdle, parseCpuAllowance, parseCpuSet, processCores,
     searchTippingPoint, type ClientSend, type CpuAllowance, type CpuSample, type HostCpu, type StepMeasure, type TippingResult,
 } from "../../scripts/analysis/tipping.ts";
 import { TippingRecordSchema } from "../../components/records/tippingRecord.ts";
@@ -94,6 +94,21 @@ describe("a host's own CPU: known, or unknown, never 0 by default", () => {
         assert.equal(cgroupCores(readings, 500, 4500), 0.25);
         assert.equal(cgroupCores(readings, 1500, 2500), undefined);
         assert.equal(cgroupCores([], 0, 4000), undefined);
+    });
+
+    test("the CPU window is when the load ran (first to last request, 1 s of start-up left out), not the run's start", () => {
+        assert.deepEqual(loadWindow([[5000, 5500, 9000], [5200, 8900]]), { fromMs: 6000, toMs: 9000 });
+        assert.deepEqual(loadWindow([[5000, 6500], []]), { fromMs: 5000, toMs: 6500 }, "too short to leave a second out");
+        assert.equal(loadWindow([[], []]), undefined);
+    });
+
+    test("/proc/stat: each CPU's idle + iowait; its idle share over a window from the first and last reading inside it", () => {
+        const stat = (i0: number, i1: number) => `cpu  1 2 3 ${i0 + i1} 0 0 0 0 0 0\ncpu0 10 0 5 ${i0} 1 0 0 0 0 0\ncpu1 10 0 5 ${i1} 0 0 0 0 0 0\nintr 1\n`;
+        assert.deepEqual(parseCpuIdle(stat(100, 200)), { 0: 1.01, 1: 2 });
+        const readings = [{ t: 0, idle: parseCpuIdle(stat(0, 0)) }, { t: 1000, idle: parseCpuIdle(stat(10, 90)) }, { t: 3000, idle: parseCpuIdle(stat(30, 290)) }];
+        const shares = idleShares(readings, 500, 3000);
+        assert.ok(Math.abs(shares["0"] - 0.1) < 1e-9 && Math.abs(shares["1"] - 1) < 1e-9, JSON.stringify(shares));
+        assert.deepEqual(idleShares(readings, 1500, 2500), {});
     });
 
     test("process counters: a host with no series, or one seen fewer than 2 times in the window, is unknown", () => {
