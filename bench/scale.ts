@@ -26,7 +26,7 @@ import { REPO_ROOT, runsRoot } from "../scripts/toolchain/toolchain.ts";
 import { outputs, teardownStack, up, type StackOutputs } from "../scripts/stack.ts";
 import { residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
-import { attack, newRunId, type AttackResult } from "../scripts/attack.ts";
+import { attack, newRunId, type AttackResult, type VegetaSignal } from "../scripts/attack.ts";
 import { backendCounters, frontendCounters, parseStatsCsv, type StatsRow } from "../scripts/lib/haproxyStats.ts";
 import { runWithTimeout } from "../scripts/lib/runWithTimeout.ts";
 import { BACKEND_NAME, FRONTEND_NAMES } from "../components/render/haproxyConfig.ts";
@@ -42,10 +42,11 @@ interface Options { mode: "plain" | "tls"; conns: number; hold: number; rate?: n
 const CLIENTS = 2;
 /**
  * Default ramp rates, all clients: what this 2-core machine landed while shared with other work
- * (TLS 265/s at load 13 with 500 planned; plain ~700/s at load 16–100 with 2000 planned). A
- * higher rate only piles connections up in flight (bench/ramp.ts backOff).
+ * (TLS 243–265/s at load 7–15 with 250–500 planned; plain ~680/s at load 14–35 with 1000 planned,
+ * the clients' vegeta using over a core). A higher rate only piles connections up in flight
+ * (bench/ramp.ts backOff).
  */
-const DEFAULT_RATE = { plain: 1000, tls: 250 } as const;
+const DEFAULT_RATE = { plain: 700, tls: 250 } as const;
 /** No growth for this long while vegeta sends: stalled. */
 const STALL_S = 20;
 /** No growth for this long once vegeta's sending is over: what it sent has landed. */
@@ -228,13 +229,17 @@ function progress(s: Sample, prev: Sample | undefined, state: RampState, unreadI
         `sockets client/lb/backend ${s.clientSockets}/${s.lbSockets}/${s.backendSockets}${cpuText}${mem}, ${phase}\n`;
 }
 
-/** The attacks of one run: the first and its top-ups, each stoppable (no more sending) and endable (vegeta exits now). */
+/**
+ * The attacks of one run: the first and its top-ups. An attack is paused (SIGSTOP: it sends no
+ * more, its connections stay open; vegeta's own SIGINT would cancel them all) when the ramp backs
+ * off or memory runs low, resumed once the hold is over and its duration has passed (so it sends
+ * nothing more), and ended (SIGINT) when it has not returned long after the release.
+ */
 class Attacks {
     readonly sendings: Sending[] = [];
     readonly results: (AttackResult | undefined)[] = [];
-    private readonly controls: { stop: AbortController; end: AbortController }[] = [];
+    private readonly vegeta: { signal?: (name: VegetaSignal) => Promise<void>; paused: boolean; plannedEndT: number }[] = [];
     private readonly running = new Set<Promise<void>>();
-
     private readonly stack: string;
     private readonly t0: number;
 
@@ -245,28 +250,63 @@ class Attacks {
 
     get over(): boolean { return this.running.size === 0; }
     get count(): number { return this.running.size; }
+    private now(): number { return (Date.now() - this.t0) / 1000; }
 
     launch(overrides: { rate?: number; durationS?: number }, total: { rate: number; durationS: number }): void {
         const i = this.results.push(undefined) - 1;
-        this.sendings.push({ startT: (Date.now() - this.t0) / 1000, ...total });
-        const control = { stop: new AbortController(), end: new AbortController() };
-        this.controls.push(control);
+        const startT = this.now();
+        this.sendings.push({ startT, ...total });
+        const v: (typeof this.vegeta)[number] = { paused: false, plannedEndT: startT + total.durationS };
+        this.vegeta.push(v);
         // The bench prints its own progress: the attack's would cost an SSH login per HAProxy process every 5 s.
-        const p: Promise<void> = attack(this.stack, overrides, runsRoot(), { progress: false, stop: control.stop.signal, end: control.end.signal })
+        const p: Promise<void> = attack(this.stack, overrides, runsRoot(), { progress: false, onVegeta: (signal) => { v.signal = signal; } })
             .then((r) => { this.results[i] = r; }, (err: Error) => { process.stderr.write(`attack ${i + 1} failed: ${err.message}\n`); })
             .finally(() => { this.running.delete(p); });
         this.running.add(p);
     }
 
-    /** Stops the last attack's sending now (its planned duration ends at `t`). */
-    stopLast(t: number): void {
-        const last = this.sendings.at(-1);
-        if (last && t < last.startT + last.durationS) last.durationS = Math.max(0, t - last.startT);
-        this.controls.at(-1)?.stop.abort();
+    private async send(i: number, name: VegetaSignal): Promise<void> {
+        const v = this.vegeta[i];
+        if (!v.signal) return;
+        await v.signal(name).catch((err: Error) => process.stderr.write(`signalling vegeta (${name}) failed: ${err.message}\n`));
     }
 
-    stopAll(): void { for (const c of this.controls) c.stop.abort(); }
-    endAll(): void { for (const c of this.controls) c.end.abort(); }
+    /** Pauses the last attack's sending now (its sending ends at `t` for the ramp's decisions). */
+    async pauseLast(t: number): Promise<void> {
+        const i = this.sendings.length - 1;
+        const last = this.sendings[i];
+        if (t < last.startT + last.durationS) last.durationS = Math.max(0, t - last.startT);
+        this.vegeta[i].paused = true;
+        await this.send(i, "STOP");
+    }
+
+    /** Pauses every attack still sending. */
+    async pauseAll(t: number): Promise<void> {
+        await Promise.all(this.sendings.map(async (x, i) => {
+            if (this.vegeta[i].paused || t >= this.vegeta[i].plannedEndT) return;
+            if (t < x.startT + x.durationS) x.durationS = Math.max(0, t - x.startT);
+            this.vegeta[i].paused = true;
+            await this.send(i, "STOP");
+        }));
+    }
+
+    /**
+     * Resumes the paused attacks once their planned duration is over (before, vegeta would catch up
+     * on what it did not send); at once when `now` (interrupted: they are ended next).
+     */
+    async resumeAll(now = false): Promise<void> {
+        const paused = this.vegeta.map((v, i) => ({ v, i })).filter(({ v }) => v.paused);
+        const lastEnd = Math.max(0, ...paused.map(({ v }) => v.plannedEndT));
+        if (!now && paused.length && this.now() < lastEnd + 1) {
+            process.stderr.write(`scale: waiting ${Math.ceil(lastEnd + 1 - this.now())} s for the paused attacks' durations to pass before resuming them\n`);
+            await new Promise((r) => setTimeout(r, (lastEnd + 1 - this.now()) * 1000));
+        }
+        await Promise.all(paused.map(async ({ v, i }) => { await this.send(i, "CONT"); v.paused = false; }));
+    }
+
+    endAll(): Promise<void> {
+        return Promise.all(this.vegeta.map((_, i) => this.send(i, "INT"))).then(() => undefined);
+    }
 
     /** Resolves when every attack has returned, or after `ms`. */
     async settle(ms: number): Promise<void> {
@@ -319,10 +359,10 @@ async function rampAndHold(lab: Lab, plan: RampPlan, planRate: number, attacks: 
         const last = attacks.sendings.at(-1)!;
         const sending = s.t < last.startT + last.durationS;
         if (state.phase === "ramping" && sending && !backedOff && backOff(points, plan)) {
-            attacks.stopLast(s.t);
             backedOff = true;
             log(`t=${s.t.toFixed(0)}s ${s.point.inFlight} connections in flight (more than ${plan.maxInFlight}): the machine does not land them ` +
-                `as fast as they are sent; stopping this sending, the rest follows at the rate that lands`);
+                `as fast as they are sent; pausing this sending (its open connections stay), the rest follows at the rate that lands`);
+            await attacks.pauseLast(s.t);
         }
         if (state.phase === "ramping") {
             state = rampState(points, plan, last.startT + last.durationS, last.startT);
@@ -343,9 +383,9 @@ async function rampAndHold(lab: Lab, plan: RampPlan, planRate: number, attacks: 
             }
             if (state.phase === "stopped" && state.why === "memory") {
                 // No more sending: what is sent lands, the machine's memory does not grow much further.
-                attacks.stopAll();
+                await attacks.pauseAll(s.t);
                 log(`t=${s.t.toFixed(0)}s the machine has ${(s.point.memAvailableBytes / 2 ** 30).toFixed(1)} GiB available (floor ` +
-                    `${(plan.memoryFloorBytes / 2 ** 30).toFixed(1)}): stopping the sending; holding what the ramp reached`);
+                    `${(plan.memoryFloorBytes / 2 ** 30).toFixed(1)}): pausing every sending; holding what the ramp reached`);
             } else if (state.phase === "stopped") {
                 log(`the ramp ${state.why === "deadline" ? "hit its deadline" : state.why} short of ${o.conns} at t=${state.t.toFixed(0)}s; holding what it reached`);
             }
@@ -370,6 +410,8 @@ async function rampAndHold(lab: Lab, plan: RampPlan, planRate: number, attacks: 
  * up to its timeout), and an attack still running RETURN_MS later is reported lost.
  */
 async function releaseAndCollect(lab: Lab, attacks: Attacks, stopping: () => boolean): Promise<number> {
+    await attacks.resumeAll(stopping());
+    if (stopping()) await attacks.endAll();
     process.stderr.write("releasing the held requests on every pong server…\n");
     let released = 0;
     const endAt = Date.now() + COLLECT_MS;
@@ -383,7 +425,7 @@ async function releaseAndCollect(lab: Lab, attacks: Attacks, stopping: () => boo
     if (!attacks.over) {
         process.stderr.write(`scale: ${attacks.count} attack(s) still running ${COLLECT_MS / 60_000} min after the release: ending vegeta ` +
             `(the requests it still waits for count as errors)\n`);
-        attacks.endAll();
+        await attacks.endAll();
         await attacks.settle(RETURN_MS);
     }
     if (!attacks.over) process.stderr.write(`scale: ${attacks.count} attack(s) still running ${RETURN_MS / 60_000} min after vegeta was ended: their results count as lost\n`);

@@ -79,11 +79,17 @@ function progressLine(startedMs: number, durationS: number, stats: StatsRow[] | 
 export interface AttackControl {
     /** Print a progress line every 5 s (HAProxy's statistics read over SSH). Default true. */
     progress?: boolean;
-    /** Aborting stops vegeta on every client as Ctrl-C does: no more requests are sent, the requests under way may end. */
-    stop?: AbortSignal;
-    /** Aborting ends vegeta now, as a second Ctrl-C does: the requests under way are not in its results. */
-    end?: AbortSignal;
+    /**
+     * Called once before vegeta starts, with a function that signals every vegeta process of this
+     * attack: STOP pauses it (it sends nothing more and its open connections stay open), CONT
+     * resumes it (past its duration it sends nothing more and collects its answers; before, it
+     * catches up on what it did not send), INT ends it as Ctrl-C does (its open requests are
+     * cancelled and count as failed).
+     */
+    onVegeta?: (signal: (name: VegetaSignal) => Promise<void>) => void;
 }
+
+export type VegetaSignal = "STOP" | "CONT" | "INT";
 
 export async function attack(stack: string, overrides: AttackOverrides = {}, runsDir = runsRoot(), o: AttackControl = {}): Promise<AttackResult> {
     const out = await outputs(stack);
@@ -104,26 +110,17 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
     let sampling: HostSampling | undefined;
     // Only vegeta itself: local hosts share one PID namespace, and a wider pattern also hits the ssh
     // sessions that run vegeta or collect its results (they carry the run id too).
-    const stopRemote = () => Promise.all(clients.map((c) => ssh.run(target(c.name), `pkill -INT -f '^vegeta attack .*${runId}' || true`, { timeoutMs: 10_000 })));
+    const signalVegeta = async (name: VegetaSignal) => {
+        await Promise.all(clients.map((c) => ssh.run(target(c.name), `pkill -${name} -f '^vegeta attack .*${runId}' || true`, { timeoutMs: 30_000 })));
+    };
+    const stopRemote = () => signalVegeta("INT");
     let ticker: Repeating | undefined;
-    // vegeta's own rule: the first SIGINT stops the sending and waits for the requests under way, a second one exits now.
-    let interrupts = 0;
     const onSigint = () => {
-        if (++interrupts > 2) return;
+        if (interrupted) return;
         interrupted = true;
-        process.stderr.write(interrupts === 1 ? "\ninterrupted: stopping vegeta on every client and keeping the results gathered so far\n"
-            : "\ninterrupted again: ending vegeta now; requests still under way are not in its results\n");
+        process.stderr.write("\ninterrupted: stopping vegeta on every client and keeping the results gathered so far\n");
         void stopRemote();
     };
-    // vegeta takes one signal at a time (a second one sent at once can be lost): the second follows 3 s after the first.
-    const onEnd = () => {
-        if (interrupts === 0) onSigint();
-        setTimeout(() => { if (interrupts < 2) onSigint(); }, 3000).unref();
-    };
-    if (o.stop?.aborted) onSigint();
-    if (o.end?.aborted) onEnd();
-    o.stop?.addEventListener("abort", onSigint);
-    o.end?.addEventListener("abort", onEnd);
     process.on("SIGINT", onSigint);
     process.on("SIGTERM", onSigint);
     process.on("SIGHUP", onSigint); // a closed terminal: same clean stop, and the key's temp file goes too
@@ -146,6 +143,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
             const stats = await fetchStats(http, out.vips.stats).catch((err: Error) => err);
             process.stderr.write(`${progressLine(t0, settings.durationS, stats)}\n`);
         });
+        o.onVegeta?.(signalVegeta);
         const runs = await Promise.all(plan.map((p) => ssh.run(target(p.client), vegetaCommandLine(settings, p), { timeoutMs: limitMs })));
         // Not awaited: a read under way ends on its own, and no new one queues ahead of the final reads.
         void ticker?.stop();
@@ -197,8 +195,6 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         process.off("SIGINT", onSigint);
         process.off("SIGTERM", onSigint);
         process.off("SIGHUP", onSigint);
-        o.stop?.removeEventListener("abort", onSigint);
-        o.end?.removeEventListener("abort", onEnd);
         void ticker?.stop(); // an attack that failed part-way leaves no timer behind
         if (interrupted) await stopRemote().catch(() => undefined);
         sampling?.stop(); // an attack that failed part-way leaves no timer behind
