@@ -7,13 +7,18 @@
 //   openssl s_client on a client host, over the lab's SSH channel, as lab traffic goes), a TLS
 //   attack records the key in run.json and the ledger, and switching the key in place (lab up)
 //   makes HAProxy serve ECDSA P-256 without rebuilding the lab;
+// - a two-cell `lab sweep` over haproxy.tls.certificate = ecdsa-p256, rsa-2048 on that same lab (a
+//   lab key: lab up in place between the cells), through the TLS frontend: Ctrl-C during the
+//   second cell leaves the first done and the second pending; `lab sweep --resume` runs only the
+//   second, after which HAProxy serves RSA again; the comparison page has a row per cell linking
+//   to each cell's own report; the stack file is as before;
 // - its state is then deleted while its namespaces remain, and `lab reap` removes them by name:
 //   zero residue.
 // Stack cert13 on 198.18.100.0/24; runs go to a temporary directory. Needs root and the toolchain.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -25,6 +30,7 @@ import { SshSession } from "../../scripts/lib/ssh.ts";
 import { readLedger } from "../../scripts/ledger.ts";
 import { formatRuns } from "../../scripts/lib/ledger.ts";
 import { runLab } from "../unit/helpers.ts";
+import { interrupt, startLab, waitForOutput } from "./labCli.ts";
 
 const STACK = "cert13";
 const MINUTE = 60_000;
@@ -154,6 +160,49 @@ test("switched to ecdsa-p256 in place: lab up updates the certificate and HAProx
     const text = await servedCertificate(await outputs(STACK));
     assert.match(text, /Public Key Algorithm: id-ecPublicKey/);
     assert.match(text, /prime256v1|P-256/);
+});
+
+// ---- lab sweep on this lab ----------------------------------------------------------------------
+const sweepJson = (id: string) => JSON.parse(readFileSync(join(runsDir, id, "sweep.json"), "utf8"));
+let sweepId = "";
+let stackText = "";
+
+test("a sweep over the certificate stopped by Ctrl-C in its second cell: first done, second pending, stack file as before", { timeout: 10 * MINUTE }, async () => {
+    stackText = readFileSync(stackFile, "utf8"); // as the sweep finds it
+    const run = startLab(["sweep", "--stack", STACK, "--set", "haproxy.tls.certificate=ecdsa-p256,rsa-2048", "--frontends", "tls", "--rate", "20", "--duration", "3"], runsDir);
+    await waitForOutput(run, /^cell 2\/2 \(haproxy\.tls\.certificate=rsa-2048\): lab up/m);
+    await new Promise((r) => setTimeout(r, 1500));
+    interrupt(run);
+    const code = await run.done;
+    assert.equal(code, 130, run.output());
+    sweepId = /^sweep (sweep-\S+): 2 cells/m.exec(run.output())?.[1] ?? "";
+    assert.ok(sweepId, run.output());
+    assert.match(run.output(), new RegExp(`lab sweep --resume ${sweepId}\` goes on`));
+    const state = sweepJson(sweepId);
+    assert.deepEqual(state.cells.map((c: { status: string }) => c.status), ["done", "pending"]);
+    assert.equal(readFileSync(stackFile, "utf8"), stackText, "the stack file is restored");
+});
+
+test("lab sweep --resume runs only the pending cell, in place; the comparison page links both cells' reports", { timeout: 10 * MINUTE }, async () => {
+    const before = sweepJson(sweepId).cells[0].runId;
+    const r = await lab(["sweep", "--resume", sweepId]);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /resuming, 1 of 2 cells done/);
+    assert.doesNotMatch(r.out, /^cell 1\/2/m, "the done cell is not run again");
+    assert.doesNotMatch(r.out, /namespace\S* +(deleting|deleted|replacing|replaced)/, "the lab's hosts were kept");
+    const state = sweepJson(sweepId);
+    assert.deepEqual(state.cells.map((c: { status: string }) => c.status), ["done", "done"]);
+    assert.equal(state.cells[0].runId, before);
+    const certificates = state.cells.map((c: { runId: string }) => JSON.parse(readFileSync(join(runsDir, c.runId, "run.json"), "utf8")).certificate);
+    assert.deepEqual(certificates, ["ecdsa-p256", "rsa-2048"], "each cell ran on its own certificate");
+    assert.match(await servedCertificate(await outputs(STACK)), /Public Key Algorithm: rsaEncryption/, "the second cell's lab up switched HAProxy back to RSA");
+    const html = readFileSync(join(runsDir, sweepId, "sweep.html"), "utf8");
+    for (const c of state.cells) {
+        assert.match(html, new RegExp(`<a href="\\.\\./${c.runId}/report\\.html">`));
+        assert.ok(existsSync(join(runsDir, c.runId, "report.html")), `${c.runId}/report.html`);
+    }
+    assert.equal((html.match(/<figure /g) ?? []).length, 4);
+    assert.equal(readFileSync(stackFile, "utf8"), stackText, "the stack file is restored");
 });
 
 test("lab reap of a stack whose state was deleted but whose namespaces remain: zero residue", { timeout: 10 * MINUTE }, async () => {

@@ -1,15 +1,16 @@
 // Reliability on the local platform, with faults injected into real labs (real Pulumi engine,
 // sshd, HAProxy, vegeta, pong): config changes, interrupted runs (SIGINT during `lab attack`,
 // `lab tipping`, `lab up`), lost parts mid-attack (a pong server killed, a backend's network
-// cut, a client lost), idempotent teardown (`lab down` twice, after a half-failed `up`)
-// and secrets kept out of logs, run directories and outputs. (`lab reap` without state runs on
+// cut, a client lost), idempotent teardown (`lab down` twice) and secrets kept out of logs, run
+// directories and outputs. (Interrupted and half-failed `lab up`s are upInterrupts.test.ts, on a
+// lab of their own, so the two run side by side; `lab reap` without state runs on
 // certificate.test.ts's small lab, which it ends.)
 // Every command is the operator's CLI (`node scripts/lab.ts …`) run as a child process.
-// Stacks rel, rel2 on 198.18.80-81.0/24 ($C2M_REL_NET moves them); runs go to a temporary directory.
+// Stack rel on 198.18.80.0/24 ($C2M_REL_NET moves it); runs go to a temporary directory.
 // Needs root (network namespaces) and the toolchain (`npm run bootstrap`).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,14 +23,12 @@ import { SshSession } from "../../scripts/lib/ssh.ts";
 import { HostHttp } from "../../scripts/lib/hostHttp.ts";
 import { localNames } from "../../components/platform/local/scripts.ts";
 import { haproxyPaths, haproxyStartScript, pidFile } from "../../components/render/haproxyScripts.ts";
-import { detectNofileCeiling } from "../../components/platform/local/limits.ts";
 import { PARTIAL_EXIT_CODE } from "../../scripts/attack.ts";
+import { interrupt as interruptGroup, startLab, waitForOutput, type LabRun } from "./labCli.ts";
 
 const LAB = "rel";        // the shared lab: config changes, interrupts, lost parts, down twice
-const HALF = "rel2";      // half-failed up, then interrupted up
-/** Third octet of the first subnet (C2M_REL_NET moves both, e.g. away from another run of this file). */
+/** Third octet of the subnet (C2M_REL_NET moves it, e.g. away from another run of this file). */
 const NET = Number(process.env.C2M_REL_NET ?? 80);
-const SUBNETS: Record<string, string> = { rel: `198.18.${NET}.0/24`, rel2: `198.18.${NET + 1}.0/24` };
 const MINUTE = 60_000;
 
 const runsDir = mkdtempSync(join(tmpdir(), "c2m-rel-runs-"));
@@ -42,34 +41,20 @@ const timings: { what: string; ms: number }[] = [];
 
 function writeStackConfig(stack: string, edit: (config: Record<string, any>) => void = () => undefined): void {
     const doc = YAML.parse(readFileSync(stackFile("local"), "utf8"));
-    doc.config["c2m:local"] = { subnet: SUBNETS[stack] };
+    doc.config["c2m:local"] = { subnet: `198.18.${NET}.0/24` };
     // Lean labs: the faults here are about the lab's own parts, not the metrics host.
     doc.config["c2m:hosts"] = { ...doc.config["c2m:hosts"], metrics: 0 };
     edit(doc.config);
     writeFileSync(stackFile(stack), YAML.stringify(doc));
 }
 
-interface Run { child: ChildProcess; output: () => string; done: Promise<number | null> }
-
-/** `lab <args>` in a process group of its own (so a signal can go to the whole group, like Ctrl-C). */
-function lab(args: string[]): Run {
+/** `lab <args>` as the operator runs it; its output and time are kept for the secrets test and the summary. */
+function lab(args: string[]): LabRun {
     counts.commands++;
-    const started = Date.now();
-    const child = spawn(process.execPath, [join(REPO_ROOT, "scripts", "lab.ts"), ...args], {
-        cwd: REPO_ROOT, env: { ...process.env, C2M_RUNS_DIR: runsDir }, stdio: ["ignore", "pipe", "pipe"], detached: true,
+    return startLab(args, runsDir, (output, ms) => {
+        logs.push(`$ lab ${args.join(" ")}\n${output}`);
+        timings.push({ what: `lab ${args.join(" ")}`, ms });
     });
-    let out = "";
-    child.stdout!.on("data", (d) => { out += d; });
-    child.stderr!.on("data", (d) => { out += d; });
-    const done = new Promise<number | null>((resolve, reject) => {
-        child.on("error", reject);
-        child.on("close", (code) => {
-            logs.push(`$ lab ${args.join(" ")}\n${out}`);
-            timings.push({ what: `lab ${args.join(" ")}`, ms: Date.now() - started });
-            resolve(code);
-        });
-    });
-    return { child, output: () => out, done };
 }
 
 async function labDone(args: string[]): Promise<{ code: number | null; out: string }> {
@@ -78,21 +63,11 @@ async function labDone(args: string[]): Promise<{ code: number | null; out: stri
     return { code, out: r.output() };
 }
 
-async function waitForOutput(r: Run, pattern: RegExp, timeoutMs = 5 * MINUTE): Promise<RegExpExecArray> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-        const m = pattern.exec(r.output());
-        if (m) return m;
-        if (r.child.exitCode !== null || Date.now() > end) assert.fail(`never printed ${pattern}:\n${r.output()}`);
-        await sleep(100);
-    }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function interrupt(r: Run): void {
+function interrupt(r: LabRun): void {
     counts.faults++;
-    process.kill(-r.child.pid!, "SIGINT"); // the whole process group, as a terminal's Ctrl-C does
+    interruptGroup(r);
 }
 
 function sh(command: string, args: string[], env = process.env): string {
@@ -152,16 +127,14 @@ function filesUnder(dir: string): string[] {
 
 before(async () => {
     // Leftovers of an earlier, killed run of this file.
-    for (const s of [LAB, HALF]) await teardownStack(s, stackFile(s));
+    await teardownStack(LAB, stackFile(LAB));
     writeStackConfig(LAB);
 });
 
 after(async () => {
     // Runs also when a test failed midway: nothing of any of these stacks may remain.
-    for (const s of [LAB, HALF]) {
-        const left = await teardownStack(s, stackFile(s));
-        assert.equal(residueCount(left), 0, `${s}: ${describeResidue(left)}`);
-    }
+    const left = await teardownStack(LAB, stackFile(LAB));
+    assert.equal(residueCount(left), 0, describeResidue(left));
     rmSync(runsDir, { recursive: true, force: true });
     process.stderr.write(`reliability: ${counts.commands} lab commands, ${counts.faults} faults injected, ${counts.residueFound} residue items found\n`);
     const slowest = [...timings].sort((a, b) => b.ms - a.ms).slice(0, 8);
@@ -366,81 +339,6 @@ test("lab down of the damaged lab, then lab down again: zero residue both times"
         await assertNoResidue(LAB);
     }
     assert.equal(await stackExists(LAB), false);
-});
-
-test("lab down after a half-failed lab up: zero residue", { timeout: 10 * MINUTE }, async (t) => {
-    const ceiling = detectNofileCeiling();
-    if (ceiling > 1_000_000) return t.skip(`no per-process open-file ceiling here (${ceiling})`);
-    // Valid config that claims a higher open-file ceiling than the machine gives: HAProxy's host
-    // fails its read-back (`ulimit -n`), the other hosts come up.
-    const connections = Math.floor((ceiling - 256) / 2) + 1000;
-    writeStackConfig(HALF, (c) => {
-        c["c2m:local"].nofileCeiling = ceiling + 4000;
-        c["c2m:plan"] = { connections };
-        c["c2m:haproxy"] = { maxconn: connections };
-    });
-    counts.faults++;
-    const up = await labDone(["up", "--stack", HALF]);
-    assert.notEqual(up.code, 0, up.out);
-    assert.match(up.out, new RegExp(`nofile: wanted \\d+, host allows ${ceiling}`));
-    assert.ok((await localResidue(HALF)).namespaces.length > 0, "the half-built lab exists");
-    const down = await labDone(["down", "--stack", HALF]);
-    assert.equal(down.code, 0, down.out);
-    await assertNoResidue(HALF);
-});
-
-test("SIGINT during lab up: pulumi stops cleanly (no lock, no stray process), lab down leaves zero residue", { timeout: 10 * MINUTE }, async () => {
-    writeStackConfig(HALF);
-    const run = lab(["up", "--stack", HALF]);
-    await waitForOutput(run, /command:local:Command lab-\w+-\d+ created/);
-    interrupt(run);
-    const code = await run.done;
-    assert.notEqual(code, 0);
-    assert.match(run.output(), /lab: pulumi up interrupted by SIGINT; it stopped .* `lab down --stack rel2` removes what exists/);
-    assert.equal(spawnSync("pgrep", ["-f", `pulumi up --stack ${HALF} `]).status, 1, "pulumi exited");
-    const locks = join(paths().state, ".pulumi", "locks");
-    const held = existsSync(locks) ? readdirSync(locks, { recursive: true, encoding: "utf8" }).filter((f) => f.includes(`/${HALF}/`) && f.endsWith(".json")) : [];
-    assert.deepEqual(held, [], "the stack's lock was released");
-    assert.ok((await localResidue(HALF)).namespaces.length > 0, "it was interrupted midway");
-    const down = await labDone(["down", "--stack", HALF]);
-    assert.equal(down.code, 0, down.out);
-    await assertNoResidue(HALF);
-});
-
-test("lab up killed outright (SIGKILL): lab down lifts the dead pulumi's lock and leaves zero residue", { timeout: 10 * MINUTE }, async () => {
-    /** pid → [ppid, args] of every process now. */
-    const processes = () => new Map(sh("ps", ["-eo", "pid=,ppid=,args="]).split("\n").map((l) => l.trim().split(/\s+/))
-        .filter((f) => f.length > 2).map((f) => [f[0], { ppid: f[1], args: f.slice(2).join(" ") }]));
-    writeStackConfig(HALF);
-    const run = lab(["up", "--stack", HALF]);
-    await waitForOutput(run, /command:local:Command lab-\w+-\d+ created/);
-    // The lab and its pulumi (in a group of its own) die at once, as under the OOM killer.
-    const pulumiPids = spawnSync("pgrep", ["-f", `pulumi up --stack ${HALF} `], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
-    assert.equal(pulumiPids.length, 1, "pulumi runs");
-    // This pulumi's own plugins (language host, program, providers): its descendants, so another
-    // test file's pulumi running beside this one is never mistaken for them.
-    const before = processes();
-    const descendants = [pulumiPids[0]];
-    for (let grew = true; grew;) {
-        grew = false;
-        for (const [pid, p] of before) if (descendants.includes(p.ppid) && !descendants.includes(pid)) { descendants.push(pid); grew = true; }
-    }
-    const plugins = descendants.slice(1).filter((pid) => /pulumi-language-nodejs|commandProvider\.ts|@pulumi\/pulumi\/cmd\/run/.test(before.get(pid)!.args));
-    assert.ok(plugins.some((pid) => before.get(pid)!.args.includes("commandProvider.ts")), "the rig's provider runs under pulumi");
-    counts.faults++;
-    process.kill(-run.child.pid!, "SIGKILL");
-    process.kill(Number(pulumiPids[0]), "SIGKILL");
-    await run.done;
-    await sleep(5000); // the rig's provider notices its engine is gone (it checks every 2 s)
-    const after = processes();
-    const survivors = plugins.filter((pid) => after.get(pid)?.args === before.get(pid)!.args);
-    assert.deepEqual(survivors.filter((pid) => after.get(pid)!.args.includes("commandProvider.ts")), [], "the rig's provider exited with its engine");
-    // pulumi's own language host (and the program, if it was still running) stay behind: ours, so stop them.
-    for (const pid of survivors) { try { process.kill(Number(pid), "SIGKILL"); } catch { /* gone */ } }
-    const down = await labDone(["down", "--stack", HALF]);
-    assert.equal(down.code, 0, down.out);
-    assert.match(down.out, /lifting the lock of pulumi pid \d+, which no longer runs/);
-    await assertNoResidue(HALF);
 });
 
 test("secrets: no log, run directory, report or left-over key file holds the key or the passphrase", async () => {
