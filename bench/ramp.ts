@@ -44,14 +44,18 @@ export function maxInFlight(target: number): number {
 }
 
 /**
- * Whether the sending under way must stop now: more connections in flight than the machine
- * lands. Each one in flight costs memory and CPU (a TLS handshake ~34 KB at the LB, SYN
+ * Whether the sending under way (started at `sendingStartT`) must pause now: it has added more
+ * connections in flight than the plan allows, i.e. the machine does not land them as fast as they
+ * are sent. Each one in flight costs memory and CPU (a TLS handshake ~34 KB at the LB, SYN
  * retransmits), so a backlog only slows the landing further; once it has landed, a top-up sends
- * the rest at the rate that landed. Pure.
+ * the rest at the rate that landed. Counted from the sending's start: a paused sending's
+ * connected-but-unsent requests stay in flight until it is resumed, and are not the top-up's. Pure.
  */
-export function backOff(points: RampPoint[], plan: RampPlan): boolean {
+export function backOff(points: RampPoint[], plan: RampPlan, sendingStartT = 0): boolean {
     const last = points.at(-1);
-    return last !== undefined && last.inFlight > plan.maxInFlight;
+    if (last === undefined) return false;
+    const before = [...points].reverse().find((p) => p.t <= sendingStartT)?.inFlight ?? 0;
+    return last.inFlight - before > plan.maxInFlight;
 }
 
 export type RampState =

@@ -358,7 +358,7 @@ async function rampAndHold(lab: Lab, plan: RampPlan, planRate: number, attacks: 
         const points = samples.map((x) => x.point);
         const last = attacks.sendings.at(-1)!;
         const sending = s.t < last.startT + last.durationS;
-        if (state.phase === "ramping" && sending && !backedOff && backOff(points, plan)) {
+        if (state.phase === "ramping" && sending && !backedOff && backOff(points, plan, last.startT)) {
             backedOff = true;
             log(`t=${s.t.toFixed(0)}s ${s.point.inFlight} connections in flight (more than ${plan.maxInFlight}): the machine does not land them ` +
                 `as fast as they are sent; pausing this sending (its open connections stay), the rest follows at the rate that lands`);

@@ -118,6 +118,16 @@ describe("backOff", () => {
         assert.equal(backOff([], plan), false);
     });
 
+    test("a top-up is judged on what it added: the paused sending's connections still in flight are not its own", () => {
+        const p = points([100, 200, 300, 300, 350]);
+        p[2].inFlight = 1200; // the first sending, paused at t=3
+        p[3].inFlight = 1200;
+        p[4].inFlight = 2100; // the top-up started at t=4 added 900
+        assert.equal(backOff(p, plan, 4), false);
+        p[4].inFlight = 2300;
+        assert.equal(backOff(p, plan, 4), true);
+    });
+
     test("the allowance is 5 % of the target, at least 1000", () => {
         assert.equal(maxInFlight(300_000), 15_000);
         assert.equal(maxInFlight(5000), 1000);
