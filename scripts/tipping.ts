@@ -90,7 +90,7 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
         return undefined;
     });
     const sharesThisMachine = cpuSource?.some((a) => a.boot === thisBootId()) ?? false;
-    if (cpuSource) log(`tipping: hosts' CPUs: ${cpuSource.map((a) => `${a.host} ${cpuListText(a.cpus)}${a.quotaCores ? ` (quota ${a.quotaCores} CPU)` : ""}`).join(", ")}` +
+    if (cpuSource) log(`tipping: hosts' CPUs: ${cpuSource.map((a) => `${a.host} CPU ${cpuListText(a.cpus)}${a.quotaCores ? ` (quota ${a.quotaCores} CPU)` : ""}`).join(", ")}` +
         `${out.metricsEndpoint ? "" : "; no metrics host: CPU from the hosts' cgroups" + (sharesThisMachine ? " and this machine's /proc/stat" : "")}`);
 
     let result: TippingResult;
