@@ -15,6 +15,7 @@ import {
 } from "./analysis/tipping.ts";
 import { clientSends, readSendTimes, type ClientSend } from "./analysis/sendLag.ts";
 import { SshSession } from "./lib/ssh.ts";
+import { platformFor } from "../components/platform/registry.ts";
 import { HostHttp } from "./lib/hostHttp.ts";
 import { labEnv, runsRoot } from "./toolchain/toolchain.ts";
 import type { StackOutputs } from "./stack.ts";
@@ -166,17 +167,16 @@ function sampleMachineIdle(): { readings: { t: number; idle: Record<string, numb
 }
 
 /**
- * What each host may use (CPU set, quota, machine), read on the host over SSH. A local host's
- * quota is not visible from inside its namespace (no cgroup file system there): the lab's own
- * c2m:local.hostLimits says it.
+ * What each host may use (CPU set, quota, machine), read on the host over SSH; a quota the host
+ * cannot see from inside (a local namespace's cgroup) comes from its platform.
  */
 export async function readAllowances(out: StackOutputs): Promise<CpuAllowance[]> {
     const ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh.host));
-    const limits = out.labConfig.platform === "local" ? out.labConfig.local.hostLimits : undefined;
+    const platform = platformFor(out.labConfig);
     try {
         return await Promise.all(out.inventory.map(async (h) => {
             const a = parseCpuAllowance(h.name, h.role, await ssh.check(h.ssh, CPU_ALLOWANCE_SCRIPT, 30_000));
-            const quota = limits?.[h.role]?.cpuQuota;
+            const quota = platform.hostCpuQuota(out.labConfig, h.role);
             return a.quotaCores === undefined && quota !== undefined ? { ...a, quotaCores: quota } : a;
         }));
     } finally {

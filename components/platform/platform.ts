@@ -99,6 +99,8 @@ export interface Platform {
     withMachineLimits(config: LabConfig): LabConfig;
     /** Memory of the host a role runs on, in bytes (0 when unknown). */
     hostMemoryBytes(config: LabConfig, role: Role): number;
+    /** CPU cores a host is held to that the host cannot see from inside (local: its cgroup's quota); undefined when none. */
+    hostCpuQuota(config: LabConfig, role: Role): number | undefined;
     /** Refuses, naming the config key, what this platform cannot build; before anything exists. */
     check(planned: PlannedConfig): void;
     /** Creates the hosts (inside a Pulumi program) with each host's tuning, by host name (the one the tuning role applies). */

@@ -22,7 +22,10 @@ describe("local host cgroup, for real", { skip: v1 ? false : "no cgroup v1 memor
         const base = `/sys/fs/cgroup/memory/c2m/${STACK}/haproxy-0`;
         assert.equal(readFileSync(`${base}/memory.limit_in_bytes`, "utf8").trim(), String(64 * 1024 * 1024));
         assert.equal(readFileSync(`/sys/fs/cgroup/cpuset/c2m/${STACK}/haproxy-0/cpuset.cpus`, "utf8").trim(), "0");
-        assert.equal(readFileSync(`/sys/fs/cgroup/cpu/c2m/${STACK}/haproxy-0/cpu.cfs_quota_us`, "utf8").trim(), "50000");
+        // Half a CPU: half of each enforcement period.
+        const cpu = `/sys/fs/cgroup/cpu/c2m/${STACK}/haproxy-0`;
+        assert.equal(readFileSync(`${cpu}/cpu.cfs_period_us`, "utf8").trim(), "20000");
+        assert.equal(readFileSync(`${cpu}/cpu.cfs_quota_us`, "utf8").trim(), "10000");
         for (const c of ["memory", "cpuset", "cpu", "cpuacct"]) {
             assert.ok(readFileSync(`/sys/fs/cgroup/${c}/c2m/${STACK}/haproxy-0/cgroup.procs`, "utf8").split("\n").includes(pid), `${c}: the child is in it`);
         }

@@ -36,6 +36,8 @@ export const aws: Platform = {
     // EC2 hosts bring their own limits (c2m:aws.nofileCeiling, the instance type's memory).
     withMachineLimits: (config) => config,
     hostMemoryBytes: instanceMemoryBytes,
+    // A host is a whole instance: what it may use, it reads itself (nproc, its own cgroup).
+    hostCpuQuota: () => undefined,
     check: ({ stack, config, capacity }) => { awsSettings(stack, config, capacity); },
     async create({ stack, config, capacity }, hosts, tuning) {
         const settings = awsSettings(stack, config, capacity);

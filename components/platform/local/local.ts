@@ -23,6 +23,8 @@ export const local: Platform = {
     // The machine's memory even for a host limited by its cgroup: one kernel, whose machine-wide
     // settings (tcp_mem) are sized from it; the cgroup's limit is what that host gets.
     hostMemoryBytes: (config) => config.local.memoryBytes ?? 0,
+    // A namespace has no cgroup file system of its own: the quota it runs under is the config's.
+    hostCpuQuota: (config, role) => config.local.hostLimits?.[role]?.cpuQuota,
     // Everything local (subnet, open files, memory) is a plan check.
     check: () => undefined,
     async create({ stack, config, capacity }, hosts, tuning) {
