@@ -12,8 +12,10 @@
 //   machine whose clients need far more CPU per request than HAProxy, this makes HAProxy the
 //   narrowest resource, so its knee is the one found (1 thread at F vs 2 threads at 2F).
 //   npm run bench:tipping -- [--capacity 240 | --lb-cpus 1|2 [--lb-cpu-quota F] [--lb-threads N]] [--mode plain|tls]
-//     [--start N] [--duration 10] [--p99-floor-ms 100] [--stack tipping] [--subnet …]
-// The last line is one JSON object: capacity (null with --lb-cpus), knee, steps, error_pct (|knee − capacity| / capacity × 100), …
+//     [--start N] [--duration 10] [--p99-floor-ms 100] [--confirm-tries 2] [--max-tries 3] [--stack tipping] [--subnet …]
+//   A bad step is believed after --confirm-tries bad tries at its rate; a try the machine stalled
+//   (the LB below its CPU quota, no other host saturated) is retried without counting.
+// The last line is one JSON object: capacity (null with --lb-cpus), knee, steps, tries, stalls, error_pct (|knee − capacity| / capacity × 100), …
 import { Command, InvalidArgumentError, Option } from "commander";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -24,12 +26,12 @@ import { destroy, removeStack, up } from "../scripts/stack.ts";
 import { describeResidue, residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { tipping, TIPPING_DEFAULTS } from "../scripts/tipping.ts";
-import { DEFAULT_P99_FLOOR_MS, cpuListText, formatTippingTable, lbCoresAt, lbKneeConfig, minCheckableCapacity, startRateFor, syntheticBackend } from "../scripts/analysis/tipping.ts";
+import { DEFAULT_P99_FLOOR_MS, triesCount, cpuListText, formatTippingTable, lbCoresAt, lbKneeConfig, minCheckableCapacity, startRateFor, syntheticBackend } from "../scripts/analysis/tipping.ts";
 import { onlineCpus } from "../components/platform/local/limits.ts";
 
 interface Options {
     capacity?: number; lbCpus?: number; lbCpuQuota?: number; lbThreads?: number; mode: "plain" | "tls"; start?: number; duration: number; maxSteps?: number;
-    p99FloorMs: number; stack: string; subnet: string; serviceMs: number; keep?: boolean;
+    confirmTries: number; maxTries: number; p99FloorMs: number; stack: string; subnet: string; serviceMs: number; keep?: boolean;
 }
 
 /** The default capacity to check when neither --capacity nor --lb-cpus is given. */
@@ -107,15 +109,17 @@ async function main(o: Options): Promise<void> {
         const load0 = loadavg()[0];
         const run = await tipping({
             ...TIPPING_DEFAULTS, stack: o.stack, startRate: start, durationS: o.duration, frontend: o.mode, p99FloorMs: o.p99FloorMs,
-            ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}),
+            ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}), confirmTries: o.confirmTries, maxTries: Math.max(o.maxTries, o.confirmTries),
         });
         const r = run.result;
         console.log(formatTippingTable(r));
         const round = (x: number | undefined, d = 1) => (x === undefined ? null : Math.round(x * 10 ** d) / 10 ** d);
         const capacity = bench.capacity;
         const behind = r.steps.filter((s) => s.send?.some((c) => c.behind)).map((s) => s.step);
+        const { tries, stalls } = triesCount(r.steps);
         console.log(JSON.stringify({
-            capacity: round(capacity), knee: round(r.knee), steps: r.steps.length,
+            capacity: round(capacity), knee: round(r.knee), steps: r.steps.length, tries, stalls,
+            unconfirmed_steps: r.steps.filter((s) => s.unconfirmed).map((s) => s.step),
             error_pct: r.knee === undefined || capacity === undefined ? null : round((Math.abs(r.knee - capacity) / capacity) * 100, 2),
             last_good: round(r.lastGood), first_bad: round(r.firstBad), uncertainty_pct: round((r.uncertainty ?? NaN) * 100, 2),
             within_10pct: capacity === undefined ? null : r.knee !== undefined && Math.abs(r.knee - capacity) / capacity <= 0.1,
@@ -172,7 +176,9 @@ new Command("bench:tipping")
     .addOption(new Option("--mode <frontend>", "frontend the search loads").choices(["plain", "tls"]).default("plain"))
     .option("--start <rate>", `first step's total rate (default: a tenth of the capacity, or ${LB_START}/s with --lb-cpus; ≤ 8 steps when the knee is under 16× this)`, positive("--start"))
     .option("--duration <s>", "seconds of load per step", positive("--duration"), 10)
-    .option("--max-steps <n>", "most steps of the search (default 8)", wholeCount("--max-steps"))
+    .option("--max-steps <n>", "most steps (rates) of the search (default 8); a step's tries are counted apart", wholeCount("--max-steps"))
+    .option("--confirm-tries <n>", "bad tries a step needs before it is believed bad (1: believe the first)", wholeCount("--confirm-tries"), TIPPING_DEFAULTS.confirmTries)
+    .option("--max-tries <n>", "most tries of one step, machine stalls (the LB below its quota, nobody else saturated) retried within them", wholeCount("--max-tries"), TIPPING_DEFAULTS.maxTries)
     .option("--p99-floor-ms <ms>", "a step is bad only when its p99 is also above this (tail noise on a low baseline is no knee)", nonNegative("--p99-floor-ms"), DEFAULT_P99_FLOOR_MS)
     .option("--service-ms <ms>", "pong service time to aim for (maxConcurrent follows)", positive("--service-ms"), 200)
     .option("--stack <name>", "its own stack (never local/e2e/scale)", "tipping")

@@ -1,6 +1,8 @@
 // `lab tipping`: the automatic tipping-point search on a running lab. Each step is a normal
 // `lab attack` (runs/<id>/, ledger row) at one total rate; the pure search
-// (scripts/analysis/tipping.ts) picks the next rate and judges each step.
+// (scripts/analysis/tipping.ts) picks the next rate and judges each step. A step is tried more
+// than once: a bad try is re-run at the same rate before it is believed, and a try the machine
+// stalled (the LB below its CPU quota, no other host saturated) is retried; tipping.json keeps every try.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeRecord } from "../components/records/io.ts";
@@ -10,7 +12,7 @@ import { outputs } from "./stack.ts";
 import { buildTippingReport, reportName } from "./report.ts";
 import {
     CPU_ALLOWANCE_SCRIPT, TIPPING_DEFAULTS, attribute, cgroupCores, cpuListText, describeFirst, idleShares, loadWindow, parseCpuIdle, describeP99Rule, fmtRate, formatCores, formatSend, formatTippingTable, judgeCpu,
-    parseCpuAllowance, processCores, searchTippingPoint, summarise,
+    parseCpuAllowance, processCores, searchTippingPoint, summarise, triesOf,
     validateTippingOptions, type CpuAllowance, type CpuSample, type HostCpu, type StepMeasure, type StepVerdict, type TippingResult,
 } from "./analysis/tipping.ts";
 import { clientSends, readSendTimes, type ClientSend } from "./analysis/sendLag.ts";
@@ -28,13 +30,15 @@ export { TIPPING_DEFAULTS };
 
 export interface TippingRun { id: string; dir: string; args: TippingArgs; result: TippingResult; elapsedS: number }
 
-/** Rough wall time of one step: the load, the drain of an overloaded step, setup and collection. */
+/** Rough wall time of one try: the load, the drain of an overloaded step, setup and collection. */
 function stepBudgetS(a: TippingArgs): number {
     return a.durationS * 1.5 + 8;
 }
 
-export async function tipping(args: TippingArgs, runsDir = runsRoot(),
+export async function tipping(given: TippingArgs, runsDir = runsRoot(),
     log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<TippingRun> {
+    // A caller that does not say how many tries a step gets (lab tipping's flags) gets the defaults: a bad step confirmed, stalls retried.
+    const args: TippingArgs = { ...given, confirmTries: given.confirmTries ?? TIPPING_DEFAULTS.confirmTries, maxTries: given.maxTries ?? TIPPING_DEFAULTS.maxTries };
     const problems = validateTippingOptions(args);
     if (problems.length) throw new Error(`lab tipping: ${problems.join("; ")}`);
     const out = await outputs(args.stack);
@@ -46,13 +50,14 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
     const t0 = Date.now();
     log(`tipping ${id}: start ${fmtRate(args.startRate)} ×${args.factor}, ≤ ${args.maxSteps} steps of ${args.durationS} s, ` +
         `bad when ${describeP99Rule(args)} or errors > ${(args.maxErrorRatio * 100).toFixed(2)} %, ` +
-        `stop within ±${(args.tolerance * 100).toFixed(0)} %; ${clients} clients, frontend ${args.frontend}`);
+        `stop within ±${(args.tolerance * 100).toFixed(0)} %; a bad step believed after ${triesOf(args).confirm} bad tries (machine stalls retried, ≤ ${triesOf(args).max} tries a step); ` +
+        `${clients} clients, frontend ${args.frontend}`);
 
-    const measure = async (rate: number, step: { index: number; phase: string }): Promise<StepMeasure> => {
+    const measure = async (rate: number, step: { index: number; phase: string; try: number }): Promise<StepMeasure> => {
         const elapsed = (Date.now() - t0) / 1000;
         const left = args.maxSteps - step.index + 1;
-        log(`tipping step ${step.index}/≤${args.maxSteps} (${step.phase}): ${fmtRate(rate)} total (${fmtRate(rate / clients)} per client) ` +
-            `for ${args.durationS} s — ${elapsed.toFixed(0)} s elapsed, ETA ≤ ${(left * stepBudgetS(args)).toFixed(0)} s`);
+        log(`tipping step ${step.index}/≤${args.maxSteps}${step.try > 1 ? ` try ${step.try}/≤${triesOf(args).max}` : ""} (${step.phase}): ${fmtRate(rate)} total (${fmtRate(rate / clients)} per client) ` +
+            `for ${args.durationS} s — ${elapsed.toFixed(0)} s elapsed, ETA ≤ ${(left * stepBudgetS(args)).toFixed(0)} s (+ tries)`);
         // Hosts on this machine's kernel (local): each CPU's idle share from /proc/stat through the step.
         const machine = sharesThisMachine ? sampleMachineIdle() : undefined;
         const r = await attack(args.stack, {
@@ -62,7 +67,7 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
         if (r.interrupted) throw new Error(`interrupted during step ${step.index} (run ${r.runId})`);
         // A step some clients did not (fully) send measured less load than it names: no knee from it.
         const exit = attackExit(r);
-        if (exit.code !== 0) throw new Error(`step ${step.index} (run ${r.runId}): ${exit.message}`);
+        if (exit.code !== 0) throw new Error(`step ${step.index} try ${step.try} (run ${r.runId}): ${exit.message}`);
         const offered = r.processes.reduce((sum, p) => sum + p.ratePerSecond, 0);
         const s = r.summary;
         const m: StepMeasure = s
@@ -71,14 +76,14 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
             : { rate: offered, p50Ms: 0, p99Ms: 0, errorRatio: 1, requests: 0, runId: r.runId };
         // Each client's own lag to send, from its result files: a client behind its plan did not offer the step's load.
         const sends = await stepSendTimes(r).catch((err: Error) => {
-            log(`  step ${step.index}: clients' sending not measured (${err.message})`);
+            log(`  step ${step.index} try ${step.try}: clients' sending not measured (${err.message})`);
             return undefined;
         });
         const send = sends ? clientSends(sends, m.p99Ms) : undefined;
         // Each host's CPU over the window the load really ran (from the send times; the run's nominal one without them).
         const window = (sends && loadWindow(sends.map((p) => p.sendMs))) ?? nominalWindow(r);
         const cpu = cpuSource ? await stepCpu(out, cpuSource, r, window, machine?.readings ?? []).catch((err: Error) => {
-            log(`  step ${step.index}: no CPU figures (${err.message})`);
+            log(`  step ${step.index} try ${step.try}: no CPU figures (${err.message})`);
             return undefined;
         }) : undefined;
         return { ...m, ...(cpu ? { cpu } : {}), ...(send ? { send } : {}) };
@@ -100,12 +105,16 @@ export async function tipping(args: TippingArgs, runsDir = runsRoot(),
         // vegeta's -rate is a whole number per client host: rates move in steps of one per client.
         result = await searchTippingPoint(measure, { ...args, quantum: args.quantum ?? clients }, (s) => {
             measured.push(s);
-            const saturated = (s.cpu ?? []).filter((h) => h.saturated).map((h) => h.host);
-            const behind = (s.send ?? []).filter((c) => c.behind).map((c) => `${c.host} (${c.why})`);
-            log(`  → ${s.good ? "good" : "BAD"}: ${fmtRate(s.rate)} p50 ${s.p50Ms.toFixed(1)} ms p99 ${s.p99Ms.toFixed(1)} ms ` +
-                `errors ${(s.errorRatio * 100).toFixed(2)} % (${s.reason}) [run ${s.runId}]` +
-                (s.cpu ? `; cpu ${s.cpu.map((h) => `${h.host} ${formatCores(h.cores)}`).join(" ")}${saturated.length ? `; SATURATED: ${saturated.join(", ")}` : ""}` : "") +
-                (s.send ? `; send lag p99 ${formatSend(s.send)}${behind.length ? `; BEHIND PLAN: ${behind.join(", ")}` : ""}` : ""));
+            // A step of several tries: its verdict after them (each try was logged as it came).
+            if ((s.tries?.length ?? 1) > 1) log(`  ⇒ step ${s.step} ${s.good ? "good" : s.unconfirmed ? "BAD (unconfirmed)" : "BAD"} after ${s.tries!.length} tries: ${s.reason}`);
+        }, (t, step) => {
+            const saturated = (t.cpu ?? []).filter((h) => h.saturated).map((h) => h.host);
+            const behind = (t.send ?? []).filter((c) => c.behind).map((c) => `${c.host} (${c.why})`);
+            log(`  → ${t.good ? "good" : t.stall ? "STALL" : "BAD"}${t.try > 1 ? ` (try ${t.try})` : ""}: ${fmtRate(t.rate)} p50 ${t.p50Ms.toFixed(1)} ms p99 ${t.p99Ms.toFixed(1)} ms ` +
+                `errors ${(t.errorRatio * 100).toFixed(2)} % (${t.reason}) [run ${t.runId}]` +
+                (t.cpu ? `; cpu ${t.cpu.map((h) => `${h.host} ${formatCores(h.cores)}`).join(" ")}${saturated.length ? `; SATURATED: ${saturated.join(", ")}` : ""}` : "") +
+                (t.send ? `; send lag p99 ${formatSend(t.send)}${behind.length ? `; BEHIND PLAN: ${behind.join(", ")}` : ""}` : "") +
+                ` [step ${step.index}]`);
         });
     } catch (err) {
         // Interrupted (or failed) mid-search: the steps measured so far stay with the search.

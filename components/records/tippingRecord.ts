@@ -22,6 +22,14 @@ const TippingOptionsSchema = z.strictObject({
     maxRate: z.number().optional(),
     /** Rates are offered in whole multiples of this (e.g. 1 request/s per client host); none = any rate. */
     quantum: z.number().optional(),
+    /**
+     * Bad tries (machine stalls not counted) a step needs before the search believes it is bad: 2 =
+     * a bad step is re-run at the same rate and stays bad only when the re-run is bad too; a good
+     * try makes the step good. Absent = 1 (searches recorded before tries existed: one try a step).
+     */
+    confirmTries: z.number().int().min(1).optional(),
+    /** Most tries of one step (its confirmations and the retries of machine stalls); absent = confirmTries. */
+    maxTries: z.number().int().min(1).optional(),
 });
 export type TippingOptions = z.infer<typeof TippingOptionsSchema>;
 
@@ -54,6 +62,8 @@ const HostCpuSchema = z.strictObject({
     coresFrom: z.enum(["cgroup", "processes"]).optional(),
     /** Cores it may use: its CPU set (and CPU quota); hosts sharing CPUs share them. */
     allowedCores: z.number().positive(),
+    /** Its CPU quota in CPUs' worth, when it has one (absent in searches recorded before it was kept). */
+    quotaCores: z.number().positive().optional(),
     /** How busy its CPU set was (anyone's work, as its node_exporter sees it), in cores. */
     busyCores: z.number().min(0).optional(),
     saturated: z.boolean(),
@@ -105,12 +115,34 @@ export type StepMeasure = z.infer<typeof StepMeasureSchema>;
 const PhaseSchema = z.enum(["baseline", "ramp", "bisect"]);
 export type Phase = z.infer<typeof PhaseSchema>;
 
+/** One measurement of a step's rate: a step is measured once or more (a bad try is confirmed, a stall retried). */
+const StepTrySchema = z.strictObject({
+    ...StepMeasureSchema.shape,
+    /** 1 for the first try of its step. */
+    try: z.number().int().positive(),
+    good: z.boolean(),
+    reason: z.string(),
+    /**
+     * Set on a bad try the machine, not the lab, made bad: the LB below its CPU quota while no other
+     * host was saturated or behind its plan. It is retried and never counts as a bad try.
+     */
+    stall: z.string().optional(),
+});
+export type StepTry = z.infer<typeof StepTrySchema>;
+
 const StepVerdictSchema = z.strictObject({
     ...StepMeasureSchema.shape,
     step: z.number().int().positive(),
     phase: PhaseSchema,
     good: z.boolean(),
     reason: z.string(),
+    /**
+     * Every try of this step in order (absent in searches recorded before tries existed: one try).
+     * The step's own figures are its deciding try's: the good one, else the least bad counted one.
+     */
+    tries: z.array(StepTrySchema).optional(),
+    /** Present (true) on a bad step whose tries ran out before enough of them were bad (machine stalls). */
+    unconfirmed: z.boolean().optional(),
 });
 export type StepVerdict = z.infer<typeof StepVerdictSchema>;
 
@@ -145,6 +177,9 @@ const TippingResultSchema = z.strictObject({
     converged: z.boolean(),
     stopReason: z.string(),
     steps: z.array(StepVerdictSchema),
+    /** Measurements in all (a step's confirmations and retries included) and how many were machine stalls; absent before tries existed. */
+    tries: z.number().int().min(0).optional(),
+    stalls: z.number().int().min(0).optional(),
     /** Which host limited the knee (absent in searches recorded before attribution existed). */
     attribution: AttributionSchema.optional(),
 });

@@ -3,10 +3,10 @@
 // last good and the first bad step until the knee is known within a tolerance. Pure: the
 // measurement is injected, so the same code runs on a synthetic model and on a lab.
 import { MIN_CPU_QUOTA } from "../../components/platform/local/cgroups.ts";
-import type { Attribution, ClientSend, HostCpu, Phase, StepMeasure, StepVerdict, TippingArgs, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
+import type { Attribution, ClientSend, HostCpu, Phase, StepMeasure, StepTry, StepVerdict, TippingArgs, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
 
 // The search's types are those of its record (tipping.json).
-export type { Attribution, ClientSend, HostCpu, Phase, StepMeasure, StepVerdict, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
+export type { Attribution, ClientSend, HostCpu, Phase, StepMeasure, StepTry, StepVerdict, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
 
 /**
  * A step's p99 must pass this many ms (as well as p99Factor × the baseline) to make it bad. On a
@@ -24,9 +24,16 @@ export const DEFAULT_P99_FLOOR_MS = 100;
  * the knee within ±4.4 % of where the rules trip; the threshold itself sits a little above the
  * true capacity (a queue needs some overload before p99 doubles), so the answer stays within
  * ±10 % of capacity. From a start rate 1/16 of the knee or more, that is at most 8 steps.
+ *
+ * Steps are rates; tries are measurements. A bad try is believed only when a second try of the
+ * same rate is bad too (confirmTries 2: one good try of two makes the step good), and a machine
+ * stall (machineStall) is retried without counting, up to 4 tries a step (room for two stalls
+ * around a confirmation). So ≤ 8 steps still holds, in 8 + (bad steps) + (stalls) tries at most,
+ * never more than 4 × 8: on a steady lab one extra try per bad step (3-4 of 8 in a search).
  */
 export const DEFAULT_TIPPING: Omit<TippingOptions, "startRate"> = {
     factor: 2, tolerance: 0.05, maxSteps: 8, p99Factor: 2, p99FloorMs: DEFAULT_P99_FLOOR_MS, maxErrorRatio: 0.001,
+    confirmTries: 2, maxTries: 4,
 };
 
 /** `lab tipping`'s defaults: the search's, plus the load of each step. */
@@ -45,6 +52,10 @@ export function validateTippingOptions(o: TippingOptions): string[] {
     if (!(o.maxErrorRatio >= 0 && o.maxErrorRatio < 1)) problems.push(`error threshold must be in [0, 1), got ${o.maxErrorRatio}`);
     if (o.maxRate !== undefined && !(o.maxRate >= o.startRate)) problems.push(`max rate ${o.maxRate} is below the start rate ${o.startRate}`);
     if (o.quantum !== undefined && !(o.quantum > 0 && o.quantum <= o.startRate)) problems.push(`rate quantum must be in (0, start rate], got ${o.quantum}`);
+    if (o.confirmTries !== undefined && !(Number.isInteger(o.confirmTries) && o.confirmTries >= 1)) problems.push(`confirm tries must be a whole number ≥ 1, got ${o.confirmTries}`);
+    if (o.maxTries !== undefined && !(Number.isInteger(o.maxTries) && o.maxTries >= (o.confirmTries ?? 1))) {
+        problems.push(`max tries must be a whole number ≥ the confirm tries (${o.confirmTries ?? 1}), got ${o.maxTries}`);
+    }
     return problems;
 }
 
@@ -122,6 +133,19 @@ function bracket(steps: StepVerdict[]): { lo: number; hi?: number } {
 
 export function summarise(steps: StepVerdict[], o: TippingOptions): TippingResult {
     if (steps.length === 0) return { converged: false, stopReason: "no step was measured", steps };
+    const counts = triesCount(steps);
+    const r = summariseSteps(steps, o);
+    const first = steps.find((s) => s.rate === r.firstBad && !s.good);
+    return { ...r, ...counts,
+        ...(first?.unconfirmed ? { stopReason: `${r.stopReason}; the first bad step (${fmtRate(first.rate)}) is unconfirmed: its tries ran out on machine stalls` } : {}) };
+}
+
+/** Measurements in all and machine stalls among them (a step without tries recorded was measured once). */
+export function triesCount(steps: StepVerdict[]): { tries: number; stalls: number } {
+    return { tries: steps.reduce((n, s) => n + (s.tries?.length ?? 1), 0), stalls: steps.reduce((n, s) => n + (s.tries?.filter((t) => t.stall).length ?? 0), 0) };
+}
+
+function summariseSteps(steps: StepVerdict[], o: TippingOptions): TippingResult {
     const baselineP99Ms = steps[0].p99Ms;
     if (!steps[0].good) {
         return { converged: false, baselineP99Ms, firstBad: steps[0].rate, steps,
@@ -144,22 +168,117 @@ export function summarise(steps: StepVerdict[], o: TippingOptions): TippingResul
     };
 }
 
-export type Measure = (rate: number, step: { index: number; phase: Phase }) => Promise<StepMeasure>;
+export type Measure = (rate: number, step: { index: number; phase: Phase; try: number }) => Promise<StepMeasure>;
 
-/** Runs the search against `measure` (a lab attack, or a model in tests). */
+/** Tries a step needs bad (stalls not counted) to be bad, and its most tries: 1 and 1 for options recorded before tries existed. */
+export function triesOf(o: Pick<TippingOptions, "confirmTries" | "maxTries">): { confirm: number; max: number } {
+    const confirm = o.confirmTries ?? 1;
+    return { confirm, max: Math.max(confirm, o.maxTries ?? confirm) };
+}
+
+/**
+ * Why a bad try is the machine's, not the lab's: the search was set up for the LB's knee (its
+ * host has a CPU quota), yet at this try the LB used less than 90 % of its quota (at its real knee
+ * it is at its quota: HAProxy runs out of CPU time before anything else) while no other host was
+ * CPU-saturated or behind its plan to send, and every host's CPU is known. Something outside the
+ * lab held it back: another user of this shared machine, a stall of its scheduler. undefined when
+ * it is not such a stall (or its evidence is missing: no quota, or a host's CPU unknown).
+ */
+export function machineStall(m: Pick<StepMeasure, "cpu" | "send">): string | undefined {
+    const cpu = m.cpu ?? [];
+    const lbs = cpu.filter((h) => h.role === "haproxy" && h.quotaCores !== undefined);
+    if (lbs.length === 0) return undefined;
+    if (cpu.some((h) => h.cores === null && h.busyCores === undefined)) return undefined;
+    if (lbs.some((h) => h.cores === null || h.cores >= SATURATION * h.quotaCores!)) return undefined;
+    if (limitedHosts(m).some((h) => h.role !== "haproxy")) return undefined;
+    return `${lbs.map((h) => `${h.host} used ${formatCores(h.cores)} of its ${h.quotaCores}-core quota`).join(", ")}, no other host saturated or behind its plan`;
+}
+
+/**
+ * One try judged: a later step against the baseline p99; the baseline step good when requests
+ * completed with few errors. A bad try that machineStall explains is a stall: never good, never
+ * counted as bad. A baseline whose p99 passes the floor is checked for a stall too (it would
+ * raise every later step's limit).
+ */
+export function judgeTry(m: StepMeasure, tryNo: number, baselineP99Ms: number | undefined, o: TippingOptions): StepTry {
+    let verdict: { good: boolean; reason: string };
+    let suspect: boolean;
+    if (baselineP99Ms === undefined) {
+        const ok = m.requests > 0 && m.errorRatio <= o.maxErrorRatio;
+        // Against its own p99 only the error and no-request rules can trip.
+        verdict = ok ? { good: true, reason: `baseline p99 ${m.p99Ms.toFixed(1)} ms, errors ${pct(m.errorRatio)}` } : judgeStep(m, m.p99Ms, o);
+        suspect = !ok || (o.p99FloorMs !== undefined && o.p99FloorMs > 0 && m.p99Ms > o.p99FloorMs);
+    } else {
+        verdict = judgeStep(m, baselineP99Ms, o);
+        suspect = !verdict.good;
+    }
+    const stall = suspect ? machineStall(m) : undefined;
+    return { ...m, try: tryNo, good: verdict.good && !stall, reason: stall ? `${verdict.reason}; machine stall: ${stall}` : verdict.reason, ...(stall ? { stall } : {}) };
+}
+
+/** Tries of one step so far: done when one is good, when `confirm` are bad (stalls not counted), or after `max`. */
+export function stepDone(tries: StepTry[], o: Pick<TippingOptions, "confirmTries" | "maxTries">): boolean {
+    const { confirm, max } = triesOf(o);
+    return tries.some((t) => t.good) || tries.filter((t) => !t.good && !t.stall).length >= confirm || tries.length >= max;
+}
+
+/**
+ * A step from its tries: good with its good try; else bad with its least bad counted try (fewest
+ * errors, then lowest p99), unconfirmed when fewer than `confirm` were bad (the rest were stalls).
+ * A baseline whose tries were all stalls of the p99 alone keeps the lowest p99 and stays good.
+ */
+export function decideStep(tries: StepTry[], step: number, phase: Phase, o: Pick<TippingOptions, "confirmTries" | "maxTries" | "maxErrorRatio">): StepVerdict {
+    if (tries.length === 0) throw new Error(`step ${step}: no try`);
+    const { confirm } = triesOf(o);
+    const measureOf = ({ try: _t, good: _g, reason: _r, stall: _s, ...m }: StepTry): StepMeasure => m;
+    const stalls = tries.filter((t) => t.stall).length;
+    const many = tries.length > 1;
+    const good = tries.find((t) => t.good);
+    if (good) {
+        return { ...measureOf(good), step, phase, good: true, tries,
+            reason: good.reason + (many ? ` (try ${good.try} of ${tries.length}; ${describeEarlier(tries.filter((t) => t !== good))})` : "") };
+    }
+    const byBetter = (a: StepTry, b: StepTry) => a.errorRatio - b.errorRatio || a.p99Ms - b.p99Ms;
+    if (phase === "baseline" && stalls === tries.length) {
+        const usable = tries.filter((t) => t.requests > 0 && t.errorRatio <= o.maxErrorRatio).sort(byBetter);
+        if (usable.length) {
+            return { ...measureOf(usable[0]), step, phase, good: true, tries,
+                reason: `baseline p99 ${usable[0].p99Ms.toFixed(1)} ms, errors ${pct(usable[0].errorRatio)} (the lowest of ${tries.length} tries, all machine stalls)` };
+        }
+    }
+    const counted = tries.filter((t) => !t.stall);
+    const pick = [...(counted.length ? counted : tries)].sort(byBetter)[0];
+    const unconfirmed = counted.length < confirm;
+    const note = many || unconfirmed
+        ? ` (${counted.length} of ${tries.length} tries bad${stalls ? `, ${stalls} machine stall${stalls > 1 ? "s" : ""}` : ""}${unconfirmed && confirm > 1 ? `; unconfirmed: ${confirm} bad tries needed` : ""})` : "";
+    // The deciding try's own stall note stays in its try, not in the step's reason.
+    const reason = (pick.stall ? pick.reason.slice(0, pick.reason.indexOf("; machine stall: ")) : pick.reason) + note;
+    return { ...measureOf(pick), step, phase, good: false, tries, reason, ...(unconfirmed && confirm > 1 ? { unconfirmed: true } : {}) };
+}
+
+function describeEarlier(tries: StepTry[]): string {
+    return tries.map((t) => `try ${t.try} ${t.stall ? "a machine stall" : "bad"}: ${t.stall ? t.reason.slice(0, t.reason.indexOf("; machine stall: ")) : t.reason}`).join("; ");
+}
+
+/**
+ * Runs the search against `measure` (a lab attack, or a model in tests). Each step is tried until
+ * stepDone; `onTry` sees every try, `onStep` every step's verdict.
+ */
 export async function searchTippingPoint(measure: Measure, o: TippingOptions,
-    onStep?: (s: StepVerdict) => void): Promise<TippingResult> {
+    onStep?: (s: StepVerdict) => void, onTry?: (t: StepTry, step: { index: number; phase: Phase }) => void): Promise<TippingResult> {
     const problems = validateTippingOptions(o);
     if (problems.length) throw new Error(`invalid tipping search: ${problems.join("; ")}`);
     const steps: StepVerdict[] = [];
     for (let next = nextStep(steps, o); next; next = nextStep(steps, o)) {
-        const m = await measure(next.rate, { index: steps.length + 1, phase: next.phase });
-        const baseline = steps.length === 0 ? m.p99Ms : steps[0].p99Ms;
-        const verdict: StepVerdict = { ...m, step: steps.length + 1, phase: next.phase, ...judgeStep(m, baseline, o) };
-        if (steps.length === 0 && m.requests > 0 && m.errorRatio <= o.maxErrorRatio) {
-            verdict.good = true;
-            verdict.reason = `baseline p99 ${m.p99Ms.toFixed(1)} ms, errors ${pct(m.errorRatio)}`;
-        }
+        const at = { index: steps.length + 1, phase: next.phase };
+        const tries: StepTry[] = [];
+        do {
+            const m = await measure(next.rate, { ...at, try: tries.length + 1 });
+            const t = judgeTry(m, tries.length + 1, steps.length === 0 ? undefined : steps[0].p99Ms, o);
+            tries.push(t);
+            onTry?.(t, at);
+        } while (!stepDone(tries, o));
+        const verdict = decideStep(tries, at.index, at.phase, o);
         steps.push(verdict);
         onStep?.(verdict);
     }
@@ -182,20 +301,30 @@ export function formatTippingTable(r: TippingResult): string {
     // with the clients' sending recorded: each client's p99 lag to send (! when behind its plan).
     const withCpu = r.steps.some((s) => s.cpu?.length);
     const withSend = r.steps.some((s) => s.send?.length);
-    const header = ["step", "phase", "rate/s", "p50 ms", "p99 ms", "p99/base", "errors", "verdict",
+    const withTries = r.steps.some((s) => (s.tries?.length ?? 1) > 1);
+    const header = ["step", "phase", "rate/s", ...(withTries ? ["tries"] : []), "p50 ms", "p99 ms", "p99/base", "errors", "verdict",
         ...(withCpu ? ["cpu (cores, * saturated)"] : []), ...(withSend ? ["send lag p99 ms (! behind plan)"] : []), "why"];
     const rows = r.steps.map((s) => [
-        String(s.step), s.phase, s.rate.toFixed(1), s.p50Ms.toFixed(1), s.p99Ms.toFixed(1),
-        r.baselineP99Ms ? (s.p99Ms / r.baselineP99Ms).toFixed(2) : "-", pct(s.errorRatio), s.good ? "good" : "BAD",
+        String(s.step), s.phase, s.rate.toFixed(1), ...(withTries ? [formatTries(s)] : []), s.p50Ms.toFixed(1), s.p99Ms.toFixed(1),
+        r.baselineP99Ms ? (s.p99Ms / r.baselineP99Ms).toFixed(2) : "-", pct(s.errorRatio), s.good ? "good" : s.unconfirmed ? "BAD?" : "BAD",
         ...(withCpu ? [s.cpu?.length ? s.cpu.map((h) => `${h.host} ${formatCores(h.cores)}${h.saturated ? "*" : ""}`).join(" ") : "-"] : []),
         ...(withSend ? [formatSend(s.send)] : []), s.reason,
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
     const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
+    const { tries, stalls } = triesCount(r.steps);
+    const measured = `${r.steps.length} steps` + (tries > r.steps.length ? ` (${tries} tries${stalls ? `, ${stalls} machine stall${stalls > 1 ? "s" : ""}` : ""})` : "");
     const knee = r.knee === undefined ? `no knee: ${r.stopReason}`
-        : `knee ≈ ${fmtRate(r.knee)} (±${((r.uncertainty ?? 0) * 100).toFixed(1)} %: last good ${fmtRate(r.lastGood!)}, first bad ${fmtRate(r.firstBad!)}) after ${r.steps.length} steps — ${r.stopReason}`;
+        : `knee ≈ ${fmtRate(r.knee)} (±${((r.uncertainty ?? 0) * 100).toFixed(1)} %: last good ${fmtRate(r.lastGood!)}, first bad ${fmtRate(r.firstBad!)}) after ${measured} — ${r.stopReason}`;
     const bound = r.attribution ? [`limited by: ${r.attribution.bound} — ${r.attribution.note}` + (r.attribution.saturatedFirst ? `; ${describeFirst(r.attribution.saturatedFirst)}` : "")] : [];
     return [line(header), ...rows.map(line), "", knee, ...bound].join("\n");
+}
+
+/** A step's tries as the table shows them: "1", "2", "3 (1 stall)". */
+export function formatTries(s: Pick<StepVerdict, "tries">): string {
+    const n = s.tries?.length ?? 1;
+    const stalls = s.tries?.filter((t) => t.stall).length ?? 0;
+    return `${n}${stalls ? ` (${stalls} stall${stalls > 1 ? "s" : ""})` : ""}`;
 }
 
 /** "first saturated: client-0 at 400/s (step 3: why)". */
@@ -455,6 +584,7 @@ export function judgeCpu(samples: CpuSample[], allowances: CpuAllowance[], thres
         }
         return [{ host: a.host, role: a.role, cores: own === undefined ? null : round2(own),
             ...(own !== undefined ? { coresFrom: s.cgroupCores !== undefined ? "cgroup" as const : "processes" as const } : {}), allowedCores: round2(allowedCores),
+            ...(a.quotaCores !== undefined ? { quotaCores: a.quotaCores } : {}),
             ...(busyCores !== undefined ? { busyCores: round2(busyCores) } : {}), saturated: why !== undefined, ...(why ? { why } : {}) }];
     });
 }

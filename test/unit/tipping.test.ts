@@ -112,8 +112,9 @@ describe("tipping-point search on a queueing backend of known capacity", () => {
             for (let capacity = 40; capacity <= 300; capacity += 13) {
                 const seen: number[] = [];
                 const model = queueModel(capacity);
-                const r = await searchTippingPoint(async (rate) => { seen.push(rate); return model(rate); }, options(20, { quantum: clients }));
+                const r = await searchTippingPoint(async (rate, at) => { if (at.try === 1) seen.push(rate); return model(rate); }, options(20, { quantum: clients }));
                 if (!within(r.knee, capacity) || r.steps.length > 8) failures.push(`${clients} clients, capacity ${capacity}: knee ${r.knee?.toFixed(1)} in ${r.steps.length}`);
+                // Each step a new rate (its further tries are of the same one).
                 if (seen.some((x) => x % clients !== 0) || new Set(seen).size !== seen.length) failures.push(`${clients} clients: rates ${seen.join(", ")}`);
             }
         }
@@ -170,9 +171,10 @@ describe("threshold rules and bookkeeping", () => {
             const p99Ms = (rate <= 50 ? 14 : 14 + 22 * random()) + (rate > 400 ? (rate / 400 - 1) * 4000 : 0);
             return { rate, p50Ms: 5, p99Ms, errorRatio: 0, requests: rate * 4 };
         };
-        const withFloor = await searchTippingPoint(lab, options(50));
+        // One try a step: the floor alone (a confirming try would also see through some of this noise).
+        const withFloor = await searchTippingPoint(lab, options(50, { confirmTries: 1, maxTries: 1 }));
         assert.ok(within(withFloor.knee, 400), `knee ${withFloor.knee}: ${withFloor.stopReason}`);
-        const withoutFloor = await searchTippingPoint(lab, options(50, { p99FloorMs: 0 }));
+        const withoutFloor = await searchTippingPoint(lab, options(50, { p99FloorMs: 0, confirmTries: 1, maxTries: 1 }));
         assert.ok(!within(withoutFloor.knee, 400), `without a floor the tail noise stops it early: ${withoutFloor.knee}`);
     });
 
@@ -192,7 +194,11 @@ describe("threshold rules and bookkeeping", () => {
         const r = await searchTippingPoint(queueModel(240), options(20));
         const table = formatTippingTable(r);
         assert.equal(table.split("\n").filter((l) => /^\d+ /.test(l)).length, r.steps.length);
-        assert.match(table, /^step\s+phase\s+rate\/s\s+p50 ms\s+p99 ms\s+p99\/base\s+errors\s+verdict\s+why/);
-        assert.match(table, /knee ≈ 2\d\d\/s \(±\d\.\d %: last good 2\d\d\/s, first bad 2\d\d\/s\) after 8 steps/);
+        assert.match(table, /^step\s+phase\s+rate\/s\s+tries\s+p50 ms\s+p99 ms\s+p99\/base\s+errors\s+verdict\s+why/);
+        assert.match(table, /knee ≈ 2\d\d\/s \(±\d\.\d %: last good 2\d\d\/s, first bad 2\d\d\/s\) after 8 steps \(11 tries\)/);
+        // One try a step: no tries column, as before tries existed.
+        const once = formatTippingTable(await searchTippingPoint(queueModel(240), options(20, { confirmTries: 1, maxTries: 1 })));
+        assert.match(once, /^step\s+phase\s+rate\/s\s+p50 ms/);
+        assert.match(once, /after 8 steps — /);
     });
 });

@@ -125,7 +125,7 @@ describe("a host's own CPU: known, or unknown, never 0 by default", () => {
             { host: "haproxy-0", cgroupCores: 0.095, labCores: 0.06, idleByCpu: { 0: 0.9 } },
             { host: "client-0", idleByCpu: { 1: 0.02 } },
         ], lb);
-        assert.deepEqual(cpu[0], { host: "haproxy-0", role: "haproxy", cores: 0.1, coresFrom: "cgroup", allowedCores: 0.1, busyCores: 0.1, saturated: true,
+        assert.deepEqual(cpu[0], { host: "haproxy-0", role: "haproxy", cores: 0.1, coresFrom: "cgroup", allowedCores: 0.1, quotaCores: 0.1, busyCores: 0.1, saturated: true,
             why: "its cgroup used 0.10 of its 0.10-core quota" });
         assert.equal(cpu[1].cores, null);
         assert.equal(cpu[1].coresFrom, undefined);

@@ -1,0 +1,250 @@
+// A knee search on a shared machine: a bad try is believed only when its re-run at the same rate
+// is bad too, and a try the machine stalled (the LB below its CPU quota while no other host was
+// saturated or behind its plan) is retried without counting. Steps (rates) stay ≤ 8; tries are
+// counted apart. Each search here is also run the old way (one try a step) to show what it missed.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import {
+    DEFAULT_TIPPING, decideStep, formatTippingTable, judgeTry, machineStall, searchTippingPoint, stepDone, triesCount, validateTippingOptions,
+    type HostCpu, type Phase, type StepMeasure, type TippingOptions,
+} from "../../scripts/analysis/tipping.ts";
+import { TippingRecordSchema, type TippingRecord } from "../../components/records/tippingRecord.ts";
+import { seededRandom } from "./helpers.ts";
+
+const QUOTA = 0.05;
+const options = (startRate: number, extra: Partial<TippingOptions> = {}): TippingOptions => ({ ...DEFAULT_TIPPING, startRate, ...extra });
+const ONE_TRY = { confirmTries: 1, maxTries: 1 };
+const within = (knee: number | undefined, capacity: number) => knee !== undefined && Math.abs(knee - capacity) / capacity <= 0.1;
+
+/** The LB host with a CPU quota, its cgroup's cores as judgeCpu reports them. */
+function lbCpu(cores: number | null, quota = QUOTA): HostCpu {
+    const saturated = cores !== null && cores >= 0.9 * quota;
+    return { host: "haproxy-0", role: "haproxy", cores, ...(cores !== null ? { coresFrom: "cgroup" as const } : {}), allowedCores: quota, quotaCores: quota,
+        ...(cores !== null ? { busyCores: cores } : {}), saturated, ...(saturated ? { why: `its cgroup used ${cores!.toFixed(2)} of its ${quota.toFixed(2)}-core quota` } : {}) };
+}
+function otherCpu(host: string, role: string, o: { cores?: number | null; busy?: number; saturated?: boolean } = {}): HostCpu {
+    const cores = o.cores === undefined ? 0.2 : o.cores;
+    return { host, role, cores, allowedCores: 1, ...(o.busy !== undefined ? { busyCores: o.busy } : {}), saturated: o.saturated ?? false,
+        ...(o.saturated ? { why: "CPUs 1 busy 0.97 of 1" } : {}) };
+}
+const hosts = (lbCores: number | null, extra: HostCpu[] = []): HostCpu[] =>
+    [lbCpu(lbCores), otherCpu("client-0", "client", { busy: 0.5 }), otherCpu("backend-0", "backend", { busy: 0.5 }), ...extra];
+
+type At = { index: number; phase: Phase; try: number };
+
+/**
+ * HAProxy under a CPU quota with a knee at `capacity` (4 s steps): its cgroup reaches the quota
+ * from half the knee (as measured: plain 1×0.05 at its quota from 240/s, knee 460/s); above the
+ * knee requests queue for the whole step. `stall(rate, at)` makes that try a stall of the
+ * machine: p99 300 ms while the LB gets half the CPU time it would have used.
+ */
+function lbModel(capacity: number, stall: (rate: number, at: At) => boolean = () => false) {
+    return async (rate: number, at: At): Promise<StepMeasure> => {
+        const used = QUOTA * Math.min(1, rate / (capacity / 2));
+        const base = { rate, errorRatio: 0, requests: Math.round(rate * 4) };
+        if (stall(rate, at)) return { ...base, p50Ms: 40, p99Ms: 300, cpu: hosts(Math.round(used * 50) / 100) };
+        const p99Ms = 12 + (rate > capacity ? (rate / capacity - 1) * 4000 : 0);
+        return { ...base, p50Ms: 4 + (rate > capacity ? (rate / capacity - 1) * 2000 : 0), p99Ms, cpu: hosts(Math.round(used * 100) / 100) };
+    };
+}
+
+describe("machineStall: a bad try the machine made, not the LB", () => {
+    const m = (cpu: HostCpu[], send?: StepMeasure["send"]) => ({ cpu, ...(send ? { send } : {}) });
+
+    test("the LB below its quota, every other host measured and neither saturated nor behind: a stall", () => {
+        assert.equal(machineStall(m(hosts(0.02))), "haproxy-0 used 0.02 of its 0.05-core quota, no other host saturated or behind its plan");
+        // Its CPU taken by someone else (its CPU set busy) while it stayed under its quota: still the machine's.
+        assert.ok(machineStall(m([{ ...lbCpu(0.02), busyCores: 0.98, saturated: true, why: "CPUs 0 busy 0.98 of 1" }, ...hosts(0).slice(1)])));
+    });
+
+    test("not a stall: the LB at its quota, another host saturated or behind, a CPU unknown, or no quota", () => {
+        assert.equal(machineStall(m(hosts(0.05))), undefined, "at its quota: the LB's own knee");
+        assert.equal(machineStall(m(hosts(0.046))), undefined, "90 % of its quota counts as at it");
+        assert.equal(machineStall(m([lbCpu(0.02), otherCpu("client-0", "client", { busy: 0.97, saturated: true })])), undefined, "a saturated client");
+        assert.equal(machineStall(m(hosts(0.02), [{ host: "client-0", planned: 400, sent: 300, lagP50Ms: 1, lagP99Ms: 900, lagMaxMs: 1000, startLagMs: 0, behind: true, why: "late" }])),
+            undefined, "a client behind its plan");
+        assert.equal(machineStall(m([lbCpu(0.02), otherCpu("backend-0", "backend", { cores: null })])), undefined, "a host with no figure at all");
+        assert.equal(machineStall(m([lbCpu(null), otherCpu("client-0", "client")])), undefined, "the LB's own figure unknown");
+        const noQuota = { ...lbCpu(0.02), quotaCores: undefined, allowedCores: 1 };
+        delete noQuota.quotaCores;
+        assert.equal(machineStall(m([noQuota, otherCpu("client-0", "client")])), undefined, "no quota: a search not set up for the LB's knee");
+        assert.equal(machineStall({}), undefined, "no CPU measured");
+    });
+});
+
+describe("a bad step is confirmed before the search believes it", () => {
+    test("a machine stall below the knee: one try a step took it as the knee; retried, the search finds the LB's", async () => {
+        // A stall at 240/s (the first try of step 3), the knee at 460/s.
+        const stallOnce = (rate: number, at: At) => rate === 240 && at.try === 1;
+        const old = await searchTippingPoint(lbModel(460, stallOnce), options(60, ONE_TRY));
+        assert.ok(!within(old.knee, 460) && old.firstBad === 240, `one try a step: knee ${old.knee}`);
+        const r = await searchTippingPoint(lbModel(460, stallOnce), options(60));
+        assert.ok(within(r.knee, 460), `knee ${r.knee}: ${r.stopReason}\n${formatTippingTable(r)}`);
+        assert.ok(r.steps.length <= 8, `${r.steps.length} steps`);
+        const s3 = r.steps[2];
+        assert.equal(s3.rate, 240);
+        assert.equal(s3.good, true);
+        assert.deepEqual(s3.tries?.map((t) => [t.try, t.good, Boolean(t.stall)]), [[1, false, true], [2, true, false]]);
+        assert.match(s3.tries![0].reason, /^p99 300\.0 ms > the 100 ms floor; machine stall: haproxy-0 used 0\.03 of its 0\.05-core quota/);
+        assert.match(s3.reason, /\(try 2 of 2; try 1 a machine stall: p99 300\.0 ms > the 100 ms floor\)$/);
+        assert.equal(r.stalls, 1);
+        assert.match(formatTippingTable(r), /^3\s+ramp\s+240\.0\s+2 \(1 stall\)\s/m);
+    });
+
+    test("a bad try with no stall evidence (no CPU figures) is re-run; a good re-run makes the step good", async () => {
+        let calls = 0;
+        const blip = async (rate: number, at: At): Promise<StepMeasure> => {
+            calls++;
+            const p99Ms = rate === 240 && at.try === 1 ? 350 : 12 + (rate > 460 ? (rate / 460 - 1) * 4000 : 0);
+            return { rate, p50Ms: 5, p99Ms, errorRatio: 0, requests: rate * 4 };
+        };
+        const old = await searchTippingPoint(blip, options(60, ONE_TRY));
+        assert.equal(old.firstBad, 240, "one try a step believes the blip");
+        calls = 0;
+        const r = await searchTippingPoint(blip, options(60));
+        assert.ok(within(r.knee, 460), `knee ${r.knee}`);
+        const s3 = r.steps.find((s) => s.rate === 240)!;
+        assert.deepEqual(s3.tries?.map((t) => t.good), [false, true]);
+        assert.ok(s3.tries!.every((t) => t.stall === undefined), "no CPU figures: never called a stall");
+        assert.equal(r.tries, calls);
+    });
+
+    test("a real overload stays bad after its re-run; steps ≤ 8, tries = steps + bad steps", async () => {
+        const r = await searchTippingPoint(lbModel(460), options(60));
+        assert.ok(within(r.knee, 460) && r.converged, `knee ${r.knee}: ${r.stopReason}`);
+        const bad = r.steps.filter((s) => !s.good);
+        assert.ok(bad.length > 0 && bad.every((s) => s.tries?.length === 2 && s.tries.every((t) => !t.good && !t.stall) && !s.unconfirmed));
+        assert.ok(r.steps.length <= 8);
+        assert.equal(r.tries, r.steps.length + bad.length);
+        assert.equal(r.stalls, 0);
+        assert.match(bad[0].reason, /\(2 of 2 tries bad\)$/);
+        // Its attribution evidence is a counted try's: the LB at its quota.
+        assert.equal(bad[0].cpu?.find((h) => h.role === "haproxy")?.saturated, true);
+    });
+
+    test("tries that run out on stalls (4): the step is bad but unconfirmed, and the result says so", async () => {
+        const r = await searchTippingPoint(lbModel(460, (rate) => rate === 240), options(60));
+        const s = r.steps.find((x) => x.rate === 240)!;
+        assert.equal(s.good, false);
+        assert.equal(s.unconfirmed, true);
+        assert.equal(s.tries?.length, 4);
+        assert.match(s.reason, /\(0 of 4 tries bad, 4 machine stalls; unconfirmed: 2 bad tries needed\)$/);
+        assert.equal(r.firstBad, 240, "bad all the same: the search does not guess above it");
+        assert.match(r.stopReason, /the first bad step \(240\/s\) is unconfirmed: its tries ran out on machine stalls/);
+        assert.match(formatTippingTable(r), /^3\s+ramp\s+240\.0\s+4 \(4 stalls\)\s.*\sBAD\?\s/m);
+        assert.equal(r.stalls, 4);
+    });
+
+    test("a stalled baseline (p99 past the floor, the LB under its quota) is re-run: the limit comes from the steady try", async () => {
+        const model = lbModel(460, (rate, at) => at.phase === "baseline" && at.try === 1);
+        const old = await searchTippingPoint(model, options(60, ONE_TRY));
+        assert.equal(old.baselineP99Ms, 300, "one try: the stall sets the baseline (a 600 ms limit)");
+        const r = await searchTippingPoint(lbModel(460, (rate, at) => at.phase === "baseline" && at.try === 1), options(60));
+        assert.equal(r.baselineP99Ms, 12);
+        assert.deepEqual(r.steps[0].tries?.map((t) => [t.good, Boolean(t.stall)]), [[false, true], [true, false]]);
+        assert.ok(within(r.knee, 460), `knee ${r.knee}`);
+        // A baseline stalled on every try keeps its lowest p99 and the search goes on.
+        const all = await searchTippingPoint(lbModel(460, (rate, at) => at.phase === "baseline"), options(60));
+        assert.equal(all.steps[0].good, true);
+        assert.match(all.steps[0].reason, /the lowest of 4 tries, all machine stalls/);
+    });
+
+    /** 40 searches, knees 167-830/s, on a machine that stalls a share of all tries at random. */
+    async function stalledSearches(share: number) {
+        const out = { missed: [] as string[], flagged: 0, oldMissed: 0, tries: 0, steps: 0 };
+        for (let seed = 1; seed <= 40; seed++) {
+            const capacity = 150 + seed * 17;
+            const stalls = (random: () => number) => () => random() < share;
+            const oldStall = stalls(seededRandom(seed));
+            const old = await searchTippingPoint(lbModel(capacity, () => oldStall()), options(capacity / 8, ONE_TRY));
+            if (!within(old.knee, capacity)) out.oldMissed++;
+            const newStall = stalls(seededRandom(seed));
+            const r = await searchTippingPoint(lbModel(capacity, () => newStall()), options(capacity / 8));
+            out.tries += r.tries!;
+            out.steps += r.steps.length;
+            const first = r.steps.find((x) => x.rate === r.firstBad);
+            // A knee whose first bad step ran out of tries on stalls says so; it is not counted as found.
+            if (first?.unconfirmed) {
+                out.flagged++;
+                assert.match(r.stopReason, /the first bad step .* is unconfirmed/);
+                continue;
+            }
+            if (!within(r.knee, capacity) || r.steps.length > 8) out.missed.push(`seed ${seed} capacity ${capacity}: knee ${r.knee?.toFixed(1)} in ${r.steps.length} steps`);
+        }
+        return out;
+    }
+
+    test("a machine stalling 1 try in 20 at random: one try a step misses a quarter of the knees; confirmed and retried, none, in ≤ 8 steps and ~13 tries", async () => {
+        const r = await stalledSearches(0.05);
+        assert.deepEqual(r.missed, []);
+        assert.equal(r.flagged, 0);
+        assert.ok(r.oldMissed >= 8, `one try a step missed ${r.oldMissed} of 40`);
+        // 8 steps each (the knee 8× the start), about 4 of them bad and confirmed, and the stalls retried.
+        assert.ok(r.steps <= 8 * 40 && r.tries <= 14 * 40, `${r.steps} steps, ${r.tries} tries`);
+    });
+
+    test("1 try in 5 stalled: one try a step misses most knees; confirmed and retried, every knee is right or says its first bad step is unconfirmed", async () => {
+        const r = await stalledSearches(0.2);
+        assert.deepEqual(r.missed, []);
+        assert.ok(r.oldMissed >= 20, `one try a step missed ${r.oldMissed} of 40`);
+        assert.ok(r.flagged <= 4, `${r.flagged} of 40 flagged`);
+    });
+});
+
+describe("tries: rules, options and records", () => {
+    const m = (p99Ms: number, errorRatio = 0): StepMeasure => ({ rate: 100, p50Ms: 5, p99Ms, errorRatio, requests: 400 });
+
+    test("a step is done at its first good try, at its confirm-th bad one, or when its tries run out", () => {
+        const o = options(10);
+        const good = judgeTry(m(12), 1, 12, o);
+        const bad = judgeTry(m(500), 1, 12, o);
+        const stall = { ...bad, stall: "machine" };
+        assert.equal(stepDone([good], o), true);
+        assert.equal(stepDone([bad], o), false);
+        assert.equal(stepDone([bad, { ...bad, try: 2 }], o), true);
+        assert.equal(stepDone([stall, { ...stall, try: 2 }], o), false);
+        assert.equal(stepDone([stall, { ...stall, try: 2 }, { ...stall, try: 3 }], o), false);
+        assert.equal(stepDone([stall, { ...stall, try: 2 }, { ...stall, try: 3 }, { ...stall, try: 4 }], o), true);
+        assert.equal(stepDone([bad], { ...o, ...ONE_TRY }), true);
+        // Options recorded before tries existed: one try a step.
+        assert.equal(stepDone([bad], {}), true);
+    });
+
+    test("a bad step keeps its least bad counted try's figures", () => {
+        const o = options(10);
+        const tries = [judgeTry(m(900), 1, 12, o), judgeTry(m(500), 2, 12, o)];
+        const s = decideStep(tries, 4, "bisect", o);
+        assert.equal(s.p99Ms, 500);
+        assert.equal(s.good, false);
+        assert.equal(s.unconfirmed, undefined);
+    });
+
+    test("options: confirm tries ≥ 1, max tries ≥ confirm tries", () => {
+        assert.deepEqual(validateTippingOptions(options(10)), []);
+        assert.deepEqual(validateTippingOptions(options(10, { confirmTries: 0 })), ["confirm tries must be a whole number ≥ 1, got 0"]);
+        assert.deepEqual(validateTippingOptions(options(10, { confirmTries: 3, maxTries: 2 })), ["max tries must be a whole number ≥ the confirm tries (3), got 2"]);
+        assert.equal(DEFAULT_TIPPING.confirmTries, 2);
+        assert.equal(DEFAULT_TIPPING.maxTries, 4);
+    });
+
+    test("a search's tries round-trip through tipping.json; a file from before tries still reads, as one try a step", async () => {
+        const r = await searchTippingPoint(lbModel(460, (rate, at) => rate === 240 && at.try === 1), options(60));
+        const args = { ...DEFAULT_TIPPING, startRate: 60, stack: "s", durationS: 4, frontend: "plain" as const, sleepMs: 0, times: 0, timeoutS: 30 };
+        const record: TippingRecord = { id: "t", stack: "s", args, elapsedS: 1, ...r };
+        assert.deepEqual(TippingRecordSchema.parse(JSON.parse(JSON.stringify(record))), record);
+        const old = {
+            id: "tipping-old", stack: "s", elapsedS: 9, converged: true, stopReason: "bracket within ±5 %", knee: 230, lastGood: 220, firstBad: 240, baselineP99Ms: 12,
+            args: { startRate: 60, factor: 2, tolerance: 0.05, maxSteps: 7, p99Factor: 2, p99FloorMs: 100, maxErrorRatio: 0.001, stack: "s", durationS: 4, frontend: "tls", sleepMs: 0, times: 0, timeoutS: 30 },
+            steps: [
+                { rate: 60, p50Ms: 3, p99Ms: 12, errorRatio: 0, requests: 240, step: 1, phase: "baseline", good: true, reason: "baseline",
+                    cpu: [{ host: "haproxy-0", role: "haproxy", cores: 0.01, coresFrom: "cgroup", allowedCores: 0.05, saturated: false }] },
+                { rate: 240, p50Ms: 90, p99Ms: 400, errorRatio: 0, requests: 960, step: 2, phase: "ramp", good: false, reason: "p99 400 ms > the 100 ms floor" },
+            ],
+        };
+        const parsed = TippingRecordSchema.parse(old);
+        assert.deepEqual(triesCount(parsed.steps), { tries: 2, stalls: 0 });
+        assert.doesNotMatch(formatTippingTable(parsed), /tries/);
+        // An LB without its quota recorded is never judged a stall (nothing to compare its cores with).
+        assert.equal(machineStall(parsed.steps[0]), undefined);
+    });
+});
