@@ -79,25 +79,78 @@ export function perConnection(baseline: HostReadings, at: HostReadings, held: nu
     };
 }
 
-/** What the attack returned that the error count needs (a subset of its run record). */
-export interface AttackOutcome {
+/**
+ * One attack of a run (the first, or a top-up), as the error count needs it. A paused attack
+ * (SIGSTOP, bench/scale's back-off) sends nothing more, and once resumed after its planned duration
+ * vegeta sends at most the one request each process was about to send, then ends: the rest of
+ * its plan is never sent, and a top-up plans the connections still missing instead. vegeta's own
+ * pacing can also end a sending a little short of rate × duration (2 of 300,000).
+ */
+export interface AttackAccount {
+    /** Requests it was launched to send: its total rate × its duration. */
+    planned: number;
+    /**
+     * Paused before its duration was over: the most it can have sent by then (its rate × the time
+     * since it was launched; vegeta starts later, so this is an upper bound). Undefined: never paused.
+     */
+    sentByPauseAtMost?: number;
+    /** Its merged vegeta results (requests, success ratio); undefined when it returned none. */
     summary?: { requests: number; success: number };
-    processes: unknown[];
-    failedProcesses: unknown[];
+    /** vegeta processes that failed or whose results were not collected. */
+    failedProcesses: number;
+    /**
+     * It returned on its own: each vegeta process ended after every request it had sent was
+     * answered or failed, so its results hold every request it sent. False when the bench ended it
+     * (an ended vegeta leaves out the requests it still waited for), or it failed or was lost.
+     */
+    complete: boolean;
+}
+
+/** One attack's requests: its plan, the plan revised to what a paused attack sent, and what became of them. */
+export interface AttackCount {
+    planned: number;
+    /**
+     * What it was to send in the end. An attack that returned on its own: what it sent (its results
+     * hold every request it sent; what it did not send is the top-ups' to plan). One that did not
+     * (ended by the bench, failed, lost): its plan, or when it was paused, the most it can have sent by then.
+     */
+    replanned: number;
+    /** Requests in its results. */
+    sent: number;
+    answered: number;
+    /** In its results, not successful. */
+    failed: number;
+    /** Of its revised plan, absent from its results: never sent, or sent and their results lost. */
+    unsent: number;
+}
+
+/** One attack's count against its own revised plan. Pure. */
+export function countAttack(a: AttackAccount): AttackCount {
+    const sent = a.summary?.requests ?? 0;
+    const answered = a.summary ? Math.round(sent * a.summary.success) : 0;
+    const exact = a.complete && a.failedProcesses === 0 && a.summary !== undefined;
+    const replanned = exact ? sent : a.sentByPauseAtMost === undefined ? a.planned : Math.min(a.planned, a.sentByPauseAtMost);
+    return { planned: a.planned, replanned, sent, answered, failed: sent - answered, unsent: Math.max(0, replanned - sent) };
 }
 
 export interface ErrorCount {
     errors: number;
-    /** Requests the attack was planned to send (rate × duration × clients). */
+    /** The target: every connection the run was to hold is one request. */
     planned: number;
-    /** Requests vegeta's merged results show. */
+    /** The attacks' revised plans together (at least the target when the top-ups covered it). */
+    replanned: number;
+    /** Requests vegeta's merged results show, all attacks. */
     requests: number;
+    /** Each attack's count, in launch order. */
+    attacks: AttackCount[];
     causes: {
-        /** Planned but absent from the results: never sent, or sent by a process whose results were lost. */
+        /** Of an attack's revised plan, absent from its results: never sent, or sent by a process whose results were lost. */
         unsent: number;
+        /** Of the target, in no attack's revised plan: no top-up planned them (none left, or the ramp stopped). */
+        uncovered: number;
         /** In the results, not successful. */
         failed: number;
-        /** vegeta processes that failed or whose results were not collected. */
+        /** vegeta processes that failed or whose results were not collected; an attack that returned nothing counts as one. */
         failed_processes: number;
         /** HAProxy's request errors (frontend) and connection/response errors (backend). */
         haproxy: number;
@@ -108,17 +161,41 @@ export interface ErrorCount {
 
 /**
  * Every planned request that did not succeed is an error, and so is every failure of the rig to
- * know: no attack result at all (all planned requests), a failed or uncollected vegeta process,
- * unreadable final statistics. `requests` is checked against the plan.
+ * know. The target is the plan; each attack is held to its own revised plan (countAttack): what an
+ * attack that returned on its own did not send is the top-ups' to send, and whatever of the
+ * target no attack sent stays an error (uncovered). An attack whose results are incomplete keeps
+ * its plan, so its missing results are errors that no other attack's extra requests (a paused
+ * attack's last ones, sent once resumed; a top-up's rounding up) can hide. So are no attack result
+ * at all (its whole plan), a failed or uncollected vegeta process, unreadable final statistics. Pure.
  */
-export function countErrors(planned: number, attack: AttackOutcome | undefined, haproxyErrors: number | undefined): ErrorCount {
-    const requests = attack?.summary?.requests ?? 0;
-    const failed = attack?.summary ? Math.round(requests * (1 - attack.summary.success)) : 0;
-    const unsent = Math.max(0, planned - requests);
-    const failedProcesses = attack ? attack.failedProcesses.length : 1;
+export function countErrors(target: number, attacks: AttackAccount[], haproxyErrors: number | undefined): ErrorCount {
+    const counts = attacks.map(countAttack);
+    const sum = (f: (c: AttackCount) => number) => counts.reduce((a, c) => a + f(c), 0);
+    const replanned = sum((c) => c.replanned);
+    const unsent = sum((c) => c.unsent);
+    const uncovered = Math.max(0, target - replanned);
+    const failed = sum((c) => c.failed);
+    const failedProcesses = attacks.reduce((a, x) => a + (x.summary === undefined ? Math.max(1, x.failedProcesses) : x.failedProcesses), 0) + (attacks.length ? 0 : 1);
     const statsUnreadable = haproxyErrors === undefined ? 1 : 0;
-    const causes = { unsent, failed, failed_processes: failedProcesses, haproxy: haproxyErrors ?? 0, stats_unreadable: statsUnreadable };
-    return { errors: unsent + failed + failedProcesses + (haproxyErrors ?? 0) + statsUnreadable, planned, requests, causes };
+    const causes = { unsent, uncovered, failed, failed_processes: failedProcesses, haproxy: haproxyErrors ?? 0, stats_unreadable: statsUnreadable };
+    return {
+        errors: unsent + uncovered + failed + failedProcesses + (haproxyErrors ?? 0) + statsUnreadable,
+        planned: target, replanned, requests: sum((c) => c.sent), attacks: counts, causes,
+    };
+}
+
+/**
+ * `/proc/net/softnet_stat` → packets the machine dropped because a CPU's input backlog was full
+ * (second column, hex, one line per CPU; machine-wide: every namespace's veth traffic goes through
+ * it). A SYN dropped there and in all its retransmissions fails a connect after ~6 s. Pure.
+ */
+export function parseSoftnetDrops(text: string): number {
+    return text.split("\n").filter((l) => l.trim()).reduce((a, l) => {
+        const f = l.trim().split(/\s+/);
+        const n = Number.parseInt(f[1] ?? "", 16);
+        if (!Number.isFinite(n)) throw new Error(`/proc/net/softnet_stat: unreadable line ${JSON.stringify(l)}`);
+        return a + n;
+    }, 0);
 }
 
 /** A kill the kernel log reports in a cgroup (`oom-kill:… oom_memcg=/c2m/<stack>/<host>,…,task=haproxy,pid=N`). */

@@ -18,7 +18,7 @@
 // Exit status: 0 when the target was held with 0 errors, 2 when not (the verdict says why),
 // 1 when interrupted or something was left behind.
 import { Command, Option } from "commander";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -33,7 +33,7 @@ import { BACKEND_NAME, FRONTEND_NAMES } from "../components/render/haproxyConfig
 import { localNames } from "../components/platform/local/scripts.ts";
 import { readStackCgroups } from "../components/platform/local/cgroups.ts";
 import { pongPorts } from "../components/render/backendScripts.ts";
-import { countErrors, perConnection, readNetCounters, roleSum, type HostReadings } from "./figures.ts";
+import { countErrors, parseSoftnetDrops, perConnection, readNetCounters, roleSum, type AttackAccount, type HostReadings } from "./figures.ts";
 import { backOff, cpuBetween, heldText, maxInFlight, memoryFloor, parseProcStat, parseStatsBatch, rampState, statsBatchCommand, topUp, verdict,
     type RampPlan, type RampPoint, type RampState, type Sending } from "./ramp.ts";
 
@@ -51,10 +51,18 @@ const DEFAULT_RATE = { plain: 700, tls: 250 } as const;
 const STALL_S = 20;
 /** No growth for this long once vegeta's sending is over: what it sent has landed. */
 const SETTLE_S = 5;
+/** A sending that has landed nothing yet is waited for this long past its planned end (RampPlan.startGraceS). */
+const START_GRACE_S = 60;
 /** Attacks after the first for connections still missing (each back-off is followed by one). */
 const MAX_TOP_UPS = 5;
-/** After the release, how long the attacks get to collect what was released before vegeta is ended. */
-const COLLECT_MS = 2 * 60_000;
+/**
+ * After the release, vegeta collects its answers as long as its results grow: it is ended when they
+ * have not grown for COLLECT_IDLE_MS, or COLLECT_MAX_MS after the release. At load ~40 the 2-core
+ * machine needs minutes to answer 300,000 released requests (pong writes, HAProxy forwards, vegeta
+ * records each); a fixed 2 minutes ended vegeta with results still coming in.
+ */
+const COLLECT_IDLE_MS = 60_000;
+const COLLECT_MAX_MS = 15 * 60_000;
 /** After vegeta is ended, how long the attacks get to return before they are reported lost and the lab is torn down. */
 const RETURN_MS = 3 * 60_000;
 /** A HAProxy statistics page is read by one curl; more than this many processes and the pages are read every few samples (sockets count in between). */
@@ -71,7 +79,7 @@ function planRamp(o: Options, memTotalBytes: number): { ratePerClient: number; r
     const rampS = o.conns / rate;
     return {
         ratePerClient, rate, rampS,
-        plan: { target: o.conns, stallS: STALL_S, settleS: SETTLE_S, deadlineS: deadlineFor(rampS), memoryFloorBytes: memoryFloor(memTotalBytes), maxInFlight: maxInFlight(o.conns) },
+        plan: { target: o.conns, stallS: STALL_S, settleS: SETTLE_S, startGraceS: START_GRACE_S, deadlineS: deadlineFor(rampS), memoryFloorBytes: memoryFloor(memTotalBytes), maxInFlight: maxInFlight(o.conns) },
     };
 }
 
@@ -99,6 +107,9 @@ function writeStackConfig(o: Options, ratePerClient: number, rampS: number): voi
     };
     writeFileSync(stackFileOf(o.stack), `# written by bench/scale; removed when it ends\n${YAML.stringify({ config })}`);
 }
+
+/** Packets this machine dropped at a full CPU input backlog so far (machine-wide, bench/figures.ts parseSoftnetDrops). */
+const softnetDrops = () => parseSoftnetDrops(readFileSync("/proc/net/softnet_stat", "utf8"));
 
 /** /proc/meminfo's available and total memory, bytes. */
 function machineMemory(): { availableBytes: number; totalBytes: number } {
@@ -238,7 +249,17 @@ function progress(s: Sample, prev: Sample | undefined, state: RampState, unreadI
 class Attacks {
     readonly sendings: Sending[] = [];
     readonly results: (AttackResult | undefined)[] = [];
-    private readonly vegeta: { signal?: (name: VegetaSignal) => Promise<void>; paused: boolean; plannedEndT: number }[] = [];
+    private readonly vegeta: {
+        signal?: (name: VegetaSignal) => Promise<void>; paused: boolean; plannedEndT: number;
+        /** Requests it was launched to send (total rate × duration). */
+        planned: number;
+        /** When the bench paused it before its duration was over, s. */
+        pausedAt?: number;
+        /** The bench ended it (SIGINT) before it returned: its results miss what it still waited for. */
+        ended: boolean;
+        /** When it returned, s (undefined while running). */
+        returnedAt?: number;
+    }[] = [];
     private readonly running = new Set<Promise<void>>();
     private readonly stack: string;
     private readonly t0: number;
@@ -256,12 +277,14 @@ class Attacks {
         const i = this.results.push(undefined) - 1;
         const startT = this.now();
         this.sendings.push({ startT, ...total });
-        const v: (typeof this.vegeta)[number] = { paused: false, plannedEndT: startT + total.durationS };
+        const v: (typeof this.vegeta)[number] = {
+            paused: false, plannedEndT: startT + total.durationS, planned: Math.round(total.rate * total.durationS), ended: false,
+        };
         this.vegeta.push(v);
         // The bench prints its own progress: the attack's would cost an SSH login per HAProxy process every 5 s.
         const p: Promise<void> = attack(this.stack, overrides, runsRoot(), { progress: false, onVegeta: (signal) => { v.signal = signal; } })
             .then((r) => { this.results[i] = r; }, (err: Error) => { process.stderr.write(`attack ${i + 1} failed: ${err.message}\n`); })
-            .finally(() => { this.running.delete(p); });
+            .finally(() => { v.returnedAt = this.now(); this.running.delete(p); });
         this.running.add(p);
     }
 
@@ -275,7 +298,10 @@ class Attacks {
     async pauseLast(t: number): Promise<void> {
         const i = this.sendings.length - 1;
         const last = this.sendings[i];
-        if (t < last.startT + last.durationS) last.durationS = Math.max(0, t - last.startT);
+        if (t < last.startT + last.durationS) {
+            last.durationS = Math.max(0, t - last.startT);
+            this.vegeta[i].pausedAt = t;
+        }
         this.vegeta[i].paused = true;
         await this.send(i, "STOP");
     }
@@ -284,7 +310,10 @@ class Attacks {
     async pauseAll(t: number): Promise<void> {
         await Promise.all(this.sendings.map(async (x, i) => {
             if (this.vegeta[i].paused || t >= this.vegeta[i].plannedEndT) return;
-            if (t < x.startT + x.durationS) x.durationS = Math.max(0, t - x.startT);
+            if (t < x.startT + x.durationS) {
+                x.durationS = Math.max(0, t - x.startT);
+                this.vegeta[i].pausedAt = t;
+            }
             this.vegeta[i].paused = true;
             await this.send(i, "STOP");
         }));
@@ -304,8 +333,17 @@ class Attacks {
         await Promise.all(paused.map(async ({ v, i }) => { await this.send(i, "CONT"); v.paused = false; }));
     }
 
+    /**
+     * Ends every attack still running (SIGINT). On the local platform every client host's signal
+     * reaches every vegeta of the run (one PID namespace), and vegeta's second SIGINT makes it exit
+     * at once: the requests it still waited for get no result, and count as errors (countErrors).
+     */
     endAll(): Promise<void> {
-        return Promise.all(this.vegeta.map((_, i) => this.send(i, "INT"))).then(() => undefined);
+        return Promise.all(this.vegeta.map((v, i) => {
+            if (v.returnedAt !== undefined) return undefined;
+            v.ended = true;
+            return this.send(i, "INT");
+        })).then(() => undefined);
     }
 
     /** Resolves when every attack has returned, or after `ms`. */
@@ -314,13 +352,25 @@ class Attacks {
         await Promise.race([all, new Promise((r) => setTimeout(r, ms).unref())]);
     }
 
-    /** Every attack's results merged, or undefined when one returned nothing (its requests unknown). */
-    merged(): Parameters<typeof countErrors>[1] {
-        const got = this.results.filter((r): r is AttackResult => r !== undefined);
-        if (got.length < this.results.length) return undefined;
-        const requests = got.reduce((a, r) => a + (r.summary?.requests ?? 0), 0);
-        const success = got.reduce((a, r) => a + (r.summary?.requests ?? 0) * (r.summary?.success ?? 0), 0);
-        return { summary: { requests, success: success / Math.max(1, requests) }, processes: got.flatMap((r) => r.processes), failedProcesses: got.flatMap((r) => r.failedProcesses) };
+    /** Each attack's plan, pause and results for the error count (bench/figures.ts countErrors). */
+    accounts(): AttackAccount[] {
+        return this.vegeta.map((v, i) => {
+            const r = this.results[i];
+            const x = this.sendings[i];
+            return {
+                planned: v.planned,
+                ...(v.pausedAt === undefined ? {} : { sentByPauseAtMost: Math.min(v.planned, Math.ceil(x.rate * Math.max(0, v.pausedAt - x.startT))) }),
+                ...(r?.summary ? { summary: { requests: r.summary.requests, success: r.summary.success } } : {}),
+                failedProcesses: r ? r.failedProcesses.length : 0,
+                complete: r !== undefined && !v.ended,
+            };
+        });
+    }
+
+    /** Each attack for the JSON: when it was paused and returned, s since the attack started. */
+    timeline(): { paused_at_s: number | null; returned_s: number | null; ended_by_bench: boolean }[] {
+        const s1 = (n: number | undefined) => (n === undefined ? null : Math.round(n * 10) / 10);
+        return this.vegeta.map((v) => ({ paused_at_s: s1(v.pausedAt), returned_s: s1(v.returnedAt), ended_by_bench: v.ended }));
     }
 }
 
@@ -405,31 +455,64 @@ async function rampAndHold(lab: Lab, plan: RampPlan, planRate: number, attacks: 
 }
 
 /**
- * The hold window is over: every pong server lets its held requests finish until vegeta has them
- * all; vegeta is ended when it has not returned after COLLECT_MS (requests stuck before pong keep it
- * up to its timeout), and an attack still running RETURN_MS later is reported lost.
+ * The bytes of vegeta's result files on the client hosts (each vegeta writes a result per answered
+ * or failed request; the files are removed once collected): collecting grows it. The local
+ * platform's hosts share this machine's filesystem.
  */
-async function releaseAndCollect(lab: Lab, attacks: Attacks, stopping: () => boolean): Promise<number> {
+function resultsBytes(out: StackOutputs): number {
+    let bytes = 0;
+    for (const h of out.inventory.filter((x) => x.role === "client")) {
+        const dir = join(h.workDir, "vegeta");
+        let names: string[] = [];
+        try { names = readdirSync(dir); } catch { continue; }
+        for (const n of names.filter((x) => x.endsWith(".bin"))) {
+            try { bytes += statSync(join(dir, n)).size; } catch { /* collected meanwhile */ }
+        }
+    }
+    return bytes;
+}
+
+/** What the collection after the release took: s from the release to the attacks' return, and whether vegeta had to be ended. */
+interface Collected { released: number; collect_s: number | null; ended_vegeta: boolean }
+
+/**
+ * The hold window is over: every pong server lets its held requests finish until vegeta has them
+ * all (released again every 10 s: a paused attack's last requests arrive after the first release);
+ * vegeta is ended when its results have not grown for COLLECT_IDLE_MS or COLLECT_MAX_MS after the
+ * release (requests stuck before pong keep it up to its timeout), and an attack still running
+ * RETURN_MS later is reported lost.
+ */
+async function releaseAndCollect(lab: Lab, attacks: Attacks, stopping: () => boolean): Promise<Collected> {
     await attacks.resumeAll(stopping());
     if (stopping()) await attacks.endAll();
     process.stderr.write("releasing the held requests on every pong server…\n");
     let released = 0;
-    const endAt = Date.now() + COLLECT_MS;
-    for (let i = 0; !attacks.over && !stopping() && Date.now() < endAt; i++) {
+    const start = Date.now();
+    let bytes = resultsBytes(lab.out);
+    let grewAt = start;
+    for (let i = 0; !attacks.over && !stopping() && Date.now() - grewAt < COLLECT_IDLE_MS && Date.now() - start < COLLECT_MAX_MS; i++) {
         const r = await releaseAll(lab.out, lab.o.stack);
         released += r.released;
         for (const f of r.failed) process.stderr.write(`release failed, retrying: ${f}\n`);
-        process.stderr.write(`released ${r.released} held requests${attacks.over ? "" : "; waiting for vegeta to collect them"}\n`);
         await attacks.settle(i === 0 ? 20_000 : 10_000);
+        const now = resultsBytes(lab.out);
+        if (now > bytes) grewAt = Date.now();
+        process.stderr.write(`scale: +${((Date.now() - start) / 1000).toFixed(0)}s after the release: released ${r.released} held requests, ` +
+            `vegeta's results ${(now / 2 ** 20).toFixed(1)} MiB (${now > bytes ? "growing" : `not grown for ${((Date.now() - grewAt) / 1000).toFixed(0)} s`})` +
+            `${attacks.over ? ", every attack returned" : `, ${attacks.count} attack(s) collecting`}\n`);
+        bytes = now;
     }
+    const collected = attacks.over ? Math.round((Date.now() - start) / 1000) : null;
+    let ended = false;
     if (!attacks.over) {
-        process.stderr.write(`scale: ${attacks.count} attack(s) still running ${COLLECT_MS / 60_000} min after the release: ending vegeta ` +
-            `(the requests it still waits for count as errors)\n`);
+        ended = true;
+        process.stderr.write(`scale: ${attacks.count} attack(s) still running ${((Date.now() - start) / 1000).toFixed(0)} s after the release, their results ` +
+            `not grown for ${((Date.now() - grewAt) / 1000).toFixed(0)} s: ending vegeta (the requests it still waits for count as errors)\n`);
         await attacks.endAll();
         await attacks.settle(RETURN_MS);
     }
     if (!attacks.over) process.stderr.write(`scale: ${attacks.count} attack(s) still running ${RETURN_MS / 60_000} min after vegeta was ended: their results count as lost\n`);
-    return released;
+    return { released, collect_s: collected, ended_vegeta: ended };
 }
 
 /** HAProxy's errors from its final statistics (two tries), or undefined when unreadable. */
@@ -448,7 +531,9 @@ async function haproxyErrors(lab: Lab): Promise<number | undefined> {
 const r2 = (n: number) => Math.round(n * 100) / 100;
 
 function report(lab: Lab, ramp: RampOutcome, attacks: Attacks, plan: RampPlan, planned: { rate: number; rampS: number }, o: {
-    released: number; haproxyErrors: number | undefined; load1Start: number; interrupted: boolean;
+    collected: Collected; haproxyErrors: number | undefined; load1Start: number; interrupted: boolean;
+    /** The machine's backlog drops over the ramp and hold, and over the release and collection. */
+    softnetDrops: { ramp_hold: number; collect: number };
 }) {
     const { rampEnd, samples } = ramp;
     const { baseline } = lab;
@@ -458,7 +543,7 @@ function report(lab: Lab, ramp: RampOutcome, attacks: Attacks, plan: RampPlan, p
     const mid = readable[Math.floor(readable.length / 2)] ?? samples.at(-1) ?? baseline;
     // Planned: the target (top-ups only send what is missing). Every attack's requests and failures count;
     // one that returned nothing makes the count unknown (all planned).
-    const count = countErrors(lab.o.conns, attacks.merged(), o.haproxyErrors);
+    const count = countErrors(lab.o.conns, attacks.accounts(), o.haproxyErrors);
     const judged = verdict({
         target: lab.o.conns, held, errors: count.errors, points: [baseline, ...samples].map((s) => s.point), rampFrom: 0,
         rampTo: Number.isNaN(rampEnd) ? Infinity : rampEnd, memoryFloorBytes: plan.memoryFloorBytes,
@@ -489,9 +574,17 @@ function report(lab: Lab, ramp: RampOutcome, attacks: Attacks, plan: RampPlan, p
         memory: judged.memory,
         haproxy_processes: lab.out.vips.stats.length,
         source_addresses_per_client: lab.out.inventory.find((h) => h.role === "client")?.sourceAddresses.length ?? 0,
-        rate: planned.rate, hold_s: lab.o.hold, requests: count.requests, planned_requests: count.planned, error_causes: count.causes,
-        released: o.released, stats_unread: ramp.statsUnread, ramp_cpu: judged.ramp_cpu, listen_drops: judged.listen_drops,
-        attacks: attacks.sendings.map((x, i) => ({ start_s: Math.round(x.startT), rate: x.rate, duration_s: Math.round(x.durationS * 10) / 10, run: attacks.results[i]?.runId ?? null })),
+        rate: planned.rate, hold_s: lab.o.hold, requests: count.requests, planned_requests: count.planned, replanned_requests: count.replanned,
+        error_causes: count.causes,
+        // From the release to every attack's return (null: vegeta had to be ended).
+        released: o.collected.released, collect_s: o.collected.collect_s, ended_vegeta: o.collected.ended_vegeta,
+        // Packets the machine dropped at a full CPU input backlog (net.core.netdev_max_backlog), all namespaces.
+        softnet_drops: o.softnetDrops, stats_unread: ramp.statsUnread, ramp_cpu: judged.ramp_cpu, listen_drops: judged.listen_drops,
+        // Each attack: its plan, revised to what it sent when it was paused, and what became of it (countErrors).
+        attacks: attacks.sendings.map((x, i) => ({
+            start_s: Math.round(x.startT), rate: x.rate, duration_s: Math.round(x.durationS * 10) / 10, ...attacks.timeline()[i],
+            ...count.attacks[i], run: attacks.results[i]?.runId ?? null,
+        })),
         p50_ms: first?.summary ? Math.round(first.summary.latencies["50th"] / 1e6) : null,
     };
 }
@@ -526,11 +619,15 @@ async function main(o: Options): Promise<void> {
         if (idleStats instanceof Error) throw new Error(`HAProxy statistics unreadable before the attack: ${idleStats.message}`);
         const lab: Lab = { ...built, t0, baseline: sample({ ...built, t0 }, idleStats) };
         const attacks = new Attacks(o.stack, t0);
+        const drops0 = softnetDrops();
         attacks.launch({}, { rate, durationS: rampS });
         const ramp = await rampAndHold(lab, plan, rate, attacks, () => stopping);
-        const released = await releaseAndCollect(lab, attacks, () => stopping);
+        const drops1 = softnetDrops();
+        const collected = await releaseAndCollect(lab, attacks, () => stopping);
+        const drops2 = softnetDrops();
         const result = report(lab, ramp, attacks, plan, { rate, rampS }, {
-            released, haproxyErrors: await haproxyErrors(lab), load1Start, interrupted: stopping,
+            collected, haproxyErrors: await haproxyErrors(lab), load1Start, interrupted: stopping,
+            softnetDrops: { ramp_hold: drops1 - drops0, collect: drops2 - drops1 },
         });
         writeFileSync(join(dir, "samples.json"), JSON.stringify(ramp.samples.map(({ point, ...s }) => ({ ...s, inFlight: point.inFlight, memAvailableBytes: point.memAvailableBytes })), null, 1));
         writeFileSync(join(dir, "scale.json"), JSON.stringify(result, null, 2));

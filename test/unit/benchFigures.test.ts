@@ -2,7 +2,7 @@
 // of bench/scale and bench/oom (nothing planned goes uncounted).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { countErrors, perConnection, type HostReadings } from "../../bench/figures.ts";
+import { countErrors, perConnection, type AttackAccount, type HostReadings } from "../../bench/figures.ts";
 import type { CgroupReading } from "../../components/platform/local/cgroups.ts";
 
 const reading = (o: Partial<CgroupReading>): CgroupReading => ({
@@ -32,29 +32,80 @@ describe("per-connection figures from each host's cgroup", () => {
 });
 
 describe("error count", () => {
-    const ok = { summary: { requests: 300_000, success: 1 }, processes: [1, 2], failedProcesses: [] };
+    /** One attack that ran its whole plan and returned on its own. */
+    const whole = (planned: number, requests: number, success = 1): AttackAccount =>
+        ({ planned, summary: { requests, success }, failedProcesses: 0, complete: true });
     test("a clean run: 0 errors, requests = planned", () => {
-        assert.deepEqual(countErrors(300_000, ok, 0), { errors: 0, planned: 300_000, requests: 300_000,
-            causes: { unsent: 0, failed: 0, failed_processes: 0, haproxy: 0, stats_unreadable: 0 } });
+        assert.deepEqual(countErrors(300_000, [whole(300_000, 300_000)], 0), { errors: 0, planned: 300_000, replanned: 300_000, requests: 300_000,
+            attacks: [{ planned: 300_000, replanned: 300_000, sent: 300_000, answered: 300_000, failed: 0, unsent: 0 }],
+            causes: { unsent: 0, uncovered: 0, failed: 0, failed_processes: 0, haproxy: 0, stats_unreadable: 0 } });
     });
     test("the run found reading bench/scale: 186,252 of 300,000 sent is 113,748 errors, not 0", () => {
-        const c = countErrors(300_000, { ...ok, summary: { requests: 186_252, success: 1 } }, 0);
+        const c = countErrors(300_000, [whole(300_000, 186_252)], 0);
         assert.equal(c.errors, 113_748);
-        assert.equal(c.causes.unsent, 113_748);
+        assert.equal(c.causes.uncovered, 113_748, "sent by no attack");
     });
     test("failed and uncollected vegeta processes, failed requests and HAProxy's errors all count", () => {
-        const c = countErrors(1000, { summary: { requests: 900, success: 0.9 }, processes: [1, 2, 3], failedProcesses: [{}, {}] }, 7);
-        assert.deepEqual(c.causes, { unsent: 100, failed: 90, failed_processes: 2, haproxy: 7, stats_unreadable: 0 });
+        const c = countErrors(1000, [{ planned: 1000, summary: { requests: 900, success: 0.9 }, failedProcesses: 2, complete: true }], 7);
+        assert.deepEqual(c.causes, { unsent: 100, uncovered: 0, failed: 90, failed_processes: 2, haproxy: 7, stats_unreadable: 0 });
         assert.equal(c.errors, 199);
     });
     test("unreadable final statistics and a missing attack result are errors, never 0", () => {
-        assert.equal(countErrors(10, ok && { ...ok, summary: { requests: 10, success: 1 } }, undefined).causes.stats_unreadable, 1);
-        const none = countErrors(10, undefined, 0);
+        assert.equal(countErrors(10, [whole(10, 10)], undefined).causes.stats_unreadable, 1);
+        const none = countErrors(10, [{ planned: 10, failedProcesses: 0, complete: false }], 0);
         assert.equal(none.errors, 11, "all 10 planned unsent + the attack itself failed");
+        assert.equal(countErrors(10, [], 0).errors, 11, "no attack at all: the target uncovered + 1");
+    });
+
+    // A back-off pauses the first attack (SIGSTOP) at 160,000 sent of its 300,000; once resumed after its
+    // duration vegeta sends nothing more, so its plan is what it sent; the top-up plans the rest.
+    const paused = (sent: number, complete = true): AttackAccount =>
+        ({ planned: 300_000, sentByPauseAtMost: 161_000, summary: { requests: sent, success: 1 }, failedProcesses: 0, complete });
+    test("a paused attack's plan is revised to what it sent; the top-up's covers the rest: 0 errors", () => {
+        const c = countErrors(300_000, [paused(160_000), whole(140_000, 140_000)], 0);
+        assert.equal(c.errors, 0);
+        assert.deepEqual(c.attacks.map((a) => [a.planned, a.replanned, a.sent, a.unsent]), [[300_000, 160_000, 160_000, 0], [140_000, 140_000, 140_000, 0]]);
+        assert.equal(c.replanned, 300_000);
+    });
+    test("one attack's extra requests never hide another's missing results (the old sum over all attacks read 0 here)", () => {
+        // The top-up planned 150,000 (10,000 of the paused attack's were still in flight then) and had to be ended
+        // with 140,000 results: both together show 300,000 requests, the target, yet 10,000 of its plan have no answer.
+        const ended: AttackAccount = { planned: 150_000, summary: { requests: 140_000, success: 1 }, failedProcesses: 0, complete: false };
+        const c = countErrors(300_000, [paused(160_000), ended], 0);
+        assert.equal(c.requests, 300_000);
+        assert.equal(c.errors, 10_000);
+        assert.equal(c.causes.unsent, 10_000);
+    });
+    test("vegeta's rounding (299,998 of 300,000 sent) and the top-up that sent the rest (16 for 3: one per process): 0 errors", () => {
+        const c = countErrors(300_000, [whole(300_000, 299_998), whole(4, 16)], 0);
+        assert.equal(c.errors, 0);
+        assert.deepEqual(c.attacks.map((a) => a.replanned), [299_998, 16]);
+        // Without the top-up the 2 are errors.
+        assert.equal(countErrors(300_000, [whole(300_000, 299_998)], 0).causes.uncovered, 2);
+    });
+    test("a paused attack the bench had to end: its plan is the most it can have sent by its pause, not its (incomplete) results", () => {
+        const c = countErrors(300_000, [paused(120_000, false), whole(140_000, 140_000)], 0);
+        assert.equal(c.attacks[0].replanned, 161_000);
+        assert.equal(c.causes.unsent, 41_000);
+        assert.equal(c.causes.uncovered, 0);
+    });
+    test("what no attack planned is still an error: a paused attack and no top-up", () => {
+        const c = countErrors(300_000, [paused(160_000)], 0);
+        assert.equal(c.causes.uncovered, 140_000);
+        assert.equal(c.errors, 140_000);
     });
 });
 
-import { errorsBeforeStop, parseOomKills, rampEnding } from "../../bench/figures.ts";
+import { errorsBeforeStop, parseOomKills, parseSoftnetDrops, rampEnding } from "../../bench/figures.ts";
+
+describe("the machine's backlog drops", () => {
+    test("/proc/net/softnet_stat: the second column (hex) of every CPU's line, summed", () => {
+        const text = "0117a7b4 0062130e 00000a1c 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000\n" +
+            "00f5c1a0 00773323 00000b2d 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000001\n";
+        assert.equal(parseSoftnetDrops(text), 0x0062130e + 0x00773323);
+        assert.throws(() => parseSoftnetDrops("0117a7b4\n"), /unreadable line/);
+    });
+});
 
 describe("bench:oom: the kill and the ramp's end", () => {
     const dmesg = [

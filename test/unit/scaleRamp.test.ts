@@ -11,7 +11,7 @@ import { bashSyntax, freeLoopbackPort } from "./helpers.ts";
 import type { Role } from "../../components/types.ts";
 
 const GIB = 2 ** 30;
-const plan: RampPlan = { target: 1000, stallS: 5, settleS: 3, deadlineS: 80, memoryFloorBytes: 2 * GIB, maxInFlight: 1000 };
+const plan: RampPlan = { target: 1000, stallS: 5, settleS: 3, startGraceS: 10, deadlineS: 80, memoryFloorBytes: 2 * GIB, maxInFlight: 1000 };
 /** vegeta's planned sending ends at t=10. */
 const SEND_END = 10;
 
@@ -54,7 +54,9 @@ describe("rampState", () => {
 
     test("nothing landed yet (vegeta still starting on a loaded machine) is not a stall", () => {
         assert.deepEqual(rampState(points([0, 0, 0, 0, 0, 0, 0, 0, 0]), plan, SEND_END), { phase: "ramping" });
-        assert.deepEqual(rampState(points([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), plan, SEND_END).phase, "stopped");
+        // Over once the sending has ended and startGraceS passed without anything landing.
+        assert.deepEqual(rampState(points(Array.from({ length: 19 }, () => 0)), plan, SEND_END).phase, "ramping");
+        assert.deepEqual(rampState(points(Array.from({ length: 20 }, () => 0)), plan, SEND_END).phase, "stopped");
     });
 
     test("a top-up whose attack has not landed anything yet has not stalled", () => {
@@ -76,6 +78,18 @@ describe("rampState", () => {
         // Not before settleS has passed since the sending ended, nor while what was sent still lands.
         assert.deepEqual(rampState(points(helds.slice(0, 12)), plan, SEND_END), { phase: "ramping" });
         assert.deepEqual(rampState(points([...helds.slice(0, 12), 990]), plan, SEND_END), { phase: "ramping" });
+    });
+
+    test("a top-up of a few connections is over once they land, not before (their growth is under 0.1 % of the target)", () => {
+        // A 300,000 run: vegeta's rounding sent 299,998; the top-up for the 3 missing (sending 10-11 s) lands at 14 s.
+        // The old rule called it ended at 14 s, before they landed, and the hold began short of the target.
+        const waiting = [997, 997, 997, 997, 997, 997, 997, 997, 997, 997, 997, 997, 997, 997];
+        assert.deepEqual(rampState(points(waiting), plan, 11, 10), { phase: "ramping" });
+        assert.deepEqual(rampState(points([...waiting, 1000]), plan, 11, 10), { phase: "reached", t: 15 });
+        // Nothing of it ever lands: over startGraceS after its end.
+        const never = Array.from({ length: 21 }, () => 997);
+        assert.deepEqual(rampState(points(never.slice(0, 20)), plan, 11, 10), { phase: "ramping" });
+        assert.deepEqual(rampState(points(never), plan, 11, 10), { phase: "stopped", t: 21, why: "ended" });
     });
 
     test("a later sending end (a top-up) keeps the ramp going", () => {
