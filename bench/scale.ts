@@ -174,7 +174,7 @@ function sample(lab: Omit<Lab, "baseline">, stats: Stats | Error | undefined, id
     }
     const inFlight = idle && held !== undefined ? Math.max(0, clientSockets - idle.clientSockets - held) : 0;
     const point: RampPoint = {
-        t, held, inFlight, machineBusyNs: machine.busyNs, cpus: machine.cpus, memAvailableBytes: memory.availableBytes, memTotalBytes: memory.totalBytes,
+        t, held, ...(read ? {} : { estimated: true }), inFlight, machineBusyNs: machine.busyNs, cpus: machine.cpus, memAvailableBytes: memory.availableBytes, memTotalBytes: memory.totalBytes,
         hosts: Object.fromEntries(Object.entries(hosts).map(([name, h]) => [name,
             { role: h.role, cpuNs: h.reading.cpuNs, memoryBytes: h.reading.memoryBytes, listenDrops: net[name]?.listenDrops ?? 0 }])),
     };
@@ -539,7 +539,10 @@ function report(lab: Lab, ramp: RampOutcome, attacks: Attacks, plan: RampPlan, p
     const { baseline } = lab;
     const holdEnd = rampEnd + lab.o.hold;
     const readable = samples.filter((s) => s.t >= rampEnd && s.t <= holdEnd && s.held !== undefined);
-    const held = readable.length ? Math.min(...readable.map((s) => s.held!)) : null;
+    // Counted by HAProxy's statistics where they were read (sockets are an estimate, off by a few): nothing is sent
+    // during the hold, so a connection lost between two reads is missing at the next one (and its request is an error).
+    const counted = readable.filter((s) => s.heldFrom === "stats");
+    const held = counted.length ? Math.min(...counted.map((s) => s.held!)) : readable.length ? Math.min(...readable.map((s) => s.held!)) : null;
     const mid = readable[Math.floor(readable.length / 2)] ?? samples.at(-1) ?? baseline;
     // Planned: the target (top-ups only send what is missing). Every attack's requests and failures count;
     // one that returned nothing makes the count unknown (all planned).

@@ -39,6 +39,14 @@ describe("rampState", () => {
         assert.deepEqual(rampState(points([300, 600, 1004]), plan, SEND_END), { phase: "reached", t: 3 });
     });
 
+    test("a count estimated from the sockets never starts the hold; HAProxy's count does", () => {
+        // A 300k run: 300,005 from sockets while HAProxy counted 299,999 (16 of the top-up's connections still
+        // SYN_SENT at the clients); the old rule started the hold there and the run was short.
+        const estimated = points([300, 600, 900, 1005]).map((p, i) => (i === 3 ? { ...p, estimated: true } : p));
+        assert.deepEqual(rampState(estimated, plan, SEND_END), { phase: "ramping" });
+        assert.deepEqual(rampState([...estimated, { ...estimated[3], t: 5, held: 1000, estimated: false }], plan, SEND_END), { phase: "reached", t: 5 });
+    });
+
     test("an unreadable last point decides nothing: not reached, not stalled", () => {
         assert.deepEqual(rampState(points([300, 600, 900, 1000, null]), plan, SEND_END), { phase: "ramping" });
         assert.deepEqual(rampState(points([300, 600, null, null, null, null, null, null]), plan, SEND_END), { phase: "ramping" });
