@@ -197,8 +197,9 @@ export function machineStall(m: Pick<StepMeasure, "cpu" | "send">): string | und
 /**
  * One try judged: a later step against the baseline p99; the baseline step good when requests
  * completed with few errors. A bad try that machineStall explains is a stall: never good, never
- * counted as bad. A baseline whose p99 passes the floor is checked for a stall too (it would
- * raise every later step's limit).
+ * counted as bad. A baseline whose p99 would lift the limit above the floor (p99Factor × its p99 >
+ * the floor) is checked for a stall too: it would raise every later step's limit (a 77 ms baseline
+ * on a lab of 4-6 ms made the limit 154 ms).
  */
 export function judgeTry(m: StepMeasure, tryNo: number, baselineP99Ms: number | undefined, o: TippingOptions): StepTry {
     let verdict: { good: boolean; reason: string };
@@ -207,7 +208,7 @@ export function judgeTry(m: StepMeasure, tryNo: number, baselineP99Ms: number | 
         const ok = m.requests > 0 && m.errorRatio <= o.maxErrorRatio;
         // Against its own p99 only the error and no-request rules can trip.
         verdict = ok ? { good: true, reason: `baseline p99 ${m.p99Ms.toFixed(1)} ms, errors ${pct(m.errorRatio)}` } : judgeStep(m, m.p99Ms, o);
-        suspect = !ok || (o.p99FloorMs !== undefined && o.p99FloorMs > 0 && m.p99Ms > o.p99FloorMs);
+        suspect = !ok || (o.p99FloorMs !== undefined && o.p99FloorMs > 0 && o.p99Factor * m.p99Ms > o.p99FloorMs);
     } else {
         verdict = judgeStep(m, baselineP99Ms, o);
         suspect = !verdict.good;

@@ -135,7 +135,13 @@ describe("a bad step is confirmed before the search believes it", () => {
         assert.equal(r.stalls, 4);
     });
 
-    test("a stalled baseline (p99 past the floor, the LB under its quota) is re-run: the limit comes from the steady try", async () => {
+    test("a stalled baseline (2× its p99 past the floor, the LB under its quota) is re-run: the limit comes from the steady try", async () => {
+        // Measured: a 77.1 ms baseline on a lab of 4-6 ms, the LB at 0.03 of 0.05, made the limit 154 ms instead of the 100 ms floor.
+        const base = (p99Ms: number, lb: number): StepMeasure => ({ rate: 480, p50Ms: 1.6, p99Ms, errorRatio: 0, requests: 1920, cpu: hosts(lb) });
+        assert.ok(judgeTry(base(77.1, 0.03), 1, undefined, options(480)).stall);
+        assert.equal(judgeTry(base(77.1, 0.03), 1, undefined, options(480)).good, false);
+        assert.equal(judgeTry(base(45, 0.03), 1, undefined, options(480)).stall, undefined, "the floor stays the limit: nothing to retry");
+        assert.equal(judgeTry(base(77.1, 0.05), 1, undefined, options(480)).stall, undefined, "the LB at its quota: no stall");
         const model = lbModel(460, (rate, at) => at.phase === "baseline" && at.try === 1);
         const old = await searchTippingPoint(model, options(60, ONE_TRY));
         assert.equal(old.baselineP99Ms, 300, "one try: the stall sets the baseline (a 600 ms limit)");
