@@ -11,7 +11,7 @@ import { attack, attackExit, newRunId } from "./attack.ts";
 import { outputs } from "./stack.ts";
 import { buildTippingReport, reportName } from "./report.ts";
 import {
-    CPU_ALLOWANCE_SCRIPT, TIPPING_DEFAULTS, attribute, cgroupCores, cpuListText, describeFirst, idleShares, loadWindow, parseCpuIdle, describeP99Rule, fmtRate, formatCores, formatSend, formatTippingTable, judgeCpu,
+    CPU_ALLOWANCE_SCRIPT, TIPPING_DEFAULTS, attribute, cgroupCores, cgroupPeakCores, cpuListText, describeFirst, idleShares, loadWindow, parseCpuIdle, describeP99Rule, fmtRate, formatCores, formatSend, formatTippingTable, judgeCpu,
     parseCpuAllowance, processCores, searchTippingPoint, summarise, triesOf,
     validateTippingOptions, type CpuAllowance, type CpuSample, type HostCpu, type StepMeasure, type StepVerdict, type TippingResult,
 } from "./analysis/tipping.ts";
@@ -82,7 +82,9 @@ export async function tipping(given: TippingArgs, runsDir = runsRoot(),
         const send = sends ? clientSends(sends, m.p99Ms) : undefined;
         // Each host's CPU over the window the load really ran (from the send times; the run's nominal one without them).
         const window = (sends && loadWindow(sends.map((p) => p.sendMs))) ?? nominalWindow(r);
-        const cpu = cpuSource ? await stepCpu(out, cpuSource, r, window, machine?.readings ?? []).catch((err: Error) => {
+        // The LB's peak takes the whole load, its start-up included (a TLS step's handshakes come first).
+        const whole = (sends && loadWindow(sends.map((p) => p.sendMs), 0)) ?? window;
+        const cpu = cpuSource ? await stepCpu(out, cpuSource, r, window, machine?.readings ?? [], whole).catch((err: Error) => {
             log(`  step ${step.index} try ${step.try}: no CPU figures (${err.message})`);
             return undefined;
         }) : undefined;
@@ -209,13 +211,16 @@ async function promQuery(http: HostHttp, endpoint: MetricsEndpoint, expr: string
  * machine's /proc/stat for hosts on it, or node_exporter), judged against the host's allowance.
  */
 export async function stepCpu(lab: StackOutputs, allowances: CpuAllowance[], run: Pick<RunRecord, "hostSamples">,
-    window: { fromMs: number; toMs: number }, machineIdle: { t: number; idle: Record<string, number> }[]): Promise<HostCpu[]> {
+    window: { fromMs: number; toMs: number }, machineIdle: { t: number; idle: Record<string, number> }[],
+    whole: { fromMs: number; toMs: number } = window): Promise<HostCpu[]> {
     const samples = new Map<string, CpuSample>();
     const sample = (host: string) => samples.get(host) ?? samples.set(host, { host, idleByCpu: {} }).get(host)!;
     for (const a of allowances) sample(a.host);
     for (const [host, h] of Object.entries(run.hostSamples?.hosts ?? {})) {
         const cores = cgroupCores(h.samples, window.fromMs, window.toMs);
         if (cores !== undefined) sample(host).cgroupCores = cores;
+        const peak = cgroupPeakCores(h.samples, whole.fromMs, whole.toMs);
+        if (peak !== undefined) sample(host).cgroupPeakCores = peak;
     }
     // Hosts on this machine: its CPUs' idle shares (the metrics host's node_exporters, when there is one, say the same).
     const machine = idleShares(machineIdle, window.fromMs, window.toMs);

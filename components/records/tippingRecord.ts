@@ -64,6 +64,11 @@ const HostCpuSchema = z.strictObject({
     allowedCores: z.number().positive(),
     /** Its CPU quota in CPUs' worth, when it has one (absent in searches recorded before it was kept). */
     quotaCores: z.number().positive().optional(),
+    /**
+     * Its cgroup's highest rate over one reading interval (about 1 s) that overlapped the load, its
+     * start-up included (a TLS step's handshakes come first); absent when not sampled.
+     */
+    peakCores: z.number().min(0).optional(),
     /** How busy its CPU set was (anyone's work, as its node_exporter sees it), in cores. */
     busyCores: z.number().min(0).optional(),
     saturated: z.boolean(),

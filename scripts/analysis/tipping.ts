@@ -178,8 +178,10 @@ export function triesOf(o: Pick<TippingOptions, "confirmTries" | "maxTries">): {
 
 /**
  * Why a bad try is the machine's, not the lab's: the search was set up for the LB's knee (its
- * host has a CPU quota), yet at this try the LB used less than 90 % of its quota (at its real knee
- * it is at its quota: HAProxy runs out of CPU time before anything else) while no other host was
+ * host has a CPU quota), yet at this try the LB used less than 90 % of its quota, on average and in
+ * every reading interval of about 1 s (at its real knee it is at its quota: HAProxy runs out of CPU
+ * time before anything else; a TLS step's handshakes hit the quota in its first second and queue
+ * there, which the average over the step hides) while no other host was
  * CPU-saturated or behind its plan to send, and every host's CPU is known. Something outside the
  * lab held it back: another user of this shared machine, a stall of its scheduler. undefined when
  * it is not such a stall (or its evidence is missing: no quota, or a host's CPU unknown).
@@ -189,9 +191,9 @@ export function machineStall(m: Pick<StepMeasure, "cpu" | "send">): string | und
     const lbs = cpu.filter((h) => h.role === "haproxy" && h.quotaCores !== undefined);
     if (lbs.length === 0) return undefined;
     if (cpu.some((h) => h.cores === null && h.busyCores === undefined)) return undefined;
-    if (lbs.some((h) => h.cores === null || h.cores >= SATURATION * h.quotaCores!)) return undefined;
+    if (lbs.some((h) => h.cores === null || h.cores >= SATURATION * h.quotaCores! || (h.peakCores ?? 0) >= SATURATION * h.quotaCores!)) return undefined;
     if (limitedHosts(m).some((h) => h.role !== "haproxy")) return undefined;
-    return `${lbs.map((h) => `${h.host} used ${formatCores(h.cores)} of its ${h.quotaCores}-core quota`).join(", ")}, no other host saturated or behind its plan`;
+    return `${lbs.map((h) => `${h.host} used ${formatCores(h.cores)} of its ${h.quotaCores}-core quota${h.peakCores !== undefined ? ` (${formatCores(h.peakCores)} at most)` : ""}`).join(", ")}, no other host saturated or behind its plan`;
 }
 
 /**
@@ -482,7 +484,7 @@ export function parseCpuAllowance(host: string, role: string, text: string): Cpu
  * processes (labCores), undefined when unknown; and each CPU's idle share (idle + iowait) as its
  * node_exporter reports it.
  */
-export interface CpuSample { host: string; labCores?: number; cgroupCores?: number; idleByCpu: Record<string, number> }
+export interface CpuSample { host: string; labCores?: number; cgroupCores?: number; cgroupPeakCores?: number; idleByCpu: Record<string, number> }
 
 /** Readings a counter needs in a window to give a rate over it. */
 export const MIN_READINGS = 2;
@@ -491,6 +493,21 @@ export const MIN_READINGS = 2;
  * A host's cores over [fromMs, toMs] from its cgroup readings (run.json hostSamples: t in ms,
  * cpuNs a counter): the first and last reading inside the window; undefined with fewer than 2.
  */
+/**
+ * A host's highest cores over one interval between consecutive cgroup readings that overlaps
+ * [fromMs, toMs]: a burst the window's average hides (a TLS step's handshakes at its start).
+ */
+export function cgroupPeakCores(samples: { t: number; cpuNs: number }[], fromMs: number, toMs: number): number | undefined {
+    let peak: number | undefined;
+    for (let i = 1; i < samples.length; i++) {
+        const [a, b] = [samples[i - 1], samples[i]];
+        if (!(b.t > a.t) || b.t <= fromMs || a.t >= toMs) continue;
+        const cores = Math.max(0, b.cpuNs - a.cpuNs) / 1e6 / (b.t - a.t);
+        peak = Math.max(peak ?? 0, cores);
+    }
+    return peak;
+}
+
 export function cgroupCores(samples: { t: number; cpuNs: number }[], fromMs: number, toMs: number): number | undefined {
     const inside = samples.filter((s) => s.t >= fromMs && s.t <= toMs);
     if (inside.length < MIN_READINGS) return undefined;
@@ -586,6 +603,7 @@ export function judgeCpu(samples: CpuSample[], allowances: CpuAllowance[], thres
         return [{ host: a.host, role: a.role, cores: own === undefined ? null : round2(own),
             ...(own !== undefined ? { coresFrom: s.cgroupCores !== undefined ? "cgroup" as const : "processes" as const } : {}), allowedCores: round2(allowedCores),
             ...(a.quotaCores !== undefined ? { quotaCores: a.quotaCores } : {}),
+            ...(s.cgroupPeakCores !== undefined ? { peakCores: round2(s.cgroupPeakCores) } : {}),
             ...(busyCores !== undefined ? { busyCores: round2(busyCores) } : {}), saturated: why !== undefined, ...(why ? { why } : {}) }];
     });
 }
