@@ -294,29 +294,25 @@ class Attacks {
         await v.signal(name).catch((err: Error) => process.stderr.write(`signalling vegeta (${name}) failed: ${err.message}\n`));
     }
 
-    /** Pauses the last attack's sending now (its sending ends at `t` for the ramp's decisions). */
-    async pauseLast(t: number): Promise<void> {
-        const i = this.sendings.length - 1;
-        const last = this.sendings[i];
-        if (t < last.startT + last.durationS) {
-            last.durationS = Math.max(0, t - last.startT);
+    /** Pauses attack i's vegeta now: its sending ends at `t` for the ramp's decisions and for its plan (accounts). */
+    private async pause(i: number, t: number): Promise<void> {
+        const x = this.sendings[i];
+        if (t < x.startT + x.durationS) {
+            x.durationS = Math.max(0, t - x.startT);
             this.vegeta[i].pausedAt = t;
         }
         this.vegeta[i].paused = true;
         await this.send(i, "STOP");
     }
 
+    /** Pauses the last attack's sending now. */
+    pauseLast(t: number): Promise<void> {
+        return this.pause(this.sendings.length - 1, t);
+    }
+
     /** Pauses every attack still sending. */
     async pauseAll(t: number): Promise<void> {
-        await Promise.all(this.sendings.map(async (x, i) => {
-            if (this.vegeta[i].paused || t >= this.vegeta[i].plannedEndT) return;
-            if (t < x.startT + x.durationS) {
-                x.durationS = Math.max(0, t - x.startT);
-                this.vegeta[i].pausedAt = t;
-            }
-            this.vegeta[i].paused = true;
-            await this.send(i, "STOP");
-        }));
+        await Promise.all(this.vegeta.map((v, i) => (v.paused || t >= v.plannedEndT ? undefined : this.pause(i, t))));
     }
 
     /**
@@ -547,6 +543,7 @@ function report(lab: Lab, ramp: RampOutcome, attacks: Attacks, plan: RampPlan, p
     // Planned: the target (top-ups only send what is missing). Every attack's requests and failures count;
     // one that returned nothing makes the count unknown (all planned).
     const count = countErrors(lab.o.conns, attacks.accounts(), o.haproxyErrors);
+    const timeline = attacks.timeline();
     const judged = verdict({
         target: lab.o.conns, held, errors: count.errors, points: [baseline, ...samples].map((s) => s.point), rampFrom: 0,
         rampTo: Number.isNaN(rampEnd) ? Infinity : rampEnd, memoryFloorBytes: plan.memoryFloorBytes,
@@ -585,7 +582,7 @@ function report(lab: Lab, ramp: RampOutcome, attacks: Attacks, plan: RampPlan, p
         softnet_drops: o.softnetDrops, stats_unread: ramp.statsUnread, ramp_cpu: judged.ramp_cpu, listen_drops: judged.listen_drops,
         // Each attack: its plan, revised to what it sent when it was paused, and what became of it (countErrors).
         attacks: attacks.sendings.map((x, i) => ({
-            start_s: Math.round(x.startT), rate: x.rate, duration_s: Math.round(x.durationS * 10) / 10, ...attacks.timeline()[i],
+            start_s: Math.round(x.startT), rate: x.rate, duration_s: Math.round(x.durationS * 10) / 10, ...timeline[i],
             ...count.attacks[i], run: attacks.results[i]?.runId ?? null,
         })),
         p50_ms: first?.summary ? Math.round(first.summary.latencies["50th"] / 1e6) : null,
