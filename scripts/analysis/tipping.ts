@@ -196,6 +196,9 @@ export function machineStall(m: Pick<StepMeasure, "cpu" | "send">): string | und
     return `${lbs.map((h) => `${h.host} used ${formatCores(h.cores)} of its ${h.quotaCores}-core quota${h.peakCores !== undefined ? ` (${formatCores(h.peakCores)} at most)` : ""}`).join(", ")}, no other host saturated or behind its plan`;
 }
 
+/** What judgeTry appends to a stalled try's reason, before the stall's evidence. */
+const STALL_NOTE = "; machine stall: ";
+
 /**
  * One try judged: a later step against the baseline p99; the baseline step good when requests
  * completed with few errors. A bad try that machineStall explains is a stall: never good, never
@@ -216,7 +219,7 @@ export function judgeTry(m: StepMeasure, tryNo: number, baselineP99Ms: number | 
         suspect = !verdict.good;
     }
     const stall = suspect ? machineStall(m) : undefined;
-    return { ...m, try: tryNo, good: verdict.good && !stall, reason: stall ? `${verdict.reason}; machine stall: ${stall}` : verdict.reason, ...(stall ? { stall } : {}) };
+    return { ...m, try: tryNo, good: verdict.good && !stall, reason: stall ? `${verdict.reason}${STALL_NOTE}${stall}` : verdict.reason, ...(stall ? { stall } : {}) };
 }
 
 /** Tries of one step so far: done when one is good, when `confirm` are bad (stalls not counted), or after `max`. */
@@ -255,12 +258,17 @@ export function decideStep(tries: StepTry[], step: number, phase: Phase, o: Pick
     const note = many || unconfirmed
         ? ` (${counted.length} of ${tries.length} tries bad${stalls ? `, ${stalls} machine stall${stalls > 1 ? "s" : ""}` : ""}${unconfirmed && confirm > 1 ? `; unconfirmed: ${confirm} bad tries needed` : ""})` : "";
     // The deciding try's own stall note stays in its try, not in the step's reason.
-    const reason = (pick.stall ? pick.reason.slice(0, pick.reason.indexOf("; machine stall: ")) : pick.reason) + note;
+    const reason = judgedReason(pick) + note;
     return { ...measureOf(pick), step, phase, good: false, tries, reason, ...(unconfirmed && confirm > 1 ? { unconfirmed: true } : {}) };
 }
 
 function describeEarlier(tries: StepTry[]): string {
-    return tries.map((t) => `try ${t.try} ${t.stall ? "a machine stall" : "bad"}: ${t.stall ? t.reason.slice(0, t.reason.indexOf("; machine stall: ")) : t.reason}`).join("; ");
+    return tries.map((t) => `try ${t.try} ${t.stall ? "a machine stall" : "bad"}: ${judgedReason(t)}`).join("; ");
+}
+
+/** A try's reason without the machine-stall note judgeTry appends (that note stays in the try). */
+function judgedReason(t: StepTry): string {
+    return t.stall ? t.reason.slice(0, t.reason.indexOf(STALL_NOTE)) : t.reason;
 }
 
 /**
@@ -493,6 +501,14 @@ export const MIN_READINGS = 2;
  * A host's cores over [fromMs, toMs] from its cgroup readings (run.json hostSamples: t in ms,
  * cpuNs a counter): the first and last reading inside the window; undefined with fewer than 2.
  */
+export function cgroupCores(samples: { t: number; cpuNs: number }[], fromMs: number, toMs: number): number | undefined {
+    const inside = samples.filter((s) => s.t >= fromMs && s.t <= toMs);
+    if (inside.length < MIN_READINGS) return undefined;
+    const [first, last] = [inside[0], inside[inside.length - 1]];
+    if (!(last.t > first.t)) return undefined;
+    return Math.max(0, last.cpuNs - first.cpuNs) / 1e6 / (last.t - first.t);
+}
+
 /**
  * A host's highest cores over one interval between consecutive cgroup readings that overlaps
  * [fromMs, toMs]: a burst the window's average hides (a TLS step's handshakes at its start).
@@ -506,14 +522,6 @@ export function cgroupPeakCores(samples: { t: number; cpuNs: number }[], fromMs:
         peak = Math.max(peak ?? 0, cores);
     }
     return peak;
-}
-
-export function cgroupCores(samples: { t: number; cpuNs: number }[], fromMs: number, toMs: number): number | undefined {
-    const inside = samples.filter((s) => s.t >= fromMs && s.t <= toMs);
-    if (inside.length < MIN_READINGS) return undefined;
-    const [first, last] = [inside[0], inside[inside.length - 1]];
-    if (!(last.t > first.t)) return undefined;
-    return Math.max(0, last.cpuNs - first.cpuNs) / 1e6 / (last.t - first.t);
 }
 
 /**
