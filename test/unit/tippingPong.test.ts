@@ -15,14 +15,18 @@ const CAPACITY = (3 * 1000) / 50;
 
 function run(file: string, args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-        const child = spawn(file, args, { env: labEnv(), stdio: ["pipe", "pipe", "pipe"] });
+        const child = spawn(file, args, { env: labEnv(), stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
-        child.stdout.on("data", (d) => { stdout += d; });
-        child.stderr.on("data", (d) => { stderr += d; });
+        child.stdout!.on("data", (d) => { stdout += d; });
+        child.stderr!.on("data", (d) => { stderr += d; });
         child.on("error", reject);
         child.on("close", (code) => resolve({ code, stdout, stderr }));
-        child.stdin.end(input ?? "");
+        if (input !== undefined) {
+            // A child that exits before reading its input (its exit code and stderr say why) must not end the test with EPIPE.
+            child.stdin!.on("error", (err: NodeJS.ErrnoException) => { if (err.code !== "EPIPE") reject(err); });
+            child.stdin!.end(input);
+        }
     });
 }
 
