@@ -42,5 +42,6 @@ export async function waitForOutput(r: LabRun, pattern: RegExp, timeoutMs = 5 * 
 
 /** Ctrl-C: SIGINT to the command's whole process group. */
 export function interrupt(r: LabRun): void {
+    if (r.child.exitCode !== null || r.child.signalCode !== null) assert.fail(`it ended (exit ${r.child.exitCode ?? r.child.signalCode}) before Ctrl-C:\n${r.output()}`);
     process.kill(-r.child.pid!, "SIGINT");
 }
