@@ -103,23 +103,51 @@ export class TimelineBuilder {
                 this.frontends.forEach((f, k) => { bins[b].latency[f] = stats(Float64Array.from(groups[k]).sort()); });
             }
         }
-        // Requests in flight: merge the sorted starts and ends; an end at the same instant goes first.
+        // Requests in flight: every start and every end, in time order (an end at the same instant as a
+        // start goes first: back-to-back requests do not overlap). A bin starts with what was in flight
+        // when it began, so a bin with no start (requests held after the sending ended) keeps its count.
         const starts = this.startMs.slice(0, n).sort();
         const ends = new Float64Array(n);
         for (let i = 0; i < n; i++) ends[i] = this.startMs[i] + this.latencyMs[i];
         ends.sort();
-        let current = 0;
-        let peak = 0;
-        for (let i = 0, j = 0; i < n;) {
-            if (ends[j] <= starts[i]) { current--; j++; continue; }
-            current++;
-            const bin = bins[binOf(starts[i])];
-            if (current > bin.inFlight) bin.inFlight = current;
-            if (current > peak) peak = current;
-            i++;
-        }
+        const peak = sweepInFlight(starts, ends, count, (ms) => (ms - t0) / 1000 / binS, bins);
         return { start: new Date(t0).toISOString(), binS, requests: n, frontends: [...this.frontends], peakInFlight: peak, bins };
     }
+}
+
+/**
+ * Walks every start and end in time order: each bin's most requests in flight at once (what was in
+ * flight when the bin began, or more after a start inside it), and the run's peak. A request is in
+ * flight over [start, end): one that ends on a bin's first instant is not counted in it. `position`
+ * gives a time's place in bins (2.5: half-way through bin 2). Pure.
+ */
+export function sweepInFlight(starts: Float64Array, ends: Float64Array, count: number, position: (ms: number) => number,
+    bins: { inFlight: number }[]): number {
+    const n = starts.length;
+    const clamp = (b: number) => Math.min(count - 1, Math.max(0, b));
+    let current = 0;
+    let peak = 0;
+    let bin = 0;
+    const enter = (b: number) => {
+        // Bins passed over without an event hold what was in flight through them.
+        for (; bin < b; bin++) bins[bin + 1].inFlight = Math.max(bins[bin + 1].inFlight, current);
+    };
+    for (let i = 0, j = 0; i < n || j < n;) {
+        if (j < n && (i >= n || ends[j] <= starts[i])) {
+            // Last in flight in the bin before its end (the one before a boundary it ends on).
+            enter(clamp(Math.ceil(position(ends[j])) - 1));
+            current--;
+            j++;
+            continue;
+        }
+        enter(clamp(Math.floor(position(starts[i]))));
+        current++;
+        i++;
+        if (current > bins[bin].inFlight) bins[bin].inFlight = current;
+        if (current > peak) peak = current;
+    }
+    enter(count - 1);
+    return peak;
 }
 
 function stats(sorted: Float64Array): TimelineBin["latency"][string] {

@@ -68,6 +68,33 @@ describe("timeline from per-request records", () => {
         assert.equal(t.bins[0].inFlight, 3);
     });
 
+    test("requests held past the end of sending: every later bin counts them until each one ends", () => {
+        // 10 requests sent over the first second, each held for 5-9.5 s (pong holding them), the last
+        // sent at 0.9 s: the sending is over after bin 0, the requests end in bins 5-9.
+        const b = new TimelineBuilder();
+        for (let i = 0; i < 10; i++) b.add(rec(i * 100, 5000 + i * 400));
+        const t = b.build({ binS: 1 });
+        assert.equal(t.peakInFlight, 10);
+        assert.deepEqual(t.bins.map((x) => x.sent), [10, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        // Most in flight at once in each bin: what was in flight when it began (a request is in flight
+        // over [start, end): the first ends at 5.0 s, as bin 5 begins), two fewer a second after that.
+        const ends = Array.from({ length: 10 }, (_, i) => i * 100 + 5000 + i * 400); // 5000, 5500, …, 9500 ms
+        const expected = t.bins.map((bin) => ends.filter((e) => e > bin.t * 1000).length); // in flight when each bin began
+        expected[0] = 10; // bin 0: all ten start inside it
+        assert.deepEqual(t.bins.map((x) => x.inFlight), expected);
+        assert.deepEqual(expected, [10, 10, 10, 10, 10, 9, 7, 5, 3, 1]);
+    });
+
+    test("a bin with no start keeps what is still in flight from earlier bins; the peak counts every end", () => {
+        const b = new TimelineBuilder();
+        b.add(rec(0, 3500));      // held 0 → 3.5 s
+        b.add(rec(200, 3100));    // held 0.2 → 3.3 s
+        b.add(rec(3400, 100));    // a late start at 3.4 s: the second has ended, the first is still held
+        const t = b.build({ binS: 1 });
+        assert.deepEqual(t.bins.map((x) => x.inFlight), [2, 2, 2, 2]);
+        assert.equal(t.peakInFlight, 2);
+    });
+
     test("plain and TLS get their own latency series; wide runs get wider bins", () => {
         const b = new TimelineBuilder();
         for (let s = 0; s < 1000; s++) {
