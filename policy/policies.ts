@@ -9,6 +9,8 @@ import { fleetUsdPerHour, instanceType } from "../components/plan/prices.ts";
 import { BUDGET_TAG, LAB_TAG, MAX_TTL_HOURS } from "../components/platform/labTags.ts";
 // The one layout in which a security group may allow all traffic from anywhere (untracked flows).
 import { ANYWHERE, LAB_NACL_EGRESS, LAB_SG_INGRESS, labNaclIngress } from "../components/platform/aws/trafficRules.ts";
+// What AWS accepts in names, descriptions, tags and user data: one table, with its sources.
+import { awsStringProblems } from "../components/platform/aws/limits.ts";
 
 export const LAB_TAGS = Object.values(LAB_TAG);
 /** AWS types the API gives no tags. */
@@ -208,7 +210,21 @@ export const labExpiry: StackValidationPolicy = {
     },
 };
 
+/**
+ * Before a resource is created (validateResource sees its inputs), every string AWS checks fits
+ * AWS's documented limits (components/platform/aws/limits.ts): a bad character is refused by the
+ * pack, naming the resource and the property, instead of by AWS half-way through an up.
+ */
+export const awsStringLimits: ResourceValidationPolicy = {
+    name: "lab-aws-string-limits",
+    description: "Names, descriptions, tags and user data fit AWS's documented lengths and character sets.",
+    enforcementLevel: "mandatory",
+    validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
+        for (const problem of awsStringProblems(args.type, args.name, args.props)) report(problem);
+    },
+};
+
 /** What the AWS resources of an aws-* stack obey (a local stack has none of their types). */
-export const AWS_POLICIES = [ttlTags, noSshFromInternet, imdsv2Required, budgetCap];
+export const AWS_POLICIES = [ttlTags, noSshFromInternet, imdsv2Required, budgetCap, awsStringLimits];
 /** The pack: the AWS rules and the rules every stack obeys. */
 export const POLICIES = [...AWS_POLICIES, labExpiry];

@@ -165,4 +165,12 @@ export function reveal<T = any>(x: unknown): T {
     return (isSecretInput(x) ? (x as { value: T }).value : x) as T;
 }
 
+/** A value with every secret envelope inside it opened (inputs as the program meant them). */
+export function revealDeep<T = any>(x: unknown): T {
+    const v = reveal(x);
+    if (Array.isArray(v)) return v.map(revealDeep) as T;
+    if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, revealDeep(e)])) as T;
+    return v as T;
+}
+
 export const ofType = (run: ProgramRun, type: string) => run.resources.filter((r) => r.type === type);

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
-import { budgetCap, imdsv2Required, noSshFromInternet, POLICIES, ttlTags } from "../../policy/policies.ts";
+import { awsStringLimits, budgetCap, imdsv2Required, noSshFromInternet, POLICIES, ttlTags } from "../../policy/policies.ts";
 import { labNaclIngress, LAB_NACL_EGRESS, LAB_SG_EGRESS, LAB_SG_INGRESS } from "../../components/platform/aws/trafficRules.ts";
 
 const EXPIRES = new Date(Date.now() + 4 * 3_600_000).toISOString();
@@ -33,7 +33,7 @@ const instance = (over: Record<string, any> = {}) => ({
 
 describe("policy pack", () => {
     test("every policy is mandatory", () => {
-        assert.equal(POLICIES.length, 5);
+        assert.equal(POLICIES.length, 6);
         for (const p of POLICIES) assert.equal(p.enforcementLevel, "mandatory", p.name);
     });
 
@@ -106,6 +106,15 @@ describe("policy pack", () => {
         test("an all-traffic group with anything more than the 0.0.0.0/0 rule is not the lab group", () => {
             const wider = { type: SG, props: { ingress: [...LAB_SG_INGRESS, { protocol: "tcp", fromPort: 22, toPort: 22, ipv6CidrBlocks: ["::/0"] }] } };
             assert.ok(layout(wider, labAcl()).length >= 1);
+        });
+    });
+
+    describe("AWS string limits", () => {
+        test("a security group description with an apostrophe is refused before it is created, naming the resource", () => {
+            const v = violations(awsStringLimits, "aws:ec2/securityGroup:SecurityGroup", { description: "the operator's SSH", tags: TAGS });
+            assert.equal(v.length, 1);
+            assert.match(v[0], /aws:ec2\/securityGroup:SecurityGroup r description: .* refuses: "'"/);
+            assert.deepEqual(violations(awsStringLimits, "aws:ec2/securityGroup:SecurityGroup", { description: "SSH from the operator", tags: TAGS }), []);
         });
     });
 

@@ -18,7 +18,8 @@ export class LabSecurity extends pulumi.ComponentResource {
         super("c2m:platform:AwsSecurity", name, {}, opts);
         this.group = new aws.ec2.SecurityGroup(`${name}-lab`, {
             vpcId: args.vpcId,
-            description: "c2m lab traffic: untracked (all/0.0.0.0/0 both ways); the lab subnet's network ACL lets in only the VPC, the operator's SSH and download replies",
+            // AWS refuses an apostrophe here (charset and source: limits.ts).
+            description: "c2m lab traffic: untracked (all/0.0.0.0/0 both ways); the network ACL of the lab subnet lets in only the VPC, SSH from the operator and download replies",
             ingress: LAB_SG_INGRESS.map((r) => ({ ...r, cidrBlocks: [...r.cidrBlocks] })),
             egress: LAB_SG_EGRESS.map((r) => ({ ...r, cidrBlocks: [...r.cidrBlocks] })),
             tags: { ...args.tags, Name: `${name}-lab` },

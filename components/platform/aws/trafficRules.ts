@@ -31,7 +31,8 @@ export interface SecurityGroupRule {
 
 /** The lab group's only ingress rule and only egress rule: all protocols, 0.0.0.0/0, so no flow is tracked. */
 export const LAB_SG_INGRESS: readonly SecurityGroupRule[] = [{
-    description: "all traffic, untracked; the lab subnet's network ACL decides what reaches a host",
+    // AWS refuses an apostrophe here (charset and source: limits.ts).
+    description: "all traffic, untracked; the network ACL of the lab subnet decides what reaches a host",
     protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: [ANYWHERE],
 }];
 export const LAB_SG_EGRESS: readonly SecurityGroupRule[] = [{
