@@ -37,7 +37,7 @@ export function ttlTagProblems(type: string, props: Props, now = new Date()): st
 }
 
 const OPEN = new Set(["0.0.0.0/0", "::/0"]);
-const coversSsh = (rule: Props) => String(rule.protocol) === "-1" || String(rule.protocol).toLowerCase() === "all"
+const coversSsh = (rule: Props) => protocolKey(rule.protocol) === "-1"
     || ((rule.fromPort ?? 0) <= 22 && (rule.toPort ?? 65535) >= 22);
 
 export function sshFromInternetProblems(type: string, props: Props): string[] {
@@ -99,7 +99,17 @@ const DEFAULT_ACL = "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl";
 /** ACL resources other than the lab subnet's default ACL: each could widen what reaches a host. */
 const OTHER_ACL_TYPES = new Set(["aws:ec2/networkAcl:NetworkAcl", "aws:ec2/networkAclRule:NetworkAclRule", "aws:ec2/networkAclAssociation:NetworkAclAssociation"]);
 
-const ruleKey = (r: Props) => JSON.stringify([Number(r.ruleNo ?? 0), r.action, String(r.protocol), r.cidrBlock ?? null, r.ipv6CidrBlock ?? null, Number(r.fromPort ?? 0), Number(r.toPort ?? 0)]);
+/**
+ * IANA numbers of the protocol names the lab writes. validateStack sees outputs, where the provider
+ * records an ACL entry's protocol as its number ("tcp" → "6", "all" → "-1") and an unset IPv6
+ * block as "" (terraform-provider-aws internal/service/ec2/vpc_network_acl.go, flattenNetworkACLEntry;
+ * ianaProtocolAToI); validateResource and the program use the names: both compare equal here.
+ */
+const IANA_PROTOCOL: Record<string, string> = { all: "-1", icmp: "1", tcp: "6", udp: "17" };
+export const protocolKey = (p: unknown) => IANA_PROTOCOL[String(p).toLowerCase()] ?? String(p);
+const blockKey = (b: unknown) => (b === undefined || b === null || b === "" ? null : String(b));
+const ruleKey = (r: Props) => JSON.stringify([Number(r.ruleNo ?? 0), r.action, protocolKey(r.protocol), blockKey(r.cidrBlock), blockKey(r.ipv6CidrBlock),
+    Number(r.fromPort ?? 0), Number(r.toPort ?? 0)]);
 const sameRules = (actual: Props[] | undefined, expected: readonly Props[]) =>
     JSON.stringify((actual ?? []).map(ruleKey).sort()) === JSON.stringify(expected.map(ruleKey).sort());
 const prefixOf = (cidr: string) => Number(cidr.split("/")[1] ?? -1);
@@ -108,7 +118,7 @@ const prefixOf = (cidr: string) => Number(cidr.split("/")[1] ?? -1);
 function isUntrackedLabGroup(props: Props): boolean {
     const ingress: Props[] = props.ingress ?? [];
     const expected = LAB_SG_INGRESS[0];
-    return ingress.length === 1 && String(ingress[0].protocol) === expected.protocol && Number(ingress[0].fromPort ?? 0) === 0
+    return ingress.length === 1 && protocolKey(ingress[0].protocol) === protocolKey(expected.protocol) && Number(ingress[0].fromPort ?? 0) === 0
         && Number(ingress[0].toPort ?? 0) === 0 && JSON.stringify(ingress[0].cidrBlocks ?? []) === JSON.stringify(expected.cidrBlocks)
         && !ingress[0].self && !(ingress[0].ipv6CidrBlocks ?? []).length && !(ingress[0].securityGroups ?? []).length
         && !(ingress[0].prefixListIds ?? []).length;

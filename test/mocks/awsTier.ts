@@ -1,7 +1,9 @@
 // The checks every AWS tier's mocks test runs (not a test file itself).
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { FAKE_PRIVATE_KEY, isSecretInput, OPERATOR_CIDR, ofType, outputsJson, reveal, runProgram, type ProgramRun, type Registered } from "./harness.ts";
+import { FAKE_PRIVATE_KEY, isSecretInput, OPERATOR_CIDR, ofType, outputsJson, reveal, revealDeep, runProgram, type ProgramRun, type Registered } from "./harness.ts";
+import { outputShaped, providerDefaultTags } from "./outputShape.ts";
+import type { ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
 import { parseRecord } from "../../components/records/io.ts";
 import { StackOutputsSchema } from "../../components/records/stackOutputs.ts";
 import YAML from "yaml";
@@ -11,7 +13,7 @@ import { EXPIRY_ENABLE, EXPIRY_UNIT, expiryRenewScript, onCalendar } from "../..
 import { EPHEMERAL_PORTS, LAB_NACL_EGRESS, LAB_SG_EGRESS, LAB_SG_INGRESS, labNaclIngress, type NetworkAclRule } from "../../components/platform/aws/trafficRules.ts";
 import { ipToInt, readCidr } from "../../components/platform/addressPlan.ts";
 import { isLabTarget } from "../../components/platform/addressPlan.ts";
-import { budgetProblems, imdsProblems, trafficLayoutProblems, ttlTagProblems } from "../../policy/policies.ts";
+import { budgetProblems, imdsProblems, POLICIES, STACK, trafficLayoutProblems, ttlTagProblems } from "../../policy/policies.ts";
 
 export interface TierExpectation {
     stack: string;
@@ -288,6 +290,30 @@ export function describeTier(e: TierExpectation): void {
             assert.deepEqual([...problems, ...trafficLayoutProblems(resources), ...budgetProblems(resources)], []);
             // A lower cap set in the policy config (e.g. by an organisation) rejects the same fleet.
             assert.ok(budgetProblems(resources, { maxUsdPerHour: 1 }).length === 1);
+        });
+
+        test("the pack passes as the engine runs it: validateResource on inputs, validateStack on outputs (protocol numbers, \"\" for unset, computed ids)", () => {
+            const defaults = providerDefaultTags(run.resources);
+            const outputs = run.resources.map((r) => ({ type: r.type, props: outputShaped(r.type, revealDeep(r.inputs), defaults) }));
+            outputs.push({ type: STACK, props: { expiresAt: run.exports.expiresAt.value } });
+            // The outputs really are the provider's spellings, not the program's.
+            const acl = outputs.find((r) => r.type === "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl")!;
+            assert.ok(acl.props.ingress.some((x: any) => x.protocol === "6" && x.ipv6CidrBlock === ""), JSON.stringify(acl.props.ingress));
+            const found: string[] = [];
+            for (const policy of POLICIES) {
+                const report = (m: string) => found.push(`${policy.name}: ${m}`);
+                if ("validateStack" in policy) {
+                    policy.validateStack({ resources: outputs, stackTags: new Map(), getConfig: () => ({}) } as unknown as StackValidationArgs, report);
+                }
+                if ("validateResource" in policy) {
+                    const validate = Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
+                    for (const r of run.resources) {
+                        const args = { type: r.type, name: r.name, props: revealDeep(r.inputs), getConfig: () => ({}) } as unknown as ResourceValidationArgs;
+                        for (const v of validate) v(args, report);
+                    }
+                }
+            }
+            assert.deepEqual(found, []);
         });
 
         test("the outputs are what the scripts read (StackOutputsSchema)", () => {

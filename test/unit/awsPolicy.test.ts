@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import type { ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
 import { awsStringLimits, budgetCap, imdsv2Required, noSshFromInternet, POLICIES, ttlTags } from "../../policy/policies.ts";
 import { labNaclIngress, LAB_NACL_EGRESS, LAB_SG_EGRESS, LAB_SG_INGRESS } from "../../components/platform/aws/trafficRules.ts";
+import { outputShaped } from "../mocks/outputShape.ts";
 
 const EXPIRES = new Date(Date.now() + 4 * 3_600_000).toISOString();
 const TAGS = { "lab:stack": "aws-16c64g", "lab:owner": "operator", "lab:expires-at": EXPIRES };
@@ -102,6 +103,20 @@ describe("policy pack", () => {
             assert.match(layout(labGroup, labAcl(), { type: "aws:ec2/networkAclRule:NetworkAclRule", props: {} }).join("\n"), /besides the lab subnet's default ACL/);
             const ssh = labNaclIngress("203.0.113.7/32").map((r) => r.ruleNo === 110 ? { ...r, cidrBlock: "0.0.0.0/0" } : r);
             assert.match(layout(labGroup, labAcl({ ingress: ssh })).join("\n"), /only the operator's CIDR/);
+        });
+        test("as validateStack sees them (outputs: protocol numbers, \"\" for unset blocks, computed ids), the lab group and ACL pass", () => {
+            const out = (r: { type: string; props: Record<string, any> }) => ({ type: r.type, props: outputShaped(r.type, r.props, TAGS) });
+            const acl = out(labAcl());
+            assert.deepEqual(acl.props.ingress.map((e: any) => [e.protocol, e.ipv6CidrBlock]), [["-1", ""], ["6", ""], ["6", ""]]);
+            assert.deepEqual(layout(out(labGroup), acl), []);
+        });
+        test("on outputs too, a wider ACL or SSH from anywhere is rejected", () => {
+            const out = (r: { type: string; props: Record<string, any> }) => ({ type: r.type, props: outputShaped(r.type, r.props, TAGS) });
+            const extra = labAcl({ ingress: [...labNaclIngress("203.0.113.7/32"), { ruleNo: 130, action: "allow", protocol: "udp", cidrBlock: "0.0.0.0/0", fromPort: 0, toPort: 65535 }] });
+            assert.match(layout(out(labGroup), out(extra)).join("\n"), /not exactly the lab's/);
+            const v6 = labAcl({ ingress: labNaclIngress("203.0.113.7/32").map((r) => (r.ruleNo === 110 ? { ...r, ipv6CidrBlock: "::/0" } : r)) });
+            assert.match(layout(out(labGroup), out(v6)).join("\n"), /not exactly the lab's/);
+            assert.equal(layout(out({ type: SG, props: { ingress: [{ protocol: "6", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }] } })).length, 1);
         });
         test("an all-traffic group with anything more than the 0.0.0.0/0 rule is not the lab group", () => {
             const wider = { type: SG, props: { ingress: [...LAB_SG_INGRESS, { protocol: "tcp", fromPort: 22, toPort: 22, ipv6CidrBlocks: ["::/0"] }] } };
