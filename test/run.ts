@@ -2,7 +2,9 @@
 // that is safe, so CI takes minutes rather than the sum of everything:
 //   types — tsc --noEmit;
 //   unit  — test/unit in ONE node process (no per-file process: loading the SDKs once, not 50
-//           times, is most of what this lane saves), one file after another;
+//           times, is most of what this lane saves), one file after another, imported by
+//           test/unitLane.ts so a file that throws or hangs at import fails the lane; the lane is
+//           ended after UNIT_LANE_LIMIT_S, naming the tests still running;
 //   mocks — test/mocks, a process per file (each sets Pulumi's global mocks), one at a time;
 //   labs  — each lab-building file (test/e2e) in a node --test of its own, LAB_SLOTS at a time,
 //           the slowest first (LAB_FILE_ORDER), so the longest do not end up last together;
@@ -15,10 +17,11 @@
 // any part failed. Ctrl-C reaches every child (same process group); each test file's after()
 // tears its lab down, and this runner waits for them before it exits.
 import { spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
-import { join, relative } from "node:path";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { durationTable } from "./durations.ts";
+import { durationTable, type FileTally, type Skip } from "./durations.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -44,6 +47,12 @@ export const LAB_FILE_ORDER = [
  */
 export const SOLO_FILES = ["test/unit/pong.test.ts", "test/unit/pongLimit.test.ts", "test/unit/scripts.test.ts", "test/unit/tippingPong.test.ts"];
 
+/**
+ * Longest the unit lane may run: 121 s on an idle machine of this kind, so 600 s leaves room for a
+ * machine ~4x busier, and a hung unit test costs CI ten minutes, not its 90.
+ */
+export const UNIT_LANE_LIMIT_S = 600;
+
 const testFiles = (dir: string) => readdirSync(join(ROOT, dir)).filter((f) => f.endsWith(".test.ts")).sort().map((f) => `${dir}/${f}`);
 
 export function lanes(): { labs: string[]; unit: string[]; mocks: string[]; solo: string[] } {
@@ -68,12 +77,49 @@ export const nodeTestArgs = (concurrency: number, files: string[], oneProcess = 
     ...files,
 ];
 
+/** The unit lane's command: its entry file imports every unit file (see test/unitLane.ts). */
+export const unitLaneCommand = (unit: string[], inFlightLog: string) => ({
+    args: [...nodeTestArgs(1, [], true), "--test-reporter=./test/inFlight.ts", `--test-reporter-destination=${inFlightLog}`, "test/unitLane.ts"],
+    env: { C2M_UNIT_FILES: JSON.stringify(unit) },
+});
+
+/** Top-level tests the in-flight log (test/inFlight.ts) saw begin and never end. */
+export function unfinishedTests(log: string): string[] {
+    const open: string[] = [];
+    for (const line of log.split("\n")) {
+        const [, event, test] = /^(begins|ends) (.*)$/.exec(line) ?? [];
+        if (event === "begins") open.push(test);
+        else if (event === "ends" && open.includes(test)) open.splice(open.indexOf(test), 1);
+    }
+    return open;
+}
+
+const readLog = (file?: string) => { try { return file ? readFileSync(file, "utf8") : ""; } catch { return ""; } };
+
 interface Done { name: string; code: number; seconds: number; stdout: string; stderr: string }
 
-function run(name: string, args: string[]): Promise<Done> {
+/**
+ * Runs a part; with `limitS`, ends it once it has run that long, and names the tests the in-flight
+ * log says were still running.
+ */
+export function run(name: string, args: string[], o: { env?: Record<string, string>; limitS?: number; inFlightLog?: string } = {}): Promise<Done> {
     const started = Date.now();
     return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+        // Never NODE_TEST_CONTEXT: a part run from inside a test (testLanes' fixtures) is a test run of its own.
+        const { NODE_TEST_CONTEXT: _, ...env } = { ...process.env, ...o.env };
+        const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env });
+        let overLimit = false;
+        // SIGTERM first: node's test runner then flushes its reporters (the in-flight log is
+        // written only then), and SIGKILL if it has not ended 10 s later.
+        const limit = o.limitS === undefined ? undefined : setTimeout(() => {
+            overLimit = true;
+            child.kill("SIGTERM");
+            setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
+        }, o.limitS * 1000);
+        child.on("close", () => {
+            if (overLimit) stderr += `\n${name}: ended after its limit of ${o.limitS} s; still running: ${unfinishedTests(readLog(o.inFlightLog)).join("; ") || "no test (a file's top level?)"}\n`;
+        });
+        child.on("close", () => clearTimeout(limit));
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (b: Buffer) => { stdout += b.toString(); });
@@ -92,14 +138,19 @@ function show(d: Done): void {
 }
 
 /** Per-file rows of a part's duration table (test/durations.ts prints one on stderr). */
-function tableRows(d: Done): Map<string, { ms: number; wallMs: number; passed: number; failed: number }> {
+function tableRows(d: Done): Map<string, FileTally> {
     const rows = new Map();
-    for (const m of d.stderr.matchAll(/^(test\/\S+\.test\.ts)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)$/gm)) {
-        rows.set(m[1], { wallMs: Number(m[2]) * 1000, ms: Number(m[3]) * 1000, passed: Number(m[4]), failed: Number(m[5]) });
+    for (const m of d.stderr.matchAll(/^(test\/\S+\.test\.ts)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(\d+)$/gm)) {
+        rows.set(m[1], { wallMs: Number(m[2]) * 1000, ms: Number(m[3]) * 1000, passed: Number(m[4]), failed: Number(m[5]), skipped: Number(m[6]) });
     }
     // A file killed before it reported anything still gets a row, as failed.
-    if (rows.size === 0 && d.code !== 0) rows.set(d.name, { wallMs: d.seconds * 1000, ms: 0, passed: 0, failed: 1 });
+    if (rows.size === 0 && d.code !== 0) rows.set(d.name, { wallMs: d.seconds * 1000, ms: 0, passed: 0, failed: 1, skipped: 0 });
     return rows;
+}
+
+/** The skipped tests a part's duration table listed. */
+function skipRows(d: Done): Skip[] {
+    return [...d.stderr.matchAll(/^skipped: (test\/\S+\.test\.ts): (.*) \((.*)\)$/gm)].map((m) => ({ file: m[1], name: m[2], reason: m[3] }));
 }
 
 async function pool<T>(items: string[], slots: number, work: (item: string) => Promise<T>): Promise<T[]> {
@@ -120,7 +171,11 @@ async function main(): Promise<void> {
         .then((d) => { process.stderr.write(`# ${clock()}: types done, exit ${d.code}\n`); return d; });
     const lane = (name: string, args: string[]) => run(name, args)
         .then((d) => { process.stderr.write(`# ${clock()}: ${name} done, exit ${d.code}\n`); show(d); return d; });
-    const unitLane = lane(`unit lane (${unit.length} files)`, nodeTestArgs(1, unit, true));
+    const inFlightLog = join(mkdtempSync(join(tmpdir(), "c2m-unit-lane-")), "in-flight.log");
+    const unitCommand = unitLaneCommand(unit, inFlightLog);
+    const unitLane = run(`unit lane (${unit.length} files)`, unitCommand.args, { env: unitCommand.env, limitS: UNIT_LANE_LIMIT_S, inFlightLog })
+        .finally(() => rmSync(dirname(inFlightLog), { recursive: true, force: true }))
+        .then((d) => { process.stderr.write(`# ${clock()}: unit lane done, exit ${d.code}\n`); show(d); return d; });
     const mocksLane = lane(`mocks lane (${mocks.length} files)`, nodeTestArgs(1, mocks));
     const labRuns = await pool(labs, LAB_SLOTS, async (file) => {
         process.stderr.write(`# ${clock()}: ${file} starts\n`);
@@ -138,7 +193,7 @@ async function main(): Promise<void> {
     if (before[0].stdout.trim() || before[0].code !== 0) show(before[0]);
     const all = [...before, ...labRuns, ...soloRuns];
     const rows = new Map(all.slice(1).flatMap((d) => [...tableRows(d)]));
-    process.stderr.write(durationTable(rows));
+    process.stderr.write(durationTable(rows, all.slice(1).flatMap(skipRows)));
     const failed = all.filter((d) => d.code !== 0).map((d) => d.name);
     process.stderr.write(`npm test: ${failed.length ? `FAILED: ${failed.join(", ")}` : "all passed"}; wall ${clock()} ` +
         `(types, ${unit.length} unit and ${mocks.length} mock files beside ${labs.length} lab files ${LAB_SLOTS} at a time, ` +
