@@ -3,8 +3,7 @@
 import { z } from "zod";
 import { hasHostBits, readCidr } from "./platform/addressPlan.ts";
 import { MAX_TTL_HOURS } from "./platform/labTags.ts";
-import { parseCpuList } from "./platform/local/cgroups.ts";
-import { onlineCpus } from "./platform/local/limits.ts";
+import { parseCpuList } from "./cpuList.ts";
 
 const port = z.number().int().min(1).max(65535);
 const count = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -118,17 +117,12 @@ const attack = z.strictObject({
     frontends: z.array(z.enum(["plain", "tls"])).min(1).optional(),
 });
 
-// One local host's limits (c2m:local.hostLimits.<role>). CPUs are checked against this machine's.
+// One local host's limits (c2m:local.hostLimits.<role>). Whether its CPUs exist is a fact of the
+// machine, checked by machineProblems with the facts the loader passes in; the schema stays pure.
 const hostLimits = z.strictObject({
     cpus: z.string().superRefine((value, ctx) => {
         const cpus = parseCpuList(value);
-        if (!cpus || cpus.length === 0) {
-            ctx.addIssue({ code: "custom", message: `"${value}" is not a CPU list like "0", "0-1" or "0,2"` });
-            return;
-        }
-        const online = onlineCpus();
-        const missing = cpus.filter((c) => !online.includes(c));
-        if (missing.length) ctx.addIssue({ code: "custom", message: `CPU(s) ${missing.join(",")} of "${value}" do not exist on this machine (CPUs ${online.join(",")})` });
+        if (!cpus || cpus.length === 0) ctx.addIssue({ code: "custom", message: `"${value}" is not a CPU list like "0", "0-1" or "0,2"` });
     }).optional(),
     cpuQuota: z.number().positive().max(1024).optional(),
     memoryMiB: z.number().int().positive().max(16 * 1024 * 1024).optional(),
@@ -222,6 +216,21 @@ export class ConfigError extends Error {
         this.name = "ConfigError";
         this.problems = problems;
     }
+}
+
+/** Facts of the machine local hosts run on, read by the platform and handed to the config checks. */
+export interface MachineFacts {
+    /** CPUs online (/sys/devices/system/cpu/online). */
+    readonly onlineCpus: readonly number[];
+}
+
+/** What a schema-valid config asks of this machine that it does not have, each naming its key. Pure. */
+export function machineProblems(config: LabConfig, machine: MachineFacts): string[] {
+    return Object.entries(config.local.hostLimits ?? {}).flatMap(([role, limits]) => {
+        const missing = (limits?.cpus === undefined ? [] : parseCpuList(limits.cpus) ?? []).filter((c) => !machine.onlineCpus.includes(c));
+        return missing.length === 0 ? [] : [`c2m:local.hostLimits.${role}.cpus: CPU(s) ${missing.join(",")} of "${limits!.cpus}" ` +
+            `do not exist on this machine (CPUs ${machine.onlineCpus.join(",")})`];
+    });
 }
 
 /** Checks raw stack config (keys without the "c2m:" prefix) against the schema; defaults filled in. */

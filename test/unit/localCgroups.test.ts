@@ -4,12 +4,13 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { parseSchema, ConfigError } from "../../components/config.ts";
+import { machineProblems, parseSchema, ConfigError } from "../../components/config.ts";
+import { parseCpuList } from "../../components/cpuList.ts";
 import { loadConfig, readConfigFile } from "../../components/loadConfig.ts";
 import {
-    cgroupCreateScript, cgroupDeleteScript, parseCgroupV1, parseCgroupV2, parseCpuList, parseKeyValues, stackCgroupDirs,
+    cgroupCreateScript, cgroupDeleteScript, parseCgroupV1, parseCgroupV2, parseKeyValues, stackCgroupDirs,
 } from "../../components/platform/local/cgroups.ts";
-import { onlineCpus } from "../../components/platform/local/limits.ts";
+import { onlineCpus, withDetectedLimits } from "../../components/platform/local/limits.ts";
 import { hostCreateScript, hostDeleteScript, localNames } from "../../components/platform/local/scripts.ts";
 import { bashSyntax } from "./helpers.ts";
 
@@ -27,9 +28,13 @@ describe("c2m:local.hostLimits", () => {
         assert.equal(parseSchema({}).local.hostLimits, undefined, "no limits unless the stack sets them");
     });
     test("errors name the key: CPUs that do not exist, a malformed list, memory ≤ 0, quota above the CPUs given, unknown role", () => {
+        // CPUs that exist are a machine fact, checked with the facts passed in (never read while parsing).
+        assert.deepEqual(machineProblems(parseSchema({ local: { hostLimits: { haproxy: { cpus: "0-2" } } } }), { onlineCpus: [0, 1] }),
+            [`c2m:local.hostLimits.haproxy.cpus: CPU(s) 2 of "0-2" do not exist on this machine (CPUs 0,1)`]);
+        assert.deepEqual(machineProblems(parseSchema({ local: { hostLimits: { haproxy: { cpus: "0-1" } } } }), { onlineCpus: [0, 1] }), []);
         const absent = Math.max(...onlineCpus()) + 1;
-        assert.match(problems({ local: { hostLimits: { haproxy: { cpus: `0-${absent}` } } } }).join("\n"),
-            new RegExp(`^c2m:local\\.hostLimits\\.haproxy\\.cpus: CPU\\(s\\) ${absent} of "0-${absent}" do not exist on this machine`));
+        assert.throws(() => withDetectedLimits(parseSchema({ local: { hostLimits: { haproxy: { cpus: `0-${absent}` } } } })),
+            (err: ConfigError) => new RegExp(`^c2m:local\\.hostLimits\\.haproxy\\.cpus: CPU\\(s\\) ${absent} of "0-${absent}" do not exist on this machine`).test(err.problems[0]));
         assert.match(problems({ local: { hostLimits: { client: { cpus: "one" } } } })[0], /^c2m:local\.hostLimits\.client\.cpus: "one" is not a CPU list/);
         assert.match(problems({ local: { hostLimits: { client: { cpus: "1-0" } } } })[0], /^c2m:local\.hostLimits\.client\.cpus: /);
         assert.match(problems({ local: { hostLimits: { haproxy: { memoryMiB: 0 } } } })[0], /^c2m:local\.hostLimits\.haproxy\.memoryMiB: /);

@@ -32,20 +32,6 @@ export function stackCgroupDirs(stack: string, root = CGROUP_ROOT): string[] {
     return [...V1_CONTROLLERS.map((c) => `${root}/${c}/c2m/${stack}`), `${root}/c2m/${stack}`];
 }
 
-/** CPU list ("0-2,5") → CPU numbers; undefined when it is not a list. Pure. */
-export function parseCpuList(list: string): number[] | undefined {
-    const cpus: number[] = [];
-    for (const part of list.trim().split(",")) {
-        const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-        if (!m) return undefined;
-        const first = Number(m[1]);
-        const last = m[2] === undefined ? first : Number(m[2]);
-        if (last < first) return undefined;
-        for (let c = first; c <= last; c++) cpus.push(c);
-    }
-    return cpus;
-}
-
 /**
  * The period a CPU quota is enforced over. A host that used its quota waits for the next period:
  * at the kernel's default 100 ms, a tenth of a CPU meant stalls of up to 90 ms (an LB at 50/s

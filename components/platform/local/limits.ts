@@ -1,7 +1,7 @@
 // Limits of the machine the local platform runs on, detected rather than assumed.
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import type { LabConfig } from "../../config.ts";
+import { ConfigError, machineProblems, type LabConfig, type MachineFacts } from "../../config.ts";
 
 /** Hard RLIMIT_NOFILE of this process: the most open files any lab process here can get. */
 export function detectNofileCeiling(): number {
@@ -30,8 +30,13 @@ export function detectMemoryBytes(): number {
     return Number(line?.split(/\s+/)[1] ?? 0) * 1024;
 }
 
-/** The config with this machine's limits filled in unless the stack sets them. */
-export function withDetectedLimits(config: LabConfig): LabConfig {
+/**
+ * The config with this machine's limits filled in unless the stack sets them; refused when it asks
+ * for what the machine does not have (CPUs that are not online).
+ */
+export function withDetectedLimits(config: LabConfig, machine: MachineFacts = { onlineCpus: onlineCpus() }): LabConfig {
+    const problems = machineProblems(config, machine);
+    if (problems.length > 0) throw new ConfigError(problems);
     const { nofileCeiling = detectNofileCeiling(), memoryBytes = detectMemoryBytes() } = config.local;
     return { ...config, local: { ...config.local, nofileCeiling, memoryBytes } };
 }
