@@ -185,7 +185,7 @@ export function panelQueries(scrapeIntervalS: number): PanelQuery[] {
 
 /**
  * The metrics role's own cost: Prometheus, every node_exporter and the HAProxy log sink (node on
- * the metrics host). The per-host process sampler's shell is not in it (measured apart: README).
+ * the metrics host). The per-host process sampler's shell is not in it (measured apart: docs/results/rate.md).
  */
 export const OVERHEAD_QUERIES = (scrapeIntervalS: number) => {
     const w = `${Math.max(4 * scrapeIntervalS, 2)}s`;
