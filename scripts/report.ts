@@ -11,7 +11,9 @@ import { readLedger, runTimeline } from "./ledger.ts";
 import { findRun, ledgerRow } from "./lib/ledger.ts";
 import { describeAllowances } from "../components/platform/allowances.ts";
 import { readRecord } from "../components/records/io.ts";
-import { RunRecordSchema } from "../components/records/runRecord.ts";
+import { RunRecordSchema, type RunRecord } from "../components/records/runRecord.ts";
+import type { LedgerRow } from "../components/records/ledgerRow.ts";
+import type { Timeline } from "./analysis/timeline.ts";
 import { TippingRecordSchema } from "../components/records/tippingRecord.ts";
 import { renderSvg } from "./lib/plot.ts";
 import { metricsCharts, timelineCharts, tippingChart, type Chart, type MetricsPanel } from "./analysis/reportCharts.ts";
@@ -95,6 +97,23 @@ function hostSampleTable(h: HostSamples | undefined): ReportTable[] {
     }];
 }
 
+/** The run page's facts: verdict, load, results, and every value that could not be read, as unknown. Pure. */
+export function runFacts(run: RunRecord, row: LedgerRow, timeline: Pick<Timeline, "peakInFlight">, extra: [string, string][] = []): [string, string][] {
+    const ms = (x: number | null) => (x === null ? "-" : `${x.toFixed(1)} ms`);
+    return [
+        ["verdict", `${row.verdict} (${row.why})`], ["stack / tier", `${row.stack} / ${row.tier}`], ["preset", row.preset],
+        ["started", row.startedAt], ["wall time", `${row.durationS} s`],
+        ["load", `${row.rate}/s per client × ${row.clients} clients for ${run.settings.durationS} s, ${row.frontends.join("+")}, sleep ${run.settings.sleepMs} ms, times ${run.settings.times}`],
+        ["requests", `${row.requests} (errors ${row.errors}, ${row.errorPct.toFixed(2)} %)`],
+        ["latency", `p50 ${ms(row.p50Ms)}, p99 ${ms(row.p99Ms)}, max ${ms(row.maxMs)}`],
+        ["peak requests in flight (clients)", String(timeline.peakInFlight)],
+        ["servers down in HAProxy at the end", run.serversDown === "unknown" ? "unknown (HAProxy's statistics could not be read after the run)"
+            : run.serversDown.length ? run.serversDown.join(", ") : "none"],
+        ...(row.unknown?.length ? [["unknown (could not be read)", row.unknown.join("; ")] as [string, string]] : []),
+        ...extra,
+    ];
+}
+
 export async function buildRunReport(dir: string): Promise<BuiltReport> {
     const t0 = performance.now();
     const run = readRecord(join(dir, "run.json"), RunRecordSchema);
@@ -105,16 +124,7 @@ export async function buildRunReport(dir: string): Promise<BuiltReport> {
     const row = ledgerRow(run, { preset: config.labConfig?.attack?.preset, platform: config.labConfig?.platform, peakConns: timeline.peakInFlight, peakConnsSource: "vegeta" });
     const startUnix = Date.parse(timeline.start) / 1000;
     const charts = [...timelineCharts(timeline), ...metricsCharts([...logs.panels, ...metrics.panels, ...hostSamplePanels(run.hostSamples)], startUnix)];
-    const ms = (x: number | null) => (x === null ? "-" : `${x.toFixed(1)} ms`);
-    const facts: [string, string][] = [
-        ["verdict", `${row.verdict} (${row.why})`], ["stack / tier", `${row.stack} / ${row.tier}`], ["preset", row.preset],
-        ["started", row.startedAt], ["wall time", `${row.durationS} s`],
-        ["load", `${row.rate}/s per client × ${row.clients} clients for ${run.settings.durationS} s, ${row.frontends.join("+")}, sleep ${run.settings.sleepMs} ms, times ${run.settings.times}`],
-        ["requests", `${row.requests} (errors ${row.errors}, ${row.errorPct.toFixed(2)} %)`],
-        ["latency", `p50 ${ms(row.p50Ms)}, p99 ${ms(row.p99Ms)}, max ${ms(row.maxMs)}`],
-        ["peak requests in flight (clients)", String(timeline.peakInFlight)],
-        ...metrics.facts,
-    ];
+    const facts = runFacts(run, row, timeline, metrics.facts);
     const tables: ReportTable[] = [
         {
             title: "vegeta processes", header: ["client", "frontend", "source address", "rate/s", "connections"],
@@ -122,7 +132,8 @@ export async function buildRunReport(dir: string): Promise<BuiltReport> {
         },
         {
             title: "What HAProxy counted per frontend", header: ["frontend", "connections", "requests"],
-            rows: Object.entries(run.haproxy).map(([f, c]) => [f, String(c?.sessions ?? "?"), String(c?.requests ?? "?")]),
+            rows: Object.entries(run.haproxy).map(([f, c]) => [f, String(c?.sessions ?? "unknown"), String(c?.requests ?? "unknown")]),
+            note: Object.values(run.haproxy).some((c) => c === undefined) ? "unknown: HAProxy's statistics were not read both before and after the run." : undefined,
         },
         ...logs.tables,
         ...hostSampleTable(run.hostSamples),
@@ -133,10 +144,11 @@ export async function buildRunReport(dir: string): Promise<BuiltReport> {
             const t = read(dir, f);
             return t ? [{ title: `vegeta report (${f === "report.txt" ? "all frontends, merged" : f.slice(7, -4)})`, text: t }] : [];
         }),
-        ...(run.oom ? [{ title: `Out of memory (bench:oom): ${run.oom.killed ? "HAProxy OOM-killed" : "no OOM kill"} (${run.oom.by}) at ` +
-            `${run.oom.heldAtOom} connections in ${run.oom.memoryMiB} MiB, planner ${run.oom.predicted}`, text: JSON.stringify(run.oom, null, 2) }] : []),
+        ...(run.oom ? [{ title: `Out of memory (bench:oom): ${run.oom.killed === "unknown" ? "OOM kill unknown" : run.oom.killed ? "HAProxy OOM-killed" : "no OOM kill"} ` +
+            `(${run.oom.by}) at ${run.oom.heldAtOom ?? "unknown"} connections (HAProxy's count, last reading) in ${run.oom.memoryMiB} MiB, planner ${run.oom.predicted}`,
+            text: JSON.stringify(run.oom, null, 2) }] : []),
         ...(run.failedProcesses.length ? [{ title: "Failed vegeta processes", text: JSON.stringify(run.failedProcesses, null, 2) }] : []),
-        ...(run.allowances ? [{ title: `Allowance counters (what the platform dropped)${run.allowances.exceeded ? ": INVALID RUN" : ""}`,
+        ...(run.allowances ? [{ title: `Allowance counters (what the platform dropped)${run.allowances.exceeded ? ": INVALID RUN" : run.allowances.unreadable.length ? ": VALIDITY UNKNOWN" : ""}`,
             text: [...describeAllowances(run.allowances), JSON.stringify({ before: run.allowances.before, after: run.allowances.after }, null, 2)].join("\n") }] : []),
         { title: "Config (settings and the stack's lab config)", text: read(dir, "config.yaml") ?? "(none)" },
         { title: "haproxy.cfg", text: read(dir, "haproxy.cfg") ?? "(none)" },

@@ -66,18 +66,29 @@ export interface AllowanceCheck {
     /** A drop counter rose on some host during the run: the run is invalid. */
     exceeded: boolean;
     increases: AllowanceIncrease[];
-    /** Hosts, or host:counter, read before but not after (or the other way): nothing can be said of them. */
+    /**
+     * What could not be judged: a host not read before or after the run (or not at all), a host
+     * read without a single drop counter, or host:counter read only once. Any of them makes the
+     * run's validity unknown, never valid.
+     */
     unreadable: string[];
 }
 
-/** Compares two readings, host by host: any increase of a drop counter marks the run invalid. */
-export function diffAllowances(before: Record<string, AllowanceCounters>, after: Record<string, AllowanceCounters>): AllowanceCheck {
+/**
+ * Compares two readings, host by host: any increase of a drop counter marks the run invalid.
+ * `hosts`: every host that was to be read, so one that answered neither time is unreadable too,
+ * not absent from the check.
+ */
+export function diffAllowances(before: Record<string, AllowanceCounters>, after: Record<string, AllowanceCounters>, hosts: string[] = []): AllowanceCheck {
     const increases: AllowanceIncrease[] = [];
     const unreadable: string[] = [];
-    for (const host of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) {
+    const drops = (c: AllowanceCounters) => Object.keys(c).filter((k) => !GAUGES.has(k));
+    for (const host of [...new Set([...hosts, ...Object.keys(before), ...Object.keys(after)])].sort()) {
         const b = before[host];
         const a = after[host];
         if (!b || !a) { unreadable.push(host); continue; }
+        // A script that ran but printed no drop counter (its file or tool missing) read nothing.
+        if (drops(b).length === 0 || drops(a).length === 0) { unreadable.push(host); continue; }
         for (const counter of [...new Set([...Object.keys(b), ...Object.keys(a)])].sort()) {
             if (GAUGES.has(counter)) continue;
             if (b[counter] === undefined || a[counter] === undefined) { unreadable.push(`${host}:${counter}`); continue; }
@@ -87,10 +98,10 @@ export function diffAllowances(before: Record<string, AllowanceCounters>, after:
     return { before, after, exceeded: increases.length > 0, increases, unreadable };
 }
 
-/** One line per increase, for the run's summary. */
+/** One line per increase, for the run's summary; one for what could not be read, which leaves the run's validity unknown. */
 export function describeAllowances(check: AllowanceCheck): string[] {
     return [
         ...check.increases.map((i) => `INVALID RUN: ${i.host} ${i.counter} rose by ${i.after - i.before} (${i.before} → ${i.after}): the platform dropped traffic`),
-        ...(check.unreadable.length ? [`allowance counters unreadable before or after the run: ${check.unreadable.join(", ")}`] : []),
+        ...(check.unreadable.length ? [`VALIDITY UNKNOWN: allowance counters unreadable before or after the run: ${check.unreadable.join(", ")}`] : []),
     ];
 }

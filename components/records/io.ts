@@ -7,11 +7,25 @@ import type { z } from "zod";
 /** At most this many failing fields are listed in one error. */
 const MAX_ISSUES = 5;
 
+/** What a field expects, in words: "array", or "array or \"unknown\"" for a union. */
+function expectedOf(issue: z.core.$ZodIssue): string | undefined {
+    if (issue.code === "invalid_type") return issue.expected;
+    if (issue.code === "invalid_value") return issue.values.map((v) => JSON.stringify(v)).join(" or ");
+    if (issue.code === "invalid_union") {
+        const each = issue.errors.map((branch) => (branch[0] ? expectedOf(branch[0]) : undefined));
+        return each.every((x) => x !== undefined) ? each.join(" or ") : undefined;
+    }
+    return undefined;
+}
+
 /** One line per failing field: "field processes.0.ratePerSecond: expected number, received string". */
-function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+function describeIssues(issues: readonly z.core.$ZodIssue[], value: unknown): string {
+    const at = (path: readonly PropertyKey[]) => path.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined), value);
     const lines = issues.slice(0, MAX_ISSUES).map((issue) => {
         const where = issue.path.length ? `field ${issue.path.map(String).join(".")}` : "record";
         if (issue.code === "invalid_type" && /received undefined$/.test(issue.message)) return `${where}: missing (expected ${issue.expected})`;
+        // A union (a value or "unknown") names what it takes when the field is missing.
+        if (issue.code === "invalid_union" && at(issue.path) === undefined && expectedOf(issue)) return `${where}: missing (expected ${expectedOf(issue)})`;
         return `${where}: ${issue.message.replace(/^Invalid input: /, "")}`;
     });
     if (issues.length > MAX_ISSUES) lines.push(`(and ${issues.length - MAX_ISSUES} more)`);
@@ -31,7 +45,7 @@ export function parseJson(text: string, source: string): unknown {
 /** A decoded value checked against its schema. */
 export function checkRecord<S extends z.ZodType>(value: unknown, schema: S, source: string): z.output<S> {
     const parsed = schema.safeParse(value);
-    if (!parsed.success) throw new Error(`${source}: ${describeIssues(parsed.error.issues)}`);
+    if (!parsed.success) throw new Error(`${source}: ${describeIssues(parsed.error.issues, value)}`);
     return parsed.data;
 }
 
@@ -42,7 +56,7 @@ export function parseRecord<S extends z.ZodType>(text: string, schema: S, source
 /** The record's text as written: checked first, so an invalid record never reaches a file. */
 function formatRecord<S extends z.ZodType>(value: z.input<S>, schema: S, target: string, indent?: number): string {
     const parsed = schema.safeParse(value);
-    if (!parsed.success) throw new Error(`${target}: refusing to write an invalid record: ${describeIssues(parsed.error.issues)}`);
+    if (!parsed.success) throw new Error(`${target}: refusing to write an invalid record: ${describeIssues(parsed.error.issues, value)}`);
     return JSON.stringify(parsed.data, null, indent);
 }
 

@@ -28,8 +28,14 @@ export const LedgerRowSchema = z.strictObject({
     /** Most concurrent connections seen (server side from metrics when recorded, else requests in flight at the clients). */
     peakConns: z.number().nullable(),
     peakConnsSource: z.enum(["metrics", "vegeta", "none"]),
-    /** invalid: the platform dropped traffic during the run (allowance counters rose), whatever vegeta saw. */
-    verdict: z.enum(["pass", "fail", "interrupted", "invalid"]),
+    /**
+     * invalid: the platform dropped traffic during the run (allowance counters rose), whatever vegeta
+     * saw. unknown: the run would pass, but a value its verdict needs could not be read (a host's
+     * allowance counters, whether bench:oom's HAProxy was killed): `why` names it.
+     */
+    verdict: z.enum(["pass", "fail", "interrupted", "invalid", "unknown"]),
     why: z.string(),
+    /** Values of the run that could not be read, each with why (the verdict needs some of them; absent: none, or an older row). */
+    unknown: z.array(z.string()).optional(),
 });
 export type LedgerRow = z.infer<typeof LedgerRowSchema>;

@@ -71,10 +71,20 @@ export const OOM_ENDINGS = ["oom_kill", "process_gone", "plateau", "ramp_end", "
 const OomSchema = z.strictObject({
     host: z.string(),
     memoryMiB: z.number().positive(),
-    killed: z.boolean(),
+    /** "unknown": no kill was counted or logged, and the host's processes could not be listed (cgroup.procs unreadable) to tell. */
+    killed: z.union([z.boolean(), z.literal("unknown")]),
     by: z.enum(OOM_ENDINGS),
-    /** Most end-to-end connections held before the ramp ended (before the kill). */
-    heldAtOom: z.number().int().min(0),
+    /**
+     * End-to-end connections HAProxy counted (its statistics: the least of its frontend's and its
+     * backend's current sessions) at its last reading before the sample that saw the ramp end (the
+     * kill); null when no reading of HAProxy's statistics succeeded before it. Older runs: the most
+     * held by the sockets' count.
+     */
+    heldAtOom: z.number().int().min(0).nullable(),
+    /** When that reading was taken, s before the sample that saw the ramp end (absent in older runs). */
+    heldAtOomAgeS: z.number().min(0).optional(),
+    /** The most HAProxy counted at any reading of the ramp (the peak, which can come before the last reading). */
+    heldPeak: z.number().int().min(0).nullable().optional(),
     /** The planner's connections for that memory (components/plan/costs.ts). */
     predicted: z.number().int().min(0),
     /** The cgroup's OOM kill count, limit hits (failcnt) and peak memory. */
@@ -83,8 +93,8 @@ const OomSchema = z.strictObject({
     peakMemoryBytes: z.number().min(0),
     /** Processes the kernel log says it killed in the host's cgroup. */
     killedProcesses: z.array(z.strictObject({ pid: z.number().int(), task: z.string() })),
-    /** HAProxy processes of the host that were gone when the ramp ended. */
-    goneProcesses: z.array(z.number().int()),
+    /** HAProxy processes of the host that were gone when the ramp ended; "unknown" when its cgroup.procs could not be read then. */
+    goneProcesses: z.union([z.array(z.number().int()), z.literal("unknown")]),
     kernelLog: z.array(z.string()),
 });
 
@@ -149,8 +159,11 @@ export const RunRecordSchema = z.strictObject({
     /** What HAProxy itself counted on each frontend during the run. */
     haproxy: z.record(z.string(), z.strictObject({ sessions: z.number(), requests: z.number() }).optional()),
     backend: BackendCountersSchema.optional(),
-    /** Backend servers HAProxy's health checks had taken out (not UP) when the run ended. */
-    serversDown: z.array(z.string()),
+    /**
+     * Backend servers HAProxy's health checks had taken out (not UP) when the run ended; "unknown"
+     * when its statistics could not be read after the run (never [] for a page not read).
+     */
+    serversDown: z.union([z.array(z.string()), z.literal("unknown")]),
     failedProcesses: z.array(FailedProcessSchema),
     /** Key of the certificate the TLS frontend served (c2m:haproxy.tls.certificate), when the run attacked it; absent in older runs. */
     certificate: z.enum(CERTIFICATES).optional(),

@@ -31,10 +31,13 @@ export function ledgerRow(run: RunRecord, extra: { preset?: string; platform?: s
     const ms = (ns: number | undefined) => (ns === undefined ? null : Math.round(ns / 1e4) / 100);
     let verdict: LedgerRow["verdict"] = "pass";
     let why = `errors ${(errorRatio * 100).toFixed(2)} % ≤ ${FAIL_ERROR_RATIO * 100} %`;
+    const unknown = unknownValues(run);
     if (run.oom) {
         // bench:oom: the ramp ends on purpose (OOM kill or no more growth); that is its outcome.
-        verdict = run.oom.killed ? "fail" : "pass";
-        why = `${run.oom.killed ? "OOM-killed" : "not OOM-killed"} (${run.oom.by}) at ${run.oom.heldAtOom} connections in ${run.oom.memoryMiB} MiB (planner: ${run.oom.predicted})`;
+        const held = run.oom.heldAtOom === null ? "an unknown number of" : String(run.oom.heldAtOom);
+        const at = `at ${held} connections in ${run.oom.memoryMiB} MiB (planner: ${run.oom.predicted})`;
+        if (run.oom.killed === "unknown") { verdict = "unknown"; why = `whether HAProxy was OOM-killed is unknown (${run.oom.by}; its processes could not be listed) ${at}`; }
+        else { verdict = run.oom.killed ? "fail" : "pass"; why = `${run.oom.killed ? "OOM-killed" : "not OOM-killed"} (${run.oom.by}) ${at}`; }
     } else if (run.interrupted) { verdict = "interrupted"; why = "stopped by the operator"; }
     else if (run.allowances?.exceeded) {
         verdict = "invalid";
@@ -43,6 +46,12 @@ export function ledgerRow(run: RunRecord, extra: { preset?: string; platform?: s
     else if (run.failedProcesses.length > 0) { verdict = "fail"; why = `${run.failedProcesses.length} vegeta processes failed`; }
     else if (requests === 0) { verdict = "fail"; why = "no results"; }
     else if (errorRatio > FAIL_ERROR_RATIO) { verdict = "fail"; why = `errors ${(errorRatio * 100).toFixed(2)} % > ${FAIL_ERROR_RATIO * 100} %`; }
+    else if (!run.allowances || run.allowances.unreadable.length > 0) {
+        // A pass says the platform dropped nothing: without every host's counters read twice, nobody knows.
+        verdict = "unknown";
+        why = `${why}, but whether the platform dropped traffic is unknown: ${!run.allowances ? "no allowance counters recorded"
+            : `allowance counters unreadable on ${run.allowances.unreadable.join(", ")}`}`;
+    }
     return {
         id: run.runId, stack: run.stack, tier: tierOf(run.stack, extra.platform), preset: presetLabel(extra.preset, run.settings),
         startedAt: new Date(run.startedAt).toISOString(),
@@ -53,7 +62,19 @@ export function ledgerRow(run: RunRecord, extra: { preset?: string; platform?: s
         p50Ms: ms(s?.latencies["50th"]), p99Ms: ms(s?.latencies["99th"]), maxMs: ms(s?.latencies.max),
         peakConns: extra.peakConns ?? null, peakConnsSource: extra.peakConns === undefined ? "none" : extra.peakConnsSource ?? "vegeta",
         verdict, why,
+        ...(unknown.length ? { unknown } : {}),
     };
+}
+
+/** What the run could not read, each with why: the ledger, `lab runs` and the report show them. Pure. */
+export function unknownValues(run: RunRecord): string[] {
+    return [
+        ...(!run.allowances ? ["allowance counters (not recorded)"]
+            : run.allowances.unreadable.map((u) => `allowance counters of ${u} (unreadable before or after the run)`)),
+        ...(run.serversDown === "unknown" ? ["servers down at the end (HAProxy's statistics unreadable after the run)"] : []),
+        ...(run.oom?.killed === "unknown" ? ["whether HAProxy was OOM-killed (its cgroup.procs unreadable, no kill counted or logged)"] : []),
+        ...(run.oom && run.oom.heldAtOom === null ? ["connections held at the OOM kill (no HAProxy statistics read before it)"] : []),
+    ];
 }
 
 /**
@@ -106,7 +127,7 @@ export function formatRuns(rows: LedgerRow[]): string {
         rows.map((r) => [
             r.id, r.stack, r.tier, r.preset, num(r.rate, r.rate % 1 ? 1 : 0), String(r.clients), frontendsLabel(r), String(r.requests),
             r.peakConns === null ? "-" : `${r.peakConns}${r.peakConnsSource === "vegeta" ? "*" : ""}`,
-            num(r.p50Ms), num(r.p99Ms), `${r.errorPct.toFixed(2)} %`, num(r.durationS), r.verdict,
+            num(r.p50Ms), num(r.p99Ms), `${r.errorPct.toFixed(2)} %`, num(r.durationS), r.verdict + (r.unknown?.length ? ` (${r.unknown.length} unknown)` : ""),
         ]),
     ) + (rows.some((r) => r.peakConnsSource === "vegeta") ? "\n* peak requests in flight at the clients (no server metrics recorded)" : "");
 }
@@ -120,6 +141,7 @@ export function formatCompare(a: LedgerRow, b: LedgerRow, details: { a?: Record<
         ["peak conns", (r) => (r.peakConns === null ? "-" : `${r.peakConns} (${r.peakConnsSource})`)],
         ["p50 ms", (r) => num(r.p50Ms)], ["p99 ms", (r) => num(r.p99Ms)], ["max ms", (r) => num(r.maxMs)],
         ["errors", (r) => `${r.errors} (${r.errorPct.toFixed(2)} %)`], ["verdict", (r) => `${r.verdict}: ${r.why}`],
+        ["unknown", (r) => (r.unknown?.length ? r.unknown.join("; ") : "-")],
     ];
     const rows = fields.map(([name, get]) => [name, get(a), get(b), delta(name, a, b)]);
     const flatA = flatten(details.a ?? {});

@@ -7,7 +7,9 @@ import {
     type AttackSettings, type ClientInfo, type VegetaProcess, vegetaRate,
 } from "../../components/render/attack.ts";
 import { LabConfigSchema } from "../../components/config.ts";
-import { checkAttackOverrides } from "../../scripts/attack.ts";
+import { checkAttackOverrides, formatSummary, serversDownAfter, type AttackResult } from "../../scripts/attack.ts";
+import { parseStatsCsv } from "../../scripts/lib/haproxyStats.ts";
+import { BACKEND_NAME } from "../../components/render/haproxyConfig.ts";
 import { bashSyntax, runBash, tempDir } from "./helpers.ts";
 
 describe("attackSettings", () => {
@@ -226,5 +228,28 @@ describe("checkAttackOverrides", () => {
             assert.match(err.message, /^attack options --cpus 2000 --workers 8 do not fit this lab: .*c2m:attack\.cpus/s);
             return true;
         });
+    });
+});
+
+describe("HAProxy's statistics after the run", () => {
+    const page = (status: string) => parseStatsCsv([
+        "# pxname,svname,status,scur,stot",
+        `${BACKEND_NAME},pong-0,${status},0,10`,
+        `${BACKEND_NAME},BACKEND,UP,0,10`,
+    ].join("\n"));
+    const result = (serversDown: AttackResult["serversDown"]) => ({
+        runId: "r", dir: "/tmp/r", interrupted: false, perFrontend: {}, haproxy: {}, failedProcesses: [], serversDown,
+    }) as unknown as AttackResult;
+
+    test("unreadable: servers down is unknown in the record and the summary, not an empty list", () => {
+        assert.equal(serversDownAfter(new Error("timed out")), "unknown");
+        assert.match(formatSummary(result("unknown")), /servers down in HAProxy at the end: unknown \(its statistics could not be read after the run\)/);
+    });
+
+    test("read: the servers not UP, or none", () => {
+        assert.deepEqual(serversDownAfter(page("DOWN")), ["pong-0"]);
+        assert.deepEqual(serversDownAfter(page("UP")), []);
+        assert.match(formatSummary(result(["pong-0"])), /DOWN in HAProxy at the end: pong-0/);
+        assert.doesNotMatch(formatSummary(result([])), /servers down|DOWN/);
     });
 });

@@ -40,9 +40,13 @@ function run(o: Partial<RunRecord> = {}): RunRecord {
         processes: [vegetaProcess("client-0", "198.18.0.10"), vegetaProcess("client-0", "198.18.0.11"), vegetaProcess("client-1", "198.18.0.12")],
         versions: { pulumi: "3.270.0", node: "22.23.3", vegeta: "v12", haproxy: "2.6.12" },
         summary: summary(2000, 1, { "50th": 32_347_806, "99th": 57_017_678, max: 64_180_153 }),
-        perFrontend: {}, haproxy: {}, serversDown: [], failedProcesses: [], ...o,
+        perFrontend: {}, haproxy: {}, serversDown: [], failedProcesses: [],
+        allowances: diffAllowances(HOSTS_READ, HOSTS_READ, Object.keys(HOSTS_READ)), ...o,
     };
 }
+
+/** Every host's conntrack drop counters, read alike before and after the run. */
+const HOSTS_READ = { "client-0": { conntrack_drop: 0 }, "client-1": { conntrack_drop: 0 }, "haproxy-0": { conntrack_drop: 0 }, "backend-0": { conntrack_drop: 0 } };
 
 describe("timeline from per-request records", () => {
     test("bins requests, successes, errors and latency percentiles by send time", () => {
@@ -139,6 +143,47 @@ describe("ledger rows", () => {
         assert.match(invalid.why, /lb-0 conntrack_allowance_exceeded \+7/);
         assert.equal(ledgerRow(run({ allowances: diffAllowances(counters(3), counters(3)) }), {}).verdict, "pass");
         assert.doesNotThrow(() => LedgerRowSchema.parse(invalid));
+    });
+
+    test("a host whose allowance counters were read neither before nor after the run leaves the verdict unknown, never pass", () => {
+        const { "haproxy-0": _lb, ...withoutLb } = HOSTS_READ;
+        const check = diffAllowances(withoutLb, withoutLb, Object.keys(HOSTS_READ));
+        assert.deepEqual(check.unreadable, ["haproxy-0"]);
+        const row = ledgerRow(run({ allowances: check }), {});
+        assert.equal(row.verdict, "unknown");
+        assert.match(row.why, /whether the platform dropped traffic is unknown: allowance counters unreadable on haproxy-0/);
+        assert.deepEqual(row.unknown, ["allowance counters of haproxy-0 (unreadable before or after the run)"]);
+        assert.doesNotThrow(() => LedgerRowSchema.parse(row));
+        assert.match(formatRuns([row]), /unknown \(1 unknown\)/);
+    });
+
+    test("a host read without a single drop counter, or a run with no allowance check at all, is unknown too", () => {
+        const empty = { ...HOSTS_READ, "haproxy-0": {} };
+        assert.deepEqual(diffAllowances(empty, empty, Object.keys(HOSTS_READ)).unreadable, ["haproxy-0"]);
+        const row = ledgerRow(run({ allowances: undefined }), {});
+        assert.equal(row.verdict, "unknown");
+        assert.match(row.why, /no allowance counters recorded/);
+        // A failure is a failure whatever else is unknown.
+        assert.equal(ledgerRow(run({ allowances: undefined, summary: summary(1000, 0.9) }), {}).verdict, "fail");
+    });
+
+    test("HAProxy's statistics unreadable after the run: servers down is unknown in the row, not an empty list", () => {
+        const row = ledgerRow(run({ serversDown: "unknown" }), {});
+        assert.deepEqual(row.unknown, ["servers down at the end (HAProxy's statistics unreadable after the run)"]);
+        assert.equal(ledgerRow(run(), {}).unknown, undefined);
+        assert.match(formatCompare(row, ledgerRow(run(), {})), /unknown +servers down at the end/);
+    });
+
+    test("bench:oom: a kill that could be neither counted nor ruled out (cgroup.procs unreadable) is unknown, not pass", () => {
+        const oom = { host: "haproxy-0", memoryMiB: 256, by: "plateau" as const, heldAtOom: 9000, heldAtOomAgeS: 0.3, heldPeak: 9010, predicted: 8857,
+            oomKills: 0, limitHits: 3, peakMemoryBytes: 2 ** 28, killedProcesses: [], kernelLog: [] };
+        const row = ledgerRow(run({ oom: { ...oom, killed: "unknown", goneProcesses: "unknown" } }), {});
+        assert.equal(row.verdict, "unknown");
+        assert.match(row.why, /whether HAProxy was OOM-killed is unknown/);
+        assert.equal(ledgerRow(run({ oom: { ...oom, killed: false, goneProcesses: [] } }), {}).verdict, "pass");
+        const noReading = ledgerRow(run({ oom: { ...oom, killed: true, by: "oom_kill", goneProcesses: [], heldAtOom: null } }), {});
+        assert.match(noReading.why, /^OOM-killed \(oom_kill\) at an unknown number of connections/);
+        assert.ok(noReading.unknown?.some((u) => /connections held at the OOM kill/.test(u)));
     });
 
     test("preset label marks overridden settings; the tier comes from AWS stack names", () => {

@@ -7,6 +7,11 @@ import { metricsCharts, timelineCharts, tippingChart, type MetricsPanel } from "
 import { escapeHtml, renderReportHtml, sanitizeSvg } from "../../scripts/analysis/report.ts";
 import { renderSvg } from "../../scripts/lib/plot.ts";
 import { searchTippingPoint, DEFAULT_TIPPING } from "../../scripts/analysis/tipping.ts";
+import { runFacts } from "../../scripts/report.ts";
+import { ledgerRow } from "../../scripts/lib/ledger.ts";
+import { diffAllowances } from "../../components/platform/allowances.ts";
+import { PRESET_SETTINGS } from "../../components/render/attack.ts";
+import type { RunRecord } from "../../components/records/runRecord.ts";
 
 const T0 = Date.parse("2026-11-25T12:00:00Z");
 
@@ -79,5 +84,35 @@ describe("report page", () => {
         assert.doesNotMatch(html, /<(link|img|iframe)\b|src="http|@import/);
         assert.match(html, /<td>&lt;b&gt;<\/td>/);
         assert.match(html, /<pre>Requests &lt;total&gt;<\/pre>/);
+    });
+});
+
+describe("a run page's facts", () => {
+    const counters = { "client-0": { conntrack_drop: 0 }, "haproxy-0": { conntrack_drop: 0 } };
+    const run = (o: Partial<RunRecord>): RunRecord => ({
+        runId: "20261207-120000-local", stack: "local", startedAt: "2026-12-07T12:00:00.000Z", finishedAt: "2026-12-07T12:00:10.000Z",
+        interrupted: false, settings: { ...PRESET_SETTINGS.smoke },
+        processes: [{ client: "client-0", frontend: "plain", laddr: "198.18.0.10", ratePerSecond: 10, connections: 10 }],
+        versions: { pulumi: "3", node: "22", vegeta: "v12", haproxy: "2.6" },
+        summary: { requests: 100, success: 1, rate: 10, throughput: 10, status_codes: {}, errors: [],
+            latencies: { mean: 1e6, "50th": 1e6, "90th": 1e6, "95th": 1e6, "99th": 2e6, max: 3e6 } },
+        perFrontend: {}, haproxy: { plain: undefined }, serversDown: [], failedProcesses: [],
+        allowances: diffAllowances(counters, counters, Object.keys(counters)), ...o,
+    });
+    const facts = (r: RunRecord) => new Map(runFacts(r, ledgerRow(r, {}), { peakInFlight: 5 }));
+
+    test("HAProxy's statistics and a host's allowance counters unreadable: unknown on the page, and the verdict is not pass", () => {
+        const { "haproxy-0": _, ...clientOnly } = counters;
+        const f = facts(run({ serversDown: "unknown", allowances: diffAllowances(clientOnly, clientOnly, Object.keys(counters)) }));
+        assert.match(f.get("verdict")!, /^unknown \(/);
+        assert.match(f.get("servers down in HAProxy at the end")!, /^unknown/);
+        assert.match(f.get("unknown (could not be read)")!, /allowance counters of haproxy-0.*servers down at the end/);
+    });
+
+    test("everything read: pass, none down, no unknown line", () => {
+        const f = facts(run({}));
+        assert.match(f.get("verdict")!, /^pass /);
+        assert.equal(f.get("servers down in HAProxy at the end"), "none");
+        assert.equal(f.has("unknown (could not be read)"), false);
     });
 });
