@@ -103,7 +103,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
     const target = (name: string): SshTarget => out.inventory.find((x) => x.name === name)!.ssh;
     const plan = planVegetaProcesses(settings, clients, { plain: out.vips.plain, tls: out.vips.tls }, runId);
     mkdirSync(join(dir, "results"), { recursive: true });
-    const ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh.host));
+    const ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh));
     const http = new HostHttp(ssh, out.inventory);
     const startedAt = new Date();
     let interrupted = false;
@@ -158,13 +158,14 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         // A lost client's processes are attributed once, whether their run or their collection failed.
         const same = (a: { client: string; frontend: string; laddr: string }, b: typeof a) => a.client === b.client && a.frontend === b.frontend && a.laddr === b.laddr;
         failedProcesses.push(...missing.filter((m) => !failedProcesses.some((f) => same(f, m))));
-        const statsAfter = await fetchStats(http, out.vips.stats).catch((err: Error) => {
+        const statsRead = await fetchStats(http, out.vips.stats).catch((err: Error) => {
             process.stderr.write(`HAProxy statistics after the run unavailable: ${err.message}\n`);
-            return [] as StatsRow[];
+            return err;
         });
-        const allowances = diffAllowances(allowancesBefore, await readAllowances(ssh, allowanceHosts, target, allowanceScript));
+        const statsAfter = statsRead instanceof Error ? [] : statsRead;
+        const allowances = diffAllowances(allowancesBefore, await readAllowances(ssh, allowanceHosts, target, allowanceScript), allowanceHosts);
         for (const line of describeAllowances(allowances)) process.stderr.write(`${line}\n`);
-        const serversDown = downServers(statsAfter, BACKEND_NAME);
+        const serversDown = serversDownAfter(statsRead);
         const perFrontend: AttackResult["perFrontend"] = {};
         const haproxy: AttackResult["haproxy"] = {};
         for (const frontend of settings.frontends) {
@@ -200,6 +201,11 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         sampling?.stop(); // an attack that failed part-way leaves no timer behind
         ssh.close();
     }
+}
+
+/** Backend servers HAProxy had taken out when the run ended; "unknown" when its statistics could not be read (not [], which says none was down). */
+export function serversDownAfter(stats: StatsRow[] | Error): RunRecord["serversDown"] {
+    return stats instanceof Error ? "unknown" : downServers(stats, BACKEND_NAME);
 }
 
 /** Each host's allowance counters (the platform's script over SSH); a host that does not answer is left out, so it shows as unreadable. */
@@ -289,7 +295,8 @@ export function formatSummary(r: AttackResult): string {
         line("all", r.summary),
         ...Object.entries(r.perFrontend).map(([f, s]) => `${line(f, s)}  haproxy: ${r.haproxy[f]?.requests ?? "?"} requests over ${r.haproxy[f]?.sessions ?? "?"} connections`),
         ...r.failedProcesses.map((f) => `FAILED vegeta on ${f.client} (${f.frontend}, ${f.laddr}) exit ${f.code}: ${f.stderr}`),
-        ...(r.serversDown?.length ? [`DOWN in HAProxy at the end: ${r.serversDown.join(", ")}`] : []),
+        ...(r.serversDown === "unknown" ? ["servers down in HAProxy at the end: unknown (its statistics could not be read after the run)"]
+            : r.serversDown?.length ? [`DOWN in HAProxy at the end: ${r.serversDown.join(", ")}`] : []),
         ...(r.allowances ? describeAllowances(r.allowances) : []),
     ].join("\n");
 }
