@@ -215,8 +215,12 @@ export function parseOomKills(dmesg: string, rel: string, pids?: number[]): Kern
     return kills;
 }
 
-/** One sample of the ramp into a memory-limited LB. */
-export interface RampSample { t: number; held: number; oomKills: number; haproxyPids: number[] }
+/**
+ * One sample of the ramp into a memory-limited LB: `held` from the hosts' sockets (the ramp's
+ * decisions), `haproxyHeld` as HAProxy counted it (its statistics; undefined when not read), the
+ * HAProxy processes in the host's cgroup (undefined when its cgroup.procs could not be read).
+ */
+export interface RampSample { t: number; held: number; oomKills: number; haproxyPids: number[] | undefined; haproxyHeld?: number }
 
 export type RampEnding = "oom_kill" | "process_gone" | "plateau" | "ramp_end";
 
@@ -230,7 +234,8 @@ export function rampEnding(samples: RampSample[], baseline: RampSample, o: { pla
     const s = samples.at(-1);
     if (!s) return undefined;
     if (s.oomKills > baseline.oomKills) return "oom_kill";
-    if (baseline.haproxyPids.some((p) => !s.haproxyPids.includes(p))) return "process_gone";
+    // Processes not listed (cgroup.procs unreadable) are not gone: that sample says nothing of them.
+    if (s.haproxyPids !== undefined && baseline.haproxyPids?.some((p) => !s.haproxyPids!.includes(p))) return "process_gone";
     const peak = Math.max(...samples.map((x) => x.held));
     const window = samples.filter((x) => x.t >= s.t - o.plateauS);
     if (s.t >= o.plateauS + 5 && peak > 0 && samples[0].t <= s.t - o.plateauS) {
@@ -262,4 +267,36 @@ export function errorsBeforeStop(results: VegetaResult[], stopMs: number): { sta
         if (end < stopMs && r.code !== 200) failed++;
     }
     return { started, failed };
+}
+
+/** Endings that are a kill: the sample that saw one was read after it. */
+const KILLS: readonly string[] = ["oom_kill", "process_gone"];
+
+/**
+ * held_at_oom: what HAProxy counted at its last reading before the kill — the samples before the
+ * one that saw a kill (that one was read after it; for any other ending, up to the last sample) —
+ * with how long before that sample it was read; and the most HAProxy counted at any of those
+ * readings (the peak, its own figure). null when HAProxy's statistics were never read. Pure.
+ */
+export function heldAtOom(samples: RampSample[], by: string): { held: number | null; ageS: number | null; peak: number | null } {
+    const last = samples.at(-1);
+    if (!last) return { held: null, ageS: null, peak: null };
+    const before = KILLS.includes(by) ? samples.slice(0, -1) : samples;
+    const read = before.filter((s) => s.haproxyHeld !== undefined);
+    const at = read.at(-1);
+    if (!at) return { held: null, ageS: null, peak: null };
+    return { held: at.haproxyHeld!, ageS: Math.round((last.t - at.t) * 100) / 100, peak: Math.max(...read.map((s) => s.haproxyHeld!)) };
+}
+
+/**
+ * Whether the LB's HAProxy was killed: a kill the cgroup counted or the kernel logged is known; else
+ * a baseline process missing from the host's processes at the end is gone; when those could not be
+ * listed (cgroup.procs unreadable), gone and killed are unknown, not "gone" nor false. Pure.
+ */
+export function killedState(o: { oomKillsRose: boolean; kernelKills: number; baselinePids: number[]; lastPids: number[] | undefined }):
+    { killed: boolean | "unknown"; gone: number[] | "unknown" } {
+    const gone = o.lastPids === undefined ? "unknown" as const : o.baselinePids.filter((p) => !o.lastPids!.includes(p));
+    if (o.oomKillsRose || o.kernelKills > 0) return { killed: true, gone };
+    if (gone === "unknown") return { killed: "unknown", gone };
+    return { killed: gone.length > 0, gone };
 }

@@ -25,7 +25,11 @@ import { readRecord, writeRecord } from "../components/records/io.ts";
 import { RunRecordSchema, type RunRecord } from "../components/records/runRecord.ts";
 import { recordRunDir } from "../scripts/ledger.ts";
 import { buildRunReport } from "../scripts/report.ts";
-import { errorsBeforeStop, parseOomKills, perConnection, rampEnding, readNetCounters, type HostReadings, type RampEnding, type RampSample, type VegetaResult } from "./figures.ts";
+import { errorsBeforeStop, heldAtOom, killedState, parseOomKills, perConnection, rampEnding, readNetCounters, type HostReadings, type RampEnding, type RampSample, type VegetaResult } from "./figures.ts";
+import { parseStatsBatch, statsBatchCommand } from "./ramp.ts";
+import { backendCounters, frontendCounters, parseStatsCsv } from "../scripts/lib/haproxyStats.ts";
+import { runWithTimeout } from "../scripts/lib/runWithTimeout.ts";
+import { BACKEND_NAME, FRONTEND_NAMES } from "../components/render/haproxyConfig.ts";
 
 export interface OomOptions {
     mode: "plain" | "tls";
@@ -43,8 +47,13 @@ export interface OomOptions {
 }
 
 export interface OomResult {
-    mode: "plain" | "tls"; memory_mib: number; predicted: number; held_at_oom: number; error_pct: number;
-    oom_killed: boolean; by: RampEnding | "interrupted"; [k: string]: unknown;
+    /**
+     * held_at_oom: HAProxy's count (its statistics) at its last reading before the kill, null when
+     * none was read; held_peak: the most it counted at any reading; oom_killed "unknown" when no kill
+     * was counted or logged and the host's processes could not be listed.
+     */
+    mode: "plain" | "tls"; memory_mib: number; predicted: number; held_at_oom: number | null; held_peak: number | null; error_pct: number;
+    oom_killed: boolean | "unknown"; by: RampEnding | "interrupted"; [k: string]: unknown;
 }
 
 /** One point of the ramp: connections held and what the LB host's cgroup was charged then (bytes). */
@@ -76,14 +85,38 @@ const sh = (file: string, args: string[]) => spawnSync(file, args, { encoding: "
 
 const sockets = (namespace: string) => readNetCounters(namespace).tcpInuse;
 
-/** PIDs of the HAProxy processes in the LB host's cgroup. */
-function haproxyPids(stack: string, host: string): number[] {
+/** PIDs of the HAProxy processes in the LB host's cgroup; undefined when its cgroup.procs cannot be read (unknown, not "none left"). */
+export function haproxyPids(stack: string, host: string): number[] | undefined {
     const procs = join(CGROUP_ROOT, existsSync(join(CGROUP_ROOT, "cgroup.controllers")) ? "" : "memory", cgroupRel(stack, host), "cgroup.procs");
     let pids: number[] = [];
-    try { pids = readFileSync(procs, "utf8").split("\n").filter(Boolean).map(Number); } catch { return []; }
+    try { pids = readFileSync(procs, "utf8").split("\n").filter(Boolean).map(Number); } catch { return undefined; }
     return pids.filter((pid) => {
         try { return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "haproxy"; } catch { return false; }
     });
+}
+
+/**
+ * HAProxy's count of the end-to-end connections it holds: the least of its frontend's and its
+ * backend's current sessions over every process, from all their statistics pages in one command
+ * run in the LB host's namespace (bench/ramp.ts statsBatchCommand); an Error when any page is not
+ * read (a partial sum would be a wrong count). A process near its memory limit answers late: 2 s.
+ */
+function haproxyHeldReader(out: StackOutputs, namespace: string, mode: "plain" | "tls"): () => Promise<number | Error> {
+    const command = statsBatchCommand(out.vips.stats);
+    return async () => {
+        try {
+            const r = await runWithTimeout("ip", ["netns", "exec", namespace, "bash", "-c", command], { timeoutMs: 2000 });
+            if (r.timedOut) return new Error("statistics pages: no answer within 2 s");
+            if (r.code !== 0) return new Error(`statistics pages: exit ${r.code}: ${r.stderr.trim().slice(-160)}`);
+            const rows = parseStatsBatch(r.stdout, out.vips.stats, parseStatsCsv);
+            const f = frontendCounters(rows, FRONTEND_NAMES[mode]);
+            const b = backendCounters(rows, BACKEND_NAME);
+            if (!f || !b) return new Error("statistics pages: no frontend or backend row");
+            return Math.min(f.current, b.current);
+        } catch (err) {
+            return err as Error;
+        }
+    };
 }
 
 function writeStackConfig(file: string, o: OomOptions, maxConns: number, ratePerClient: number, rampS: number): void {
@@ -170,9 +203,14 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         const idleSlab = meminfoBytes("Slab");
         const idle = readHostCgroup(stack, lbHost);
         const t0 = Date.now();
-        const baseline: RampSample = { t: 0, held: 0, oomKills: idle.oomKills, haproxyPids: haproxyPids(stack, lbHost) };
-        if (!baseline.haproxyPids.length) throw new Error(`no HAProxy process in ${rel}: the LB's cgroup does not hold its processes`);
-        log(`idle LB host: ${(idle.memoryBytes / 2 ** 20).toFixed(1)} MiB in its cgroup, ${baseline.haproxyPids.length} HAProxy process(es)`);
+        const basePids = haproxyPids(stack, lbHost);
+        if (!basePids?.length) throw new Error(`${basePids ? "no HAProxy process in" : "cannot read cgroup.procs of"} ${rel}: the LB's cgroup does not hold its processes`);
+        const baseline: RampSample = { t: 0, held: 0, oomKills: idle.oomKills, haproxyPids: basePids };
+        // HAProxy's own count of what it holds (every process's statistics page, read in the LB's namespace).
+        const readHaproxyHeld = haproxyHeldReader(out, names.namespace(lbHost), o.mode);
+        const idleHeld = await readHaproxyHeld();
+        if (idleHeld instanceof Error) throw new Error(`HAProxy statistics unreadable before the ramp: ${idleHeld.message}`);
+        log(`idle LB host: ${(idle.memoryBytes / 2 ** 20).toFixed(1)} MiB in its cgroup, ${basePids.length} HAProxy process(es)`);
 
         mkdirSync(staging, { recursive: true });
         let result: AttackResult | undefined;
@@ -193,13 +231,17 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
             const r = all[lbHost].reading;
             if (r.memoryBytes > peak.memoryBytes) peak = r;
             const c = counts();
-            const s: RampSample = { t: (Date.now() - t0) / 1000, held: c.held, oomKills: r.oomKills, haproxyPids: haproxyPids(stack, lbHost) };
+            const pids = haproxyPids(stack, lbHost);
+            const counted = await readHaproxyHeld();
+            const s: RampSample = { t: (Date.now() - t0) / 1000, held: c.held, oomKills: r.oomKills, haproxyPids: pids,
+                ...(counted instanceof Error ? {} : { haproxyHeld: counted }) };
             points.push({ held: c.held, anon: r.anonBytes - idle.anonBytes, kernel: r.kernelBytes - idle.kernelBytes, socket: r.socketBytes - idle.socketBytes });
             pendingPeak = Math.max(pendingPeak, c.pending);
             if (c.held > atMost.held) atMost = { held: c.held, pending: c.pending, all, slab: meminfoBytes("Slab") };
             samples.push(s);
-            if (samples.length % 4 === 0 || r.oomKills > idle.oomKills) log(`t=${s.t.toFixed(1)}s held ${s.held}, LB ${(r.memoryBytes / 2 ** 20).toFixed(1)} of ${o.memoryMib} MiB ` +
-                `(kernel ${(r.kernelBytes / 2 ** 20).toFixed(1)}, sockets ${(r.socketBytes / 2 ** 20).toFixed(1)}), failcnt ${r.limitHits}, oom_kill ${r.oomKills}, haproxy ${s.haproxyPids.length}`);
+            if (samples.length % 4 === 0 || r.oomKills > idle.oomKills) log(`t=${s.t.toFixed(1)}s held ${s.held} (sockets), ` +
+                `${counted instanceof Error ? `HAProxy unread (${counted.message.slice(0, 80)})` : `${counted} (HAProxy)`}, LB ${(r.memoryBytes / 2 ** 20).toFixed(1)} of ${o.memoryMib} MiB ` +
+                `(kernel ${(r.kernelBytes / 2 ** 20).toFixed(1)}, sockets ${(r.socketBytes / 2 ** 20).toFixed(1)}), failcnt ${r.limitHits}, oom_kill ${r.oomKills}, haproxy ${pids?.length ?? "unknown"}`);
             by = rampEnding(samples, baseline, { plateauS: o.plateauS, rampS });
         }
         const stopMs = Date.now();
@@ -215,13 +257,16 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         // whole hold: end them by killing the LB's HAProxy processes (the measurement is over;
         // requests ending after the stop count as held, not failed).
         await new Promise((r) => setTimeout(r, 2000));
-        for (const pid of haproxyPids(stack, lbHost)) spawnSync("kill", ["-KILL", String(pid)]);
+        for (const pid of haproxyPids(stack, lbHost) ?? []) spawnSync("kill", ["-KILL", String(pid)]);
         await attackDone;
         stoppingAttack = false;
-        const kernel = parseOomKills(sh("dmesg", []), rel, baseline.haproxyPids.concat(...samples.map((s) => s.haproxyPids)));
-        const gone = baseline.haproxyPids.filter((p) => !lastPids.includes(p));
-        const killed = last.oomKills > idle.oomKills || kernel.length > 0 || gone.length > 0;
-        const heldAtOom = samples.length ? Math.max(...samples.map((s) => s.held)) : 0;
+        const kernel = parseOomKills(sh("dmesg", []), rel, basePids.concat(...samples.map((s) => s.haproxyPids ?? [])));
+        const { killed, gone } = killedState({ oomKillsRose: last.oomKills > idle.oomKills, kernelKills: kernel.length, baselinePids: basePids, lastPids });
+        // HAProxy's count at its last reading before the kill; the peak apart (the sockets' count decides the ramp only).
+        const atOom = heldAtOom(samples, by);
+        // The per-connection figures divide the LB's peak memory by the most held by the sockets' count, as before.
+        const heldPeakSockets = samples.length ? Math.max(...samples.map((s) => s.held)) : 0;
+        if (lastPids === undefined) log(`cgroup.procs of ${rel} unreadable at the end: whether HAProxy was killed is ${killed === true ? "known from the kill count or the kernel log" : "unknown"}`);
 
         let errorPct = 100;
         let runDir: string | undefined;
@@ -232,7 +277,8 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
             errorPct = started > 0 ? Math.round((failed / started) * 1e4) / 100 : 100;
             const run: RunRecord = readRecord(join(runDir, "run.json"), RunRecordSchema);
             run.oom = {
-                host: lbHost, memoryMiB: o.memoryMib, killed, by, heldAtOom, predicted,
+                host: lbHost, memoryMiB: o.memoryMib, killed, by, heldAtOom: atOom.held, ...(atOom.ageS !== null ? { heldAtOomAgeS: atOom.ageS } : {}),
+                heldPeak: atOom.peak, predicted,
                 oomKills: last.oomKills - idle.oomKills, limitHits: last.limitHits, peakMemoryBytes: peak.memoryBytes,
                 killedProcesses: kernel.map(({ pid, task }) => ({ pid, task })), goneProcesses: gone, kernelLog: kernel.map((k) => k.line),
             };
@@ -245,21 +291,23 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         }
         const [load1, load5] = loadavg();
         return {
-            mode: o.mode, memory_mib: o.memoryMib, predicted, held_at_oom: heldAtOom, error_pct: errorPct, oom_killed: killed, by,
+            mode: o.mode, memory_mib: o.memoryMib, predicted, held_at_oom: atOom.held, held_peak: atOom.peak, error_pct: errorPct, oom_killed: killed, by,
+            // How long before the sample that saw the kill HAProxy's last count was read, s; and the sockets' estimate at its most (the earlier held_at_oom).
+            held_at_oom_age_s: atOom.ageS, held_source: "haproxy", held_peak_sockets: samples.length ? Math.max(...samples.map((s) => s.held)) : 0,
             predicted_without_process_base: perConnOnly,
             // The same model told how many connections were in flight when the most were held (known only after the run).
             lb_in_flight_at_most_held: atMost.pending,
-            predicted_with_in_flight: lbConnectionsInMemory(o.memoryMib * 1024 * 1024, tlsShare, baseline.haproxyPids.length, PER_CONNECTION_COSTS, { ...cgroup, inFlight: atMost.pending }),
+            predicted_with_in_flight: lbConnectionsInMemory(o.memoryMib * 1024 * 1024, tlsShare, basePids.length, PER_CONNECTION_COSTS, { ...cgroup, inFlight: atMost.pending }),
             // HAProxy's memory per in-flight connection that makes the steady costs add up at the most held.
             lb_in_flight_kb_measured: atMost.pending > 0 ? r1(((atMost.all[lbHost].reading.anonBytes - idle.anonBytes) / 1024 -
                 atMost.held * (roleKBPerConnection("haproxy", tlsShare) - 2 * PER_CONNECTION_COSTS.kernelPerSocketKB)) / atMost.pending) : null,
-            off_pct: predicted > 0 ? Math.round(((heldAtOom - predicted) / predicted) * 1000) / 10 : null,
+            off_pct: predicted > 0 && atOom.held !== null ? Math.round(((atOom.held - predicted) / predicted) * 1000) / 10 : null,
             lb_idle_mib: Math.round((idle.memoryBytes / 2 ** 20) * 10) / 10,
             lb_peak_mib: Math.round((peak.memoryBytes / 2 ** 20) * 10) / 10,
             // What the LB host's cgroup measured per held connection at its peak (idle subtracted).
-            lb_kb_per_conn_measured: heldAtOom > 0 ? Math.round(((peak.memoryBytes - idle.memoryBytes) / 1024 / heldAtOom) * 10) / 10 : null,
-            lb_anon_kb_per_conn: heldAtOom > 0 ? Math.round(((peak.anonBytes - idle.anonBytes) / 1024 / heldAtOom) * 10) / 10 : null,
-            lb_kernel_kb_per_socket: heldAtOom > 0 ? Math.round(((peak.kernelBytes + peak.socketBytes - idle.kernelBytes - idle.socketBytes) / 1024 / heldAtOom / 2) * 10) / 10 : null,
+            lb_kb_per_conn_measured: heldPeakSockets > 0 ? Math.round(((peak.memoryBytes - idle.memoryBytes) / 1024 / heldPeakSockets) * 10) / 10 : null,
+            lb_anon_kb_per_conn: heldPeakSockets > 0 ? Math.round(((peak.anonBytes - idle.anonBytes) / 1024 / heldPeakSockets) * 10) / 10 : null,
+            lb_kernel_kb_per_socket: heldPeakSockets > 0 ? Math.round(((peak.kernelBytes + peak.socketBytes - idle.kernelBytes - idle.socketBytes) / 1024 / heldPeakSockets / 2) * 10) / 10 : null,
             // The same over the ramp's middle (slopes), and every host's parts at the most held (figures.ts).
             lb_kb_per_conn_slope: kb(slopePerConnection(points, (p) => p.anon + p.kernel + p.socket)),
             lb_anon_kb_per_conn_slope: kb(slopePerConnection(points, (p) => p.anon)),
@@ -272,7 +320,7 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
                 a + atMost.all[h].reading.kernelBytes + atMost.all[h].reading.socketBytes - idleAll[h].reading.kernelBytes - idleAll[h].reading.socketBytes, 0) / 1024 / (4 * atMost.held)) : null,
             lb_pending_peak: pendingPeak,
             oom_kills: last.oomKills - idle.oomKills, failcnt: last.limitHits, killed_processes: kernel.map((k) => `${k.task}:${k.pid}`),
-            haproxy_processes: baseline.haproxyPids.length, rate: ratePerClient * o.clients,
+            haproxy_processes: basePids.length, rate: ratePerClient * o.clients,
             ramp_s: Math.round((stopMs - t0) / 1000), run: result?.runId ?? null, stack, load_avg: [load1, load5].map((x) => Math.round(x * 100) / 100),
         };
     } finally {

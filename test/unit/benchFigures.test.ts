@@ -96,7 +96,8 @@ describe("error count", () => {
     });
 });
 
-import { errorsBeforeStop, parseOomKills, parseSoftnetDrops, rampEnding } from "../../bench/figures.ts";
+import { errorsBeforeStop, heldAtOom, killedState, parseOomKills, parseSoftnetDrops, rampEnding, type RampSample } from "../../bench/figures.ts";
+import { haproxyPids } from "../../bench/oom.ts";
 
 describe("the machine's backlog drops", () => {
     test("/proc/net/softnet_stat: the second column (hex) of every CPU's line, summed", () => {
@@ -131,6 +132,29 @@ describe("bench:oom: the kill and the ramp's end", () => {
         assert.equal(rampEnding(ramp(120, (i) => ({ held: (i + 1) * 1000 })), base, { plateauS: 5, rampS: 50 }), undefined, "a late vegeta gets twice the ramp");
         assert.equal(rampEnding([], base, o), undefined);
     });
+    test("an unreadable cgroup.procs is unknown, not every process gone: the ramp goes on, and the kill is unknown unless counted or logged", () => {
+        // A stack that does not exist: its cgroup.procs cannot be read.
+        assert.equal(haproxyPids("no-such-stack-for-this-test", "haproxy-0"), undefined);
+        const o = { plateauS: 5, rampS: 100 };
+        assert.equal(rampEnding(ramp(10, (i) => (i === 9 ? { haproxyPids: undefined } : {})), base, o), undefined);
+        assert.deepEqual(killedState({ oomKillsRose: false, kernelKills: 0, baselinePids: [10, 11], lastPids: undefined }), { killed: "unknown", gone: "unknown" });
+        assert.deepEqual(killedState({ oomKillsRose: true, kernelKills: 0, baselinePids: [10, 11], lastPids: undefined }), { killed: true, gone: "unknown" });
+        assert.deepEqual(killedState({ oomKillsRose: false, kernelKills: 0, baselinePids: [10, 11], lastPids: [10] }), { killed: true, gone: [11] });
+        assert.deepEqual(killedState({ oomKillsRose: false, kernelKills: 0, baselinePids: [10, 11], lastPids: [10, 11] }), { killed: false, gone: [] });
+    });
+
+    test("held_at_oom: HAProxy's count at its last reading before the kill, not the peak nor the sockets' count; the peak is its own figure", () => {
+        const s = (t: number, held: number, haproxyHeld?: number, oomKills = 0): RampSample =>
+            ({ t, held, oomKills, haproxyPids: [10, 11], ...(haproxyHeld === undefined ? {} : { haproxyHeld }) });
+        // HAProxy counted 900 at t=3 (its peak), 880 at t=4 (a few closed), was not read at t=5, and the kill was seen at t=6.
+        const samples = [s(1, 300, 290), s(2, 600, 590), s(3, 910, 900), s(4, 905, 880), s(5, 950), s(6, 400, 100, 1)];
+        assert.deepEqual(heldAtOom(samples, "oom_kill"), { held: 880, ageS: 2, peak: 900 });
+        // Not a kill: the last sample's reading counts.
+        assert.deepEqual(heldAtOom(samples, "plateau"), { held: 100, ageS: 0, peak: 900 });
+        // Never read: unknown, not 0 and not the sockets' count.
+        assert.deepEqual(heldAtOom([s(1, 300), s(2, 600, undefined, 1)], "oom_kill"), { held: null, ageS: null, peak: null });
+    });
+
     test("errors before the stop: requests that ended before it without a 200; the ones still open were held", () => {
         const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
         const stop = Date.UTC(2026, 0, 1, 0, 0, 10);
