@@ -154,6 +154,29 @@ export function topUp(points: RampPoint[], target: number, sendings: Sending[], 
     return { count, rate, durationS: Math.max(1, Math.ceil((count / rate) * 10) / 10) };
 }
 
+/** Where a held count came from: HAProxy's statistics, or the hosts' sockets (an estimate). */
+export type HeldSource = "haproxy" | "sockets";
+
+/**
+ * What the hold window held: the least HAProxy counted at any of its readings in the window, or,
+ * with none read, the least of the sockets' estimate, saying which; null when nothing was counted. Pure.
+ */
+export function heldOverWindow(samples: { held?: number; heldFrom: "stats" | "sockets" }[]): { held: number | null; source: HeldSource | null } {
+    const counted = samples.filter((s) => s.held !== undefined && s.heldFrom === "stats");
+    if (counted.length) return { held: Math.min(...counted.map((s) => s.held!)), source: "haproxy" };
+    const estimated = samples.filter((s) => s.held !== undefined);
+    if (estimated.length) return { held: Math.min(...estimated.map((s) => s.held!)), source: "sockets" };
+    return { held: null, source: null };
+}
+
+/**
+ * Which sendings to pause now that the target is reached: every one still within its planned
+ * duration (a top-up still sending would land its connections inside the hold window). Pure.
+ */
+export function sendingsToStop(sendings: Sending[], t: number, paused: (i: number) => boolean = () => false): number[] {
+    return sendings.flatMap((x, i) => (!paused(i) && t < x.startT + x.durationS ? [i] : []));
+}
+
 /** The progress line's count: a number, or what went wrong reading it (never `?` nor a silent 0). Pure. */
 export function heldText(held: number | undefined, statsError: string | undefined, failuresInARow: number): string {
     if (held !== undefined) return String(held);
@@ -227,8 +250,12 @@ export interface MemoryUse {
 }
 
 export interface Verdict {
-    /** held: the target held for the whole window with 0 errors; short: fewer held; errors: held, but requests failed or went unsent. */
-    verdict: "held" | "short" | "errors";
+    /**
+     * held: the target held for the whole window with 0 errors, counted by HAProxy; short: fewer
+     * held; errors: held, but requests failed or went unsent; unknown: the target reached by the
+     * sockets' estimate only (HAProxy's statistics not read in the window), which cannot say held.
+     */
+    verdict: "held" | "short" | "errors" | "unknown";
     /** What limited the run (null when it held, or when nothing measured explains the shortfall). */
     limit: Limit | null;
     /** One sentence for a person. */
@@ -270,6 +297,8 @@ export const SATURATED_SHARE = 0.9;
  */
 export function verdict(o: {
     target: number; held: number | null; errors: number; points: RampPoint[]; rampFrom: number; rampTo: number;
+    /** Where `held` came from: HAProxy's statistics, or the sockets' estimate (off by a few; never enough to say held). */
+    heldSource: HeldSource | null;
     /** The ramp's memory floor (RampPlan.memoryFloorBytes): below it, the machine's memory is the limit. */
     memoryFloorBytes: number;
 }): Verdict {
@@ -293,9 +322,13 @@ export function verdict(o: {
     const ramp_cpu = { roles: cpu?.roles ?? {}, outside: cpu?.outside ?? 0, busy_share: cpu?.busyShare ?? 0, cpus: cpu?.cpus ?? 0 };
     const memory = memoryUse(points, o.target);
     const heldAll = o.held !== null && o.held >= o.target;
-    const kind: Verdict["verdict"] = !heldAll ? "short" : o.errors > 0 ? "errors" : "held";
+    const kind: Verdict["verdict"] = !heldAll ? "short" : o.errors > 0 ? "errors" : o.heldSource !== "haproxy" ? "unknown" : "held";
     if (kind === "held") {
         return { verdict: kind, limit: null, note: `held ${o.held} of ${o.target} for the whole window, 0 errors`, ramp_cpu, listen_drops: drops, memory };
+    }
+    if (kind === "unknown") {
+        return { verdict: kind, limit: null, ramp_cpu, listen_drops: drops, memory,
+            note: `${o.held} of ${o.target} by the sockets' estimate only: HAProxy's statistics were not read during the hold, so whether the target was held is unknown` };
     }
     let limit: Limit | null = null;
     const lowest = points.length ? points.reduce((a, p) => (p.memAvailableBytes < a.memAvailableBytes ? p : a)) : undefined;

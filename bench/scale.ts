@@ -34,7 +34,7 @@ import { localNames } from "../components/platform/local/scripts.ts";
 import { readStackCgroups } from "../components/platform/local/cgroups.ts";
 import { pongPorts } from "../components/render/backendScripts.ts";
 import { countErrors, parseSoftnetDrops, perConnection, readNetCounters, roleSum, type AttackAccount, type HostReadings } from "./figures.ts";
-import { backOff, cpuBetween, heldText, maxInFlight, memoryFloor, parseProcStat, parseStatsBatch, rampState, statsBatchCommand, topUp, verdict,
+import { backOff, cpuBetween, heldOverWindow, heldText, maxInFlight, memoryFloor, parseProcStat, parseStatsBatch, rampState, sendingsToStop, statsBatchCommand, topUp, verdict,
     type RampPlan, type RampPoint, type RampState, type Sending } from "./ramp.ts";
 
 interface Options { mode: "plain" | "tls"; conns: number; hold: number; rate?: number; stack: string; subnet: string }
@@ -310,6 +310,13 @@ class Attacks {
         return this.pause(this.sendings.length - 1, t);
     }
 
+    /** Pauses every attack still sending when the target is reached (sendingsToStop): the indices paused. */
+    async stopAtTarget(t: number): Promise<number[]> {
+        const still = sendingsToStop(this.sendings, t, (i) => this.vegeta[i].paused);
+        await Promise.all(still.map((i) => this.pause(i, t)));
+        return still;
+    }
+
     /** Pauses every attack still sending. */
     async pauseAll(t: number): Promise<void> {
         await Promise.all(this.vegeta.map((v, i) => (v.paused || t >= v.plannedEndT ? undefined : this.pause(i, t))));
@@ -435,6 +442,11 @@ async function rampAndHold(lab: Lab, plan: RampPlan, planRate: number, attacks: 
             } else if (state.phase === "stopped") {
                 log(`the ramp ${state.why === "deadline" ? "hit its deadline" : state.why} short of ${o.conns} at t=${state.t.toFixed(0)}s; holding what it reached`);
             }
+            if (state.phase === "reached") {
+                // A top-up (or the first attack) still sending would land connections inside the hold window: stop it at the target.
+                const stopped = await attacks.stopAtTarget(s.t);
+                if (stopped.length) log(`t=${s.t.toFixed(0)}s target reached: pausing attack(s) ${stopped.map((i) => i + 1).join(", ")} still sending (their open connections stay)`);
+            }
             if (state.phase !== "ramping") rampEnd = state.t;
         }
         process.stderr.write(progress(s, samples.at(-2) ?? lab.baseline, state, unreadInARow, o.conns));
@@ -537,15 +549,14 @@ function report(lab: Lab, ramp: RampOutcome, attacks: Attacks, plan: RampPlan, p
     const readable = samples.filter((s) => s.t >= rampEnd && s.t <= holdEnd && s.held !== undefined);
     // Counted by HAProxy's statistics where they were read (sockets are an estimate, off by a few): nothing is sent
     // during the hold, so a connection lost between two reads is missing at the next one (and its request is an error).
-    const counted = readable.filter((s) => s.heldFrom === "stats");
-    const held = counted.length ? Math.min(...counted.map((s) => s.held!)) : readable.length ? Math.min(...readable.map((s) => s.held!)) : null;
+    const { held, source: heldSource } = heldOverWindow(readable);
     const mid = readable[Math.floor(readable.length / 2)] ?? samples.at(-1) ?? baseline;
     // Planned: the target (top-ups only send what is missing). Every attack's requests and failures count;
     // one that returned nothing makes the count unknown (all planned).
     const count = countErrors(lab.o.conns, attacks.accounts(), o.haproxyErrors);
     const timeline = attacks.timeline();
     const judged = verdict({
-        target: lab.o.conns, held, errors: count.errors, points: [baseline, ...samples].map((s) => s.point), rampFrom: 0,
+        target: lab.o.conns, held, heldSource, errors: count.errors, points: [baseline, ...samples].map((s) => s.point), rampFrom: 0,
         rampTo: Number.isNaN(rampEnd) ? Infinity : rampEnd, memoryFloorBytes: plan.memoryFloorBytes,
     });
     // Memory per connection, by part: each host's own cgroup, idle lab → middle of the hold.
@@ -554,7 +565,8 @@ function report(lab: Lab, ramp: RampOutcome, attacks: Attacks, plan: RampPlan, p
     const { state } = ramp;
     const first = attacks.results[0];
     return {
-        mode: lab.o.mode, target: lab.o.conns, held, errors: count.errors,
+        // held_source: "haproxy" (its statistics, read in the hold window) or "sockets" (an estimate, which never makes a run held).
+        mode: lab.o.mode, target: lab.o.conns, held, held_source: heldSource, errors: count.errors,
         // Time to reach the target (or to the ramp's end when it stopped short), against the plan.
         ramp_s: Number.isNaN(rampEnd) ? null : Math.round(rampEnd), planned_ramp_s: Math.round(planned.rampS),
         // New end-to-end connections per second the machine actually sustained over the ramp (a --rate it can keep up with).

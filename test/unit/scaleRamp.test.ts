@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { backOff, cpuBetween, heldText, maxInFlight, memoryFloor, memoryUse, parseProcStat, parseStatsBatch, rampState, statsBatchCommand, topUp, verdict,
+import { backOff, cpuBetween, heldOverWindow, heldText, maxInFlight, memoryFloor, memoryUse, parseProcStat, parseStatsBatch, rampState, sendingsToStop, statsBatchCommand, topUp, verdict,
     type RampPlan, type RampPoint } from "../../bench/ramp.ts";
 import { parseListenDrops } from "../../bench/figures.ts";
 import { bashSyntax, freeLoopbackPort } from "./helpers.ts";
@@ -219,13 +219,24 @@ describe("verdict", () => {
     const cpu = { "client-0": ["client", 0.5], "client-1": ["client", 0.4], "lb-0": ["haproxy", 0.6], "backend-0": ["backend", 0.3] } as Partial<Record<string, [Role, number]>>;
 
     test("the target held with 0 errors: held, no limit", () => {
-        const v = verdict({ target: 1000, held: 1000, errors: 0, points: points([500, 1000, 1000], cpu, 1.9), rampFrom: 0, rampTo: 2, memoryFloorBytes: plan.memoryFloorBytes });
+        const v = verdict({ heldSource: "haproxy", target: 1000, held: 1000, errors: 0, points: points([500, 1000, 1000], cpu, 1.9), rampFrom: 0, rampTo: 2, memoryFloorBytes: plan.memoryFloorBytes });
         assert.equal(v.verdict, "held");
         assert.equal(v.limit, null);
     });
 
+    test("held by the sockets' estimate only (no HAProxy reading in the hold window): the source is named, and the verdict is not held", () => {
+        const window = [{ held: 1003, heldFrom: "sockets" as const }, { held: 1001, heldFrom: "sockets" as const }];
+        assert.deepEqual(heldOverWindow(window), { held: 1001, source: "sockets" });
+        // One HAProxy reading in the window decides, whatever the sockets said around it.
+        assert.deepEqual(heldOverWindow([...window, { held: 998, heldFrom: "stats" }]), { held: 998, source: "haproxy" });
+        assert.deepEqual(heldOverWindow([]), { held: null, source: null });
+        const v = verdict({ heldSource: "sockets", target: 1000, held: 1001, errors: 0, points: points([500, 1000, 1000], cpu, 1.9), rampFrom: 0, rampTo: 2, memoryFloorBytes: plan.memoryFloorBytes });
+        assert.equal(v.verdict, "unknown");
+        assert.match(v.note, /sockets' estimate only/);
+    });
+
     test("short on a saturated machine: the role that used most CPU over the ramp, and its busiest host", () => {
-        const v = verdict({ target: 1000, held: 700, errors: 300, points: points([300, 500, 700, 700], cpu, 1.95), rampFrom: 0, rampTo: 3, memoryFloorBytes: plan.memoryFloorBytes });
+        const v = verdict({ heldSource: "haproxy", target: 1000, held: 700, errors: 300, points: points([300, 500, 700, 700], cpu, 1.95), rampFrom: 0, rampTo: 3, memoryFloorBytes: plan.memoryFloorBytes });
         assert.equal(v.verdict, "short");
         assert.deepEqual(v.limit, { what: "client", host: "client-0", resource: "cpu", amount: 0.9, bound: "machine" });
         assert.match(v.note, /held 700 of 1000: the machine was 98 % busy .*2 CPUs.*the client role \(0.9 cores, busiest host client-0\)/);
@@ -233,7 +244,7 @@ describe("verdict", () => {
 
     test("a machine busy with others' work: the limit is outside the lab, not a lab host", () => {
         const small = { "client-0": ["client", 0.1], "lb-0": ["haproxy", 0.2] } as Partial<Record<string, [Role, number]>>;
-        const v = verdict({ target: 1000, held: 400, errors: 600, points: points([100, 200, 400], small, 1.9), rampFrom: 0, rampTo: 3, memoryFloorBytes: plan.memoryFloorBytes });
+        const v = verdict({ heldSource: "haproxy", target: 1000, held: 400, errors: 600, points: points([100, 200, 400], small, 1.9), rampFrom: 0, rampTo: 3, memoryFloorBytes: plan.memoryFloorBytes });
         assert.deepEqual(v.limit, { what: "outside the lab", host: null, resource: "cpu", amount: 1.6, bound: "machine" });
         assert.match(v.note, /processes outside the lab/);
     });
@@ -241,19 +252,19 @@ describe("verdict", () => {
     test("not saturated but a listener dropped connections: that host's accept queue", () => {
         const p = points([300, 600, 800], cpu, 1.0);
         p[2].hosts["lb-0"].listenDrops = 42;
-        const v = verdict({ target: 1000, held: 800, errors: 200, points: p, rampFrom: 0, rampTo: 3, memoryFloorBytes: plan.memoryFloorBytes });
+        const v = verdict({ heldSource: "haproxy", target: 1000, held: 800, errors: 200, points: p, rampFrom: 0, rampTo: 3, memoryFloorBytes: plan.memoryFloorBytes });
         assert.deepEqual(v.limit, { what: "haproxy", host: "lb-0", resource: "accept_queue", amount: 42, bound: "haproxy" });
         assert.deepEqual(v.listen_drops, { "lb-0": 42 });
     });
 
     test("short with nothing measured to explain it says so instead of naming a host", () => {
-        const v = verdict({ target: 1000, held: 900, errors: 100, points: points([300, 600, 900], cpu, 1.0), rampFrom: 0, rampTo: 3, memoryFloorBytes: plan.memoryFloorBytes });
+        const v = verdict({ heldSource: "haproxy", target: 1000, held: 900, errors: 100, points: points([300, 600, 900], cpu, 1.0), rampFrom: 0, rampTo: 3, memoryFloorBytes: plan.memoryFloorBytes });
         assert.equal(v.limit, null);
         assert.match(v.note, /no measured limit explains it/);
     });
 
     test("every one held but requests failed or went unsent: errors, with the limit of the ramp", () => {
-        const v = verdict({ target: 1000, held: 1000, errors: 5, points: points([500, 1000], cpu, 1.9), rampFrom: 0, rampTo: 2, memoryFloorBytes: plan.memoryFloorBytes });
+        const v = verdict({ heldSource: "haproxy", target: 1000, held: 1000, errors: 5, points: points([500, 1000], cpu, 1.9), rampFrom: 0, rampTo: 2, memoryFloorBytes: plan.memoryFloorBytes });
         assert.equal(v.verdict, "errors");
         assert.equal(v.limit?.what, "client");
     });
@@ -269,7 +280,7 @@ describe("verdict", () => {
         grow(1, 300 * 40 * 1024, 300 * 20 * 1024, 300 * 20 * 1024);
         grow(2, 600 * 40 * 1024, 600 * 20 * 1024, 600 * 20 * 1024);
         p[2].memAvailableBytes = 1.5 * GIB;
-        const v = verdict({ target: 1000, held: 600, errors: 400, points: p, rampFrom: 0, rampTo: 3, memoryFloorBytes: 2 * GIB });
+        const v = verdict({ heldSource: "haproxy", target: 1000, held: 600, errors: 400, points: p, rampFrom: 0, rampTo: 3, memoryFloorBytes: 2 * GIB });
         assert.equal(v.verdict, "short");
         assert.deepEqual(v.limit, { what: "client", host: "client-0", resource: "memory", amount: 0.02, bound: "machine" });
         assert.equal(v.memory?.kb_per_conn, 80);
@@ -291,7 +302,7 @@ describe("verdict", () => {
     });
 
     test("held unreadable for the whole window is short, not held", () => {
-        const v = verdict({ target: 1000, held: null, errors: 0, points: points([500, 1000], cpu, 1.0), rampFrom: 0, rampTo: 2, memoryFloorBytes: plan.memoryFloorBytes });
+        const v = verdict({ heldSource: "haproxy", target: 1000, held: null, errors: 0, points: points([500, 1000], cpu, 1.0), rampFrom: 0, rampTo: 2, memoryFloorBytes: plan.memoryFloorBytes });
         assert.equal(v.verdict, "short");
         assert.match(v.note, /held \(unreadable\) of 1000/);
     });
@@ -354,5 +365,15 @@ describe("HAProxy statistics of every process in one SSH command", () => {
         const one = [both[0]];
         const r1 = { stdout: await bash(statsBatchCommand(one)) };
         assert.deepEqual(parseStatsBatch(r1.stdout, one, parse), [7]);
+    });
+});
+
+describe("the target reached while a top-up still sends", () => {
+    test("every sending still within its planned duration is stopped; those over or already paused are not", () => {
+        const sendings = [{ startT: 0, rate: 700, durationS: 100 }, { startT: 120, rate: 200, durationS: 10 }, { startT: 125, rate: 50, durationS: 20 }];
+        // Reached at t=128: the second (until 130) and the third (until 145) still send.
+        assert.deepEqual(sendingsToStop(sendings, 128), [1, 2]);
+        assert.deepEqual(sendingsToStop(sendings, 128, (i) => i === 2), [1]);
+        assert.deepEqual(sendingsToStop(sendings, 150), []);
     });
 });
