@@ -88,7 +88,7 @@ const metrics = metricsHost ? new Metrics("metrics", {
 
 export const inventory = hosts.map((h) => ({
     name: h.name, role: h.role, address: h.address, sourceAddresses: h.sourceAddresses,
-    workDir: h.workDir, ssh: { host: h.ssh.host, port: h.ssh.port, user: h.ssh.user, binPath: h.binPath },
+    workDir: h.workDir, ssh: { host: h.ssh.host, port: h.ssh.port, user: h.ssh.user, binPath: h.binPath, hostKey: h.ssh.hostKey },
 }));
 export const vips = {
     plain: `http://${lb.address}:${config.haproxy.plainPort}/ping`,

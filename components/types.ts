@@ -9,6 +9,8 @@ export interface SshAccess {
     port: number;
     user: string;
     privateKey: pulumi.Input<string>;
+    /** The host's SSH host key (OpenSSH public key line) when the platform made it; SSH then checks it. */
+    hostKey?: pulumi.Input<string>;
 }
 
 export interface Host {

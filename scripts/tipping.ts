@@ -182,7 +182,7 @@ function sampleMachineIdle(): { readings: { t: number; idle: Record<string, numb
  * cannot see from inside (a local namespace's cgroup) comes from its platform.
  */
 export async function readAllowances(out: StackOutputs): Promise<CpuAllowance[]> {
-    const ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh.host));
+    const ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh));
     const platform = platformFor(out.labConfig);
     try {
         return await Promise.all(out.inventory.map(async (h) => {

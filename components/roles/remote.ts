@@ -30,6 +30,8 @@ export function hostCommand(name: string, host: Host, args: HostCommandArgs,
             port: host.ssh.port,
             user: host.ssh.user,
             privateKey: host.ssh.privateKey,
+            // Checked when the platform made the host's key (EC2); absent, the provider ignores it.
+            hostKey: host.ssh.hostKey,
             dialErrorLimit: 20,
             perDialTimeout: 5,
         },

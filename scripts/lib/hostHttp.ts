@@ -89,7 +89,7 @@ export class HostHttp {
 
     /** A channel over its own SSH session (closed by close()). */
     static open(lab: LabAccess, env: NodeJS.ProcessEnv = labEnv()): HostHttp {
-        const ssh = new SshSession(lab.sshPrivateKey, env, lab.inventory.map((h) => h.ssh.host));
+        const ssh = new SshSession(lab.sshPrivateKey, env, lab.inventory.map((h) => h.ssh));
         return new HostHttp(ssh, lab.inventory, true);
     }
 

@@ -12,18 +12,34 @@ export interface SshTarget { host: string; port: number; user: string; /** PATH 
 
 export interface SshResult { code: number; stdout: string; stderr: string; /** killed at options.timeoutMs */ timedOut?: boolean }
 
-export interface SshDial { keyFile: string; host: string; port: number; user: string; connectTimeoutS: number; keepAliveS?: number }
+export interface SshDial {
+    keyFile: string; host: string; port: number; user: string; connectTimeoutS: number; keepAliveS?: number;
+    /** known_hosts holding the host's key (the stack made it: EC2); absent, host keys are not checked. */
+    knownHostsFile?: string;
+}
+
+/** A lab host the session may reach: its SSH address, and its host key when the platform made one. */
+export type LabSshHost = string | { host: string; port?: number; hostKey?: string };
 
 /**
- * ssh's argument vector for a lab host: this key only, no agent, no prompts. Host keys are not
- * checked: lab hosts are created by the same update with fresh ones.
+ * ssh's argument vector for a lab host: this key only, no agent, no prompts. Where the stack made
+ * the host's key (EC2, whose public IPs are recycled), ssh accepts that key only; local hosts are
+ * namespaces created by the same update with fresh keys, on this machine's own bridge.
  */
 export function sshArgs(d: SshDial, command: string): string[] {
+    const hostKeys = d.knownHostsFile
+        ? ["-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${d.knownHostsFile}`, "-o", "GlobalKnownHostsFile=/dev/null"]
+        : ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"];
     return ["-i", d.keyFile, "-p", String(d.port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
-        "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+        ...hostKeys, "-o", "LogLevel=ERROR",
         "-o", `ConnectTimeout=${d.connectTimeoutS}`,
         ...(d.keepAliveS === undefined ? [] : ["-o", `ServerAliveInterval=${d.keepAliveS}`]),
         `${d.user}@${d.host}`, command];
+}
+
+/** known_hosts lines of the hosts whose key the stack made: `[host]:port key`, as ssh looks a host up on a port other than 22, else `host key`. */
+export function knownHosts(hosts: { host: string; port?: number; hostKey: string }[]): string {
+    return hosts.map((h) => `${h.port !== undefined && h.port !== 22 ? `[${h.host}]:${h.port}` : h.host} ${h.hostKey.trim()}\n`).join("");
 }
 
 export class SshSession {
@@ -31,19 +47,30 @@ export class SshSession {
     private readonly keyFile: string;
     private readonly env: NodeJS.ProcessEnv;
     private readonly labHosts: Set<string>;
+    /** The stack's known_hosts (hosts whose key the stack made), written for this session. */
+    private readonly knownHostsFile: string;
+    private readonly keyed: Set<string>;
 
-    /** `labHosts`: the SSH addresses of the stack's own hosts, the only ones it will reach. */
-    constructor(privateKey: string, env: NodeJS.ProcessEnv, labHosts: Iterable<string>) {
-        this.labHosts = new Set(labHosts);
+    /** `labHosts`: the stack's own hosts (SSH address, host key where made), the only ones it will reach. */
+    constructor(privateKey: string, env: NodeJS.ProcessEnv, labHosts: Iterable<LabSshHost>) {
+        const hosts = [...labHosts].map((h) => (typeof h === "string" ? { host: h } : h));
+        this.labHosts = new Set(hosts.map((h) => h.host));
         this.dir = mkdtempSync(join(tmpdir(), "c2m-attack-"));
         this.keyFile = join(this.dir, "id");
         writeFileSync(this.keyFile, privateKey, { mode: 0o600 });
+        const keyed = hosts.filter((h) => h.hostKey);
+        this.keyed = new Set(keyed.map((h) => h.host));
+        this.knownHostsFile = join(this.dir, "known_hosts");
+        writeFileSync(this.knownHostsFile, knownHosts(keyed as { host: string; port?: number; hostKey: string }[]), { mode: 0o600 });
         this.env = env;
     }
 
     private args(t: SshTarget, command: string): string[] {
         if (!this.labHosts.has(t.host)) throw new Error(`refusing to reach ${t.host}: not a host of this lab`);
-        return sshArgs({ keyFile: this.keyFile, host: t.host, port: t.port, user: t.user, connectTimeoutS: 10, keepAliveS: 15 }, command);
+        return sshArgs({
+            keyFile: this.keyFile, host: t.host, port: t.port, user: t.user, connectTimeoutS: 10, keepAliveS: 15,
+            knownHostsFile: this.keyed.has(t.host) ? this.knownHostsFile : undefined,
+        }, command);
     }
 
     /**

@@ -9,6 +9,7 @@ import { StackOutputsSchema } from "../../components/records/stackOutputs.ts";
 import YAML from "yaml";
 import { TERMINATE_TARGET_ARN } from "../../components/platform/aws/teardown.ts";
 import { TUNING_SCRIPT } from "../../components/platform/aws/cloudInit.ts";
+import { DEBIAN_AMI_PARAMETER } from "../../components/platform/aws/image.ts";
 import { EXPIRY_ENABLE, EXPIRY_UNIT, expiryRenewScript, onCalendar } from "../../components/platform/aws/expiry.ts";
 import { EPHEMERAL_PORTS, LAB_NACL_EGRESS, LAB_SG_EGRESS, LAB_SG_INGRESS, labNaclIngress, type NetworkAclRule } from "../../components/platform/aws/trafficRules.ts";
 import { ipToInt, readCidr } from "../../components/platform/addressPlan.ts";
@@ -58,22 +59,44 @@ export function describeTier(e: TierExpectation): void {
             assert.equal(byRole("client").length, 20);
         });
 
-        test("Ubuntu AMI looked up by filter from Canonical's account; every instance uses it", () => {
-            const lookup = run.calls.find((c) => c.token === "aws:ec2/getAmi:getAmi");
-            assert.ok(lookup, "no getAmi call");
-            assert.deepEqual(lookup.inputs.owners, ["099720109477"]);
-            assert.match(JSON.stringify(lookup.inputs.filters), /ubuntu-noble-24\.04-amd64-server-\*/);
-            for (const i of instances()) assert.equal(i.inputs.ami, "ami-0mockubuntu2404");
+        test("Debian 12 from Debian's public SSM parameter, read once into a pin every instance follows (a re-created one gets the same)", () => {
+            const reads = run.calls.filter((c) => c.token === "aws:ssm/getParameter:getParameter");
+            assert.deepEqual(reads.map((c) => c.inputs.name), [DEBIAN_AMI_PARAMETER]);
+            assert.equal(DEBIAN_AMI_PARAMETER, "/aws/service/debian/release/12/latest/amd64");
+            assert.equal(run.calls.filter((c) => c.token === "aws:ec2/getAmi:getAmi").length, 0, "no lookup that moves on by itself");
+            const pins = ofType(run, "command:local:Command").filter((c) => /^printf /.test(c.inputs.create));
+            assert.equal(pins.length, 1);
+            assert.deepEqual(pins[0].options.ignoreChanges, ["create"], "the pin keeps its first answer");
+            for (const i of instances()) assert.equal(i.inputs.ami, "ami-0deb12a0c0ffee000", i.name);
         });
 
-        test("IMDSv2 required on every instance; root volumes encrypted and deleted with it; cluster placement", () => {
+        test("IMDSv2 required on every instance; root volumes encrypted and deleted with it; no placement group (29 single launches of 3 types)", () => {
             for (const i of instances()) {
                 assert.equal(i.inputs.metadataOptions?.httpTokens, "required", i.name);
                 assert.equal(i.inputs.rootBlockDevice?.encrypted, true);
                 assert.equal(i.inputs.rootBlockDevice?.deleteOnTermination, true);
-                assert.ok(i.inputs.placementGroup, `${i.name} outside the placement group`);
+                assert.equal(i.inputs.placementGroup, undefined, i.name);
             }
-            assert.deepEqual(ofType(run, "aws:ec2/placementGroup:PlacementGroup").map((p) => p.inputs.strategy), ["cluster"]);
+            assert.equal(ofType(run, "aws:ec2/placementGroup:PlacementGroup").length, 0);
+        });
+
+        test("each host's SSH host key is made by the program, given by cloud-init (no other key), and checked by every SSH to it", () => {
+            const commands = ofType(run, "command:remote:Command");
+            const inventory = run.exports.inventory.value as { name: string; ssh: { hostKey?: string } }[];
+            for (const i of instances()) {
+                assert.ok(isSecretInput(i.inputs.userData), `${i.name}: user data carries the host's private key and must be secret`);
+                const doc = YAML.parse(reveal(i.inputs.userData));
+                assert.equal(doc.ssh_deletekeys, true);
+                assert.deepEqual(doc.ssh_genkeytypes, ["ed25519"], "only the type whose key is given");
+                assert.match(doc.ssh_keys.ed25519_private, /BEGIN OPENSSH PRIVATE KEY/);
+                const hostKey = doc.ssh_keys.ed25519_public as string;
+                assert.match(hostKey, /^ssh-ed25519 /);
+                const host = String(i.inputs.tags.Name).slice(`${e.stack}-`.length);
+                const mine = commands.filter((c) => reveal(c.inputs.connection).host === reveal(commands.find((x) => x.name === `${i.name}-ready`)!.inputs.connection).host);
+                assert.ok(mine.length >= 2, host);
+                for (const c of mine) assert.equal(reveal(c.inputs.connection).hostKey, hostKey, `${c.name} does not check ${host}'s host key`);
+                assert.equal(inventory.find((h) => h.name === host)?.ssh.hostKey, hostKey, `${host}: the inventory carries no host key for the lab's ssh`);
+            }
         });
 
         test("lab traffic is untracked: one security group, all protocols from and to 0.0.0.0/0, nothing else (no self or narrower rule)", () => {
@@ -101,10 +124,13 @@ export function describeTier(e: TierExpectation): void {
             const pick = (r: NetworkAclRule) => ({ ruleNo: r.ruleNo, action: r.action, protocol: r.protocol, cidrBlock: r.cidrBlock, fromPort: r.fromPort, toPort: r.toPort });
             assert.deepEqual(ingress.map(pick), labNaclIngress(OPERATOR_CIDR));
             assert.deepEqual((acl.inputs.egress as NetworkAclRule[]).map(pick), [...LAB_NACL_EGRESS]);
-            // Every instance is in that subnet and starts only once the ACL is in place.
+            // Every instance is in that subnet and starts only once the ACL and the route out are in place.
+            const [association] = ofType(run, "aws:ec2/routeTableAssociation:RouteTableAssociation");
+            assert.equal(association.inputs.subnetId, `${subnet.name}-id`);
             for (const i of instances()) {
                 assert.equal(i.inputs.subnetId, `${subnet.name}-id`);
                 assert.ok(i.options.dependencies.some((urn) => urn.endsWith(`::${acl.name}`)), `${i.name} does not wait for the ACL`);
+                assert.ok(i.options.dependencies.some((urn) => urn.endsWith(`::${association.name}`)), `${i.name} does not wait for the route table association (apt would have no route out)`);
             }
             // Who reaches what, as the ACL decides (the group lets everything through).
             const internet = "192.0.2.44";
@@ -178,7 +204,7 @@ export function describeTier(e: TierExpectation): void {
             const roles = new Set<string>();
             for (const i of instances()) {
                 assert.equal(i.inputs.instanceInitiatedShutdownBehavior, "terminate", i.name);
-                const doc = YAML.parse(i.inputs.userData) as { write_files: { path: string; content: string }[]; runcmd: string[] };
+                const doc = YAML.parse(reveal(i.inputs.userData)) as { write_files: { path: string; content: string }[]; runcmd: string[] };
                 const timer = doc.write_files.find((f) => f.path === `/etc/systemd/system/${EXPIRY_UNIT}.timer`)?.content ?? "";
                 assert.match(timer, new RegExp(`^OnCalendar=${onCalendar(expiry)}$`, "m"), `${i.name}: no timer at the stack's expiry ${expiry}`);
                 assert.match(doc.write_files.find((f) => f.path === `/etc/systemd/system/${EXPIRY_UNIT}.service`)?.content ?? "", /poweroff/);
@@ -199,9 +225,9 @@ export function describeTier(e: TierExpectation): void {
             }
         });
 
-        test("a second up replaces nothing behind the operator's back: AMI and user data changes ignored, fixed addresses freed before a replacement", () => {
+        test("a second up replaces nothing behind the operator's back: user data changes ignored (the AMI is pinned), fixed addresses freed before a replacement", () => {
             for (const i of instances()) {
-                assert.deepEqual([...i.options.ignoreChanges].sort(), ["ami", "userData"], i.name);
+                assert.deepEqual([...i.options.ignoreChanges].sort(), ["userData"], i.name);
                 assert.equal(i.options.deleteBeforeReplace, true, `${i.name} holds fixed private addresses`);
                 assert.equal(i.inputs.userDataReplaceOnChange, false, i.name);
             }
@@ -257,7 +283,7 @@ export function describeTier(e: TierExpectation): void {
             const commands = ofType(run, "command:remote:Command");
             for (const i of instances()) {
                 const host = String(i.inputs.tags.Name).slice(`${e.stack}-`.length);
-                const files = YAML.parse(i.inputs.userData).write_files as { path: string; content: string }[];
+                const files = YAML.parse(reveal(i.inputs.userData)).write_files as { path: string; content: string }[];
                 const file = (path: string) => files.find((f) => f.path === path)?.content ?? "";
                 const tuning = commands.find((c) => c.name === `tuning-${host}`);
                 assert.ok(tuning, `no tuning command for ${host}`);
@@ -306,7 +332,7 @@ export function describeTier(e: TierExpectation): void {
                     policy.validateStack({ resources: outputs, stackTags: new Map(), getConfig: () => ({}) } as unknown as StackValidationArgs, report);
                 }
                 if ("validateResource" in policy) {
-                    const validate = Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
+                    const validate = [policy.validateResource ?? []].flat();
                     for (const r of run.resources) {
                         const args = { type: r.type, name: r.name, props: revealDeep(r.inputs), getConfig: () => ({}) } as unknown as ResourceValidationArgs;
                         for (const v of validate) v(args, report);
@@ -332,7 +358,7 @@ export function describeTier(e: TierExpectation): void {
             for (const r of run.resources.filter((x) => x.type.startsWith("aws:"))) {
                 assert.ok(!JSON.stringify(r.inputs).includes("MOCK-SECRET-KEY-MATERIAL"), `${r.type} ${r.name} carries the private key`);
             }
-            for (const i of instances()) assert.match(i.inputs.userData, /^#cloud-config\n/);
+            for (const i of instances()) assert.match(reveal(i.inputs.userData), /^#cloud-config\n/);
             // Every SSH connection (it holds the private key) goes to state as a secret.
             for (const c of ofType(run, "command:remote:Command")) assert.ok(isSecretInput(c.inputs.connection), `${c.name}: connection not secret`);
             // The key pair registers the public half only.

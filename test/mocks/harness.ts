@@ -30,6 +30,14 @@ function stackConfig(stack: string, extra: Record<string, unknown>): Record<stri
     return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
 }
 
+/** What the mocked keygen of a host's SSH host key prints: a pair per host, unlike the lab key. */
+export function fakeHostKey(name: string): { privateKey: string; publicKey: string } {
+    return {
+        privateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\nMOCK-HOST-KEY-${name}\n-----END OPENSSH PRIVATE KEY-----\n`,
+        publicKey: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockHostKey${name.replace(/[^A-Za-z0-9]/g, "")} c2m-lab`,
+    };
+}
+
 let publicIp = 10;
 /** Instance types the mocked EC2 does not offer, by zone (RunOptions.offeringsMissing). */
 let offeringsMissing: Record<string, string[]> = {};
@@ -37,6 +45,13 @@ function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
     const i = args.inputs;
     switch (args.type) {
         case "command:local:Command":
+            // The AMI pin prints the id it was given; every other local command is a keygen.
+            if (/^printf '%s\\n' ami-/.test(String(i.create))) return { ...i, stdout: `${String(i.create).split(" ").pop()}\n`, stderr: "" };
+            // A host's own SSH key (EC2 hosts): a pair of its own, never the lab's.
+            if (args.name.endsWith("-hostkey")) {
+                const pair = fakeHostKey(args.name);
+                return { ...i, stdout: `${Buffer.from(pair.privateKey).toString("base64")} ${Buffer.from(pair.publicKey).toString("base64")}`, stderr: "" };
+            }
             return { ...i, stdout: `${Buffer.from(FAKE_PRIVATE_KEY).toString("base64")} ${Buffer.from(FAKE_PUBLIC_KEY).toString("base64")}`, stderr: "" };
         case "command:remote:Command":
             return { ...i, stdout: "1234", stderr: "" };
@@ -59,6 +74,9 @@ function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
 
 function mockCall(args: pulumi.runtime.MockCallArgs): Record<string, any> {
     switch (args.token) {
+        case "aws:ssm/getParameter:getParameter":
+            // Debian's public parameter names the region's current Debian 12 AMI.
+            return { id: args.inputs.name, name: args.inputs.name, type: "String", value: "ami-0deb12a0c0ffee000", version: 42, arn: `arn:aws:ssm:us-east-1::parameter${args.inputs.name}` };
         case "aws:ec2/getAmi:getAmi":
             return { id: "ami-0mockubuntu2404", name: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20261101", ownerId: "099720109477" };
         case "aws:index/getCallerIdentity:getCallerIdentity":

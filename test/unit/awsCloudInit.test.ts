@@ -1,9 +1,11 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import YAML from "yaml";
 import { cloudInitReadyScript, renderCloudInit, TUNING_SCRIPT, type CloudInitInput } from "../../components/platform/aws/cloudInit.ts";
+import { amiPinScript, DEBIAN_AMI_NAME, DEBIAN_AMI_OWNER, DEBIAN_AMI_PARAMETER, DEBIAN_RELEASE } from "../../components/platform/aws/image.ts";
+import { APT_PACKAGES } from "../../scripts/toolchain/toolchain.ts";
 import { EXPIRY_ENABLE, EXPIRY_UNIT, expiryRenewScript, onCalendar } from "../../components/platform/aws/expiry.ts";
 import { EPHEMERAL_PORTS } from "../../components/platform/aws/trafficRules.ts";
 import { LabConfigSchema } from "../../components/config.ts";
@@ -26,6 +28,7 @@ const tuningOf = (role: Role) => renderTuning({
 
 const input = (over: Partial<CloudInitInput> = {}): CloudInitInput => ({
     stack: "aws-16c64g", host: "client-0", role: "client", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample c2m-lab",
+    hostKey: { privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nHOSTKEY\n-----END OPENSSH PRIVATE KEY-----\n", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKey c2m-lab" },
     tuning: tuningOf(over.role ?? "client"), binPath: "/opt/c2m/bin", workDir: "/var/lib/c2m/client-0",
     addresses: ["198.18.2.64", "198.18.2.65", "198.18.2.66", "198.18.2.67"], prefix: 19,
     versions: { node: "22.23.3", vegeta: "12.13.0" }, expiresAt: "2026-11-26T03:00:00Z", ...over,
@@ -148,5 +151,48 @@ describe("cloud-init user data", () => {
         assert.match(s, /cloud-init status --wait/);
         assert.match(s, /command -v vegeta/);
         assert.match(s, new RegExp(`fs\\.nr_open\\)" -ge ${tuningOf("client").nofile} `));
+    });
+});
+
+const ROLES: Role[] = ["haproxy", "backend", "client", "metrics"];
+
+describe("same software on both sides: EC2 hosts install what the local hosts run", () => {
+    // The packages a lab host runs locally (the machine's own, toolchain.ts APT_PACKAGES) minus the
+    // operator-side tools: the ssh client, shellcheck (lints), nftables (the local platform's firewall).
+    const OPERATOR_ONLY = new Set(["openssh-client", "shellcheck", "nftables"]);
+    const localHostPackages = [...new Set(Object.values(APT_PACKAGES))].filter((p) => !OPERATOR_ONLY.has(p)).sort();
+
+    test("the union over roles of the user data's packages holds every local host package, from Debian's archive", () => {
+        const installed = new Set(ROLES.flatMap((role) => YAML.parse(renderCloudInit(input({ role, addresses: ["198.18.0.32"] }))).packages as string[]));
+        assert.ok(localHostPackages.length >= 6, localHostPackages.join(" "));
+        assert.deepEqual(localHostPackages.filter((p) => !installed.has(p)), [], "a package the local hosts run is not installed on EC2");
+        // Only what EC2 needs besides: the ENA counters' tool, the CA bundle and xz for the pinned Node tarball.
+        assert.deepEqual([...installed].filter((p) => !localHostPackages.includes(p)).sort(), ["ca-certificates", "ethtool", "xz-utils"]);
+    });
+    test("each role gets its own software: HAProxy and OpenSSL on the LB, Prometheus on the metrics host, node_exporter and sshd everywhere", () => {
+        const pkgs = (role: Role) => YAML.parse(renderCloudInit(input({ role, addresses: ["198.18.0.32"] }))).packages as string[];
+        for (const role of ROLES) for (const p of ["openssh-server", "prometheus-node-exporter"]) assert.ok(pkgs(role).includes(p), `${role}: ${p}`);
+        assert.ok(pkgs("haproxy").includes("haproxy") && pkgs("haproxy").includes("openssl"));
+        assert.ok(pkgs("metrics").includes("prometheus"));
+    });
+    test("the image is Debian 12, the local hosts' release, from Debian's own account and public parameter", () => {
+        assert.equal(DEBIAN_RELEASE, "12");
+        assert.equal(DEBIAN_AMI_OWNER, "136693071363");
+        assert.equal(DEBIAN_AMI_PARAMETER, "/aws/service/debian/release/12/latest/amd64");
+        assert.match("debian-12-amd64-20261201-1950", DEBIAN_AMI_NAME);
+        assert.doesNotMatch("debian-13-amd64-20261201-1950", DEBIAN_AMI_NAME);
+        // This machine is the local lab: where it is Debian, it is the same release.
+        const version = existsSync("/etc/debian_version") ? readFileSync("/etc/debian_version", "utf8").trim() : "";
+        if (/^\d+\./.test(version)) assert.equal(version.split(".")[0], DEBIAN_RELEASE, `local hosts run Debian ${version}`);
+    });
+    test("the host key the program made is the only one sshd gets", () => {
+        const doc = YAML.parse(renderCloudInit(input()));
+        assert.deepEqual(doc.ssh_keys, { ed25519_private: input().hostKey.privateKey, ed25519_public: input().hostKey.publicKey });
+        assert.equal(doc.ssh_deletekeys, true);
+        assert.deepEqual(doc.ssh_genkeytypes, ["ed25519"], "only the type whose key is given");
+    });
+    test("the AMI pin refuses an answer that is not an AMI id, naming the parameter and the fix", () => {
+        assert.equal(amiPinScript("ami-0123456789abcdef0"), "printf '%s\\n' ami-0123456789abcdef0");
+        assert.throws(() => amiPinScript("None"), /\/aws\/service\/debian\/release\/12\/latest\/amd64 answered "None", not an AMI id: set c2m:aws\.ami/);
     });
 });

@@ -55,6 +55,15 @@ describe("AWS residue: what is still tagged lab:stack=<stack>", () => {
         assert.match(text, /network interfaces: eni-0ddd/);
     });
 
+    test("a placement group in state deleted is gone, not residue (it stays listed a while after a clean destroy)", async () => {
+        const answers = new Map<Function, Answer>([[DescribePlacementGroupsCommand, () => ({ PlacementGroups: [
+            { GroupName: "lab-hosts-cluster-1", GroupId: "pg-0old", State: "deleted" },
+            { GroupName: "lab-hosts-cluster-2", GroupId: "pg-0new", State: "available" },
+        ] })]]);
+        const left = await awsResidue("aws-4c30g", "us-east-1", fakeEc2(answers).ec2);
+        assert.deepEqual(left.placementGroups, ["lab-hosts-cluster-2 (pg-0new)"]);
+    });
+
     test("nothing tagged: none, naming each kind it looked for", async () => {
         const left = await awsResidue("aws-4c30g", "us-east-1", fakeEc2().ec2);
         assert.equal(residueCount(left), 0);

@@ -84,7 +84,7 @@ export class AwsPlatform extends pulumi.ComponentResource implements PlatformHos
             versions: args.versions,
             ami: s.ami,
             expiresAt: args.expiresAt,
-            networkReady: [network.acl],
+            networkReady: [network.acl, network.routes],
             tags,
             instanceTags: { [BUDGET_TAG]: String(s.budgetUsdPerHour) },
         }, { parent: this });

@@ -22,6 +22,11 @@ export class LabNetwork extends pulumi.ComponentResource {
     readonly subnet: aws.ec2.Subnet;
     /** The lab subnet's ACL: instances start only once its rules are in place. */
     readonly acl: aws.ec2.DefaultNetworkAcl;
+    /**
+     * The subnet's route to the internet gateway: instances start only once it is associated, or
+     * cloud-init's apt would run with no route out (the VPC's main route table has none).
+     */
+    readonly routes: aws.ec2.RouteTableAssociation;
 
     constructor(name: string, args: LabNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("c2m:platform:AwsNetwork", name, {}, opts);
@@ -46,7 +51,7 @@ export class LabNetwork extends pulumi.ComponentResource {
             routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }],
             tags: tags("routes"),
         }, { parent: this });
-        new aws.ec2.RouteTableAssociation(`${name}-public-routes`, { subnetId: this.subnet.id, routeTableId: routes.id }, { parent: this });
+        this.routes = new aws.ec2.RouteTableAssociation(`${name}-public-routes`, { subnetId: this.subnet.id, routeTableId: routes.id }, { parent: this });
         this.registerOutputs({ vpcId: this.vpc.id, subnetId: this.subnet.id, aclId: this.acl.id });
     }
 }

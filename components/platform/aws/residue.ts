@@ -63,8 +63,11 @@ export async function awsResidue(stack: string, region: string, ec2: Ec2): Promi
                 const out = await ec2.send(new DescribeVpcsCommand({ Filters, NextToken }));
                 return { items: (out.Vpcs ?? []).map((v) => String(v.VpcId)), next: out.NextToken };
             }),
+            // A deleted group stays listed in state "deleted" for a while (EC2 API PlacementGroup.State:
+            // pending | available | deleting | deleted): it is gone, not residue. The lab creates none
+            // any more (fleet.ts); a stack from before still had one.
             ec2.send(new DescribePlacementGroupsCommand({ Filters }))
-                .then((out) => (out.PlacementGroups ?? []).map((g) => `${g.GroupName} (${g.GroupId})`)),
+                .then((out) => (out.PlacementGroups ?? []).filter((g) => g.State !== "deleted").map((g) => `${g.GroupName} (${g.GroupId})`)),
         ]);
         return { instances, volumes, networkInterfaces, addresses, securityGroups, vpcs, placementGroups };
     } catch (err) {

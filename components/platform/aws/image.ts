@@ -1,0 +1,29 @@
+// The image EC2 hosts run: Debian 12 (bookworm), the release the local lab's hosts run (DESIGN:
+// Debian 12's HAProxy 2.6, OpenSSL 3.0, OpenSSH 9.2, cloud-init 22.4), so every figure measured
+// locally is of the software EC2 runs. Pure.
+//
+// Debian's cloud team publishes its official AMIs from one AWS account, and the current image of
+// each release as a public Systems Manager parameter (wiki.debian.org/Cloud/AmazonEC2Image/Bookworm;
+// AWS documents reading public parameters in the EC2 User Guide, "Reference AMIs using Systems
+// Manager parameters"). Which AMI a parameter names, and that its owner is this account, is
+// listed in docs/aws.md under "unverified without an account" with the command that checks it.
+
+/** Debian's release on both sides (its major version, as /etc/debian_version starts). */
+export const DEBIAN_RELEASE = "12";
+export const DEBIAN_CODENAME = "bookworm";
+/** Account that publishes Debian's official AMIs (wiki.debian.org/Cloud/AmazonEC2Image/Bookworm). */
+export const DEBIAN_AMI_OWNER = "136693071363";
+/** Debian's public SSM parameter naming the current Debian 12 amd64 AMI of the region. */
+export const DEBIAN_AMI_PARAMETER = `/aws/service/debian/release/${DEBIAN_RELEASE}/latest/amd64`;
+/** Names of Debian 12 amd64 AMIs: debian-12-amd64-<date>-<build>. */
+export const DEBIAN_AMI_NAME = new RegExp(`^debian-${DEBIAN_RELEASE}-amd64-\\d{8}-\\d+$`);
+
+const AMI_ID = /^ami-[0-9a-f]{8,17}$/;
+
+/** The AMI pin's command: prints the id it is given (once; the pin never runs again). */
+export function amiPinScript(ami: string): string {
+    if (!AMI_ID.test(String(ami))) {
+        throw new Error(`${DEBIAN_AMI_PARAMETER} answered "${ami}", not an AMI id: set c2m:aws.ami to a Debian ${DEBIAN_RELEASE} AMI of the region (lab preflight prints one)`);
+    }
+    return `printf '%s\\n' ${ami}`;
+}
