@@ -28,4 +28,10 @@ export interface Host {
     binPath: string;
     /** Resources that must exist before the host can be reached (e.g. its sshd). */
     ready: pulumi.Input<pulumi.Resource>[];
+    /**
+     * The resource that is the host (local: its namespace; EC2: its instance): deleting it ends
+     * everything on the host, so the host's remote commands go with it (`deletedWith`) and a destroy
+     * never runs their delete steps on a host that is going, or already gone (ended at its expiry).
+     */
+    resource: pulumi.Resource;
 }

@@ -1,5 +1,6 @@
 // One way to run a command on a lab host, shared by every role: SSH with the host's
 // key, PATH set to the host's tools, retries while the host's sshd comes up.
+// Each command goes with its host (deletedWith): a destroy needs no state edited to skip one.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { createHash } from "node:crypto";
@@ -40,7 +41,7 @@ export function hostCommand(name: string, host: Host, args: HostCommandArgs,
         stdin: args.stdin,
         triggers: args.triggerText === undefined ? undefined : [sha256(args.triggerText)],
         logging: "stderr",
-    }, { ...opts, dependsOn: [...host.ready, ...toArray(opts.dependsOn)] });
+    }, { ...opts, deletedWith: host.resource, dependsOn: [...host.ready, ...toArray(opts.dependsOn)] });
 }
 
 function toArray<T>(x: pulumi.Input<pulumi.Input<T>[]> | pulumi.Input<T> | undefined): pulumi.Input<T>[] {

@@ -150,6 +150,7 @@ export class AwsHosts extends pulumi.ComponentResource {
                 workDir,
                 binPath: BIN_PATH,
                 ready: [ready, expiry],
+                resource: instance,
             };
             return host;
         });

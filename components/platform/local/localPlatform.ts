@@ -95,6 +95,7 @@ export class LocalPlatform extends pulumi.ComponentResource implements PlatformH
                 workDir: script.workDir,
                 binPath: args.binPath,
                 ready: [host],
+                resource: host,
             };
         });
         this.registerOutputs({});
