@@ -3,6 +3,8 @@
 // "wall" is the time from a file's start (the runner dequeues it; every file is enqueued at
 // once, so enqueue events do not count) to its last event, so it includes hooks outside any test, e.g. building a lab in
 // before(), and stays right when files run side by side.
+// Counts are of tests at any depth (suites are not counted); a test is filed under the file that
+// declared it (a shared helper such as test/mocks/awsTier.ts gets the row of the tests it declares).
 // A skipped test is counted as skipped, never as passed, and listed under the table with its reason.
 // A unit file that failed to load (test/unitLane.ts's `<file> loads` test) is counted under that file.
 import { relative } from "node:path";
@@ -14,7 +16,10 @@ export interface Skip { file: string; name: string; reason: string }
 
 type TestEvent = {
     type: string;
-    data: { file?: string; name?: string; nesting?: number; skip?: string | boolean; todo?: string | boolean; details?: { duration_ms?: number } };
+    data: {
+        file?: string; name?: string; nesting?: number; skip?: string | boolean; todo?: string | boolean;
+        details?: { duration_ms?: number; type?: "test" | "suite" };
+    };
 };
 
 /** The file a test belongs to: its own, or the unit file named by a failed-load test. */
@@ -44,6 +49,7 @@ export function durationTable(files: Map<string, FileTally>, skips: Skip[] = [])
 export default async function* durations(source: AsyncIterable<TestEvent>): AsyncGenerator<string> {
     const files = new Map<string, FileTally>();
     const skips: Skip[] = [];
+    const lastNesting = new Map<string, number>();
     for await (const event of source) {
         if (event.data?.file && (event.type !== "test:enqueue" || files.has(fileOf(event.data)))) {
             const file = fileOf(event.data);
@@ -56,8 +62,15 @@ export default async function* durations(source: AsyncIterable<TestEvent>): Asyn
             const reason = event.data.skip ?? event.data.todo;
             skips.push({ file: fileOf(event.data), name: event.data.name ?? "?", reason: typeof reason === "string" ? reason : "no reason given" });
         }
-        if ((event.type !== "test:pass" && event.type !== "test:fail") || event.data.nesting !== 0 || !event.data.file) continue;
-        const tally = files.get(fileOf(event.data))!;
+        if ((event.type !== "test:pass" && event.type !== "test:fail") || !event.data.file) continue;
+        // Leaf tests only: a suite (describe) or a test with subtests ends right after its last
+        // child, which is one level deeper; its children are the tests counted.
+        const file = fileOf(event.data);
+        const nesting = event.data.nesting ?? 0;
+        const hadChildren = lastNesting.get(file) === nesting + 1;
+        lastNesting.set(file, nesting);
+        if (hadChildren || (event.data.details?.type === "suite" && event.type === "test:pass")) continue;
+        const tally = files.get(file)!;
         tally.ms += event.data.details?.duration_ms ?? 0;
         if (event.type === "test:fail") tally.failed++;
         else if (event.data.skip !== undefined || event.data.todo !== undefined) tally.skipped++;

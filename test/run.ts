@@ -149,7 +149,7 @@ function show(d: Done): void {
 /** Per-file rows of a part's duration table (test/durations.ts prints one on stderr). */
 function tableRows(d: Done): Map<string, FileTally> {
     const rows = new Map();
-    for (const m of d.stderr.matchAll(/^(test\/\S+\.test\.ts)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(\d+)$/gm)) {
+    for (const m of d.stderr.matchAll(/^(test\/\S+\.ts)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(\d+)$/gm)) {
         rows.set(m[1], { wallMs: Number(m[2]) * 1000, ms: Number(m[3]) * 1000, passed: Number(m[4]), failed: Number(m[5]), skipped: Number(m[6]) });
     }
     // A file killed before it reported anything still gets a row, as failed.

@@ -42,7 +42,7 @@ test("npm test's flags: a timed-out test and a file over --test-timeout fail the
     assert.match(r.stdout, /error: 'test timed out after 8000ms'/);
     assert.match(r.stdout, /^# pass 1$/m, "only the quick test passed");
     // The durations reporter (stderr) counts the timed-out test as failed, never as passed.
-    const row = /^\S*fixture\.test\.ts\s+\S+\s+\S+\s+(\d+)\s+(\d+)$/m.exec(r.stderr);
+    const row = /^\S*fixture\.test\.ts\s+\S+\s+\S+\s+(\d+)\s+(\d+)\s+\d+$/m.exec(r.stderr);
     assert.ok(row, r.stderr);
     assert.equal(Number(row[1]), 1, "passed");
     assert.ok(Number(row[2]) >= 1, "failed");
