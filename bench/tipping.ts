@@ -1,8 +1,8 @@
 // bench/tipping, two searches on a local lab it builds and tears down:
 // --capacity N: backends of a known capacity (pong --max-concurrent with a fixed
 //   --service-time-ms: capacity = servers × maxConcurrent × 1000 / serviceTimeMs, all three
-//   derived from N); `lab tipping` from a tenth of it (the search never sees it); prints how far
-//   the knee is from N. Exits 1 when the search found no knee, 2 when its knee is not within ±10 %
+//   derived from N); `lab tipping` from a fixed 10/s (CAPACITY_SEARCH: nothing of N goes into the
+//   search, its start, its steps or its grid); prints how far the knee is from N. Exits 1 when the search found no knee, 2 when its knee is not within ±10 %
 //   of N (the lab itself tipped first: more than it can offer).
 // --lb-cpus N: HAProxy's own knee: the LB host pinned to N CPUs (its cgroup's CPU set, N threads),
 //   pong unlimited, the other hosts on the CPUs left (or sharing the LB's when none are left: the
@@ -26,7 +26,7 @@ import { destroy, removeStack, up } from "../scripts/stack.ts";
 import { describeResidue, residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { tipping, TIPPING_DEFAULTS } from "../scripts/tipping.ts";
-import { DEFAULT_P99_FLOOR_MS, triesCount, cpuListText, formatTippingTable, lbCoresAt, lbKneeConfig, minCheckableCapacity, startRateFor, syntheticBackend } from "../scripts/analysis/tipping.ts";
+import { CAPACITY_SEARCH, DEFAULT_P99_FLOOR_MS, triesCount, cpuListText, formatTippingTable, lbCoresAt, lbKneeConfig, minCheckableCapacity, reachableKnee, syntheticBackend } from "../scripts/analysis/tipping.ts";
 import { onlineCpus } from "../components/platform/local/limits.ts";
 
 interface Options {
@@ -64,7 +64,7 @@ function benchLab(o: Options) {
             subnet: o.subnet, frontend: o.mode, clients: CLIENTS, threads: o.lbThreads, cpuQuota: o.lbCpuQuota,
         });
         return {
-            kind: "lb" as const, layout, capacity: undefined, start: o.start ?? LB_START,
+            kind: "lb" as const, layout, capacity: undefined, start: o.start ?? LB_START, maxSteps: o.maxSteps,
             config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`c2m:${k}`, v])),
             describe: `LB knee: haproxy on CPU(s) ${cpuListText(layout.lbCpus)} with ${layout.threads} thread(s)` +
                 `${layout.cpuQuota !== undefined ? `, CPU quota ${layout.cpuQuota} CPU` : ""}, clients/backend/metrics on CPU(s) ` +
@@ -76,7 +76,7 @@ function benchLab(o: Options) {
     if (!(capacity >= min)) throw new Error(`--capacity ${capacity}: rates move in steps of ${CLIENTS}/s (one per client), so the smallest capacity checkable within ±10 % is ${min}/s`);
     const pong = syntheticBackend(capacity, { serviceMs: o.serviceMs });
     return {
-        kind: "capacity" as const, pong, capacity: pong.capacity, start: o.start ?? startRateFor(pong.capacity, CLIENTS),
+        kind: "capacity" as const, pong, capacity: pong.capacity, start: o.start ?? CAPACITY_SEARCH.startRate, maxSteps: o.maxSteps ?? CAPACITY_SEARCH.maxSteps,
         config: {
             // The metrics host gives each step's CPU per host: the knee is then attributed (backend queue, or a saturated host).
             "c2m:hosts": { haproxy: 1, backends: pong.backends, clients: CLIENTS, metrics: 1 },
@@ -109,7 +109,7 @@ async function main(o: Options): Promise<void> {
         const load0 = loadavg()[0];
         const run = await tipping({
             ...TIPPING_DEFAULTS, stack: o.stack, startRate: start, durationS: o.duration, frontend: o.mode, p99FloorMs: o.p99FloorMs,
-            ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}), confirmTries: o.confirmTries, maxTries: Math.max(o.maxTries, o.confirmTries),
+            ...(bench.maxSteps !== undefined ? { maxSteps: bench.maxSteps } : {}), confirmTries: o.confirmTries, maxTries: Math.max(o.maxTries, o.confirmTries),
         });
         const r = run.result;
         console.log(formatTippingTable(r));
@@ -174,9 +174,10 @@ new Command("bench:tipping")
     .option("--lb-cpu-quota <cpus>", "with --lb-cpus: cap the LB host's CPU time at this many CPUs' worth (e.g. 0.1), its cgroup's CPU quota", positive("--lb-cpu-quota"))
     .option("--lb-threads <n>", "with --lb-cpus: HAProxy threads (default: one per LB CPU)", wholeCount("--lb-threads"))
     .addOption(new Option("--mode <frontend>", "frontend the search loads").choices(["plain", "tls"]).default("plain"))
-    .option("--start <rate>", `first step's total rate (default: a tenth of the capacity, or ${LB_START}/s with --lb-cpus; ≤ 8 steps when the knee is under 16× this)`, positive("--start"))
+    .option("--start <rate>", `first step's total rate (default ${CAPACITY_SEARCH.startRate}/s with --capacity, never derived from it; ${LB_START}/s with --lb-cpus)`, positive("--start"))
     .option("--duration <s>", "seconds of load per step", positive("--duration"), 10)
-    .option("--max-steps <n>", "most steps (rates) of the search (default 8); a step's tries are counted apart", wholeCount("--max-steps"))
+    .option("--max-steps <n>", `most steps (rates) of the search (default ${CAPACITY_SEARCH.maxSteps} with --capacity: knees up to ` +
+        `${reachableKnee(CAPACITY_SEARCH)}/s from ${CAPACITY_SEARCH.startRate}/s; 8 with --lb-cpus); a step's tries are counted apart`, wholeCount("--max-steps"))
     .option("--confirm-tries <n>", "bad tries a step needs before it is believed bad (1: believe the first)", wholeCount("--confirm-tries"), TIPPING_DEFAULTS.confirmTries)
     .option("--max-tries <n>", "most tries of one step, machine stalls (the LB below its quota, nobody else saturated) retried within them", wholeCount("--max-tries"), TIPPING_DEFAULTS.maxTries)
     .option("--p99-floor-ms <ms>", "a step is bad only when its p99 is also above this (tail noise on a low baseline is no knee)", nonNegative("--p99-floor-ms"), DEFAULT_P99_FLOOR_MS)

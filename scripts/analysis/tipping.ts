@@ -366,9 +366,17 @@ export function syntheticBackend(capacity: number, o: { serviceMs?: number; maxS
     };
 }
 
-/** Start of a search whose knee is expected near `capacity`: a tenth of it (the knee within 16× the start: ≤ 8 steps), at least one quantum. */
-export function startRateFor(capacity: number, quantum = 0): number {
-    return Math.max(quantum, capacity / 10);
+/**
+ * bench:tipping --capacity's search: from a fixed rate, never from the capacity it checks (a start
+ * derived from the answer lines the doubling grid up with it, the same way for every capacity),
+ * with the steps to reach it: doubling from 10/s, 13 steps reach a first bad step up to 10 × 2^9 =
+ * 5,120/s and leave 3 bisections (±4.4 %). The smallest checkable capacity (2 clients) is 10/s.
+ */
+export const CAPACITY_SEARCH = { startRate: 10, maxSteps: 13 } as const;
+
+/** Highest knee a search from `startRate` can bracket to ±5 % within `maxSteps` steps (3 of them bisections). */
+export function reachableKnee(o: { startRate: number; maxSteps: number; factor?: number }): number {
+    return o.startRate * (o.factor ?? 2) ** (o.maxSteps - 4);
 }
 
 /** Smallest capacity a search in steps of `quantum` requests/s can pin within ±10 % (a bracket needs room for a rate inside it). */

@@ -1,28 +1,15 @@
-// bench:tipping for any capacity: the synthetic backend derived from the capacity asked for, the
-// start rate derived from it, and the search from there on a queue of that capacity (with the
-// bench's 2 clients: rates in whole steps of 2/s) — within ±10 % in ≤ 8 steps for every capacity
-// from the smallest checkable one up.
+// bench:tipping for any capacity: the synthetic backend derived from the capacity asked for, and
+// the search from a fixed start that knows nothing of it, on a queue of that capacity (with the
+// bench's 2 clients: rates in whole steps of 2/s) — within ±10 % in its step budget for every
+// capacity it can reach, from the smallest checkable one up.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-    DEFAULT_TIPPING, lbKneeConfig, lbKneeLayout, minCheckableCapacity, searchTippingPoint, startRateFor, syntheticBackend, type StepMeasure,
+    CAPACITY_SEARCH, DEFAULT_TIPPING, lbKneeConfig, lbKneeLayout, minCheckableCapacity, reachableKnee, searchTippingPoint, syntheticBackend,
 } from "../../scripts/analysis/tipping.ts";
+import { queueModel } from "../../scripts/analysis/tippingModel.ts";
 import { parseLabConfig } from "../../components/loadConfig.ts";
-import { seededRandom } from "./helpers.ts";
 
-
-/** A FIFO queue in front of capacity C for 10 s steps (as in tipping.test.ts): flat p99 below C, a growing backlog above. */
-function queueModel(capacity: number, serviceMs: number, noise = 0, seed = 1) {
-    const random = seededRandom(seed);
-    return async (rate: number): Promise<StepMeasure> => {
-        const rho = rate / capacity;
-        const jitter = 1 + noise * (2 * random() - 1);
-        const backlogMs = rho > 1 ? (rho - 1) * 10_000 : 0;
-        const p99Ms = (serviceMs * (1 + 0.3 * Math.min(rho, 1) ** 8) + 0.99 * backlogMs) * jitter;
-        const late = rho > 1 ? Math.max(0, ((rho - 1) * 10 - 30) / ((rho - 1) * 10)) : 0;
-        return { rate, p50Ms: serviceMs * jitter + backlogMs / 2, p99Ms, errorRatio: late, requests: Math.round(rate * 10) };
-    };
-}
 
 const CLIENTS = 2;
 const capacities = (): number[] => {
@@ -71,32 +58,43 @@ describe("syntheticBackend", () => {
     });
 });
 
-describe("the search from the bench's start, for any capacity", () => {
-    test(`every capacity from ${minCheckableCapacity(CLIENTS)}/s to 100k/s: knee within ±10 % in ≤ 8 steps`, async () => {
+describe("the search from the bench's fixed start, for any capacity", () => {
+    const search = { ...DEFAULT_TIPPING, ...CAPACITY_SEARCH, quantum: CLIENTS };
+
+    test(`every capacity from ${minCheckableCapacity(CLIENTS)}/s to what ${CAPACITY_SEARCH.maxSteps} steps reach: knee within ±10 %`, async () => {
         const failures: string[] = [];
-        for (const n of capacities()) {
+        const reach = reachableKnee(CAPACITY_SEARCH);
+        const list = capacities().filter((n) => n <= reach);
+        assert.ok(list.length > 50 && list.at(-1)! > 4000, `${list.length} capacities up to ${list.at(-1)}`);
+        for (const n of list) {
             const b = syntheticBackend(n);
-            const r = await searchTippingPoint(queueModel(b.capacity, b.serviceTimeMs), { ...DEFAULT_TIPPING, startRate: startRateFor(b.capacity, CLIENTS), quantum: CLIENTS });
-            const ok = r.knee !== undefined && Math.abs(r.knee - b.capacity) / b.capacity <= 0.1 && r.steps.length <= 8;
+            const r = await searchTippingPoint(queueModel(b.capacity, b.serviceTimeMs), search);
+            const ok = r.knee !== undefined && Math.abs(r.knee - b.capacity) / b.capacity <= 0.1;
             if (!ok) failures.push(`capacity ${b.capacity.toFixed(1)}: knee ${r.knee?.toFixed(1)} in ${r.steps.length} steps (${r.stopReason})`);
         }
         assert.deepEqual(failures, []);
     });
 
-    test("±5 % latency noise: still within ±10 % in ≤ 8 steps", async () => {
+    test("±5 % latency noise: still within ±10 %", async () => {
         const failures: string[] = [];
         let seed = 0;
-        for (const n of capacities().filter((_, i) => i % 3 === 0)) {
+        for (const n of capacities().filter((x, i) => i % 3 === 0 && x <= reachableKnee(CAPACITY_SEARCH))) {
             const b = syntheticBackend(n);
-            const r = await searchTippingPoint(queueModel(b.capacity, b.serviceTimeMs, 0.05, ++seed), { ...DEFAULT_TIPPING, startRate: startRateFor(b.capacity, CLIENTS), quantum: CLIENTS });
-            if (r.knee === undefined || Math.abs(r.knee - b.capacity) / b.capacity > 0.1 || r.steps.length > 8) failures.push(`${n}: knee ${r.knee} in ${r.steps.length}`);
+            const r = await searchTippingPoint(queueModel(b.capacity, b.serviceTimeMs, { p99: 0.05 }, ++seed), search);
+            if (r.knee === undefined || Math.abs(r.knee - b.capacity) / b.capacity > 0.1) failures.push(`${n}: knee ${r.knee} in ${r.steps.length}`);
         }
         assert.deepEqual(failures, []);
     });
 
-    test("start: a tenth of the capacity, never below one quantum", () => {
-        assert.equal(startRateFor(600, 2), 60);
-        assert.equal(startRateFor(12, 2), 2);
+    test("the start is the same for every capacity; a knee beyond the step budget is reported as not found, not guessed", async () => {
+        assert.deepEqual(CAPACITY_SEARCH, { startRate: 10, maxSteps: 13 });
+        assert.equal(reachableKnee(CAPACITY_SEARCH), 5120);
+        const r = await searchTippingPoint(queueModel(100_000, 200), search);
+        assert.equal(r.knee, undefined);
+        assert.match(r.stopReason, /no bad step within 13 steps; the knee is above 40960\/s/);
+        const wide = await searchTippingPoint(queueModel(20_000, 200), search);
+        assert.equal(wide.converged, false);
+        assert.match(wide.stopReason, /step budget \(13\) spent before the bracket narrowed/);
     });
 
     test("below the smallest checkable capacity the quantum is too coarse, and the result says how wide it stopped", async () => {
