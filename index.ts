@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { METRICS_DEFAULTS, type LabConfig } from "./components/config.ts";
 import { loadConfig, readPulumiConfig } from "./components/loadConfig.ts";
-import type { HostSpec, Platform } from "./components/platform/platform.ts";
+import type { HostSpec, ProgramPlatform } from "./components/platform/platform.ts";
 import { renderTuning, socketsOnHost, type TuningPlan } from "./components/render/tuning.ts";
 import type { CapacityPlan } from "./components/plan/capacity.ts";
 import { attackSettings } from "./components/render/attack.ts";
@@ -26,7 +26,7 @@ function hostSpecs(config: LabConfig): HostSpec[] {
 }
 
 /** Tuning of each host from the capacity plan; with a shared kernel, machine-wide values cover all hosts. */
-function tuningPlans(config: LabConfig, capacity: CapacityPlan, specs: HostSpec[], platform: Platform): Map<string, TuningPlan> {
+function tuningPlans(config: LabConfig, capacity: CapacityPlan, specs: HostSpec[], platform: ProgramPlatform): Map<string, TuningPlan> {
     const sockets = (s: HostSpec) => socketsOnHost(s.role, capacity, config.hosts.backends);
     const machineSockets = specs.reduce((sum, s) => sum + sockets(s), 0);
     return new Map(specs.map((s) => [s.name, renderTuning({
@@ -37,7 +37,8 @@ function tuningPlans(config: LabConfig, capacity: CapacityPlan, specs: HostSpec[
 }
 
 const loaded = loadConfig(pulumi.getStack(), readPulumiConfig(new pulumi.Config("c2m")));
-const { config, capacity, platform } = loaded;
+const { config, capacity } = loaded;
+const platform: ProgramPlatform = loaded.platform;
 const specs = hostSpecs(config);
 const plans = tuningPlans(config, capacity, specs, platform);
 const lab = await platform.create(loaded, specs, plans);

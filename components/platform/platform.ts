@@ -71,10 +71,27 @@ export interface PlatformHosts {
     };
 }
 
-export interface Platform {
+/** What the Pulumi program (index.ts) needs of a platform: checks, machine limits, and hosts made. */
+export interface ProgramPlatform {
     readonly name: LabConfig["platform"];
     /** Hosts share one kernel (local namespaces): machine-wide settings then cover every host's sockets and are applied once, by the platform. */
     readonly sharedKernel: boolean;
+    /** The config with the limits of the machine hosts run on, unless the stack sets them (local: this machine's CPUs, open files and memory). */
+    withMachineLimits(config: LabConfig): LabConfig;
+    /** Memory of the host a role runs on, in bytes (0 when unknown). */
+    hostMemoryBytes(config: LabConfig, role: Role): number;
+    /** Refuses, naming the config key, what this platform cannot build; before anything exists. */
+    check(planned: PlannedConfig): void;
+    /** Creates the hosts (inside a Pulumi program) with each host's tuning, by host name (the one the tuning role applies). */
+    create(planned: PlannedConfig, hosts: HostSpec[], tuning: Map<string, TuningPlan>): Promise<PlatformHosts>;
+}
+
+/**
+ * What the operator's commands (scripts/) need of a platform around a program's run: how `lab up`
+ * drives the engine, what a run reads from hosts beside the roles, and what a stack left behind.
+ */
+export interface OperatorPlatform {
+    readonly name: LabConfig["platform"];
     /** `lab up` runs the policy pack (guardrails for billed cloud resources). */
     readonly needsPolicyPack: boolean;
     /** `reap` removes everything by name, so a stack's state may go even when destroy failed (local); otherwise state is what removes it and is kept. */
@@ -95,21 +112,16 @@ export interface Platform {
      * has no figures of its own beyond the machine's (an EC2 host is a whole instance): runs then carry none.
      */
     readonly hostSampler: HostSampler | undefined;
-    /** The config with the limits of the machine hosts run on, unless the stack sets them (local: this machine's open files and memory). */
-    withMachineLimits(config: LabConfig): LabConfig;
-    /** Memory of the host a role runs on, in bytes (0 when unknown). */
-    hostMemoryBytes(config: LabConfig, role: Role): number;
     /** CPU cores a host is held to that the host cannot see from inside (local: its cgroup's quota); undefined when none. */
     hostCpuQuota(config: LabConfig, role: Role): number | undefined;
-    /** Refuses, naming the config key, what this platform cannot build; before anything exists. */
-    check(planned: PlannedConfig): void;
-    /** Creates the hosts (inside a Pulumi program) with each host's tuning, by host name (the one the tuning role applies). */
-    create(planned: PlannedConfig, hosts: HostSpec[], tuning: Map<string, TuningPlan>): Promise<PlatformHosts>;
     /** What the stack left on this platform, found by name or tag (works without Pulumi state); throws when it cannot tell. */
     residue(stack: string, config: LabConfig): Promise<Residue>;
     /** Removes what can be removed without state, then returns what is left. */
     reap(stack: string, config: LabConfig): Promise<Residue>;
 }
+
+/** A platform: one object per platform (local/local.ts, aws/aws.ts) serving both sides. */
+export interface Platform extends ProgramPlatform, OperatorPlatform {}
 
 export function residueCount(r: Residue): number {
     return Object.values(r).reduce((sum, items) => sum + items.length, 0);
