@@ -185,7 +185,11 @@ const aws = z.strictObject({
     /** The lab refuses to start (and the policy pack rejects it) above this many US dollars per hour. */
     budgetUsdPerHour: z.number().positive().max(1000).default(60),
     rootVolumeGb: count(8, 1024).default(16),
-    /** AMI of every instance (pinned: a later up never moves the fleet to a newer image); absent = Ubuntu 24.04 looked up at first up, then kept. */
+    /**
+     * AMI of every instance: Debian 12, the local hosts' release (components/platform/aws/image.ts).
+     * Absent = Debian's public SSM parameter read at the first up, then kept in the stack (an instance
+     * re-created later gets the same image); set, the fleet follows it (changing it replaces the fleet).
+     */
     ami: z.string().regex(/^ami-[0-9a-f]{8,17}$/, "an AMI id like ami-0123456789abcdef0").optional(),
 });
 

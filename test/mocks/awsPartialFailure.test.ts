@@ -22,8 +22,8 @@ describe(`mocks: aws-16c30g, the launch of ${FAILED} fails`, () => {
     });
     const instances = () => ofType(run, "aws:ec2/instance:Instance");
 
-    test("the other 28 instances exist", () => {
-        assert.equal(instances().length, 28);
+    test("the other 29 instances exist", () => {
+        assert.equal(instances().length, 29);
         assert.ok(!instances().some((i) => i.name === FAILED));
     });
 
@@ -46,7 +46,7 @@ describe(`mocks: aws-16c30g, the launch of ${FAILED} fails`, () => {
     test("each existing host still ends itself: its user data has the timer, and the expiry is renewed on it", () => {
         for (const i of instances()) assert.match(reveal(i.inputs.userData), /OnCalendar=/, i.name);
         const renewals = ofType(run, "command:remote:Command").filter((c) => c.name.endsWith("-expiry"));
-        assert.equal(renewals.length, 28);
+        assert.equal(renewals.length, 29);
     });
 
     test("the expiry comes from the config, not from the instances: its output resolves; the summary lists what exists", () => {
@@ -56,8 +56,8 @@ describe(`mocks: aws-16c30g, the launch of ${FAILED} fails`, () => {
         const aws = run.exports.aws.value as { instanceIds: string[]; teardownSchedules: string[]; expiresAt: string };
         assert.equal(run.exports.aws.error, undefined);
         assert.equal(aws.expiresAt, expiry);
-        assert.equal(aws.instanceIds.length, 28);
-        assert.equal(aws.teardownSchedules.length, 28);
+        assert.equal(aws.instanceIds.length, 29);
+        assert.equal(aws.teardownSchedules.length, 29);
         // What needs the failed host does fail (the engine reports the update as failed).
         assert.match(run.exports.inventory.error ?? "", /mocked failure|failed/);
     });

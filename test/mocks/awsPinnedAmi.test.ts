@@ -14,7 +14,7 @@ describe("mocks: aws-16c64g with c2m:aws.ami pinned, m6i.4xlarge not offered in 
     const instances = () => ofType(run, "aws:ec2/instance:Instance");
 
     test("every instance runs the pinned AMI; nothing is looked up", () => {
-        assert.equal(instances().length, 29);
+        assert.equal(instances().length, 30);
         for (const i of instances()) assert.equal(i.inputs.ami, PINNED, i.name);
         assert.equal(run.calls.filter((c) => c.token === "aws:ec2/getAmi:getAmi" || c.token === "aws:ssm/getParameter:getParameter").length, 0);
         assert.equal(ofType(run, "command:local:Command").filter((c) => /^printf /.test(c.inputs.create)).length, 0, "no AMI pin: c2m:aws.ami is the pin");

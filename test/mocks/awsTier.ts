@@ -10,6 +10,8 @@ import YAML from "yaml";
 import { TERMINATE_TARGET_ARN } from "../../components/platform/aws/teardown.ts";
 import { TUNING_SCRIPT } from "../../components/platform/aws/cloudInit.ts";
 import { DEBIAN_AMI_PARAMETER } from "../../components/platform/aws/image.ts";
+import { plannerInput } from "../../components/platform/aws/settings.ts";
+import { planTier } from "../../components/plan/planner.ts";
 import { EXPIRY_ENABLE, EXPIRY_UNIT, expiryRenewScript, onCalendar } from "../../components/platform/aws/expiry.ts";
 import { EPHEMERAL_PORTS, LAB_NACL_EGRESS, LAB_SG_EGRESS, LAB_SG_INGRESS, labNaclIngress, type NetworkAclRule } from "../../components/platform/aws/trafficRules.ts";
 import { ipToInt, readCidr } from "../../components/platform/addressPlan.ts";
@@ -49,9 +51,22 @@ export function describeTier(e: TierExpectation): void {
         const instances = () => ofType(run, "aws:ec2/instance:Instance");
         const role = (r: Registered) => r.inputs.tags["lab:role"] as string;
 
+        test("the metrics host by default (the seed's graphs and request log): priced in the plan, SSH-only like the rest", () => {
+            const metrics = instances().filter((i) => role(i) === "metrics");
+            assert.equal(metrics.length, 1);
+            assert.equal(metrics[0].inputs.instanceType, "c6i.large");
+            const plan = (run.exports.aws.value as any).plannedUsdPerHour as number;
+            const withoutMetrics = planTier(plannerInput(e.stack, { ...(run.exports.labConfig.value as any), hosts: { ...(run.exports.labConfig.value as any).hosts, metrics: 0 } }, run.exports.capacityPlan.value as any)).usd_per_hour;
+            assert.ok(plan > withoutMetrics, `the plan (${plan}) does not price the metrics host (${withoutMetrics} without it)`);
+            // Every host, the metrics one included, is behind the one ACL: only SSH from the operator reaches it from outside.
+            const [subnet] = ofType(run, "aws:ec2/subnet:Subnet");
+            assert.equal(metrics[0].inputs.subnetId, `${subnet.name}-id`);
+            assert.equal(metrics[0].inputs.associatePublicIpAddress, true);
+        });
+
         test("instance types and counts: 1 HAProxy of the tier, 8 backends, 20 clients × 32 vCPU", () => {
             const byRole = (x: string) => instances().filter((i) => role(i) === x);
-            assert.equal(instances().length, 29);
+            assert.equal(instances().length, 30);
             assert.deepEqual(byRole("haproxy").map((i) => i.inputs.instanceType), [e.haproxyType]);
             assert.deepEqual([...new Set(byRole("backend").map((i) => i.inputs.instanceType))], ["c6i.2xlarge"]);
             assert.equal(byRole("backend").length, 8);
@@ -70,7 +85,7 @@ export function describeTier(e: TierExpectation): void {
             for (const i of instances()) assert.equal(i.inputs.ami, "ami-0deb12a0c0ffee000", i.name);
         });
 
-        test("IMDSv2 required on every instance; root volumes encrypted and deleted with it; no placement group (29 single launches of 3 types)", () => {
+        test("IMDSv2 required on every instance; root volumes encrypted and deleted with it; no placement group (30 single launches of 4 types)", () => {
             for (const i of instances()) {
                 assert.equal(i.inputs.metadataOptions?.httpTokens, "required", i.name);
                 assert.equal(i.inputs.rootBlockDevice?.encrypted, true);
@@ -158,7 +173,7 @@ export function describeTier(e: TierExpectation): void {
 
         test("every taggable resource carries lab:stack, lab:owner, lab:expires-at (TTL from config)", () => {
             const aws = run.resources.filter((r) => r.type.startsWith("aws:") && !UNTAGGABLE.has(r.type));
-            assert.ok(aws.length >= 29 + 8, `only ${aws.length} AWS resources`);
+            assert.ok(aws.length >= 30 + 8, `only ${aws.length} AWS resources`);
             const expiries = new Set<string>();
             for (const r of aws) {
                 const tags = r.inputs.tags as Record<string, string> | undefined;
@@ -211,7 +226,7 @@ export function describeTier(e: TierExpectation): void {
                 assert.equal(doc.runcmd[0], EXPIRY_ENABLE, i.name);
                 roles.add(role(i));
             }
-            assert.deepEqual([...roles].sort(), ["backend", "client", "haproxy"]);
+            assert.deepEqual([...roles].sort(), ["backend", "client", "haproxy", "metrics"]);
             // Each up renews it over SSH on the running host (user data is not re-applied), before any role runs there.
             const commands = ofType(run, "command:remote:Command");
             for (const i of instances()) {
@@ -237,7 +252,7 @@ export function describeTier(e: TierExpectation): void {
             const ask = run.calls.find((c) => c.token === "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings");
             assert.ok(ask, "no DescribeInstanceTypeOfferings");
             assert.equal(ask.inputs.locationType, "availability-zone");
-            assert.deepEqual([...ask.inputs.filters[0].values].sort(), [...new Set([e.haproxyType, "c6i.2xlarge", "c6i.8xlarge"])].sort());
+            assert.deepEqual([...ask.inputs.filters[0].values].sort(), [...new Set([e.haproxyType, "c6i.2xlarge", "c6i.8xlarge", "c6i.large"])].sort());
             assert.equal(ofType(run, "aws:ec2/subnet:Subnet")[0].inputs.availabilityZone, "us-east-1a");
             assert.equal((run.exports.aws.value as any).availabilityZone, "us-east-1a");
         });
@@ -295,7 +310,7 @@ export function describeTier(e: TierExpectation): void {
 
         test("inventory: public IP for SSH, private lab addresses for traffic, four source addresses per client", () => {
             const inventory = run.exports.inventory.value as any[];
-            assert.equal(inventory.length, 29);
+            assert.equal(inventory.length, 30);
             for (const h of inventory) {
                 assert.match(h.ssh.host, /^203\.0\.113\.\d+$/);
                 assert.ok(isLabTarget(h.address));
@@ -304,8 +319,8 @@ export function describeTier(e: TierExpectation): void {
             const vips = run.exports.vips.value as { plain: string };
             assert.ok(isLabTarget(new URL(vips.plain).hostname));
             const aws = run.exports.aws.value as any;
-            assert.equal(aws.instanceIds.length, 29);
-            assert.equal(aws.teardownSchedules.length, 29);
+            assert.equal(aws.instanceIds.length, 30);
+            assert.equal(aws.teardownSchedules.length, 30);
             assert.equal(aws.region, "us-east-1");
         });
 
@@ -345,7 +360,7 @@ export function describeTier(e: TierExpectation): void {
         test("the outputs are what the scripts read (StackOutputsSchema)", () => {
             const out = parseRecord(outputsJson(run), StackOutputsSchema, `outputs of the mocked ${e.stack} stack`);
             assert.equal(out.namespacePrefix, undefined);
-            assert.ok(out.aws && out.inventory.length === 29);
+            assert.ok(out.aws && out.inventory.length === 30);
         });
 
         test("secrets never appear in plain outputs, user data or tags", () => {

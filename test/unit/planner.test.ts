@@ -152,7 +152,8 @@ describe("the three seed tiers (stack files)", () => {
             const cfg = readTierConfig(stack);
             assert.equal(cfg.platform, "aws");
             assert.equal(cfg.aws.instanceTypes.haproxy, e.haproxy);
-            assert.deepEqual(cfg.hosts, { haproxy: 1, backends: 8, clients: 20 });
+            // The metrics host by default on AWS tiers (the seed's graphs and request log).
+            assert.deepEqual(cfg.hosts, { haproxy: 1, backends: 8, clients: 20, metrics: 1 });
             assert.equal(cfg.backend.serversPerHost, 10);
             assert.equal(cfg.backend.basePort, 8282);
             const p = planStack(stack, cfg);
@@ -167,7 +168,7 @@ describe("the three seed tiers (stack files)", () => {
             const usable = usableMemoryGiB(e.memory);
             assert.deepEqual(p.tight, usable - lbNeedGiB(1_050_000) < TIGHT_HEADROOM * usable ? ["haproxy"] : []);
             assert.ok(p.usd_per_hour <= cfg.aws.budgetUsdPerHour);
-            assert.equal(p.vcpu_quota.vcpus_needed, e.vcpu + 8 * 8 + 20 * 32);
+            assert.equal(p.vcpu_quota.vcpus_needed, e.vcpu + 8 * 8 + 20 * 32 + 2); // + the metrics host's c6i.large
         });
     }
 });

@@ -51,7 +51,7 @@ export interface AwsSettings {
     sourceIpsPerClient: number;
     rootVolumeGb: number;
     budgetUsdPerHour: number;
-    /** c2m:aws.ami: the image every instance runs; absent = Ubuntu looked up, then kept. */
+    /** c2m:aws.ami: the image every instance runs; absent = Debian 12's public SSM parameter, read once, then kept. */
     ami?: string;
     plan: Plan;
 }
