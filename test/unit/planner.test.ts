@@ -188,15 +188,21 @@ test("a memory cgroup's limit counts the kernel's charged share per socket; conn
     const c = PER_CONNECTION_COSTS;
     const M = 256 * 2 ** 20;
     assert.ok(c.kernelChargedPerSocketKB < c.kernelPerSocketKB, "a cgroup is charged part of a socket's kernel memory");
-    for (const tls of [0, 1]) {
-        const own = tls ? c.haproxyTlsKB : c.haproxyPlainKB;
-        const free = M - 3 * HAPROXY_PROCESS_BASE_MIB * 2 ** 20;
-        assert.equal(lbConnectionsInMemory(M, tls, 3, c, { scope: "cgroup" }), Math.floor(free / 1024 / (2 * c.kernelChargedPerSocketKB + own)));
-        assert.equal(lbConnectionsInMemory(M, tls, 3), Math.floor(free / 1024 / (2 * c.kernelPerSocketKB + own)), "a whole box by default");
-        const inFlightKB = c.kernelChargedPerSocketKB + (tls ? c.haproxyInFlightTlsKB : c.haproxyInFlightPlainKB); // its client socket + HAProxy's
-        assert.equal(lbConnectionsInMemory(M, tls, 3, c, { scope: "cgroup", inFlight: 500 }),
-            Math.floor((free - 500 * inFlightKB * 1024) / 1024 / (2 * c.kernelChargedPerSocketKB + own)));
-    }
+    // By hand from the costs costs.ts cites (kernel 5.0 KB a socket on a box, 3.9 charged to a cgroup;
+    // HAProxy 5.3 plain, 18.5 TLS; in flight 1.5 plain, 34 TLS; 9.5 MiB a process): 256 MiB less 3
+    // processes' 28.5 MiB leaves 232,960 KB.
+    //   cgroup plain: 232,960 / (2 × 3.9 + 5.3 = 13.1)  = 17,783.2      box plain: 232,960 / (2 × 5.0 + 5.3 = 15.3) = 15,226.1
+    //   cgroup TLS:   232,960 / (2 × 3.9 + 18.5 = 26.3) =  8,857.8      box TLS:   232,960 / (2 × 5.0 + 18.5 = 28.5) = 8,174.0
+    //   500 in flight (cgroup): plain (232,960 − 500 × (3.9 + 1.5)) / 13.1 = 17,577.1; TLS (232,960 − 500 × (3.9 + 34)) / 26.3 = 8,137.3
+    const cases: [string, number, { scope?: "cgroup" | "machine"; inFlight?: number }, number][] = [
+        ["cgroup, plain", 0, { scope: "cgroup" }, 17_783],
+        ["cgroup, TLS", 1, { scope: "cgroup" }, 8_857],
+        ["a whole box, plain", 0, {}, 15_226],
+        ["a whole box, TLS", 1, {}, 8_174],
+        ["cgroup, plain, 500 in flight", 0, { scope: "cgroup", inFlight: 500 }, 17_577],
+        ["cgroup, TLS, 500 in flight", 1, { scope: "cgroup", inFlight: 500 }, 8_137],
+    ];
+    for (const [what, tls, o, expected] of cases) assert.equal(lbConnectionsInMemory(M, tls, 3, c, o), expected, what);
     assert.equal(roleKBPerConnection("haproxy", 1, c, "cgroup"), 2 * c.kernelChargedPerSocketKB + c.haproxyTlsKB);
     assert.equal(lbConnectionsInMemory(2 ** 20, 1, 3), 0, "less memory than the processes themselves: none");
 });
