@@ -86,11 +86,19 @@ program.command("env").description("print shell exports (PATH with the tool cach
     .addHelpText("after", '\nExample:\n  eval "$(npm run -s lab -- env)" && pulumi preview --stack local')
     .action(async () => { process.stdout.write((await import("./toolchain/toolchain.ts")).shellExports()); });
 
-program.command("up").description("create or update the lab").addOption(stackOption())
+program.command("up").description("create or update the lab (an aws stack is preflighted first: lab preflight)").addOption(stackOption())
     .action(async (o: { stack: string }) => {
+        // Before anything is created: an aws stack's account, quota, zone, image, state backend and CIDR.
+        await (await import("./preflight.ts")).preflightBeforeUp(o.stack);
         const { up } = await stackOps();
         await timed(`lab up --stack ${o.stack}`, () => up(o.stack));
     });
+
+program.command("preflight").description("ask AWS, read-only, whether this account can run an aws stack: identity, vCPU quota " +
+    "(L-1216C47A) against the plan, zone offerings, the Debian AMI, a state backend and passphrase the scheduled reaper can use, the operator CIDR")
+    .addOption(stackOption())
+    .addHelpText("after", "\nExamples:\n  lab preflight --stack aws-smoke\n  lab preflight --stack aws-16c64g   (lab up runs it first for aws stacks)")
+    .action(async (o: { stack: string }) => { await (await import("./preflight.ts")).preflight(o.stack); });
 
 /** The load flags `lab attack` and `lab sweep` share (sweep applies them to every cell). */
 function withLoadOptions(command: Command, whose: string): Command {
