@@ -338,6 +338,12 @@ export function formatTries(s: Pick<StepVerdict, "tries">): string {
     return `${n}${stalls ? ` (${stalls} stall${stalls > 1 ? "s" : ""})` : ""}`;
 }
 
+/** Every try of a step, as the tipping page lists them: "1: p99 300.0 ms, 0.00 % errors, stall; 2: p99 12.0 ms, 0.00 % errors, good". */
+export function describeTries(s: Pick<StepVerdict, "tries" | "p99Ms" | "errorRatio" | "good">): string {
+    const tries = s.tries?.length ? s.tries : [{ try: 1, p99Ms: s.p99Ms, errorRatio: s.errorRatio, good: s.good, stall: undefined }];
+    return tries.map((t) => `${t.try}: p99 ${t.p99Ms.toFixed(1)} ms, ${pct(t.errorRatio)} errors, ${t.stall ? "machine stall (not counted)" : t.good ? "good" : "bad"}`).join("; ");
+}
+
 /** "first saturated: client-0 at 400/s (step 3: why)". */
 export function describeFirst(f: NonNullable<Attribution["saturatedFirst"]>): string {
     return `first saturated: ${f.host} at ${fmtRate(f.rate)} (step ${f.step}${f.why ? `: ${f.why}` : ""})`;

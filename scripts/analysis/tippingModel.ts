@@ -25,12 +25,15 @@ export interface QueueNoise {
 /**
  * A FIFO queue in front of `capacity` requests/s, served in `serviceMs`, for 10 s steps: p99 flat
  * (up to +30 % as it fills) below the capacity, a backlog growing for the whole step above it;
- * requests waiting past 30 s fail. Each try draws its own noise.
+ * requests waiting past 30 s fail. Each try draws its own noise, from the seed, its rate and its
+ * try number only: two searches with the same seed see the same noise at the same rate and try,
+ * however many tries each made before.
  */
 export function queueModel(capacity: number, serviceMs: number, noise: QueueNoise = {}, seed = 1) {
-    const random = seeded(seed);
-    const spread = (x: number | undefined) => 1 + (x ?? 0) * (2 * random() - 1);
-    return async (rate: number): Promise<StepMeasure> => {
+    return async (rate: number, at?: { try: number }): Promise<StepMeasure> => {
+        const random = seeded(Math.imul(seed, 0x9e3779b1) ^ Math.imul(Math.round(rate * 100), 0x85ebca6b) ^ Math.imul(at?.try ?? 1, 0xc2b2ae35));
+        random();
+        const spread = (x: number | undefined) => 1 + (x ?? 0) * (2 * random() - 1);
         const c = capacity * spread(noise.capacity);
         const jitter = spread(noise.p99);
         const rho = rate / c;

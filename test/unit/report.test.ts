@@ -7,7 +7,8 @@ import { metricsCharts, timelineCharts, tippingChart, type MetricsPanel } from "
 import { escapeHtml, renderReportHtml, sanitizeSvg } from "../../scripts/analysis/report.ts";
 import { renderSvg } from "../../scripts/lib/plot.ts";
 import { searchTippingPoint, DEFAULT_TIPPING } from "../../scripts/analysis/tipping.ts";
-import { runFacts } from "../../scripts/report.ts";
+import { runFacts, tippingTriesFact } from "../../scripts/report.ts";
+import { describeTries } from "../../scripts/analysis/tipping.ts";
 import { ledgerRow } from "../../scripts/lib/ledger.ts";
 import { diffAllowances } from "../../components/platform/allowances.ts";
 import { PRESET_SETTINGS } from "../../components/render/attack.ts";
@@ -114,5 +115,18 @@ describe("a run page's facts", () => {
         assert.match(f.get("verdict")!, /^pass /);
         assert.equal(f.get("servers down in HAProxy at the end"), "none");
         assert.equal(f.has("unknown (could not be read)"), false);
+    });
+});
+
+describe("the tipping page's tries", () => {
+    test("every try of a step is listed, and the rule that decided them with the way it moves the knee", async () => {
+        const r = await searchTippingPoint(async (rate, at) => ({ rate, p50Ms: 5, p99Ms: rate === 80 && at.try === 1 ? 350 : rate > 300 ? 900 : 12, errorRatio: 0, requests: 400 }),
+            { ...DEFAULT_TIPPING, startRate: 20 });
+        const s80 = r.steps.find((s) => s.rate === 80)!;
+        assert.equal(describeTries(s80), "1: p99 350.0 ms, 0.00 % errors, bad; 2: p99 12.0 ms, 0.00 % errors, good");
+        const bad = r.steps.find((s) => !s.good)!;
+        assert.match(describeTries(bad), /^1: p99 900\.0 ms, 0\.00 % errors, bad; 2: p99 900\.0 ms, 0\.00 % errors, bad$/);
+        const fact = tippingTriesFact({ steps: r.steps, args: { ...DEFAULT_TIPPING, startRate: 20, stack: "s", durationS: 4, frontend: "plain", sleepMs: 0, times: 0, timeoutS: 30 } });
+        assert.match(fact, new RegExp(`^${r.tries} tries for ${r.steps.length} steps; a step is bad only after 2 bad tries \\(up to 4, .*can only raise the knee$`));
     });
 });
