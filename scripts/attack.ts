@@ -1,6 +1,7 @@
 // `lab attack`: reads the stack's outputs, runs vegeta on every client in parallel over SSH
 // (one process per source address and frontend), pulls each .bin back, merges them with
 // `vegeta report`, and writes runs/<id>/ with the config and versions used.
+import { HOST_VERSIONS_SCRIPT, parseHostVersions } from "./lib/hostVersions.ts";
 import { $ } from "zx";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -183,7 +184,8 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         const run: RunRecord = {
             runId, stack, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), interrupted, settings,
             processes: plan.map(({ client, frontend, laddr, ratePerSecond, connections }) => ({ client, frontend, laddr, ratePerSecond, connections })),
-            versions: await versions(ssh, target(clients[0].name), lb ? target(lb.name) : undefined),
+            versions: { ...await versions(ssh, target(clients[0].name), lb ? target(lb.name) : undefined),
+                hosts: await hostVersions(ssh, out.inventory.map((h) => ({ name: h.name, ssh: target(h.name) }))) },
             summary, perFrontend, haproxy, backend: backendCounters(statsAfter, BACKEND_NAME), serversDown, failedProcesses,
             ...(settings.frontends.includes("tls") ? { certificate: labCertificate(out.labConfig.haproxy.tls) } : {}),
             allowances,
@@ -263,6 +265,12 @@ async function versions(ssh: SshSession, client: SshTarget, lb?: SshTarget): Pro
         vegeta: first(await ssh.check(client, "vegeta -version").catch(() => "unknown")),
         haproxy: lb ? first(await ssh.check(lb, "haproxy -v").catch(() => "unknown")) : "none",
     };
+}
+
+/** What each host ran (Debian release, kernel, role packages, Node, vegeta), read on it over SSH; a host that does not answer has none. */
+async function hostVersions(ssh: SshSession, hosts: { name: string; ssh: SshTarget }[]): Promise<Record<string, Record<string, string>>> {
+    return Object.fromEntries(await Promise.all(hosts.map(async (h) =>
+        [h.name, parseHostVersions(await ssh.check(h.ssh, HOST_VERSIONS_SCRIPT, 20_000).catch(() => ""))] as const)));
 }
 
 /** `lab attack`'s exit status when part of the attack failed and --allow-partial was not given. */

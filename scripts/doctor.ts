@@ -3,6 +3,8 @@ import { DOCTOR_TOOLS, findTool } from "./toolchain/tools.ts";
 import { labEnv, paths } from "./toolchain/toolchain.ts";
 import { PINS } from "../components/pins.ts";
 import { existsSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { formatHostVersions, HOST_VERSIONS_SCRIPT, parseHostVersions } from "./lib/hostVersions.ts";
 
 export async function doctor(): Promise<boolean> {
     const reports = await Promise.all(DOCTOR_TOOLS.map(findTool));
@@ -17,6 +19,12 @@ export async function doctor(): Promise<boolean> {
     console.log(`passphrase      ${env.PULUMI_CONFIG_PASSPHRASE ? "from PULUMI_CONFIG_PASSPHRASE" : existsSync(p.passphraseFile) ? `file ${p.passphraseFile}` : "MISSING (run lab bootstrap)"}`);
     console.log(`pins            sdk ${PINS.pulumiSdk}, cli ${PINS.pulumiCli}, language host ${PINS.languageHost}, vegeta ${PINS.vegeta}, ` +
         `policy launcher rev ${PINS.policyAnalyzer}, actionlint ${PINS.actionlint}, cloud-init >= ${PINS.cloudInit}`);
+    // The local hosts run this machine's packages: the versions EC2 hosts (Debian 12, the same
+    // package set; run.json's versions.hosts) are compared against.
+    const local = parseHostVersions(execFileSync("sh", ["-c", HOST_VERSIONS_SCRIPT], { env, encoding: "utf8", timeout: 20_000 }));
+    const cloudInit = reports.find((r) => r.name === "cloud-init")?.version;
+    if (cloudInit && !local["cloud-init"]) local["cloud-init"] = `${cloudInit} (schema checker)`;
+    console.log(`local hosts     ${formatHostVersions({ "": local }).trim()}`);
     console.log(`plain pulumi    eval "$(npm run -s lab -- env)" in this checkout, then pulumi preview/up/destroy --stack <s>`);
     const missing = reports.filter((r) => !r.ok).map((r) => r.name);
     if (missing.length > 0) console.log(`\nmissing: ${missing.join(", ")} — run \`npm run bootstrap\``);

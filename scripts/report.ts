@@ -137,7 +137,14 @@ export async function buildRunReport(dir: string): Promise<BuiltReport> {
         },
         ...logs.tables,
         ...hostSampleTable(run.hostSamples),
-        { title: "Versions", header: ["tool", "version"], rows: Object.entries(run.versions).map(([k, v]) => [k, v]) },
+        {
+            title: "Versions", header: ["tool", "version"],
+            rows: [
+                ...Object.entries(run.versions).filter((e): e is [string, string] => typeof e[1] === "string"),
+                // What each host ran, read on it (Debian release, kernel, role packages).
+                ...Object.entries(run.versions.hosts ?? {}).map(([host, v]) => [`host ${host}`, Object.entries(v).map(([k, x]) => `${k} ${x}`).join(", ")]),
+            ],
+        },
     ];
     const texts: ReportText[] = [
         ...["report.txt", ...readdirSync(dir).filter((f) => /^report-.+\.txt$/.test(f)).sort()].flatMap((f) => {

@@ -152,7 +152,11 @@ export const RunRecordSchema = z.strictObject({
     interrupted: z.boolean(),
     settings: AttackSettingsSchema,
     processes: z.array(ProcessSchema),
-    versions: z.strictObject({ pulumi: z.string(), node: z.string(), vegeta: z.string(), haproxy: z.string() }),
+    versions: z.strictObject({
+        pulumi: z.string(), node: z.string(), vegeta: z.string(), haproxy: z.string(),
+        /** Each host's Debian release, kernel and role packages as read on it (scripts/lib/hostVersions.ts); absent in older runs. */
+        hosts: z.record(z.string(), z.record(z.string(), z.string())).optional(),
+    }),
     /** Every result file merged; absent when no process returned results. */
     summary: VegetaSummarySchema.optional(),
     perFrontend: z.record(z.string(), VegetaSummarySchema.optional()),

@@ -9,7 +9,12 @@ import { chooseAvailabilityZone, type Offerings } from "./availability.ts";
 import { DEBIAN_AMI_NAME, DEBIAN_AMI_OWNER, DEBIAN_AMI_PARAMETER, DEBIAN_RELEASE } from "./image.ts";
 import { hasHostBits, ipToInt, readCidr } from "../addressPlan.ts";
 
-/** Service Quotas code of "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", counted in vCPUs (EC2 User Guide, On-Demand Instance quotas). */
+/**
+ * Service Quotas code of "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", counted
+ * in vCPUs per region (AWS CLI User Guide, Service Quotas examples: `aws service-quotas
+ * get-aws-default-service-quota --service-code ec2 --quota-code L-1216C47A`, usage metric
+ * Resource vCPU, Class Standard/OnDemand, default 5). Every type the tiers use (c6i, m6i, r6i, t3) is a standard family.
+ */
 export const STANDARD_VCPU_QUOTA = { serviceCode: "ec2", quotaCode: "L-1216C47A" } as const;
 
 export interface AwsImage { id: string; ownerId: string; name: string; state: string }
