@@ -4,7 +4,7 @@
 import type { LabConfig } from "../components/config.ts";
 import { loadConfig, readConfigFile, type LoadedConfig } from "../components/loadConfig.ts";
 import { planCapacity, type CapacityPlan } from "../components/plan/capacity.ts";
-import { formatPlan, planTier, sourceIpsNeeded, type Plan } from "../components/plan/planner.ts";
+import { formatPlan, planTier, refuseImpossible, sourceIpsNeeded, type Plan } from "../components/plan/planner.ts";
 import { plannerInput } from "../components/platform/aws/settings.ts";
 import { REPO_ROOT } from "./toolchain/toolchain.ts";
 
@@ -49,9 +49,17 @@ export function seedTierHeadroom(o: Pick<PlanOptions, "conns" | "tlsShare"> = {}
     return [`seed tiers, same model${o.conns === undefined ? "" : ` at ${o.conns} connections`}:`, ...rows].join("\n");
 }
 
-/** Prints the plan; returns the exit code (1 when the tier cannot hold the target). */
+/** Exit code of `lab plan` for a target no supported tier could serve (refused in one line, nothing planned). */
+export const IMPOSSIBLE_EXIT_CODE = 2;
+
+/** Prints the plan; returns the exit code (1 when the tier cannot hold the target, 2 when no tier could: one line, no plan). */
 export function plan(stack: string, o: PlanOptions = {}): number {
     const { config, capacity, platform } = loadTier(stack);
+    const refused = refuseImpossible(o.conns ?? config.plan.connections, o.tlsShare ?? config.plan.tlsShare);
+    if (refused) {
+        process.stderr.write(`lab plan: ${refused}\n`);
+        return IMPOSSIBLE_EXIT_CODE;
+    }
     const result = planStack(stack, config, o, capacity);
     if (!platform.pricedByPlanner) console.log(`(stack ${stack} is ${platform.name}: planned as if on AWS with its c2m:aws settings)`);
     if (!o.json) console.log(`${formatPlan(result)}\n${seedTierHeadroom({ conns: o.conns, tlsShare: o.tlsShare })}`);

@@ -3,7 +3,7 @@
 // files, ports, source addresses, clients — what it costs per hour, and where it breaks.
 // Pure; `lab plan` prints it, the AWS platform refuses plans over budget with it.
 import { HAPROXY_PROCESS_BASE_MIB, PER_CONNECTION_COSTS, SOCKETS_PER_CONNECTION, lbConnectionsInMemory, roleKBPerConnection, type PerConnectionCosts } from "./costs.ts";
-import { fleetUsdPerHour, instanceType, type InstanceType } from "./prices.ts";
+import { fleetUsdPerHour, INSTANCE_TYPES, instanceType, type InstanceType } from "./prices.ts";
 import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "./capacity.ts";
 import { handshakesPerCore, tlsRampSeconds } from "./tlsHandshakes.ts";
 import type { Certificate } from "../config.ts";
@@ -214,6 +214,30 @@ export function clientsNeeded(conns: number, sourceIpsPerClient: number, clientK
     const byPorts = Math.ceil(conns / (sourceIpsPerClient * PORTS_PER_SOURCE_ADDRESS));
     const byMemory = Math.ceil((conns * clientKiBPerConn) / (Math.max(0.5, usableMemoryGiB(clientMemoryGiB)) * GIB));
     return Math.max(1, byPorts, byMemory);
+}
+
+/**
+ * The most end-to-end connections any load balancer the planner knows could hold: the instance
+ * type with the most memory in prices.ts, its usable memory, one HAProxy process, the measured
+ * per-connection costs at this TLS share. No tier can be planned beyond it. Pure.
+ */
+export function servableLimit(tlsShare: number, c: PerConnectionCosts = PER_CONNECTION_COSTS): { conns: number; instanceType: string; memoryGiB: number; usableGiB: number } {
+    const [name, type] = Object.entries(INSTANCE_TYPES).reduce((a, b) => (b[1].memoryGiB > a[1].memoryGiB ? b : a));
+    const usable = usableMemoryGiB(type.memoryGiB);
+    return { conns: lbConnectionsInMemory(usable * 2 ** 30, tlsShare, 1, c), instanceType: name, memoryGiB: type.memoryGiB, usableGiB: round(usable) };
+}
+
+/**
+ * One line refusing a target no supported tier could serve (an operator's typo deserves the limit
+ * it breaks, not a table of absurd sizes), or undefined when a plan is worth printing. Pure.
+ */
+export function refuseImpossible(conns: number, tlsShare: number, c: PerConnectionCosts = PER_CONNECTION_COSTS): string | undefined {
+    if (!(tlsShare >= 0 && tlsShare <= 1)) return `--tls-share ${tlsShare}: a share of the connections, between 0 and 1`;
+    const limit = servableLimit(tlsShare, c);
+    if (conns <= limit.conns) return undefined;
+    return `--conns ${conns}: beyond what any supported load balancer holds: the largest the planner knows, ${limit.instanceType} ` +
+        `(${limit.memoryGiB} GiB, ~${limit.usableGiB} usable), fits at most ${limit.conns} connections at ${round(tlsShare * 100, 0)} % TLS ` +
+        `(${round(roleKBPerConnection("haproxy", tlsShare, c))} KB each, components/plan/costs.ts)`;
 }
 
 export function planTier(input: PlannerInput): Plan {

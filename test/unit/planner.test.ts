@@ -6,7 +6,8 @@ import {
 import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "../../components/plan/capacity.ts";
 import { HAPROXY_PROCESS_BASE_MIB, lbConnectionsInMemory, PER_CONNECTION_COSTS, roleKBPerConnection } from "../../components/plan/costs.ts";
 import { fleetUsdPerHour, INSTANCE_TYPES, PRICES_AS_OF } from "../../components/plan/prices.ts";
-import { planStack, readTierConfig, SEED_TIERS, seedTierHeadroom } from "../../scripts/plan.ts";
+import { IMPOSSIBLE_EXIT_CODE, plan, planStack, readTierConfig, SEED_TIERS, seedTierHeadroom } from "../../scripts/plan.ts";
+import { refuseImpossible, servableLimit } from "../../components/plan/planner.ts";
 
 const GIB_KB = 1024 * 1024;
 const round1 = (n: number) => Math.round(n * 10) / 10;
@@ -205,4 +206,32 @@ test("a memory cgroup's limit counts the kernel's charged share per socket; conn
     for (const [what, tls, o, expected] of cases) assert.equal(lbConnectionsInMemory(M, tls, 3, c, o), expected, what);
     assert.equal(roleKBPerConnection("haproxy", 1, c, "cgroup"), 2 * c.kernelChargedPerSocketKB + c.haproxyTlsKB);
     assert.equal(lbConnectionsInMemory(2 ** 20, 1, 3), 0, "less memory than the processes themselves: none");
+});
+
+describe("a target no supported tier could serve", () => {
+    // By hand: the largest memory in prices.ts is m6i.8xlarge's 128 GiB; usable 128 × 0.97 − 0.5 = 123.66 GiB
+    // = 129,666,908 KB, less one process's 9.5 MiB (9,728 KB): 129,657,180 KB, over 2 × 5.0 + 5.3 = 15.3 KB
+    // plain → 8,474,325; over 2 × 5.0 + 18.5 = 28.5 KB TLS → 4,549,374.
+    test("the limit is the largest LB the planner knows, at the measured costs", () => {
+        assert.deepEqual(servableLimit(0), { conns: 8_474_325, instanceType: "m6i.8xlarge", memoryGiB: 128, usableGiB: 123.7 });
+        assert.equal(servableLimit(1).conns, 4_549_374);
+        assert.equal(refuseImpossible(8_474_325, 0), undefined);
+        assert.match(refuseImpossible(8_474_326, 0)!, /^--conns 8474326: beyond what any supported load balancer holds: the largest the planner knows, m6i\.8xlarge \(128 GiB, ~123\.7 usable\), fits at most 8474325 connections at 0 % TLS/);
+    });
+
+    test("lab plan: one line naming the limit, a non-zero exit, nothing else printed", (t) => {
+        const out: string[] = [];
+        const err: string[] = [];
+        t.mock.method(console, "log", (...a: unknown[]) => { out.push(a.join(" ")); });
+        t.mock.method(process.stderr, "write", (x: string) => { err.push(String(x)); return true; });
+        const code = plan("aws-16c64g", { conns: 2_000_000_000 });
+        t.mock.restoreAll();
+        assert.equal(code, IMPOSSIBLE_EXIT_CODE);
+        assert.notEqual(code, 0);
+        assert.deepEqual(out, []);
+        assert.equal(err.length, 1);
+        assert.equal(err[0].split("\n").filter(Boolean).length, 1);
+        assert.match(err[0], /^lab plan: --conns 2000000000: beyond what any supported load balancer holds: .* fits at most 4549374 connections at 100 % TLS/);
+        assert.ok(err[0].length < 300, `${err[0].length} characters`);
+    });
 });
