@@ -16,12 +16,16 @@ describe("runWithTimeout", () => {
     });
 
     test("the limit ends a shell and the background child holding its output open", async () => {
-        const started = Date.now();
-        const r = await runWithTimeout("bash", ["-c", "sleep 30 & echo started; wait"], { timeoutMs: 500 });
+        // An hour's sleep: returning at all means the limit ended it (no wall-clock bound, which another
+        // file of this one-process lane could break by holding the event loop); and the child is gone.
+        const r = await runWithTimeout("bash", ["-c", "sleep 3600 & echo \"started $!\"; wait"], { timeoutMs: 500 });
         assert.equal(r.timedOut, true);
         assert.equal(r.code, 137);
-        assert.equal(r.stdout, "started\n");
-        assert.ok(Date.now() - started < 10_000, "returned long before the background sleep would have ended");
+        const m = /^started (\d+)\n$/.exec(r.stdout);
+        assert.ok(m, r.stdout);
+        // Killed: gone, or a zombie waiting for this container's init to reap it.
+        const state = (() => { try { return readFileSync(`/proc/${m[1]}/stat`, "utf8").split(" ")[2]; } catch { return "gone"; } })();
+        assert.ok(state === "gone" || state === "Z", `the background sleep was ended with its shell (state ${state})`);
     });
 
     test("stdout to a file is complete when it resolves", async (t) => {
