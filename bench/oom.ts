@@ -13,14 +13,14 @@ import { join } from "node:path";
 import { loadavg } from "node:os";
 import YAML from "yaml";
 import { $ } from "zx";
-import { REPO_ROOT, labEnv, runsRoot } from "../scripts/toolchain/toolchain.ts";
-import { loadStackConfig, outputs, teardownStack, up, type StackOutputs } from "../scripts/stack.ts";
+import { labEnv, runsRoot } from "../scripts/toolchain/toolchain.ts";
+import { loadStackConfig, outputs, stackConfigFile, teardownStack, up, writeGeneratedStack, type StackOutputs } from "../scripts/stack.ts";
 import { residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { attack, type AttackResult } from "../scripts/attack.ts";
 import { localNames } from "../components/platform/local/scripts.ts";
 import { CGROUP_ROOT, cgroupRel, readHostCgroup, readStackCgroups, type CgroupReading } from "../components/platform/local/cgroups.ts";
-import { lbConnectionsInMemory, PER_CONNECTION_COSTS, roleKBPerConnection } from "../components/plan/costs.ts";
+import { FITTED_ON, lbConnectionsInMemory, PER_CONNECTION_COSTS, roleKBPerConnection } from "../components/plan/costs.ts";
 import { readRecord, writeRecord } from "../components/records/io.ts";
 import { RunRecordSchema, type RunRecord } from "../components/records/runRecord.ts";
 import { recordRunDir } from "../scripts/ledger.ts";
@@ -119,7 +119,7 @@ function haproxyHeldReader(out: StackOutputs, namespace: string, mode: "plain" |
     };
 }
 
-function writeStackConfig(file: string, o: OomOptions, maxConns: number, ratePerClient: number, rampS: number): void {
+function writeStackConfig(stack: string, o: OomOptions, maxConns: number, ratePerClient: number, rampS: number): void {
     const holdMs = Math.ceil((rampS + 600) * 1000);
     const config = {
         "c2m:hosts": { haproxy: 1, backends: 1, clients: o.clients },
@@ -132,7 +132,7 @@ function writeStackConfig(file: string, o: OomOptions, maxConns: number, ratePer
             timeoutS: Math.ceil(holdMs / 1000) + 60, frontends: [o.mode], workers: 100, connections: maxConns,
         },
     };
-    writeFileSync(file, `# written by bench/oom; removed when it ends\n${YAML.stringify({ config })}`);
+    writeGeneratedStack(stack, `# written by bench/oom; removed when it ends\n${YAML.stringify({ config })}`);
 }
 
 /** Every result of the run's vegeta files, decoded. */
@@ -147,9 +147,14 @@ async function vegetaResults(dir: string): Promise<VegetaResult[]> {
 const r1 = (n: number) => Math.round(n * 10) / 10;
 const kb = (bytes: number | null) => (bytes === null ? null : r1(bytes / 1024));
 
+/** Whether the costs were fitted on runs of this mode and size (so a run of it is no validation). */
+export function isFittedSize(mode: "plain" | "tls", memoryMib: number): boolean {
+    return (FITTED_ON.benchOomMemoryMiB[mode] as readonly number[]).includes(memoryMib);
+}
+
 export async function benchOom(o: OomOptions): Promise<OomResult> {
     const stack = o.stack ?? `oom-${o.mode}-${o.memoryMib}`;
-    const stackFile = join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+    const stackFile = stackConfigFile(stack); // generated: in the cache, never the checkout
     const tlsShare = o.mode === "tls" ? 1 : 0;
     // The ramp's ceiling from the connection cost alone; the prediction also counts the HAProxy
     // processes' own memory once the plan (processes under this machine's fd ceiling) is known.
@@ -181,9 +186,10 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
     const log = (l: string) => process.stderr.write(`oom: ${l}\n`);
     try {
         await reapLocal(stack);
-        writeStackConfig(stackFile, o, maxConns, ratePerClient, rampS);
+        writeStackConfig(stack, o, maxConns, ratePerClient, rampS);
         const processes = loadStackConfig(stack).capacity.haproxy.processes;
         predicted = lbConnectionsInMemory(o.memoryMib * 1024 * 1024, tlsShare, processes, PER_CONNECTION_COSTS, cgroup);
+        if (isFittedSize(o.mode, o.memoryMib)) log(`${o.mode} at ${o.memoryMib} MiB is a size the memory costs were fitted on (components/plan/costs.ts): this run checks nothing; score the model at other sizes`);
         log(`${o.mode}, LB limited to ${o.memoryMib} MiB; planner: ${predicted} connections ` +
             `(${roleKBPerConnection("haproxy", tlsShare, PER_CONNECTION_COSTS, "cgroup").toFixed(1)} KB each, ${processes} processes); ramp to at most ${maxConns} at ${ratePerClient * o.clients}/s`);
         await up(stack);
@@ -292,6 +298,8 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         const [load1, load5] = loadavg();
         return {
             mode: o.mode, memory_mib: o.memoryMib, predicted, held_at_oom: atOom.held, held_peak: atOom.peak, error_pct: errorPct, oom_killed: killed, by,
+            // A size the costs were fitted on (components/plan/costs.ts FITTED_ON) checks nothing: only other sizes score the model.
+            fitted_size: isFittedSize(o.mode, o.memoryMib),
             // How long before the sample that saw the kill HAProxy's last count was read, s; and the sockets' estimate at its most (the earlier held_at_oom).
             held_at_oom_age_s: atOom.ageS, held_source: "haproxy", held_peak_sockets: samples.length ? Math.max(...samples.map((s) => s.held)) : 0,
             predicted_without_process_base: perConnOnly,

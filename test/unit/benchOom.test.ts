@@ -2,7 +2,7 @@
 // cgroup was charged against the connections held, over the ramp's middle only.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { slopePerConnection, type MemoryPoint } from "../../bench/oom.ts";
+import { isFittedSize, slopePerConnection, type MemoryPoint } from "../../bench/oom.ts";
 import { seededRandom } from "./helpers.ts";
 
 test("the slope recovers the bytes per connection, whatever the idle memory, the noise or the last moments before the kill", () => {
@@ -23,4 +23,11 @@ test("the slope recovers the bytes per connection, whatever the idle memory, the
 test("too few readings in the ramp's middle give no slope, not a number", () => {
     assert.equal(slopePerConnection([], (p) => p.anon), null);
     assert.equal(slopePerConnection([{ held: 0, anon: 0, kernel: 0, socket: 0 }, { held: 100, anon: 1, kernel: 0, socket: 0 }], (p) => p.anon), null);
+});
+
+test("the sizes the memory costs were fitted on are named, and a run at one of them says it checks nothing", () => {
+    assert.equal(isFittedSize("plain", 256), true);
+    assert.equal(isFittedSize("tls", 512), true);
+    assert.equal(isFittedSize("plain", 384), false);
+    assert.equal(isFittedSize("tls", 768), false);
 });
