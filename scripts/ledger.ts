@@ -9,7 +9,7 @@ import { LedgerRowSchema } from "../components/records/ledgerRow.ts";
 import { RunRecordSchema, type RunRecord } from "../components/records/runRecord.ts";
 import type { MetricsEndpoint, StackOutputs } from "../components/records/stackOutputs.ts";
 import { labEnv, runsRoot } from "./toolchain/toolchain.ts";
-import { readTimeline, type Timeline } from "./analysis/timeline.ts";
+import { IN_FLIGHT_COUNT, readTimeline, type Timeline } from "./analysis/timeline.ts";
 import { pullHaproxyLog, pullRunMetrics } from "./lib/metricsPull.ts";
 import { HostHttp, type LabAccess } from "./lib/hostHttp.ts";
 import { findRun, formatCompare, formatRuns, ledgerRow, parseLedger, type LedgerRow } from "./lib/ledger.ts";
@@ -34,10 +34,14 @@ export function resultFiles(dir: string): string[] {
     return existsSync(results) ? readdirSync(results).filter((f) => f.endsWith(".bin")).sort().map((f) => join(results, f)) : [];
 }
 
-/** The run's timeline, decoded once from its .bin files and kept as timeline.json. */
+/** The run's timeline, decoded once from its .bin files and kept as timeline.json (rebuilt when it was counted the old way). */
 export async function runTimeline(dir: string): Promise<Timeline> {
     const file = join(dir, "timeline.json");
-    if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as Timeline;
+    if (existsSync(file)) {
+        const kept = JSON.parse(readFileSync(file, "utf8")) as Timeline;
+        // Written before every end was counted: its in-flight bins fell to 0 after the last start.
+        if (kept.inFlightCount === IN_FLIGHT_COUNT || resultFiles(dir).length === 0) return kept;
+    }
     const timeline = await readTimeline(resultFiles(dir), labEnv());
     writeFileSync(file, JSON.stringify(timeline));
     return timeline;

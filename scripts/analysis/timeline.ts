@@ -27,8 +27,16 @@ export interface Timeline {
     frontends: string[];
     /** Most requests in flight at once over the whole run. */
     peakInFlight: number;
+    /**
+     * How in-flight was counted: "every-start-and-end". Absent in a timeline.json written before it
+     * was (bins after the last start were left at 0): such a file is rebuilt, not trusted.
+     */
+    inFlightCount?: typeof IN_FLIGHT_COUNT;
     bins: TimelineBin[];
 }
+
+/** The in-flight count of this code (Timeline.inFlightCount). */
+export const IN_FLIGHT_COUNT = "every-start-and-end" as const;
 
 function frontendOf(url: string): string {
     return url.startsWith("https:") ? "tls" : "plain";
@@ -75,7 +83,7 @@ export class TimelineBuilder {
     /** Bins of `binS` seconds; by default as wide as needed for at most `maxBins` bins (1 s minimum). */
     build(options: { binS?: number; maxBins?: number } = {}): Timeline {
         const n = this.n;
-        if (n === 0) return { start: new Date(0).toISOString(), binS: 1, requests: 0, frontends: [], peakInFlight: 0, bins: [] };
+        if (n === 0) return { start: new Date(0).toISOString(), binS: 1, requests: 0, frontends: [], peakInFlight: 0, inFlightCount: IN_FLIGHT_COUNT, bins: [] };
         let t0 = Infinity;
         let tEnd = -Infinity;
         for (let i = 0; i < n; i++) {
@@ -111,7 +119,7 @@ export class TimelineBuilder {
         for (let i = 0; i < n; i++) ends[i] = this.startMs[i] + this.latencyMs[i];
         ends.sort();
         const peak = sweepInFlight(starts, ends, count, (ms) => (ms - t0) / 1000 / binS, bins);
-        return { start: new Date(t0).toISOString(), binS, requests: n, frontends: [...this.frontends], peakInFlight: peak, bins };
+        return { start: new Date(t0).toISOString(), binS, requests: n, frontends: [...this.frontends], peakInFlight: peak, inFlightCount: IN_FLIGHT_COUNT, bins };
     }
 }
 

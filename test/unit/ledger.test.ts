@@ -270,5 +270,10 @@ describe("recording a run", () => {
         // 40/s against one slot of 40 ms: the queue builds up, so requests overlap.
         assert.ok(timeline.peakInFlight >= 2, `peak in flight ${timeline.peakInFlight}`);
         assert.ok(timeline.bins[0].latency.all!.p50 >= 40);
+        // A timeline.json counted the old way (no inFlightCount: bins after the last start at 0) is rebuilt; one of today's is kept.
+        writeFileSync(join(dir, "timeline.json"), JSON.stringify({ ...timeline, inFlightCount: undefined, peakInFlight: 0 }));
+        assert.equal((await runTimeline(dir)).peakInFlight, timeline.peakInFlight);
+        writeFileSync(join(dir, "timeline.json"), JSON.stringify({ ...timeline, requests: 12_345 }));
+        assert.equal((await runTimeline(dir)).requests, 12_345);
     });
 });
