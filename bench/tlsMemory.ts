@@ -7,7 +7,9 @@
 // are read before any connection, after the handshakes (idle, established) and with every request
 // in flight; the figure is the delta over N. `show pools` (admin socket) splits HAProxy's pools
 // from what OpenSSL/libc malloc hold.
-//   npm run bench:tls-memory -- [--n 4000] [--runs 2] [--variants default,bufsize-8192,…] [--addr 127.0.91]
+// `--image debian-13` runs HAProxy from a host image (components/images.ts; built by `lab image
+// build`), so TLS stacks are compared on one machine; the default `machine` runs this machine's.
+//   npm run bench:tls-memory -- [--n 4000] [--runs 2] [--variants default,bufsize-8192,…] [--addr 127.0.91] [--image machine|debian-12|debian-13]
 // Prints a table; the last line is one JSON object.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -21,6 +23,30 @@ import { renderHaproxyConfig } from "../components/render/haproxyConfig.ts";
 import { certificateScript, certificatePaths, type HaproxyPaths } from "../components/render/haproxyScripts.ts";
 import { PER_PROCESS_ENV } from "../components/render/haproxyConfig.ts";
 import type { Certificate, LabConfig } from "../components/config.ts";
+import { IMAGES, type ImageName } from "../components/images.ts";
+import { imageArgv, imageRoot, imagesDir, parseHaproxyVersions } from "../components/platform/local/image.ts";
+import { imageProblems } from "../components/platform/local/imageChoice.ts";
+
+/** How HAProxy is started: from this machine, or from an image (its root, a layer and the bench's dir bound in). */
+export type HaproxyRunner = (argv: string[]) => string[];
+
+/** The runner for `--image` (checked before anything starts: an unknown or unbuilt image is refused). */
+export function haproxyRunner(image: string, dir: string): HaproxyRunner {
+    if (!(IMAGES as readonly string[]).includes(image)) throw new Error(`--image: unknown image "${image}"; known: ${IMAGES.join(", ")}`);
+    const problems = imageProblems({ image: image as ImageName });
+    if (problems.length > 0) throw new Error(`--image: ${problems.join("; ")}`);
+    if (image === "machine") return (argv) => argv;
+    const spec = { root: imageRoot(imagesDir(), image as ImageName), layer: join(dir, "image-layer"), binds: [dir] };
+    return (argv) => imageArgv(argv, spec);
+}
+
+/** HAProxy's version and TLS library as the runner runs it (`haproxy -vv`). */
+export function haproxyVersions(run: HaproxyRunner): { haproxy: string; tlsLibrary: string } {
+    const [file, ...args] = run(["haproxy", "-vv"]);
+    const r = spawnSync(file, args, { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`haproxy -vv failed: ${r.stderr}`);
+    return parseHaproxyVersions(r.stdout);
+}
 
 const REPO = new URL("..", import.meta.url).pathname;
 
@@ -133,7 +159,7 @@ const r1 = (x: number) => Math.round(x * 10) / 10;
 /** Requests sent at once before waiting for pong to hold them. */
 const REQUEST_BATCH = 100;
 
-async function runOnce(v: Variant, n: number, addr: string, dir: string, pongPort: number, holdMs: number): Promise<RunFigures> {
+async function runOnce(v: Variant, n: number, addr: string, dir: string, pongPort: number, holdMs: number, run: HaproxyRunner): Promise<RunFigures> {
     const lbAddr = `${addr}.2`, pongAddr = `${addr}.3`;
     const certificate = v.certificate ?? "ecdsa-p256";
     const paths: HaproxyPaths = { dir, cfg: join(dir, `${v.name}.cfg`), pem: join(dir, "lab.pem") };
@@ -153,9 +179,11 @@ async function runOnce(v: Variant, n: number, addr: string, dir: string, pongPor
     writeFileSync(paths.cfg, cfg);
     const adminSock = join(dir, `admin-${v.name}.sock`);
     const env = { ...process.env, [PER_PROCESS_ENV.statsPort]: "21404", [PER_PROCESS_ENV.adminSocket]: adminSock };
-    const check = spawnSync("haproxy", ["-c", "-q", "-f", paths.cfg], { env, encoding: "utf8" });
+    const [checkFile, ...checkArgs] = run(["haproxy", "-c", "-q", "-f", paths.cfg]);
+    const check = spawnSync(checkFile, checkArgs, { env, encoding: "utf8" });
     if (check.status !== 0) throw new Error(`haproxy -c rejected ${v.name}: ${check.stderr}${check.stdout}`);
-    const hap = spawn("haproxy", ["-db", "-f", paths.cfg], { env, stdio: ["ignore", "ignore", "pipe"] });
+    const [hapFile, ...hapArgs] = run(["haproxy", "-db", "-f", paths.cfg]);
+    const hap = spawn(hapFile, hapArgs, { env, stdio: ["ignore", "ignore", "pipe"] });
     let hapErr = "";
     hap.stderr!.on("data", (d) => { hapErr += d; });
     let sockets: net.Socket[] = [];
@@ -215,6 +243,7 @@ async function main() {
             n: { type: "string", default: "4000" }, runs: { type: "string", default: "2" },
             variants: { type: "string" }, addr: { type: "string", default: "127.0.91" },
             "pong-port": { type: "string", default: "21282" }, "hold-ms": { type: "string", default: "600000" },
+            image: { type: "string", default: "machine" },
         },
     });
     const n = Number(values.n), runs = Number(values.runs), pongPort = Number(values["pong-port"]);
@@ -222,7 +251,11 @@ async function main() {
     if (!/^127\.\d+\.\d+$/.test(values.addr)) throw new Error("--addr must be a loopback /24 prefix such as 127.0.91");
     const wanted = values.variants?.split(",");
     const variants = wanted ? wanted.map((name) => VARIANTS.find((v) => v.name === name) ?? parseCustom(name)) : VARIANTS;
+    const image = values.image;
+    haproxyRunner(image, "/nonexistent"); // refuses an unknown or unbuilt image before anything starts
     const dir = mkdtempSync(join(tmpdir(), "c2m-tls-memory-"));
+    const runner = haproxyRunner(image, dir);
+    const versions = haproxyVersions(runner);
     const pong = spawn(join(REPO, "node_modules/.bin/node"), [join(REPO, "backend/pong.ts"), String(pongPort), "--host", `${values.addr}.3`],
         { stdio: ["ignore", "ignore", "inherit"] });
     const cleanup = async () => { await stop(pong); rmSync(dir, { recursive: true, force: true }); };
@@ -238,7 +271,7 @@ async function main() {
         // Interleave variants across runs so a change of machine load hits all of them alike.
         for (let run = 0; run < runs; run++) {
             for (const v of variants) {
-                const r = await runOnce(v, n, values.addr, dir, pongPort, Number(values["hold-ms"]));
+                const r = await runOnce(v, n, values.addr, dir, pongPort, Number(values["hold-ms"]), runner);
                 results.push(r);
                 console.error(`  ${v.name} run ${run + 1}: ${r.heldKB} KB/conn held (idle ${r.idleKB}), pools ${r.poolsKBPerConn}, ${r.protocol}, load ${r.load1}`);
                 await sleep(1000);
@@ -259,7 +292,7 @@ async function main() {
         };
     });
     const pad = (s: unknown, w: number) => String(s).padEnd(w);
-    console.log(`HAProxy ${spawnSync("haproxy", ["-v"], { encoding: "utf8" }).stdout.split("\n")[0].split(" ")[2]}, ${n} held TLS connections, request in flight (hold ${values["hold-ms"]} ms)`);
+    console.log(`image ${image}: HAProxy ${versions.haproxy}, ${versions.tlsLibrary}; ${n} held TLS connections, request in flight (hold ${values["hold-ms"]} ms)`);
     console.log([pad("variant", 16), pad("proto", 8), pad("KB/conn", 8), pad("min-max", 12), pad("idle", 6), pad("PrivDirty", 10), pad("pools", 6), pad("other", 6), pad("runs", 5), "load1"].join(" "));
     for (const s of summary) {
         console.log([pad(s.variant, 16), pad(s.protocol, 8), pad(s.kb_per_conn, 8), pad(`${s.kb_min}-${s.kb_max}`, 12), pad(s.idle_kb_per_conn, 6),
@@ -269,7 +302,7 @@ async function main() {
         const r = results.find((x) => x.variant === v.name);
         if (r) console.log(`HAProxy pools, bytes per held connection (${r.variant}): ${Object.entries(r.poolsDelta).map(([k, b]) => `${k} ${b}`).join(", ")}`);
     }
-    console.log(JSON.stringify({ n, variants: summary }));
+    console.log(JSON.stringify({ image, haproxy: versions.haproxy, tls_library: versions.tlsLibrary, n, variants: summary }));
 }
 
 /** "a+b": the knobs of known variants a and b together (e.g. bufsize-8192+no-tls-tickets). */

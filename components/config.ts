@@ -4,6 +4,7 @@ import { z } from "zod";
 import { hasHostBits, readCidr } from "./platform/addressPlan.ts";
 import { MAX_TTL_HOURS } from "./platform/labTags.ts";
 import { parseCpuList } from "./cpuList.ts";
+import { IMAGE_ROLES, IMAGES } from "./images.ts";
 
 const port = z.number().int().min(1).max(65535);
 const count = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -193,8 +194,14 @@ const aws = z.strictObject({
     ami: z.string().regex(/^ami-[0-9a-f]{8,17}$/, "an AMI id like ami-0123456789abcdef0").optional(),
 });
 
+// c2m:image: the OS image hosts run (components/images.ts): one name for every role that can run
+// one (haproxy, backend, client), or one per role. machine = the platform's own software, as before.
+const imageName = z.enum(IMAGES);
+const image = z.union([imageName, z.strictObject(Object.fromEntries(IMAGE_ROLES.map((r) => [r, imageName.optional()])) as Record<(typeof IMAGE_ROLES)[number], z.ZodOptional<typeof imageName>>)]);
+
 export const LabConfigSchema = z.strictObject({
     platform: z.enum(["local", "aws"]).default("local"),
+    image: image.default("machine"),
     owner: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,31}$/, "lowercase letters, digits, . _ -").default("operator"),
     ttlHours: z.number().positive().max(MAX_TTL_HOURS).default(4),
     hosts: hosts.prefault({}),

@@ -6,6 +6,8 @@ import { withDetectedLimits } from "./limits.ts";
 import { localResidue, reapLocal } from "./residue.ts";
 import { CONNTRACK_STATS_SCRIPT } from "../allowances.ts";
 import { cgroupHostSampler } from "./hostSampler.ts";
+import { ConfigError } from "../../config.ts";
+import { imageProblems, imageRootsOf } from "./imageChoice.ts";
 
 export const local: Platform = {
     name: "local",
@@ -25,9 +27,15 @@ export const local: Platform = {
     hostMemoryBytes: (config) => config.local.memoryBytes ?? 0,
     // A namespace has no cgroup file system of its own: the quota it runs under is the config's.
     hostCpuQuota: (config, role) => config.local.hostLimits?.[role]?.cpuQuota,
-    // Everything local (subnet, open files, memory) is a plan check.
-    check: () => undefined,
+    // Everything local (subnet, open files, memory) is a plan check; an image must be built first.
+    check: ({ config }) => {
+        const problems = imageProblems(config);
+        if (problems.length > 0) throw new ConfigError(problems);
+    },
     async create({ stack, config, capacity }, hosts, tuning) {
+        // Before any resource: a host never starts from an image that is not there.
+        const problems = imageProblems(config);
+        if (problems.length > 0) throw new ConfigError(problems);
         // Loaded here so the CLI, which never creates hosts, does not load the Pulumi SDK.
         const { LocalPlatform } = await import("./localPlatform.ts");
         return new LocalPlatform("lab", {
@@ -40,6 +48,7 @@ export const local: Platform = {
             kernelSettings: tuning.get(hosts[0].name)!.kernel,
             expiresAt: expiryFrom(new Date(), config.ttlHours),
             hostLimits: config.local.hostLimits,
+            imageRoots: imageRootsOf(config),
         });
     },
     residue: (stack) => localResidue(stack),

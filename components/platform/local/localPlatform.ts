@@ -26,6 +26,8 @@ export interface LocalPlatformArgs {
     readonly expiresAt: string;
     /** Limits of each role's hosts (c2m:local.hostLimits); every host gets a cgroup, limited or not. */
     readonly hostLimits?: Partial<Record<HostSpec["role"], HostLimits>>;
+    /** Root filesystem of the image each role's hosts run (local/image.ts); a role absent runs this machine's own. */
+    readonly imageRoots?: Partial<Record<HostSpec["role"], string>>;
 }
 
 export class LocalPlatform extends pulumi.ComponentResource implements PlatformHosts {
@@ -78,12 +80,13 @@ export class LocalPlatform extends pulumi.ComponentResource implements PlatformH
                 workDir: `${names.runDir}/${spec.name}`,
                 binPath: args.binPath, // the tool cache stays visible in the host's clean home
                 cgroup: { stack: args.stack, host: spec.name, limits: args.hostLimits?.[spec.role] },
+                imageRoot: args.imageRoots?.[spec.role],
             };
             const host = new command.local.Command(`${name}-${spec.name}`, {
                 create: hostCreateScript(script),
                 delete: hostDeleteScript(script),
                 environment: { AUTHORIZED_KEY: keyPair.publicKey },
-                triggers: [script.namespace, script.address, JSON.stringify(script.cgroup)],
+                triggers: [script.namespace, script.address, JSON.stringify(script.cgroup), ...(script.imageRoot ? [script.imageRoot] : [])],
                 logging: "stderr",
             }, { parent: this, dependsOn: [bridge, kernel], deleteBeforeReplace: true });
             return {

@@ -2,6 +2,7 @@
 // with its own sshd. Pure; platform/local applies them with local.Command.
 import { createHash } from "node:crypto";
 import { cgroupCreateScript, cgroupDeleteScript, type HostLimits } from "./cgroups.ts";
+import { hostImageBinds, imageMountScript } from "./image.ts";
 
 export interface LocalNames {
     /** Prefix of every namespace of the stack; also how orphans are found. */
@@ -102,6 +103,8 @@ export interface LocalHostScriptInput {
     binPath?: string;
     /** The host's cgroup (c2m/<stack>/<host>) and its limits: every process started over its SSH lives in it. */
     cgroup?: { stack: string; host: string; limits?: HostLimits };
+    /** Root filesystem of the image the host runs (components/platform/local/image.ts); absent = this machine's own. */
+    imageRoot?: string;
 }
 
 function shellQuote(s: string): string {
@@ -123,8 +126,27 @@ export function cleanHome(workDir: string): string {
  * cache's PATH entries bound back in; and an empty environment (nothing of the operator's
  * shell, e.g. the Pulumi passphrase, reaches sshd or its sessions).
  */
-export function sshdStartScript(h: Pick<LocalHostScriptInput, "namespace" | "address" | "workDir" | "binPath">): string {
+export function sshdStartScript(h: Pick<LocalHostScriptInput, "namespace" | "address" | "workDir" | "binPath" | "imageRoot">): string {
     const home = cleanHome(h.workDir);
+    const sshd = `/usr/sbin/sshd -f /dev/null -h ${h.workDir}/ssh/host_key` +
+        ` -o ListenAddress=${h.address} -o Port=${LOCAL_SSH_PORT} -o PidFile=${h.workDir}/ssh/sshd.pid` +
+        ` -o AuthorizedKeysFile=${h.workDir}/ssh/authorized_keys -o UsePAM=no -o StrictModes=no -o PermitUserEnvironment=no` +
+        ` -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no -o MaxStartups=200:30:400 -o MaxSessions=100`;
+    if (h.imageRoot) {
+        // The host runs from its image: sshd (so every command that comes in over SSH) is chrooted
+        // into the image, mounted for this host alone, with root's clean home at /root.
+        const inner = [
+            "set -eu",
+            imageMountScript({ root: h.imageRoot, layer: `${h.workDir}/image`, binds: hostImageBinds(h.workDir, home, h.binPath) }),
+            `mkdir -p "$root/run/sshd"`,
+            `exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${sshd}`,
+        ].join("\n");
+        return [
+            `mkdir -p ${home}`,
+            `chmod 700 ${home}`,
+            `ip netns exec ${h.namespace} unshare --mount --propagation private sh -c ${shellQuote(inner)}`,
+        ].join("\n");
+    }
     const keep = (h.binPath ?? "").split(":").filter((d) => d.startsWith("/"));
     const inner = [
         "set -eu",
@@ -137,10 +159,7 @@ export function sshdStartScript(h: Pick<LocalHostScriptInput, "namespace" | "add
             "done",
         ]),
         `mount --rbind "$clean" "$home"`,
-        `exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /usr/sbin/sshd -f /dev/null -h ${h.workDir}/ssh/host_key` +
-            ` -o ListenAddress=${h.address} -o Port=${LOCAL_SSH_PORT} -o PidFile=${h.workDir}/ssh/sshd.pid` +
-            ` -o AuthorizedKeysFile=${h.workDir}/ssh/authorized_keys -o UsePAM=no -o StrictModes=no -o PermitUserEnvironment=no` +
-            ` -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no -o MaxStartups=200:30:400 -o MaxSessions=100`,
+        `exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${sshd}`,
     ].join("\n");
     return [
         `mkdir -p ${home}`,

@@ -1,0 +1,62 @@
+// Host images: which OS (and so which HAProxy and TLS library) a host runs. Pure: names, what
+// each is built from, and which roles may run one. Locally an image is a Debian root filesystem
+// in the tool cache (components/platform/local/image.ts runs a host from it, scripts/toolchain/
+// images.ts builds it); on EC2 it is the matching official Debian AMI (components/platform/aws).
+
+/** The roles that can run from an image (the metrics host, with Prometheus, stays on the platform's own software). */
+export const IMAGE_ROLES = ["haproxy", "backend", "client"] as const;
+export type ImageRole = (typeof IMAGE_ROLES)[number];
+
+/**
+ * `machine`: the platform's own software, as before images existed (locally this machine's Debian 12
+ * packages; on EC2 the Debian 12 AMI). The others are root filesystems built with debootstrap.
+ */
+export const IMAGES = ["machine", "debian-12", "debian-13"] as const;
+export type ImageName = (typeof IMAGES)[number];
+
+export interface ImageSpec {
+    name: Exclude<ImageName, "machine">;
+    /** Debian release (debootstrap suite) and its number. */
+    suite: "bookworm" | "trixie";
+    release: 12 | 13;
+    /** What HAProxy and TLS library its packages carry (as shipped; `lab image list` prints the built image's own). */
+    expected: string;
+}
+
+export const IMAGE_SPECS: Record<ImageSpec["name"], ImageSpec> = {
+    "debian-12": { name: "debian-12", suite: "bookworm", release: 12, expected: "HAProxy 2.6 + OpenSSL 3.0" },
+    "debian-13": { name: "debian-13", suite: "trixie", release: 13, expected: "HAProxy 3.0 + OpenSSL 3.5" },
+};
+
+/**
+ * Debian packages every image carries: what the haproxy, backend and client roles run on a host
+ * (HAProxy, sshd, curl, ps/pgrep/sysctl, ip, openssl for the certificate, node_exporter, the
+ * conntrack and ethtool counters). Node (pong) and vegeta come from the rig's tool cache, bound in.
+ */
+export const IMAGE_PACKAGES = [
+    "haproxy", "openssh-server", "openssl", "curl", "ca-certificates", "procps", "iproute2",
+    "prometheus-node-exporter", "conntrack", "ethtool",
+] as const;
+
+/** c2m:image: one image for every role that can run one, or one per role; absent roles run `machine`. */
+export type ImageChoice = ImageName | Partial<Record<ImageRole, ImageName>>;
+
+/** The image a host of `role` runs under the stack's choice. Pure. */
+export function imageOf(choice: ImageChoice | undefined, role: string): ImageName {
+    if (!(IMAGE_ROLES as readonly string[]).includes(role)) return "machine";
+    if (choice === undefined) return "machine";
+    if (typeof choice === "string") return choice;
+    return choice[role as ImageRole] ?? "machine";
+}
+
+/** Every image a stack's hosts run, `machine` included when some role runs it. */
+export function imagesOf(choice: ImageChoice | undefined, roles: readonly string[]): ImageName[] {
+    return [...new Set(roles.map((r) => imageOf(choice, r)))];
+}
+
+/** A short name for the choice (the ledger's and sweep's column): "debian-13", or "haproxy=debian-13,backend=machine". */
+export function imageLabel(choice: ImageChoice | undefined): string {
+    if (choice === undefined) return "machine";
+    if (typeof choice === "string") return choice;
+    return IMAGE_ROLES.map((r) => `${r}=${choice[r] ?? "machine"}`).join(",");
+}
