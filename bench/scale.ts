@@ -22,8 +22,8 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "n
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
-import { REPO_ROOT, runsRoot } from "../scripts/toolchain/toolchain.ts";
-import { outputs, teardownStack, up, type StackOutputs } from "../scripts/stack.ts";
+import { runsRoot } from "../scripts/toolchain/toolchain.ts";
+import { outputs, stackConfigFile, teardownStack, up, writeGeneratedStack, type StackOutputs } from "../scripts/stack.ts";
 import { residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { attack, newRunId, type AttackResult, type VegetaSignal } from "../scripts/attack.ts";
@@ -90,7 +90,7 @@ function checkOptions(o: Options): void {
     if (!/^[a-z][a-z0-9-]*$/.test(o.stack)) throw new Error(`--stack must be lower-case letters, digits and dashes, got ${o.stack}`);
 }
 
-const stackFileOf = (stack: string) => join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+const stackFileOf = (stack: string) => stackConfigFile(stack); // generated: in the cache, never the checkout
 
 function writeStackConfig(o: Options, ratePerClient: number, rampS: number): void {
     // pong holds until released; this is only the cap if the bench dies: the latest release plus a minute.
@@ -105,7 +105,7 @@ function writeStackConfig(o: Options, ratePerClient: number, rampS: number): voi
             timeoutS: Math.ceil(holdMs / 1000) + 120, frontends: [o.mode], workers: 100, connections: o.conns,
         },
     };
-    writeFileSync(stackFileOf(o.stack), `# written by bench/scale; removed when it ends\n${YAML.stringify({ config })}`);
+    writeGeneratedStack(o.stack, `# written by bench/scale; removed when it ends\n${YAML.stringify({ config })}`);
 }
 
 /** Packets this machine dropped at a full CPU input backlog so far (machine-wide, bench/figures.ts parseSoftnetDrops). */

@@ -17,12 +17,10 @@
 //   (the LB below its CPU quota, no other host saturated) is retried without counting.
 // The last line is one JSON object: capacity (null with --lb-cpus), knee, steps, tries, stalls, error_pct (|knee − capacity| / capacity × 100), …
 import { Command, InvalidArgumentError, Option } from "commander";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { loadavg } from "node:os";
-import { join } from "node:path";
 import YAML from "yaml";
-import { REPO_ROOT } from "../scripts/toolchain/toolchain.ts";
-import { destroy, removeStack, up } from "../scripts/stack.ts";
+import { destroy, removeStack, stackConfigFile, up, writeGeneratedStack } from "../scripts/stack.ts";
 import { describeResidue, residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { tipping, TIPPING_DEFAULTS } from "../scripts/tipping.ts";
@@ -90,7 +88,7 @@ function benchLab(o: Options) {
 
 async function main(o: Options): Promise<void> {
     if (["local", "e2e", "scale"].includes(o.stack)) throw new Error(`stack ${o.stack} belongs to someone else; pick another --stack`);
-    const file = join(REPO_ROOT, `Pulumi.${o.stack}.yaml`);
+    const file = stackConfigFile(o.stack); // generated: in the cache, never the checkout
     if (existsSync(file) && !readFileSync(file, "utf8").startsWith("# written by bench/tipping")) {
         throw new Error(`${file} exists and was not written by bench/tipping; pick another --stack`);
     }
@@ -102,7 +100,7 @@ async function main(o: Options): Promise<void> {
     process.on("SIGINT", onSignal);
     try {
         await reapLocal(o.stack);
-        writeFileSync(file, `# written by bench/tipping; removed when it ends\n${YAML.stringify({ config: bench.config })}`);
+        writeGeneratedStack(o.stack, `# written by bench/tipping; removed when it ends\n${YAML.stringify({ config: bench.config })}`);
         const t0 = Date.now();
         await up(o.stack);
         const upS = (Date.now() - t0) / 1000;

@@ -81,10 +81,17 @@ program.command("bootstrap").description("install or build the toolchain into th
 program.command("doctor").description("show each tool, its version and origin, and what is missing")
     .action(async () => { if (!(await (await import("./doctor.ts")).doctor())) process.exitCode = 1; });
 
-program.command("env").description("print shell exports (PATH with the tool cache and Node 22, the state backend, the passphrase file) " +
-    "so that plain `pulumi preview/up/destroy --stack <s>` work in this shell")
-    .addHelpText("after", '\nExample:\n  eval "$(npm run -s lab -- env)" && pulumi preview --stack local')
-    .action(async () => { process.stdout.write((await import("./toolchain/toolchain.ts")).shellExports()); });
+program.command("env").description("print shell exports (PATH with the tool cache and Node 22, the state backend, the passphrase file, " +
+    "C2M_STACK_SETTINGS: each stack's settings as Pulumi reads them) so that plain `pulumi` works in this shell")
+    .addHelpText("after", `
+Example:
+  eval "$(npm run -s lab -- env)"
+  pulumi stack select --create local --cwd "$C2M_STACK_SETTINGS"
+  pulumi up --stack local --config-file "$C2M_STACK_SETTINGS/Pulumi.local.yaml"`)
+    .action(async () => {
+        (await stackOps()).allStackSettings(); // fresh copies: Pulumi writes its salt there, never into the checkout
+        process.stdout.write((await import("./toolchain/toolchain.ts")).shellExports());
+    });
 
 program.command("up").description("create or update the lab (an aws stack is preflighted first: lab preflight)").addOption(stackOption())
     .action(async (o: { stack: string }) => {

@@ -1,46 +1,134 @@
-// Pulumi operations the CLI needs (select/create a stack, up, outputs, destroy) and the
-// platform's residue check that proves teardown left nothing behind.
-import { $ } from "zx";
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join, sep } from "node:path";
+// Pulumi for the CLI, driven through the Automation API (@pulumi/pulumi/automation): a stack's
+// settings file, create/select, up, outputs, destroy, remove; and the platform's residue check
+// that proves teardown left nothing behind.
+//
+// Pulumi writes a stack's passphrase salt into the stack's settings file (on `stack init` and on
+// any operation that finds none), rewriting the whole YAML. So Pulumi never gets a file of the
+// checkout: every operation runs in the project directory with `--config-file` pointing at a copy
+// in the cache (paths().stackSettings), and stacks are created there, beside a copy of Pulumi.yaml.
+// Stacks no one commits (benches, tests) keep their settings in the cache too (paths().generatedStacks).
+import { LocalWorkspace, PulumiCommand, Stack, type UpOptions } from "@pulumi/pulumi/automation/index.js";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, delimiter, dirname, join, sep } from "node:path";
 import { hostname } from "node:os";
-import { loadConfig, readConfigFile, teardownConfig, type LoadedConfig } from "../components/loadConfig.ts";
+import { loadConfig, readConfigFile, stackFiles, teardownConfig, type LoadedConfig } from "../components/loadConfig.ts";
 import { isExpired, LAB_TAG } from "../components/platform/labTags.ts";
 import { platformFor } from "../components/platform/registry.ts";
 import { describeResidue, residueCount, type Platform, type Residue } from "../components/platform/platform.ts";
-import { labEnv, REPO_ROOT } from "./toolchain/toolchain.ts";
-import { checkRecord, parseJson } from "../components/records/io.ts";
+import { labEnv, paths, REPO_ROOT } from "./toolchain/toolchain.ts";
+import { checkRecord } from "../components/records/io.ts";
 import { StackOutputsSchema, type StackOutputs } from "../components/records/stackOutputs.ts";
 
-/** zx for pulumi commands: the rig's environment, quiet; `extra` adds zx options (nothrow, input, …). */
-const pulumi = (extra: Partial<Parameters<typeof $>[0]> = {}) => $({ env: labEnv(), cwd: REPO_ROOT, verbose: false, quiet: true, ...extra });
+// ---- settings files ------------------------------------------------------------------------
 
-/** The stack's config from its file, validated before Pulumi runs (the program checks it again). */
-export function loadStackConfig(stack: string): LoadedConfig {
-    return loadConfig(stack, readConfigFile(REPO_ROOT, stack));
+const settingsName = (stack: string) => `Pulumi.${stack}.yaml`;
+
+/** Where a stack's settings come from: the checkout's committed Pulumi.<stack>.yaml, else a generated one in the cache. */
+export function stackConfigFile(stack: string): string {
+    const committed = join(REPO_ROOT, settingsName(stack));
+    return existsSync(committed) ? committed : join(paths().generatedStacks, settingsName(stack));
 }
+
+function writeAtomically(file: string, text: string): string {
+    mkdirSync(dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+    return file;
+}
+
+/** Writes the settings of a stack no one commits (a bench's, a test's) and returns its file; a committed stack's file is never written. */
+export function writeGeneratedStack(stack: string, text: string): string {
+    if (existsSync(join(REPO_ROOT, settingsName(stack)))) throw new Error(`stack ${stack} is committed (${settingsName(stack)}): lab never writes its file`);
+    return writeAtomically(join(paths().generatedStacks, settingsName(stack)), text);
+}
+
+/**
+ * The settings file Pulumi gets for `stack` (its --config-file): a fresh copy of the stack's
+ * settings, or `text` (a sweep cell's variant), in the cache beside a copy of Pulumi.yaml. The copy
+ * has no salt: Pulumi takes the one in the stack's state (PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER)
+ * and writes it back here. Without settings anywhere (a generated file already removed), the copy
+ * Pulumi last used is kept, or an empty one is written: destroy still runs.
+ */
+export function stackSettingsFile(stack: string, text?: string): string {
+    const copy = join(settingsProject(), settingsName(stack));
+    const source = stackConfigFile(stack);
+    if (text !== undefined || existsSync(source)) return writeAtomically(copy, text ?? readFileSync(source, "utf8"));
+    return existsSync(copy) ? copy : writeAtomically(copy, "");
+}
+
+/** The settings directory with its copy of Pulumi.yaml (a project there is this project, by name). */
+function settingsProject(): string {
+    const dir = paths().stackSettings;
+    const project = readFileSync(join(REPO_ROOT, "Pulumi.yaml"), "utf8");
+    const projectCopy = join(dir, "Pulumi.yaml");
+    if (!existsSync(projectCopy) || readFileSync(projectCopy, "utf8") !== project) writeAtomically(projectCopy, project);
+    return dir;
+}
+
+/** Writes the settings Pulumi reads for every committed and generated stack (what `lab env` gives a shell for plain `pulumi`). */
+export function allStackSettings(): string[] {
+    const generated = existsSync(paths().generatedStacks) ? stackFiles(paths().generatedStacks) : [];
+    return [...new Set([...stackFiles(REPO_ROOT), ...generated])].map((stack) => stackSettingsFile(stack));
+}
+
+/** The stack's config from its settings file, validated before Pulumi runs (the program checks it again). */
+export function loadStackConfig(stack: string): LoadedConfig {
+    const file = stackConfigFile(stack);
+    if (!existsSync(file)) {
+        throw new Error(`no stack config ${settingsName(stack)} (committed in ${REPO_ROOT}: ${stackFiles(REPO_ROOT).join(", ")}; or generated in ${paths().generatedStacks})`);
+    }
+    return loadConfig(stack, readConfigFile(dirname(file), stack));
+}
+
+const teardownConfigOf = (stack: string) => teardownConfig(dirname(stackConfigFile(stack)), stack);
 
 /** What the stack left on its platform; an error when that cannot be told (never "none"). */
 export async function stackResidue(stack: string): Promise<Residue> {
-    const config = teardownConfig(REPO_ROOT, stack);
+    const config = teardownConfigOf(stack);
     return platformFor(config).residue(stack, config);
 }
 
 /** Removes what the stack left that its platform can remove without state; returns what is left. */
 export async function reapStack(stack: string): Promise<Residue> {
-    const config = teardownConfig(REPO_ROOT, stack);
+    const config = teardownConfigOf(stack);
     return platformFor(config).reap(stack, config);
 }
 
-/** Directory of a file:// state backend; undefined for other backends. */
-function fileBackendDir(): string | undefined {
-    const url = labEnv().PULUMI_BACKEND_URL ?? "";
-    return url.startsWith("file://") ? url.replace(/^file:\/\//, "").replace(/\?.*$/, "") : undefined;
+// ---- the engine ----------------------------------------------------------------------------
+
+let cli: Promise<PulumiCommand> | undefined;
+
+/** The Pulumi CLI first on the lab's PATH (the tool cache's, or the machine's). */
+function pulumiCli(): Promise<PulumiCommand> {
+    cli ??= (async () => {
+        const dir = (labEnv().PATH ?? "").split(delimiter).find((d) => d && existsSync(join(d, "pulumi")));
+        if (!dir) throw new Error("no pulumi on the lab's PATH: `lab bootstrap` builds it");
+        // The API takes an installation root holding bin/pulumi.
+        if (basename(dir) !== "bin") throw new Error(`pulumi found in ${dir}, which is no …/bin directory the Automation API can use`);
+        return PulumiCommand.get({ root: dirname(dir) });
+    })();
+    return cli;
+}
+
+/** A workspace on the project (or, for creating and removing stacks, on the settings directory). */
+async function workspace(workDir = REPO_ROOT): Promise<LocalWorkspace> {
+    const envVars = Object.fromEntries(Object.entries(labEnv()).filter((e): e is [string, string] => e[1] !== undefined));
+    return LocalWorkspace.create({ workDir, envVars, pulumiCommand: await pulumiCli() });
+}
+
+/** Pulumi's own message of a failed command: its exit code and the last line it wrote to stderr. */
+function failure(err: unknown): string {
+    const text = String((err as Error)?.message ?? err);
+    const code = [...text.matchAll(/code: (-?\d+)/g)].map((m) => m[1]).find((c) => c !== "-2");
+    const lastError = text.split("\n").map((l) => l.trim()).filter((l) => /^error:/.test(l)).at(-1);
+    return [code === undefined ? undefined : `exit ${code}`, lastError].filter(Boolean).join(": ") || text.split("\n")[0];
 }
 
 /**
- * A pulumi killed mid-write can leave an empty `<stack>.json.attrs` beside a checkpoint in a file
- * backend; every later `pulumi stack ls` then fails with "EOF". Attributes are JSON, so an empty
+ * A file backend's state files left by a pulumi killed while writing them, which the API cannot
+ * repair (it only runs the CLI, which fails on them): an empty `<stack>.json.attrs` beside a
+ * checkpoint makes every later `pulumi stack ls` fail with "EOF". Attributes are JSON, so an empty
  * file is never valid, and the backend reads a missing one as "no attributes": remove it.
  */
 function removeTruncatedAttrs(): void {
@@ -56,11 +144,190 @@ function removeTruncatedAttrs(): void {
     }
 }
 
+/** Directory of a file:// state backend; undefined for other backends. */
+function fileBackendDir(): string | undefined {
+    const url = labEnv().PULUMI_BACKEND_URL ?? "";
+    return url.startsWith("file://") ? url.replace(/^file:\/\//, "").replace(/\?.*$/, "") : undefined;
+}
+
 /** Stacks of this project in the state backend. */
 export async function listStacks(): Promise<string[]> {
     removeTruncatedAttrs();
-    const out = await pulumi()`pulumi stack ls --json`;
-    return (JSON.parse(out.stdout) as { name: string }[]).map((s) => s.name.split("/").pop()!);
+    return (await (await workspace()).listStacks()).map((s) => s.name.split("/").pop()!);
+}
+
+export async function stackExists(stack: string): Promise<boolean> {
+    return (await listStacks()).includes(stack);
+}
+
+/**
+ * Creates the stack when it does not exist and returns the settings file Pulumi is to read for it
+ * (from `text` when given). It is created in the settings directory, so the salt `stack init`
+ * writes lands in the cache's copy, never in the checkout.
+ */
+export async function ensureStack(stack: string, text?: string): Promise<string> {
+    const configFile = stackSettingsFile(stack, text);
+    if (!(await stackExists(stack))) await (await workspace(settingsProject())).createStack(stack);
+    return configFile;
+}
+
+/**
+ * A file-backend stack's lock left by a pulumi process of this machine that no longer runs
+ * (killed mid-update) blocks every later update; `pulumi cancel` lifts it. The API has cancel,
+ * but the backend's lock has no owner check: which lock is stale is read here. Live locks stay.
+ */
+export async function clearStaleLock(stack: string): Promise<boolean> {
+    const state = fileBackendDir();
+    const locks = state && join(state, ".pulumi", "locks");
+    if (!locks || !existsSync(locks)) return false;
+    const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === "EPERM"; } };
+    const stale = readdirSync(locks, { recursive: true, encoding: "utf8" })
+        .filter((f) => f.split(sep).at(-2) === stack && f.endsWith(".json"))
+        .map((f) => JSON.parse(readFileSync(join(locks, f), "utf8")) as { pid: number; hostname: string })
+        .filter((lock) => lock.hostname === hostname() && !alive(lock.pid));
+    if (stale.length === 0) return false;
+    process.stderr.write(`stack ${stack}: lifting the lock of pulumi pid ${stale.map((l) => l.pid).join(", ")}, which no longer runs\n`);
+    await (await Stack.select(stack, await workspace())).cancel();
+    return true;
+}
+
+const INTERRUPTS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+const toStderr = (text: string) => { process.stderr.write(text); };
+
+/**
+ * Runs one engine operation with its progress streamed to stderr; throws with pulumi's exit code.
+ * pulumi runs in this process group: a terminal's Ctrl-C reaches it (and its plugins) directly, once,
+ * and it cancels cleanly (steps in flight finish, the lock and plugins are released) while the lab
+ * waits; a second Ctrl-C stops it at once. SIGTERM and SIGHUP, sent to the lab alone, are passed on
+ * as one SIGINT through the API's AbortSignal.
+ */
+async function operation(op: string, stack: string, run: (signal: AbortSignal) => Promise<unknown>): Promise<void> {
+    const abort = new AbortController();
+    let interrupted: string | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+        interrupted = signal;
+        process.stderr.write(`\n${signal}: asking pulumi ${op} to stop cleanly, waiting for it…\n`);
+        if (signal !== "SIGINT") abort.abort();
+    };
+    for (const s of INTERRUPTS) process.on(s, onSignal);
+    let failed: unknown;
+    try {
+        await run(abort.signal);
+    } catch (err) {
+        failed = err;
+    } finally {
+        for (const s of INTERRUPTS) process.off(s, onSignal);
+    }
+    if (interrupted) {
+        throw new Error(`pulumi ${op} interrupted by ${interrupted}; it stopped (${failed ? failure(failed) : "exit 0"}) after the steps in flight. ` +
+            `\`lab down --stack ${stack}\` removes what exists`);
+    }
+    if (failed) throw new Error(`pulumi ${op} failed (${failure(failed)})`);
+}
+
+/** The engine's options for `up` on `platform`. */
+export function upOptions(platform: Pick<Platform, "needsPolicyPack" | "refreshBeforeUp">): UpOptions {
+    return {
+        // Cloud stacks always run the guardrails (TTL tags, no SSH from anywhere, IMDSv2, budget).
+        // The pack is given as its launcher (policy/analyzer): the engine starts an executable pack directly.
+        policyPacks: platform.needsPolicyPack ? [join(REPO_ROOT, "policy", "analyzer")] : undefined,
+        // EC2 hosts may have ended themselves at their expiry: the state learns it before the update.
+        refresh: platform.refreshBeforeUp,
+        suppressOutputs: true,
+    };
+}
+
+/** Creates or updates the lab; `settings` replaces the stack's settings for this up (a sweep cell). */
+export async function up(stack: string, options: { settings?: string } = {}): Promise<void> {
+    const loaded = options.settings === undefined ? loadStackConfig(stack)
+        : loadConfig(stack, readConfigFile(dirname(stackSettingsFile(stack, options.settings)), stack));
+    // The platform's own checks (e.g. operator CIDR, instance types, budget) refuse before a stack exists.
+    loaded.platform.check(loaded);
+    const configFile = await ensureStack(stack, options.settings);
+    await clearStaleLock(stack);
+    const selected = await Stack.select(stack, await workspace());
+    await operation("up", stack, (signal) => selected.up({ ...upOptions(loaded.platform), configFile, signal, onOutput: toStderr, onError: toStderr }));
+}
+
+export async function destroy(stack: string): Promise<void> {
+    if (await stackExists(stack)) await destroyExisting(stack);
+}
+
+/**
+ * Remote commands go with their host (`deletedWith`), so destroying a lab whose hosts are gone
+ * (EC2 instances ended at their expiry) never reaches for them, and its state is never edited.
+ */
+async function destroyExisting(stack: string): Promise<void> {
+    await clearStaleLock(stack);
+    const configFile = stackSettingsFile(stack);
+    const selected = await Stack.select(stack, await workspace());
+    await operation("destroy", stack, (signal) => selected.destroy({ configFile, signal, onOutput: toStderr, onError: toStderr }));
+}
+
+/**
+ * Teardown that never gives up halfway: destroy (errors reported, not thrown), remove the
+ * stack, reap leftovers by name, delete a generated stack file. Returns what is still left
+ * (a failed residue check counts as something left: it cannot say "none"). Where the platform
+ * cannot remove things without state (aws), a failed destroy keeps the stack for a retry.
+ */
+export async function teardownStack(stack: string, generatedConfigFile?: string): Promise<Residue> {
+    const config = teardownConfigOf(stack);
+    const platform = platformFor(config);
+    let destroyed = true;
+    // One listing: destroy and stack rm only ever act on a stack that exists.
+    const exists = await stackExists(stack).catch((err: Error) => {
+        destroyed = false;
+        process.stderr.write(`destroy failed: cannot list the stacks: ${err.message}\n`);
+        return false;
+    });
+    if (exists) {
+        try {
+            await destroyExisting(stack);
+        } catch (err) {
+            destroyed = false;
+            process.stderr.write(`destroy failed: ${(err as Error).message}\n`);
+        }
+        if (destroyed || platform.reapsWithoutState) await removeExisting(stack).catch(() => undefined);
+        else process.stderr.write(`stack ${stack} is kept (its state is what removes the rest): \`lab down --stack ${stack}\` retries\n`);
+    } else if (destroyed) {
+        rmSync(join(paths().stackSettings, settingsName(stack)), { force: true });
+    }
+    const left = await platform.reap(stack, config).catch((err: Error): Residue => ({ uncheckedBecause: [err.message] }));
+    if (!destroyed && !platform.reapsWithoutState && residueCount(left) === 0) left.stackKept = [stack];
+    if (generatedConfigFile) rmSync(generatedConfigFile, { force: true });
+    process.stderr.write(`${describeResidue(left)}\n`);
+    return left;
+}
+
+export async function removeStack(stack: string): Promise<void> {
+    if (await stackExists(stack)) await removeExisting(stack);
+}
+
+/** `stack rm` from the settings directory: the settings file it deletes is the cache's copy. */
+async function removeExisting(stack: string): Promise<void> {
+    await (await workspace(settingsProject())).removeStack(stack, { force: true });
+}
+
+// ---- outputs and leases ------------------------------------------------------------------
+
+/** A stack's outputs as plain values (secrets included, kept in memory); throws naming the stack when it does not exist. */
+async function outputValues(stack: string): Promise<Record<string, unknown>> {
+    try {
+        const outputs = await (await workspace()).stackOutputs(stack);
+        return Object.fromEntries(Object.entries(outputs).map(([key, o]) => [key, o.value]));
+    } catch (err) {
+        if (/no stack named/.test(String((err as Error).message))) throw new Error(`stack ${stack} does not exist: run \`lab up --stack ${stack}\` first`);
+        throw new Error(`pulumi stack output --stack ${stack} failed (${failure(err)})`);
+    }
+}
+
+export type { StackOutputs };
+
+/** Stack outputs including the SSH key (kept in memory; never written to a run directory). */
+export async function outputs(stack: string): Promise<StackOutputs> {
+    const values = await outputValues(stack);
+    if (!("inventory" in values)) throw new Error(`stack ${stack} has no lab outputs: run \`lab up --stack ${stack}\` first`);
+    return checkRecord(values, StackOutputsSchema, `pulumi stack output --stack ${stack}`);
 }
 
 /**
@@ -96,14 +363,12 @@ export function expiryFromState(stack: string, resources: StateResource[]): stri
 
 /** A stack's lease: its `expiresAt` output, else its state's tags; undefined when nothing is deployed; throws when it cannot be read (backend, passphrase). */
 export async function stackExpiry(stack: string): Promise<string | undefined> {
-    const out = await pulumi({ nothrow: true })`pulumi stack output --json --stack ${stack}`;
-    if (out.exitCode !== 0) throw new Error(`stack ${stack}: pulumi stack output failed (exit ${out.exitCode}): ${out.stderr.trim()}`);
-    const outputs = parseJson(out.stdout, `pulumi stack output --stack ${stack}`) as Record<string, unknown>;
-    if (Object.keys(outputs).length > 0) return expiryOf(stack, outputs);
-    const exported = await pulumi({ nothrow: true })`pulumi stack export --stack ${stack}`;
-    if (exported.exitCode !== 0) throw new Error(`stack ${stack}: pulumi stack export failed (exit ${exported.exitCode}): ${exported.stderr.trim()}`);
-    const state = parseJson(exported.stdout, `pulumi stack export --stack ${stack}`) as { deployment?: { resources?: StateResource[] } };
-    return expiryFromState(stack, state.deployment?.resources ?? []);
+    const values = await outputValues(stack);
+    if (Object.keys(values).length > 0) return expiryOf(stack, values);
+    const exported = await (await workspace()).exportStack(stack).catch((err: Error) => {
+        throw new Error(`stack ${stack}: pulumi stack export failed (${failure(err)})`);
+    });
+    return expiryFromState(stack, (exported.deployment as { resources?: StateResource[] } | undefined)?.resources ?? []);
 }
 
 /**
@@ -124,195 +389,10 @@ export async function reapExpired(now = new Date(), only?: string[]): Promise<{ 
         }
         if (!expiresAt || !isExpired(expiresAt, now)) continue;
         process.stderr.write(`reap: ${stack} expired at ${expiresAt}: tearing it down\n`);
-        const residue = residueCount(await teardownStack(stack, undefined, { expired: true }));
+        const residue = residueCount(await teardownStack(stack));
         if (residue > 0) failures.push(`stack ${stack}: ${residue} item(s) left after teardown`);
         reaped.push({ stack, expiresAt, residue });
     }
     if (failures.length) throw new Error(`reap --expired: ${failures.length} problem(s):\n  ${failures.join("\n  ")}`);
     return reaped;
-}
-
-export async function stackExists(stack: string): Promise<boolean> {
-    return (await listStacks()).includes(stack);
-}
-
-/**
- * Pulumi writes the passphrase salt of a new stack into Pulumi.<stack>.yaml. The committed
- * files carry none: a salt belongs to one machine's passphrase and one stack's life, so it is
- * dropped when the stack is created afresh or removed.
- */
-export function dropEncryptionSalt(stack: string): void {
-    const file = join(REPO_ROOT, `Pulumi.${stack}.yaml`);
-    if (!existsSync(file)) return;
-    const text = readFileSync(file, "utf8");
-    const stripped = text.replace(/^encryptionsalt:.*\n?/m, "");
-    if (stripped !== text) writeFileSync(file, stripped);
-}
-
-export async function ensureStack(stack: string): Promise<void> {
-    if (await stackExists(stack)) return;
-    dropEncryptionSalt(stack);
-    await pulumi()`pulumi stack init ${stack} --no-select`;
-}
-
-const INTERRUPTS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-
-/**
- * Runs a pulumi command with its progress streamed to stderr; throws with its exit code.
- * Pulumi runs in a process group of its own and gets each Ctrl-C (or SIGTERM/SIGHUP) once, from
- * here: it cancels cleanly (steps in flight finish, the stack's lock and its plugins are
- * released) while the lab waits for it, instead of dying first and leaving pulumi, its plugins
- * and the lock behind. A second Ctrl-C is passed on too: pulumi then stops at once.
- */
-async function streamed(args: string[]): Promise<void> {
-    const p = pulumi({ nothrow: true, detached: true })`pulumi ${args}`;
-    p.stdout.pipe(process.stderr);
-    p.stderr.pipe(process.stderr);
-    let interrupted: string | undefined;
-    const forward = (signal: NodeJS.Signals) => {
-        interrupted = signal;
-        process.stderr.write(`\n${signal}: asking pulumi ${args[0]} to stop cleanly, waiting for it…\n`);
-        try { if (p.pid) process.kill(-p.pid, "SIGINT"); } catch { /* already gone */ }
-    };
-    for (const s of INTERRUPTS) process.on(s, forward);
-    try {
-        const result = await p;
-        const stack = args[args.indexOf("--stack") + 1];
-        if (interrupted) {
-            throw new Error(`pulumi ${args[0]} interrupted by ${interrupted}; it stopped (exit ${result.exitCode}) after the steps in flight. ` +
-                `\`lab down --stack ${stack}\` removes what exists`);
-        }
-        if (result.exitCode !== 0) throw new Error(`pulumi ${args[0]} failed (exit ${result.exitCode})`);
-    } finally {
-        for (const s of INTERRUPTS) process.off(s, forward);
-    }
-}
-
-/**
- * A file-backend stack's lock left by a pulumi process of this machine that no longer runs
- * (killed mid-update) blocks every later update; `pulumi cancel` lifts it. Live locks stay.
- */
-export async function clearStaleLock(stack: string): Promise<boolean> {
-    const state = fileBackendDir();
-    const locks = state && join(state, ".pulumi", "locks");
-    if (!locks || !existsSync(locks)) return false;
-    const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === "EPERM"; } };
-    const stale = readdirSync(locks, { recursive: true, encoding: "utf8" })
-        .filter((f) => f.split(sep).at(-2) === stack && f.endsWith(".json"))
-        .map((f) => JSON.parse(readFileSync(join(locks, f), "utf8")) as { pid: number; hostname: string })
-        .filter((lock) => lock.hostname === hostname() && !alive(lock.pid));
-    if (stale.length === 0) return false;
-    process.stderr.write(`stack ${stack}: lifting the lock of pulumi pid ${stale.map((l) => l.pid).join(", ")}, which no longer runs\n`);
-    await pulumi()`pulumi cancel --stack ${stack} --yes`;
-    return true;
-}
-
-export async function up(stack: string): Promise<void> {
-    const loaded = loadStackConfig(stack);
-    // The platform's own checks (e.g. operator CIDR, instance types, budget) refuse before a stack exists.
-    loaded.platform.check(loaded);
-    await ensureStack(stack);
-    await clearStaleLock(stack);
-    await streamed(upArgs(stack, loaded.platform));
-}
-
-/** `pulumi up`'s arguments for a stack on `platform`. */
-export function upArgs(stack: string, platform: Pick<Platform, "needsPolicyPack" | "refreshBeforeUp">): string[] {
-    // Cloud stacks always run the guardrails (TTL tags, no SSH from anywhere, IMDSv2, budget).
-    // The pack is given as its launcher (policy/analyzer): the engine starts an executable pack directly.
-    const policy = platform.needsPolicyPack ? ["--policy-pack", join(REPO_ROOT, "policy", "analyzer")] : [];
-    // EC2 hosts may have ended themselves at their expiry: the state learns it before the update.
-    const refresh = platform.refreshBeforeUp ? ["--refresh"] : [];
-    return ["up", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", "--suppress-outputs", ...refresh, ...policy];
-}
-
-export async function destroy(stack: string): Promise<void> {
-    if (await stackExists(stack)) await destroyExisting(stack);
-}
-
-async function destroyExisting(stack: string): Promise<void> {
-    await clearStaleLock(stack);
-    await streamed(["destroy", "--stack", stack, "--yes", "--skip-preview", "--non-interactive"]);
-}
-
-/**
- * Resources that live only on hosts (remote commands) are dropped from the state of a stack whose
- * hosts ended themselves at expiry: their delete steps would try to reach hosts that no longer
- * exist, and fail the destroy that must remove everything else. Returns how many were dropped.
- */
-export async function forgetHostCommands(stack: string): Promise<number> {
-    const exported = await pulumi()`pulumi stack export --stack ${stack}`;
-    const state = parseJson(exported.stdout, `pulumi stack export --stack ${stack}`) as { deployment?: { resources?: { type: string }[] } };
-    const resources = state.deployment?.resources ?? [];
-    const kept = resources.filter((r) => r.type !== "command:remote:Command");
-    if (kept.length === resources.length) return 0;
-    state.deployment!.resources = kept;
-    await pulumi({ input: JSON.stringify(state) })`pulumi stack import --stack ${stack} --force`;
-    return resources.length - kept.length;
-}
-
-/**
- * Teardown that never gives up halfway: destroy (errors reported, not thrown), remove the
- * stack, reap leftovers by name, delete a generated stack file. Returns what is still left
- * (a failed residue check counts as something left: it cannot say "none"). Where the platform
- * cannot remove things without state (aws), a failed destroy keeps the stack for a retry.
- */
-export async function teardownStack(stack: string, generatedConfigFile?: string, options: { expired?: boolean } = {}): Promise<Residue> {
-    const config = teardownConfig(REPO_ROOT, stack);
-    const platform = platformFor(config);
-    let destroyed = true;
-    // One listing: destroy and stack rm only ever act on a stack that exists.
-    const exists = await stackExists(stack).catch((err: Error) => {
-        destroyed = false;
-        process.stderr.write(`destroy failed: cannot list the stacks: ${err.message}\n`);
-        return false;
-    });
-    if (exists) {
-        try {
-            if (options.expired && platform.hostsEndAtExpiry) {
-                const dropped = await forgetHostCommands(stack);
-                if (dropped) process.stderr.write(`${stack}: its hosts ended at expiry; ${dropped} remote command(s) dropped from state before destroy\n`);
-            }
-            await destroyExisting(stack);
-        } catch (err) {
-            destroyed = false;
-            process.stderr.write(`destroy failed: ${(err as Error).message}\n`);
-        }
-        if (destroyed || platform.reapsWithoutState) await removeExisting(stack).catch(() => undefined);
-        else process.stderr.write(`stack ${stack} is kept (its state is what removes the rest): \`lab down --stack ${stack}\` retries\n`);
-    } else if (destroyed) {
-        dropEncryptionSalt(stack);
-    }
-    const left = await platform.reap(stack, config).catch((err: Error): Residue => ({ uncheckedBecause: [err.message] }));
-    if (!destroyed && !platform.reapsWithoutState && residueCount(left) === 0) left.stackKept = [stack];
-    if (generatedConfigFile) rmSync(generatedConfigFile, { force: true });
-    process.stderr.write(`${describeResidue(left)}\n`);
-    return left;
-}
-
-export async function removeStack(stack: string): Promise<void> {
-    if (await stackExists(stack)) await removeExisting(stack);
-    else dropEncryptionSalt(stack);
-}
-
-async function removeExisting(stack: string): Promise<void> {
-    await pulumi()`pulumi stack rm ${stack} --yes --force --preserve-config`;
-    dropEncryptionSalt(stack);
-}
-
-export type { StackOutputs };
-
-/** Stack outputs including the SSH key (kept in memory; never written to a run directory). */
-export async function outputs(stack: string): Promise<StackOutputs> {
-    const out = await pulumi({ nothrow: true })`pulumi stack output --json --show-secrets --stack ${stack}`;
-    if (out.exitCode !== 0) {
-        if (/no stack named/.test(out.stderr)) throw new Error(`stack ${stack} does not exist: run \`lab up --stack ${stack}\` first`);
-        throw new Error(`pulumi stack output --stack ${stack} failed (exit ${out.exitCode}): ${out.stderr.trim()}`);
-    }
-    const source = `pulumi stack output --stack ${stack}`;
-    const parsed = parseJson(out.stdout, source);
-    if (typeof parsed !== "object" || parsed === null || !("inventory" in parsed)) {
-        throw new Error(`stack ${stack} has no lab outputs: run \`lab up --stack ${stack}\` first`);
-    }
-    return checkRecord(parsed, StackOutputsSchema, source);
 }

@@ -1,6 +1,6 @@
 // `lab sweep`: a matrix of config variants, each cell one ledger run on one lab. Lab keys
-// (haproxy.threads, haproxy.tls.certificate, …) are written into the stack's file and applied in
-// place with `lab up`; attack keys (attack.frontends, attack.rate, …) only change the cell's
+// (haproxy.threads, haproxy.tls.certificate, …) are set in a copy of the stack's settings and applied
+// in place with `lab up` (the stack's own file is never written); attack keys (attack.frontends, attack.rate, …) only change the cell's
 // attack. The state (runs/sweep-<id>/sweep.json) is saved after every cell: `lab sweep --resume`
 // goes on after Ctrl-C or a failure. It ends with one comparison page (sweep.html): the cells'
 // results side by side, plots with the varied keys as axes, one click to each cell's own report.
@@ -11,10 +11,10 @@ import { parseLabConfig } from "../components/loadConfig.ts";
 import { readRecord, writeRecord } from "../components/records/io.ts";
 import { SweepRecordSchema, type SweepRecord, type SweepValue } from "../components/records/sweepRecord.ts";
 import { attack, attackExit, newRunId, type AttackOverrides } from "./attack.ts";
-import { up } from "./stack.ts";
+import { stackConfigFile, up } from "./stack.ts";
 import { readLedger } from "./ledger.ts";
 import { buildRunReport, type BuiltReport } from "./report.ts";
-import { REPO_ROOT, runsRoot } from "./toolchain/toolchain.ts";
+import { runsRoot } from "./toolchain/toolchain.ts";
 import { renderSvg } from "./lib/plot.ts";
 import { renderReportHtml } from "./analysis/report.ts";
 import {
@@ -30,8 +30,8 @@ export interface SweepArgs {
 
 export interface SweepRun { dir: string; record: SweepRecord; interrupted: boolean; report?: BuiltReport }
 
-const stackFile = (stack: string) => join(REPO_ROOT, `Pulumi.${stack}.yaml`);
-/** The stack file as it was when the sweep began, kept in the sweep's directory (restored after every sweep, and before a resumed one). */
+const stackFile = (stack: string) => stackConfigFile(stack);
+/** The stack file as it was when the sweep began, kept in the sweep's directory: every cell's settings start from it. */
 const ORIGINAL = "stack-config.yaml";
 
 /** Each cell's config through the same checks as a stack file: every problem of every cell, before anything runs. */
@@ -76,8 +76,6 @@ export async function sweep(start: SweepArgs | { resume: string }, runsDir = run
     if ("resume" in start) {
         dir = resolveSweepDir(start.resume, runsDir);
         record = readRecord(join(dir, "sweep.json"), SweepRecordSchema);
-        // A sweep killed outright left a cell's config in the stack file: start from the original again.
-        copyFileSync(join(dir, ORIGINAL), stackFile(record.stack));
         log(`sweep ${record.id}: resuming, ${record.cells.filter((c) => c.status === "done").length} of ${record.cells.length} cells done`);
     } else {
         const file = stackFile(start.stack);
@@ -115,9 +113,8 @@ export async function sweep(start: SweepArgs | { resume: string }, runsDir = run
             };
             if (hasLabKeys && labPart(cell.values) !== applied) {
                 log(`${n}: lab up with ${Object.entries(cell.values).filter(([k]) => !isAttackKey(k)).map(([k, v]) => `${k}=${fmtValue(v)}`).join(", ")}`);
-                writeFileSync(stackFile(record.stack), stackFileWith(original, cell.values));
                 try {
-                    await up(record.stack);
+                    await up(record.stack, { settings: stackFileWith(original, cell.values) });
                     applied = labPart(cell.values);
                 } catch (err) {
                     applied = undefined;
@@ -148,7 +145,6 @@ export async function sweep(start: SweepArgs | { resume: string }, runsDir = run
     } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
-        writeFileSync(stackFile(record.stack), original);
         if (applied !== undefined || record.cells.some((c) => Object.keys(c.values).some((k) => !isAttackKey(k)))) {
             log(`sweep: Pulumi.${record.stack}.yaml is as it was; the lab itself may still be in the last cell's config (\`lab up --stack ${record.stack}\` brings it back)`);
         }

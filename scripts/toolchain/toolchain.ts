@@ -26,6 +26,13 @@ export interface Paths {
     state: string;
     passphraseFile: string;
     goBuild: string;
+    /**
+     * The stack settings Pulumi reads and writes (Pulumi.<stack>.yaml beside a copy of Pulumi.yaml):
+     * Pulumi writes a stack's passphrase salt into its settings file, so it never gets the checkout's.
+     */
+    stackSettings: string;
+    /** The settings of stacks no one commits (benches, sweeps' scratch stacks, tests): never the checkout's top level. */
+    generatedStacks: string;
 }
 
 export function paths(): Paths {
@@ -36,6 +43,8 @@ export function paths(): Paths {
         state: join(cache, "state"),
         passphraseFile: join(cache, "passphrase"),
         goBuild: join(cache, "go-build"),
+        stackSettings: join(cache, "stack-settings"),
+        generatedStacks: join(cache, "generated-stacks"),
     };
 }
 
@@ -66,6 +75,9 @@ export function labEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv
         PULUMI_BACKEND_URL: base.PULUMI_BACKEND_URL ?? `file://${p.state}`,
         PULUMI_SKIP_UPDATE_CHECK: "true",
         PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
+        // A settings file without a salt (a fresh copy of the committed one) takes the salt the stack's state holds.
+        PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER: "true",
+        C2M_STACK_SETTINGS: p.stackSettings,
         // Where hosts find node, vegeta, haproxy (the filesystem is shared on the local platform).
         C2M_BIN_PATH: [p.bin, join(REPO_ROOT, "node_modules", ".bin"), "/usr/sbin", "/usr/bin"].join(delimiter),
     };
@@ -77,7 +89,7 @@ export function labEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv
 
 /** The variables labEnv() sets for the lab (everything it adds to the caller's environment). */
 export const LAB_ENV_KEYS = ["PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_SKIP_UPDATE_CHECK",
-    "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING", "C2M_BIN_PATH", "C2M_CACHE"] as const;
+    "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING", "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER", "C2M_STACK_SETTINGS", "C2M_BIN_PATH", "C2M_CACHE"] as const;
 
 /**
  * `lab env`: POSIX shell lines that give an operator's shell the lab's environment, so plain

@@ -2,7 +2,7 @@
 // builds no other for these checks):
 // - plain Pulumi builds it, as a Pulumi user runs it: in a clean shell (`env -i bash --noprofile
 //   --norc`: no profile, no npm, no Go on PATH) after the one documented line
-//   `eval "$(npm run -s lab -- env)"`: pulumi stack init, preview, up, stack output, destroy preview;
+//   `eval "$(npm run -s lab -- env)"`: pulumi stack select --create, preview, up, stack output, destroy preview;
 // - its c2m:haproxy.tls.certificate is rsa-2048: it serves an RSA-2048 certificate (seen by
 //   openssl s_client on a client host, over the lab's SSH channel, as lab traffic goes), a TLS
 //   attack records the key in run.json and the ledger, and switching the key in place (lab up)
@@ -18,12 +18,12 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { labEnv, paths, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { outputs, stackExists, teardownStack, type StackOutputs } from "../../scripts/stack.ts";
+import { outputs, stackConfigFile, stackExists, teardownStack, writeGeneratedStack, type StackOutputs } from "../../scripts/stack.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { localResidue } from "../../components/platform/local/residue.ts";
 import { SshSession } from "../../scripts/lib/ssh.ts";
@@ -35,7 +35,7 @@ import { interrupt, startLab, waitForOutput } from "./labCli.ts";
 const STACK = "cert13";
 const MINUTE = 60_000;
 const runsDir = mkdtempSync(join(tmpdir(), "c2m-cert-runs-"));
-const stackFile = join(REPO_ROOT, `Pulumi.${STACK}.yaml`);
+const stackFile = stackConfigFile(STACK); // generated: in the cache, never the checkout
 
 /** A small lab: one host per role, one pong server, no metrics host. */
 function writeStackConfig(certificate: string): void {
@@ -44,7 +44,7 @@ function writeStackConfig(certificate: string): void {
     doc.config["c2m:hosts"] = { haproxy: 1, backends: 1, clients: 1, metrics: 0 };
     doc.config["c2m:backend"] = { serversPerHost: 1 };
     doc.config["c2m:haproxy"] = { ...doc.config["c2m:haproxy"], tls: { certificate } };
-    writeFileSync(stackFile, YAML.stringify(doc));
+    writeGeneratedStack(STACK, YAML.stringify(doc));
 }
 
 const lab = (args: string[]) => runLab(args, { runsDir });
@@ -96,14 +96,15 @@ after(async () => {
     assert.equal(residueCount(left), 0, describeResidue(left));
 });
 
-test("plain pulumi in a clean shell after eval \"$(npm run -s lab -- env)\": stack init, preview, up, stack output, destroy preview", { timeout: 10 * MINUTE }, async () => {
+test("plain pulumi in a clean shell after eval \"$(npm run -s lab -- env)\": stack select --create, preview, up, stack output, destroy preview", { timeout: 10 * MINUTE }, async () => {
     const r = cleanShell(`eval "$(npm run -s lab -- env)"   # twice: the same PATH
 step env bash --noprofile --norc -c 'command -v pulumi; command -v node; node --version; pulumi version; echo "$PATH"; env | cut -d= -f1 | sort | tr "\\n" " "'
-step init pulumi stack init ${STACK}
-step preview pulumi preview --stack ${STACK} --non-interactive
-step up pulumi up --stack ${STACK} --yes --non-interactive --skip-preview
+settings="$C2M_STACK_SETTINGS/Pulumi.${STACK}.yaml"
+step init pulumi stack select --create ${STACK} --cwd "$C2M_STACK_SETTINGS"
+step preview pulumi preview --stack ${STACK} --config-file "$settings" --non-interactive
+step up pulumi up --stack ${STACK} --config-file "$settings" --yes --non-interactive --skip-preview
 step outputs pulumi stack output --stack ${STACK} --json
-step destroy-preview pulumi destroy --stack ${STACK} --preview-only --non-interactive`);
+step destroy-preview pulumi destroy --stack ${STACK} --config-file "$settings" --preview-only --non-interactive`);
     assert.equal(r.code, 0, r.out);
 
     const [pulumi, node, nodeVersion, pulumiVersion, path, names] = r.step("env").out.trim().split("\n");
@@ -114,7 +115,7 @@ step destroy-preview pulumi destroy --stack ${STACK} --preview-only --non-intera
     assert.equal(path.split(":").filter((d) => d === paths().bin).length, 1, `the cache's bin once in ${path}`);
     assert.ok(path.endsWith(`:${join(REPO_ROOT, "scripts", "bin")}`), "the rig's plugins last");
     const exported = names.trim().split(" ");
-    for (const key of ["PATH", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE_FILE", "C2M_BIN_PATH", "PULUMI_SKIP_UPDATE_CHECK"]) {
+    for (const key of ["PATH", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE_FILE", "C2M_BIN_PATH", "PULUMI_SKIP_UPDATE_CHECK", "C2M_STACK_SETTINGS"]) {
         assert.ok(exported.includes(key), `${key} exported: ${names}`);
     }
     assert.deepEqual(exported.filter((k) => /^(npm_|PYENV|GO)/.test(k)), [], "nothing of npm, pyenv or Go leaks into the shell");

@@ -3,12 +3,12 @@
 // Needs root (network namespaces) and the toolchain (`npm run bootstrap`).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
-import { labEnv, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { outputs, reapExpired, stackExists, teardownStack, up } from "../../scripts/stack.ts";
+import { labEnv } from "../../scripts/toolchain/toolchain.ts";
+import { outputs, reapExpired, stackConfigFile, stackExists, teardownStack, up, writeGeneratedStack } from "../../scripts/stack.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { localResidue, reapLocal } from "../../components/platform/local/residue.ts";
 import { attack, fetchStats } from "../../scripts/attack.ts";
@@ -21,12 +21,13 @@ import { ConfigError } from "../../components/config.ts";
 const STACK = "e2e";
 const BAD_STACK = "e2ebad";
 const runsDir = mkdtempSync(join(tmpdir(), "c2m-e2e-runs-"));
-const stackFile = (stack: string) => join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+/** A stack's settings: generated ones live in the cache, never in the checkout. */
+const stackFile = (stack: string) => stackConfigFile(stack);
 
 function writeStackConfig(stack: string, edit: (config: Record<string, any>) => void): void {
     const doc = YAML.parse(readFileSync(stackFile("local"), "utf8"));
     edit(doc.config);
-    writeFileSync(stackFile(stack), YAML.stringify(doc));
+    writeGeneratedStack(stack, YAML.stringify(doc));
 }
 
 before(async () => {

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import { benchOom } from "../../bench/oom.ts";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
+import { stackConfigFile } from "../../scripts/stack.ts";
 import { localResidue } from "../../components/platform/local/residue.ts";
 import { residueCount } from "../../components/platform/platform.ts";
 import { readRecord } from "../../components/records/io.ts";
@@ -45,7 +46,8 @@ describe("bench:oom", () => {
         assert.match(row?.why ?? "", /^OOM-killed \(oom_kill\) at \d+ connections in 48 MiB/);
 
         assert.equal(residueCount(await localResidue(STACK)), 0);
-        assert.equal(existsSync(join(REPO_ROOT, `Pulumi.${STACK}.yaml`)), false, "the generated stack file is gone");
+        assert.equal(existsSync(stackConfigFile(STACK)), false, "the generated stack file is gone");
+        assert.equal(existsSync(join(REPO_ROOT, `Pulumi.${STACK}.yaml`)), false, "none in the checkout either");
         assert.doesNotMatch(spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout, new RegExp(STACK));
     });
 });

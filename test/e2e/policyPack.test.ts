@@ -11,27 +11,25 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { labEnv, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { ensureStack, stackExists, teardownStack } from "../../scripts/stack.ts";
+import { ensureStack, stackConfigFile, stackExists, stackSettingsFile, teardownStack, writeGeneratedStack } from "../../scripts/stack.ts";
 
 const STACK = `policy${process.pid}`;
 const SUBNET = "198.18.61.0/24";
-const stackFile = join(REPO_ROOT, `Pulumi.${STACK}.yaml`);
+const stackFile = stackConfigFile(STACK); // generated: in the cache, never the checkout
 const dir = mkdtempSync(join(tmpdir(), "c2m-policy-"));
 /** The pack's config, as an organisation would set it: labs may live a day at most. */
 const packConfig = join(dir, "policy-config.json");
 const PACK_MAX_TTL_HOURS = 24;
 
-/** The local stack's config on its own subnet, with the given TTL (keeps the salt pulumi wrote). */
+/** The local stack's config on its own subnet, with the given TTL. */
 function writeStackConfig(ttlHours: number): void {
     const local = YAML.parse(readFileSync(join(REPO_ROOT, "Pulumi.local.yaml"), "utf8"));
-    let doc: Record<string, any> = {};
-    try { doc = YAML.parse(readFileSync(stackFile, "utf8")) ?? {}; } catch { /* not written yet */ }
-    doc.config = { ...local.config, "c2m:local": { subnet: SUBNET }, "c2m:ttlHours": ttlHours };
-    writeFileSync(stackFile, YAML.stringify(doc));
+    writeGeneratedStack(STACK, YAML.stringify({ config: { ...local.config, "c2m:local": { subnet: SUBNET }, "c2m:ttlHours": ttlHours } }));
 }
 
+/** Plain `pulumi preview` as an operator runs it, on the settings file the lab gives Pulumi (a fresh copy of the stack's). */
 function preview(extra: string[] = []): { status: number | null; out: string } {
-    const r = spawnSync("pulumi", ["preview", "--stack", STACK, "--non-interactive", "--policy-pack", "policy/analyzer", ...extra],
+    const r = spawnSync("pulumi", ["preview", "--stack", STACK, "--config-file", stackSettingsFile(STACK), "--non-interactive", "--policy-pack", "policy/analyzer", ...extra],
         { cwd: REPO_ROOT, env: labEnv(), encoding: "utf8", timeout: 5 * 60_000 });
     if (r.error) throw r.error;
     return { status: r.status, out: `${r.stdout}${r.stderr}` };

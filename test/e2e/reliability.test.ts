@@ -11,12 +11,12 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { labEnv, paths, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { outputs, stackExists, teardownStack, type StackOutputs } from "../../scripts/stack.ts";
+import { outputs, stackConfigFile, stackExists, teardownStack, writeGeneratedStack, type StackOutputs } from "../../scripts/stack.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { localResidue } from "../../components/platform/local/residue.ts";
 import { SshSession } from "../../scripts/lib/ssh.ts";
@@ -32,7 +32,8 @@ const NET = Number(process.env.C2M_REL_NET ?? 80);
 const MINUTE = 60_000;
 
 const runsDir = mkdtempSync(join(tmpdir(), "c2m-rel-runs-"));
-const stackFile = (stack: string) => join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+/** A stack's settings: the committed local's, or a generated one in the cache (never the checkout). */
+const stackFile = (stack: string) => stackConfigFile(stack);
 /** Everything every command printed: the secrets test greps it. */
 const logs: string[] = [];
 const counts = { commands: 0, faults: 0, residueFound: 0 };
@@ -45,7 +46,7 @@ function writeStackConfig(stack: string, edit: (config: Record<string, any>) => 
     // Lean labs: the faults here are about the lab's own parts, not the metrics host.
     doc.config["c2m:hosts"] = { ...doc.config["c2m:hosts"], metrics: 0 };
     edit(doc.config);
-    writeFileSync(stackFile(stack), YAML.stringify(doc));
+    writeGeneratedStack(stack, YAML.stringify(doc));
 }
 
 /** `lab <args>` as the operator runs it; its output and time are kept for the secrets test and the summary. */
@@ -158,6 +159,9 @@ test("secrets: plain stack outputs, the stack's state and the hosts' files hold 
     assert.equal(stateFiles.length, 1, "the stack's checkpoint");
     assertNoSecret(stateFiles[0], readFileSync(stateFiles[0]));
     assertNoSecret(stackFile(LAB), readFileSync(stackFile(LAB)));
+    const written = join(paths().stackSettings, `Pulumi.${LAB}.yaml`);
+    assert.match(readFileSync(written, "utf8"), /^encryptionsalt: /m, "the settings file pulumi wrote its salt into");
+    assertNoSecret(written, readFileSync(written));
     const hostFiles = filesUnder(localNames(LAB).runDir);
     assert.ok(hostFiles.some((f) => f.endsWith("/authorized_keys")), "the hosts' files were scanned");
     for (const f of hostFiles) assertNoSecret(f, readFileSync(f));

@@ -3,7 +3,7 @@
 // The lab repairs that before listing stacks.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -14,11 +14,15 @@ test("an empty .attrs file left in the file backend does not break listing stack
     // Before the lab's modules read the environment: a private backend for this test only.
     process.env.PULUMI_BACKEND_URL = `file://${state}`;
     process.env.PULUMI_CONFIG_PASSPHRASE = "state-repair-test";
-    const { labEnv, REPO_ROOT } = await import("../../scripts/toolchain/toolchain.ts");
-    const { listStacks } = await import("../../scripts/stack.ts");
-    const init = spawnSync("pulumi", ["stack", "init", "attrs-repair", "--no-select"], { cwd: REPO_ROOT, env: labEnv(), encoding: "utf8" });
-    assert.equal(init.status, 0, init.stderr);
-    t.after(() => rmSync(join(REPO_ROOT, "Pulumi.attrs-repair.yaml"), { force: true })); // the salt pulumi wrote
+    const { labEnv, paths, REPO_ROOT } = await import("../../scripts/toolchain/toolchain.ts");
+    const { ensureStack, listStacks, writeGeneratedStack } = await import("../../scripts/stack.ts");
+    const generated = writeGeneratedStack("attrs-repair", "config: {}\n");
+    t.after(() => {
+        rmSync(generated, { force: true });
+        rmSync(join(paths().stackSettings, "Pulumi.attrs-repair.yaml"), { force: true }); // with the salt pulumi wrote
+    });
+    await ensureStack("attrs-repair");
+    assert.equal(existsSync(join(REPO_ROOT, "Pulumi.attrs-repair.yaml")), false, "creating a stack writes nothing into the checkout");
     const stacksDir = join(state, ".pulumi", "stacks", "c2m");
     const attrs = readdirSync(stacksDir).filter((f) => f.endsWith(".json.attrs"));
     assert.ok(attrs.length > 0, `pulumi wrote attributes: ${readdirSync(stacksDir)}`);

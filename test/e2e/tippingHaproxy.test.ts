@@ -7,12 +7,11 @@
 // temporary directory. Needs root.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
-import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { teardownStack } from "../../scripts/stack.ts";
+import { stackConfigFile, teardownStack, writeGeneratedStack } from "../../scripts/stack.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { BOUNDS, TippingRecordSchema } from "../../components/records/tippingRecord.ts";
 import { runLab } from "../unit/helpers.ts";
@@ -23,7 +22,7 @@ const MINUTE = 60_000;
 const CAPACITY = 40;
 /** The search's first rate: fixed, not derived from CAPACITY (a start from the answer lines the doubling grid up with it). */
 const START = 10;
-const stackFile = join(REPO_ROOT, `Pulumi.${STACK}.yaml`);
+const stackFile = stackConfigFile(STACK); // generated: in the cache, never the checkout
 const runsDir = mkdtempSync(join(tmpdir(), "c2m-tipping-runs-"));
 
 before(async () => {
@@ -35,7 +34,7 @@ before(async () => {
         "c2m:backend": { serversPerHost: 1, maxConcurrent: 8, serviceTimeMs: 200 },
         "c2m:attack": { preset: "smoke", frontends: ["plain"] },
     };
-    writeFileSync(stackFile, `# tipping e2e stack\n${YAML.stringify({ config })}`);
+    writeGeneratedStack(STACK, `# tipping e2e stack\n${YAML.stringify({ config })}`);
 });
 
 after(async () => {

@@ -2,25 +2,25 @@
 // runs the policy pack; a local up does neither.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { upArgs } from "../../scripts/stack.ts";
+import { join } from "node:path";
+import { upOptions } from "../../scripts/stack.ts";
 import { platformFor } from "../../components/platform/registry.ts";
+import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 
-describe("pulumi up arguments", () => {
-    test("aws: --refresh and the policy pack", () => {
-        const args = upArgs("aws-16c64g", platformFor({ platform: "aws" }));
-        assert.equal(args[0], "up");
-        assert.deepEqual(args.slice(1, 3), ["--stack", "aws-16c64g"]);
-        assert.ok(args.includes("--refresh"), args.join(" "));
-        assert.ok(args.includes("--policy-pack"), args.join(" "));
-        assert.ok(args.includes("--yes") && args.includes("--non-interactive"));
+describe("pulumi up options", () => {
+    test("aws: refresh and the policy pack", () => {
+        const options = upOptions(platformFor({ platform: "aws" }));
+        assert.equal(options.refresh, true, JSON.stringify(options));
+        assert.deepEqual(options.policyPacks, [join(REPO_ROOT, "policy", "analyzer")]);
+        assert.equal(options.suppressOutputs, true, "outputs hold the SSH key: never printed");
     });
     test("local: no refresh (namespaces do not end themselves), no policy pack", () => {
-        const args = upArgs("local", platformFor({ platform: "local" }));
-        assert.ok(!args.includes("--refresh"), args.join(" "));
-        assert.ok(!args.includes("--policy-pack"), args.join(" "));
+        const options = upOptions(platformFor({ platform: "local" }));
+        assert.ok(!options.refresh, JSON.stringify(options));
+        assert.equal(options.policyPacks, undefined);
     });
     test("the platform decides, not its name", () => {
-        assert.ok(upArgs("x", { needsPolicyPack: false, refreshBeforeUp: true }).includes("--refresh"));
-        assert.ok(!upArgs("x", { needsPolicyPack: true, refreshBeforeUp: false }).includes("--refresh"));
+        assert.equal(upOptions({ needsPolicyPack: false, refreshBeforeUp: true }).refresh, true);
+        assert.ok(!upOptions({ needsPolicyPack: true, refreshBeforeUp: false }).refresh);
     });
 });

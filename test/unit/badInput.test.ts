@@ -6,11 +6,12 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { labEnv, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
+import { stackConfigFile, writeGeneratedStack } from "../../scripts/stack.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { localResidue } from "../../components/platform/local/residue.ts";
 import { detectNofileCeiling } from "../../components/platform/local/limits.ts";
@@ -22,7 +23,8 @@ import { runLab, type LabOutcome } from "./helpers.ts";
 const PREFIX = `relbad${process.pid}-`;
 const SUBNET = "198.18.82.0/24";
 const runsDir = mkdtempSync(join(tmpdir(), "c2m-badinput-runs-"));
-const stackFile = (stack: string) => join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+/** A stack's settings: the committed local's, or a generated one in the cache (never the checkout). */
+const stackFile = (stack: string) => stackConfigFile(stack);
 
 type Outcome = LabOutcome;
 
@@ -116,7 +118,7 @@ before(() => {
     const base = YAML.parse(readFileSync(stackFile("local"), "utf8"));
     for (const c of CONFIGS) {
         const doc = { ...base, config: { ...base.config, "c2m:local": { subnet: SUBNET }, ...c.config } };
-        writeFileSync(stackFile(`${PREFIX}${c.slug}`), c.text ?? YAML.stringify(doc));
+        writeGeneratedStack(`${PREFIX}${c.slug}`, c.text ?? YAML.stringify(doc));
     }
 });
 
