@@ -146,3 +146,11 @@ describe("a local host running an image", () => {
 test("vegeta's JSON report gives p99 in ms and the success ratio", () => {
     assert.deepEqual(vegetaP99(JSON.stringify({ latencies: { "99th": 12_345_678 }, success: 1, requests: 5000 })), { p99Ms: 12.35, success: 1, requests: 5000 });
 });
+
+test("on EC2 each image is Debian's AMI of its release, by Debian's public parameter", async () => {
+    const { DEBIAN_AMI_PARAMETER_OF } = await import("../../components/platform/aws/image.ts");
+    const { IMAGES } = await import("../../components/images.ts");
+    for (const image of IMAGES) assert.match(DEBIAN_AMI_PARAMETER_OF[image], /^\/aws\/service\/debian\/release\/(12|13)\/latest\/amd64$/, image);
+    assert.equal(DEBIAN_AMI_PARAMETER_OF["debian-13"], "/aws/service/debian/release/13/latest/amd64");
+    assert.equal(DEBIAN_AMI_PARAMETER_OF.machine, DEBIAN_AMI_PARAMETER_OF["debian-12"], "the default stays what EC2 runs today");
+});

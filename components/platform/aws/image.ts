@@ -8,6 +8,8 @@
 // Manager parameters"). Which AMI a parameter names, and that its owner is this account, is
 // listed in docs/aws.md under "unverified without an account" with the command that checks it.
 
+import type { ImageName } from "../../images.ts";
+
 /** Debian's release on both sides (its major version, as /etc/debian_version starts). */
 export const DEBIAN_RELEASE = "12";
 export const DEBIAN_CODENAME = "bookworm";
@@ -27,3 +29,17 @@ export function amiPinScript(ami: string): string {
     }
     return `printf '%s\\n' ${ami}`;
 }
+
+/**
+ * c2m:image → Debian's public SSM parameter naming the image's current amd64 AMI. `machine` and
+ * `debian-12` are the Debian 12 AMI above. `debian-13` (trixie) is the same parameter with its
+ * release number: Debian's cloud team lists each release's parameter on its release page
+ * (wiki.debian.org/Cloud/AmazonEC2Image/Trixie for 13, as Bookworm's page for 12); not reachable
+ * from here, corroborated by public configurations that read `/aws/service/debian/release/13/latest/amd64`.
+ * Unverified without an account, as Debian 12's (docs/aws.md): `aws ssm get-parameter --name <it>`.
+ */
+export const DEBIAN_AMI_PARAMETER_OF: Record<ImageName, string> = {
+    machine: DEBIAN_AMI_PARAMETER,
+    "debian-12": DEBIAN_AMI_PARAMETER,
+    "debian-13": "/aws/service/debian/release/13/latest/amd64",
+};
