@@ -3,7 +3,6 @@
 // read-only AWS client (STS, Service Quotas, EC2 Describe calls, SSM GetParameter) and prints.
 import { loadConfig, readConfigFile } from "../components/loadConfig.ts";
 import { labEnv, paths, REPO_ROOT } from "./toolchain/toolchain.ts";
-import { loadStackConfig } from "./stack.ts";
 import { formatChecks, preflightChecks, STANDARD_VCPU_QUOTA, type Check, type PreflightClient, type StateSettings } from "../components/platform/aws/preflight.ts";
 import { DEBIAN_AMI_PARAMETER } from "../components/platform/aws/image.ts";
 
@@ -85,7 +84,7 @@ export function stateSettings(env: NodeJS.ProcessEnv = labEnv()): StateSettings 
 
 /** Runs every check of an aws stack; prints them; throws when one failed (nothing is created then). */
 export async function preflight(stack: string, client?: PreflightClient): Promise<Check[]> {
-    const loaded = loadStackConfig(stack);
+    const loaded = loadConfig(stack, readConfigFile(REPO_ROOT, stack));
     if (!loaded.platform.needsPolicyPack) throw new Error(`lab preflight asks AWS whether it can run a tier: stack ${stack} is on platform ${loaded.config.platform}, which needs none`);
     const real = client ? undefined : await awsPreflightClient(loaded.config.aws.region);
     try {
@@ -100,7 +99,7 @@ export async function preflight(stack: string, client?: PreflightClient): Promis
 }
 
 /** `lab up`'s first step: a stack on a billed cloud platform (the one that runs the policy pack) is preflighted; others are not asked. */
-export async function preflightBeforeUp(stack: string): Promise<void> {
-    const loaded = loadStackConfig(stack);
-    if (loaded.platform.needsPolicyPack) await preflight(stack);
+export async function preflightBeforeUp(stack: string, client?: PreflightClient): Promise<Check[] | undefined> {
+    const loaded = loadConfig(stack, readConfigFile(REPO_ROOT, stack));
+    return loaded.platform.needsPolicyPack ? preflight(stack, client) : undefined;
 }

@@ -6,6 +6,9 @@ import { formatChecks, preflightChecks, stateChecks, STANDARD_VCPU_QUOTA, type C
 import { loadConfig, readConfigFile } from "../../components/loadConfig.ts";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 import { DEBIAN_AMI_OWNER } from "../../components/platform/aws/image.ts";
+import { preflightBeforeUp } from "../../scripts/preflight.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 const CIDR = "203.0.113.7/32";
 const DEBIAN = { id: "ami-0deb12a0c0ffee000", ownerId: DEBIAN_AMI_OWNER, name: "debian-12-amd64-20261201-1950", state: "available" };
@@ -116,5 +119,24 @@ describe("lab preflight", () => {
         const checks = await run("aws-smoke", fakeClient({ vcpuQuota: async () => { throw denied; } }));
         assert.deepEqual(failed(checks).map((c) => c.name), ["vCPU quota"]);
         assert.match(failed(checks)[0].detail, /AccessDeniedException/);
+    });
+});
+
+describe("lab up runs preflight first", () => {
+    test("an aws stack that fails a check stops there, naming the checks; a local stack asks AWS nothing", async () => {
+        const client = fakeClient();
+        // The committed aws-smoke has no operator CIDR (each operator sets theirs): config and CIDR fail.
+        await assert.rejects(() => preflightBeforeUp("aws-smoke", client), /preflight of aws-smoke failed \(config, .*operator CIDR\): nothing was created/);
+        assert.ok(client.asked.includes("callerIdentity"));
+        const none = fakeClient();
+        assert.equal(await preflightBeforeUp("local", none), undefined);
+        assert.deepEqual(none.asked, []);
+    });
+    test("lab up's action awaits it before it loads the engine driver", () => {
+        const lab = readFileSync(join(REPO_ROOT, "scripts", "lab.ts"), "utf8");
+        const start = lab.indexOf('program.command("up")');
+        const action = lab.slice(start, lab.indexOf("});", start));
+        const at = action.indexOf("preflightBeforeUp(o.stack)");
+        assert.ok(at > 0 && at < action.indexOf("stackOps()"), action);
     });
 });
