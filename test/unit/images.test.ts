@@ -154,3 +154,14 @@ test("on EC2 each image is Debian's AMI of its release, by Debian's public param
     assert.equal(DEBIAN_AMI_PARAMETER_OF["debian-13"], "/aws/service/debian/release/13/latest/amd64");
     assert.equal(DEBIAN_AMI_PARAMETER_OF.machine, DEBIAN_AMI_PARAMETER_OF["debian-12"], "the default stays what EC2 runs today");
 });
+
+test("a local host prints its SSH host key, so a host made anew (e.g. on another image) has a new connection for every role", async () => {
+    const { hostCreateScript, parseHostKey, localNames } = await import("../../components/platform/local/scripts.ts");
+    const n = localNames("local");
+    const script = hostCreateScript({ namespace: n.namespace("h"), veth: n.veth(0), bridge: n.bridge, address: "198.18.0.2", extraAddresses: [], prefix: 24, workDir: "/run/c2m/local/h" });
+    const line = script.split("\n").find((l) => l.includes("hostkey"));
+    assert.ok(line, "the create script prints the key");
+    assert.ok(script.indexOf(line) > script.indexOf("sshd -f /dev/null"), "after sshd started with that key");
+    assert.equal(parseHostKey("hostkey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB\n"), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB");
+    assert.equal(parseHostKey(""), undefined, "a host made before keys were printed has none");
+});

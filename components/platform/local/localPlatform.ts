@@ -8,7 +8,7 @@ import { addressPlan } from "../addressPlan.ts";
 import { sysctlSaveScript, tuningScript, type Setting } from "../../render/tuning.ts";
 import {
     bridgeCreateScript, bridgeDeleteScript, hostCreateScript, hostDeleteScript,
-    KEYGEN_SCRIPT, localNames, parseKeygenOutput,
+    KEYGEN_SCRIPT, localNames, parseHostKey, parseKeygenOutput,
 } from "./scripts.ts";
 import type { HostLimits } from "./cgroups.ts";
 
@@ -94,7 +94,9 @@ export class LocalPlatform extends pulumi.ComponentResource implements PlatformH
                 role: spec.role,
                 address,
                 sourceAddresses,
-                ssh: { host: address, port: 22, user: "root", privateKey: this.sshPrivateKey },
+                // Its key as the host printed it: a host made anew (another image, other limits) has another,
+                // so every role's command on it sees a changed connection and runs again there.
+                ssh: { host: address, port: 22, user: "root", privateKey: this.sshPrivateKey, hostKey: host.stdout.apply((o) => parseHostKey(o) as string) },
                 workDir: script.workDir,
                 binPath: args.binPath,
                 ready: [host],

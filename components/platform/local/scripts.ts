@@ -193,9 +193,17 @@ export function hostCreateScript(h: LocalHostScriptInput): string {
         // An sshd of its own per namespace: commands that come in over it live in the namespace,
         // in a clean root environment.
         sshdStartScript(h),
+        // The host's public key (the stack's known host, checked by every SSH, as on EC2): a host made
+        // anew has a new key, so every command on it sees a changed connection and runs again.
+        `echo "hostkey $(cut -d' ' -f1,2 ${h.workDir}/ssh/host_key.pub)"`,
         `for i in $(seq 1 50); do ${inNs} bash -c 'exec 3<>/dev/tcp/${h.address}/${LOCAL_SSH_PORT}' 2>/dev/null && exit 0; sleep 0.1; done`,
         `echo "sshd on ${h.address} did not come up" >&2; exit 1`,
     ].join("\n");
+}
+
+/** The host key line hostCreateScript prints ("ssh-ed25519 AAAA…"); undefined for a host made before it printed one. */
+export function parseHostKey(stdout: string): string | undefined {
+    return /^hostkey (ssh-\S+ \S+)$/m.exec(stdout)?.[1];
 }
 
 /** Kills everything left in the namespace, then removes it, its veth and its files. Idempotent. */
