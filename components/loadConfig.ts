@@ -57,6 +57,9 @@ const OBJECT_KEYS = ["hosts", "plan", "backend", "haproxy", "attack", "local", "
 export function readPulumiConfig(config: ConfigReader): RawConfig {
     const raw: RawConfig = { platform: config.get("platform"), owner: config.get("owner"), ttlHours: config.getNumber("ttlHours") };
     for (const key of OBJECT_KEYS) raw[key] = config.getObject<unknown>(key);
+    // c2m:image is one name (a string) or one per role (an object): Pulumi hands either as text.
+    const image = config.get("image");
+    if (image !== undefined) raw.image = image.trim().startsWith("{") ? JSON.parse(image) : image;
     return Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
 }
 

@@ -4,7 +4,6 @@
 import { loadConfig, readConfigFile } from "../components/loadConfig.ts";
 import { labEnv, paths, REPO_ROOT } from "./toolchain/toolchain.ts";
 import { formatChecks, preflightChecks, STANDARD_VCPU_QUOTA, type Check, type PreflightClient, type StateSettings } from "../components/platform/aws/preflight.ts";
-import { DEBIAN_AMI_PARAMETER } from "../components/platform/aws/image.ts";
 
 /** The read-only client on the AWS SDK (credentials from the usual chain: env, profile, SSO). */
 export async function awsPreflightClient(region: string): Promise<PreflightClient & { destroy(): void }> {
@@ -60,8 +59,8 @@ export async function awsPreflightClient(region: string): Promise<PreflightClien
                 throw err;
             }
         },
-        async debianAmi() {
-            const out = await ssm.send(new ssmm.GetParameterCommand({ Name: DEBIAN_AMI_PARAMETER }));
+        async debianAmi(parameter) {
+            const out = await ssm.send(new ssmm.GetParameterCommand({ Name: parameter }));
             return String(out.Parameter?.Value);
         },
         async publicIp() {

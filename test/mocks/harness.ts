@@ -76,7 +76,9 @@ function mockCall(args: pulumi.runtime.MockCallArgs): Record<string, any> {
     switch (args.token) {
         case "aws:ssm/getParameter:getParameter":
             // Debian's public parameter names the region's current Debian 12 AMI.
-            return { id: args.inputs.name, name: args.inputs.name, type: "String", value: "ami-0deb12a0c0ffee000", version: 42, arn: `arn:aws:ssm:us-east-1::parameter${args.inputs.name}` };
+            // Debian's public parameters name each release's current AMI (12 and 13 differ).
+            return { id: args.inputs.name, name: args.inputs.name, type: "String", version: 42, arn: `arn:aws:ssm:us-east-1::parameter${args.inputs.name}`,
+                value: /\/release\/13\//.test(args.inputs.name) ? "ami-0deb13a0c0ffee000" : "ami-0deb12a0c0ffee000" };
         case "aws:ec2/getAmi:getAmi":
             return { id: "ami-0mockubuntu2404", name: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20261101", ownerId: "099720109477" };
         case "aws:index/getCallerIdentity:getCallerIdentity":

@@ -98,6 +98,13 @@ describe("awsSettings: what the platform refuses before creating anything", () =
         const p = problems(tier({ ami: "ubuntu-noble" }));
         assert.ok(p.some((x) => /^c2m:aws\.ami: an AMI id like ami-/.test(x)), p.join("\n"));
     });
+    test("c2m:image on EC2: each role's Debian release; c2m:aws.ami with a debian-13 role is refused before anything exists, naming both keys", () => {
+        assert.deepEqual(awsSettings("s", parseLabConfig(tier({}, { image: { haproxy: "debian-13" } }))).images,
+            { haproxy: "debian-13", backend: "machine", client: "machine", metrics: "machine" });
+        const p = problems(tier({ ami: "ami-0123456789abcdef0" }, { image: { haproxy: "debian-13" } }), (cfg) => awsSettings("s", cfg));
+        assert.ok(p.some((x) => /^c2m:aws\.ami: pins every instance to ami-0123456789abcdef0, but c2m:image asks haproxy debian-13: remove c2m:aws\.ami/.test(x)), p.join("\n"));
+        assert.equal(awsSettings("s", parseLabConfig(tier({ ami: "ami-0123456789abcdef0" }, { image: "debian-12" }))).ami, "ami-0123456789abcdef0");
+    });
     test("a lab service on a port the lab ACL opens to download replies (32768-60999) is refused, naming its key", () => {
         const p = problems(tier({}, { backend: { basePort: 40000 } }), (cfg) => awsSettings("s", cfg));
         assert.ok(p.some((x) => /^c2m:backend\.basePort: port\(s\) 40000, 40001, .* are in 32768-60999, where the lab subnet's network ACL/.test(x)), p.join("\n"));

@@ -12,6 +12,7 @@ import { join } from "node:path";
 
 const CIDR = "203.0.113.7/32";
 const DEBIAN = { id: "ami-0deb12a0c0ffee000", ownerId: DEBIAN_AMI_OWNER, name: "debian-12-amd64-20261201-1950", state: "available" };
+const TRIXIE = { id: "ami-0deb13a0c0ffee000", ownerId: DEBIAN_AMI_OWNER, name: "debian-13-amd64-20261201-2300", state: "available" };
 const GOOD_STATE: StateSettings = { backendUrl: "s3://lab-state/c2m", passphraseSet: true, passphraseFile: undefined, bootstrapPassphraseFile: "/cache/passphrase" };
 
 /** A client that answers like a ready account; `over` replaces one answer. */
@@ -22,8 +23,8 @@ function fakeClient(over: Partial<PreflightClient> = {}): PreflightClient & { as
         async vcpuQuota() { return { value: 1000, source: "applied" }; },
         async zones() { return ["us-east-1a", "us-east-1b"]; },
         async offerings(types) { return { instanceTypes: [...types, ...types], locations: [...types.map(() => "us-east-1a"), ...types.map(() => "us-east-1b")] }; },
-        async image(id) { return id === DEBIAN.id ? DEBIAN : undefined; },
-        async debianAmi() { return DEBIAN.id; },
+        async image(id) { return [DEBIAN, TRIXIE].find((i) => i.id === id); },
+        async debianAmi(parameter) { return parameter.includes("/release/13/") ? TRIXIE.id : DEBIAN.id; },
         async publicIp() { return "203.0.113.7"; },
     };
     const client = { ...base, ...over } as PreflightClient;
@@ -89,6 +90,17 @@ describe("lab preflight", () => {
         const ubuntu = failed(await run("aws-smoke", fakeClient({ image: async (id) => ({ id, ownerId: "099720109477", name: "ubuntu-noble-24.04", state: "available" }) }),
             GOOD_STATE, { operatorCidr: CIDR, ami: "ami-0123456789abcdef0" }))[0];
         assert.match(ubuntu.detail, /not Debian 12 amd64 from Debian's account 136693071363/);
+    });
+
+    test("c2m:image: the AMI of each image's Debian release is checked, from its own parameter", async () => {
+        const l = loadConfig("aws-smoke", { ...readConfigFile(REPO_ROOT, "aws-smoke"), aws: { ...(readConfigFile(REPO_ROOT, "aws-smoke").aws as object), operatorCidr: CIDR }, image: { haproxy: "debian-13" } });
+        const checks = await preflightChecks("aws-smoke", l.config, l.capacity, fakeClient(), GOOD_STATE);
+        assert.deepEqual(failed(checks), []);
+        assert.deepEqual(checks.filter((c) => c.name === "image").map((c) => c.detail.split(" ").slice(0, 2).join(" ")),
+            ["ami-0deb12a0c0ffee000 debian-12-amd64-20261201-1950", "ami-0deb13a0c0ffee000 debian-13-amd64-20261201-2300"]);
+        // A parameter naming the wrong release is caught by the name.
+        const swapped = await preflightChecks("aws-smoke", l.config, l.capacity, fakeClient({ debianAmi: async () => TRIXIE.id }), GOOD_STATE);
+        assert.match(failed(swapped)[0].detail, /\/aws\/service\/debian\/release\/12\/latest\/amd64 ami-0deb13a0c0ffee000 is "debian-13-amd64-20261201-2300" of account 136693071363, not Debian 12 amd64/);
     });
 
     test("state on this machine, or the bootstrap's random passphrase, is refused: the scheduled reaper could not reap the stack", () => {

@@ -73,6 +73,7 @@ export class AwsPlatform extends pulumi.ComponentResource implements PlatformHos
                 ...h,
                 instanceType: s.instanceTypes[h.role] ?? METRICS_INSTANCE_TYPE,
                 addresses: h.role === "client" ? s.sourceIpsPerClient : 1,
+                image: s.images[h.role],
             })),
             subnetId: network.subnet.id,
             securityGroupId: security.group.id,

@@ -1,5 +1,5 @@
-// The lab's EC2 instances, one per host: Debian 12 (c2m:aws.ami, or Debian's public SSM
-// parameter read once and then kept), IMDSv2 only, fixed private addresses (clients get secondary
+// The lab's EC2 instances, one per host: Debian 12, or the release its role's c2m:image names
+// (c2m:aws.ami, or Debian's public SSM parameter of that release, read once and then kept), IMDSv2 only, fixed private addresses (clients get secondary
 // ones), cloud-init for the role's packages, the host's own SSH host key and its end at the
 // expiry. Each becomes the same Host data the local platform produces.
 //
@@ -20,7 +20,8 @@ import * as command from "@pulumi/command";
 import type { Host, Role } from "../../types.ts";
 import { cloudInitReadyScript, renderCloudInit } from "./cloudInit.ts";
 import { KEYGEN_SCRIPT, parseKeygenOutput } from "../local/scripts.ts";
-import { amiPinScript, DEBIAN_AMI_PARAMETER } from "./image.ts";
+import { amiPinScript, DEBIAN_AMI_PARAMETER, DEBIAN_AMI_PARAMETER_OF } from "./image.ts";
+import type { ImageName } from "../../images.ts";
 import type { TuningPlan } from "../../render/tuning.ts";
 import { instanceType } from "../../plan/prices.ts";
 import { hostAddresses, SUBNET_CIDR } from "./addressPlan.ts";
@@ -30,7 +31,11 @@ import { expiryRenewScript } from "./expiry.ts";
 export const BIN_PATH = "/opt/c2m/bin";
 export const WORK_ROOT = "/var/lib/c2m";
 
-export interface AwsHostSpec { name: string; role: Role; instanceType: string; addresses: number }
+export interface AwsHostSpec {
+    name: string; role: Role; instanceType: string; addresses: number;
+    /** c2m:image of the host's role: which Debian release's AMI it runs (machine = Debian 12). */
+    image: ImageName;
+}
 
 export interface AwsHostsArgs {
     readonly stack: string;
@@ -58,8 +63,8 @@ export interface AwsHostsArgs {
 export class AwsHosts extends pulumi.ComponentResource {
     readonly hosts: Host[];
     readonly instances: aws.ec2.Instance[];
-    /** The image every instance runs: c2m:aws.ami, or the one Debian's parameter named at the first up. */
-    readonly ami: pulumi.Output<string>;
+    /** The AMI of each image the hosts run: c2m:aws.ami, or the one Debian's parameter named at the first up. */
+    readonly amis: Map<ImageName, pulumi.Output<string>>;
 
     constructor(name: string, args: AwsHostsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("c2m:platform:AwsHosts", name, {}, opts);
@@ -67,11 +72,21 @@ export class AwsHosts extends pulumi.ComponentResource {
         // Read once: the pin keeps the first answer in state (its command never runs again), so a
         // later up, or an instance re-created after it ended itself, gets the same image as its peers.
         // c2m:aws.ami overrides it: changing that is a deliberate replacement of the fleet.
-        this.ami = args.ami !== undefined ? pulumi.output(args.ami) : new command.local.Command(`${name}-ami`, {
-            create: aws.ssm.getParameterOutput({ name: DEBIAN_AMI_PARAMETER }, { parent: this }).value.apply(amiPinScript),
-            logging: "none",
-        }, { parent: this, ignoreChanges: ["create"] }).stdout.apply((out) => out.trim());
-        const ami = this.ami;
+        // One pin per Debian parameter the hosts' images name (c2m:image; Debian 12's is `${name}-ami`).
+        const pins = new Map<string, pulumi.Output<string>>();
+        const pin = (parameter: string, image: ImageName) => {
+            if (!pins.has(parameter)) {
+                pins.set(parameter, new command.local.Command(parameter === DEBIAN_AMI_PARAMETER ? `${name}-ami` : `${name}-ami-${image}`, {
+                    create: aws.ssm.getParameterOutput({ name: parameter }, { parent: this }).value.apply(amiPinScript),
+                    logging: "none",
+                }, { parent: this, ignoreChanges: ["create"] }).stdout.apply((out) => out.trim()));
+            }
+            return pins.get(parameter)!;
+        };
+        this.amis = new Map();
+        for (const image of new Set(args.hosts.map((h) => h.image))) {
+            this.amis.set(image, args.ami !== undefined ? pulumi.output(args.ami) : pin(DEBIAN_AMI_PARAMETER_OF[image], image));
+        }
 
         this.instances = [];
         this.hosts = args.hosts.map((spec, index) => {
@@ -97,7 +112,7 @@ export class AwsHosts extends pulumi.ComponentResource {
             })));
             const tags = { ...args.tags, Name: `${args.stack}-${spec.name}`, [ROLE_TAG]: spec.role };
             const instance = new aws.ec2.Instance(`${name}-${spec.name}`, {
-                ami,
+                ami: this.amis.get(spec.image)!,
                 instanceType: spec.instanceType,
                 subnetId: args.subnetId,
                 vpcSecurityGroupIds: [args.securityGroupId],

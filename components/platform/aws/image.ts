@@ -8,7 +8,7 @@
 // Manager parameters"). Which AMI a parameter names, and that its owner is this account, is
 // listed in docs/aws.md under "unverified without an account" with the command that checks it.
 
-import type { ImageName } from "../../images.ts";
+import { IMAGE_SPECS, type ImageName } from "../../images.ts";
 
 /** Debian's release on both sides (its major version, as /etc/debian_version starts). */
 export const DEBIAN_RELEASE = "12";
@@ -43,3 +43,13 @@ export const DEBIAN_AMI_PARAMETER_OF: Record<ImageName, string> = {
     "debian-12": DEBIAN_AMI_PARAMETER,
     "debian-13": "/aws/service/debian/release/13/latest/amd64",
 };
+
+/** Debian release of a c2m:image on EC2 (`machine` = the Debian 12 AMI). */
+export function debianReleaseOf(image: ImageName): number {
+    return image === "machine" ? Number(DEBIAN_RELEASE) : IMAGE_SPECS[image].release;
+}
+
+/** Names of that release's amd64 AMIs: debian-<release>-amd64-<date>-<build>. */
+export function debianAmiNameOf(image: ImageName): RegExp {
+    return new RegExp(`^debian-${debianReleaseOf(image)}-amd64-\\d{8}-\\d+$`);
+}

@@ -6,7 +6,8 @@ import { ConfigError, type LabConfig } from "../../config.ts";
 import type { CapacityPlan } from "../../plan/capacity.ts";
 import { awsSettings } from "./settings.ts";
 import { chooseAvailabilityZone, type Offerings } from "./availability.ts";
-import { DEBIAN_AMI_NAME, DEBIAN_AMI_OWNER, DEBIAN_AMI_PARAMETER, DEBIAN_RELEASE } from "./image.ts";
+import { DEBIAN_AMI_OWNER, DEBIAN_AMI_PARAMETER_OF, debianAmiNameOf, debianReleaseOf } from "./image.ts";
+import { imageOf, type ImageName } from "../../images.ts";
 import { hasHostBits, ipToInt, readCidr } from "../addressPlan.ts";
 
 /**
@@ -31,8 +32,8 @@ export interface PreflightClient {
     offerings(types: string[]): Promise<Offerings>;
     /** EC2 DescribeImages of one id; undefined when the region has no such image. */
     image(id: string): Promise<AwsImage | undefined>;
-    /** SSM GetParameter of Debian's public parameter: the region's current Debian 12 AMI id. */
-    debianAmi(): Promise<string>;
+    /** SSM GetParameter of one of Debian's public parameters: the region's current AMI id of that release. */
+    debianAmi(parameter: string): Promise<string>;
     /** This machine's public IPv4 address as the internet sees it (checkip.amazonaws.com), if it can be told. */
     publicIp(): Promise<string | undefined>;
 }
@@ -140,22 +141,29 @@ export async function preflightChecks(stack: string, config: LabConfig, capacity
         }
     }
 
+    // The AMI of each image the hosts run (c2m:image; c2m:aws.ami pins them all to one).
     const pinned = config.aws.ami;
-    const ami = pinned ? { value: pinned } : await ask("image", () => client.debianAmi(),
-        `allow ssm:GetParameter on ${DEBIAN_AMI_PARAMETER}, or set c2m:aws.ami to a Debian ${DEBIAN_RELEASE} AMI of ${region}`);
-    if ("failed" in ami && ami.failed) checks.push(ami.failed);
-    else {
-        const where = pinned ? "c2m:aws.ami" : DEBIAN_AMI_PARAMETER;
-        const image = await ask("image", () => client.image(ami.value!), "allow ec2:DescribeImages");
-        const fix = `set c2m:aws.ami to the id ${DEBIAN_AMI_PARAMETER} names in ${region} (aws ssm get-parameter --name ${DEBIAN_AMI_PARAMETER} --region ${region}), or remove it to use that parameter`;
-        if (image.failed) checks.push(image.failed);
-        else if (!image.value) checks.push({ name: "image", ok: false, detail: `${where} ${ami.value}: no such image in ${region}`, fix });
-        else if (image.value.ownerId !== DEBIAN_AMI_OWNER || !DEBIAN_AMI_NAME.test(image.value.name)) {
-            checks.push({ name: "image", ok: false, detail: `${where} ${ami.value} is "${image.value.name}" of account ${image.value.ownerId}, not Debian ${DEBIAN_RELEASE} amd64 from Debian's account ${DEBIAN_AMI_OWNER}: the local lab's measurements would not be of its software`, fix });
-        } else if (image.value.state !== "available") {
-            checks.push({ name: "image", ok: false, detail: `${where} ${ami.value} is ${image.value.state}, not available`, fix });
+    const roles = ["haproxy", "backend", "client", ...(config.hosts.metrics ? ["metrics"] : [])];
+    const images = [...new Set(roles.map((r) => imageOf(config.image, r)))];
+    const byParameter = new Map<string, ImageName>();
+    for (const image of images) if (!byParameter.has(DEBIAN_AMI_PARAMETER_OF[image])) byParameter.set(DEBIAN_AMI_PARAMETER_OF[image], image);
+    const wanted: [string, ImageName][] = pinned ? [["c2m:aws.ami", images[0] ?? "machine"]] : [...byParameter].sort(([a], [b]) => a.localeCompare(b));
+    for (const [where, image] of wanted) {
+        const release = debianReleaseOf(image);
+        const parameter = DEBIAN_AMI_PARAMETER_OF[image];
+        const ami = pinned ? { value: pinned } : await ask("image", () => client.debianAmi(parameter),
+            `allow ssm:GetParameter on ${parameter}, or set c2m:aws.ami to a Debian ${release} AMI of ${region}`);
+        if ("failed" in ami && ami.failed) { checks.push(ami.failed); continue; }
+        const found = await ask("image", () => client.image(ami.value!), "allow ec2:DescribeImages");
+        const fix = `set c2m:aws.ami to the id ${parameter} names in ${region} (aws ssm get-parameter --name ${parameter} --region ${region}), or remove it to use that parameter`;
+        if (found.failed) checks.push(found.failed);
+        else if (!found.value) checks.push({ name: "image", ok: false, detail: `${where} ${ami.value}: no such image in ${region}`, fix });
+        else if (found.value.ownerId !== DEBIAN_AMI_OWNER || !debianAmiNameOf(image).test(found.value.name)) {
+            checks.push({ name: "image", ok: false, detail: `${where} ${ami.value} is "${found.value.name}" of account ${found.value.ownerId}, not Debian ${release} amd64 from Debian's account ${DEBIAN_AMI_OWNER}: the local lab's measurements would not be of its software`, fix });
+        } else if (found.value.state !== "available") {
+            checks.push({ name: "image", ok: false, detail: `${where} ${ami.value} is ${found.value.state}, not available`, fix });
         } else {
-            checks.push({ name: "image", ok: true, detail: `${ami.value} ${image.value.name} (Debian's account ${DEBIAN_AMI_OWNER}) from ${where}${pinned ? "" : "; the first up keeps it for the stack's life"}` });
+            checks.push({ name: "image", ok: true, detail: `${ami.value} ${found.value.name} (Debian's account ${DEBIAN_AMI_OWNER}) from ${where}${pinned ? "" : "; the first up keeps it for the stack's life"}` });
         }
     }
 

@@ -11,6 +11,8 @@ import type { Role } from "../../types.ts";
 import { ADDRESSES_PER_HOST, MAX_HOSTS } from "./addressPlan.ts";
 import { EPHEMERAL_PORTS, portsOpenToReturnTraffic } from "./trafficRules.ts";
 import { HAPROXY_LOG_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../../render/metrics.ts";
+import { imageOf, type ImageName } from "../../images.ts";
+import { DEBIAN_RELEASE, debianReleaseOf } from "./image.ts";
 
 /**
  * Source addresses per client: 1 + c2m:aws.secondaryIpsPerClient when set, else what the
@@ -51,8 +53,10 @@ export interface AwsSettings {
     sourceIpsPerClient: number;
     rootVolumeGb: number;
     budgetUsdPerHour: number;
-    /** c2m:aws.ami: the image every instance runs; absent = Debian 12's public SSM parameter, read once, then kept. */
+    /** c2m:aws.ami: the image every instance runs; absent = Debian's public SSM parameter of each host's image, read once, then kept. */
     ami?: string;
+    /** c2m:image of each role on EC2 (machine = the Debian 12 AMI; debian-13 = Debian 13's). */
+    images: Record<Role, ImageName>;
     plan: Plan;
 }
 
@@ -105,6 +109,12 @@ export function awsSettings(stack: string, config: LabConfig, capacity: Capacity
                 `${EPHEMERAL_PORTS.from}`);
         }
     }
+    const images = Object.fromEntries((["haproxy", "backend", "client", "metrics"] as Role[]).map((r) => [r, imageOf(config.image, r)])) as Record<Role, ImageName>;
+    const otherRelease = Object.entries(images).filter(([, image]) => debianReleaseOf(image) !== Number(DEBIAN_RELEASE));
+    if (aws.ami !== undefined && otherRelease.length) {
+        problems.push(`c2m:aws.ami: pins every instance to ${aws.ami}, but c2m:image asks ${otherRelease.map(([r, i]) => `${r} ${i}`).join(", ")}: ` +
+            "remove c2m:aws.ami (each image's AMI is then read from Debian's parameter and kept), or c2m:image");
+    }
     const plan = planTier(plannerInput(stack, config, capacity));
     problems.push(...plan.problems.filter((p) => p.kind === "budget").map(problemText));
     if (problems.length > 0) throw new ConfigError(problems);
@@ -116,6 +126,7 @@ export function awsSettings(stack: string, config: LabConfig, capacity: Capacity
         rootVolumeGb: aws.rootVolumeGb,
         budgetUsdPerHour: aws.budgetUsdPerHour,
         ami: aws.ami,
+        images,
         plan,
     };
 }
