@@ -60,3 +60,12 @@ export function imageLabel(choice: ImageChoice | undefined): string {
     if (typeof choice === "string") return choice;
     return IMAGE_ROLES.map((r) => `${r}=${choice[r] ?? "machine"}`).join(",");
 }
+
+/** haproxy -vv's text → HAProxy's version and the TLS library it runs on. Pure. */
+export function parseHaproxyVersions(vv: string): { haproxy: string; tlsLibrary: string } {
+    const haproxy = /^HAProxy version (\S+)/m.exec(vv)?.[1] ?? "unknown";
+    const running = /^Running on (\S+) version : (\S+) (\S+)/m.exec(vv);
+    const built = /^Built with (\S+) version : (\S+) (\S+)/m.exec(vv);
+    const lib = running ?? built;
+    return { haproxy, tlsLibrary: lib ? `${lib[2]} ${lib[3]}` : "none" };
+}

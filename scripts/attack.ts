@@ -2,6 +2,7 @@
 // (one process per source address and frontend), pulls each .bin back, merges them with
 // `vegeta report`, and writes runs/<id>/ with the config and versions used.
 import { HOST_VERSIONS_SCRIPT, parseHostVersions } from "./lib/hostVersions.ts";
+import { imageOf, parseHaproxyVersions } from "../components/images.ts";
 import { $ } from "zx";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -186,6 +187,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
             processes: plan.map(({ client, frontend, laddr, ratePerSecond, connections }) => ({ client, frontend, laddr, ratePerSecond, connections })),
             versions: { ...await versions(ssh, target(clients[0].name), lb ? target(lb.name) : undefined),
                 hosts: await hostVersions(ssh, out.inventory.map((h) => ({ name: h.name, ssh: target(h.name) }))) },
+            images: Object.fromEntries(out.inventory.map((h) => [h.name, imageOf(out.labConfig.image, h.role)])),
             summary, perFrontend, haproxy, backend: backendCounters(statsAfter, BACKEND_NAME), serversDown, failedProcesses,
             ...(settings.frontends.includes("tls") ? { certificate: labCertificate(out.labConfig.haproxy.tls) } : {}),
             allowances,
@@ -264,6 +266,7 @@ async function versions(ssh: SshSession, client: SshTarget, lb?: SshTarget): Pro
         node: process.versions.node,
         vegeta: first(await ssh.check(client, "vegeta -version").catch(() => "unknown")),
         haproxy: lb ? first(await ssh.check(lb, "haproxy -v").catch(() => "unknown")) : "none",
+        ...(lb ? { tlsLibrary: await ssh.check(lb, "haproxy -vv").then((vv) => parseHaproxyVersions(vv).tlsLibrary, () => "unknown") } : {}),
     };
 }
 

@@ -19,6 +19,10 @@ export const LedgerRowSchema = z.strictObject({
     frontends: z.array(z.enum(["plain", "tls"])),
     /** The TLS frontend's certificate key (ecdsa-p256, rsa-2048, …) when the run attacked it and recorded it. */
     certificate: z.enum(CERTIFICATES).optional(),
+    /** The hosts' image (c2m:image), and HAProxy's version and TLS library on the LB; absent in older rows. */
+    image: z.string().optional(),
+    haproxy: z.string().optional(),
+    tlsLibrary: z.string().optional(),
     requests: z.number().int().min(0),
     errors: z.number().int().min(0),
     errorPct: z.number(),

@@ -156,7 +156,11 @@ export const RunRecordSchema = z.strictObject({
         pulumi: z.string(), node: z.string(), vegeta: z.string(), haproxy: z.string(),
         /** Each host's Debian release, kernel and role packages as read on it (scripts/lib/hostVersions.ts); absent in older runs. */
         hosts: z.record(z.string(), z.record(z.string(), z.string())).optional(),
+        /** The TLS library the LB's HAProxy runs on (`haproxy -vv`: "OpenSSL 3.5.10"); absent in older runs. */
+        tlsLibrary: z.string().optional(),
     }),
+    /** The image each host ran (c2m:image: machine, debian-12, debian-13, …); absent in older runs. */
+    images: z.record(z.string(), z.string()).optional(),
     /** Every result file merged; absent when no process returned results. */
     summary: VegetaSummarySchema.optional(),
     perFrontend: z.record(z.string(), VegetaSummarySchema.optional()),

@@ -58,12 +58,22 @@ export function ledgerRow(run: RunRecord, extra: { preset?: string; platform?: s
         durationS: Math.round((Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 100) / 10,
         rate: run.settings.rate, clients: new Set(run.processes.map((p) => p.client)).size, frontends: run.settings.frontends,
         ...(run.certificate ? { certificate: run.certificate } : {}),
+        ...(run.images ? { image: imageSummary(run.images) } : {}),
+        ...(/^HAProxy version (\S+)/.exec(run.versions.haproxy) ? { haproxy: /^HAProxy version (\S+)/.exec(run.versions.haproxy)![1] } : {}),
+        ...(run.versions.tlsLibrary ? { tlsLibrary: run.versions.tlsLibrary } : {}),
         requests, errors, errorPct: requests > 0 ? Math.round(errorRatio * 1e4) / 100 : 100,
         p50Ms: ms(s?.latencies["50th"]), p99Ms: ms(s?.latencies["99th"]), maxMs: ms(s?.latencies.max),
         peakConns: extra.peakConns ?? null, peakConnsSource: extra.peakConns === undefined ? "none" : extra.peakConnsSource ?? "vegeta",
         verdict, why,
         ...(unknown.length ? { unknown } : {}),
     };
+}
+
+/** One image for every host ("debian-13"), else each distinct one with its hosts ("debian-13: haproxy-0; machine: metrics-0"). Pure. */
+export function imageSummary(images: Record<string, string>): string {
+    const by = new Map<string, string[]>();
+    for (const [host, image] of Object.entries(images)) by.set(image, [...(by.get(image) ?? []), host]);
+    return by.size === 1 ? [...by.keys()][0] : [...by].map(([image, hosts]) => `${image}: ${hosts.join(" ")}`).join("; ");
 }
 
 /** What the run could not read, each with why: the ledger, `lab runs` and the report show them. Pure. */
@@ -137,7 +147,8 @@ export function formatCompare(a: LedgerRow, b: LedgerRow, details: { a?: Record<
     const fields: [string, (r: LedgerRow) => string][] = [
         ["stack", (r) => r.stack], ["tier", (r) => r.tier], ["preset", (r) => r.preset], ["started", (r) => r.startedAt],
         ["duration s", (r) => num(r.durationS)], ["rate/client", (r) => num(r.rate, r.rate % 1 ? 2 : 0)], ["clients", (r) => String(r.clients)],
-        ["frontends", frontendsLabel], ["requests", (r) => String(r.requests)],
+        ["frontends", frontendsLabel],
+        ["image", (r) => (r.image ? `${r.image} (HAProxy ${r.haproxy ?? "?"}, ${r.tlsLibrary ?? "?"})` : "-")], ["requests", (r) => String(r.requests)],
         ["peak conns", (r) => (r.peakConns === null ? "-" : `${r.peakConns} (${r.peakConnsSource})`)],
         ["p50 ms", (r) => num(r.p50Ms)], ["p99 ms", (r) => num(r.p99Ms)], ["max ms", (r) => num(r.maxMs)],
         ["errors", (r) => `${r.errors} (${r.errorPct.toFixed(2)} %)`], ["verdict", (r) => `${r.verdict}: ${r.why}`],

@@ -165,3 +165,9 @@ test("a local host prints its SSH host key, so a host made anew (e.g. on another
     assert.equal(parseHostKey("hostkey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB\n"), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB");
     assert.equal(parseHostKey(""), undefined, "a host made before keys were printed has none");
 });
+
+test("the ledger names the hosts' image, HAProxy and its TLS library; one image for all hosts is named once", async () => {
+    const { imageSummary } = await import("../../scripts/lib/ledger.ts");
+    assert.equal(imageSummary({ "haproxy-0": "debian-13", "client-0": "debian-13" }), "debian-13");
+    assert.equal(imageSummary({ "haproxy-0": "debian-13", "client-0": "machine", "backend-0": "machine" }), "debian-13: haproxy-0; machine: client-0 backend-0");
+});

@@ -4,6 +4,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { ImageName } from "../../images.ts";
+export { parseHaproxyVersions } from "../../images.ts";
 
 /** What `lab image build` records beside a built root (<images>/<name>/image.json). */
 export interface ImageRecord {
@@ -37,15 +38,6 @@ export function imageRoot(dir: string, name: ImageName): string {
 
 export function imageRecordPath(dir: string, name: ImageName): string {
     return join(dir, name, "image.json");
-}
-
-/** haproxy -vv's text → HAProxy's version and the TLS library it runs on. Pure. */
-export function parseHaproxyVersions(vv: string): { haproxy: string; tlsLibrary: string } {
-    const haproxy = /^HAProxy version (\S+)/m.exec(vv)?.[1] ?? "unknown";
-    const running = /^Running on (\S+) version : (\S+) (\S+)/m.exec(vv);
-    const built = /^Built with (\S+) version : (\S+) (\S+)/m.exec(vv);
-    const lib = running ?? built;
-    return { haproxy, tlsLibrary: lib ? `${lib[2]} ${lib[3]}` : "none" };
 }
 
 function q(s: string): string {
