@@ -1,8 +1,9 @@
 // `lab preflight --stack aws-…`: whether this account can run this tier, asked before anything is
 // created (components/platform/aws/preflight.ts holds the checks). This file builds the real,
 // read-only AWS client (STS, Service Quotas, EC2 Describe calls, SSM GetParameter) and prints.
+import { dirname } from "node:path";
 import { loadConfig, readConfigFile } from "../components/loadConfig.ts";
-import { labEnv, paths, REPO_ROOT } from "./toolchain/toolchain.ts";
+import { labEnv, paths, REPO_ROOT, stackConfigFile } from "./toolchain/toolchain.ts";
 import { formatChecks, preflightChecks, STANDARD_VCPU_QUOTA, type Check, type PreflightClient, type StateSettings } from "../components/platform/aws/preflight.ts";
 
 /** The read-only client on the AWS SDK (credentials from the usual chain: env, profile, SSO). */
@@ -83,7 +84,7 @@ export function stateSettings(env: NodeJS.ProcessEnv = labEnv()): StateSettings 
 
 /** Runs every check of an aws stack; prints them; throws when one failed (nothing is created then). */
 export async function preflight(stack: string, client?: PreflightClient): Promise<Check[]> {
-    const loaded = loadConfig(stack, readConfigFile(REPO_ROOT, stack));
+    const loaded = loadConfig(stack, readConfigFile(dirname(stackConfigFile(stack)), stack));
     if (!loaded.platform.needsPolicyPack) throw new Error(`lab preflight asks AWS whether it can run a tier: stack ${stack} is on platform ${loaded.config.platform}, which needs none`);
     const real = client ? undefined : await awsPreflightClient(loaded.config.aws.region);
     try {
@@ -99,6 +100,6 @@ export async function preflight(stack: string, client?: PreflightClient): Promis
 
 /** `lab up`'s first step: a stack on a billed cloud platform (the one that runs the policy pack) is preflighted; others are not asked. */
 export async function preflightBeforeUp(stack: string, client?: PreflightClient): Promise<Check[] | undefined> {
-    const loaded = loadConfig(stack, readConfigFile(REPO_ROOT, stack));
+    const loaded = loadConfig(stack, readConfigFile(dirname(stackConfigFile(stack)), stack));
     return loaded.platform.needsPolicyPack ? preflight(stack, client) : undefined;
 }

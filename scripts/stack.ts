@@ -15,7 +15,7 @@ import { loadConfig, readConfigFile, stackFiles, teardownConfig, type LoadedConf
 import { isExpired, LAB_TAG } from "../components/platform/labTags.ts";
 import { platformFor } from "../components/platform/registry.ts";
 import { describeResidue, residueCount, type Platform, type Residue } from "../components/platform/platform.ts";
-import { labEnv, paths, REPO_ROOT } from "./toolchain/toolchain.ts";
+import { labEnv, paths, REPO_ROOT, stackConfigFile } from "./toolchain/toolchain.ts";
 import { checkRecord } from "../components/records/io.ts";
 import { StackOutputsSchema, type StackOutputs } from "../components/records/stackOutputs.ts";
 
@@ -23,11 +23,7 @@ import { StackOutputsSchema, type StackOutputs } from "../components/records/sta
 
 const settingsName = (stack: string) => `Pulumi.${stack}.yaml`;
 
-/** Where a stack's settings come from: the checkout's committed Pulumi.<stack>.yaml, else a generated one in the cache. */
-export function stackConfigFile(stack: string): string {
-    const committed = join(REPO_ROOT, settingsName(stack));
-    return existsSync(committed) ? committed : join(paths().generatedStacks, settingsName(stack));
-}
+export { stackConfigFile };
 
 function writeAtomically(file: string, text: string): string {
     mkdirSync(dirname(file), { recursive: true });

@@ -66,6 +66,16 @@ export function runsRoot(): string {
     return process.env.C2M_RUNS_DIR ?? join(REPO_ROOT, "runs");
 }
 
+/**
+ * Where a stack's settings come from: the checkout's committed Pulumi.<stack>.yaml, else a generated
+ * one in the cache (benches, tests). Light on purpose: config readers that never load the engine
+ * (lab preflight, lab plan) find a stack here as scripts/stack.ts does.
+ */
+export function stackConfigFile(stack: string): string {
+    const committed = join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+    return existsSync(committed) ? committed : join(paths().generatedStacks, `Pulumi.${stack}.yaml`);
+}
+
 /** Environment for Pulumi and for everything the lab runs. */
 export function labEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
     const p = paths();
