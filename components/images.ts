@@ -11,8 +11,11 @@ export type ImageRole = (typeof IMAGE_ROLES)[number];
  * `machine`: the platform's own software, as before images existed (locally this machine's Debian 12
  * packages; on EC2 the Debian 12 AMI). The others are root filesystems built with debootstrap.
  */
-export const IMAGES = ["machine", "debian-12", "debian-13"] as const;
+export const IMAGES = ["machine", "debian-12", "debian-13", "debian-12-emu", "debian-13-wolfssl"] as const;
 export type ImageName = (typeof IMAGES)[number];
+/** Images whose HAProxy the rig builds from Debian's source (IMAGE_SPECS[…].source): local only, no AMI. */
+export const SOURCE_BUILT_IMAGES = ["debian-12-emu", "debian-13-wolfssl"] as const;
+export type SourceBuiltImage = (typeof SOURCE_BUILT_IMAGES)[number];
 
 export interface ImageSpec {
     name: Exclude<ImageName, "machine">;
@@ -21,11 +24,32 @@ export interface ImageSpec {
     release: 12 | 13;
     /** What HAProxy and TLS library its packages carry (as shipped; `lab image list` prints the built image's own). */
     expected: string;
+    /**
+     * An image whose HAProxy is built from Debian's source package (`apt-get source haproxy/<suite>`,
+     * Debian's patches applied) inside the base image, with these make flags, then installed over
+     * the base's /usr/sbin/haproxy. Absent: the release's own packages.
+     */
+    source?: { base: "debian-12" | "debian-13"; suite: "trixie"; buildDeps: string[]; makeFlags: string[] };
 }
+
+/** Debian's own make flags for HAProxy 3.0 (debian/rules of haproxy 3.0.x), less Lua, systemd, OpenTracing (the rig uses none). */
+const DEBIAN_HAPROXY_FLAGS = ["TARGET=linux-glibc", "USE_PCRE2=1", "USE_PCRE2_JIT=1", "USE_PROMEX=1", "USE_SLZ=1"];
 
 export const IMAGE_SPECS: Record<ImageSpec["name"], ImageSpec> = {
     "debian-12": { name: "debian-12", suite: "bookworm", release: 12, expected: "HAProxy 2.6 + OpenSSL 3.0" },
     "debian-13": { name: "debian-13", suite: "trixie", release: 13, expected: "HAProxy 3.0 + OpenSSL 3.5" },
+    // HAProxy 2.6 (Debian 12's source) has no USE_PTHREAD_EMULATION (HAProxy added it in 2.8): Debian 13's
+    // HAProxy 3.0 source package, built on Debian 12 against its OpenSSL 3.0 with the option on.
+    "debian-12-emu": {
+        name: "debian-12-emu", suite: "bookworm", release: 12, expected: "HAProxy 3.0 (USE_PTHREAD_EMULATION=1) + OpenSSL 3.0",
+        source: { base: "debian-12", suite: "trixie", buildDeps: ["libssl-dev"], makeFlags: [...DEBIAN_HAPROXY_FLAGS, "USE_OPENSSL=1", "USE_PTHREAD_EMULATION=1"] },
+    },
+    // HAProxy's wolfSSL support (USE_OPENSSL_WOLFSSL, its INSTALL file) against Debian 13's libwolfssl.
+    "debian-13-wolfssl": {
+        name: "debian-13-wolfssl", suite: "trixie", release: 13, expected: "HAProxy 3.0 + wolfSSL (Debian 13's)",
+        source: { base: "debian-13", suite: "trixie", buildDeps: ["libwolfssl-dev"],
+            makeFlags: [...DEBIAN_HAPROXY_FLAGS, "USE_OPENSSL_WOLFSSL=1", "SSL_INC=/usr/include/wolfssl", "SSL_LIB=/usr/lib/x86_64-linux-gnu"] },
+    },
 };
 
 /**

@@ -2,7 +2,7 @@
 // from the machine's Debian mirror into the tool cache, then the roles' packages installed in it
 // with apt (services never started: policy-rc.d). Records HAProxy's and its TLS library's versions,
 // the build time and the size beside the root (image.json). Rebuilt only when missing.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { IMAGE_PACKAGES, IMAGE_SPECS, IMAGES, type ImageName, type ImageSpec } from "../../components/images.ts";
@@ -62,41 +62,17 @@ export async function ensureImage(name: string, live = new LiveStep(`image ${nam
     const dir = imagesRoot();
     const have = readImageRecord(spec.name, dir);
     if (have) { live.finish(`built ${have.builtAt} (${have.buildSeconds} s, ${(have.sizeBytes / 2 ** 20).toFixed(0)} MiB): HAProxy ${have.haproxy}, ${have.tlsLibrary}`); return have; }
-    await ensureDebootstrap(live);
     const started = Date.now();
     const mirrors = debianMirrors(readAptSources());
-    const base = join(dir, spec.name);
     const tmp = join(dir, `${spec.name}.building`);
     const tmpRoot = join(tmp, "root");
     try {
         rmSync(tmp, { recursive: true, force: true });
         mkdirSync(tmp, { recursive: true });
-        let n = 0;
-        live.begin(`debootstrap ${spec.suite} (minbase) from ${mirrors.archive}`, { done: 0 });
-        await runLines("debootstrap", ["--variant=minbase", "--components=main", spec.suite, tmpRoot, mirrors.archive], {
-            onLine: (l) => { const m = /^I: (Retrieving|Validating|Extracting|Unpacking|Configuring) (\S+)/.exec(l); if (m) live.update({ phase: `debootstrap: ${m[1].toLowerCase()}`, done: ++n, last: m[2] }); },
-        });
-        // Services are never started inside the image (the lab starts what it runs).
-        writeFileSync(join(tmpRoot, "usr/sbin/policy-rc.d"), "#!/bin/sh\nexit 101\n", { mode: 0o755 });
-        writeFileSync(join(tmpRoot, "etc/apt/sources.list"), imageSources(spec, mirrors));
+        const notes = spec.source ? await buildFromSource(spec, tmp, mirrors, live) : await bootstrapRoot(spec, tmpRoot, mirrors, live);
         // Which image this is, readable on a host that runs it (run records read it there).
         writeFileSync(join(tmpRoot, "etc/c2m-image"), `${spec.name}\n`);
-        let setUp = 0, total: number | undefined;
-        live.begin(`apt-get install ${IMAGE_PACKAGES.join(" ")}`);
         const layer = join(tmp, "layer");
-        // The packages go into the root itself: the overlay is only for /proc, /dev in the chroot, so bind the root writable.
-        await runLines("unshare", ["--mount", "--propagation", "private", "sh", "-c", [
-            "set -eu", `r=${JSON.stringify(tmpRoot)}`,
-            'mount --rbind /proc "$r/proc"', 'mount --rbind /dev "$r/dev"', 'mount --rbind /sys "$r/sys"',
-            `exec chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive sh -c ${JSON.stringify(
-                `apt-get update -q && apt-get install -y -q --no-install-recommends ${IMAGE_PACKAGES.join(" ")} && apt-get clean && rm -rf /var/lib/apt/lists/*`)}`,
-        ].join("\n")], {
-            onLine: (l) => {
-                const a = aptLine(l);
-                if (a.toInstall !== undefined) total = a.toInstall;
-                if (a.settingUp) live.update({ phase: "apt-get install: setting up", done: ++setUp, total, last: a.settingUp });
-            },
-        });
         const [file, ...args] = imageArgv(["haproxy", "-vv"], { root: tmpRoot, layer, binds: [] });
         const vv = spawnSync(file, args, { encoding: "utf8" });
         if (vv.status !== 0) throw new Error(`haproxy -vv in the new image failed: ${vv.stderr}`);
@@ -106,11 +82,13 @@ export async function ensureImage(name: string, live = new LiveStep(`image ${nam
         const sizeBytes = Number(spawnSync("du", ["-sb", tmpRoot], { encoding: "utf8" }).stdout.split("\t")[0]);
         const record: ImageRecord = {
             name: spec.name, suite: spec.suite, builtAt: new Date().toISOString(), buildSeconds: Math.round((Date.now() - started) / 1000),
-            sizeBytes, ...parseHaproxyVersions(vv.stdout), packages,
+            sizeBytes, ...parseHaproxyVersions(vv.stdout), packages, ...notes,
         };
+        writeFileSync(join(tmp, "haproxy-vv.txt"), vv.stdout);
         writeFileSync(join(tmp, "image.json"), `${JSON.stringify(record, null, 2)}\n`);
-        rmSync(base, { recursive: true, force: true });
-        renameSync(tmp, base);
+        const final = join(dir, spec.name);
+        rmSync(final, { recursive: true, force: true });
+        renameSync(tmp, final);
         live.finish(`built in ${record.buildSeconds} s, ${(sizeBytes / 2 ** 20).toFixed(0)} MiB: HAProxy ${record.haproxy}, ${record.tlsLibrary}`);
         return record;
     } catch (err) {
@@ -118,4 +96,95 @@ export async function ensureImage(name: string, live = new LiveStep(`image ${nam
         rmSync(tmp, { recursive: true, force: true });
         throw err;
     }
+}
+
+/** debootstrap (minbase) of the release, then the roles' packages installed in it with apt. */
+async function bootstrapRoot(spec: ImageSpec, tmpRoot: string, mirrors: { archive: string; security?: string }, live: LiveStep): Promise<Record<string, string>> {
+    await ensureDebootstrap(live);
+    let n = 0;
+    live.begin(`debootstrap ${spec.suite} (minbase) from ${mirrors.archive}`, { done: 0 });
+    await runLines("debootstrap", ["--variant=minbase", "--components=main", spec.suite, tmpRoot, mirrors.archive], {
+        onLine: (l) => { const m = /^I: (Retrieving|Validating|Extracting|Unpacking|Configuring) (\S+)/.exec(l); if (m) live.update({ phase: `debootstrap: ${m[1].toLowerCase()}`, done: ++n, last: m[2] }); },
+    });
+    // Services are never started inside the image (the lab starts what it runs).
+    writeFileSync(join(tmpRoot, "usr/sbin/policy-rc.d"), "#!/bin/sh\nexit 101\n", { mode: 0o755 });
+    writeFileSync(join(tmpRoot, "etc/apt/sources.list"), imageSources(spec, mirrors));
+    await aptInRoot(tmpRoot, [...IMAGE_PACKAGES], live);
+    return {};
+}
+
+/** apt-get install in a root (bound writable, /proc /dev /sys in), its lists cleaned after. */
+async function aptInRoot(root: string, pkgs: string[], live: LiveStep): Promise<void> {
+    let setUp = 0, total: number | undefined;
+    live.begin(`apt-get install ${pkgs.join(" ")}`);
+    await runLines("unshare", ["--mount", "--propagation", "private", "sh", "-c", [
+        "set -eu", `r=${JSON.stringify(root)}`,
+        'mount --rbind /proc "$r/proc"', 'mount --rbind /dev "$r/dev"', 'mount --rbind /sys "$r/sys"',
+        `exec chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive sh -c ${JSON.stringify(
+            `apt-get update -q && apt-get install -y -q --no-install-recommends ${pkgs.join(" ")} && apt-get clean && rm -rf /var/lib/apt/lists/*`)}`,
+    ].join("\n")], {
+        onLine: (l) => {
+            const a = aptLine(l);
+            if (a.toInstall !== undefined) total = a.toInstall;
+            if (a.settingUp) live.update({ phase: "apt-get install: setting up", done: ++setUp, total, last: a.settingUp });
+        },
+    });
+}
+
+/**
+ * HAProxy from Debian's source package (apt-get source: Debian's patches applied), compiled in a
+ * throwaway overlay of the base image with the spec's make flags; the image is then the base with
+ * that binary as /usr/sbin/haproxy and the libraries it links installed. The compiler's last lines
+ * are kept in <name>.failed.txt when the build fails (why a TLS library cannot be used).
+ */
+async function buildFromSource(spec: ImageSpec, tmp: string, mirrors: { archive: string }, live: LiveStep): Promise<Record<string, string>> {
+    const src = spec.source!;
+    const base = await ensureImage(src.base, new LiveStep(`image ${src.base} (base of ${spec.name})`, TYPICAL_IMAGE_BUILD));
+    const baseRoot = imageRoot(imagesRoot(), src.base);
+    const out = join(tmp, "out");
+    mkdirSync(out, { recursive: true });
+    const checkOld = src.base === "debian-12"
+        // Evidence for the note: whether Debian 12's own HAProxy source (2.6) knows the option at all.
+        ? [`echo "deb-src ${mirrors.archive} bookworm main" >> /etc/apt/sources.list.d/c2m-src.list`] : [];
+    const script = [
+        "set -eu", "export DEBIAN_FRONTEND=noninteractive",
+        `echo "deb-src ${mirrors.archive} ${src.suite} main" > /etc/apt/sources.list.d/c2m-src.list`, ...checkOld,
+        "apt-get update -q",
+        `apt-get install -y -q --no-install-recommends build-essential dpkg-dev libpcre2-dev ${src.buildDeps.join(" ")}`,
+        "mkdir -p /build && cd /build",
+        `apt-get source -q haproxy/${src.suite}`,
+        ...(src.base === "debian-12" ? [
+            "mkdir -p /build/old && cd /build/old && apt-get source -q --download-only haproxy/bookworm",
+            `tar -xOf haproxy_*.orig.tar.gz --wildcards '*/Makefile' | grep -c USE_PTHREAD_EMULATION > ${out}/old-source-knows-option.txt || true`,
+            "cd /build",
+        ] : []),
+        "cd /build/haproxy-*/",
+        `echo "building $(basename "$PWD") with ${src.makeFlags.join(" ")}"`,
+        `make -j"$(nproc)" ${src.makeFlags.join(" ")} > ${out}/make.log 2>&1 || { tail -n 40 ${out}/make.log; exit 1; }`,
+        `cp haproxy ${out}/haproxy`,
+        // The packages whose libraries the binary links: the image gets them too.
+        `ldd haproxy | awk '/=> \// {print $3}' | xargs -r dpkg -S 2>/dev/null | cut -d: -f1 | sort -u > ${out}/runtime-packages.txt`,
+    ].join("\n");
+    live.begin(`compiling HAProxy from Debian's source (${src.suite}) on ${src.base}: ${src.makeFlags.filter((f) => /SSL|PTHREAD/.test(f)).join(" ")}`);
+    const [file, ...args] = imageArgv(["sh", "-c", script], { root: baseRoot, layer: join(tmp, "build-layer"), binds: [out] });
+    try {
+        await runLines(file, args, { onLine: (l) => { if (/^(Get:|building|Setting up)/.test(l)) live.update({ last: l.slice(0, 80) }); } });
+    } catch (err) {
+        writeFileSync(join(imagesRoot(), `${spec.name}.failed.txt`), `${new Date().toISOString()}\n${(err as Error).message}\n`);
+        throw new Error(`${spec.name}: HAProxy did not build (kept in ${join(imagesRoot(), `${spec.name}.failed.txt`)}):\n${(err as Error).message.split("\n").slice(-25).join("\n")}`);
+    } finally {
+        rmSync(join(tmp, "build-layer"), { recursive: true, force: true });
+    }
+    const tmpRoot = join(tmp, "root");
+    live.begin(`image: ${src.base} with the built HAProxy`);
+    await runLines("cp", ["-a", baseRoot, tmpRoot]);
+    copyFileSync(join(out, "haproxy"), join(tmpRoot, "usr/sbin/haproxy"));
+    chmodSync(join(tmpRoot, "usr/sbin/haproxy"), 0o755);
+    const runtime = readFileSync(join(out, "runtime-packages.txt"), "utf8").split("\n").filter(Boolean);
+    if (runtime.length) await aptInRoot(tmpRoot, runtime, live);
+    const oldKnows = existsSync(join(out, "old-source-knows-option.txt")) ? readFileSync(join(out, "old-source-knows-option.txt"), "utf8").trim() : undefined;
+    return {
+        builtFrom: `Debian's haproxy source package (${src.suite}) on ${src.base} (${base.tlsLibrary}): make ${src.makeFlags.join(" ")}`,
+        ...(oldKnows !== undefined ? { debian12SourceMentionsPthreadEmulation: oldKnows === "0" ? "no" : `yes (${oldKnows} lines of its Makefile)` } : {}),
+    };
 }

@@ -171,3 +171,10 @@ test("the ledger names the hosts' image, HAProxy and its TLS library; one image 
     assert.equal(imageSummary({ "haproxy-0": "debian-13", "client-0": "debian-13" }), "debian-13");
     assert.equal(imageSummary({ "haproxy-0": "debian-13", "client-0": "machine", "backend-0": "machine" }), "debian-13: haproxy-0; machine: client-0 backend-0");
 });
+
+test("an image whose HAProxy the rig builds from source is refused on aws (EC2 runs Debian's AMIs), accepted locally", () => {
+    assert.equal(parseSchema({ image: "debian-12-emu" }).image, "debian-12-emu");
+    assert.throws(() => parseSchema({ platform: "aws", image: { haproxy: "debian-13-wolfssl" } }),
+        (e: unknown) => e instanceof ConfigError && e.problems.some((p) => /^c2m:image: debian-13-wolfssl is built from source .*machine, debian-12 or debian-13/.test(p)));
+    assert.equal(parseSchema({ platform: "aws", image: "debian-13" }).image, "debian-13");
+});

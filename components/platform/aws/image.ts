@@ -42,6 +42,9 @@ export const DEBIAN_AMI_PARAMETER_OF: Record<ImageName, string> = {
     machine: DEBIAN_AMI_PARAMETER,
     "debian-12": DEBIAN_AMI_PARAMETER,
     "debian-13": "/aws/service/debian/release/13/latest/amd64",
+    // Built from source into the local tool cache: the config refuses them on aws; their base release's AMI here.
+    "debian-12-emu": DEBIAN_AMI_PARAMETER,
+    "debian-13-wolfssl": "/aws/service/debian/release/13/latest/amd64",
 };
 
 /** Debian release of a c2m:image on EC2 (`machine` = the Debian 12 AMI). */

@@ -21,6 +21,10 @@ export interface ImageRecord {
     tlsLibrary: string;
     /** Versions of the image's packages the roles use (dpkg-query). */
     packages: Record<string, string>;
+    /** An image whose HAProxy was built from source: how (source package, base, make flags). */
+    builtFrom?: string;
+    /** debian-12-emu: whether Debian 12's own HAProxy source (2.6) mentions USE_PTHREAD_EMULATION. */
+    debian12SourceMentionsPthreadEmulation?: string;
 }
 
 /**
