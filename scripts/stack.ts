@@ -188,6 +188,13 @@ export async function clearStaleLock(stack: string): Promise<boolean> {
 }
 
 const INTERRUPTS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * After an up or destroy the API reads the stack's last update (`pulumi stack history`), by default
+ * with --show-secrets: that loads the secrets manager without --config-file, and Pulumi then writes
+ * the salt into the project's Pulumi.<stack>.yaml. The summary needs no secret.
+ */
+const NO_SECRETS = { showSecrets: false } as const;
 const toStderr = (text: string) => { process.stderr.write(text); };
 
 /**
@@ -242,7 +249,7 @@ export async function up(stack: string, options: { settings?: string } = {}): Pr
     const configFile = await ensureStack(stack, options.settings);
     await clearStaleLock(stack);
     const selected = await Stack.select(stack, await workspace());
-    await operation("up", stack, (signal) => selected.up({ ...upOptions(loaded.platform), configFile, signal, onOutput: toStderr, onError: toStderr }));
+    await operation("up", stack, (signal) => selected.up({ ...upOptions(loaded.platform), configFile, signal, onOutput: toStderr, onError: toStderr, ...NO_SECRETS }));
 }
 
 export async function destroy(stack: string): Promise<void> {
@@ -257,7 +264,7 @@ async function destroyExisting(stack: string): Promise<void> {
     await clearStaleLock(stack);
     const configFile = stackSettingsFile(stack);
     const selected = await Stack.select(stack, await workspace());
-    await operation("destroy", stack, (signal) => selected.destroy({ configFile, signal, onOutput: toStderr, onError: toStderr }));
+    await operation("destroy", stack, (signal) => selected.destroy({ configFile, signal, onOutput: toStderr, onError: toStderr, ...NO_SECRETS }));
 }
 
 /**
