@@ -73,7 +73,12 @@ async function main(): Promise<void> {
     const { values } = parseArgs({ options: {
         seconds: { type: "string", default: "8" }, rounds: { type: "string", default: "3" }, port: { type: "string", default: "18443" }, clients: { type: "string", default: "4" },
         image: { type: "string", default: "machine" }, rate: { type: "string", default: "500" }, "rate-seconds": { type: "string", default: "10" },
+        threads: { type: "string", default: "1" },
     } });
+    // --threads N: HAProxy with nbthread N on every CPU (not pinned to one), clients on every CPU too:
+    // where OpenSSL 3.0's locking costs threaded handshakes CPU (handshakes / HAProxy's CPU seconds falls).
+    const threads = Number(values.threads);
+    if (!(Number.isInteger(threads) && threads >= 1 && threads <= 64)) throw new Error("--threads must be a whole number 1..64");
     const rate = Number(values.rate), rateSeconds = Number(values["rate-seconds"]);
     if (!(Number.isInteger(rate) && rate >= 0) || !(rateSeconds > 0)) throw new Error("--rate must be a whole number ≥ 0 (0: no fixed-rate phase), --rate-seconds > 0");
     haproxyRunner(values.image, "/nonexistent"); // an unknown or unbuilt image is refused before anything starts
@@ -98,12 +103,13 @@ async function main(): Promise<void> {
             if (r.status !== 0) throw new Error(`certificate ${c}: ${r.stderr}`);
         }
         writeFileSync(paths.cfg, [
-            "global", "    nbthread 1", "    ssl-default-bind-options ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2", "    tune.ssl.default-dh-param 2048",
+            "global", `    nbthread ${threads}`, "    ssl-default-bind-options ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2", "    tune.ssl.default-dh-param 2048",
             "defaults", "    mode http", "    timeout client 10s", "    timeout connect 5s", "    timeout server 10s",
             ...CERTIFICATES.flatMap((c) => [`frontend tls-${c}`, `    bind 127.0.0.1:${ports[c]} ssl crt ${certificatePaths(paths, c).pem} alpn http/1.1`, "    http-request return status 200"]),
         ].join("\n") + "\n");
         const versions = haproxyVersions(runner);
-        const child = spawn("taskset", ["-c", String(lbCpu), ...runner(["haproxy", "-db", "-f", paths.cfg])], { stdio: ["ignore", "ignore", "pipe"] });
+        const lbCpus = threads > 1 ? cpus.join(",") : String(lbCpu);
+        const child = spawn("taskset", ["-c", lbCpus, ...runner(["haproxy", "-db", "-f", paths.cfg])], { stdio: ["ignore", "ignore", "pipe"] });
         let err = "";
         child.stderr.on("data", (d) => { err += d; });
         pid = child.pid;
@@ -111,7 +117,7 @@ async function main(): Promise<void> {
         if (child.exitCode !== null) throw new Error(`haproxy exited ${child.exitCode}: ${err}`);
         const results: Record<string, number[]> = {};
         console.log(`image ${values.image}: HAProxy ${versions.haproxy}, ${versions.tlsLibrary}`);
-        console.log(`haproxy on CPU ${lbCpu}, ${clients} × openssl s_time on CPU ${clientCpu}${lbCpu === clientCpu ? " (one CPU: shared)" : ""}; ${rounds} rounds of ${seconds} s per key; load ${loadavg()[0].toFixed(2)}`);
+        console.log(`haproxy${threads > 1 ? ` (${threads} threads) on CPUs ${lbCpus}` : ` on CPU ${lbCpu}`}, ${clients} × openssl s_time on CPU ${clientCpu}${lbCpu === clientCpu ? " (one CPU: shared)" : ""}; ${rounds} rounds of ${seconds} s per key; load ${loadavg()[0].toFixed(2)}`);
         for (let round = 1; round <= rounds; round++) {
             for (const c of CERTIFICATES) {
                 const before = cpuSeconds(pid!);
@@ -136,7 +142,7 @@ async function main(): Promise<void> {
             ...(rate > 0 ? { fixed_rate: rate, fixed_rate_s: rateSeconds, p99 } : {}),
             handshakes_per_core_s: Object.fromEntries(CERTIFICATES.map((c) => [c, Math.round(median(results[c]))])),
             rounds: Object.fromEntries(CERTIFICATES.map((c) => [c, results[c].map((x) => Math.round(x))])),
-            tls: "1.2", seconds, clients, load1_end: Math.round(loadavg()[0] * 100) / 100,
+            tls: "1.2", seconds, clients, threads, load1_end: Math.round(loadavg()[0] * 100) / 100,
         }));
     } finally {
         if (pid) process.kill(pid, "SIGTERM");

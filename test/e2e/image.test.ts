@@ -2,11 +2,13 @@
 // debian-13), built into the tool cache by the project's own script if missing (a progress line;
 // cached afterwards). Every host answers SSH from inside its image: Debian 13's release file, its
 // HAProxy 3.0 on OpenSSL 3.5 on the LB; pong runs on the backend with the rig's Node bound in; a
-// plain and TLS attack through it succeeds; teardown leaves no namespace, process, file or mount.
+// plain and TLS attack through it succeeds; `lab sweep --set image=debian-13,machine` runs one cell
+// per image on that lab (the hosts made anew for the machine's cell, every role started again on
+// them); teardown leaves no namespace, process, file or mount.
 // Stack image13 on 198.18.113.0/24; runs go to a temporary directory. Needs root and the toolchain.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -87,4 +89,19 @@ test("lab up builds the lab with every host running Debian 13 from its image, an
     assert.equal(row.image, "debian-13");
     assert.match(row.haproxy, /^3\.0\./);
     assert.match(row.tlsLibrary, /^OpenSSL 3\.5\./);
+});
+
+test("lab sweep --set image=debian-13,machine: each cell runs on its image, the hosts made anew and every role started again", { timeout: 15 * MINUTE }, async () => {
+    const r = await runLab(["sweep", "--stack", STACK, "--set", "image=debian-13,machine", "--frontends", "plain,tls", "--rate", "20", "--duration", "3"], { runsDir });
+    assert.equal(r.code, 0, r.out);
+    const id = /^sweep (sweep-\S+): 2 cells/m.exec(r.out)?.[1];
+    assert.ok(id, r.out);
+    const state = JSON.parse(readFileSync(join(runsDir, id, "sweep.json"), "utf8"));
+    assert.deepEqual(state.cells.map((c: { status: string }) => c.status), ["done", "done"]);
+    const runs = state.cells.map((c: { runId: string }) => JSON.parse(readFileSync(join(runsDir, c.runId, "run.json"), "utf8")));
+    assert.deepEqual(runs.map((x: { images: Record<string, string> }) => x.images["haproxy-0"]), ["debian-13", "machine"]);
+    assert.match(runs[0].versions.haproxy, /^HAProxy version 3\.0\./);
+    assert.match(runs[1].versions.haproxy, /^HAProxy version 2\.6\./, "the machine's cell ran the machine's HAProxy");
+    for (const x of runs) assert.equal(x.summary.success, 1, JSON.stringify(x.summary));
+    assert.ok(existsSync(join(runsDir, id, "sweep.html")), "one page compares the cells");
 });
