@@ -9,7 +9,8 @@
 // Then, per key, p99 latency at a fixed rate (`--rate`, new TLS connections/s, one request each:
 // vegeta -keepalive=false on the client CPU, for `--rate-seconds`): what a client waits on an LB
 // that is not saturated. `--image debian-13` runs HAProxy from a host image (components/images.ts).
-//   node_modules/.bin/node bench/tlsHandshakes.ts [--seconds 8] [--rounds 3] [--clients 4] [--port 18443] [--image machine|debian-12|debian-13] [--rate 500] [--rate-seconds 10]
+//   node_modules/.bin/node bench/tlsHandshakes.ts [--seconds 8] [--rounds 3] [--clients 4] [--port 18443] [--image machine|debian-12|debian-13|…] [--rate 500] [--rate-seconds 10] [--threads 1]
+// `--threads 2`: HAProxy with nbthread 2 on every CPU, where OpenSSL 3.0's locks cost threaded handshakes.
 // Prints one line per round and key; the last line is one JSON object (median per key).
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
