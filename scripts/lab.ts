@@ -82,14 +82,14 @@ program.command("doctor").description("show each tool, its version and origin, a
     .action(async () => { if (!(await (await import("./doctor.ts")).doctor())) process.exitCode = 1; });
 
 program.command("env").description("print shell exports (PATH with the tool cache and Node 22, the state backend, the passphrase file, " +
-    "C2M_STACK_SETTINGS: each stack's settings as Pulumi reads them) so that plain `pulumi` works in this shell")
+    "C2M_STACK_SETTINGS: the committed stacks' settings as Pulumi reads them) so that plain `pulumi` works in this shell")
     .addHelpText("after", `
 Example:
   eval "$(npm run -s lab -- env)"
   pulumi stack select --create local --cwd "$C2M_STACK_SETTINGS"
   pulumi up --stack local --config-file "$C2M_STACK_SETTINGS/Pulumi.local.yaml"`)
     .action(async () => {
-        (await stackOps()).allStackSettings(); // fresh copies: Pulumi writes its salt there, never into the checkout
+        (await stackOps()).committedStackSettings(); // fresh copies: Pulumi writes its salt there, never into the checkout
         process.stdout.write((await import("./toolchain/toolchain.ts")).shellExports());
     });
 
@@ -127,6 +127,7 @@ withLoadOptions(program.command("attack").description("run vegeta on every clien
     .addOption(new Option("--cpus <n>", "vegeta -cpus per process").argParser(positiveNumber("--cpus")))
     .addOption(new Option("--connections <n>", "vegeta -connections per client").argParser(positiveNumber("--connections")))
     .option("--allow-partial", `exit 0 even when part of the attack failed (a vegeta process failed or its results were lost); otherwise exit ${PARTIAL_EXIT_CODE}`)
+    .option("--no-report", "do not write the run's report page (runs/<id>/report.html; written by default)")
     .action(async (o) => {
         const overrides: AttackOverrides = {
             preset: o.preset, rate: o.rate, durationS: o.duration, timeoutS: o.timeout, sleepMs: o.sleep,
@@ -135,6 +136,10 @@ withLoadOptions(program.command("attack").description("run vegeta on every clien
         const { attack, attackExit, formatSummary } = await attackOps();
         const result = await attack(o.stack, overrides);
         console.log(formatSummary(result));
+        if (o.report !== false) {
+            const { buildRunReport, reportName } = await reportOps();
+            await buildRunReport(result.dir).then((b) => console.log(reportName(b)), (err: Error) => process.stderr.write(`lab attack: no report page: ${err.message}\n`));
+        }
         const exit = attackExit(result, { allowPartial: o.allowPartial });
         if (exit.message) process.stderr.write(`lab attack: ${exit.message}\n`);
         if (exit.code !== 0) process.exitCode = exit.code;

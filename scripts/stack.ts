@@ -22,7 +22,6 @@ import { StackOutputsSchema, type StackOutputs } from "../components/records/sta
 // ---- settings files ------------------------------------------------------------------------
 
 const settingsName = (stack: string) => `Pulumi.${stack}.yaml`;
-
 export { stackConfigFile };
 
 function writeAtomically(file: string, text: string): string {
@@ -62,10 +61,9 @@ function settingsProject(): string {
     return dir;
 }
 
-/** Writes the settings Pulumi reads for every committed and generated stack (what `lab env` gives a shell for plain `pulumi`). */
-export function allStackSettings(): string[] {
-    const generated = existsSync(paths().generatedStacks) ? stackFiles(paths().generatedStacks) : [];
-    return [...new Set([...stackFiles(REPO_ROOT), ...generated])].map((stack) => stackSettingsFile(stack));
+/** Writes the settings Pulumi reads for every committed stack (what `lab env` gives a shell for plain `pulumi`). */
+export function committedStackSettings(): string[] {
+    return stackFiles(REPO_ROOT).map((stack) => stackSettingsFile(stack));
 }
 
 /** The stack's config from its settings file, validated before Pulumi runs (the program checks it again). */

@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { labEnv, paths, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { outputs, stackConfigFile, stackExists, teardownStack, writeGeneratedStack, type StackOutputs } from "../../scripts/stack.ts";
+import { outputs, stackConfigFile, stackExists, stackSettingsFile, teardownStack, writeGeneratedStack, type StackOutputs } from "../../scripts/stack.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { localResidue } from "../../components/platform/local/residue.ts";
 import { SshSession } from "../../scripts/lib/ssh.ts";
@@ -97,6 +97,7 @@ after(async () => {
 });
 
 test("plain pulumi in a clean shell after eval \"$(npm run -s lab -- env)\": stack select --create, preview, up, stack output, destroy preview", { timeout: 10 * MINUTE }, async () => {
+    stackSettingsFile(STACK); // `lab env` copies the committed stacks' settings; a generated stack's copy is the lab's to write
     const r = cleanShell(`eval "$(npm run -s lab -- env)"   # twice: the same PATH
 step env bash --noprofile --norc -c 'command -v pulumi; command -v node; node --version; pulumi version; echo "$PATH"; env | cut -d= -f1 | sort | tr "\\n" " "'
 settings="$C2M_STACK_SETTINGS/Pulumi.${STACK}.yaml"
