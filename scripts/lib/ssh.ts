@@ -92,3 +92,24 @@ export class SshSession {
         rmSync(this.dir, { recursive: true, force: true });
     }
 }
+
+/** A remote command's connection (the `command` package's ConnectionArgs, as the rig's provider serves them). */
+export interface RemoteConnection {
+    host: string; port?: number; user?: string; privateKey?: string;
+    /** The host's expected SSH host key (OpenSSH public key line). */
+    hostKey?: string;
+    dialErrorLimit?: number; perDialTimeout?: number;
+}
+
+/** How ssh dials a connection: its key file, and known_hosts holding the connection's hostKey when it has one. */
+export function remoteDial(conn: RemoteConnection, dir: string): { dial: SshDial; files: Record<string, string> } {
+    const keyFile = join(dir, "id");
+    const knownHostsFile = conn.hostKey ? join(dir, "known_hosts") : undefined;
+    return {
+        dial: { keyFile, host: conn.host, port: conn.port ?? 22, user: conn.user ?? "root", connectTimeoutS: conn.perDialTimeout ?? 15, knownHostsFile },
+        files: {
+            [keyFile]: conn.privateKey ?? "",
+            ...(knownHostsFile ? { [knownHostsFile]: knownHosts([{ host: conn.host, port: conn.port, hostKey: conn.hostKey! }]) } : {}),
+        },
+    };
+}

@@ -8,13 +8,13 @@
 // client, exactly like an operator's `ssh`.
 //
 // Supported inputs: create, update, delete, environment, stdin, triggers, dir, logging,
-// connection {host, port, user, privateKey, dialErrorLimit, perDialTimeout}.
+// connection {host, port, user, privateKey, hostKey, dialErrorLimit, perDialTimeout}.
 import * as provider from "@pulumi/pulumi/provider/index.js";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sshArgs } from "../lib/ssh.ts";
+import { remoteDial, sshArgs } from "../lib/ssh.ts";
 import { randomUUID } from "node:crypto";
 
 const VERSION = "1.2.1";
@@ -34,10 +34,9 @@ export function reveal(value: unknown): unknown {
     return value;
 }
 
-interface Connection {
-    host: string; port?: number; user?: string; privateKey?: string;
-    dialErrorLimit?: number; perDialTimeout?: number;
-}
+/** A remote Command's connection; hostKey (OpenSSH public key line): ssh accepts that key only, as the upstream provider does. */
+type Connection = Parameters<typeof remoteDial>[0];
+
 
 interface RunResult { code: number; stdout: string; stderr: string }
 
@@ -77,11 +76,9 @@ async function runRemote(conn: Connection, script: string, stdin: string | undef
     const dir = mkdtempSync(join(tmpdir(), "c2m-ssh-"));
     keyDirs.add(dir);
     try {
-        const key = join(dir, "id");
-        writeFileSync(key, conn.privateKey ?? "", { mode: 0o600 });
-        const args = sshArgs({
-            keyFile: key, host: conn.host, port: conn.port ?? 22, user: conn.user ?? "root", connectTimeoutS: conn.perDialTimeout ?? 15,
-        }, envPrefix(environment) + script);
+        const { dial, files } = remoteDial(conn, dir);
+        for (const [file, text] of Object.entries(files)) writeFileSync(file, text, { mode: 0o600 });
+        const args = sshArgs(dial, envPrefix(environment) + script);
         const attempts = Math.max(1, Math.min(conn.dialErrorLimit ?? 10, maxAttempts));
         let result: RunResult = { code: 255, stdout: "", stderr: "" };
         for (let attempt = 1; attempt <= attempts; attempt++) {
