@@ -127,7 +127,6 @@ withLoadOptions(program.command("attack").description("run vegeta on every clien
     .addOption(new Option("--cpus <n>", "vegeta -cpus per process").argParser(positiveNumber("--cpus")))
     .addOption(new Option("--connections <n>", "vegeta -connections per client").argParser(positiveNumber("--connections")))
     .option("--allow-partial", `exit 0 even when part of the attack failed (a vegeta process failed or its results were lost); otherwise exit ${PARTIAL_EXIT_CODE}`)
-    .option("--no-report", "do not write the run's report page (runs/<id>/report.html; written by default)")
     .action(async (o) => {
         const overrides: AttackOverrides = {
             preset: o.preset, rate: o.rate, durationS: o.duration, timeoutS: o.timeout, sleepMs: o.sleep,
@@ -136,10 +135,6 @@ withLoadOptions(program.command("attack").description("run vegeta on every clien
         const { attack, attackExit, formatSummary } = await attackOps();
         const result = await attack(o.stack, overrides);
         console.log(formatSummary(result));
-        if (o.report !== false) {
-            const { buildRunReport, reportName } = await reportOps();
-            await buildRunReport(result.dir).then((b) => console.log(reportName(b)), (err: Error) => process.stderr.write(`lab attack: no report page: ${err.message}\n`));
-        }
         const exit = attackExit(result, { allowPartial: o.allowPartial });
         if (exit.message) process.stderr.write(`lab attack: ${exit.message}\n`);
         if (exit.code !== 0) process.exitCode = exit.code;
