@@ -178,3 +178,18 @@ test("an image whose HAProxy the rig builds from source is refused on aws (EC2 r
         (e: unknown) => e instanceof ConfigError && e.problems.some((p) => /^c2m:image: debian-13-wolfssl is built from source .*machine, debian-12 or debian-13/.test(p)));
     assert.equal(parseSchema({ platform: "aws", image: "debian-13" }).image, "debian-13");
 });
+
+test("the planner's TLS term is the image's own; images rank by the LB headroom they leave", async () => {
+    const { costsForImage, imagesByHeadroom, IMAGE_TLS_TERMS } = await import("../../components/plan/imageCosts.ts");
+    const { PER_CONNECTION_COSTS } = await import("../../components/plan/costs.ts");
+    const d13 = costsForImage("debian-13")!;
+    assert.equal(d13.haproxyTlsKB, IMAGE_TLS_TERMS["debian-13"]!.haproxyTlsKB);
+    assert.equal(costsForImage("debian-13", "TLSv1.3")!.haproxyTlsKB, IMAGE_TLS_TERMS["debian-13"]!.haproxyTls13KB);
+    assert.deepEqual({ ...d13, haproxyTlsKB: 0 }, { ...PER_CONNECTION_COSTS, haproxyTlsKB: 0 }, "only the TLS term changes");
+    assert.equal(costsForImage("machine")!.haproxyTlsKB, PER_CONNECTION_COSTS.haproxyTlsKB);
+    const ranked = imagesByHeadroom(500_000, 1, 28);
+    assert.deepEqual(ranked.map((r) => r.image).sort(), Object.keys(IMAGE_TLS_TERMS).sort());
+    for (let i = 1; i < ranked.length; i++) assert.ok(ranked[i - 1].headroom.headroom_pct >= ranked[i].headroom.headroom_pct, "most headroom first");
+    const kb = (i: string) => IMAGE_TLS_TERMS[i as "debian-13"]!.haproxyTlsKB;
+    assert.ok(kb(ranked[0].image) <= kb(ranked.at(-1)!.image), "the leanest TLS state leaves the most headroom");
+});
