@@ -32,6 +32,25 @@ export async function awsPreflightClient(region: string): Promise<PreflightClien
                 return { value: Number(out.Quota?.Value), source: "default" as const };
             }
         },
+        async instancesInUse() {
+            const found: { instanceType: string; vcpus: number; stack?: string; spot?: boolean }[] = [];
+            let NextToken: string | undefined;
+            do {
+                const out = await ec2.send(new ec2m.DescribeInstancesCommand({
+                    Filters: [{ Name: "instance-state-name", Values: ["pending", "running"] }], NextToken,
+                }));
+                for (const i of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+                    found.push({
+                        instanceType: String(i.InstanceType),
+                        vcpus: (i.CpuOptions?.CoreCount ?? 0) * (i.CpuOptions?.ThreadsPerCore ?? 1),
+                        stack: i.Tags?.find((t) => t.Key === "lab:stack")?.Value,
+                        spot: i.InstanceLifecycle === "spot",
+                    });
+                }
+                NextToken = out.NextToken;
+            } while (NextToken);
+            return found;
+        },
         async zones() {
             const out = await ec2.send(new ec2m.DescribeAvailabilityZonesCommand({
                 Filters: [{ Name: "state", Values: ["available"] }, { Name: "zone-type", Values: ["availability-zone"] }],

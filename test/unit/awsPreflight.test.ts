@@ -21,6 +21,7 @@ function fakeClient(over: Partial<PreflightClient> = {}): PreflightClient & { as
     const base: PreflightClient = {
         async callerIdentity() { return { account: "123456789012", arn: "arn:aws:iam::123456789012:user/operator" }; },
         async vcpuQuota() { return { value: 1000, source: "applied" }; },
+        async instancesInUse() { return []; },
         async zones() { return ["us-east-1a", "us-east-1b"]; },
         async offerings(types) { return { instanceTypes: [...types, ...types], locations: [...types.map(() => "us-east-1a"), ...types.map(() => "us-east-1b")] }; },
         async image(id) { return [DEBIAN, TRIXIE].find((i) => i.id === id); },
@@ -49,7 +50,7 @@ describe("lab preflight", () => {
         const checks = await run("aws-smoke", client);
         assert.deepEqual(failed(checks), []);
         assert.deepEqual(checks.map((c) => c.name), ["config", "identity", "vCPU quota", "zone offerings", "image", "state backend", "passphrase", "operator CIDR"]);
-        assert.deepEqual([...new Set(client.asked)].sort(), ["callerIdentity", "debianAmi", "image", "offerings", "publicIp", "vcpuQuota", "zones"]);
+        assert.deepEqual([...new Set(client.asked)].sort(), ["callerIdentity", "debianAmi", "image", "instancesInUse", "offerings", "publicIp", "vcpuQuota", "zones"]);
         assert.match(formatChecks("aws-smoke", checks), /preflight aws-smoke: all 8 checks passed/);
     });
 
@@ -71,6 +72,27 @@ describe("lab preflight", () => {
         assert.match(c.fix!, new RegExp(`request-service-quota-increase --service-code ec2 --quota-code L-1216C47A --desired-value ${needed} --region us-east-1`));
         assert.match(formatChecks("aws-16c64g", checks), /FAIL vCPU quota: .*\n     fix: aws service-quotas/);
         assert.deepEqual(failed(await run("aws-smoke", fakeClient({ vcpuQuota: async () => ({ value: 32, source: "default" }) }))), [], "the smoke stack fits a new account");
+    });
+
+    test("vCPUs other instances already use count against the quota; this stack's own, spot and other families do not", async () => {
+        const running = [
+            { instanceType: "c6i.8xlarge", vcpus: 32, stack: "someone-else" },
+            { instanceType: "m6i.large", vcpus: 2 },
+            { instanceType: "c6i.large", vcpus: 2, stack: "aws-smoke" },       // this stack's own (a second up)
+            { instanceType: "c6i.large", vcpus: 2, spot: true },               // spot: another quota
+            { instanceType: "p4d.24xlarge", vcpus: 96 },                       // P family: another quota
+            { instanceType: "inf2.xlarge", vcpus: 4 },                         // Inf: another quota
+        ];
+        const c = failed(await run("aws-smoke", fakeClient({ vcpuQuota: async () => ({ value: 40, source: "applied" }), instancesInUse: async () => running })))[0];
+        assert.equal(c.name, "vCPU quota");
+        assert.match(c.detail, /runs 8 vCPUs .*quota is 40 \(applied\), 34 already used by 2 running instance\(s\), so 6 are free/);
+        assert.match(c.fix!, /--desired-value 42 --region us-east-1 \(or stop the other instances\)/);
+        assert.deepEqual(failed(await run("aws-smoke", fakeClient({ vcpuQuota: async () => ({ value: 42, source: "applied" }), instancesInUse: async () => running }))), []);
+    });
+
+    test("without an operator CIDR yet, the quota and zones are still asked (the plan does not need it)", async () => {
+        const checks = await run("aws-16c64g", fakeClient({ vcpuQuota: async () => ({ value: 32, source: "default" }) }), GOOD_STATE, {});
+        assert.deepEqual(failed(checks).map((c) => c.name), ["config", "vCPU quota", "operator CIDR"]);
     });
 
     test("a type no zone offers: the zone check names each type and where it is offered", async () => {

@@ -4,7 +4,8 @@
 // use. Each failure names the number or setting and how to fix it. No I/O of its own.
 import { ConfigError, type LabConfig } from "../../config.ts";
 import type { CapacityPlan } from "../../plan/capacity.ts";
-import { awsSettings } from "./settings.ts";
+import { awsSettings, plannerInput } from "./settings.ts";
+import { planTier } from "../../plan/planner.ts";
 import { chooseAvailabilityZone, type Offerings } from "./availability.ts";
 import { DEBIAN_AMI_OWNER, DEBIAN_AMI_PARAMETER_OF, debianAmiNameOf, debianReleaseOf } from "./image.ts";
 import { imageOf, type ImageName } from "../../images.ts";
@@ -26,6 +27,8 @@ export interface PreflightClient {
     callerIdentity(): Promise<{ account: string; arn: string }>;
     /** Service Quotas GetServiceQuota (the account's value), else GetAWSDefaultServiceQuota. */
     vcpuQuota(): Promise<{ value: number; source: "applied" | "default" }>;
+    /** EC2 DescribeInstances: running or pending On-Demand instances of the region, with their type, vCPUs and lab:stack tag. */
+    instancesInUse(): Promise<{ instanceType: string; vcpus: number; stack?: string; spot?: boolean }[]>;
     /** EC2 DescribeAvailabilityZones (available zones of the region, in its order). */
     zones(): Promise<string[]>;
     /** EC2 DescribeInstanceTypeOfferings by availability zone, for these types. */
@@ -36,6 +39,16 @@ export interface PreflightClient {
     debianAmi(parameter: string): Promise<string>;
     /** This machine's public IPv4 address as the internet sees it (checkip.amazonaws.com), if it can be told. */
     publicIp(): Promise<string | undefined>;
+}
+
+/**
+ * Whether an instance type counts against L-1216C47A: the quota's name lists the standard families
+ * A, C, D, H, I, M, R, T, Z; families with quotas of their own that start with those letters
+ * (Inf, DL, HPC, Trn, Mac) do not.
+ */
+export function isStandardFamily(instanceType: string): boolean {
+    const t = instanceType.toLowerCase();
+    return /^[acdhimrtz]/.test(t) && !/^(inf|dl|hpc|trn|mac)/.test(t);
 }
 
 /** Where the state lives and how its secrets are unlocked (the environment `lab` gives pulumi). */
@@ -112,21 +125,32 @@ export async function preflightChecks(stack: string, config: LabConfig, capacity
         "give this shell AWS credentials (AWS_PROFILE, or aws configure / aws sso login), then run lab preflight again");
     checks.push(id.failed ?? { name: "identity", ok: true, detail: `account ${id.value!.account} as ${id.value!.arn}, region ${region}` });
 
-    if (settings) {
-        const needed = settings.plan.vcpu_quota.vcpus_needed;
-        const q = await ask("vCPU quota", () => client.vcpuQuota(),
-            `allow servicequotas:GetServiceQuota, or read it in the Service Quotas console (EC2, ${STANDARD_VCPU_QUOTA.quotaCode}, ${region})`);
+    // The plan (vCPUs, types) even when the config check failed on something else (e.g. no CIDR yet).
+    const plan = settings?.plan ?? (() => { try { return planTier(plannerInput(stack, config, capacity)); } catch { return undefined; } })();
+    if (plan) {
+        const needed = plan.vcpu_quota.vcpus_needed;
+        const q = await ask("vCPU quota", async () => ({ quota: await client.vcpuQuota(), running: await client.instancesInUse() }),
+            `allow servicequotas:GetServiceQuota and ec2:DescribeInstances, or read the quota in the Service Quotas console (EC2, ${STANDARD_VCPU_QUOTA.quotaCode}, ${region})`);
         if (q.failed) checks.push(q.failed);
-        else if (q.value!.value < needed) {
-            checks.push({ name: "vCPU quota", ok: false,
-                detail: `the lab runs ${needed} vCPUs of On-Demand Standard instances (${STANDARD_VCPU_QUOTA.quotaCode}); ${region}'s quota is ${q.value!.value} (${q.value!.source}): RunInstances would stop part-way with VcpuLimitExceeded, leaving part of the fleet billed`,
-                fix: `aws service-quotas request-service-quota-increase --service-code ${STANDARD_VCPU_QUOTA.serviceCode} --quota-code ${STANDARD_VCPU_QUOTA.quotaCode} --desired-value ${needed} --region ${region} (or start with lab up --stack aws-smoke); vCPUs already running count against it too` });
-        } else {
-            checks.push({ name: "vCPU quota", ok: true, detail: `${needed} vCPUs needed, quota ${q.value!.value} (${q.value!.source}, ${STANDARD_VCPU_QUOTA.quotaCode}); instances already running in ${region} count against it too` });
+        else {
+            const { quota, running } = q.value!;
+            // Running On-Demand standard instances of other stacks (this stack's own are replaced or kept by the up).
+            const others = running.filter((i) => !i.spot && i.stack !== stack && isStandardFamily(i.instanceType));
+            const inUse = others.reduce((sum, i) => sum + i.vcpus, 0);
+            const free = quota.value - inUse;
+            if (free < needed) {
+                checks.push({ name: "vCPU quota", ok: false,
+                    detail: `the lab runs ${needed} vCPUs of On-Demand Standard instances (${STANDARD_VCPU_QUOTA.quotaCode}); ${region}'s quota is ${quota.value} (${quota.source})` +
+                        `${inUse ? `, ${inUse} already used by ${others.length} running instance(s)` : ""}, so ${Math.max(0, free)} are free: RunInstances would stop part-way with VcpuLimitExceeded, leaving part of the fleet billed`,
+                    fix: `aws service-quotas request-service-quota-increase --service-code ${STANDARD_VCPU_QUOTA.serviceCode} --quota-code ${STANDARD_VCPU_QUOTA.quotaCode} --desired-value ${needed + inUse} --region ${region}` +
+                        `${inUse ? " (or stop the other instances)" : ""}, or start with lab up --stack aws-smoke` });
+            } else {
+                checks.push({ name: "vCPU quota", ok: true, detail: `${needed} vCPUs needed, ${free} free of quota ${quota.value} (${quota.source}, ${STANDARD_VCPU_QUOTA.quotaCode}; ${inUse} used by other running instances)` });
+            }
         }
 
         const roles = new Set<string>(["haproxy", "backend", "client", ...(config.hosts.metrics ? ["metrics"] : [])]);
-        const types = Object.fromEntries(Object.entries(settings.plan.roles).filter(([role]) => roles.has(role)).map(([role, r]) => [role, r.instance_type]));
+        const types = Object.fromEntries(Object.entries(plan.roles).filter(([role]) => roles.has(role)).map(([role, r]) => [role, r.instance_type]));
         const zones = await ask("zone offerings", async () => ({ zones: await client.zones(), offerings: await client.offerings([...new Set(Object.values(types))]) }),
             "allow ec2:DescribeAvailabilityZones and ec2:DescribeInstanceTypeOfferings");
         if (zones.failed) checks.push(zones.failed);
