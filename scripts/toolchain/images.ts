@@ -10,8 +10,11 @@ import { imageArgv, imageRecordPath, imageRoot, parseHaproxyVersions, type Image
 import { aptLine, LiveStep, runLines, type Typical } from "./progress.ts";
 import { paths } from "./toolchain.ts";
 
-/** Measured on this machine kind (2 cores shared, Debian mirror): see docs/results/tls-stacks.md. */
-export const TYPICAL_IMAGE_BUILD: Typical = { seconds: 240, when: "cold, 2 cores shared" };
+/**
+ * Measured on this machine kind (2 cores shared, the machine's Debian mirror), 2026-12-07 at load
+ * 8–13: debian-13 56 s (193 MiB), debian-12 52 s (165 MiB); see docs/results/tls-stacks.md.
+ */
+export const TYPICAL_IMAGE_BUILD: Typical = { seconds: 60, when: "debootstrap + apt, 2 cores shared" };
 
 export function imagesRoot(): string {
     return join(paths().cache, "images");
