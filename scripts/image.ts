@@ -1,6 +1,6 @@
 // `lab image`: host images (components/images.ts) in the tool cache.
-//   node scripts/image.ts build debian-13 [debian-12 …]   build each image unless built (debootstrap + apt)
-//   node scripts/image.ts list                             what is built: HAProxy, TLS library, size, build time
+//   lab image build debian-13 [debian-12 …]   build each image unless built (debootstrap + apt; source builds: see components/images.ts)
+//   lab image list                              what is built: HAProxy, TLS library, size, build time
 import { IMAGES } from "../components/images.ts";
 import { checkImageName, ensureImage, imagesRoot, readImageRecord } from "./toolchain/images.ts";
 import { LiveStep } from "./toolchain/progress.ts";
@@ -22,8 +22,8 @@ export async function imageCommand(args: string[]): Promise<number> {
     if (verb === "list") {
         for (const n of IMAGES.filter((i) => i !== "machine")) {
             const r = readImageRecord(n);
-            console.log(r ? `${n.padEnd(10)} HAProxy ${r.haproxy}, ${r.tlsLibrary}; ${(r.sizeBytes / 2 ** 20).toFixed(0)} MiB, built in ${r.buildSeconds} s at ${r.builtAt}`
-                : `${n.padEnd(10)} not built (lab image build ${n})`);
+            console.log(r ? `${n.padEnd(18)} HAProxy ${r.haproxy}, ${r.tlsLibrary}; ${(r.sizeBytes / 2 ** 20).toFixed(0)} MiB, built in ${r.buildSeconds} s at ${r.builtAt}`
+                : `${n.padEnd(18)} not built (lab image build ${n})`);
         }
         console.log(`(in ${imagesRoot()})`);
         return 0;

@@ -78,6 +78,11 @@ const stackOption = () => new Option("-s, --stack <name>", "Pulumi stack").defau
 
 program.command("bootstrap").description("install or build the toolchain into the cache").action(() => bootstrap());
 
+program.command("image").description("host images (c2m:image): build Debian root filesystems into the tool cache, or list them")
+    .argument("<verb>", "build or list").argument("[names...]", "images to build (debian-12, debian-13, debian-12-emu, debian-13-wolfssl)")
+    .addHelpText("after", "\nExamples:\n  lab image build debian-13\n  lab image list")
+    .action(async (verb: string, names: string[]) => { process.exitCode = await (await import("./image.ts")).imageCommand([verb, ...names]); });
+
 program.command("doctor").description("show each tool, its version and origin, and what is missing")
     .action(async () => { if (!(await (await import("./doctor.ts")).doctor())) process.exitCode = 1; });
 
