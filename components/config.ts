@@ -4,7 +4,7 @@ import { z } from "zod";
 import { hasHostBits, readCidr } from "./platform/addressPlan.ts";
 import { MAX_TTL_HOURS } from "./platform/labTags.ts";
 import { parseCpuList } from "./cpuList.ts";
-import { IMAGE_ROLES, IMAGES, imageOf, SOURCE_BUILT_IMAGES } from "./images.ts";
+import { IMAGE_ROLES, IMAGES } from "./images.ts";
 
 const port = z.number().int().min(1).max(65535);
 const count = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -212,12 +212,6 @@ export const LabConfigSchema = z.strictObject({
     local: local.prefault({}),
     aws: aws.prefault({}),
     metrics: metrics.optional(),
-}).superRefine((c, ctx) => {
-    // An image whose HAProxy the rig builds from source exists only in the local tool cache.
-    const built = IMAGE_ROLES.map((r) => imageOf(c.image, r)).filter((i) => (SOURCE_BUILT_IMAGES as readonly string[]).includes(i));
-    if (c.platform === "aws" && built.length > 0) {
-        ctx.addIssue({ code: "custom", path: ["image"], message: `${built[0]} is built from source into the local tool cache; EC2 runs Debian's own AMIs: machine, debian-12 or debian-13` });
-    }
 });
 
 export const METRICS_DEFAULTS = metrics.parse({});

@@ -140,24 +140,29 @@ async function aptInRoot(root: string, pkgs: string[], live: LiveStep): Promise<
  * that binary as /usr/sbin/haproxy and the libraries it links installed. The compiler's last lines
  * are kept in <name>.failed.txt when the build fails (why a TLS library cannot be used).
  */
-async function buildFromSource(spec: ImageSpec, tmp: string, mirrors: { archive: string }, live: LiveStep): Promise<Record<string, string>> {
+async function buildFromSource(spec: ImageSpec, tmp: string, mirrors: { archive: string; security?: string }, live: LiveStep): Promise<Record<string, string>> {
     const src = spec.source!;
     const base = await ensureImage(src.base, new LiveStep(`image ${src.base} (base of ${spec.name})`, TYPICAL_IMAGE_BUILD));
     const baseRoot = imageRoot(imagesRoot(), src.base);
     const out = join(tmp, "out");
     mkdirSync(out, { recursive: true });
-    const checkOld = src.base === "debian-12"
-        // Evidence for the note: whether Debian 12's own HAProxy source (2.6) knows the option at all.
-        ? [`echo "deb-src ${mirrors.archive} bookworm main" >> /etc/apt/sources.list.d/c2m-src.list`] : [];
+    // deb-src lines of a release, its updates and its security archive: the newest source is the one
+    // that release's own image runs (a superseded version's files are gone from the archive).
+    const srcLines = (suite: ImageSpec["suite"]) => imageSources({ ...spec, suite }, mirrors).trim().split("\n")
+        .map((l) => `'${l.replace(/^deb /, "deb-src ")}'`).join(" ");
+    // Evidence for the note: whether Debian 12's own HAProxy source (2.6) knows the option at all.
+    const checkOld = src.base === "debian-12" ? [`printf '%s\\n' ${srcLines("bookworm")} >> /etc/apt/sources.list.d/c2m-src.list`] : [];
     const script = [
         "set -eu", "export DEBIAN_FRONTEND=noninteractive",
-        `echo "deb-src ${mirrors.archive} ${src.suite} main" > /etc/apt/sources.list.d/c2m-src.list`, ...checkOld,
+        `printf '%s\\n' ${srcLines(src.suite)} > /etc/apt/sources.list.d/c2m-src.list`, ...checkOld,
         "apt-get update -q",
         `apt-get install -y -q --no-install-recommends build-essential dpkg-dev libpcre2-dev ${src.buildDeps.join(" ")}`,
         "mkdir -p /build && cd /build",
-        `apt-get source -q haproxy/${src.suite}`,
+        // The newest version the sources offer (the release's security or updates archive when there is one).
+        "apt-get source -q haproxy",
         ...(src.base === "debian-12" ? [
-            "mkdir -p /build/old && cd /build/old && apt-get source -q --download-only haproxy/bookworm",
+            // Only its upstream tarball is needed (a superseded Debian revision's other files may be gone).
+            "mkdir -p /build/old && cd /build/old && { apt-get source -q --download-only haproxy/bookworm || true; }",
             `tar -xOf haproxy_*.orig.tar.gz --wildcards '*/Makefile' | grep -c USE_PTHREAD_EMULATION > ${out}/old-source-knows-option.txt || true`,
             "cd /build",
         ] : []),

@@ -11,7 +11,7 @@ import type { Role } from "../../types.ts";
 import { ADDRESSES_PER_HOST, MAX_HOSTS } from "./addressPlan.ts";
 import { EPHEMERAL_PORTS, portsOpenToReturnTraffic } from "./trafficRules.ts";
 import { HAPROXY_LOG_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../../render/metrics.ts";
-import { imageOf, type ImageName } from "../../images.ts";
+import { imageOf, SOURCE_BUILT_IMAGES, type ImageName } from "../../images.ts";
 import { DEBIAN_RELEASE, debianReleaseOf } from "./image.ts";
 
 /**
@@ -115,6 +115,9 @@ export function awsSettings(stack: string, config: LabConfig, capacity: Capacity
         problems.push(`c2m:aws.ami: pins every instance to ${aws.ami}, but c2m:image asks ${otherRelease.map(([r, i]) => `${r} ${i}`).join(", ")}: ` +
             "remove c2m:aws.ami (each image's AMI is then read from Debian's parameter and kept), or c2m:image");
     }
+    // An image whose HAProxy the rig builds from source exists only in the local tool cache.
+    const built = Object.values(images).filter((i) => (SOURCE_BUILT_IMAGES as readonly string[]).includes(i));
+    if (built.length) problems.push(`c2m:image: ${built[0]} is built from source into the local tool cache; EC2 runs Debian's own AMIs: machine, debian-12 or debian-13`);
     const plan = planTier(plannerInput(stack, config, capacity));
     problems.push(...plan.problems.filter((p) => p.kind === "budget").map(problemText));
     if (problems.length > 0) throw new ConfigError(problems);
