@@ -8,13 +8,12 @@
 // Stack image13 on 198.18.113.0/24; runs go to a temporary directory. Needs root and the toolchain.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { labEnv, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import * as stackOps from "../../scripts/stack.ts";
-import { outputs, teardownStack } from "../../scripts/stack.ts";
+import { outputs, teardownStack, writeGeneratedStack } from "../../scripts/stack.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { SshSession } from "../../scripts/lib/ssh.ts";
 import { ensureImage } from "../../scripts/toolchain/images.ts";
@@ -32,11 +31,7 @@ function writeStackConfig(): void {
     doc.config["c2m:hosts"] = { haproxy: 1, backends: 1, clients: 1, metrics: 0 };
     doc.config["c2m:backend"] = { serversPerHost: 1 };
     doc.config["c2m:image"] = "debian-13";
-    const text = YAML.stringify(doc);
-    // Generated stacks live in the tool cache where the rig has that (writeGeneratedStack); else beside Pulumi.yaml.
-    const write = (stackOps as Record<string, unknown>).writeGeneratedStack as ((s: string, t: string) => string) | undefined;
-    if (write) stackFile = write(STACK, text);
-    else { stackFile = join(REPO_ROOT, `Pulumi.${STACK}.yaml`); writeFileSync(stackFile, text); }
+    stackFile = writeGeneratedStack(STACK, YAML.stringify(doc)); // generated: in the cache, never the checkout
 }
 
 before(async () => {
