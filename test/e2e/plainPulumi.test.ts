@@ -28,15 +28,18 @@ const MINUTE = 60_000;
 const runsDir = mkdtempSync(join(tmpdir(), "c2m-plain-runs-"));
 let ours = false;
 
-/** The checkout's top level as far as Pulumi and the lab could touch it: each Pulumi*.yaml with its hash, and whether .pulumi or runs exist. */
+/**
+ * The checkout's top level as far as Pulumi could touch it: each Pulumi*.yaml with its hash, and
+ * whether .pulumi exists. (runs/ is the runs directory, ignored by git: other test files may write it meanwhile.)
+ */
 function topLevel(): Record<string, string> {
-    const entries = readdirSync(REPO_ROOT).filter((f) => /^Pulumi\..*yaml$/.test(f) || f === ".pulumi" || f === "runs");
+    const entries = readdirSync(REPO_ROOT).filter((f) => /^Pulumi\..*yaml$/.test(f) || f === ".pulumi");
     return Object.fromEntries(entries.sort().map((f) => [f, /\.yaml$/.test(f)
         ? createHash("sha256").update(readFileSync(join(REPO_ROOT, f))).digest("hex") : "present"]));
 }
 
 /** git's view of the committed stack files (modified, added, removed, ignored). */
-const gitStatus = () => spawnSync("git", ["status", "--porcelain", "--ignored", "--", "Pulumi.*", ".pulumi", "runs"], { cwd: REPO_ROOT, encoding: "utf8" }).stdout;
+const gitStatus = () => spawnSync("git", ["status", "--porcelain", "--ignored", "--", "Pulumi.*", ".pulumi"], { cwd: REPO_ROOT, encoding: "utf8" }).stdout;
 
 async function lab(args: string[]): Promise<{ code: number | null; out: string }> {
     const r = startLab(args, runsDir);
