@@ -7,6 +7,8 @@ import { planCapacity, type CapacityPlan } from "../components/plan/capacity.ts"
 import { formatPlan, planTier, refuseImpossible, sourceIpsNeeded, type Plan } from "../components/plan/planner.ts";
 import { plannerInput } from "../components/platform/aws/settings.ts";
 import { REPO_ROOT } from "./toolchain/toolchain.ts";
+import { imageOf } from "../components/images.ts";
+import { costsForImage, imagesByHeadroom } from "../components/plan/imageCosts.ts";
 
 export interface PlanOptions {
     conns?: number;
@@ -28,6 +30,8 @@ export function readTierConfig(stack: string, root = REPO_ROOT): LabConfig {
 export function planStack(stack: string, config: LabConfig, o: PlanOptions = {}, capacity?: CapacityPlan): Plan {
     const input = plannerInput(stack, config, capacity ?? planCapacity(config), { conns: o.conns, tlsShare: o.tlsShare, clients: o.clients });
     // A new target re-derives the addresses per client unless the stack or the flag fixes them.
+    // The LB's TLS term is its image's own (components/plan/imageCosts.ts); an unmeasured image keeps costs.ts's.
+    input.costs = costsForImage(imageOf(config.image, "haproxy"), config.haproxy.tls.maxVersion) ?? input.costs;
     if (o.sourceIps !== undefined) input.sourceIpsPerClient = o.sourceIps;
     else if (config.aws.secondaryIpsPerClient === undefined && (o.conns !== undefined || o.clients !== undefined)) {
         input.sourceIpsPerClient = sourceIpsNeeded(Math.ceil(input.conns / input.clients));
@@ -49,6 +53,14 @@ export function seedTierHeadroom(o: Pick<PlanOptions, "conns" | "tlsShare"> = {}
     return [`seed tiers, same model${o.conns === undefined ? "" : ` at ${o.conns} connections`}:`, ...rows].join("\n");
 }
 
+/** The measured images on this tier's LB, most headroom first, and which one the stack runs (c2m:image). */
+export function formatImageHeadroom(image: string, ranked: ReturnType<typeof imagesByHeadroom>): string {
+    return [`LB headroom by image (c2m:image; this stack: ${image}; docs/results/tls-stacks.md):`,
+        ...ranked.map((r) => `  ${r.image.padEnd(18)} ${r.stack}: ${r.headroom.per_conn_kb} KB per connection, holds ~${r.headroom.conns_that_fit}, ` +
+            `${r.headroom.headroom_pct} % to spare; ${r.handshakes_per_core_s} handshakes/s per core`),
+        `  most headroom: ${ranked[0]?.image ?? "none measured"}`].join("\n");
+}
+
 /** Exit code of `lab plan` for a target no supported tier could serve (refused in one line, nothing planned). */
 export const IMPOSSIBLE_EXIT_CODE = 2;
 
@@ -62,7 +74,10 @@ export function plan(stack: string, o: PlanOptions = {}): number {
     }
     const result = planStack(stack, config, o, capacity);
     if (!platform.pricedByPlanner) console.log(`(stack ${stack} is ${platform.name}: planned as if on AWS with its c2m:aws settings)`);
-    if (!o.json) console.log(`${formatPlan(result)}\n${seedTierHeadroom({ conns: o.conns, tlsShare: o.tlsShare })}`);
-    console.log(JSON.stringify(result));
+    const image = imageOf(config.image, "haproxy");
+    const ranked = imagesByHeadroom(result.lb_headroom.target, result.tls_share, result.lb_usable_gb, result.tls_certificate, config.haproxy.tls.maxVersion);
+    if (!o.json) console.log(`${formatPlan(result)}\n${seedTierHeadroom({ conns: o.conns, tlsShare: o.tlsShare })}\n${formatImageHeadroom(image, ranked)}`);
+    console.log(JSON.stringify({ ...result, image, images_by_headroom: ranked.map((r) => ({ image: r.image, stack: r.stack, headroom_pct: r.headroom.headroom_pct,
+        conns_that_fit: r.headroom.conns_that_fit, per_conn_kb: r.headroom.per_conn_kb, handshakes_per_core_s: r.handshakes_per_core_s })) }));
     return result.fits ? 0 : 1;
 }

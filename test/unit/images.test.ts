@@ -196,3 +196,18 @@ test("the planner's TLS term is the image's own; images rank by the LB headroom 
     const kb = (i: string) => IMAGE_TLS_TERMS[i as "debian-13"]!.haproxyTlsKB;
     assert.ok(kb(ranked[0].image) <= kb(ranked.at(-1)!.image), "the leanest TLS state leaves the most headroom");
 });
+
+test("lab plan uses the stack's image for the LB's TLS term and ranks the images for the tier", async () => {
+    const { planStack, readTierConfig, formatImageHeadroom } = await import("../../scripts/plan.ts");
+    const { imagesByHeadroom, IMAGE_TLS_TERMS } = await import("../../components/plan/imageCosts.ts");
+    const config = readTierConfig("aws-16c30g");
+    const base = planStack("aws-16c30g", { ...config, image: "machine" }, { tlsShare: 1 });
+    const d13 = planStack("aws-16c30g", { ...config, image: "debian-13" }, { tlsShare: 1 });
+    assert.equal(Math.round((d13.lb_headroom.per_conn_kb - base.lb_headroom.per_conn_kb) * 10) / 10,
+        Math.round((IMAGE_TLS_TERMS["debian-13"]!.haproxyTlsKB - IMAGE_TLS_TERMS.machine!.haproxyTlsKB) * 10) / 10, "the image's TLS term, nothing else");
+    assert.ok(d13.lb_headroom.conns_that_fit < base.lb_headroom.conns_that_fit);
+    const ranked = imagesByHeadroom(base.lb_headroom.target, 1, base.lb_usable_gb);
+    const text = formatImageHeadroom("debian-13", ranked);
+    assert.match(text, /this stack: debian-13/);
+    assert.match(text, new RegExp(`most headroom: ${ranked[0].image}$`));
+});
