@@ -9,6 +9,9 @@ import { plannerInput } from "../components/platform/aws/settings.ts";
 import { REPO_ROOT } from "./toolchain/toolchain.ts";
 import { imageOf } from "../components/images.ts";
 import { costsForImage, imagesByHeadroom } from "../components/plan/imageCosts.ts";
+import { availableParallelism, totalmem } from "node:os";
+import { attackSettings } from "../components/render/attack.ts";
+import { formatLocalTierPlan, planLocalTier, type LocalTierPlan } from "../components/plan/localTier.ts";
 
 export interface PlanOptions {
     conns?: number;
@@ -64,9 +67,30 @@ export function formatImageHeadroom(image: string, ranked: ReturnType<typeof ima
 /** Exit code of `lab plan` for a target no supported tier could serve (refused in one line, nothing planned). */
 export const IMPOSSIBLE_EXIT_CODE = 2;
 
+/**
+ * A local stack planned against its own host limits (the LB's cgroup memory and CPU), with the
+ * machine's limits as lab up applies them (the fd ceiling sets HAProxy's process count); the ramp is
+ * the stack's attack (rate per client × clients).
+ */
+export function planLocalStack(stack: string, config: LabConfig, processes: number, o: { conns?: number } = {}): LocalTierPlan {
+    const settings = attackSettings(config.attack);
+    return planLocalTier(stack, config, {
+        processes, rampPerS: settings.rate * config.hosts.clients, machineCpus: availableParallelism(),
+        machineMemoryBytes: config.local.memoryBytes ?? totalmem(), target: o.conns,
+    });
+}
+
 /** Prints the plan; returns the exit code (1 when the tier cannot hold the target, 2 when no tier could: one line, no plan). */
 export function plan(stack: string, o: PlanOptions = {}): number {
     const { config, capacity, platform } = loadTier(stack);
+    if (!platform.pricedByPlanner) {
+        // Local: its own limits, not an instance type. The process count is the one lab up would run.
+        const withMachine = loadConfig(stack, readConfigFile(REPO_ROOT, stack));
+        const local = planLocalStack(stack, withMachine.config, withMachine.capacity.haproxy.processes, { conns: o.conns });
+        if (!o.json) console.log(formatLocalTierPlan(local));
+        console.log(JSON.stringify(local));
+        return local.verdict === "holds" ? 0 : 1;
+    }
     const refused = refuseImpossible(o.conns ?? config.plan.connections, o.tlsShare ?? config.plan.tlsShare);
     if (refused) {
         process.stderr.write(`lab plan: ${refused}\n`);
