@@ -26,11 +26,23 @@ import { describeAllowances, diffAllowances, parseAllowanceCounters, type Allowa
 import { PARTIAL_EXIT_CODE } from "./lib/exitCodes.ts";
 import { startHostSampling, type HostSampling } from "./lib/hostSampling.ts";
 import { repeatWithoutOverlap, type Repeating } from "./lib/repeat.ts";
+import { attackPhase, formatProgress, liveCounts } from "./analysis/attackProgress.ts";
+import { describeMemory, memoryVerdict } from "./analysis/memoryVerdict.ts";
+import { PER_CONNECTION_COSTS, roleKBPerConnection } from "../components/plan/costs.ts";
+import type { LedgerRow } from "../components/records/ledgerRow.ts";
 
 export type AttackOverrides = Partial<Omit<LabConfig["attack"], "preset">> & { preset?: LabConfig["attack"]["preset"] };
 
-/** The run as written to runs/<id>/run.json, and where that directory is. */
-export type AttackResult = RunRecord & { dir: string };
+/** The run as written to runs/<id>/run.json, where that directory is, and its ledger row (its verdict) when it was recorded. */
+export type AttackResult = RunRecord & { dir: string; row?: LedgerRow };
+
+/** Kernel-log lines of OOM kills of HAProxy on a host with a kernel of its own (EC2): counted before and after a run, as bench:oom reads it. */
+export const KERNEL_OOM_COUNT_SCRIPT = "(dmesg 2>/dev/null || journalctl -k -q --no-pager 2>/dev/null) | grep -cE 'Killed process [0-9]+ \\(haproxy\\)' || true";
+
+/** Share of an attack's connections through TLS: its frontends, loaded alike. */
+export function attackTlsShare(frontends: readonly string[]): number {
+    return frontends.filter((f) => f === "tls").length / frontends.length;
+}
 
 /** How an error names each override: its `lab attack` flag (hold and body size have none). */
 const OVERRIDE_FLAGS: Record<keyof AttackOverrides, string> = {
@@ -65,17 +77,6 @@ function checkTargets(out: StackOutputs): void {
         const host = new URL(url).hostname;
         if (!isLabTarget(host)) throw new Error(`refusing to attack ${url}: ${host} is outside the lab range 198.18.0.0/15`);
     }
-}
-
-function progressLine(startedMs: number, durationS: number, stats: StatsRow[] | Error): string {
-    const elapsed = (Date.now() - startedMs) / 1000;
-    const eta = Math.max(0, durationS - elapsed);
-    const head = `attack: ${elapsed.toFixed(0)}s elapsed, ~${eta.toFixed(0)}s left`;
-    // Never a `?`: an unreadable page says why, and the next tick reads it again.
-    if (stats instanceof Error) return `${head}, haproxy statistics unread (${stats.message.replace(/\s+/g, " ").slice(0, 160)}), retrying in 5 s`;
-    const conns = Object.values(FRONTEND_NAMES).map((f) => frontendCounters(stats, f)?.current ?? 0).reduce((a, b) => a + b, 0);
-    const total = Object.values(FRONTEND_NAMES).map((f) => frontendCounters(stats, f)?.sessionsTotal ?? 0).reduce((a, b) => a + b, 0);
-    return `${head}, haproxy conns now ${conns}, sessions total ${total}`;
 }
 
 export interface AttackControl {
@@ -141,12 +142,54 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         const sampler = platformFor(out.labConfig).hostSampler;
         sampling = sampler && startHostSampling(sampler, { stack, hosts: out.inventory.map((h) => ({ name: h.name, role: h.role })), durationS: settings.durationS });
         const t0 = Date.now();
-        ticker = o.progress === false ? undefined : repeatWithoutOverlap(5000, async () => {
+        // Where the LB has a kernel of its own (no host sampler), OOM kills are read from its kernel log, before and after.
+        const kernelLogBefore = !sampler && lb ? await readKernelOomCount(ssh, target(lb.name)) : undefined;
+        const frontendNames = Object.values(FRONTEND_NAMES);
+        const live = { heldPeak: 0, acceptedPeak: 0, down: [] as string[], dead: undefined as string | undefined, vegetaDone: false, rampEnd: undefined as RunRecord["rampEnd"] };
+        const lbEvents: NonNullable<RunRecord["lbEvents"]> = [];
+        const event = (what: string) => {
+            const tS = Math.round((Date.now() - t0) / 100) / 10;
+            lbEvents.push({ tS, event: what });
+            process.stderr.write(`attack: at ${tS}s ${what}\n`);
+        };
+        const lbOomKills = (): number | undefined => {
+            if (!sampler || !lb) return undefined;
+            try { return sampler.read(stack, lb.name).sample.oomKills; } catch { return undefined; }
+        };
+        const oomBase = lbOomKills();
+        const tick = async () => {
             const stats = await fetchStats(http, out.vips.stats).catch((err: Error) => err);
-            process.stderr.write(`${progressLine(t0, settings.durationS, stats)}\n`);
-        });
+            const elapsedS = (Date.now() - t0) / 1000;
+            const { phase, leftS } = attackPhase(elapsedS, { durationS: settings.durationS, holdS: settings.holdMs / 1000, timeoutS: settings.timeoutS, vegetaDone: live.vegetaDone });
+            if (stats instanceof Error) {
+                // A dead LB is said at once: an OOM kill counted in its cgroup, or in its kernel log.
+                if (!live.dead) {
+                    const kills = lbOomKills();
+                    const logKills = kernelLogBefore !== undefined ? await readKernelOomCount(ssh, target(lb!.name)) : undefined;
+                    if (kills !== undefined && oomBase !== undefined && kills > oomBase) live.dead = `HAProxy OOM-killed (${kills - oomBase} kill(s) in its cgroup)`;
+                    else if (typeof logKills === "number" && typeof kernelLogBefore === "number" && logKills > kernelLogBefore) live.dead = `HAProxy OOM-killed (${logKills - kernelLogBefore} in the LB's kernel log)`;
+                    if (live.dead) event(`LB DEAD: ${live.dead}`);
+                }
+                if (o.progress !== false) process.stderr.write(`${formatProgress({ phase, leftS, elapsedS, unread: stats.message, dead: live.dead })}\n`);
+                return;
+            }
+            const counts = liveCounts(stats, frontendNames, BACKEND_NAME);
+            if (phase !== "ramp" && !live.rampEnd) live.rampEnd = { tS: Math.round(elapsedS * 10) / 10, held: counts.held, accepted: counts.accepted, sessions: counts.sessions };
+            if (counts.held > live.heldPeak) live.heldPeak = counts.held;
+            if (counts.accepted > live.acceptedPeak) live.acceptedPeak = counts.accepted;
+            const down = downServers(stats, BACKEND_NAME);
+            if (down.join(",") !== live.down.join(",")) {
+                const back = live.down.filter((d) => !down.includes(d));
+                event(`${down.length ? `servers DOWN in HAProxy: ${down.join(", ")}` : "every server UP again"}${back.length && down.length ? ` (back UP: ${back.join(", ")})` : ""}`);
+                live.down = down;
+            }
+            if (o.progress !== false) process.stderr.write(`${formatProgress({ phase, leftS, elapsedS, counts, dead: live.dead })}\n`);
+        };
+        ticker = repeatWithoutOverlap(5000, tick);
         o.onVegeta?.(signalVegeta);
         const runs = await Promise.all(plan.map((p) => ssh.run(target(p.client), vegetaCommandLine(settings, p), { timeoutMs: limitMs })));
+        live.vegetaDone = true;
+        if (o.progress !== false) process.stderr.write(`attack collect: vegeta ended after ${((Date.now() - t0) / 1000).toFixed(0)}s; pulling results back\n`);
         // Not awaited: a read under way ends on its own, and no new one queues ahead of the final reads.
         void ticker?.stop();
         ticker = undefined;
@@ -182,6 +225,14 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         const summary = await vegetaReport(files.map((f) => f.path), join(dir, "report"));
         writeFileSync(join(dir, "haproxy-stats-before.csv"), toCsv(statsBefore));
         writeFileSync(join(dir, "haproxy-stats-after.csv"), toCsv(statsAfter));
+        const kernelLogAfter = kernelLogBefore !== undefined ? await readKernelOomCount(ssh, target(lb!.name)) : undefined;
+        const memory = lb ? memoryVerdict({
+            host: lb.name, hostSamples,
+            kernelLogKills: typeof kernelLogBefore === "number" && typeof kernelLogAfter === "number" ? kernelLogAfter - kernelLogBefore
+                : kernelLogBefore !== undefined ? "unknown" : undefined,
+            heldPeak: live.heldPeak, acceptedPeak: live.acceptedPeak,
+            kbPerConnPredicted: roleKBPerConnection("haproxy", attackTlsShare(settings.frontends), PER_CONNECTION_COSTS, sampler ? "cgroup" : "machine"),
+        }) : undefined;
         const run: RunRecord = {
             runId, stack, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), interrupted, settings,
             processes: plan.map(({ client, frontend, laddr, ratePerSecond, connections }) => ({ client, frontend, laddr, ratePerSecond, connections })),
@@ -192,10 +243,13 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
             ...(settings.frontends.includes("tls") ? { certificate: labCertificate(out.labConfig.haproxy.tls) } : {}),
             allowances,
             ...(hostSamples ? { hostSamples } : {}),
+            ...(memory ? { memory } : {}),
+            lbEvents,
+            ...(live.rampEnd ? { rampEnd: live.rampEnd } : {}),
         };
         writeRecord(join(dir, "run.json"), RunRecordSchema, run);
-        await recordRun(dir, run, out); // timeline.json, server metrics, and the run's row in runs/ledger.jsonl
-        return { ...run, dir };
+        const row = await recordRun(dir, run, out); // timeline.json, server metrics, and the run's row in runs/ledger.jsonl
+        return { ...run, dir, ...(row ? { row } : {}) };
     } finally {
         process.off("SIGINT", onSigint);
         process.off("SIGTERM", onSigint);
@@ -210,6 +264,13 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
 /** Backend servers HAProxy had taken out when the run ended; "unknown" when its statistics could not be read (not [], which says none was down). */
 export function serversDownAfter(stats: StatsRow[] | Error): RunRecord["serversDown"] {
     return stats instanceof Error ? "unknown" : downServers(stats, BACKEND_NAME);
+}
+
+/** HAProxy OOM kills in a host's kernel log so far; "unknown" when the log could not be read. */
+async function readKernelOomCount(ssh: SshSession, host: SshTarget): Promise<number | "unknown"> {
+    const r = await ssh.run(host, KERNEL_OOM_COUNT_SCRIPT, { timeoutMs: 20_000 }).catch(() => undefined);
+    const n = r && r.code === 0 ? Number(r.stdout.trim()) : NaN;
+    return Number.isInteger(n) ? n : "unknown";
 }
 
 /** Each host's allowance counters (the platform's script over SSH); a host that does not answer is left out, so it shows as unreadable. */
@@ -276,6 +337,9 @@ async function hostVersions(ssh: SshSession, hosts: { name: string; ssh: SshTarg
         [h.name, parseHostVersions(await ssh.check(h.ssh, HOST_VERSIONS_SCRIPT, 20_000).catch(() => ""))] as const)));
 }
 
+/** `lab attack`'s exit status when the run's verdict is fail (errors, an OOM kill, no results). */
+export const FAILED_VERDICT_EXIT_CODE = 1;
+
 /** `lab attack`'s exit status when part of the attack failed and --allow-partial was not given. */
 export { PARTIAL_EXIT_CODE };
 
@@ -284,10 +348,14 @@ export { PARTIAL_EXIT_CODE };
  * when a vegeta process failed or its results were not collected (the run is recorded all the
  * same), unless the operator allowed a partial run; 0 otherwise. `message` says why, for stderr.
  */
-export function attackExit(r: Pick<AttackResult, "interrupted" | "failedProcesses" | "processes"> & { dir?: string },
+export function attackExit(r: Pick<AttackResult, "interrupted" | "failedProcesses" | "processes"> & { dir?: string; row?: Pick<LedgerRow, "verdict" | "why"> },
     o: { allowPartial?: boolean } = {}): { code: number; message?: string } {
     if (r.interrupted) return { code: 130 };
-    if (r.failedProcesses.length === 0) return { code: 0 };
+    if (r.failedProcesses.length === 0) {
+        // A failed verdict (errors over the limit, an OOM kill, no results) is a failed command.
+        if (r.row?.verdict === "fail") return { code: FAILED_VERDICT_EXIT_CODE, message: `verdict fail: ${r.row.why}${r.dir ? ` (run in ${r.dir})` : ""}` };
+        return { code: 0 };
+    }
     const parts = r.failedProcesses.map((f) => `${f.client}/${f.frontend}/${f.laddr}`).join(", ");
     const what = `${r.failedProcesses.length} of ${r.processes.length} vegeta processes failed or lost their results (${parts})`;
     if (o.allowPartial) return { code: 0, message: `partial run accepted (--allow-partial): ${what}` };
@@ -309,5 +377,8 @@ export function formatSummary(r: AttackResult): string {
         ...(r.serversDown === "unknown" ? ["servers down in HAProxy at the end: unknown (its statistics could not be read after the run)"]
             : r.serversDown?.length ? [`DOWN in HAProxy at the end: ${r.serversDown.join(", ")}`] : []),
         ...(r.allowances ? describeAllowances(r.allowances) : []),
+        ...(r.memory ? [`memory: ${describeMemory(r.memory)}`] : []),
+        ...(r.lbEvents ?? []).map((e) => `at ${e.tS}s: ${e.event}`),
+        ...(r.row ? [`verdict: ${r.row.verdict}: ${r.row.why}`] : []),
     ].join("\n");
 }

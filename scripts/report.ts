@@ -3,6 +3,7 @@
 // when recorded, server metrics and each host's own memory and CPU (run.json hostSamples); then
 // HAProxy's request timers, the merged vegeta report, the exact config, versions and stack.
 // A tipping search (runs/tipping-*) gets tipping.html.
+import { describeMemory } from "./analysis/memoryVerdict.ts";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import YAML from "yaml";
@@ -109,6 +110,8 @@ export function runFacts(run: RunRecord, row: LedgerRow, timeline: Pick<Timeline
         ["peak requests in flight (clients)", String(timeline.peakInFlight)],
         ["servers down in HAProxy at the end", run.serversDown === "unknown" ? "unknown (HAProxy's statistics could not be read after the run)"
             : run.serversDown.length ? run.serversDown.join(", ") : "none"],
+        ...(run.memory ? [["LB memory", describeMemory(run.memory)] as [string, string]] : []),
+        ...(run.lbEvents?.length ? [["LB events", run.lbEvents.map((e) => `${e.tS}s ${e.event}`).join("; ")] as [string, string]] : []),
         ...(row.unknown?.length ? [["unknown (could not be read)", row.unknown.join("; ")] as [string, string]] : []),
         ...extra,
     ];

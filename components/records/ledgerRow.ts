@@ -39,6 +39,13 @@ export const LedgerRowSchema = z.strictObject({
      */
     verdict: z.enum(["pass", "fail", "interrupted", "invalid", "unknown"]),
     why: z.string(),
+    /** The LB's memory (run.json memory): peak and limit, MiB; KB per held connection predicted and measured; headroom %; OOM kills. Absent in older rows. */
+    lbPeakMiB: z.number().nullable().optional(),
+    lbLimitMiB: z.number().nullable().optional(),
+    kbPerConnPredicted: z.number().optional(),
+    kbPerConnMeasured: z.number().nullable().optional(),
+    headroomPct: z.number().nullable().optional(),
+    oomKills: z.union([z.number().int().min(0), z.literal("unknown")]).optional(),
     /** Values of the run that could not be read, each with why (the verdict needs some of them; absent: none, or an older row). */
     unknown: z.array(z.string()).optional(),
 });

@@ -143,6 +143,38 @@ const HostSamplesSchema = z.strictObject({
 });
 export type HostSamples = z.infer<typeof HostSamplesSchema>;
 
+/**
+ * The LB's memory through an attack against its limit and the model (scripts/analysis/memoryVerdict.ts):
+ * its peak, what one held connection cost it against the planner's figure, and OOM kills, counted
+ * as bench:oom counts them (the host's cgroup locally; the kernel log where hosts have their own kernel).
+ */
+export const MemoryVerdictSchema = z.strictObject({
+    host: z.string(),
+    /** The host's memory limit, bytes; null when it has none known (a box: its memory is not sampled). */
+    limitBytes: z.number().positive().nullable(),
+    idleBytes: z.number().min(0).nullable(),
+    peakBytes: z.number().min(0).nullable(),
+    /** Its parts at the peak reading: HAProxy's heaps, kernel objects, socket buffers. */
+    peakAnonBytes: z.number().min(0).nullable(),
+    peakKernelBytes: z.number().min(0).nullable(),
+    peakSocketBytes: z.number().min(0).nullable(),
+    /** End-to-end connections HAProxy held at its most (its backend's current sessions), from its statistics during the run. */
+    heldPeak: z.number().int().min(0),
+    /** The connections it had accepted at its most (its frontends' current sessions: held and waiting). */
+    acceptedPeak: z.number().int().min(0),
+    kbPerConnPredicted: z.number().min(0),
+    /** (peak − idle) / the most sessions at its frontends (held ones, and idle or on their way); null when none, memory not sampled, or the LB was killed. */
+    kbPerConnMeasured: z.number().min(0).nullable(),
+    /** Share of the limit left at the peak, %; null without a limit or a peak. */
+    headroomPct: z.number().nullable(),
+    oomKills: z.union([z.number().int().min(0), z.literal("unknown")]),
+    oomSource: z.enum(["cgroup", "kernel log", "none"]),
+});
+export type MemoryVerdict = z.infer<typeof MemoryVerdictSchema>;
+
+/** Something the run saw happen to the LB while it ran (servers going down or back, HAProxy gone), seconds from the start. */
+const LbEventSchema = z.strictObject({ tS: z.number().min(0), event: z.string() });
+
 export const RunRecordSchema = z.strictObject({
     runId: z.string().min(1),
     stack: z.string().min(1),
@@ -180,5 +212,14 @@ export const RunRecordSchema = z.strictObject({
     /** The platform's allowance counters of every host but the metrics one, before and after; absent in older runs. */
     allowances: AllowancesSchema.optional(),
     hostSamples: HostSamplesSchema.optional(),
+    /** The LB's memory against its limit and the model; absent in older runs. */
+    memory: MemoryVerdictSchema.optional(),
+    /** What happened to the LB as the run went (absent in older runs; [] when nothing did). */
+    lbEvents: z.array(LbEventSchema).optional(),
+    /**
+     * HAProxy's counts at the first reading after the ramp (vegeta's sending) ended: end to end, at its
+     * frontends, and its frontends' sessions so far (TLS: handshakes done). Absent in older runs or when unread.
+     */
+    rampEnd: z.strictObject({ tS: z.number().min(0), held: z.number().int().min(0), accepted: z.number().int().min(0), sessions: z.number().int().min(0) }).optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;

@@ -1,6 +1,7 @@
 // The run ledger (runs/ledger.jsonl): one row per attack, the seed's hand-kept results table
 // ("J'ai maintenu un tableau de tous les résultats"). Building a row, parsing the file and
 // printing lists and comparisons are pure; scripts/ledger.ts does the file I/O.
+import { describeMemory, memoryFails } from "../analysis/memoryVerdict.ts";
 import { PRESET_SETTINGS, type AttackSettings } from "../../components/render/attack.ts";
 import { parseRecord } from "../../components/records/io.ts";
 import { LedgerRowSchema, type LedgerRow } from "../../components/records/ledgerRow.ts";
@@ -52,6 +53,16 @@ export function ledgerRow(run: RunRecord, extra: { preset?: string; platform?: s
         why = `${why}, but whether the platform dropped traffic is unknown: ${!run.allowances ? "no allowance counters recorded"
             : `allowance counters unreadable on ${run.allowances.unreadable.join(", ")}`}`;
     }
+    const m = run.memory;
+    if (m && !run.oom && verdict !== "interrupted") {
+        // Every attack's verdict includes the LB's memory: an OOM kill fails it whatever vegeta saw.
+        if (memoryFails(m)) { verdict = "fail"; why = `${describeMemory(m)}; ${why}`; }
+        else {
+            why = `${why}; ${describeMemory(m)}`;
+            if (m.oomKills === "unknown" && verdict === "pass") verdict = "unknown";
+        }
+    }
+    const mib = (b: number | null) => (b === null ? null : Math.round(b / 2 ** 20 * 10) / 10);
     return {
         id: run.runId, stack: run.stack, tier: tierOf(run.stack, extra.platform), preset: presetLabel(extra.preset, run.settings),
         startedAt: new Date(run.startedAt).toISOString(),
@@ -65,6 +76,8 @@ export function ledgerRow(run: RunRecord, extra: { preset?: string; platform?: s
         p50Ms: ms(s?.latencies["50th"]), p99Ms: ms(s?.latencies["99th"]), maxMs: ms(s?.latencies.max),
         peakConns: extra.peakConns ?? null, peakConnsSource: extra.peakConns === undefined ? "none" : extra.peakConnsSource ?? "vegeta",
         verdict, why,
+        ...(m ? { lbPeakMiB: mib(m.peakBytes), lbLimitMiB: mib(m.limitBytes), kbPerConnPredicted: m.kbPerConnPredicted,
+            kbPerConnMeasured: m.kbPerConnMeasured, headroomPct: m.headroomPct, oomKills: m.oomKills } : {}),
         ...(unknown.length ? { unknown } : {}),
     };
 }
