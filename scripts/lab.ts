@@ -132,6 +132,7 @@ withLoadOptions(program.command("attack").description("run vegeta on every clien
     .addOption(new Option("--cpus <n>", "vegeta -cpus per process").argParser(positiveNumber("--cpus")))
     .addOption(new Option("--connections <n>", "vegeta -connections per client").argParser(positiveNumber("--connections")))
     .option("--allow-partial", `exit 0 even when part of the attack failed (a vegeta process failed or its results were lost); otherwise exit ${PARTIAL_EXIT_CODE}`)
+    .option("--no-report", "do not write the run's report page (runs/<id>/report.html; written by default)")
     .action(async (o) => {
         const overrides: AttackOverrides = {
             preset: o.preset, rate: o.rate, durationS: o.duration, timeoutS: o.timeout, sleepMs: o.sleep,
@@ -140,6 +141,10 @@ withLoadOptions(program.command("attack").description("run vegeta on every clien
         const { attack, attackExit, formatSummary } = await attackOps();
         const result = await attack(o.stack, overrides);
         console.log(formatSummary(result));
+        if (o.report !== false) {
+            const { buildRunReport, reportName } = await reportOps();
+            await buildRunReport(result.dir).then((b) => console.log(reportName(b)), (err: Error) => process.stderr.write(`lab attack: no report page: ${err.message}\n`));
+        }
         const exit = attackExit(result, { allowPartial: o.allowPartial });
         if (exit.message) process.stderr.write(`lab attack: ${exit.message}\n`);
         if (exit.code !== 0) process.exitCode = exit.code;
@@ -202,6 +207,27 @@ Examples:
         console.log(`${run.record.id}: ${done} of ${run.record.cells.length} cells done${run.report ? ` → ${run.report.file}` : ""}`);
         if (run.interrupted) process.exitCode = 130;
         else if (done < run.record.cells.length) process.exitCode = 1;
+    });
+
+program.command("reproduce").description("the seed's experiment on each tier: up, the 2.1M-socket goal (1/N), down; " +
+    "the seed's figure, the planner's and the measured side by side (runs/reproduce-…/reproduce.html); the last line is one JSON object")
+    .option("--tiers <list>", "tier stacks, comma-separated", "local-4c30g,local-16c30g,local-16c64g")
+    .option("--scale <1/N>", "memory, CPU, connections and ramp rate divided by N", "1/16")
+    .option("--hold <s>", "seconds pong holds every request open", positiveNumber("--hold"))
+    .option("--ramp <s>", "seconds of ramp instead of the seed's rate (short CI runs)", positiveNumber("--ramp"))
+    .addHelpText("after", `
+Examples:
+  lab reproduce                                      the three local tiers at 1/16 (~25 min)
+  lab reproduce --tiers local-16c64g --scale 1/256 --hold 5 --ramp 15`)
+    .action(async (o: { tiers: string; scale: string; hold?: number; ramp?: number }) => {
+        const { reproduce, reproduceJsonLine, parseScale, DEFAULT_HOLD_S } = await import("./reproduce.ts");
+        let scale: number;
+        try { scale = parseScale(o.scale); } catch (err) { throw new InvalidArgumentError((err as Error).message); }
+        const run = await reproduce({ tiers: o.tiers.split(",").map((t) => t.trim()).filter(Boolean), scale, holdS: o.hold ?? DEFAULT_HOLD_S, rampS: o.ramp });
+        console.log(`${run.tiers.map((t) => t.verdict).join("\n")}\n→ ${run.page}`);
+        console.log(reproduceJsonLine(run.tiers));
+        if (run.interrupted) process.exitCode = 130;
+        else if (run.residue > 0 || run.tiers.some((t) => t.error)) process.exitCode = 1;
     });
 
 program.command("runs").description("list the run ledger (runs/ledger.jsonl, or $C2M_RUNS_DIR/ledger.jsonl): one row per attack")
