@@ -180,7 +180,10 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
             const down = downServers(stats, BACKEND_NAME);
             if (down.join(",") !== live.down.join(",")) {
                 const back = live.down.filter((d) => !down.includes(d));
-                event(`${down.length ? `servers DOWN in HAProxy: ${down.join(", ")}` : "every server UP again"}${back.length && down.length ? ` (back UP: ${back.join(", ")})` : ""}`);
+                // Each server's last check as HAProxy's processes saw it (L7TOUT: no answer within inter; L4CON: refused; …): why it went down.
+                const why = (name: string) => [...new Set(stats.filter((r) => r.pxname === BACKEND_NAME && r.svname === name && !String(r.status).startsWith("UP"))
+                    .map((r) => `${r.check_status || "?"}${r.check_duration ? ` ${r.check_duration}ms` : ""}`))].join("/");
+                event(`${down.length ? `servers DOWN in HAProxy: ${down.map((d) => `${d} (${why(d)})`).join(", ")}` : "every server UP again"}${back.length && down.length ? ` (back UP: ${back.join(", ")})` : ""}`);
                 live.down = down;
             }
             if (o.progress !== false) process.stderr.write(`${formatProgress({ phase, leftS, elapsedS, counts, dead: live.dead })}\n`);
