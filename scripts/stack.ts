@@ -144,10 +144,21 @@ function fileBackendDir(): string | undefined {
     return url.startsWith("file://") ? url.replace(/^file:\/\//, "").replace(/\?.*$/, "") : undefined;
 }
 
-/** Stacks of this project in the state backend. */
+/**
+ * Stacks of this project in the state backend. A file backend's attributes are rewritten in place,
+ * so a listing that meets one another pulumi is writing at that moment also fails with "EOF": it is
+ * read again (seen in CI with three labs and their pulumis at work).
+ */
 export async function listStacks(): Promise<string[]> {
-    removeTruncatedAttrs();
-    return (await (await workspace()).listStacks()).map((s) => s.name.split("/").pop()!);
+    for (let attempt = 1; ; attempt++) {
+        removeTruncatedAttrs();
+        try {
+            return (await (await workspace()).listStacks()).map((s) => s.name.split("/").pop()!);
+        } catch (err) {
+            if (attempt < 3 && /\bEOF\b/.test(String((err as Error).message))) { await new Promise((r) => setTimeout(r, 1000)); continue; }
+            throw new Error(`pulumi stack ls failed (${failure(err)})`);
+        }
+    }
 }
 
 export async function stackExists(stack: string): Promise<boolean> {
