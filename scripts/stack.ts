@@ -123,17 +123,19 @@ function failure(err: unknown): string {
  * A file backend's state files left by a pulumi killed while writing them, which the API cannot
  * repair (it only runs the CLI, which fails on them): an empty `<stack>.json.attrs` beside a
  * checkpoint makes every later `pulumi stack ls` fail with "EOF". Attributes are JSON, so an empty
- * file is never valid, and the backend reads a missing one as "no attributes": remove it.
+ * file is never valid, and the backend reads a missing one as "no attributes": remove it, wherever
+ * in the backend it is (checkpoints, their backups, locks, history).
  */
 function removeTruncatedAttrs(): void {
     const dir = fileBackendDir();
-    const stacks = dir && join(dir, ".pulumi", "stacks");
-    if (!stacks || !existsSync(stacks)) return;
-    for (const f of readdirSync(stacks, { recursive: true, encoding: "utf8" })) {
-        const file = join(stacks, f);
-        if (f.endsWith(".attrs") && statSync(file).size === 0) {
+    const state = dir && join(dir, ".pulumi");
+    if (!state || !existsSync(state)) return;
+    for (const f of readdirSync(state, { recursive: true, encoding: "utf8" })) {
+        const file = join(state, f);
+        // Another pulumi may remove a file between the listing and this look at it.
+        if (f.endsWith(".attrs") && statSync(file, { throwIfNoEntry: false })?.size === 0) {
             process.stderr.write(`state: removing ${file}, left empty by a pulumi that was killed while writing it\n`);
-            rmSync(file);
+            rmSync(file, { force: true });
         }
     }
 }
