@@ -3,32 +3,12 @@
 // each Pulumi.aws-*.yaml, so a new description with a character AWS refuses fails here.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { readdirSync } from "node:fs";
-import { join } from "node:path";
-import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
+import { AWS_TIERS, tierRun, type TierResource } from "../mocks/tierRuns.ts";
 import { AUTONAME_SUFFIX, AWS_STRING_LIMITS, awsStringProblems, limitProblems } from "../../components/platform/aws/limits.ts";
 
-const TIERS = readdirSync(REPO_ROOT).map((f) => /^Pulumi\.(aws-[\w-]+)\.yaml$/.exec(f)?.[1]).filter((s): s is string => !!s).sort();
-
-type Resource = { type: string; name: string; inputs: Record<string, any> };
-
-function tierResources(stack: string): Promise<Resource[]> {
-    return new Promise((resolve, reject) => {
-        execFile(process.execPath, [join(REPO_ROOT, "test", "mocks", "tierResources.ts"), stack],
-            { cwd: REPO_ROOT, encoding: "utf8", timeout: 180_000, maxBuffer: 256 * 2 ** 20 },
-            (err, stdout, stderr) => (err ? reject(new Error(`${stack}: ${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout).resources)));
-    });
-}
-// Two program runs at a time (the machine has 2 cores), started before the first test.
-const rendered = new Map<string, Promise<Resource[]>>();
-let chain: Promise<unknown>[] = [Promise.resolve(), Promise.resolve()];
-TIERS.forEach((stack, i) => {
-    const p = chain[i % 2].then(() => tierResources(stack));
-    chain[i % 2] = p.catch(() => undefined);
-    p.catch(() => undefined);
-    rendered.set(stack, p);
-});
+const TIERS = AWS_TIERS;
+tierRun(TIERS[0]); // every tier's run starts now, before the first test
+type Resource = TierResource;
 
 describe("AWS string limits: the table", () => {
     test("every limit cites its source", () => {
@@ -66,7 +46,7 @@ describe("AWS string limits: every aws tier's resources", () => {
     test("there are aws tiers to check", () => assert.ok(TIERS.length >= 3, TIERS.join(", ")));
     for (const stack of TIERS) {
         test(`${stack}: every name, description, tag and user data fits AWS's limits`, async () => {
-            const resources = await rendered.get(stack)!;
+            const resources = await tierRun(stack);
             const aws = resources.filter((r) => r.type.startsWith("aws:"));
             // Not vacuous: the tier renders each kind of string the table covers.
             for (const t of ["aws:ec2/securityGroup:SecurityGroup", "aws:ec2/instance:Instance", "aws:iam/role:Role", "aws:scheduler/schedule:Schedule"]) {

@@ -4,16 +4,17 @@
 // cloud-init fails these tests.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { labEnv, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
+import { labEnv } from "../../scripts/toolchain/toolchain.ts";
+import { AWS_TIERS, tierRun } from "../mocks/tierRuns.ts";
 import { olderThan } from "../../scripts/bootstrap.ts";
 import { PINS } from "../../components/pins.ts";
 
 // Every aws tier, the cents-per-hour smoke stack included; each has its metrics host by default.
-const TIERS = ["aws-4c30g", "aws-16c30g", "aws-16c64g", "aws-smoke"];
+const TIERS = AWS_TIERS;
 const ROLES = ["haproxy", "backend", "client", "metrics"];
 const dir = mkdtempSync(join(tmpdir(), "c2m-cloud-init-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,16 +35,15 @@ function schema(name: string, text: string): { valid: boolean; out: string } {
 
 type UserDataByRole = Record<string, { host: string; userData: string }[]>;
 
-/** User data by role of a tier's instances (one process per program run: the program module loads once per process). */
-function tierUserData(stack: string, extra: Record<string, unknown> = {}): Promise<UserDataByRole> {
-    return new Promise((resolve, reject) => {
-        execFile(process.execPath, [join(REPO_ROOT, "test", "unit", "tierUserData.ts"), stack, JSON.stringify(extra)],
-            { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000, maxBuffer: 64 * 2 ** 20 },
-            (err, stdout, stderr) => (err ? reject(new Error(`${stack}: ${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout))));
-    });
+/** User data by role of a tier's instances, from the tier's shared program run (test/mocks/tierRuns.ts). */
+async function tierUserData(stack: string): Promise<UserDataByRole> {
+    const byRole: UserDataByRole = {};
+    for (const i of (await tierRun(stack)).filter((r) => r.type === "aws:ec2/instance:Instance")) {
+        (byRole[String(i.inputs.tags?.["lab:role"])] ??= []).push({ host: i.name, userData: String(i.inputs.userData) });
+    }
+    return byRole;
 }
 
-// The four program runs start at once, before the first test (they are independent processes).
 const rendered: Record<string, Promise<UserDataByRole>> = Object.fromEntries(TIERS.map((stack) => [stack, tierUserData(stack)]));
 // A rejection is reported by the test that awaits it, not as an unhandled one before then.
 for (const p of Object.values(rendered)) p.catch(() => undefined);
