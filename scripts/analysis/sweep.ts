@@ -10,6 +10,28 @@ export type { SweepCell, SweepRecord, SweepValue };
 /** Keys a sweep may not vary: what the lab is (its platform, its address range), not how it is set up. */
 const FIXED_KEYS = ["platform", "local.subnet", "aws.region"];
 
+/**
+ * Named matrices (`lab sweep --recipe <name>`), each a seed question. `cores`: "8 → 16 cores did not
+ * help" and the 3- vs 6-core runs — HAProxy's CPU time at the seed's 3, 6, 8 and 16 cores scaled by the
+ * stack's 1/N (its LB quota over the seed tier's cores), plain against TLS (the CPU cost of TLS per
+ * core count). Run it with the load that tops the smallest out (--rate, --duration, --sleep): a cell's
+ * errors and p99 against its neighbours say whether more cores helped.
+ */
+export const SWEEP_RECIPES = {
+    cores: (scale: number) => [
+        `local.hostLimits.haproxy.cpuQuota=${[3, 6, 8, 16].map((c) => c / scale).join(",")}`,
+        "attack.frontends=plain,tls",
+    ],
+} as const;
+
+/** The --set arguments of a recipe for a stack whose LB runs at 1/`scale` of its seed tier. */
+export function recipeSets(name: string, scale: number): string[] {
+    const recipe = SWEEP_RECIPES[name as keyof typeof SWEEP_RECIPES];
+    if (!recipe) throw new Error(`--recipe ${name}: no such recipe (${Object.keys(SWEEP_RECIPES).join(", ")})`);
+    if (!(scale >= 1)) throw new Error(`--recipe ${name}: the stack's scale 1/${scale} is not 1/N with N ≥ 1`);
+    return recipe(scale);
+}
+
 /** One `--set` value: true/false, a number, a "+"-joined list ("plain+tls"), else the text. */
 export function parseValue(text: string): SweepValue {
     const one = (t: string): string | number | boolean => {

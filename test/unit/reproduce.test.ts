@@ -157,3 +157,20 @@ describe("the verdict on each seed claim", () => {
         assert.match(line.tiers[0].verdict, /not run \(lab up failed\)/);
     });
 });
+
+import { checkCells } from "../../scripts/sweep.ts";
+import { parseSet, recipeSets, sweepCells } from "../../scripts/analysis/sweep.ts";
+describe("the cores recipe (lab sweep --recipe cores)", () => {
+    test("the seed's 3, 6, 8 and 16 cores at the tier's 1/N, plain against TLS, every cell a valid lab", () => {
+        const sets = recipeSets("cores", 16).map(parseSet);
+        assert.deepEqual(sets[0], { key: "local.hostLimits.haproxy.cpuQuota", values: [3 / 16, 6 / 16, 8 / 16, 1] });
+        assert.deepEqual(sets[1].values, [["plain"], ["tls"]]);
+        const cells = sweepCells(sets);
+        assert.equal(cells.length, 8);
+        const config = YAML.parse(readFileSync(join(ROOT, "Pulumi.local-16c64g.yaml"), "utf8")).config;
+        assert.deepEqual(checkCells({ cells, keys: sets, attack: {} }, config), []);
+    });
+    test("an unknown recipe is refused by name", () => {
+        assert.throws(() => recipeSets("threads", 16), /--recipe threads: no such recipe \(cores\)/);
+    });
+});
