@@ -5,12 +5,13 @@
 // (runs/reproduce-<id>/reproduce.html), and one JSON object as the last line of output.
 // A local tier runs as a generated stack (repro-<tier>, settings in the cache; the committed
 // Pulumi.local-*.yaml is read, never written). aws-* tiers (full scale on EC2) are refused for now.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, relative } from "node:path";
 import YAML from "yaml";
 import { DEFAULT_HOLD_S, SEED_TIERS, parseScale, scaleTier, seedClaimVerdict, tierOfStack, type ScaledTier, type SeedTier } from "../components/plan/seedTiers.ts";
 import { HAPROXY_PROCESS_BASE_MIB } from "../components/plan/costs.ts";
+import { parseLabConfig } from "../components/loadConfig.ts";
 import { attack, attackExit, newRunId, type AttackResult } from "./attack.ts";
 import { loadStackConfig, stackConfigFile, teardownStack, up, writeGeneratedStack } from "./stack.ts";
 import { planLocalStack } from "./plan.ts";
@@ -122,11 +123,18 @@ export async function reproduce(o: ReproduceOptions, runsDir = runsRoot(), log: 
         const scaled = scaleTier(tier, o.scale, clients, { machineCpus, minMemoryMiB: Math.ceil(HAPROXY_PROCESS_BASE_MIB * 2) });
         if (o.rampS !== undefined) {
             scaled.ratePerClient = Math.max(1, Math.ceil(scaled.connections / (o.rampS * clients)));
-            scaled.durationS = Math.ceil(scaled.connections / (scaled.ratePerClient * clients));
+            scaled.durationS = Math.max(1, Math.floor(scaled.connections / (scaled.ratePerClient * clients)));
             scaled.rampPerS = scaled.ratePerClient * clients;
         }
         const subnet = `198.18.${REPRODUCE_SUBNET_BASE + i}.0/24`;
-        return { stack, tier, runStack: `repro-${tier}`, settings: scaledLocalSettings(committed, tier, scaled, { subnet, holdS: o.holdS, machineCpus }), scaled };
+        const settings = scaledLocalSettings(committed, tier, scaled, { subnet, holdS: o.holdS, machineCpus });
+        // The same checks as lab up's, before anything is written or created.
+        try {
+            parseLabConfig(Object.fromEntries(Object.entries(YAML.parse(settings).config).map(([k, v]) => [k.replace(/^c2m:/, ""), v])));
+        } catch (err) {
+            throw new Error(`${stack} at 1/${o.scale}: ${(err as Error).message.replace(/\s*\n\s*/g, " ")}`);
+        }
+        return { stack, tier, runStack: `repro-${tier}`, settings, scaled };
     });
     const id = `reproduce-${newRunId(o.tiers.length === 1 ? o.tiers[0] : "tiers")}`;
     const dir = join(runsDir, id);
@@ -141,8 +149,14 @@ export async function reproduce(o: ReproduceOptions, runsDir = runsRoot(), log: 
         for (const p of prepared) {
             if (interrupted) break;
             const generated = writeGeneratedStack(p.runStack, p.settings);
-            const loaded = loadStackConfig(p.runStack);
-            const plan = planLocalStack(p.runStack, loaded.config, loaded.capacity.haproxy.processes);
+            let plan: ReturnType<typeof planLocalStack>;
+            try {
+                const loaded = loadStackConfig(p.runStack);
+                plan = planLocalStack(p.runStack, loaded.config, loaded.capacity.haproxy.processes);
+            } catch (err) {
+                rmSync(generated, { force: true }); // nothing was created: the file goes, the error stops the command
+                throw err;
+            }
             const planWord = { verdict: plan.verdict, heldAtRampEnd: plan.ramp.heldAtRampEnd, rampPerS: plan.ramp_per_s };
             log(`${p.stack} at 1/${o.scale} as stack ${p.runStack}: LB ${plan.lb_limit_mib} MiB, ${plan.lb_cpus} CPU, target ${plan.target}, ramp ${plan.ramp_per_s}/s, ` +
                 `hold ${o.holdS}s; planner: ${plan.verdict.replace(/_/g, " ")} (peak ${mib(plan.ramp.peakBytes)} MiB, ${plan.ramp.waitingAtRampEnd} waiting at the ramp's end; fastest surviving ramp ${plan.fastest_surviving_ramp_per_s ?? "none"}/s)`);

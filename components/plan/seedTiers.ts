@@ -50,7 +50,7 @@ export interface ScaledTier {
     /** End-to-end connections and new connections/s over all clients. */
     connections: number;
     rampPerS: number;
-    /** Requests/s per client and the ramp's seconds (rate × duration × clients ≥ connections). */
+    /** Requests/s per client and the ramp's seconds (rate × duration × clients ≤ connections, within one second's worth). */
     ratePerClient: number;
     durationS: number;
 }
@@ -69,7 +69,8 @@ export function scaleTier(tier: SeedTier, scale: number, clients: number, o: { m
     if (cpuQuota > o.machineCpus) throw new Error(`--scale 1/${scale}: ${tier}'s ${t.cores} cores become ${cpuQuota} CPUs, more than this machine's ${o.machineCpus}`);
     if (memoryMiB < o.minMemoryMiB) throw new Error(`--scale 1/${scale}: ${tier}'s ${t.memoryGB} GB become ${memoryMiB} MiB, under the ${o.minMemoryMiB} MiB its idle HAProxy processes take`);
     const ratePerClient = Math.max(1, Math.round(rampPerS / clients));
-    const durationS = Math.ceil(connections / (ratePerClient * clients));
+    // Whole seconds that send no more than the target (the plan sizes every host for it): 65,500 of 65,625 at 1/16.
+    const durationS = Math.max(1, Math.floor(connections / (ratePerClient * clients)));
     return { tier, scale, memoryMiB, cpuQuota, connections, rampPerS: ratePerClient * clients, ratePerClient, durationS };
 }
 

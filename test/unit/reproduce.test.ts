@@ -27,7 +27,8 @@ describe("scale → limits (scaleTier)", () => {
                 assert.equal(s.memoryMiB, Math.round((t.memoryGB * 1024) / n));
                 assert.equal(s.cpuQuota, t.cores / n);
                 assert.equal(s.connections, Math.round(1_050_000 / n));
-                assert.ok(s.ratePerClient * 2 * s.durationS >= s.connections, "the ramp sends the whole target");
+                const sent = s.ratePerClient * 2 * s.durationS;
+                assert.ok(sent <= s.connections && sent > s.connections - s.ratePerClient * 2 * 1.01, `the ramp sends the target within a second's worth (${sent} of ${s.connections})`);
             }
         }
     });
@@ -67,6 +68,17 @@ describe("the generated stack's settings (scaledLocalSettings)", () => {
         assert.equal(config.attack.holdMs, 7000);
         assert.ok(config.attack.timeoutS! > s.durationS + 7, "vegeta waits past the ramp and the hold");
         assert.equal(readFileSync(join(ROOT, "Pulumi.local-16c30g.yaml"), "utf8"), committed, "the committed file is untouched");
+    });
+    test("every default tier at 1/16 passes lab up's checks, and is its committed file but for stack-specific keys", () => {
+        for (const stack of ["local-4c30g", "local-16c30g", "local-16c64g"]) {
+            const text = readFileSync(join(ROOT, `Pulumi.${stack}.yaml`), "utf8");
+            const s = scaleTier(tierOfStack(stack)!, 16, 2, machine);
+            const generated = labConfigOf(scaledLocalSettings(text, tierOfStack(stack)!, s, { subnet: "198.18.101.0/24", holdS: 300, machineCpus: 2 }));
+            const mine = labConfigOf(text);
+            assert.deepEqual({ ...generated.attack, timeoutS: 0 }, { ...mine.attack, timeoutS: 0 }, stack);
+            assert.deepEqual(generated.local.hostLimits, mine.local.hostLimits, stack);
+            assert.deepEqual(generated.plan, mine.plan, stack);
+        }
     });
     test("a quota larger than the tier file's CPU set widens the set", () => {
         const s = scaleTier("16c64g", 8, 2, machine);
