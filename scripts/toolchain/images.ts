@@ -159,7 +159,11 @@ async function buildFromSource(spec: ImageSpec, tmp: string, mirrors: { archive:
         `apt-get install -y -q --no-install-recommends build-essential dpkg-dev libpcre2-dev ${src.buildDeps.join(" ")}`,
         "mkdir -p /build && cd /build",
         // The newest version the sources offer (the release's security or updates archive when there is one).
-        "apt-get source -q haproxy",
+        // Where the mirror serves the package's upstream tarball but not its .dsc and Debian's patches
+        // (404 here, 2026-12-07), the build is of that tarball without Debian's patches, and says so.
+        `if apt-get source -q haproxy > ${out}/source.log 2>&1; then echo debian > ${out}/source-kind.txt; else cat ${out}/source.log; ` +
+            `ls haproxy_*.orig.tar.* >/dev/null 2>&1 || exit 1; tar -xf haproxy_*.orig.tar.*; ` +
+            `grep -E '^(Err|E):' ${out}/source.log | head -n 4 > ${out}/source-kind.txt; fi`,
         ...(src.base === "debian-12" ? [
             // Only its upstream tarball is needed (a superseded Debian revision's other files may be gone).
             "mkdir -p /build/old && cd /build/old && { apt-get source -q --download-only haproxy/bookworm || true; }",
@@ -191,8 +195,11 @@ async function buildFromSource(spec: ImageSpec, tmp: string, mirrors: { archive:
     const runtime = readFileSync(join(out, "runtime-packages.txt"), "utf8").split("\n").filter(Boolean);
     if (runtime.length) await aptInRoot(tmpRoot, runtime, live);
     const oldKnows = existsSync(join(out, "old-source-knows-option.txt")) ? readFileSync(join(out, "old-source-knows-option.txt"), "utf8").trim() : undefined;
+    const kind = readFileSync(join(out, "source-kind.txt"), "utf8").trim();
+    const what = kind === "debian" ? "Debian's haproxy source package (Debian's patches applied)"
+        : `the upstream tarball of Debian's haproxy source package, without Debian's patches (the mirror refused the rest: ${kind.split("\n").join(" | ")})`;
     return {
-        builtFrom: `Debian's haproxy source package (${src.suite}) on ${src.base} (${base.tlsLibrary}): make ${src.makeFlags.join(" ")}`,
+        builtFrom: `${what} (${src.suite}) on ${src.base} (${base.tlsLibrary}): make ${src.makeFlags.join(" ")}`,
         ...(oldKnows !== undefined ? { debian12SourceMentionsPthreadEmulation: oldKnows === "0" ? "no" : `yes (${oldKnows} lines of its Makefile)` } : {}),
     };
 }
