@@ -45,10 +45,11 @@ export const IMAGE_SPECS: Record<ImageSpec["name"], ImageSpec> = {
         source: { base: "debian-12", suite: "trixie", buildDeps: ["libssl-dev"], makeFlags: [...DEBIAN_HAPROXY_FLAGS, "USE_OPENSSL=1", "USE_PTHREAD_EMULATION=1"] },
     },
     // HAProxy's wolfSSL support (USE_OPENSSL_WOLFSSL, its INSTALL file) against Debian 13's libwolfssl.
+    // SSL_INC is the include root: HAProxy adds <SSL_INC>/wolfssl itself (its Makefile); its INSTALL asks for a wolfSSL configured with --enable-haproxy.
     "debian-13-wolfssl": {
         name: "debian-13-wolfssl", suite: "trixie", release: 13, expected: "HAProxy 3.0 + wolfSSL (Debian 13's)",
         source: { base: "debian-13", suite: "trixie", buildDeps: ["libwolfssl-dev"],
-            makeFlags: [...DEBIAN_HAPROXY_FLAGS, "USE_OPENSSL_WOLFSSL=1", "SSL_INC=/usr/include/wolfssl", "SSL_LIB=/usr/lib/x86_64-linux-gnu"] },
+            makeFlags: [...DEBIAN_HAPROXY_FLAGS, "USE_OPENSSL_WOLFSSL=1", "SSL_INC=/usr/include", "SSL_LIB=/usr/lib/x86_64-linux-gnu"] },
     },
 };
 
