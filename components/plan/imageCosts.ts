@@ -42,6 +42,12 @@ export const IMAGE_TLS_TERMS: Partial<Record<ImageName, ImageTlsTerms>> = {
         handshakesPerCore: { "ecdsa-p256": 2976, "ecdsa-p384": 1865, "rsa-2048": 1681 },
         measured: "2026-12-07, memory at load 0.7–1.1, handshakes at load 3.6–6.0",
     },
+    "debian-12-emu": {
+        stack: "HAProxy 3.0.11 (upstream tarball, USE_PTHREAD_EMULATION=1), OpenSSL 3.0.22",
+        haproxyTlsKB: 18.3, haproxyTls13KB: 19.2,
+        handshakesPerCore: { "ecdsa-p256": 3574, "ecdsa-p384": 1146, "rsa-2048": 1848 },
+        measured: "2026-12-07, memory at load 1.8–4.6, handshakes at load 3.3–4.1",
+    },
 };
 
 /** The planner's per-connection costs with an image's TLS term; unmeasured images have none (undefined). */
