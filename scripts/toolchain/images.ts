@@ -167,7 +167,9 @@ async function buildFromSource(spec: ImageSpec, tmp: string, mirrors: { archive:
         ...(src.base === "debian-12" ? [
             // Only its upstream tarball is needed (a superseded Debian revision's other files may be gone).
             "mkdir -p /build/old && cd /build/old && { apt-get source -q --download-only haproxy/bookworm || true; }",
-            `tar -xOf haproxy_*.orig.tar.gz --wildcards '*/Makefile' | grep -c USE_PTHREAD_EMULATION > ${out}/old-source-knows-option.txt || true`,
+            // A tarball that did not come is "unknown", never a count of 0.
+            `if ls haproxy_*.orig.tar.* >/dev/null 2>&1; then tar -xOf haproxy_*.orig.tar.* --wildcards '*/Makefile' | grep -c USE_PTHREAD_EMULATION > ${out}/old-source-knows-option.txt || true; ` +
+                `else echo unknown > ${out}/old-source-knows-option.txt; fi`,
             "cd /build",
         ] : []),
         "cd /build/haproxy-*/",
@@ -200,6 +202,6 @@ async function buildFromSource(spec: ImageSpec, tmp: string, mirrors: { archive:
         : `the upstream tarball of Debian's haproxy source package, without Debian's patches (the mirror refused the rest: ${kind.split("\n").join(" | ")})`;
     return {
         builtFrom: `${what} (${src.suite}) on ${src.base} (${base.tlsLibrary}): make ${src.makeFlags.join(" ")}`,
-        ...(oldKnows !== undefined ? { debian12SourceMentionsPthreadEmulation: oldKnows === "0" ? "no" : `yes (${oldKnows} lines of its Makefile)` } : {}),
+        ...(oldKnows !== undefined ? { debian12SourceMentionsPthreadEmulation: oldKnows === "0" ? "no" : oldKnows === "unknown" ? "unknown (its tarball did not come)" : `yes (${oldKnows} lines of its Makefiles)` } : {}),
     };
 }
