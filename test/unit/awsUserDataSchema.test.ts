@@ -39,7 +39,8 @@ type UserDataByRole = Record<string, { host: string; userData: string }[]>;
 async function tierUserData(stack: string): Promise<UserDataByRole> {
     const byRole: UserDataByRole = {};
     for (const i of (await tierRun(stack)).filter((r) => r.type === "aws:ec2/instance:Instance")) {
-        (byRole[String(i.inputs.tags?.["lab:role"])] ??= []).push({ host: i.name, userData: String(i.inputs.userData) });
+        const role = String(i.inputs.tags?.["lab:role"]);
+        byRole[role] = [...(byRole[role] ?? []), { host: i.name, userData: String(i.inputs.userData) }];
     }
     return byRole;
 }

@@ -36,6 +36,6 @@ describe("lab-expiry policy", () => {
     test("is in the pack beside the AWS rules, mandatory, its config capped at the lab's maximum", () => {
         assert.deepEqual(POLICIES.map((p) => p.name), [...AWS_POLICIES.map((p) => p.name), "lab-expiry"]);
         assert.equal(labExpiry.enforcementLevel, "mandatory");
-        assert.equal((labExpiry.configSchema?.properties?.maxTtlHours as { maximum: number }).maximum, MAX_TTL_HOURS);
+        assert.equal((labExpiry.configSchema?.properties?.maxTtlHours as { maximum: number } | undefined)?.maximum, MAX_TTL_HOURS);
     });
 });

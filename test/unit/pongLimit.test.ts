@@ -98,8 +98,10 @@ describe("pong with --max-concurrent 2 --service-time-ms 150 on 127.0.0.1", () =
         // Two at a time, each slot held 150 ms: the k-th pair cannot end before k × 150 ms. A busy
         // machine only makes replies later, so these lower bounds hold at any load (5 ms: timer slack).
         const latencies = replies.map((r) => r.ms).sort((a, b) => a - b);
-        latencies.forEach((ms, i) => assert.ok(ms >= (Math.floor(i / 2) + 1) * 150 - 5,
-            `reply ${i + 1} after ${ms.toFixed(0)} ms: a third request was served at once (latencies ${latencies.map((l) => l.toFixed(0)).join(", ")} ms)`));
+        latencies.forEach((ms, i) => {
+            assert.ok(ms >= (Math.floor(i / 2) + 1) * 150 - 5,
+                `reply ${i + 1} after ${ms.toFixed(0)} ms: a third request was served at once (latencies ${latencies.map((l) => l.toFixed(0)).join(", ")} ms)`);
+        });
         const idle = await metrics(port);
         assert.deepEqual([idle.pong_in_service, idle.pong_queued, idle.pong_in_flight], [0, 0, 0]);
     });

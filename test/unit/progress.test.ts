@@ -105,6 +105,7 @@ describe("LiveStep, on a terminal", () => {
         assert.ok(frames.every((f) => f.length < 60 && !f.includes("\n")), JSON.stringify(frames));
         assert.match(frames[1], /^\[4\/11\] pulumi CLI · 0:02 · go get: downloading modules 57/);
         step.finish("done");
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: the live line is rewritten with ESC [K
         assert.match(sink.text(), /\r\x1b\[K\[4\/11\] pulumi CLI … done \(2\.0 s\)\n$/);
     });
 });

@@ -47,6 +47,7 @@ export const AWS_STRING_LIMITS = {
         source: "IAM API CreateRole RoleName: length 1-64, pattern [\\w+=,.@-]+",
     },
     iamRoleDescription: {
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: AWS's own pattern names tab, LF and CR as allowed
         what: "IAM role description", max: 1000, charset: /^[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*$/,
         source: "IAM API CreateRole Description: length 0-1000, pattern [\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*",
     },
