@@ -9,7 +9,16 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, relative } from "node:path";
 import YAML from "yaml";
-import { DEFAULT_HOLD_S, SEED_TIERS, parseScale, scaleTier, seedClaimVerdict, tierOfStack, type ScaledTier, type SeedTier } from "../components/plan/seedTiers.ts";
+import {
+    DEFAULT_HOLD_S,
+    SEED_TIERS,
+    parseScale,
+    scaleTier,
+    seedClaimVerdict,
+    tierOfStack,
+    type ScaledTier,
+    type SeedTier,
+} from "../components/plan/seedTiers.ts";
 import { HAPROXY_PROCESS_BASE_MIB } from "../components/plan/costs.ts";
 import { parseLabConfig } from "../components/loadConfig.ts";
 import { attack, attackExit, newRunId, type AttackResult } from "./attack.ts";
@@ -36,14 +45,34 @@ export interface ReproduceOptions {
 }
 
 export interface TierResult {
-    stack: string; tier: SeedTier; scale: number; target: number; held: number; oom_killed: boolean | "unknown";
-    lb_peak_mib: number | null; lb_limit_mib: number | null; kb_per_conn_predicted: number; kb_per_conn_measured: number | null;
-    errors: number; error_pct: number; verdict: string;
+    stack: string;
+    tier: SeedTier;
+    scale: number;
+    target: number;
+    held: number;
+    oom_killed: boolean | "unknown";
+    lb_peak_mib: number | null;
+    lb_limit_mib: number | null;
+    kb_per_conn_predicted: number;
+    kb_per_conn_measured: number | null;
+    errors: number;
+    error_pct: number;
+    verdict: string;
     /** The planner's word before the run, the seed's, handshakes/s measured over the ramp, latency, what went down, the run. */
-    predicted: string; predicted_held_at_ramp_end: number; seed: string; ramp_per_s: number; handshakes_per_s: number | null;
-    p50_ms: number | null; p99_ms: number | null; servers_down: string[] | "unknown"; lb_events: string[]; run: string | null; report: string | null;
+    predicted: string;
+    predicted_held_at_ramp_end: number;
+    seed: string;
+    ramp_per_s: number;
+    handshakes_per_s: number | null;
+    p50_ms: number | null;
+    p99_ms: number | null;
+    servers_down: string[] | "unknown";
+    lb_events: string[];
+    run: string | null;
+    report: string | null;
     /** The run's own ledger verdict; "not run" when the tier failed before its attack (why in `error`). */
-    run_verdict: string; error?: string;
+    run_verdict: string;
+    error?: string;
 }
 
 /** Checks every tier and the scale before anything is created; throws one line naming what breaks. */
@@ -53,7 +82,10 @@ export function checkTiers(o: ReproduceOptions): void {
         const tier = tierOfStack(stack);
         if (!tier) throw new Error(`--tiers ${stack}: not a seed tier stack (local-4c30g, local-16c30g, local-16c64g, aws-4c30g, aws-16c30g, aws-16c64g)`);
         // The full-scale run on EC2 needs the AWS planner's prediction and an account to test it on: not built yet.
-        if (stack.startsWith("aws-")) throw new Error(`--tiers ${stack}: lab reproduce runs the local tiers only so far (an aws tier at full scale is not built: no account to test it on)`);
+        if (stack.startsWith("aws-"))
+            throw new Error(
+                `--tiers ${stack}: lab reproduce runs the local tiers only so far (an aws tier at full scale is not built: no account to test it on)`,
+            );
     }
     if (!(o.holdS >= 0)) throw new Error(`--hold ${o.holdS}: give seconds ≥ 0`);
     if (o.rampS !== undefined && !(o.rampS > 0)) throw new Error(`--ramp ${o.rampS}: give seconds > 0`);
@@ -86,38 +118,75 @@ const r1 = (n: number) => Math.round(n * 10) / 10;
 const mib = (b: number | null | undefined) => (b === null || b === undefined ? null : r1(b / 2 ** 20));
 
 /** A tier's result from its run (pure): held, OOM, memory, the seed's claim judged. */
-export function tierResult(stack: string, tier: SeedTier, scale: number, target: number, plan: { verdict: "holds" | "dies_of_memory" | "dies_during_ramp"; heldAtRampEnd: number; rampPerS: number },
-    run: Pick<AttackResult, "memory" | "summary" | "serversDown" | "lbEvents" | "rampEnd" | "settings" | "dir" | "runId" | "row"> | undefined, error?: string): TierResult {
+export function tierResult(
+    stack: string,
+    tier: SeedTier,
+    scale: number,
+    target: number,
+    plan: { verdict: "holds" | "dies_of_memory" | "dies_during_ramp"; heldAtRampEnd: number; rampPerS: number },
+    run: Pick<AttackResult, "memory" | "summary" | "serversDown" | "lbEvents" | "rampEnd" | "settings" | "dir" | "runId" | "row"> | undefined,
+    error?: string,
+): TierResult {
     const m = run?.memory;
     const requests = run?.summary?.requests ?? 0;
     const errors = run?.summary ? Math.round(requests * (1 - run.summary.success)) : 0;
     const errorPct = requests > 0 ? r1((errors / requests) * 100) : 100;
     const held = m?.heldPeak ?? 0;
     const oom: boolean | "unknown" = !m || m.oomKills === "unknown" ? "unknown" : m.oomKills > 0;
-    const verdict = run ? seedClaimVerdict(tier, scale, { held, target, oomKilled: oom, headroomPct: m?.headroomPct ?? null, errorsPct: errorPct, predicted: plan.verdict })
+    const verdict = run
+        ? seedClaimVerdict(tier, scale, { held, target, oomKilled: oom, headroomPct: m?.headroomPct ?? null, errorsPct: errorPct, predicted: plan.verdict })
         : `${SEED_TIERS[tier].cores} cores / ${SEED_TIERS[tier].memoryGB} GB: not run (${error})`;
     const ms = (ns: number | undefined) => (ns === undefined ? null : r1(ns / 1e6));
     return {
-        stack, tier, scale, target, held, oom_killed: oom,
-        lb_peak_mib: mib(m?.peakBytes), lb_limit_mib: mib(m?.limitBytes), kb_per_conn_predicted: m?.kbPerConnPredicted ?? 0, kb_per_conn_measured: m?.kbPerConnMeasured ?? null,
-        errors, error_pct: errorPct, verdict,
-        predicted: plan.verdict, predicted_held_at_ramp_end: plan.heldAtRampEnd, seed: SEED_TIERS[tier].seedSaw, ramp_per_s: plan.rampPerS,
+        stack,
+        tier,
+        scale,
+        target,
+        held,
+        oom_killed: oom,
+        lb_peak_mib: mib(m?.peakBytes),
+        lb_limit_mib: mib(m?.limitBytes),
+        kb_per_conn_predicted: m?.kbPerConnPredicted ?? 0,
+        kb_per_conn_measured: m?.kbPerConnMeasured ?? null,
+        errors,
+        error_pct: errorPct,
+        verdict,
+        predicted: plan.verdict,
+        predicted_held_at_ramp_end: plan.heldAtRampEnd,
+        seed: SEED_TIERS[tier].seedSaw,
+        ramp_per_s: plan.rampPerS,
         handshakes_per_s: run?.rampEnd && run.rampEnd.tS > 0 ? Math.round(run.rampEnd.sessions / run.rampEnd.tS) : null,
-        p50_ms: ms(run?.summary?.latencies["50th"]), p99_ms: ms(run?.summary?.latencies["99th"]),
-        servers_down: run?.serversDown ?? "unknown", lb_events: (run?.lbEvents ?? []).map((e) => `${e.tS}s ${e.event}`),
-        run: run?.runId ?? null, report: run ? join(run.dir, "report.html") : null,
-        run_verdict: run?.row?.verdict ?? (run ? "unrecorded" : "not run"), ...(error ? { error } : {}),
+        p50_ms: ms(run?.summary?.latencies["50th"]),
+        p99_ms: ms(run?.summary?.latencies["99th"]),
+        servers_down: run?.serversDown ?? "unknown",
+        lb_events: (run?.lbEvents ?? []).map((e) => `${e.tS}s ${e.event}`),
+        run: run?.runId ?? null,
+        report: run ? join(run.dir, "report.html") : null,
+        run_verdict: run?.row?.verdict ?? (run ? "unrecorded" : "not run"),
+        ...(error ? { error } : {}),
     };
 }
 
-export interface ReproduceRun { id: string; dir: string; tiers: TierResult[]; page: string; interrupted: boolean; residue: number }
+export interface ReproduceRun {
+    id: string;
+    dir: string;
+    tiers: TierResult[];
+    page: string;
+    interrupted: boolean;
+    residue: number;
+}
 
-export async function reproduce(o: ReproduceOptions, runsDir = runsRoot(), log: (l: string) => void = (l) => process.stderr.write(`reproduce: ${l}\n`)): Promise<ReproduceRun> {
+export async function reproduce(
+    o: ReproduceOptions,
+    runsDir = runsRoot(),
+    log: (l: string) => void = (l) => process.stderr.write(`reproduce: ${l}\n`),
+): Promise<ReproduceRun> {
     checkTiers(o);
     const machineCpus = availableParallelism();
     // Every tier's settings checked before the first is created.
     const prepared = o.tiers.map((stack, i) => {
-        const tier = tierOfStack(stack)!;
+        const tier = tierOfStack(stack);
+        if (!tier) throw new Error(`--tiers ${stack}: not a seed tier stack`); // checkTiers refused it already
         const committed = readFileSync(stackConfigFile(`local-${tier}`), "utf8");
         const clients = Number(YAML.parse(committed)?.config?.["c2m:hosts"]?.clients ?? 1);
         const scaled = scaleTier(tier, o.scale, clients, { machineCpus, minMemoryMiB: Math.ceil(HAPROXY_PROCESS_BASE_MIB * 2) });
@@ -140,7 +209,10 @@ export async function reproduce(o: ReproduceOptions, runsDir = runsRoot(), log: 
     const dir = join(runsDir, id);
     mkdirSync(dir, { recursive: true });
     let interrupted = false;
-    const onSignal = () => { interrupted = true; log("interrupted: tearing the current tier down, no further tier"); };
+    const onSignal = () => {
+        interrupted = true;
+        log("interrupted: tearing the current tier down, no further tier");
+    };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     const results: TierResult[] = [];
@@ -158,8 +230,10 @@ export async function reproduce(o: ReproduceOptions, runsDir = runsRoot(), log: 
                 throw err;
             }
             const planWord = { verdict: plan.verdict, heldAtRampEnd: plan.ramp.heldAtRampEnd, rampPerS: plan.ramp_per_s };
-            log(`${p.stack} at 1/${o.scale} as stack ${p.runStack}: LB ${plan.lb_limit_mib} MiB, ${plan.lb_cpus} CPU, target ${plan.target}, ramp ${plan.ramp_per_s}/s, ` +
-                `hold ${o.holdS}s; planner: ${plan.verdict.replace(/_/g, " ")} (peak ${mib(plan.ramp.peakBytes)} MiB, ${plan.ramp.waitingAtRampEnd} waiting at the ramp's end; fastest surviving ramp ${plan.fastest_surviving_ramp_per_s ?? "none"}/s)`);
+            log(
+                `${p.stack} at 1/${o.scale} as stack ${p.runStack}: LB ${plan.lb_limit_mib} MiB, ${plan.lb_cpus} CPU, target ${plan.target}, ramp ${plan.ramp_per_s}/s, ` +
+                    `hold ${o.holdS}s; planner: ${plan.verdict.replace(/_/g, " ")} (peak ${mib(plan.ramp.peakBytes)} MiB, ${plan.ramp.waitingAtRampEnd} waiting at the ramp's end; fastest surviving ramp ${plan.fastest_surviving_ramp_per_s ?? "none"}/s)`,
+            );
             let run: AttackResult | undefined;
             let error: string | undefined;
             try {
@@ -170,7 +244,9 @@ export async function reproduce(o: ReproduceOptions, runsDir = runsRoot(), log: 
                     run = await attack(p.runStack, {});
                     await buildRunReport(run.dir).catch((err: Error) => log(`${p.runStack}: no run report (${err.message})`));
                     const exit = attackExit(run);
-                    log(`${p.runStack}: run ${run.runId}: ${run.row ? `${run.row.verdict}: ${run.row.why}` : "not recorded in the ledger"}${exit.code === 0 ? "" : ` (lab attack would exit ${exit.code})`}`);
+                    log(
+                        `${p.runStack}: run ${run.runId}: ${run.row ? `${run.row.verdict}: ${run.row.why}` : "not recorded in the ledger"}${exit.code === 0 ? "" : ` (lab attack would exit ${exit.code})`}`,
+                    );
                     if (run.interrupted) interrupted = true;
                 }
             } catch (err) {
@@ -200,20 +276,54 @@ function writeComparisonPage(dir: string, id: string, o: ReproduceOptions, tiers
         title: `Reproduce ${id}`,
         subtitle: `The seed's 2.1M-socket goal on each tier at 1/${o.scale}: the seed's figure, the planner's prediction, what was measured`,
         facts: [
-            ["tiers", o.tiers.join(", ")], ["scale", `1/${o.scale} (memory, CPU, connections and ramp rate divided together)`],
-            ["hold", `${o.holdS} s per request`], ...(o.rampS ? [["ramp", `${o.rampS} s (not the seed's rate)`] as [string, string]] : []),
+            ["tiers", o.tiers.join(", ")],
+            ["scale", `1/${o.scale} (memory, CPU, connections and ramp rate divided together)`],
+            ["hold", `${o.holdS} s per request`],
+            ...(o.rampS ? [["ramp", `${o.rampS} s (not the seed's rate)`] as [string, string]] : []),
             ...tiers.map((t): [string, string] => [t.stack, t.verdict]),
         ],
         figures: [],
-        tables: [{
-            title: "Tiers",
-            header: ["stack", "seed", "planner", "target", "held", "OOM-killed", "LB peak / limit MiB", "KB/conn predicted", "KB/conn measured", "ramp /s", "handshakes/s (ramp)", "errors", "p99 ms", "servers down", "run"],
-            rows: tiers.map((t) => [t.stack, t.seed, t.predicted.replace(/_/g, " "), v(t.target), v(t.held), v(t.oom_killed), `${v(t.lb_peak_mib)} / ${v(t.lb_limit_mib)}`,
-                v(t.kb_per_conn_predicted), v(t.kb_per_conn_measured), v(t.ramp_per_s), v(t.handshakes_per_s), `${t.errors} (${t.error_pct} %)`, v(t.p99_ms),
-                Array.isArray(t.servers_down) ? (t.servers_down.join(" ") || "none") : t.servers_down, v(t.run)]),
-            links: tiers.map((t) => t.report ? [...Array(14).fill(undefined), relative(dir, t.report)] : []),
-            note: "Held: HAProxy's backend sessions at their most (end to end). KB/conn measured: (LB peak − idle) / held, in its cgroup. Each run id opens its own report.",
-        }],
+        tables: [
+            {
+                title: "Tiers",
+                header: [
+                    "stack",
+                    "seed",
+                    "planner",
+                    "target",
+                    "held",
+                    "OOM-killed",
+                    "LB peak / limit MiB",
+                    "KB/conn predicted",
+                    "KB/conn measured",
+                    "ramp /s",
+                    "handshakes/s (ramp)",
+                    "errors",
+                    "p99 ms",
+                    "servers down",
+                    "run",
+                ],
+                rows: tiers.map((t) => [
+                    t.stack,
+                    t.seed,
+                    t.predicted.replace(/_/g, " "),
+                    v(t.target),
+                    v(t.held),
+                    v(t.oom_killed),
+                    `${v(t.lb_peak_mib)} / ${v(t.lb_limit_mib)}`,
+                    v(t.kb_per_conn_predicted),
+                    v(t.kb_per_conn_measured),
+                    v(t.ramp_per_s),
+                    v(t.handshakes_per_s),
+                    `${t.errors} (${t.error_pct} %)`,
+                    v(t.p99_ms),
+                    Array.isArray(t.servers_down) ? t.servers_down.join(" ") || "none" : t.servers_down,
+                    v(t.run),
+                ]),
+                links: tiers.map((t) => (t.report ? [...Array(14).fill(undefined), relative(dir, t.report)] : [])),
+                note: "Held: HAProxy's backend sessions at their most (end to end). KB/conn measured: (LB peak − idle) / held, in its cgroup. Each run id opens its own report.",
+            },
+        ],
         texts: [{ title: "reproduce.json", text: JSON.stringify({ id, options: o, tiers }, null, 2) }],
         generatedAt: new Date().toISOString(),
     });
@@ -224,12 +334,30 @@ function writeComparisonPage(dir: string, id: string, o: ReproduceOptions, tiers
 
 /** The JSON line the command ends with: the issue's fields per tier first, then the rest. */
 export function reproduceJsonLine(tiers: TierResult[]): string {
-    return JSON.stringify({ tiers: tiers.map((t) => ({
-        stack: t.stack, scale: `1/${t.scale}`, target: t.target, held: t.held, oom_killed: t.oom_killed, lb_peak_mib: t.lb_peak_mib, lb_limit_mib: t.lb_limit_mib,
-        kb_per_conn_predicted: t.kb_per_conn_predicted, kb_per_conn_measured: t.kb_per_conn_measured, errors: t.errors, verdict: t.verdict,
-        error_pct: t.error_pct, predicted: t.predicted, ramp_per_s: t.ramp_per_s, handshakes_per_s: t.handshakes_per_s, p99_ms: t.p99_ms,
-        servers_down: t.servers_down, run: t.run, run_verdict: t.run_verdict, ...(t.error ? { error: t.error } : {}),
-    })) });
+    return JSON.stringify({
+        tiers: tiers.map((t) => ({
+            stack: t.stack,
+            scale: `1/${t.scale}`,
+            target: t.target,
+            held: t.held,
+            oom_killed: t.oom_killed,
+            lb_peak_mib: t.lb_peak_mib,
+            lb_limit_mib: t.lb_limit_mib,
+            kb_per_conn_predicted: t.kb_per_conn_predicted,
+            kb_per_conn_measured: t.kb_per_conn_measured,
+            errors: t.errors,
+            verdict: t.verdict,
+            error_pct: t.error_pct,
+            predicted: t.predicted,
+            ramp_per_s: t.ramp_per_s,
+            handshakes_per_s: t.handshakes_per_s,
+            p99_ms: t.p99_ms,
+            servers_down: t.servers_down,
+            run: t.run,
+            run_verdict: t.run_verdict,
+            ...(t.error ? { error: t.error } : {}),
+        })),
+    });
 }
 
 export { DEFAULT_HOLD_S, parseScale };

@@ -92,16 +92,26 @@ export function planRamp(i: RampInput): RampPlan {
         // Bisect the moment memory crosses the limit (memory grows monotonically during the ramp).
         if (end.bytes <= i.limitBytes) diesAtAccepted = Math.floor((i.limitBytes - i.baseBytes) / 1024 / i.heldKB);
         else {
-            let lo = 0, hi = rampS;
+            let lo = 0,
+                hi = rampS;
             for (let k = 0; k < 60; k++) {
                 const mid = (lo + hi) / 2;
-                if (bytesAt(i, hs, mid).bytes > i.limitBytes) hi = mid; else lo = mid;
+                if (bytesAt(i, hs, mid).bytes > i.limitBytes) hi = mid;
+                else lo = mid;
             }
             diesAtAccepted = Math.floor(Math.min(i.target, i.rampPerS * lo));
         }
     }
-    return { handshakesPerS: Math.round(hs), rampS, waitingAtRampEnd: Math.round(end.waiting), heldAtRampEnd: Math.round(end.held), drainS, peakBytes, fits,
-        ...(diesAtAccepted === undefined ? {} : { diesAtAccepted }) };
+    return {
+        handshakesPerS: Math.round(hs),
+        rampS,
+        waitingAtRampEnd: Math.round(end.waiting),
+        heldAtRampEnd: Math.round(end.held),
+        drainS,
+        peakBytes,
+        fits,
+        ...(diesAtAccepted === undefined ? {} : { diesAtAccepted }),
+    };
 }
 
 /**
@@ -112,10 +122,12 @@ export function fastestSurvivingRamp(i: Omit<RampInput, "rampPerS">): number | u
     const fits = (r: number) => planRamp({ ...i, rampPerS: r }).fits;
     if (!fits(1e-6)) return undefined;
     if (fits(i.target)) return i.target; // the whole target in one second
-    let lo = 1e-6, hi = i.target;
+    let lo = 1e-6,
+        hi = i.target;
     for (let k = 0; k < 60; k++) {
         const mid = (lo + hi) / 2;
-        if (fits(mid)) lo = mid; else hi = mid;
+        if (fits(mid)) lo = mid;
+        else hi = mid;
     }
     return Math.floor(lo);
 }

@@ -38,11 +38,15 @@ export function lbCpusOf(config: LabConfig, machineCpus: number): { cpus: number
     const l = config.local.hostLimits?.haproxy;
     if (l?.cpuQuota !== undefined) return { cpus: l.cpuQuota, source: `c2m:local.hostLimits.haproxy.cpuQuota (on CPUs ${l.cpus ?? "any"})` };
     const set = l?.cpus === undefined ? undefined : parseCpuList(l.cpus)?.length;
-    if (set !== undefined) return { cpus: set, source: `c2m:local.hostLimits.haproxy.cpus "${l!.cpus}"` };
+    if (set !== undefined) return { cpus: set, source: `c2m:local.hostLimits.haproxy.cpus "${l?.cpus}"` };
     return { cpus: machineCpus, source: "the machine's CPUs (no limit)" };
 }
 
-export function planLocalTier(stack: string, config: LabConfig, o: { processes: number; rampPerS: number; machineCpus: number; machineMemoryBytes: number; target?: number }): LocalTierPlan {
+export function planLocalTier(
+    stack: string,
+    config: LabConfig,
+    o: { processes: number; rampPerS: number; machineCpus: number; machineMemoryBytes: number; target?: number },
+): LocalTierPlan {
     const target = o.target ?? config.plan.connections;
     const tls = config.plan.tlsShare;
     const memMiB = config.local.hostLimits?.haproxy?.memoryMiB;
@@ -57,12 +61,22 @@ export function planLocalTier(stack: string, config: LabConfig, o: { processes: 
     const fit = lbConnectionsInMemory(limitBytes, tls, o.processes, PER_CONNECTION_COSTS, { scope: "cgroup" });
     const fastest = fastestSurvivingRamp(input);
     return {
-        stack, target, tls_share: tls, certificate,
-        lb_limit_mib: Math.round(limitBytes / 2 ** 20), lb_limit_source: memMiB !== undefined ? "c2m:local.hostLimits.haproxy.memoryMiB" : "the machine's memory",
-        lb_cpus: cpus, lb_cpus_source: source, processes: o.processes,
-        kb_per_conn: round1(heldKB), kb_per_waiting: round1(waitingKB),
-        conns_that_fit: fit, headroom_pct: round1((fit / target - 1) * 100),
-        ramp_per_s: o.rampPerS, ramp, fastest_surviving_ramp_per_s: fastest ?? null,
+        stack,
+        target,
+        tls_share: tls,
+        certificate,
+        lb_limit_mib: Math.round(limitBytes / 2 ** 20),
+        lb_limit_source: memMiB !== undefined ? "c2m:local.hostLimits.haproxy.memoryMiB" : "the machine's memory",
+        lb_cpus: cpus,
+        lb_cpus_source: source,
+        processes: o.processes,
+        kb_per_conn: round1(heldKB),
+        kb_per_waiting: round1(waitingKB),
+        conns_that_fit: fit,
+        headroom_pct: round1((fit / target - 1) * 100),
+        ramp_per_s: o.rampPerS,
+        ramp,
+        fastest_surviving_ramp_per_s: fastest ?? null,
         verdict: fit < target ? "dies_of_memory" : ramp.fits ? "holds" : "dies_during_ramp",
     };
 }
@@ -81,9 +95,11 @@ export function formatLocalTierPlan(p: LocalTierPlan): string {
         `  ramp: ${p.ramp_per_s}/s offered for ${r.rampS.toFixed(0)} s; the LB completes ~${r.handshakesPerS} handshakes/s` +
             ` (${p.lb_cpus} CPU × the local lab's end-to-end rate); at the ramp's end ${r.waitingAtRampEnd} wait for a handshake,` +
             ` ${r.heldAtRampEnd} are end to end, peak ${mib(r.peakBytes)} of ${p.lb_limit_mib} MiB${r.waitingAtRampEnd > 0 ? `, drained ${r.drainS.toFixed(0)} s later` : ""}`,
-        p.verdict === "holds" ? `  verdict: holds the target at this ramp`
-            : p.verdict === "dies_of_memory" ? `  verdict: DIES of memory: the target held needs more than ${p.lb_limit_mib} MiB`
-            : `  verdict: DIES during the ramp (OOM at ~${r.diesAtAccepted} accepted connections): handshakes queue behind too little CPU`,
+        p.verdict === "holds"
+            ? `  verdict: holds the target at this ramp`
+            : p.verdict === "dies_of_memory"
+              ? `  verdict: DIES of memory: the target held needs more than ${p.lb_limit_mib} MiB`
+              : `  verdict: DIES during the ramp (OOM at ~${r.diesAtAccepted} accepted connections): handshakes queue behind too little CPU`,
         `  fastest ramp it survives at this target: ${p.fastest_surviving_ramp_per_s === null ? "none" : `${p.fastest_surviving_ramp_per_s}/s`}`,
     ];
     return lines.join("\n");

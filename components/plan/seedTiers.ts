@@ -65,9 +65,14 @@ export function scaleTier(tier: SeedTier, scale: number, clients: number, o: { m
     const cpuQuota = t.cores / scale;
     const connections = Math.round(SEED_TARGET_CONNS / scale);
     const rampPerS = SEED_RAMP_PER_S / scale;
-    if (cpuQuota < MIN_CPU_QUOTA) throw new Error(`--scale 1/${scale}: ${tier}'s ${t.cores} cores become ${cpuQuota.toFixed(4)} CPU, under the least quota ${MIN_CPU_QUOTA}`);
-    if (cpuQuota > o.machineCpus) throw new Error(`--scale 1/${scale}: ${tier}'s ${t.cores} cores become ${cpuQuota} CPUs, more than this machine's ${o.machineCpus}`);
-    if (memoryMiB < o.minMemoryMiB) throw new Error(`--scale 1/${scale}: ${tier}'s ${t.memoryGB} GB become ${memoryMiB} MiB, under the ${o.minMemoryMiB} MiB its idle HAProxy processes take`);
+    if (cpuQuota < MIN_CPU_QUOTA)
+        throw new Error(`--scale 1/${scale}: ${tier}'s ${t.cores} cores become ${cpuQuota.toFixed(4)} CPU, under the least quota ${MIN_CPU_QUOTA}`);
+    if (cpuQuota > o.machineCpus)
+        throw new Error(`--scale 1/${scale}: ${tier}'s ${t.cores} cores become ${cpuQuota} CPUs, more than this machine's ${o.machineCpus}`);
+    if (memoryMiB < o.minMemoryMiB)
+        throw new Error(
+            `--scale 1/${scale}: ${tier}'s ${t.memoryGB} GB become ${memoryMiB} MiB, under the ${o.minMemoryMiB} MiB its idle HAProxy processes take`,
+        );
     const ratePerClient = Math.max(1, Math.round(rampPerS / clients));
     // Whole seconds that send no more than the target (the plan sizes every host for it): 65,500 of 65,625 at 1/16.
     const durationS = Math.max(1, Math.floor(connections / (ratePerClient * clients)));
@@ -100,11 +105,16 @@ export function seedClaimVerdict(tier: SeedTier, scale: number, o: TierOutcome):
     const t = SEED_TIERS[tier];
     const full = (n: number) => big(n * scale);
     const ok = o.oomKilled === false && o.errorsPct <= 1;
-    const here = o.oomKilled === true ? `here OOM-killed after holding ${full(o.held)} connections (${o.held} at 1/${scale})`
-        : o.oomKilled === "unknown" ? `here held ${full(o.held)} (${o.held} at 1/${scale}), whether HAProxy was OOM-killed unknown`
-        : !ok ? `here held only ${full(o.held)} of ${full(o.target)} (${o.errorsPct.toFixed(1)} % errors), not OOM-killed`
-        : o.held >= o.target * 0.99 ? `here held ${full(o.held)} (${o.held} at 1/${scale})${o.headroomPct === null ? "" : ` with ${o.headroomPct} % of memory to spare`}`
-        : `here every request answered, at most ${full(o.held)} held at once (${o.held} at 1/${scale}: the hold ended before the ramp's last handshake)`;
+    const here =
+        o.oomKilled === true
+            ? `here OOM-killed after holding ${full(o.held)} connections (${o.held} at 1/${scale})`
+            : o.oomKilled === "unknown"
+              ? `here held ${full(o.held)} (${o.held} at 1/${scale}), whether HAProxy was OOM-killed unknown`
+              : !ok
+                ? `here held only ${full(o.held)} of ${full(o.target)} (${o.errorsPct.toFixed(1)} % errors), not OOM-killed`
+                : o.held >= o.target * 0.99
+                  ? `here held ${full(o.held)} (${o.held} at 1/${scale})${o.headroomPct === null ? "" : ` with ${o.headroomPct} % of memory to spare`}`
+                  : `here every request answered, at most ${full(o.held)} held at once (${o.held} at 1/${scale}: the hold ended before the ramp's last handshake)`;
     const survived = ok;
     const agrees = t.seedOutcome === "not run" ? "" : (t.seedOutcome === "held") === survived ? " — as the seed" : " — unlike the seed";
     const planned = o.predicted === "holds" ? survived : !survived;

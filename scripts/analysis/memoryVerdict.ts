@@ -37,13 +37,20 @@ export function memoryVerdict(i: MemoryInputs): MemoryVerdict {
     const conns = Math.max(i.heldPeak, i.acceptedPeak);
     const measured = first && peak && conns > 0 && !killed ? r1((peak.memoryBytes - first.memoryBytes) / 1024 / conns) : null;
     return {
-        host: i.host, limitBytes,
-        idleBytes: first?.memoryBytes ?? null, peakBytes: peak?.memoryBytes ?? null,
-        peakAnonBytes: peak?.anonBytes ?? null, peakKernelBytes: peak?.kernelBytes ?? null, peakSocketBytes: peak?.socketBytes ?? null,
-        heldPeak: i.heldPeak, acceptedPeak: i.acceptedPeak,
-        kbPerConnPredicted: r1(i.kbPerConnPredicted), kbPerConnMeasured: measured,
+        host: i.host,
+        limitBytes,
+        idleBytes: first?.memoryBytes ?? null,
+        peakBytes: peak?.memoryBytes ?? null,
+        peakAnonBytes: peak?.anonBytes ?? null,
+        peakKernelBytes: peak?.kernelBytes ?? null,
+        peakSocketBytes: peak?.socketBytes ?? null,
+        heldPeak: i.heldPeak,
+        acceptedPeak: i.acceptedPeak,
+        kbPerConnPredicted: r1(i.kbPerConnPredicted),
+        kbPerConnMeasured: measured,
         headroomPct: limitBytes !== null && peak ? r1((1 - peak.memoryBytes / limitBytes) * 100) : null,
-        oomKills, oomSource,
+        oomKills,
+        oomSource,
     };
 }
 
@@ -51,11 +58,17 @@ const mib = (b: number | null) => (b === null ? "?" : (b / 2 ** 20).toFixed(1));
 
 /** One line for the verdict and the summary: "LB peak 1817.5 of 1920.0 MiB (5.3 % to spare), 28.4 KB/conn measured vs 26.3 predicted, 0 OOM kills (cgroup)". */
 export function describeMemory(m: MemoryVerdict): string {
-    const peak = m.peakBytes === null ? "LB memory not sampled on this platform"
-        : `LB peak ${mib(m.peakBytes)}${m.limitBytes === null ? " MiB (no limit)" : ` of ${mib(m.limitBytes)} MiB (${m.headroomPct! >= 0 ? `${m.headroomPct} % to spare` : `${-m.headroomPct!} % over`})`}`;
+    const peak =
+        m.peakBytes === null
+            ? "LB memory not sampled on this platform"
+            : `LB peak ${mib(m.peakBytes)}${m.limitBytes === null ? " MiB (no limit)" : ` of ${mib(m.limitBytes)} MiB (${(m.headroomPct ?? 0) >= 0 ? `${m.headroomPct} % to spare` : `${-(m.headroomPct ?? 0)} % over`})`}`;
     const kb = `${m.kbPerConnMeasured === null ? "KB/conn not measured" : `${m.kbPerConnMeasured} KB/conn measured`} vs ${m.kbPerConnPredicted} predicted (${Math.max(m.heldPeak, m.acceptedPeak)} sessions at most, ${m.heldPeak} end to end)`;
-    const oom = m.oomKills === "unknown" ? "OOM kills unknown (neither a cgroup nor the kernel log read)"
-        : m.oomKills > 0 ? `HAProxy OOM-KILLED ${m.oomKills}× (${m.oomSource})` : `0 OOM kills (${m.oomSource})`;
+    const oom =
+        m.oomKills === "unknown"
+            ? "OOM kills unknown (neither a cgroup nor the kernel log read)"
+            : m.oomKills > 0
+              ? `HAProxy OOM-KILLED ${m.oomKills}× (${m.oomSource})`
+              : `0 OOM kills (${m.oomSource})`;
     return `${peak}, ${kb}, ${oom}`;
 }
 

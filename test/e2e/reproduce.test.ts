@@ -31,7 +31,19 @@ describe("lab reproduce", () => {
         const json = JSON.parse(lines[lines.length - 1]);
         assert.equal(json.tiers.length, 1);
         const tier = json.tiers[0];
-        for (const k of ["stack", "scale", "target", "held", "oom_killed", "lb_peak_mib", "lb_limit_mib", "kb_per_conn_predicted", "kb_per_conn_measured", "errors", "verdict"]) {
+        for (const k of [
+            "stack",
+            "scale",
+            "target",
+            "held",
+            "oom_killed",
+            "lb_peak_mib",
+            "lb_limit_mib",
+            "kb_per_conn_predicted",
+            "kb_per_conn_measured",
+            "errors",
+            "verdict",
+        ]) {
             assert.ok(k in tier, `${k} in ${JSON.stringify(tier)}`);
         }
         assert.equal(tier.stack, "local-16c64g");
@@ -49,7 +61,11 @@ describe("lab reproduce", () => {
         assert.equal(tier.held, run.memory!.heldPeak);
         assert.equal(tier.lb_peak_mib, Math.round((run.memory!.peakBytes! / 2 ** 20) * 10) / 10);
         assert.ok(run.memory!.peakBytes! > run.memory!.idleBytes!, "the LB's memory rose under load");
-        const row = readFileSync(join(runs, "ledger.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).find((r) => r.id === tier.run);
+        const row = readFileSync(join(runs, "ledger.jsonl"), "utf8")
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l))
+            .find((r) => r.id === tier.run);
         assert.equal(row.verdict, tier.run_verdict);
         assert.equal(row.verdict === "fail", tier.oom_killed || tier.error_pct > 0.1, "an OOM kill or errors fail the run, nothing else");
         assert.equal(row.lbLimitMiB, 64);
@@ -63,6 +79,10 @@ describe("lab reproduce", () => {
         assert.equal(residueCount(await localResidue("repro-16c64g")), 0);
         assert.equal(existsSync(stackConfigFile("repro-16c64g")), false, "the generated stack file is gone");
         assert.equal(existsSync(join(REPO_ROOT, "Pulumi.repro-16c64g.yaml")), false, "none in the checkout");
-        assert.deepEqual(TIER_FILES.map((f) => readFileSync(join(REPO_ROOT, f), "utf8")), committed, "committed tier files untouched");
+        assert.deepEqual(
+            TIER_FILES.map((f) => readFileSync(join(REPO_ROOT, f), "utf8")),
+            committed,
+            "committed tier files untouched",
+        );
     });
 });

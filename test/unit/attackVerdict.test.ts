@@ -9,17 +9,33 @@ import { describeMemory, memoryVerdict } from "../../scripts/analysis/memoryVerd
 import type { HostSamples, MemoryVerdict } from "../../components/records/runRecord.ts";
 
 const MiB = 2 ** 20;
-const sample = (t: number, memMiB: number, oomKills = 0) => ({ t, memoryBytes: memMiB * MiB, anonBytes: memMiB * MiB / 2, fileBytes: 0,
-    kernelBytes: memMiB * MiB / 4, socketBytes: 0, cpuNs: 0, oomKills, limitHits: 0 });
+const sample = (t: number, memMiB: number, oomKills = 0) => ({
+    t,
+    memoryBytes: memMiB * MiB,
+    anonBytes: (memMiB * MiB) / 2,
+    fileBytes: 0,
+    kernelBytes: (memMiB * MiB) / 4,
+    socketBytes: 0,
+    cpuNs: 0,
+    oomKills,
+    limitHits: 0,
+});
 const samples = (s: ReturnType<typeof sample>[], limitMiB?: number): HostSamples => ({
-    source: "test", intervalS: 1, unreadable: [],
+    source: "test",
+    intervalS: 1,
+    unreadable: [],
     hosts: { "haproxy-0": { role: "haproxy", ...(limitMiB ? { limitBytes: limitMiB * MiB } : {}), samples: s } },
 });
 
 describe("memoryVerdict", () => {
     test("peak against limit, KB per connection from the rise over the sessions held", () => {
-        const m = memoryVerdict({ host: "haproxy-0", hostSamples: samples([sample(0, 20), sample(1, 1000), sample(2, 1837.5), sample(3, 900)], 1920),
-            heldPeak: 65_000, acceptedPeak: 65_500, kbPerConnPredicted: 26.3 });
+        const m = memoryVerdict({
+            host: "haproxy-0",
+            hostSamples: samples([sample(0, 20), sample(1, 1000), sample(2, 1837.5), sample(3, 900)], 1920),
+            heldPeak: 65_000,
+            acceptedPeak: 65_500,
+            kbPerConnPredicted: 26.3,
+        });
         assert.equal(m.peakBytes, 1837.5 * MiB);
         assert.equal(m.kbPerConnMeasured, Math.round(((1817.5 * 1024) / 65_500) * 10) / 10);
         assert.equal(m.headroomPct, Math.round((1 - 1837.5 / 1920) * 1000) / 10);
@@ -28,11 +44,23 @@ describe("memoryVerdict", () => {
         assert.match(describeMemory(m), /LB peak 1837\.5 of 1920\.0 MiB \(4\.3 % to spare\), 28\.4 KB\/conn measured vs 26\.3 predicted/);
     });
     test("an OOM kill counted in the cgroup during the run (not one from before)", () => {
-        const m = memoryVerdict({ host: "haproxy-0", hostSamples: samples([sample(0, 20, 2), sample(1, 1920, 3)], 1920), heldPeak: 40_000, acceptedPeak: 40_000, kbPerConnPredicted: 26.3 });
+        const m = memoryVerdict({
+            host: "haproxy-0",
+            hostSamples: samples([sample(0, 20, 2), sample(1, 1920, 3)], 1920),
+            heldPeak: 40_000,
+            acceptedPeak: 40_000,
+            kbPerConnPredicted: 26.3,
+        });
         assert.equal(m.oomKills, 1);
         assert.equal(m.kbPerConnMeasured, null, "a killed LB's memory is no cost per connection");
         assert.match(describeMemory(m), /HAProxy OOM-KILLED 1× \(cgroup\)/);
-        const before = memoryVerdict({ host: "haproxy-0", hostSamples: samples([sample(0, 20, 2), sample(1, 500, 2)], 1920), heldPeak: 1, acceptedPeak: 1, kbPerConnPredicted: 1 });
+        const before = memoryVerdict({
+            host: "haproxy-0",
+            hostSamples: samples([sample(0, 20, 2), sample(1, 500, 2)], 1920),
+            heldPeak: 1,
+            acceptedPeak: 1,
+            kbPerConnPredicted: 1,
+        });
         assert.equal(before.oomKills, 0);
     });
     test("no samples (a box): the kernel log's count, else unknown", () => {
@@ -89,15 +117,55 @@ describe("the progress line", () => {
 // The ledger's verdict with the memory record.
 import { ledgerRow } from "../../scripts/lib/ledger.ts";
 describe("the ledger keeps the memory verdict", () => {
-    const m = (oomKills: MemoryVerdict["oomKills"]): MemoryVerdict => ({ host: "haproxy-0", limitBytes: 1920 * MiB, idleBytes: 20 * MiB, peakBytes: 1900 * MiB,
-        peakAnonBytes: 200 * MiB, peakKernelBytes: 1600 * MiB, peakSocketBytes: 0, heldPeak: 40_000, acceptedPeak: 44_000, kbPerConnPredicted: 26.3,
-        kbPerConnMeasured: null, headroomPct: 1, oomKills, oomSource: "cgroup" });
+    const m = (oomKills: MemoryVerdict["oomKills"]): MemoryVerdict => ({
+        host: "haproxy-0",
+        limitBytes: 1920 * MiB,
+        idleBytes: 20 * MiB,
+        peakBytes: 1900 * MiB,
+        peakAnonBytes: 200 * MiB,
+        peakKernelBytes: 1600 * MiB,
+        peakSocketBytes: 0,
+        heldPeak: 40_000,
+        acceptedPeak: 44_000,
+        kbPerConnPredicted: 26.3,
+        kbPerConnMeasured: null,
+        headroomPct: 1,
+        oomKills,
+        oomSource: "cgroup",
+    });
     const run = (memory?: MemoryVerdict) => ({
-        runId: "r1", stack: "local-4c30g", startedAt: "2026-12-07T21:00:00.000Z", finishedAt: "2026-12-07T21:05:00.000Z", interrupted: false,
-        settings: { rate: 250, durationS: 131, connections: 1, workers: 1, timeoutS: 420, sleepMs: 0, times: 0, holdMs: 0, bodyBytes: 0, frontends: ["tls" as const] },
-        processes: [], versions: { pulumi: "x", node: "x", vegeta: "x", haproxy: "x" },
-        summary: { requests: 1000, success: 1, latencies: { "50th": 1e6, "99th": 2e6, max: 3e6, mean: 1e6 }, rate: 1, throughput: 1, status_codes: {}, errors: [] } as never,
-        perFrontend: {}, haproxy: {}, serversDown: [], failedProcesses: [],
+        runId: "r1",
+        stack: "local-4c30g",
+        startedAt: "2026-12-07T21:00:00.000Z",
+        finishedAt: "2026-12-07T21:05:00.000Z",
+        interrupted: false,
+        settings: {
+            rate: 250,
+            durationS: 131,
+            connections: 1,
+            workers: 1,
+            timeoutS: 420,
+            sleepMs: 0,
+            times: 0,
+            holdMs: 0,
+            bodyBytes: 0,
+            frontends: ["tls" as const],
+        },
+        processes: [],
+        versions: { pulumi: "x", node: "x", vegeta: "x", haproxy: "x" },
+        summary: {
+            requests: 1000,
+            success: 1,
+            latencies: { "50th": 1e6, "99th": 2e6, max: 3e6, mean: 1e6 },
+            rate: 1,
+            throughput: 1,
+            status_codes: {},
+            errors: [],
+        } as never,
+        perFrontend: {},
+        haproxy: {},
+        serversDown: [],
+        failedProcesses: [],
         allowances: { before: {}, after: {}, exceeded: false, increases: [], unreadable: [] },
         ...(memory ? { memory } : {}),
     });

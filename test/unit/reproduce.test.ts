@@ -28,7 +28,10 @@ describe("scale → limits (scaleTier)", () => {
                 assert.equal(s.cpuQuota, t.cores / n);
                 assert.equal(s.connections, Math.round(1_050_000 / n));
                 const sent = s.ratePerClient * 2 * s.durationS;
-                assert.ok(sent <= s.connections && sent > s.connections - s.ratePerClient * 2 * 1.01, `the ramp sends the target within a second's worth (${sent} of ${s.connections})`);
+                assert.ok(
+                    sent <= s.connections && sent > s.connections - s.ratePerClient * 2 * 1.01,
+                    `the ramp sends the target within a second's worth (${sent} of ${s.connections})`,
+                );
             }
         }
     });
@@ -82,7 +85,11 @@ describe("the generated stack's settings (scaledLocalSettings)", () => {
     });
     test("a quota larger than the tier file's CPU set widens the set", () => {
         const s = scaleTier("16c64g", 8, 2, machine);
-        const text = scaledLocalSettings(readFileSync(join(ROOT, "Pulumi.local-4c30g.yaml"), "utf8"), "16c64g", s, { subnet: "198.18.103.0/24", holdS: 1, machineCpus: 2 });
+        const text = scaledLocalSettings(readFileSync(join(ROOT, "Pulumi.local-4c30g.yaml"), "utf8"), "16c64g", s, {
+            subnet: "198.18.103.0/24",
+            holdS: 1,
+            machineCpus: 2,
+        });
         assert.equal(labConfigOf(text).local.hostLimits?.haproxy?.cpus, "0-1");
     });
     test("bad tiers are refused before anything", () => {
@@ -93,7 +100,17 @@ describe("the generated stack's settings (scaledLocalSettings)", () => {
 });
 
 describe("handshake queue (planRamp)", () => {
-    const base: RampInput = { target: 10_000, rampPerS: 100, tlsShare: 1, lbCpus: 1, handshakeShare: 1, heldKB: 20, waitingKB: 40, limitBytes: 1e9, baseBytes: 0 };
+    const base: RampInput = {
+        target: 10_000,
+        rampPerS: 100,
+        tlsShare: 1,
+        lbCpus: 1,
+        handshakeShare: 1,
+        heldKB: 20,
+        waitingKB: 40,
+        limitBytes: 1e9,
+        baseBytes: 0,
+    };
     test("CPU enough for the ramp: nothing waits, the peak is the target held", () => {
         const p = planRamp(base);
         assert.equal(p.waitingAtRampEnd, 0);
@@ -129,7 +146,12 @@ describe("handshake queue (planRamp)", () => {
 describe("a local stack planned against its own limits (planLocalTier)", () => {
     const plan = (stack: string) => {
         const { config, capacity } = loadConfig(stack, readConfigFile(ROOT, stack), { machineLimits: false });
-        return planLocalTier(stack, config, { processes: capacity.haproxy.processes, rampPerS: (config.attack.rate ?? 0) * config.hosts.clients, machineCpus: 2, machineMemoryBytes: 24 * 2 ** 30 });
+        return planLocalTier(stack, config, {
+            processes: capacity.haproxy.processes,
+            rampPerS: (config.attack.rate ?? 0) * config.hosts.clients,
+            machineCpus: 2,
+            machineMemoryBytes: 24 * 2 ** 30,
+        });
     };
     test("its cgroup's memory, not an instance type's", () => {
         const p = plan("local-16c30g");
@@ -163,7 +185,19 @@ describe("the verdict on each seed claim", () => {
     test("the JSON line carries the issue's fields for every tier", () => {
         const r = tierResult("local-16c64g", "16c64g", 16, 65_625, { verdict: "holds", heldAtRampEnd: 65_625, rampPerS: 500 }, undefined, "lab up failed");
         const line = JSON.parse(reproduceJsonLine([r]));
-        for (const k of ["stack", "scale", "target", "held", "oom_killed", "lb_peak_mib", "lb_limit_mib", "kb_per_conn_predicted", "kb_per_conn_measured", "errors", "verdict"]) {
+        for (const k of [
+            "stack",
+            "scale",
+            "target",
+            "held",
+            "oom_killed",
+            "lb_peak_mib",
+            "lb_limit_mib",
+            "kb_per_conn_predicted",
+            "kb_per_conn_measured",
+            "errors",
+            "verdict",
+        ]) {
             assert.ok(k in line.tiers[0], k);
         }
         assert.match(line.tiers[0].verdict, /not run \(lab up failed\)/);
