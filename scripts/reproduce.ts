@@ -9,24 +9,24 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, relative } from "node:path";
 import YAML from "yaml";
+import { parseLabConfig } from "../components/loadConfig.ts";
+import { HAPROXY_PROCESS_BASE_MIB } from "../components/plan/costs.ts";
 import {
     DEFAULT_HOLD_S,
-    SEED_TIERS,
     parseScale,
+    type ScaledTier,
+    SEED_TIERS,
+    type SeedTier,
     scaleTier,
     seedClaimVerdict,
     tierOfStack,
-    type ScaledTier,
-    type SeedTier,
 } from "../components/plan/seedTiers.ts";
-import { HAPROXY_PROCESS_BASE_MIB } from "../components/plan/costs.ts";
-import { parseLabConfig } from "../components/loadConfig.ts";
-import { attack, attackExit, newRunId, type AttackResult } from "./attack.ts";
-import { loadStackConfig, stackConfigFile, teardownStack, up, writeGeneratedStack } from "./stack.ts";
+import { residueCount } from "../components/platform/platform.ts";
+import { renderReportHtml } from "./analysis/report.ts";
+import { type AttackResult, attack, attackExit, newRunId } from "./attack.ts";
 import { planLocalStack } from "./plan.ts";
 import { buildRunReport } from "./report.ts";
-import { renderReportHtml } from "./analysis/report.ts";
-import { residueCount } from "../components/platform/platform.ts";
+import { loadStackConfig, stackConfigFile, teardownStack, up, writeGeneratedStack } from "./stack.ts";
 import { runsRoot } from "./toolchain/toolchain.ts";
 
 export const DEFAULT_TIERS = ["local-4c30g", "local-16c30g", "local-16c64g"] as const;

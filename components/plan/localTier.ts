@@ -2,10 +2,10 @@
 // a memory cgroup, a CPU quota or CPU set), not an AWS instance type: what the LB's memory holds,
 // what one connection costs there (the cgroup's charged share of the kernel's), and whether the
 // attack's ramp outruns the handshakes its CPUs complete (handshakeQueue.ts). Pure.
-import { labCertificate, type LabConfig } from "../config.ts";
+import { type LabConfig, labCertificate } from "../config.ts";
 import { parseCpuList } from "../cpuList.ts";
-import { HAPROXY_PROCESS_BASE_MIB, PER_CONNECTION_COSTS, lbConnectionsInMemory, lbInFlightKB, roleKBPerConnection } from "./costs.ts";
-import { LOCAL_LAB_HANDSHAKE_SHARE, fastestSurvivingRamp, planRamp, type RampPlan } from "./handshakeQueue.ts";
+import { HAPROXY_PROCESS_BASE_MIB, lbConnectionsInMemory, lbInFlightKB, PER_CONNECTION_COSTS, roleKBPerConnection } from "./costs.ts";
+import { fastestSurvivingRamp, LOCAL_LAB_HANDSHAKE_SHARE, planRamp, type RampPlan } from "./handshakeQueue.ts";
 
 export interface LocalTierPlan {
     stack: string;

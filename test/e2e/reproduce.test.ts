@@ -3,18 +3,19 @@
 // line is the JSON object with the issue's fields, its figures are the run's own (run.json memory,
 // the ledger's verdict), the comparison page and the run's page are written, the generated stack is
 // gone (no file in the cache nor the checkout, committed tier files untouched), nothing is left.
-import { describe, test } from "node:test";
+
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { startLab } from "./labCli.ts";
-import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { stackConfigFile } from "../../scripts/stack.ts";
+import { join } from "node:path";
+import { describe, test } from "node:test";
 import { localResidue } from "../../components/platform/local/residue.ts";
 import { residueCount } from "../../components/platform/platform.ts";
 import { readRecord } from "../../components/records/io.ts";
 import { RunRecordSchema } from "../../components/records/runRecord.ts";
+import { stackConfigFile } from "../../scripts/stack.ts";
+import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
+import { startLab } from "./labCli.ts";
 
 const TIER_FILES = ["Pulumi.local-4c30g.yaml", "Pulumi.local-16c30g.yaml", "Pulumi.local-16c64g.yaml"];
 

@@ -1,12 +1,13 @@
 // Every attack's verdict includes the LB's memory (peak against limit, KB per connection measured
 // against the model, OOM kills from the cgroup or the kernel log), the ledger keeps it, an OOM kill
 // fails the run and a failed verdict is a non-zero exit; the progress line names the phase.
-import { describe, test } from "node:test";
+
 import assert from "node:assert/strict";
-import { attackExit, attackTlsShare, FAILED_VERDICT_EXIT_CODE } from "../../scripts/attack.ts";
+import { describe, test } from "node:test";
+import type { HostSamples, MemoryVerdict } from "../../components/records/runRecord.ts";
 import { attackPhase, formatProgress, liveCounts } from "../../scripts/analysis/attackProgress.ts";
 import { describeMemory, memoryVerdict } from "../../scripts/analysis/memoryVerdict.ts";
-import type { HostSamples, MemoryVerdict } from "../../components/records/runRecord.ts";
+import { attackExit, attackTlsShare, FAILED_VERDICT_EXIT_CODE } from "../../scripts/attack.ts";
 
 const MiB = 2 ** 20;
 const sample = (t: number, memMiB: number, oomKills = 0) => ({
@@ -116,6 +117,7 @@ describe("the progress line", () => {
 
 // The ledger's verdict with the memory record.
 import { ledgerRow } from "../../scripts/lib/ledger.ts";
+
 describe("the ledger keeps the memory verdict", () => {
     const m = (oomKills: MemoryVerdict["oomKills"]): MemoryVerdict => ({
         host: "haproxy-0",

@@ -1,16 +1,17 @@
 // lab reproduce's mappings and the planner's handshake queue: tier → limits at 1/N, the generated
 // stack's settings, the ramp model (when a ramp kills an LB with memory enough for the target held),
 // a local stack planned against its own limits, and the verdict on each seed claim.
-import { describe, test } from "node:test";
+
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import YAML from "yaml";
 import { loadConfig, parseLabConfig, readConfigFile } from "../../components/loadConfig.ts";
 import { fastestSurvivingRamp, planRamp, type RampInput } from "../../components/plan/handshakeQueue.ts";
 import { planLocalTier } from "../../components/plan/localTier.ts";
-import { SEED_TIERS, parseScale, scaleTier, seedClaimVerdict, tierOfStack } from "../../components/plan/seedTiers.ts";
+import { parseScale, SEED_TIERS, scaleTier, seedClaimVerdict, tierOfStack } from "../../components/plan/seedTiers.ts";
 import { checkTiers, reproduceJsonLine, scaledLocalSettings, tierResult } from "../../scripts/reproduce.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -204,8 +205,9 @@ describe("the verdict on each seed claim", () => {
     });
 });
 
-import { checkCells } from "../../scripts/sweep.ts";
 import { parseSet, recipeSets, sweepCells } from "../../scripts/analysis/sweep.ts";
+import { checkCells } from "../../scripts/sweep.ts";
+
 describe("the cores recipe (lab sweep --recipe cores)", () => {
     test("the seed's 3, 6, 8 and 16 cores at the tier's 1/N, plain against TLS, every cell a valid lab", () => {
         const sets = recipeSets("cores", 16).map(parseSet);
