@@ -126,7 +126,7 @@ async function main(): Promise<void> {
                 const used = cpuSeconds(pid!) - before;
                 const n = outs.reduce((sum, out) => sum + Number(/^(\d+) connections in/m.exec(out)?.[1] ?? NaN), 0);
                 if (!(n > 0) || !(used > 0)) throw new Error(`${c}: no handshakes measured (${outs.join("\n").slice(-300)})`);
-                (results[c] ??= []).push(n / used);
+                results[c] = [...(results[c] ?? []), n / used];
                 console.log(`round ${round} ${c.padEnd(10)} ${String(n).padStart(6)} handshakes, haproxy ${used.toFixed(2)} CPU s → ${(n / used).toFixed(0)}/s per core; load ${loadavg()[0].toFixed(2)}`);
             }
         }

@@ -127,7 +127,7 @@ export async function sweep(start: SweepArgs | { resume: string }, runsDir = run
             if (stopping) break;
             log(`${n}: attack`);
             const overrides = { ...record.attack, ...attackOverrides(cell.values) } as AttackOverrides;
-            let result;
+            let result: Awaited<ReturnType<typeof attack>>;
             try {
                 result = await attack(record.stack, overrides, runsDir);
             } catch (err) {

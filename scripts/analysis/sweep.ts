@@ -84,7 +84,8 @@ export function applyToStackConfig(config: Record<string, unknown>, values: Reco
         const [top, ...path] = key.split(".");
         const topKey = `c2m:${top}`;
         if (path.length === 0) { out[topKey] = value; continue; }
-        const root = (typeof out[topKey] === "object" && out[topKey] !== null ? out[topKey] : (out[topKey] = {})) as Record<string, unknown>;
+        if (typeof out[topKey] !== "object" || out[topKey] === null) out[topKey] = {};
+        const root = out[topKey] as Record<string, unknown>;
         let node = root;
         for (const p of path.slice(0, -1)) {
             if (typeof node[p] !== "object" || node[p] === null) node[p] = {};

@@ -285,6 +285,7 @@ test("SIGINT during lab tipping: non-zero exit with a message, the search keeps 
 test("a pong server killed, a backend's network cut, a client lost: the attack completes, attributes them, records the run and exits non-zero", { timeout: 5 * MINUTE }, async () => {
     const names = localNames(LAB);
     const pongPid = readFileSync(`${names.runDir}/backend-0/pong/pids`, "utf8").split("\n")[0].trim();
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: /proc/<pid>/cmdline separates arguments with NUL
     assert.match(readFileSync(`/proc/${pongPid}/cmdline`, "utf8"), /pong\.ts\x008282/, "the first pid is pong on 8282");
     const rate = 100;
     const durationS = 10;
