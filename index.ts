@@ -15,8 +15,7 @@ import { Metrics, haproxyLogTarget } from "./components/roles/metrics.ts";
 import type { Host } from "./components/types.ts";
 
 function hostSpecs(config: LabConfig): HostSpec[] {
-    const specs = (role: HostSpec["role"], prefix: string, count: number) =>
-        Array.from({ length: count }, (_, i) => ({ name: `${prefix}-${i}`, role }));
+    const specs = (role: HostSpec["role"], prefix: string, count: number) => Array.from({ length: count }, (_, i) => ({ name: `${prefix}-${i}`, role }));
     return [
         ...specs("haproxy", "haproxy", config.hosts.haproxy),
         ...specs("backend", "backend", config.hosts.backends),
@@ -29,11 +28,18 @@ function hostSpecs(config: LabConfig): HostSpec[] {
 function tuningPlans(config: LabConfig, capacity: CapacityPlan, specs: HostSpec[], platform: ProgramPlatform): Map<string, TuningPlan> {
     const sockets = (s: HostSpec) => socketsOnHost(s.role, capacity, config.hosts.backends);
     const machineSockets = specs.reduce((sum, s) => sum + sockets(s), 0);
-    return new Map(specs.map((s) => [s.name, renderTuning({
-        role: s.role, capacity, backends: config.hosts.backends,
-        kernelSockets: platform.sharedKernel ? machineSockets : sockets(s),
-        memoryBytes: platform.hostMemoryBytes(config, s.role),
-    })]));
+    return new Map(
+        specs.map((s) => [
+            s.name,
+            renderTuning({
+                role: s.role,
+                capacity,
+                backends: config.hosts.backends,
+                kernelSockets: platform.sharedKernel ? machineSockets : sockets(s),
+                memoryBytes: platform.hostMemoryBytes(config, s.role),
+            }),
+        ]),
+    );
 }
 
 const loaded = loadConfig(pulumi.getStack(), readPulumiConfig(new pulumi.Config("c2m")));
@@ -77,19 +83,28 @@ const clients = new Clients("clients", {
 
 // Server-side metrics on the run's timeline, when the stack has a metrics host.
 const metricsHost = byRole("metrics")[0];
-const metrics = metricsHost ? new Metrics("metrics", {
-    host: metricsHost,
-    hosts,
-    haproxyExporters: Array.from({ length: capacity.haproxy.processes }, (_, i) => ({ host: lb, address: `${lb.address}:${config.haproxy.statsPort + i}` })),
-    pongServers: backends.servers,
-    ...(config.metrics ?? METRICS_DEFAULTS),
-    dependsOn: tuning.applied,
-    targetsReady: [haproxy, ...backends.started],
-}) : undefined;
+const metrics = metricsHost
+    ? new Metrics("metrics", {
+          host: metricsHost,
+          hosts,
+          haproxyExporters: Array.from({ length: capacity.haproxy.processes }, (_, i) => ({
+              host: lb,
+              address: `${lb.address}:${config.haproxy.statsPort + i}`,
+          })),
+          pongServers: backends.servers,
+          ...(config.metrics ?? METRICS_DEFAULTS),
+          dependsOn: tuning.applied,
+          targetsReady: [haproxy, ...backends.started],
+      })
+    : undefined;
 
 export const inventory = hosts.map((h) => ({
-    name: h.name, role: h.role, address: h.address, sourceAddresses: h.sourceAddresses,
-    workDir: h.workDir, ssh: { host: h.ssh.host, port: h.ssh.port, user: h.ssh.user, binPath: h.binPath, hostKey: h.ssh.hostKey },
+    name: h.name,
+    role: h.role,
+    address: h.address,
+    sourceAddresses: h.sourceAddresses,
+    workDir: h.workDir,
+    ssh: { host: h.ssh.host, port: h.ssh.port, user: h.ssh.user, binPath: h.binPath, hostKey: h.ssh.hostKey },
 }));
 export const vips = {
     plain: `http://${lb.address}:${config.haproxy.plainPort}/ping`,
@@ -105,9 +120,13 @@ export const haproxyConfig = haproxy.config;
 export const haproxyPids = haproxy.pids;
 export const capacityPlan = capacity;
 /** Prometheus of the metrics host (runs pull their time series from it); absent without one. */
-export const metricsEndpoint = metrics ? {
-    prometheus: metrics.prometheusUrl, haproxyLog: metrics.haproxyLogUrl, scrapeIntervalS: (config.metrics ?? METRICS_DEFAULTS).scrapeIntervalS,
-} : undefined;
+export const metricsEndpoint = metrics
+    ? {
+          prometheus: metrics.prometheusUrl,
+          haproxyLog: metrics.haproxyLogUrl,
+          scrapeIntervalS: (config.metrics ?? METRICS_DEFAULTS).scrapeIntervalS,
+      }
+    : undefined;
 export const vegetaVersions = clients.vegetaVersions;
 export const nofile = Object.fromEntries([...plans].map(([host, plan]) => [host, plan.nofile]));
 /** EC2 facts of an aws stack (region, instance ids, expiry, teardown schedule); absent locally. */

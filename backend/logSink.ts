@@ -27,8 +27,14 @@ const udp = dgram.createSocket({ type: "udp4", recvBufferSize: 16 * 2 ** 20 });
 udp.on("message", (msg) => {
     counts.received++;
     // One datagram is one syslog line; drop the "<PRI>" prefix, keep the rest as is.
-    const line = `${Date.now()} ${msg.toString("utf8").replace(/^<\d+>/, "").replace(/\n+$/, "")}\n`;
-    if (counts.bytes + line.length > maxBytes) { counts.droppedOverCap++; return; }
+    const line = `${Date.now()} ${msg
+        .toString("utf8")
+        .replace(/^<\d+>/, "")
+        .replace(/\n+$/, "")}\n`;
+    if (counts.bytes + line.length > maxBytes) {
+        counts.droppedOverCap++;
+        return;
+    }
     counts.bytes += line.length;
     counts.written++;
     out.write(line);
@@ -42,12 +48,18 @@ const server = http.createServer(async (req, res) => {
         res.end(JSON.stringify(counts));
         return;
     }
-    if (url.pathname !== "/lines") { res.writeHead(404).end(); return; }
+    if (url.pathname !== "/lines") {
+        res.writeHead(404).end();
+        return;
+    }
     const from = Number(url.searchParams.get("from") ?? 0);
     const to = Number(url.searchParams.get("to") ?? Number.MAX_SAFE_INTEGER);
     res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });
     await new Promise<void>((resolve) => out.write("", () => resolve())); // flush what was received so far
-    if (!existsSync(file)) { res.end(); return; }
+    if (!existsSync(file)) {
+        res.end();
+        return;
+    }
     for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
         const at = Number(line.slice(0, 13));
         if (at >= from && at <= to && !res.write(`${line}\n`)) await new Promise((r) => res.once("drain", r));
@@ -56,6 +68,10 @@ const server = http.createServer(async (req, res) => {
 });
 server.listen(port, address, () => console.log(`logSink: udp+http on ${address}:${port} → ${file}`));
 
-const stop = () => { udp.close(); server.close(); out.end(() => process.exit(0)); };
+const stop = () => {
+    udp.close();
+    server.close();
+    out.end(() => process.exit(0));
+};
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);

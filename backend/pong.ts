@@ -36,7 +36,11 @@ export function parseHeaders(headers: http.IncomingHttpHeaders): { sleepMs: numb
     return { sleepMs: int("sleep"), times: int("times"), holdMs: int("hold") };
 }
 
-export interface PongCounters { requests: number; responses: number; inFlight: number }
+export interface PongCounters {
+    requests: number;
+    responses: number;
+    inFlight: number;
+}
 
 /**
  * Requests waiting on their `hold`: each goes on when its cap passes or at release(), whichever
@@ -45,14 +49,23 @@ export interface PongCounters { requests: number; responses: number; inFlight: n
 export class Holds {
     private readonly waiting = new Map<() => void, NodeJS.Timeout>();
 
-    get size(): number { return this.waiting.size; }
+    get size(): number {
+        return this.waiting.size;
+    }
 
     /** Calls `go` after `ms`, or at release(); returns a function that drops the hold without calling `go` (client gone). */
     add(ms: number, go: () => void): () => void {
-        const entry = () => { this.waiting.delete(entry); clearTimeout(timer); go(); };
+        const entry = () => {
+            this.waiting.delete(entry);
+            clearTimeout(timer);
+            go();
+        };
         const timer = setTimeout(entry, ms);
         this.waiting.set(entry, timer);
-        return () => { clearTimeout(timer); this.waiting.delete(entry); };
+        return () => {
+            clearTimeout(timer);
+            this.waiting.delete(entry);
+        };
     }
 
     /** Ends every hold now; returns how many there were. */
@@ -77,8 +90,12 @@ export class ConcurrencyLimit {
         this.max = max;
     }
 
-    get inService(): number { return this.active; }
-    get queued(): number { return this.waiting.size; }
+    get inService(): number {
+        return this.active;
+    }
+    get queued(): number {
+        return this.waiting.size;
+    }
 
     /** Calls `start` now if a slot is free, else when one frees up; returns a function that gives up a waiting place. */
     enter(start: () => void): () => void {
@@ -87,9 +104,14 @@ export class ConcurrencyLimit {
             start();
             return () => undefined;
         }
-        const entry = () => { this.active++; start(); };
+        const entry = () => {
+            this.active++;
+            start();
+        };
         this.waiting.add(entry);
-        return () => { this.waiting.delete(entry); };
+        return () => {
+            this.waiting.delete(entry);
+        };
     }
 
     /** A request that was started has finished: its slot goes to the longest waiter. */
@@ -169,7 +191,11 @@ export function createPongServer(options: PongOptions = {}) {
             if (holdMs > 0) unhold = holds.add(holdMs, () => setTimeout(write, rest, times));
             else setTimeout(write, rest, times);
         };
-        if (limited) withdraw = limit.enter(() => { holdsSlot = true; serve(serviceTimeMs); });
+        if (limited)
+            withdraw = limit.enter(() => {
+                holdsSlot = true;
+                serve(serviceTimeMs);
+            });
         else serve(0);
     });
     const timeout = options.requestTimeoutMs ?? 0;
@@ -183,16 +209,22 @@ export function createPongServer(options: PongOptions = {}) {
 
 export function renderMetrics(c: PongCounters, limit?: ConcurrencyLimit, holds?: Holds): string {
     const lines = [
-        "# TYPE pong_requests_total counter", `pong_requests_total ${c.requests}`,
-        "# TYPE pong_responses_total counter", `pong_responses_total ${c.responses}`,
-        "# TYPE pong_in_flight gauge", `pong_in_flight ${c.inFlight}`,
+        "# TYPE pong_requests_total counter",
+        `pong_requests_total ${c.requests}`,
+        "# TYPE pong_responses_total counter",
+        `pong_responses_total ${c.responses}`,
+        "# TYPE pong_in_flight gauge",
+        `pong_in_flight ${c.inFlight}`,
     ];
     if (holds) lines.push("# TYPE pong_held gauge", `pong_held ${holds.size}`);
     if (limit) {
         lines.push(
-            "# TYPE pong_in_service gauge", `pong_in_service ${limit.inService}`,
-            "# TYPE pong_queued gauge", `pong_queued ${limit.queued}`,
-            "# TYPE pong_max_concurrent gauge", `pong_max_concurrent ${limit.max}`,
+            "# TYPE pong_in_service gauge",
+            `pong_in_service ${limit.inService}`,
+            "# TYPE pong_queued gauge",
+            `pong_queued ${limit.queued}`,
+            "# TYPE pong_max_concurrent gauge",
+            `pong_max_concurrent ${limit.max}`,
         );
     }
     return [...lines, ""].join("\n");
@@ -202,16 +234,20 @@ function main() {
     const { values, positionals } = parseArgs({
         allowPositionals: true,
         options: {
-            host: { type: "string", default: "0.0.0.0" }, "request-timeout-ms": { type: "string", default: "0" },
-            "max-concurrent": { type: "string", default: "0" }, "service-time-ms": { type: "string", default: "0" },
+            host: { type: "string", default: "0.0.0.0" },
+            "request-timeout-ms": { type: "string", default: "0" },
+            "max-concurrent": { type: "string", default: "0" },
+            "service-time-ms": { type: "string", default: "0" },
         },
     });
     const port = Number(positionals[0]);
     const wholes = ["request-timeout-ms", "max-concurrent", "service-time-ms"] as const;
     const bad = wholes.filter((k) => !/^\d+$/.test(values[k]));
     if (!Number.isInteger(port) || port < 1 || port > 65535 || bad.length > 0) {
-        console.error("usage: pong <port> [--host ADDRESS] [--request-timeout-ms N] [--max-concurrent N] [--service-time-ms S]" +
-            (bad.length ? `\n  not a whole number ≥ 0: ${bad.map((k) => `--${k}`).join(", ")}` : ""));
+        console.error(
+            "usage: pong <port> [--host ADDRESS] [--request-timeout-ms N] [--max-concurrent N] [--service-time-ms S]" +
+                (bad.length ? `\n  not a whole number ≥ 0: ${bad.map((k) => `--${k}`).join(", ")}` : ""),
+        );
         process.exit(2);
     }
     const { server } = createPongServer({

@@ -14,12 +14,18 @@ export function parseListenDrops(text: string): number {
     if (lines.length < 2) throw new Error("/proc/net/netstat has no TcpExt lines");
     const names = lines[0].trim().split(/\s+/).slice(1);
     const values = lines[1].trim().split(/\s+/).slice(1).map(Number);
-    const get = (n: string) => { const i = names.indexOf(n); return i < 0 ? 0 : values[i] ?? 0; };
+    const get = (n: string) => {
+        const i = names.indexOf(n);
+        return i < 0 ? 0 : (values[i] ?? 0);
+    };
     return Math.max(get("ListenDrops"), get("ListenOverflows"));
 }
 
 /** A network namespace's TCP counters: sockets in use, accept-queue drops. */
-export interface NetCounters { tcpInuse: number; listenDrops: number }
+export interface NetCounters {
+    tcpInuse: number;
+    listenDrops: number;
+}
 
 /**
  * `/proc/net/sockstat` followed by `/proc/net/netstat` (one `cat` of both) → the namespace's TCP
@@ -44,7 +50,9 @@ export function readNetCounters(namespace: string): NetCounters {
 
 /** Sum of a figure over the hosts of one role. */
 export function roleSum(r: HostReadings, role: Role, pick: (x: CgroupReading) => number): number {
-    return Object.values(r).filter((h) => h.role === role).reduce((sum, h) => sum + pick(h.reading), 0);
+    return Object.values(r)
+        .filter((h) => h.role === role)
+        .reduce((sum, h) => sum + pick(h.reading), 0);
 }
 
 export interface PerConnectionFigures {
@@ -175,12 +183,17 @@ export function countErrors(target: number, attacks: AttackAccount[], haproxyErr
     const unsent = sum((c) => c.unsent);
     const uncovered = Math.max(0, target - replanned);
     const failed = sum((c) => c.failed);
-    const failedProcesses = attacks.reduce((a, x) => a + (x.summary === undefined ? Math.max(1, x.failedProcesses) : x.failedProcesses), 0) + (attacks.length ? 0 : 1);
+    const failedProcesses =
+        attacks.reduce((a, x) => a + (x.summary === undefined ? Math.max(1, x.failedProcesses) : x.failedProcesses), 0) + (attacks.length ? 0 : 1);
     const statsUnreadable = haproxyErrors === undefined ? 1 : 0;
     const causes = { unsent, uncovered, failed, failed_processes: failedProcesses, haproxy: haproxyErrors ?? 0, stats_unreadable: statsUnreadable };
     return {
         errors: unsent + uncovered + failed + failedProcesses + (haproxyErrors ?? 0) + statsUnreadable,
-        planned: target, replanned, requests: sum((c) => c.sent), attacks: counts, causes,
+        planned: target,
+        replanned,
+        requests: sum((c) => c.sent),
+        attacks: counts,
+        causes,
     };
 }
 
@@ -190,16 +203,23 @@ export function countErrors(target: number, attacks: AttackAccount[], haproxyErr
  * it). A SYN dropped there and in all its retransmissions fails a connect after ~6 s. Pure.
  */
 export function parseSoftnetDrops(text: string): number {
-    return text.split("\n").filter((l) => l.trim()).reduce((a, l) => {
-        const f = l.trim().split(/\s+/);
-        const n = Number.parseInt(f[1] ?? "", 16);
-        if (!Number.isFinite(n)) throw new Error(`/proc/net/softnet_stat: unreadable line ${JSON.stringify(l)}`);
-        return a + n;
-    }, 0);
+    return text
+        .split("\n")
+        .filter((l) => l.trim())
+        .reduce((a, l) => {
+            const f = l.trim().split(/\s+/);
+            const n = Number.parseInt(f[1] ?? "", 16);
+            if (!Number.isFinite(n)) throw new Error(`/proc/net/softnet_stat: unreadable line ${JSON.stringify(l)}`);
+            return a + n;
+        }, 0);
 }
 
 /** A kill the kernel log reports in a cgroup (`oom-kill:… oom_memcg=/c2m/<stack>/<host>,…,task=haproxy,pid=N`). */
-export interface KernelOomKill { pid: number; task: string; line: string }
+export interface KernelOomKill {
+    pid: number;
+    task: string;
+    line: string;
+}
 
 /** The kernel's OOM kills in the cgroup `rel` (c2m/<stack>/<host>), from `dmesg` output, optionally only of `pids`. Pure. */
 export function parseOomKills(dmesg: string, rel: string, pids?: number[]): KernelOomKill[] {
@@ -220,7 +240,13 @@ export function parseOomKills(dmesg: string, rel: string, pids?: number[]): Kern
  * decisions), `haproxyHeld` as HAProxy counted it (its statistics; undefined when not read), the
  * HAProxy processes in the host's cgroup (undefined when its cgroup.procs could not be read).
  */
-export interface RampSample { t: number; held: number; oomKills: number; haproxyPids: number[] | undefined; haproxyHeld?: number }
+export interface RampSample {
+    t: number;
+    held: number;
+    oomKills: number;
+    haproxyPids: number[] | undefined;
+    haproxyHeld?: number;
+}
 
 export type RampEnding = "oom_kill" | "process_gone" | "plateau" | "ramp_end";
 
@@ -249,7 +275,12 @@ export function rampEnding(samples: RampSample[], baseline: RampSample, o: { pla
 }
 
 /** One vegeta result (`vegeta encode --to json`): start (RFC 3339), latency (ns), HTTP code (0 = no response). */
-export interface VegetaResult { timestamp: string; latency: number; code: number; error?: string }
+export interface VegetaResult {
+    timestamp: string;
+    latency: number;
+    code: number;
+    error?: string;
+}
 
 /**
  * Requests that ended before the ramp was stopped, and how many of them failed: every request is
@@ -293,9 +324,11 @@ export function heldAtOom(samples: RampSample[], by: string): { held: number | n
  * a baseline process missing from the host's processes at the end is gone; when those could not be
  * listed (cgroup.procs unreadable), gone and killed are unknown, not "gone" nor false. Pure.
  */
-export function killedState(o: { oomKillsRose: boolean; kernelKills: number; baselinePids: number[]; lastPids: number[] | undefined }):
-    { killed: boolean | "unknown"; gone: number[] | "unknown" } {
-    const gone = o.lastPids === undefined ? "unknown" as const : o.baselinePids.filter((p) => !o.lastPids!.includes(p));
+export function killedState(o: { oomKillsRose: boolean; kernelKills: number; baselinePids: number[]; lastPids: number[] | undefined }): {
+    killed: boolean | "unknown";
+    gone: number[] | "unknown";
+} {
+    const gone = o.lastPids === undefined ? ("unknown" as const) : o.baselinePids.filter((p) => !o.lastPids!.includes(p));
     if (o.oomKillsRose || o.kernelKills > 0) return { killed: true, gone };
     if (gone === "unknown") return { killed: "unknown", gone };
     return { killed: gone.length > 0, gone };

@@ -25,7 +25,19 @@ import { readRecord, writeRecord } from "../components/records/io.ts";
 import { RunRecordSchema, type RunRecord } from "../components/records/runRecord.ts";
 import { recordRunDir } from "../scripts/ledger.ts";
 import { buildRunReport } from "../scripts/report.ts";
-import { errorsBeforeStop, heldAtOom, killedState, parseOomKills, perConnection, rampEnding, readNetCounters, type HostReadings, type RampEnding, type RampSample, type VegetaResult } from "./figures.ts";
+import {
+    errorsBeforeStop,
+    heldAtOom,
+    killedState,
+    parseOomKills,
+    perConnection,
+    rampEnding,
+    readNetCounters,
+    type HostReadings,
+    type RampEnding,
+    type RampSample,
+    type VegetaResult,
+} from "./figures.ts";
 import { parseStatsBatch, statsBatchCommand } from "./ramp.ts";
 import { backendCounters, frontendCounters, parseStatsCsv } from "../scripts/lib/haproxyStats.ts";
 import { runWithTimeout } from "../scripts/lib/runWithTimeout.ts";
@@ -52,12 +64,24 @@ export interface OomResult {
      * none was read; held_peak: the most it counted at any reading; oom_killed "unknown" when no kill
      * was counted or logged and the host's processes could not be listed.
      */
-    mode: "plain" | "tls"; memory_mib: number; predicted: number; held_at_oom: number | null; held_peak: number | null; error_pct: number;
-    oom_killed: boolean | "unknown"; by: RampEnding | "interrupted"; [k: string]: unknown;
+    mode: "plain" | "tls";
+    memory_mib: number;
+    predicted: number;
+    held_at_oom: number | null;
+    held_peak: number | null;
+    error_pct: number;
+    oom_killed: boolean | "unknown";
+    by: RampEnding | "interrupted";
+    [k: string]: unknown;
 }
 
 /** One point of the ramp: connections held and what the LB host's cgroup was charged then (bytes). */
-export interface MemoryPoint { held: number; anon: number; kernel: number; socket: number }
+export interface MemoryPoint {
+    held: number;
+    anon: number;
+    kernel: number;
+    socket: number;
+}
 
 /**
  * Bytes each added connection cost the LB host over the ramp's middle (held between `lo` and
@@ -89,9 +113,17 @@ const sockets = (namespace: string) => readNetCounters(namespace).tcpInuse;
 export function haproxyPids(stack: string, host: string): number[] | undefined {
     const procs = join(CGROUP_ROOT, existsSync(join(CGROUP_ROOT, "cgroup.controllers")) ? "" : "memory", cgroupRel(stack, host), "cgroup.procs");
     let pids: number[] = [];
-    try { pids = readFileSync(procs, "utf8").split("\n").filter(Boolean).map(Number); } catch { return undefined; }
+    try {
+        pids = readFileSync(procs, "utf8").split("\n").filter(Boolean).map(Number);
+    } catch {
+        return undefined;
+    }
     return pids.filter((pid) => {
-        try { return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "haproxy"; } catch { return false; }
+        try {
+            return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "haproxy";
+        } catch {
+            return false;
+        }
     });
 }
 
@@ -128,8 +160,16 @@ function writeStackConfig(stack: string, o: OomOptions, maxConns: number, ratePe
         "c2m:ttlHours": 2,
         "c2m:local": { subnet: o.subnet, hostLimits: { haproxy: { memoryMiB: o.memoryMib } } },
         "c2m:attack": {
-            preset: "smoke", rate: ratePerClient, durationS: rampS, holdMs, sleepMs: 0, times: 0,
-            timeoutS: Math.ceil(holdMs / 1000) + 60, frontends: [o.mode], workers: 100, connections: maxConns,
+            preset: "smoke",
+            rate: ratePerClient,
+            durationS: rampS,
+            holdMs,
+            sleepMs: 0,
+            times: 0,
+            timeoutS: Math.ceil(holdMs / 1000) + 60,
+            frontends: [o.mode],
+            workers: 100,
+            connections: maxConns,
         },
     };
     writeGeneratedStack(stack, `# written by bench/oom; removed when it ends\n${YAML.stringify({ config })}`);
@@ -138,10 +178,17 @@ function writeStackConfig(stack: string, o: OomOptions, maxConns: number, ratePe
 /** Every result of the run's vegeta files, decoded. */
 async function vegetaResults(dir: string): Promise<VegetaResult[]> {
     const results = join(dir, "results");
-    const files = existsSync(results) ? readdirSync(results).filter((f) => f.endsWith(".bin")).map((f) => join(results, f)) : [];
+    const files = existsSync(results)
+        ? readdirSync(results)
+              .filter((f) => f.endsWith(".bin"))
+              .map((f) => join(results, f))
+        : [];
     if (!files.length) return [];
     const out = await $({ env: labEnv(), verbose: false, quiet: true })`vegeta encode --to json ${files}`;
-    return out.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as VegetaResult);
+    return out.stdout
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as VegetaResult);
 }
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
@@ -189,9 +236,14 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         writeStackConfig(stack, o, maxConns, ratePerClient, rampS);
         const processes = loadStackConfig(stack).capacity.haproxy.processes;
         predicted = lbConnectionsInMemory(o.memoryMib * 1024 * 1024, tlsShare, processes, PER_CONNECTION_COSTS, cgroup);
-        if (isFittedSize(o.mode, o.memoryMib)) log(`${o.mode} at ${o.memoryMib} MiB is a size the memory costs were fitted on (components/plan/costs.ts): this run checks nothing; score the model at other sizes`);
-        log(`${o.mode}, LB limited to ${o.memoryMib} MiB; planner: ${predicted} connections ` +
-            `(${roleKBPerConnection("haproxy", tlsShare, PER_CONNECTION_COSTS, "cgroup").toFixed(1)} KB each, ${processes} processes); ramp to at most ${maxConns} at ${ratePerClient * o.clients}/s`);
+        if (isFittedSize(o.mode, o.memoryMib))
+            log(
+                `${o.mode} at ${o.memoryMib} MiB is a size the memory costs were fitted on (components/plan/costs.ts): this run checks nothing; score the model at other sizes`,
+            );
+        log(
+            `${o.mode}, LB limited to ${o.memoryMib} MiB; planner: ${predicted} connections ` +
+                `(${roleKBPerConnection("haproxy", tlsShare, PER_CONNECTION_COSTS, "cgroup").toFixed(1)} KB each, ${processes} processes); ramp to at most ${maxConns} at ${ratePerClient * o.clients}/s`,
+        );
         await up(stack);
         if (interrupted) throw new Error("interrupted");
         const out: StackOutputs = await outputs(stack);
@@ -201,7 +253,11 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         // handshakes and requests on their way to pong).
         const counts = () => {
             const lb = Math.floor(ns("haproxy").reduce((a, n) => a + sockets(n), 0) / 2);
-            const held = Math.min(ns("client").reduce((a, n) => a + sockets(n), 0), lb, Math.max(0, ns("backend").reduce((a, n) => a + sockets(n), 0) - listeners));
+            const held = Math.min(
+                ns("client").reduce((a, n) => a + sockets(n), 0),
+                lb,
+                Math.max(0, ns("backend").reduce((a, n) => a + sockets(n), 0) - listeners),
+            );
             return { held, pending: Math.max(0, lb - held) };
         };
         const hosts = out.inventory.map((h) => ({ name: h.name, role: h.role }));
@@ -210,7 +266,8 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         const idle = readHostCgroup(stack, lbHost);
         const t0 = Date.now();
         const basePids = haproxyPids(stack, lbHost);
-        if (!basePids?.length) throw new Error(`${basePids ? "no HAProxy process in" : "cannot read cgroup.procs of"} ${rel}: the LB's cgroup does not hold its processes`);
+        if (!basePids?.length)
+            throw new Error(`${basePids ? "no HAProxy process in" : "cannot read cgroup.procs of"} ${rel}: the LB's cgroup does not hold its processes`);
         const baseline: RampSample = { t: 0, held: 0, oomKills: idle.oomKills, haproxyPids: basePids };
         // HAProxy's own count of what it holds (every process's statistics page, read in the LB's namespace).
         const readHaproxyHeld = haproxyHeldReader(out, names.namespace(lbHost), o.mode);
@@ -221,7 +278,14 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         mkdirSync(staging, { recursive: true });
         let result: AttackResult | undefined;
         let attackError: Error | undefined;
-        const attackDone = attack(stack, {}, staging).then((r) => { result = r; }, (err: Error) => { attackError = err; });
+        const attackDone = attack(stack, {}, staging).then(
+            (r) => {
+                result = r;
+            },
+            (err: Error) => {
+                attackError = err;
+            },
+        );
         const samples: RampSample[] = [];
         let peak: CgroupReading = idle;
         const points: MemoryPoint[] = [];
@@ -232,22 +296,38 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         while (!by) {
             // Every 250 ms: held_at_oom is the last sample before the kill, so the step bounds its error.
             await new Promise((r) => setTimeout(r, 250));
-            if (interrupted) { by = "interrupted"; break; }
+            if (interrupted) {
+                by = "interrupted";
+                break;
+            }
             const all = readStackCgroups(stack, hosts);
             const r = all[lbHost].reading;
             if (r.memoryBytes > peak.memoryBytes) peak = r;
             const c = counts();
             const pids = haproxyPids(stack, lbHost);
             const counted = await readHaproxyHeld();
-            const s: RampSample = { t: (Date.now() - t0) / 1000, held: c.held, oomKills: r.oomKills, haproxyPids: pids,
-                ...(counted instanceof Error ? {} : { haproxyHeld: counted }) };
-            points.push({ held: c.held, anon: r.anonBytes - idle.anonBytes, kernel: r.kernelBytes - idle.kernelBytes, socket: r.socketBytes - idle.socketBytes });
+            const s: RampSample = {
+                t: (Date.now() - t0) / 1000,
+                held: c.held,
+                oomKills: r.oomKills,
+                haproxyPids: pids,
+                ...(counted instanceof Error ? {} : { haproxyHeld: counted }),
+            };
+            points.push({
+                held: c.held,
+                anon: r.anonBytes - idle.anonBytes,
+                kernel: r.kernelBytes - idle.kernelBytes,
+                socket: r.socketBytes - idle.socketBytes,
+            });
             pendingPeak = Math.max(pendingPeak, c.pending);
             if (c.held > atMost.held) atMost = { held: c.held, pending: c.pending, all, slab: meminfoBytes("Slab") };
             samples.push(s);
-            if (samples.length % 4 === 0 || r.oomKills > idle.oomKills) log(`t=${s.t.toFixed(1)}s held ${s.held} (sockets), ` +
-                `${counted instanceof Error ? `HAProxy unread (${counted.message.slice(0, 80)})` : `${counted} (HAProxy)`}, LB ${(r.memoryBytes / 2 ** 20).toFixed(1)} of ${o.memoryMib} MiB ` +
-                `(kernel ${(r.kernelBytes / 2 ** 20).toFixed(1)}, sockets ${(r.socketBytes / 2 ** 20).toFixed(1)}), failcnt ${r.limitHits}, oom_kill ${r.oomKills}, haproxy ${pids?.length ?? "unknown"}`);
+            if (samples.length % 4 === 0 || r.oomKills > idle.oomKills)
+                log(
+                    `t=${s.t.toFixed(1)}s held ${s.held} (sockets), ` +
+                        `${counted instanceof Error ? `HAProxy unread (${counted.message.slice(0, 80)})` : `${counted} (HAProxy)`}, LB ${(r.memoryBytes / 2 ** 20).toFixed(1)} of ${o.memoryMib} MiB ` +
+                        `(kernel ${(r.kernelBytes / 2 ** 20).toFixed(1)}, sockets ${(r.socketBytes / 2 ** 20).toFixed(1)}), failcnt ${r.limitHits}, oom_kill ${r.oomKills}, haproxy ${pids?.length ?? "unknown"}`,
+                );
             by = rampEnding(samples, baseline, { plateauS: o.plateauS, rampS });
         }
         const stopMs = Date.now();
@@ -272,7 +352,10 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         const atOom = heldAtOom(samples, by);
         // The per-connection figures divide the LB's peak memory by the most held by the sockets' count, as before.
         const heldPeakSockets = samples.length ? Math.max(...samples.map((s) => s.held)) : 0;
-        if (lastPids === undefined) log(`cgroup.procs of ${rel} unreadable at the end: whether HAProxy was killed is ${killed === true ? "known from the kill count or the kernel log" : "unknown"}`);
+        if (lastPids === undefined)
+            log(
+                `cgroup.procs of ${rel} unreadable at the end: whether HAProxy was killed is ${killed === true ? "known from the kill count or the kernel log" : "unknown"}`,
+            );
 
         let errorPct = 100;
         let runDir: string | undefined;
@@ -283,10 +366,20 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
             errorPct = started > 0 ? Math.round((failed / started) * 1e4) / 100 : 100;
             const run: RunRecord = readRecord(join(runDir, "run.json"), RunRecordSchema);
             run.oom = {
-                host: lbHost, memoryMiB: o.memoryMib, killed, by, heldAtOom: atOom.held, ...(atOom.ageS !== null ? { heldAtOomAgeS: atOom.ageS } : {}),
-                heldPeak: atOom.peak, predicted,
-                oomKills: last.oomKills - idle.oomKills, limitHits: last.limitHits, peakMemoryBytes: peak.memoryBytes,
-                killedProcesses: kernel.map(({ pid, task }) => ({ pid, task })), goneProcesses: gone, kernelLog: kernel.map((k) => k.line),
+                host: lbHost,
+                memoryMiB: o.memoryMib,
+                killed,
+                by,
+                heldAtOom: atOom.held,
+                ...(atOom.ageS !== null ? { heldAtOomAgeS: atOom.ageS } : {}),
+                heldPeak: atOom.peak,
+                predicted,
+                oomKills: last.oomKills - idle.oomKills,
+                limitHits: last.limitHits,
+                peakMemoryBytes: peak.memoryBytes,
+                killedProcesses: kernel.map(({ pid, task }) => ({ pid, task })),
+                goneProcesses: gone,
+                kernelLog: kernel.map((k) => k.line),
             };
             writeRecord(join(runDir, "run.json"), RunRecordSchema, run);
             await recordRunDir(runDir, log);
@@ -297,25 +390,46 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         }
         const [load1, load5] = loadavg();
         return {
-            mode: o.mode, memory_mib: o.memoryMib, predicted, held_at_oom: atOom.held, held_peak: atOom.peak, error_pct: errorPct, oom_killed: killed, by,
+            mode: o.mode,
+            memory_mib: o.memoryMib,
+            predicted,
+            held_at_oom: atOom.held,
+            held_peak: atOom.peak,
+            error_pct: errorPct,
+            oom_killed: killed,
+            by,
             // A size the costs were fitted on (components/plan/costs.ts FITTED_ON) checks nothing: only other sizes score the model.
             fitted_size: isFittedSize(o.mode, o.memoryMib),
             // How long before the sample that saw the kill HAProxy's last count was read, s; and the sockets' estimate at its most (the earlier held_at_oom).
-            held_at_oom_age_s: atOom.ageS, held_source: "haproxy", held_peak_sockets: samples.length ? Math.max(...samples.map((s) => s.held)) : 0,
+            held_at_oom_age_s: atOom.ageS,
+            held_source: "haproxy",
+            held_peak_sockets: samples.length ? Math.max(...samples.map((s) => s.held)) : 0,
             predicted_without_process_base: perConnOnly,
             // The same model told how many connections were in flight when the most were held (known only after the run).
             lb_in_flight_at_most_held: atMost.pending,
-            predicted_with_in_flight: lbConnectionsInMemory(o.memoryMib * 1024 * 1024, tlsShare, basePids.length, PER_CONNECTION_COSTS, { ...cgroup, inFlight: atMost.pending }),
+            predicted_with_in_flight: lbConnectionsInMemory(o.memoryMib * 1024 * 1024, tlsShare, basePids.length, PER_CONNECTION_COSTS, {
+                ...cgroup,
+                inFlight: atMost.pending,
+            }),
             // HAProxy's memory per in-flight connection that makes the steady costs add up at the most held.
-            lb_in_flight_kb_measured: atMost.pending > 0 ? r1(((atMost.all[lbHost].reading.anonBytes - idle.anonBytes) / 1024 -
-                atMost.held * (roleKBPerConnection("haproxy", tlsShare) - 2 * PER_CONNECTION_COSTS.kernelPerSocketKB)) / atMost.pending) : null,
+            lb_in_flight_kb_measured:
+                atMost.pending > 0
+                    ? r1(
+                          ((atMost.all[lbHost].reading.anonBytes - idle.anonBytes) / 1024 -
+                              atMost.held * (roleKBPerConnection("haproxy", tlsShare) - 2 * PER_CONNECTION_COSTS.kernelPerSocketKB)) /
+                              atMost.pending,
+                      )
+                    : null,
             off_pct: predicted > 0 && atOom.held !== null ? Math.round(((atOom.held - predicted) / predicted) * 1000) / 10 : null,
             lb_idle_mib: Math.round((idle.memoryBytes / 2 ** 20) * 10) / 10,
             lb_peak_mib: Math.round((peak.memoryBytes / 2 ** 20) * 10) / 10,
             // What the LB host's cgroup measured per held connection at its peak (idle subtracted).
             lb_kb_per_conn_measured: heldPeakSockets > 0 ? Math.round(((peak.memoryBytes - idle.memoryBytes) / 1024 / heldPeakSockets) * 10) / 10 : null,
             lb_anon_kb_per_conn: heldPeakSockets > 0 ? Math.round(((peak.anonBytes - idle.anonBytes) / 1024 / heldPeakSockets) * 10) / 10 : null,
-            lb_kernel_kb_per_socket: heldPeakSockets > 0 ? Math.round(((peak.kernelBytes + peak.socketBytes - idle.kernelBytes - idle.socketBytes) / 1024 / heldPeakSockets / 2) * 10) / 10 : null,
+            lb_kernel_kb_per_socket:
+                heldPeakSockets > 0
+                    ? Math.round(((peak.kernelBytes + peak.socketBytes - idle.kernelBytes - idle.socketBytes) / 1024 / heldPeakSockets / 2) * 10) / 10
+                    : null,
             // The same over the ramp's middle (slopes), and every host's parts at the most held (figures.ts).
             lb_kb_per_conn_slope: kb(slopePerConnection(points, (p) => p.anon + p.kernel + p.socket)),
             lb_anon_kb_per_conn_slope: kb(slopePerConnection(points, (p) => p.anon)),
@@ -324,19 +438,42 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
             // The machine's slab (every host's sockets, 4 per connection: client, LB × 2, backend; and
             // whatever else the machine did meanwhile) against what the hosts' cgroups were charged for kernel memory.
             machine_slab_kb_per_socket: atMost.held > 0 ? r1((atMost.slab - idleSlab) / 1024 / (4 * atMost.held)) : null,
-            charged_kernel_kb_per_socket: atMost.held > 0 ? r1(Object.keys(idleAll).reduce((a, h) =>
-                a + atMost.all[h].reading.kernelBytes + atMost.all[h].reading.socketBytes - idleAll[h].reading.kernelBytes - idleAll[h].reading.socketBytes, 0) / 1024 / (4 * atMost.held)) : null,
+            charged_kernel_kb_per_socket:
+                atMost.held > 0
+                    ? r1(
+                          Object.keys(idleAll).reduce(
+                              (a, h) =>
+                                  a +
+                                  atMost.all[h].reading.kernelBytes +
+                                  atMost.all[h].reading.socketBytes -
+                                  idleAll[h].reading.kernelBytes -
+                                  idleAll[h].reading.socketBytes,
+                              0,
+                          ) /
+                              1024 /
+                              (4 * atMost.held),
+                      )
+                    : null,
             lb_pending_peak: pendingPeak,
-            oom_kills: last.oomKills - idle.oomKills, failcnt: last.limitHits, killed_processes: kernel.map((k) => `${k.task}:${k.pid}`),
-            haproxy_processes: basePids.length, rate: ratePerClient * o.clients,
-            ramp_s: Math.round((stopMs - t0) / 1000), run: result?.runId ?? null, stack, load_avg: [load1, load5].map((x) => Math.round(x * 100) / 100),
+            oom_kills: last.oomKills - idle.oomKills,
+            failcnt: last.limitHits,
+            killed_processes: kernel.map((k) => `${k.task}:${k.pid}`),
+            haproxy_processes: basePids.length,
+            rate: ratePerClient * o.clients,
+            ramp_s: Math.round((stopMs - t0) / 1000),
+            run: result?.runId ?? null,
+            stack,
+            load_avg: [load1, load5].map((x) => Math.round(x * 100) / 100),
         };
     } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
         rmSync(staging, { recursive: true, force: true });
         const left = await teardownStack(stack, stackFile);
-        if (residueCount(left) > 0) { process.exitCode = 1; log(`teardown left residue on stack ${stack}`); }
+        if (residueCount(left) > 0) {
+            process.exitCode = 1;
+            log(`teardown left residue on stack ${stack}`);
+        }
     }
 }
 
@@ -359,5 +496,8 @@ if (import.meta.main) {
             if (r.by === "interrupted") process.exitCode = 130;
         })
         .parseAsync(process.argv)
-        .catch((err: Error) => { console.error(`bench:oom: ${err.message}`); process.exit(1); });
+        .catch((err: Error) => {
+            console.error(`bench:oom: ${err.message}`);
+            process.exit(1);
+        });
 }

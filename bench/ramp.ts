@@ -114,7 +114,10 @@ export function rampState(points: RampPoint[], plan: RampPlan, sendingEndT: numb
     if (last.held !== undefined && !last.estimated && last.held >= plan.target) return { phase: "reached", t: last.t };
     if (last.memAvailableBytes < plan.memoryFloorBytes) return { phase: "stopped", t: last.t, why: "memory" };
     if (last.t >= plan.deadlineS) return { phase: "stopped", t: last.t, why: "deadline" };
-    const flat = (s: number) => { const g = growthOver(points, s); return g !== undefined && g <= plan.target * 0.001; };
+    const flat = (s: number) => {
+        const g = growthOver(points, s);
+        return g !== undefined && g <= plan.target * 0.001;
+    };
     // Before the current attack's first connection lands (vegeta starting on a loaded machine: a top-up's attack took
     // a minute to start at load 100) nothing has stalled yet: the deadline bounds that wait.
     const readable = points.filter((p) => p.held !== undefined);
@@ -128,7 +131,11 @@ export function rampState(points: RampPoint[], plan: RampPlan, sendingEndT: numb
 }
 
 /** One attack the bench launched: when, at what total rate, for how long. */
-export interface Sending { startT: number; rate: number; durationS: number }
+export interface Sending {
+    startT: number;
+    rate: number;
+    durationS: number;
+}
 
 /**
  * After an attack whose sending ended short of the target: a top-up for the connections still
@@ -136,8 +143,12 @@ export interface Sending { startT: number; rate: number; durationS: number }
  * achieved, never above the plan's rate, at least 10/s), or undefined when a top-up would not
  * help (none missing, no top-up left, the last one made no progress). Pure.
  */
-export function topUp(points: RampPoint[], target: number, sendings: Sending[], o: { maxTopUps: number; planRate: number }):
-    { count: number; rate: number; durationS: number } | undefined {
+export function topUp(
+    points: RampPoint[],
+    target: number,
+    sendings: Sending[],
+    o: { maxTopUps: number; planRate: number },
+): { count: number; rate: number; durationS: number } | undefined {
     const readable = points.filter((p) => p.held !== undefined) as (RampPoint & { held: number })[];
     const last = sendings.at(-1);
     const held = readable.at(-1)?.held;
@@ -280,8 +291,11 @@ export function memoryUse(points: RampPoint[], target: number): MemoryUse | null
     const used = Math.max(0, labBytes(top) - labBytes(idle));
     const perConn = used / top.held!;
     return {
-        lab_gib: r2(used / GIB), kb_per_conn: Math.round((perConn / 1024) * 10) / 10, held: top.held!,
-        target_needs_gib: r2((perConn * target) / GIB), available_idle_gib: r2(idle.memAvailableBytes / GIB),
+        lab_gib: r2(used / GIB),
+        kb_per_conn: Math.round((perConn / 1024) * 10) / 10,
+        held: top.held!,
+        target_needs_gib: r2((perConn * target) / GIB),
+        available_idle_gib: r2(idle.memAvailableBytes / GIB),
         available_min_gib: r2(Math.min(...points.map((p) => p.memAvailableBytes)) / GIB),
     };
 }
@@ -296,7 +310,12 @@ export const SATURATED_SHARE = 0.9;
  * when the machine was not saturated. Pure.
  */
 export function verdict(o: {
-    target: number; held: number | null; errors: number; points: RampPoint[]; rampFrom: number; rampTo: number;
+    target: number;
+    held: number | null;
+    errors: number;
+    points: RampPoint[];
+    rampFrom: number;
+    rampTo: number;
     /** Where `held` came from: HAProxy's statistics, or the sockets' estimate (off by a few; never enough to say held). */
     heldSource: HeldSource | null;
     /** The ramp's memory floor (RampPlan.memoryFloorBytes): below it, the machine's memory is the limit. */
@@ -308,7 +327,8 @@ export function verdict(o: {
     const inRamp = points.filter((p) => p.t >= o.rampFrom && p.t <= o.rampTo && p.held !== undefined);
     const top = inRamp.length ? Math.max(...inRamp.map((p) => p.held!)) : undefined;
     const activeEnd = top === undefined ? o.rampTo : (inRamp.find((p) => p.held === top)?.t ?? o.rampTo);
-    const lastRamp = [...points].reverse().find((p) => p.t <= activeEnd && p.t > (first?.t ?? 0)) ?? [...points].reverse().find((p) => p.t <= o.rampTo) ?? points.at(-1);
+    const lastRamp =
+        [...points].reverse().find((p) => p.t <= activeEnd && p.t > (first?.t ?? 0)) ?? [...points].reverse().find((p) => p.t <= o.rampTo) ?? points.at(-1);
     const cpu = first && lastRamp && lastRamp.t > first.t ? cpuBetween(first, lastRamp) : undefined;
     const drops: Record<string, number> = {};
     if (points.length >= 2) {
@@ -327,23 +347,35 @@ export function verdict(o: {
         return { verdict: kind, limit: null, note: `held ${o.held} of ${o.target} for the whole window, 0 errors`, ramp_cpu, listen_drops: drops, memory };
     }
     if (kind === "unknown") {
-        return { verdict: kind, limit: null, ramp_cpu, listen_drops: drops, memory,
-            note: `${o.held} of ${o.target} by the sockets' estimate only: HAProxy's statistics were not read during the hold, so whether the target was held is unknown` };
+        return {
+            verdict: kind,
+            limit: null,
+            ramp_cpu,
+            listen_drops: drops,
+            memory,
+            note: `${o.held} of ${o.target} by the sockets' estimate only: HAProxy's statistics were not read during the hold, so whether the target was held is unknown`,
+        };
     }
     let limit: Limit | null = null;
     const lowest = points.length ? points.reduce((a, p) => (p.memAvailableBytes < a.memAvailableBytes ? p : a)) : undefined;
     if (lowest && lowest.memAvailableBytes < o.memoryFloorBytes) {
         // Out of memory: the role whose hosts grew the most from the idle lab to then.
-        const grown = Object.entries(lowest.hosts).map(([name, h]) => ({ name, role: h.role, bytes: h.memoryBytes - (points[0].hosts[name]?.memoryBytes ?? 0) }));
+        const grown = Object.entries(lowest.hosts).map(([name, h]) => ({
+            name,
+            role: h.role,
+            bytes: h.memoryBytes - (points[0].hosts[name]?.memoryBytes ?? 0),
+        }));
         const byRole = new Map<Role, number>();
         for (const g of grown) byRole.set(g.role, (byRole.get(g.role) ?? 0) + g.bytes);
         const [what, bytes] = [...byRole].reduce((best, c) => (c[1] > best[1] ? c : best));
         const host = grown.filter((g) => g.role === what).sort((a, b) => b.bytes - a.bytes)[0]?.name ?? null;
         limit = { what, host, resource: "memory", amount: r2(bytes / GIB), bound: "machine" };
     } else if (cpu && cpu.busyShare >= SATURATED_SHARE) {
-        const candidates: [Limit["what"], number][] = [...Object.entries(cpu.roles) as [Role, number][], ["outside the lab", cpu.outside]];
+        const candidates: [Limit["what"], number][] = [...(Object.entries(cpu.roles) as [Role, number][]), ["outside the lab", cpu.outside]];
         const [what, cores] = candidates.reduce((best, c) => (c[1] > best[1] ? c : best));
-        const hosts = Object.entries(cpu.hosts).filter(([, h]) => h.role === what).sort((x, y) => y[1].cores - x[1].cores);
+        const hosts = Object.entries(cpu.hosts)
+            .filter(([, h]) => h.role === what)
+            .sort((x, y) => y[1].cores - x[1].cores);
         limit = { what, host: hosts[0]?.[0] ?? null, resource: "cpu", amount: r2(cores), bound: what === "haproxy" ? "haproxy" : "machine" };
     } else {
         const worst = Object.entries(drops).sort((x, y) => y[1] - x[1])[0];
@@ -352,18 +384,25 @@ export function verdict(o: {
             limit = { what: role, host: worst[0], resource: "accept_queue", amount: worst[1], bound: role === "haproxy" ? "haproxy" : "machine" };
         }
     }
-    const outcome = kind === "short"
-        ? `held ${o.held ?? "(unreadable)"} of ${o.target}`
-        : `held ${o.held} of ${o.target} but ${o.errors} errors`;
+    const outcome = kind === "short" ? `held ${o.held ?? "(unreadable)"} of ${o.target}` : `held ${o.held} of ${o.target} but ${o.errors} errors`;
     const busy = cpu ? `the machine was ${Math.round(cpu.busyShare * 100)} % busy over the ramp (${cpu.cpus} CPUs)` : "no CPU figures over the ramp";
-    const dropText = Object.keys(drops).length ? `; accept-queue drops: ${Object.entries(drops).map(([h, n]) => `${h} ${n}`).join(", ")}` : "";
+    const dropText = Object.keys(drops).length
+        ? `; accept-queue drops: ${Object.entries(drops)
+              .map(([h, n]) => `${h} ${n}`)
+              .join(", ")}`
+        : "";
     const who = (l: Limit) => (l.what === "outside the lab" ? "processes outside the lab" : `the ${l.what} role`);
-    const limitText = limit === null ? "no measured limit explains it"
-        : limit.resource === "memory"
-            ? `limit: this machine's memory (${memory ? `${memory.available_min_gib} GiB available at the least, of ${memory.available_idle_gib} with the lab idle; ` +
-                `the lab used ${memory.kb_per_conn} KB per connection at ${memory.held} held, so ${o.target} need ${memory.target_needs_gib} GiB; ` : ""}` +
-                `most used by ${who(limit)}, ${limit.amount} GiB${limit.host ? `, largest host ${limit.host}` : ""})`
-            : limit.resource === "cpu"
+    const limitText =
+        limit === null
+            ? "no measured limit explains it"
+            : limit.resource === "memory"
+              ? `limit: this machine's memory (${
+                    memory
+                        ? `${memory.available_min_gib} GiB available at the least, of ${memory.available_idle_gib} with the lab idle; ` +
+                          `the lab used ${memory.kb_per_conn} KB per connection at ${memory.held} held, so ${o.target} need ${memory.target_needs_gib} GiB; `
+                        : ""
+                }` + `most used by ${who(limit)}, ${limit.amount} GiB${limit.host ? `, largest host ${limit.host}` : ""})`
+              : limit.resource === "cpu"
                 ? `limit: CPU, most used by ${who(limit)} (${limit.amount} cores${limit.host ? `, busiest host ${limit.host}` : ""})`
                 : `limit: ${limit.host}'s listeners dropped ${limit.amount} connections (accept queue)`;
     const bound = limit === null ? "" : limit.bound === "machine" ? " — the machine was the limit, not HAProxy" : " — HAProxy was the limit";
@@ -391,9 +430,11 @@ export function statsBatchCommand(urls: string[]): string {
     const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
     for (const u of urls) if (!/^https?:\/\//.test(u)) throw new Error(`not an http(s) URL: ${u}`);
     // All pages at once (a busy process answers late, and ~35 of them one after another outlast any sample), each into its own file.
-    return `d=$(mktemp -d) && i=0 && for u in ${urls.map((u) => quote(`${u};csv`)).join(" ")}; do ` +
+    return (
+        `d=$(mktemp -d) && i=0 && for u in ${urls.map((u) => quote(`${u};csv`)).join(" ")}; do ` +
         `{ curl -sS -f --connect-timeout 3 --max-time 4 "$u" > "$d/$i" 2>&1 || echo "#FAILED curl exit $?" >> "$d/$i"; } & i=$((i+1)); done; wait; ` +
-        `i=0; for u in ${urls.map((u) => quote(`${u};csv`)).join(" ")}; do echo "#URL $u"; cat "$d/$i"; i=$((i+1)); done; rm -rf "$d"`;
+        `i=0; for u in ${urls.map((u) => quote(`${u};csv`)).join(" ")}; do echo "#URL $u"; cat "$d/$i"; i=$((i+1)); done; rm -rf "$d"`
+    );
 }
 
 /** The batch's output → the rows of every page; throws naming the pages that failed (a partial sum would be a wrong count). Pure. */
@@ -401,17 +442,39 @@ export function parseStatsBatch<Row>(stdout: string, urls: string[], parsePage: 
     const pages = new Map<string, string>();
     let current: string | undefined;
     for (const line of stdout.split("\n")) {
-        if (line.startsWith("#URL ")) { current = line.slice(5).trim(); pages.set(current, ""); continue; }
+        if (line.startsWith("#URL ")) {
+            current = line.slice(5).trim();
+            pages.set(current, "");
+            continue;
+        }
         if (current !== undefined) pages.set(current, `${pages.get(current)}${line}\n`);
     }
     const rows: Row[] = [];
     const failed: string[] = [];
     for (const u of urls) {
         const page = pages.get(`${u};csv`);
-        if (page === undefined) { failed.push(`${u}: no answer`); continue; }
+        if (page === undefined) {
+            failed.push(`${u}: no answer`);
+            continue;
+        }
         const fail = /#FAILED (.*)/.exec(page);
-        if (fail) { failed.push(`${u}: ${page.replace(/#FAILED.*/, "").trim().split("\n").at(-1) || fail[1]}`.trim()); continue; }
-        try { rows.push(...parsePage(page)); } catch (err) { failed.push(`${u}: ${(err as Error).message}`); }
+        if (fail) {
+            failed.push(
+                `${u}: ${
+                    page
+                        .replace(/#FAILED.*/, "")
+                        .trim()
+                        .split("\n")
+                        .at(-1) || fail[1]
+                }`.trim(),
+            );
+            continue;
+        }
+        try {
+            rows.push(...parsePage(page));
+        } catch (err) {
+            failed.push(`${u}: ${(err as Error).message}`);
+        }
     }
     if (failed.length) throw new Error(`${failed.length} of ${urls.length} statistics pages unread: ${failed.slice(0, 3).join("; ")}`);
     return rows;

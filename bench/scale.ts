@@ -34,10 +34,34 @@ import { localNames } from "../components/platform/local/scripts.ts";
 import { readStackCgroups } from "../components/platform/local/cgroups.ts";
 import { pongPorts } from "../components/render/backendScripts.ts";
 import { countErrors, parseSoftnetDrops, perConnection, readNetCounters, roleSum, type AttackAccount, type HostReadings } from "./figures.ts";
-import { backOff, cpuBetween, heldOverWindow, heldText, maxInFlight, memoryFloor, parseProcStat, parseStatsBatch, rampState, sendingsToStop, statsBatchCommand, topUp, verdict,
-    type RampPlan, type RampPoint, type RampState, type Sending } from "./ramp.ts";
+import {
+    backOff,
+    cpuBetween,
+    heldOverWindow,
+    heldText,
+    maxInFlight,
+    memoryFloor,
+    parseProcStat,
+    parseStatsBatch,
+    rampState,
+    sendingsToStop,
+    statsBatchCommand,
+    topUp,
+    verdict,
+    type RampPlan,
+    type RampPoint,
+    type RampState,
+    type Sending,
+} from "./ramp.ts";
 
-interface Options { mode: "plain" | "tls"; conns: number; hold: number; rate?: number; stack: string; subnet: string }
+interface Options {
+    mode: "plain" | "tls";
+    conns: number;
+    hold: number;
+    rate?: number;
+    stack: string;
+    subnet: string;
+}
 
 const CLIENTS = 2;
 /**
@@ -78,8 +102,18 @@ function planRamp(o: Options, memTotalBytes: number): { ratePerClient: number; r
     // Exactly the target: vegeta sends rate × duration requests, each held open by pong until released.
     const rampS = o.conns / rate;
     return {
-        ratePerClient, rate, rampS,
-        plan: { target: o.conns, stallS: STALL_S, settleS: SETTLE_S, startGraceS: START_GRACE_S, deadlineS: deadlineFor(rampS), memoryFloorBytes: memoryFloor(memTotalBytes), maxInFlight: maxInFlight(o.conns) },
+        ratePerClient,
+        rate,
+        rampS,
+        plan: {
+            target: o.conns,
+            stallS: STALL_S,
+            settleS: SETTLE_S,
+            startGraceS: START_GRACE_S,
+            deadlineS: deadlineFor(rampS),
+            memoryFloorBytes: memoryFloor(memTotalBytes),
+            maxInFlight: maxInFlight(o.conns),
+        },
     };
 }
 
@@ -101,8 +135,16 @@ function writeStackConfig(o: Options, ratePerClient: number, rampS: number): voi
         "c2m:backend": { serversPerHost: 2 },
         "c2m:local": { subnet: o.subnet },
         "c2m:attack": {
-            preset: "smoke", rate: ratePerClient, durationS: rampS, holdMs, sleepMs: 0, times: 0,
-            timeoutS: Math.ceil(holdMs / 1000) + 120, frontends: [o.mode], workers: 100, connections: o.conns,
+            preset: "smoke",
+            rate: ratePerClient,
+            durationS: rampS,
+            holdMs,
+            sleepMs: 0,
+            times: 0,
+            timeoutS: Math.ceil(holdMs / 1000) + 120,
+            frontends: [o.mode],
+            workers: 100,
+            connections: o.conns,
         },
     };
     writeGeneratedStack(o.stack, `# written by bench/scale; removed when it ends\n${YAML.stringify({ config })}`);
@@ -123,8 +165,11 @@ type Stats = StatsRow[];
 interface Sample {
     t: number;
     /** HAProxy's current sessions; undefined when its statistics were not read this time. */
-    frontend?: number; backend?: number;
-    clientSockets: number; lbSockets: number; backendSockets: number;
+    frontend?: number;
+    backend?: number;
+    clientSockets: number;
+    lbSockets: number;
+    backendSockets: number;
     /**
      * End to end. When HAProxy's statistics were not read (not every sample reads them on a lab of
      * many processes; a process at its maxconn does not serve its page either), from the sockets
@@ -174,13 +219,33 @@ function sample(lab: Omit<Lab, "baseline">, stats: Stats | Error | undefined, id
     }
     const inFlight = idle && held !== undefined ? Math.max(0, clientSockets - idle.clientSockets - held) : 0;
     const point: RampPoint = {
-        t, held, ...(read ? {} : { estimated: true }), inFlight, machineBusyNs: machine.busyNs, cpus: machine.cpus, memAvailableBytes: memory.availableBytes, memTotalBytes: memory.totalBytes,
-        hosts: Object.fromEntries(Object.entries(hosts).map(([name, h]) => [name,
-            { role: h.role, cpuNs: h.reading.cpuNs, memoryBytes: h.reading.memoryBytes, listenDrops: net[name]?.listenDrops ?? 0 }])),
+        t,
+        held,
+        ...(read ? {} : { estimated: true }),
+        inFlight,
+        machineBusyNs: machine.busyNs,
+        cpus: machine.cpus,
+        memAvailableBytes: memory.availableBytes,
+        memTotalBytes: memory.totalBytes,
+        hosts: Object.fromEntries(
+            Object.entries(hosts).map(([name, h]) => [
+                name,
+                { role: h.role, cpuNs: h.reading.cpuNs, memoryBytes: h.reading.memoryBytes, listenDrops: net[name]?.listenDrops ?? 0 },
+            ]),
+        ),
     };
     return {
-        t, frontend, backend, clientSockets, lbSockets, backendSockets, held,
-        heldFrom: read ? "stats" : "sockets", statsError: stats instanceof Error ? stats.message : undefined, hosts, point,
+        t,
+        frontend,
+        backend,
+        clientSockets,
+        lbSockets,
+        backendSockets,
+        held,
+        heldFrom: read ? "stats" : "sockets",
+        statsError: stats instanceof Error ? stats.message : undefined,
+        hosts,
+        point,
     };
 }
 
@@ -213,31 +278,43 @@ function statsReader(out: StackOutputs, stack: string): () => Promise<Stats | Er
 async function releaseAll(out: StackOutputs, stack: string): Promise<{ released: number; failed: string[] }> {
     const ports = pongPorts(out.labConfig.backend.basePort, out.capacityPlan.backend.serversPerHost);
     const names = localNames(stack);
-    const targets = out.inventory.filter((h) => h.role === "backend")
+    const targets = out.inventory
+        .filter((h) => h.role === "backend")
         .flatMap((h) => ports.map((p) => ({ namespace: names.namespace(h.name), url: `http://${h.address}:${p}/release` })));
     let released = 0;
     const failed: string[] = [];
-    await Promise.all(targets.map(async ({ namespace, url }) => {
-        const r = await runWithTimeout("ip", ["netns", "exec", namespace, "curl", "-sS", "-X", "POST", "--connect-timeout", "5", "--max-time", "15", url], { timeoutMs: 20_000 })
-            .catch((err: Error) => ({ code: 127, stdout: "", stderr: err.message, timedOut: false }));
-        const n = /released (\d+)/.exec(r.stdout);
-        if (r.code === 0 && n) released += Number(n[1]);
-        else failed.push(`${url}: ${r.timedOut ? "no answer within 20 s" : `curl exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 120)}`}`);
-    }));
+    await Promise.all(
+        targets.map(async ({ namespace, url }) => {
+            const r = await runWithTimeout("ip", ["netns", "exec", namespace, "curl", "-sS", "-X", "POST", "--connect-timeout", "5", "--max-time", "15", url], {
+                timeoutMs: 20_000,
+            }).catch((err: Error) => ({ code: 127, stdout: "", stderr: err.message, timedOut: false }));
+            const n = /released (\d+)/.exec(r.stdout);
+            if (r.code === 0 && n) released += Number(n[1]);
+            else failed.push(`${url}: ${r.timedOut ? "no answer within 20 s" : `curl exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 120)}`}`);
+        }),
+    );
     return { released, failed };
 }
 
 function progress(s: Sample, prev: Sample | undefined, state: RampState, unreadInARow: number, target: number): string {
     const cpu = prev ? cpuBetween(prev.point, s.point) : undefined;
-    const cpuText = cpu ? `, CPU ${Math.round(cpu.busyShare * 100)} % of ${cpu.cpus} (client ${cpu.roles.client ?? 0}, ` +
-        `lb ${cpu.roles.haproxy ?? 0}, backend ${cpu.roles.backend ?? 0}, outside the lab ${cpu.outside})` : "";
+    const cpuText = cpu
+        ? `, CPU ${Math.round(cpu.busyShare * 100)} % of ${cpu.cpus} (client ${cpu.roles.client ?? 0}, ` +
+          `lb ${cpu.roles.haproxy ?? 0}, backend ${cpu.roles.backend ?? 0}, outside the lab ${cpu.outside})`
+        : "";
     const phase = state.phase === "ramping" ? "ramping" : state.phase === "reached" ? "holding" : `holding what the ramp reached (${state.why})`;
     const counters = s.heldFrom === "sockets" ? "" : ` (frontend ${s.frontend}, backend ${s.backend})`;
-    const heldShown = s.heldFrom === "stats" ? String(s.held)
-        : s.statsError ? `${s.held} from sockets, ${heldText(undefined, s.statsError, unreadInARow)}` : `${s.held} from sockets`;
+    const heldShown =
+        s.heldFrom === "stats"
+            ? String(s.held)
+            : s.statsError
+              ? `${s.held} from sockets, ${heldText(undefined, s.statsError, unreadInARow)}`
+              : `${s.held} from sockets`;
     const mem = `, ${(s.point.memAvailableBytes / 2 ** 30).toFixed(1)} GiB available`;
-    return `scale: t=${s.t.toFixed(0)}s held ${heldShown} of ${target}${counters}, in flight ${s.point.inFlight}, ` +
-        `sockets client/lb/backend ${s.clientSockets}/${s.lbSockets}/${s.backendSockets}${cpuText}${mem}, ${phase}\n`;
+    return (
+        `scale: t=${s.t.toFixed(0)}s held ${heldShown} of ${target}${counters}, in flight ${s.point.inFlight}, ` +
+        `sockets client/lb/backend ${s.clientSockets}/${s.lbSockets}/${s.backendSockets}${cpuText}${mem}, ${phase}\n`
+    );
 }
 
 /**
@@ -250,7 +327,9 @@ class Attacks {
     readonly sendings: Sending[] = [];
     readonly results: (AttackResult | undefined)[] = [];
     private readonly vegeta: {
-        signal?: (name: VegetaSignal) => Promise<void>; paused: boolean; plannedEndT: number;
+        signal?: (name: VegetaSignal) => Promise<void>;
+        paused: boolean;
+        plannedEndT: number;
         /** Requests it was launched to send (total rate × duration). */
         planned: number;
         /** When the bench paused it before its duration was over, s. */
@@ -269,22 +348,46 @@ class Attacks {
         this.t0 = t0;
     }
 
-    get over(): boolean { return this.running.size === 0; }
-    get count(): number { return this.running.size; }
-    private now(): number { return (Date.now() - this.t0) / 1000; }
+    get over(): boolean {
+        return this.running.size === 0;
+    }
+    get count(): number {
+        return this.running.size;
+    }
+    private now(): number {
+        return (Date.now() - this.t0) / 1000;
+    }
 
     launch(overrides: { rate?: number; durationS?: number }, total: { rate: number; durationS: number }): void {
         const i = this.results.push(undefined) - 1;
         const startT = this.now();
         this.sendings.push({ startT, ...total });
         const v: (typeof this.vegeta)[number] = {
-            paused: false, plannedEndT: startT + total.durationS, planned: Math.round(total.rate * total.durationS), ended: false,
+            paused: false,
+            plannedEndT: startT + total.durationS,
+            planned: Math.round(total.rate * total.durationS),
+            ended: false,
         };
         this.vegeta.push(v);
         // The bench prints its own progress: the attack's would cost an SSH login per HAProxy process every 5 s.
-        const p: Promise<void> = attack(this.stack, overrides, runsRoot(), { progress: false, onVegeta: (signal) => { v.signal = signal; } })
-            .then((r) => { this.results[i] = r; }, (err: Error) => { process.stderr.write(`attack ${i + 1} failed: ${err.message}\n`); })
-            .finally(() => { v.returnedAt = this.now(); this.running.delete(p); });
+        const p: Promise<void> = attack(this.stack, overrides, runsRoot(), {
+            progress: false,
+            onVegeta: (signal) => {
+                v.signal = signal;
+            },
+        })
+            .then(
+                (r) => {
+                    this.results[i] = r;
+                },
+                (err: Error) => {
+                    process.stderr.write(`attack ${i + 1} failed: ${err.message}\n`);
+                },
+            )
+            .finally(() => {
+                v.returnedAt = this.now();
+                this.running.delete(p);
+            });
         this.running.add(p);
     }
 
@@ -333,7 +436,12 @@ class Attacks {
             process.stderr.write(`scale: waiting ${Math.ceil(lastEnd + 1 - this.now())} s for the paused attacks' durations to pass before resuming them\n`);
             await new Promise((r) => setTimeout(r, (lastEnd + 1 - this.now()) * 1000));
         }
-        await Promise.all(paused.map(async ({ v, i }) => { await this.send(i, "CONT"); v.paused = false; }));
+        await Promise.all(
+            paused.map(async ({ v, i }) => {
+                await this.send(i, "CONT");
+                v.paused = false;
+            }),
+        );
     }
 
     /**
@@ -342,16 +450,20 @@ class Attacks {
      * at once: the requests it still waited for get no result, and count as errors (countErrors).
      */
     endAll(): Promise<void> {
-        return Promise.all(this.vegeta.map((v, i) => {
-            if (v.returnedAt !== undefined) return undefined;
-            v.ended = true;
-            return this.send(i, "INT");
-        })).then(() => undefined);
+        return Promise.all(
+            this.vegeta.map((v, i) => {
+                if (v.returnedAt !== undefined) return undefined;
+                v.ended = true;
+                return this.send(i, "INT");
+            }),
+        ).then(() => undefined);
     }
 
     /** Resolves when every attack has returned, or after `ms`. */
     async settle(ms: number): Promise<void> {
-        const all = (async () => { while (this.running.size) await Promise.all([...this.running]); })();
+        const all = (async () => {
+            while (this.running.size) await Promise.all([...this.running]);
+        })();
         await Promise.race([all, new Promise((r) => setTimeout(r, ms).unref())]);
     }
 
@@ -406,15 +518,20 @@ async function rampAndHold(lab: Lab, plan: RampPlan, planRate: number, attacks: 
         await new Promise((r) => setTimeout(r, 1000));
         const stats = i % statsEvery === 0 ? await lab.readStats() : undefined;
         const s = sample(lab, stats, lab.baseline);
-        if (stats instanceof Error) { unreadInARow++; statsUnread++; } else if (stats) unreadInARow = 0;
+        if (stats instanceof Error) {
+            unreadInARow++;
+            statsUnread++;
+        } else if (stats) unreadInARow = 0;
         samples.push(s);
         const points = samples.map((x) => x.point);
         const last = attacks.sendings.at(-1)!;
         const sending = s.t < last.startT + last.durationS;
         if (state.phase === "ramping" && sending && !backedOff && backOff(points, plan, last.startT)) {
             backedOff = true;
-            log(`t=${s.t.toFixed(0)}s ${s.point.inFlight} connections in flight (more than ${plan.maxInFlight}): the machine does not land them ` +
-                `as fast as they are sent; pausing this sending (its open connections stay), the rest follows at the rate that lands`);
+            log(
+                `t=${s.t.toFixed(0)}s ${s.point.inFlight} connections in flight (more than ${plan.maxInFlight}): the machine does not land them ` +
+                    `as fast as they are sent; pausing this sending (its open connections stay), the rest follows at the rate that lands`,
+            );
             await attacks.pauseLast(s.t);
         }
         if (state.phase === "ramping") {
@@ -427,8 +544,10 @@ async function rampAndHold(lab: Lab, plan: RampPlan, planRate: number, attacks: 
                     const share = Math.ceil(more.count / CLIENTS);
                     const perClient = Math.max(1, Math.min(share, Math.floor(more.rate / CLIENTS)));
                     const durationS = Math.ceil((share / perClient) * 10) / 10;
-                    log(`sending over, ${more.count} connections missing: top-up ${attacks.sendings.length} at ${perClient * CLIENTS}/s for ${durationS}s ` +
-                        `(80 % of the rate that landed)`);
+                    log(
+                        `sending over, ${more.count} connections missing: top-up ${attacks.sendings.length} at ${perClient * CLIENTS}/s for ${durationS}s ` +
+                            `(80 % of the rate that landed)`,
+                    );
                     attacks.launch({ rate: perClient, durationS }, { rate: perClient * CLIENTS, durationS });
                     backedOff = false;
                     state = { phase: "ramping" };
@@ -437,15 +556,22 @@ async function rampAndHold(lab: Lab, plan: RampPlan, planRate: number, attacks: 
             if (state.phase === "stopped" && state.why === "memory") {
                 // No more sending: what is sent lands, the machine's memory does not grow much further.
                 await attacks.pauseAll(s.t);
-                log(`t=${s.t.toFixed(0)}s the machine has ${(s.point.memAvailableBytes / 2 ** 30).toFixed(1)} GiB available (floor ` +
-                    `${(plan.memoryFloorBytes / 2 ** 30).toFixed(1)}): pausing every sending; holding what the ramp reached`);
+                log(
+                    `t=${s.t.toFixed(0)}s the machine has ${(s.point.memAvailableBytes / 2 ** 30).toFixed(1)} GiB available (floor ` +
+                        `${(plan.memoryFloorBytes / 2 ** 30).toFixed(1)}): pausing every sending; holding what the ramp reached`,
+                );
             } else if (state.phase === "stopped") {
-                log(`the ramp ${state.why === "deadline" ? "hit its deadline" : state.why} short of ${o.conns} at t=${state.t.toFixed(0)}s; holding what it reached`);
+                log(
+                    `the ramp ${state.why === "deadline" ? "hit its deadline" : state.why} short of ${o.conns} at t=${state.t.toFixed(0)}s; holding what it reached`,
+                );
             }
             if (state.phase === "reached") {
                 // A top-up (or the first attack) still sending would land connections inside the hold window: stop it at the target.
                 const stopped = await attacks.stopAtTarget(s.t);
-                if (stopped.length) log(`t=${s.t.toFixed(0)}s target reached: pausing attack(s) ${stopped.map((i) => i + 1).join(", ")} still sending (their open connections stay)`);
+                if (stopped.length)
+                    log(
+                        `t=${s.t.toFixed(0)}s target reached: pausing attack(s) ${stopped.map((i) => i + 1).join(", ")} still sending (their open connections stay)`,
+                    );
             }
             if (state.phase !== "ramping") rampEnd = state.t;
         }
@@ -472,16 +598,28 @@ function resultsBytes(out: StackOutputs): number {
     for (const h of out.inventory.filter((x) => x.role === "client")) {
         const dir = join(h.workDir, "vegeta");
         let names: string[] = [];
-        try { names = readdirSync(dir); } catch { continue; }
+        try {
+            names = readdirSync(dir);
+        } catch {
+            continue;
+        }
         for (const n of names.filter((x) => x.endsWith(".bin"))) {
-            try { bytes += statSync(join(dir, n)).size; } catch { /* collected meanwhile */ }
+            try {
+                bytes += statSync(join(dir, n)).size;
+            } catch {
+                /* collected meanwhile */
+            }
         }
     }
     return bytes;
 }
 
 /** What the collection after the release took: s from the release to the attacks' return, and whether vegeta had to be ended. */
-interface Collected { released: number; collect_s: number | null; ended_vegeta: boolean }
+interface Collected {
+    released: number;
+    collect_s: number | null;
+    ended_vegeta: boolean;
+}
 
 /**
  * The hold window is over: every pong server lets its held requests finish until vegeta has them
@@ -505,21 +643,26 @@ async function releaseAndCollect(lab: Lab, attacks: Attacks, stopping: () => boo
         await attacks.settle(i === 0 ? 20_000 : 10_000);
         const now = resultsBytes(lab.out);
         if (now > bytes) grewAt = Date.now();
-        process.stderr.write(`scale: +${((Date.now() - start) / 1000).toFixed(0)}s after the release: released ${r.released} held requests, ` +
-            `vegeta's results ${(now / 2 ** 20).toFixed(1)} MiB (${now > bytes ? "growing" : `not grown for ${((Date.now() - grewAt) / 1000).toFixed(0)} s`})` +
-            `${attacks.over ? ", every attack returned" : `, ${attacks.count} attack(s) collecting`}\n`);
+        process.stderr.write(
+            `scale: +${((Date.now() - start) / 1000).toFixed(0)}s after the release: released ${r.released} held requests, ` +
+                `vegeta's results ${(now / 2 ** 20).toFixed(1)} MiB (${now > bytes ? "growing" : `not grown for ${((Date.now() - grewAt) / 1000).toFixed(0)} s`})` +
+                `${attacks.over ? ", every attack returned" : `, ${attacks.count} attack(s) collecting`}\n`,
+        );
         bytes = now;
     }
     const collected = attacks.over ? Math.round((Date.now() - start) / 1000) : null;
     let ended = false;
     if (!attacks.over) {
         ended = true;
-        process.stderr.write(`scale: ${attacks.count} attack(s) still running ${((Date.now() - start) / 1000).toFixed(0)} s after the release, their results ` +
-            `not grown for ${((Date.now() - grewAt) / 1000).toFixed(0)} s: ending vegeta (the requests it still waits for count as errors)\n`);
+        process.stderr.write(
+            `scale: ${attacks.count} attack(s) still running ${((Date.now() - start) / 1000).toFixed(0)} s after the release, their results ` +
+                `not grown for ${((Date.now() - grewAt) / 1000).toFixed(0)} s: ending vegeta (the requests it still waits for count as errors)\n`,
+        );
         await attacks.endAll();
         await attacks.settle(RETURN_MS);
     }
-    if (!attacks.over) process.stderr.write(`scale: ${attacks.count} attack(s) still running ${RETURN_MS / 60_000} min after vegeta was ended: their results count as lost\n`);
+    if (!attacks.over)
+        process.stderr.write(`scale: ${attacks.count} attack(s) still running ${RETURN_MS / 60_000} min after vegeta was ended: their results count as lost\n`);
     return { released, collect_s: collected, ended_vegeta: ended };
 }
 
@@ -538,11 +681,21 @@ async function haproxyErrors(lab: Lab): Promise<number | undefined> {
 
 const r2 = (n: number) => Math.round(n * 100) / 100;
 
-function report(lab: Lab, ramp: RampOutcome, attacks: Attacks, plan: RampPlan, planned: { rate: number; rampS: number }, o: {
-    collected: Collected; haproxyErrors: number | undefined; load1Start: number; interrupted: boolean;
-    /** The machine's backlog drops over the ramp and hold, and over the release and collection. */
-    softnetDrops: { ramp_hold: number; collect: number };
-}) {
+function report(
+    lab: Lab,
+    ramp: RampOutcome,
+    attacks: Attacks,
+    plan: RampPlan,
+    planned: { rate: number; rampS: number },
+    o: {
+        collected: Collected;
+        haproxyErrors: number | undefined;
+        load1Start: number;
+        interrupted: boolean;
+        /** The machine's backlog drops over the ramp and hold, and over the release and collection. */
+        softnetDrops: { ramp_hold: number; collect: number };
+    },
+) {
     const { rampEnd, samples } = ramp;
     const { baseline } = lab;
     const holdEnd = rampEnd + lab.o.hold;
@@ -556,46 +709,81 @@ function report(lab: Lab, ramp: RampOutcome, attacks: Attacks, plan: RampPlan, p
     const count = countErrors(lab.o.conns, attacks.accounts(), o.haproxyErrors);
     const timeline = attacks.timeline();
     const judged = verdict({
-        target: lab.o.conns, held, heldSource, errors: count.errors, points: [baseline, ...samples].map((s) => s.point), rampFrom: 0,
-        rampTo: Number.isNaN(rampEnd) ? Infinity : rampEnd, memoryFloorBytes: plan.memoryFloorBytes,
+        target: lab.o.conns,
+        held,
+        heldSource,
+        errors: count.errors,
+        points: [baseline, ...samples].map((s) => s.point),
+        rampFrom: 0,
+        rampTo: Number.isNaN(rampEnd) ? Infinity : rampEnd,
+        memoryFloorBytes: plan.memoryFloorBytes,
     });
     // Memory per connection, by part: each host's own cgroup, idle lab → middle of the hold.
-    const figures = mid.held ? perConnection(baseline.hosts, mid.hosts, mid.held)
+    const figures = mid.held
+        ? perConnection(baseline.hosts, mid.hosts, mid.held)
         : Object.fromEntries(Object.keys(perConnection(baseline.hosts, baseline.hosts, 1)).map((k) => [k, null]));
     const { state } = ramp;
     const first = attacks.results[0];
     return {
         // held_source: "haproxy" (its statistics, read in the hold window) or "sockets" (an estimate, which never makes a run held).
-        mode: lab.o.mode, target: lab.o.conns, held, held_source: heldSource, errors: count.errors,
+        mode: lab.o.mode,
+        target: lab.o.conns,
+        held,
+        held_source: heldSource,
+        errors: count.errors,
         // Time to reach the target (or to the ramp's end when it stopped short), against the plan.
-        ramp_s: Number.isNaN(rampEnd) ? null : Math.round(rampEnd), planned_ramp_s: Math.round(planned.rampS),
+        ramp_s: Number.isNaN(rampEnd) ? null : Math.round(rampEnd),
+        planned_ramp_s: Math.round(planned.rampS),
         // New end-to-end connections per second the machine actually sustained over the ramp (a --rate it can keep up with).
-        achieved_rate: Number.isNaN(rampEnd) || rampEnd <= 0 ? null : Math.round((samples.filter((s) => s.t <= rampEnd && s.held !== undefined).at(-1)?.held ?? 0) / rampEnd),
+        achieved_rate:
+            Number.isNaN(rampEnd) || rampEnd <= 0
+                ? null
+                : Math.round((samples.filter((s) => s.t <= rampEnd && s.held !== undefined).at(-1)?.held ?? 0) / rampEnd),
         ramp_end: ramp.attackEndedEarly ? "attack_ended" : state.phase === "ramping" ? "interrupted" : state.phase === "reached" ? "reached" : state.why,
-        verdict: judged.verdict, limit: judged.limit,
+        verdict: judged.verdict,
+        limit: judged.limit,
         // Whether this machine, not HAProxy, was what stopped the run short (null when it held).
         machine_limited: judged.limit === null ? null : judged.limit.bound === "machine",
         verdict_note: judged.note,
-        load1_start: r2(o.load1Start), load1_end: r2(loadavg()[0]),
+        load1_start: r2(o.load1Start),
+        load1_end: r2(loadavg()[0]),
         // An interrupted run's figures describe only what happened before Ctrl-C.
         interrupted: o.interrupted,
         ...figures,
         // Whole lab: every host's cgroup (user + kernel + socket memory), idle → middle of the hold.
-        mem_used_gb: r2(((["haproxy", "client", "backend"] as const)
-            .reduce((sum, role) => sum + roleSum(mid.hosts, role, (x) => x.memoryBytes) - roleSum(baseline.hosts, role, (x) => x.memoryBytes), 0) / 1024 ** 3)),
+        mem_used_gb: r2(
+            (["haproxy", "client", "backend"] as const).reduce(
+                (sum, role) => sum + roleSum(mid.hosts, role, (x) => x.memoryBytes) - roleSum(baseline.hosts, role, (x) => x.memoryBytes),
+                0,
+            ) /
+                1024 ** 3,
+        ),
         memory: judged.memory,
         haproxy_processes: lab.out.vips.stats.length,
         source_addresses_per_client: lab.out.inventory.find((h) => h.role === "client")?.sourceAddresses.length ?? 0,
-        rate: planned.rate, hold_s: lab.o.hold, requests: count.requests, planned_requests: count.planned, replanned_requests: count.replanned,
+        rate: planned.rate,
+        hold_s: lab.o.hold,
+        requests: count.requests,
+        planned_requests: count.planned,
+        replanned_requests: count.replanned,
         error_causes: count.causes,
         // From the release to every attack's return (null: vegeta had to be ended).
-        released: o.collected.released, collect_s: o.collected.collect_s, ended_vegeta: o.collected.ended_vegeta,
+        released: o.collected.released,
+        collect_s: o.collected.collect_s,
+        ended_vegeta: o.collected.ended_vegeta,
         // Packets the machine dropped at a full CPU input backlog (net.core.netdev_max_backlog), all namespaces.
-        softnet_drops: o.softnetDrops, stats_unread: ramp.statsUnread, ramp_cpu: judged.ramp_cpu, listen_drops: judged.listen_drops,
+        softnet_drops: o.softnetDrops,
+        stats_unread: ramp.statsUnread,
+        ramp_cpu: judged.ramp_cpu,
+        listen_drops: judged.listen_drops,
         // Each attack: its plan, revised to what it sent when it was paused, and what became of it (countErrors).
         attacks: attacks.sendings.map((x, i) => ({
-            start_s: Math.round(x.startT), rate: x.rate, duration_s: Math.round(x.durationS * 10) / 10, ...timeline[i],
-            ...count.attacks[i], run: attacks.results[i]?.runId ?? null,
+            start_s: Math.round(x.startT),
+            rate: x.rate,
+            duration_s: Math.round(x.durationS * 10) / 10,
+            ...timeline[i],
+            ...count.attacks[i],
+            run: attacks.results[i]?.runId ?? null,
         })),
         p50_ms: first?.summary ? Math.round(first.summary.latencies["50th"] / 1e6) : null,
     };
@@ -637,11 +825,28 @@ async function main(o: Options): Promise<void> {
         const drops1 = softnetDrops();
         const collected = await releaseAndCollect(lab, attacks, () => stopping);
         const drops2 = softnetDrops();
-        const result = report(lab, ramp, attacks, plan, { rate, rampS }, {
-            collected, haproxyErrors: await haproxyErrors(lab), load1Start, interrupted: stopping,
-            softnetDrops: { ramp_hold: drops1 - drops0, collect: drops2 - drops1 },
-        });
-        writeFileSync(join(dir, "samples.json"), JSON.stringify(ramp.samples.map(({ point, ...s }) => ({ ...s, inFlight: point.inFlight, memAvailableBytes: point.memAvailableBytes })), null, 1));
+        const result = report(
+            lab,
+            ramp,
+            attacks,
+            plan,
+            { rate, rampS },
+            {
+                collected,
+                haproxyErrors: await haproxyErrors(lab),
+                load1Start,
+                interrupted: stopping,
+                softnetDrops: { ramp_hold: drops1 - drops0, collect: drops2 - drops1 },
+            },
+        );
+        writeFileSync(
+            join(dir, "samples.json"),
+            JSON.stringify(
+                ramp.samples.map(({ point, ...s }) => ({ ...s, inFlight: point.inFlight, memAvailableBytes: point.memAvailableBytes })),
+                null,
+                1,
+            ),
+        );
         writeFileSync(join(dir, "scale.json"), JSON.stringify(result, null, 2));
         printTable(result);
         console.log(JSON.stringify(result));
@@ -663,11 +868,16 @@ new Command("bench:scale")
     .addOption(new Option("--mode <mode>", "frontend").choices(["plain", "tls"]).default("plain"))
     .requiredOption("--conns <n>", "concurrent end-to-end connections to reach", (v) => Number(v))
     .option("--hold <s>", "seconds to hold them", (v) => Number(v), 60)
-    .option("--rate <r>", `new connections per second during the ramp, all clients (default ${DEFAULT_RATE.plain} plain, ${DEFAULT_RATE.tls} TLS)`, (v) => Number(v))
+    .option("--rate <r>", `new connections per second during the ramp, all clients (default ${DEFAULT_RATE.plain} plain, ${DEFAULT_RATE.tls} TLS)`, (v) =>
+        Number(v),
+    )
     .option("--stack <name>", "stack name", "scale")
     .option("--subnet <cidr>", "the lab's subnet (a /24 inside 198.18.0.0/15)", "198.18.64.0/24")
     .action((o: Options) => main(o))
     .parseAsync(process.argv)
     // An attack given up on still has timers: the bench ends here, its lab torn down.
     .then(() => process.exit(process.exitCode ?? 0))
-    .catch((err: Error) => { console.error(`bench:scale: ${err.message}`); process.exit(1); });
+    .catch((err: Error) => {
+        console.error(`bench:scale: ${err.message}`);
+        process.exit(1);
+    });

@@ -24,12 +24,36 @@ import { destroy, removeStack, stackConfigFile, up, writeGeneratedStack } from "
 import { describeResidue, residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { tipping, TIPPING_DEFAULTS } from "../scripts/tipping.ts";
-import { CAPACITY_SEARCH, DEFAULT_P99_FLOOR_MS, triesCount, cpuListText, formatTippingTable, lbCoresAt, lbKneeConfig, minCheckableCapacity, reachableKnee, syntheticBackend } from "../scripts/analysis/tipping.ts";
+import {
+    CAPACITY_SEARCH,
+    DEFAULT_P99_FLOOR_MS,
+    triesCount,
+    cpuListText,
+    formatTippingTable,
+    lbCoresAt,
+    lbKneeConfig,
+    minCheckableCapacity,
+    reachableKnee,
+    syntheticBackend,
+} from "../scripts/analysis/tipping.ts";
 import { onlineCpus } from "../components/platform/local/limits.ts";
 
 interface Options {
-    capacity?: number; lbCpus?: number; lbCpuQuota?: number; lbThreads?: number; mode: "plain" | "tls"; start?: number; duration: number; maxSteps?: number;
-    confirmTries: number; maxTries: number; p99FloorMs: number; stack: string; subnet: string; serviceMs: number; keep?: boolean;
+    capacity?: number;
+    lbCpus?: number;
+    lbCpuQuota?: number;
+    lbThreads?: number;
+    mode: "plain" | "tls";
+    start?: number;
+    duration: number;
+    maxSteps?: number;
+    confirmTries: number;
+    maxTries: number;
+    p99FloorMs: number;
+    stack: string;
+    subnet: string;
+    serviceMs: number;
+    keep?: boolean;
 }
 
 /** The default capacity to check when neither --capacity nor --lb-cpus is given. */
@@ -41,7 +65,11 @@ const LB_START = 200;
 const CLIENTS = 2;
 
 async function teardown(stack: string, file: string): Promise<number> {
-    try { await destroy(stack); } catch (err) { process.stderr.write(`destroy failed: ${(err as Error).message}\n`); }
+    try {
+        await destroy(stack);
+    } catch (err) {
+        process.stderr.write(`destroy failed: ${(err as Error).message}\n`);
+    }
     await removeStack(stack).catch(() => undefined);
     const left = await reapLocal(stack);
     rmSync(file, { force: true });
@@ -59,22 +87,38 @@ function benchLab(o: Options) {
     }
     if (o.lbCpus !== undefined) {
         const { layout, config } = lbKneeConfig(o.lbCpus, onlineCpus(), {
-            subnet: o.subnet, frontend: o.mode, clients: CLIENTS, threads: o.lbThreads, cpuQuota: o.lbCpuQuota,
+            subnet: o.subnet,
+            frontend: o.mode,
+            clients: CLIENTS,
+            threads: o.lbThreads,
+            cpuQuota: o.lbCpuQuota,
         });
         return {
-            kind: "lb" as const, layout, capacity: undefined, start: o.start ?? LB_START, maxSteps: o.maxSteps,
+            kind: "lb" as const,
+            layout,
+            capacity: undefined,
+            start: o.start ?? LB_START,
+            maxSteps: o.maxSteps,
             config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`c2m:${k}`, v])),
-            describe: `LB knee: haproxy on CPU(s) ${cpuListText(layout.lbCpus)} with ${layout.threads} thread(s)` +
+            describe:
+                `LB knee: haproxy on CPU(s) ${cpuListText(layout.lbCpus)} with ${layout.threads} thread(s)` +
                 `${layout.cpuQuota !== undefined ? `, CPU quota ${layout.cpuQuota} CPU` : ""}, clients/backend/metrics on CPU(s) ` +
                 `${cpuListText(layout.otherCpus)}${layout.shared ? " (shared with the LB: this machine has no CPU left for them)" : ""}, pong unlimited, frontend ${o.mode}`,
         };
     }
     const capacity = o.capacity ?? DEFAULT_CAPACITY;
     const min = minCheckableCapacity(CLIENTS);
-    if (!(capacity >= min)) throw new Error(`--capacity ${capacity}: rates move in steps of ${CLIENTS}/s (one per client), so the smallest capacity checkable within ±10 % is ${min}/s`);
+    if (!(capacity >= min))
+        throw new Error(
+            `--capacity ${capacity}: rates move in steps of ${CLIENTS}/s (one per client), so the smallest capacity checkable within ±10 % is ${min}/s`,
+        );
     const pong = syntheticBackend(capacity, { serviceMs: o.serviceMs });
     return {
-        kind: "capacity" as const, pong, capacity: pong.capacity, start: o.start ?? CAPACITY_SEARCH.startRate, maxSteps: o.maxSteps ?? CAPACITY_SEARCH.maxSteps,
+        kind: "capacity" as const,
+        pong,
+        capacity: pong.capacity,
+        start: o.start ?? CAPACITY_SEARCH.startRate,
+        maxSteps: o.maxSteps ?? CAPACITY_SEARCH.maxSteps,
         config: {
             // The metrics host gives each step's CPU per host: the knee is then attributed (backend queue, or a saturated host).
             "c2m:hosts": { haproxy: 1, backends: pong.backends, clients: CLIENTS, metrics: 1 },
@@ -94,9 +138,13 @@ async function main(o: Options): Promise<void> {
     }
     const bench = benchLab(o);
     const start = bench.start;
-    process.stderr.write(`bench/tipping: ${bench.describe}; search from ${start.toFixed(1)}/s; stack ${o.stack} on ${o.subnet}; load ${loadavg()[0].toFixed(2)}\n`);
+    process.stderr.write(
+        `bench/tipping: ${bench.describe}; search from ${start.toFixed(1)}/s; stack ${o.stack} on ${o.subnet}; load ${loadavg()[0].toFixed(2)}\n`,
+    );
     let stopping = false;
-    const onSignal = () => { stopping = true; };
+    const onSignal = () => {
+        stopping = true;
+    };
     process.on("SIGINT", onSignal);
     try {
         await reapLocal(o.stack);
@@ -106,8 +154,15 @@ async function main(o: Options): Promise<void> {
         const upS = (Date.now() - t0) / 1000;
         const load0 = loadavg()[0];
         const run = await tipping({
-            ...TIPPING_DEFAULTS, stack: o.stack, startRate: start, durationS: o.duration, frontend: o.mode, p99FloorMs: o.p99FloorMs,
-            ...(bench.maxSteps !== undefined ? { maxSteps: bench.maxSteps } : {}), confirmTries: o.confirmTries, maxTries: Math.max(o.maxTries, o.confirmTries),
+            ...TIPPING_DEFAULTS,
+            stack: o.stack,
+            startRate: start,
+            durationS: o.duration,
+            frontend: o.mode,
+            p99FloorMs: o.p99FloorMs,
+            ...(bench.maxSteps !== undefined ? { maxSteps: bench.maxSteps } : {}),
+            confirmTries: o.confirmTries,
+            maxTries: Math.max(o.maxTries, o.confirmTries),
         });
         const r = run.result;
         console.log(formatTippingTable(r));
@@ -115,31 +170,65 @@ async function main(o: Options): Promise<void> {
         const capacity = bench.capacity;
         const behind = r.steps.filter((s) => s.send?.some((c) => c.behind)).map((s) => s.step);
         const { tries, stalls } = triesCount(r.steps);
-        console.log(JSON.stringify({
-            capacity: round(capacity), knee: round(r.knee), steps: r.steps.length, tries, stalls,
-            unconfirmed_steps: r.steps.filter((s) => s.unconfirmed).map((s) => s.step),
-            error_pct: r.knee === undefined || capacity === undefined ? null : round((Math.abs(r.knee - capacity) / capacity) * 100, 2),
-            last_good: round(r.lastGood), first_bad: round(r.firstBad), uncertainty_pct: round((r.uncertainty ?? NaN) * 100, 2),
-            within_10pct: capacity === undefined ? null : r.knee !== undefined && Math.abs(r.knee - capacity) / capacity <= 0.1,
-            bound: r.attribution?.bound ?? null, saturated_first: r.attribution?.saturatedFirst ?? null, steps_with_client_behind: behind,
-            mode: o.mode, ...(bench.kind === "lb" ? { lb_cpus: bench.layout.lbCpus.length, lb_cpu_list: cpuListText(bench.layout.lbCpus),
-                others_cpu_list: cpuListText(bench.layout.otherCpus), shared_cpus: bench.layout.shared, haproxy_threads: bench.layout.threads,
-                lb_cpu_quota: bench.layout.cpuQuota ?? null, lb_cores_at_first_bad: lbCoresAt(r, r.firstBad) } : {}),
-            baseline_p99_ms: round(r.baselineP99Ms), p99_floor_ms: o.p99FloorMs, converged: r.converged, stop: r.stopReason, start: round(start), step_s: o.duration,
-            ...(bench.kind === "capacity" ? { servers: bench.pong.servers, max_concurrent: bench.pong.maxConcurrent, service_time_ms: bench.pong.serviceTimeMs } : {}),
-            search_s: Math.round(run.elapsedS), up_s: Math.round(upS), load1_start: round(load0, 2), load1_end: round(loadavg()[0], 2), runs: run.dir,
-        }));
+        console.log(
+            JSON.stringify({
+                capacity: round(capacity),
+                knee: round(r.knee),
+                steps: r.steps.length,
+                tries,
+                stalls,
+                unconfirmed_steps: r.steps.filter((s) => s.unconfirmed).map((s) => s.step),
+                error_pct: r.knee === undefined || capacity === undefined ? null : round((Math.abs(r.knee - capacity) / capacity) * 100, 2),
+                last_good: round(r.lastGood),
+                first_bad: round(r.firstBad),
+                uncertainty_pct: round((r.uncertainty ?? NaN) * 100, 2),
+                within_10pct: capacity === undefined ? null : r.knee !== undefined && Math.abs(r.knee - capacity) / capacity <= 0.1,
+                bound: r.attribution?.bound ?? null,
+                saturated_first: r.attribution?.saturatedFirst ?? null,
+                steps_with_client_behind: behind,
+                mode: o.mode,
+                ...(bench.kind === "lb"
+                    ? {
+                          lb_cpus: bench.layout.lbCpus.length,
+                          lb_cpu_list: cpuListText(bench.layout.lbCpus),
+                          others_cpu_list: cpuListText(bench.layout.otherCpus),
+                          shared_cpus: bench.layout.shared,
+                          haproxy_threads: bench.layout.threads,
+                          lb_cpu_quota: bench.layout.cpuQuota ?? null,
+                          lb_cores_at_first_bad: lbCoresAt(r, r.firstBad),
+                      }
+                    : {}),
+                baseline_p99_ms: round(r.baselineP99Ms),
+                p99_floor_ms: o.p99FloorMs,
+                converged: r.converged,
+                stop: r.stopReason,
+                start: round(start),
+                step_s: o.duration,
+                ...(bench.kind === "capacity"
+                    ? { servers: bench.pong.servers, max_concurrent: bench.pong.maxConcurrent, service_time_ms: bench.pong.serviceTimeMs }
+                    : {}),
+                search_s: Math.round(run.elapsedS),
+                up_s: Math.round(upS),
+                load1_start: round(load0, 2),
+                load1_end: round(loadavg()[0], 2),
+                runs: run.dir,
+            }),
+        );
         if (r.knee === undefined) {
             process.stderr.write(`bench/tipping: no knee found (${r.stopReason})\n`);
             process.exitCode = 1;
         } else if (capacity !== undefined && Math.abs(r.knee - capacity) / capacity > 0.1) {
             // Something else tipped first: on a shared machine, usually the CPU of the clients, HAProxy or pong.
-            process.stderr.write(`bench/tipping: the knee ${r.knee.toFixed(1)}/s is not within ±10 % of the backend's ${capacity.toFixed(1)}/s: ` +
-                `the lab tipped before its backend (${r.attribution ? `limited by ${r.attribution.bound}: ${r.attribution.note}` : "a capacity beyond what this lab can offer?"})\n`);
+            process.stderr.write(
+                `bench/tipping: the knee ${r.knee.toFixed(1)}/s is not within ±10 % of the backend's ${capacity.toFixed(1)}/s: ` +
+                    `the lab tipped before its backend (${r.attribution ? `limited by ${r.attribution.bound}: ${r.attribution.note}` : "a capacity beyond what this lab can offer?"})\n`,
+            );
             process.exitCode = 2;
         } else if (bench.kind === "lb") {
-            process.stderr.write(`bench/tipping: knee ${r.knee.toFixed(0)}/s with the LB on ${bench.layout.lbCpus.length} CPU(s), ${o.mode}: ` +
-                `${r.attribution ? `limited by ${r.attribution.bound}: ${r.attribution.note}` : "not attributed"}\n`);
+            process.stderr.write(
+                `bench/tipping: knee ${r.knee.toFixed(0)}/s with the LB on ${bench.layout.lbCpus.length} CPU(s), ${o.mode}: ` +
+                    `${r.attribution ? `limited by ${r.attribution.bound}: ${r.attribution.note}` : "not attributed"}\n`,
+            );
         }
     } finally {
         process.off("SIGINT", onSignal);
@@ -167,28 +256,65 @@ const wholeCount = (flag: string) => (v: string) => {
 };
 
 new Command("bench:tipping")
-    .option("--capacity <n>", `backend capacity to build, requests/s (at least ${minCheckableCapacity(CLIENTS)}; default ${DEFAULT_CAPACITY} unless --lb-cpus)`, positive("--capacity"))
+    .option(
+        "--capacity <n>",
+        `backend capacity to build, requests/s (at least ${minCheckableCapacity(CLIENTS)}; default ${DEFAULT_CAPACITY} unless --lb-cpus)`,
+        positive("--capacity"),
+    )
     .option("--lb-cpus <n>", "instead: HAProxy's own knee, the LB host pinned to this many CPUs (pong unlimited)", wholeCount("--lb-cpus"))
-    .option("--lb-cpu-quota <cpus>", "with --lb-cpus: cap the LB host's CPU time at this many CPUs' worth (e.g. 0.1), its cgroup's CPU quota", positive("--lb-cpu-quota"))
+    .option(
+        "--lb-cpu-quota <cpus>",
+        "with --lb-cpus: cap the LB host's CPU time at this many CPUs' worth (e.g. 0.1), its cgroup's CPU quota",
+        positive("--lb-cpu-quota"),
+    )
     .option("--lb-threads <n>", "with --lb-cpus: HAProxy threads (default: one per LB CPU)", wholeCount("--lb-threads"))
     .addOption(new Option("--mode <frontend>", "frontend the search loads").choices(["plain", "tls"]).default("plain"))
-    .option("--start <rate>", `first step's total rate (default ${CAPACITY_SEARCH.startRate}/s with --capacity, never derived from it; ${LB_START}/s with --lb-cpus)`, positive("--start"))
+    .option(
+        "--start <rate>",
+        `first step's total rate (default ${CAPACITY_SEARCH.startRate}/s with --capacity, never derived from it; ${LB_START}/s with --lb-cpus)`,
+        positive("--start"),
+    )
     .option("--duration <s>", "seconds of load per step", positive("--duration"), 10)
-    .option("--max-steps <n>", `most steps (rates) of the search (default ${CAPACITY_SEARCH.maxSteps} with --capacity: knees up to ` +
-        `${reachableKnee(CAPACITY_SEARCH)}/s from ${CAPACITY_SEARCH.startRate}/s; 8 with --lb-cpus); a step's tries are counted apart`, wholeCount("--max-steps"))
-    .option("--confirm-tries <n>", "bad tries a step needs before it is believed bad (1: believe the first)", wholeCount("--confirm-tries"), TIPPING_DEFAULTS.confirmTries)
-    .option("--max-tries <n>", "most tries of one step, machine stalls (the LB below its quota, nobody else saturated) retried within them", wholeCount("--max-tries"), TIPPING_DEFAULTS.maxTries)
-    .option("--p99-floor-ms <ms>", "a step is bad only when its p99 is also above this (tail noise on a low baseline is no knee)", nonNegative("--p99-floor-ms"), DEFAULT_P99_FLOOR_MS)
+    .option(
+        "--max-steps <n>",
+        `most steps (rates) of the search (default ${CAPACITY_SEARCH.maxSteps} with --capacity: knees up to ` +
+            `${reachableKnee(CAPACITY_SEARCH)}/s from ${CAPACITY_SEARCH.startRate}/s; 8 with --lb-cpus); a step's tries are counted apart`,
+        wholeCount("--max-steps"),
+    )
+    .option(
+        "--confirm-tries <n>",
+        "bad tries a step needs before it is believed bad (1: believe the first)",
+        wholeCount("--confirm-tries"),
+        TIPPING_DEFAULTS.confirmTries,
+    )
+    .option(
+        "--max-tries <n>",
+        "most tries of one step, machine stalls (the LB below its quota, nobody else saturated) retried within them",
+        wholeCount("--max-tries"),
+        TIPPING_DEFAULTS.maxTries,
+    )
+    .option(
+        "--p99-floor-ms <ms>",
+        "a step is bad only when its p99 is also above this (tail noise on a low baseline is no knee)",
+        nonNegative("--p99-floor-ms"),
+        DEFAULT_P99_FLOOR_MS,
+    )
     .option("--service-ms <ms>", "pong service time to aim for (maxConcurrent follows)", positive("--service-ms"), 200)
     .option("--stack <name>", "its own stack (never local/e2e/scale)", "tipping")
     .option("--subnet <cidr>", "the stack's subnet inside 198.18.0.0/15", "198.18.61.0/24")
     .option("--keep", "leave the lab up afterwards")
-    .addHelpText("after", `
+    .addHelpText(
+        "after",
+        `
 Examples:
   npm run bench:tipping -- --capacity 240                      the search finds a 240/s backend within ±10 %
   npm run bench:tipping -- --lb-cpus 1 --mode tls --duration 4 HAProxy's own TLS knee on one CPU
   npm run bench:tipping -- --lb-cpus 1 --lb-cpu-quota 0.1      HAProxy on a tenth of CPU 0, 1 thread
-  npm run bench:tipping -- --lb-cpus 1 --lb-cpu-quota 0.2 --lb-threads 2   twice its CPU time, 2 threads`)
+  npm run bench:tipping -- --lb-cpus 1 --lb-cpu-quota 0.2 --lb-threads 2   twice its CPU time, 2 threads`,
+    )
     .action((o: Options) => main(o))
     .parseAsync(process.argv)
-    .catch((err: Error) => { console.error(`bench:tipping: ${err.message}`); process.exit(1); });
+    .catch((err: Error) => {
+        console.error(`bench:tipping: ${err.message}`);
+        process.exit(1);
+    });

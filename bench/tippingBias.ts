@@ -13,16 +13,24 @@ import { CAPACITY_SEARCH, DEFAULT_TIPPING, type TippingOptions } from "../script
 import { errorSummary, searchModel, seededCapacities, type QueueNoise } from "../scripts/analysis/tippingModel.ts";
 
 /** Noise levels measured: each try's capacity ±c %, its p99 ±10 %. */
-export const NOISE_LEVELS: QueueNoise[] = [{ capacity: 0, p99: 0.1 }, { capacity: 0.05, p99: 0.1 }, { capacity: 0.1, p99: 0.1 }, { capacity: 0.2, p99: 0.1 }];
+export const NOISE_LEVELS: QueueNoise[] = [
+    { capacity: 0, p99: 0.1 },
+    { capacity: 0.05, p99: 0.1 },
+    { capacity: 0.1, p99: 0.1 },
+    { capacity: 0.2, p99: 0.1 },
+];
 
 export interface BiasRow {
-    capacity_noise_pct: number; p99_noise_pct: number; capacities: number;
+    capacity_noise_pct: number;
+    p99_noise_pct: number;
+    capacities: number;
     /** One try a step: mean signed error, mean |error|, worst error (%), knees not found, mean tries a search. */
     one_try: ReturnType<typeof errorSummary>;
     /** The default rule (confirm 2 bad tries, up to 4). */
     confirmed: ReturnType<typeof errorSummary>;
     /** Paired by capacity and noise: the default rule's knee minus one try's, % of the capacity — mean and largest. */
-    retry_bias_mean_pct: number; retry_bias_max_pct: number;
+    retry_bias_mean_pct: number;
+    retry_bias_max_pct: number;
 }
 
 /** Both rules on the same capacities and noise draws. */
@@ -35,8 +43,11 @@ export async function measureBias(o: { capacities: number; seed: number; lo: num
         const confirmed = await searchModel(capacities, base, noise, o.seed * 1000);
         const diffs = one.flatMap((r, i) => (r.errorPct !== undefined && confirmed[i].errorPct !== undefined ? [confirmed[i].errorPct! - r.errorPct] : []));
         rows.push({
-            capacity_noise_pct: (noise.capacity ?? 0) * 100, p99_noise_pct: (noise.p99 ?? 0) * 100, capacities: capacities.length,
-            one_try: errorSummary(one), confirmed: errorSummary(confirmed),
+            capacity_noise_pct: (noise.capacity ?? 0) * 100,
+            p99_noise_pct: (noise.p99 ?? 0) * 100,
+            capacities: capacities.length,
+            one_try: errorSummary(one),
+            confirmed: errorSummary(confirmed),
             retry_bias_mean_pct: diffs.reduce((a, x) => a + x, 0) / Math.max(1, diffs.length),
             retry_bias_max_pct: diffs.reduce((a, x) => Math.max(a, x), -Infinity),
         });
@@ -47,10 +58,14 @@ export async function measureBias(o: { capacities: number; seed: number; lo: num
 const f1 = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? "+" : ""}${x.toFixed(1)}` : "-");
 
 export function formatBias(rows: BiasRow[]): string {
-    const header = "| capacity noise | one try: mean · mean abs · worst (%) | confirmed: mean · mean abs · worst (%) | retry rule's bias: mean · largest (%) | tries a search (one · confirmed) |";
-    const lines = rows.map((r) => `| ±${r.capacity_noise_pct} % | ${f1(r.one_try.meanPct)} · ${r.one_try.meanAbsPct.toFixed(1)} · ${f1(r.one_try.worstPct)}` +
-        `${r.one_try.missing ? ` (${r.one_try.missing} not found)` : ""} | ${f1(r.confirmed.meanPct)} · ${r.confirmed.meanAbsPct.toFixed(1)} · ${f1(r.confirmed.worstPct)}` +
-        `${r.confirmed.missing ? ` (${r.confirmed.missing} not found)` : ""} | ${f1(r.retry_bias_mean_pct)} · ${f1(r.retry_bias_max_pct)} | ${r.one_try.meanTries.toFixed(1)} · ${r.confirmed.meanTries.toFixed(1)} |`);
+    const header =
+        "| capacity noise | one try: mean · mean abs · worst (%) | confirmed: mean · mean abs · worst (%) | retry rule's bias: mean · largest (%) | tries a search (one · confirmed) |";
+    const lines = rows.map(
+        (r) =>
+            `| ±${r.capacity_noise_pct} % | ${f1(r.one_try.meanPct)} · ${r.one_try.meanAbsPct.toFixed(1)} · ${f1(r.one_try.worstPct)}` +
+            `${r.one_try.missing ? ` (${r.one_try.missing} not found)` : ""} | ${f1(r.confirmed.meanPct)} · ${r.confirmed.meanAbsPct.toFixed(1)} · ${f1(r.confirmed.worstPct)}` +
+            `${r.confirmed.missing ? ` (${r.confirmed.missing} not found)` : ""} | ${f1(r.retry_bias_mean_pct)} · ${f1(r.retry_bias_max_pct)} | ${r.one_try.meanTries.toFixed(1)} · ${r.confirmed.meanTries.toFixed(1)} |`,
+    );
     return [header, "|---|---|---|---|---|", ...lines].join("\n");
 }
 
@@ -68,11 +83,16 @@ if (import.meta.main) {
         .option("--hi <rate>", "highest capacity, requests/s", count("--hi"), 2000)
         .action(async (o: { capacities: number; seed: number; lo: number; hi: number }) => {
             const rows = await measureBias(o);
-            console.log(`tipping search on the queue model, ${o.capacities} capacities ${o.lo}-${o.hi}/s (seed ${o.seed}), from ${CAPACITY_SEARCH.startRate}/s, ` +
-                `p99 noise ±10 % a try; error = (knee − capacity) / capacity`);
+            console.log(
+                `tipping search on the queue model, ${o.capacities} capacities ${o.lo}-${o.hi}/s (seed ${o.seed}), from ${CAPACITY_SEARCH.startRate}/s, ` +
+                    `p99 noise ±10 % a try; error = (knee − capacity) / capacity`,
+            );
             console.log(formatBias(rows));
             for (const r of rows) console.log(JSON.stringify(r));
         })
         .parseAsync(process.argv)
-        .catch((err: Error) => { console.error(`bench:tipping-bias: ${err.message}`); process.exit(1); });
+        .catch((err: Error) => {
+            console.error(`bench:tipping-bias: ${err.message}`);
+            process.exit(1);
+        });
 }

@@ -77,7 +77,11 @@ export const VARIANTS: Variant[] = [
     { name: "plain", plain: true },
 ];
 
-interface Mem { rssKB: number; privateDirtyKB: number; shmemKB: number }
+interface Mem {
+    rssKB: number;
+    privateDirtyKB: number;
+    shmemKB: number;
+}
 
 function readMem(pid: number): Mem {
     const roll = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
@@ -91,7 +95,9 @@ function adminCommand(socket: string, command: string): Promise<string> {
         const s = net.connect(socket);
         let out = "";
         s.on("connect", () => s.write(command + "\n"));
-        s.on("data", (d) => { out += d; });
+        s.on("data", (d) => {
+            out += d;
+        });
         s.on("end", () => resolve(out));
         s.on("error", reject);
     });
@@ -107,7 +113,13 @@ async function poolBytes(socket: string): Promise<{ total: number; byPool: Recor
 
 function get(url: string): Promise<string> {
     return new Promise((resolve, reject) => {
-        http.get(url, (res) => { let b = ""; res.on("data", (d) => { b += d; }); res.on("end", () => resolve(b)); }).on("error", reject);
+        http.get(url, (res) => {
+            let b = "";
+            res.on("data", (d) => {
+                b += d;
+            });
+            res.on("end", () => resolve(b));
+        }).on("error", reject);
     });
 }
 
@@ -116,7 +128,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
     const end = Date.now() + timeoutMs;
     for (;;) {
-        try { if (await check()) return; } catch { /* not yet */ }
+        try {
+            if (await check()) return;
+        } catch {
+            /* not yet */
+        }
         if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
         await sleep(200);
     }
@@ -131,14 +147,25 @@ async function openConnections(n: number, host: string, port: number, parallel: 
         while (next < n) {
             next++;
             try {
-                sockets.push(await new Promise<net.Socket>((resolve, reject) => {
-                    const s = plain ? net.connect({ host, port })
-                        : tls.connect({ host, port, rejectUnauthorized: false, ALPNProtocols: ["http/1.1"], servername: undefined });
-                    s.once(plain ? "connect" : "secureConnect", () => { s.removeListener("error", reject); s.on("error", () => { failed++; }); resolve(s); });
-                    s.once("error", reject);
-                    s.setKeepAlive(true, 60_000);
-                }));
-            } catch { failed++; }
+                sockets.push(
+                    await new Promise<net.Socket>((resolve, reject) => {
+                        const s = plain
+                            ? net.connect({ host, port })
+                            : tls.connect({ host, port, rejectUnauthorized: false, ALPNProtocols: ["http/1.1"], servername: undefined });
+                        s.once(plain ? "connect" : "secureConnect", () => {
+                            s.removeListener("error", reject);
+                            s.on("error", () => {
+                                failed++;
+                            });
+                            resolve(s);
+                        });
+                        s.once("error", reject);
+                        s.setKeepAlive(true, 60_000);
+                    }),
+                );
+            } catch {
+                failed++;
+            }
         }
     };
     await Promise.all(Array.from({ length: parallel }, worker));
@@ -147,9 +174,17 @@ async function openConnections(n: number, host: string, port: number, parallel: 
 }
 
 export interface RunFigures {
-    variant: string; n: number; protocol: string;
-    base: Mem; idle: Mem; held: Mem;
-    idleKB: number; heldKB: number; heldPrivateDirtyKB: number; poolsKBPerConn: number; otherKBPerConn: number;
+    variant: string;
+    n: number;
+    protocol: string;
+    base: Mem;
+    idle: Mem;
+    held: Mem;
+    idleKB: number;
+    heldKB: number;
+    heldPrivateDirtyKB: number;
+    poolsKBPerConn: number;
+    otherKBPerConn: number;
     /** Bytes per connection by HAProxy pool (those ≥ 1 byte/conn). */
     poolsDelta: Record<string, number>;
     load1: number;
@@ -160,17 +195,26 @@ const r1 = (x: number) => Math.round(x * 10) / 10;
 const REQUEST_BATCH = 100;
 
 async function runOnce(v: Variant, n: number, addr: string, dir: string, pongPort: number, holdMs: number, run: HaproxyRunner): Promise<RunFigures> {
-    const lbAddr = `${addr}.2`, pongAddr = `${addr}.3`;
+    const lbAddr = `${addr}.2`,
+        pongAddr = `${addr}.3`;
     const certificate = v.certificate ?? "ecdsa-p256";
     const paths: HaproxyPaths = { dir, cfg: join(dir, `${v.name}.cfg`), pem: join(dir, "lab.pem") };
     const pem = certificatePaths(paths, certificate).pem;
     const haproxy: LabConfig["haproxy"] = {
-        maxconn: n + 200, processes: 1, plainPort: 21080, tlsPort: 21443, statsPort: 21404, threads: v.threads ?? 1,
+        maxconn: n + 200,
+        processes: 1,
+        plainPort: 21080,
+        tlsPort: 21443,
+        statsPort: 21404,
+        threads: v.threads ?? 1,
         tls: { enabled: true, curve: "P-256", certificate, maxVersion: "TLSv1.2" },
         timeouts: { connectMs: 5_000, clientMs: 7_200_000, serverMs: 7_200_000, queueMs: 60_000 },
     };
     let cfg = renderHaproxyConfig({
-        haproxy, maxconnPerProcess: n + 200, bindAddress: lbAddr, certPath: pem,
+        haproxy,
+        maxconnPerProcess: n + 200,
+        bindAddress: lbAddr,
+        certPath: pem,
         servers: [{ name: "pong-0", address: pongAddr, port: pongPort }],
     });
     // The variant's knobs on top of the lab's config.
@@ -185,16 +229,21 @@ async function runOnce(v: Variant, n: number, addr: string, dir: string, pongPor
     const [hapFile, ...hapArgs] = run(["haproxy", "-db", "-f", paths.cfg]);
     const hap = spawn(hapFile, hapArgs, { env, stdio: ["ignore", "ignore", "pipe"] });
     let hapErr = "";
-    hap.stderr!.on("data", (d) => { hapErr += d; });
+    hap.stderr!.on("data", (d) => {
+        hapErr += d;
+    });
     let sockets: net.Socket[] = [];
     try {
-        await waitFor("HAProxy's admin socket and a healthy pong", async () =>
-            /pong-0,.*?UP/.test((await adminCommand(adminSock, "show stat")).split("\n").find((l) => l.startsWith("pong,pong-0")) ?? ""), 15_000);
+        await waitFor(
+            "HAProxy's admin socket and a healthy pong",
+            async () => /pong-0,.*?UP/.test((await adminCommand(adminSock, "show stat")).split("\n").find((l) => l.startsWith("pong,pong-0")) ?? ""),
+            15_000,
+        );
         await sleep(1000);
         const base = readMem(hap.pid!);
         const pools0 = await poolBytes(adminSock);
         sockets = await openConnections(n, lbAddr, v.plain ? 21080 : 21443, 64, v.plain ?? false);
-        const protocol = v.plain ? "plain" : (sockets[0] as tls.TLSSocket).getProtocol() ?? "?";
+        const protocol = v.plain ? "plain" : ((sockets[0] as tls.TLSSocket).getProtocol() ?? "?");
         await sleep(1500);
         const idle = readMem(hap.pid!);
         const inFlight0 = Number(/^pong_in_flight (\d+)/m.exec(await get(`http://${pongAddr}:${pongPort}/metrics`))?.[1] ?? 0);
@@ -212,13 +261,25 @@ async function runOnce(v: Variant, n: number, addr: string, dir: string, pongPor
         const pools1 = await poolBytes(adminSock);
         const heldKB = (held.rssKB - base.rssKB) / n;
         const poolsKB = (pools1.total - pools0.total) / 1024 / n;
-        const poolsDelta = Object.fromEntries(Object.entries(pools1.byPool)
-            .map(([k, b]) => [k, r1((b - (pools0.byPool[k] ?? 0)) / n)] as const).filter(([, b]) => b >= 1));
+        const poolsDelta = Object.fromEntries(
+            Object.entries(pools1.byPool)
+                .map(([k, b]) => [k, r1((b - (pools0.byPool[k] ?? 0)) / n)] as const)
+                .filter(([, b]) => b >= 1),
+        );
         return {
-            variant: v.name, n, protocol, base, idle, held,
-            idleKB: r1((idle.rssKB - base.rssKB) / n), heldKB: r1(heldKB),
+            variant: v.name,
+            n,
+            protocol,
+            base,
+            idle,
+            held,
+            idleKB: r1((idle.rssKB - base.rssKB) / n),
+            heldKB: r1(heldKB),
             heldPrivateDirtyKB: r1((held.privateDirtyKB - base.privateDirtyKB) / n),
-            poolsKBPerConn: r1(poolsKB), poolsDelta, otherKBPerConn: r1(heldKB - poolsKB), load1: r1(loadavg()[0]),
+            poolsKBPerConn: r1(poolsKB),
+            poolsDelta,
+            otherKBPerConn: r1(heldKB - poolsKB),
+            load1: r1(loadavg()[0]),
         };
     } catch (e) {
         throw new Error(`${v.name}: ${(e as Error).message}\n${hapErr.slice(-2000)}`);
@@ -232,7 +293,10 @@ function stop(p: ChildProcess): Promise<void> {
     if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
     return new Promise((resolve) => {
         const t = setTimeout(() => p.kill("SIGKILL"), 5000);
-        p.once("exit", () => { clearTimeout(t); resolve(); });
+        p.once("exit", () => {
+            clearTimeout(t);
+            resolve();
+        });
         p.kill("SIGTERM");
     });
 }
@@ -240,13 +304,18 @@ function stop(p: ChildProcess): Promise<void> {
 async function main() {
     const { values } = parseArgs({
         options: {
-            n: { type: "string", default: "4000" }, runs: { type: "string", default: "2" },
-            variants: { type: "string" }, addr: { type: "string", default: "127.0.91" },
-            "pong-port": { type: "string", default: "21282" }, "hold-ms": { type: "string", default: "600000" },
+            n: { type: "string", default: "4000" },
+            runs: { type: "string", default: "2" },
+            variants: { type: "string" },
+            addr: { type: "string", default: "127.0.91" },
+            "pong-port": { type: "string", default: "21282" },
+            "hold-ms": { type: "string", default: "600000" },
             image: { type: "string", default: "machine" },
         },
     });
-    const n = Number(values.n), runs = Number(values.runs), pongPort = Number(values["pong-port"]);
+    const n = Number(values.n),
+        runs = Number(values.runs),
+        pongPort = Number(values["pong-port"]);
     if (!(n >= 1 && n <= 9000)) throw new Error("--n must be 1..9000 (fds: HAProxy takes 2 per connection under the 20000 cap)");
     if (!/^127\.\d+\.\d+$/.test(values.addr)) throw new Error("--addr must be a loopback /24 prefix such as 127.0.91");
     const wanted = values.variants?.split(",");
@@ -256,10 +325,16 @@ async function main() {
     const dir = mkdtempSync(join(tmpdir(), "c2m-tls-memory-"));
     const runner = haproxyRunner(image, dir);
     const versions = haproxyVersions(runner);
-    const pong = spawn(join(REPO, "node_modules/.bin/node"), [join(REPO, "backend/pong.ts"), String(pongPort), "--host", `${values.addr}.3`],
-        { stdio: ["ignore", "ignore", "inherit"] });
-    const cleanup = async () => { await stop(pong); rmSync(dir, { recursive: true, force: true }); };
-    process.on("SIGINT", () => { void cleanup().then(() => process.exit(130)); });
+    const pong = spawn(join(REPO, "node_modules/.bin/node"), [join(REPO, "backend/pong.ts"), String(pongPort), "--host", `${values.addr}.3`], {
+        stdio: ["ignore", "ignore", "inherit"],
+    });
+    const cleanup = async () => {
+        await stop(pong);
+        rmSync(dir, { recursive: true, force: true });
+    };
+    process.on("SIGINT", () => {
+        void cleanup().then(() => process.exit(130));
+    });
     const results: RunFigures[] = [];
     try {
         const certs = new Set(variants.map((v) => v.certificate ?? "ecdsa-p256"));
@@ -273,7 +348,9 @@ async function main() {
             for (const v of variants) {
                 const r = await runOnce(v, n, values.addr, dir, pongPort, Number(values["hold-ms"]), runner);
                 results.push(r);
-                console.error(`  ${v.name} run ${run + 1}: ${r.heldKB} KB/conn held (idle ${r.idleKB}), pools ${r.poolsKBPerConn}, ${r.protocol}, load ${r.load1}`);
+                console.error(
+                    `  ${v.name} run ${run + 1}: ${r.heldKB} KB/conn held (idle ${r.idleKB}), pools ${r.poolsKBPerConn}, ${r.protocol}, load ${r.load1}`,
+                );
                 await sleep(1000);
             }
         }
@@ -284,23 +361,61 @@ async function main() {
         const rs = results.filter((r) => r.variant === v.name);
         const mean = (f: (r: RunFigures) => number) => r1(rs.reduce((s, r) => s + f(r), 0) / rs.length);
         return {
-            variant: v.name, protocol: rs[0]?.protocol, runs: rs.length,
-            kb_per_conn: mean((r) => r.heldKB), kb_min: Math.min(...rs.map((r) => r.heldKB)), kb_max: Math.max(...rs.map((r) => r.heldKB)),
-            idle_kb_per_conn: mean((r) => r.idleKB), private_dirty_kb: mean((r) => r.heldPrivateDirtyKB),
-            pools_kb: mean((r) => r.poolsKBPerConn), other_kb: mean((r) => r.otherKBPerConn),
+            variant: v.name,
+            protocol: rs[0]?.protocol,
+            runs: rs.length,
+            kb_per_conn: mean((r) => r.heldKB),
+            kb_min: Math.min(...rs.map((r) => r.heldKB)),
+            kb_max: Math.max(...rs.map((r) => r.heldKB)),
+            idle_kb_per_conn: mean((r) => r.idleKB),
+            private_dirty_kb: mean((r) => r.heldPrivateDirtyKB),
+            pools_kb: mean((r) => r.poolsKBPerConn),
+            other_kb: mean((r) => r.otherKBPerConn),
             load: rs.map((r) => r.load1).join("/"),
         };
     });
     const pad = (s: unknown, w: number) => String(s).padEnd(w);
-    console.log(`image ${image}: HAProxy ${versions.haproxy}, ${versions.tlsLibrary}; ${n} held TLS connections, request in flight (hold ${values["hold-ms"]} ms)`);
-    console.log([pad("variant", 16), pad("proto", 8), pad("KB/conn", 8), pad("min-max", 12), pad("idle", 6), pad("PrivDirty", 10), pad("pools", 6), pad("other", 6), pad("runs", 5), "load1"].join(" "));
+    console.log(
+        `image ${image}: HAProxy ${versions.haproxy}, ${versions.tlsLibrary}; ${n} held TLS connections, request in flight (hold ${values["hold-ms"]} ms)`,
+    );
+    console.log(
+        [
+            pad("variant", 16),
+            pad("proto", 8),
+            pad("KB/conn", 8),
+            pad("min-max", 12),
+            pad("idle", 6),
+            pad("PrivDirty", 10),
+            pad("pools", 6),
+            pad("other", 6),
+            pad("runs", 5),
+            "load1",
+        ].join(" "),
+    );
     for (const s of summary) {
-        console.log([pad(s.variant, 16), pad(s.protocol, 8), pad(s.kb_per_conn, 8), pad(`${s.kb_min}-${s.kb_max}`, 12), pad(s.idle_kb_per_conn, 6),
-            pad(s.private_dirty_kb, 10), pad(s.pools_kb, 6), pad(s.other_kb, 6), pad(s.runs, 5), s.load].join(" "));
+        console.log(
+            [
+                pad(s.variant, 16),
+                pad(s.protocol, 8),
+                pad(s.kb_per_conn, 8),
+                pad(`${s.kb_min}-${s.kb_max}`, 12),
+                pad(s.idle_kb_per_conn, 6),
+                pad(s.private_dirty_kb, 10),
+                pad(s.pools_kb, 6),
+                pad(s.other_kb, 6),
+                pad(s.runs, 5),
+                s.load,
+            ].join(" "),
+        );
     }
     for (const v of variants) {
         const r = results.find((x) => x.variant === v.name);
-        if (r) console.log(`HAProxy pools, bytes per held connection (${r.variant}): ${Object.entries(r.poolsDelta).map(([k, b]) => `${k} ${b}`).join(", ")}`);
+        if (r)
+            console.log(
+                `HAProxy pools, bytes per held connection (${r.variant}): ${Object.entries(r.poolsDelta)
+                    .map(([k, b]) => `${k} ${b}`)
+                    .join(", ")}`,
+            );
     }
     console.log(JSON.stringify({ image, haproxy: versions.haproxy, tls_library: versions.tlsLibrary, n, variants: summary }));
 }
@@ -314,13 +429,22 @@ function parseCustom(name: string): Variant {
     const vs = parts as Variant[];
     const certificate = vs.find((v) => v.certificate)?.certificate;
     const threads = vs.find((v) => v.threads)?.threads;
-    const bind = vs.filter((v) => v.bind).map((v) => v.bind).join(" ");
+    const bind = vs
+        .filter((v) => v.bind)
+        .map((v) => v.bind)
+        .join(" ");
     return {
-        name, global: vs.flatMap((v) => v.global ?? []), ...(bind ? { bind } : {}),
-        ...(certificate ? { certificate } : {}), ...(threads ? { threads } : {}),
+        name,
+        global: vs.flatMap((v) => v.global ?? []),
+        ...(bind ? { bind } : {}),
+        ...(certificate ? { certificate } : {}),
+        ...(threads ? { threads } : {}),
     };
 }
 
 if (process.argv[1] === new URL(import.meta.url).pathname) {
-    main().catch((e) => { console.error(e); process.exit(1); });
+    main().catch((e) => {
+        console.error(e);
+        process.exit(1);
+    });
 }

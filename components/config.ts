@@ -22,7 +22,12 @@ const hosts = z.strictObject({
 // Absent = METRICS_DEFAULTS.
 const metrics = z.strictObject({
     scrapeIntervalS: z.number().min(0.5).max(60).default(1),
-    retentionHours: z.number().int().min(1).max(24 * 30).default(24),
+    retentionHours: z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 30)
+        .default(24),
 });
 
 const backend = z.strictObject({
@@ -70,29 +75,38 @@ const haproxy = z.strictObject({
     tlsPort: port.default(443),
     statsPort: port.default(8404),
     threads: count(1, 256).default(1),
-    tls: z.strictObject({
-        enabled: z.boolean().default(true),
-        /** ECDSA curve of the certificate when c2m:haproxy.tls.certificate is absent (the older key). */
-        curve: z.enum(["P-256", "P-384"]).default("P-256"),
-        /**
-         * The TLS frontend's key: ecdsa-p256 (the default: fastest; per-core rates in components/plan/tlsHandshakes.ts),
-         * ecdsa-p384, or rsa-2048 (about half P-256's rate). Absent = ECDSA on `curve`, i.e. ecdsa-p256.
-         */
-        certificate: z.enum(CERTIFICATES).optional(),
-        /** Highest TLS version served: TLSv1.2 by default (as the seed's HAProxy 1.6; ~1 KB less per held connection than 1.3). */
-        maxVersion: z.enum(["TLSv1.2", "TLSv1.3"]).default("TLSv1.2"),
-    }).prefault({}).superRefine((tls, ctx) => {
-        // P-384 is never a default: given with a certificate that is not ecdsa-p384, the two keys disagree.
-        if (tls.certificate !== undefined && tls.curve === "P-384" && tls.certificate !== "ecdsa-p384") {
-            ctx.addIssue({ code: "custom", path: ["certificate"], message: `${tls.certificate} contradicts c2m:haproxy.tls.curve P-384; set only certificate (ecdsa-p384 for that curve)` });
-        }
-    }),
-    timeouts: z.strictObject({
-        connectMs: haproxyTimeout.default(5_000),
-        clientMs: haproxyTimeout.default(7_200_000),
-        serverMs: haproxyTimeout.default(7_200_000),
-        queueMs: haproxyTimeout.default(60_000),
-    }).prefault({}),
+    tls: z
+        .strictObject({
+            enabled: z.boolean().default(true),
+            /** ECDSA curve of the certificate when c2m:haproxy.tls.certificate is absent (the older key). */
+            curve: z.enum(["P-256", "P-384"]).default("P-256"),
+            /**
+             * The TLS frontend's key: ecdsa-p256 (the default: fastest; per-core rates in components/plan/tlsHandshakes.ts),
+             * ecdsa-p384, or rsa-2048 (about half P-256's rate). Absent = ECDSA on `curve`, i.e. ecdsa-p256.
+             */
+            certificate: z.enum(CERTIFICATES).optional(),
+            /** Highest TLS version served: TLSv1.2 by default (as the seed's HAProxy 1.6; ~1 KB less per held connection than 1.3). */
+            maxVersion: z.enum(["TLSv1.2", "TLSv1.3"]).default("TLSv1.2"),
+        })
+        .prefault({})
+        .superRefine((tls, ctx) => {
+            // P-384 is never a default: given with a certificate that is not ecdsa-p384, the two keys disagree.
+            if (tls.certificate !== undefined && tls.curve === "P-384" && tls.certificate !== "ecdsa-p384") {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["certificate"],
+                    message: `${tls.certificate} contradicts c2m:haproxy.tls.curve P-384; set only certificate (ecdsa-p384 for that curve)`,
+                });
+            }
+        }),
+    timeouts: z
+        .strictObject({
+            connectMs: haproxyTimeout.default(5_000),
+            clientMs: haproxyTimeout.default(7_200_000),
+            serverMs: haproxyTimeout.default(7_200_000),
+            queueMs: haproxyTimeout.default(60_000),
+        })
+        .prefault({}),
 });
 
 /**
@@ -115,24 +129,37 @@ const attack = z.strictObject({
     times: z.number().int().min(0).optional(),
     holdMs: z.number().int().min(0).optional(),
     bodyBytes: z.number().int().min(0).optional(),
-    frontends: z.array(z.enum(["plain", "tls"])).min(1).optional(),
+    frontends: z
+        .array(z.enum(["plain", "tls"]))
+        .min(1)
+        .optional(),
 });
 
 // One local host's limits (c2m:local.hostLimits.<role>). Whether its CPUs exist is a fact of the
 // machine, checked by machineProblems with the facts the loader passes in; the schema stays pure.
-const hostLimits = z.strictObject({
-    cpus: z.string().superRefine((value, ctx) => {
-        const cpus = parseCpuList(value);
-        if (!cpus || cpus.length === 0) ctx.addIssue({ code: "custom", message: `"${value}" is not a CPU list like "0", "0-1" or "0,2"` });
-    }).optional(),
-    cpuQuota: z.number().positive().max(1024).optional(),
-    memoryMiB: z.number().int().positive().max(16 * 1024 * 1024).optional(),
-}).superRefine((v, ctx) => {
-    const n = v.cpus === undefined ? undefined : parseCpuList(v.cpus)?.length;
-    if (v.cpuQuota !== undefined && n !== undefined && v.cpuQuota > n) {
-        ctx.addIssue({ code: "custom", path: ["cpuQuota"], message: `${v.cpuQuota} CPUs' worth of time is more than the ${n} CPU(s) of cpus "${v.cpus}"` });
-    }
-});
+const hostLimits = z
+    .strictObject({
+        cpus: z
+            .string()
+            .superRefine((value, ctx) => {
+                const cpus = parseCpuList(value);
+                if (!cpus || cpus.length === 0) ctx.addIssue({ code: "custom", message: `"${value}" is not a CPU list like "0", "0-1" or "0,2"` });
+            })
+            .optional(),
+        cpuQuota: z.number().positive().max(1024).optional(),
+        memoryMiB: z
+            .number()
+            .int()
+            .positive()
+            .max(16 * 1024 * 1024)
+            .optional(),
+    })
+    .superRefine((v, ctx) => {
+        const n = v.cpus === undefined ? undefined : parseCpuList(v.cpus)?.length;
+        if (v.cpuQuota !== undefined && n !== undefined && v.cpuQuota > n) {
+            ctx.addIssue({ code: "custom", path: ["cpuQuota"], message: `${v.cpuQuota} CPUs' worth of time is more than the ${n} CPU(s) of cpus "${v.cpus}"` });
+        }
+    });
 
 const local = z.strictObject({
     // One /24 per local stack inside 198.18.0.0/15, so stacks can coexist.
@@ -146,12 +173,14 @@ const local = z.strictObject({
      * Per role, limits of each of its hosts, enforced by the host's cgroup (every process started
      * over its SSH): a CPU list, CPU time in CPUs' worth, memory. A scaled-down tier (Pulumi.local-*.yaml).
      */
-    hostLimits: z.strictObject({
-        haproxy: hostLimits.optional(),
-        backend: hostLimits.optional(),
-        client: hostLimits.optional(),
-        metrics: hostLimits.optional(),
-    }).optional(),
+    hostLimits: z
+        .strictObject({
+            haproxy: hostLimits.optional(),
+            backend: hostLimits.optional(),
+            client: hostLimits.optional(),
+            metrics: hostLimits.optional(),
+        })
+        .optional(),
 });
 
 /** An IPv4 CIDR block with no host bits set, no wider than /8: SSH is only let in from it. */
@@ -162,7 +191,10 @@ export const operatorCidr = z.string().superRefine((value, ctx) => {
         return;
     }
     if (block.prefix < 8) {
-        ctx.addIssue({ code: "custom", message: `"${value}" would open SSH to ${block.prefix === 0 ? "the whole internet" : "a huge range"}; give your own address, e.g. 203.0.113.7/32` });
+        ctx.addIssue({
+            code: "custom",
+            message: `"${value}" would open SSH to ${block.prefix === 0 ? "the whole internet" : "a huge range"}; give your own address, e.g. 203.0.113.7/32`,
+        });
         return;
     }
     if (hasHostBits(block)) ctx.addIssue({ code: "custom", message: `"${value}" has host bits set` });
@@ -170,15 +202,32 @@ export const operatorCidr = z.string().superRefine((value, ctx) => {
 
 // EC2 tiers (platform aws). Counts per role are c2m:hosts; types and addresses are here.
 const aws = z.strictObject({
-    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "an AWS region like us-east-1").default("us-east-1"),
+    region: z
+        .string()
+        .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "an AWS region like us-east-1")
+        .default("us-east-1"),
     /** Where SSH may come from (required for platform aws): the operator's address, e.g. 203.0.113.7/32. */
     operatorCidr: operatorCidr.optional(),
-    instanceTypes: z.strictObject({
-        haproxy: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like m6i.4xlarge").default("m6i.4xlarge"),
-        backend: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like c6i.2xlarge").default("c6i.2xlarge"),
-        client: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like c6i.8xlarge").default("c6i.8xlarge"),
-        metrics: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like c6i.large").optional(),
-    }).prefault({}),
+    instanceTypes: z
+        .strictObject({
+            haproxy: z
+                .string()
+                .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like m6i.4xlarge")
+                .default("m6i.4xlarge"),
+            backend: z
+                .string()
+                .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like c6i.2xlarge")
+                .default("c6i.2xlarge"),
+            client: z
+                .string()
+                .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like c6i.8xlarge")
+                .default("c6i.8xlarge"),
+            metrics: z
+                .string()
+                .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type like c6i.large")
+                .optional(),
+        })
+        .prefault({}),
     /** Secondary private IPs per client (source addresses = 1 + this); derived from c2m:plan when absent. */
     secondaryIpsPerClient: count(0, 49).optional(),
     /** Most open files the plan may give one process (each host's limit is its role's nofile, up to this): the seed ran nofile 4M. */
@@ -191,18 +240,29 @@ const aws = z.strictObject({
      * Absent = Debian's public SSM parameter read at the first up, then kept in the stack (an instance
      * re-created later gets the same image); set, the fleet follows it (changing it replaces the fleet).
      */
-    ami: z.string().regex(/^ami-[0-9a-f]{8,17}$/, "an AMI id like ami-0123456789abcdef0").optional(),
+    ami: z
+        .string()
+        .regex(/^ami-[0-9a-f]{8,17}$/, "an AMI id like ami-0123456789abcdef0")
+        .optional(),
 });
 
 // c2m:image: the OS image hosts run (components/images.ts): one name for every role that can run
 // one (haproxy, backend, client), or one per role. machine = the platform's own software, as before.
 const imageName = z.enum(IMAGES);
-const image = z.union([imageName, z.strictObject(Object.fromEntries(IMAGE_ROLES.map((r) => [r, imageName.optional()])) as Record<(typeof IMAGE_ROLES)[number], z.ZodOptional<typeof imageName>>)]);
+const image = z.union([
+    imageName,
+    z.strictObject(
+        Object.fromEntries(IMAGE_ROLES.map((r) => [r, imageName.optional()])) as Record<(typeof IMAGE_ROLES)[number], z.ZodOptional<typeof imageName>>,
+    ),
+]);
 
 export const LabConfigSchema = z.strictObject({
     platform: z.enum(["local", "aws"]).default("local"),
     image: image.default("machine"),
-    owner: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,31}$/, "lowercase letters, digits, . _ -").default("operator"),
+    owner: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9._-]{0,31}$/, "lowercase letters, digits, . _ -")
+        .default("operator"),
     ttlHours: z.number().positive().max(MAX_TTL_HOURS).default(4),
     hosts: hosts.prefault({}),
     plan: plan.prefault({}),
@@ -238,9 +298,13 @@ export interface MachineFacts {
 /** What a schema-valid config asks of this machine that it does not have, each naming its key. Pure. */
 export function machineProblems(config: LabConfig, machine: MachineFacts): string[] {
     return Object.entries(config.local.hostLimits ?? {}).flatMap(([role, limits]) => {
-        const missing = (limits?.cpus === undefined ? [] : parseCpuList(limits.cpus) ?? []).filter((c) => !machine.onlineCpus.includes(c));
-        return missing.length === 0 ? [] : [`c2m:local.hostLimits.${role}.cpus: CPU(s) ${missing.join(",")} of "${limits!.cpus}" ` +
-            `do not exist on this machine (CPUs ${machine.onlineCpus.join(",")})`];
+        const missing = (limits?.cpus === undefined ? [] : (parseCpuList(limits.cpus) ?? [])).filter((c) => !machine.onlineCpus.includes(c));
+        return missing.length === 0
+            ? []
+            : [
+                  `c2m:local.hostLimits.${role}.cpus: CPU(s) ${missing.join(",")} of "${limits!.cpus}" ` +
+                      `do not exist on this machine (CPUs ${machine.onlineCpus.join(",")})`,
+              ];
     });
 }
 
@@ -248,8 +312,10 @@ export function machineProblems(config: LabConfig, machine: MachineFacts): strin
 export function parseSchema(raw: Record<string, unknown>): LabConfig {
     const parsed = LabConfigSchema.safeParse(raw);
     if (parsed.success) return parsed.data;
-    throw new ConfigError(parsed.error.issues.map((issue) => {
-        const key = ["c2m", issue.path.map(String).join(".")].filter(Boolean).join(":");
-        return `${key}: ${issue.message}`;
-    }));
+    throw new ConfigError(
+        parsed.error.issues.map((issue) => {
+            const key = ["c2m", issue.path.map(String).join(".")].filter(Boolean).join(":");
+            return `${key}: ${issue.message}`;
+        }),
+    );
 }

@@ -41,15 +41,30 @@ export const IMAGE_SPECS: Record<ImageSpec["name"], ImageSpec> = {
     // HAProxy 2.6 (Debian 12's source) has no USE_PTHREAD_EMULATION (HAProxy added it in 2.8): Debian 13's
     // HAProxy 3.0 source package, built on Debian 12 against its OpenSSL 3.0 with the option on.
     "debian-12-emu": {
-        name: "debian-12-emu", suite: "bookworm", release: 12, expected: "HAProxy 3.0 (USE_PTHREAD_EMULATION=1) + OpenSSL 3.0",
-        source: { base: "debian-12", suite: "trixie", buildDeps: ["libssl-dev"], makeFlags: [...DEBIAN_HAPROXY_FLAGS, "USE_OPENSSL=1", "USE_PTHREAD_EMULATION=1"] },
+        name: "debian-12-emu",
+        suite: "bookworm",
+        release: 12,
+        expected: "HAProxy 3.0 (USE_PTHREAD_EMULATION=1) + OpenSSL 3.0",
+        source: {
+            base: "debian-12",
+            suite: "trixie",
+            buildDeps: ["libssl-dev"],
+            makeFlags: [...DEBIAN_HAPROXY_FLAGS, "USE_OPENSSL=1", "USE_PTHREAD_EMULATION=1"],
+        },
     },
     // HAProxy's wolfSSL support (USE_OPENSSL_WOLFSSL, its INSTALL file) against Debian 13's libwolfssl.
     // SSL_INC is the include root: HAProxy adds <SSL_INC>/wolfssl itself (its Makefile); its INSTALL asks for a wolfSSL configured with --enable-haproxy.
     "debian-13-wolfssl": {
-        name: "debian-13-wolfssl", suite: "trixie", release: 13, expected: "HAProxy 3.0 + wolfSSL (Debian 13's)",
-        source: { base: "debian-13", suite: "trixie", buildDeps: ["libwolfssl-dev"],
-            makeFlags: [...DEBIAN_HAPROXY_FLAGS, "USE_OPENSSL_WOLFSSL=1", "SSL_INC=/usr/include", "SSL_LIB=/usr/lib/x86_64-linux-gnu"] },
+        name: "debian-13-wolfssl",
+        suite: "trixie",
+        release: 13,
+        expected: "HAProxy 3.0 + wolfSSL (Debian 13's)",
+        source: {
+            base: "debian-13",
+            suite: "trixie",
+            buildDeps: ["libwolfssl-dev"],
+            makeFlags: [...DEBIAN_HAPROXY_FLAGS, "USE_OPENSSL_WOLFSSL=1", "SSL_INC=/usr/include", "SSL_LIB=/usr/lib/x86_64-linux-gnu"],
+        },
     },
 };
 
@@ -59,8 +74,16 @@ export const IMAGE_SPECS: Record<ImageSpec["name"], ImageSpec> = {
  * conntrack and ethtool counters). Node (pong) and vegeta come from the rig's tool cache, bound in.
  */
 export const IMAGE_PACKAGES = [
-    "haproxy", "openssh-server", "openssl", "curl", "ca-certificates", "procps", "iproute2",
-    "prometheus-node-exporter", "conntrack", "ethtool",
+    "haproxy",
+    "openssh-server",
+    "openssl",
+    "curl",
+    "ca-certificates",
+    "procps",
+    "iproute2",
+    "prometheus-node-exporter",
+    "conntrack",
+    "ethtool",
 ] as const;
 
 /** c2m:image: one image for every role that can run one, or one per role; absent roles run `machine`. */

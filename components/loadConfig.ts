@@ -19,7 +19,9 @@ export interface LoadedConfig extends PlannedConfig {
 
 /** Stacks that have a config file in `root`. */
 export function stackFiles(root: string): string[] {
-    return readdirSync(root).filter((f) => /^Pulumi\..+\.yaml$/.test(f)).map((f) => f.slice("Pulumi.".length, -".yaml".length));
+    return readdirSync(root)
+        .filter((f) => /^Pulumi\..+\.yaml$/.test(f))
+        .map((f) => f.slice("Pulumi.".length, -".yaml".length));
 }
 
 function readStackFile(root: string, stack: string): { file: string; config: Record<string, unknown> } {
@@ -95,8 +97,11 @@ export function loadConfig(stack: string, raw: RawConfig, options: LoadOptions =
  */
 export function teardownConfig(root: string, stack: string): LabConfig {
     if (!existsSync(join(root, `Pulumi.${stack}.yaml`))) return LabConfigSchema.parse({});
-    const raw = Object.fromEntries(Object.entries(readStackFile(root, stack).config)
-        .filter(([key]) => key.startsWith("c2m:")).map(([key, value]) => [key.slice("c2m:".length), value]));
+    const raw = Object.fromEntries(
+        Object.entries(readStackFile(root, stack).config)
+            .filter(([key]) => key.startsWith("c2m:"))
+            .map(([key, value]) => [key.slice("c2m:".length), value]),
+    );
     const valid = (candidate: RawConfig) => LabConfigSchema.safeParse(candidate).data;
     const region = (raw.aws as { region?: unknown } | null | undefined)?.region;
     return valid(raw) ?? valid({ platform: raw.platform, aws: { region } }) ?? valid({ platform: raw.platform }) ?? LabConfigSchema.parse({});

@@ -1,9 +1,7 @@
 // The lab's guardrails as Pulumi policies: TTL tags on everything, no SSH from the internet,
 // IMDSv2 only, and a fleet within the budget cap. Plain validate functions (no engine needed),
 // so tests call them directly with violating and passing resources.
-import type {
-    ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy,
-} from "@pulumi/policy";
+import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
 import { fleetUsdPerHour, instanceType } from "../components/plan/prices.ts";
 // The tags, the TTL cap and the budget tag the lab stamps (and its config caps), defined once.
 import { BUDGET_TAG, LAB_TAG, MAX_TTL_HOURS } from "../components/platform/labTags.ts";
@@ -15,8 +13,12 @@ import { awsStringProblems } from "../components/platform/aws/limits.ts";
 export const LAB_TAGS = Object.values(LAB_TAG);
 /** AWS types the API gives no tags. */
 export const UNTAGGABLE = new Set([
-    "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:iam/rolePolicy:RolePolicy", "aws:scheduler/schedule:Schedule",
-    "aws:ec2/route:Route", "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:scheduler/schedule:Schedule",
+    "aws:ec2/route:Route",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
 ]);
 export const INSTANCE = "aws:ec2/instance:Instance";
 
@@ -37,8 +39,7 @@ export function ttlTagProblems(type: string, props: Props, now = new Date()): st
 }
 
 const OPEN = new Set(["0.0.0.0/0", "::/0"]);
-const coversSsh = (rule: Props) => protocolKey(rule.protocol) === "-1"
-    || ((rule.fromPort ?? 0) <= 22 && (rule.toPort ?? 65535) >= 22);
+const coversSsh = (rule: Props) => protocolKey(rule.protocol) === "-1" || ((rule.fromPort ?? 0) <= 22 && (rule.toPort ?? 65535) >= 22);
 
 export function sshFromInternetProblems(type: string, props: Props): string[] {
     const rules: Props[] = [];
@@ -47,17 +48,23 @@ export function sshFromInternetProblems(type: string, props: Props): string[] {
     if (type === "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {
         rules.push({ protocol: props.ipProtocol, fromPort: props.fromPort, toPort: props.toPort, cidrBlocks: [props.cidrIpv4, props.cidrIpv6] });
     }
-    return rules.filter((r) => coversSsh(r) && [...(r.cidrBlocks ?? []), ...(r.ipv6CidrBlocks ?? [])].some((c: string) => OPEN.has(c)))
-        .map((r) => `ingress ${r.protocol}/${r.fromPort}-${r.toPort} from ${[...(r.cidrBlocks ?? []), ...(r.ipv6CidrBlocks ?? [])].filter(Boolean).join(", ")} ` +
-            "opens SSH to the internet; allow the operator's CIDR only");
+    return rules
+        .filter((r) => coversSsh(r) && [...(r.cidrBlocks ?? []), ...(r.ipv6CidrBlocks ?? [])].some((c: string) => OPEN.has(c)))
+        .map(
+            (r) =>
+                `ingress ${r.protocol}/${r.fromPort}-${r.toPort} from ${[...(r.cidrBlocks ?? []), ...(r.ipv6CidrBlocks ?? [])].filter(Boolean).join(", ")} ` +
+                "opens SSH to the internet; allow the operator's CIDR only",
+        );
 }
 
 export function imdsProblems(type: string, props: Props): string[] {
     if (type !== INSTANCE && type !== "aws:ec2/launchTemplate:LaunchTemplate") return [];
-    return props.metadataOptions?.httpTokens === "required" ? [] : ["IMDSv2 not required: set metadataOptions.httpTokens = \"required\""];
+    return props.metadataOptions?.httpTokens === "required" ? [] : ['IMDSv2 not required: set metadataOptions.httpTokens = "required"'];
 }
 
-export interface BudgetConfig { maxUsdPerHour?: number }
+export interface BudgetConfig {
+    maxUsdPerHour?: number;
+}
 
 /** Fleet cost against the lowest cap: the stack's (instance tag from c2m:aws.budgetUsdPerHour) or the policy config's. */
 export function budgetProblems(resources: { type: string; props: Props }[], config: BudgetConfig = {}): string[] {
@@ -65,7 +72,11 @@ export function budgetProblems(resources: { type: string; props: Props }[], conf
     if (instances.length === 0) return [];
     const problems: string[] = [];
     const unknown = instances.filter((i) => !instanceType(String(i.props.instanceType)));
-    problems.push(...[...new Set(unknown.map((i) => String(i.props.instanceType)))].map((t) => `instance type ${t} has no known price: add it to components/plan/prices.ts`));
+    problems.push(
+        ...[...new Set(unknown.map((i) => String(i.props.instanceType)))].map(
+            (t) => `instance type ${t} has no known price: add it to components/plan/prices.ts`,
+        ),
+    );
     const caps = instances.map((i) => Number(tagsOf(i.props)[BUDGET_TAG])).filter((n) => Number.isFinite(n) && n > 0);
     if (config.maxUsdPerHour !== undefined) caps.push(config.maxUsdPerHour);
     if (caps.length === 0) return [...problems, `no budget: instances must carry ${BUDGET_TAG} (c2m:aws.budgetUsdPerHour)`];
@@ -73,7 +84,10 @@ export function budgetProblems(resources: { type: string; props: Props }[], conf
     const counts = new Map<string, number>();
     for (const i of instances) counts.set(i.props.instanceType, (counts.get(i.props.instanceType) ?? 0) + 1);
     const volume = Math.max(0, ...instances.map((i) => Number(i.props.rootBlockDevice?.volumeSize ?? 8)));
-    const usd = fleetUsdPerHour([...counts].map(([t, count]) => ({ role: t, instanceType: t, count })), volume);
+    const usd = fleetUsdPerHour(
+        [...counts].map(([t, count]) => ({ role: t, instanceType: t, count })),
+        volume,
+    );
     const cap = Math.min(...caps);
     if (usd > cap) {
         problems.push(`${instances.length} instances (${[...counts].map(([t, n]) => `${n} × ${t}`).join(", ")}) cost ~$${usd}/h, above the cap of $${cap}/h`);
@@ -97,7 +111,11 @@ export const ttlTags: ResourceValidationPolicy = {
 const SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup";
 const DEFAULT_ACL = "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl";
 /** ACL resources other than the lab subnet's default ACL: each could widen what reaches a host. */
-const OTHER_ACL_TYPES = new Set(["aws:ec2/networkAcl:NetworkAcl", "aws:ec2/networkAclRule:NetworkAclRule", "aws:ec2/networkAclAssociation:NetworkAclAssociation"]);
+const OTHER_ACL_TYPES = new Set([
+    "aws:ec2/networkAcl:NetworkAcl",
+    "aws:ec2/networkAclRule:NetworkAclRule",
+    "aws:ec2/networkAclAssociation:NetworkAclAssociation",
+]);
 
 /**
  * IANA numbers of the protocol names the lab writes. validateStack sees outputs, where the provider
@@ -108,8 +126,16 @@ const OTHER_ACL_TYPES = new Set(["aws:ec2/networkAcl:NetworkAcl", "aws:ec2/netwo
 const IANA_PROTOCOL: Record<string, string> = { all: "-1", icmp: "1", tcp: "6", udp: "17" };
 export const protocolKey = (p: unknown) => IANA_PROTOCOL[String(p).toLowerCase()] ?? String(p);
 const blockKey = (b: unknown) => (b === undefined || b === null || b === "" ? null : String(b));
-const ruleKey = (r: Props) => JSON.stringify([Number(r.ruleNo ?? 0), r.action, protocolKey(r.protocol), blockKey(r.cidrBlock), blockKey(r.ipv6CidrBlock),
-    Number(r.fromPort ?? 0), Number(r.toPort ?? 0)]);
+const ruleKey = (r: Props) =>
+    JSON.stringify([
+        Number(r.ruleNo ?? 0),
+        r.action,
+        protocolKey(r.protocol),
+        blockKey(r.cidrBlock),
+        blockKey(r.ipv6CidrBlock),
+        Number(r.fromPort ?? 0),
+        Number(r.toPort ?? 0),
+    ]);
 const sameRules = (actual: Props[] | undefined, expected: readonly Props[]) =>
     JSON.stringify((actual ?? []).map(ruleKey).sort()) === JSON.stringify(expected.map(ruleKey).sort());
 const prefixOf = (cidr: string) => Number(cidr.split("/")[1] ?? -1);
@@ -118,26 +144,37 @@ const prefixOf = (cidr: string) => Number(cidr.split("/")[1] ?? -1);
 function isUntrackedLabGroup(props: Props): boolean {
     const ingress: Props[] = props.ingress ?? [];
     const expected = LAB_SG_INGRESS[0];
-    return ingress.length === 1 && protocolKey(ingress[0].protocol) === protocolKey(expected.protocol) && Number(ingress[0].fromPort ?? 0) === 0
-        && Number(ingress[0].toPort ?? 0) === 0 && JSON.stringify(ingress[0].cidrBlocks ?? []) === JSON.stringify(expected.cidrBlocks)
-        && !ingress[0].self && !(ingress[0].ipv6CidrBlocks ?? []).length && !(ingress[0].securityGroups ?? []).length
-        && !(ingress[0].prefixListIds ?? []).length;
+    return (
+        ingress.length === 1 &&
+        protocolKey(ingress[0].protocol) === protocolKey(expected.protocol) &&
+        Number(ingress[0].fromPort ?? 0) === 0 &&
+        Number(ingress[0].toPort ?? 0) === 0 &&
+        JSON.stringify(ingress[0].cidrBlocks ?? []) === JSON.stringify(expected.cidrBlocks) &&
+        !ingress[0].self &&
+        !(ingress[0].ipv6CidrBlocks ?? []).length &&
+        !(ingress[0].securityGroups ?? []).length &&
+        !(ingress[0].prefixListIds ?? []).length
+    );
 }
 
 /** Problems of the stack's network ACLs against the lab's: VPC in, SSH from the operator only, download replies; nothing wider. */
 export function labAclProblems(resources: { type: string; props: Props }[]): string[] {
     const others = resources.filter((r) => OTHER_ACL_TYPES.has(r.type));
-    if (others.length) return [`network ACL resources besides the lab subnet's default ACL (${others.map((r) => r.type).join(", ")}) may open the lab: not allowed`];
+    if (others.length)
+        return [`network ACL resources besides the lab subnet's default ACL (${others.map((r) => r.type).join(", ")}) may open the lab: not allowed`];
     const acls = resources.filter((r) => r.type === DEFAULT_ACL);
     if (acls.length !== 1) return [`a security group open to 0.0.0.0/0 needs exactly one lab network ACL on the lab subnet, found ${acls.length}`];
     const acl = acls[0].props;
     if (!(acl.subnetIds ?? []).length) return ["the lab network ACL guards no subnet"];
     const ssh = (acl.ingress ?? []).find((r: Props) => Number(r.ruleNo) === 110);
     const operatorCidr = String(ssh?.cidrBlock ?? "");
-    if (operatorCidr === ANYWHERE || prefixOf(operatorCidr) < 8) return [`the lab network ACL lets SSH in from ${operatorCidr || "nowhere"}: only the operator's CIDR (/8 or narrower)`];
+    if (operatorCidr === ANYWHERE || prefixOf(operatorCidr) < 8)
+        return [`the lab network ACL lets SSH in from ${operatorCidr || "nowhere"}: only the operator's CIDR (/8 or narrower)`];
     const problems: string[] = [];
     if (!sameRules(acl.ingress, labNaclIngress(operatorCidr))) {
-        problems.push(`the lab network ACL's inbound rules are not exactly the lab's (VPC all, ${operatorCidr} tcp/22, replies to downloads): ${(acl.ingress ?? []).map(ruleKey).join(" ")}`);
+        problems.push(
+            `the lab network ACL's inbound rules are not exactly the lab's (VPC all, ${operatorCidr} tcp/22, replies to downloads): ${(acl.ingress ?? []).map(ruleKey).join(" ")}`,
+        );
     }
     if (!sameRules(acl.egress, LAB_NACL_EGRESS)) problems.push("the lab network ACL's outbound rules are not exactly the lab's (all traffic out)");
     return problems;
@@ -153,7 +190,10 @@ export function trafficLayoutProblems(resources: { type: string; props: Props }[
     for (const r of resources) {
         const open = sshFromInternetProblems(r.type, r.props);
         if (open.length === 0) continue;
-        if (r.type !== SECURITY_GROUP || !isUntrackedLabGroup(r.props)) { problems.push(...open); continue; }
+        if (r.type !== SECURITY_GROUP || !isUntrackedLabGroup(r.props)) {
+            problems.push(...open);
+            continue;
+        }
         const acl = labAclProblems(resources);
         problems.push(...acl.map((p) => `security group open to 0.0.0.0/0: ${p}`));
     }
@@ -187,7 +227,9 @@ export const budgetCap: StackValidationPolicy = {
 };
 
 export const STACK = "pulumi:pulumi:Stack";
-export interface ExpiryConfig { maxTtlHours?: number }
+export interface ExpiryConfig {
+    maxTtlHours?: number;
+}
 
 /**
  * The lab's lease, on every platform: the root stack exports `expiresAt` (what `lab reap --expired`

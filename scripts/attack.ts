@@ -37,7 +37,8 @@ export type AttackOverrides = Partial<Omit<LabConfig["attack"], "preset">> & { p
 export type AttackResult = RunRecord & { dir: string; row?: LedgerRow };
 
 /** Kernel-log lines of OOM kills of HAProxy on a host with a kernel of its own (EC2): counted before and after a run, as bench:oom reads it. */
-export const KERNEL_OOM_COUNT_SCRIPT = "(dmesg 2>/dev/null || journalctl -k -q --no-pager 2>/dev/null) | grep -cE 'Killed process [0-9]+ \\(haproxy\\)' || true";
+export const KERNEL_OOM_COUNT_SCRIPT =
+    "(dmesg 2>/dev/null || journalctl -k -q --no-pager 2>/dev/null) | grep -cE 'Killed process [0-9]+ \\(haproxy\\)' || true";
 
 /** Share of an attack's connections through TLS: its frontends, loaded alike. */
 export function attackTlsShare(frontends: readonly string[]): number {
@@ -46,8 +47,18 @@ export function attackTlsShare(frontends: readonly string[]): number {
 
 /** How an error names each override: its `lab attack` flag (hold and body size have none). */
 const OVERRIDE_FLAGS: Record<keyof AttackOverrides, string> = {
-    preset: "--preset", rate: "--rate", durationS: "--duration", timeoutS: "--timeout", sleepMs: "--sleep", times: "--times",
-    workers: "--workers", cpus: "--cpus", connections: "--connections", frontends: "--frontends", holdMs: "hold", bodyBytes: "body bytes",
+    preset: "--preset",
+    rate: "--rate",
+    durationS: "--duration",
+    timeoutS: "--timeout",
+    sleepMs: "--sleep",
+    times: "--times",
+    workers: "--workers",
+    cpus: "--cpus",
+    connections: "--connections",
+    frontends: "--frontends",
+    holdMs: "hold",
+    bodyBytes: "body bytes",
 };
 
 /** The lab's config with the attack overrides goes through the same checks as a stack file (timeouts, planned connections…). */
@@ -57,7 +68,9 @@ export function checkAttackOverrides(labConfig: LabConfig, overrides: AttackOver
     try {
         parseLabConfig({ ...labConfig, attack: { ...labConfig.attack, ...given } });
     } catch (err) {
-        const flags = Object.entries(given).map(([k, v]) => `${OVERRIDE_FLAGS[k as keyof AttackOverrides]} ${Array.isArray(v) ? v.join(",") : v}`).join(" ");
+        const flags = Object.entries(given)
+            .map(([k, v]) => `${OVERRIDE_FLAGS[k as keyof AttackOverrides]} ${Array.isArray(v) ? v.join(",") : v}`)
+            .join(" ");
         throw new Error(`attack options ${flags} do not fit this lab: ${(err as Error).message}`);
     }
 }
@@ -106,7 +119,11 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
     const target = (name: string): SshTarget => out.inventory.find((x) => x.name === name)!.ssh;
     const plan = planVegetaProcesses(settings, clients, { plain: out.vips.plain, tls: out.vips.tls }, runId);
     mkdirSync(join(dir, "results"), { recursive: true });
-    const ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh));
+    const ssh = new SshSession(
+        out.sshPrivateKey,
+        labEnv(),
+        out.inventory.map((h) => h.ssh),
+    );
     const http = new HostHttp(ssh, out.inventory);
     const startedAt = new Date();
     let interrupted = false;
@@ -135,17 +152,27 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         const allowanceScript = platformFor(out.labConfig).allowanceCountersScript;
         const allowanceHosts = out.inventory.filter((h) => h.role !== "metrics").map((h) => h.name);
         const allowancesBefore = await readAllowances(ssh, allowanceHosts, target, allowanceScript);
-        process.stderr.write(`attack ${runId}: ${plan.length} vegeta processes on ${clients.length} clients, ` +
-            `${settings.rate}/s per client for ${settings.durationS}s, sleep ${settings.sleepMs} ms, times ${settings.times}, frontends ${settings.frontends.join("+")}\n`);
+        process.stderr.write(
+            `attack ${runId}: ${plan.length} vegeta processes on ${clients.length} clients, ` +
+                `${settings.rate}/s per client for ${settings.durationS}s, sleep ${settings.sleepMs} ms, times ${settings.times}, frontends ${settings.frontends.join("+")}\n`,
+        );
         const limitMs = (settings.durationS + settings.timeoutS + 60) * 1000;
         // Each host's own memory and CPU through the run, where the platform has such figures (local cgroups; not on AWS).
         const sampler = platformFor(out.labConfig).hostSampler;
-        sampling = sampler && startHostSampling(sampler, { stack, hosts: out.inventory.map((h) => ({ name: h.name, role: h.role })), durationS: settings.durationS });
+        sampling =
+            sampler && startHostSampling(sampler, { stack, hosts: out.inventory.map((h) => ({ name: h.name, role: h.role })), durationS: settings.durationS });
         const t0 = Date.now();
         // Where the LB has a kernel of its own (no host sampler), OOM kills are read from its kernel log, before and after.
         const kernelLogBefore = !sampler && lb ? await readKernelOomCount(ssh, target(lb.name)) : undefined;
         const frontendNames = Object.values(FRONTEND_NAMES);
-        const live = { heldPeak: 0, acceptedPeak: 0, down: [] as string[], dead: undefined as string | undefined, vegetaDone: false, rampEnd: undefined as RunRecord["rampEnd"] };
+        const live = {
+            heldPeak: 0,
+            acceptedPeak: 0,
+            down: [] as string[],
+            dead: undefined as string | undefined,
+            vegetaDone: false,
+            rampEnd: undefined as RunRecord["rampEnd"],
+        };
         const lbEvents: NonNullable<RunRecord["lbEvents"]> = [];
         const event = (what: string) => {
             const tS = Math.round((Date.now() - t0) / 100) / 10;
@@ -154,36 +181,56 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         };
         const lbOomKills = (): number | undefined => {
             if (!sampler || !lb) return undefined;
-            try { return sampler.read(stack, lb.name).sample.oomKills; } catch { return undefined; }
+            try {
+                return sampler.read(stack, lb.name).sample.oomKills;
+            } catch {
+                return undefined;
+            }
         };
         const oomBase = lbOomKills();
         const tick = async () => {
             const stats = await fetchStats(http, out.vips.stats).catch((err: Error) => err);
             const elapsedS = (Date.now() - t0) / 1000;
-            const { phase, leftS } = attackPhase(elapsedS, { durationS: settings.durationS, holdS: settings.holdMs / 1000, timeoutS: settings.timeoutS, vegetaDone: live.vegetaDone });
+            const { phase, leftS } = attackPhase(elapsedS, {
+                durationS: settings.durationS,
+                holdS: settings.holdMs / 1000,
+                timeoutS: settings.timeoutS,
+                vegetaDone: live.vegetaDone,
+            });
             if (stats instanceof Error) {
                 // A dead LB is said at once: an OOM kill counted in its cgroup, or in its kernel log.
                 if (!live.dead) {
                     const kills = lbOomKills();
                     const logKills = kernelLogBefore !== undefined ? await readKernelOomCount(ssh, target(lb!.name)) : undefined;
-                    if (kills !== undefined && oomBase !== undefined && kills > oomBase) live.dead = `HAProxy OOM-killed (${kills - oomBase} kill(s) in its cgroup)`;
-                    else if (typeof logKills === "number" && typeof kernelLogBefore === "number" && logKills > kernelLogBefore) live.dead = `HAProxy OOM-killed (${logKills - kernelLogBefore} in the LB's kernel log)`;
+                    if (kills !== undefined && oomBase !== undefined && kills > oomBase)
+                        live.dead = `HAProxy OOM-killed (${kills - oomBase} kill(s) in its cgroup)`;
+                    else if (typeof logKills === "number" && typeof kernelLogBefore === "number" && logKills > kernelLogBefore)
+                        live.dead = `HAProxy OOM-killed (${logKills - kernelLogBefore} in the LB's kernel log)`;
                     if (live.dead) event(`LB DEAD: ${live.dead}`);
                 }
                 if (o.progress !== false) process.stderr.write(`${formatProgress({ phase, leftS, elapsedS, unread: stats.message, dead: live.dead })}\n`);
                 return;
             }
             const counts = liveCounts(stats, frontendNames, BACKEND_NAME);
-            if (phase !== "ramp" && !live.rampEnd) live.rampEnd = { tS: Math.round(elapsedS * 10) / 10, held: counts.held, accepted: counts.accepted, sessions: counts.sessions };
+            if (phase !== "ramp" && !live.rampEnd)
+                live.rampEnd = { tS: Math.round(elapsedS * 10) / 10, held: counts.held, accepted: counts.accepted, sessions: counts.sessions };
             if (counts.held > live.heldPeak) live.heldPeak = counts.held;
             if (counts.accepted > live.acceptedPeak) live.acceptedPeak = counts.accepted;
             const down = downServers(stats, BACKEND_NAME);
             if (down.join(",") !== live.down.join(",")) {
                 const back = live.down.filter((d) => !down.includes(d));
                 // Each server's last check as HAProxy's processes saw it (L7TOUT: no answer within inter; L4CON: refused; …): why it went down.
-                const why = (name: string) => [...new Set(stats.filter((r) => r.pxname === BACKEND_NAME && r.svname === name && !String(r.status).startsWith("UP"))
-                    .map((r) => `${r.check_status || "?"}${r.check_duration ? ` ${r.check_duration}ms` : ""}`))].join("/");
-                event(`${down.length ? `servers DOWN in HAProxy: ${down.map((d) => `${d} (${why(d)})`).join(", ")}` : "every server UP again"}${back.length && down.length ? ` (back UP: ${back.join(", ")})` : ""}`);
+                const why = (name: string) =>
+                    [
+                        ...new Set(
+                            stats
+                                .filter((r) => r.pxname === BACKEND_NAME && r.svname === name && !String(r.status).startsWith("UP"))
+                                .map((r) => `${r.check_status || "?"}${r.check_duration ? ` ${r.check_duration}ms` : ""}`),
+                        ),
+                    ].join("/");
+                event(
+                    `${down.length ? `servers DOWN in HAProxy: ${down.map((d) => `${d} (${why(d)})`).join(", ")}` : "every server UP again"}${back.length && down.length ? ` (back UP: ${back.join(", ")})` : ""}`,
+                );
                 live.down = down;
             }
             if (o.progress !== false) process.stderr.write(`${formatProgress({ phase, leftS, elapsedS, counts, dead: live.dead })}\n`);
@@ -199,12 +246,23 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         const hostSamples = sampling?.stop();
         sampling = undefined;
         for (const u of hostSamples?.unreadable ?? []) process.stderr.write(`no samples of host ${u.host}: ${u.error}\n`);
-        const failedProcesses: AttackResult["failedProcesses"] = runs.flatMap((r, i) => r.code === 0 || (interrupted && r.code === 130) ? [] : [{
-            client: plan[i].client, frontend: plan[i].frontend, laddr: plan[i].laddr, code: r.code, stderr: r.stderr.trim().slice(-500),
-        }]);
+        const failedProcesses: AttackResult["failedProcesses"] = runs.flatMap((r, i) =>
+            r.code === 0 || (interrupted && r.code === 130)
+                ? []
+                : [
+                      {
+                          client: plan[i].client,
+                          frontend: plan[i].frontend,
+                          laddr: plan[i].laddr,
+                          code: r.code,
+                          stderr: r.stderr.trim().slice(-500),
+                      },
+                  ],
+        );
         const { files, missing } = await collectResults(ssh, plan, target, dir);
         // A lost client's processes are attributed once, whether their run or their collection failed.
-        const same = (a: { client: string; frontend: string; laddr: string }, b: typeof a) => a.client === b.client && a.frontend === b.frontend && a.laddr === b.laddr;
+        const same = (a: { client: string; frontend: string; laddr: string }, b: typeof a) =>
+            a.client === b.client && a.frontend === b.frontend && a.laddr === b.laddr;
         failedProcesses.push(...missing.filter((m) => !failedProcesses.some((f) => same(f, m))));
         const statsRead = await fetchStats(http, out.vips.stats).catch((err: Error) => {
             process.stderr.write(`HAProxy statistics after the run unavailable: ${err.message}\n`);
@@ -217,32 +275,64 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         const perFrontend: AttackResult["perFrontend"] = {};
         const haproxy: AttackResult["haproxy"] = {};
         for (const frontend of settings.frontends) {
-            perFrontend[frontend] = await vegetaReport(files.filter((f) => f.frontend === frontend).map((f) => f.path), join(dir, `report-${frontend}`));
+            perFrontend[frontend] = await vegetaReport(
+                files.filter((f) => f.frontend === frontend).map((f) => f.path),
+                join(dir, `report-${frontend}`),
+            );
             const before = frontendCounters(statsBefore, FRONTEND_NAMES[frontend]);
             const after = frontendCounters(statsAfter, FRONTEND_NAMES[frontend]);
-            haproxy[frontend] = before && after ? {
-                sessions: after.sessionsTotal - before.sessionsTotal,
-                requests: after.requestsTotal - before.requestsTotal,
-            } : undefined;
+            haproxy[frontend] =
+                before && after
+                    ? {
+                          sessions: after.sessionsTotal - before.sessionsTotal,
+                          requests: after.requestsTotal - before.requestsTotal,
+                      }
+                    : undefined;
         }
-        const summary = await vegetaReport(files.map((f) => f.path), join(dir, "report"));
+        const summary = await vegetaReport(
+            files.map((f) => f.path),
+            join(dir, "report"),
+        );
         writeFileSync(join(dir, "haproxy-stats-before.csv"), toCsv(statsBefore));
         writeFileSync(join(dir, "haproxy-stats-after.csv"), toCsv(statsAfter));
         const kernelLogAfter = kernelLogBefore !== undefined ? await readKernelOomCount(ssh, target(lb!.name)) : undefined;
-        const memory = lb ? memoryVerdict({
-            host: lb.name, hostSamples,
-            kernelLogKills: typeof kernelLogBefore === "number" && typeof kernelLogAfter === "number" ? kernelLogAfter - kernelLogBefore
-                : kernelLogBefore !== undefined ? "unknown" : undefined,
-            heldPeak: live.heldPeak, acceptedPeak: live.acceptedPeak,
-            kbPerConnPredicted: roleKBPerConnection("haproxy", attackTlsShare(settings.frontends), PER_CONNECTION_COSTS, sampler ? "cgroup" : "machine"),
-        }) : undefined;
+        const memory = lb
+            ? memoryVerdict({
+                  host: lb.name,
+                  hostSamples,
+                  kernelLogKills:
+                      typeof kernelLogBefore === "number" && typeof kernelLogAfter === "number"
+                          ? kernelLogAfter - kernelLogBefore
+                          : kernelLogBefore !== undefined
+                            ? "unknown"
+                            : undefined,
+                  heldPeak: live.heldPeak,
+                  acceptedPeak: live.acceptedPeak,
+                  kbPerConnPredicted: roleKBPerConnection("haproxy", attackTlsShare(settings.frontends), PER_CONNECTION_COSTS, sampler ? "cgroup" : "machine"),
+              })
+            : undefined;
         const run: RunRecord = {
-            runId, stack, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), interrupted, settings,
+            runId,
+            stack,
+            startedAt: startedAt.toISOString(),
+            finishedAt: new Date().toISOString(),
+            interrupted,
+            settings,
             processes: plan.map(({ client, frontend, laddr, ratePerSecond, connections }) => ({ client, frontend, laddr, ratePerSecond, connections })),
-            versions: { ...await versions(ssh, target(clients[0].name), lb ? target(lb.name) : undefined),
-                hosts: await hostVersions(ssh, out.inventory.map((h) => ({ name: h.name, ssh: target(h.name) }))) },
+            versions: {
+                ...(await versions(ssh, target(clients[0].name), lb ? target(lb.name) : undefined)),
+                hosts: await hostVersions(
+                    ssh,
+                    out.inventory.map((h) => ({ name: h.name, ssh: target(h.name) })),
+                ),
+            },
             images: Object.fromEntries(out.inventory.map((h) => [h.name, imageOf(out.labConfig.image, h.role)])),
-            summary, perFrontend, haproxy, backend: backendCounters(statsAfter, BACKEND_NAME), serversDown, failedProcesses,
+            summary,
+            perFrontend,
+            haproxy,
+            backend: backendCounters(statsAfter, BACKEND_NAME),
+            serversDown,
+            failedProcesses,
             ...(settings.frontends.includes("tls") ? { certificate: labCertificate(out.labConfig.haproxy.tls) } : {}),
             allowances,
             ...(hostSamples ? { hostSamples } : {}),
@@ -278,10 +368,12 @@ async function readKernelOomCount(ssh: SshSession, host: SshTarget): Promise<num
 
 /** Each host's allowance counters (the platform's script over SSH); a host that does not answer is left out, so it shows as unreadable. */
 async function readAllowances(ssh: SshSession, hosts: string[], target: (n: string) => SshTarget, script: string): Promise<Record<string, AllowanceCounters>> {
-    const read = await Promise.all(hosts.map(async (name) => {
-        const r = await ssh.run(target(name), script, { timeoutMs: 30_000 });
-        return r.code === 0 ? [[name, parseAllowanceCounters(r.stdout)] as const] : [];
-    }));
+    const read = await Promise.all(
+        hosts.map(async (name) => {
+            const r = await ssh.run(target(name), script, { timeoutMs: 30_000 });
+            return r.code === 0 ? [[name, parseAllowanceCounters(r.stdout)] as const] : [];
+        }),
+    );
     return Object.fromEntries(read.flat());
 }
 
@@ -298,16 +390,24 @@ function toCsv(rows: StatsRow[]): string {
 async function collectResults(ssh: SshSession, plan: VegetaProcess[], target: (n: string) => SshTarget, dir: string) {
     const files: { frontend: string; path: string }[] = [];
     const missing: AttackResult["failedProcesses"] = [];
-    await Promise.all(plan.map(async (p) => {
-        const path = join(dir, "results", `${p.client}-${p.frontend}-${p.laddr}.bin`);
-        const r = await ssh.run(target(p.client), `cat ${p.remoteOutput} && rm -f ${p.remoteOutput}`, { stdoutFile: path, timeoutMs: 300_000 });
-        if (r.code === 0) files.push({ frontend: p.frontend, path });
-        else {
-            rmSync(path, { force: true });
-            process.stderr.write(`no results from ${p.client} (${p.frontend}, ${p.laddr}): ${r.stderr.trim()}\n`);
-            missing.push({ client: p.client, frontend: p.frontend, laddr: p.laddr, code: r.code, stderr: `results not collected: ${r.stderr.trim().slice(-300)}` });
-        }
-    }));
+    await Promise.all(
+        plan.map(async (p) => {
+            const path = join(dir, "results", `${p.client}-${p.frontend}-${p.laddr}.bin`);
+            const r = await ssh.run(target(p.client), `cat ${p.remoteOutput} && rm -f ${p.remoteOutput}`, { stdoutFile: path, timeoutMs: 300_000 });
+            if (r.code === 0) files.push({ frontend: p.frontend, path });
+            else {
+                rmSync(path, { force: true });
+                process.stderr.write(`no results from ${p.client} (${p.frontend}, ${p.laddr}): ${r.stderr.trim()}\n`);
+                missing.push({
+                    client: p.client,
+                    frontend: p.frontend,
+                    laddr: p.laddr,
+                    code: r.code,
+                    stderr: `results not collected: ${r.stderr.trim().slice(-300)}`,
+                });
+            }
+        }),
+    );
     return { files: files.sort((a, b) => a.path.localeCompare(b.path)), missing };
 }
 
@@ -330,14 +430,22 @@ async function versions(ssh: SshSession, client: SshTarget, lb?: SshTarget): Pro
         node: process.versions.node,
         vegeta: first(await ssh.check(client, "vegeta -version").catch(() => "unknown")),
         haproxy: lb ? first(await ssh.check(lb, "haproxy -v").catch(() => "unknown")) : "none",
-        ...(lb ? { tlsLibrary: await ssh.check(lb, "haproxy -vv").then((vv) => parseHaproxyVersions(vv).tlsLibrary, () => "unknown") } : {}),
+        ...(lb
+            ? {
+                  tlsLibrary: await ssh.check(lb, "haproxy -vv").then(
+                      (vv) => parseHaproxyVersions(vv).tlsLibrary,
+                      () => "unknown",
+                  ),
+              }
+            : {}),
     };
 }
 
 /** What each host ran (Debian release, kernel, role packages, Node, vegeta), read on it over SSH; a host that does not answer has none. */
 async function hostVersions(ssh: SshSession, hosts: { name: string; ssh: SshTarget }[]): Promise<Record<string, Record<string, string>>> {
-    return Object.fromEntries(await Promise.all(hosts.map(async (h) =>
-        [h.name, parseHostVersions(await ssh.check(h.ssh, HOST_VERSIONS_SCRIPT, 20_000).catch(() => ""))] as const)));
+    return Object.fromEntries(
+        await Promise.all(hosts.map(async (h) => [h.name, parseHostVersions(await ssh.check(h.ssh, HOST_VERSIONS_SCRIPT, 20_000).catch(() => ""))] as const)),
+    );
 }
 
 /** `lab attack`'s exit status when the run's verdict is fail (errors, an OOM kill, no results). */
@@ -351,8 +459,10 @@ export { PARTIAL_EXIT_CODE };
  * when a vegeta process failed or its results were not collected (the run is recorded all the
  * same), unless the operator allowed a partial run; 0 otherwise. `message` says why, for stderr.
  */
-export function attackExit(r: Pick<AttackResult, "interrupted" | "failedProcesses" | "processes"> & { dir?: string; row?: Pick<LedgerRow, "verdict" | "why"> },
-    o: { allowPartial?: boolean } = {}): { code: number; message?: string } {
+export function attackExit(
+    r: Pick<AttackResult, "interrupted" | "failedProcesses" | "processes"> & { dir?: string; row?: Pick<LedgerRow, "verdict" | "why"> },
+    o: { allowPartial?: boolean } = {},
+): { code: number; message?: string } {
     if (r.interrupted) return { code: 130 };
     if (r.failedProcesses.length === 0) {
         // A failed verdict (errors over the limit, an OOM kill, no results) is a failed command.
@@ -362,23 +472,31 @@ export function attackExit(r: Pick<AttackResult, "interrupted" | "failedProcesse
     const parts = r.failedProcesses.map((f) => `${f.client}/${f.frontend}/${f.laddr}`).join(", ");
     const what = `${r.failedProcesses.length} of ${r.processes.length} vegeta processes failed or lost their results (${parts})`;
     if (o.allowPartial) return { code: 0, message: `partial run accepted (--allow-partial): ${what}` };
-    return { code: PARTIAL_EXIT_CODE, message: `part of the attack failed: ${what}; the run is recorded${r.dir ? ` in ${r.dir}` : ""}; ` +
-        `--allow-partial accepts a partial run` };
+    return {
+        code: PARTIAL_EXIT_CODE,
+        message: `part of the attack failed: ${what}; the run is recorded${r.dir ? ` in ${r.dir}` : ""}; ` + `--allow-partial accepts a partial run`,
+    };
 }
 
 export function formatSummary(r: AttackResult): string {
-    const ms = (ns: number | undefined) => ns === undefined ? "-" : `${(ns / 1e6).toFixed(1)}ms`;
-    const line = (name: string, s?: VegetaSummary) => s
-        ? `${name.padEnd(7)} requests ${s.requests}  success ${(s.success * 100).toFixed(2)}%  rate ${s.rate.toFixed(1)}/s  ` +
-          `p50 ${ms(s.latencies["50th"])}  p90 ${ms(s.latencies["90th"])}  p99 ${ms(s.latencies["99th"])}  max ${ms(s.latencies.max)}`
-        : `${name.padEnd(7)} no results`;
+    const ms = (ns: number | undefined) => (ns === undefined ? "-" : `${(ns / 1e6).toFixed(1)}ms`);
+    const line = (name: string, s?: VegetaSummary) =>
+        s
+            ? `${name.padEnd(7)} requests ${s.requests}  success ${(s.success * 100).toFixed(2)}%  rate ${s.rate.toFixed(1)}/s  ` +
+              `p50 ${ms(s.latencies["50th"])}  p90 ${ms(s.latencies["90th"])}  p99 ${ms(s.latencies["99th"])}  max ${ms(s.latencies.max)}`
+            : `${name.padEnd(7)} no results`;
     return [
         `run ${r.runId}${r.interrupted ? " (interrupted)" : ""} → ${r.dir}`,
         line("all", r.summary),
-        ...Object.entries(r.perFrontend).map(([f, s]) => `${line(f, s)}  haproxy: ${r.haproxy[f]?.requests ?? "?"} requests over ${r.haproxy[f]?.sessions ?? "?"} connections`),
+        ...Object.entries(r.perFrontend).map(
+            ([f, s]) => `${line(f, s)}  haproxy: ${r.haproxy[f]?.requests ?? "?"} requests over ${r.haproxy[f]?.sessions ?? "?"} connections`,
+        ),
         ...r.failedProcesses.map((f) => `FAILED vegeta on ${f.client} (${f.frontend}, ${f.laddr}) exit ${f.code}: ${f.stderr}`),
-        ...(r.serversDown === "unknown" ? ["servers down in HAProxy at the end: unknown (its statistics could not be read after the run)"]
-            : r.serversDown?.length ? [`DOWN in HAProxy at the end: ${r.serversDown.join(", ")}`] : []),
+        ...(r.serversDown === "unknown"
+            ? ["servers down in HAProxy at the end: unknown (its statistics could not be read after the run)"]
+            : r.serversDown?.length
+              ? [`DOWN in HAProxy at the end: ${r.serversDown.join(", ")}`]
+              : []),
         ...(r.allowances ? describeAllowances(r.allowances) : []),
         ...(r.memory ? [`memory: ${describeMemory(r.memory)}`] : []),
         ...(r.lbEvents ?? []).map((e) => `at ${e.tS}s: ${e.event}`),

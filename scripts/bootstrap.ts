@@ -13,7 +13,11 @@ import { ANALYZER, analyzerLauncherPath, analyzerLauncherProblem, analyzerLaunch
 import { CLOUD_INIT_PYTHON_PACKAGES, cloudInitRoot, cloudInitWrapper } from "./toolchain/cloudInit.ts";
 import { aptLine, goLine, LiveStep, roughDuration, runLines, type Typical } from "./toolchain/progress.ts";
 
-interface Step { name: string; typical?: Typical; run: (live: LiveStep) => Promise<string> }
+interface Step {
+    name: string;
+    typical?: Typical;
+    run: (live: LiveStep) => Promise<string>;
+}
 
 /**
  * How long the long steps took on this machine kind (2 cores, 24 GB, Go module proxy, Debian
@@ -34,8 +38,10 @@ export const TYPICAL: Record<"pulumi" | "languageHost" | "vegeta" | "actionlint"
 
 /** Go tools bootstrap builds when missing, for the up-front estimate. */
 const GO_TOOLS: { tool: string; typical: Typical }[] = [
-    { tool: "pulumi", typical: TYPICAL.pulumi }, { tool: "pulumi-language-nodejs", typical: TYPICAL.languageHost },
-    { tool: "vegeta", typical: TYPICAL.vegeta }, { tool: "actionlint", typical: TYPICAL.actionlint },
+    { tool: "pulumi", typical: TYPICAL.pulumi },
+    { tool: "pulumi-language-nodejs", typical: TYPICAL.languageHost },
+    { tool: "vegeta", typical: TYPICAL.vegeta },
+    { tool: "actionlint", typical: TYPICAL.actionlint },
 ];
 
 export async function bootstrap(): Promise<void> {
@@ -46,14 +52,23 @@ export async function bootstrap(): Promise<void> {
         { name: "system packages (apt)", run: installAptPackages },
         { name: "Go toolchain", run: checkGo },
         {
-            name: `pulumi CLI >= v${PINS.pulumiSdk} (else built: v${PINS.pulumiCli})`, typical: TYPICAL.pulumi,
+            name: `pulumi CLI >= v${PINS.pulumiSdk} (else built: v${PINS.pulumiCli})`,
+            typical: TYPICAL.pulumi,
             run: (live) => ensureGoTool(live, "pulumi", PINS.pulumiCli, buildPulumiCli, PINS.pulumiSdk),
         },
-        { name: `pulumi-language-nodejs v${PINS.languageHost}`, typical: TYPICAL.languageHost, run: (live) => ensureGoTool(live, "pulumi-language-nodejs", PINS.languageHost, buildLanguageHost) },
+        {
+            name: `pulumi-language-nodejs v${PINS.languageHost}`,
+            typical: TYPICAL.languageHost,
+            run: (live) => ensureGoTool(live, "pulumi-language-nodejs", PINS.languageHost, buildLanguageHost),
+        },
         { name: "pulumi-resource-command", run: checkCommandProvider },
         { name: `vegeta v${PINS.vegeta}`, typical: TYPICAL.vegeta, run: (live) => ensureGoTool(live, "vegeta", PINS.vegeta, buildVegeta) },
         { name: `${ANALYZER} (policy pack launcher, rev ${PINS.policyAnalyzer})`, run: ensureAnalyzerLauncher },
-        { name: `actionlint v${PINS.actionlint}`, typical: TYPICAL.actionlint, run: (live) => ensureGoTool(live, "actionlint", PINS.actionlint, buildActionlint) },
+        {
+            name: `actionlint v${PINS.actionlint}`,
+            typical: TYPICAL.actionlint,
+            run: (live) => ensureGoTool(live, "actionlint", PINS.actionlint, buildActionlint),
+        },
         { name: `cloud-init >= ${PINS.cloudInit} (schema checker, unpacked, not installed)`, typical: TYPICAL.cloudInit, run: ensureCloudInit },
         { name: "state backend and passphrase", run: ensureStateAndPassphrase },
     ];
@@ -61,9 +76,11 @@ export async function bootstrap(): Promise<void> {
     const missing = GO_TOOLS.filter((t) => !existsSync(join(p.bin, t.tool)) && !onPlainPath(t.tool));
     if (missing.length > 0) {
         const total = missing.reduce((s, t) => s + t.typical.seconds, 0);
-        process.stderr.write(`bootstrap: will build ${missing.map((t) => t.tool).join(", ")} from Go modules into ${p.bin}: ` +
-            `${roughDuration(total)} from empty Go caches on 2 cores at load ~7 (about half that on idle cores, much less with a warm GOCACHE); ` +
-            `later runs take ~1 s\n`);
+        process.stderr.write(
+            `bootstrap: will build ${missing.map((t) => t.tool).join(", ")} from Go modules into ${p.bin}: ` +
+                `${roughDuration(total)} from empty Go caches on 2 cores at load ~7 (about half that on idle cores, much less with a warm GOCACHE); ` +
+                `later runs take ~1 s\n`,
+        );
     }
     for (const [i, step] of steps.entries()) {
         const live = new LiveStep(`[${i + 1}/${steps.length}] ${step.name}`, step.typical);
@@ -79,21 +96,32 @@ export async function bootstrap(): Promise<void> {
 
 /** A tool on the machine's own PATH (not the cache's): bootstrap then checks its version before building anything. */
 function onPlainPath(tool: string): boolean {
-    return (process.env.PATH ?? "").split(":").filter(Boolean).some((dir) => existsSync(join(dir, tool)));
+    return (process.env.PATH ?? "")
+        .split(":")
+        .filter(Boolean)
+        .some((dir) => existsSync(join(dir, tool)));
 }
 
 async function checkNode(): Promise<string> {
     const major = Number(process.versions.node.split(".")[0]);
     if (major < 22) {
-        throw new Error(`Node ${process.versions.node} runs this script; run it through npm (npm run bootstrap) ` +
-            `so the node@${PINS.node} package from node_modules/.bin is used`);
+        throw new Error(
+            `Node ${process.versions.node} runs this script; run it through npm (npm run bootstrap) ` +
+                `so the node@${PINS.node} package from node_modules/.bin is used`,
+        );
     }
     return `node ${process.versions.node} (${process.execPath})`;
 }
 
 async function installAptPackages(live: LiveStep): Promise<string> {
     const onPath = (bin: string) => ["/usr/sbin", "/usr/bin", "/sbin", "/bin"].some((dir) => existsSync(`${dir}/${bin}`));
-    const pkgs = [...new Set(Object.entries(APT_PACKAGES).filter(([bin]) => !onPath(bin)).map(([, pkg]) => pkg))];
+    const pkgs = [
+        ...new Set(
+            Object.entries(APT_PACKAGES)
+                .filter(([bin]) => !onPath(bin))
+                .map(([, pkg]) => pkg),
+        ),
+    ];
     if (pkgs.length === 0) return "all present";
     await aptInstall(live, pkgs);
     return `installed ${pkgs.join(", ")}`;
@@ -110,7 +138,11 @@ async function aptInstall(live: LiveStep, pkgs: string[]): Promise<void> {
         let indexes = 0;
         live.begin("apt-get update: package indexes", { done: 0 });
         await runLines("apt-get", ["update", "-q"], {
-            env: APT_ENV, onLine: (l) => { const a = aptLine(l); if (a.fetched) live.update({ done: ++indexes, last: a.fetched }); },
+            env: APT_ENV,
+            onLine: (l) => {
+                const a = aptLine(l);
+                if (a.fetched) live.update({ done: ++indexes, last: a.fetched });
+            },
         });
         let total: number | undefined;
         let downloaded = 0;
@@ -133,7 +165,7 @@ async function aptInstall(live: LiveStep, pkgs: string[]): Promise<void> {
 }
 
 async function checkGo(): Promise<string> {
-    const go = await which("go", { nothrow: true }) ?? (existsSync("/usr/local/go/bin/go") ? "/usr/local/go/bin/go" : null);
+    const go = (await which("go", { nothrow: true })) ?? (existsSync("/usr/local/go/bin/go") ? "/usr/local/go/bin/go" : null);
     if (!go) throw new Error("Go is needed to build pulumi and vegeta; install it (https://go.dev/doc/install) and retry");
     const version = (await $`${go} version`.quiet()).stdout.trim();
     return version;
@@ -148,14 +180,22 @@ async function goBin(): Promise<string> {
  * pin); otherwise builds the pin. The pulumi CLI's minimum is the SDK's version: a CLI the
  * operator installed at or above it is used as is, never rebuilt.
  */
-export async function ensureGoTool(live: LiveStep, tool: string, version: string, build: (live: LiveStep) => Promise<void>, minimum = version): Promise<string> {
+export async function ensureGoTool(
+    live: LiveStep,
+    tool: string,
+    version: string,
+    build: (live: LiveStep) => Promise<void>,
+    minimum = version,
+): Promise<string> {
     live.update({ phase: "looking for an installed one" });
     const found = await findTool(tool);
     if (usable(found, minimum)) {
         const why = found.source === "cache" ? "" : `, at or above v${minimum}: used as is`;
         return `${found.version} from ${found.source} (${found.path})${why}`;
     }
-    live.begin(`${found.path ? `${found.path} is ${found.ok ? `v${found.version}, older than v${minimum}` : "not usable"}` : "none found"}: building v${version}`);
+    live.begin(
+        `${found.path ? `${found.path} is ${found.ok ? `v${found.version}, older than v${minimum}` : "not usable"}` : "none found"}: building v${version}`,
+    );
     await build(live);
     recordBuiltVersion(tool, version);
     const built: ToolReport = await findTool(tool);
@@ -194,7 +234,11 @@ async function buildInWrapper(live: LiveStep, name: string, requires: string[], 
     let downloaded = 0;
     live.update({ phase: "go get: resolving modules", done: undefined });
     await runLines(go, ["get", ...requires], {
-        ...opts, onLine: (l) => { const m = goLine(l).downloaded; if (m) live.update({ phase: "go get: downloading modules", done: ++downloaded, last: m }); },
+        ...opts,
+        onLine: (l) => {
+            const m = goLine(l).downloaded;
+            if (m) live.update({ phase: "go get: downloading modules", done: ++downloaded, last: m });
+        },
     });
     live.update({ phase: "go list: counting packages", done: undefined, last: undefined });
     const total = (await runLines(go, ["list", "-deps", pkg], opts)).length;
@@ -215,30 +259,42 @@ async function buildInWrapper(live: LiveStep, name: string, requires: string[], 
 
 async function buildPulumiCli(live: LiveStep): Promise<void> {
     const v = PINS.pulumiCli;
-    await buildInWrapper(live, "pulumi", [`github.com/pulumi/pulumi/pkg/v3@v${v}`, `github.com/pulumi/pulumi/sdk/v3@v${v}`],
+    await buildInWrapper(
+        live,
+        "pulumi",
+        [`github.com/pulumi/pulumi/pkg/v3@v${v}`, `github.com/pulumi/pulumi/sdk/v3@v${v}`],
         "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi",
         `-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${v}`,
         // pkg/v3's own go.mod carries this replace; a dependent module must repeat it.
-        "\nreplace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e\n");
+        "\nreplace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e\n",
+    );
 }
 
 async function buildLanguageHost(live: LiveStep): Promise<void> {
     const v = PINS.languageHost;
-    await buildInWrapper(live, "pulumi-language-nodejs", [`github.com/pulumi/pulumi/sdk/v3@v${v}`],
+    await buildInWrapper(
+        live,
+        "pulumi-language-nodejs",
+        [`github.com/pulumi/pulumi/sdk/v3@v${v}`],
         "github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs",
-        `-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${v}`);
+        `-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${v}`,
+    );
 }
 
 async function buildVegeta(live: LiveStep): Promise<void> {
     const v = PINS.vegeta;
-    await buildInWrapper(live, "vegeta", [`github.com/tsenart/vegeta/v12@v${v}`], "github.com/tsenart/vegeta/v12",
-        `-X main.Version=v${v}`);
+    await buildInWrapper(live, "vegeta", [`github.com/tsenart/vegeta/v12@v${v}`], "github.com/tsenart/vegeta/v12", `-X main.Version=v${v}`);
 }
 
 async function buildActionlint(live: LiveStep): Promise<void> {
     const v = PINS.actionlint;
-    await buildInWrapper(live, "actionlint", [`github.com/rhysd/actionlint@v${v}`], "github.com/rhysd/actionlint/cmd/actionlint",
-        `-X github.com/rhysd/actionlint.version=v${v}`);
+    await buildInWrapper(
+        live,
+        "actionlint",
+        [`github.com/rhysd/actionlint@v${v}`],
+        "github.com/rhysd/actionlint/cmd/actionlint",
+        `-X github.com/rhysd/actionlint.version=v${v}`,
+    );
 }
 
 /** Writes the policy pack launcher when the cached one is missing or not this checkout's. */

@@ -16,9 +16,13 @@ export async function doctor(): Promise<boolean> {
     const env = labEnv();
     console.log(`\ncache           ${p.cache}`);
     console.log(`state backend   ${env.PULUMI_BACKEND_URL}`);
-    console.log(`passphrase      ${env.PULUMI_CONFIG_PASSPHRASE ? "from PULUMI_CONFIG_PASSPHRASE" : existsSync(p.passphraseFile) ? `file ${p.passphraseFile}` : "MISSING (run lab bootstrap)"}`);
-    console.log(`pins            sdk ${PINS.pulumiSdk}, cli ${PINS.pulumiCli}, language host ${PINS.languageHost}, vegeta ${PINS.vegeta}, ` +
-        `policy launcher rev ${PINS.policyAnalyzer}, actionlint ${PINS.actionlint}, cloud-init >= ${PINS.cloudInit}`);
+    console.log(
+        `passphrase      ${env.PULUMI_CONFIG_PASSPHRASE ? "from PULUMI_CONFIG_PASSPHRASE" : existsSync(p.passphraseFile) ? `file ${p.passphraseFile}` : "MISSING (run lab bootstrap)"}`,
+    );
+    console.log(
+        `pins            sdk ${PINS.pulumiSdk}, cli ${PINS.pulumiCli}, language host ${PINS.languageHost}, vegeta ${PINS.vegeta}, ` +
+            `policy launcher rev ${PINS.policyAnalyzer}, actionlint ${PINS.actionlint}, cloud-init >= ${PINS.cloudInit}`,
+    );
     // The local hosts run this machine's packages: the versions EC2 hosts (Debian 12, the same
     // package set; run.json's versions.hosts) are compared against.
     const local = parseHostVersions(execFileSync("sh", ["-c", HOST_VERSIONS_SCRIPT], { env, encoding: "utf8", timeout: 20_000 }));

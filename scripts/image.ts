@@ -22,8 +22,11 @@ export async function imageCommand(args: string[]): Promise<number> {
     if (verb === "list") {
         for (const n of IMAGES.filter((i) => i !== "machine")) {
             const r = readImageRecord(n);
-            console.log(r ? `${n.padEnd(18)} HAProxy ${r.haproxy}, ${r.tlsLibrary}; ${(r.sizeBytes / 2 ** 20).toFixed(0)} MiB, built in ${r.buildSeconds} s at ${r.builtAt}`
-                : `${n.padEnd(18)} not built (lab image build ${n})`);
+            console.log(
+                r
+                    ? `${n.padEnd(18)} HAProxy ${r.haproxy}, ${r.tlsLibrary}; ${(r.sizeBytes / 2 ** 20).toFixed(0)} MiB, built in ${r.buildSeconds} s at ${r.builtAt}`
+                    : `${n.padEnd(18)} not built (lab image build ${n})`,
+            );
         }
         console.log(`(in ${imagesRoot()})`);
         return 0;
@@ -33,5 +36,11 @@ export async function imageCommand(args: string[]): Promise<number> {
 }
 
 if (process.argv[1] === new URL(import.meta.url).pathname) {
-    imageCommand(process.argv.slice(2)).then((code) => process.exit(code), (err: Error) => { console.error(`lab image: ${err.message}`); process.exit(1); });
+    imageCommand(process.argv.slice(2)).then(
+        (code) => process.exit(code),
+        (err: Error) => {
+            console.error(`lab image: ${err.message}`);
+            process.exit(1);
+        },
+    );
 }

@@ -31,7 +31,12 @@ export function readLedger(runsDir = runsRoot()): LedgerRow[] {
 
 export function resultFiles(dir: string): string[] {
     const results = join(dir, "results");
-    return existsSync(results) ? readdirSync(results).filter((f) => f.endsWith(".bin")).sort().map((f) => join(results, f)) : [];
+    return existsSync(results)
+        ? readdirSync(results)
+              .filter((f) => f.endsWith(".bin"))
+              .sort()
+              .map((f) => join(results, f))
+        : [];
 }
 
 /** The run's timeline, decoded once from its .bin files and kept as timeline.json (rebuilt when it was counted the old way). */
@@ -61,12 +66,19 @@ async function pullMetricsFor(dir: string, run: RunRecord, endpoint: MetricsEndp
     const http = HostHttp.open(lab);
     try {
         const m = await pullRunMetrics(dir, endpoint, Date.parse(run.startedAt) / 1000, Date.parse(run.finishedAt) / 1000, http);
-        log(`metrics: ${m.panels.reduce((n, p) => n + p.series.length, 0)} series from ${m.source}; metrics role used ` +
-            `${m.overhead.cpuPctMean.toFixed(1)} % CPU (max ${m.overhead.cpuPctMax.toFixed(1)} %), ${(m.overhead.rssBytesMax / 2 ** 20).toFixed(0)} MiB`);
+        log(
+            `metrics: ${m.panels.reduce((n, p) => n + p.series.length, 0)} series from ${m.source}; metrics role used ` +
+                `${m.overhead.cpuPctMean.toFixed(1)} % CPU (max ${m.overhead.cpuPctMax.toFixed(1)} %), ${(m.overhead.rssBytesMax / 2 ** 20).toFixed(0)} MiB`,
+        );
         const s = await pullHaproxyLog(dir, endpoint.haproxyLog, Date.parse(run.startedAt), Date.parse(run.finishedAt) + 2000, http);
         const tw = s.timers.find((t) => t.name === "Tw");
-        log(`haproxy log: ${s.requests} requests logged (${s.unparsed} other lines), Tw p99 ${tw?.p99 ?? "-"} ms, ` +
-            `termination ${s.termination.slice(0, 3).map((t) => `${t.state}×${t.count}`).join(" ")}`);
+        log(
+            `haproxy log: ${s.requests} requests logged (${s.unparsed} other lines), Tw p99 ${tw?.p99 ?? "-"} ms, ` +
+                `termination ${s.termination
+                    .slice(0, 3)
+                    .map((t) => `${t.state}×${t.count}`)
+                    .join(" ")}`,
+        );
     } catch (err) {
         log(`metrics: run ${basename(dir)} has no server metrics: ${(err as Error).message}`);
     } finally {
@@ -93,8 +105,12 @@ const logLine = (l: string) => process.stderr.write(`${l}\n`);
  * After an attack: the run's server metrics (when its stack has a metrics host), its timeline and
  * its ledger row, from what the attack holds in memory. Never throws: a run is kept even if its row is not.
  */
-export async function recordRun(dir: string, run: RunRecord, stack: Pick<StackOutputs, "labConfig" | "metricsEndpoint" | "inventory" | "sshPrivateKey">,
-    log: (l: string) => void = logLine): Promise<LedgerRow | undefined> {
+export async function recordRun(
+    dir: string,
+    run: RunRecord,
+    stack: Pick<StackOutputs, "labConfig" | "metricsEndpoint" | "inventory" | "sshPrivateKey">,
+    log: (l: string) => void = logLine,
+): Promise<LedgerRow | undefined> {
     try {
         if (stack.metricsEndpoint) await pullMetricsFor(dir, run, stack.metricsEndpoint, stack, log);
         return await appendLedgerRow(dir, run, { preset: stack.labConfig.attack.preset, platform: stack.labConfig.platform });
@@ -146,7 +162,11 @@ export function compareRuns(refA: string, refB: string, runsDir = runsRoot()): s
 /** Records every run directory under runsDir that has a run.json but no ledger row yet (older runs). */
 export async function backfillLedger(runsDir = runsRoot()): Promise<number> {
     const known = new Set(readLedger(runsDir).map((r) => r.id));
-    const dirs = existsSync(runsDir) ? readdirSync(runsDir).filter((d) => !known.has(d) && existsSync(join(runsDir, d, "run.json"))).sort() : [];
+    const dirs = existsSync(runsDir)
+        ? readdirSync(runsDir)
+              .filter((d) => !known.has(d) && existsSync(join(runsDir, d, "run.json")))
+              .sort()
+        : [];
     let added = 0;
     for (const d of dirs) if (await recordRunDir(join(runsDir, d))) added++;
     return added;

@@ -50,18 +50,25 @@ export function seedTierHeadroom(o: Pick<PlanOptions, "conns" | "tlsShare"> = {}
     const rows = SEED_TIERS.map((stack) => {
         const p = planStack(stack, readTierConfig(stack, root), o);
         const h = p.lb_headroom;
-        return `  ${stack.padEnd(11)} ${p.roles.haproxy.instance_type.padEnd(12)} ${String(p.roles.haproxy.memory_gib).padStart(3)} GiB: ` +
-            `holds ~${h.conns_that_fit}, target ${h.target} (${Math.round(p.tls_share * 100)} % TLS), ${h.headroom_pct} % to spare; ${h.dominant}`;
+        return (
+            `  ${stack.padEnd(11)} ${p.roles.haproxy.instance_type.padEnd(12)} ${String(p.roles.haproxy.memory_gib).padStart(3)} GiB: ` +
+            `holds ~${h.conns_that_fit}, target ${h.target} (${Math.round(p.tls_share * 100)} % TLS), ${h.headroom_pct} % to spare; ${h.dominant}`
+        );
     });
     return [`seed tiers, same model${o.conns === undefined ? "" : ` at ${o.conns} connections`}:`, ...rows].join("\n");
 }
 
 /** The measured images on this tier's LB, most headroom first, and which one the stack runs (c2m:image). */
 export function formatImageHeadroom(image: string, ranked: ReturnType<typeof imagesByHeadroom>): string {
-    return [`LB headroom by image (c2m:image; this stack: ${image}; docs/results/tls-stacks.md):`,
-        ...ranked.map((r) => `  ${r.image.padEnd(18)} ${r.stack}: ${r.headroom.per_conn_kb} KB per connection, holds ~${r.headroom.conns_that_fit}, ` +
-            `${r.headroom.headroom_pct} % to spare; ${r.handshakes_per_core_s} handshakes/s per core`),
-        `  most headroom: ${ranked[0]?.image ?? "none measured"}`].join("\n");
+    return [
+        `LB headroom by image (c2m:image; this stack: ${image}; docs/results/tls-stacks.md):`,
+        ...ranked.map(
+            (r) =>
+                `  ${r.image.padEnd(18)} ${r.stack}: ${r.headroom.per_conn_kb} KB per connection, holds ~${r.headroom.conns_that_fit}, ` +
+                `${r.headroom.headroom_pct} % to spare; ${r.handshakes_per_core_s} handshakes/s per core`,
+        ),
+        `  most headroom: ${ranked[0]?.image ?? "none measured"}`,
+    ].join("\n");
 }
 
 /** Exit code of `lab plan` for a target no supported tier could serve (refused in one line, nothing planned). */
@@ -75,8 +82,11 @@ export const IMPOSSIBLE_EXIT_CODE = 2;
 export function planLocalStack(stack: string, config: LabConfig, processes: number, o: { conns?: number } = {}): LocalTierPlan {
     const settings = attackSettings(config.attack);
     return planLocalTier(stack, config, {
-        processes, rampPerS: settings.rate * config.hosts.clients, machineCpus: availableParallelism(),
-        machineMemoryBytes: config.local.memoryBytes ?? totalmem(), target: o.conns,
+        processes,
+        rampPerS: settings.rate * config.hosts.clients,
+        machineCpus: availableParallelism(),
+        machineMemoryBytes: config.local.memoryBytes ?? totalmem(),
+        target: o.conns,
     });
 }
 
@@ -101,7 +111,19 @@ export function plan(stack: string, o: PlanOptions = {}): number {
     const image = imageOf(config.image, "haproxy");
     const ranked = imagesByHeadroom(result.lb_headroom.target, result.tls_share, result.lb_usable_gb, result.tls_certificate, config.haproxy.tls.maxVersion);
     if (!o.json) console.log(`${formatPlan(result)}\n${seedTierHeadroom({ conns: o.conns, tlsShare: o.tlsShare })}\n${formatImageHeadroom(image, ranked)}`);
-    console.log(JSON.stringify({ ...result, image, images_by_headroom: ranked.map((r) => ({ image: r.image, stack: r.stack, headroom_pct: r.headroom.headroom_pct,
-        conns_that_fit: r.headroom.conns_that_fit, per_conn_kb: r.headroom.per_conn_kb, handshakes_per_core_s: r.handshakes_per_core_s })) }));
+    console.log(
+        JSON.stringify({
+            ...result,
+            image,
+            images_by_headroom: ranked.map((r) => ({
+                image: r.image,
+                stack: r.stack,
+                headroom_pct: r.headroom.headroom_pct,
+                conns_that_fit: r.headroom.conns_that_fit,
+                per_conn_kb: r.headroom.per_conn_kb,
+                handshakes_per_core_s: r.handshakes_per_core_s,
+            })),
+        }),
+    );
     return result.fits ? 0 : 1;
 }

@@ -4,12 +4,22 @@
 import { dirname } from "node:path";
 import { loadConfig, readConfigFile } from "../components/loadConfig.ts";
 import { labEnv, paths, REPO_ROOT, stackConfigFile } from "./toolchain/toolchain.ts";
-import { formatChecks, preflightChecks, STANDARD_VCPU_QUOTA, type Check, type PreflightClient, type StateSettings } from "../components/platform/aws/preflight.ts";
+import {
+    formatChecks,
+    preflightChecks,
+    STANDARD_VCPU_QUOTA,
+    type Check,
+    type PreflightClient,
+    type StateSettings,
+} from "../components/platform/aws/preflight.ts";
 
 /** The read-only client on the AWS SDK (credentials from the usual chain: env, profile, SSO). */
 export async function awsPreflightClient(region: string): Promise<PreflightClient & { destroy(): void }> {
     const [ec2m, stsm, sqm, ssmm] = await Promise.all([
-        import("@aws-sdk/client-ec2"), import("@aws-sdk/client-sts"), import("@aws-sdk/client-service-quotas"), import("@aws-sdk/client-ssm"),
+        import("@aws-sdk/client-ec2"),
+        import("@aws-sdk/client-sts"),
+        import("@aws-sdk/client-service-quotas"),
+        import("@aws-sdk/client-ssm"),
     ]);
     const ec2 = new ec2m.EC2Client({ region });
     const sts = new stsm.STSClient({ region });
@@ -36,9 +46,12 @@ export async function awsPreflightClient(region: string): Promise<PreflightClien
             const found: { instanceType: string; vcpus: number; stack?: string; spot?: boolean }[] = [];
             let NextToken: string | undefined;
             do {
-                const out = await ec2.send(new ec2m.DescribeInstancesCommand({
-                    Filters: [{ Name: "instance-state-name", Values: ["pending", "running"] }], NextToken,
-                }));
+                const out = await ec2.send(
+                    new ec2m.DescribeInstancesCommand({
+                        Filters: [{ Name: "instance-state-name", Values: ["pending", "running"] }],
+                        NextToken,
+                    }),
+                );
                 for (const i of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
                     found.push({
                         instanceType: String(i.InstanceType),
@@ -52,19 +65,31 @@ export async function awsPreflightClient(region: string): Promise<PreflightClien
             return found;
         },
         async zones() {
-            const out = await ec2.send(new ec2m.DescribeAvailabilityZonesCommand({
-                Filters: [{ Name: "state", Values: ["available"] }, { Name: "zone-type", Values: ["availability-zone"] }],
-            }));
+            const out = await ec2.send(
+                new ec2m.DescribeAvailabilityZonesCommand({
+                    Filters: [
+                        { Name: "state", Values: ["available"] },
+                        { Name: "zone-type", Values: ["availability-zone"] },
+                    ],
+                }),
+            );
             return (out.AvailabilityZones ?? []).map((z) => String(z.ZoneName));
         },
         async offerings(types) {
             const offerings = { instanceTypes: [] as string[], locations: [] as string[] };
             let NextToken: string | undefined;
             do {
-                const out = await ec2.send(new ec2m.DescribeInstanceTypeOfferingsCommand({
-                    LocationType: "availability-zone", Filters: [{ Name: "instance-type", Values: types }], NextToken,
-                }));
-                for (const o of out.InstanceTypeOfferings ?? []) { offerings.instanceTypes.push(String(o.InstanceType)); offerings.locations.push(String(o.Location)); }
+                const out = await ec2.send(
+                    new ec2m.DescribeInstanceTypeOfferingsCommand({
+                        LocationType: "availability-zone",
+                        Filters: [{ Name: "instance-type", Values: types }],
+                        NextToken,
+                    }),
+                );
+                for (const o of out.InstanceTypeOfferings ?? []) {
+                    offerings.instanceTypes.push(String(o.InstanceType));
+                    offerings.locations.push(String(o.Location));
+                }
                 NextToken = out.NextToken;
             } while (NextToken);
             return offerings;
@@ -87,7 +112,12 @@ export async function awsPreflightClient(region: string): Promise<PreflightClien
             const r = await fetch("https://checkip.amazonaws.com", { signal: AbortSignal.timeout(5000) });
             return r.ok ? (await r.text()).trim() : undefined;
         },
-        destroy() { ec2.destroy(); sts.destroy(); sq.destroy(); ssm.destroy(); },
+        destroy() {
+            ec2.destroy();
+            sts.destroy();
+            sq.destroy();
+            ssm.destroy();
+        },
     };
 }
 
@@ -104,7 +134,8 @@ export function stateSettings(env: NodeJS.ProcessEnv = labEnv()): StateSettings 
 /** Runs every check of an aws stack; prints them; throws when one failed (nothing is created then). */
 export async function preflight(stack: string, client?: PreflightClient): Promise<Check[]> {
     const loaded = loadConfig(stack, readConfigFile(dirname(stackConfigFile(stack)), stack));
-    if (!loaded.platform.needsPolicyPack) throw new Error(`lab preflight asks AWS whether it can run a tier: stack ${stack} is on platform ${loaded.config.platform}, which needs none`);
+    if (!loaded.platform.needsPolicyPack)
+        throw new Error(`lab preflight asks AWS whether it can run a tier: stack ${stack} is on platform ${loaded.config.platform}, which needs none`);
     const real = client ? undefined : await awsPreflightClient(loaded.config.aws.region);
     try {
         const checks = await preflightChecks(stack, loaded.config, loaded.capacity, client ?? real!, stateSettings());

@@ -25,7 +25,11 @@ import type { MetricsFile } from "./lib/metricsPull.ts";
 import { hostSamplePanels } from "../components/render/metrics.ts";
 import type { HostSamples } from "../components/records/runRecord.ts";
 
-export interface BuiltReport { file: string; ms: number; figures: number }
+export interface BuiltReport {
+    file: string;
+    ms: number;
+    figures: number;
+}
 
 const read = (dir: string, f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), "utf8") : undefined);
 
@@ -50,8 +54,11 @@ function metricsPanels(dir: string): { panels: MetricsPanel[]; note?: string; fa
     const facts: [string, string][] = [];
     if (m.peakConns !== undefined) facts.push(["peak HAProxy connections (CurrConns)", String(m.peakConns)]);
     if (m.overhead) {
-        facts.push(["metrics role overhead", `CPU ${m.overhead.cpuPctMean.toFixed(1)} % of one core (max ${m.overhead.cpuPctMax.toFixed(1)} %), ` +
-            `memory ${(m.overhead.rssBytesMax / 2 ** 20).toFixed(0)} MiB (Prometheus, every node_exporter, the log sink)`]);
+        facts.push([
+            "metrics role overhead",
+            `CPU ${m.overhead.cpuPctMean.toFixed(1)} % of one core (max ${m.overhead.cpuPctMax.toFixed(1)} %), ` +
+                `memory ${(m.overhead.rssBytesMax / 2 ** 20).toFixed(0)} MiB (Prometheus, every node_exporter, the log sink)`,
+        ]);
     }
     return { panels: m.panels ?? [], note: m.note, facts };
 }
@@ -60,22 +67,41 @@ function haproxyLog(dir: string): { tables: ReportTable[]; panels: MetricsPanel[
     const text = read(dir, "haproxy-log-summary.json");
     if (!text) return { tables: [], panels: [] };
     const s = JSON.parse(text) as HaproxyLogSummary;
-    const series = (label: string, k: "twP99" | "trP99" | "taP99") => ({ label, values: s.timeline.bins.map((b) => [s.timeline.startMs / 1000 + b.t, b[k]] as [number, number]) });
+    const series = (label: string, k: "twP99" | "trP99" | "taP99") => ({
+        label,
+        values: s.timeline.bins.map((b) => [s.timeline.startMs / 1000 + b.t, b[k]] as [number, number]),
+    });
     return {
         tables: [
             {
-                title: `HAProxy request timers (${s.requests} logged requests, ms)`, header: ["timer", "meaning", "p50", "p90", "p99", "max", "requests that reached it"],
+                title: `HAProxy request timers (${s.requests} logged requests, ms)`,
+                header: ["timer", "meaning", "p50", "p90", "p99", "max", "requests that reached it"],
                 rows: s.timers.map((t) => [t.name, t.meaning, ...[t.p50, t.p90, t.p99, t.max].map((x) => x.toFixed(0)), String(t.reached)]),
-                note: `From HAProxy's HTTP log (option httplog), per frontend: ${Object.entries(s.frontends).map(([f, n]) => `${f} ${n}`).join(", ")}; ` +
-                    `largest queues seen: server ${s.maxQueue.server}, backend ${s.maxQueue.backend}` + (s.unparsed ? `; ${s.unparsed} other lines` : "") + ".",
+                note:
+                    `From HAProxy's HTTP log (option httplog), per frontend: ${Object.entries(s.frontends)
+                        .map(([f, n]) => `${f} ${n}`)
+                        .join(", ")}; ` +
+                    `largest queues seen: server ${s.maxQueue.server}, backend ${s.maxQueue.backend}` +
+                    (s.unparsed ? `; ${s.unparsed} other lines` : "") +
+                    ".",
             },
-            { title: "HAProxy termination states", header: ["state", "requests", "meaning"], rows: s.termination.map((t) => [t.state, String(t.count), t.meaning]) },
+            {
+                title: "HAProxy termination states",
+                header: ["state", "requests", "meaning"],
+                rows: s.termination.map((t) => [t.state, String(t.count), t.meaning]),
+            },
             { title: "HAProxy status codes", header: ["status", "requests"], rows: s.status.map((x) => [x.code, String(x.count)]) },
         ],
-        panels: s.timeline.bins.length ? [{
-            id: "haproxy-timers", title: "HAProxy timers over time: p99 of queue time (Tw), server response (Tr), total (Ta), ms", unit: "ms" as const,
-            series: [series("Tw p99 (queue)", "twP99"), series("Tr p99 (server)", "trP99"), series("Ta p99 (total)", "taP99")],
-        }] : [],
+        panels: s.timeline.bins.length
+            ? [
+                  {
+                      id: "haproxy-timers",
+                      title: "HAProxy timers over time: p99 of queue time (Tw), server response (Tr), total (Ta), ms",
+                      unit: "ms" as const,
+                      series: [series("Tw p99 (queue)", "twP99"), series("Tr p99 (server)", "trP99"), series("Ta p99 (total)", "taP99")],
+                  },
+              ]
+            : [],
     };
 }
 
@@ -83,33 +109,73 @@ function haproxyLog(dir: string): { tables: ReportTable[]; panels: MetricsPanel[
 function hostSampleTable(h: HostSamples | undefined): ReportTable[] {
     if (!h) return [];
     const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-    const rows = Object.entries(h.hosts).sort(([a], [b]) => a.localeCompare(b)).map(([name, x]) => {
-        const peak = x.samples.reduce((p, s) => (s.memoryBytes > p.memoryBytes ? s : p), x.samples[0]);
-        const first = x.samples[0];
-        const last = x.samples[x.samples.length - 1];
-        const cores = last.t > first.t ? (last.cpuNs - first.cpuNs) / 1e6 / (last.t - first.t) : 0;
-        return [name, x.role, mib(peak.memoryBytes), x.limitBytes === undefined ? "none" : mib(x.limitBytes), mib(peak.anonBytes),
-            mib(peak.kernelBytes), mib(peak.socketBytes), cores.toFixed(2), String(last.oomKills - first.oomKills), String(x.samples.length)];
-    });
-    return [{
-        title: "Each host's own memory and CPU (sampled through the run)",
-        header: ["host", "role", "peak memory", "limit", "user (anon) at peak", "kernel at peak", "socket buffers at peak", "CPU cores (mean)", "OOM kills", "readings"],
-        rows, note: `${h.source}, every ${h.intervalS} s.` + (h.unreadable.length ? ` Not sampled: ${h.unreadable.map((u) => `${u.host} (${u.error})`).join("; ")}.` : ""),
-    }];
+    const rows = Object.entries(h.hosts)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, x]) => {
+            const peak = x.samples.reduce((p, s) => (s.memoryBytes > p.memoryBytes ? s : p), x.samples[0]);
+            const first = x.samples[0];
+            const last = x.samples[x.samples.length - 1];
+            const cores = last.t > first.t ? (last.cpuNs - first.cpuNs) / 1e6 / (last.t - first.t) : 0;
+            return [
+                name,
+                x.role,
+                mib(peak.memoryBytes),
+                x.limitBytes === undefined ? "none" : mib(x.limitBytes),
+                mib(peak.anonBytes),
+                mib(peak.kernelBytes),
+                mib(peak.socketBytes),
+                cores.toFixed(2),
+                String(last.oomKills - first.oomKills),
+                String(x.samples.length),
+            ];
+        });
+    return [
+        {
+            title: "Each host's own memory and CPU (sampled through the run)",
+            header: [
+                "host",
+                "role",
+                "peak memory",
+                "limit",
+                "user (anon) at peak",
+                "kernel at peak",
+                "socket buffers at peak",
+                "CPU cores (mean)",
+                "OOM kills",
+                "readings",
+            ],
+            rows,
+            note:
+                `${h.source}, every ${h.intervalS} s.` +
+                (h.unreadable.length ? ` Not sampled: ${h.unreadable.map((u) => `${u.host} (${u.error})`).join("; ")}.` : ""),
+        },
+    ];
 }
 
 /** The run page's facts: verdict, load, results, and every value that could not be read, as unknown. Pure. */
 export function runFacts(run: RunRecord, row: LedgerRow, timeline: Pick<Timeline, "peakInFlight">, extra: [string, string][] = []): [string, string][] {
     const ms = (x: number | null) => (x === null ? "-" : `${x.toFixed(1)} ms`);
     return [
-        ["verdict", `${row.verdict} (${row.why})`], ["stack / tier", `${row.stack} / ${row.tier}`], ["preset", row.preset],
-        ["started", row.startedAt], ["wall time", `${row.durationS} s`],
-        ["load", `${row.rate}/s per client × ${row.clients} clients for ${run.settings.durationS} s, ${row.frontends.join("+")}, sleep ${run.settings.sleepMs} ms, times ${run.settings.times}`],
+        ["verdict", `${row.verdict} (${row.why})`],
+        ["stack / tier", `${row.stack} / ${row.tier}`],
+        ["preset", row.preset],
+        ["started", row.startedAt],
+        ["wall time", `${row.durationS} s`],
+        [
+            "load",
+            `${row.rate}/s per client × ${row.clients} clients for ${run.settings.durationS} s, ${row.frontends.join("+")}, sleep ${run.settings.sleepMs} ms, times ${run.settings.times}`,
+        ],
         ["requests", `${row.requests} (errors ${row.errors}, ${row.errorPct.toFixed(2)} %)`],
         ["latency", `p50 ${ms(row.p50Ms)}, p99 ${ms(row.p99Ms)}, max ${ms(row.maxMs)}`],
         ["peak requests in flight (clients)", String(timeline.peakInFlight)],
-        ["servers down in HAProxy at the end", run.serversDown === "unknown" ? "unknown (HAProxy's statistics could not be read after the run)"
-            : run.serversDown.length ? run.serversDown.join(", ") : "none"],
+        [
+            "servers down in HAProxy at the end",
+            run.serversDown === "unknown"
+                ? "unknown (HAProxy's statistics could not be read after the run)"
+                : run.serversDown.length
+                  ? run.serversDown.join(", ")
+                  : "none",
+        ],
         ...(run.memory ? [["LB memory", describeMemory(run.memory)] as [string, string]] : []),
         ...(run.lbEvents?.length ? [["LB events", run.lbEvents.map((e) => `${e.tS}s ${e.event}`).join("; ")] as [string, string]] : []),
         ...(row.unknown?.length ? [["unknown (could not be read)", row.unknown.join("; ")] as [string, string]] : []),
@@ -124,49 +190,90 @@ export async function buildRunReport(dir: string): Promise<BuiltReport> {
     const timeline = await runTimeline(dir);
     const metrics = metricsPanels(dir);
     const logs = haproxyLog(dir);
-    const row = ledgerRow(run, { preset: config.labConfig?.attack?.preset, platform: config.labConfig?.platform, peakConns: timeline.peakInFlight, peakConnsSource: "vegeta" });
+    const row = ledgerRow(run, {
+        preset: config.labConfig?.attack?.preset,
+        platform: config.labConfig?.platform,
+        peakConns: timeline.peakInFlight,
+        peakConnsSource: "vegeta",
+    });
     const startUnix = Date.parse(timeline.start) / 1000;
     const charts = [...timelineCharts(timeline), ...metricsCharts([...logs.panels, ...metrics.panels, ...hostSamplePanels(run.hostSamples)], startUnix)];
     const facts = runFacts(run, row, timeline, metrics.facts);
     const tables: ReportTable[] = [
         {
-            title: "vegeta processes", header: ["client", "frontend", "source address", "rate/s", "connections"],
+            title: "vegeta processes",
+            header: ["client", "frontend", "source address", "rate/s", "connections"],
             rows: run.processes.map((p) => [p.client, p.frontend, p.laddr, String(p.ratePerSecond), String(p.connections)]),
         },
         {
-            title: "What HAProxy counted per frontend", header: ["frontend", "connections", "requests"],
+            title: "What HAProxy counted per frontend",
+            header: ["frontend", "connections", "requests"],
             rows: Object.entries(run.haproxy).map(([f, c]) => [f, String(c?.sessions ?? "unknown"), String(c?.requests ?? "unknown")]),
-            note: Object.values(run.haproxy).some((c) => c === undefined) ? "unknown: HAProxy's statistics were not read both before and after the run." : undefined,
+            note: Object.values(run.haproxy).some((c) => c === undefined)
+                ? "unknown: HAProxy's statistics were not read both before and after the run."
+                : undefined,
         },
         ...logs.tables,
         ...hostSampleTable(run.hostSamples),
         {
-            title: "Versions", header: ["tool", "version"],
+            title: "Versions",
+            header: ["tool", "version"],
             rows: [
                 ...Object.entries(run.versions).filter((e): e is [string, string] => typeof e[1] === "string"),
                 // What each host ran, read on it (Debian release, kernel, role packages).
-                ...Object.entries(run.versions.hosts ?? {}).map(([host, v]) => [`host ${host}`, Object.entries(v).map(([k, x]) => `${k} ${x}`).join(", ")]),
+                ...Object.entries(run.versions.hosts ?? {}).map(([host, v]) => [
+                    `host ${host}`,
+                    Object.entries(v)
+                        .map(([k, x]) => `${k} ${x}`)
+                        .join(", "),
+                ]),
             ],
         },
     ];
     const texts: ReportText[] = [
-        ...["report.txt", ...readdirSync(dir).filter((f) => /^report-.+\.txt$/.test(f)).sort()].flatMap((f) => {
+        ...[
+            "report.txt",
+            ...readdirSync(dir)
+                .filter((f) => /^report-.+\.txt$/.test(f))
+                .sort(),
+        ].flatMap((f) => {
             const t = read(dir, f);
             return t ? [{ title: `vegeta report (${f === "report.txt" ? "all frontends, merged" : f.slice(7, -4)})`, text: t }] : [];
         }),
-        ...(run.oom ? [{ title: `Out of memory (bench:oom): ${run.oom.killed === "unknown" ? "OOM kill unknown" : run.oom.killed ? "HAProxy OOM-killed" : "no OOM kill"} ` +
-            `(${run.oom.by}) at ${run.oom.heldAtOom ?? "unknown"} connections (HAProxy's count, last reading) in ${run.oom.memoryMiB} MiB, planner ${run.oom.predicted}`,
-            text: JSON.stringify(run.oom, null, 2) }] : []),
+        ...(run.oom
+            ? [
+                  {
+                      title:
+                          `Out of memory (bench:oom): ${run.oom.killed === "unknown" ? "OOM kill unknown" : run.oom.killed ? "HAProxy OOM-killed" : "no OOM kill"} ` +
+                          `(${run.oom.by}) at ${run.oom.heldAtOom ?? "unknown"} connections (HAProxy's count, last reading) in ${run.oom.memoryMiB} MiB, planner ${run.oom.predicted}`,
+                      text: JSON.stringify(run.oom, null, 2),
+                  },
+              ]
+            : []),
         ...(run.failedProcesses.length ? [{ title: "Failed vegeta processes", text: JSON.stringify(run.failedProcesses, null, 2) }] : []),
-        ...(run.allowances ? [{ title: `Allowance counters (what the platform dropped)${run.allowances.exceeded ? ": INVALID RUN" : run.allowances.unreadable.length ? ": VALIDITY UNKNOWN" : ""}`,
-            text: [...describeAllowances(run.allowances), JSON.stringify({ before: run.allowances.before, after: run.allowances.after }, null, 2)].join("\n") }] : []),
+        ...(run.allowances
+            ? [
+                  {
+                      title: `Allowance counters (what the platform dropped)${run.allowances.exceeded ? ": INVALID RUN" : run.allowances.unreadable.length ? ": VALIDITY UNKNOWN" : ""}`,
+                      text: [
+                          ...describeAllowances(run.allowances),
+                          JSON.stringify({ before: run.allowances.before, after: run.allowances.after }, null, 2),
+                      ].join("\n"),
+                  },
+              ]
+            : []),
         { title: "Config (settings and the stack's lab config)", text: read(dir, "config.yaml") ?? "(none)" },
         { title: "haproxy.cfg", text: read(dir, "haproxy.cfg") ?? "(none)" },
     ];
     if (metrics.note) tables.push({ title: "Server metrics", header: ["note"], rows: [[metrics.note]] });
     const html = renderReportHtml({
-        title: `Run ${run.runId}`, subtitle: `c2m-lab attack on stack ${run.stack}`, facts,
-        figures: await figures(charts), tables, texts, generatedAt: new Date().toISOString(),
+        title: `Run ${run.runId}`,
+        subtitle: `c2m-lab attack on stack ${run.stack}`,
+        facts,
+        figures: await figures(charts),
+        tables,
+        texts,
+        generatedAt: new Date().toISOString(),
     });
     const file = join(dir, "report.html");
     writeFileSync(file, html);
@@ -180,9 +287,10 @@ export async function buildRunReport(dir: string): Promise<BuiltReport> {
 export function tippingTriesFact(t: Pick<TippingRecord, "steps" | "args">): string {
     const { tries, stalls } = triesCount(t.steps);
     const { confirm, max } = triesOf(t.args);
-    const rule = confirm > 1
-        ? `a step is bad only after ${confirm} bad tries (up to ${max}, machine stalls retried without counting): one good try makes it good, which can only raise the knee`
-        : "one try a step";
+    const rule =
+        confirm > 1
+            ? `a step is bad only after ${confirm} bad tries (up to ${max}, machine stalls retried without counting): one good try makes it good, which can only raise the knee`
+            : "one try a step";
     return `${tries} tries for ${t.steps.length} steps${stalls ? `, ${stalls} machine stall${stalls > 1 ? "s" : ""}` : ""}; ${rule}`;
 }
 
@@ -191,30 +299,79 @@ export async function buildTippingReport(dir: string): Promise<BuiltReport> {
     const t = readRecord(join(dir, "tipping.json"), TippingRecordSchema);
     const chart = tippingChart(t, t.args.p99Factor, t.args.p99FloorMs);
     const html = renderReportHtml({
-        title: `Tipping point ${t.id}`, subtitle: `c2m-lab tipping search on stack ${t.stack}`,
+        title: `Tipping point ${t.id}`,
+        subtitle: `c2m-lab tipping search on stack ${t.stack}`,
         facts: [
             ["knee", t.knee === undefined ? `none (${t.stopReason})` : `${fmtRate(t.knee)} ± ${((t.uncertainty ?? 0) * 100).toFixed(1)} %`],
             ["bracket", `last good ${t.lastGood === undefined ? "-" : fmtRate(t.lastGood)}, first bad ${t.firstBad === undefined ? "-" : fmtRate(t.firstBad)}`],
-            ["why it stopped", t.stopReason], ["steps", `${t.steps.length} of ${t.args.durationS} s, ${t.elapsedS.toFixed(0)} s in all`],
+            ["why it stopped", t.stopReason],
+            ["steps", `${t.steps.length} of ${t.args.durationS} s, ${t.elapsedS.toFixed(0)} s in all`],
             ["tries", tippingTriesFact(t)],
-            ["limited by", t.attribution ? `${t.attribution.bound}: ${t.attribution.note}` +
-                (t.attribution.saturatedFirst ? `; ${describeFirst(t.attribution.saturatedFirst)}` : "") : "not attributed"],
-            ["rules", `bad when ${describeP99Rule(t.args)} (baseline ${t.baselineP99Ms?.toFixed(1)} ms) or errors > ${(t.args.maxErrorRatio * 100).toFixed(2)} %`],
-            ["search", `start ${fmtRate(t.args.startRate)}, ×${t.args.factor}, tolerance ±${(t.args.tolerance * 100).toFixed(0)} %, frontend ${t.args.frontend}`],
+            [
+                "limited by",
+                t.attribution
+                    ? `${t.attribution.bound}: ${t.attribution.note}` + (t.attribution.saturatedFirst ? `; ${describeFirst(t.attribution.saturatedFirst)}` : "")
+                    : "not attributed",
+            ],
+            [
+                "rules",
+                `bad when ${describeP99Rule(t.args)} (baseline ${t.baselineP99Ms?.toFixed(1)} ms) or errors > ${(t.args.maxErrorRatio * 100).toFixed(2)} %`,
+            ],
+            [
+                "search",
+                `start ${fmtRate(t.args.startRate)}, ×${t.args.factor}, tolerance ±${(t.args.tolerance * 100).toFixed(0)} %, frontend ${t.args.frontend}`,
+            ],
         ],
         figures: await figures([chart]),
-        tables: [{
-            title: "Evidence", header: ["step", "phase", "rate/s", "tries", "each try", "p50 ms", "p99 ms", "errors", "verdict", "why", "CPU cores per host (* saturated)",
-                "clients' lag to send: p99 ms, sent/planned (! behind plan)", "run"],
-            rows: t.steps.map((s) => [String(s.step), s.phase, s.rate.toFixed(1), formatTries(s), describeTries(s), s.p50Ms.toFixed(1), s.p99Ms.toFixed(1),
-                `${(s.errorRatio * 100).toFixed(2)} %`, s.good ? "good" : s.unconfirmed ? "BAD? (unconfirmed)" : "BAD", s.reason,
-                s.cpu?.length ? s.cpu.map((h) => `${h.host} ${formatCores(h.cores)}/${h.allowedCores}${h.saturated ? `* (${h.why})` : ""}`).join("; ") : "-",
-                s.send?.length ? s.send.map((c) => `${c.host} ${c.lagP99Ms.toFixed(1)} (max ${c.lagMaxMs.toFixed(0)}), ${c.sent}/${c.planned}` +
-                    (c.startLagMs >= 1 ? `, started ${c.startLagMs.toFixed(0)} ms late` : "") + (c.behind ? `! (${c.why})` : "")).join("; ") : "-",
-                s.runId ?? ""]),
-            note: "Each step is a full run in runs/<run>/ with its own report (lab report <run>). A client behind its plan (or CPU-saturated) " +
-                "at the last good or first bad step makes the knee client-bound, not the LB's.",
-        }],
+        tables: [
+            {
+                title: "Evidence",
+                header: [
+                    "step",
+                    "phase",
+                    "rate/s",
+                    "tries",
+                    "each try",
+                    "p50 ms",
+                    "p99 ms",
+                    "errors",
+                    "verdict",
+                    "why",
+                    "CPU cores per host (* saturated)",
+                    "clients' lag to send: p99 ms, sent/planned (! behind plan)",
+                    "run",
+                ],
+                rows: t.steps.map((s) => [
+                    String(s.step),
+                    s.phase,
+                    s.rate.toFixed(1),
+                    formatTries(s),
+                    describeTries(s),
+                    s.p50Ms.toFixed(1),
+                    s.p99Ms.toFixed(1),
+                    `${(s.errorRatio * 100).toFixed(2)} %`,
+                    s.good ? "good" : s.unconfirmed ? "BAD? (unconfirmed)" : "BAD",
+                    s.reason,
+                    s.cpu?.length
+                        ? s.cpu.map((h) => `${h.host} ${formatCores(h.cores)}/${h.allowedCores}${h.saturated ? `* (${h.why})` : ""}`).join("; ")
+                        : "-",
+                    s.send?.length
+                        ? s.send
+                              .map(
+                                  (c) =>
+                                      `${c.host} ${c.lagP99Ms.toFixed(1)} (max ${c.lagMaxMs.toFixed(0)}), ${c.sent}/${c.planned}` +
+                                      (c.startLagMs >= 1 ? `, started ${c.startLagMs.toFixed(0)} ms late` : "") +
+                                      (c.behind ? `! (${c.why})` : ""),
+                              )
+                              .join("; ")
+                        : "-",
+                    s.runId ?? "",
+                ]),
+                note:
+                    "Each step is a full run in runs/<run>/ with its own report (lab report <run>). A client behind its plan (or CPU-saturated) " +
+                    "at the last good or first bad step makes the knee client-bound, not the LB's.",
+            },
+        ],
         texts: [{ title: "Search arguments", text: JSON.stringify(t.args, null, 2) }],
         generatedAt: new Date().toISOString(),
     });

@@ -70,7 +70,9 @@ export function committedStackSettings(): string[] {
 export function loadStackConfig(stack: string): LoadedConfig {
     const file = stackConfigFile(stack);
     if (!existsSync(file)) {
-        throw new Error(`no stack config ${settingsName(stack)} (committed in ${REPO_ROOT}: ${stackFiles(REPO_ROOT).join(", ")}; or generated in ${paths().generatedStacks})`);
+        throw new Error(
+            `no stack config ${settingsName(stack)} (committed in ${REPO_ROOT}: ${stackFiles(REPO_ROOT).join(", ")}; or generated in ${paths().generatedStacks})`,
+        );
     }
     return loadConfig(stack, readConfigFile(dirname(file), stack));
 }
@@ -115,7 +117,11 @@ async function workspace(workDir = REPO_ROOT): Promise<LocalWorkspace> {
 function failure(err: unknown): string {
     const text = String((err as Error)?.message ?? err);
     const code = [...text.matchAll(/code: (-?\d+)/g)].map((m) => m[1]).find((c) => c !== "-2");
-    const lastError = text.split("\n").map((l) => l.trim()).filter((l) => /^error:/.test(l)).at(-1);
+    const lastError = text
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => /^error:/.test(l))
+        .at(-1);
     return [code === undefined ? undefined : `exit ${code}`, lastError].filter(Boolean).join(": ") || text.split("\n")[0];
 }
 
@@ -157,7 +163,10 @@ export async function listStacks(): Promise<string[]> {
         try {
             return (await (await workspace()).listStacks()).map((s) => s.name.split("/").pop()!);
         } catch (err) {
-            if (attempt < 3 && /\bEOF\b/.test(String((err as Error).message))) { await new Promise((r) => setTimeout(r, 1000)); continue; }
+            if (attempt < 3 && /\bEOF\b/.test(String((err as Error).message))) {
+                await new Promise((r) => setTimeout(r, 1000));
+                continue;
+            }
             throw new Error(`pulumi stack ls failed (${failure(err)})`);
         }
     }
@@ -187,7 +196,14 @@ export async function clearStaleLock(stack: string): Promise<boolean> {
     const state = fileBackendDir();
     const locks = state && join(state, ".pulumi", "locks");
     if (!locks || !existsSync(locks)) return false;
-    const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === "EPERM"; } };
+    const alive = (pid: number) => {
+        try {
+            process.kill(pid, 0);
+            return true;
+        } catch (err) {
+            return (err as NodeJS.ErrnoException).code === "EPERM";
+        }
+    };
     const stale = readdirSync(locks, { recursive: true, encoding: "utf8" })
         .filter((f) => f.split(sep).at(-2) === stack && f.endsWith(".json"))
         .map((f) => JSON.parse(readFileSync(join(locks, f), "utf8")) as { pid: number; hostname: string })
@@ -206,7 +222,9 @@ const INTERRUPTS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
  * the salt into the project's Pulumi.<stack>.yaml. The summary needs no secret.
  */
 const NO_SECRETS = { showSecrets: false } as const;
-const toStderr = (text: string) => { process.stderr.write(text); };
+const toStderr = (text: string) => {
+    process.stderr.write(text);
+};
 
 /**
  * Runs one engine operation with its progress streamed to stderr; throws with pulumi's exit code.
@@ -233,8 +251,10 @@ async function operation(op: string, stack: string, run: (signal: AbortSignal) =
         for (const s of INTERRUPTS) process.off(s, onSignal);
     }
     if (interrupted) {
-        throw new Error(`pulumi ${op} interrupted by ${interrupted}; it stopped (${failed ? failure(failed) : "exit 0"}) after the steps in flight. ` +
-            `\`lab down --stack ${stack}\` removes what exists`);
+        throw new Error(
+            `pulumi ${op} interrupted by ${interrupted}; it stopped (${failed ? failure(failed) : "exit 0"}) after the steps in flight. ` +
+                `\`lab down --stack ${stack}\` removes what exists`,
+        );
     }
     if (failed) throw new Error(`pulumi ${op} failed (${failure(failed)})`);
 }
@@ -253,14 +273,16 @@ export function upOptions(platform: Pick<Platform, "needsPolicyPack" | "refreshB
 
 /** Creates or updates the lab; `settings` replaces the stack's settings for this up (a sweep cell). */
 export async function up(stack: string, options: { settings?: string } = {}): Promise<void> {
-    const loaded = options.settings === undefined ? loadStackConfig(stack)
-        : loadConfig(stack, readConfigFile(dirname(stackSettingsFile(stack, options.settings)), stack));
+    const loaded =
+        options.settings === undefined ? loadStackConfig(stack) : loadConfig(stack, readConfigFile(dirname(stackSettingsFile(stack, options.settings)), stack));
     // The platform's own checks (e.g. operator CIDR, instance types, budget) refuse before a stack exists.
     loaded.platform.check(loaded);
     const configFile = await ensureStack(stack, options.settings);
     await clearStaleLock(stack);
     const selected = await Stack.select(stack, await workspace());
-    await operation("up", stack, (signal) => selected.up({ ...upOptions(loaded.platform), configFile, signal, onOutput: toStderr, onError: toStderr, ...NO_SECRETS }));
+    await operation("up", stack, (signal) =>
+        selected.up({ ...upOptions(loaded.platform), configFile, signal, onOutput: toStderr, onError: toStderr, ...NO_SECRETS }),
+    );
 }
 
 export async function destroy(stack: string): Promise<void> {
@@ -358,7 +380,11 @@ export function expiryOf(stack: string, outputs: Record<string, unknown>): strin
     return value;
 }
 
-interface StateResource { type: string; inputs?: { tags?: Record<string, string> }; outputs?: { tags?: Record<string, string> } }
+interface StateResource {
+    type: string;
+    inputs?: { tags?: Record<string, string> };
+    outputs?: { tags?: Record<string, string> };
+}
 
 /**
  * The lease of a stack without outputs, from its state: an `up` that failed part-way saves no
@@ -368,11 +394,14 @@ interface StateResource { type: string; inputs?: { tags?: Record<string, string>
 export function expiryFromState(stack: string, resources: StateResource[]): string | undefined {
     const created = resources.filter((r) => r.type !== "pulumi:pulumi:Stack" && !r.type.startsWith("pulumi:providers:"));
     if (created.length === 0) return undefined;
-    const tagged = created.map((r) => r.outputs?.tags?.[LAB_TAG.expiresAt] ?? r.inputs?.tags?.[LAB_TAG.expiresAt])
+    const tagged = created
+        .map((r) => r.outputs?.tags?.[LAB_TAG.expiresAt] ?? r.inputs?.tags?.[LAB_TAG.expiresAt])
         .filter((t): t is string => typeof t === "string" && Number.isFinite(Date.parse(t)))
         .sort((a, b) => Date.parse(a) - Date.parse(b));
     if (tagged.length) return tagged[0];
-    throw new Error(`stack ${stack}: no outputs (a failed up?) and none of its ${created.length} resources carries ${LAB_TAG.expiresAt}: cannot tell whether it expired`);
+    throw new Error(
+        `stack ${stack}: no outputs (a failed up?) and none of its ${created.length} resources carries ${LAB_TAG.expiresAt}: cannot tell whether it expired`,
+    );
 }
 
 /** A stack's lease: its `expiresAt` output, else its state's tags; undefined when nothing is deployed; throws when it cannot be read (backend, passphrase). */

@@ -17,9 +17,7 @@ import { buildRunReport, type BuiltReport } from "./report.ts";
 import { runsRoot } from "./toolchain/toolchain.ts";
 import { renderSvg } from "./lib/plot.ts";
 import { renderReportHtml } from "./analysis/report.ts";
-import {
-    attackOverrides, cellLabel, cellRawConfig, comparisonTable, fmtValue, isAttackKey, labPart, sweepCells, sweepCharts,
-} from "./analysis/sweep.ts";
+import { attackOverrides, cellLabel, cellRawConfig, comparisonTable, fmtValue, isAttackKey, labPart, sweepCells, sweepCharts } from "./analysis/sweep.ts";
 
 export interface SweepArgs {
     stack: string;
@@ -28,7 +26,12 @@ export interface SweepArgs {
     attack: Record<string, SweepValue>;
 }
 
-export interface SweepRun { dir: string; record: SweepRecord; interrupted: boolean; report?: BuiltReport }
+export interface SweepRun {
+    dir: string;
+    record: SweepRecord;
+    interrupted: boolean;
+    report?: BuiltReport;
+}
 
 const stackFile = (stack: string) => stackConfigFile(stack);
 /** The stack file as it was when the sweep began, kept in the sweep's directory: every cell's settings start from it. */
@@ -69,8 +72,11 @@ export function resolveSweepDir(ref: string, runsDir = runsRoot()): string {
     throw new Error(`no sweep ${ref} (a runs/sweep-… directory with a sweep.json)`);
 }
 
-export async function sweep(start: SweepArgs | { resume: string }, runsDir = runsRoot(),
-    log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<SweepRun> {
+export async function sweep(
+    start: SweepArgs | { resume: string },
+    runsDir = runsRoot(),
+    log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<SweepRun> {
     let dir: string;
     let record: SweepRecord;
     if ("resume" in start) {
@@ -82,7 +88,14 @@ export async function sweep(start: SweepArgs | { resume: string }, runsDir = run
         if (!existsSync(file)) throw new Error(`no stack config ${file}`);
         if (start.sets.length === 0) throw new Error("lab sweep needs at least one --set key=v1,v2");
         const cells = sweepCells(start.sets);
-        record = { id: `sweep-${newRunId(start.stack)}`, stack: start.stack, startedAt: new Date().toISOString(), keys: start.sets, attack: start.attack, cells };
+        record = {
+            id: `sweep-${newRunId(start.stack)}`,
+            stack: start.stack,
+            startedAt: new Date().toISOString(),
+            keys: start.sets,
+            attack: start.attack,
+            cells,
+        };
         const problems = checkCells(record, YAML.parse(readFileSync(file, "utf8"))?.config ?? {});
         if (problems.length) throw new Error(`lab sweep: ${problems.length} of ${cells.length} cells do not fit this lab:\n  ${problems.join("\n  ")}`);
         dir = join(runsDir, record.id);
@@ -94,7 +107,9 @@ export async function sweep(start: SweepArgs | { resume: string }, runsDir = run
     const original = readFileSync(join(dir, ORIGINAL), "utf8");
     const keys = record.keys.map((k) => k.key);
     let stopping = false;
-    const onSignal = () => { stopping = true; };
+    const onSignal = () => {
+        stopping = true;
+    };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     let applied: string | undefined; // the lab part last applied with `lab up` (unknown at first: the lab may be in any state)
@@ -112,13 +127,21 @@ export async function sweep(start: SweepArgs | { resume: string }, runsDir = run
                 save(dir, record);
             };
             if (hasLabKeys && labPart(cell.values) !== applied) {
-                log(`${n}: lab up with ${Object.entries(cell.values).filter(([k]) => !isAttackKey(k)).map(([k, v]) => `${k}=${fmtValue(v)}`).join(", ")}`);
+                log(
+                    `${n}: lab up with ${Object.entries(cell.values)
+                        .filter(([k]) => !isAttackKey(k))
+                        .map(([k, v]) => `${k}=${fmtValue(v)}`)
+                        .join(", ")}`,
+                );
                 try {
                     await up(record.stack, { settings: stackFileWith(original, cell.values) });
                     applied = labPart(cell.values);
                 } catch (err) {
                     applied = undefined;
-                    if (stopping) { setStatus("pending"); break; }
+                    if (stopping) {
+                        setStatus("pending");
+                        break;
+                    }
                     setStatus("failed", { error: `lab up: ${(err as Error).message.split("\n")[0]}` });
                     log(`${n}: FAILED at lab up: ${(err as Error).message.split("\n")[0]}`);
                     continue;
@@ -135,7 +158,11 @@ export async function sweep(start: SweepArgs | { resume: string }, runsDir = run
                 log(`${n}: FAILED: ${(err as Error).message.split("\n")[0]}`);
                 continue;
             }
-            if (result.interrupted) { setStatus("pending"); stopping = true; break; }
+            if (result.interrupted) {
+                setStatus("pending");
+                stopping = true;
+                break;
+            }
             const exit = attackExit(result);
             if (exit.code !== 0) setStatus("failed", { runId: result.runId, error: exit.message! });
             else setStatus("done", { runId: result.runId });
@@ -146,10 +173,15 @@ export async function sweep(start: SweepArgs | { resume: string }, runsDir = run
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
         if (applied !== undefined || record.cells.some((c) => Object.keys(c.values).some((k) => !isAttackKey(k)))) {
-            log(`sweep: Pulumi.${record.stack}.yaml is as it was; the lab itself may still be in the last cell's config (\`lab up --stack ${record.stack}\` brings it back)`);
+            log(
+                `sweep: Pulumi.${record.stack}.yaml is as it was; the lab itself may still be in the last cell's config (\`lab up --stack ${record.stack}\` brings it back)`,
+            );
         }
     }
-    const report = await buildSweepReport(dir).catch((err: Error) => { log(`sweep: no comparison report (${err.message})`); return undefined; });
+    const report = await buildSweepReport(dir).catch((err: Error) => {
+        log(`sweep: no comparison report (${err.message})`);
+        return undefined;
+    });
     const left = record.cells.filter((c) => c.status !== "done").length;
     if (stopping) log(`sweep ${record.id}: stopped with ${left} cells left: \`lab sweep --resume ${record.id}\` goes on`);
     return { dir, record, interrupted: stopping, report };
@@ -165,16 +197,31 @@ export async function buildSweepReport(dir: string): Promise<BuiltReport> {
     const table = comparisonTable(record, rows);
     const done = record.cells.filter((c) => c.status === "done").length;
     const html = renderReportHtml({
-        title: `Sweep ${record.id}`, subtitle: `c2m-lab sweep on stack ${record.stack}: ${record.keys.map((k) => k.key).join(" × ")}`,
+        title: `Sweep ${record.id}`,
+        subtitle: `c2m-lab sweep on stack ${record.stack}: ${record.keys.map((k) => k.key).join(" × ")}`,
         facts: [
             ["cells", `${done} of ${record.cells.length} done${done < record.cells.length ? ` (\`lab sweep --resume ${record.id}\` runs the rest)` : ""}`],
             ...record.keys.map((k): [string, string] => [k.key, k.values.map(fmtValue).join(", ")]),
-            ["attack of every cell", Object.keys(record.attack).length ? Object.entries(record.attack).map(([k, v]) => `${k} ${fmtValue(v)}`).join(", ") : "the stack's own"],
+            [
+                "attack of every cell",
+                Object.keys(record.attack).length
+                    ? Object.entries(record.attack)
+                          .map(([k, v]) => `${k} ${fmtValue(v)}`)
+                          .join(", ")
+                    : "the stack's own",
+            ],
             ["started", record.startedAt],
         ],
         figures,
-        tables: [{ title: "Cells", header: table.header, rows: table.rows, links: table.links,
-            note: "Each run id opens that cell's own report (runs/<run>/report.html)." }],
+        tables: [
+            {
+                title: "Cells",
+                header: table.header,
+                rows: table.rows,
+                links: table.links,
+                note: "Each run id opens that cell's own report (runs/<run>/report.html).",
+            },
+        ],
         texts: [{ title: "sweep.json", text: JSON.stringify(record, null, 2) }],
         generatedAt: new Date().toISOString(),
     });

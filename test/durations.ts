@@ -9,15 +9,30 @@
 // A unit file that failed to load (test/unitLane.ts's `<file> loads` test) is counted under that file.
 import { relative } from "node:path";
 
-export interface FileTally { ms: number; wallMs: number; passed: number; failed: number; skipped: number; firstAt?: number }
+export interface FileTally {
+    ms: number;
+    wallMs: number;
+    passed: number;
+    failed: number;
+    skipped: number;
+    firstAt?: number;
+}
 
 /** A skipped (or todo) test and the reason it gave. */
-export interface Skip { file: string; name: string; reason: string }
+export interface Skip {
+    file: string;
+    name: string;
+    reason: string;
+}
 
 type TestEvent = {
     type: string;
     data: {
-        file?: string; name?: string; nesting?: number; skip?: string | boolean; todo?: string | boolean;
+        file?: string;
+        name?: string;
+        nesting?: number;
+        skip?: string | boolean;
+        todo?: string | boolean;
         details?: { duration_ms?: number; type?: "test" | "suite" };
     };
 };
@@ -36,11 +51,18 @@ export function durationTable(files: Map<string, FileTally>, skips: Skip[] = [])
         `${f.padEnd(width)}  ${w.padStart(8)}  ${s.padStart(8)}  ${p.padStart(5)}  ${x.padStart(6)}  ${k.padStart(7)}`;
     const seconds = (ms: number) => (ms / 1000).toFixed(1);
     return [
-        "", "test files by duration (slowest first)",
+        "",
+        "test files by duration (slowest first)",
         line("file", "wall s", "tests s", "pass", "failed", "skipped"),
         ...rows.map(([f, t]) => line(f, seconds(t.wallMs), seconds(t.ms), String(t.passed), String(t.failed), String(t.skipped))),
-        line("sum", seconds(sum((t) => t.wallMs)), seconds(sum((t) => t.ms)), String(sum((t) => t.passed)), String(sum((t) => t.failed)),
-            String(sum((t) => t.skipped))),
+        line(
+            "sum",
+            seconds(sum((t) => t.wallMs)),
+            seconds(sum((t) => t.ms)),
+            String(sum((t) => t.passed)),
+            String(sum((t) => t.failed)),
+            String(sum((t) => t.skipped)),
+        ),
         ...(skips.length ? ["", "skipped tests", ...skips.map((k) => `skipped: ${k.file}: ${k.name} (${k.reason})`)] : []),
         "",
     ].join("\n");

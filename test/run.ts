@@ -37,8 +37,13 @@ const SOLO_SLOTS = 2;
 
 /** Slowest first, as measured (`npm test`'s table); files not named here run after these, by name. */
 export const LAB_FILE_ORDER = [
-    "test/e2e/reliability.test.ts", "test/e2e/certificate.test.ts", "test/e2e/localLab.test.ts", "test/e2e/upInterrupts.test.ts",
-    "test/e2e/tippingHaproxy.test.ts", "test/e2e/oom.test.ts", "test/e2e/policyPack.test.ts",
+    "test/e2e/reliability.test.ts",
+    "test/e2e/certificate.test.ts",
+    "test/e2e/localLab.test.ts",
+    "test/e2e/upInterrupts.test.ts",
+    "test/e2e/tippingHaproxy.test.ts",
+    "test/e2e/oom.test.ts",
+    "test/e2e/policyPack.test.ts",
 ];
 
 /**
@@ -62,7 +67,14 @@ export const UNIT_LANE_LIMIT_S = 600;
  */
 export const TYPE_CHECKER = "node_modules/typescript7/bin/tsc";
 
-const testFiles = (dir: string) => readdirSync(join(ROOT, dir)).filter((f) => f.endsWith(".test.ts")).sort().map((f) => `${dir}/${f}`);
+/** The linter and formatter (Biome): `biome ci` fails on a lint error or a file not formatted as biome.json says. */
+export const LINTER = "node_modules/@biomejs/biome/bin/biome";
+
+const testFiles = (dir: string) =>
+    readdirSync(join(ROOT, dir))
+        .filter((f) => f.endsWith(".test.ts"))
+        .sort()
+        .map((f) => `${dir}/${f}`);
 
 export function lanes(): { labs: string[]; unit: string[]; mocks: string[]; solo: string[] } {
     const e2e = testFiles("test/e2e");
@@ -80,9 +92,13 @@ export function lanes(): { labs: string[]; unit: string[]; mocks: string[]; solo
  * `oneProcess` runs the files in the runner's own process, one after another.
  */
 export const nodeTestArgs = (concurrency: number, files: string[], oneProcess = false) => [
-    "--test", ...(oneProcess ? ["--experimental-test-isolation=none"] : [`--test-concurrency=${concurrency}`]), "--test-timeout=900000",
-    "--test-reporter=tap", "--test-reporter-destination=stdout",
-    "--test-reporter=./test/durations.ts", "--test-reporter-destination=stderr",
+    "--test",
+    ...(oneProcess ? ["--experimental-test-isolation=none"] : [`--test-concurrency=${concurrency}`]),
+    "--test-timeout=900000",
+    "--test-reporter=tap",
+    "--test-reporter-destination=stdout",
+    "--test-reporter=./test/durations.ts",
+    "--test-reporter-destination=stderr",
     ...files,
 ];
 
@@ -103,9 +119,21 @@ export function unfinishedTests(log: string): string[] {
     return open;
 }
 
-const readLog = (file?: string) => { try { return file ? readFileSync(file, "utf8") : ""; } catch { return ""; } };
+const readLog = (file?: string) => {
+    try {
+        return file ? readFileSync(file, "utf8") : "";
+    } catch {
+        return "";
+    }
+};
 
-interface Done { name: string; code: number; seconds: number; stdout: string; stderr: string }
+interface Done {
+    name: string;
+    code: number;
+    seconds: number;
+    stdout: string;
+    stderr: string;
+}
 
 /**
  * Runs a part; with `limitS`, ends it once it has run that long, and names the tests the in-flight
@@ -120,19 +148,27 @@ export function run(name: string, args: string[], o: { env?: Record<string, stri
         let overLimit = false;
         // SIGTERM first: node's test runner then flushes its reporters (the in-flight log is
         // written only then), and SIGKILL if it has not ended 10 s later.
-        const limit = o.limitS === undefined ? undefined : setTimeout(() => {
-            overLimit = true;
-            child.kill("SIGTERM");
-            setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
-        }, o.limitS * 1000);
+        const limit =
+            o.limitS === undefined
+                ? undefined
+                : setTimeout(() => {
+                      overLimit = true;
+                      child.kill("SIGTERM");
+                      setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
+                  }, o.limitS * 1000);
         child.on("close", () => {
-            if (overLimit) stderr += `\n${name}: ended after its limit of ${o.limitS} s; still running: ${unfinishedTests(readLog(o.inFlightLog)).join("; ") || "no test (a file's top level?)"}\n`;
+            if (overLimit)
+                stderr += `\n${name}: ended after its limit of ${o.limitS} s; still running: ${unfinishedTests(readLog(o.inFlightLog)).join("; ") || "no test (a file's top level?)"}\n`;
         });
         child.on("close", () => clearTimeout(limit));
         let stdout = "";
         let stderr = "";
-        child.stdout.on("data", (b: Buffer) => { stdout += b.toString(); });
-        child.stderr.on("data", (b: Buffer) => { stderr += b.toString(); });
+        child.stdout.on("data", (b: Buffer) => {
+            stdout += b.toString();
+        });
+        child.stderr.on("data", (b: Buffer) => {
+            stderr += b.toString();
+        });
         child.on("error", reject);
         child.on("close", (code, signal) => resolve({ name, code: code ?? (signal ? 128 : 1), seconds: (Date.now() - started) / 1000, stdout, stderr }));
     });
@@ -165,9 +201,11 @@ function skipRows(d: Done): Skip[] {
 async function pool<T>(items: string[], slots: number, work: (item: string) => Promise<T>): Promise<T[]> {
     const results: T[] = [];
     let next = 0;
-    await Promise.all(Array.from({ length: Math.min(slots, items.length) }, async () => {
-        while (next < items.length) results.push(await work(items[next++]));
-    }));
+    await Promise.all(
+        Array.from({ length: Math.min(slots, items.length) }, async () => {
+            while (next < items.length) results.push(await work(items[next++]));
+        }),
+    );
     return results;
 }
 
@@ -176,15 +214,29 @@ async function main(): Promise<void> {
     process.on("SIGINT", () => process.stderr.write("\nnpm test: interrupted; waiting for every test file to tear down\n"));
     const started = Date.now();
     const clock = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
-    const types = run("types (tsc 7 --noEmit)", [join(ROOT, TYPE_CHECKER), "--noEmit", "-p", "."])
-        .then((d) => { process.stderr.write(`# ${clock()}: types done, exit ${d.code}\n`); return d; });
-    const lane = (name: string, args: string[]) => run(name, args)
-        .then((d) => { process.stderr.write(`# ${clock()}: ${name} done, exit ${d.code}\n`); show(d); return d; });
+    const types = run("types (tsc 7 --noEmit)", [join(ROOT, TYPE_CHECKER), "--noEmit", "-p", "."]).then((d) => {
+        process.stderr.write(`# ${clock()}: types done, exit ${d.code}\n`);
+        return d;
+    });
+    const lint = run("lint (biome ci: format and lint)", [join(ROOT, LINTER), "ci", ".", "--colors=off", "--diagnostic-level=error"]).then((d) => {
+        process.stderr.write(`# ${clock()}: lint done, exit ${d.code}\n`);
+        return d;
+    });
+    const lane = (name: string, args: string[]) =>
+        run(name, args).then((d) => {
+            process.stderr.write(`# ${clock()}: ${name} done, exit ${d.code}\n`);
+            show(d);
+            return d;
+        });
     const inFlightLog = join(mkdtempSync(join(tmpdir(), "c2m-unit-lane-")), "in-flight.log");
     const unitCommand = unitLaneCommand(unit, inFlightLog);
     const unitLane = run(`unit lane (${unit.length} files)`, unitCommand.args, { env: unitCommand.env, limitS: UNIT_LANE_LIMIT_S, inFlightLog })
         .finally(() => rmSync(dirname(inFlightLog), { recursive: true, force: true }))
-        .then((d) => { process.stderr.write(`# ${clock()}: unit lane done, exit ${d.code}\n`); show(d); return d; });
+        .then((d) => {
+            process.stderr.write(`# ${clock()}: unit lane done, exit ${d.code}\n`);
+            show(d);
+            return d;
+        });
     const mocksLane = lane(`mocks lane (${mocks.length} files)`, nodeTestArgs(1, mocks));
     const labRuns = await pool(labs, LAB_SLOTS, async (file) => {
         process.stderr.write(`# ${clock()}: ${file} starts\n`);
@@ -193,20 +245,24 @@ async function main(): Promise<void> {
         show(d);
         return d;
     });
-    const before = [await types, await unitLane, await mocksLane];
+    const checks = [await types, await lint];
+    const before = [await unitLane, await mocksLane];
     const soloRuns = await pool(solo, SOLO_SLOTS, async (file) => {
         const d = await run(file, nodeTestArgs(1, [file]));
         show(d);
         return d;
     });
-    if (before[0].stdout.trim() || before[0].code !== 0) show(before[0]);
-    const all = [...before, ...labRuns, ...soloRuns];
-    const rows = new Map(all.slice(1).flatMap((d) => [...tableRows(d)]));
-    process.stderr.write(durationTable(rows, all.slice(1).flatMap(skipRows)));
+    for (const check of checks) if (check.code !== 0) show(check);
+    const parts = [...before, ...labRuns, ...soloRuns];
+    const all = [...checks, ...parts];
+    const rows = new Map(parts.flatMap((d) => [...tableRows(d)]));
+    process.stderr.write(durationTable(rows, parts.flatMap(skipRows)));
     const failed = all.filter((d) => d.code !== 0).map((d) => d.name);
-    process.stderr.write(`npm test: ${failed.length ? `FAILED: ${failed.join(", ")}` : "all passed"}; wall ${clock()} ` +
-        `(types, ${unit.length} unit and ${mocks.length} mock files beside ${labs.length} lab files ${LAB_SLOTS} at a time, ` +
-        `then ${solo.length} timing files ${SOLO_SLOTS} at a time)\n`);
+    process.stderr.write(
+        `npm test: ${failed.length ? `FAILED: ${failed.join(", ")}` : "all passed"}; wall ${clock()} ` +
+            `(types and lint, ${unit.length} unit and ${mocks.length} mock files beside ${labs.length} lab files ${LAB_SLOTS} at a time, ` +
+            `then ${solo.length} timing files ${SOLO_SLOTS} at a time)\n`,
+    );
     process.exitCode = failed.length ? 1 : 0;
 }
 

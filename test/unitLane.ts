@@ -35,6 +35,8 @@ for (const file of files) {
     try {
         await importWithin(file, Number(process.env.C2M_IMPORT_LIMIT_MS ?? IMPORT_LIMIT_MS));
     } catch (error) {
-        test(loadTestName(file), () => { throw error; });
+        test(loadTestName(file), () => {
+            throw error;
+        });
     }
 }

@@ -44,7 +44,7 @@ export const PER_CONNECTION_COSTS: PerConnectionCosts = {
     // vegeta 12.13, Node 22), middle of a 60 s hold:
     //   plain 100k: kernel 5.0 KB/socket, HAProxy 4.6, vegeta 31.1, pong 9.6 KB/connection
     //   TLS 30k:    kernel 5.0 KB/socket, HAProxy 19.2, vegeta 59.7, pong 8.6 KB/connection
-    kernelPerSocketKB: 5.0,  // slab + TCP buffer pages per socket, incl. file/inode/epoll objects
+    kernelPerSocketKB: 5.0, // slab + TCP buffer pages per socket, incl. file/inode/epoll objects
     // What a memory cgroup is charged per socket, i.e. what counts against a host's limit. The model
     // used kernelPerSocketKB (5.0) there, 1.1 KB per socket too many: `npm run bench:oom -- --mode
     // plain|tls --memory-mib 256|512` measures the LB host's cgroup kernel + socket memory at the most
@@ -122,8 +122,13 @@ export const HAPROXY_PROCESS_BASE_MIB = 9.5;
  * state). `scope` "cgroup" for a host limited by a memory cgroup (local), "machine" for a box.
  * bench:oom holds it against the connections held when the kernel OOM-killed HAProxy in a host of that memory.
  */
-export function lbConnectionsInMemory(memoryBytes: number, tlsShare: number, processes = 1, c: PerConnectionCosts = PER_CONNECTION_COSTS,
-    o: { scope?: MemoryScope; inFlight?: number } = {}): number {
+export function lbConnectionsInMemory(
+    memoryBytes: number,
+    tlsShare: number,
+    processes = 1,
+    c: PerConnectionCosts = PER_CONNECTION_COSTS,
+    o: { scope?: MemoryScope; inFlight?: number } = {},
+): number {
     const free = memoryBytes - processes * HAPROXY_PROCESS_BASE_MIB * 1024 * 1024 - (o.inFlight ?? 0) * lbInFlightKB(tlsShare, c, o.scope ?? "machine") * 1024;
     return Math.max(0, Math.floor(free / 1024 / roleKBPerConnection("haproxy", tlsShare, c, o.scope ?? "machine")));
 }

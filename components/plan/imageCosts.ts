@@ -26,45 +26,66 @@ export interface ImageTlsTerms {
 export const IMAGE_TLS_TERMS: Partial<Record<ImageName, ImageTlsTerms>> = {
     machine: {
         stack: "HAProxy 2.6.12, OpenSSL 3.0.19 (this machine's packages)",
-        haproxyTlsKB: PER_CONNECTION_COSTS.haproxyTlsKB, haproxyTls13KB: 19.5,
+        haproxyTlsKB: PER_CONNECTION_COSTS.haproxyTlsKB,
+        haproxyTls13KB: 19.5,
         handshakesPerCore: TLS_HANDSHAKES_PER_CORE_PER_S,
         measured: "2026-12-02 (costs.ts, tlsHandshakes.ts)",
     },
     "debian-12": {
         stack: "HAProxy 2.6.12-1+deb12u4, OpenSSL 3.0.22",
-        haproxyTlsKB: 18.5, haproxyTls13KB: 19.4,
+        haproxyTlsKB: 18.5,
+        haproxyTls13KB: 19.4,
         handshakesPerCore: { "ecdsa-p256": 3038, "ecdsa-p384": 1037, "rsa-2048": 1610 },
         measured: "2026-12-07, memory at load 1.4–2.8, handshakes at load 6.6–8.4",
     },
     "debian-13": {
         stack: "HAProxy 3.0.11-1+deb13u5, OpenSSL 3.5.10",
-        haproxyTlsKB: 28.1, haproxyTls13KB: 35.5,
+        haproxyTlsKB: 28.1,
+        haproxyTls13KB: 35.5,
         handshakesPerCore: { "ecdsa-p256": 2976, "ecdsa-p384": 1865, "rsa-2048": 1681 },
         measured: "2026-12-07, memory at load 0.7–1.1, handshakes at load 3.6–6.0",
     },
     "debian-12-emu": {
         stack: "HAProxy 3.0.11 (upstream tarball, USE_PTHREAD_EMULATION=1), OpenSSL 3.0.22",
-        haproxyTlsKB: 18.3, haproxyTls13KB: 19.2,
+        haproxyTlsKB: 18.3,
+        haproxyTls13KB: 19.2,
         handshakesPerCore: { "ecdsa-p256": 3574, "ecdsa-p384": 1146, "rsa-2048": 1848 },
         measured: "2026-12-07, memory at load 1.8–4.6, handshakes at load 3.3–4.1",
     },
 };
 
 /** The planner's per-connection costs with an image's TLS term; unmeasured images have none (undefined). */
-export function costsForImage(image: ImageName, maxVersion: "TLSv1.2" | "TLSv1.3" = "TLSv1.2", base: PerConnectionCosts = PER_CONNECTION_COSTS): PerConnectionCosts | undefined {
+export function costsForImage(
+    image: ImageName,
+    maxVersion: "TLSv1.2" | "TLSv1.3" = "TLSv1.2",
+    base: PerConnectionCosts = PER_CONNECTION_COSTS,
+): PerConnectionCosts | undefined {
     const t = IMAGE_TLS_TERMS[image];
     if (!t) return undefined;
     return { ...base, haproxyTlsKB: maxVersion === "TLSv1.3" ? t.haproxyTls13KB : t.haproxyTlsKB };
 }
 
-export interface ImageHeadroom { image: ImageName; stack: string; headroom: LbHeadroom; handshakes_per_core_s: number }
+export interface ImageHeadroom {
+    image: ImageName;
+    stack: string;
+    headroom: LbHeadroom;
+    handshakes_per_core_s: number;
+}
 
 /** Every measured image's LB headroom for the same target and usable memory, most headroom first. Pure. */
-export function imagesByHeadroom(conns: number, tlsShare: number, usableGiB: number, certificate: Certificate = "ecdsa-p256",
-    maxVersion: "TLSv1.2" | "TLSv1.3" = "TLSv1.2"): ImageHeadroom[] {
-    return (Object.keys(IMAGE_TLS_TERMS) as ImageName[]).map((image) => ({
-        image, stack: IMAGE_TLS_TERMS[image]!.stack,
-        headroom: lbHeadroom(conns, tlsShare, usableGiB, costsForImage(image, maxVersion)!),
-        handshakes_per_core_s: IMAGE_TLS_TERMS[image]!.handshakesPerCore[certificate],
-    })).sort((a, b) => b.headroom.headroom_pct - a.headroom.headroom_pct || b.handshakes_per_core_s - a.handshakes_per_core_s);
+export function imagesByHeadroom(
+    conns: number,
+    tlsShare: number,
+    usableGiB: number,
+    certificate: Certificate = "ecdsa-p256",
+    maxVersion: "TLSv1.2" | "TLSv1.3" = "TLSv1.2",
+): ImageHeadroom[] {
+    return (Object.keys(IMAGE_TLS_TERMS) as ImageName[])
+        .map((image) => ({
+            image,
+            stack: IMAGE_TLS_TERMS[image]!.stack,
+            headroom: lbHeadroom(conns, tlsShare, usableGiB, costsForImage(image, maxVersion)!),
+            handshakes_per_core_s: IMAGE_TLS_TERMS[image]!.handshakesPerCore[certificate],
+        }))
+        .sort((a, b) => b.headroom.headroom_pct - a.headroom.headroom_pct || b.handshakes_per_core_s - a.handshakes_per_core_s);
 }

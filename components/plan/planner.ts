@@ -2,7 +2,14 @@
 // instance table (prices.ts), what a target of concurrent connections needs — memory, open
 // files, ports, source addresses, clients — what it costs per hour, and where it breaks.
 // Pure; `lab plan` prints it, the AWS platform refuses plans over budget with it.
-import { HAPROXY_PROCESS_BASE_MIB, PER_CONNECTION_COSTS, SOCKETS_PER_CONNECTION, lbConnectionsInMemory, roleKBPerConnection, type PerConnectionCosts } from "./costs.ts";
+import {
+    HAPROXY_PROCESS_BASE_MIB,
+    PER_CONNECTION_COSTS,
+    SOCKETS_PER_CONNECTION,
+    lbConnectionsInMemory,
+    roleKBPerConnection,
+    type PerConnectionCosts,
+} from "./costs.ts";
 import { fleetUsdPerHour, INSTANCE_TYPES, instanceType, type InstanceType } from "./prices.ts";
 import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "./capacity.ts";
 import { handshakesPerCore, tlsRampSeconds } from "./tlsHandshakes.ts";
@@ -32,7 +39,11 @@ export function usableMemoryGiB(nominalGiB: number, kernelShare: number = MEMORY
  * R, T, Z) instances", per region, counted in vCPUs (Service Quotas code L-1216C47A; new accounts
  * start with 5–32). Every type the planner prices belongs to it.
  */
-export const STANDARD_VCPU_QUOTA = { code: "L-1216C47A", name: "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", newAccounts: "5–32" } as const;
+export const STANDARD_VCPU_QUOTA = {
+    code: "L-1216C47A",
+    name: "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances",
+    newAccounts: "5–32",
+} as const;
 
 /** True for a type of the standard families (a, c, d, h, i, m, r, t, z: one letter, then the generation). */
 export function inStandardQuota(typeName: string): boolean {
@@ -127,9 +138,10 @@ export function lbHeadroom(conns: number, tlsShare: number, usableGiB: number, c
         headroom_pct: usableGiB > 0 ? round((100 * (usableGiB - need)) / usableGiB) : -100,
         per_conn_kb: round(perConn),
         terms: { kernel_sockets_kb: round(kernel), haproxy_kb: round(haproxy) },
-        dominant: haproxy >= kernel
-            ? `HAProxy's own ${what} state (${round(haproxy)} of ${round(perConn)} KB)`
-            : `the kernel's ${SOCKETS_PER_CONNECTION.haproxy} sockets (${round(kernel)} of ${round(perConn)} KB)`,
+        dominant:
+            haproxy >= kernel
+                ? `HAProxy's own ${what} state (${round(haproxy)} of ${round(perConn)} KB)`
+                : `the kernel's ${SOCKETS_PER_CONNECTION.haproxy} sockets (${round(kernel)} of ${round(perConn)} KB)`,
     };
 }
 
@@ -179,7 +191,16 @@ const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** di
  * Holds `needGiB` against what a host of `type` leaves its processes: a problem when it does not
  * fit, a warning saying how tight when the headroom is under TIGHT_HEADROOM.
  */
-function judgeMemory(key: string, what: string, needGiB: number, typeName: string, type: InstanceType, problems: PlanProblem[], warnings: string[], tight: string[]): void {
+function judgeMemory(
+    key: string,
+    what: string,
+    needGiB: number,
+    typeName: string,
+    type: InstanceType,
+    problems: PlanProblem[],
+    warnings: string[],
+    tight: string[],
+): void {
     const usable = usableMemoryGiB(type.memoryGiB);
     const model = `${type.memoryGiB} GiB nominal − ${MEMORY_MODEL.kernelShare * 100} % kernel − ${MEMORY_MODEL.osGiB} GiB OS`;
     if (needGiB > usable) {
@@ -190,11 +211,13 @@ function judgeMemory(key: string, what: string, needGiB: number, typeName: strin
     if (headroom < TIGHT_HEADROOM * usable) {
         tight.push(key);
         const conservative = usableMemoryGiB(type.memoryGiB, MEMORY_MODEL.conservativeKernelShare);
-        warnings.push(`${key}: tight: ${what} need ~${round(needGiB)} GiB of ~${round(usable)} GiB usable on ${typeName} (${model}), ` +
-            `~${round(headroom)} GiB (${round((100 * headroom) / usable, 0)} %) to spare; ` +
-            (needGiB > conservative
-                ? `if the kernel keeps 7.5 % (Karpenter's conservative figure) only ~${round(conservative)} GiB are usable and it does not fit`
-                : `it still fits if the kernel keeps 7.5 % (Karpenter's conservative figure, ~${round(conservative)} GiB usable)`));
+        warnings.push(
+            `${key}: tight: ${what} need ~${round(needGiB)} GiB of ~${round(usable)} GiB usable on ${typeName} (${model}), ` +
+                `~${round(headroom)} GiB (${round((100 * headroom) / usable, 0)} %) to spare; ` +
+                (needGiB > conservative
+                    ? `if the kernel keeps 7.5 % (Karpenter's conservative figure) only ~${round(conservative)} GiB are usable and it does not fit`
+                    : `it still fits if the kernel keeps 7.5 % (Karpenter's conservative figure, ~${round(conservative)} GiB usable)`),
+        );
     }
 }
 
@@ -221,7 +244,10 @@ export function clientsNeeded(conns: number, sourceIpsPerClient: number, clientK
  * type with the most memory in prices.ts, its usable memory, one HAProxy process, the measured
  * per-connection costs at this TLS share. No tier can be planned beyond it. Pure.
  */
-export function servableLimit(tlsShare: number, c: PerConnectionCosts = PER_CONNECTION_COSTS): { conns: number; instanceType: string; memoryGiB: number; usableGiB: number } {
+export function servableLimit(
+    tlsShare: number,
+    c: PerConnectionCosts = PER_CONNECTION_COSTS,
+): { conns: number; instanceType: string; memoryGiB: number; usableGiB: number } {
     const [name, type] = Object.entries(INSTANCE_TYPES).reduce((a, b) => (b[1].memoryGiB > a[1].memoryGiB ? b : a));
     const usable = usableMemoryGiB(type.memoryGiB);
     return { conns: lbConnectionsInMemory(usable * 2 ** 30, tlsShare, 1, c), instanceType: name, memoryGiB: type.memoryGiB, usableGiB: round(usable) };
@@ -235,9 +261,11 @@ export function refuseImpossible(conns: number, tlsShare: number, c: PerConnecti
     if (!(tlsShare >= 0 && tlsShare <= 1)) return `--tls-share ${tlsShare}: a share of the connections, between 0 and 1`;
     const limit = servableLimit(tlsShare, c);
     if (conns <= limit.conns) return undefined;
-    return `--conns ${conns}: beyond what any supported load balancer holds: the largest the planner knows, ${limit.instanceType} ` +
+    return (
+        `--conns ${conns}: beyond what any supported load balancer holds: the largest the planner knows, ${limit.instanceType} ` +
         `(${limit.memoryGiB} GiB, ~${limit.usableGiB} usable), fits at most ${limit.conns} connections at ${round(tlsShare * 100, 0)} % TLS ` +
-        `(${round(roleKBPerConnection("haproxy", tlsShare, c))} KB each, components/plan/costs.ts)`;
+        `(${round(roleKBPerConnection("haproxy", tlsShare, c))} KB each, components/plan/costs.ts)`
+    );
 }
 
 export function planTier(input: PlannerInput): Plan {
@@ -263,9 +291,11 @@ export function planTier(input: PlannerInput): Plan {
     if (lbNeed > lbUsable) {
         problems[problems.length - 1].message += `: the box runs out of memory like the seed's 30 GB one did at 1.3M sockets`;
     } else if (lbSeed > lbUsable) {
-        warnings.push(`haproxy: fits at the measured idle-connection costs (~${round(lbNeed)} GiB), but at the seed's observed ` +
-            `~${round(SEED_KIB_PER_ESTABLISHED_SOCKET)} KiB per established socket (requests in flight) it needs ~${round(lbSeed)} GiB ` +
-            `of ~${round(lbUsable)}: the seed's 30 GB box died at ${SEED_OBSERVED.oomEstablishedOn30GB / 1e6}M sockets`);
+        warnings.push(
+            `haproxy: fits at the measured idle-connection costs (~${round(lbNeed)} GiB), but at the seed's observed ` +
+                `~${round(SEED_KIB_PER_ESTABLISHED_SOCKET)} KiB per established socket (requests in flight) it needs ~${round(lbSeed)} GiB ` +
+                `of ~${round(lbUsable)}: the seed's 30 GB box died at ${SEED_OBSERVED.oomEstablishedOn30GB / 1e6}M sockets`,
+        );
     }
     const lbNofile = SOCKETS_PER_CONNECTION.haproxy * conns + FD_OVERHEAD;
 
@@ -274,13 +304,21 @@ export function planTier(input: PlannerInput): Plan {
     const connsPerClient = Math.ceil(conns / input.clients);
     const connsPerIp = Math.ceil(connsPerClient / input.sourceIpsPerClient);
     if (input.sourceIpsPerClient > cl.ipv4PerInterface) {
-        problems.push({ kind: "addresses", key: "c2m:aws.secondaryIpsPerClient", message: `${input.instanceTypes.client} holds ` +
-            `${cl.ipv4PerInterface} addresses per interface, ${input.sourceIpsPerClient} asked` });
+        problems.push({
+            kind: "addresses",
+            key: "c2m:aws.secondaryIpsPerClient",
+            message: `${input.instanceTypes.client} holds ` + `${cl.ipv4PerInterface} addresses per interface, ${input.sourceIpsPerClient} asked`,
+        });
     }
     if (connsPerIp > PORTS_PER_SOURCE_ADDRESS) {
-        problems.push({ kind: "ports", key: "clients", message: `${connsPerClient} connections per client over ${input.sourceIpsPerClient} ` +
-            `source address(es) is ${connsPerIp} per address, above the ${PORTS_PER_SOURCE_ADDRESS} ports of one; ` +
-            `need ${sourceIpsNeeded(connsPerClient)} addresses per client` });
+        problems.push({
+            kind: "ports",
+            key: "clients",
+            message:
+                `${connsPerClient} connections per client over ${input.sourceIpsPerClient} ` +
+                `source address(es) is ${connsPerIp} per address, above the ${PORTS_PER_SOURCE_ADDRESS} ports of one; ` +
+                `need ${sourceIpsNeeded(connsPerClient)} addresses per client`,
+        });
     }
     const clientNeed = (connsPerClient * clientKiB) / GIB;
     judgeMemory("clients", `${connsPerClient} connections per client`, clientNeed, input.instanceTypes.client, cl, problems, warnings, tight);
@@ -291,10 +329,24 @@ export function planTier(input: PlannerInput): Plan {
     const perServer = Math.ceil(conns / servers);
     const backendKiB = roleKBPerConnection("backend", tlsShare, c);
     const backendNeed = (perServer * input.serversPerHost * backendKiB) / GIB;
-    judgeMemory("backends", `${perServer * input.serversPerHost} connections per host`, backendNeed, input.instanceTypes.backend, be, problems, warnings, tight);
+    judgeMemory(
+        "backends",
+        `${perServer * input.serversPerHost} connections per host`,
+        backendNeed,
+        input.instanceTypes.backend,
+        be,
+        problems,
+        warnings,
+        tight,
+    );
     if (perServer > PORTS_PER_SOURCE_ADDRESS) {
-        problems.push({ kind: "ports", key: "backends", message: `${perServer} connections per pong server exceed the ` +
-            `${PORTS_PER_SOURCE_ADDRESS} ports HAProxy's address has towards one server address:port; add backend hosts or servers per host` });
+        problems.push({
+            kind: "ports",
+            key: "backends",
+            message:
+                `${perServer} connections per pong server exceed the ` +
+                `${PORTS_PER_SOURCE_ADDRESS} ports HAProxy's address has towards one server address:port; add backend hosts or servers per host`,
+        });
     }
 
     // Every host: the metrics host is billed and takes vCPUs like the others.
@@ -307,19 +359,29 @@ export function planTier(input: PlannerInput): Plan {
     const vcpus = fleet(input.clients).reduce((sum, line) => sum + line.count * typeOf(line.instanceType, line.role).vcpu, 0);
     const outsideQuota = fleet(input.clients).filter((line) => !inStandardQuota(line.instanceType));
     if (outsideQuota.length) {
-        warnings.push(`vCPU quota: ${outsideQuota.map((l) => `${l.role} ${l.instanceType}`).join(", ")} count against another On-Demand quota than ${STANDARD_VCPU_QUOTA.code}`);
+        warnings.push(
+            `vCPU quota: ${outsideQuota.map((l) => `${l.role} ${l.instanceType}`).join(", ")} count against another On-Demand quota than ${STANDARD_VCPU_QUOTA.code}`,
+        );
     }
     if (vcpus > 32) {
-        warnings.push(`vCPU quota: the lab runs ${vcpus} vCPUs of On-Demand Standard instances; a region's quota ${STANDARD_VCPU_QUOTA.code} ` +
-            `starts at ${STANDARD_VCPU_QUOTA.newAccounts} on new accounts: check it (Service Quotas → EC2 → "${STANDARD_VCPU_QUOTA.name}") and raise it before \`lab up\`, or some launches fail`);
+        warnings.push(
+            `vCPU quota: the lab runs ${vcpus} vCPUs of On-Demand Standard instances; a region's quota ${STANDARD_VCPU_QUOTA.code} ` +
+                `starts at ${STANDARD_VCPU_QUOTA.newAccounts} on new accounts: check it (Service Quotas → EC2 → "${STANDARD_VCPU_QUOTA.name}") and raise it before \`lab up\`, or some launches fail`,
+        );
     }
     const usd = fleetUsdPerHour(fleet(input.clients), input.rootVolumeGb);
     if (input.budgetUsdPerHour !== undefined && usd > input.budgetUsdPerHour) {
-        problems.push({ kind: "budget", key: "c2m:aws.budgetUsdPerHour", message: `the fleet costs ~$${usd}/h, above the cap of $${input.budgetUsdPerHour}/h` });
+        problems.push({
+            kind: "budget",
+            key: "c2m:aws.budgetUsdPerHour",
+            message: `the fleet costs ~$${usd}/h, above the cap of $${input.budgetUsdPerHour}/h`,
+        });
     }
     if (minClients < input.clients) {
-        warnings.push(`clients: ${minClients} client(s) with ${input.sourceIpsPerClient} source address(es) each hold ${conns} ` +
-            `connections; the stack runs ${input.clients} (the seed ran 20, one address each)`);
+        warnings.push(
+            `clients: ${minClients} client(s) with ${input.sourceIpsPerClient} source address(es) each hold ${conns} ` +
+                `connections; the stack runs ${input.clients} (the seed ran 20, one address each)`,
+        );
     }
 
     return {
@@ -345,15 +407,47 @@ export function planTier(input: PlannerInput): Plan {
         tls_ramp_s: tlsRampSeconds(conns * tlsShare, lb.vcpu, input.certificate),
         conns_per_backend_server: perServer,
         roles: {
-            haproxy: { instance_type: input.instanceTypes.haproxy, count: 1, vcpu: lb.vcpu, memory_gib: lb.memoryGiB,
-                memory_needed_gib: round(lbNeed), memory_usable_gib: round(lbUsable), nofile: lbNofile },
-            backend: { instance_type: input.instanceTypes.backend, count: input.backends, vcpu: be.vcpu, memory_gib: be.memoryGiB,
-                memory_needed_gib: round(backendNeed), memory_usable_gib: round(usableMemoryGiB(be.memoryGiB)), nofile: perServer + FD_OVERHEAD },
-            client: { instance_type: input.instanceTypes.client, count: input.clients, vcpu: cl.vcpu, memory_gib: cl.memoryGiB,
-                memory_needed_gib: round(clientNeed), memory_usable_gib: round(usableMemoryGiB(cl.memoryGiB)), nofile: connsPerIp + FD_OVERHEAD },
+            haproxy: {
+                instance_type: input.instanceTypes.haproxy,
+                count: 1,
+                vcpu: lb.vcpu,
+                memory_gib: lb.memoryGiB,
+                memory_needed_gib: round(lbNeed),
+                memory_usable_gib: round(lbUsable),
+                nofile: lbNofile,
+            },
+            backend: {
+                instance_type: input.instanceTypes.backend,
+                count: input.backends,
+                vcpu: be.vcpu,
+                memory_gib: be.memoryGiB,
+                memory_needed_gib: round(backendNeed),
+                memory_usable_gib: round(usableMemoryGiB(be.memoryGiB)),
+                nofile: perServer + FD_OVERHEAD,
+            },
+            client: {
+                instance_type: input.instanceTypes.client,
+                count: input.clients,
+                vcpu: cl.vcpu,
+                memory_gib: cl.memoryGiB,
+                memory_needed_gib: round(clientNeed),
+                memory_usable_gib: round(usableMemoryGiB(cl.memoryGiB)),
+                nofile: connsPerIp + FD_OVERHEAD,
+            },
             // Prometheus and the log sink: not sized by the connections (memory_needed 0).
-            ...(mt ? { metrics: { instance_type: input.instanceTypes.metrics!, count: metricsHosts, vcpu: mt.vcpu, memory_gib: mt.memoryGiB,
-                memory_needed_gib: 0, memory_usable_gib: round(usableMemoryGiB(mt.memoryGiB)), nofile: 16_384 } } : {}),
+            ...(mt
+                ? {
+                      metrics: {
+                          instance_type: input.instanceTypes.metrics!,
+                          count: metricsHosts,
+                          vcpu: mt.vcpu,
+                          memory_gib: mt.memoryGiB,
+                          memory_needed_gib: 0,
+                          memory_usable_gib: round(usableMemoryGiB(mt.memoryGiB)),
+                          nofile: 16_384,
+                      },
+                  }
+                : {}),
         },
         vcpu_quota: { code: STANDARD_VCPU_QUOTA.code, name: STANDARD_VCPU_QUOTA.name, vcpus_needed: vcpus, new_accounts: STANDARD_VCPU_QUOTA.newAccounts },
         usd_per_hour: usd,

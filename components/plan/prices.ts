@@ -51,7 +51,11 @@ export function instanceType(name: string): InstanceType | undefined {
     return Object.hasOwn(INSTANCE_TYPES, name) ? INSTANCE_TYPES[name] : undefined;
 }
 
-export interface FleetLine { role: string; instanceType: string; count: number }
+export interface FleetLine {
+    role: string;
+    instanceType: string;
+    count: number;
+}
 
 /** Hourly cost of a fleet: instances, their public IPv4 addresses and root volumes. */
 export function fleetUsdPerHour(fleet: FleetLine[], rootVolumeGb: number): number {

@@ -1,7 +1,10 @@
 // Address plan of a local lab: one IPv4 subnet inside 198.18.0.0/15, the bridge on its
 // first address, hosts after it. Pure.
 
-export interface Subnet { base: number; prefix: number }
+export interface Subnet {
+    base: number;
+    prefix: number;
+}
 
 const LAB_BASE = ipToInt("198.18.0.0");
 const LAB_PREFIX = 15;
@@ -75,8 +78,7 @@ export function addressPlan(cidr: string): AddressPlan {
         extraAddresses(hostCount, clientCount, perClient) {
             const needed = hostCount + clientCount * perClient;
             if (needed > capacity) throw new Error(`${cidr} holds ${capacity} addresses, ${needed} needed`);
-            return (clientIndex) => Array.from({ length: perClient },
-                (_, k) => intToIp(base + 2 + hostCount + clientIndex * perClient + k));
+            return (clientIndex) => Array.from({ length: perClient }, (_, k) => intToIp(base + 2 + hostCount + clientIndex * perClient + k));
         },
     };
 }

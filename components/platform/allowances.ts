@@ -26,21 +26,21 @@ export const GAUGES = new Set<string>(["conntrack_allowance_available"]);
 /** The kernel's connection-tracking drops of the host's network namespace, summed over CPUs (hex per CPU in the file). POSIX sh. */
 export const CONNTRACK_STATS_SCRIPT = [
     "f=/proc/net/stat/nf_conntrack",
-    "if [ -r \"$f\" ]; then",
+    'if [ -r "$f" ]; then',
     `  for k in ${CONNTRACK_COLUMNS.join(" ")}; do`,
     "    total=0",
-    "    for h in $(awk -v k=\"$k\" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == k) c = i; next } c { print $c }' \"$f\"); do total=$((total + 0x$h)); done",
-    "    echo \"conntrack_$k: $total\"",
+    '    for h in $(awk -v k="$k" \'NR == 1 { for (i = 1; i <= NF; i++) if ($i == k) c = i; next } c { print $c }\' "$f"); do total=$((total + 0x$h)); done',
+    '    echo "conntrack_$k: $total"',
     "  done",
     "else",
-    "  echo \"# $f absent: no connection tracking in this network namespace\"",
+    '  echo "# $f absent: no connection tracking in this network namespace"',
     "fi",
 ].join("\n");
 
 /** The ENA allowance counters of the interface of the default route, then the kernel's conntrack drops. POSIX sh. */
 export const ENA_ALLOWANCES_SCRIPT = [
     "dev=$(ip -o -4 route show default | awk '{ print $5; exit }')",
-    "echo \"# ethtool -S $dev\"",
+    'echo "# ethtool -S $dev"',
     `ethtool -S "$dev" | awk '{ sub(/:$/, "", $1) } $1 ~ /^(${ENA_COUNTERS.join("|")})$/ { print $1 ": " $2 }'`,
     CONNTRACK_STATS_SCRIPT,
 ].join("\n");
@@ -57,7 +57,12 @@ export function parseAllowanceCounters(text: string): AllowanceCounters {
     return counters;
 }
 
-export interface AllowanceIncrease { host: string; counter: string; before: number; after: number }
+export interface AllowanceIncrease {
+    host: string;
+    counter: string;
+    before: number;
+    after: number;
+}
 
 export interface AllowanceCheck {
     /** Counters by host, as read before and after the run. */
@@ -86,12 +91,21 @@ export function diffAllowances(before: Record<string, AllowanceCounters>, after:
     for (const host of [...new Set([...hosts, ...Object.keys(before), ...Object.keys(after)])].sort()) {
         const b = before[host];
         const a = after[host];
-        if (!b || !a) { unreadable.push(host); continue; }
+        if (!b || !a) {
+            unreadable.push(host);
+            continue;
+        }
         // A script that ran but printed no drop counter (its file or tool missing) read nothing.
-        if (drops(b).length === 0 || drops(a).length === 0) { unreadable.push(host); continue; }
+        if (drops(b).length === 0 || drops(a).length === 0) {
+            unreadable.push(host);
+            continue;
+        }
         for (const counter of [...new Set([...Object.keys(b), ...Object.keys(a)])].sort()) {
             if (GAUGES.has(counter)) continue;
-            if (b[counter] === undefined || a[counter] === undefined) { unreadable.push(`${host}:${counter}`); continue; }
+            if (b[counter] === undefined || a[counter] === undefined) {
+                unreadable.push(`${host}:${counter}`);
+                continue;
+            }
             if (a[counter] > b[counter]) increases.push({ host, counter, before: b[counter], after: a[counter] });
         }
     }
@@ -101,7 +115,9 @@ export function diffAllowances(before: Record<string, AllowanceCounters>, after:
 /** One line per increase, for the run's summary; one for what could not be read, which leaves the run's validity unknown. */
 export function describeAllowances(check: AllowanceCheck): string[] {
     return [
-        ...check.increases.map((i) => `INVALID RUN: ${i.host} ${i.counter} rose by ${i.after - i.before} (${i.before} → ${i.after}): the platform dropped traffic`),
+        ...check.increases.map(
+            (i) => `INVALID RUN: ${i.host} ${i.counter} rose by ${i.after - i.before} (${i.before} → ${i.after}): the platform dropped traffic`,
+        ),
         ...(check.unreadable.length ? [`VALIDITY UNKNOWN: allowance counters unreadable before or after the run: ${check.unreadable.join(", ")}`] : []),
     ];
 }

@@ -10,7 +10,11 @@ export const ROLE_TAG = "lab:role";
 /** Longest lab lifetime (c2m:ttlHours). */
 export const MAX_TTL_HOURS = 168;
 
-export interface LabTagsInput { stack: string; owner: string; expiresAt: string }
+export interface LabTagsInput {
+    stack: string;
+    owner: string;
+    expiresAt: string;
+}
 
 export function labTags(t: LabTagsInput): Record<string, string> {
     return { [LAB_TAG.stack]: t.stack, [LAB_TAG.owner]: t.owner, [LAB_TAG.expiresAt]: t.expiresAt };

@@ -9,7 +9,10 @@ import type { TuningPlan } from "../render/tuning.ts";
 import type { Host, Role } from "../types.ts";
 
 /** A host to create: its name (unique in the stack) and role. */
-export interface HostSpec { name: string; role: Role }
+export interface HostSpec {
+    name: string;
+    role: Role;
+}
 
 /** A stack's validated config and its capacity plan, computed once per command (loadConfig.ts). */
 export interface PlannedConfig {

@@ -20,7 +20,8 @@ function expectedOf(issue: z.core.$ZodIssue): string | undefined {
 
 /** One line per failing field: "field processes.0.ratePerSecond: expected number, received string". */
 function describeIssues(issues: readonly z.core.$ZodIssue[], value: unknown): string {
-    const at = (path: readonly PropertyKey[]) => path.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined), value);
+    const at = (path: readonly PropertyKey[]) =>
+        path.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined), value);
     const lines = issues.slice(0, MAX_ISSUES).map((issue) => {
         const where = issue.path.length ? `field ${issue.path.map(String).join(".")}` : "record";
         if (issue.code === "invalid_type" && /received undefined$/.test(issue.message)) return `${where}: missing (expected ${issue.expected})`;

@@ -33,7 +33,12 @@ export const VegetaSummarySchema = z.looseObject({
     throughput: z.number(),
     /** Nanoseconds. */
     latencies: z.looseObject({
-        mean: z.number(), "50th": z.number(), "90th": z.number(), "95th": z.number(), "99th": z.number(), max: z.number(),
+        mean: z.number(),
+        "50th": z.number(),
+        "90th": z.number(),
+        "95th": z.number(),
+        "99th": z.number(),
+        max: z.number(),
     }),
     status_codes: z.record(z.string(), z.number()),
     errors: z.array(z.string()).nullable(),
@@ -60,8 +65,12 @@ const FailedProcessSchema = z.strictObject({
 
 /** HAProxy's counters of the pong backend when the run ended, summed over its processes. */
 const BackendCountersSchema = z.strictObject({
-    sessionsTotal: z.number(), current: z.number(), connectionErrors: z.number(), responseErrors: z.number(),
-    serversUp: z.number().int(), servers: z.number().int(),
+    sessionsTotal: z.number(),
+    current: z.number(),
+    connectionErrors: z.number(),
+    responseErrors: z.number(),
+    serversUp: z.number().int(),
+    servers: z.number().int(),
 });
 
 /** What ended a bench:oom ramp: the kernel's OOM kill, a HAProxy process gone, connections no longer growing, the ramp's end, Ctrl-C. */
@@ -132,12 +141,15 @@ const HostSamplesSchema = z.strictObject({
     /** What a reading is of (the platform's words). */
     source: z.string(),
     intervalS: z.number().positive(),
-    hosts: z.record(z.string(), z.strictObject({
-        role: RoleSchema,
-        /** The host's memory limit (c2m:local.hostLimits), when it has one. */
-        limitBytes: z.number().positive().optional(),
-        samples: z.array(HostSampleSchema),
-    })),
+    hosts: z.record(
+        z.string(),
+        z.strictObject({
+            role: RoleSchema,
+            /** The host's memory limit (c2m:local.hostLimits), when it has one. */
+            limitBytes: z.number().positive().optional(),
+            samples: z.array(HostSampleSchema),
+        }),
+    ),
     /** Hosts whose sampling gave no reading, and why. */
     unreadable: z.array(z.strictObject({ host: z.string(), error: z.string() })),
 });
@@ -185,7 +197,10 @@ export const RunRecordSchema = z.strictObject({
     settings: AttackSettingsSchema,
     processes: z.array(ProcessSchema),
     versions: z.strictObject({
-        pulumi: z.string(), node: z.string(), vegeta: z.string(), haproxy: z.string(),
+        pulumi: z.string(),
+        node: z.string(),
+        vegeta: z.string(),
+        haproxy: z.string(),
         /** Each host's Debian release, kernel and role packages as read on it (scripts/lib/hostVersions.ts); absent in older runs. */
         hosts: z.record(z.string(), z.record(z.string(), z.string())).optional(),
         /** The TLS library the LB's HAProxy runs on (`haproxy -vv`: "OpenSSL 3.5.10"); absent in older runs. */
@@ -220,6 +235,8 @@ export const RunRecordSchema = z.strictObject({
      * HAProxy's counts at the first reading after the ramp (vegeta's sending) ended: end to end, at its
      * frontends, and its frontends' sessions so far (TLS: handshakes done). Absent in older runs or when unread.
      */
-    rampEnd: z.strictObject({ tS: z.number().min(0), held: z.number().int().min(0), accepted: z.number().int().min(0), sessions: z.number().int().min(0) }).optional(),
+    rampEnd: z
+        .strictObject({ tS: z.number().min(0), held: z.number().int().min(0), accepted: z.number().int().min(0), sessions: z.number().int().min(0) })
+        .optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;

@@ -163,11 +163,16 @@ const AttributionSchema = z.strictObject({
      */
     bound: z.enum(BOUNDS),
     /** The host saturated (or, for a client, behind its plan) at the lowest rate, and where. */
-    saturatedFirst: z.strictObject({
-        host: z.string(), role: z.string(), step: z.number().int(), rate: z.number(),
-        /** What it was there: its CPU, and/or (a client) how far behind its plan it sent. */
-        why: z.string().optional(),
-    }).optional(),
+    saturatedFirst: z
+        .strictObject({
+            host: z.string(),
+            role: z.string(),
+            step: z.number().int(),
+            rate: z.number(),
+            /** What it was there: its CPU, and/or (a client) how far behind its plan it sent. */
+            why: z.string().optional(),
+        })
+        .optional(),
     note: z.string(),
 });
 export type Attribution = z.infer<typeof AttributionSchema>;

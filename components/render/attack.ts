@@ -2,16 +2,16 @@
 import type { LabConfig } from "../config.ts";
 
 export interface AttackSettings {
-    rate: number;          // requests per second per client host (as the seed ran -rate per client), split over its vegeta processes
+    rate: number; // requests per second per client host (as the seed ran -rate per client), split over its vegeta processes
     durationS: number;
-    connections: number;   // idle-connection cap per client host (vegeta -connections)
-    workers: number;       // initial workers per client (vegeta -workers)
-    cpus?: number;         // vegeta -cpus (GOMAXPROCS of each vegeta process); vegeta's default: all cores
-    timeoutS: number;      // per-request timeout; vegeta's default is 30 s (the seed's first pitfall)
-    sleepMs: number;       // pong "sleep" header: wait 0..sleep+1 ms before each write
-    times: number;         // pong "times" header: extra writes before the response ends
-    holdMs: number;        // pong "hold" header (the rig's own): fixed wait before the first write; 0 = not sent
-    bodyBytes: number;     // POST body size (the seed's post_smaller.txt)
+    connections: number; // idle-connection cap per client host (vegeta -connections)
+    workers: number; // initial workers per client (vegeta -workers)
+    cpus?: number; // vegeta -cpus (GOMAXPROCS of each vegeta process); vegeta's default: all cores
+    timeoutS: number; // per-request timeout; vegeta's default is 30 s (the seed's first pitfall)
+    sleepMs: number; // pong "sleep" header: wait 0..sleep+1 ms before each write
+    times: number; // pong "times" header: extra writes before the response ends
+    holdMs: number; // pong "hold" header (the rig's own): fixed wait before the first write; 0 = not sent
+    bodyBytes: number; // POST body size (the seed's post_smaller.txt)
     frontends: ("plain" | "tls")[];
 }
 
@@ -25,8 +25,18 @@ export const SEED_CLIENTS = 20;
  * host, as the seed ran vegeta per machine, sized for its 20 clients.
  */
 const seedMilestone = (over: Partial<AttackSettings>): AttackSettings => ({
-    rate: 2000, durationS: 600, connections: 1_000_000, workers: 500, cpus: 32, timeoutS: 7200, sleepMs: 1000, times: 0,
-    holdMs: 0, bodyBytes: 512, frontends: ["tls"], ...over,
+    rate: 2000,
+    durationS: 600,
+    connections: 1_000_000,
+    workers: 500,
+    cpus: 32,
+    timeoutS: 7200,
+    sleepMs: 1000,
+    times: 0,
+    holdMs: 0,
+    bodyBytes: 512,
+    frontends: ["tls"],
+    ...over,
 });
 
 /**
@@ -60,8 +70,31 @@ const SLEEP_20MIN = seedMilestone({ rate: 45, durationS: 3600, sleepMs: 2_333_00
  * `smoke` is a few thousand requests, small enough for CI.
  */
 export const PRESET_SETTINGS: Record<LabConfig["attack"]["preset"], AttackSettings> = {
-    seed: { rate: 3000, durationS: 600, connections: 1_000_000, workers: 500, cpus: 32, timeoutS: 7200, sleepMs: 20, times: 2, holdMs: 0, bodyBytes: 512, frontends: ["plain"] },
-    smoke: { rate: 200, durationS: 5, connections: 1000, workers: 20, timeoutS: 70, sleepMs: 20, times: 2, holdMs: 0, bodyBytes: 512, frontends: ["plain", "tls"] },
+    seed: {
+        rate: 3000,
+        durationS: 600,
+        connections: 1_000_000,
+        workers: 500,
+        cpus: 32,
+        timeoutS: 7200,
+        sleepMs: 20,
+        times: 2,
+        holdMs: 0,
+        bodyBytes: 512,
+        frontends: ["plain"],
+    },
+    smoke: {
+        rate: 200,
+        durationS: 5,
+        connections: 1000,
+        workers: 20,
+        timeoutS: 70,
+        sleepMs: 20,
+        times: 2,
+        holdMs: 0,
+        bodyBytes: 512,
+        frontends: ["plain", "tls"],
+    },
     "seed-1s-plain": { ...SLEEP_1S, frontends: ["plain"] },
     "seed-1s-tls": { ...SLEEP_1S, frontends: ["tls"] },
     "seed-60s-plain": { ...SLEEP_60S, frontends: ["plain"] },
@@ -92,7 +125,10 @@ export function attackSettings(attack: LabConfig["attack"]): AttackSettings {
     return { ...base, ...overrides } as AttackSettings;
 }
 
-export interface VegetaTarget { url: string; laddr: string }
+export interface VegetaTarget {
+    url: string;
+    laddr: string;
+}
 
 /** vegeta's -rate value: "N/s", or hits per 1000 s for a fractional rate (83.333/s → "83333/1000s"). */
 export function vegetaRate(perSecond: number): string {
@@ -100,10 +136,9 @@ export function vegetaRate(perSecond: number): string {
 }
 
 /** Argument vector (no shell) of one vegeta attack process. */
-export function vegetaAttackArgs(s: AttackSettings, target: VegetaTarget, connectionsPerProcess: number,
-    bodyFile: string, outputFile: string): string[] {
+export function vegetaAttackArgs(s: AttackSettings, target: VegetaTarget, connectionsPerProcess: number, bodyFile: string, outputFile: string): string[] {
     return [
-        ...(s.cpus === undefined ? [] : [`-cpus=${s.cpus}`]),  // a global flag: before the subcommand
+        ...(s.cpus === undefined ? [] : [`-cpus=${s.cpus}`]), // a global flag: before the subcommand
         "attack",
         `-rate=${vegetaRate(s.rate)}`,
         `-duration=${s.durationS}s`,
@@ -120,7 +155,11 @@ export function vegetaAttackArgs(s: AttackSettings, target: VegetaTarget, connec
     ];
 }
 
-export interface ClientInfo { name: string; workDir: string; sourceAddresses: string[] }
+export interface ClientInfo {
+    name: string;
+    workDir: string;
+    sourceAddresses: string[];
+}
 
 export interface VegetaProcess {
     client: string;
@@ -138,8 +177,7 @@ export interface VegetaProcess {
  * One vegeta process per client × frontend × source address, so no process needs more than
  * one address's ports. A client's rate and connection cap are split evenly over its processes.
  */
-export function planVegetaProcesses(s: AttackSettings, clients: ClientInfo[], urls: Partial<Record<"plain" | "tls", string>>,
-    runId: string): VegetaProcess[] {
+export function planVegetaProcesses(s: AttackSettings, clients: ClientInfo[], urls: Partial<Record<"plain" | "tls", string>>, runId: string): VegetaProcess[] {
     return clients.flatMap((client) => {
         const slots = s.frontends.flatMap((frontend) => client.sourceAddresses.map((laddr) => ({ frontend, laddr })));
         return slots.map(({ frontend, laddr }) => {

@@ -1,7 +1,11 @@
 // haproxy.cfg for the lab's load balancer. Pure: same input, same text.
 import type { LabConfig } from "../config.ts";
 
-export interface BackendServer { name: string; address: string; port: number }
+export interface BackendServer {
+    name: string;
+    address: string;
+    port: number;
+}
 
 export interface HaproxyRenderInput {
     haproxy: LabConfig["haproxy"];

@@ -3,7 +3,11 @@
 import type { Certificate } from "../config.ts";
 import { PER_PROCESS_ENV } from "./haproxyConfig.ts";
 
-export interface HaproxyPaths { dir: string; cfg: string; pem: string }
+export interface HaproxyPaths {
+    dir: string;
+    cfg: string;
+    pem: string;
+}
 
 export function haproxyPaths(workDir: string): HaproxyPaths {
     const dir = `${workDir}/haproxy`;
@@ -36,14 +40,17 @@ export function certificateScript(p: HaproxyPaths, certificate: Certificate, com
     return [
         "set -eu",
         `mkdir -p ${p.dir}`,
-        `openssl req -x509 ${NEWKEY[certificate]} -nodes -days 30` +
-            ` -subj /CN=${commonName} -keyout ${f.key} -out ${f.crt} 2>/dev/null`,
+        `openssl req -x509 ${NEWKEY[certificate]} -nodes -days 30` + ` -subj /CN=${commonName} -keyout ${f.key} -out ${f.crt} 2>/dev/null`,
         `cat ${f.crt} ${f.key} > ${f.pem}`,
         `chmod 600 ${f.pem} ${f.key}`,
     ].join("\n");
 }
 
-export interface HaproxyLaunch { processes: number; statsPort: number; nofile: number }
+export interface HaproxyLaunch {
+    processes: number;
+    statsPort: number;
+    nofile: number;
+}
 
 /**
  * Reads the new config on stdin. A config `haproxy -c` rejects is never installed: the

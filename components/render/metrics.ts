@@ -10,16 +10,29 @@ import type { HostSamples } from "../records/runRecord.ts";
 export const PROMETHEUS_PORT = 9190;
 export const NODE_EXPORTER_PORT = 9110;
 
-export interface MetricsPaths { dir: string; textfile: string; tsdb: string; config: string; pids: string }
+export interface MetricsPaths {
+    dir: string;
+    textfile: string;
+    tsdb: string;
+    config: string;
+    pids: string;
+}
 
 export function metricsPaths(workDir: string): MetricsPaths {
     const dir = `${workDir}/metrics`;
     return { dir, textfile: `${dir}/textfile`, tsdb: `${dir}/tsdb`, config: `${dir}/prometheus.yml`, pids: `${dir}/pids` };
 }
 
-export interface ScrapeTarget { job: "node" | "haproxy" | "pong" | "prometheus"; address: string; labels: { host: string; role: string } }
+export interface ScrapeTarget {
+    job: "node" | "haproxy" | "pong" | "prometheus";
+    address: string;
+    labels: { host: string; role: string };
+}
 
-export interface PrometheusInput { scrapeIntervalS: number; targets: ScrapeTarget[] }
+export interface PrometheusInput {
+    scrapeIntervalS: number;
+    targets: ScrapeTarget[];
+}
 
 /** prometheus.yml: one job per exporter kind, one static config per target (so each carries its host and role). */
 export function renderPrometheusConfig(input: PrometheusInput): string {
@@ -49,12 +62,12 @@ export function renderPrometheusConfig(input: PrometheusInput): string {
 export function procstatLoop(workDir: string, textfileDir: string): string {
     const out = `${textfileDir}/c2m_procstat.prom`;
     const awk = [
-        "BEGIN { tck = ENVIRON[\"TCK\"]; page = ENVIRON[\"PAGE\"]; n = split(ENVIRON[\"PIDS\"], pids, \" \");",
-        "  for (i = 1; i <= n; i++) { file = \"/proc/\" pids[i] \"/stat\"; if ((getline line < file) > 0) record(line); close(file) }",
-        "  print \"# TYPE c2m_process_cpu_seconds_total counter\"; for (c in cpu) printf \"c2m_process_cpu_seconds_total{comm=\\\"%s\\\"} %.2f\\n\", c, cpu[c];",
-        "  print \"# TYPE c2m_process_resident_memory_bytes gauge\"; for (c in rss) printf \"c2m_process_resident_memory_bytes{comm=\\\"%s\\\"} %d\\n\", c, rss[c];",
-        "  print \"# TYPE c2m_processes gauge\"; for (c in cnt) printf \"c2m_processes{comm=\\\"%s\\\"} %d\\n\", c, cnt[c] }",
-        "function record(line,   comm, f) { sub(/^[0-9]+ \\(/, \"\", line); comm = substr(line, 1, index(line, \") \") - 1); sub(/^.*\\) /, \"\", line); split(line, f, \" \");",
+        'BEGIN { tck = ENVIRON["TCK"]; page = ENVIRON["PAGE"]; n = split(ENVIRON["PIDS"], pids, " ");',
+        '  for (i = 1; i <= n; i++) { file = "/proc/" pids[i] "/stat"; if ((getline line < file) > 0) record(line); close(file) }',
+        '  print "# TYPE c2m_process_cpu_seconds_total counter"; for (c in cpu) printf "c2m_process_cpu_seconds_total{comm=\\"%s\\"} %.2f\\n", c, cpu[c];',
+        '  print "# TYPE c2m_process_resident_memory_bytes gauge"; for (c in rss) printf "c2m_process_resident_memory_bytes{comm=\\"%s\\"} %d\\n", c, rss[c];',
+        '  print "# TYPE c2m_processes gauge"; for (c in cnt) printf "c2m_processes{comm=\\"%s\\"} %d\\n", c, cnt[c] }',
+        'function record(line,   comm, f) { sub(/^[0-9]+ \\(/, "", line); comm = substr(line, 1, index(line, ") ") - 1); sub(/^.*\\) /, "", line); split(line, f, " ");',
         "  if (comm ~ /^(sh|bash|sleep|pgrep|awk|cat|mv|ssh|sshd)$/) return;",
         "  cpu[comm] += (f[12] + f[13]) / tck; rss[comm] += f[22] * page; cnt[comm]++ }",
     ].join("\n");
@@ -137,49 +150,84 @@ export interface PanelQuery {
 export function panelQueries(scrapeIntervalS: number): PanelQuery[] {
     const w = `${Math.max(4 * scrapeIntervalS, 2)}s`;
     return [
-        { id: "tcp", title: "TCP connections established, per host", unit: "count",
-            queries: [{ expr: "node_netstat_Tcp_CurrEstab", label: "{{host}}" }] },
-        { id: "haproxy-conns", title: "HAProxy connections (CurrConns, CurrSslConns)", unit: "count",
+        { id: "tcp", title: "TCP connections established, per host", unit: "count", queries: [{ expr: "node_netstat_Tcp_CurrEstab", label: "{{host}}" }] },
+        {
+            id: "haproxy-conns",
+            title: "HAProxy connections (CurrConns, CurrSslConns)",
+            unit: "count",
             queries: [
                 { expr: "sum(haproxy_process_current_connections)", label: "CurrConns" },
                 { expr: "sum(haproxy_process_current_ssl_connections)", label: "CurrSslConns" },
-                { expr: "sum by (proxy) (haproxy_frontend_current_sessions{proxy!=\"stats\"})", label: "frontend {{proxy}}" },
-                { expr: "sum(haproxy_backend_current_sessions{proxy=\"pong\"})", label: "backend pong" },
-            ] },
-        { id: "haproxy-ssl", title: "HAProxy SSL: key rate (per s) and session reuse (%)", unit: "per_s",
+                { expr: 'sum by (proxy) (haproxy_frontend_current_sessions{proxy!="stats"})', label: "frontend {{proxy}}" },
+                { expr: 'sum(haproxy_backend_current_sessions{proxy="pong"})', label: "backend pong" },
+            ],
+        },
+        {
+            id: "haproxy-ssl",
+            title: "HAProxy SSL: key rate (per s) and session reuse (%)",
+            unit: "per_s",
             queries: [
                 { expr: "sum(haproxy_process_current_frontend_ssl_key_rate)", label: "SSL key rate" },
                 { expr: "avg(haproxy_process_frontend_ssl_reuse)", label: "session reuse %" },
-            ] },
-        { id: "errors", title: "Errors per second (HAProxy backend and frontend)", unit: "per_s",
+            ],
+        },
+        {
+            id: "errors",
+            title: "Errors per second (HAProxy backend and frontend)",
+            unit: "per_s",
             queries: [
                 { expr: `sum(rate(haproxy_backend_connection_errors_total{proxy="${BACKEND_NAME}"}[${w}]))`, label: "backend connection errors" },
                 { expr: `sum(rate(haproxy_backend_response_errors_total{proxy="${BACKEND_NAME}"}[${w}]))`, label: "backend response errors" },
                 { expr: `sum(rate(haproxy_frontend_http_responses_total{code="5xx",proxy!="stats"}[${w}]))`, label: "5xx sent to clients" },
                 { expr: `sum(rate(haproxy_frontend_request_errors_total{proxy!="stats"}[${w}]))`, label: "request errors" },
-            ] },
-        { id: "pong", title: "Pong servers: responses per second, in flight, queued", unit: "count",
+            ],
+        },
+        {
+            id: "pong",
+            title: "Pong servers: responses per second, in flight, queued",
+            unit: "count",
             queries: [
                 { expr: `sum(rate(pong_responses_total[${w}]))`, label: "responses/s" },
                 { expr: "sum(pong_in_flight)", label: "in flight" },
                 { expr: "sum(pong_queued)", label: "queued (capacity limit)" },
-            ] },
-        { id: "cpu", title: "CPU per role and process (% of one core)", unit: "percent",
-            queries: [{ expr: `sum by (role, comm) (rate(c2m_process_cpu_seconds_total[${w}])) * 100`, label: "{{role}} {{comm}}" }] },
-        { id: "memory", title: "Resident memory per role and process", unit: "bytes",
-            queries: [{ expr: "sum by (role, comm) (c2m_process_resident_memory_bytes)", label: "{{role}} {{comm}}" }] },
-        { id: "machine", title: "Memory in use per host (machine-wide: local hosts share one kernel)", unit: "bytes",
-            queries: [{ expr: "max by (host) (node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes)", label: "{{host}}" }] },
-        { id: "net-bytes", title: "Network bytes per second, per host (received + sent)", unit: "bytes_per_s",
+            ],
+        },
+        {
+            id: "cpu",
+            title: "CPU per role and process (% of one core)",
+            unit: "percent",
+            queries: [{ expr: `sum by (role, comm) (rate(c2m_process_cpu_seconds_total[${w}])) * 100`, label: "{{role}} {{comm}}" }],
+        },
+        {
+            id: "memory",
+            title: "Resident memory per role and process",
+            unit: "bytes",
+            queries: [{ expr: "sum by (role, comm) (c2m_process_resident_memory_bytes)", label: "{{role}} {{comm}}" }],
+        },
+        {
+            id: "machine",
+            title: "Memory in use per host (machine-wide: local hosts share one kernel)",
+            unit: "bytes",
+            queries: [{ expr: "max by (host) (node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes)", label: "{{host}}" }],
+        },
+        {
+            id: "net-bytes",
+            title: "Network bytes per second, per host (received + sent)",
+            unit: "bytes_per_s",
             queries: [
                 { expr: `sum by (host) (rate(node_network_receive_bytes_total{device!="lo"}[${w}]))`, label: "{{host}} in" },
                 { expr: `sum by (host) (rate(node_network_transmit_bytes_total{device!="lo"}[${w}]))`, label: "{{host}} out" },
-            ] },
-        { id: "net-packets", title: "Packets per second, per host (received + sent)", unit: "per_s",
+            ],
+        },
+        {
+            id: "net-packets",
+            title: "Packets per second, per host (received + sent)",
+            unit: "per_s",
             queries: [
                 { expr: `sum by (host) (rate(node_network_receive_packets_total{device!="lo"}[${w}]))`, label: "{{host}} in" },
                 { expr: `sum by (host) (rate(node_network_transmit_packets_total{device!="lo"}[${w}]))`, label: "{{host}} out" },
-            ] },
+            ],
+        },
     ];
 }
 
@@ -197,7 +245,10 @@ export const OVERHEAD_QUERIES = (scrapeIntervalS: number) => {
     };
 };
 
-export interface PromMatrix { metric: Record<string, string>; values: [number, string][] }
+export interface PromMatrix {
+    metric: Record<string, string>;
+    values: [number, string][];
+}
 
 export function seriesLabel(template: string, metric: Record<string, string>): string {
     return template.replace(/\{\{(\w+)\}\}/g, (_, k: string) => metric[k] ?? "?");
@@ -205,10 +256,12 @@ export function seriesLabel(template: string, metric: Record<string, string>): s
 
 /** A query_range answer as panel series; NaN/Inf samples are dropped. */
 export function toSeries(template: string, result: PromMatrix[]): { label: string; values: [number, number][] }[] {
-    return result.map((r) => ({
-        label: seriesLabel(template, r.metric),
-        values: r.values.map(([t, v]) => [t, Number(v)] as [number, number]).filter(([, v]) => Number.isFinite(v)),
-    })).sort((a, b) => a.label.localeCompare(b.label));
+    return result
+        .map((r) => ({
+            label: seriesLabel(template, r.metric),
+            values: r.values.map(([t, v]) => [t, Number(v)] as [number, number]).filter(([, v]) => Number.isFinite(v)),
+        }))
+        .sort((a, b) => a.label.localeCompare(b.label));
 }
 
 /** UDP port HAProxy sends its request log to (syslog), and TCP port the sink serves it on. */
@@ -255,12 +308,22 @@ export function hostSamplePanels(h: HostSamples | undefined): SampledPanel[] {
     const at = (t: number) => t / 1000;
     const memory = hosts.flatMap(([name, x]) => [
         { label: name, values: x.samples.map((s) => [at(s.t), s.memoryBytes] as [number, number]) },
-        ...(x.limitBytes === undefined || x.samples.length === 0 ? [] : [{ label: `${name} limit`,
-            values: [x.samples[0], x.samples[x.samples.length - 1]].map((s) => [at(s.t), x.limitBytes!] as [number, number]) }]),
+        ...(x.limitBytes === undefined || x.samples.length === 0
+            ? []
+            : [{ label: `${name} limit`, values: [x.samples[0], x.samples[x.samples.length - 1]].map((s) => [at(s.t), x.limitBytes!] as [number, number]) }]),
     ]);
-    const parts = hosts.filter(([, x]) => x.role === "haproxy").flatMap(([name, x]) => ([
-        ["user (anon)", "anonBytes"], ["kernel (slab, stacks)", "kernelBytes"], ["socket buffers", "socketBytes"], ["page cache", "fileBytes"],
-    ] as const).map(([what, k]) => ({ label: `${name} ${what}`, values: x.samples.map((s) => [at(s.t), s[k]] as [number, number]) })));
+    const parts = hosts
+        .filter(([, x]) => x.role === "haproxy")
+        .flatMap(([name, x]) =>
+            (
+                [
+                    ["user (anon)", "anonBytes"],
+                    ["kernel (slab, stacks)", "kernelBytes"],
+                    ["socket buffers", "socketBytes"],
+                    ["page cache", "fileBytes"],
+                ] as const
+            ).map(([what, k]) => ({ label: `${name} ${what}`, values: x.samples.map((s) => [at(s.t), s[k]] as [number, number]) })),
+        );
     const cpu = hosts.map(([name, x]) => ({
         label: name,
         values: x.samples.slice(1).map((s, i) => {

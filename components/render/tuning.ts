@@ -28,19 +28,27 @@ const PAGE = 4096;
 /** Sockets one host of a role holds at the plan's peak. */
 export function socketsOnHost(role: Role, capacity: CapacityPlan, backends: number): number {
     switch (role) {
-        case "haproxy": return 2 * capacity.connections;
-        case "client": return capacity.client.connectionsPerClient;
-        case "backend": return Math.ceil(capacity.connections / backends);
-        case "metrics": return 1024; // Prometheus: one connection per scrape target
+        case "haproxy":
+            return 2 * capacity.connections;
+        case "client":
+            return capacity.client.connectionsPerClient;
+        case "backend":
+            return Math.ceil(capacity.connections / backends);
+        case "metrics":
+            return 1024; // Prometheus: one connection per scrape target
     }
 }
 
 export function nofileFor(role: Role, capacity: CapacityPlan): number {
     switch (role) {
-        case "haproxy": return capacity.haproxy.nofile;
-        case "client": return capacity.client.nofile;
-        case "backend": return capacity.backend.nofile;
-        case "metrics": return Math.min(capacity.nofileCeiling, 16_384);
+        case "haproxy":
+            return capacity.haproxy.nofile;
+        case "client":
+            return capacity.client.nofile;
+        case "backend":
+            return capacity.backend.nofile;
+        case "metrics":
+            return Math.min(capacity.nofileCeiling, 16_384);
     }
 }
 
@@ -51,17 +59,25 @@ export function hostSysctls(sockets: number): Setting[] {
     const defaultBuffer = sockets > 50_000 ? 16_384 : 87_380;
     return [
         {
-            key: "net.ipv4.ip_local_port_range", value: `${LOCAL_PORT_RANGE.first} ${LOCAL_PORT_RANGE.last}`,
+            key: "net.ipv4.ip_local_port_range",
+            value: `${LOCAL_PORT_RANGE.first} ${LOCAL_PORT_RANGE.last}`,
             why: `${PORTS_PER_SOURCE_ADDRESS} ephemeral ports per source address (the seed's ~63k per IP)`,
         },
         { key: "net.ipv4.tcp_tw_reuse", value: "1", why: "reuse TIME_WAIT ports for new outgoing connections during ramps" },
         { key: "net.ipv4.tcp_fin_timeout", value: "15", why: "free closed sockets sooner than the 60 s default" },
         { key: "net.core.somaxconn", value: "65535", why: "accept queue deep enough for a ramp's connection bursts" },
         { key: "net.ipv4.tcp_max_syn_backlog", value: "65535", why: "SYN queue deep enough for a ramp's connection bursts" },
-        { key: "net.ipv4.tcp_rmem", value: `4096 ${defaultBuffer} 6291456`, why: `${sockets} sockets: small minimum/default receive buffers per idle connection` },
+        {
+            key: "net.ipv4.tcp_rmem",
+            value: `4096 ${defaultBuffer} 6291456`,
+            why: `${sockets} sockets: small minimum/default receive buffers per idle connection`,
+        },
         { key: "net.ipv4.tcp_wmem", value: `4096 ${Math.min(defaultBuffer, 16_384)} 4194304`, why: "small minimum/default send buffers per idle connection" },
         {
-            key: "net.netfilter.nf_conntrack_max", value: String(Math.max(262_144, Math.ceil(sockets * 1.25))), atLeast: true, optional: true,
+            key: "net.netfilter.nf_conntrack_max",
+            value: String(Math.max(262_144, Math.ceil(sockets * 1.25))),
+            atLeast: true,
+            optional: true,
             why: "where conntrack is loaded, a full table drops new connections silently: room for every socket",
         },
     ];
@@ -71,15 +87,30 @@ export function hostSysctls(sockets: number): Setting[] {
 export function kernelSysctls(sockets: number, largestNofile: number, memoryBytes: number): Setting[] {
     const highPages = Math.min(Math.ceil((sockets * 2 * PAGE) / PAGE), Math.floor((0.6 * memoryBytes) / PAGE));
     return [
-        { key: "fs.nr_open", value: String(Math.max(1_048_576, largestNofile)), atLeast: true, why: "per-process open-file maximum the kernel allows (≥ the largest nofile)" },
-        { key: "fs.file-max", value: String(Math.ceil(sockets * 1.2) + 65_536), atLeast: true, why: `system-wide open files: ${sockets} sockets + 20% + room for everything else` },
+        {
+            key: "fs.nr_open",
+            value: String(Math.max(1_048_576, largestNofile)),
+            atLeast: true,
+            why: "per-process open-file maximum the kernel allows (≥ the largest nofile)",
+        },
+        {
+            key: "fs.file-max",
+            value: String(Math.ceil(sockets * 1.2) + 65_536),
+            atLeast: true,
+            why: `system-wide open files: ${sockets} sockets + 20% + room for everything else`,
+        },
         {
             // A namespace may not set a conntrack table larger than the initial namespace's.
-            key: "net.netfilter.nf_conntrack_max", value: String(Math.max(262_144, Math.ceil(sockets * 1.25))), atLeast: true, optional: true,
+            key: "net.netfilter.nf_conntrack_max",
+            value: String(Math.max(262_144, Math.ceil(sockets * 1.25))),
+            atLeast: true,
+            optional: true,
             why: "machine-wide ceiling of every namespace's conntrack table: room for every socket",
         },
         {
-            key: "net.ipv4.tcp_mem", value: `${Math.floor(highPages / 2)} ${Math.floor((highPages * 3) / 4)} ${highPages}`, atLeast: true,
+            key: "net.ipv4.tcp_mem",
+            value: `${Math.floor(highPages / 2)} ${Math.floor((highPages * 3) / 4)} ${highPages}`,
+            atLeast: true,
             why: `TCP buffer pages for ${sockets} sockets (2 pages each at most, ≤ 60% of memory) before the kernel starts pruning`,
         },
     ];
@@ -146,9 +177,11 @@ export function tuningScript(settings: Setting[], nofile?: number): string {
         ...SHELL_HELPERS,
         ...calls("apply", settings),
         ...calls("check", settings),
-        ...(nofile === undefined ? [] : [
-            `got=$(ulimit -n ${nofile} 2>/dev/null && ulimit -n); [ "$got" = "${nofile}" ] || { echo "nofile: wanted ${nofile}, host allows $(ulimit -Hn)" >&2; fail=1; }`,
-        ]),
+        ...(nofile === undefined
+            ? []
+            : [
+                  `got=$(ulimit -n ${nofile} 2>/dev/null && ulimit -n); [ "$got" = "${nofile}" ] || { echo "nofile: wanted ${nofile}, host allows $(ulimit -Hn)" >&2; fail=1; }`,
+              ]),
         "exit $fail",
     ].join("\n");
 }

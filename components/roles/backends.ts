@@ -29,17 +29,27 @@ export class Backends extends pulumi.ComponentResource {
     constructor(name: string, args: BackendsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("c2m:role:Backends", name, {}, opts);
         const ports = pongPorts(args.basePort, args.serversPerHost);
-        this.servers = args.hosts.flatMap((host) =>
-            ports.map((port) => ({ name: `${host.name}-${port}`, address: host.address, port })));
-        this.started = args.hosts.map((host) => hostCommand(`${name}-${host.name}`, host, {
-            create: pongStartScript({
-                workDir: host.workDir, address: host.address, ports, nofile: args.nofile,
-                requestTimeoutMs: args.requestTimeoutMs,
-                maxConcurrent: args.maxConcurrent, serviceTimeMs: args.serviceTimeMs,
-            }),
-            delete: pongStopScript(host.workDir),
-            stdin: PONG_SOURCE,
-        }, { parent: this, dependsOn: [args.dependsOn.get(host.name)!] }));
+        this.servers = args.hosts.flatMap((host) => ports.map((port) => ({ name: `${host.name}-${port}`, address: host.address, port })));
+        this.started = args.hosts.map((host) =>
+            hostCommand(
+                `${name}-${host.name}`,
+                host,
+                {
+                    create: pongStartScript({
+                        workDir: host.workDir,
+                        address: host.address,
+                        ports,
+                        nofile: args.nofile,
+                        requestTimeoutMs: args.requestTimeoutMs,
+                        maxConcurrent: args.maxConcurrent,
+                        serviceTimeMs: args.serviceTimeMs,
+                    }),
+                    delete: pongStopScript(host.workDir),
+                    stdin: PONG_SOURCE,
+                },
+                { parent: this, dependsOn: [args.dependsOn.get(host.name)!] },
+            ),
+        );
         this.registerOutputs({});
     }
 }

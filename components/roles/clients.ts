@@ -22,17 +22,22 @@ export class Clients extends pulumi.ComponentResource {
         super("c2m:role:Clients", name, {}, opts);
         this.vegetaVersions = args.hosts.map((host) => {
             const dir = `${host.workDir}/vegeta`;
-            const ready = hostCommand(`${name}-${host.name}`, host, {
-                create: [
-                    "set -eu",
-                    `command -v vegeta >/dev/null || { echo "vegeta is not installed on ${host.name}" >&2; exit 1; }`,
-                    `mkdir -p ${dir}`,
-                    `head -c ${args.bodyBytes} /dev/zero | tr '\\0' 'x' > ${clientBodyPath(host)}`,
-                    "vegeta -version | head -n1",
-                ].join("\n"),
-                delete: `rm -rf ${dir}`,
-                triggerText: String(args.bodyBytes),
-            }, { parent: this, dependsOn: [args.dependsOn.get(host.name)!] });
+            const ready = hostCommand(
+                `${name}-${host.name}`,
+                host,
+                {
+                    create: [
+                        "set -eu",
+                        `command -v vegeta >/dev/null || { echo "vegeta is not installed on ${host.name}" >&2; exit 1; }`,
+                        `mkdir -p ${dir}`,
+                        `head -c ${args.bodyBytes} /dev/zero | tr '\\0' 'x' > ${clientBodyPath(host)}`,
+                        "vegeta -version | head -n1",
+                    ].join("\n"),
+                    delete: `rm -rf ${dir}`,
+                    triggerText: String(args.bodyBytes),
+                },
+                { parent: this, dependsOn: [args.dependsOn.get(host.name)!] },
+            );
             return ready.stdout;
         });
         this.registerOutputs({});

@@ -38,16 +38,26 @@ export class Haproxy extends pulumi.ComponentResource {
             certPath: certificatePaths(paths, cert).pem,
             logTarget: args.logTarget,
         });
-        const certificate = hostCommand(`${name}-certificate`, host, {
-            create: certificateScript(paths, cert, host.address),
-            // The ECDSA curves keep their earlier trigger text (labs up before the choice existed see no change).
-            triggerText: cert === "ecdsa-p256" ? "P-256" : cert === "ecdsa-p384" ? "P-384" : cert,
-        }, { parent: this, dependsOn: args.dependsOn });
-        const service = hostCommand(`${name}-service`, host, {
-            create: haproxyStartScript(paths, { processes: args.processes, statsPort: settings.statsPort, nofile: args.nofile }),
-            delete: haproxyStopScript(paths),
-            stdin: this.config,
-        }, { parent: this, dependsOn: [certificate, ...args.dependsOn] });
+        const certificate = hostCommand(
+            `${name}-certificate`,
+            host,
+            {
+                create: certificateScript(paths, cert, host.address),
+                // The ECDSA curves keep their earlier trigger text (labs up before the choice existed see no change).
+                triggerText: cert === "ecdsa-p256" ? "P-256" : cert === "ecdsa-p384" ? "P-384" : cert,
+            },
+            { parent: this, dependsOn: args.dependsOn },
+        );
+        const service = hostCommand(
+            `${name}-service`,
+            host,
+            {
+                create: haproxyStartScript(paths, { processes: args.processes, statsPort: settings.statsPort, nofile: args.nofile }),
+                delete: haproxyStopScript(paths),
+                stdin: this.config,
+            },
+            { parent: this, dependsOn: [certificate, ...args.dependsOn] },
+        );
         this.pids = service.stdout;
         this.registerOutputs({ pids: this.pids });
     }

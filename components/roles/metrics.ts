@@ -6,8 +6,18 @@ import type { Host } from "../types.ts";
 import type { BackendServer } from "../render/haproxyConfig.ts";
 import { readFileSync } from "node:fs";
 import {
-    HAPROXY_LOG_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT, logSinkStartScript, logSinkStopScript, metricsPaths,
-    nodeExporterStartScript, nodeExporterStopScript, prometheusStartScript, prometheusStopScript, renderPrometheusConfig, type ScrapeTarget,
+    HAPROXY_LOG_PORT,
+    NODE_EXPORTER_PORT,
+    PROMETHEUS_PORT,
+    logSinkStartScript,
+    logSinkStopScript,
+    metricsPaths,
+    nodeExporterStartScript,
+    nodeExporterStopScript,
+    prometheusStartScript,
+    prometheusStopScript,
+    renderPrometheusConfig,
+    type ScrapeTarget,
 } from "../render/metrics.ts";
 import { hostCommand } from "./remote.ts";
 
@@ -46,18 +56,28 @@ export class Metrics extends pulumi.ComponentResource {
         super("c2m:role:Metrics", name, {}, opts);
         const exporters = args.hosts.map((host) => {
             const paths = metricsPaths(host.workDir);
-            return hostCommand(`${name}-node-${host.name}`, host, {
-                create: nodeExporterStartScript(paths, host.workDir, host.address),
-                delete: nodeExporterStopScript(paths),
-            }, { parent: this, dependsOn: args.dependsOn.has(host.name) ? [args.dependsOn.get(host.name)!] : [] });
+            return hostCommand(
+                `${name}-node-${host.name}`,
+                host,
+                {
+                    create: nodeExporterStartScript(paths, host.workDir, host.address),
+                    delete: nodeExporterStopScript(paths),
+                },
+                { parent: this, dependsOn: args.dependsOn.has(host.name) ? [args.dependsOn.get(host.name)!] : [] },
+            );
         });
         const sinkPaths = metricsPaths(args.host.workDir);
-        this.logSink = hostCommand(`${name}-haproxy-log`, args.host, {
-            create: logSinkStartScript(sinkPaths, args.host.address),
-            delete: logSinkStopScript(sinkPaths),
-            stdin: LOG_SINK_SOURCE,
-            triggerText: LOG_SINK_SOURCE,
-        }, { parent: this, dependsOn: args.dependsOn.has(args.host.name) ? [args.dependsOn.get(args.host.name)!] : [], deleteBeforeReplace: true });
+        this.logSink = hostCommand(
+            `${name}-haproxy-log`,
+            args.host,
+            {
+                create: logSinkStartScript(sinkPaths, args.host.address),
+                delete: logSinkStopScript(sinkPaths),
+                stdin: LOG_SINK_SOURCE,
+                triggerText: LOG_SINK_SOURCE,
+            },
+            { parent: this, dependsOn: args.dependsOn.has(args.host.name) ? [args.dependsOn.get(args.host.name)!] : [], deleteBeforeReplace: true },
+        );
         this.haproxyLogUrl = `http://${haproxyLogTarget(args.host)}`;
         const byAddress = new Map(args.hosts.map((h) => [h.address, h]));
         const targets: ScrapeTarget[] = [
@@ -71,12 +91,17 @@ export class Metrics extends pulumi.ComponentResource {
         ];
         this.config = renderPrometheusConfig({ scrapeIntervalS: args.scrapeIntervalS, targets });
         const paths = metricsPaths(args.host.workDir);
-        hostCommand(`${name}-prometheus`, args.host, {
-            create: prometheusStartScript(paths, args.host.address, args.retentionHours),
-            delete: prometheusStopScript(paths),
-            stdin: this.config,
-            triggerText: this.config,
-        }, { parent: this, dependsOn: [...exporters, ...toArray(args.targetsReady)], deleteBeforeReplace: true });
+        hostCommand(
+            `${name}-prometheus`,
+            args.host,
+            {
+                create: prometheusStartScript(paths, args.host.address, args.retentionHours),
+                delete: prometheusStopScript(paths),
+                stdin: this.config,
+                triggerText: this.config,
+            },
+            { parent: this, dependsOn: [...exporters, ...toArray(args.targetsReady)], deleteBeforeReplace: true },
+        );
         this.prometheusUrl = `http://${args.host.address}:${PROMETHEUS_PORT}`;
         this.registerOutputs({ prometheusUrl: this.prometheusUrl, haproxyLogUrl: this.haproxyLogUrl });
     }

@@ -23,25 +23,28 @@ function withPath(host: Host, script: string): string {
     return `${remotePathPrefix(host.binPath)}\n${script}`;
 }
 
-export function hostCommand(name: string, host: Host, args: HostCommandArgs,
-    opts: pulumi.CustomResourceOptions): command.remote.Command {
-    return new command.remote.Command(name, {
-        connection: {
-            host: host.ssh.host,
-            port: host.ssh.port,
-            user: host.ssh.user,
-            privateKey: host.ssh.privateKey,
-            // Checked when the platform made the host's key (EC2); absent, the provider ignores it.
-            hostKey: host.ssh.hostKey,
-            dialErrorLimit: 20,
-            perDialTimeout: 5,
+export function hostCommand(name: string, host: Host, args: HostCommandArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    return new command.remote.Command(
+        name,
+        {
+            connection: {
+                host: host.ssh.host,
+                port: host.ssh.port,
+                user: host.ssh.user,
+                privateKey: host.ssh.privateKey,
+                // Checked when the platform made the host's key (EC2); absent, the provider ignores it.
+                hostKey: host.ssh.hostKey,
+                dialErrorLimit: 20,
+                perDialTimeout: 5,
+            },
+            create: withPath(host, args.create),
+            delete: args.delete === undefined ? undefined : withPath(host, args.delete),
+            stdin: args.stdin,
+            triggers: args.triggerText === undefined ? undefined : [sha256(args.triggerText)],
+            logging: "stderr",
         },
-        create: withPath(host, args.create),
-        delete: args.delete === undefined ? undefined : withPath(host, args.delete),
-        stdin: args.stdin,
-        triggers: args.triggerText === undefined ? undefined : [sha256(args.triggerText)],
-        logging: "stderr",
-    }, { ...opts, deletedWith: host.resource, dependsOn: [...host.ready, ...toArray(opts.dependsOn)] });
+        { ...opts, deletedWith: host.resource, dependsOn: [...host.ready, ...toArray(opts.dependsOn)] },
+    );
 }
 
 function toArray<T>(x: pulumi.Input<pulumi.Input<T>[]> | pulumi.Input<T> | undefined): pulumi.Input<T>[] {

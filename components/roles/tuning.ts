@@ -18,13 +18,15 @@ export class Tuning extends pulumi.ComponentResource {
 
     constructor(name: string, args: TuningArgs, opts?: pulumi.ComponentResourceOptions) {
         super("c2m:role:Tuning", name, {}, opts);
-        this.applied = new Map(args.hosts.map((host) => {
-            const plan = args.plans.get(host.name);
-            if (!plan) throw new Error(`no tuning plan for host ${host.name}`);
-            // On a shared kernel the platform applies the machine-wide keys once.
-            const script = tuningScript(appliedSettings(plan, args.sharedKernel), plan.nofile);
-            return [host.name, hostCommand(`${name}-${host.name}`, host, { create: script }, { parent: this })];
-        }));
+        this.applied = new Map(
+            args.hosts.map((host) => {
+                const plan = args.plans.get(host.name);
+                if (!plan) throw new Error(`no tuning plan for host ${host.name}`);
+                // On a shared kernel the platform applies the machine-wide keys once.
+                const script = tuningScript(appliedSettings(plan, args.sharedKernel), plan.nofile);
+                return [host.name, hostCommand(`${name}-${host.name}`, host, { create: script }, { parent: this })];
+            }),
+        );
         this.registerOutputs({});
     }
 }

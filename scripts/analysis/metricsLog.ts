@@ -9,7 +9,11 @@ export interface HaproxyLogRecord {
     backend: string;
     server: string;
     /** TR (Tq before HAProxy 1.9), Tw, Tc, Tr, Ta in ms; -1 = that phase was never reached. */
-    tq: number; tw: number; tc: number; tr: number; ta: number;
+    tq: number;
+    tw: number;
+    tc: number;
+    tr: number;
+    ta: number;
     status: number;
     bytes: number;
     /** Termination state, 4 characters (e.g. "----", "sH--", "CD--"). */
@@ -17,7 +21,8 @@ export interface HaproxyLogRecord {
     /** actconn/feconn/beconn/srv_conn/retries when the request was logged. */
     actconn: number;
     /** srv_queue/backend_queue. */
-    srvQueue: number; backendQueue: number;
+    srvQueue: number;
+    backendQueue: number;
 }
 
 // … [accept date] frontend backend/server TR/Tw/Tc/Tr/Ta status bytes cookie cookie tsc act/fe/be/srv/retries sq/bq "request"
@@ -28,25 +33,55 @@ export function parseHaproxyLogLine(line: string, atMs?: number): HaproxyLogReco
     let at = atMs;
     let text = line;
     const stamp = /^(\d{13}) /.exec(line);
-    if (stamp) { at = Number(stamp[1]); text = line.slice(14); }
+    if (stamp) {
+        at = Number(stamp[1]);
+        text = line.slice(14);
+    }
     const m = LINE.exec(text);
     if (!m) return undefined;
     const n = (i: number) => Number(m[i]);
     return {
-        atMs: at ?? 0, frontend: m[1].replace(/~$/, ""), backend: m[2], server: m[3],
-        tq: n(4), tw: n(5), tc: n(6), tr: n(7), ta: n(8), status: n(9), bytes: n(10), termination: m[11],
-        actconn: n(12), srvQueue: n(13), backendQueue: n(14),
+        atMs: at ?? 0,
+        frontend: m[1].replace(/~$/, ""),
+        backend: m[2],
+        server: m[3],
+        tq: n(4),
+        tw: n(5),
+        tc: n(6),
+        tr: n(7),
+        ta: n(8),
+        status: n(9),
+        bytes: n(10),
+        termination: m[11],
+        actconn: n(12),
+        srvQueue: n(13),
+        backendQueue: n(14),
     };
 }
 
 const FIRST: Record<string, string> = {
-    "-": "normal end", C: "client aborted", S: "server aborted or refused", P: "proxy refused (ACL, limits)", L: "served locally",
-    R: "resource exhausted", I: "internal error", D: "server went down", U: "server taken out of service", K: "killed by admin",
-    c: "client timeout", s: "server timeout",
+    "-": "normal end",
+    C: "client aborted",
+    S: "server aborted or refused",
+    P: "proxy refused (ACL, limits)",
+    L: "served locally",
+    R: "resource exhausted",
+    I: "internal error",
+    D: "server went down",
+    U: "server taken out of service",
+    K: "killed by admin",
+    c: "client timeout",
+    s: "server timeout",
 };
 const SECOND: Record<string, string> = {
-    "-": "", R: "waiting for the request", Q: "waiting in the queue", C: "connecting to the server", H: "waiting for response headers",
-    D: "during the data phase", L: "sending the last data", T: "tarpitted",
+    "-": "",
+    R: "waiting for the request",
+    Q: "waiting in the queue",
+    C: "connecting to the server",
+    H: "waiting for response headers",
+    D: "during the data phase",
+    L: "sending the last data",
+    T: "tarpitted",
 };
 
 export function terminationMeaning(state: string): string {
@@ -89,8 +124,19 @@ export function summariseHaproxyLog(records: HaproxyLogRecord[], options: { unpa
         return [...m].sort((a, b) => b[1] - a[1]);
     };
     const timers = TIMERS.map((t) => {
-        const values = rs.map((r) => r[t.key]).filter((v) => v >= 0).sort((a, b) => a - b);
-        return { name: t.name, meaning: t.meaning, p50: pick(values, 0.5), p90: pick(values, 0.9), p99: pick(values, 0.99), max: values.at(-1) ?? 0, reached: values.length };
+        const values = rs
+            .map((r) => r[t.key])
+            .filter((v) => v >= 0)
+            .sort((a, b) => a - b);
+        return {
+            name: t.name,
+            meaning: t.meaning,
+            p50: pick(values, 0.5),
+            p90: pick(values, 0.9),
+            p99: pick(values, 0.99),
+            max: values.at(-1) ?? 0,
+            reached: values.length,
+        };
     });
     const startMs = options.startMs ?? Math.min(...rs.map((r) => r.atMs), Date.now());
     const binS = options.binS ?? 1;
@@ -100,17 +146,28 @@ export function summariseHaproxyLog(records: HaproxyLogRecord[], options: { unpa
         if (!bins.has(b)) bins.set(b, []);
         bins.get(b)!.push(r);
     }
-    const p99 = (xs: HaproxyLogRecord[], k: "tw" | "tr" | "ta") => pick(xs.map((r) => r[k]).filter((v) => v >= 0).sort((a, b) => a - b), 0.99);
+    const p99 = (xs: HaproxyLogRecord[], k: "tw" | "tr" | "ta") =>
+        pick(
+            xs
+                .map((r) => r[k])
+                .filter((v) => v >= 0)
+                .sort((a, b) => a - b),
+            0.99,
+        );
     return {
-        requests: rs.length, unparsed: options.unparsed ?? 0,
+        requests: rs.length,
+        unparsed: options.unparsed ?? 0,
         frontends: Object.fromEntries(count((r) => r.frontend)),
         timers,
         termination: count((r) => r.termination).map(([state, n]) => ({ state, count: n, meaning: terminationMeaning(state) })),
         status: count((r) => String(r.status)).map(([code, n]) => ({ code, count: n })),
         maxQueue: { server: Math.max(0, ...rs.map((r) => r.srvQueue)), backend: Math.max(0, ...rs.map((r) => r.backendQueue)) },
         timeline: {
-            binS, startMs,
-            bins: [...bins].sort((a, b) => a[0] - b[0]).map(([b, xs]) => ({ t: b * binS, requests: xs.length, twP99: p99(xs, "tw"), trP99: p99(xs, "tr"), taP99: p99(xs, "ta") })),
+            binS,
+            startMs,
+            bins: [...bins]
+                .sort((a, b) => a[0] - b[0])
+                .map(([b, xs]) => ({ t: b * binS, requests: xs.length, twP99: p99(xs, "tw"), trP99: p99(xs, "tr"), taP99: p99(xs, "ta") })),
         },
     };
 }

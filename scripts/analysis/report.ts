@@ -1,13 +1,23 @@
 // One self-contained, offline HTML page per run (or per tipping search): plots as inline SVG
 // already rendered, then tables and the verbatim text (vegeta report, config, versions). Pure.
 
-export interface ReportFigure { id: string; title: string; svg: string }
+export interface ReportFigure {
+    id: string;
+    title: string;
+    svg: string;
+}
 export interface ReportTable {
-    title: string; header: string[]; rows: string[][]; note?: string;
+    title: string;
+    header: string[];
+    rows: string[][];
+    note?: string;
     /** Per cell, a relative link (another report of the same runs/ tree) the cell's text points to. */
     links?: (string | undefined)[][];
 }
-export interface ReportText { title: string; text: string }
+export interface ReportText {
+    title: string;
+    text: string;
+}
 
 export interface ReportPage {
     title: string;
@@ -28,7 +38,11 @@ export function escapeHtml(s: string): string {
 export function sanitizeSvg(svg: string): string {
     const start = svg.indexOf("<svg");
     if (start < 0) throw new Error("not an SVG document");
-    return svg.slice(start).replace(/<script[\s\S]*?<\/script>/gi, "").replace(/\son\w+="[^"]*"/gi, "").replace(/(href|src)="(?!#)[^"]*"/gi, "");
+    return svg
+        .slice(start)
+        .replace(/<script[\s\S]*?<\/script>/gi, "")
+        .replace(/\son\w+="[^"]*"/gi, "")
+        .replace(/(href|src)="(?!#)[^"]*"/gi, "");
 }
 
 // On load, the browser counts the marks of each plot that have a real size and writes it on
@@ -68,19 +82,31 @@ export function renderReportHtml(p: ReportPage): string {
         ...p.texts.map((t, i) => `<a href="#text-${i}">${e(t.title)}</a>`),
     ].join("");
     const facts = p.facts.map(([k, v]) => `<dt>${e(k)}</dt><dd>${e(v)}</dd>`).join("");
-    const figures = p.figures.map((f) =>
-        `<figure id="${e(f.id)}" data-plot="${e(f.id)}"><figcaption>${e(f.title)}</figcaption>${sanitizeSvg(f.svg)}</figure>`).join("\n");
-    const tables = p.tables.map((t, i) => [
-        `<h2 id="table-${i}">${e(t.title)}</h2>`,
-        `<table><thead><tr>${t.header.map((h) => `<th>${e(h)}</th>`).join("")}</tr></thead><tbody>`,
-        ...t.rows.map((r, i) => `<tr>${r.map((c, j) => {
-            const link = t.links?.[i]?.[j];
-            // Only a relative path to a sibling report: the page stays offline and links nowhere else.
-            return link && /^(\.\.\/)?[\w.-]+(\/[\w.-]+)*\.html$/.test(link) ? `<td><a href="${e(link)}">${e(c)}</a></td>` : `<td>${e(c)}</td>`;
-        }).join("")}</tr>`),
-        "</tbody></table>",
-        t.note ? `<p class="note">${e(t.note)}</p>` : "",
-    ].join("\n")).join("\n");
+    const figures = p.figures
+        .map((f) => `<figure id="${e(f.id)}" data-plot="${e(f.id)}"><figcaption>${e(f.title)}</figcaption>${sanitizeSvg(f.svg)}</figure>`)
+        .join("\n");
+    const tables = p.tables
+        .map((t, i) =>
+            [
+                `<h2 id="table-${i}">${e(t.title)}</h2>`,
+                `<table><thead><tr>${t.header.map((h) => `<th>${e(h)}</th>`).join("")}</tr></thead><tbody>`,
+                ...t.rows.map(
+                    (r, i) =>
+                        `<tr>${r
+                            .map((c, j) => {
+                                const link = t.links?.[i]?.[j];
+                                // Only a relative path to a sibling report: the page stays offline and links nowhere else.
+                                return link && /^(\.\.\/)?[\w.-]+(\/[\w.-]+)*\.html$/.test(link)
+                                    ? `<td><a href="${e(link)}">${e(c)}</a></td>`
+                                    : `<td>${e(c)}</td>`;
+                            })
+                            .join("")}</tr>`,
+                ),
+                "</tbody></table>",
+                t.note ? `<p class="note">${e(t.note)}</p>` : "",
+            ].join("\n"),
+        )
+        .join("\n");
     const texts = p.texts.map((t, i) => `<h2 id="text-${i}">${e(t.title)}</h2>\n<pre>${e(t.text)}</pre>`).join("\n");
     return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

@@ -5,7 +5,11 @@ import { p99Limit, type TippingResult } from "./tipping.ts";
 
 export type VegaLiteSpec = Record<string, unknown>;
 
-export interface Chart { id: string; title: string; spec: VegaLiteSpec }
+export interface Chart {
+    id: string;
+    title: string;
+    spec: VegaLiteSpec;
+}
 
 /** Metric panels recorded for a run (runs/<id>/metrics.json, see components/render/metrics.ts). */
 export interface MetricsPanel {
@@ -19,20 +23,35 @@ const WIDTH = 760;
 const HEIGHT = 220;
 
 const AXIS_TITLES: Record<MetricsPanel["unit"], string> = {
-    count: "count", bytes: "bytes", percent: "%", per_s: "per second", bytes_per_s: "bytes per second", seconds: "seconds", ms: "milliseconds",
+    count: "count",
+    bytes: "bytes",
+    percent: "%",
+    per_s: "per second",
+    bytes_per_s: "bytes per second",
+    seconds: "seconds",
+    ms: "milliseconds",
 };
 
-function lineSpec(title: string, values: Record<string, unknown>[], y: { field: string; title: string; log?: boolean; format?: string },
-    options: { xTitle?: string; colorTitle?: string; interpolate?: string } = {}): VegaLiteSpec {
+function lineSpec(
+    title: string,
+    values: Record<string, unknown>[],
+    y: { field: string; title: string; log?: boolean; format?: string },
+    options: { xTitle?: string; colorTitle?: string; interpolate?: string } = {},
+): VegaLiteSpec {
     return {
         $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-        title, width: WIDTH, height: HEIGHT, background: "white",
+        title,
+        width: WIDTH,
+        height: HEIGHT,
+        background: "white",
         data: { values },
         mark: { type: "line", interpolate: options.interpolate ?? "linear", strokeWidth: 1.5, point: values.length <= 40 ? { size: 16 } : false },
         encoding: {
             x: { field: "t", type: "quantitative", title: options.xTitle ?? "seconds since the first request" },
             y: {
-                field: y.field, type: "quantitative", title: y.title,
+                field: y.field,
+                type: "quantitative",
+                title: y.title,
                 ...(y.log ? { scale: { type: "log" } } : {}),
                 ...(y.format ? { axis: { format: y.format } } : {}),
             },
@@ -62,24 +81,48 @@ export function timelineCharts(t: Timeline): Chart[] {
     const inFlight = t.bins.map((b) => ({ t: b.t, series: "requests in flight (peak in bin)", value: b.inFlight }));
     const by = `by time sent, ${t.binS} s bins`;
     return [
-        { id: "latency", title: "Latency percentiles over time", spec: lineSpec(`Latency percentiles (ms, ${by})`, latency, { field: "ms", title: "latency (ms)", log: true }) },
-        { id: "rate", title: "Request rate and errors over time", spec: lineSpec(`Requests per second and errors (${by})`, rate, { field: "value", title: "requests/s" }) },
-        { id: "inflight", title: "Requests in flight (client side)", spec: lineSpec("Requests in flight at the clients", inFlight, { field: "value", title: "requests" }, { interpolate: "step-after" }) },
+        {
+            id: "latency",
+            title: "Latency percentiles over time",
+            spec: lineSpec(`Latency percentiles (ms, ${by})`, latency, { field: "ms", title: "latency (ms)", log: true }),
+        },
+        {
+            id: "rate",
+            title: "Request rate and errors over time",
+            spec: lineSpec(`Requests per second and errors (${by})`, rate, { field: "value", title: "requests/s" }),
+        },
+        {
+            id: "inflight",
+            title: "Requests in flight (client side)",
+            spec: lineSpec("Requests in flight at the clients", inFlight, { field: "value", title: "requests" }, { interpolate: "step-after" }),
+        },
     ];
 }
 
 /** One chart per recorded metric panel; times become seconds since `t0` (unix seconds). */
 export function metricsCharts(panels: MetricsPanel[], t0: number): Chart[] {
-    return panels.filter((p) => p.series.some((s) => s.values.length > 0)).map((p) => {
-        const values = p.series.flatMap((s) => s.values.map(([ts, v]) => ({ t: Math.round((ts - t0) * 10) / 10, series: s.label, value: v })));
-        const format = p.unit === "bytes" || p.unit === "bytes_per_s" ? "~s" : undefined;
-        return { id: `metrics-${p.id}`, title: p.title, spec: lineSpec(p.title, values, { field: "value", title: AXIS_TITLES[p.unit], format }, { xTitle: "seconds since the first request" }) };
-    });
+    return panels
+        .filter((p) => p.series.some((s) => s.values.length > 0))
+        .map((p) => {
+            const values = p.series.flatMap((s) => s.values.map(([ts, v]) => ({ t: Math.round((ts - t0) * 10) / 10, series: s.label, value: v })));
+            const format = p.unit === "bytes" || p.unit === "bytes_per_s" ? "~s" : undefined;
+            return {
+                id: `metrics-${p.id}`,
+                title: p.title,
+                spec: lineSpec(p.title, values, { field: "value", title: AXIS_TITLES[p.unit], format }, { xTitle: "seconds since the first request" }),
+            };
+        });
 }
 
 /** p99 against offered rate for every step, with the threshold and the knee. */
 export function tippingChart(r: TippingResult, p99Factor: number, p99FloorMs?: number): Chart {
-    const points = r.steps.map((s) => ({ rate: Math.round(s.rate * 10) / 10, p99: Math.round(s.p99Ms * 10) / 10, verdict: s.good ? "good" : "bad", step: s.step, phase: s.phase }));
+    const points = r.steps.map((s) => ({
+        rate: Math.round(s.rate * 10) / 10,
+        p99: Math.round(s.p99Ms * 10) / 10,
+        verdict: s.good ? "good" : "bad",
+        step: s.step,
+        phase: s.phase,
+    }));
     const layers: Record<string, unknown>[] = [
         {
             data: { values: points },
@@ -110,16 +153,24 @@ export function tippingChart(r: TippingResult, p99Factor: number, p99FloorMs?: n
             data: { values: [{ x: r.knee, label: `knee ≈ ${r.knee.toFixed(0)}/s` }] },
             layer: [
                 { mark: { type: "rule", color: "#1f77b4", strokeWidth: 2 }, encoding: { x: { field: "x", type: "quantitative" } } },
-                { mark: { type: "text", align: "left", dx: 4, y: 8, color: "#1f77b4" }, encoding: { x: { field: "x", type: "quantitative" }, text: { field: "label" } } },
+                {
+                    mark: { type: "text", align: "left", dx: 4, y: 8, color: "#1f77b4" },
+                    encoding: { x: { field: "x", type: "quantitative" }, text: { field: "label" } },
+                },
             ],
         });
     }
     return {
-        id: "tipping", title: "Tipping point",
+        id: "tipping",
+        title: "Tipping point",
         spec: {
             $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-            title: "p99 latency against offered rate (numbers: step order)", width: WIDTH, height: 300, background: "white",
-            layer: layers, config: { font: "sans-serif" },
+            title: "p99 latency against offered rate (numbers: step order)",
+            width: WIDTH,
+            height: 300,
+            background: "white",
+            layer: layers,
+            config: { font: "sans-serif" },
         },
     };
 }

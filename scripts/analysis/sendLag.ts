@@ -21,7 +21,11 @@ export const SEND_LAG_FLOOR_MS = 10;
 export const SEND_LAG_SHARE_OF_P99 = 0.5;
 
 /** One vegeta process's send times (ms since the epoch, any order) and what it was to send. */
-export interface ProcessSends { ratePerSecond: number; durationS: number; sendMs: number[] }
+export interface ProcessSends {
+    ratePerSecond: number;
+    durationS: number;
+    sendMs: number[];
+}
 
 function earliest(xs: number[]): number {
     return xs.reduce((m, x) => (x < m ? x : m), Infinity);
@@ -53,8 +57,15 @@ export function clientSend(host: string, processes: ProcessSends[], o: { runStar
     const lagLimit = Math.max(SEND_LAG_FLOOR_MS, SEND_LAG_SHARE_OF_P99 * o.stepP99Ms);
     if (lagP99Ms > lagLimit) whys.push(`p99 lag to send ${lagP99Ms.toFixed(1)} ms > ${lagLimit.toFixed(1)} ms`);
     return {
-        host, planned, sent, lagP50Ms: r1(percentile(lags, 0.5)), lagP99Ms: r1(lagP99Ms), lagMaxMs: r1(lags.length ? lags[lags.length - 1] : 0),
-        startLagMs: r1(startLagMs), behind: whys.length > 0, ...(whys.length ? { why: whys.join("; ") } : {}),
+        host,
+        planned,
+        sent,
+        lagP50Ms: r1(percentile(lags, 0.5)),
+        lagP99Ms: r1(lagP99Ms),
+        lagMaxMs: r1(lags.length ? lags[lags.length - 1] : 0),
+        startLagMs: r1(startLagMs),
+        behind: whys.length > 0,
+        ...(whys.length ? { why: whys.join("; ") } : {}),
     };
 }
 
@@ -63,7 +74,13 @@ export function clientSends(processes: (ProcessSends & { client: string })[], st
     const firsts = processes.filter((p) => p.sendMs.length).map((p) => earliest(p.sendMs));
     const runStartMs = firsts.length ? Math.min(...firsts) : undefined;
     const hosts = [...new Set(processes.map((p) => p.client))].sort();
-    return hosts.map((h) => clientSend(h, processes.filter((p) => p.client === h), { runStartMs, stepP99Ms }));
+    return hosts.map((h) =>
+        clientSend(
+            h,
+            processes.filter((p) => p.client === h),
+            { runStartMs, stepP99Ms },
+        ),
+    );
 }
 
 /** "2026-12-02T15:00:00.123456789Z" → ms since the epoch, keeping the sub-millisecond digits. */
@@ -77,7 +94,9 @@ export function timestampMs(ts: string): number {
 export async function readSendTimes(file: string, env: NodeJS.ProcessEnv): Promise<number[]> {
     const child = spawn("vegeta", ["encode", "-to", "json", file], { env, stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
-    child.stderr.on("data", (d) => { stderr += d; });
+    child.stderr.on("data", (d) => {
+        stderr += d;
+    });
     const exited = new Promise<number>((resolve, reject) => {
         child.on("error", reject);
         child.on("close", (code) => resolve(code ?? 1));

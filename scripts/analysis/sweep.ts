@@ -18,10 +18,7 @@ const FIXED_KEYS = ["platform", "local.subnet", "aws.region"];
  * errors and p99 against its neighbours say whether more cores helped.
  */
 export const SWEEP_RECIPES = {
-    cores: (scale: number) => [
-        `local.hostLimits.haproxy.cpuQuota=${[3, 6, 8, 16].map((c) => c / scale).join(",")}`,
-        "attack.frontends=plain,tls",
-    ],
+    cores: (scale: number) => [`local.hostLimits.haproxy.cpuQuota=${[3, 6, 8, 16].map((c) => c / scale).join(",")}`, "attack.frontends=plain,tls"],
 } as const;
 
 /** The --set arguments of a recipe for a stack whose LB runs at 1/`scale` of its seed tier. */
@@ -83,7 +80,10 @@ export function applyToStackConfig(config: Record<string, unknown>, values: Reco
         if (isAttackKey(key)) continue;
         const [top, ...path] = key.split(".");
         const topKey = `c2m:${top}`;
-        if (path.length === 0) { out[topKey] = value; continue; }
+        if (path.length === 0) {
+            out[topKey] = value;
+            continue;
+        }
         if (typeof out[topKey] !== "object" || out[topKey] === null) out[topKey] = {};
         const root = out[topKey] as Record<string, unknown>;
         let node = root;
@@ -97,7 +97,11 @@ export function applyToStackConfig(config: Record<string, unknown>, values: Reco
 }
 
 /** The raw config (keys without "c2m:", as the config loader checks it) of a cell: the stack file's, its lab keys, then the sweep's and the cell's attack settings. */
-export function cellRawConfig(config: Record<string, unknown>, values: Record<string, SweepValue>, attack: Record<string, SweepValue>): Record<string, unknown> {
+export function cellRawConfig(
+    config: Record<string, unknown>,
+    values: Record<string, SweepValue>,
+    attack: Record<string, SweepValue>,
+): Record<string, unknown> {
     const raw: Record<string, unknown> = Object.fromEntries(Object.entries(applyToStackConfig(config, values)).map(([k, v]) => [k.replace(/^c2m:/, ""), v]));
     raw.attack = { ...(raw.attack as Record<string, unknown> | undefined), ...attack, ...attackOverrides(values) };
     return raw;
@@ -105,12 +109,20 @@ export function cellRawConfig(config: Record<string, unknown>, values: Record<st
 
 /** The cell's attack keys as `lab attack` overrides (attack.rate → rate). */
 export function attackOverrides(values: Record<string, SweepValue>): Record<string, SweepValue> {
-    return Object.fromEntries(Object.entries(values).filter(([k]) => isAttackKey(k)).map(([k, v]) => [k.slice("attack.".length), v]));
+    return Object.fromEntries(
+        Object.entries(values)
+            .filter(([k]) => isAttackKey(k))
+            .map(([k, v]) => [k.slice("attack.".length), v]),
+    );
 }
 
 /** The lab part of a cell (what `lab up` must apply), comparable between cells. */
 export function labPart(values: Record<string, SweepValue>): string {
-    return JSON.stringify(Object.entries(values).filter(([k]) => !isAttackKey(k)).sort(([a], [b]) => a.localeCompare(b)));
+    return JSON.stringify(
+        Object.entries(values)
+            .filter(([k]) => !isAttackKey(k))
+            .sort(([a], [b]) => a.localeCompare(b)),
+    );
 }
 
 export const fmtValue = (v: SweepValue | undefined) => (v === undefined ? "-" : Array.isArray(v) ? v.join("+") : String(v));
@@ -128,9 +140,16 @@ export function comparisonTable(r: SweepRecord, rows: Map<string, LedgerRow>): {
     const body = r.cells.map((c) => {
         const row = c.runId ? rows.get(c.runId) : undefined;
         return [
-            ...keys.map((k) => fmtValue(c.values[k])), c.status + (c.error ? `: ${c.error}` : ""), c.runId ?? "-",
-            row ? String(row.requests) : "-", num(row?.p50Ms), num(row?.p99Ms), num(row?.maxMs), row ? `${row.errorPct.toFixed(2)} %` : "-",
-            row?.peakConns === null || row?.peakConns === undefined ? "-" : String(row.peakConns), row ? `${row.verdict}: ${row.why}` : "-",
+            ...keys.map((k) => fmtValue(c.values[k])),
+            c.status + (c.error ? `: ${c.error}` : ""),
+            c.runId ?? "-",
+            row ? String(row.requests) : "-",
+            num(row?.p50Ms),
+            num(row?.p99Ms),
+            num(row?.maxMs),
+            row ? `${row.errorPct.toFixed(2)} %` : "-",
+            row?.peakConns === null || row?.peakConns === undefined ? "-" : String(row.peakConns),
+            row ? `${row.verdict}: ${row.why}` : "-",
         ];
     });
     const runCol = keys.length + 1;
@@ -149,17 +168,29 @@ export function sweepCharts(r: SweepRecord, rows: Map<string, LedgerRow>): Chart
     const points = r.cells.flatMap((c) => {
         const row = c.runId ? rows.get(c.runId) : undefined;
         if (!row) return [];
-        return [{
-            cell: cellLabel(c, keys), x: keys.length <= 2 ? fmtValue(c.values[keys[0]]) : cellLabel(c, keys), colour: fmtValue(c.values[keys.length === 2 ? keys[1] : keys[0]]),
-            p50: row.p50Ms ?? 0, p99: row.p99Ms ?? 0, rps: row.durationS > 0 ? Math.round((row.requests / row.durationS) * 10) / 10 : 0, errors: row.errorPct,
-        }];
+        return [
+            {
+                cell: cellLabel(c, keys),
+                x: keys.length <= 2 ? fmtValue(c.values[keys[0]]) : cellLabel(c, keys),
+                colour: fmtValue(c.values[keys.length === 2 ? keys[1] : keys[0]]),
+                p50: row.p50Ms ?? 0,
+                p99: row.p99Ms ?? 0,
+                rps: row.durationS > 0 ? Math.round((row.requests / row.durationS) * 10) / 10 : 0,
+                errors: row.errorPct,
+            },
+        ];
     });
     const xTitle = keys.length <= 2 ? keys[0] : "cell";
     const colourTitle = keys.length === 2 ? keys[1] : keys[0];
     const bars = (id: string, title: string, field: string, yTitle: string): Chart => ({
-        id, title,
+        id,
+        title,
         spec: {
-            $schema: "https://vega.github.io/schema/vega-lite/v6.json", title, width: WIDTH, height: 240, background: "white",
+            $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+            title,
+            width: WIDTH,
+            height: 240,
+            background: "white",
             data: { values: points },
             mark: { type: "bar" },
             encoding: {

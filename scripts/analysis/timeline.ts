@@ -6,7 +6,13 @@ import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 
 /** The fields of a vegeta JSON result record the timeline uses. */
-export interface VegetaRecord { timestamp: string; latency: number; code: number; error: string; url: string }
+export interface VegetaRecord {
+    timestamp: string;
+    latency: number;
+    code: number;
+    error: string;
+    url: string;
+}
 
 export interface TimelineBin {
     /** Seconds from the first request to the bin's start. */
@@ -73,7 +79,11 @@ export class TimelineBuilder {
 
     private grow(): void {
         const size = this.startMs.length * 2;
-        const copy = <T extends Float64Array | Uint8Array>(a: T, make: (n: number) => T): T => { const b = make(size); b.set(a); return b; };
+        const copy = <T extends Float64Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+            const b = make(size);
+            b.set(a);
+            return b;
+        };
         this.startMs = copy(this.startMs, (n) => new Float64Array(n));
         this.latencyMs = copy(this.latencyMs, (n) => new Float64Array(n));
         this.failed = copy(this.failed, (n) => new Uint8Array(n));
@@ -83,7 +93,8 @@ export class TimelineBuilder {
     /** Bins of `binS` seconds; by default as wide as needed for at most `maxBins` bins (1 s minimum). */
     build(options: { binS?: number; maxBins?: number } = {}): Timeline {
         const n = this.n;
-        if (n === 0) return { start: new Date(0).toISOString(), binS: 1, requests: 0, frontends: [], peakInFlight: 0, inFlightCount: IN_FLIGHT_COUNT, bins: [] };
+        if (n === 0)
+            return { start: new Date(0).toISOString(), binS: 1, requests: 0, frontends: [], peakInFlight: 0, inFlightCount: IN_FLIGHT_COUNT, bins: [] };
         let t0 = Infinity;
         let tEnd = -Infinity;
         for (let i = 0; i < n; i++) {
@@ -108,7 +119,9 @@ export class TimelineBuilder {
             const all = Float64Array.from(groups.flat()).sort();
             bins[b].latency.all = stats(all);
             if (this.frontends.length > 1) {
-                this.frontends.forEach((f, k) => { bins[b].latency[f] = stats(Float64Array.from(groups[k]).sort()); });
+                this.frontends.forEach((f, k) => {
+                    bins[b].latency[f] = stats(Float64Array.from(groups[k]).sort());
+                });
             }
         }
         // Requests in flight: every start and every end, in time order (an end at the same instant as a
@@ -119,7 +132,15 @@ export class TimelineBuilder {
         for (let i = 0; i < n; i++) ends[i] = this.startMs[i] + this.latencyMs[i];
         ends.sort();
         const peak = sweepInFlight(starts, ends, count, (ms) => (ms - t0) / 1000 / binS, bins);
-        return { start: new Date(t0).toISOString(), binS, requests: n, frontends: [...this.frontends], peakInFlight: peak, inFlightCount: IN_FLIGHT_COUNT, bins };
+        return {
+            start: new Date(t0).toISOString(),
+            binS,
+            requests: n,
+            frontends: [...this.frontends],
+            peakInFlight: peak,
+            inFlightCount: IN_FLIGHT_COUNT,
+            bins,
+        };
     }
 }
 
@@ -129,8 +150,7 @@ export class TimelineBuilder {
  * flight over [start, end): one that ends on a bin's first instant is not counted in it. `position`
  * gives a time's place in bins (2.5: half-way through bin 2). Pure.
  */
-export function sweepInFlight(starts: Float64Array, ends: Float64Array, count: number, position: (ms: number) => number,
-    bins: { inFlight: number }[]): number {
+export function sweepInFlight(starts: Float64Array, ends: Float64Array, count: number, position: (ms: number) => number, bins: { inFlight: number }[]): number {
     const n = starts.length;
     const clamp = (b: number) => Math.min(count - 1, Math.max(0, b));
     let current = 0;
@@ -140,7 +160,7 @@ export function sweepInFlight(starts: Float64Array, ends: Float64Array, count: n
         // Bins passed over without an event hold what was in flight through them.
         for (; bin < b; bin++) bins[bin + 1].inFlight = Math.max(bins[bin + 1].inFlight, current);
     };
-    for (let i = 0, j = 0; i < n || j < n;) {
+    for (let i = 0, j = 0; i < n || j < n; ) {
         if (j < n && (i >= n || ends[j] <= starts[i])) {
             // Last in flight in the bin before its end (the one before a boundary it ends on).
             enter(clamp(Math.ceil(position(ends[j])) - 1));
@@ -170,7 +190,9 @@ export async function readTimeline(files: string[], env: NodeJS.ProcessEnv, opti
     if (files.length === 0) return builder.build(options);
     const child = spawn("vegeta", ["encode", "-to", "json", ...files], { env, stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
-    child.stderr.on("data", (d) => { stderr += d; });
+    child.stderr.on("data", (d) => {
+        stderr += d;
+    });
     const exited = new Promise<number>((resolve, reject) => {
         child.on("error", reject);
         child.on("close", (code) => resolve(code ?? 1));

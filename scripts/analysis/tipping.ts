@@ -3,10 +3,31 @@
 // last good and the first bad step until the knee is known within a tolerance. Pure: the
 // measurement is injected, so the same code runs on a synthetic model and on a lab.
 import { MIN_CPU_QUOTA } from "../../components/platform/local/cgroups.ts";
-import type { Attribution, ClientSend, HostCpu, Phase, StepMeasure, StepTry, StepVerdict, TippingArgs, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
+import type {
+    Attribution,
+    ClientSend,
+    HostCpu,
+    Phase,
+    StepMeasure,
+    StepTry,
+    StepVerdict,
+    TippingArgs,
+    TippingOptions,
+    TippingResult,
+} from "../../components/records/tippingRecord.ts";
 
 // The search's types are those of its record (tipping.json).
-export type { Attribution, ClientSend, HostCpu, Phase, StepMeasure, StepTry, StepVerdict, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
+export type {
+    Attribution,
+    ClientSend,
+    HostCpu,
+    Phase,
+    StepMeasure,
+    StepTry,
+    StepVerdict,
+    TippingOptions,
+    TippingResult,
+} from "../../components/records/tippingRecord.ts";
 
 /**
  * A step's p99 must pass this many ms (as well as p99Factor × the baseline) to make it bad. On a
@@ -32,13 +53,24 @@ export const DEFAULT_P99_FLOOR_MS = 100;
  * never more than 4 × 8: on a steady lab one extra try per bad step (3-4 of 8 in a search).
  */
 export const DEFAULT_TIPPING: Omit<TippingOptions, "startRate"> = {
-    factor: 2, tolerance: 0.05, maxSteps: 8, p99Factor: 2, p99FloorMs: DEFAULT_P99_FLOOR_MS, maxErrorRatio: 0.001,
-    confirmTries: 2, maxTries: 4,
+    factor: 2,
+    tolerance: 0.05,
+    maxSteps: 8,
+    p99Factor: 2,
+    p99FloorMs: DEFAULT_P99_FLOOR_MS,
+    maxErrorRatio: 0.001,
+    confirmTries: 2,
+    maxTries: 4,
 };
 
 /** `lab tipping`'s defaults: the search's, plus the load of each step. */
 export const TIPPING_DEFAULTS: Omit<TippingArgs, "stack" | "startRate"> = {
-    ...DEFAULT_TIPPING, durationS: 10, frontend: "plain", sleepMs: 0, times: 0, timeoutS: 30,
+    ...DEFAULT_TIPPING,
+    durationS: 10,
+    frontend: "plain",
+    sleepMs: 0,
+    times: 0,
+    timeoutS: 30,
 };
 
 export function validateTippingOptions(o: TippingOptions): string[] {
@@ -52,7 +84,8 @@ export function validateTippingOptions(o: TippingOptions): string[] {
     if (!(o.maxErrorRatio >= 0 && o.maxErrorRatio < 1)) problems.push(`error threshold must be in [0, 1), got ${o.maxErrorRatio}`);
     if (o.maxRate !== undefined && !(o.maxRate >= o.startRate)) problems.push(`max rate ${o.maxRate} is below the start rate ${o.startRate}`);
     if (o.quantum !== undefined && !(o.quantum > 0 && o.quantum <= o.startRate)) problems.push(`rate quantum must be in (0, start rate], got ${o.quantum}`);
-    if (o.confirmTries !== undefined && !(Number.isInteger(o.confirmTries) && o.confirmTries >= 1)) problems.push(`confirm tries must be a whole number ≥ 1, got ${o.confirmTries}`);
+    if (o.confirmTries !== undefined && !(Number.isInteger(o.confirmTries) && o.confirmTries >= 1))
+        problems.push(`confirm tries must be a whole number ≥ 1, got ${o.confirmTries}`);
     if (o.maxTries !== undefined && !(Number.isInteger(o.maxTries) && o.maxTries >= (o.confirmTries ?? 1))) {
         problems.push(`max tries must be a whole number ≥ the confirm tries (${o.confirmTries ?? 1}), got ${o.maxTries}`);
     }
@@ -72,7 +105,11 @@ export function describeP99Rule(o: Pick<TippingOptions, "p99Factor" | "p99FloorM
 }
 
 /** Applies the threshold rules to one step; the baseline p99 comes from the first step. */
-export function judgeStep(m: StepMeasure, baselineP99Ms: number, o: Pick<TippingOptions, "p99Factor" | "p99FloorMs" | "maxErrorRatio">): { good: boolean; reason: string } {
+export function judgeStep(
+    m: StepMeasure,
+    baselineP99Ms: number,
+    o: Pick<TippingOptions, "p99Factor" | "p99FloorMs" | "maxErrorRatio">,
+): { good: boolean; reason: string } {
     const reasons: string[] = [];
     if (m.requests === 0) reasons.push("no requests completed");
     if (m.errorRatio > o.maxErrorRatio) reasons.push(`errors ${pct(m.errorRatio)} > ${pct(o.maxErrorRatio)}`);
@@ -136,35 +173,63 @@ export function summarise(steps: StepVerdict[], o: TippingOptions): TippingResul
     const counts = triesCount(steps);
     const r = summariseSteps(steps, o);
     const first = steps.find((s) => s.rate === r.firstBad && !s.good);
-    return { ...r, ...counts,
-        ...(first?.unconfirmed ? { stopReason: `${r.stopReason}; the first bad step (${fmtRate(first.rate)}) is unconfirmed: its tries ran out on machine stalls` } : {}) };
+    return {
+        ...r,
+        ...counts,
+        ...(first?.unconfirmed
+            ? { stopReason: `${r.stopReason}; the first bad step (${fmtRate(first.rate)}) is unconfirmed: its tries ran out on machine stalls` }
+            : {}),
+    };
 }
 
 /** Measurements in all and machine stalls among them (a step without tries recorded was measured once). */
 export function triesCount(steps: StepVerdict[]): { tries: number; stalls: number } {
-    return { tries: steps.reduce((n, s) => n + (s.tries?.length ?? 1), 0), stalls: steps.reduce((n, s) => n + (s.tries?.filter((t) => t.stall).length ?? 0), 0) };
+    return {
+        tries: steps.reduce((n, s) => n + (s.tries?.length ?? 1), 0),
+        stalls: steps.reduce((n, s) => n + (s.tries?.filter((t) => t.stall).length ?? 0), 0),
+    };
 }
 
 function summariseSteps(steps: StepVerdict[], o: TippingOptions): TippingResult {
     const baselineP99Ms = steps[0].p99Ms;
     if (!steps[0].good) {
-        return { converged: false, baselineP99Ms, firstBad: steps[0].rate, steps,
-            stopReason: `the start rate ${fmtRate(steps[0].rate)} already fails (${steps[0].reason}); start lower` };
+        return {
+            converged: false,
+            baselineP99Ms,
+            firstBad: steps[0].rate,
+            steps,
+            stopReason: `the start rate ${fmtRate(steps[0].rate)} already fails (${steps[0].reason}); start lower`,
+        };
     }
     const { lo, hi } = bracket(steps);
     if (hi === undefined) {
-        return { converged: false, baselineP99Ms, lastGood: lo, steps,
-            stopReason: o.maxRate !== undefined && lo >= o.maxRate
-                ? `no knee up to the max rate ${fmtRate(o.maxRate)}` : `no bad step within ${o.maxSteps} steps; the knee is above ${fmtRate(lo)}` };
+        return {
+            converged: false,
+            baselineP99Ms,
+            lastGood: lo,
+            steps,
+            stopReason:
+                o.maxRate !== undefined && lo >= o.maxRate
+                    ? `no knee up to the max rate ${fmtRate(o.maxRate)}`
+                    : `no bad step within ${o.maxSteps} steps; the knee is above ${fmtRate(lo)}`,
+        };
     }
     const uncertainty = bracketUncertainty(lo, hi);
     const converged = narrowEnough(lo, hi, o);
     return {
-        knee: Math.sqrt(lo * hi), uncertainty, lastGood: lo, firstBad: hi, baselineP99Ms, converged, steps,
-        stopReason: !converged ? `step budget (${o.maxSteps}) spent before the bracket narrowed to ±${(o.tolerance * 100).toFixed(0)} %`
-            : uncertainty <= o.tolerance ? `bracket (${fmtRate(lo)}, ${fmtRate(hi)}] within ±${(o.tolerance * 100).toFixed(0)} %`
-            // Rates move in whole quanta: the bracket can stop wider than the tolerance; say how wide.
-            : `bracket (${fmtRate(lo)}, ${fmtRate(hi)}] has no offerable rate inside (±${(uncertainty * 100).toFixed(1)} %)`,
+        knee: Math.sqrt(lo * hi),
+        uncertainty,
+        lastGood: lo,
+        firstBad: hi,
+        baselineP99Ms,
+        converged,
+        steps,
+        stopReason: !converged
+            ? `step budget (${o.maxSteps}) spent before the bracket narrowed to ±${(o.tolerance * 100).toFixed(0)} %`
+            : uncertainty <= o.tolerance
+              ? `bracket (${fmtRate(lo)}, ${fmtRate(hi)}] within ±${(o.tolerance * 100).toFixed(0)} %`
+              : // Rates move in whole quanta: the bracket can stop wider than the tolerance; say how wide.
+                `bracket (${fmtRate(lo)}, ${fmtRate(hi)}] has no offerable rate inside (±${(uncertainty * 100).toFixed(1)} %)`,
     };
 }
 
@@ -219,7 +284,13 @@ export function judgeTry(m: StepMeasure, tryNo: number, baselineP99Ms: number | 
         suspect = !verdict.good;
     }
     const stall = suspect ? machineStall(m) : undefined;
-    return { ...m, try: tryNo, good: verdict.good && !stall, reason: stall ? `${verdict.reason}${STALL_NOTE}${stall}` : verdict.reason, ...(stall ? { stall } : {}) };
+    return {
+        ...m,
+        try: tryNo,
+        good: verdict.good && !stall,
+        reason: stall ? `${verdict.reason}${STALL_NOTE}${stall}` : verdict.reason,
+        ...(stall ? { stall } : {}),
+    };
 }
 
 /** Tries of one step so far: done when one is good, when `confirm` are bad (stalls not counted), or after `max`. */
@@ -241,22 +312,36 @@ export function decideStep(tries: StepTry[], step: number, phase: Phase, o: Pick
     const many = tries.length > 1;
     const good = tries.find((t) => t.good);
     if (good) {
-        return { ...measureOf(good), step, phase, good: true, tries,
-            reason: good.reason + (many ? ` (try ${good.try} of ${tries.length}; ${describeEarlier(tries.filter((t) => t !== good))})` : "") };
+        return {
+            ...measureOf(good),
+            step,
+            phase,
+            good: true,
+            tries,
+            reason: good.reason + (many ? ` (try ${good.try} of ${tries.length}; ${describeEarlier(tries.filter((t) => t !== good))})` : ""),
+        };
     }
     const byBetter = (a: StepTry, b: StepTry) => a.errorRatio - b.errorRatio || a.p99Ms - b.p99Ms;
     if (phase === "baseline" && stalls === tries.length) {
         const usable = tries.filter((t) => t.requests > 0 && t.errorRatio <= o.maxErrorRatio).sort(byBetter);
         if (usable.length) {
-            return { ...measureOf(usable[0]), step, phase, good: true, tries,
-                reason: `baseline p99 ${usable[0].p99Ms.toFixed(1)} ms, errors ${pct(usable[0].errorRatio)} (the lowest of ${tries.length} tries, all machine stalls)` };
+            return {
+                ...measureOf(usable[0]),
+                step,
+                phase,
+                good: true,
+                tries,
+                reason: `baseline p99 ${usable[0].p99Ms.toFixed(1)} ms, errors ${pct(usable[0].errorRatio)} (the lowest of ${tries.length} tries, all machine stalls)`,
+            };
         }
     }
     const counted = tries.filter((t) => !t.stall);
     const pick = [...(counted.length ? counted : tries)].sort(byBetter)[0];
     const unconfirmed = counted.length < confirm;
-    const note = many || unconfirmed
-        ? ` (${counted.length} of ${tries.length} tries bad${stalls ? `, ${stalls} machine stall${stalls > 1 ? "s" : ""}` : ""}${unconfirmed && confirm > 1 ? `; unconfirmed: ${confirm} bad tries needed` : ""})` : "";
+    const note =
+        many || unconfirmed
+            ? ` (${counted.length} of ${tries.length} tries bad${stalls ? `, ${stalls} machine stall${stalls > 1 ? "s" : ""}` : ""}${unconfirmed && confirm > 1 ? `; unconfirmed: ${confirm} bad tries needed` : ""})`
+            : "";
     // The deciding try's own stall note stays in its try, not in the step's reason.
     const reason = judgedReason(pick) + note;
     return { ...measureOf(pick), step, phase, good: false, tries, reason, ...(unconfirmed && confirm > 1 ? { unconfirmed: true } : {}) };
@@ -275,8 +360,12 @@ function judgedReason(t: StepTry): string {
  * Runs the search against `measure` (a lab attack, or a model in tests). Each step is tried until
  * stepDone; `onTry` sees every try, `onStep` every step's verdict.
  */
-export async function searchTippingPoint(measure: Measure, o: TippingOptions,
-    onStep?: (s: StepVerdict) => void, onTry?: (t: StepTry, step: { index: number; phase: Phase }) => void): Promise<TippingResult> {
+export async function searchTippingPoint(
+    measure: Measure,
+    o: TippingOptions,
+    onStep?: (s: StepVerdict) => void,
+    onTry?: (t: StepTry, step: { index: number; phase: Phase }) => void,
+): Promise<TippingResult> {
     const problems = validateTippingOptions(o);
     if (problems.length) throw new Error(`invalid tipping search: ${problems.join("; ")}`);
     const steps: StepVerdict[] = [];
@@ -303,7 +392,14 @@ export function fmtRate(r: number): string {
 /** A step's clients as the evidence table shows them: p99 lag to send (ms), the share sent when short, ! when behind its plan. */
 export function formatSend(send: ClientSend[] | undefined): string {
     if (!send?.length) return "-";
-    return send.map((c) => `${c.host} ${c.lagP99Ms.toFixed(1)}` + (c.planned > 0 && c.sent < c.planned ? `/${((c.sent / c.planned) * 100).toFixed(0)}%` : "") + (c.behind ? "!" : "")).join(" ");
+    return send
+        .map(
+            (c) =>
+                `${c.host} ${c.lagP99Ms.toFixed(1)}` +
+                (c.planned > 0 && c.sent < c.planned ? `/${((c.sent / c.planned) * 100).toFixed(0)}%` : "") +
+                (c.behind ? "!" : ""),
+        )
+        .join(" ");
 }
 
 /** The evidence table printed with the knee. */
@@ -313,21 +409,49 @@ export function formatTippingTable(r: TippingResult): string {
     const withCpu = r.steps.some((s) => s.cpu?.length);
     const withSend = r.steps.some((s) => s.send?.length);
     const withTries = r.steps.some((s) => (s.tries?.length ?? 1) > 1);
-    const header = ["step", "phase", "rate/s", ...(withTries ? ["tries"] : []), "p50 ms", "p99 ms", "p99/base", "errors", "verdict",
-        ...(withCpu ? ["cpu (cores, * saturated)"] : []), ...(withSend ? ["send lag p99 ms (! behind plan)"] : []), "why"];
+    const header = [
+        "step",
+        "phase",
+        "rate/s",
+        ...(withTries ? ["tries"] : []),
+        "p50 ms",
+        "p99 ms",
+        "p99/base",
+        "errors",
+        "verdict",
+        ...(withCpu ? ["cpu (cores, * saturated)"] : []),
+        ...(withSend ? ["send lag p99 ms (! behind plan)"] : []),
+        "why",
+    ];
     const rows = r.steps.map((s) => [
-        String(s.step), s.phase, s.rate.toFixed(1), ...(withTries ? [formatTries(s)] : []), s.p50Ms.toFixed(1), s.p99Ms.toFixed(1),
-        r.baselineP99Ms ? (s.p99Ms / r.baselineP99Ms).toFixed(2) : "-", pct(s.errorRatio), s.good ? "good" : s.unconfirmed ? "BAD?" : "BAD",
+        String(s.step),
+        s.phase,
+        s.rate.toFixed(1),
+        ...(withTries ? [formatTries(s)] : []),
+        s.p50Ms.toFixed(1),
+        s.p99Ms.toFixed(1),
+        r.baselineP99Ms ? (s.p99Ms / r.baselineP99Ms).toFixed(2) : "-",
+        pct(s.errorRatio),
+        s.good ? "good" : s.unconfirmed ? "BAD?" : "BAD",
         ...(withCpu ? [s.cpu?.length ? s.cpu.map((h) => `${h.host} ${formatCores(h.cores)}${h.saturated ? "*" : ""}`).join(" ") : "-"] : []),
-        ...(withSend ? [formatSend(s.send)] : []), s.reason,
+        ...(withSend ? [formatSend(s.send)] : []),
+        s.reason,
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
     const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
     const { tries, stalls } = triesCount(r.steps);
-    const measured = `${r.steps.length} steps` + (tries > r.steps.length ? ` (${tries} tries${stalls ? `, ${stalls} machine stall${stalls > 1 ? "s" : ""}` : ""})` : "");
-    const knee = r.knee === undefined ? `no knee: ${r.stopReason}`
-        : `knee ≈ ${fmtRate(r.knee)} (±${((r.uncertainty ?? 0) * 100).toFixed(1)} %: last good ${fmtRate(r.lastGood!)}, first bad ${fmtRate(r.firstBad!)}) after ${measured} — ${r.stopReason}`;
-    const bound = r.attribution ? [`limited by: ${r.attribution.bound} — ${r.attribution.note}` + (r.attribution.saturatedFirst ? `; ${describeFirst(r.attribution.saturatedFirst)}` : "")] : [];
+    const measured =
+        `${r.steps.length} steps` + (tries > r.steps.length ? ` (${tries} tries${stalls ? `, ${stalls} machine stall${stalls > 1 ? "s" : ""}` : ""})` : "");
+    const knee =
+        r.knee === undefined
+            ? `no knee: ${r.stopReason}`
+            : `knee ≈ ${fmtRate(r.knee)} (±${((r.uncertainty ?? 0) * 100).toFixed(1)} %: last good ${fmtRate(r.lastGood!)}, first bad ${fmtRate(r.firstBad!)}) after ${measured} — ${r.stopReason}`;
+    const bound = r.attribution
+        ? [
+              `limited by: ${r.attribution.bound} — ${r.attribution.note}` +
+                  (r.attribution.saturatedFirst ? `; ${describeFirst(r.attribution.saturatedFirst)}` : ""),
+          ]
+        : [];
     return [line(header), ...rows.map(line), "", knee, ...bound].join("\n");
 }
 
@@ -341,7 +465,9 @@ export function formatTries(s: Pick<StepVerdict, "tries">): string {
 /** Every try of a step, as the tipping page lists them: "1: p99 300.0 ms, 0.00 % errors, stall; 2: p99 12.0 ms, 0.00 % errors, good". */
 export function describeTries(s: Pick<StepVerdict, "tries" | "p99Ms" | "errorRatio" | "good">): string {
     const tries = s.tries?.length ? s.tries : [{ try: 1, p99Ms: s.p99Ms, errorRatio: s.errorRatio, good: s.good, stall: undefined }];
-    return tries.map((t) => `${t.try}: p99 ${t.p99Ms.toFixed(1)} ms, ${pct(t.errorRatio)} errors, ${t.stall ? "machine stall (not counted)" : t.good ? "good" : "bad"}`).join("; ");
+    return tries
+        .map((t) => `${t.try}: p99 ${t.p99Ms.toFixed(1)} ms, ${pct(t.errorRatio)} errors, ${t.stall ? "machine stall (not counted)" : t.good ? "good" : "bad"}`)
+        .join("; ");
 }
 
 /** "first saturated: client-0 at 400/s (step 3: why)". */
@@ -366,7 +492,11 @@ export function syntheticBackend(capacity: number, o: { serviceMs?: number; maxS
     const maxConcurrent = Math.max(1, Math.round(slots / servers));
     const serviceTimeMs = Math.max(1, Math.round((servers * maxConcurrent * 1000) / capacity));
     return {
-        backends: servers === 1 ? 1 : 2, serversPerHost: servers === 1 ? 1 : servers / 2, servers, maxConcurrent, serviceTimeMs,
+        backends: servers === 1 ? 1 : 2,
+        serversPerHost: servers === 1 ? 1 : servers / 2,
+        servers,
+        maxConcurrent,
+        serviceTimeMs,
         /** What these whole numbers give, close to the wanted capacity (service times are whole ms). */
         capacity: (servers * maxConcurrent * 1000) / serviceTimeMs,
     };
@@ -401,18 +531,33 @@ export function lbKneeLayout(lbCpus: number, online: number[], o: { threads?: nu
         throw new Error(`--lb-cpus ${lbCpus}: this machine has ${online.length} CPU(s) (${online.join(",")}); give 1..${online.length}`);
     }
     const threads = o.threads ?? lbCpus;
-    if (!(Number.isInteger(threads) && threads >= 1 && threads <= 64)) throw new Error(`--lb-threads ${threads}: give a whole number of HAProxy threads, 1..64`);
+    if (!(Number.isInteger(threads) && threads >= 1 && threads <= 64))
+        throw new Error(`--lb-threads ${threads}: give a whole number of HAProxy threads, 1..64`);
     // The kernel's smallest quota is 1 ms per period; more than the CPU set can run is no limit.
     if (o.cpuQuota !== undefined && !(o.cpuQuota >= MIN_CPU_QUOTA && o.cpuQuota <= lbCpus)) {
-        throw new Error(`--lb-cpu-quota ${o.cpuQuota}: the LB's CPU time in CPUs' worth must be in ${MIN_CPU_QUOTA}..${lbCpus} (the ${lbCpus} CPU(s) of --lb-cpus ${lbCpus})`);
+        throw new Error(
+            `--lb-cpu-quota ${o.cpuQuota}: the LB's CPU time in CPUs' worth must be in ${MIN_CPU_QUOTA}..${lbCpus} (the ${lbCpus} CPU(s) of --lb-cpus ${lbCpus})`,
+        );
     }
     const lb = online.slice(0, lbCpus);
     const rest = online.slice(lbCpus);
-    return { lbCpus: lb, otherCpus: rest.length ? rest : online, shared: rest.length === 0, threads, ...(o.cpuQuota !== undefined ? { cpuQuota: o.cpuQuota } : {}) };
+    return {
+        lbCpus: lb,
+        otherCpus: rest.length ? rest : online,
+        shared: rest.length === 0,
+        threads,
+        ...(o.cpuQuota !== undefined ? { cpuQuota: o.cpuQuota } : {}),
+    };
 }
 
 /** Where an LB knee search puts HAProxy: its CPU set, threads and CPU quota (CPUs' worth), and the other hosts' CPUs. */
-export interface LbKneeLayout { lbCpus: number[]; otherCpus: number[]; shared: boolean; threads: number; cpuQuota?: number }
+export interface LbKneeLayout {
+    lbCpus: number[];
+    otherCpus: number[];
+    shared: boolean;
+    threads: number;
+    cpuQuota?: number;
+}
 
 /** A CPU list as c2m:local.hostLimits takes it: "0", "0-1", "0,2". */
 export function cpuListText(cpus: number[]): string {
@@ -425,7 +570,11 @@ export function cpuListText(cpus: number[]): string {
  * its cgroup's CFS quota), so HAProxy is the lab's narrowest resource; one backend host of 2 pong
  * servers without a capacity limit and `clients` clients on the other CPUs, the attack on one frontend.
  */
-export function lbKneeConfig(lbCpus: number, online: number[], o: { subnet: string; frontend: "plain" | "tls"; clients: number; threads?: number; cpuQuota?: number }) {
+export function lbKneeConfig(
+    lbCpus: number,
+    online: number[],
+    o: { subnet: string; frontend: "plain" | "tls"; clients: number; threads?: number; cpuQuota?: number },
+) {
     const layout = lbKneeLayout(lbCpus, online, o);
     const others = { cpus: cpuListText(layout.otherCpus) };
     return {
@@ -437,10 +586,15 @@ export function lbKneeConfig(lbCpus: number, online: number[], o: { subnet: stri
             // pong unlimited (maxConcurrent 0, no service time): the backends never queue on purpose.
             backend: { serversPerHost: 2, maxConcurrent: 0, serviceTimeMs: 0 },
             haproxy: { threads: layout.threads },
-            local: { subnet: o.subnet, hostLimits: {
-                haproxy: { cpus: cpuListText(layout.lbCpus), ...(layout.cpuQuota !== undefined ? { cpuQuota: layout.cpuQuota } : {}) },
-                client: others, backend: others, metrics: others,
-            } },
+            local: {
+                subnet: o.subnet,
+                hostLimits: {
+                    haproxy: { cpus: cpuListText(layout.lbCpus), ...(layout.cpuQuota !== undefined ? { cpuQuota: layout.cpuQuota } : {}) },
+                    client: others,
+                    backend: others,
+                    metrics: others,
+                },
+            },
             attack: { preset: "smoke" as const, frontends: [o.frontend] },
         },
     };
@@ -455,7 +609,13 @@ export function lbCoresAt(r: Pick<TippingResult, "steps">, rate: number | undefi
 // ---- attribution: which host's CPU limited the knee ---------------------------------------------
 
 /** What a host may use, as CPU_ALLOWANCE_SCRIPT prints it on that host. */
-export interface CpuAllowance { host: string; role: string; cpus: number[]; quotaCores?: number; boot: string }
+export interface CpuAllowance {
+    host: string;
+    role: string;
+    cpus: number[];
+    quotaCores?: number;
+    boot: string;
+}
 
 /**
  * Run on a host (over SSH; its commands live in the host's cgroup): the CPUs it may run on, its
@@ -464,18 +624,18 @@ export interface CpuAllowance { host: string; role: string; cpus: number[]; quot
  */
 export const CPU_ALLOWANCE_SCRIPT = [
     "echo \"cpus: $(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status)\"",
-    "echo \"boot: $(cat /proc/sys/kernel/random/boot_id)\"",
+    'echo "boot: $(cat /proc/sys/kernel/random/boot_id)"',
     "q=''",
     "p=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ { print $3; exit }' /proc/self/cgroup)",
-    "if [ -n \"$p\" ]; then",
+    'if [ -n "$p" ]; then',
     "  for d in /sys/fs/cgroup/cpu,cpuacct /sys/fs/cgroup/cpu; do",
-    "    if [ -r \"$d$p/cpu.cfs_quota_us\" ]; then q=\"$(cat \"$d$p/cpu.cfs_quota_us\") $(cat \"$d$p/cpu.cfs_period_us\")\"; break; fi",
+    '    if [ -r "$d$p/cpu.cfs_quota_us" ]; then q="$(cat "$d$p/cpu.cfs_quota_us") $(cat "$d$p/cpu.cfs_period_us")"; break; fi',
     "  done",
     "else",
     "  p=$(awk -F: '$1 == \"0\" { print $3; exit }' /proc/self/cgroup)",
-    "  if [ -r \"/sys/fs/cgroup$p/cpu.max\" ]; then q=$(cat \"/sys/fs/cgroup$p/cpu.max\"); fi",
+    '  if [ -r "/sys/fs/cgroup$p/cpu.max" ]; then q=$(cat "/sys/fs/cgroup$p/cpu.max"); fi',
     "fi",
-    "echo \"quota: ${q:-max}\"",
+    'echo "quota: ${q:-max}"',
 ].join("\n");
 
 /** "0-3,8,10-11" → [0, 1, 2, 3, 8, 10, 11]; undefined when it is not such a list. */
@@ -506,7 +666,13 @@ export function parseCpuAllowance(host: string, role: string, text: string): Cpu
  * processes (labCores), undefined when unknown; and each CPU's idle share (idle + iowait) as its
  * node_exporter reports it.
  */
-export interface CpuSample { host: string; labCores?: number; cgroupCores?: number; cgroupPeakCores?: number; idleByCpu: Record<string, number> }
+export interface CpuSample {
+    host: string;
+    labCores?: number;
+    cgroupCores?: number;
+    cgroupPeakCores?: number;
+    idleByCpu: Record<string, number>;
+}
 
 /** Readings a counter needs in a window to give a rate over it. */
 export const MIN_READINGS = 2;
@@ -546,11 +712,13 @@ export function cgroupPeakCores(samples: { t: number; cpuNs: number }[], fromMs:
  */
 export function processCores(increase: Map<string, number>, readings: Map<string, number>, windowS: number): Map<string, number | undefined> {
     const hosts = new Set([...increase.keys(), ...readings.keys()]);
-    return new Map([...hosts].map((h) => {
-        const n = readings.get(h) ?? 0;
-        const inc = increase.get(h);
-        return [h, n >= MIN_READINGS && inc !== undefined && Number.isFinite(inc) ? inc / windowS : undefined];
-    }));
+    return new Map(
+        [...hosts].map((h) => {
+            const n = readings.get(h) ?? 0;
+            const inc = increase.get(h);
+            return [h, n >= MIN_READINGS && inc !== undefined && Number.isFinite(inc) ? inc / windowS : undefined];
+        }),
+    );
 }
 
 /**
@@ -585,7 +753,11 @@ export function idleShares(readings: { t: number; idle: Record<string, number> }
     const [a, b] = [inside[0], inside[inside.length - 1]];
     const s = (b.t - a.t) / 1000;
     if (!(s > 0)) return {};
-    return Object.fromEntries(Object.keys(b.idle).filter((c) => a.idle[c] !== undefined).map((c) => [c, (b.idle[c] - a.idle[c]) / s]));
+    return Object.fromEntries(
+        Object.keys(b.idle)
+            .filter((c) => a.idle[c] !== undefined)
+            .map((c) => [c, (b.idle[c] - a.idle[c]) / s]),
+    );
 }
 
 /** A host's own cores as the tables show them: "0.42", or "unknown". */
@@ -619,14 +791,26 @@ export function judgeCpu(samples: CpuSample[], allowances: CpuAllowance[], thres
         if (a.quotaCores !== undefined && own !== undefined && own >= threshold * a.quotaCores) {
             why = `${ownWords} used ${fmtCores(own)} of its ${fmtCores(a.quotaCores)}-core quota`;
         } else if (busyCores !== undefined && busyCores >= threshold * a.cpus.length) {
-            why = `CPUs ${cpuList(a.cpus)} busy ${fmtCores(busyCores)} of ${a.cpus.length}` +
-                (sharers > 0 ? ` (shared with ${sharers} other host${sharers > 1 ? "s" : ""}; ${ownWords} ${formatCores(own)})` : ` (${ownWords} ${formatCores(own)})`);
+            why =
+                `CPUs ${cpuList(a.cpus)} busy ${fmtCores(busyCores)} of ${a.cpus.length}` +
+                (sharers > 0
+                    ? ` (shared with ${sharers} other host${sharers > 1 ? "s" : ""}; ${ownWords} ${formatCores(own)})`
+                    : ` (${ownWords} ${formatCores(own)})`);
         }
-        return [{ host: a.host, role: a.role, cores: own === undefined ? null : round2(own),
-            ...(own !== undefined ? { coresFrom: s.cgroupCores !== undefined ? "cgroup" as const : "processes" as const } : {}), allowedCores: round2(allowedCores),
-            ...(a.quotaCores !== undefined ? { quotaCores: a.quotaCores } : {}),
-            ...(s.cgroupPeakCores !== undefined ? { peakCores: round2(s.cgroupPeakCores) } : {}),
-            ...(busyCores !== undefined ? { busyCores: round2(busyCores) } : {}), saturated: why !== undefined, ...(why ? { why } : {}) }];
+        return [
+            {
+                host: a.host,
+                role: a.role,
+                cores: own === undefined ? null : round2(own),
+                ...(own !== undefined ? { coresFrom: s.cgroupCores !== undefined ? ("cgroup" as const) : ("processes" as const) } : {}),
+                allowedCores: round2(allowedCores),
+                ...(a.quotaCores !== undefined ? { quotaCores: a.quotaCores } : {}),
+                ...(s.cgroupPeakCores !== undefined ? { peakCores: round2(s.cgroupPeakCores) } : {}),
+                ...(busyCores !== undefined ? { busyCores: round2(busyCores) } : {}),
+                saturated: why !== undefined,
+                ...(why ? { why } : {}),
+            },
+        ];
     });
 }
 
@@ -637,13 +821,24 @@ function round2(x: number): number {
 const ROLE_ORDER = ["client", "haproxy", "backend", "metrics"] as const;
 
 /** A host that limited a step: CPU-saturated, or (a client) behind its plan to send; `weight` ranks hosts of one step. */
-interface Limited { host: string; role: string; why: string; weight: number }
+interface Limited {
+    host: string;
+    role: string;
+    why: string;
+    weight: number;
+}
 
 /** The hosts that limited one step: its CPU-saturated hosts and its clients that were behind their plan, each once. */
 export function limitedHosts(s: Pick<StepMeasure, "cpu" | "send">): Limited[] {
     const byHost = new Map<string, Limited>();
     for (const h of s.cpu ?? []) {
-        if (h.saturated) byHost.set(h.host, { host: h.host, role: h.role, why: h.why ?? "CPU saturated", weight: (h.cores ?? h.busyCores ?? h.allowedCores) / h.allowedCores });
+        if (h.saturated)
+            byHost.set(h.host, {
+                host: h.host,
+                role: h.role,
+                why: h.why ?? "CPU saturated",
+                weight: (h.cores ?? h.busyCores ?? h.allowedCores) / h.allowedCores,
+            });
     }
     for (const c of s.send ?? []) {
         if (!c.behind) continue;
@@ -670,22 +865,42 @@ export function attribute(r: TippingResult): Attribution {
     const saturatedFirst = firstStep && first ? { host: first.host, role: first.role, step: firstStep.step, rate: firstStep.rate, why: first.why } : undefined;
     const around = r.steps.filter((s) => s.rate === r.lastGood || s.rate === r.firstBad);
     if (r.knee === undefined || around.length === 0) {
-        return { bound: "unknown", ...(saturatedFirst ? { saturatedFirst } : {}),
-            note: saturatedFirst ? `no knee; ${saturatedFirst.host} saturated first, at ${fmtRate(saturatedFirst.rate)}` : "no knee; no host saturated" };
+        return {
+            bound: "unknown",
+            ...(saturatedFirst ? { saturatedFirst } : {}),
+            note: saturatedFirst ? `no knee; ${saturatedFirst.host} saturated first, at ${fmtRate(saturatedFirst.rate)}` : "no knee; no host saturated",
+        };
     }
-    if (around.every((s) => !s.cpu?.length && !s.send?.length)) return { bound: "unknown", ...(saturatedFirst ? { saturatedFirst } : {}), note: "the steps around the knee have no CPU or sending measured" };
+    if (around.every((s) => !s.cpu?.length && !s.send?.length))
+        return { bound: "unknown", ...(saturatedFirst ? { saturatedFirst } : {}), note: "the steps around the knee have no CPU or sending measured" };
     // The first bad step's figures first: each host is named once, with why it was saturated there.
     const saturated = [...around].sort((a, b) => Number(a.good) - Number(b.good)).flatMap((s) => limitedHosts(s));
     const role = ROLE_ORDER.find((x) => saturated.some((h) => h.role === x));
-    const hosts = (x: string) => [...new Map(saturated.filter((h) => h.role === x).reverse().map((h) => [h.host, `${h.host} (${h.why})`])).values()].reverse().join("; ");
+    const hosts = (x: string) =>
+        [
+            ...new Map(
+                saturated
+                    .filter((h) => h.role === x)
+                    .reverse()
+                    .map((h) => [h.host, `${h.host} (${h.why})`]),
+            ).values(),
+        ]
+            .reverse()
+            .join("; ");
     // Without CPU figures only the clients were judged: no client behind says nothing about the LB or a backend.
     if (!role && around.every((s) => !s.cpu?.length)) {
-        return { bound: "unknown", ...(saturatedFirst ? { saturatedFirst } : {}),
-            note: "every client kept its plan to send around the knee; no host CPU measured (a metrics host is needed) to tell the LB from a backend" };
+        return {
+            bound: "unknown",
+            ...(saturatedFirst ? { saturatedFirst } : {}),
+            note: "every client kept its plan to send around the knee; no host CPU measured (a metrics host is needed) to tell the LB from a backend",
+        };
     }
     const bound: Attribution["bound"] = role ?? "none";
-    const note = bound === "none" ? "no host was CPU-saturated and every client kept its plan at the steps around the knee: not a CPU limit (a backend's capacity, the network or a config limit)"
-        : bound === "client" ? `client-bound, not the LB's knee: ${hosts("client")}`
-        : `${bound}-bound: ${hosts(bound)}`;
+    const note =
+        bound === "none"
+            ? "no host was CPU-saturated and every client kept its plan at the steps around the knee: not a CPU limit (a backend's capacity, the network or a config limit)"
+            : bound === "client"
+              ? `client-bound, not the LB's knee: ${hosts("client")}`
+              : `${bound}-bound: ${hosts(bound)}`;
     return { bound, ...(saturatedFirst ? { saturatedFirst } : {}), note };
 }

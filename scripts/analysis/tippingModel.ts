@@ -45,14 +45,26 @@ export function queueModel(capacity: number, serviceMs: number, noise: QueueNois
 }
 
 /** One search on the model: the knee's signed error against the capacity (%), steps and tries. */
-export interface ModelSearch { capacity: number; knee: number | undefined; errorPct: number | undefined; steps: number; tries: number }
+export interface ModelSearch {
+    capacity: number;
+    knee: number | undefined;
+    errorPct: number | undefined;
+    steps: number;
+    tries: number;
+}
 
 /** Searches `capacities` (one seed each) on the queue model with `o`; `serviceMs` 200 as bench:tipping's backends. */
 export async function searchModel(capacities: number[], o: TippingOptions, noise: QueueNoise, seed0 = 1): Promise<ModelSearch[]> {
     const out: ModelSearch[] = [];
     for (const [i, capacity] of capacities.entries()) {
         const r = await searchTippingPoint(queueModel(capacity, 200, noise, seed0 + i), o);
-        out.push({ capacity, knee: r.knee, errorPct: r.knee === undefined ? undefined : ((r.knee - capacity) / capacity) * 100, steps: r.steps.length, tries: r.tries ?? r.steps.length });
+        out.push({
+            capacity,
+            knee: r.knee,
+            errorPct: r.knee === undefined ? undefined : ((r.knee - capacity) / capacity) * 100,
+            steps: r.steps.length,
+            tries: r.tries ?? r.steps.length,
+        });
     }
     return out;
 }
@@ -62,7 +74,13 @@ export function errorSummary(runs: ModelSearch[]): { meanPct: number; meanAbsPct
     const found = runs.filter((r) => r.errorPct !== undefined).map((r) => r.errorPct!);
     const mean = (xs: number[]) => (xs.length ? xs.reduce((a, x) => a + x, 0) / xs.length : NaN);
     const worst = found.reduce((w, x) => (Math.abs(x) > Math.abs(w) ? x : w), 0);
-    return { meanPct: mean(found), meanAbsPct: mean(found.map(Math.abs)), worstPct: worst, missing: runs.length - found.length, meanTries: mean(runs.map((r) => r.tries)) };
+    return {
+        meanPct: mean(found),
+        meanAbsPct: mean(found.map(Math.abs)),
+        worstPct: worst,
+        missing: runs.length - found.length,
+        meanTries: mean(runs.map((r) => r.tries)),
+    };
 }
 
 /** `n` capacities spread evenly on a log scale over [lo, hi], each jittered by its seed: no grid shared with the search's. */

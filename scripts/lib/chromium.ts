@@ -24,7 +24,10 @@ export function ensureChromium(log: (l: string) => void = (l) => process.stderr.
     if (!hadPolicy) writeFileSync(policy, "#!/bin/sh\nexit 101\n", { mode: 0o755 });
     try {
         const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-        for (const args of [["update", "-q"], ["install", "-y", "-q", "--no-install-recommends", "chromium"]]) {
+        for (const args of [
+            ["update", "-q"],
+            ["install", "-y", "-q", "--no-install-recommends", "chromium"],
+        ]) {
             const r = spawnSync("apt-get", args, { env, encoding: "utf8", timeout: 900_000 });
             if (r.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed (${r.status}): ${(r.stderr || r.stdout).trim().slice(-400)}`);
         }
@@ -37,8 +40,16 @@ export function ensureChromium(log: (l: string) => void = (l) => process.stderr.
 }
 
 const HEADLESS_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-extensions", "--disable-default-apps", "--mute-audio",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--mute-audio",
 ];
 
 /** Loads a local HTML file and returns the DOM after its scripts ran. */
@@ -47,12 +58,19 @@ export async function dumpDom(htmlFile: string, options: { chromium?: string; ti
     const profile = mkdtempSync(join(tmpdir(), "c2m-chromium-"));
     try {
         return await new Promise<string>((resolve, reject) => {
-            const child = spawn(binary, [...HEADLESS_FLAGS, `--user-data-dir=${profile}`, "--virtual-time-budget=5000", "--dump-dom",
-                pathToFileURL(htmlFile).href], { stdio: ["ignore", "pipe", "pipe"] });
+            const child = spawn(
+                binary,
+                [...HEADLESS_FLAGS, `--user-data-dir=${profile}`, "--virtual-time-budget=5000", "--dump-dom", pathToFileURL(htmlFile).href],
+                { stdio: ["ignore", "pipe", "pipe"] },
+            );
             let stdout = "";
             let stderr = "";
-            child.stdout.on("data", (d) => { stdout += d; });
-            child.stderr.on("data", (d) => { stderr += d; });
+            child.stdout.on("data", (d) => {
+                stdout += d;
+            });
+            child.stderr.on("data", (d) => {
+                stderr += d;
+            });
             const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
             child.on("error", reject);
             child.on("close", (code) => {

@@ -12,7 +12,13 @@ export function parseStatsCsv(csv: string): StatsRow[] {
     });
 }
 
-export interface FrontendCounters { sessionsTotal: number; requestsTotal: number; current: number; max: number; requestErrors: number }
+export interface FrontendCounters {
+    sessionsTotal: number;
+    requestsTotal: number;
+    current: number;
+    max: number;
+    requestErrors: number;
+}
 
 const sum = (rows: StatsRow[], key: string) => rows.reduce((acc, r) => acc + Number(r[key] || 0), 0);
 
@@ -21,13 +27,21 @@ export function frontendCounters(rows: StatsRow[], frontend: string): FrontendCo
     const mine = rows.filter((r) => r.pxname === frontend && r.svname === "FRONTEND");
     if (mine.length === 0) return undefined;
     return {
-        sessionsTotal: sum(mine, "stot"), requestsTotal: sum(mine, "req_tot"), current: sum(mine, "scur"),
-        max: sum(mine, "smax"), requestErrors: sum(mine, "ereq"),
+        sessionsTotal: sum(mine, "stot"),
+        requestsTotal: sum(mine, "req_tot"),
+        current: sum(mine, "scur"),
+        max: sum(mine, "smax"),
+        requestErrors: sum(mine, "ereq"),
     };
 }
 
 export interface BackendCounters {
-    sessionsTotal: number; current: number; connectionErrors: number; responseErrors: number; serversUp: number; servers: number;
+    sessionsTotal: number;
+    current: number;
+    connectionErrors: number;
+    responseErrors: number;
+    serversUp: number;
+    servers: number;
 }
 
 /** Counters of a backend summed over processes; a server counts as up when every process sees it up. */
@@ -38,8 +52,12 @@ export function backendCounters(rows: StatsRow[], backend: string): BackendCount
     const names = [...new Set(servers.map((r) => r.svname))];
     const up = names.filter((n) => servers.filter((r) => r.svname === n).every((r) => r.status.startsWith("UP")));
     return {
-        sessionsTotal: sum(mine, "stot"), current: sum(mine, "scur"), connectionErrors: sum(mine, "econ"),
-        responseErrors: sum(mine, "eresp"), serversUp: up.length, servers: names.length,
+        sessionsTotal: sum(mine, "stot"),
+        current: sum(mine, "scur"),
+        connectionErrors: sum(mine, "econ"),
+        responseErrors: sum(mine, "eresp"),
+        serversUp: up.length,
+        servers: names.length,
     };
 }
 

@@ -6,10 +6,18 @@ import { SshSession, type SshResult, type SshTarget } from "./ssh.ts";
 import { labEnv } from "../toolchain/toolchain.ts";
 
 /** A host of the lab as the stack's inventory describes it. */
-export interface LabHost { name: string; address: string; sourceAddresses?: string[]; ssh: SshTarget }
+export interface LabHost {
+    name: string;
+    address: string;
+    sourceAddresses?: string[];
+    ssh: SshTarget;
+}
 
 /** What reaching the lab takes: its inventory and its SSH key (the stack's outputs have both). */
-export interface LabAccess { inventory: LabHost[]; sshPrivateKey: string }
+export interface LabAccess {
+    inventory: LabHost[];
+    sshPrivateKey: string;
+}
 
 export interface HostRequestOptions {
     /** The host curl runs on (by name); default: the host whose address the URL names. */
@@ -21,7 +29,11 @@ export interface HostRequestOptions {
     timeoutMs?: number;
 }
 
-export interface HostResponse { status: number; body: string; /** the host curl ran on */ host: string }
+export interface HostResponse {
+    status: number;
+    body: string /** the host curl ran on */;
+    host: string;
+}
 
 const SSH_MARGIN_MS = 15_000;
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -34,8 +46,13 @@ function shellQuote(s: string): string {
 
 /** What a curl exit status means (the ones an exchange with a lab service can end with). */
 const CURL_EXITS: Record<number, string> = {
-    6: "could not resolve the host", 7: "connection refused or no route", 22: "HTTP error status",
-    28: "timed out", 35: "TLS handshake failed", 52: "empty reply", 56: "connection reset while receiving",
+    6: "could not resolve the host",
+    7: "connection refused or no route",
+    22: "HTTP error status",
+    28: "timed out",
+    35: "TLS handshake failed",
+    52: "empty reply",
+    56: "connection reset while receiving",
 };
 
 /**
@@ -48,7 +65,9 @@ export function curlCommand(url: string, o: { method?: string; body?: string; ti
     if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error(`not an http(s) URL: ${url}`);
     const s = Math.max(1, Math.ceil(o.timeoutMs / 1000));
     return [
-        "curl -sS -g", `--connect-timeout ${Math.min(5, s)}`, `--max-time ${s}`,
+        "curl -sS -g",
+        `--connect-timeout ${Math.min(5, s)}`,
+        `--max-time ${s}`,
         ...(u.protocol === "https:" ? ["-k"] : []),
         ...(o.method && o.method !== "GET" ? [`-X ${o.method}`] : []),
         ...(o.body !== undefined ? [`--data-binary ${shellQuote(o.body)}`] : []),
@@ -89,7 +108,11 @@ export class HostHttp {
 
     /** A channel over its own SSH session (closed by close()). */
     static open(lab: LabAccess, env: NodeJS.ProcessEnv = labEnv()): HostHttp {
-        const ssh = new SshSession(lab.sshPrivateKey, env, lab.inventory.map((h) => h.ssh));
+        const ssh = new SshSession(
+            lab.sshPrivateKey,
+            env,
+            lab.inventory.map((h) => h.ssh),
+        );
         return new HostHttp(ssh, lab.inventory, true);
     }
 
@@ -146,7 +169,9 @@ export class HostHttp {
         const host = this.origin(url, o.from);
         const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
         const what = `${o.method ?? "GET"} ${url}`;
-        const r = await this.limited(() => this.ssh.run(host.ssh, curlCommand(url, { method: o.method, body: o.body, timeoutMs }), { timeoutMs: timeoutMs + SSH_MARGIN_MS }));
+        const r = await this.limited(() =>
+            this.ssh.run(host.ssh, curlCommand(url, { method: o.method, body: o.body, timeoutMs }), { timeoutMs: timeoutMs + SSH_MARGIN_MS }),
+        );
         if (r.code !== 0) throw this.failure(what, host, r, timeoutMs);
         return { ...splitStatus(r.stdout), host: host.name };
     }
@@ -164,7 +189,9 @@ export class HostHttp {
     async getToFile(url: string, file: string, o: Omit<HostRequestOptions, "method" | "body"> = {}): Promise<void> {
         const host = this.origin(url, o.from);
         const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-        const r = await this.limited(() => this.ssh.run(host.ssh, curlCommand(url, { timeoutMs, failOnStatus: true }), { stdoutFile: file, timeoutMs: timeoutMs + SSH_MARGIN_MS }));
+        const r = await this.limited(() =>
+            this.ssh.run(host.ssh, curlCommand(url, { timeoutMs, failOnStatus: true }), { stdoutFile: file, timeoutMs: timeoutMs + SSH_MARGIN_MS }),
+        );
         if (r.code !== 0) throw this.failure(`GET ${url}`, host, r, timeoutMs);
     }
 

@@ -7,15 +7,16 @@ import { COMMON_PACKAGES, ROLE_PACKAGES } from "../../components/platform/aws/cl
 
 /** Packages whose versions are read: every role's software (not the download helpers). */
 export const VERSIONED_PACKAGES = [...new Set([...COMMON_PACKAGES, ...Object.values(ROLE_PACKAGES).flat(), "cloud-init"])]
-    .filter((p) => !["ca-certificates", "xz-utils", "curl", "procps", "iproute2", "ethtool"].includes(p)).sort();
+    .filter((p) => !["ca-certificates", "xz-utils", "curl", "procps", "iproute2", "ethtool"].includes(p))
+    .sort();
 
 /** POSIX sh; prints `name: version` lines (a package that is not installed prints nothing). */
 export const HOST_VERSIONS_SCRIPT = [
-    "echo \"debian: $(cat /etc/debian_version 2>/dev/null || echo none)\"",
-    "echo \"kernel: $(uname -r)\"",
+    'echo "debian: $(cat /etc/debian_version 2>/dev/null || echo none)"',
+    'echo "kernel: $(uname -r)"',
     `dpkg-query -W -f='\${Package}: \${Version}\\n' ${VERSIONED_PACKAGES.join(" ")} 2>/dev/null | grep -v ': $' || true`,
-    "command -v node >/dev/null && echo \"node: $(node --version)\"",
-    "command -v vegeta >/dev/null && echo \"vegeta: $(vegeta -version | head -1)\"",
+    'command -v node >/dev/null && echo "node: $(node --version)"',
+    'command -v vegeta >/dev/null && echo "vegeta: $(vegeta -version | head -1)"',
     "true",
 ].join("\n");
 
@@ -32,5 +33,12 @@ export function parseHostVersions(stdout: string): Record<string, string> {
 /** One line per host: `host  debian 12.x, haproxy 2.6.12-1+deb12u1, …`. */
 export function formatHostVersions(hosts: Record<string, Record<string, string>>): string {
     const width = Math.max(4, ...Object.keys(hosts).map((h) => h.length));
-    return Object.entries(hosts).map(([host, v]) => `${host.padEnd(width)}  ${Object.entries(v).map(([k, x]) => `${k} ${x}`).join(", ")}`).join("\n");
+    return Object.entries(hosts)
+        .map(
+            ([host, v]) =>
+                `${host.padEnd(width)}  ${Object.entries(v)
+                    .map(([k, x]) => `${k} ${x}`)
+                    .join(", ")}`,
+        )
+        .join("\n");
 }

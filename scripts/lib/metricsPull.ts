@@ -49,16 +49,31 @@ export async function pullRunMetrics(dir: string, endpoint: MetricsEndpoint, sta
     if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
     const stepS = Math.max(endpoint.scrapeIntervalS, Math.ceil((endS - startS) / 1500));
     const [start, end] = [Math.floor(startS - 2), Math.ceil(endS + 2)];
-    const panels: MetricsPanel[] = await Promise.all(panelQueries(endpoint.scrapeIntervalS).map(async (p) => ({
-        id: p.id, title: p.title, unit: p.unit,
-        series: (await Promise.all(p.queries.map(async (q) => toSeries(q.label, await queryRange(http, endpoint.prometheus, q.expr, start, end, stepS))))).flat(),
-    })));
+    const panels: MetricsPanel[] = await Promise.all(
+        panelQueries(endpoint.scrapeIntervalS).map(async (p) => ({
+            id: p.id,
+            title: p.title,
+            unit: p.unit,
+            series: (
+                await Promise.all(p.queries.map(async (q) => toSeries(q.label, await queryRange(http, endpoint.prometheus, q.expr, start, end, stepS))))
+            ).flat(),
+        })),
+    );
     const o = OVERHEAD_QUERIES(endpoint.scrapeIntervalS);
-    const values = async (expr: string) => (await queryRange(http, endpoint.prometheus, expr, start, end, stepS)).flatMap((r) => r.values.map(([, v]) => Number(v))).filter(Number.isFinite);
+    const values = async (expr: string) =>
+        (await queryRange(http, endpoint.prometheus, expr, start, end, stepS)).flatMap((r) => r.values.map(([, v]) => Number(v))).filter(Number.isFinite);
     const [cpu, rss] = await Promise.all([values(o.cpuPct), values(o.rssBytes)]);
-    const conns = panels.find((p) => p.id === "haproxy-conns")?.series.find((s) => s.label === "CurrConns")?.values.map(([, v]) => v) ?? [];
+    const conns =
+        panels
+            .find((p) => p.id === "haproxy-conns")
+            ?.series.find((s) => s.label === "CurrConns")
+            ?.values.map(([, v]) => v) ?? [];
     const file: MetricsFile = {
-        source: endpoint.prometheus, start, end, stepS, panels,
+        source: endpoint.prometheus,
+        start,
+        end,
+        stepS,
+        panels,
         overhead: {
             cpuPctMean: round(cpu.reduce((a, b) => a + b, 0) / Math.max(1, cpu.length)),
             cpuPctMax: round(Math.max(0, ...cpu)),
@@ -93,7 +108,12 @@ export async function pullHaproxyLog(dir: string, sinkUrl: string, fromMs: numbe
 
 async function summariseLogFile(dir: string, raw: string, fromMs: number): Promise<HaproxyLogSummary> {
     const gzip = createGzip();
-    const done = new Promise<void>((resolve, reject) => gzip.pipe(createWriteStream(join(dir, "haproxy.log.gz"))).on("finish", () => resolve()).on("error", reject));
+    const done = new Promise<void>((resolve, reject) =>
+        gzip
+            .pipe(createWriteStream(join(dir, "haproxy.log.gz")))
+            .on("finish", () => resolve())
+            .on("error", reject),
+    );
     const records: HaproxyLogRecord[] = [];
     let unparsed = 0;
     for await (const line of createInterface({ input: createReadStream(raw), crlfDelay: Infinity })) {

@@ -8,7 +8,9 @@ export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
     const compiled = compile(spec as unknown as TopLevelSpec).spec;
     // A loader that refuses every URL: reports are built from data already in the run directory.
     const loader = vega.loader({ mode: "file" });
-    loader.load = async (uri: string) => { throw new Error(`report plots load no data from ${uri}`); };
+    loader.load = async (uri: string) => {
+        throw new Error(`report plots load no data from ${uri}`);
+    };
     const view = new vega.View(vega.parse(compiled), { renderer: "none", loader, logLevel: vega.Warn });
     try {
         return await view.toSVG();

@@ -16,7 +16,11 @@ export function repeatWithoutOverlap(intervalMs: number, task: () => Promise<voi
     const next = () => {
         timer = setTimeout(() => {
             if (stopped) return;
-            current = task().catch(() => undefined).finally(() => { if (!stopped) next(); });
+            current = task()
+                .catch(() => undefined)
+                .finally(() => {
+                    if (!stopped) next();
+                });
         }, intervalMs);
     };
     next();

@@ -34,14 +34,29 @@ export function runWithTimeout(file: string, args: string[], o: RunOptions = {})
         let stderr = "";
         const sink = o.stdoutFile ? createWriteStream(o.stdoutFile) : undefined;
         if (sink) child.stdout.pipe(sink);
-        else child.stdout.on("data", (d) => { stdout += d; });
-        child.stderr.on("data", (d) => { stderr += d; });
+        else
+            child.stdout.on("data", (d) => {
+                stdout += d;
+            });
+        child.stderr.on("data", (d) => {
+            stderr += d;
+        });
         let timedOut = false;
-        const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => {
-            timedOut = true;
-            try { process.kill(-child.pid!, "SIGKILL"); } catch { child.kill("SIGKILL"); }
-        }, o.timeoutMs);
-        child.on("error", (err) => { if (timer) clearTimeout(timer); reject(err); });
+        const timer =
+            o.timeoutMs === undefined
+                ? undefined
+                : setTimeout(() => {
+                      timedOut = true;
+                      try {
+                          process.kill(-child.pid!, "SIGKILL");
+                      } catch {
+                          child.kill("SIGKILL");
+                      }
+                  }, o.timeoutMs);
+        child.on("error", (err) => {
+            if (timer) clearTimeout(timer);
+            reject(err);
+        });
         child.on("close", (code, signal) => {
             if (timer) clearTimeout(timer);
             const done = () => resolve({ code: code ?? 128 + (signal ? constants.signals[signal] : 0), stdout, stderr, timedOut });

@@ -8,12 +8,27 @@ import { runWithTimeout } from "./runWithTimeout.ts";
 
 export { HOST_BASE_PATH, remotePathPrefix };
 
-export interface SshTarget { host: string; port: number; user: string; /** PATH prefix on the host */ binPath?: string }
+export interface SshTarget {
+    host: string;
+    port: number;
+    user: string /** PATH prefix on the host */;
+    binPath?: string;
+}
 
-export interface SshResult { code: number; stdout: string; stderr: string; /** killed at options.timeoutMs */ timedOut?: boolean }
+export interface SshResult {
+    code: number;
+    stdout: string;
+    stderr: string /** killed at options.timeoutMs */;
+    timedOut?: boolean;
+}
 
 export interface SshDial {
-    keyFile: string; host: string; port: number; user: string; connectTimeoutS: number; keepAliveS?: number;
+    keyFile: string;
+    host: string;
+    port: number;
+    user: string;
+    connectTimeoutS: number;
+    keepAliveS?: number;
     /** known_hosts holding the host's key (the stack made it: EC2); absent, host keys are not checked. */
     knownHostsFile?: string;
 }
@@ -30,11 +45,24 @@ export function sshArgs(d: SshDial, command: string): string[] {
     const hostKeys = d.knownHostsFile
         ? ["-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${d.knownHostsFile}`, "-o", "GlobalKnownHostsFile=/dev/null"]
         : ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"];
-    return ["-i", d.keyFile, "-p", String(d.port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
-        ...hostKeys, "-o", "LogLevel=ERROR",
-        "-o", `ConnectTimeout=${d.connectTimeoutS}`,
+    return [
+        "-i",
+        d.keyFile,
+        "-p",
+        String(d.port),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        ...hostKeys,
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        `ConnectTimeout=${d.connectTimeoutS}`,
         ...(d.keepAliveS === undefined ? [] : ["-o", `ServerAliveInterval=${d.keepAliveS}`]),
-        `${d.user}@${d.host}`, command];
+        `${d.user}@${d.host}`,
+        command,
+    ];
 }
 
 /** known_hosts lines of the hosts whose key the stack made: `[host]:port key`, as ssh looks a host up on a port other than 22, else `host key`. */
@@ -67,10 +95,18 @@ export class SshSession {
 
     private args(t: SshTarget, command: string): string[] {
         if (!this.labHosts.has(t.host)) throw new Error(`refusing to reach ${t.host}: not a host of this lab`);
-        return sshArgs({
-            keyFile: this.keyFile, host: t.host, port: t.port, user: t.user, connectTimeoutS: 10, keepAliveS: 15,
-            knownHostsFile: this.keyed.has(t.host) ? this.knownHostsFile : undefined,
-        }, command);
+        return sshArgs(
+            {
+                keyFile: this.keyFile,
+                host: t.host,
+                port: t.port,
+                user: t.user,
+                connectTimeoutS: 10,
+                keepAliveS: 15,
+                knownHostsFile: this.keyed.has(t.host) ? this.knownHostsFile : undefined,
+            },
+            command,
+        );
     }
 
     /**
@@ -95,10 +131,14 @@ export class SshSession {
 
 /** A remote command's connection (the `command` package's ConnectionArgs, as the rig's provider serves them). */
 export interface RemoteConnection {
-    host: string; port?: number; user?: string; privateKey?: string;
+    host: string;
+    port?: number;
+    user?: string;
+    privateKey?: string;
     /** The host's expected SSH host key (OpenSSH public key line). */
     hostKey?: string;
-    dialErrorLimit?: number; perDialTimeout?: number;
+    dialErrorLimit?: number;
+    perDialTimeout?: number;
 }
 
 /** How ssh dials a connection: its key file, and known_hosts holding the connection's hostKey when it has one. */

@@ -14,8 +14,15 @@ import { paths } from "./toolchain.ts";
 
 /** The Python libraries cloud-init imports (its package's Depends on python3-*). */
 export const CLOUD_INIT_PYTHON_PACKAGES = [
-    "python3-configobj", "python3-jinja2", "python3-jsonpatch", "python3-jsonschema", "python3-netifaces",
-    "python3-oauthlib", "python3-requests", "python3-serial", "python3-yaml",
+    "python3-configobj",
+    "python3-jinja2",
+    "python3-jsonpatch",
+    "python3-jsonschema",
+    "python3-netifaces",
+    "python3-oauthlib",
+    "python3-requests",
+    "python3-serial",
+    "python3-yaml",
 ];
 
 /** Where the unpacked package lives (one directory per Debian version). */

@@ -37,26 +37,37 @@ export function reveal(value: unknown): unknown {
 /** A remote Command's connection; hostKey (OpenSSH public key line): ssh accepts that key only, as the upstream provider does. */
 type Connection = Parameters<typeof remoteDial>[0];
 
-
-interface RunResult { code: number; stdout: string; stderr: string }
+interface RunResult {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
 
 function run(file: string, args: string[], stdin: string | undefined, env: NodeJS.ProcessEnv, cwd?: string): Promise<RunResult> {
     return new Promise((resolve, reject) => {
         const child = spawn(file, args, { env, cwd, stdio: ["pipe", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
-        child.stdout.on("data", (d) => { stdout += d; });
-        child.stderr.on("data", (d) => { stderr += d; });
+        child.stdout.on("data", (d) => {
+            stdout += d;
+        });
+        child.stderr.on("data", (d) => {
+            stderr += d;
+        });
         child.on("error", reject);
         child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
-        child.stdin.on("error", () => { /* the command may exit without reading stdin */ });
+        child.stdin.on("error", () => {
+            /* the command may exit without reading stdin */
+        });
         child.stdin.end(stdin ?? "");
     });
 }
 
 function envPrefix(environment: Record<string, string> | undefined): string {
     const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
-    return Object.entries(environment ?? {}).map(([k, v]) => `export ${k}=${quote(String(v))}\n`).join("");
+    return Object.entries(environment ?? {})
+        .map(([k, v]) => `export ${k}=${quote(String(v))}\n`)
+        .join("");
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -69,10 +80,17 @@ const DELETE_DIAL_ATTEMPTS = 3;
 
 /** Temporary directories holding a private key while a command runs; removed even if the provider exits midway. */
 const keyDirs = new Set<string>();
-process.on("exit", () => { for (const d of keyDirs) rmSync(d, { recursive: true, force: true }); });
+process.on("exit", () => {
+    for (const d of keyDirs) rmSync(d, { recursive: true, force: true });
+});
 
-async function runRemote(conn: Connection, script: string, stdin: string | undefined,
-    environment: Record<string, string> | undefined, maxAttempts = Infinity): Promise<RunResult> {
+async function runRemote(
+    conn: Connection,
+    script: string,
+    stdin: string | undefined,
+    environment: Record<string, string> | undefined,
+    maxAttempts = Infinity,
+): Promise<RunResult> {
     const dir = mkdtempSync(join(tmpdir(), "c2m-ssh-"));
     keyDirs.add(dir);
     try {
@@ -120,7 +138,9 @@ const UPDATE_KEYS = ["create", "update", "delete", "environment", "stdin", "conn
 
 export const commandProvider: provider.Provider = {
     version: VERSION,
-    async check(_urn, _olds, news) { return { inputs: news }; },
+    async check(_urn, _olds, news) {
+        return { inputs: news };
+    },
     async diff(_id, _urn, olds: Props, news: Props) {
         const same = (k: string) => JSON.stringify(olds[k] ?? null) === JSON.stringify(news[k] ?? null);
         const replaces = same("triggers") ? [] : ["triggers"];
@@ -143,12 +163,16 @@ export const commandProvider: provider.Provider = {
         if (remote && unreachable(result)) return;
         if (result.code !== 0) throw failure("delete", result);
     },
-    async read(id, _urn, props) { return { id, props }; },
+    async read(id, _urn, props) {
+        return { id, props };
+    },
 };
 
 // The engine that started this provider stops it. If the engine itself was killed (pulumi got
 // SIGKILL), exit instead of lingering as an orphan.
 const engine = process.ppid;
-setInterval(() => { if (process.ppid !== engine) process.exit(0); }, 2000).unref();
+setInterval(() => {
+    if (process.ppid !== engine) process.exit(0);
+}, 2000).unref();
 
 provider.main(commandProvider, process.argv.slice(2));

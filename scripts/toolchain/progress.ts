@@ -20,7 +20,10 @@ export interface Activity {
 }
 
 /** A step's typical duration on this machine kind, e.g. { seconds: 240, when: "cold, 2 cores" }. */
-export interface Typical { seconds: number; when: string }
+export interface Typical {
+    seconds: number;
+    when: string;
+}
 
 export interface ProgressSink {
     write(text: string): void;
@@ -74,9 +77,13 @@ export function fit(line: string, columns: number | undefined): string {
 }
 
 const stderrSink = (): ProgressSink => ({
-    write: (t) => { process.stderr.write(t); },
+    write: (t) => {
+        process.stderr.write(t);
+    },
     isTTY: Boolean(process.stderr.isTTY),
-    get columns() { return process.stderr.columns; },
+    get columns() {
+        return process.stderr.columns;
+    },
 });
 
 /**
@@ -111,9 +118,13 @@ export class LiveStep {
         if (this.sink.isTTY) this.draw();
     }
 
-    get elapsedMs(): number { return this.now() - this.started; }
+    get elapsedMs(): number {
+        return this.now() - this.started;
+    }
 
-    line(): string { return progressLine(this.label, this.elapsedMs, this.activity, this.typical); }
+    line(): string {
+        return progressLine(this.label, this.elapsedMs, this.activity, this.typical);
+    }
 
     /** A new phase of real work (a build, a download): announced at once, also in a log. */
     begin(phase: string, extra: Omit<Activity, "phase"> = {}): void {
@@ -171,10 +182,17 @@ export function runLines(file: string, args: string[], options: RunLinesOptions 
         const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
         const stdout: string[] = [];
         const tail: string[] = [];
-        const keep = (line: string) => { tail.push(line); if (tail.length > 40) tail.shift(); options.onLine?.(line); };
+        const keep = (line: string) => {
+            tail.push(line);
+            if (tail.length > 40) tail.shift();
+            options.onLine?.(line);
+        };
         const out = createInterface({ input: child.stdout });
         const err = createInterface({ input: child.stderr });
-        out.on("line", (l) => { stdout.push(l); keep(l); });
+        out.on("line", (l) => {
+            stdout.push(l);
+            keep(l);
+        });
         err.on("line", keep);
         const closed = Promise.all([new Promise((r) => out.once("close", r)), new Promise((r) => err.once("close", r))]);
         child.on("error", reject);

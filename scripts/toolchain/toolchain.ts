@@ -7,13 +7,18 @@ import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
-
 /** Debian packages the rig needs, by a binary each installs (a missing binary means install it). */
 export const APT_PACKAGES: Record<string, string> = {
-    haproxy: "haproxy", sshd: "openssh-server", ssh: "openssh-client", ip: "iproute2", curl: "curl",
-    openssl: "openssl", pgrep: "procps",
+    haproxy: "haproxy",
+    sshd: "openssh-server",
+    ssh: "openssh-client",
+    ip: "iproute2",
+    curl: "curl",
+    openssl: "openssl",
+    pgrep: "procps",
     // the metrics role: Prometheus on the metrics host, node_exporter on every host
-    prometheus: "prometheus", "prometheus-node-exporter": "prometheus-node-exporter",
+    prometheus: "prometheus",
+    "prometheus-node-exporter": "prometheus-node-exporter",
     // actionlint runs it on the workflows' run: scripts (test/unit/workflows.test.ts).
     // cloud-init is not here: its package enables boot services; bootstrap unpacks it (toolchain/cloudInit.ts).
     shellcheck: "shellcheck",
@@ -54,8 +59,7 @@ export function paths(): Paths {
  */
 export function toolPath(basePath = process.env.PATH ?? ""): string {
     const p = paths();
-    return [p.bin, join(REPO_ROOT, "node_modules", ".bin"), basePath, join(REPO_ROOT, "scripts", "bin")]
-        .filter(Boolean).join(delimiter);
+    return [p.bin, join(REPO_ROOT, "node_modules", ".bin"), basePath, join(REPO_ROOT, "scripts", "bin")].filter(Boolean).join(delimiter);
 }
 
 /**
@@ -98,8 +102,16 @@ export function labEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv
 }
 
 /** The variables labEnv() sets for the lab (everything it adds to the caller's environment). */
-export const LAB_ENV_KEYS = ["PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_SKIP_UPDATE_CHECK",
-    "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING", "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER", "C2M_STACK_SETTINGS", "C2M_BIN_PATH", "C2M_CACHE"] as const;
+export const LAB_ENV_KEYS = [
+    "PULUMI_BACKEND_URL",
+    "PULUMI_CONFIG_PASSPHRASE_FILE",
+    "PULUMI_SKIP_UPDATE_CHECK",
+    "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING",
+    "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER",
+    "C2M_STACK_SETTINGS",
+    "C2M_BIN_PATH",
+    "C2M_CACHE",
+] as const;
 
 /**
  * `lab env`: POSIX shell lines that give an operator's shell the lab's environment, so plain
@@ -112,7 +124,9 @@ export function shellExports(base: NodeJS.ProcessEnv = process.env): string {
     const env = labEnv(base);
     const single = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
     const double = (v: string) => v.replace(/[\\"$`]/g, (c) => `\\${c}`);
-    const [front, back] = toolPath("\0").split("\0").map((s) => s.replace(/^:|:$/g, ""));
+    const [front, back] = toolPath("\0")
+        .split("\0")
+        .map((s) => s.replace(/^:|:$/g, ""));
     const first = paths().bin;
     const lines = [
         `# c2m-lab environment for ${REPO_ROOT}: eval "$(npm run -s lab -- env)"`,

@@ -34,8 +34,24 @@ const VERSION_COMMANDS: Record<string, string[] | undefined> = {
     [ANALYZER]: undefined,
 };
 
-export const DOCTOR_TOOLS = ["node", "pulumi", "pulumi-language-nodejs", "pulumi-resource-command", ANALYZER, "vegeta", "haproxy", "sshd", "ssh", "ip",
-    "openssl", "curl", "go", "actionlint", "shellcheck", "cloud-init"];
+export const DOCTOR_TOOLS = [
+    "node",
+    "pulumi",
+    "pulumi-language-nodejs",
+    "pulumi-resource-command",
+    ANALYZER,
+    "vegeta",
+    "haproxy",
+    "sshd",
+    "ssh",
+    "ip",
+    "openssl",
+    "curl",
+    "go",
+    "actionlint",
+    "shellcheck",
+    "cloud-init",
+];
 
 function locate(name: string): string | undefined {
     const dirs = (labEnv().PATH ?? "").split(delimiter).concat(["/usr/sbin", "/sbin", "/usr/local/go/bin"]);
@@ -66,8 +82,12 @@ export async function findTool(name: string): Promise<ToolReport> {
     }
     const args = VERSION_COMMANDS[name];
     if (args === undefined) {
-        const version = source === "cache" && existsSync(stamp) ? readFileSync(stamp, "utf8").trim()
-            : source === "rig" ? "rig implementation of the command schema" : "unknown";
+        const version =
+            source === "cache" && existsSync(stamp)
+                ? readFileSync(stamp, "utf8").trim()
+                : source === "rig"
+                  ? "rig implementation of the command schema"
+                  : "unknown";
         return { name, path, source, version, ok: true };
     }
     const result = await $({ env: labEnv(), nothrow: true })`${path} ${args}`.quiet();

@@ -64,7 +64,8 @@ ${steps}`;
     if (r.error) throw r.error;
     const out = `${r.stdout}${r.stderr}`;
     return {
-        code: r.status, out,
+        code: r.status,
+        out,
         step: (name) => {
             const m = new RegExp(`\\n@@@ ${name}\\n([\\s\\S]*?)\\n@@@ ${name} exit (\\d+)\\n`).exec(out);
             assert.ok(m, `step ${name} did not run:\n${out}`);
@@ -77,9 +78,17 @@ ${steps}`;
 async function servedCertificate(out: StackOutputs): Promise<string> {
     const client = out.inventory.find((h) => h.role === "client")!;
     const vip = new URL(out.vips.tls!);
-    const ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh.host));
+    const ssh = new SshSession(
+        out.sshPrivateKey,
+        labEnv(),
+        out.inventory.map((h) => h.ssh.host),
+    );
     try {
-        return await ssh.check(client.ssh, `openssl s_client -connect ${vip.hostname}:${vip.port || 443} -servername lab </dev/null 2>/dev/null | openssl x509 -noout -text`, 30_000);
+        return await ssh.check(
+            client.ssh,
+            `openssl s_client -connect ${vip.hostname}:${vip.port || 443} -servername lab </dev/null 2>/dev/null | openssl x509 -noout -text`,
+            30_000,
+        );
     } finally {
         ssh.close();
     }
@@ -96,7 +105,9 @@ after(async () => {
     assert.equal(residueCount(left), 0, describeResidue(left));
 });
 
-test("plain pulumi in a clean shell after eval \"$(npm run -s lab -- env)\": stack select --create, preview, up, stack output, destroy preview", { timeout: 10 * MINUTE }, async () => {
+test('plain pulumi in a clean shell after eval "$(npm run -s lab -- env)": stack select --create, preview, up, stack output, destroy preview', {
+    timeout: 10 * MINUTE,
+}, async () => {
     stackSettingsFile(STACK); // `lab env` copies the committed stacks' settings; a generated stack's copy is the lab's to write
     const r = cleanShell(`eval "$(npm run -s lab -- env)"   # twice: the same PATH
 step env bash --noprofile --norc -c 'command -v pulumi; command -v node; node --version; pulumi version; echo "$PATH"; env | cut -d= -f1 | sort | tr "\\n" " "'
@@ -119,7 +130,11 @@ step destroy-preview pulumi destroy --stack ${STACK} --config-file "$settings" -
     for (const key of ["PATH", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE_FILE", "C2M_BIN_PATH", "PULUMI_SKIP_UPDATE_CHECK", "C2M_STACK_SETTINGS"]) {
         assert.ok(exported.includes(key), `${key} exported: ${names}`);
     }
-    assert.deepEqual(exported.filter((k) => /^(npm_|PYENV|GO)/.test(k)), [], "nothing of npm, pyenv or Go leaks into the shell");
+    assert.deepEqual(
+        exported.filter((k) => /^(npm_|PYENV|GO)/.test(k)),
+        [],
+        "nothing of npm, pyenv or Go leaks into the shell",
+    );
 
     const toCreate = Number(/\+ (\d+) to create/.exec(r.step("preview").out)?.[1]);
     assert.ok(toCreate >= 10, `preview plans the lab's resources:\n${r.step("preview").out}`);
@@ -169,9 +184,14 @@ const sweepJson = (id: string) => JSON.parse(readFileSync(join(runsDir, id, "swe
 let sweepId = "";
 let stackText = "";
 
-test("a sweep over the certificate stopped by Ctrl-C in its second cell: first done, second pending, stack file as before", { timeout: 10 * MINUTE }, async () => {
+test("a sweep over the certificate stopped by Ctrl-C in its second cell: first done, second pending, stack file as before", {
+    timeout: 10 * MINUTE,
+}, async () => {
     stackText = readFileSync(stackFile, "utf8"); // as the sweep finds it
-    const run = startLab(["sweep", "--stack", STACK, "--set", "haproxy.tls.certificate=ecdsa-p256,rsa-2048", "--frontends", "tls", "--rate", "20", "--duration", "3"], runsDir);
+    const run = startLab(
+        ["sweep", "--stack", STACK, "--set", "haproxy.tls.certificate=ecdsa-p256,rsa-2048", "--frontends", "tls", "--rate", "20", "--duration", "3"],
+        runsDir,
+    );
     await waitForOutput(run, /^cell 2\/2 \(haproxy\.tls\.certificate=rsa-2048\): lab up/m);
     await new Promise((r) => setTimeout(r, 1500));
     interrupt(run);
@@ -181,7 +201,10 @@ test("a sweep over the certificate stopped by Ctrl-C in its second cell: first d
     assert.ok(sweepId, run.output());
     assert.match(run.output(), new RegExp(`lab sweep --resume ${sweepId}\` goes on`));
     const state = sweepJson(sweepId);
-    assert.deepEqual(state.cells.map((c: { status: string }) => c.status), ["done", "pending"]);
+    assert.deepEqual(
+        state.cells.map((c: { status: string }) => c.status),
+        ["done", "pending"],
+    );
     assert.equal(readFileSync(stackFile, "utf8"), stackText, "the stack file is restored");
 });
 
@@ -193,7 +216,10 @@ test("lab sweep --resume runs only the pending cell, in place; the comparison pa
     assert.doesNotMatch(r.out, /^cell 1\/2/m, "the done cell is not run again");
     assert.doesNotMatch(r.out, /namespace\S* +(deleting|deleted|replacing|replaced)/, "the lab's hosts were kept");
     const state = sweepJson(sweepId);
-    assert.deepEqual(state.cells.map((c: { status: string }) => c.status), ["done", "done"]);
+    assert.deepEqual(
+        state.cells.map((c: { status: string }) => c.status),
+        ["done", "done"],
+    );
     assert.equal(state.cells[0].runId, before);
     const certificates = state.cells.map((c: { runId: string }) => JSON.parse(readFileSync(join(runsDir, c.runId, "run.json"), "utf8")).certificate);
     assert.deepEqual(certificates, ["ecdsa-p256", "rsa-2048"], "each cell ran on its own certificate");

@@ -34,17 +34,22 @@ function writeStackConfig(): void {
     stackFile = writeGeneratedStack(STACK, YAML.stringify(doc)); // generated: in the cache, never the checkout
 }
 
-before(async () => {
-    await ensureImage("debian-13");
-    await teardownStack(STACK); // leftovers of an earlier, killed run
-    writeStackConfig();
-}, { timeout: 20 * MINUTE });
+before(
+    async () => {
+        await ensureImage("debian-13");
+        await teardownStack(STACK); // leftovers of an earlier, killed run
+        writeStackConfig();
+    },
+    { timeout: 20 * MINUTE },
+);
 
 after(async () => {
     const left = await teardownStack(STACK, stackFile);
     rmSync(runsDir, { recursive: true, force: true });
     assert.equal(residueCount(left), 0, describeResidue(left));
-    const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.includes(`/run/c2m/${STACK}/`) || / c2m-image /.test(l));
+    const mounts = readFileSync("/proc/self/mountinfo", "utf8")
+        .split("\n")
+        .filter((l) => l.includes(`/run/c2m/${STACK}/`) || / c2m-image /.test(l));
     assert.deepEqual(mounts, [], "no mount of the lab is left");
 });
 
@@ -52,7 +57,11 @@ test("lab up builds the lab with every host running Debian 13 from its image, an
     const up = await runLab(["up", "--stack", STACK], { runsDir });
     assert.equal(up.code, 0, up.out);
     const out = await outputs(STACK);
-    const ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh.host));
+    const ssh = new SshSession(
+        out.sshPrivateKey,
+        labEnv(),
+        out.inventory.map((h) => h.ssh.host),
+    );
     try {
         for (const h of out.inventory) {
             const seen = await ssh.check(h.ssh, "cat /etc/c2m-image; cat /etc/debian_version", 30_000);
@@ -86,15 +95,25 @@ test("lab up builds the lab with every host running Debian 13 from its image, an
     assert.match(row.tlsLibrary, /^OpenSSL 3\.5\./);
 });
 
-test("lab sweep --set image=debian-13,machine: each cell runs on its image, the hosts made anew and every role started again", { timeout: 15 * MINUTE }, async () => {
-    const r = await runLab(["sweep", "--stack", STACK, "--set", "image=debian-13,machine", "--frontends", "plain,tls", "--rate", "20", "--duration", "3"], { runsDir });
+test("lab sweep --set image=debian-13,machine: each cell runs on its image, the hosts made anew and every role started again", {
+    timeout: 15 * MINUTE,
+}, async () => {
+    const r = await runLab(["sweep", "--stack", STACK, "--set", "image=debian-13,machine", "--frontends", "plain,tls", "--rate", "20", "--duration", "3"], {
+        runsDir,
+    });
     assert.equal(r.code, 0, r.out);
     const id = /^sweep (sweep-\S+): 2 cells/m.exec(r.out)?.[1];
     assert.ok(id, r.out);
     const state = JSON.parse(readFileSync(join(runsDir, id, "sweep.json"), "utf8"));
-    assert.deepEqual(state.cells.map((c: { status: string }) => c.status), ["done", "done"]);
+    assert.deepEqual(
+        state.cells.map((c: { status: string }) => c.status),
+        ["done", "done"],
+    );
     const runs = state.cells.map((c: { runId: string }) => JSON.parse(readFileSync(join(runsDir, c.runId, "run.json"), "utf8")));
-    assert.deepEqual(runs.map((x: { images: Record<string, string> }) => x.images["haproxy-0"]), ["debian-13", "machine"]);
+    assert.deepEqual(
+        runs.map((x: { images: Record<string, string> }) => x.images["haproxy-0"]),
+        ["debian-13", "machine"],
+    );
     assert.match(runs[0].versions.haproxy, /^HAProxy version 3\.0\./);
     assert.match(runs[1].versions.haproxy, /^HAProxy version 2\.6\./, "the machine's cell ran the machine's HAProxy");
     for (const x of runs) assert.equal(x.summary.success, 1, JSON.stringify(x.summary));

@@ -5,7 +5,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 
-export interface LabRun { child: ChildProcess; output: () => string; done: Promise<number | null> }
+export interface LabRun {
+    child: ChildProcess;
+    output: () => string;
+    done: Promise<number | null>;
+}
 
 /**
  * `lab <args>` in a process group of its own (so a signal can go to the whole group, as a
@@ -14,11 +18,18 @@ export interface LabRun { child: ChildProcess; output: () => string; done: Promi
 export function startLab(args: string[], runsDir: string, onClose?: (output: string, ms: number) => void): LabRun {
     const started = Date.now();
     const child = spawn(process.execPath, [join(REPO_ROOT, "scripts", "lab.ts"), ...args], {
-        cwd: REPO_ROOT, env: { ...process.env, C2M_RUNS_DIR: runsDir }, stdio: ["ignore", "pipe", "pipe"], detached: true,
+        cwd: REPO_ROOT,
+        env: { ...process.env, C2M_RUNS_DIR: runsDir },
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
     });
     let out = "";
-    child.stdout!.on("data", (d) => { out += d; });
-    child.stderr!.on("data", (d) => { out += d; });
+    child.stdout!.on("data", (d) => {
+        out += d;
+    });
+    child.stderr!.on("data", (d) => {
+        out += d;
+    });
     const done = new Promise<number | null>((resolve, reject) => {
         child.on("error", reject);
         child.on("close", (code) => {
@@ -42,6 +53,7 @@ export async function waitForOutput(r: LabRun, pattern: RegExp, timeoutMs = 5 * 
 
 /** Ctrl-C: SIGINT to the command's whole process group. */
 export function interrupt(r: LabRun): void {
-    if (r.child.exitCode !== null || r.child.signalCode !== null) assert.fail(`it ended (exit ${r.child.exitCode ?? r.child.signalCode}) before Ctrl-C:\n${r.output()}`);
+    if (r.child.exitCode !== null || r.child.signalCode !== null)
+        assert.fail(`it ended (exit ${r.child.exitCode ?? r.child.signalCode}) before Ctrl-C:\n${r.output()}`);
     process.kill(-r.child.pid!, "SIGINT");
 }

@@ -15,8 +15,10 @@ const sh = (script: string) => spawnSync("bash", ["--noprofile", "--norc", "-c",
 describe("local host cgroup, for real", { skip: v1 ? false : "no cgroup v1 memory controller here" }, () => {
     test("made with its limits; the host's process is in it and charged; delete removes it and what runs in it", async (t) => {
         t.after(() => reapLocal(STACK));
-        const made = sh(`set -eu\n${cgroupCreateScript(STACK, "haproxy-0", { cpus: "0", cpuQuota: 0.5, memoryMiB: 64 })}\n` +
-            "setsid sleep 300 >/dev/null 2>&1 < /dev/null & echo $!");
+        const made = sh(
+            `set -eu\n${cgroupCreateScript(STACK, "haproxy-0", { cpus: "0", cpuQuota: 0.5, memoryMiB: 64 })}\n` +
+                "setsid sleep 300 >/dev/null 2>&1 < /dev/null & echo $!",
+        );
         assert.equal(made.status, 0, made.stderr);
         const pid = made.stdout.trim();
         const base = `/sys/fs/cgroup/memory/c2m/${STACK}/haproxy-0`;
@@ -46,9 +48,11 @@ describe("local host cgroup, for real", { skip: v1 ? false : "no cgroup v1 memor
 
     test("a memory hog past the limit is OOM-killed inside the cgroup and counted; the reaper removes it by name", async (t) => {
         t.after(() => reapLocal(STACK));
-        const run = sh(`set -eu\n${cgroupCreateScript(STACK, "haproxy-0", { memoryMiB: 32 })}\n` +
-            // 64 MiB of anonymous memory in a 32 MiB cgroup: the OOM killer ends it.
-            `python3 -c 'b = bytearray(64 * 1024 * 1024); b[::4096] = b"x" * len(b[::4096])' || echo "killed $?"`);
+        const run = sh(
+            `set -eu\n${cgroupCreateScript(STACK, "haproxy-0", { memoryMiB: 32 })}\n` +
+                // 64 MiB of anonymous memory in a 32 MiB cgroup: the OOM killer ends it.
+                `python3 -c 'b = bytearray(64 * 1024 * 1024); b[::4096] = b"x" * len(b[::4096])' || echo "killed $?"`,
+        );
         assert.match(run.stdout, /killed 137/, run.stderr);
         const r = readHostCgroup(STACK, "haproxy-0");
         assert.ok(r.oomKills >= 1 && r.limitHits > 0, JSON.stringify(r));

@@ -11,7 +11,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { addressPlan } from "../../components/platform/addressPlan.ts";
 import {
-    LOCAL_SSH_PORT, bridgeCreateScript, bridgeDeleteScript, hostCreateScript, hostDeleteScript, localNames, sshdStartScript, type LocalHostScriptInput,
+    LOCAL_SSH_PORT,
+    bridgeCreateScript,
+    bridgeDeleteScript,
+    hostCreateScript,
+    hostDeleteScript,
+    localNames,
+    sshdStartScript,
+    type LocalHostScriptInput,
 } from "../../components/platform/local/scripts.ts";
 import { SshSession, sshArgs } from "../../scripts/lib/ssh.ts";
 import { labEnv } from "../../scripts/toolchain/toolchain.ts";
@@ -28,8 +35,14 @@ const sourcedLog = join(tmp, "sourced");
 const keyFile = join(tmp, "id");
 const binPath = "/root/.cache/c2m-lab/bin";
 const hosts: LocalHostScriptInput[] = ["a", "b"].map((name, i) => ({
-    namespace: names.namespace(name), veth: names.veth(i), bridge: names.bridge, address: plan.hostAddress(i),
-    extraAddresses: [], prefix: plan.prefix, workDir: `${names.runDir}/${name}`, binPath,
+    namespace: names.namespace(name),
+    veth: names.veth(i),
+    bridge: names.bridge,
+    address: plan.hostAddress(i),
+    extraAddresses: [],
+    prefix: plan.prefix,
+    workDir: `${names.runDir}/${name}`,
+    binPath,
 }));
 const [a, b] = hosts;
 
@@ -61,8 +74,14 @@ function writeOperatorHome(): void {
 function tcpConnects(host: string, port: number, timeoutMs: number): Promise<boolean> {
     return new Promise((resolve) => {
         const s = net.connect({ host, port, timeout: timeoutMs });
-        s.once("connect", () => { s.destroy(); resolve(true); });
-        s.once("timeout", () => { s.destroy(); resolve(false); });
+        s.once("connect", () => {
+            s.destroy();
+            resolve(true);
+        });
+        s.once("timeout", () => {
+            s.destroy();
+            resolve(false);
+        });
         s.once("error", () => resolve(false));
     });
 }
@@ -83,17 +102,40 @@ before(() => {
     // Host b keeps the sshd its script started, under the operator's real /root. Host a's sshd is
     // started again (the same sshdStartScript) where /root is the stand-in home, so it would see
     // its marker files; a second, plain sshd on a (port 2222) is the control: it does read them.
-    const stop = sh(`kill $(cat ${a.workDir}/ssh/sshd.pid); for i in $(seq 1 50); do kill -0 $(cat ${a.workDir}/ssh/sshd.pid) 2>/dev/null || exit 0; sleep 0.1; done; exit 1`);
+    const stop = sh(
+        `kill $(cat ${a.workDir}/ssh/sshd.pid); for i in $(seq 1 50); do kill -0 $(cat ${a.workDir}/ssh/sshd.pid) 2>/dev/null || exit 0; sleep 0.1; done; exit 1`,
+    );
     assert.equal(stop.code, 0, stop.out);
-    const control = `ip netns exec ${a.namespace} env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /usr/sbin/sshd -f /dev/null -h ${a.workDir}/ssh/host_key` +
+    const control =
+        `ip netns exec ${a.namespace} env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /usr/sbin/sshd -f /dev/null -h ${a.workDir}/ssh/host_key` +
         ` -o ListenAddress=${a.address} -o Port=${CONTROL_PORT} -o PidFile=${a.workDir}/ssh/control.pid` +
         ` -o AuthorizedKeysFile=${a.workDir}/ssh/authorized_keys -o UsePAM=no -o StrictModes=no`;
     const ready = `for i in $(seq 1 50); do ip netns exec ${a.namespace} bash -c 'exec 3<>/dev/tcp/${a.address}/${LOCAL_SSH_PORT}' 2>/dev/null && exit 0; sleep 0.1; done; exit 1`;
-    const restarted = spawnSync("unshare", ["--mount", "--propagation", "private", "bash", "--noprofile", "--norc", "-c",
-        `set -e; mount --bind "$1" /root; bash -c "$2"; $3; bash -c "$4"`, "_", operatorHome, sshdStartScript(a), control, ready],
-    { encoding: "utf8", timeout: 60_000 });
+    const restarted = spawnSync(
+        "unshare",
+        [
+            "--mount",
+            "--propagation",
+            "private",
+            "bash",
+            "--noprofile",
+            "--norc",
+            "-c",
+            `set -e; mount --bind "$1" /root; bash -c "$2"; $3; bash -c "$4"`,
+            "_",
+            operatorHome,
+            sshdStartScript(a),
+            control,
+            ready,
+        ],
+        { encoding: "utf8", timeout: 60_000 },
+    );
     assert.equal(restarted.status, 0, `${restarted.stdout}${restarted.stderr}`);
-    ssh = new SshSession(readFileSync(keyFile, "utf8"), labEnv(), hosts.map((h) => h.address));
+    ssh = new SshSession(
+        readFileSync(keyFile, "utf8"),
+        labEnv(),
+        hosts.map((h) => h.address),
+    );
 });
 
 after(() => {
@@ -102,18 +144,25 @@ after(() => {
     teardown();
     rmSync(tmp, { recursive: true, force: true });
     const left = [
-        spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.split("\n").filter((l) => l.startsWith(names.namespacePrefix)),
+        spawnSync("ip", ["netns", "list"], { encoding: "utf8" })
+            .stdout.split("\n")
+            .filter((l) => l.startsWith(names.namespacePrefix)),
         spawnSync("nft", ["list", "table", "inet", names.firewallTable], { encoding: "utf8" }).status === 0 ? [names.firewallTable] : [],
-        spawnSync("pgrep", ["-af", `${names.runDir}/`], { encoding: "utf8" }).stdout.split("\n").filter(Boolean),
+        spawnSync("pgrep", ["-af", `${names.runDir}/`], { encoding: "utf8" })
+            .stdout.split("\n")
+            .filter(Boolean),
         existsSync(names.runDir) ? [names.runDir] : [],
     ].flat();
     assert.deepEqual(left, [], "nothing of the test's hosts is left");
 });
 
 test("a command over SSH runs in a clean root environment: no start-up file of the operator is read", { skip }, async () => {
-    const r = await ssh.run({ host: a.address, port: LOCAL_SSH_PORT, user: "root", binPath },
+    const r = await ssh.run(
+        { host: a.address, port: LOCAL_SSH_PORT, user: "root", binPath },
         `echo "HOME=$HOME"; echo "PATH=$PATH"; echo "marker=\${C2M_STARTUP_MARKER:-}"; env | grep -c '^PYENV' || true; ` +
-        `ls -A ~ | tr '\\n' ' '; echo; c2m-probe; bash -lic 'echo "login marker=\${C2M_STARTUP_MARKER:-}"' 2>/dev/null`, { timeoutMs: 30_000 });
+            `ls -A ~ | tr '\\n' ' '; echo; c2m-probe; bash -lic 'echo "login marker=\${C2M_STARTUP_MARKER:-}"' 2>/dev/null`,
+        { timeoutMs: 30_000 },
+    );
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split("\n");
     assert.equal(lines[0], "HOME=/root");
@@ -127,8 +176,11 @@ test("a command over SSH runs in a clean root environment: no start-up file of t
 });
 
 test("the same on a host whose sshd started under the operator's real /root: no PYENV_*, nothing of ~/.bashrc", { skip }, async () => {
-    const r = await ssh.run({ host: b.address, port: LOCAL_SSH_PORT, user: "root", binPath },
-        "env | grep -c '^PYENV' || true; ls -A ~ | tr '\\n' ' '; echo; echo \"$PATH\"", { timeoutMs: 30_000 });
+    const r = await ssh.run(
+        { host: b.address, port: LOCAL_SSH_PORT, user: "root", binPath },
+        "env | grep -c '^PYENV' || true; ls -A ~ | tr '\\n' ' '; echo; echo \"$PATH\"",
+        { timeoutMs: 30_000 },
+    );
     assert.equal(r.code, 0, r.stderr);
     const [pyenv, home, path] = r.stdout.trim().split("\n");
     assert.equal(pyenv, "0", "no PYENV_* variable");
@@ -138,8 +190,14 @@ test("the same on a host whose sshd started under the operator's real /root: no 
 
 test("control: a plain sshd on the same host does read them (so the test above can fail)", { skip }, () => {
     const t0 = Date.now();
-    const r = sh(`ip netns exec ${b.namespace} ssh ${sshArgs({ keyFile, host: a.address, port: CONTROL_PORT, user: "root", connectTimeoutS: 5 },
-        "echo marker=$C2M_STARTUP_MARKER").map((x) => `'${x}'`).join(" ")}`);
+    const r = sh(
+        `ip netns exec ${b.namespace} ssh ${sshArgs(
+            { keyFile, host: a.address, port: CONTROL_PORT, user: "root", connectTimeoutS: 5 },
+            "echo marker=$C2M_STARTUP_MARKER",
+        )
+            .map((x) => `'${x}'`)
+            .join(" ")}`,
+    );
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /marker=\.bashrc/);
     assert.match(readFileSync(sourcedLog, "utf8"), /^\.bashrc$/m);

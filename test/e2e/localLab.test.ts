@@ -33,7 +33,9 @@ function writeStackConfig(stack: string, edit: (config: Record<string, any>) => 
 before(async () => {
     await reapLocal(STACK);
     // Its own subnet, so the test never touches an operator's `local` lab.
-    writeStackConfig(STACK, (c) => { c["c2m:local"] = { subnet: "198.18.200.0/24" }; });
+    writeStackConfig(STACK, (c) => {
+        c["c2m:local"] = { subnet: "198.18.200.0/24" };
+    });
 });
 
 after(async () => {
@@ -55,7 +57,10 @@ test("an impossible plan is refused before any resource exists", async () => {
     });
     await assert.rejects(up(BAD_STACK), (err: unknown) => {
         assert.ok(err instanceof ConfigError, String(err));
-        assert.match((err as Error).message, /c2m:plan\.sourceAddressesPerClient: 300000 connections over 2 clients need \d+ source addresses per client .* config gives 1/);
+        assert.match(
+            (err as Error).message,
+            /c2m:plan\.sourceAddressesPerClient: 300000 connections over 2 clients need \d+ source addresses per client .* config gives 1/,
+        );
         return true;
     });
     assert.equal(await stackExists(BAD_STACK), false, "no stack may be created for a refused plan");
@@ -86,8 +91,10 @@ test("up, attack through plain and TLS frontends: all requests succeed and cross
         const vegeta = result.perFrontend[frontend];
         const haproxy = result.haproxy[frontend];
         assert.equal(vegeta?.requests, expected / 2, `${frontend}: half of the requests`);
-        assert.ok(haproxy && haproxy.requests >= vegeta!.requests,
-            `${frontend}: HAProxy counted ${haproxy?.requests} requests, vegeta sent ${vegeta?.requests}`);
+        assert.ok(
+            haproxy && haproxy.requests >= vegeta!.requests,
+            `${frontend}: HAProxy counted ${haproxy?.requests} requests, vegeta sent ${vegeta?.requests}`,
+        );
         assert.ok(haproxy.sessions > 0, `${frontend}: connections crossed HAProxy`);
     }
     const run = JSON.parse(readFileSync(join(result.dir, "run.json"), "utf8"));
@@ -103,7 +110,10 @@ test("up, attack through plain and TLS frontends: all requests succeed and cross
     assert.ok(existsSync(join(result.dir, "report.txt")));
     assert.ok(existsSync(join(result.dir, "metrics.json")), "server-side metrics of the run were pulled from Prometheus");
     const metrics = JSON.parse(readFileSync(join(result.dir, "metrics.json"), "utf8"));
-    assert.ok(metrics.panels.some((p: { series: unknown[] }) => p.series.length > 0), "with series in them");
+    assert.ok(
+        metrics.panels.some((p: { series: unknown[] }) => p.series.length > 0),
+        "with series in them",
+    );
     assert.ok(metrics.peakConns > 0, `HAProxy's connections over the run: peak ${metrics.peakConns}`);
     // The request log, from the metrics host's sink: every request of the run is in it.
     const log = JSON.parse(readFileSync(join(result.dir, "haproxy-log-summary.json"), "utf8"));
@@ -133,7 +143,10 @@ function firewallTableExists(): boolean {
 
 /** Opens a TCP connection from the operator's machine; false when refused, dropped or timed out. */
 function operatorConnects(url: string, timeoutMs = 2000): Promise<boolean> {
-    return fetch(url, { signal: AbortSignal.timeout(timeoutMs) }).then(() => true, () => false);
+    return fetch(url, { signal: AbortSignal.timeout(timeoutMs) }).then(
+        () => true,
+        () => false,
+    );
 }
 
 /**
@@ -148,14 +161,24 @@ async function operatorReachesSshOnly(out: Awaited<ReturnType<typeof outputs>>):
     const denied = [`${out.vips.stats[0]};csv`, pong, out.vips.plain, ...(out.metricsEndpoint ? [`${out.metricsEndpoint.prometheus}/-/ready`] : [])];
     const t0 = Date.now();
     const direct = await Promise.all(denied.map((url) => operatorConnects(url)));
-    assert.deepEqual(Object.fromEntries(denied.map((u, i) => [u, direct[i]])), Object.fromEntries(denied.map((u) => [u, false])),
-        "a direct request from the operator fails");
+    assert.deepEqual(
+        Object.fromEntries(denied.map((u, i) => [u, direct[i]])),
+        Object.fromEntries(denied.map((u) => [u, false])),
+        "a direct request from the operator fails",
+    );
     process.stderr.write(`operator → hosts: ${denied.length} direct HTTP requests failed (${Date.now() - t0} ms)\n`);
-    const ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh.host));
+    const ssh = new SshSession(
+        out.sshPrivateKey,
+        labEnv(),
+        out.inventory.map((h) => h.ssh.host),
+    );
     const http = new HostHttp(ssh, out.inventory);
     try {
         const stats = await fetchStats(http, out.vips.stats);
-        assert.ok(stats.some((r) => r.pxname === "api_plain" && r.svname === "FRONTEND"), "the same statistics, read on the LB over SSH");
+        assert.ok(
+            stats.some((r) => r.pxname === "api_plain" && r.svname === "FRONTEND"),
+            "the same statistics, read on the LB over SSH",
+        );
         const fromClient = await http.request(pong, { from: out.inventory.find((h) => h.role === "client")!.name });
         assert.equal(fromClient.status, 200, "a client reaches the pong port across the bridge");
         const env = await ssh.check(out.inventory.find((h) => h.role === "haproxy")!.ssh, "env; ls -A ~");

@@ -23,7 +23,8 @@ describe("bench:oom", () => {
         const before = process.env.C2M_RUNS_DIR;
         process.env.C2M_RUNS_DIR = runs;
         t.after(() => {
-            if (before === undefined) delete process.env.C2M_RUNS_DIR; else process.env.C2M_RUNS_DIR = before;
+            if (before === undefined) delete process.env.C2M_RUNS_DIR;
+            else process.env.C2M_RUNS_DIR = before;
             rmSync(runs, { recursive: true, force: true });
         });
         const r = await benchOom({ mode: "plain", memoryMib: 48, stack: STACK, subnet: "198.18.86.0/24", plateauS: 10, ceiling: 3, clients: 1, report: false });
@@ -33,14 +34,20 @@ describe("bench:oom", () => {
         assert.ok(r.held_at_oom !== null && r.held_at_oom > 500, `held ${r.held_at_oom} before the kill`);
         assert.ok(r.held_peak !== null && r.held_peak >= r.held_at_oom, `peak ${r.held_peak}`);
         assert.ok(r.predicted > 0);
-        assert.ok((r.killed_processes as string[]).some((p) => p.startsWith("haproxy:")), "the kernel log names HAProxy");
+        assert.ok(
+            (r.killed_processes as string[]).some((p) => p.startsWith("haproxy:")),
+            "the kernel log names HAProxy",
+        );
 
         const run = readRecord(join(runs, String(r.run), "run.json"), RunRecordSchema);
         assert.equal(run.oom?.killed, true);
         assert.equal(run.oom?.by, "oom_kill");
         assert.equal(run.oom?.memoryMiB, 48);
         assert.ok((run.oom?.oomKills ?? 0) >= 1 && (run.oom?.kernelLog.length ?? 0) >= 1);
-        const ledger = readFileSync(join(runs, "ledger.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+        const ledger = readFileSync(join(runs, "ledger.jsonl"), "utf8")
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l));
         const row = ledger.find((x) => x.id === r.run);
         assert.equal(row?.verdict, "fail");
         assert.match(row?.why ?? "", /^OOM-killed \(oom_kill\) at \d+ connections in 48 MiB/);

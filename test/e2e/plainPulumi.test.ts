@@ -34,8 +34,16 @@ let ours = false;
  */
 function topLevel(): Record<string, string> {
     const entries = readdirSync(REPO_ROOT).filter((f) => /^Pulumi\..*yaml$/.test(f) || f === ".pulumi");
-    return Object.fromEntries(entries.sort().map((f) => [f, /\.yaml$/.test(f)
-        ? createHash("sha256").update(readFileSync(join(REPO_ROOT, f))).digest("hex") : "present"]));
+    return Object.fromEntries(
+        entries.sort().map((f) => [
+            f,
+            /\.yaml$/.test(f)
+                ? createHash("sha256")
+                      .update(readFileSync(join(REPO_ROOT, f)))
+                      .digest("hex")
+                : "present",
+        ]),
+    );
 }
 
 /** git's view of the committed stack files (modified, added, removed, ignored). */
@@ -58,8 +66,26 @@ function cleanShell(commands: string): { code: number | null; out: string } {
 
 /** `true` over SSH on a host with the lab's key; its exit code and stderr. */
 function sshTrue(keyFile: string, address: string): { code: number | null; stderr: string } {
-    const r = spawnSync("ssh", ["-F", "/dev/null", "-i", keyFile, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "ConnectTimeout=5", `root@${address}`, "true"], { encoding: "utf8", timeout: 30_000 });
+    const r = spawnSync(
+        "ssh",
+        [
+            "-F",
+            "/dev/null",
+            "-i",
+            keyFile,
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=5",
+            `root@${address}`,
+            "true",
+        ],
+        { encoding: "utf8", timeout: 30_000 },
+    );
     return { code: r.status, stderr: r.stderr };
 }
 
@@ -70,7 +96,9 @@ after(async () => {
     assert.equal(residueCount(left), 0, describeResidue(left));
 });
 
-test("lab up / lab down of local, then the README's plain pulumi after that lab down: the checkout unchanged; destroy never reaches a host", { timeout: 30 * MINUTE }, async (t) => {
+test("lab up / lab down of local, then the README's plain pulumi after that lab down: the checkout unchanged; destroy never reaches a host", {
+    timeout: 30 * MINUTE,
+}, async (t) => {
     if (await stackExists(STACK)) return t.skip(`a ${STACK} lab exists already: not this test's to tear down`);
     ours = true;
     const before = topLevel();

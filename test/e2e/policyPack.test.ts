@@ -29,8 +29,11 @@ function writeStackConfig(ttlHours: number): void {
 
 /** Plain `pulumi preview` as an operator runs it, on the settings file the lab gives Pulumi (a fresh copy of the stack's). */
 function preview(extra: string[] = []): { status: number | null; out: string } {
-    const r = spawnSync("pulumi", ["preview", "--stack", STACK, "--config-file", stackSettingsFile(STACK), "--non-interactive", "--policy-pack", "policy/analyzer", ...extra],
-        { cwd: REPO_ROOT, env: labEnv(), encoding: "utf8", timeout: 5 * 60_000 });
+    const r = spawnSync(
+        "pulumi",
+        ["preview", "--stack", STACK, "--config-file", stackSettingsFile(STACK), "--non-interactive", "--policy-pack", "policy/analyzer", ...extra],
+        { cwd: REPO_ROOT, env: labEnv(), encoding: "utf8", timeout: 5 * 60_000 },
+    );
     if (r.error) throw r.error;
     return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }

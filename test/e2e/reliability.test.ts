@@ -26,7 +26,7 @@ import { haproxyPaths, haproxyStartScript, pidFile } from "../../components/rend
 import { PARTIAL_EXIT_CODE } from "../../scripts/attack.ts";
 import { interrupt as interruptGroup, startLab, waitForOutput, type LabRun } from "./labCli.ts";
 
-const LAB = "rel";        // the shared lab: config changes, interrupts, lost parts, down twice
+const LAB = "rel"; // the shared lab: config changes, interrupts, lost parts, down twice
 /** Third octet of the subnet (C2M_REL_NET moves it, e.g. away from another run of this file). */
 const NET = Number(process.env.C2M_REL_NET ?? 80);
 const MINUTE = 60_000;
@@ -85,9 +85,17 @@ async function assertNoResidue(stack: string): Promise<void> {
 
 /** Names of the resources a `pulumi up` touched, and its "Resources:" summary. */
 function changes(out: string): { touched: Set<string>; summary: string[] } {
-    const touched = new Set([...out.matchAll(/^\s*[-+~]+\s+\S+:\S+:\S+\s+(\S+)\s+(?:creating|created|updating|updated|deleting|deleted|replacing|replaced)/gm)].map((m) => m[1]));
+    const touched = new Set(
+        [...out.matchAll(/^\s*[-+~]+\s+\S+:\S+:\S+\s+(\S+)\s+(?:creating|created|updating|updated|deleting|deleted|replacing|replaced)/gm)].map((m) => m[1]),
+    );
     const block = /^Resources:\n((?:[ \t]+\S.*\n)+)/m.exec(out)?.[1] ?? "";
-    return { touched, summary: block.split("\n").map((l) => l.trim()).filter(Boolean) };
+    return {
+        touched,
+        summary: block
+            .split("\n")
+            .map((l) => l.trim())
+            .filter(Boolean),
+    };
 }
 
 function runDirOf(out: string): string {
@@ -104,7 +112,10 @@ let secretForms: { name: string; text: string }[] = [];
 
 function collectSecrets(privateKey: string): void {
     // The first line of every OpenSSH ed25519 key is the same header, the last one mostly padding: the middle ones are the key's own.
-    const pemLines = privateKey.split("\n").filter((l) => l.length >= 20 && !l.startsWith("-----")).slice(1, -1);
+    const pemLines = privateKey
+        .split("\n")
+        .filter((l) => l.length >= 20 && !l.startsWith("-----"))
+        .slice(1, -1);
     assert.ok(pemLines.length >= 2, "an OpenSSH private key has several base64 lines");
     const b64 = Buffer.from(privateKey).toString("base64");
     const passphrase = readFileSync(paths().passphraseFile, "utf8").trim();
@@ -122,8 +133,16 @@ function assertNoSecret(where: string, content: string | Buffer): void {
 
 function filesUnder(dir: string): string[] {
     if (!existsSync(dir)) return [];
-    return readdirSync(dir, { recursive: true, encoding: "utf8" }).map((f) => join(dir, f))
-        .filter((f) => { try { const st = statSync(f); return st.isFile() && st.size < 64 * 2 ** 20; } catch { return false; } });
+    return readdirSync(dir, { recursive: true, encoding: "utf8" })
+        .map((f) => join(dir, f))
+        .filter((f) => {
+            try {
+                const st = statSync(f);
+                return st.isFile() && st.size < 64 * 2 ** 20;
+            } catch {
+                return false;
+            }
+        });
 }
 
 before(async () => {
@@ -139,8 +158,11 @@ after(async () => {
     rmSync(runsDir, { recursive: true, force: true });
     process.stderr.write(`reliability: ${counts.commands} lab commands, ${counts.faults} faults injected, ${counts.residueFound} residue items found\n`);
     const slowest = [...timings].sort((a, b) => b.ms - a.ms).slice(0, 8);
-    process.stderr.write(`reliability: slowest commands (of ${timings.length}, ${(timings.reduce((t, x) => t + x.ms, 0) / 1000).toFixed(1)} s in all):\n` +
-        slowest.map((t) => `  ${(t.ms / 1000).toFixed(1).padStart(6)} s  ${t.what}`).join("\n") + "\n");
+    process.stderr.write(
+        `reliability: slowest commands (of ${timings.length}, ${(timings.reduce((t, x) => t + x.ms, 0) / 1000).toFixed(1)} s in all):\n` +
+            slowest.map((t) => `  ${(t.ms / 1000).toFixed(1).padStart(6)} s  ${t.what}`).join("\n") +
+            "\n",
+    );
 });
 
 test("lab up builds the shared lab", { timeout: 10 * MINUTE }, async () => {
@@ -163,7 +185,10 @@ test("secrets: plain stack outputs, the stack's state and the hosts' files hold 
     assert.match(readFileSync(written, "utf8"), /^encryptionsalt: /m, "the settings file pulumi wrote its salt into");
     assertNoSecret(written, readFileSync(written));
     const hostFiles = filesUnder(localNames(LAB).runDir);
-    assert.ok(hostFiles.some((f) => f.endsWith("/authorized_keys")), "the hosts' files were scanned");
+    assert.ok(
+        hostFiles.some((f) => f.endsWith("/authorized_keys")),
+        "the hosts' files were scanned",
+    );
     for (const f of hostFiles) assertNoSecret(f, readFileSync(f));
 });
 
@@ -185,10 +210,18 @@ test("a HAProxy config that fails haproxy -c is refused and the running HAProxy 
     const cfgBefore = readFileSync(p.cfg, "utf8");
     const raw = out as StackOutputs & { nofile: Record<string, number> };
     // Exactly what the role runs (haproxy-service's create), over SSH with the lab's key.
-    const script = haproxyStartScript(p, { processes: out.capacityPlan.haproxy.processes, statsPort: out.labConfig.haproxy.statsPort, nofile: raw.nofile[lb.name] });
+    const script = haproxyStartScript(p, {
+        processes: out.capacityPlan.haproxy.processes,
+        statsPort: out.labConfig.haproxy.statsPort,
+        nofile: raw.nofile[lb.name],
+    });
     const bad = `${cfgBefore}\nbackend broken\n    balance no-such-algorithm\n`;
     const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-    const ssh = new SshSession(out.sshPrivateKey, labEnv(), out.inventory.map((h) => h.ssh.host));
+    const ssh = new SshSession(
+        out.sshPrivateKey,
+        labEnv(),
+        out.inventory.map((h) => h.ssh.host),
+    );
     try {
         counts.faults++;
         const r = await ssh.run({ ...lb.ssh }, `printf '%s' ${quote(bad)} | bash -c ${quote(script)}`, { timeoutMs: MINUTE });
@@ -209,7 +242,9 @@ test("a changed c2m:haproxy.timeouts.queueMs updates only the HAProxy service, w
     const lb = out.inventory.find((h) => h.role === "haproxy")!;
     const p = haproxyPaths(lb.workDir);
     const pidBefore = readFileSync(pidFile(p, 0), "utf8").trim();
-    writeStackConfig(LAB, (c) => { c["c2m:haproxy"] = { ...c["c2m:haproxy"], timeouts: { queueMs: 45_000 } }; });
+    writeStackConfig(LAB, (c) => {
+        c["c2m:haproxy"] = { ...c["c2m:haproxy"], timeouts: { queueMs: 45_000 } };
+    });
     const r = await labDone(["up", "--stack", LAB]);
     assert.equal(r.code, 0, r.out);
     const { touched, summary } = changes(r.out);
@@ -282,7 +317,9 @@ test("SIGINT during lab tipping: non-zero exit with a message, the search keeps 
 
 // ---- 3. lost parts mid-attack ----------------------------------------------------------------
 
-test("a pong server killed, a backend's network cut, a client lost: the attack completes, attributes them, records the run and exits non-zero", { timeout: 5 * MINUTE }, async () => {
+test("a pong server killed, a backend's network cut, a client lost: the attack completes, attributes them, records the run and exits non-zero", {
+    timeout: 5 * MINUTE,
+}, async () => {
     const names = localNames(LAB);
     const pongPid = readFileSync(`${names.runDir}/backend-0/pong/pids`, "utf8").split("\n")[0].trim();
     // biome-ignore lint/suspicious/noControlCharactersInRegex: /proc/<pid>/cmdline separates arguments with NUL
@@ -296,32 +333,49 @@ test("a pong server killed, a backend's network cut, a client lost: the attack c
     process.kill(Number(pongPid), "SIGKILL");
     sh("ip", ["netns", "exec", names.namespace("backend-1"), "ip", "link", "set", "eth0", "down"]);
     // The whole client host: its sshd and vegeta processes.
-    const clientPids = sh("ip", ["netns", "pids", names.namespace("client-1")]).split("\n").filter(Boolean);
+    const clientPids = sh("ip", ["netns", "pids", names.namespace("client-1")])
+        .split("\n")
+        .filter(Boolean);
     assert.ok(clientPids.length > 0);
     spawnSync("kill", ["-KILL", ...clientPids]);
     const code = await run.done;
     const text = run.output();
     // Part of the attack was lost and --allow-partial was not given: recorded, but not a success.
     assert.equal(code, PARTIAL_EXIT_CODE, text);
-    assert.match(text, /^lab attack: part of the attack failed: 2 of \d+ vegeta processes failed or lost their results \(client-1\/plain\/\S+, client-1\/tls\/\S+\); the run is recorded in \S+; --allow-partial accepts a partial run$/m);
+    assert.match(
+        text,
+        /^lab attack: part of the attack failed: 2 of \d+ vegeta processes failed or lost their results \(client-1\/plain\/\S+, client-1\/tls\/\S+\); the run is recorded in \S+; --allow-partial accepts a partial run$/m,
+    );
 
     const dir = runDirOf(text);
     const json = JSON.parse(readFileSync(join(dir, "run.json"), "utf8"));
     // The survivor's results are merged: client-0 sent rate × duration on each frontend.
-    assert.deepEqual(readdirSync(join(dir, "results")).map((f) => f.split("-").slice(0, 2).join("-")).sort(), ["client-0", "client-0"]);
+    assert.deepEqual(
+        readdirSync(join(dir, "results"))
+            .map((f) => f.split("-").slice(0, 2).join("-"))
+            .sort(),
+        ["client-0", "client-0"],
+    );
     assert.equal(json.summary.requests, rate * durationS, JSON.stringify(json.summary));
     // Errors are counted…
     assert.ok(json.summary.success < 1, `success ${json.summary.success}`);
     assert.ok((json.summary.errors ?? []).length > 0);
     // …and attributed: the lost client's processes, the servers HAProxy took out.
-    assert.deepEqual(json.failedProcesses.map((f: { client: string; frontend: string }) => `${f.client}/${f.frontend}`).sort(), ["client-1/plain", "client-1/tls"]);
+    assert.deepEqual(json.failedProcesses.map((f: { client: string; frontend: string }) => `${f.client}/${f.frontend}`).sort(), [
+        "client-1/plain",
+        "client-1/tls",
+    ]);
     for (const server of ["backend-0-8282", "backend-1-8282", "backend-1-8283", "backend-1-8284", "backend-1-8285"]) {
         assert.ok(json.serversDown.includes(server), `${server} taken out: ${json.serversDown}`);
     }
     assert.ok(json.backend.serversUp <= 3);
     assert.match(text, /FAILED vegeta on client-1 \(plain, /);
     assert.match(text, /DOWN in HAProxy at the end: backend-0-8282, backend-1-8282/);
-    const row = readFileSync(join(runsDir, "ledger.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).find((r) => r.id === json.runId);
+    const row = readFileSync(join(runsDir, "ledger.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l))
+        .find((r) => r.id === json.runId);
     assert.equal(row?.verdict, "fail", "the ledger keeps the partial run, as failed");
     // The cause first; the LB's memory follows it in every verdict (01db2ab).
     assert.match(row.why, /^2 vegeta processes failed(; |$)/);
@@ -352,10 +406,16 @@ test("secrets: no log, run directory, report or left-over key file holds the key
     assert.ok(logs.length >= 10, `${logs.length} command logs`);
     for (const log of logs) assertNoSecret(`the output of ${log.split("\n")[0]}`, log);
     const runFiles = filesUnder(runsDir);
-    for (const kind of ["run.json", "report.txt", "report.html", "tipping.json", "ledger.jsonl"]) assert.ok(runFiles.some((f) => f.endsWith(kind)), `a ${kind} was scanned`);
+    for (const kind of ["run.json", "report.txt", "report.html", "tipping.json", "ledger.jsonl"])
+        assert.ok(
+            runFiles.some((f) => f.endsWith(kind)),
+            `a ${kind} was scanned`,
+        );
     for (const f of runFiles) assertNoSecret(f, readFileSync(f));
     // SSH key files live in 0600 temp directories only while a command runs.
-    const keyFiles = readdirSync(tmpdir()).filter((d) => /^c2m-(ssh|attack)-/.test(d)).flatMap((d) => filesUnder(join(tmpdir(), d)));
+    const keyFiles = readdirSync(tmpdir())
+        .filter((d) => /^c2m-(ssh|attack)-/.test(d))
+        .flatMap((d) => filesUnder(join(tmpdir(), d)));
     for (const f of keyFiles) assertNoSecret(`left-over ${f}`, readFileSync(f));
 });
 

@@ -50,9 +50,16 @@ test("a knee search through HAProxy converges near the backend's capacity, attri
     t.diagnostic(`lab up: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     // Doubling from 10/s: 10, 20, 40, 80; then bisections to ±25 % (a bracket within 1.5625×): 5-6 steps of 2 s.
     t0 = Date.now();
-    const r = await runLab(["tipping", "--stack", STACK, "--start", String(START), "--duration", "2", "--tolerance", "0.25", "--max-steps", "6"],
-        { runsDir, timeoutMs: 5 * MINUTE });
-    t.diagnostic(`lab tipping: ${((Date.now() - t0) / 1000).toFixed(1)} s\n${r.out.split("\n").filter((l) => /^(tipping|  →|step|knee|limited)/.test(l)).join("\n")}`);
+    const r = await runLab(["tipping", "--stack", STACK, "--start", String(START), "--duration", "2", "--tolerance", "0.25", "--max-steps", "6"], {
+        runsDir,
+        timeoutMs: 5 * MINUTE,
+    });
+    t.diagnostic(
+        `lab tipping: ${((Date.now() - t0) / 1000).toFixed(1)} s\n${r.out
+            .split("\n")
+            .filter((l) => /^(tipping|  →|step|knee|limited)/.test(l))
+            .join("\n")}`,
+    );
     assert.equal(r.code, 0, r.out);
     const dir = /^→ (\S+)$/m.exec(r.out)?.[1];
     assert.ok(dir && existsSync(join(dir, "tipping.json")), r.out);

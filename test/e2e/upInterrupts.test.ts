@@ -96,7 +96,9 @@ test("SIGINT during lab up: pulumi stops cleanly (no lock, no stray process), la
     assert.match(run.output(), /lab: pulumi up interrupted by SIGINT; it stopped .* `lab down --stack rel2` removes what exists/);
     assert.equal(spawnSync("pgrep", ["-f", pulumiUp]).status, 1, "pulumi exited");
     const locks = join(paths().state, ".pulumi", "locks");
-    const held = existsSync(locks) ? readdirSync(locks, { recursive: true, encoding: "utf8" }).filter((f) => f.includes(`/${HALF}/`) && f.endsWith(".json")) : [];
+    const held = existsSync(locks)
+        ? readdirSync(locks, { recursive: true, encoding: "utf8" }).filter((f) => f.includes(`/${HALF}/`) && f.endsWith(".json"))
+        : [];
     assert.deepEqual(held, [], "the stack's lock was released");
     assert.ok((await localResidue(HALF)).namespaces.length > 0, "it was interrupted midway");
     const down = await labDone(["down", "--stack", HALF]);
@@ -106,8 +108,14 @@ test("SIGINT during lab up: pulumi stops cleanly (no lock, no stray process), la
 
 test("lab up killed outright (SIGKILL): lab down lifts the dead pulumi's lock and leaves zero residue", { timeout: 10 * MINUTE }, async () => {
     /** pid → [ppid, args] of every process now. */
-    const processes = () => new Map(sh("ps", ["-eo", "pid=,ppid=,args="]).split("\n").map((l) => l.trim().split(/\s+/))
-        .filter((f) => f.length > 2).map((f) => [f[0], { ppid: f[1], args: f.slice(2).join(" ") }]));
+    const processes = () =>
+        new Map(
+            sh("ps", ["-eo", "pid=,ppid=,args="])
+                .split("\n")
+                .map((l) => l.trim().split(/\s+/))
+                .filter((f) => f.length > 2)
+                .map((f) => [f[0], { ppid: f[1], args: f.slice(2).join(" ") }]),
+        );
     writeStackConfig(HALF);
     const run = lab(["up", "--stack", HALF]);
     await waitForOutput(run, /command:local:Command lab-\w+-\d+ created/);
@@ -118,24 +126,44 @@ test("lab up killed outright (SIGKILL): lab down lifts the dead pulumi's lock an
     // test file's pulumi running beside this one is never mistaken for them.
     const before = processes();
     const descendants = [pulumiPids[0]];
-    for (let grew = true; grew;) {
+    for (let grew = true; grew; ) {
         grew = false;
-        for (const [pid, p] of before) if (descendants.includes(p.ppid) && !descendants.includes(pid)) { descendants.push(pid); grew = true; }
+        for (const [pid, p] of before)
+            if (descendants.includes(p.ppid) && !descendants.includes(pid)) {
+                descendants.push(pid);
+                grew = true;
+            }
     }
     const plugins = descendants.slice(1).filter((pid) => /pulumi-language-nodejs|commandProvider\.ts|@pulumi\/pulumi\/cmd\/run/.test(before.get(pid)!.args));
-    assert.ok(plugins.some((pid) => before.get(pid)!.args.includes("commandProvider.ts")), "the rig's provider runs under pulumi");
+    assert.ok(
+        plugins.some((pid) => before.get(pid)!.args.includes("commandProvider.ts")),
+        "the rig's provider runs under pulumi",
+    );
     process.kill(-run.child.pid!, "SIGKILL");
-    try { process.kill(Number(pulumiPids[0]), "SIGKILL"); } catch { /* it was in the lab's process group, and is gone already */ }
+    try {
+        process.kill(Number(pulumiPids[0]), "SIGKILL");
+    } catch {
+        /* it was in the lab's process group, and is gone already */
+    }
     await run.done;
     await sleep(5000); // the rig's provider notices its engine is gone (it checks every 2 s)
     const after = processes();
     const survivors = plugins.filter((pid) => after.get(pid)?.args === before.get(pid)!.args);
-    assert.deepEqual(survivors.filter((pid) => after.get(pid)!.args.includes("commandProvider.ts")), [], "the rig's provider exited with its engine");
+    assert.deepEqual(
+        survivors.filter((pid) => after.get(pid)!.args.includes("commandProvider.ts")),
+        [],
+        "the rig's provider exited with its engine",
+    );
     // Whatever of pulumi's own plugins (language host, program) is still there: ours, so stop them.
-    for (const pid of survivors) { try { process.kill(Number(pid), "SIGKILL"); } catch { /* gone */ } }
+    for (const pid of survivors) {
+        try {
+            process.kill(Number(pid), "SIGKILL");
+        } catch {
+            /* gone */
+        }
+    }
     const down = await labDone(["down", "--stack", HALF]);
     assert.equal(down.code, 0, down.out);
     assert.match(down.out, /lifting the lock of pulumi pid \d+, which no longer runs/);
     await assertNoResidue(HALF);
 });
-

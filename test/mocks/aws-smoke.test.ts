@@ -29,7 +29,10 @@ describe("mocks: stack aws-smoke", () => {
     test("well under $1/h (list prices, components/plan/prices.ts), and the budget tag caps it at $1/h", () => {
         const counts = new Map<string, number>();
         for (const i of instances()) counts.set(i.inputs.instanceType, (counts.get(i.inputs.instanceType) ?? 0) + 1);
-        const usd = fleetUsdPerHour([...counts].map(([t, count]) => ({ role: t, instanceType: t, count })), 16);
+        const usd = fleetUsdPerHour(
+            [...counts].map(([t, count]) => ({ role: t, instanceType: t, count })),
+            16,
+        );
         assert.ok(usd < 0.5, `~$${usd}/h`);
         assert.equal((run.exports.aws.value as any).plannedUsdPerHour, usd);
         for (const i of instances()) assert.equal(i.inputs.tags["lab:budget-usd-per-hour"], "1");
@@ -59,8 +62,14 @@ describe("mocks: stack aws-smoke", () => {
     test("passes the policy pack (inputs and output-shaped) and AWS's string limits", () => {
         const inputs = run.resources.map((r) => ({ type: r.type, props: revealDeep(r.inputs) }));
         const outputs = run.resources.map((r) => ({ type: r.type, props: outputShaped(r.type, revealDeep(r.inputs), providerDefaultTags(run.resources)) }));
-        assert.deepEqual(inputs.flatMap((r) => [...ttlTagProblems(r.type, r.props), ...imdsProblems(r.type, r.props)]), []);
+        assert.deepEqual(
+            inputs.flatMap((r) => [...ttlTagProblems(r.type, r.props), ...imdsProblems(r.type, r.props)]),
+            [],
+        );
         assert.deepEqual([...trafficLayoutProblems(outputs), ...budgetProblems(outputs)], []);
-        assert.deepEqual(run.resources.flatMap((r) => awsStringProblems(r.type, r.name, revealDeep(r.inputs))), []);
+        assert.deepEqual(
+            run.resources.flatMap((r) => awsStringProblems(r.type, r.name, revealDeep(r.inputs))),
+            [],
+        );
     });
 });

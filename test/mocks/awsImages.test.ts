@@ -7,12 +7,19 @@ import { OPERATOR_CIDR, ofType, runProgram, type ProgramRun } from "./harness.ts
 
 describe("mocks: aws-smoke with c2m:image haproxy=debian-13", () => {
     let run: ProgramRun;
-    before(async () => { run = await runProgram("aws-smoke", { "c2m:aws": { operatorCidr: OPERATOR_CIDR }, "c2m:image": { haproxy: "debian-13" } }); });
+    before(async () => {
+        run = await runProgram("aws-smoke", { "c2m:aws": { operatorCidr: OPERATOR_CIDR }, "c2m:image": { haproxy: "debian-13" } });
+    });
     const instances = () => ofType(run, "aws:ec2/instance:Instance");
 
     test("each release's parameter is read once, into its own pin", () => {
-        assert.deepEqual(run.calls.filter((c) => c.token === "aws:ssm/getParameter:getParameter").map((c) => c.inputs.name).sort(),
-            ["/aws/service/debian/release/12/latest/amd64", "/aws/service/debian/release/13/latest/amd64"]);
+        assert.deepEqual(
+            run.calls
+                .filter((c) => c.token === "aws:ssm/getParameter:getParameter")
+                .map((c) => c.inputs.name)
+                .sort(),
+            ["/aws/service/debian/release/12/latest/amd64", "/aws/service/debian/release/13/latest/amd64"],
+        );
         const pins = ofType(run, "command:local:Command").filter((c) => /^printf /.test(c.inputs.create));
         assert.deepEqual(pins.map((p) => p.name).sort(), ["lab-hosts-ami", "lab-hosts-ami-debian-13"]);
         for (const p of pins) assert.deepEqual(p.options.ignoreChanges, ["create"]);

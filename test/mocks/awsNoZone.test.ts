@@ -9,10 +9,14 @@ describe("mocks: aws-4c30g where c6i.8xlarge is offered in no zone", () => {
         const registered: Registered[] = [];
         let error: Error | undefined;
         try {
-            const run = await runProgram("aws-4c30g", { "c2m:aws": { operatorCidr: OPERATOR_CIDR } }, {
-                offeringsMissing: { "c6i.8xlarge": ["us-east-1a", "us-east-1b"], "r6i.xlarge": ["us-east-1b"] },
-                registered,
-            });
+            const run = await runProgram(
+                "aws-4c30g",
+                { "c2m:aws": { operatorCidr: OPERATOR_CIDR } },
+                {
+                    offeringsMissing: { "c6i.8xlarge": ["us-east-1a", "us-east-1b"], "r6i.xlarge": ["us-east-1b"] },
+                    registered,
+                },
+            );
             assert.fail(`the program ran: ${run.resources.length} resources`);
         } catch (err) {
             error = err as Error;
@@ -22,6 +26,9 @@ describe("mocks: aws-4c30g where c6i.8xlarge is offered in no zone", () => {
         assert.match(error.message, /haproxy r6i\.xlarge offered in us-east-1a/);
         assert.match(error.message, /client c6i\.8xlarge not offered in any zone of us-east-1/);
         assert.match(error.message, /backend c6i\.2xlarge offered in us-east-1a, us-east-1b/);
-        assert.deepEqual(registered.map((r) => r.type), ["pulumi:providers:aws"]);
+        assert.deepEqual(
+            registered.map((r) => r.type),
+            ["pulumi:providers:aws"],
+        );
     });
 });

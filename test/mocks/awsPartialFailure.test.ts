@@ -15,8 +15,12 @@ describe(`mocks: aws-16c30g, the launch of ${FAILED} fails`, () => {
     let run: ProgramRun;
     before(() => {
         // In a process of its own: what depends on the failed launch rejects, unhandled (runFailing.ts).
-        const r = spawnSync(process.execPath, [join(REPO_ROOT, "test", "mocks", "runFailing.ts"), "aws-16c30g", FAILED],
-            { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+        const r = spawnSync(process.execPath, [join(REPO_ROOT, "test", "mocks", "runFailing.ts"), "aws-16c30g", FAILED], {
+            cwd: REPO_ROOT,
+            encoding: "utf8",
+            timeout: 120_000,
+            maxBuffer: 64 * 1024 * 1024,
+        });
         assert.equal(r.status, 0, r.stderr);
         run = { ...JSON.parse(r.stdout), calls: [] };
     });
@@ -35,7 +39,12 @@ describe(`mocks: aws-16c30g, the launch of ${FAILED} fails`, () => {
             assert.equal(s.inputs.target.arn, TERMINATE_TARGET_ARN);
             return (JSON.parse(s.inputs.target.input).InstanceIds as string[]).join(",");
         });
-        assert.deepEqual(terminated.sort(), instances().map((i) => `${i.name}-id`).sort());
+        assert.deepEqual(
+            terminated.sort(),
+            instances()
+                .map((i) => `${i.name}-id`)
+                .sort(),
+        );
     });
 
     test("the schedules' role and its terminate-by-tag policy exist", () => {

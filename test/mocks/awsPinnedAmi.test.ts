@@ -9,7 +9,11 @@ const PINNED = "ami-0123456789abcdef0";
 describe("mocks: aws-16c64g with c2m:aws.ami pinned, m6i.4xlarge not offered in us-east-1a", () => {
     let run: ProgramRun;
     before(async () => {
-        run = await runProgram("aws-16c64g", { "c2m:aws": { operatorCidr: OPERATOR_CIDR, ami: PINNED } }, { offeringsMissing: { "m6i.4xlarge": ["us-east-1a"] } });
+        run = await runProgram(
+            "aws-16c64g",
+            { "c2m:aws": { operatorCidr: OPERATOR_CIDR, ami: PINNED } },
+            { offeringsMissing: { "m6i.4xlarge": ["us-east-1a"] } },
+        );
     });
     const instances = () => ofType(run, "aws:ec2/instance:Instance");
 

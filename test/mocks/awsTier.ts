@@ -1,7 +1,18 @@
 // The checks every AWS tier's mocks test runs (not a test file itself).
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { FAKE_PRIVATE_KEY, isSecretInput, OPERATOR_CIDR, ofType, outputsJson, reveal, revealDeep, runProgram, type ProgramRun, type Registered } from "./harness.ts";
+import {
+    FAKE_PRIVATE_KEY,
+    isSecretInput,
+    OPERATOR_CIDR,
+    ofType,
+    outputsJson,
+    reveal,
+    revealDeep,
+    runProgram,
+    type ProgramRun,
+    type Registered,
+} from "./harness.ts";
 import { outputShaped, providerDefaultTags } from "./outputShape.ts";
 import type { ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
 import { parseRecord } from "../../components/records/io.ts";
@@ -13,7 +24,14 @@ import { DEBIAN_AMI_PARAMETER } from "../../components/platform/aws/image.ts";
 import { plannerInput } from "../../components/platform/aws/settings.ts";
 import { planTier } from "../../components/plan/planner.ts";
 import { EXPIRY_ENABLE, EXPIRY_UNIT, expiryRenewScript, onCalendar } from "../../components/platform/aws/expiry.ts";
-import { EPHEMERAL_PORTS, LAB_NACL_EGRESS, LAB_SG_EGRESS, LAB_SG_INGRESS, labNaclIngress, type NetworkAclRule } from "../../components/platform/aws/trafficRules.ts";
+import {
+    EPHEMERAL_PORTS,
+    LAB_NACL_EGRESS,
+    LAB_SG_EGRESS,
+    LAB_SG_INGRESS,
+    labNaclIngress,
+    type NetworkAclRule,
+} from "../../components/platform/aws/trafficRules.ts";
 import { ipToInt, readCidr } from "../../components/platform/addressPlan.ts";
 import { isLabTarget } from "../../components/platform/addressPlan.ts";
 import { budgetProblems, imdsProblems, POLICIES, STACK, trafficLayoutProblems, ttlTagProblems } from "../../policy/policies.ts";
@@ -33,10 +51,11 @@ export function aclVerdict(rules: NetworkAclRule[], source: string, protocol: "t
     const inBlock = (cidr: string) => {
         const b = readCidr(cidr)!;
         const mask = b.prefix === 0 ? 0 : (~0 << (32 - b.prefix)) >>> 0;
-        return ((ipToInt(source) & mask) >>> 0) === ((b.base & mask) >>> 0);
+        return (ipToInt(source) & mask) >>> 0 === (b.base & mask) >>> 0;
     };
-    const rule = [...rules].sort((a, b) => a.ruleNo - b.ruleNo).find((r) =>
-        inBlock(r.cidrBlock) && (r.protocol === "-1" || (r.protocol === protocol && port >= r.fromPort && port <= r.toPort)));
+    const rule = [...rules]
+        .sort((a, b) => a.ruleNo - b.ruleNo)
+        .find((r) => inBlock(r.cidrBlock) && (r.protocol === "-1" || (r.protocol === protocol && port >= r.fromPort && port <= r.toPort)));
     return rule?.action ?? "deny";
 }
 
@@ -56,7 +75,13 @@ export function describeTier(e: TierExpectation): void {
             assert.equal(metrics.length, 1);
             assert.equal(metrics[0].inputs.instanceType, "c6i.large");
             const plan = (run.exports.aws.value as any).plannedUsdPerHour as number;
-            const withoutMetrics = planTier(plannerInput(e.stack, { ...(run.exports.labConfig.value as any), hosts: { ...(run.exports.labConfig.value as any).hosts, metrics: 0 } }, run.exports.capacityPlan.value as any)).usd_per_hour;
+            const withoutMetrics = planTier(
+                plannerInput(
+                    e.stack,
+                    { ...(run.exports.labConfig.value as any), hosts: { ...(run.exports.labConfig.value as any).hosts, metrics: 0 } },
+                    run.exports.capacityPlan.value as any,
+                ),
+            ).usd_per_hour;
             assert.ok(plan > withoutMetrics, `the plan (${plan}) does not price the metrics host (${withoutMetrics} without it)`);
             // Every host, the metrics one included, is behind the one ACL: only SSH from the operator reaches it from outside.
             const [subnet] = ofType(run, "aws:ec2/subnet:Subnet");
@@ -67,7 +92,10 @@ export function describeTier(e: TierExpectation): void {
         test("instance types and counts: 1 HAProxy of the tier, 8 backends, 20 clients × 32 vCPU", () => {
             const byRole = (x: string) => instances().filter((i) => role(i) === x);
             assert.equal(instances().length, 30);
-            assert.deepEqual(byRole("haproxy").map((i) => i.inputs.instanceType), [e.haproxyType]);
+            assert.deepEqual(
+                byRole("haproxy").map((i) => i.inputs.instanceType),
+                [e.haproxyType],
+            );
             assert.deepEqual([...new Set(byRole("backend").map((i) => i.inputs.instanceType))], ["c6i.2xlarge"]);
             assert.equal(byRole("backend").length, 8);
             assert.deepEqual([...new Set(byRole("client").map((i) => i.inputs.instanceType))], ["c6i.8xlarge"]);
@@ -76,7 +104,10 @@ export function describeTier(e: TierExpectation): void {
 
         test("Debian 12 from Debian's public SSM parameter, read once into a pin every instance follows (a re-created one gets the same)", () => {
             const reads = run.calls.filter((c) => c.token === "aws:ssm/getParameter:getParameter");
-            assert.deepEqual(reads.map((c) => c.inputs.name), [DEBIAN_AMI_PARAMETER]);
+            assert.deepEqual(
+                reads.map((c) => c.inputs.name),
+                [DEBIAN_AMI_PARAMETER],
+            );
             assert.equal(DEBIAN_AMI_PARAMETER, "/aws/service/debian/release/12/latest/amd64");
             assert.equal(run.calls.filter((c) => c.token === "aws:ec2/getAmi:getAmi").length, 0, "no lookup that moves on by itself");
             const pins = ofType(run, "command:local:Command").filter((c) => /^printf /.test(c.inputs.create));
@@ -107,7 +138,9 @@ export function describeTier(e: TierExpectation): void {
                 const hostKey = doc.ssh_keys.ed25519_public as string;
                 assert.match(hostKey, /^ssh-ed25519 /);
                 const host = String(i.inputs.tags.Name).slice(`${e.stack}-`.length);
-                const mine = commands.filter((c) => reveal(c.inputs.connection).host === reveal(commands.find((x) => x.name === `${i.name}-ready`)!.inputs.connection).host);
+                const mine = commands.filter(
+                    (c) => reveal(c.inputs.connection).host === reveal(commands.find((x) => x.name === `${i.name}-ready`)!.inputs.connection).host,
+                );
                 assert.ok(mine.length >= 2, host);
                 for (const c of mine) assert.equal(reveal(c.inputs.connection).hostKey, hostKey, `${c.name} does not check ${host}'s host key`);
                 assert.equal(inventory.find((h) => h.name === host)?.ssh.hostKey, hostKey, `${host}: the inventory carries no host key for the lab's ssh`);
@@ -136,7 +169,14 @@ export function describeTier(e: TierExpectation): void {
             assert.deepEqual(acl.inputs.subnetIds, [`${subnet.name}-id`], "the ACL governs the lab subnet");
             assert.equal(acl.inputs.defaultNetworkAclId, "acl-0mockdefault", "the lab VPC's own default ACL");
             const ingress = acl.inputs.ingress as NetworkAclRule[];
-            const pick = (r: NetworkAclRule) => ({ ruleNo: r.ruleNo, action: r.action, protocol: r.protocol, cidrBlock: r.cidrBlock, fromPort: r.fromPort, toPort: r.toPort });
+            const pick = (r: NetworkAclRule) => ({
+                ruleNo: r.ruleNo,
+                action: r.action,
+                protocol: r.protocol,
+                cidrBlock: r.cidrBlock,
+                fromPort: r.fromPort,
+                toPort: r.toPort,
+            });
             assert.deepEqual(ingress.map(pick), labNaclIngress(OPERATOR_CIDR));
             assert.deepEqual((acl.inputs.egress as NetworkAclRule[]).map(pick), [...LAB_NACL_EGRESS]);
             // Every instance is in that subnet and starts only once the ACL and the route out are in place.
@@ -144,8 +184,14 @@ export function describeTier(e: TierExpectation): void {
             assert.equal(association.inputs.subnetId, `${subnet.name}-id`);
             for (const i of instances()) {
                 assert.equal(i.inputs.subnetId, `${subnet.name}-id`);
-                assert.ok(i.options.dependencies.some((urn) => urn.endsWith(`::${acl.name}`)), `${i.name} does not wait for the ACL`);
-                assert.ok(i.options.dependencies.some((urn) => urn.endsWith(`::${association.name}`)), `${i.name} does not wait for the route table association (apt would have no route out)`);
+                assert.ok(
+                    i.options.dependencies.some((urn) => urn.endsWith(`::${acl.name}`)),
+                    `${i.name} does not wait for the ACL`,
+                );
+                assert.ok(
+                    i.options.dependencies.some((urn) => urn.endsWith(`::${association.name}`)),
+                    `${i.name} does not wait for the route table association (apt would have no route out)`,
+                );
             }
             // Who reaches what, as the ACL decides (the group lets everything through).
             const internet = "192.0.2.44";
@@ -166,7 +212,11 @@ export function describeTier(e: TierExpectation): void {
             for (const i of instances()) {
                 const ips = [i.inputs.privateIp, ...(i.inputs.secondaryPrivateIps ?? [])] as string[];
                 assert.equal(ips.length, role(i) === "client" ? 4 : 1, i.name);
-                for (const ip of ips) { assert.ok(isLabTarget(ip), ip); assert.ok(!all.has(ip), `${ip} twice`); all.add(ip); }
+                for (const ip of ips) {
+                    assert.ok(isLabTarget(ip), ip);
+                    assert.ok(!all.has(ip), `${ip} twice`);
+                    all.add(ip);
+                }
             }
             assert.equal(ofType(run, "aws:ec2/vpc:Vpc")[0].inputs.cidrBlock, "198.18.0.0/16");
         });
@@ -211,7 +261,12 @@ export function describeTier(e: TierExpectation): void {
                 assert.equal(ids[0], `lab-hosts-${schedule.name.slice("lab-teardown-expiry-".length)}-id`, `${schedule.name} terminates another host`);
                 terminated.push(ids[0]);
             }
-            assert.deepEqual(terminated.sort(), instances().map((i) => `${i.name}-id`).sort());
+            assert.deepEqual(
+                terminated.sort(),
+                instances()
+                    .map((i) => `${i.name}-id`)
+                    .sort(),
+            );
         });
 
         test("each instance ends itself at the expiry: user data of every role installs a timer due then, and powering off terminates", () => {
@@ -236,7 +291,10 @@ export function describeTier(e: TierExpectation): void {
                 assert.ok(renew.inputs.triggers.includes(expiry));
                 const host = String(i.inputs.tags.Name).slice(`${e.stack}-`.length);
                 const tuning = commands.find((c) => c.name === `tuning-${host}`)!;
-                assert.ok(tuning.options.dependencies.some((urn) => urn.endsWith(`::${renew.name}`)), `tuning-${host} runs before the expiry is renewed`);
+                assert.ok(
+                    tuning.options.dependencies.some((urn) => urn.endsWith(`::${renew.name}`)),
+                    `tuning-${host} runs before the expiry is renewed`,
+                );
             }
         });
 
@@ -260,7 +318,10 @@ export function describeTier(e: TierExpectation): void {
         test("the schedule's role: trusted by the scheduler only, may only terminate this lab's tagged instances", () => {
             const [roleRes] = ofType(run, "aws:iam/role:Role");
             const trust = JSON.parse(roleRes.inputs.assumeRolePolicy);
-            assert.deepEqual(trust.Statement.map((s: any) => s.Principal), [{ Service: "scheduler.amazonaws.com" }]);
+            assert.deepEqual(
+                trust.Statement.map((s: any) => s.Principal),
+                [{ Service: "scheduler.amazonaws.com" }],
+            );
             assert.equal(trust.Statement[0].Condition.StringEquals["aws:SourceAccount"], "123456789012");
             const policies = ofType(run, "aws:iam/rolePolicy:RolePolicy");
             assert.equal(policies.length, 1);
@@ -326,20 +387,22 @@ export function describeTier(e: TierExpectation): void {
 
         test("the stack passes its own policy pack (TTL tags, SSH, IMDSv2, budget)", () => {
             const resources = run.resources.map((r) => ({ type: r.type, props: reveal(r.inputs) as Record<string, any> }));
-            const problems = resources.flatMap((r) => [...ttlTagProblems(r.type, r.props), ...imdsProblems(r.type, r.props)]
-                .map((p) => `${r.type}: ${p}`));
+            const problems = resources.flatMap((r) => [...ttlTagProblems(r.type, r.props), ...imdsProblems(r.type, r.props)].map((p) => `${r.type}: ${p}`));
             assert.deepEqual([...problems, ...trafficLayoutProblems(resources), ...budgetProblems(resources)], []);
             // A lower cap set in the policy config (e.g. by an organisation) rejects the same fleet.
             assert.ok(budgetProblems(resources, { maxUsdPerHour: 1 }).length === 1);
         });
 
-        test("the pack passes as the engine runs it: validateResource on inputs, validateStack on outputs (protocol numbers, \"\" for unset, computed ids)", () => {
+        test('the pack passes as the engine runs it: validateResource on inputs, validateStack on outputs (protocol numbers, "" for unset, computed ids)', () => {
             const defaults = providerDefaultTags(run.resources);
             const outputs = run.resources.map((r) => ({ type: r.type, props: outputShaped(r.type, revealDeep(r.inputs), defaults) }));
             outputs.push({ type: STACK, props: { expiresAt: run.exports.expiresAt.value } });
             // The outputs really are the provider's spellings, not the program's.
             const acl = outputs.find((r) => r.type === "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl")!;
-            assert.ok(acl.props.ingress.some((x: any) => x.protocol === "6" && x.ipv6CidrBlock === ""), JSON.stringify(acl.props.ingress));
+            assert.ok(
+                acl.props.ingress.some((x: any) => x.protocol === "6" && x.ipv6CidrBlock === ""),
+                JSON.stringify(acl.props.ingress),
+            );
             const found: string[] = [];
             for (const policy of POLICIES) {
                 const report = (m: string) => found.push(`${policy.name}: ${m}`);

@@ -77,8 +77,14 @@ function mockCall(args: pulumi.runtime.MockCallArgs): Record<string, any> {
         case "aws:ssm/getParameter:getParameter":
             // Debian's public parameter names the region's current Debian 12 AMI.
             // Debian's public parameters name each release's current AMI (12 and 13 differ).
-            return { id: args.inputs.name, name: args.inputs.name, type: "String", version: 42, arn: `arn:aws:ssm:us-east-1::parameter${args.inputs.name}`,
-                value: /\/release\/13\//.test(args.inputs.name) ? "ami-0deb13a0c0ffee000" : "ami-0deb12a0c0ffee000" };
+            return {
+                id: args.inputs.name,
+                name: args.inputs.name,
+                type: "String",
+                version: 42,
+                arn: `arn:aws:ssm:us-east-1::parameter${args.inputs.name}`,
+                value: /\/release\/13\//.test(args.inputs.name) ? "ami-0deb13a0c0ffee000" : "ami-0deb12a0c0ffee000",
+            };
         case "aws:ec2/getAmi:getAmi":
             return { id: "ami-0mockubuntu2404", name: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20261101", ownerId: "099720109477" };
         case "aws:index/getCallerIdentity:getCallerIdentity":
@@ -89,7 +95,13 @@ function mockCall(args: pulumi.runtime.MockCallArgs): Record<string, any> {
             // Every type asked is offered in every zone, except where OFFERINGS_MISSING says (type → zones without it).
             const asked: string[] = args.inputs.filters?.find((f: { name: string }) => f.name === "instance-type")?.values ?? [];
             const pairs = ["us-east-1a", "us-east-1b"].flatMap((zone) => asked.filter((t) => !offeringsMissing[t]?.includes(zone)).map((t) => [t, zone]));
-            return { id: "us-east-1", instanceTypes: pairs.map((p) => p[0]), locations: pairs.map((p) => p[1]), locationTypes: pairs.map(() => "availability-zone"), region: "us-east-1" };
+            return {
+                id: "us-east-1",
+                instanceTypes: pairs.map((p) => p[0]),
+                locations: pairs.map((p) => p[1]),
+                locationTypes: pairs.map(() => "availability-zone"),
+                region: "us-east-1",
+            };
         }
         default:
             return args.inputs;
@@ -100,7 +112,15 @@ function mockCall(args: pulumi.runtime.MockCallArgs): Record<string, any> {
 export async function resolve<T>(value: pulumi.Input<T>): Promise<{ value: T; secret: boolean }> {
     if (!pulumi.Output.isInstance(value)) return { value: value as T, secret: false };
     const out = value as pulumi.Output<T>;
-    const [v, secret] = await Promise.all([new Promise<T>((r) => out.apply((x) => { r(x); return x; })), pulumi.isSecret(out)]);
+    const [v, secret] = await Promise.all([
+        new Promise<T>((r) =>
+            out.apply((x) => {
+                r(x);
+                return x;
+            }),
+        ),
+        pulumi.isSecret(out),
+    ]);
     return { value: v, secret };
 }
 
@@ -126,33 +146,48 @@ export async function runProgram(stack: string, extra: Record<string, unknown> =
     const calls: ProgramRun["calls"] = [];
     offeringsMissing = o.offeringsMissing ?? {};
     const options = new Map<string, Registered["options"]>();
-    await pulumi.runtime.setMocks({
-        newResource(args) {
-            if (o.failResources?.includes(args.name)) throw new Error(`mocked failure: ${args.type} ${args.name} could not be created`);
-            resources.push({
-                type: args.type, name: args.name, inputs: args.inputs, provider: args.provider,
-                options: options.get(`${args.type}::${args.name}`) ?? { ignoreChanges: [], deleteBeforeReplace: false, replaceOnChanges: [], dependencies: [] },
-            });
-            return { id: `${args.name}-id`, state: mockState(args) };
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args) {
+                if (o.failResources?.includes(args.name)) throw new Error(`mocked failure: ${args.type} ${args.name} could not be created`);
+                resources.push({
+                    type: args.type,
+                    name: args.name,
+                    inputs: args.inputs,
+                    provider: args.provider,
+                    options: options.get(`${args.type}::${args.name}`) ?? {
+                        ignoreChanges: [],
+                        deleteBeforeReplace: false,
+                        replaceOnChanges: [],
+                        dependencies: [],
+                    },
+                });
+                return { id: `${args.name}-id`, state: mockState(args) };
+            },
+            call(args) {
+                calls.push({ token: args.token, inputs: args.inputs });
+                return mockCall(args);
+            },
         },
-        call(args) {
-            calls.push({ token: args.token, inputs: args.inputs });
-            return mockCall(args);
-        },
-    }, "c2m", stack, false);
+        "c2m",
+        stack,
+        false,
+    );
     // The options of each registration (ignoreChanges, deleteBeforeReplace, …) reach the engine in
     // the RegisterResource request, not newResource's arguments: read them there.
     const monitor = pulumi.runtime.getMonitor() as any;
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req: any, callback: any) => {
         options.set(`${req.getType()}::${req.getName()}`, {
-            ignoreChanges: req.getIgnorechangesList(), deleteBeforeReplace: req.getDeletebeforereplace(),
-            replaceOnChanges: req.getReplaceonchangesList(), dependencies: req.getDependenciesList(),
+            ignoreChanges: req.getIgnorechangesList(),
+            deleteBeforeReplace: req.getDeletebeforereplace(),
+            replaceOnChanges: req.getReplaceonchangesList(),
+            dependencies: req.getDependenciesList(),
         });
         return register(req, callback);
     };
     pulumi.runtime.setAllConfig(stackConfig(stack, extra));
-    const program = await import("../../index.ts") as Record<string, unknown>;
+    const program = (await import("../../index.ts")) as Record<string, unknown>;
     const exports: ProgramRun["exports"] = {};
     for (const [name, value] of Object.entries(program)) {
         exports[name] = await resolveDeep(value).catch((err: Error) => ({ value: undefined, secret: false, error: err.message }));

@@ -7,13 +7,21 @@ import { StackOutputsSchema } from "../../components/records/stackOutputs.ts";
 
 describe("mocks: stack local", () => {
     let run: ProgramRun;
-    before(async () => { run = await runProgram("local"); });
+    before(async () => {
+        run = await runProgram("local");
+    });
 
     test("registers no AWS resource, provider or lookup (no AWS plugin needed)", () => {
         assert.ok(run.resources.length > 0);
         const aws = run.resources.filter((r) => r.type.startsWith("aws:") || r.type === "pulumi:providers:aws");
-        assert.deepEqual(aws.map((r) => r.type), []);
-        assert.deepEqual(run.calls.filter((c) => c.token.startsWith("aws:")), []);
+        assert.deepEqual(
+            aws.map((r) => r.type),
+            [],
+        );
+        assert.deepEqual(
+            run.calls.filter((c) => c.token.startsWith("aws:")),
+            [],
+        );
         assert.equal(run.exports.aws.value, undefined);
     });
     test("local hosts keep SSH on their lab address", () => {

@@ -25,26 +25,44 @@ const protocolNumber = (p: unknown) => {
 
 function aclEntry(e: Props): Props {
     return {
-        action: e.action, ruleNo: e.ruleNo, cidrBlock: e.cidrBlock ?? "", ipv6CidrBlock: e.ipv6CidrBlock ?? "",
-        fromPort: e.fromPort ?? 0, toPort: e.toPort ?? 0, protocol: protocolNumber(e.protocol),
-        icmpCode: e.icmpCode ?? 0, icmpType: e.icmpType ?? 0,
+        action: e.action,
+        ruleNo: e.ruleNo,
+        cidrBlock: e.cidrBlock ?? "",
+        ipv6CidrBlock: e.ipv6CidrBlock ?? "",
+        fromPort: e.fromPort ?? 0,
+        toPort: e.toPort ?? 0,
+        protocol: protocolNumber(e.protocol),
+        icmpCode: e.icmpCode ?? 0,
+        icmpType: e.icmpType ?? 0,
     };
 }
 
 function sgRule(r: Props): Props {
     return {
-        cidrBlocks: r.cidrBlocks ?? [], description: r.description ?? "", fromPort: r.fromPort ?? 0, toPort: r.toPort ?? 0,
-        ipv6CidrBlocks: r.ipv6CidrBlocks ?? [], prefixListIds: r.prefixListIds ?? [], protocol: String(r.protocol),
-        securityGroups: r.securityGroups ?? [], self: r.self ?? false,
+        cidrBlocks: r.cidrBlocks ?? [],
+        description: r.description ?? "",
+        fromPort: r.fromPort ?? 0,
+        toPort: r.toPort ?? 0,
+        ipv6CidrBlocks: r.ipv6CidrBlocks ?? [],
+        prefixListIds: r.prefixListIds ?? [],
+        protocol: String(r.protocol),
+        securityGroups: r.securityGroups ?? [],
+        self: r.self ?? false,
     };
 }
 
 let serial = 0;
 const id = (prefix: string) => `${prefix}-0${(++serial).toString(16).padStart(16, "0")}`;
 const ID_PREFIX: Record<string, string> = {
-    "aws:ec2/vpc:Vpc": "vpc", "aws:ec2/subnet:Subnet": "subnet", "aws:ec2/securityGroup:SecurityGroup": "sg",
-    "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl": "acl", "aws:ec2/instance:Instance": "i", "aws:ec2/internetGateway:InternetGateway": "igw",
-    "aws:ec2/routeTable:RouteTable": "rtb", "aws:ec2/routeTableAssociation:RouteTableAssociation": "rtbassoc", "aws:ec2/keyPair:KeyPair": "key",
+    "aws:ec2/vpc:Vpc": "vpc",
+    "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/securityGroup:SecurityGroup": "sg",
+    "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl": "acl",
+    "aws:ec2/instance:Instance": "i",
+    "aws:ec2/internetGateway:InternetGateway": "igw",
+    "aws:ec2/routeTable:RouteTable": "rtb",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": "rtbassoc",
+    "aws:ec2/keyPair:KeyPair": "key",
 };
 
 /** One resource's outputs as the provider records them, from its inputs and the provider's default tags. */
@@ -65,12 +83,24 @@ export function outputShaped(type: string, inputs: Props, defaultTags: Record<st
     }
     if (type === "aws:ec2/instance:Instance") {
         out.metadataOptions = {
-            httpEndpoint: "enabled", httpProtocolIpv6: "disabled", httpPutResponseHopLimit: 1, httpTokens: "optional",
-            instanceMetadataTags: "disabled", ...inputs.metadataOptions,
+            httpEndpoint: "enabled",
+            httpProtocolIpv6: "disabled",
+            httpPutResponseHopLimit: 1,
+            httpTokens: "optional",
+            instanceMetadataTags: "disabled",
+            ...inputs.metadataOptions,
         };
         out.rootBlockDevice = {
-            deleteOnTermination: true, encrypted: false, iops: 3000, kmsKeyId: "", throughput: 125, volumeId: id("vol"),
-            volumeSize: 8, volumeType: "gp3", ...inputs.rootBlockDevice, tagsAll: { ...defaultTags, ...inputs.rootBlockDevice?.tags },
+            deleteOnTermination: true,
+            encrypted: false,
+            iops: 3000,
+            kmsKeyId: "",
+            throughput: 125,
+            volumeId: id("vol"),
+            volumeSize: 8,
+            volumeType: "gp3",
+            ...inputs.rootBlockDevice,
+            tagsAll: { ...defaultTags, ...inputs.rootBlockDevice?.tags },
         };
         out.privateIp = inputs.privateIp ?? "";
         out.ipv6Addresses = [];

@@ -7,6 +7,8 @@ import { OPERATOR_CIDR, runProgram } from "./harness.ts";
 
 const [stack, failing] = process.argv.slice(2);
 if (!stack || !failing) throw new Error("usage: runFailing.ts <aws stack> <resource name>");
-process.on("unhandledRejection", () => { /* what depends on the failed resource fails: expected */ });
+process.on("unhandledRejection", () => {
+    /* what depends on the failed resource fails: expected */
+});
 const run = await runProgram(stack, { "c2m:aws": { operatorCidr: OPERATOR_CIDR } }, { failResources: [failing] });
 process.stdout.write(JSON.stringify({ resources: run.resources, exports: run.exports }));

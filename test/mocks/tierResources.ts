@@ -8,7 +8,9 @@ const stack = process.argv[2];
 if (!stack) throw new Error("usage: tierResources.ts <aws stack> [<extra config JSON>]");
 const extra = JSON.parse(process.argv[3] ?? "{}") as Record<string, unknown>;
 const run = await runProgram(stack, { "c2m:aws": { operatorCidr: OPERATOR_CIDR }, ...extra });
-process.stdout.write(JSON.stringify({
-    resources: run.resources.map((r) => ({ type: r.type, name: r.name, inputs: revealDeep(r.inputs), options: r.options })),
-    calls: run.calls,
-}));
+process.stdout.write(
+    JSON.stringify({
+        resources: run.resources.map((r) => ({ type: r.type, name: r.name, inputs: revealDeep(r.inputs), options: r.options })),
+        calls: run.calls,
+    }),
+);

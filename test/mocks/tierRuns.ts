@@ -9,13 +9,19 @@ import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 export type TierResource = { type: string; name: string; inputs: Record<string, any> };
 
 /** Every aws-* stack with a Pulumi.<stack>.yaml, sorted. */
-export const AWS_TIERS = readdirSync(REPO_ROOT).map((f) => /^Pulumi\.(aws-[\w-]+)\.yaml$/.exec(f)?.[1]).filter((s): s is string => !!s).sort();
+export const AWS_TIERS = readdirSync(REPO_ROOT)
+    .map((f) => /^Pulumi\.(aws-[\w-]+)\.yaml$/.exec(f)?.[1])
+    .filter((s): s is string => !!s)
+    .sort();
 
 function run(stack: string): Promise<TierResource[]> {
     return new Promise((resolve, reject) => {
-        execFile(process.execPath, [join(REPO_ROOT, "test", "mocks", "tierResources.ts"), stack],
+        execFile(
+            process.execPath,
+            [join(REPO_ROOT, "test", "mocks", "tierResources.ts"), stack],
             { cwd: REPO_ROOT, encoding: "utf8", timeout: 180_000, maxBuffer: 256 * 2 ** 20 },
-            (err, stdout, stderr) => (err ? reject(new Error(`${stack}: ${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout).resources)));
+            (err, stdout, stderr) => (err ? reject(new Error(`${stack}: ${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout).resources)),
+        );
     });
 }
 

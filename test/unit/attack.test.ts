@@ -3,8 +3,15 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
-    PRESET_SETTINGS, attackSettings, planVegetaProcesses, vegetaAttackArgs, vegetaCommandLine,
-    type AttackSettings, type ClientInfo, type VegetaProcess, vegetaRate,
+    PRESET_SETTINGS,
+    attackSettings,
+    planVegetaProcesses,
+    vegetaAttackArgs,
+    vegetaCommandLine,
+    type AttackSettings,
+    type ClientInfo,
+    type VegetaProcess,
+    vegetaRate,
 } from "../../components/render/attack.ts";
 import { LabConfigSchema } from "../../components/config.ts";
 import { checkAttackOverrides, formatSummary, serversDownAfter, type AttackResult } from "../../scripts/attack.ts";
@@ -69,9 +76,11 @@ describe("planVegetaProcesses", () => {
         assert.equal(plan.length, 2 * 2 * 3);
         const keys = new Set(plan.map((p) => `${p.client}|${p.frontend}|${p.laddr}`));
         assert.equal(keys.size, plan.length);
-        for (const c of clients) for (const f of s.frontends) for (const a of c.sourceAddresses) {
-            assert.ok(keys.has(`${c.name}|${f}|${a}`), `${c.name} ${f} ${a}`);
-        }
+        for (const c of clients)
+            for (const f of s.frontends)
+                for (const a of c.sourceAddresses) {
+                    assert.ok(keys.has(`${c.name}|${f}|${a}`), `${c.name} ${f} ${a}`);
+                }
     });
 
     test("a process only binds addresses of its own client and targets its frontend's URL", () => {
@@ -144,8 +153,16 @@ describe("vegetaAttackArgs", () => {
     test("is an attack with the seed's flags (-cpus is vegeta's global flag, before the subcommand)", () => {
         assert.deepEqual(args.slice(0, 2), ["-cpus=32", "attack"]);
         for (const flag of [
-            "-rate=3000/s", "-connections=1234", "-workers=500", "-timeout=7200s", "-header=sleep:20", "-header=times:2",
-            "-body=/w/body.txt", "-laddr=198.18.0.9", "-insecure", "-output=/w/out.bin",
+            "-rate=3000/s",
+            "-connections=1234",
+            "-workers=500",
+            "-timeout=7200s",
+            "-header=sleep:20",
+            "-header=times:2",
+            "-body=/w/body.txt",
+            "-laddr=198.18.0.9",
+            "-insecure",
+            "-output=/w/out.bin",
         ]) {
             assert.ok(args.includes(flag), `missing ${flag} in ${args.join(" ")}`);
         }
@@ -184,8 +201,14 @@ describe("vegetaAttackArgs", () => {
 describe("vegetaCommandLine", () => {
     const nasty = "http://198.18.0.2/p?q='a b'&x=$(touch PWNED)`touch PWNED2`;\"c\"\\d";
     const process_: VegetaProcess = {
-        client: "client-0", frontend: "plain", laddr: "198.18.0.10", url: nasty, ratePerSecond: 7, connections: 3,
-        remoteOutput: "/run/c2m/it's here/vegeta/out.bin", bodyFile: "/run/c2m/it's here/vegeta/body.txt",
+        client: "client-0",
+        frontend: "plain",
+        laddr: "198.18.0.10",
+        url: nasty,
+        ratePerSecond: 7,
+        connections: 3,
+        remoteOutput: "/run/c2m/it's here/vegeta/out.bin",
+        bodyFile: "/run/c2m/it's here/vegeta/body.txt",
     };
 
     test("bash parses the line", () => {
@@ -201,8 +224,13 @@ describe("vegetaCommandLine", () => {
         assert.equal(r.status, 0, r.stderr);
         assert.equal(r.stderr, `POST ${nasty}\n`);
         const received = r.stdout.split("\0").slice(0, -1);
-        const expected = vegetaAttackArgs({ ...s, rate: process_.ratePerSecond }, { url: nasty, laddr: process_.laddr },
-            process_.connections, process_.bodyFile, process_.remoteOutput);
+        const expected = vegetaAttackArgs(
+            { ...s, rate: process_.ratePerSecond },
+            { url: nasty, laddr: process_.laddr },
+            process_.connections,
+            process_.bodyFile,
+            process_.remoteOutput,
+        );
         assert.deepEqual(received, expected);
         assert.ok(received.includes("-rate=7/s"), "the process's share of the rate, not the client's");
         assert.equal(existsSync(join(dir, "PWNED")), false);
@@ -224,22 +252,29 @@ describe("vegetaCommandLine", () => {
 
 describe("checkAttackOverrides", () => {
     test("an override the lab refuses is named by its `lab attack` flag", () => {
-        assert.throws(() => checkAttackOverrides(LabConfigSchema.parse({}), { cpus: 2000, workers: 8 }), (err: Error) => {
-            assert.match(err.message, /^attack options --cpus 2000 --workers 8 do not fit this lab: .*c2m:attack\.cpus/s);
-            return true;
-        });
+        assert.throws(
+            () => checkAttackOverrides(LabConfigSchema.parse({}), { cpus: 2000, workers: 8 }),
+            (err: Error) => {
+                assert.match(err.message, /^attack options --cpus 2000 --workers 8 do not fit this lab: .*c2m:attack\.cpus/s);
+                return true;
+            },
+        );
     });
 });
 
 describe("HAProxy's statistics after the run", () => {
-    const page = (status: string) => parseStatsCsv([
-        "# pxname,svname,status,scur,stot",
-        `${BACKEND_NAME},pong-0,${status},0,10`,
-        `${BACKEND_NAME},BACKEND,UP,0,10`,
-    ].join("\n"));
-    const result = (serversDown: AttackResult["serversDown"]) => ({
-        runId: "r", dir: "/tmp/r", interrupted: false, perFrontend: {}, haproxy: {}, failedProcesses: [], serversDown,
-    }) as unknown as AttackResult;
+    const page = (status: string) =>
+        parseStatsCsv(["# pxname,svname,status,scur,stot", `${BACKEND_NAME},pong-0,${status},0,10`, `${BACKEND_NAME},BACKEND,UP,0,10`].join("\n"));
+    const result = (serversDown: AttackResult["serversDown"]) =>
+        ({
+            runId: "r",
+            dir: "/tmp/r",
+            interrupted: false,
+            perFrontend: {},
+            haproxy: {},
+            failedProcesses: [],
+            serversDown,
+        }) as unknown as AttackResult;
 
     test("unreadable: servers down is unknown in the record and the summary, not an empty list", () => {
         assert.equal(serversDownAfter(new Error("timed out")), "unknown");

@@ -8,8 +8,12 @@ import { attackExit, PARTIAL_EXIT_CODE } from "../../scripts/attack.ts";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 
 const proc = (client: string, frontend: "plain" | "tls", laddr: string) => ({ client, frontend, laddr, ratePerSecond: 50, connections: 500 });
-const processes = [proc("client-0", "plain", "198.18.0.10"), proc("client-0", "tls", "198.18.0.10"),
-    proc("client-1", "plain", "198.18.0.11"), proc("client-1", "tls", "198.18.0.11")];
+const processes = [
+    proc("client-0", "plain", "198.18.0.10"),
+    proc("client-0", "tls", "198.18.0.10"),
+    proc("client-1", "plain", "198.18.0.11"),
+    proc("client-1", "tls", "198.18.0.11"),
+];
 const lost = [
     { client: "client-1", frontend: "plain" as const, laddr: "198.18.0.11", code: 255, stderr: "results not collected: Connection refused" },
     { client: "client-1", frontend: "tls" as const, laddr: "198.18.0.11", code: 255, stderr: "results not collected: Connection refused" },

@@ -18,13 +18,19 @@ describe("runWithTimeout", () => {
     test("the limit ends a shell and the background child holding its output open", async () => {
         // An hour's sleep: returning at all means the limit ended it (no wall-clock bound, which another
         // file of this one-process lane could break by holding the event loop); and the child is gone.
-        const r = await runWithTimeout("bash", ["-c", "sleep 3600 & echo \"started $!\"; wait"], { timeoutMs: 500 });
+        const r = await runWithTimeout("bash", ["-c", 'sleep 3600 & echo "started $!"; wait'], { timeoutMs: 500 });
         assert.equal(r.timedOut, true);
         assert.equal(r.code, 137);
         const m = /^started (\d+)\n$/.exec(r.stdout);
         assert.ok(m, r.stdout);
         // Killed: gone, or a zombie waiting for this container's init to reap it.
-        const state = (() => { try { return readFileSync(`/proc/${m[1]}/stat`, "utf8").split(" ")[2]; } catch { return "gone"; } })();
+        const state = (() => {
+            try {
+                return readFileSync(`/proc/${m[1]}/stat`, "utf8").split(" ")[2];
+            } catch {
+                return "gone";
+            }
+        })();
         assert.ok(state === "gone" || state === "Z", `the background sleep was ended with its shell (state ${state})`);
     });
 
@@ -56,7 +62,7 @@ describe("repeatWithoutOverlap", () => {
         });
         // Waits for three runs, not a fixed time: the unit files share one process, and another
         // file's work can hold its event loop for longer than a task lasts. Order and counts only.
-        for (const end = Date.now() + 10_000; runs < 3 && Date.now() < end;) await new Promise((res) => setTimeout(res, 20));
+        for (const end = Date.now() + 10_000; runs < 3 && Date.now() < end; ) await new Promise((res) => setTimeout(res, 20));
         await r.stop();
         const after = runs;
         await new Promise((res) => setTimeout(res, 150));
@@ -68,10 +74,13 @@ describe("repeatWithoutOverlap", () => {
 
     test("a failing task does not stop the repetition", async () => {
         let runs = 0;
-        const r = repeatWithoutOverlap(5, async () => { runs++; throw new Error("unreadable"); });
+        const r = repeatWithoutOverlap(5, async () => {
+            runs++;
+            throw new Error("unreadable");
+        });
         // Waits for the second run rather than a fixed 100 ms: the unit files share one process, and
         // another file's work can hold its event loop longer than that.
-        for (const end = Date.now() + 10_000; runs < 2 && Date.now() < end;) await new Promise((res) => setTimeout(res, 20));
+        for (const end = Date.now() + 10_000; runs < 2 && Date.now() < end; ) await new Promise((res) => setTimeout(res, 20));
         await r.stop();
         assert.ok(runs >= 2, `ran ${runs} times in 10 s of a failing task 5 ms apart`);
     });

@@ -7,7 +7,12 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-    CONNTRACK_STATS_SCRIPT, describeAllowances, diffAllowances, ENA_ALLOWANCES_SCRIPT, ENA_COUNTERS, parseAllowanceCounters,
+    CONNTRACK_STATS_SCRIPT,
+    describeAllowances,
+    diffAllowances,
+    ENA_ALLOWANCES_SCRIPT,
+    ENA_COUNTERS,
+    parseAllowanceCounters,
 } from "../../components/platform/allowances.ts";
 import { platformFor } from "../../components/platform/registry.ts";
 import { RunRecordSchema } from "../../components/records/runRecord.ts";
@@ -29,11 +34,12 @@ function sh(script: string, tools: Record<string, string> = {}): string {
 }
 
 // /proc/net/stat/nf_conntrack of a 2-CPU kernel (hex, one row per CPU; columns as in Linux 6.1).
-const NF_CONNTRACK = [
-    "entries  clashres found new invalid ignore delete chainlength insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart",
-    "00000010  00000000 00000000 00000000 00000003 00000000 00000000 00000000 00000000 00000002 0000000a 00000001 00000000  00000000 00000000 00000000 00000000",
-    "00000010  00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000001 000000f0 00000000 00000000  00000000 00000000 00000000 00000000",
-].join("\n") + "\n";
+const NF_CONNTRACK =
+    [
+        "entries  clashres found new invalid ignore delete chainlength insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart",
+        "00000010  00000000 00000000 00000000 00000003 00000000 00000000 00000000 00000000 00000002 0000000a 00000001 00000000  00000000 00000000 00000000 00000000",
+        "00000010  00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000001 000000f0 00000000 00000000  00000000 00000000 00000000 00000000",
+    ].join("\n") + "\n";
 
 const ETHTOOL = [
     "NIC statistics:",
@@ -82,7 +88,10 @@ describe("allowance counter scripts", () => {
 });
 
 describe("judging a run by its allowance counters", () => {
-    const before = { "haproxy-0": { conntrack_allowance_exceeded: 7, conntrack_allowance_available: 300_000, pps_allowance_exceeded: 0 }, "client-0": { conntrack_drop: 0 } };
+    const before = {
+        "haproxy-0": { conntrack_allowance_exceeded: 7, conntrack_allowance_available: 300_000, pps_allowance_exceeded: 0 },
+        "client-0": { conntrack_drop: 0 },
+    };
     test("nothing rose: the run stands (the available gauge may move)", () => {
         const check = diffAllowances(before, { ...before, "haproxy-0": { ...before["haproxy-0"], conntrack_allowance_available: 12 } });
         assert.equal(check.exceeded, false);
@@ -109,6 +118,8 @@ describe("judging a run by its allowance counters", () => {
         assert.equal(RunRecordSchema.shape.allowances.parse(undefined), undefined);
     });
     test("parsing skips comments and other lines", () => {
-        assert.deepEqual(parseAllowanceCounters("# ethtool -S ens5\nNIC statistics:\n  pps_allowance_exceeded: 4\nnot: a number\n"), { pps_allowance_exceeded: 4 });
+        assert.deepEqual(parseAllowanceCounters("# ethtool -S ens5\nNIC statistics:\n  pps_allowance_exceeded: 4\nnot: a number\n"), {
+            pps_allowance_exceeded: 4,
+        });
     });
 });

@@ -17,21 +17,40 @@ const GOLDEN = new URL("./golden/aws-cloud-init-client.yaml", import.meta.url);
 
 // The aws-16c64g tier's shape: 1.05M connections, 20 clients, 8 backend hosts, 64 GiB hosts.
 const config = LabConfigSchema.parse({
-    platform: "aws", plan: { connections: 1_050_000 }, hosts: { backends: 8, clients: 20 }, aws: { secondaryIpsPerClient: 3 },
+    platform: "aws",
+    plan: { connections: 1_050_000 },
+    hosts: { backends: 8, clients: 20 },
+    aws: { secondaryIpsPerClient: 3 },
 });
 const capacity = planCapacity(config);
 const MEMORY = 64 * 1024 ** 3;
 /** A host's tuning as the program computes it on EC2: its own kernel carries only its sockets. */
-const tuningOf = (role: Role) => renderTuning({
-    role, capacity, backends: 8, kernelSockets: socketsOnHost(role, capacity, 8), memoryBytes: MEMORY,
-});
+const tuningOf = (role: Role) =>
+    renderTuning({
+        role,
+        capacity,
+        backends: 8,
+        kernelSockets: socketsOnHost(role, capacity, 8),
+        memoryBytes: MEMORY,
+    });
 
 const input = (over: Partial<CloudInitInput> = {}): CloudInitInput => ({
-    stack: "aws-16c64g", host: "client-0", role: "client", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample c2m-lab",
-    hostKey: { privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nHOSTKEY\n-----END OPENSSH PRIVATE KEY-----\n", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKey c2m-lab" },
-    tuning: tuningOf(over.role ?? "client"), binPath: "/opt/c2m/bin", workDir: "/var/lib/c2m/client-0",
-    addresses: ["198.18.2.64", "198.18.2.65", "198.18.2.66", "198.18.2.67"], prefix: 19,
-    versions: { node: "22.23.3", vegeta: "12.13.0" }, expiresAt: "2026-11-26T03:00:00Z", ...over,
+    stack: "aws-16c64g",
+    host: "client-0",
+    role: "client",
+    publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample c2m-lab",
+    hostKey: {
+        privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nHOSTKEY\n-----END OPENSSH PRIVATE KEY-----\n",
+        publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKey c2m-lab",
+    },
+    tuning: tuningOf(over.role ?? "client"),
+    binPath: "/opt/c2m/bin",
+    workDir: "/var/lib/c2m/client-0",
+    addresses: ["198.18.2.64", "198.18.2.65", "198.18.2.66", "198.18.2.67"],
+    prefix: 19,
+    versions: { node: "22.23.3", vegeta: "12.13.0" },
+    expiresAt: "2026-11-26T03:00:00Z",
+    ...over,
 });
 
 type Doc = { write_files: { path: string; content: string }[]; runcmd: string[] };
@@ -40,7 +59,10 @@ const file = (doc: Doc, path: string) => doc.write_files.find((f) => f.path === 
 /** The settings a tuning script applies, read back from its `apply 'key' 'value' mode opt` lines. */
 function appliedBy(script: string): Omit<Setting, "why">[] {
     return [...script.matchAll(/^apply '([^']+)' '([^']+)' (exact|atleast) (required|optional)$/gm)].map(([, key, value, mode, opt]) => ({
-        key, value, ...(mode === "atleast" ? { atLeast: true } : {}), ...(opt === "optional" ? { optional: true } : {}),
+        key,
+        value,
+        ...(mode === "atleast" ? { atLeast: true } : {}),
+        ...(opt === "optional" ? { optional: true } : {}),
     }));
 }
 
@@ -86,7 +108,10 @@ describe("cloud-init user data", () => {
                 assert.deepEqual(s, want, s.key);
             }
             const limits = file(doc, "/etc/security/limits.d/60-c2m.conf");
-            assert.deepEqual([...limits.matchAll(/nofile (\d+)$/gm)].map((m) => Number(m[1])), [plan.nofile, plan.nofile, plan.nofile, plan.nofile]);
+            assert.deepEqual(
+                [...limits.matchAll(/nofile (\d+)$/gm)].map((m) => Number(m[1])),
+                [plan.nofile, plan.nofile, plan.nofile, plan.nofile],
+            );
             assert.match(file(doc, "/etc/systemd/system.conf.d/60-c2m.conf"), new RegExp(`DefaultLimitNOFILE=${plan.nofile}\n`));
         });
     }
@@ -106,12 +131,16 @@ describe("cloud-init user data", () => {
     });
     test("secondary addresses are put on the primary's interface", () => {
         const cmds = YAML.parse(renderCloudInit(input())).runcmd.join("\n");
-        for (const a of ["198.18.2.65", "198.18.2.66", "198.18.2.67"]) assert.match(cmds, new RegExp(`ip addr replace ${a.replaceAll(".", "\\.")}/19 dev "\\$dev"`));
+        for (const a of ["198.18.2.65", "198.18.2.66", "198.18.2.67"])
+            assert.match(cmds, new RegExp(`ip addr replace ${a.replaceAll(".", "\\.")}/19 dev "\\$dev"`));
         assert.ok(!/ip addr replace 198\.18\.2\.64\//.test(cmds));
         // The awk pattern really finds the interface holding the primary address.
         const line = cmds.split("\n").find((l: string) => l.startsWith("dev=$("))!;
         const awk = /awk '(.*)'/.exec(line)![1];
-        const r = spawnSync("awk", [awk], { input: "2: ens5    inet 198.18.2.64/19 metric 100 brd 198.18.31.255 scope global ens5\n3: ens6    inet 198.18.2.640/19 scope global\n", encoding: "utf8" });
+        const r = spawnSync("awk", [awk], {
+            input: "2: ens5    inet 198.18.2.64/19 metric 100 brd 198.18.31.255 scope global ens5\n3: ens6    inet 198.18.2.640/19 scope global\n",
+            encoding: "utf8",
+        });
         assert.equal(r.stdout.trim(), "ens5");
     });
     test("every role ends itself at the lab's expiry: a systemd timer due then powers the instance off, enabled before anything else", () => {
@@ -133,14 +162,20 @@ describe("cloud-init user data", () => {
         assert.match(s, /^set -eu$/m);
         assert.match(s, new RegExp(`systemctl restart ${EXPIRY_UNIT}\\.timer`));
         assert.match(s, /grep -qx 'OnCalendar=2026-12-01 17:45:09 UTC'/);
-        const written = [...s.matchAll(/^echo '([A-Za-z0-9+/=]+)' \| base64 -d > (\S+)$/gm)].map((m) => ({ path: m[2], content: Buffer.from(m[1], "base64").toString() }));
+        const written = [...s.matchAll(/^echo '([A-Za-z0-9+/=]+)' \| base64 -d > (\S+)$/gm)].map((m) => ({
+            path: m[2],
+            content: Buffer.from(m[1], "base64").toString(),
+        }));
         const doc: Doc = YAML.parse(renderCloudInit(input({ expiresAt: "2026-12-01T17:45:09Z" })));
         assert.equal(written.length, 2);
         for (const w of written) assert.equal(w.content, file(doc, w.path), w.path);
     });
     test("downloads after the tuning bind a source port the lab ACL lets replies in on", () => {
         for (const role of ["backend", "client"] as const) {
-            const curls = YAML.parse(renderCloudInit(input({ role, addresses: ["198.18.0.32"] }))).runcmd.join("\n").split("\n").filter((l: string) => /\bcurl\b/.test(l));
+            const curls = YAML.parse(renderCloudInit(input({ role, addresses: ["198.18.0.32"] })))
+                .runcmd.join("\n")
+                .split("\n")
+                .filter((l: string) => /\bcurl\b/.test(l));
             assert.ok(curls.length >= 2, role);
             for (const c of curls) assert.ok(c.includes(`--local-port ${EPHEMERAL_PORTS.from}-${EPHEMERAL_PORTS.to}`), c);
         }
@@ -165,7 +200,11 @@ describe("same software on both sides: EC2 hosts install what the local hosts ru
     test("the union over roles of the user data's packages holds every local host package, from Debian's archive", () => {
         const installed = new Set(ROLES.flatMap((role) => YAML.parse(renderCloudInit(input({ role, addresses: ["198.18.0.32"] }))).packages as string[]));
         assert.ok(localHostPackages.length >= 6, localHostPackages.join(" "));
-        assert.deepEqual(localHostPackages.filter((p) => !installed.has(p)), [], "a package the local hosts run is not installed on EC2");
+        assert.deepEqual(
+            localHostPackages.filter((p) => !installed.has(p)),
+            [],
+            "a package the local hosts run is not installed on EC2",
+        );
         // Only what EC2 needs besides: the ENA counters' tool, the CA bundle and xz for the pinned Node tarball.
         assert.deepEqual([...installed].filter((p) => !localHostPackages.includes(p)).sort(), ["ca-certificates", "ethtool", "xz-utils"]);
     });

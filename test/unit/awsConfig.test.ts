@@ -82,34 +82,59 @@ describe("awsSettings: what the platform refuses before creating anything", () =
     });
     test("more secondary IPs than the client's interface holds is refused", () => {
         const p = problems(tier({ instanceTypes: { client: "c6i.xlarge" }, secondaryIpsPerClient: 20 }), (cfg) => awsSettings("s", cfg));
-        assert.ok(p.some((x) => /^c2m:aws\.secondaryIpsPerClient: c6i\.xlarge holds 15/.test(x)), p.join("\n"));
+        assert.ok(
+            p.some((x) => /^c2m:aws\.secondaryIpsPerClient: c6i\.xlarge holds 15/.test(x)),
+            p.join("\n"),
+        );
     });
     test("too few source addresses for the planned connections is refused", () => {
         const p = problems(tier({ secondaryIpsPerClient: 0 }, { hosts: { haproxy: 1, backends: 8, clients: 4 } }), (cfg) => awsSettings("s", cfg));
-        assert.ok(p.some((x) => /^c2m:aws\.secondaryIpsPerClient: 0 gives each client 1 source addresses/.test(x)), p.join("\n"));
+        assert.ok(
+            p.some((x) => /^c2m:aws\.secondaryIpsPerClient: 0 gives each client 1 source addresses/.test(x)),
+            p.join("\n"),
+        );
     });
     test("a fleet above the budget is refused, naming the budget key", () => {
         const p = problems(tier({ budgetUsdPerHour: 5 }), (cfg) => awsSettings("s", cfg));
-        assert.ok(p.some((x) => /^c2m:aws\.budgetUsdPerHour: the fleet costs ~\$\d+/.test(x)), p.join("\n"));
+        assert.ok(
+            p.some((x) => /^c2m:aws\.budgetUsdPerHour: the fleet costs ~\$\d+/.test(x)),
+            p.join("\n"),
+        );
     });
     test("c2m:aws.ami pins the image (an AMI id) and reaches the platform; absent by default", () => {
         assert.equal(awsSettings("s", parseLabConfig(tier())).ami, undefined);
         assert.equal(awsSettings("s", parseLabConfig(tier({ ami: "ami-0123456789abcdef0" }))).ami, "ami-0123456789abcdef0");
         const p = problems(tier({ ami: "ubuntu-noble" }));
-        assert.ok(p.some((x) => /^c2m:aws\.ami: an AMI id like ami-/.test(x)), p.join("\n"));
+        assert.ok(
+            p.some((x) => /^c2m:aws\.ami: an AMI id like ami-/.test(x)),
+            p.join("\n"),
+        );
     });
     test("c2m:image on EC2: each role's Debian release; c2m:aws.ami with a debian-13 role is refused before anything exists, naming both keys", () => {
-        assert.deepEqual(awsSettings("s", parseLabConfig(tier({}, { image: { haproxy: "debian-13" } }))).images,
-            { haproxy: "debian-13", backend: "machine", client: "machine", metrics: "machine" });
+        assert.deepEqual(awsSettings("s", parseLabConfig(tier({}, { image: { haproxy: "debian-13" } }))).images, {
+            haproxy: "debian-13",
+            backend: "machine",
+            client: "machine",
+            metrics: "machine",
+        });
         const p = problems(tier({ ami: "ami-0123456789abcdef0" }, { image: { haproxy: "debian-13" } }), (cfg) => awsSettings("s", cfg));
-        assert.ok(p.some((x) => /^c2m:aws\.ami: pins every instance to ami-0123456789abcdef0, but c2m:image asks haproxy debian-13: remove c2m:aws\.ami/.test(x)), p.join("\n"));
+        assert.ok(
+            p.some((x) => /^c2m:aws\.ami: pins every instance to ami-0123456789abcdef0, but c2m:image asks haproxy debian-13: remove c2m:aws\.ami/.test(x)),
+            p.join("\n"),
+        );
         assert.equal(awsSettings("s", parseLabConfig(tier({ ami: "ami-0123456789abcdef0" }, { image: "debian-12" }))).ami, "ami-0123456789abcdef0");
     });
     test("a lab service on a port the lab ACL opens to download replies (32768-60999) is refused, naming its key", () => {
         const p = problems(tier({}, { backend: { basePort: 40000 } }), (cfg) => awsSettings("s", cfg));
-        assert.ok(p.some((x) => /^c2m:backend\.basePort: port\(s\) 40000, 40001, .* are in 32768-60999, where the lab subnet's network ACL/.test(x)), p.join("\n"));
+        assert.ok(
+            p.some((x) => /^c2m:backend\.basePort: port\(s\) 40000, 40001, .* are in 32768-60999, where the lab subnet's network ACL/.test(x)),
+            p.join("\n"),
+        );
         const stats = problems(tier({}, { haproxy: { statsPort: 60999 } }), (cfg) => awsSettings("s", cfg));
-        assert.ok(stats.some((x) => /^c2m:haproxy\.statsPort: port\(s\) 60999 /.test(x)), stats.join("\n"));
+        assert.ok(
+            stats.some((x) => /^c2m:haproxy\.statsPort: port\(s\) 60999 /.test(x)),
+            stats.join("\n"),
+        );
         assert.doesNotThrow(() => awsSettings("s", parseLabConfig(tier())));
     });
     test("the metrics host is priced too (its type, or the default one)", () => {

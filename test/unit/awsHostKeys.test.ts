@@ -14,8 +14,13 @@ describe("SSH host keys of the lab's hosts", () => {
         assert.ok(!args.includes("StrictHostKeyChecking=no"));
     });
     test("known_hosts lines: host and key, [host]:port off port 22", () => {
-        assert.equal(knownHosts([{ host: "203.0.113.10", hostKey: `${KEY}\n` }, { host: "198.18.0.5", port: 2222, hostKey: KEY }]),
-            `203.0.113.10 ${KEY}\n[198.18.0.5]:2222 ${KEY}\n`);
+        assert.equal(
+            knownHosts([
+                { host: "203.0.113.10", hostKey: `${KEY}\n` },
+                { host: "198.18.0.5", port: 2222, hostKey: KEY },
+            ]),
+            `203.0.113.10 ${KEY}\n[198.18.0.5]:2222 ${KEY}\n`,
+        );
     });
     test("a session checks the keys the inventory carries, and only for those hosts", () => {
         const session = new SshSession("PRIVATE", {}, [{ host: "203.0.113.10", port: 22, hostKey: KEY }, { host: "198.18.0.7" }]) as any;
@@ -51,17 +56,45 @@ describe("ssh with the stack's known_hosts against a real sshd on loopback", () 
         const { mkdtempSync, rmSync, writeFileSync, readFileSync: read, existsSync } = await import("node:fs");
         const { tmpdir } = await import("node:os");
         const { join } = await import("node:path");
-        if (!existsSync("/usr/sbin/sshd")) { t.skip("no sshd"); return; }
+        if (!existsSync("/usr/sbin/sshd")) {
+            t.skip("no sshd");
+            return;
+        }
         const dir = mkdtempSync(join(tmpdir(), "c2m-hostkey-"));
-        const keygen = (name: string) => { spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, name)]); return read(join(dir, `${name}.pub`), "utf8").trim(); };
+        const keygen = (name: string) => {
+            spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, name)]);
+            return read(join(dir, `${name}.pub`), "utf8").trim();
+        };
         const hostPub = keygen("host");
         const otherPub = keygen("other");
         const userPub = keygen("user");
         writeFileSync(join(dir, "authorized_keys"), `${userPub}\n`);
         spawnSync("mkdir", ["-p", "/run/sshd"]);
         const port = 20000 + (process.pid % 20000);
-        const sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", "/dev/null", "-h", join(dir, "host"), "-p", String(port), "-o", "ListenAddress=127.0.0.1",
-            "-o", `AuthorizedKeysFile=${join(dir, "authorized_keys")}`, "-o", "UsePAM=no", "-o", "StrictModes=no", "-o", `PidFile=${join(dir, "pid")}`], { stdio: "ignore" });
+        const sshd = spawn(
+            "/usr/sbin/sshd",
+            [
+                "-D",
+                "-e",
+                "-f",
+                "/dev/null",
+                "-h",
+                join(dir, "host"),
+                "-p",
+                String(port),
+                "-o",
+                "ListenAddress=127.0.0.1",
+                "-o",
+                `AuthorizedKeysFile=${join(dir, "authorized_keys")}`,
+                "-o",
+                "UsePAM=no",
+                "-o",
+                "StrictModes=no",
+                "-o",
+                `PidFile=${join(dir, "pid")}`,
+            ],
+            { stdio: "ignore" },
+        );
         try {
             const tryWith = (hostKey: string) => {
                 const { dial, files } = remoteDial({ host: "127.0.0.1", port, user: "root", hostKey, privateKey: read(join(dir, "user"), "utf8") }, dir);

@@ -16,8 +16,10 @@ describe("host versions (lab doctor, run.json versions.hosts)", () => {
         assert.ok(VERSIONED_PACKAGES.includes("cloud-init"));
     });
     test("parses name: version lines, ignoring the rest", () => {
-        assert.deepEqual(parseHostVersions("debian: 12.11\nkernel: 6.1.0-27-cloud-amd64\nhaproxy: 2.6.12-1+deb12u1\nnoise\nopenssh-server: 1:9.2p1-2+deb12u3\n"),
-            { debian: "12.11", kernel: "6.1.0-27-cloud-amd64", haproxy: "2.6.12-1+deb12u1", "openssh-server": "1:9.2p1-2+deb12u3" });
+        assert.deepEqual(
+            parseHostVersions("debian: 12.11\nkernel: 6.1.0-27-cloud-amd64\nhaproxy: 2.6.12-1+deb12u1\nnoise\nopenssh-server: 1:9.2p1-2+deb12u3\n"),
+            { debian: "12.11", kernel: "6.1.0-27-cloud-amd64", haproxy: "2.6.12-1+deb12u1", "openssh-server": "1:9.2p1-2+deb12u3" },
+        );
         assert.equal(formatHostVersions({ "lb-0": { debian: "12.11", haproxy: "2.6.12" } }), "lb-0  debian 12.11, haproxy 2.6.12");
     });
     test("the script runs under sh on this machine and names its Debian release and kernel", () => {

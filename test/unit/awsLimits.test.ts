@@ -16,7 +16,8 @@ describe("AWS string limits: the table", () => {
     });
     test("the checker is real: an apostrophe in a group or rule description is refused, naming the character and the source", () => {
         const p = awsStringProblems("aws:ec2/securityGroup:SecurityGroup", "sg", {
-            description: "the operator's SSH", ingress: [{ description: "ok (all)/0.0.0.0/0" }, { description: "subnet's ACL" }],
+            description: "the operator's SSH",
+            ingress: [{ description: "ok (all)/0.0.0.0/0" }, { description: "subnet's ACL" }],
         });
         assert.equal(p.length, 2);
         assert.match(p[0], /description: security group description .* refuses: "'" \(EC2 API CreateSecurityGroup/);
@@ -50,11 +51,25 @@ describe("AWS string limits: every aws tier's resources", () => {
             const aws = resources.filter((r) => r.type.startsWith("aws:"));
             // Not vacuous: the tier renders each kind of string the table covers.
             for (const t of ["aws:ec2/securityGroup:SecurityGroup", "aws:ec2/instance:Instance", "aws:iam/role:Role", "aws:scheduler/schedule:Schedule"]) {
-                assert.ok(aws.some((r) => r.type === t), `${stack}: no ${t}`);
+                assert.ok(
+                    aws.some((r) => r.type === t),
+                    `${stack}: no ${t}`,
+                );
             }
-            assert.ok(aws.every((r) => r.type === "aws:iam/rolePolicy:RolePolicy" || r.type.includes("Association") || r.type === "aws:scheduler/schedule:Schedule"
-                || Object.keys(r.inputs.tags ?? {}).length > 0), `${stack}: an untagged resource`);
-            assert.deepEqual(aws.flatMap((r) => awsStringProblems(r.type, r.name, r.inputs)), []);
+            assert.ok(
+                aws.every(
+                    (r) =>
+                        r.type === "aws:iam/rolePolicy:RolePolicy" ||
+                        r.type.includes("Association") ||
+                        r.type === "aws:scheduler/schedule:Schedule" ||
+                        Object.keys(r.inputs.tags ?? {}).length > 0,
+                ),
+                `${stack}: an untagged resource`,
+            );
+            assert.deepEqual(
+                aws.flatMap((r) => awsStringProblems(r.type, r.name, r.inputs)),
+                [],
+            );
         });
     }
 });

@@ -12,9 +12,18 @@ const TAGS = { "lab:stack": "aws-16c64g", "lab:owner": "operator", "lab:expires-
 function violations(policy: ResourceValidationPolicy, type: string, props: Record<string, any>): string[] {
     const found: string[] = [];
     const args = {
-        type, props, urn: `urn:pulumi:s::c2m::${type}::r`, name: "r", opts: {}, stackTags: new Map(),
-        getConfig: () => ({}), notApplicable: () => { throw new Error("not applicable"); },
-        isType: () => false, asType: () => undefined,
+        type,
+        props,
+        urn: `urn:pulumi:s::c2m::${type}::r`,
+        name: "r",
+        opts: {},
+        stackTags: new Map(),
+        getConfig: () => ({}),
+        notApplicable: () => {
+            throw new Error("not applicable");
+        },
+        isType: () => false,
+        asType: () => undefined,
     } as unknown as ResourceValidationArgs;
     const validate = policy.validateResource === undefined ? [] : Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
     for (const v of validate) v(args, (message) => found.push(message));
@@ -28,8 +37,11 @@ function stackViolations(resources: { type: string; props: Record<string, any> }
 }
 
 const instance = (over: Record<string, any> = {}) => ({
-    instanceType: "c6i.8xlarge", metadataOptions: { httpTokens: "required" }, rootBlockDevice: { volumeSize: 16 },
-    tags: { ...TAGS, "lab:budget-usd-per-hour": "40" }, ...over,
+    instanceType: "c6i.8xlarge",
+    metadataOptions: { httpTokens: "required" },
+    rootBlockDevice: { volumeSize: 16 },
+    tags: { ...TAGS, "lab:budget-usd-per-hour": "40" },
+    ...over,
 });
 
 describe("policy pack", () => {
@@ -63,18 +75,27 @@ describe("policy pack", () => {
     describe("no SSH from the internet", () => {
         const SG = "aws:ec2/securityGroup:SecurityGroup";
         const ACL = "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl";
-        const sgs = (...groups: Record<string, any>[][]) => stackViolations(groups.map((ingress) => ({ type: SG, props: { ingress } })), {}, noSshFromInternet);
+        const sgs = (...groups: Record<string, any>[][]) =>
+            stackViolations(
+                groups.map((ingress) => ({ type: SG, props: { ingress } })),
+                {},
+                noSshFromInternet,
+            );
         const labAcl = (over: Record<string, any> = {}) => ({
-            type: ACL, props: { subnetIds: ["subnet-1"], ingress: labNaclIngress("203.0.113.7/32"), egress: [...LAB_NACL_EGRESS], ...over },
+            type: ACL,
+            props: { subnetIds: ["subnet-1"], ingress: labNaclIngress("203.0.113.7/32"), egress: [...LAB_NACL_EGRESS], ...over },
         });
         const labGroup = { type: SG, props: { ingress: [...LAB_SG_INGRESS], egress: [...LAB_SG_EGRESS] } };
         const layout = (...resources: { type: string; props: Record<string, any> }[]) => stackViolations(resources, {}, noSshFromInternet);
 
         test("SSH from the operator's /32 and traffic from the group itself pass", () => {
-            assert.deepEqual(sgs([
-                { protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.7/32"] },
-                { protocol: "-1", fromPort: 0, toPort: 0, self: true },
-            ]), []);
+            assert.deepEqual(
+                sgs([
+                    { protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.7/32"] },
+                    { protocol: "-1", fromPort: 0, toPort: 0, self: true },
+                ]),
+                [],
+            );
         });
         test("SSH, all traffic or a port range with 22 from 0.0.0.0/0 or ::/0 is rejected", () => {
             assert.equal(sgs([{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }]).length, 1);
@@ -85,12 +106,33 @@ describe("policy pack", () => {
             assert.deepEqual(sgs([{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"] }]), []);
         });
         test("standalone rules are checked too", () => {
-            assert.equal(layout({ type: "aws:ec2/securityGroupRule:SecurityGroupRule",
-                props: { type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] } }, labAcl()).length, 1);
-            assert.equal(layout({ type: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
-                props: { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "0.0.0.0/0" } }, labAcl()).length, 1);
-            assert.deepEqual(layout({ type: "aws:ec2/securityGroupRule:SecurityGroupRule",
-                props: { type: "egress", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] } }), []);
+            assert.equal(
+                layout(
+                    {
+                        type: "aws:ec2/securityGroupRule:SecurityGroupRule",
+                        props: { type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] },
+                    },
+                    labAcl(),
+                ).length,
+                1,
+            );
+            assert.equal(
+                layout(
+                    {
+                        type: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+                        props: { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "0.0.0.0/0" },
+                    },
+                    labAcl(),
+                ).length,
+                1,
+            );
+            assert.deepEqual(
+                layout({
+                    type: "aws:ec2/securityGroupRule:SecurityGroupRule",
+                    props: { type: "egress", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] },
+                }),
+                [],
+            );
         });
         test("the untracked lab group passes behind exactly the lab's network ACL", () => {
             assert.deepEqual(layout(labGroup, labAcl()), []);
@@ -98,21 +140,47 @@ describe("policy pack", () => {
         test("the untracked lab group without the lab ACL, or with anything wider, is rejected", () => {
             assert.match(layout(labGroup).join("\n"), /exactly one lab network ACL.*found 0/);
             assert.match(layout(labGroup, labAcl({ ingress: labNaclIngress("0.0.0.0/1") })).join("\n"), /SSH in from 0\.0\.0\.0\/1/);
-            assert.match(layout(labGroup, labAcl({ ingress: [...labNaclIngress("203.0.113.7/32"), { ruleNo: 130, action: "allow", protocol: "udp", cidrBlock: "0.0.0.0/0", fromPort: 0, toPort: 65535 }] })).join("\n"), /not exactly the lab's/);
+            assert.match(
+                layout(
+                    labGroup,
+                    labAcl({
+                        ingress: [
+                            ...labNaclIngress("203.0.113.7/32"),
+                            { ruleNo: 130, action: "allow", protocol: "udp", cidrBlock: "0.0.0.0/0", fromPort: 0, toPort: 65535 },
+                        ],
+                    }),
+                ).join("\n"),
+                /not exactly the lab's/,
+            );
             assert.match(layout(labGroup, labAcl({ subnetIds: [] })).join("\n"), /guards no subnet/);
-            assert.match(layout(labGroup, labAcl(), { type: "aws:ec2/networkAclRule:NetworkAclRule", props: {} }).join("\n"), /besides the lab subnet's default ACL/);
-            const ssh = labNaclIngress("203.0.113.7/32").map((r) => r.ruleNo === 110 ? { ...r, cidrBlock: "0.0.0.0/0" } : r);
+            assert.match(
+                layout(labGroup, labAcl(), { type: "aws:ec2/networkAclRule:NetworkAclRule", props: {} }).join("\n"),
+                /besides the lab subnet's default ACL/,
+            );
+            const ssh = labNaclIngress("203.0.113.7/32").map((r) => (r.ruleNo === 110 ? { ...r, cidrBlock: "0.0.0.0/0" } : r));
             assert.match(layout(labGroup, labAcl({ ingress: ssh })).join("\n"), /only the operator's CIDR/);
         });
-        test("as validateStack sees them (outputs: protocol numbers, \"\" for unset blocks, computed ids), the lab group and ACL pass", () => {
+        test('as validateStack sees them (outputs: protocol numbers, "" for unset blocks, computed ids), the lab group and ACL pass', () => {
             const out = (r: { type: string; props: Record<string, any> }) => ({ type: r.type, props: outputShaped(r.type, r.props, TAGS) });
             const acl = out(labAcl());
-            assert.deepEqual(acl.props.ingress.map((e: any) => [e.protocol, e.ipv6CidrBlock]), [["-1", ""], ["6", ""], ["6", ""]]);
+            assert.deepEqual(
+                acl.props.ingress.map((e: any) => [e.protocol, e.ipv6CidrBlock]),
+                [
+                    ["-1", ""],
+                    ["6", ""],
+                    ["6", ""],
+                ],
+            );
             assert.deepEqual(layout(out(labGroup), acl), []);
         });
         test("on outputs too, a wider ACL or SSH from anywhere is rejected", () => {
             const out = (r: { type: string; props: Record<string, any> }) => ({ type: r.type, props: outputShaped(r.type, r.props, TAGS) });
-            const extra = labAcl({ ingress: [...labNaclIngress("203.0.113.7/32"), { ruleNo: 130, action: "allow", protocol: "udp", cidrBlock: "0.0.0.0/0", fromPort: 0, toPort: 65535 }] });
+            const extra = labAcl({
+                ingress: [
+                    ...labNaclIngress("203.0.113.7/32"),
+                    { ruleNo: 130, action: "allow", protocol: "udp", cidrBlock: "0.0.0.0/0", fromPort: 0, toPort: 65535 },
+                ],
+            });
             assert.match(layout(out(labGroup), out(extra)).join("\n"), /not exactly the lab's/);
             const v6 = labAcl({ ingress: labNaclIngress("203.0.113.7/32").map((r) => (r.ruleNo === 110 ? { ...r, ipv6CidrBlock: "::/0" } : r)) });
             assert.match(layout(out(labGroup), out(v6)).join("\n"), /not exactly the lab's/);

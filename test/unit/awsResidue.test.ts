@@ -2,8 +2,14 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-    DescribeAddressesCommand, DescribeInstancesCommand, DescribeNetworkInterfacesCommand, DescribePlacementGroupsCommand,
-    DescribeSecurityGroupsCommand, DescribeVolumesCommand, DescribeVpcsCommand, EC2ServiceException,
+    DescribeAddressesCommand,
+    DescribeInstancesCommand,
+    DescribeNetworkInterfacesCommand,
+    DescribePlacementGroupsCommand,
+    DescribeSecurityGroupsCommand,
+    DescribeVolumesCommand,
+    DescribeVpcsCommand,
+    EC2ServiceException,
 } from "@aws-sdk/client-ec2";
 import { awsResidue, type Ec2 } from "../../components/platform/aws/residue.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
@@ -23,10 +29,19 @@ function fakeEc2(answers: Map<Function, Answer> = new Map()): { ec2: Ec2; calls:
 }
 
 const tagged = new Map<Function, Answer>([
-    [DescribeInstancesCommand, () => ({ Reservations: [{ Instances: [
-        { InstanceId: "i-0aaa", State: { Name: "running" } },
-        { InstanceId: "i-0bbb", State: { Name: "stopped" } },
-    ] }] })],
+    [
+        DescribeInstancesCommand,
+        () => ({
+            Reservations: [
+                {
+                    Instances: [
+                        { InstanceId: "i-0aaa", State: { Name: "running" } },
+                        { InstanceId: "i-0bbb", State: { Name: "stopped" } },
+                    ],
+                },
+            ],
+        }),
+    ],
     [DescribeVolumesCommand, () => ({ Volumes: [{ VolumeId: "vol-0ccc" }] })],
     [DescribeNetworkInterfacesCommand, () => ({ NetworkInterfaces: [{ NetworkInterfaceId: "eni-0ddd" }] })],
     [DescribeAddressesCommand, () => ({ Addresses: [{ AllocationId: "eipalloc-0eee", PublicIp: "203.0.113.9" }] })],
@@ -56,10 +71,17 @@ describe("AWS residue: what is still tagged lab:stack=<stack>", () => {
     });
 
     test("a placement group in state deleted is gone, not residue (it stays listed a while after a clean destroy)", async () => {
-        const answers = new Map<Function, Answer>([[DescribePlacementGroupsCommand, () => ({ PlacementGroups: [
-            { GroupName: "lab-hosts-cluster-1", GroupId: "pg-0old", State: "deleted" },
-            { GroupName: "lab-hosts-cluster-2", GroupId: "pg-0new", State: "available" },
-        ] })]]);
+        const answers = new Map<Function, Answer>([
+            [
+                DescribePlacementGroupsCommand,
+                () => ({
+                    PlacementGroups: [
+                        { GroupName: "lab-hosts-cluster-1", GroupId: "pg-0old", State: "deleted" },
+                        { GroupName: "lab-hosts-cluster-2", GroupId: "pg-0new", State: "available" },
+                    ],
+                }),
+            ],
+        ]);
         const left = await awsResidue("aws-4c30g", "us-east-1", fakeEc2(answers).ec2);
         assert.deepEqual(left.placementGroups, ["lab-hosts-cluster-2 (pg-0new)"]);
     });
@@ -67,8 +89,10 @@ describe("AWS residue: what is still tagged lab:stack=<stack>", () => {
     test("nothing tagged: none, naming each kind it looked for", async () => {
         const left = await awsResidue("aws-4c30g", "us-east-1", fakeEc2().ec2);
         assert.equal(residueCount(left), 0);
-        assert.equal(describeResidue(left), "residue check: none (0 instances, 0 volumes, 0 network interfaces, 0 addresses, " +
-            "0 security groups, 0 vpcs, 0 placement groups)");
+        assert.equal(
+            describeResidue(left),
+            "residue check: none (0 instances, 0 volumes, 0 network interfaces, 0 addresses, " + "0 security groups, 0 vpcs, 0 placement groups)",
+        );
     });
 
     test("asks only for the stack's tag; instances in every state but terminated", async () => {
@@ -83,20 +107,36 @@ describe("AWS residue: what is still tagged lab:stack=<stack>", () => {
     });
 
     test("follows NextToken through every page", async () => {
-        const pages = new Map<Function, Answer>([[DescribeVolumesCommand, (input) => input.NextToken === undefined
-            ? { Volumes: [{ VolumeId: "vol-1" }], NextToken: "page-2" }
-            : { Volumes: [{ VolumeId: "vol-2" }] }]]);
+        const pages = new Map<Function, Answer>([
+            [
+                DescribeVolumesCommand,
+                (input) => (input.NextToken === undefined ? { Volumes: [{ VolumeId: "vol-1" }], NextToken: "page-2" } : { Volumes: [{ VolumeId: "vol-2" }] }),
+            ],
+        ]);
         const { ec2, calls } = fakeEc2(pages);
         assert.deepEqual((await awsResidue("s", "us-east-1", ec2)).volumes, ["vol-1", "vol-2"]);
-        assert.deepEqual(calls.filter((c) => c.command === "DescribeVolumesCommand").map((c) => c.input.NextToken), [undefined, "page-2"]);
+        assert.deepEqual(
+            calls.filter((c) => c.command === "DescribeVolumesCommand").map((c) => c.input.NextToken),
+            [undefined, "page-2"],
+        );
     });
 
-    test("an AWS error is an error naming stack, region and cause, never \"none\"", async () => {
+    test('an AWS error is an error naming stack, region and cause, never "none"', async () => {
         const denied = new EC2ServiceException({
-            name: "UnauthorizedOperation", $fault: "client", $metadata: { httpStatusCode: 403 },
+            name: "UnauthorizedOperation",
+            $fault: "client",
+            $metadata: { httpStatusCode: 403 },
             message: "You are not authorized to perform this operation.",
         });
-        const failing = new Map<Function, Answer>([...tagged, [DescribeVolumesCommand, () => { throw denied; }]]);
+        const failing = new Map<Function, Answer>([
+            ...tagged,
+            [
+                DescribeVolumesCommand,
+                () => {
+                    throw denied;
+                },
+            ],
+        ]);
         await assert.rejects(awsResidue("aws-4c30g", "us-east-1", fakeEc2(failing).ec2), (err: Error) => {
             assert.match(err.message, /aws-4c30g/);
             assert.match(err.message, /us-east-1/);

@@ -25,8 +25,11 @@ describe("aws tiers: the default attack matches the plan", () => {
         test(`${stack}: attack frontends = what plan.tlsShare sizes for`, () => {
             const config = readTierConfig(stack);
             const frontends = attackSettings(config.attack).frontends;
-            assert.deepEqual([...frontends].sort(), plannedFrontends(config.plan.tlsShare),
-                `${stack} plans ${config.plan.tlsShare * 100} % TLS but attacks ${frontends.join("+")}`);
+            assert.deepEqual(
+                [...frontends].sort(),
+                plannedFrontends(config.plan.tlsShare),
+                `${stack} plans ${config.plan.tlsShare * 100} % TLS but attacks ${frontends.join("+")}`,
+            );
             if (frontends.includes("tls")) assert.equal(config.haproxy.tls.enabled, true);
         });
     }

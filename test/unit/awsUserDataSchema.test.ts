@@ -74,5 +74,4 @@ describe("cloud-init schema of the EC2 user data", () => {
             }
         });
     }
-
 });

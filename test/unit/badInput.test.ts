@@ -38,11 +38,15 @@ function assertRefused(r: Outcome, mentions: string[]): void {
 }
 
 // ---- flags: refused by the CLI before any stack is read ----------------------------------------
-interface FlagCase { name: string; args: string[]; mentions: string[] }
+interface FlagCase {
+    name: string;
+    args: string[];
+    mentions: string[];
+}
 
 const FLAGS: FlagCase[] = [
     { name: "negative rate", args: ["attack", "--rate", "-1"], mentions: ["--rate", "positive", "-1"] },
-    { name: "zero rate", args: ["attack", "--rate", "0"], mentions: ["--rate", "positive", "\"0\""] },
+    { name: "zero rate", args: ["attack", "--rate", "0"], mentions: ["--rate", "positive", '"0"'] },
     { name: "rate that is not a number", args: ["attack", "--rate", "fast"], mentions: ["--rate", "fast"] },
     { name: "zero duration", args: ["attack", "--duration", "0"], mentions: ["--duration", "positive"] },
     { name: "negative timeout", args: ["attack", "--timeout", "-5"], mentions: ["--timeout", "positive"] },
@@ -57,8 +61,16 @@ const FLAGS: FlagCase[] = [
     { name: "unknown command", args: ["launch"], mentions: ["unknown command", "launch"] },
     { name: "tipping without a start rate", args: ["tipping"], mentions: ["--start"] },
     { name: "tipping start rate zero", args: ["tipping", "--start", "0"], mentions: ["--start", "positive"] },
-    { name: "tipping factor that never ramps", args: ["tipping", "--start", "10", "--factor", "1", "--stack", `${PREFIX}missing`], mentions: ["factor", "> 1", "got 1"] },
-    { name: "tipping error threshold not a number", args: ["tipping", "--start", "10", "--max-errors", "lots"], mentions: ["--max-errors", "[0, 100)", "lots"] },
+    {
+        name: "tipping factor that never ramps",
+        args: ["tipping", "--start", "10", "--factor", "1", "--stack", `${PREFIX}missing`],
+        mentions: ["factor", "> 1", "got 1"],
+    },
+    {
+        name: "tipping error threshold not a number",
+        args: ["tipping", "--start", "10", "--max-errors", "lots"],
+        mentions: ["--max-errors", "[0, 100)", "lots"],
+    },
     { name: "tipping error threshold of 100 %", args: ["tipping", "--start", "10", "--max-errors", "100"], mentions: ["--max-errors", "[0, 100)"] },
     { name: "tipping unknown frontend", args: ["tipping", "--start", "10", "--frontend", "quic"], mentions: ["--frontend", "plain, tls"] },
     { name: "plan with a TLS share above 1", args: ["plan", "--stack", "aws-16c64g", "--tls-share", "2"], mentions: ["--tls-share", "between 0 and 1", "2"] },
@@ -66,13 +78,27 @@ const FLAGS: FlagCase[] = [
     { name: "stack name that cannot name local resources", args: ["reap", "--stack", "a b"], mentions: ["a b", "cannot name local resources"] },
     { name: "stack name with a shell metacharacter", args: ["down", "--stack", "x;rm"], mentions: ["x;rm", "cannot name local resources"] },
     { name: "up on a stack with no config file", args: ["up", "--stack", `${PREFIX}missing`], mentions: [`Pulumi.${PREFIX}missing.yaml`, "no stack config"] },
-    { name: "attack on a stack that does not exist", args: ["attack", "--stack", `${PREFIX}missing`], mentions: [`stack ${PREFIX}missing does not exist`, "lab up"] },
-    { name: "tipping on a stack that does not exist", args: ["tipping", "--start", "10", "--stack", `${PREFIX}missing`], mentions: [`stack ${PREFIX}missing does not exist`] },
+    {
+        name: "attack on a stack that does not exist",
+        args: ["attack", "--stack", `${PREFIX}missing`],
+        mentions: [`stack ${PREFIX}missing does not exist`, "lab up"],
+    },
+    {
+        name: "tipping on a stack that does not exist",
+        args: ["tipping", "--start", "10", "--stack", `${PREFIX}missing`],
+        mentions: [`stack ${PREFIX}missing does not exist`],
+    },
     { name: "plan of an unknown tier", args: ["plan", "--stack", "aws-99c1g"], mentions: ["Pulumi.aws-99c1g.yaml", "no stack config"] },
 ];
 
 // ---- stack files: `lab up` refuses them before a stack exists ----------------------------------
-interface ConfigCase { slug: string; name: string; config?: Record<string, unknown>; text?: string; mentions: string[] }
+interface ConfigCase {
+    slug: string;
+    name: string;
+    config?: Record<string, unknown>;
+    text?: string;
+    mentions: string[];
+}
 
 const ceiling = detectNofileCeiling();
 const CONFIGS: ConfigCase[] = [
@@ -82,34 +108,96 @@ const CONFIGS: ConfigCase[] = [
     { slug: "ttllong", name: "TTL longer than a week", config: { "c2m:ttlHours": 169 }, mentions: ["c2m:ttlHours", "168"] },
     { slug: "backendstext", name: "host count as text", config: { "c2m:hosts": { backends: "two" } }, mentions: ["c2m:hosts.backends", "number"] },
     { slug: "noclients", name: "zero clients", config: { "c2m:hosts": { clients: 0 } }, mentions: ["c2m:hosts.clients", ">=1"] },
-    { slug: "negservers", name: "negative pong servers per host", config: { "c2m:backend": { serversPerHost: -3 } }, mentions: ["c2m:backend.serversPerHost", ">=1"] },
-    { slug: "curve", name: "unknown TLS curve", config: { "c2m:haproxy": { maxconn: 4000, tls: { curve: "X25519" } } }, mentions: ["c2m:haproxy.tls.curve", "P-256", "P-384"] },
-    { slug: "tlsflag", name: "TLS switch that is not a boolean", config: { "c2m:haproxy": { maxconn: 4000, tls: { enabled: "on" } } }, mentions: ["c2m:haproxy.tls.enabled", "boolean"] },
-    { slug: "cidr", name: "malformed CIDR", config: { "c2m:local": { subnet: "198.18.300.0/24" } }, mentions: ["c2m:local.subnet", "\"198.18.300.0\" is not an IPv4 address"] },
-    { slug: "cidrlan", name: "subnet outside the benchmarking range", config: { "c2m:local": { subnet: "10.1.0.0/24" } }, mentions: ["c2m:local.subnet", "10.1.0.0/24", "198.18.0.0/15"] },
-    { slug: "dupports", name: "plain and TLS frontends on one port", config: { "c2m:haproxy": { maxconn: 4000, plainPort: 8443, tlsPort: 8443 } }, mentions: ["c2m:haproxy", "8443", "must not overlap"] },
+    {
+        slug: "negservers",
+        name: "negative pong servers per host",
+        config: { "c2m:backend": { serversPerHost: -3 } },
+        mentions: ["c2m:backend.serversPerHost", ">=1"],
+    },
+    {
+        slug: "curve",
+        name: "unknown TLS curve",
+        config: { "c2m:haproxy": { maxconn: 4000, tls: { curve: "X25519" } } },
+        mentions: ["c2m:haproxy.tls.curve", "P-256", "P-384"],
+    },
+    {
+        slug: "tlsflag",
+        name: "TLS switch that is not a boolean",
+        config: { "c2m:haproxy": { maxconn: 4000, tls: { enabled: "on" } } },
+        mentions: ["c2m:haproxy.tls.enabled", "boolean"],
+    },
+    {
+        slug: "cidr",
+        name: "malformed CIDR",
+        config: { "c2m:local": { subnet: "198.18.300.0/24" } },
+        mentions: ["c2m:local.subnet", '"198.18.300.0" is not an IPv4 address'],
+    },
+    {
+        slug: "cidrlan",
+        name: "subnet outside the benchmarking range",
+        config: { "c2m:local": { subnet: "10.1.0.0/24" } },
+        mentions: ["c2m:local.subnet", "10.1.0.0/24", "198.18.0.0/15"],
+    },
+    {
+        slug: "dupports",
+        name: "plain and TLS frontends on one port",
+        config: { "c2m:haproxy": { maxconn: 4000, plainPort: 8443, tlsPort: 8443 } },
+        mentions: ["c2m:haproxy", "8443", "must not overlap"],
+    },
     { slug: "typo", name: "unknown key (typo)", config: { "c2m:haproxy": { maxconns: 4000 } }, mentions: ["c2m:haproxy", "maxconns"] },
-    { slug: "namespace", name: "key outside the c2m namespace", config: { "aws:region": "us-east-1" }, mentions: ["unknown config key aws:region", "c2m:<name>"] },
+    {
+        slug: "namespace",
+        name: "key outside the c2m namespace",
+        config: { "aws:region": "us-east-1" },
+        mentions: ["unknown config key aws:region", "c2m:<name>"],
+    },
     { slug: "preset", name: "unknown attack preset", config: { "c2m:attack": { preset: "2m" } }, mentions: ["c2m:attack.preset", "seed", "smoke"] },
     {
         // 150000 connections per client through one address: more than one port range
-        slug: "ports", name: "more connections than ports × source addresses",
+        slug: "ports",
+        name: "more connections than ports × source addresses",
         config: { "c2m:plan": { connections: 300_000, tlsShare: 0, sourceAddressesPerClient: 1 }, "c2m:haproxy": { maxconn: 300_000 } },
         mentions: ["c2m:plan.sourceAddressesPerClient", "300000", String(PORTS_PER_SOURCE_ADDRESS), "config gives 1"],
     },
     {
         // one HAProxy process holding 2 sockets per connection cannot stay under the fd ceiling
-        slug: "fds", name: "more connections than one process's open files",
+        slug: "fds",
+        name: "more connections than one process's open files",
         config: { "c2m:plan": { connections: ceiling }, "c2m:haproxy": { maxconn: ceiling, processes: 1 } },
         mentions: ["c2m:haproxy.processes", String(2 * ceiling + FD_OVERHEAD), String(ceiling)],
     },
-    { slug: "memory", name: "more connections than the machine's memory holds", config: { "c2m:plan": { connections: 9_000_000 }, "c2m:haproxy": { maxconn: 9_000_000 } }, mentions: ["c2m:plan.connections", "9000000", "GB"] },
-    { slug: "timeouts", name: "HAProxy timeouts shorter than the attack's", config: { "c2m:haproxy": { maxconn: 4000, timeouts: { serverMs: 1000 } } }, mentions: ["c2m:haproxy.timeouts", "1000", "70000"] },
+    {
+        slug: "memory",
+        name: "more connections than the machine's memory holds",
+        config: { "c2m:plan": { connections: 9_000_000 }, "c2m:haproxy": { maxconn: 9_000_000 } },
+        mentions: ["c2m:plan.connections", "9000000", "GB"],
+    },
+    {
+        slug: "timeouts",
+        name: "HAProxy timeouts shorter than the attack's",
+        config: { "c2m:haproxy": { maxconn: 4000, timeouts: { serverMs: 1000 } } },
+        mentions: ["c2m:haproxy.timeouts", "1000", "70000"],
+    },
     { slug: "platform", name: "unknown platform", config: { "c2m:platform": "gcp" }, mentions: ["c2m:platform", "local", "aws"] },
     { slug: "awscidr", name: "AWS tier without the operator's CIDR", config: { "c2m:platform": "aws" }, mentions: ["c2m:aws.operatorCidr", "required"] },
-    { slug: "awsopen", name: "AWS tier with SSH open to the internet", config: { "c2m:platform": "aws", "c2m:aws": { operatorCidr: "0.0.0.0/0" } }, mentions: ["c2m:aws.operatorCidr", "whole internet"] },
-    { slug: "awstype", name: "AWS tier with an unknown instance type", config: { "c2m:platform": "aws", "c2m:aws": { operatorCidr: "203.0.113.7/32", instanceTypes: { client: "z9.huge" } } }, mentions: ["c2m:aws.instanceTypes.client", "z9.huge"] },
-    { slug: "yaml", name: "stack file that is not YAML", text: "config:\n  c2m:hosts: {backends: 2\n  c2m:plan: [\n", mentions: [`Pulumi.${PREFIX}yaml.yaml`, "not valid YAML"] },
+    {
+        slug: "awsopen",
+        name: "AWS tier with SSH open to the internet",
+        config: { "c2m:platform": "aws", "c2m:aws": { operatorCidr: "0.0.0.0/0" } },
+        mentions: ["c2m:aws.operatorCidr", "whole internet"],
+    },
+    {
+        slug: "awstype",
+        name: "AWS tier with an unknown instance type",
+        config: { "c2m:platform": "aws", "c2m:aws": { operatorCidr: "203.0.113.7/32", instanceTypes: { client: "z9.huge" } } },
+        mentions: ["c2m:aws.instanceTypes.client", "z9.huge"],
+    },
+    {
+        slug: "yaml",
+        name: "stack file that is not YAML",
+        text: "config:\n  c2m:hosts: {backends: 2\n  c2m:plan: [\n",
+        mentions: [`Pulumi.${PREFIX}yaml.yaml`, "not valid YAML"],
+    },
 ];
 
 const stacks = CONFIGS.map((c) => `${PREFIX}${c.slug}`);
@@ -146,7 +234,10 @@ describe("nothing was created by any refused command", () => {
         const ls = spawnSync("pulumi", ["stack", "ls", "--json"], { cwd: REPO_ROOT, env: labEnv(), encoding: "utf8" });
         assert.equal(ls.status, 0, ls.stderr);
         const names = (JSON.parse(ls.stdout) as { name: string }[]).map((s) => s.name.split("/").at(-1)!);
-        assert.deepEqual(names.filter((n) => n.startsWith(PREFIX)), []);
+        assert.deepEqual(
+            names.filter((n) => n.startsWith(PREFIX)),
+            [],
+        );
     });
 
     test("no namespace, link, process or file of these stacks, no run directory", async () => {

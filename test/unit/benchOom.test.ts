@@ -13,7 +13,11 @@ test("the slope recovers the bytes per connection, whatever the idle memory, the
         return { held, anon: 5e6 + held * perConn.anon + (rnd() - 0.5) * 4e5, kernel: held * perConn.kernel + (rnd() - 0.5) * 1e5, socket: 0 };
     });
     // At the end the kernel reclaims and kills: readings that no longer follow the line.
-    points.push({ held: 10_000, anon: 1e6, kernel: 0, socket: 0 }, { held: 6_000, anon: 0, kernel: 0, socket: 0 }, { held: 3_000, anon: 0, kernel: 0, socket: 0 });
+    points.push(
+        { held: 10_000, anon: 1e6, kernel: 0, socket: 0 },
+        { held: 6_000, anon: 0, kernel: 0, socket: 0 },
+        { held: 3_000, anon: 0, kernel: 0, socket: 0 },
+    );
     const anon = slopePerConnection(points, (p) => p.anon)!;
     const all = slopePerConnection(points, (p) => p.anon + p.kernel + p.socket)!;
     assert.ok(Math.abs(anon - perConn.anon) / perConn.anon < 0.01, `anon ${anon}`);
@@ -21,8 +25,20 @@ test("the slope recovers the bytes per connection, whatever the idle memory, the
 });
 
 test("too few readings in the ramp's middle give no slope, not a number", () => {
-    assert.equal(slopePerConnection([], (p) => p.anon), null);
-    assert.equal(slopePerConnection([{ held: 0, anon: 0, kernel: 0, socket: 0 }, { held: 100, anon: 1, kernel: 0, socket: 0 }], (p) => p.anon), null);
+    assert.equal(
+        slopePerConnection([], (p) => p.anon),
+        null,
+    );
+    assert.equal(
+        slopePerConnection(
+            [
+                { held: 0, anon: 0, kernel: 0, socket: 0 },
+                { held: 100, anon: 1, kernel: 0, socket: 0 },
+            ],
+            (p) => p.anon,
+        ),
+        null,
+    );
 });
 
 test("the sizes the memory costs were fitted on are named, and a run at one of them says it checks nothing", () => {

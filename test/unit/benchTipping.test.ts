@@ -5,11 +5,17 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-    CAPACITY_SEARCH, DEFAULT_TIPPING, lbKneeConfig, lbKneeLayout, minCheckableCapacity, reachableKnee, searchTippingPoint, syntheticBackend,
+    CAPACITY_SEARCH,
+    DEFAULT_TIPPING,
+    lbKneeConfig,
+    lbKneeLayout,
+    minCheckableCapacity,
+    reachableKnee,
+    searchTippingPoint,
+    syntheticBackend,
 } from "../../scripts/analysis/tipping.ts";
 import { queueModel } from "../../scripts/analysis/tippingModel.ts";
 import { parseLabConfig } from "../../components/loadConfig.ts";
-
 
 const CLIENTS = 2;
 const capacities = (): number[] => {
@@ -24,7 +30,8 @@ describe("syntheticBackend", () => {
         for (const n of [...capacities(), 240, 600, 1000]) {
             const b = syntheticBackend(n);
             if (Math.abs(b.capacity - n) / n > 0.01) problems.push(`${n}: gives ${b.capacity}`);
-            if (b.backends * b.serversPerHost !== b.servers || ![1, 2, 4, 6, 8].includes(b.servers)) problems.push(`${n}: ${b.backends} × ${b.serversPerHost} servers`);
+            if (b.backends * b.serversPerHost !== b.servers || ![1, 2, 4, 6, 8].includes(b.servers))
+                problems.push(`${n}: ${b.backends} × ${b.serversPerHost} servers`);
             if (!Number.isInteger(b.maxConcurrent) || b.maxConcurrent < 1 || !Number.isInteger(b.serviceTimeMs)) problems.push(`${n}: ${JSON.stringify(b)}`);
             // ~200 ms per request: a step sees many requests, and the knee is the queue's, not pong's CPU.
             if (b.serviceTimeMs < 100 || b.serviceTimeMs > 300) problems.push(`${n}: service time ${b.serviceTimeMs} ms`);
@@ -45,11 +52,15 @@ describe("syntheticBackend", () => {
     test("every derived backend is a valid lab config (c2m:backend, c2m:hosts)", () => {
         for (const n of [10, 37, 240, 1000, 25_000]) {
             const b = syntheticBackend(n);
-            assert.doesNotThrow(() => parseLabConfig({
-                hosts: { haproxy: 1, backends: b.backends, clients: CLIENTS, metrics: 0 },
-                backend: { serversPerHost: b.serversPerHost, maxConcurrent: b.maxConcurrent, serviceTimeMs: b.serviceTimeMs },
-                attack: { preset: "smoke", frontends: ["plain"] },
-            }), String(n));
+            assert.doesNotThrow(
+                () =>
+                    parseLabConfig({
+                        hosts: { haproxy: 1, backends: b.backends, clients: CLIENTS, metrics: 0 },
+                        backend: { serversPerHost: b.serversPerHost, maxConcurrent: b.maxConcurrent, serviceTimeMs: b.serviceTimeMs },
+                        attack: { preset: "smoke", frontends: ["plain"] },
+                    }),
+                String(n),
+            );
         }
     });
 
@@ -117,7 +128,8 @@ describe("the LB's own knee (--lb-cpus)", () => {
     test("a CPU quota and a thread count make the LB the narrowest resource; bad ones are refused with the range", () => {
         assert.deepEqual(lbKneeLayout(1, [0, 1], { cpuQuota: 0.1 }), { lbCpus: [0], otherCpus: [1], shared: false, threads: 1, cpuQuota: 0.1 });
         assert.deepEqual(lbKneeLayout(1, [0, 1], { cpuQuota: 0.2, threads: 2 }), { lbCpus: [0], otherCpus: [1], shared: false, threads: 2, cpuQuota: 0.2 });
-        for (const bad of [0, 0.04, 1.5, NaN]) assert.throws(() => lbKneeLayout(1, [0, 1], { cpuQuota: bad }), /--lb-cpu-quota .*: the LB's CPU time in CPUs' worth must be in 0\.05\.\.1 /);
+        for (const bad of [0, 0.04, 1.5, NaN])
+            assert.throws(() => lbKneeLayout(1, [0, 1], { cpuQuota: bad }), /--lb-cpu-quota .*: the LB's CPU time in CPUs' worth must be in 0\.05\.\.1 /);
         assert.throws(() => lbKneeLayout(1, [0, 1], { threads: 0 }), /--lb-threads 0: give a whole number of HAProxy threads, 1\.\.64/);
         const lab = parseLabConfig(lbKneeConfig(1, [0, 1], { subnet: "198.18.140.0/24", frontend: "tls", clients: CLIENTS, cpuQuota: 0.2, threads: 2 }).config);
         assert.deepEqual(lab.local.hostLimits?.haproxy, { cpus: "0", cpuQuota: 0.2 });
@@ -126,7 +138,10 @@ describe("the LB's own knee (--lb-cpus)", () => {
     });
 
     test("its lab is a valid config: pong unlimited, the LB pinned with as many threads, the other roles elsewhere", () => {
-        for (const [n, frontend] of [[1, "plain"], [2, "tls"]] as const) {
+        for (const [n, frontend] of [
+            [1, "plain"],
+            [2, "tls"],
+        ] as const) {
             const { config } = lbKneeConfig(n, [0, 1], { subnet: "198.18.120.0/24", frontend, clients: CLIENTS });
             const lab = parseLabConfig(config);
             assert.equal(lab.backend.maxConcurrent, 0);

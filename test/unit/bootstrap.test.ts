@@ -41,8 +41,7 @@ describe("olderThan(found, wanted)", () => {
         }
     });
 
-    test("a version with build metadata (+suffix) is still compared", {
-    }, () => {
+    test("a version with build metadata (+suffix) is still compared", {}, () => {
         assert.equal(olderThan("3.274.0+dirty", "3.274.1"), true);
     });
 });

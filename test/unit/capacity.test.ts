@@ -23,8 +23,14 @@ test("every process of every role stays under the open-file ceiling, whatever th
 });
 
 test("no per-process cap (EC2): one HAProxy process, one source address per 64512 ports", () => {
-    const p = planCapacity(parseLabConfig({ platform: "local", plan: { connections: 1_190_000 }, hosts: { clients: 4 },
-        local: { nofileCeiling: 4_194_304, memoryBytes: 512 * GB, subnet: "198.18.0.0/24" } }));
+    const p = planCapacity(
+        parseLabConfig({
+            platform: "local",
+            plan: { connections: 1_190_000 },
+            hosts: { clients: 4 },
+            local: { nofileCeiling: 4_194_304, memoryBytes: 512 * GB, subnet: "198.18.0.0/24" },
+        }),
+    );
     assert.equal(p.haproxy.processes, 1);
     assert.equal(p.haproxy.maxconnPerProcess, 1_190_000);
     // 297,500 per client over 64,512 ports per address → 5 addresses.
@@ -46,29 +52,52 @@ test("HAProxy processes leave room for the kernel's uneven SO_REUSEPORT spread",
 
 test("refusals name the key and the number that breaks", () => {
     const cases: [Record<string, unknown>, RegExp][] = [
-        [{ plan: { connections: 300_000, sourceAddressesPerClient: 2 }, local: local() },
-            /c2m:plan\.sourceAddressesPerClient: 300000 connections over 2 clients need 8 source addresses per client .* config gives 2/],
-        [{ plan: { connections: 100_000 }, haproxy: { processes: 2 }, local: local() },
-            /c2m:haproxy\.processes: 100000 connections over 2 HAProxy process\(es\) need \d+ open files each .* at most 20000; use 12 processes/],
+        [
+            { plan: { connections: 300_000, sourceAddressesPerClient: 2 }, local: local() },
+            /c2m:plan\.sourceAddressesPerClient: 300000 connections over 2 clients need 8 source addresses per client .* config gives 2/,
+        ],
+        [
+            { plan: { connections: 100_000 }, haproxy: { processes: 2 }, local: local() },
+            /c2m:haproxy\.processes: 100000 connections over 2 HAProxy process\(es\) need \d+ open files each .* at most 20000; use 12 processes/,
+        ],
         [{ plan: { connections: 100_000 }, haproxy: { maxconn: 50_000 }, local: local() }, /c2m:haproxy\.maxconn: 50000 is below c2m:plan\.connections 100000/],
-        [{ plan: { connections: 2_000_000, tlsShare: 1 }, local: local() }, /c2m:plan\.connections: 2000000 connections \(100% TLS\) need ~\d+\.\d GB on this machine, which has 24\.0 GB/],
-        [{ plan: { connections: 100_000 }, haproxy: { statsPort: 440 }, local: local() },
-            /c2m:haproxy: plainPort 80, tlsPort 443 and the statistics ports 440-451 \(one per process\) must not overlap/],
+        [
+            { plan: { connections: 2_000_000, tlsShare: 1 }, local: local() },
+            /c2m:plan\.connections: 2000000 connections \(100% TLS\) need ~\d+\.\d GB on this machine, which has 24\.0 GB/,
+        ],
+        [
+            { plan: { connections: 100_000 }, haproxy: { statsPort: 440 }, local: local() },
+            /c2m:haproxy: plainPort 80, tlsPort 443 and the statistics ports 440-451 \(one per process\) must not overlap/,
+        ],
     ];
     for (const [raw, message] of cases) {
-        assert.throws(() => parseLabConfig(raw), (err: unknown) => err instanceof ConfigError && message.test(err.message), String(message));
+        assert.throws(
+            () => parseLabConfig(raw),
+            (err: unknown) => err instanceof ConfigError && message.test(err.message),
+            String(message),
+        );
     }
 });
 
 test("kernel settings grow with the plan and never ask for less than a sane floor", () => {
     const small = kernelSysctls(1000, 4096, 24 * GB);
     const big = kernelSysctls(1_000_000, 19_000, 24 * GB);
-    const value = (xs: typeof small, key: string) => xs.find((s) => s.key === key)!.value.split(" ").map(Number);
+    const value = (xs: typeof small, key: string) =>
+        xs
+            .find((s) => s.key === key)!
+            .value.split(" ")
+            .map(Number);
     assert.ok(value(big, "fs.file-max")[0] >= 1_000_000 * 1.2, "room for every socket");
     assert.ok(value(big, "net.ipv4.tcp_mem")[2] > value(small, "net.ipv4.tcp_mem")[2]);
     assert.ok(value(big, "net.ipv4.tcp_mem")[2] * 4096 <= 0.6 * 24 * GB, "tcp_mem stays within 60% of memory");
-    assert.ok(big.every((s) => s.atLeast), "machine-wide values are raised, never lowered");
-    assert.ok(kernelSysctls(10, 4096, GB).every((s) => s.why.length > 10), "each value carries its reason");
+    assert.ok(
+        big.every((s) => s.atLeast),
+        "machine-wide values are raised, never lowered",
+    );
+    assert.ok(
+        kernelSysctls(10, 4096, GB).every((s) => s.why.length > 10),
+        "each value carries its reason",
+    );
     const conntrack = hostSysctls(500_000).find((s) => s.key === "net.netfilter.nf_conntrack_max")!;
     assert.ok(Number(conntrack.value) >= 500_000 && conntrack.optional, "conntrack sized for every socket where present");
 });

@@ -32,11 +32,15 @@ describe("c2m:haproxy.tls.certificate", () => {
     });
 
     test("an unknown key is refused naming the key and the choices; P-384 with another certificate is a contradiction", () => {
-        assert.throws(() => parseSchema({ haproxy: { tls: { certificate: "rsa-4096" } } }),
-            (err: Error) => /c2m:haproxy\.tls\.certificate: .*ecdsa-p256.*ecdsa-p384.*rsa-2048/.test(err.message));
+        assert.throws(
+            () => parseSchema({ haproxy: { tls: { certificate: "rsa-4096" } } }),
+            (err: Error) => /c2m:haproxy\.tls\.certificate: .*ecdsa-p256.*ecdsa-p384.*rsa-2048/.test(err.message),
+        );
         for (const certificate of ["ecdsa-p256", "rsa-2048"]) {
-            assert.throws(() => parseSchema({ haproxy: { tls: { certificate, curve: "P-384" } } }),
-                (err: Error) => err.message.includes(`c2m:haproxy.tls.certificate: ${certificate} contradicts c2m:haproxy.tls.curve P-384`));
+            assert.throws(
+                () => parseSchema({ haproxy: { tls: { certificate, curve: "P-384" } } }),
+                (err: Error) => err.message.includes(`c2m:haproxy.tls.certificate: ${certificate} contradicts c2m:haproxy.tls.curve P-384`),
+            );
         }
     });
 });
@@ -64,7 +68,9 @@ describe("certificateScript", () => {
         assert.doesNotMatch(certificateScript(p, "rsa-2048", "x"), /ec_paramgen/);
     });
 
-    test("rsa-2048 makes a self-signed RSA 2048-bit PEM bundle readable only by its owner, key and certificate together", { skip: !which("openssl") && "no openssl" }, (t) => {
+    test("rsa-2048 makes a self-signed RSA 2048-bit PEM bundle readable only by its owner, key and certificate together", {
+        skip: !which("openssl") && "no openssl",
+    }, (t) => {
         const paths = haproxyPaths(tempDir(t));
         const f = certificatePaths(paths, "rsa-2048");
         const r = runBash(certificateScript(paths, "rsa-2048", "haproxy-test"));
@@ -82,7 +88,6 @@ describe("certificateScript", () => {
     });
 });
 
-
 /** The certificate a TLS server presents (a handshake, no request). */
 function peerCertificate(port: number): Promise<tls.PeerCertificate> {
     return new Promise((resolve, reject) => {
@@ -96,14 +101,21 @@ function peerCertificate(port: number): Promise<tls.PeerCertificate> {
     });
 }
 
-describe("a real HAProxy serves the configured key, and reloads onto another", { skip: (!which("haproxy") || !which("openssl")) && "no haproxy/openssl" }, () => {
+describe("a real HAProxy serves the configured key, and reloads onto another", {
+    skip: (!which("haproxy") || !which("openssl")) && "no haproxy/openssl",
+}, () => {
     let dir = "";
     let paths = haproxyPaths("/nonexistent");
     let ports = { plain: 0, tls: 0, stats: 0 };
     const render = (certificate: Certificate) => {
-        const cfg = parseLabConfig({ plan: { connections: 100 }, haproxy: { plainPort: ports.plain, tlsPort: ports.tls, statsPort: ports.stats, processes: 1, tls: { certificate } } });
+        const cfg = parseLabConfig({
+            plan: { connections: 100 },
+            haproxy: { plainPort: ports.plain, tlsPort: ports.tls, statsPort: ports.stats, processes: 1, tls: { certificate } },
+        });
         return renderHaproxyConfig({
-            haproxy: cfg.haproxy, maxconnPerProcess: 100, bindAddress: "127.0.0.1",
+            haproxy: cfg.haproxy,
+            maxconnPerProcess: 100,
+            bindAddress: "127.0.0.1",
             // The role's wiring: the pem of the lab's certificate.
             certPath: certificatePaths(paths, labCertificate(cfg.haproxy.tls)).pem,
             servers: [{ name: "pong-0", address: "127.0.0.1", port: 9 }],
@@ -155,13 +167,31 @@ function tempDirManual(): string {
 }
 
 describe("runs record the certificate", () => {
-    const run = (over: Record<string, unknown> = {}) => RunRecordSchema.parse({
-        runId: "20261201-120000-local", stack: "local", startedAt: "2026-12-01T12:00:00.000Z", finishedAt: "2026-12-01T12:00:10.000Z",
-        interrupted: false, settings: { ...PRESET_SETTINGS.smoke, frontends: ["plain", "tls"] }, processes: [],
-        versions: { pulumi: "3", node: "22", vegeta: "12", haproxy: "2.6" },
-        summary: { requests: 10, success: 1, rate: 1, throughput: 1, latencies: { mean: 1e6, "50th": 1e6, "90th": 1e6, "95th": 1e6, "99th": 1e6, max: 1e6 }, status_codes: { "200": 10 }, errors: [] },
-        perFrontend: {}, haproxy: {}, serversDown: [], failedProcesses: [], ...over,
-    });
+    const run = (over: Record<string, unknown> = {}) =>
+        RunRecordSchema.parse({
+            runId: "20261201-120000-local",
+            stack: "local",
+            startedAt: "2026-12-01T12:00:00.000Z",
+            finishedAt: "2026-12-01T12:00:10.000Z",
+            interrupted: false,
+            settings: { ...PRESET_SETTINGS.smoke, frontends: ["plain", "tls"] },
+            processes: [],
+            versions: { pulumi: "3", node: "22", vegeta: "12", haproxy: "2.6" },
+            summary: {
+                requests: 10,
+                success: 1,
+                rate: 1,
+                throughput: 1,
+                latencies: { mean: 1e6, "50th": 1e6, "90th": 1e6, "95th": 1e6, "99th": 1e6, max: 1e6 },
+                status_codes: { "200": 10 },
+                errors: [],
+            },
+            perFrontend: {},
+            haproxy: {},
+            serversDown: [],
+            failedProcesses: [],
+            ...over,
+        });
 
     test("run.json: optional (older runs have none), one of the keys when present", () => {
         assert.equal(run().certificate, undefined);

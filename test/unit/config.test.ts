@@ -65,16 +65,34 @@ describe("parseLabConfig: defaults", () => {
 
     test("a fully specified valid config comes back with every given value unchanged", () => {
         const raw = {
-            platform: "local", owner: "ci.bot_1", ttlHours: 1,
+            platform: "local",
+            owner: "ci.bot_1",
+            ttlHours: 1,
             hosts: { haproxy: 1, backends: 3, clients: 4 },
             plan: { connections: 9000, tlsShare: 0.25, sourceAddressesPerClient: 2 },
             backend: { serversPerHost: 4, basePort: 9000, requestTimeoutMs: 0, maxConcurrent: 0, serviceTimeMs: 0 },
             haproxy: {
-                maxconn: 9000, processes: 2, plainPort: 8080, tlsPort: 8443, statsPort: 9404, threads: 2,
+                maxconn: 9000,
+                processes: 2,
+                plainPort: 8080,
+                tlsPort: 8443,
+                statsPort: 9404,
+                threads: 2,
                 tls: { enabled: true, curve: "P-384", maxVersion: "TLSv1.3" },
                 timeouts: { connectMs: 1000, clientMs: 100_000, serverMs: 100_000, queueMs: 1000 },
             },
-            attack: { preset: "smoke", rate: 100, durationS: 2, connections: 10, workers: 2, timeoutS: 30, sleepMs: 5, times: 1, bodyBytes: 16, frontends: ["tls"] },
+            attack: {
+                preset: "smoke",
+                rate: 100,
+                durationS: 2,
+                connections: 10,
+                workers: 2,
+                timeoutS: 30,
+                sleepMs: 5,
+                times: 1,
+                bodyBytes: 16,
+                frontends: ["tls"],
+            },
             local: { subnet: "198.19.4.0/24", nofileCeiling: 20_000 },
         };
         const cfg = parseLabConfig(raw) as unknown as Record<string, unknown>;
@@ -87,8 +105,11 @@ describe("parseLabConfig: defaults", () => {
     test("the committed local stack (Pulumi.local.yaml) is valid", () => {
         const file = fileURLToPath(new URL("../../Pulumi.local.yaml", import.meta.url));
         const doc = parseYaml(readFileSync(file, "utf8")) as { config: Record<string, unknown> };
-        const raw = Object.fromEntries(Object.entries(doc.config)
-            .filter(([k]) => k.startsWith("c2m:")).map(([k, v]) => [k.slice("c2m:".length), v]));
+        const raw = Object.fromEntries(
+            Object.entries(doc.config)
+                .filter(([k]) => k.startsWith("c2m:"))
+                .map(([k, v]) => [k.slice("c2m:".length), v]),
+        );
         const cfg = parseLabConfig(raw);
         assert.equal(cfg.backend.serversPerHost, 4);
     });
@@ -101,7 +122,12 @@ describe("parseLabConfig: defaults", () => {
 });
 
 // Each row: raw config, the key its refusal must name, and text (numbers) the message must contain.
-interface BadCase { name: string; raw: Record<string, unknown>; key: string; mentions: string[] }
+interface BadCase {
+    name: string;
+    raw: Record<string, unknown>;
+    key: string;
+    mentions: string[];
+}
 
 const smoke = PRESET_SETTINGS.smoke;
 // Longest pong response of the smoke preset: times+1 writes, each waiting at most sleep+1 ms.
@@ -133,9 +159,24 @@ const BAD: BadCase[] = [
     { name: "malformed subnet (3 octets)", raw: { local: { subnet: "198.18.0/24" } }, key: "c2m:local.subnet", mentions: ["198.18.0"] },
     { name: "subnet without prefix", raw: { local: { subnet: "198.18.0.0" } }, key: "c2m:local.subnet", mentions: ["198.18.0.0"] },
     { name: "subnet octet above 255", raw: { local: { subnet: "198.18.256.0/24" } }, key: "c2m:local.subnet", mentions: ["198.18.256.0"] },
-    { name: "subnet 10.0.0.0/24 (private LAN)", raw: { local: { subnet: "10.0.0.0/24" } }, key: "c2m:local.subnet", mentions: ["10.0.0.0/24", "198.18.0.0/15"] },
-    { name: "subnet 192.168.1.0/24 (home LAN)", raw: { local: { subnet: "192.168.1.0/24" } }, key: "c2m:local.subnet", mentions: ["192.168.1.0/24", "198.18.0.0/15"] },
-    { name: "subnet 198.20.0.0/24 (just past the range)", raw: { local: { subnet: "198.20.0.0/24" } }, key: "c2m:local.subnet", mentions: ["198.20.0.0/24", "198.18.0.0/15"] },
+    {
+        name: "subnet 10.0.0.0/24 (private LAN)",
+        raw: { local: { subnet: "10.0.0.0/24" } },
+        key: "c2m:local.subnet",
+        mentions: ["10.0.0.0/24", "198.18.0.0/15"],
+    },
+    {
+        name: "subnet 192.168.1.0/24 (home LAN)",
+        raw: { local: { subnet: "192.168.1.0/24" } },
+        key: "c2m:local.subnet",
+        mentions: ["192.168.1.0/24", "198.18.0.0/15"],
+    },
+    {
+        name: "subnet 198.20.0.0/24 (just past the range)",
+        raw: { local: { subnet: "198.20.0.0/24" } },
+        key: "c2m:local.subnet",
+        mentions: ["198.20.0.0/24", "198.18.0.0/15"],
+    },
     { name: "subnet 198.16.0.0/24 (just before the range)", raw: { local: { subnet: "198.16.0.0/24" } }, key: "c2m:local.subnet", mentions: ["198.16.0.0/24"] },
     { name: "subnet wider than the range (/14)", raw: { local: { subnet: "198.16.0.0/14" } }, key: "c2m:local.subnet", mentions: ["/15"] },
     { name: "subnet with host bits", raw: { local: { subnet: "198.18.0.1/24" } }, key: "c2m:local.subnet", mentions: ["198.18.0.1/24", "host bits"] },

@@ -25,13 +25,20 @@ describe("expiryFromState (an up that failed part-way saved no outputs)", () => 
         assert.equal(expiryFromState("s", stackAndProvider), undefined);
     });
     test("created resources: the earliest lab:expires-at of their tags", () => {
-        assert.equal(expiryFromState("s", [...stackAndProvider,
-            { type: "aws:ec2/vpc:Vpc", outputs: { tags: { "lab:expires-at": "2026-12-02T15:00:00Z" } } },
-            { type: "aws:ec2/instance:Instance", inputs: { tags: { "lab:expires-at": "2026-12-02T14:00:00Z" } } },
-        ]), "2026-12-02T14:00:00Z");
+        assert.equal(
+            expiryFromState("s", [
+                ...stackAndProvider,
+                { type: "aws:ec2/vpc:Vpc", outputs: { tags: { "lab:expires-at": "2026-12-02T15:00:00Z" } } },
+                { type: "aws:ec2/instance:Instance", inputs: { tags: { "lab:expires-at": "2026-12-02T14:00:00Z" } } },
+            ]),
+            "2026-12-02T14:00:00Z",
+        );
     });
     test("created resources without the tag: an error, never skipped", () => {
-        assert.throws(() => expiryFromState("lab-b", [...stackAndProvider, { type: "command:local:Command" }]), /stack lab-b: .*1 resources carries lab:expires-at/);
+        assert.throws(
+            () => expiryFromState("lab-b", [...stackAndProvider, { type: "command:local:Command" }]),
+            /stack lab-b: .*1 resources carries lab:expires-at/,
+        );
     });
 });
 

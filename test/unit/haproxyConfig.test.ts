@@ -30,8 +30,7 @@ function sections(cfg: string): Map<string, string[]> {
     return out;
 }
 
-const withHaproxy = (over: Partial<HaproxyRenderInput["haproxy"]>): HaproxyRenderInput =>
-    ({ ...GOLDEN_INPUT, haproxy: { ...GOLDEN_HAPROXY, ...over } });
+const withHaproxy = (over: Partial<HaproxyRenderInput["haproxy"]>): HaproxyRenderInput => ({ ...GOLDEN_INPUT, haproxy: { ...GOLDEN_HAPROXY, ...over } });
 
 describe("renderHaproxyConfig", () => {
     test("matches the golden file (UPDATE_GOLDEN=1 rewrites it; read the diff before committing it)", () => {
@@ -104,11 +103,15 @@ describe("renderHaproxyConfig", () => {
 
     test("timeouts are written with an explicit ms unit and the configured values", () => {
         const defaults = sections(renderHaproxyConfig(GOLDEN_INPUT)).get("defaults") ?? [];
-        const timeouts = new Map(defaults.filter((l) => l.startsWith("timeout ")).map((l) => {
-            const [, name, value] = l.split(/\s+/);
-            assert.match(value, /^\d+ms$/, l);
-            return [name, Number(value.slice(0, -2))];
-        }));
+        const timeouts = new Map(
+            defaults
+                .filter((l) => l.startsWith("timeout "))
+                .map((l) => {
+                    const [, name, value] = l.split(/\s+/);
+                    assert.match(value, /^\d+ms$/, l);
+                    return [name, Number(value.slice(0, -2))];
+                }),
+        );
         const t = GOLDEN_HAPROXY.timeouts;
         assert.equal(timeouts.get("connect"), t.connectMs);
         assert.equal(timeouts.get("client"), t.clientMs);
@@ -150,7 +153,10 @@ function realConfig(dir: string, over: Partial<HaproxyRenderInput["haproxy"]> = 
     return renderHaproxyConfig({
         haproxy: { ...cfg.haproxy, ...over },
         maxconnPerProcess: 1000,
-        servers: [{ name: "pong-0", address: "127.0.0.1", port: 38282 }, { name: "pong-1", address: "127.0.0.1", port: 38283 }],
+        servers: [
+            { name: "pong-0", address: "127.0.0.1", port: 38282 },
+            { name: "pong-1", address: "127.0.0.1", port: 38283 },
+        ],
         bindAddress: "127.0.0.1",
         certPath: paths.pem,
     });

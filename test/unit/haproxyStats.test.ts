@@ -6,7 +6,8 @@ import { FRONTEND_NAMES } from "../../components/render/haproxyConfig.ts";
 // Hand-written in the shape of HAProxy's `/stats;csv`: a "# "-prefixed header, one row per
 // proxy/server, every line ending with a trailing comma (HAProxy does that), columns
 // pxname,svname first. Only a prefix of HAProxy's columns, in HAProxy's order.
-const HEADER = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req_rate_max,req_tot,";
+const HEADER =
+    "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req_rate_max,req_tot,";
 const CSV = [
     HEADER,
     "stats,FRONTEND,,,1,3,4000,17,2000,90000,0,0,0,,,,,OPEN,,,,,,,,,1,2,0,,,,0,1,0,2,,,,0,17,0,0,0,0,,1,3,17,",
@@ -24,9 +25,10 @@ describe("parseStatsCsv", () => {
 
     test("one row per data line, keyed by the header's column names", () => {
         assert.equal(rows.length, 7);
-        assert.deepEqual(rows.map((r) => `${r.pxname}/${r.svname}`), [
-            "stats/FRONTEND", "api_plain/FRONTEND", "api_tls/FRONTEND", "pong/pong-0", "pong/pong-1", "pong/pong-2", "pong/BACKEND",
-        ]);
+        assert.deepEqual(
+            rows.map((r) => `${r.pxname}/${r.svname}`),
+            ["stats/FRONTEND", "api_plain/FRONTEND", "api_tls/FRONTEND", "pong/pong-0", "pong/pong-1", "pong/pong-2", "pong/BACKEND"],
+        );
         assert.equal(rows[1].scur, "1500");
         assert.equal(rows[5].status, "UP 1/2");
         assert.equal(rows[3].check_status, "L7OK");
@@ -76,9 +78,13 @@ describe("backendCounters", () => {
 
     test("reads sessions and errors of the BACKEND row and counts servers and the ones up", () => {
         assert.deepEqual(backendCounters(rows, "pong"), {
-            sessionsTotal: 103086, current: 780, connectionErrors: 7, responseErrors: 4,
+            sessionsTotal: 103086,
+            current: 780,
+            connectionErrors: 7,
+            responseErrors: 4,
             // pong-0 "UP" and pong-2 "UP 1/2" (up, going down) are up; pong-1 is DOWN
-            serversUp: 2, servers: 3,
+            serversUp: 2,
+            servers: 3,
         });
     });
 
@@ -123,18 +129,17 @@ describe("backendCounters", () => {
 
     test("over several processes, backend counters add up and a server is one server, up only if every process sees it up", () => {
         assert.deepEqual(backendCounters(both, "pong"), {
-            sessionsTotal: 1900, current: 190, connectionErrors: 3, responseErrors: 1, servers: 2, serversUp: 1,
+            sessionsTotal: 1900,
+            current: 190,
+            connectionErrors: 3,
+            responseErrors: 1,
+            servers: 2,
+            serversUp: 1,
         });
     });
 
-    test("a `listen` proxy's FRONTEND row is not counted as one of its servers", {
-    }, () => {
-        const csv = [
-            "# pxname,svname,stot,econ,eresp,status,",
-            "web,FRONTEND,5,,,OPEN,",
-            "web,s1,5,0,0,UP,",
-            "web,BACKEND,5,0,0,UP,",
-        ].join("\n");
+    test("a `listen` proxy's FRONTEND row is not counted as one of its servers", {}, () => {
+        const csv = ["# pxname,svname,stot,econ,eresp,status,", "web,FRONTEND,5,,,OPEN,", "web,s1,5,0,0,UP,", "web,BACKEND,5,0,0,UP,"].join("\n");
         assert.equal(backendCounters(parseStatsCsv(csv), "web")?.servers, 1);
     });
 });

@@ -7,7 +7,11 @@ import type { TestContext } from "node:test";
 import { createServer, type AddressInfo } from "node:net";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 
-export interface RunResult { status: number | null; stdout: string; stderr: string }
+export interface RunResult {
+    status: number | null;
+    stdout: string;
+    stderr: string;
+}
 
 /** Runs a script in real bash (no login files), optionally feeding stdin. */
 export function runBash(script: string, options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): RunResult {
@@ -64,7 +68,10 @@ export function seededRandom(seed: number): () => number {
     };
 }
 
-export interface LabOutcome { code: number | null; out: string }
+export interface LabOutcome {
+    code: number | null;
+    out: string;
+}
 
 /**
  * `lab <args>` as an operator runs it, with the Node running the tests; stdout and stderr together.
@@ -73,13 +80,22 @@ export interface LabOutcome { code: number | null; out: string }
 export function runLab(args: string[], o: { runsDir: string; timeoutMs?: number }): Promise<LabOutcome> {
     return new Promise((resolve, reject) => {
         const child = spawn(process.execPath, [join(REPO_ROOT, "scripts", "lab.ts"), ...args], {
-            cwd: REPO_ROOT, env: { ...process.env, C2M_RUNS_DIR: o.runsDir }, stdio: ["ignore", "pipe", "pipe"],
+            cwd: REPO_ROOT,
+            env: { ...process.env, C2M_RUNS_DIR: o.runsDir },
+            stdio: ["ignore", "pipe", "pipe"],
         });
         let out = "";
-        child.stdout.on("data", (d) => { out += d; });
-        child.stderr.on("data", (d) => { out += d; });
+        child.stdout.on("data", (d) => {
+            out += d;
+        });
+        child.stderr.on("data", (d) => {
+            out += d;
+        });
         const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), o.timeoutMs);
         child.on("error", reject);
-        child.on("close", (code) => { clearTimeout(timer); resolve({ code, out }); });
+        child.on("close", (code) => {
+            clearTimeout(timer);
+            resolve({ code, out });
+        });
     });
 }

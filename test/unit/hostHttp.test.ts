@@ -21,10 +21,21 @@ class LocalRunner implements SshRunner {
         const r = await new Promise<SshResult>((resolve) => {
             import("node:child_process").then(({ spawn }) => {
                 const child = spawn("bash", ["--noprofile", "--norc", "-c", script], { stdio: ["ignore", "pipe", "pipe"] });
-                let stdout = "", stderr = "", timedOut = false;
-                const timer = options.timeoutMs ? setTimeout(() => { timedOut = true; child.kill("SIGKILL"); }, options.timeoutMs) : undefined;
-                child.stdout.on("data", (d) => { stdout += d; });
-                child.stderr.on("data", (d) => { stderr += d; });
+                let stdout = "",
+                    stderr = "",
+                    timedOut = false;
+                const timer = options.timeoutMs
+                    ? setTimeout(() => {
+                          timedOut = true;
+                          child.kill("SIGKILL");
+                      }, options.timeoutMs)
+                    : undefined;
+                child.stdout.on("data", (d) => {
+                    stdout += d;
+                });
+                child.stderr.on("data", (d) => {
+                    stderr += d;
+                });
                 child.on("close", (code) => {
                     if (timer) clearTimeout(timer);
                     resolve({ code: code ?? 255, stdout, stderr, ...(timedOut ? { timedOut } : {}) });
@@ -33,7 +44,9 @@ class LocalRunner implements SshRunner {
         });
         return r;
     }
-    close(): void { this.closed = true; }
+    close(): void {
+        this.closed = true;
+    }
 }
 
 const haveCurl = !!which("curl");
@@ -45,11 +58,16 @@ describe("hostHttp", { skip: !haveCurl && "no curl" }, () => {
     before(async () => {
         server = http.createServer((req, res) => {
             let body = "";
-            req.on("data", (d) => { body += d; });
+            req.on("data", (d) => {
+                body += d;
+            });
             req.on("end", () => {
                 seen.push({ method: req.method!, url: req.url!, body });
                 if (req.url!.startsWith("/stats;csv")) return void res.end("# pxname,svname\nstats,FRONTEND\n");
-                if (req.url!.startsWith("/missing")) { res.statusCode = 404; return void res.end("no such page"); }
+                if (req.url!.startsWith("/missing")) {
+                    res.statusCode = 404;
+                    return void res.end("no such page");
+                }
                 if (req.url!.startsWith("/slow")) return void setTimeout(() => res.end("late"), 5000);
                 if (req.url!.startsWith("/big")) return void res.end("line\n".repeat(100_000));
                 res.end(`echo ${req.url}`);
@@ -58,7 +76,13 @@ describe("hostHttp", { skip: !haveCurl && "no curl" }, () => {
         await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
         port = (server.address() as AddressInfo).port;
     });
-    after(() => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }));
+    after(
+        () =>
+            new Promise<void>((resolve) => {
+                server.close(() => resolve());
+                server.closeAllConnections();
+            }),
+    );
 
     const inventory: LabHost[] = [
         { name: "haproxy-0", address: "127.0.0.1", ssh: { host: "198.18.0.2", port: 22, user: "root" } },
@@ -110,7 +134,10 @@ describe("hostHttp", { skip: !haveCurl && "no curl" }, () => {
     test("an address that is no lab host's is refused before anything runs", async () => {
         const ssh = new LocalRunner();
         const h = new HostHttp(ssh, inventory);
-        await assert.rejects(h.get("http://10.0.0.1:9090/"), /refusing to query http:\/\/10\.0\.0\.1:9090\/: 10\.0\.0\.1 is not an address of this lab's hosts/);
+        await assert.rejects(
+            h.get("http://10.0.0.1:9090/"),
+            /refusing to query http:\/\/10\.0\.0\.1:9090\/: 10\.0\.0\.1 is not an address of this lab's hosts/,
+        );
         await assert.rejects(h.request(`http://127.0.0.1:${port}/`, { from: "nobody" }), /no host nobody in this lab/);
         assert.equal(ssh.ran.length, 0);
         // A client's extra source address is one of its addresses.
@@ -121,7 +148,10 @@ describe("hostHttp", { skip: !haveCurl && "no curl" }, () => {
         const runner = new LocalRunner();
         const h = new HostHttp(runner, inventory);
         const closed = await new Promise<number>((resolve) => {
-            const s = http.createServer().listen(0, "127.0.0.1", () => { const p = (s.address() as AddressInfo).port; s.close(() => resolve(p)); });
+            const s = http.createServer().listen(0, "127.0.0.1", () => {
+                const p = (s.address() as AddressInfo).port;
+                s.close(() => resolve(p));
+            });
         });
         await assert.rejects(h.get(`http://127.0.0.1:${closed}/`), /GET http:\/\/127\.0\.0\.1:\d+\/ via haproxy-0: connection refused or no route/);
         // curl's own --max-time ends it (its exit 28, "timed out"), not the SSH channel's limit ("no answer over SSH"):
@@ -132,8 +162,14 @@ describe("hostHttp", { skip: !haveCurl && "no curl" }, () => {
             return true;
         });
         assert.match(runner.ran.at(-1)!.command, /curl -sS -g --connect-timeout 1 --max-time 1 /);
-        const sshDown: SshRunner = { run: async () => ({ code: 255, stdout: "", stderr: "ssh: connect to host 198.18.0.2 port 22: Connection timed out" }), close() {} };
-        await assert.rejects(new HostHttp(sshDown, inventory).get(`http://127.0.0.1:${port}/`), /SSH to haproxy-0 \(198\.18\.0\.2\) failed: ssh: connect to host/);
+        const sshDown: SshRunner = {
+            run: async () => ({ code: 255, stdout: "", stderr: "ssh: connect to host 198.18.0.2 port 22: Connection timed out" }),
+            close() {},
+        };
+        await assert.rejects(
+            new HostHttp(sshDown, inventory).get(`http://127.0.0.1:${port}/`),
+            /SSH to haproxy-0 \(198\.18\.0\.2\) failed: ssh: connect to host/,
+        );
         const hung: SshRunner = { run: async () => ({ code: 255, stdout: "", stderr: "", timedOut: true }), close() {} };
         await assert.rejects(new HostHttp(hung, inventory).get(`http://127.0.0.1:${port}/`, { timeoutMs: 2000 }), /no answer over SSH within 17 s/);
     });
@@ -147,7 +183,8 @@ describe("hostHttp", { skip: !haveCurl && "no curl" }, () => {
     });
 
     test("at most 6 exchanges at once over one channel; the rest wait their turn", async () => {
-        let now = 0, peak = 0;
+        let now = 0,
+            peak = 0;
         const slow: SshRunner = {
             run: async () => {
                 peak = Math.max(peak, ++now);
@@ -174,7 +211,10 @@ describe("hostHttp", { skip: !haveCurl && "no curl" }, () => {
 
 describe("hostHttp pieces", () => {
     test("curlCommand: -k for https only, -f when streaming, timeouts in whole seconds", () => {
-        assert.match(curlCommand("https://198.18.0.2:443/ping", { timeoutMs: 2500 }), /^curl -sS -g --connect-timeout 3 --max-time 3 -k -w '\\n%\{http_code\}' 'https:\/\/198\.18\.0\.2\/ping'$/);
+        assert.match(
+            curlCommand("https://198.18.0.2:443/ping", { timeoutMs: 2500 }),
+            /^curl -sS -g --connect-timeout 3 --max-time 3 -k -w '\\n%\{http_code\}' 'https:\/\/198\.18\.0\.2\/ping'$/,
+        );
         const streamed = curlCommand("http://198.18.0.2/lines", { timeoutMs: 300_000, failOnStatus: true });
         assert.match(streamed, /--connect-timeout 5 --max-time 300 -f 'http/);
         assert.doesNotMatch(streamed, / -k /);

@@ -25,7 +25,10 @@ describe("c2m:image", () => {
     });
     test("one name covers haproxy, backend and client; the metrics host stays on the machine's", () => {
         const c = parseSchema({ image: "debian-13" });
-        assert.deepEqual(["haproxy", "backend", "client", "metrics"].map((r) => imageOf(c.image, r)), ["debian-13", "debian-13", "debian-13", "machine"]);
+        assert.deepEqual(
+            ["haproxy", "backend", "client", "metrics"].map((r) => imageOf(c.image, r)),
+            ["debian-13", "debian-13", "debian-13", "machine"],
+        );
         assert.deepEqual(imagesOf(c.image, ["haproxy", "client", "metrics"]), ["debian-13", "machine"]);
         assert.equal(imageLabel(c.image), "debian-13");
     });
@@ -36,8 +39,16 @@ describe("c2m:image", () => {
         assert.equal(imageLabel(c.image), "haproxy=debian-13,backend=machine,client=machine");
     });
     test("an unknown image or a role that cannot run one is refused, naming the key", () => {
-        for (const [raw, key] of [["debian-14", "c2m:image"], [{ metrics: "debian-13" }, "c2m:image"], [{ haproxy: "ubuntu" }, "c2m:image"]] as const) {
-            assert.throws(() => parseSchema({ image: raw }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith(key)), JSON.stringify(raw));
+        for (const [raw, key] of [
+            ["debian-14", "c2m:image"],
+            [{ metrics: "debian-13" }, "c2m:image"],
+            [{ haproxy: "ubuntu" }, "c2m:image"],
+        ] as const) {
+            assert.throws(
+                () => parseSchema({ image: raw }),
+                (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith(key)),
+                JSON.stringify(raw),
+            );
         }
     });
 });
@@ -56,7 +67,10 @@ describe("an image must be built before a host runs it", () => {
     });
     test("the benches refuse an unknown or unbuilt image before starting anything", (t) => {
         const saved = process.env.C2M_CACHE;
-        t.after(() => { if (saved === undefined) delete process.env.C2M_CACHE; else process.env.C2M_CACHE = saved; });
+        t.after(() => {
+            if (saved === undefined) delete process.env.C2M_CACHE;
+            else process.env.C2M_CACHE = saved;
+        });
         process.env.C2M_CACHE = tempDir(t);
         assert.throws(() => haproxyRunner("debian-14", "/x"), /unknown image "debian-14"/);
         assert.throws(() => haproxyRunner("debian-13", "/x"), /debian-13.*not built.*lab image build debian-13/);
@@ -65,7 +79,10 @@ describe("an image must be built before a host runs it", () => {
     });
     test("the program's image directory is the tool cache's, as scripts/toolchain decides it", (t) => {
         const saved = process.env.C2M_CACHE;
-        t.after(() => { if (saved === undefined) delete process.env.C2M_CACHE; else process.env.C2M_CACHE = saved; });
+        t.after(() => {
+            if (saved === undefined) delete process.env.C2M_CACHE;
+            else process.env.C2M_CACHE = saved;
+        });
         delete process.env.C2M_CACHE;
         assert.equal(imagesDir(), imagesRoot());
         process.env.C2M_CACHE = "/tmp/some cache";
@@ -76,26 +93,39 @@ describe("an image must be built before a host runs it", () => {
 
 describe("building an image", () => {
     test("the mirror comes from the machine's apt sources, deb822 or one-line", () => {
-        const deb822 = "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n\nTypes: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\n";
+        const deb822 =
+            "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n\nTypes: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\n";
         assert.deepEqual(debianMirrors(deb822), { archive: "http://deb.debian.org/debian", security: "http://deb.debian.org/debian-security" });
-        assert.deepEqual(debianMirrors("deb [arch=amd64] http://mirror.example/debian/ bookworm main\n"), { archive: "http://mirror.example/debian", security: undefined });
+        assert.deepEqual(debianMirrors("deb [arch=amd64] http://mirror.example/debian/ bookworm main\n"), {
+            archive: "http://mirror.example/debian",
+            security: undefined,
+        });
         assert.throws(() => debianMirrors("deb https://packages.example/apt stable main\n"), /no Debian archive/);
-        assert.equal(imageSources(checkImageName("debian-13"), { archive: "http://m/debian", security: "http://m/debian-security" }),
-            "deb http://m/debian trixie main\ndeb http://m/debian trixie-updates main\ndeb http://m/debian-security trixie-security main\n");
+        assert.equal(
+            imageSources(checkImageName("debian-13"), { archive: "http://m/debian", security: "http://m/debian-security" }),
+            "deb http://m/debian trixie main\ndeb http://m/debian trixie-updates main\ndeb http://m/debian-security trixie-security main\n",
+        );
     });
     test("haproxy -vv gives HAProxy's version and the TLS library it runs on (not the one it was built with)", () => {
-        const vv = "HAProxy version 2.6.12-1+deb12u4 2026/10/17 - https://haproxy.org/\nStatus: long-term\n" +
+        const vv =
+            "HAProxy version 2.6.12-1+deb12u4 2026/10/17 - https://haproxy.org/\nStatus: long-term\n" +
             "Built with OpenSSL version : OpenSSL 3.0.22 25 Aug 2026\nRunning on OpenSSL version : OpenSSL 3.0.19 27 Jan 2026\n";
         assert.deepEqual(parseHaproxyVersions(vv), { haproxy: "2.6.12-1+deb12u4", tlsLibrary: "OpenSSL 3.0.19" });
-        assert.deepEqual(parseHaproxyVersions("HAProxy version 3.0.11-1 2025/06/01\nBuilt with wolfSSL version : wolfSSL 5.7.2 x\n"),
-            { haproxy: "3.0.11-1", tlsLibrary: "wolfSSL 5.7.2" });
+        assert.deepEqual(parseHaproxyVersions("HAProxy version 3.0.11-1 2025/06/01\nBuilt with wolfSSL version : wolfSSL 5.7.2 x\n"), {
+            haproxy: "3.0.11-1",
+            tlsLibrary: "wolfSSL 5.7.2",
+        });
         assert.deepEqual(parseHaproxyVersions("HAProxy version 2.6.12\n"), { haproxy: "2.6.12", tlsLibrary: "none" });
     });
 });
 
 describe("a local host running an image", () => {
-    const h = { namespace: "c2m-x-local-haproxy-0", address: "198.18.0.2", workDir: "/run/c2m/local/haproxy-0",
-        binPath: "/root/.cache/c2m-lab/bin:/work/main/node_modules/.bin:/usr/sbin:/usr/bin" };
+    const h = {
+        namespace: "c2m-x-local-haproxy-0",
+        address: "198.18.0.2",
+        workDir: "/run/c2m/local/haproxy-0",
+        binPath: "/root/.cache/c2m-lab/bin:/work/main/node_modules/.bin:/usr/sbin:/usr/bin",
+    };
     test("sshd is chrooted into the host's own mount of the image; the machine's sshd otherwise", () => {
         const plain = sshdStartScript(h);
         assert.doesNotMatch(plain, /chroot|overlay/);
@@ -112,7 +142,10 @@ describe("a local host running an image", () => {
         // A tiny root filesystem: the machine's sh and the libraries it needs, a marker file, a fake haproxy.
         const dir = tempDir(t);
         const root = join(dir, "root");
-        const copy = (file: string) => { mkdirSync(join(root, dirname(file)), { recursive: true }); copyFileSync(file, join(root, file)); };
+        const copy = (file: string) => {
+            mkdirSync(join(root, dirname(file)), { recursive: true });
+            copyFileSync(file, join(root, file));
+        };
         const sh = "/bin/sh";
         copy(sh);
         const libs = spawnSync("ldd", [sh], { encoding: "utf8" }).stdout.match(/\/\S+/g) ?? [];
@@ -123,13 +156,15 @@ describe("a local host running an image", () => {
         writeFileSync(join(root, "usr/sbin/haproxy"), "#!/bin/sh\necho fake\n");
         chmodSync(join(root, "usr/sbin/haproxy"), 0o755);
         // env is what imageArgv execs in the image: the machine's would need its libraries, so a sh stands in.
-        writeFileSync(join(root, "usr/bin/env"), "#!/bin/sh\nshift\nexec \"$@\"\n");
+        writeFileSync(join(root, "usr/bin/env"), '#!/bin/sh\nshift\nexec "$@"\n');
         chmodSync(join(root, "usr/bin/env"), 0o755);
         const bound = join(dir, "bound");
         mkdirSync(bound);
         writeFileSync(join(bound, "file"), "from the machine\n");
-        const argv = imageArgv([sh, "-c", `read x < /etc/c2m-image; echo "$x"; read y < ${bound}/file; echo "$y"; echo changed > /etc/c2m-image; echo out > ${bound}/out`],
-            { root, layer: join(dir, "layer"), binds: [bound] });
+        const argv = imageArgv(
+            [sh, "-c", `read x < /etc/c2m-image; echo "$x"; read y < ${bound}/file; echo "$y"; echo changed > /etc/c2m-image; echo out > ${bound}/out`],
+            { root, layer: join(dir, "layer"), binds: [bound] },
+        );
         const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8" });
         assert.equal(r.status, 0, r.stderr);
         assert.equal(r.stdout, "fake\nfrom the machine\n");
@@ -144,7 +179,11 @@ describe("a local host running an image", () => {
 });
 
 test("vegeta's JSON report gives p99 in ms and the success ratio", () => {
-    assert.deepEqual(vegetaP99(JSON.stringify({ latencies: { "99th": 12_345_678 }, success: 1, requests: 5000 })), { p99Ms: 12.35, success: 1, requests: 5000 });
+    assert.deepEqual(vegetaP99(JSON.stringify({ latencies: { "99th": 12_345_678 }, success: 1, requests: 5000 })), {
+        p99Ms: 12.35,
+        success: 1,
+        requests: 5000,
+    });
 });
 
 test("on EC2 each image is Debian's AMI of its release, by Debian's public parameter", async () => {
@@ -158,7 +197,15 @@ test("on EC2 each image is Debian's AMI of its release, by Debian's public param
 test("a local host prints its SSH host key, so a host made anew (e.g. on another image) has a new connection for every role", async () => {
     const { hostCreateScript, parseHostKey, localNames } = await import("../../components/platform/local/scripts.ts");
     const n = localNames("local");
-    const script = hostCreateScript({ namespace: n.namespace("h"), veth: n.veth(0), bridge: n.bridge, address: "198.18.0.2", extraAddresses: [], prefix: 24, workDir: "/run/c2m/local/h" });
+    const script = hostCreateScript({
+        namespace: n.namespace("h"),
+        veth: n.veth(0),
+        bridge: n.bridge,
+        address: "198.18.0.2",
+        extraAddresses: [],
+        prefix: 24,
+        workDir: "/run/c2m/local/h",
+    });
     const line = script.split("\n").find((l) => l.includes("hostkey"));
     assert.ok(line, "the create script prints the key");
     assert.ok(script.indexOf(line) > script.indexOf("sshd -f /dev/null"), "after sshd started with that key");
@@ -169,7 +216,10 @@ test("a local host prints its SSH host key, so a host made anew (e.g. on another
 test("the ledger names the hosts' image, HAProxy and its TLS library; one image for all hosts is named once", async () => {
     const { imageSummary } = await import("../../scripts/lib/ledger.ts");
     assert.equal(imageSummary({ "haproxy-0": "debian-13", "client-0": "debian-13" }), "debian-13");
-    assert.equal(imageSummary({ "haproxy-0": "debian-13", "client-0": "machine", "backend-0": "machine" }), "debian-13: haproxy-0; machine: client-0 backend-0");
+    assert.equal(
+        imageSummary({ "haproxy-0": "debian-13", "client-0": "machine", "backend-0": "machine" }),
+        "debian-13: haproxy-0; machine: client-0 backend-0",
+    );
 });
 
 test("an image whose HAProxy the rig builds from source is refused on aws (EC2 runs Debian's AMIs), accepted locally", async () => {
@@ -177,7 +227,11 @@ test("an image whose HAProxy the rig builds from source is refused on aws (EC2 r
     assert.equal(parseSchema({ image: "debian-12-emu" }).image, "debian-12-emu");
     const aws = (image: unknown) => loadConfig("aws-x", { platform: "aws", aws: { operatorCidr: "203.0.113.7/32" }, image });
     const refused = aws({ haproxy: "debian-13-wolfssl" });
-    assert.throws(() => refused.platform.check(refused), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => /^c2m:image: debian-13-wolfssl is built from source .*machine, debian-12 or debian-13/.test(p)));
+    assert.throws(
+        () => refused.platform.check(refused),
+        (e: unknown) =>
+            e instanceof ConfigError && e.problems.some((p) => /^c2m:image: debian-13-wolfssl is built from source .*machine, debian-12 or debian-13/.test(p)),
+    );
     const fine = aws("debian-13");
     assert.doesNotThrow(() => fine.platform.check(fine));
 });
@@ -203,8 +257,11 @@ test("lab plan uses the stack's image for the LB's TLS term and ranks the images
     const config = readTierConfig("aws-16c30g");
     const base = planStack("aws-16c30g", { ...config, image: "machine" }, { tlsShare: 1 });
     const d13 = planStack("aws-16c30g", { ...config, image: "debian-13" }, { tlsShare: 1 });
-    assert.equal(Math.round((d13.lb_headroom.per_conn_kb - base.lb_headroom.per_conn_kb) * 10) / 10,
-        Math.round((IMAGE_TLS_TERMS["debian-13"]!.haproxyTlsKB - IMAGE_TLS_TERMS.machine!.haproxyTlsKB) * 10) / 10, "the image's TLS term, nothing else");
+    assert.equal(
+        Math.round((d13.lb_headroom.per_conn_kb - base.lb_headroom.per_conn_kb) * 10) / 10,
+        Math.round((IMAGE_TLS_TERMS["debian-13"]!.haproxyTlsKB - IMAGE_TLS_TERMS.machine!.haproxyTlsKB) * 10) / 10,
+        "the image's TLS term, nothing else",
+    );
     assert.ok(d13.lb_headroom.conns_that_fit < base.lb_headroom.conns_that_fit);
     const ranked = imagesByHeadroom(base.lb_headroom.target, 1, base.lb_usable_gb);
     const text = formatImageHeadroom("debian-13", ranked);

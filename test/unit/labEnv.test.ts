@@ -9,14 +9,25 @@ import { labEnv, LAB_ENV_KEYS, REPO_ROOT, shellExports } from "../../scripts/too
 function evaluate(shell: string, text: string, times: number, env: NodeJS.ProcessEnv): Record<string, string> {
     const script = `${Array(times).fill('eval "$C2M_EXPORTS"').join("\n")}\nunset C2M_EXPORTS\nenv -0`;
     // --norc: bash reads ~/.bashrc when its stdin is a socket, as node's pipes are.
-    const r = spawnSync(shell, [...(shell === "bash" ? ["--noprofile", "--norc"] : []), "-c", script], { env: { ...env, C2M_EXPORTS: text }, encoding: "utf8" });
+    const r = spawnSync(shell, [...(shell === "bash" ? ["--noprofile", "--norc"] : []), "-c", script], {
+        env: { ...env, C2M_EXPORTS: text },
+        encoding: "utf8",
+    });
     assert.equal(r.status, 0, r.stderr);
-    return Object.fromEntries(r.stdout.split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+    return Object.fromEntries(
+        r.stdout
+            .split("\0")
+            .filter(Boolean)
+            .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+    );
 }
 
 test("the exports give a shell labEnv()'s values, PATH once however often they are evaluated, odd characters intact", (t) => {
     const saved = process.env.C2M_CACHE;
-    t.after(() => { if (saved === undefined) delete process.env.C2M_CACHE; else process.env.C2M_CACHE = saved; });
+    t.after(() => {
+        if (saved === undefined) delete process.env.C2M_CACHE;
+        else process.env.C2M_CACHE = saved;
+    });
     process.env.C2M_CACHE = `/tmp/c2m cache 'quoted' $HOME "x" \`y\``;
     const base = { PATH: "/usr/bin:/bin", HOME: "/root" };
     const text = shellExports({ ...base, C2M_CACHE: process.env.C2M_CACHE });

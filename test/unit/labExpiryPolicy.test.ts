@@ -7,7 +7,10 @@ import { AWS_POLICIES, expiryProblems, labExpiry, POLICIES, STACK } from "../../
 import { MAX_TTL_HOURS } from "../../components/platform/labTags.ts";
 
 const NOW = new Date("2026-11-25T12:00:00Z");
-const stack = (outputs: Record<string, unknown>) => [{ type: STACK, props: outputs }, { type: "command:remote:Command", props: {} }];
+const stack = (outputs: Record<string, unknown>) => [
+    { type: STACK, props: outputs },
+    { type: "command:remote:Command", props: {} },
+];
 const inHours = (h: number) => new Date(NOW.getTime() + h * 3_600_000).toISOString();
 
 describe("lab-expiry policy", () => {
@@ -16,7 +19,10 @@ describe("lab-expiry policy", () => {
         assert.deepEqual(expiryProblems(stack({ expiresAt: inHours(MAX_TTL_HOURS) }), {}, NOW), []);
     });
     test("further than the maximum is refused, naming c2m:ttlHours; the policy config can lower the maximum", () => {
-        assert.match(expiryProblems(stack({ expiresAt: inHours(MAX_TTL_HOURS + 1) }), {}, NOW)[0], /169\.0 h away, above the 168 h maximum: lower c2m:ttlHours/);
+        assert.match(
+            expiryProblems(stack({ expiresAt: inHours(MAX_TTL_HOURS + 1) }), {}, NOW)[0],
+            /169\.0 h away, above the 168 h maximum: lower c2m:ttlHours/,
+        );
         assert.match(expiryProblems(stack({ expiresAt: inHours(48) }), { maxTtlHours: 24 }, NOW)[0], /above the 24 h maximum/);
         assert.deepEqual(expiryProblems(stack({ expiresAt: inHours(12) }), { maxTtlHours: 24 }, NOW), []);
     });
@@ -28,13 +34,20 @@ describe("lab-expiry policy", () => {
     });
     test("runs through the policy's validateStack with the pack's config", () => {
         const found: string[] = [];
-        const args = { resources: stack({ expiresAt: new Date(Date.now() + 100 * 3_600_000).toISOString() }), stackTags: new Map(), getConfig: () => ({ maxTtlHours: 10 }) };
+        const args = {
+            resources: stack({ expiresAt: new Date(Date.now() + 100 * 3_600_000).toISOString() }),
+            stackTags: new Map(),
+            getConfig: () => ({ maxTtlHours: 10 }),
+        };
         labExpiry.validateStack!(args as unknown as StackValidationArgs, (m) => found.push(m));
         assert.equal(found.length, 1);
         assert.match(found[0], /above the 10 h maximum/);
     });
     test("is in the pack beside the AWS rules, mandatory, its config capped at the lab's maximum", () => {
-        assert.deepEqual(POLICIES.map((p) => p.name), [...AWS_POLICIES.map((p) => p.name), "lab-expiry"]);
+        assert.deepEqual(
+            POLICIES.map((p) => p.name),
+            [...AWS_POLICIES.map((p) => p.name), "lab-expiry"],
+        );
         assert.equal(labExpiry.enforcementLevel, "mandatory");
         assert.equal((labExpiry.configSchema?.properties?.maxTtlHours as { maximum: number } | undefined)?.maximum, MAX_TTL_HOURS);
     });

@@ -63,22 +63,28 @@ describe("layout: imports follow the architecture", () => {
     });
 
     it("the walker sees a cycle and an upward import when there is one", () => {
-        const fake = new Map([["components/a.ts", ["components/b.ts"]], ["components/b.ts", ["scripts/c.ts", "components/a.ts"]]]);
+        const fake = new Map([
+            ["components/a.ts", ["components/b.ts"]],
+            ["components/b.ts", ["scripts/c.ts", "components/a.ts"]],
+        ]);
         assert.deepEqual(cycles(fake), [["components/a.ts", "components/b.ts", "components/a.ts"]]);
-        assert.deepEqual(relativeImports("components/x.ts", 'import type { A } from "./a.ts";\nimport { B,\n  type C } from "../scripts/b.ts";'),
-            ["components/a.ts", "scripts/b.ts"]);
+        assert.deepEqual(relativeImports("components/x.ts", 'import type { A } from "./a.ts";\nimport { B,\n  type C } from "../scripts/b.ts";'), [
+            "components/a.ts",
+            "scripts/b.ts",
+        ]);
     });
 
     it("components/ imports nothing from scripts/ or bench/", () => {
-        const upward = [...graph].flatMap(([f, deps]) => top(f) === "components"
-            ? deps.filter((d) => ["scripts", "bench"].includes(top(d))).map((d) => `${f} -> ${d}`) : []);
+        const upward = [...graph].flatMap(([f, deps]) =>
+            top(f) === "components" ? deps.filter((d) => ["scripts", "bench"].includes(top(d))).map((d) => `${f} -> ${d}`) : [],
+        );
         assert.deepEqual(upward, []);
     });
 
     it("scripts/ never imports bench/; programs shipped to hosts (backend/) import nothing of the rig", () => {
-        const wrong = [...graph].flatMap(([f, deps]) => deps
-            .filter((d) => (top(f) === "scripts" && top(d) === "bench") || (top(f) === "backend" && top(d) !== "backend"))
-            .map((d) => `${f} -> ${d}`));
+        const wrong = [...graph].flatMap(([f, deps]) =>
+            deps.filter((d) => (top(f) === "scripts" && top(d) === "bench") || (top(f) === "backend" && top(d) !== "backend")).map((d) => `${f} -> ${d}`),
+        );
         assert.deepEqual(wrong, []);
     });
 
@@ -88,6 +94,9 @@ describe("layout: imports follow the architecture", () => {
     });
 
     it("no cycle of imports, type imports counted", () => {
-        assert.deepEqual(cycles(graph).map((c) => c.join(" -> ")), []);
+        assert.deepEqual(
+            cycles(graph).map((c) => c.join(" -> ")),
+            [],
+        );
     });
 });

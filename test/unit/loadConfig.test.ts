@@ -40,8 +40,14 @@ describe("loadConfig", () => {
     });
 
     test("schema errors, then plan errors, as ConfigError naming the key", () => {
-        assert.throws(() => loadConfig("s", { hosts: { backends: 0 } }), (e: unknown) => e instanceof ConfigError && /c2m:hosts\.backends/.test(e.message));
-        assert.throws(() => loadConfig("s", { haproxy: { plainPort: 443 } }), (e: unknown) => e instanceof ConfigError && /c2m:haproxy: plainPort 443/.test(e.message));
+        assert.throws(
+            () => loadConfig("s", { hosts: { backends: 0 } }),
+            (e: unknown) => e instanceof ConfigError && /c2m:hosts\.backends/.test(e.message),
+        );
+        assert.throws(
+            () => loadConfig("s", { haproxy: { plainPort: 443 } }),
+            (e: unknown) => e instanceof ConfigError && /c2m:haproxy: plainPort 443/.test(e.message),
+        );
     });
 
     test("the program's pulumi.Config and the stack file give the same raw config", () => {
@@ -65,7 +71,10 @@ describe("loadConfig", () => {
 
     test("teardown never refuses: no file is local; an aws stack whose config no longer passes is still aws, in its region", () => {
         assert.equal(teardownConfig(dir, "nothing-here").platform, "local");
-        writeStack("gone-bad", YAML.stringify({ config: { "c2m:platform": "aws", "c2m:aws": { region: "eu-west-3", bogus: 1 }, "c2m:hosts": { clients: 0 } } }));
+        writeStack(
+            "gone-bad",
+            YAML.stringify({ config: { "c2m:platform": "aws", "c2m:aws": { region: "eu-west-3", bogus: 1 }, "c2m:hosts": { clients: 0 } } }),
+        );
         const config = teardownConfig(dir, "gone-bad");
         assert.equal(config.platform, "aws");
         assert.equal(config.aws.region, "eu-west-3");
@@ -90,9 +99,16 @@ describe("platforms", () => {
     });
 
     test("no platform-name branch outside components/platform/", () => {
-        const files = ["index.ts", ...["components", "scripts", "bench"].flatMap((d) =>
-            readdirSync(join(ROOT, d), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts")).map((f) => join(d, f)))];
-        const branches = files.filter((f) => !f.startsWith(join("components", "platform")))
+        const files = [
+            "index.ts",
+            ...["components", "scripts", "bench"].flatMap((d) =>
+                readdirSync(join(ROOT, d), { recursive: true, encoding: "utf8" })
+                    .filter((f) => f.endsWith(".ts"))
+                    .map((f) => join(d, f)),
+            ),
+        ];
+        const branches = files
+            .filter((f) => !f.startsWith(join("components", "platform")))
             .filter((f) => /\bplatform\s*[!=]==?\s*["'](aws|local)["']/.test(readFileSync(join(ROOT, f), "utf8")));
         assert.deepEqual(branches, []);
     });
@@ -121,7 +137,7 @@ describe("local residue", () => {
         assert.match(describeResidue(left), /^residue check: LEFT BEHIND\n {2}namespaces: /);
     });
 
-    test("nothing: the same \"none\" line as ever", () => {
+    test('nothing: the same "none" line as ever', () => {
         const left = residueIn(names, { netns: "", links: "1: lo: <LOOPBACK>\n", nftTables: "table ip nat\n", processes: "", runDirExists: false });
         assert.equal(describeResidue(left), "residue check: none (0 namespaces, 0 links, 0 firewall tables, 0 processes, 0 files, 0 cgroups)");
     });

@@ -8,7 +8,12 @@ import { machineProblems, parseSchema, ConfigError } from "../../components/conf
 import { parseCpuList } from "../../components/cpuList.ts";
 import { loadConfig, readConfigFile } from "../../components/loadConfig.ts";
 import {
-    cgroupCreateScript, cgroupDeleteScript, parseCgroupV1, parseCgroupV2, parseKeyValues, stackCgroupDirs,
+    cgroupCreateScript,
+    cgroupDeleteScript,
+    parseCgroupV1,
+    parseCgroupV2,
+    parseKeyValues,
+    stackCgroupDirs,
 } from "../../components/platform/local/cgroups.ts";
 import { onlineCpus, withDetectedLimits } from "../../components/platform/local/limits.ts";
 import { hostCreateScript, hostDeleteScript, localNames } from "../../components/platform/local/scripts.ts";
@@ -17,7 +22,13 @@ import { bashSyntax } from "./helpers.ts";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 function problems(raw: Record<string, unknown>): string[] {
-    try { parseSchema(raw); return []; } catch (err) { if (err instanceof ConfigError) return err.problems; throw err; }
+    try {
+        parseSchema(raw);
+        return [];
+    } catch (err) {
+        if (err instanceof ConfigError) return err.problems;
+        throw err;
+    }
 }
 
 describe("c2m:local.hostLimits", () => {
@@ -29,17 +40,26 @@ describe("c2m:local.hostLimits", () => {
     });
     test("errors name the key: CPUs that do not exist, a malformed list, memory ≤ 0, quota above the CPUs given, unknown role", () => {
         // CPUs that exist are a machine fact, checked with the facts passed in (never read while parsing).
-        assert.deepEqual(machineProblems(parseSchema({ local: { hostLimits: { haproxy: { cpus: "0-2" } } } }), { onlineCpus: [0, 1] }),
-            [`c2m:local.hostLimits.haproxy.cpus: CPU(s) 2 of "0-2" do not exist on this machine (CPUs 0,1)`]);
+        assert.deepEqual(machineProblems(parseSchema({ local: { hostLimits: { haproxy: { cpus: "0-2" } } } }), { onlineCpus: [0, 1] }), [
+            `c2m:local.hostLimits.haproxy.cpus: CPU(s) 2 of "0-2" do not exist on this machine (CPUs 0,1)`,
+        ]);
         assert.deepEqual(machineProblems(parseSchema({ local: { hostLimits: { haproxy: { cpus: "0-1" } } } }), { onlineCpus: [0, 1] }), []);
         const absent = Math.max(...onlineCpus()) + 1;
-        assert.throws(() => withDetectedLimits(parseSchema({ local: { hostLimits: { haproxy: { cpus: `0-${absent}` } } } })),
-            (err: ConfigError) => new RegExp(`^c2m:local\\.hostLimits\\.haproxy\\.cpus: CPU\\(s\\) ${absent} of "0-${absent}" do not exist on this machine`).test(err.problems[0]));
+        assert.throws(
+            () => withDetectedLimits(parseSchema({ local: { hostLimits: { haproxy: { cpus: `0-${absent}` } } } })),
+            (err: ConfigError) =>
+                new RegExp(`^c2m:local\\.hostLimits\\.haproxy\\.cpus: CPU\\(s\\) ${absent} of "0-${absent}" do not exist on this machine`).test(
+                    err.problems[0],
+                ),
+        );
         assert.match(problems({ local: { hostLimits: { client: { cpus: "one" } } } })[0], /^c2m:local\.hostLimits\.client\.cpus: "one" is not a CPU list/);
         assert.match(problems({ local: { hostLimits: { client: { cpus: "1-0" } } } })[0], /^c2m:local\.hostLimits\.client\.cpus: /);
         assert.match(problems({ local: { hostLimits: { haproxy: { memoryMiB: 0 } } } })[0], /^c2m:local\.hostLimits\.haproxy\.memoryMiB: /);
         assert.match(problems({ local: { hostLimits: { haproxy: { memoryMiB: -5 } } } })[0], /^c2m:local\.hostLimits\.haproxy\.memoryMiB: /);
-        assert.match(problems({ local: { hostLimits: { haproxy: { cpus: "0", cpuQuota: 2 } } } })[0], /^c2m:local\.hostLimits\.haproxy\.cpuQuota: 2 CPUs' worth/);
+        assert.match(
+            problems({ local: { hostLimits: { haproxy: { cpus: "0", cpuQuota: 2 } } } })[0],
+            /^c2m:local\.hostLimits\.haproxy\.cpuQuota: 2 CPUs' worth/,
+        );
         assert.match(problems({ local: { hostLimits: { lb: { memoryMiB: 5 } } } })[0], /^c2m:local\.hostLimits: .*lb/);
     });
     test("CPU lists", () => {
@@ -56,7 +76,10 @@ describe("host cgroup scripts", () => {
         assert.equal(bashSyntax(s).status, 0, bashSyntax(s).stderr);
         assert.match(s, /echo 268435456 > \$m\/memory\.limit_in_bytes/);
         assert.match(s, /echo 268435456 > \$m\/memory\.kmem\.tcp\.limit_in_bytes/, "v1 counts socket memory only once a tcp limit is written");
-        assert.match(s, /echo 20000 > \/sys\/fs\/cgroup\/cpu\/c2m\/st\/haproxy-0\/cpu\.cfs_period_us\n.*echo 5000 > \/sys\/fs\/cgroup\/cpu\/c2m\/st\/haproxy-0\/cpu\.cfs_quota_us/);
+        assert.match(
+            s,
+            /echo 20000 > \/sys\/fs\/cgroup\/cpu\/c2m\/st\/haproxy-0\/cpu\.cfs_period_us\n.*echo 5000 > \/sys\/fs\/cgroup\/cpu\/c2m\/st\/haproxy-0\/cpu\.cfs_quota_us/,
+        );
         assert.match(s, /echo 0 > \$p\/c2m\/st\/haproxy-0\/cpuset\.cpus/);
         assert.match(s, /for c in memory cpuset cpu cpuacct; do echo \$\$ > \/sys\/fs\/cgroup\/\$c\/c2m\/st\/haproxy-0\/cgroup\.procs; done/);
         assert.match(s, /echo 268435456 > \$g\/memory\.max/);
@@ -80,8 +103,14 @@ describe("host cgroup scripts", () => {
     test("the host script joins the cgroup before sshd starts (its processes inherit it), and deletes it", () => {
         const n = localNames("st");
         const h = {
-            namespace: n.namespace("haproxy-0"), veth: n.veth(0), bridge: n.bridge, address: "198.18.80.2", extraAddresses: [],
-            prefix: 24, workDir: "/run/c2m/st/haproxy-0", cgroup: { stack: "st", host: "haproxy-0", limits: { memoryMiB: 64 } },
+            namespace: n.namespace("haproxy-0"),
+            veth: n.veth(0),
+            bridge: n.bridge,
+            address: "198.18.80.2",
+            extraAddresses: [],
+            prefix: 24,
+            workDir: "/run/c2m/st/haproxy-0",
+            cgroup: { stack: "st", host: "haproxy-0", limits: { memoryMiB: 64 } },
         };
         const create = hostCreateScript(h);
         assert.equal(bashSyntax(create).status, 0);
@@ -104,12 +133,25 @@ describe("cgroup readings", () => {
     };
     test("v1: memory = usage (user + kmem) + kmem.tcp; anon, kernel, sockets, CPU, OOM kills, limit hits", () => {
         assert.deepEqual(parseCgroupV1(v1), {
-            memoryBytes: 104857600 + 1048576, anonBytes: 52428800, fileBytes: 4096, kernelBytes: 41943040, socketBytes: 1048576,
-            limitBytes: 268435456, cpuNs: 123456789, oomKills: 2, underOom: true, limitHits: 17,
+            memoryBytes: 104857600 + 1048576,
+            anonBytes: 52428800,
+            fileBytes: 4096,
+            kernelBytes: 41943040,
+            socketBytes: 1048576,
+            limitBytes: 268435456,
+            cpuNs: 123456789,
+            oomKills: 2,
+            underOom: true,
+            limitHits: 17,
         });
     });
     test("v1: unlimited, and kernels without kmem files", () => {
-        const r = parseCgroupV1({ ...v1, "memory.limit_in_bytes": "9223372036854771712", "memory.kmem.usage_in_bytes": undefined, "memory.kmem.tcp.usage_in_bytes": undefined });
+        const r = parseCgroupV1({
+            ...v1,
+            "memory.limit_in_bytes": "9223372036854771712",
+            "memory.kmem.usage_in_bytes": undefined,
+            "memory.kmem.tcp.usage_in_bytes": undefined,
+        });
         assert.equal(r.limitBytes, undefined);
         assert.equal(r.kernelBytes, 0);
         assert.equal(r.memoryBytes, 104857600);
@@ -120,10 +162,24 @@ describe("cgroup readings", () => {
     });
     test("v2", () => {
         const r = parseCgroupV2({
-            "memory.current": "2000000\n", "memory.max": "max\n", "memory.stat": "anon 1000\nfile 10\nkernel 500\nsock 300\n",
-            "memory.events": "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n", "cpu.stat": "usage_usec 1500\nuser_usec 1000\n",
+            "memory.current": "2000000\n",
+            "memory.max": "max\n",
+            "memory.stat": "anon 1000\nfile 10\nkernel 500\nsock 300\n",
+            "memory.events": "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n",
+            "cpu.stat": "usage_usec 1500\nuser_usec 1000\n",
         });
-        assert.deepEqual(r, { memoryBytes: 2000000, anonBytes: 1000, fileBytes: 10, kernelBytes: 500, socketBytes: 300, limitBytes: undefined, cpuNs: 1_500_000, oomKills: 1, underOom: false, limitHits: 4 });
+        assert.deepEqual(r, {
+            memoryBytes: 2000000,
+            anonBytes: 1000,
+            fileBytes: 10,
+            kernelBytes: 500,
+            socketBytes: 300,
+            limitBytes: undefined,
+            cpuNs: 1_500_000,
+            oomKills: 1,
+            underOom: false,
+            limitHits: 4,
+        });
     });
     test("key/value lines", () => assert.deepEqual(parseKeyValues("a 1\nb -2\nc x\n\n"), { a: 1, b: -2 }));
 });

@@ -8,15 +8,28 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import {
-    LOCAL_SSH_PORT, bridgeCreateScript, bridgeDeleteScript, cleanHome, firewallDeleteScript, firewallRules, firewallTableOf,
-    hostCreateScript, localNames, sshdStartScript,
+    LOCAL_SSH_PORT,
+    bridgeCreateScript,
+    bridgeDeleteScript,
+    cleanHome,
+    firewallDeleteScript,
+    firewallRules,
+    firewallTableOf,
+    hostCreateScript,
+    localNames,
+    sshdStartScript,
 } from "../../components/platform/local/scripts.ts";
 import { bashSyntax, runBash, tempDir, which } from "./helpers.ts";
 
 const n = localNames("local");
 const host = {
-    namespace: n.namespace("haproxy-0"), veth: n.veth(0), bridge: n.bridge, address: "198.18.0.2",
-    extraAddresses: [], prefix: 24, workDir: "/run/c2m/local/haproxy-0",
+    namespace: n.namespace("haproxy-0"),
+    veth: n.veth(0),
+    bridge: n.bridge,
+    address: "198.18.0.2",
+    extraAddresses: [],
+    prefix: 24,
+    workDir: "/run/c2m/local/haproxy-0",
     binPath: "/root/.cache/c2m-lab/bin:/work/main/node_modules/.bin:/usr/sbin:/usr/bin",
 };
 
@@ -65,7 +78,10 @@ describe("local host: sshd in a clean root environment", () => {
         const binPath = [`${home}/.cache/c2m-lab/bin`, `${home}/missing/bin`, "/usr/bin", `${home}-other/bin`].join(":");
         const sandboxed = innerScript(hostCreateScript({ ...host, binPath }));
         // The inner script's loop with mkdir and mount replaced by recording: what would be bound where.
-        const loop = sandboxed.split("\n").filter((l) => /^(for |  case |done)/.test(l)).join("\n");
+        const loop = sandboxed
+            .split("\n")
+            .filter((l) => /^(for |  case |done)/.test(l))
+            .join("\n");
         const r = runBash(`home='${home}'; clean=/c; mkdir() { :; }; mount() { echo "mount $*"; }\n${loop}`);
         assert.equal(r.status, 0, r.stderr);
         assert.deepEqual(r.stdout.trim().split("\n"), [`mount --bind ${home}/.cache/c2m-lab/bin /c/.cache/c2m-lab/bin`]);

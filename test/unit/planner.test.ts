@@ -1,7 +1,16 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-    clientsNeeded, formatPlan, lbHeadroom, planTier, problemText, SEED_KIB_PER_ESTABLISHED_SOCKET, sourceIpsNeeded, TIGHT_HEADROOM, usableMemoryGiB, type PlannerInput,
+    clientsNeeded,
+    formatPlan,
+    lbHeadroom,
+    planTier,
+    problemText,
+    SEED_KIB_PER_ESTABLISHED_SOCKET,
+    sourceIpsNeeded,
+    TIGHT_HEADROOM,
+    usableMemoryGiB,
+    type PlannerInput,
 } from "../../components/plan/planner.ts";
 import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "../../components/plan/capacity.ts";
 import { HAPROXY_PROCESS_BASE_MIB, lbConnectionsInMemory, PER_CONNECTION_COSTS, roleKBPerConnection } from "../../components/plan/costs.ts";
@@ -15,9 +24,16 @@ const round1 = (n: number) => Math.round(n * 10) / 10;
 const lbNeedGiB = (conns: number, tlsShare = 1) => (conns * roleKBPerConnection("haproxy", tlsShare)) / GIB_KB;
 
 const base = (over: Partial<PlannerInput> = {}): PlannerInput => ({
-    stack: "t", conns: 1_050_000, tlsShare: 1,
+    stack: "t",
+    conns: 1_050_000,
+    tlsShare: 1,
     instanceTypes: { haproxy: "m6i.4xlarge", backend: "c6i.2xlarge", client: "c6i.8xlarge" },
-    clients: 20, backends: 8, serversPerHost: 10, sourceIpsPerClient: 4, rootVolumeGb: 16, ...over,
+    clients: 20,
+    backends: 8,
+    serversPerHost: 10,
+    sourceIpsPerClient: 4,
+    rootVolumeGb: 16,
+    ...over,
 });
 
 describe("planner", () => {
@@ -35,18 +51,24 @@ describe("planner", () => {
     test("the seed's OOM: 30 GB does not hold 2.1M sockets at the seed's observed cost, 64 GB does", () => {
         assert.ok(SEED_KIB_PER_ESTABLISHED_SOCKET > 20 && SEED_KIB_PER_ESTABLISHED_SOCKET < 22);
         const small = planTier(base({ instanceTypes: { ...base().instanceTypes, haproxy: "c6i.4xlarge" } }));
-        assert.ok(small.warnings.some((w) => /seed's observed/.test(w)), small.warnings.join("\n"));
+        assert.ok(
+            small.warnings.some((w) => /seed's observed/.test(w)),
+            small.warnings.join("\n"),
+        );
         const big = planTier(base());
         assert.ok(!big.warnings.some((w) => /seed's observed/.test(w)));
         // 1.3M sockets (the seed's crash) at the seed's rate is ~26 GiB: the edge of a 30 GB box.
-        assert.ok(Math.abs(1_300_000 * SEED_KIB_PER_ESTABLISHED_SOCKET / 1024 / 1024 - 26.2) < 0.5);
+        assert.ok(Math.abs((1_300_000 * SEED_KIB_PER_ESTABLISHED_SOCKET) / 1024 / 1024 - 26.2) < 0.5);
     });
     test("a target the box cannot hold does not fit and says why", () => {
         const p = planTier(base({ conns: 2_000_000, instanceTypes: { ...base().instanceTypes, haproxy: "r6i.xlarge" } }));
         assert.equal(p.fits, false);
         assert.equal(p.problems[0].kind, "memory");
         // 32 GiB nominal leaves ~30.5 GiB usable: 3 % kept by the kernel, 0.5 GiB by the OS (was "leaves 30 GiB": nominal − a flat 2 GiB).
-        assert.match(problemText(p.problems[0]), /^haproxy: 2000000 connections .* need ~\d+(\.\d)? GiB, r6i\.xlarge leaves ~30\.5 GiB usable \(32 GiB nominal − 3 % kernel − 0\.5 GiB OS\)/);
+        assert.match(
+            problemText(p.problems[0]),
+            /^haproxy: 2000000 connections .* need ~\d+(\.\d)? GiB, r6i\.xlarge leaves ~30\.5 GiB usable \(32 GiB nominal − 3 % kernel − 0\.5 GiB OS\)/,
+        );
     });
     test("2.1M established sockets need far fewer than 20 clients when each has several IPs", () => {
         assert.equal(clientsNeeded(1_050_000, 1, 51.5, 64), Math.ceil(1_050_000 / PORTS_PER_SOURCE_ADDRESS)); // 17: the seed's ~20
@@ -62,7 +84,10 @@ describe("planner", () => {
     test("budget cap refusal names the key", () => {
         const p = planTier(base({ budgetUsdPerHour: 1 }));
         const budget = p.problems.filter((x) => x.kind === "budget");
-        assert.deepEqual(budget.map((x) => x.key), ["c2m:aws.budgetUsdPerHour"]);
+        assert.deepEqual(
+            budget.map((x) => x.key),
+            ["c2m:aws.budgetUsdPerHour"],
+        );
         assert.match(formatPlan(p), /^  DOES NOT FIT: c2m:aws\.budgetUsdPerHour: the fleet costs ~\$[\d.]+\/h, above the cap of \$1\/h$/m);
     });
     test("bad targets are refused", () => {
@@ -100,28 +125,48 @@ describe("planner", () => {
         assert.equal(tls.conns_that_fit, lbConnectionsInMemory(usable * 2 ** 30, 1, 1));
         assert.equal(tls.target, 1_050_000);
         assert.equal(tls.headroom_pct, round1((100 * (usable - lbNeedGiB(1_050_000) - HAPROXY_PROCESS_BASE_MIB / 1024)) / usable));
-        assert.deepEqual(tls.terms, { kernel_sockets_kb: round1(2 * c.kernelPerSocketKB), haproxy_kb: round1(roleKBPerConnection("haproxy", 1) - 2 * c.kernelPerSocketKB) });
+        assert.deepEqual(tls.terms, {
+            kernel_sockets_kb: round1(2 * c.kernelPerSocketKB),
+            haproxy_kb: round1(roleKBPerConnection("haproxy", 1) - 2 * c.kernelPerSocketKB),
+        });
         assert.equal(tls.per_conn_kb, round1(roleKBPerConnection("haproxy", 1)));
         // Whichever term is larger is named: HAProxy's TLS state, or the kernel's two sockets for plain connections.
         assert.match(tls.dominant, c.haproxyTlsKB > 2 * c.kernelPerSocketKB ? /^HAProxy's own TLS state/ : /^the kernel's 2 sockets/);
-        assert.match(lbHeadroom(1000, 0, usable).dominant, c.haproxyPlainKB > 2 * c.kernelPerSocketKB ? /^HAProxy's own plain state/ : /^the kernel's 2 sockets/);
+        assert.match(
+            lbHeadroom(1000, 0, usable).dominant,
+            c.haproxyPlainKB > 2 * c.kernelPerSocketKB ? /^HAProxy's own plain state/ : /^the kernel's 2 sockets/,
+        );
         // A target past what fits has negative headroom and is a memory problem in the plan.
         const over = tls.conns_that_fit + 10_000;
         assert.ok(lbHeadroom(over, 1, usable).headroom_pct < 0);
         const p = planTier(base({ conns: over, instanceTypes: { ...base().instanceTypes, haproxy: "r6i.xlarge" } }));
         assert.equal(p.fits, false);
         assert.deepEqual(p.lb_headroom, lbHeadroom(over, 1, usableMemoryGiB(32)));
-        assert.match(formatPlan(p), new RegExp(`^  headroom: the LB holds ~${tls.conns_that_fit} connections, target ${over}: -[\\d.]+ % of usable memory to spare; .* dominated by `, "m"));
+        assert.match(
+            formatPlan(p),
+            new RegExp(
+                `^  headroom: the LB holds ~${tls.conns_that_fit} connections, target ${over}: -[\\d.]+ % of usable memory to spare; .* dominated by `,
+                "m",
+            ),
+        );
     });
     test("vCPU quota: every host's vCPUs against On-Demand Standard L-1216C47A, stated with what new accounts get", () => {
         const p = planTier(base());
         assert.equal(p.vcpu_quota.code, "L-1216C47A");
         assert.equal(p.vcpu_quota.vcpus_needed, 16 + 8 * 8 + 20 * 32); // 720
         assert.match(p.vcpu_quota.name, /^Running On-Demand Standard \(A, C, D, H, I, M, R, T, Z\) instances$/);
-        assert.match(formatPlan(p), /vCPU quota: 720 vCPUs of "Running On-Demand Standard \(A, C, D, H, I, M, R, T, Z\) instances" \(L-1216C47A, per region; new accounts: 5–32\)/);
-        assert.ok(p.warnings.some((w) => /vCPU quota: the lab runs 720 vCPUs .* starts at 5–32 on new accounts/.test(w)), p.warnings.join("\n"));
+        assert.match(
+            formatPlan(p),
+            /vCPU quota: 720 vCPUs of "Running On-Demand Standard \(A, C, D, H, I, M, R, T, Z\) instances" \(L-1216C47A, per region; new accounts: 5–32\)/,
+        );
+        assert.ok(
+            p.warnings.some((w) => /vCPU quota: the lab runs 720 vCPUs .* starts at 5–32 on new accounts/.test(w)),
+            p.warnings.join("\n"),
+        );
         // A lab within what any new account has is not warned about.
-        const tiny = planTier(base({ conns: 1000, clients: 1, backends: 1, instanceTypes: { haproxy: "c6i.large", backend: "c6i.large", client: "c6i.large" } }));
+        const tiny = planTier(
+            base({ conns: 1000, clients: 1, backends: 1, instanceTypes: { haproxy: "c6i.large", backend: "c6i.large", client: "c6i.large" } }),
+        );
         assert.equal(tiny.vcpu_quota.vcpus_needed, 6);
         assert.ok(!tiny.warnings.some((w) => /vCPU quota/.test(w)));
     });
@@ -129,7 +174,10 @@ describe("planner", () => {
         const without = planTier(base());
         const withMetrics = planTier(base({ metricsHosts: 1, instanceTypes: { ...base().instanceTypes, metrics: "c6i.large" } }));
         const metricsLine = fleetUsdPerHour([{ role: "metrics", instanceType: "c6i.large", count: 1 }], 16);
-        assert.ok(Math.abs(withMetrics.usd_per_hour - without.usd_per_hour - metricsLine) < 0.002, `${withMetrics.usd_per_hour} vs ${without.usd_per_hour} + ${metricsLine}`);
+        assert.ok(
+            Math.abs(withMetrics.usd_per_hour - without.usd_per_hour - metricsLine) < 0.002,
+            `${withMetrics.usd_per_hour} vs ${without.usd_per_hour} + ${metricsLine}`,
+        );
         assert.equal(withMetrics.vcpu_quota.vcpus_needed, without.vcpu_quota.vcpus_needed + 2);
         assert.equal(withMetrics.roles.metrics?.instance_type, "c6i.large");
         assert.match(formatPlan(withMetrics), /^  metrics +1 × c6i\.large/m);
@@ -179,8 +227,12 @@ test("lab plan states every seed tier's headroom from the same model", () => {
     assert.equal(text.length, 1 + SEED_TIERS.length);
     for (const [i, stack] of SEED_TIERS.entries()) {
         const h = planStack(stack, readTierConfig(stack)).lb_headroom;
-        assert.ok(text[i + 1].includes(stack) && text[i + 1].includes(`holds ~${h.conns_that_fit}, target ${h.target}`) &&
-            text[i + 1].includes(`${h.headroom_pct} % to spare; ${h.dominant}`), text[i + 1]);
+        assert.ok(
+            text[i + 1].includes(stack) &&
+                text[i + 1].includes(`holds ~${h.conns_that_fit}, target ${h.target}`) &&
+                text[i + 1].includes(`${h.headroom_pct} % to spare; ${h.dominant}`),
+            text[i + 1],
+        );
     }
     assert.match(seedTierHeadroom({ conns: 650_000, tlsShare: 1 }), /^seed tiers, same model at 650000 connections:\n.*target 650000 \(100 % TLS\)/);
 });
@@ -216,14 +268,22 @@ describe("a target no supported tier could serve", () => {
         assert.deepEqual(servableLimit(0), { conns: 8_474_325, instanceType: "m6i.8xlarge", memoryGiB: 128, usableGiB: 123.7 });
         assert.equal(servableLimit(1).conns, 4_549_374);
         assert.equal(refuseImpossible(8_474_325, 0), undefined);
-        assert.match(refuseImpossible(8_474_326, 0)!, /^--conns 8474326: beyond what any supported load balancer holds: the largest the planner knows, m6i\.8xlarge \(128 GiB, ~123\.7 usable\), fits at most 8474325 connections at 0 % TLS/);
+        assert.match(
+            refuseImpossible(8_474_326, 0)!,
+            /^--conns 8474326: beyond what any supported load balancer holds: the largest the planner knows, m6i\.8xlarge \(128 GiB, ~123\.7 usable\), fits at most 8474325 connections at 0 % TLS/,
+        );
     });
 
     test("lab plan: one line naming the limit, a non-zero exit, nothing else printed", (t) => {
         const out: string[] = [];
         const err: string[] = [];
-        t.mock.method(console, "log", (...a: unknown[]) => { out.push(a.join(" ")); });
-        t.mock.method(process.stderr, "write", (x: string) => { err.push(String(x)); return true; });
+        t.mock.method(console, "log", (...a: unknown[]) => {
+            out.push(a.join(" "));
+        });
+        t.mock.method(process.stderr, "write", (x: string) => {
+            err.push(String(x));
+            return true;
+        });
         const code = plan("aws-16c64g", { conns: 2_000_000_000 });
         t.mock.restoreAll();
         assert.equal(code, IMPOSSIBLE_EXIT_CODE);

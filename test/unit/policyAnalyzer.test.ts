@@ -25,7 +25,7 @@ describe("policy pack launcher", () => {
         try {
             const file = join(dir, ANALYZER);
             assert.equal(analyzerLauncherProblem(file), "not found");
-            writeFileSync(file, "#!/bin/sh\nexec node run-policy-pack \"$@\"\n");
+            writeFileSync(file, '#!/bin/sh\nexec node run-policy-pack "$@"\n');
             assert.match(analyzerLauncherProblem(file) ?? "", /not the launcher of this checkout's pins/);
             writeFileSync(file, analyzerLauncherScript());
             assert.equal(analyzerLauncherProblem(file), undefined);
@@ -56,7 +56,7 @@ describe("policy pack launcher", () => {
         const dir = mkdtempSync(join(tmpdir(), "c2m-analyzer-"));
         try {
             // A stand-in launcher that prints what it was given.
-            writeFileSync(join(dir, ANALYZER), "#!/bin/sh\necho \"$@\"\n", { mode: 0o755 });
+            writeFileSync(join(dir, ANALYZER), '#!/bin/sh\necho "$@"\n', { mode: 0o755 });
             const r = spawnSync(entry, ["127.0.0.1:12345"], { encoding: "utf8", env: { PATH: `${dir}:/usr/bin:/bin` }, cwd: tmpdir() });
             assert.equal(r.status, 0, r.stderr);
             assert.equal(r.stdout.trim(), `127.0.0.1:12345 ${join(REPO_ROOT, "policy")}`);

@@ -20,7 +20,11 @@ async function startPong(t: TestContext, options: { requestTimeoutMs?: number } 
     return { ...pong, base: `http://127.0.0.1:${port}` };
 }
 
-interface Reply { status: number; body: string; ms: number }
+interface Reply {
+    status: number;
+    body: string;
+    ms: number;
+}
 
 /** One request on its own connection (no keep-alive pool to outlive the test). */
 function request(url: string, options: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal } = {}): Promise<Reply> {
@@ -29,7 +33,9 @@ function request(url: string, options: { method?: string; headers?: Record<strin
         const req = http.request(url, { method: options.method ?? "POST", headers: options.headers, agent: false, signal: options.signal }, (res) => {
             let body = "";
             res.setEncoding("utf8");
-            res.on("data", (c: string) => { body += c; });
+            res.on("data", (c: string) => {
+                body += c;
+            });
             res.on("end", () => resolve({ status: res.statusCode ?? 0, body, ms: performance.now() - t0 }));
             res.on("error", reject);
         });
@@ -41,10 +47,15 @@ function request(url: string, options: { method?: string; headers?: Record<strin
 async function metrics(base: string): Promise<Record<string, number>> {
     const r = await request(`${base}/metrics`, { method: "GET" });
     assert.equal(r.status, 200);
-    return Object.fromEntries(r.body.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => {
-        const [name, value] = l.split(" ");
-        return [name, Number(value)];
-    }));
+    return Object.fromEntries(
+        r.body
+            .split("\n")
+            .filter((l) => l && !l.startsWith("#"))
+            .map((l) => {
+                const [name, value] = l.split(" ");
+                return [name, Number(value)];
+            }),
+    );
 }
 
 describe("pong server", () => {
@@ -89,8 +100,9 @@ describe("pong server", () => {
         const sleep = 200;
         const times = 2;
         const n = 20;
-        const replies = await Promise.all(Array.from({ length: n }, () =>
-            request(`${base}/ping`, { headers: { sleep: String(sleep), times: String(times) } })));
+        const replies = await Promise.all(
+            Array.from({ length: n }, () => request(`${base}/ping`, { headers: { sleep: String(sleep), times: String(times) } })),
+        );
         for (const r of replies) assert.equal(r.body, "pong".repeat(times + 1));
         const longest = (sleep + 1) * (times + 1); // every one of the times+1 waits is at most sleep+1 ms
         const slackMs = 250; // timers fire late on a busy machine, never early
@@ -308,11 +320,16 @@ describe("pong command line", () => {
         await new Promise<void>((resolve) => probe.close(() => resolve()));
 
         const child = spawn(process.execPath, [PONG, String(port), "--host", "127.0.0.1"], { stdio: ["ignore", "pipe", "pipe"] });
-        t.after(() => { if (child.exitCode === null) child.kill("SIGKILL"); });
+        t.after(() => {
+            if (child.exitCode === null) child.kill("SIGKILL");
+        });
         const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
         await new Promise<void>((resolve, reject) => {
             let out = "";
-            child.stdout.on("data", (c: Buffer) => { out += c; if (out.includes("listening")) resolve(); });
+            child.stdout.on("data", (c: Buffer) => {
+                out += c;
+                if (out.includes("listening")) resolve();
+            });
             child.on("exit", () => reject(new Error(`pong exited early: ${out}`)));
         });
         const r = await request(`http://127.0.0.1:${port}/ping`, { headers: { times: "2" } });

@@ -12,7 +12,11 @@ import { parseLabConfig } from "../../components/loadConfig.ts";
 
 const PONG = fileURLToPath(new URL("../../backend/pong.ts", import.meta.url));
 
-interface Reply { status: number; body: string; ms: number }
+interface Reply {
+    status: number;
+    body: string;
+    ms: number;
+}
 
 function request(port: number, path = "/ping", signal?: AbortSignal): Promise<Reply> {
     const t0 = performance.now();
@@ -20,7 +24,9 @@ function request(port: number, path = "/ping", signal?: AbortSignal): Promise<Re
         const req = http.request({ host: "127.0.0.1", port, path, method: "POST", agent: false, signal }, (res) => {
             let body = "";
             res.setEncoding("utf8");
-            res.on("data", (d) => { body += d; });
+            res.on("data", (d) => {
+                body += d;
+            });
             res.on("end", () => resolve({ status: res.statusCode ?? 0, body, ms: performance.now() - t0 }));
         });
         req.on("error", reject);
@@ -30,10 +36,15 @@ function request(port: number, path = "/ping", signal?: AbortSignal): Promise<Re
 
 async function metrics(port: number): Promise<Record<string, number>> {
     const text = (await request(port, "/metrics")).body;
-    return Object.fromEntries(text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => {
-        const [k, v] = l.split(" ");
-        return [k, Number(v)];
-    }));
+    return Object.fromEntries(
+        text
+            .split("\n")
+            .filter((l) => l && !l.startsWith("#"))
+            .map((l) => {
+                const [k, v] = l.split(" ");
+                return [k, Number(v)];
+            }),
+    );
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -99,8 +110,10 @@ describe("pong with --max-concurrent 2 --service-time-ms 150 on 127.0.0.1", () =
         // machine only makes replies later, so these lower bounds hold at any load (5 ms: timer slack).
         const latencies = replies.map((r) => r.ms).sort((a, b) => a - b);
         latencies.forEach((ms, i) => {
-            assert.ok(ms >= (Math.floor(i / 2) + 1) * 150 - 5,
-                `reply ${i + 1} after ${ms.toFixed(0)} ms: a third request was served at once (latencies ${latencies.map((l) => l.toFixed(0)).join(", ")} ms)`);
+            assert.ok(
+                ms >= (Math.floor(i / 2) + 1) * 150 - 5,
+                `reply ${i + 1} after ${ms.toFixed(0)} ms: a third request was served at once (latencies ${latencies.map((l) => l.toFixed(0)).join(", ")} ms)`,
+            );
         });
         const idle = await metrics(port);
         assert.deepEqual([idle.pong_in_service, idle.pong_queued, idle.pong_in_flight], [0, 0, 0]);
@@ -153,8 +166,10 @@ describe("the capacity limit reaches the pong command line from c2m:backend", ()
     });
 
     test("maxConcurrent and serviceTimeMs become pong flags", () => {
-        assert.match(pongStartScript({ ...launch, maxConcurrent: 5, serviceTimeMs: 200 }),
-            /pong\.ts \$port --host 198\.18\.0\.3 --request-timeout-ms 0 --max-concurrent 5 --service-time-ms 200 </);
+        assert.match(
+            pongStartScript({ ...launch, maxConcurrent: 5, serviceTimeMs: 200 }),
+            /pong\.ts \$port --host 198\.18\.0\.3 --request-timeout-ms 0 --max-concurrent 5 --service-time-ms 200 </,
+        );
     });
 
     test("c2m:backend.maxConcurrent / serviceTimeMs default to 0 and must be whole numbers ≥ 0", () => {

@@ -7,19 +7,41 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-    aptLine, clock, fit, goLine, HEARTBEAT_MS, LiveStep, progressLine, roughDuration, runLines, type ProgressSink,
+    aptLine,
+    clock,
+    fit,
+    goLine,
+    HEARTBEAT_MS,
+    LiveStep,
+    progressLine,
+    roughDuration,
+    runLines,
+    type ProgressSink,
 } from "../../scripts/toolchain/progress.ts";
 import { ensureGoTool, usable } from "../../scripts/bootstrap.ts";
 import { PINS } from "../../components/pins.ts";
 
 function fakeSink(isTTY: boolean, columns?: number): ProgressSink & { text: () => string; lines: () => string[] } {
     let out = "";
-    return { isTTY, columns, write: (t) => { out += t; }, text: () => out, lines: () => out.split("\n").filter(Boolean) };
+    return {
+        isTTY,
+        columns,
+        write: (t) => {
+            out += t;
+        },
+        text: () => out,
+        lines: () => out.split("\n").filter(Boolean),
+    };
 }
 
 function fakeClock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
     let t = start;
-    return { now: () => t, advance: (ms) => { t += ms; } };
+    return {
+        now: () => t,
+        advance: (ms) => {
+            t += ms;
+        },
+    };
 }
 
 const TYPICAL = { seconds: 600, when: "cold, 2 cores" };
@@ -35,10 +57,17 @@ describe("progress line", () => {
     });
 
     test("says the step, elapsed, what it is doing with its count and last item, and the typical duration", () => {
-        const line = progressLine("[4/11] pulumi CLI", 151_000, { phase: "go build: compiling packages", done: 412, total: 1733, last: "github.com/a/b" }, TYPICAL);
+        const line = progressLine(
+            "[4/11] pulumi CLI",
+            151_000,
+            { phase: "go build: compiling packages", done: 412, total: 1733, last: "github.com/a/b" },
+            TYPICAL,
+        );
         assert.equal(line, "[4/11] pulumi CLI · 2:31 · go build: compiling packages 412/1733 (github.com/a/b) · typically ~10 min cold, 2 cores");
-        assert.equal(progressLine("[2/11] apt", 3_000, { phase: "apt-get update: package indexes", done: 3 }, undefined),
-            "[2/11] apt · 0:03 · apt-get update: package indexes 3");
+        assert.equal(
+            progressLine("[2/11] apt", 3_000, { phase: "apt-get update: package indexes", done: 3 }, undefined),
+            "[2/11] apt · 0:03 · apt-get update: package indexes 3",
+        );
     });
 
     test("a line longer than the terminal is cut to its width", () => {
@@ -102,7 +131,10 @@ describe("LiveStep, on a terminal", () => {
         step.tick();
         const frames = sink.text().split("\r\x1b[K").filter(Boolean);
         assert.equal(frames.length, 2, "drawn at start and at the tick");
-        assert.ok(frames.every((f) => f.length < 60 && !f.includes("\n")), JSON.stringify(frames));
+        assert.ok(
+            frames.every((f) => f.length < 60 && !f.includes("\n")),
+            JSON.stringify(frames),
+        );
         assert.match(frames[1], /^\[4\/11\] pulumi CLI · 0:02 · go get: downloading modules 57/);
         step.finish("done");
         // biome-ignore lint/suspicious/noControlCharactersInRegex: the live line is rewritten with ESC [K
@@ -124,8 +156,9 @@ describe("reading tool output", () => {
     test("apt: index and package fetches, unpacking, setting up, the number to install", () => {
         assert.deepEqual(aptLine("Get:1 http://deb.debian.org/debian bookworm InRelease [151 kB]"), { fetched: "bookworm InRelease" });
         assert.deepEqual(aptLine("Hit:2 http://deb.debian.org/debian-security bookworm-security InRelease"), { fetched: "bookworm-security InRelease" });
-        assert.deepEqual(aptLine("Get:3 http://deb.debian.org/debian bookworm/main amd64 nftables amd64 1.0.6-2+deb12u2 [70.3 kB]"),
-            { fetched: "bookworm/main amd64 nftables amd64 1.0.6-2+deb12u2" });
+        assert.deepEqual(aptLine("Get:3 http://deb.debian.org/debian bookworm/main amd64 nftables amd64 1.0.6-2+deb12u2 [70.3 kB]"), {
+            fetched: "bookworm/main amd64 nftables amd64 1.0.6-2+deb12u2",
+        });
         assert.deepEqual(aptLine("Unpacking nftables (1.0.6-2+deb12u2) ..."), { unpacking: "nftables" });
         assert.deepEqual(aptLine("Setting up nftables (1.0.6-2+deb12u2) ..."), { settingUp: "nftables" });
         assert.deepEqual(aptLine("0 upgraded, 3 newly installed, 0 to remove and 12 not upgraded."), { toInstall: 3 });
@@ -137,8 +170,10 @@ describe("reading tool output", () => {
         const out = await runLines("bash", ["-c", "echo a; echo b >&2; echo c"], { onLine: (l) => seen.push(l) });
         assert.deepEqual(out, ["a", "c"]);
         assert.deepEqual([...seen].sort(), ["a", "b", "c"]);
-        await assert.rejects(runLines("bash", ["-c", "for i in $(seq 1 50); do echo line$i; done; echo boom >&2; exit 3"]),
-            (err: Error) => /exited 3/.test(err.message) && /boom/.test(err.message) && /line50/.test(err.message) && !/line5\n/.test(err.message));
+        await assert.rejects(
+            runLines("bash", ["-c", "for i in $(seq 1 50); do echo line$i; done; echo boom >&2; exit 3"]),
+            (err: Error) => /exited 3/.test(err.message) && /boom/.test(err.message) && /line50/.test(err.message) && !/line5\n/.test(err.message),
+        );
     });
 });
 
@@ -157,7 +192,8 @@ describe("a pulumi CLI already installed", () => {
         const saved = { PATH: process.env.PATH, C2M_CACHE: process.env.C2M_CACHE };
         t.after(() => {
             process.env.PATH = saved.PATH;
-            if (saved.C2M_CACHE === undefined) delete process.env.C2M_CACHE; else process.env.C2M_CACHE = saved.C2M_CACHE;
+            if (saved.C2M_CACHE === undefined) delete process.env.C2M_CACHE;
+            else process.env.C2M_CACHE = saved.C2M_CACHE;
             rmSync(dir, { recursive: true, force: true });
         });
         const operatorBin = join(dir, "usr-local-bin");
@@ -170,14 +206,37 @@ describe("a pulumi CLI already installed", () => {
         const sink = fakeSink(false);
         const live = new LiveStep("[4/11] pulumi CLI", TYPICAL, { sink, redrawMs: 0 });
         let built = false;
-        const detail = await ensureGoTool(live, "pulumi", PINS.pulumiCli, async () => { built = true; }, PINS.pulumiSdk);
+        const detail = await ensureGoTool(
+            live,
+            "pulumi",
+            PINS.pulumiCli,
+            async () => {
+                built = true;
+            },
+            PINS.pulumiSdk,
+        );
         assert.equal(built, false, "not rebuilt");
         assert.equal(detail, `${PINS.pulumiSdk} from PATH (${fake}), at or above v${PINS.pulumiSdk}: used as is`);
         assert.equal(sink.text(), "", "nothing announced: no build");
 
         writeFileSync(fake, "#!/bin/sh\necho v3.100.0\n");
-        await assert.rejects(ensureGoTool(live, "pulumi", PINS.pulumiCli, async () => { built = true; throw new Error("stub build"); }, PINS.pulumiSdk), /stub build/);
+        await assert.rejects(
+            ensureGoTool(
+                live,
+                "pulumi",
+                PINS.pulumiCli,
+                async () => {
+                    built = true;
+                    throw new Error("stub build");
+                },
+                PINS.pulumiSdk,
+            ),
+            /stub build/,
+        );
         assert.equal(built, true, "an older one is not used: the pin is built");
-        assert.match(sink.text(), new RegExp(`pulumi is v3\\.100\\.0, older than v${PINS.pulumiSdk.replace(/\./g, "\\.")}: building v${PINS.pulumiCli.replace(/\./g, "\\.")}`));
+        assert.match(
+            sink.text(),
+            new RegExp(`pulumi is v3\\.100\\.0, older than v${PINS.pulumiSdk.replace(/\./g, "\\.")}: building v${PINS.pulumiCli.replace(/\./g, "\\.")}`),
+        );
     });
 });

@@ -19,7 +19,13 @@ const T0 = Date.parse("2026-11-25T12:00:00Z");
 function timeline() {
     const b = new TimelineBuilder();
     for (let i = 0; i < 600; i++) {
-        b.add({ timestamp: new Date(T0 + i * 10).toISOString(), latency: (20 + (i % 50)) * 1e6, code: i % 100 === 0 ? 503 : 200, error: "", url: i % 2 ? "https://198.18.0.2:443/ping" : "http://198.18.0.2:80/ping" });
+        b.add({
+            timestamp: new Date(T0 + i * 10).toISOString(),
+            latency: (20 + (i % 50)) * 1e6,
+            code: i % 100 === 0 ? 503 : 200,
+            error: "",
+            url: i % 2 ? "https://198.18.0.2:443/ping" : "http://198.18.0.2:80/ping",
+        });
     }
     return b.build({ binS: 1 });
 }
@@ -27,22 +33,47 @@ function timeline() {
 describe("report charts", () => {
     test("a timeline gives latency, rate/errors and in-flight plots with the data in them", () => {
         const charts = timelineCharts(timeline());
-        assert.deepEqual(charts.map((c) => c.id), ["latency", "rate", "inflight"]);
+        assert.deepEqual(
+            charts.map((c) => c.id),
+            ["latency", "rate", "inflight"],
+        );
         const latency = (charts[0].spec.data as { values: { series: string }[] }).values;
         assert.deepEqual([...new Set(latency.map((v) => v.series))], ["p50", "p90", "p99", "max", "p99 plain", "p99 tls"]);
         const rate = (charts[1].spec.data as { values: { series: string; value: number }[] }).values;
-        assert.equal(rate.filter((v) => v.series === "errors/s").reduce((s, v) => s + v.value, 0), 6);
+        assert.equal(
+            rate.filter((v) => v.series === "errors/s").reduce((s, v) => s + v.value, 0),
+            6,
+        );
         assert.deepEqual(timelineCharts(new TimelineBuilder().build()), []);
     });
 
     test("metric panels become charts on the run's clock; empty panels are left out", () => {
         const panels: MetricsPanel[] = [
-            { id: "conns", title: "TCP established per role", unit: "count", series: [{ label: "haproxy", values: [[T0 / 1000, 1], [T0 / 1000 + 1, 5]] }] },
+            {
+                id: "conns",
+                title: "TCP established per role",
+                unit: "count",
+                series: [
+                    {
+                        label: "haproxy",
+                        values: [
+                            [T0 / 1000, 1],
+                            [T0 / 1000 + 1, 5],
+                        ],
+                    },
+                ],
+            },
             { id: "empty", title: "nothing", unit: "bytes", series: [{ label: "x", values: [] }] },
         ];
         const charts = metricsCharts(panels, T0 / 1000);
-        assert.deepEqual(charts.map((c) => c.id), ["metrics-conns"]);
-        assert.deepEqual((charts[0].spec.data as { values: unknown[] }).values, [{ t: 0, series: "haproxy", value: 1 }, { t: 1, series: "haproxy", value: 5 }]);
+        assert.deepEqual(
+            charts.map((c) => c.id),
+            ["metrics-conns"],
+        );
+        assert.deepEqual((charts[0].spec.data as { values: unknown[] }).values, [
+            { t: 0, series: "haproxy", value: 1 },
+            { t: 1, series: "haproxy", value: 5 },
+        ]);
     });
 
     test("vega renders every chart to an SVG with drawn marks", async () => {
@@ -51,12 +82,18 @@ describe("report charts", () => {
             assert.match(svg, /^<svg[^>]*class="marks"/);
             const lines = [...svg.matchAll(/<g class="mark-line role-mark[^"]*"[^>]*>(.*?)<\/g>/gs)];
             assert.ok(lines.length > 0, `${chart.id}: no line marks`);
-            assert.ok(lines.every((m) => /<path[^>]* d="M[\d.,-]+L/.test(m[1])), `${chart.id}: empty line path`);
+            assert.ok(
+                lines.every((m) => /<path[^>]* d="M[\d.,-]+L/.test(m[1])),
+                `${chart.id}: empty line path`,
+            );
         }
     });
 
     test("the tipping chart shows every step, the threshold and the knee", async () => {
-        const r = await searchTippingPoint(async (rate) => ({ rate, p50Ms: 10, p99Ms: rate > 300 ? 250 : 12, errorRatio: 0, requests: 1000 }), { ...DEFAULT_TIPPING, startRate: 40 });
+        const r = await searchTippingPoint(async (rate) => ({ rate, p50Ms: 10, p99Ms: rate > 300 ? 250 : 12, errorRatio: 0, requests: 1000 }), {
+            ...DEFAULT_TIPPING,
+            startRate: 40,
+        });
         const svg = await renderSvg(tippingChart(r, 2).spec);
         assert.match(svg, /knee ≈ 3\d\d\/s/);
         assert.equal([...svg.matchAll(/<g class="mark-symbol role-mark[^"]*"[^>]*>(.*?)<\/g>/gs)][0][1].match(/<path/g)?.length, r.steps.length);
@@ -74,9 +111,12 @@ describe("report page", () => {
 
     test("the page is self-contained: figures inline, no external resources, a CSP that forbids loading", () => {
         const html = renderReportHtml({
-            title: "Run <1>", subtitle: "s", facts: [["verdict", "pass"]],
-            figures: [{ id: "latency", title: "Latency", svg: "<svg class=\"marks\"><g class=\"mark-line role-mark\"><path d=\"M0,0L1,1\"/></g></svg>" }],
-            tables: [{ title: "T", header: ["a"], rows: [["<b>"]] }], texts: [{ title: "report.txt", text: "Requests <total>" }],
+            title: "Run <1>",
+            subtitle: "s",
+            facts: [["verdict", "pass"]],
+            figures: [{ id: "latency", title: "Latency", svg: '<svg class="marks"><g class="mark-line role-mark"><path d="M0,0L1,1"/></g></svg>' }],
+            tables: [{ title: "T", header: ["a"], rows: [["<b>"]] }],
+            texts: [{ title: "report.txt", text: "Requests <total>" }],
             generatedAt: "2026-11-25T12:00:00Z",
         });
         assert.match(html, /<title>Run &lt;1&gt;<\/title>/);
@@ -91,14 +131,29 @@ describe("report page", () => {
 describe("a run page's facts", () => {
     const counters = { "client-0": { conntrack_drop: 0 }, "haproxy-0": { conntrack_drop: 0 } };
     const run = (o: Partial<RunRecord>): RunRecord => ({
-        runId: "20261207-120000-local", stack: "local", startedAt: "2026-12-07T12:00:00.000Z", finishedAt: "2026-12-07T12:00:10.000Z",
-        interrupted: false, settings: { ...PRESET_SETTINGS.smoke },
+        runId: "20261207-120000-local",
+        stack: "local",
+        startedAt: "2026-12-07T12:00:00.000Z",
+        finishedAt: "2026-12-07T12:00:10.000Z",
+        interrupted: false,
+        settings: { ...PRESET_SETTINGS.smoke },
         processes: [{ client: "client-0", frontend: "plain", laddr: "198.18.0.10", ratePerSecond: 10, connections: 10 }],
         versions: { pulumi: "3", node: "22", vegeta: "v12", haproxy: "2.6" },
-        summary: { requests: 100, success: 1, rate: 10, throughput: 10, status_codes: {}, errors: [],
-            latencies: { mean: 1e6, "50th": 1e6, "90th": 1e6, "95th": 1e6, "99th": 2e6, max: 3e6 } },
-        perFrontend: {}, haproxy: { plain: undefined }, serversDown: [], failedProcesses: [],
-        allowances: diffAllowances(counters, counters, Object.keys(counters)), ...o,
+        summary: {
+            requests: 100,
+            success: 1,
+            rate: 10,
+            throughput: 10,
+            status_codes: {},
+            errors: [],
+            latencies: { mean: 1e6, "50th": 1e6, "90th": 1e6, "95th": 1e6, "99th": 2e6, max: 3e6 },
+        },
+        perFrontend: {},
+        haproxy: { plain: undefined },
+        serversDown: [],
+        failedProcesses: [],
+        allowances: diffAllowances(counters, counters, Object.keys(counters)),
+        ...o,
     });
     const facts = (r: RunRecord) => new Map(runFacts(r, ledgerRow(r, {}), { peakInFlight: 5 }));
 
@@ -120,13 +175,21 @@ describe("a run page's facts", () => {
 
 describe("the tipping page's tries", () => {
     test("every try of a step is listed, and the rule that decided them with the way it moves the knee", async () => {
-        const r = await searchTippingPoint(async (rate, at) => ({ rate, p50Ms: 5, p99Ms: rate === 80 && at.try === 1 ? 350 : rate > 300 ? 900 : 12, errorRatio: 0, requests: 400 }),
-            { ...DEFAULT_TIPPING, startRate: 20 });
+        const r = await searchTippingPoint(
+            async (rate, at) => ({ rate, p50Ms: 5, p99Ms: rate === 80 && at.try === 1 ? 350 : rate > 300 ? 900 : 12, errorRatio: 0, requests: 400 }),
+            { ...DEFAULT_TIPPING, startRate: 20 },
+        );
         const s80 = r.steps.find((s) => s.rate === 80)!;
         assert.equal(describeTries(s80), "1: p99 350.0 ms, 0.00 % errors, bad; 2: p99 12.0 ms, 0.00 % errors, good");
         const bad = r.steps.find((s) => !s.good)!;
         assert.match(describeTries(bad), /^1: p99 900\.0 ms, 0\.00 % errors, bad; 2: p99 900\.0 ms, 0\.00 % errors, bad$/);
-        const fact = tippingTriesFact({ steps: r.steps, args: { ...DEFAULT_TIPPING, startRate: 20, stack: "s", durationS: 4, frontend: "plain", sleepMs: 0, times: 0, timeoutS: 30 } });
-        assert.match(fact, new RegExp(`^${r.tries} tries for ${r.steps.length} steps; a step is bad only after 2 bad tries \\(up to 4, .*can only raise the knee$`));
+        const fact = tippingTriesFact({
+            steps: r.steps,
+            args: { ...DEFAULT_TIPPING, startRate: 20, stack: "s", durationS: 4, frontend: "plain", sleepMs: 0, times: 0, timeoutS: 30 },
+        });
+        assert.match(
+            fact,
+            new RegExp(`^${r.tries} tries for ${r.steps.length} steps; a step is bad only after 2 bad tries \\(up to 4, .*can only raise the knee$`),
+        );
     });
 });

@@ -14,15 +14,27 @@ function writeRun(runs: string, id: string, p99Ns: number): void {
     const dir = join(runs, id);
     mkdirSync(dir, { recursive: true });
     const run: RunRecord = {
-        runId: id, stack: "local", startedAt: "2026-11-25T12:00:00.000Z", finishedAt: "2026-11-25T12:00:06.500Z",
-        interrupted: false, settings: { ...PRESET_SETTINGS.smoke },
+        runId: id,
+        stack: "local",
+        startedAt: "2026-11-25T12:00:00.000Z",
+        finishedAt: "2026-11-25T12:00:06.500Z",
+        interrupted: false,
+        settings: { ...PRESET_SETTINGS.smoke },
         processes: [{ client: "client-0", frontend: "plain", laddr: "198.18.0.10", ratePerSecond: 100, connections: 500 }],
         versions: { pulumi: "3.270.0", node: "22.23.3", vegeta: "v12", haproxy: "2.6.12" },
         summary: {
-            requests: 600, success: 1, rate: 100, throughput: 100, status_codes: { 200: 600 }, errors: [],
+            requests: 600,
+            success: 1,
+            rate: 100,
+            throughput: 100,
+            status_codes: { 200: 600 },
+            errors: [],
             latencies: { mean: p99Ns / 2, "50th": p99Ns / 2, "90th": p99Ns, "95th": p99Ns, "99th": p99Ns, max: p99Ns },
         },
-        perFrontend: {}, haproxy: {}, serversDown: [], failedProcesses: [],
+        perFrontend: {},
+        haproxy: {},
+        serversDown: [],
+        failedProcesses: [],
     };
     writeFileSync(join(dir, "run.json"), JSON.stringify(run));
     writeFileSync(join(dir, "config.yaml"), "labConfig:\n  platform: local\n  attack:\n    preset: smoke\n");
@@ -36,7 +48,8 @@ test("runsRoot is $C2M_RUNS_DIR when set, runs/ otherwise", () => {
         delete process.env.C2M_RUNS_DIR;
         assert.equal(runsRoot(), join(REPO_ROOT, "runs"));
     } finally {
-        if (before === undefined) delete process.env.C2M_RUNS_DIR; else process.env.C2M_RUNS_DIR = before;
+        if (before === undefined) delete process.env.C2M_RUNS_DIR;
+        else process.env.C2M_RUNS_DIR = before;
     }
 });
 

@@ -4,8 +4,24 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { backOff, cpuBetween, heldOverWindow, heldText, maxInFlight, memoryFloor, memoryUse, parseProcStat, parseStatsBatch, rampState, sendingsToStop, statsBatchCommand, topUp, verdict,
-    type RampPlan, type RampPoint } from "../../bench/ramp.ts";
+import {
+    backOff,
+    cpuBetween,
+    heldOverWindow,
+    heldText,
+    maxInFlight,
+    memoryFloor,
+    memoryUse,
+    parseProcStat,
+    parseStatsBatch,
+    rampState,
+    sendingsToStop,
+    statsBatchCommand,
+    topUp,
+    verdict,
+    type RampPlan,
+    type RampPoint,
+} from "../../bench/ramp.ts";
 import { parseListenDrops } from "../../bench/figures.ts";
 import { bashSyntax, freeLoopbackPort } from "./helpers.ts";
 import type { Role } from "../../components/types.ts";
@@ -21,7 +37,9 @@ function points(helds: (number | null)[], cpu: Partial<Record<string, [Role, num
         t: i + 1,
         held: held ?? undefined,
         inFlight: 0,
-        hosts: Object.fromEntries(Object.entries(cpu).map(([name, v]) => [name, { role: v![0], cpuNs: v![1] * 1e9 * (i + 1), memoryBytes: 0, listenDrops: 0 }])),
+        hosts: Object.fromEntries(
+            Object.entries(cpu).map(([name, v]) => [name, { role: v![0], cpuNs: v![1] * 1e9 * (i + 1), memoryBytes: 0, listenDrops: 0 }]),
+        ),
         machineBusyNs: machine * 1e9 * (i + 1),
         cpus: 2,
         memAvailableBytes: 20 * GIB,
@@ -71,8 +89,11 @@ describe("rampState", () => {
         // The first attack reached 500 by t=4; a top-up launched at t=5 (sending until t=30) still starting at t=14.
         const p = points([200, 400, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500]);
         assert.deepEqual(rampState(p, plan, 30, 5), { phase: "ramping" });
-        assert.deepEqual(rampState(points([200, 400, 500, 500, 500, 600, 700, 700, 700, 700, 700, 700, 700, 700]), plan, 30, 5),
-            { phase: "stopped", t: 14, why: "stalled" });
+        assert.deepEqual(rampState(points([200, 400, 500, 500, 500, 600, 700, 700, 700, 700, 700, 700, 700, 700]), plan, 30, 5), {
+            phase: "stopped",
+            t: 14,
+            why: "stalled",
+        });
     });
 
     test("growth of at most 0.1 % of the target is no growth", () => {
@@ -179,13 +200,27 @@ describe("topUp", () => {
     test("a top-up's achievement is measured from its own start", () => {
         // First attack landed 600 by t=6; the top-up started at t=8 and landed 200 more by t=12.
         const p = points([100, 200, 300, 400, 500, 600, 600, 600, 650, 700, 750, 800, 800, 800]);
-        const sendings = [{ startT: 0, rate: 100, durationS: 6 }, { startT: 8, rate: 80, durationS: 5 }];
+        const sendings = [
+            { startT: 0, rate: 100, durationS: 6 },
+            { startT: 8, rate: 80, durationS: 5 },
+        ];
         assert.deepEqual(topUp(p, 1000, sendings, o), { count: 200, rate: 40, durationS: 5 });
     });
 
     test("none when reached, when the last attack made no progress, when no top-up is left, or when unread", () => {
         assert.equal(topUp(points([500, 1000]), 1000, [{ startT: 0, rate: 100, durationS: 10 }], o), undefined);
-        assert.equal(topUp(points([500, 600, 600, 600]), 1000, [{ startT: 0, rate: 100, durationS: 2 }, { startT: 2.5, rate: 40, durationS: 1 }], o), undefined);
+        assert.equal(
+            topUp(
+                points([500, 600, 600, 600]),
+                1000,
+                [
+                    { startT: 0, rate: 100, durationS: 2 },
+                    { startT: 2.5, rate: 40, durationS: 1 },
+                ],
+                o,
+            ),
+            undefined,
+        );
         const three = [0, 1, 2].map((i) => ({ startT: i, rate: 10, durationS: 1 }));
         assert.equal(topUp(points([100, 200, 300, 400]), 1000, three, o), undefined);
         assert.equal(topUp(points([100, 200, null]), 1000, [{ startT: 0, rate: 100, durationS: 2 }], o), undefined);
@@ -216,27 +251,59 @@ describe("cpuBetween", () => {
 });
 
 describe("verdict", () => {
-    const cpu = { "client-0": ["client", 0.5], "client-1": ["client", 0.4], "lb-0": ["haproxy", 0.6], "backend-0": ["backend", 0.3] } as Partial<Record<string, [Role, number]>>;
+    const cpu = { "client-0": ["client", 0.5], "client-1": ["client", 0.4], "lb-0": ["haproxy", 0.6], "backend-0": ["backend", 0.3] } as Partial<
+        Record<string, [Role, number]>
+    >;
 
     test("the target held with 0 errors: held, no limit", () => {
-        const v = verdict({ heldSource: "haproxy", target: 1000, held: 1000, errors: 0, points: points([500, 1000, 1000], cpu, 1.9), rampFrom: 0, rampTo: 2, memoryFloorBytes: plan.memoryFloorBytes });
+        const v = verdict({
+            heldSource: "haproxy",
+            target: 1000,
+            held: 1000,
+            errors: 0,
+            points: points([500, 1000, 1000], cpu, 1.9),
+            rampFrom: 0,
+            rampTo: 2,
+            memoryFloorBytes: plan.memoryFloorBytes,
+        });
         assert.equal(v.verdict, "held");
         assert.equal(v.limit, null);
     });
 
     test("held by the sockets' estimate only (no HAProxy reading in the hold window): the source is named, and the verdict is not held", () => {
-        const window = [{ held: 1003, heldFrom: "sockets" as const }, { held: 1001, heldFrom: "sockets" as const }];
+        const window = [
+            { held: 1003, heldFrom: "sockets" as const },
+            { held: 1001, heldFrom: "sockets" as const },
+        ];
         assert.deepEqual(heldOverWindow(window), { held: 1001, source: "sockets" });
         // One HAProxy reading in the window decides, whatever the sockets said around it.
         assert.deepEqual(heldOverWindow([...window, { held: 998, heldFrom: "stats" }]), { held: 998, source: "haproxy" });
         assert.deepEqual(heldOverWindow([]), { held: null, source: null });
-        const v = verdict({ heldSource: "sockets", target: 1000, held: 1001, errors: 0, points: points([500, 1000, 1000], cpu, 1.9), rampFrom: 0, rampTo: 2, memoryFloorBytes: plan.memoryFloorBytes });
+        const v = verdict({
+            heldSource: "sockets",
+            target: 1000,
+            held: 1001,
+            errors: 0,
+            points: points([500, 1000, 1000], cpu, 1.9),
+            rampFrom: 0,
+            rampTo: 2,
+            memoryFloorBytes: plan.memoryFloorBytes,
+        });
         assert.equal(v.verdict, "unknown");
         assert.match(v.note, /sockets' estimate only/);
     });
 
     test("short on a saturated machine: the role that used most CPU over the ramp, and its busiest host", () => {
-        const v = verdict({ heldSource: "haproxy", target: 1000, held: 700, errors: 300, points: points([300, 500, 700, 700], cpu, 1.95), rampFrom: 0, rampTo: 3, memoryFloorBytes: plan.memoryFloorBytes });
+        const v = verdict({
+            heldSource: "haproxy",
+            target: 1000,
+            held: 700,
+            errors: 300,
+            points: points([300, 500, 700, 700], cpu, 1.95),
+            rampFrom: 0,
+            rampTo: 3,
+            memoryFloorBytes: plan.memoryFloorBytes,
+        });
         assert.equal(v.verdict, "short");
         assert.deepEqual(v.limit, { what: "client", host: "client-0", resource: "cpu", amount: 0.9, bound: "machine" });
         assert.match(v.note, /held 700 of 1000: the machine was 98 % busy .*2 CPUs.*the client role \(0.9 cores, busiest host client-0\)/);
@@ -244,7 +311,16 @@ describe("verdict", () => {
 
     test("a machine busy with others' work: the limit is outside the lab, not a lab host", () => {
         const small = { "client-0": ["client", 0.1], "lb-0": ["haproxy", 0.2] } as Partial<Record<string, [Role, number]>>;
-        const v = verdict({ heldSource: "haproxy", target: 1000, held: 400, errors: 600, points: points([100, 200, 400], small, 1.9), rampFrom: 0, rampTo: 3, memoryFloorBytes: plan.memoryFloorBytes });
+        const v = verdict({
+            heldSource: "haproxy",
+            target: 1000,
+            held: 400,
+            errors: 600,
+            points: points([100, 200, 400], small, 1.9),
+            rampFrom: 0,
+            rampTo: 3,
+            memoryFloorBytes: plan.memoryFloorBytes,
+        });
         assert.deepEqual(v.limit, { what: "outside the lab", host: null, resource: "cpu", amount: 1.6, bound: "machine" });
         assert.match(v.note, /processes outside the lab/);
     });
@@ -252,19 +328,46 @@ describe("verdict", () => {
     test("not saturated but a listener dropped connections: that host's accept queue", () => {
         const p = points([300, 600, 800], cpu, 1.0);
         p[2].hosts["lb-0"].listenDrops = 42;
-        const v = verdict({ heldSource: "haproxy", target: 1000, held: 800, errors: 200, points: p, rampFrom: 0, rampTo: 3, memoryFloorBytes: plan.memoryFloorBytes });
+        const v = verdict({
+            heldSource: "haproxy",
+            target: 1000,
+            held: 800,
+            errors: 200,
+            points: p,
+            rampFrom: 0,
+            rampTo: 3,
+            memoryFloorBytes: plan.memoryFloorBytes,
+        });
         assert.deepEqual(v.limit, { what: "haproxy", host: "lb-0", resource: "accept_queue", amount: 42, bound: "haproxy" });
         assert.deepEqual(v.listen_drops, { "lb-0": 42 });
     });
 
     test("short with nothing measured to explain it says so instead of naming a host", () => {
-        const v = verdict({ heldSource: "haproxy", target: 1000, held: 900, errors: 100, points: points([300, 600, 900], cpu, 1.0), rampFrom: 0, rampTo: 3, memoryFloorBytes: plan.memoryFloorBytes });
+        const v = verdict({
+            heldSource: "haproxy",
+            target: 1000,
+            held: 900,
+            errors: 100,
+            points: points([300, 600, 900], cpu, 1.0),
+            rampFrom: 0,
+            rampTo: 3,
+            memoryFloorBytes: plan.memoryFloorBytes,
+        });
         assert.equal(v.limit, null);
         assert.match(v.note, /no measured limit explains it/);
     });
 
     test("every one held but requests failed or went unsent: errors, with the limit of the ramp", () => {
-        const v = verdict({ heldSource: "haproxy", target: 1000, held: 1000, errors: 5, points: points([500, 1000], cpu, 1.9), rampFrom: 0, rampTo: 2, memoryFloorBytes: plan.memoryFloorBytes });
+        const v = verdict({
+            heldSource: "haproxy",
+            target: 1000,
+            held: 1000,
+            errors: 5,
+            points: points([500, 1000], cpu, 1.9),
+            rampFrom: 0,
+            rampTo: 2,
+            memoryFloorBytes: plan.memoryFloorBytes,
+        });
         assert.equal(v.verdict, "errors");
         assert.equal(v.limit?.what, "client");
     });
@@ -297,12 +400,21 @@ describe("verdict", () => {
         const m = memoryUse(p, 10_000)!;
         assert.equal(m.kb_per_conn, 100);
         assert.equal(m.held, 500);
-        assert.equal(m.target_needs_gib, Math.round((10_000 * 100 * 1024 / GIB) * 100) / 100);
+        assert.equal(m.target_needs_gib, Math.round(((10_000 * 100 * 1024) / GIB) * 100) / 100);
         assert.equal(memoryUse(points([0, 0]), 10), null);
     });
 
     test("held unreadable for the whole window is short, not held", () => {
-        const v = verdict({ heldSource: "haproxy", target: 1000, held: null, errors: 0, points: points([500, 1000], cpu, 1.0), rampFrom: 0, rampTo: 2, memoryFloorBytes: plan.memoryFloorBytes });
+        const v = verdict({
+            heldSource: "haproxy",
+            target: 1000,
+            held: null,
+            errors: 0,
+            points: points([500, 1000], cpu, 1.0),
+            rampFrom: 0,
+            rampTo: 2,
+            memoryFloorBytes: plan.memoryFloorBytes,
+        });
         assert.equal(v.verdict, "short");
         assert.match(v.note, /held \(unreadable\) of 1000/);
     });
@@ -352,7 +464,9 @@ describe("HAProxy statistics of every process in one SSH command", () => {
 
     test("the command run by bash against two local pages (one down)", async (t) => {
         const http = await import("node:http");
-        const server = http.createServer((_req, res) => { res.end(page(7)); });
+        const server = http.createServer((_req, res) => {
+            res.end(page(7));
+        });
         await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
         t.after(() => server.close());
         const port = (server.address() as import("node:net").AddressInfo).port;
@@ -370,10 +484,17 @@ describe("HAProxy statistics of every process in one SSH command", () => {
 
 describe("the target reached while a top-up still sends", () => {
     test("every sending still within its planned duration is stopped; those over or already paused are not", () => {
-        const sendings = [{ startT: 0, rate: 700, durationS: 100 }, { startT: 120, rate: 200, durationS: 10 }, { startT: 125, rate: 50, durationS: 20 }];
+        const sendings = [
+            { startT: 0, rate: 700, durationS: 100 },
+            { startT: 120, rate: 200, durationS: 10 },
+            { startT: 125, rate: 50, durationS: 20 },
+        ];
         // Reached at t=128: the second (until 130) and the third (until 145) still send.
         assert.deepEqual(sendingsToStop(sendings, 128), [1, 2]);
-        assert.deepEqual(sendingsToStop(sendings, 128, (i) => i === 2), [1]);
+        assert.deepEqual(
+            sendingsToStop(sendings, 128, (i) => i === 2),
+            [1],
+        );
         assert.deepEqual(sendingsToStop(sendings, 150), []);
     });
 });

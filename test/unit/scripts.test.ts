@@ -12,11 +12,23 @@ import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-    adminSocket, certificatePaths, certificateScript, haproxyPaths, haproxyStartScript, haproxyStopScript, pidFile,
+    adminSocket,
+    certificatePaths,
+    certificateScript,
+    haproxyPaths,
+    haproxyStartScript,
+    haproxyStopScript,
+    pidFile,
 } from "../../components/render/haproxyScripts.ts";
 import { pongPorts, pongStartScript, pongStopScript } from "../../components/render/backendScripts.ts";
 import {
-    KEYGEN_SCRIPT, bridgeCreateScript, bridgeDeleteScript, hostCreateScript, hostDeleteScript, localNames, parseKeygenOutput,
+    KEYGEN_SCRIPT,
+    bridgeCreateScript,
+    bridgeDeleteScript,
+    hostCreateScript,
+    hostDeleteScript,
+    localNames,
+    parseKeygenOutput,
 } from "../../components/platform/local/scripts.ts";
 import { renderHaproxyConfig } from "../../components/render/haproxyConfig.ts";
 import { parseLabConfig } from "../../components/loadConfig.ts";
@@ -50,7 +62,6 @@ async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<boolean> 
     return cond();
 }
 
-
 async function portFree(port: number): Promise<boolean> {
     const srv = net.createServer();
     return new Promise((resolve) => {
@@ -65,7 +76,9 @@ function get(url: string, options: https.RequestOptions = {}): Promise<{ status:
         const req = mod.request(url, { method: "GET", agent: false, ...options }, (res) => {
             let body = "";
             res.setEncoding("utf8");
-            res.on("data", (c: string) => { body += c; });
+            res.on("data", (c: string) => {
+                body += c;
+            });
             res.on("end", () => resolve({ status: res.statusCode ?? 0, body, socket: res.socket }));
         });
         req.on("error", reject);
@@ -100,7 +113,10 @@ describe("haproxyScripts", () => {
         assert.ok(script.includes("ulimit -n 10000"));
     });
 
-    for (const [cert, curve, opensslName] of [["ecdsa-p256", "P-256", "prime256v1"], ["ecdsa-p384", "P-384", "secp384r1"]] as const) {
+    for (const [cert, curve, opensslName] of [
+        ["ecdsa-p256", "P-256", "prime256v1"],
+        ["ecdsa-p384", "P-384", "secp384r1"],
+    ] as const) {
         test(`certificateScript makes a self-signed ECDSA ${curve} PEM bundle readable only by its owner`, { skip: !which("openssl") && "no openssl" }, (t) => {
             const dir = tempDir(t);
             const paths = { ...haproxyPaths(dir), ...certificatePaths(haproxyPaths(dir), cert) };
@@ -155,7 +171,10 @@ describe("haproxy start / reload / scale-down / stop scripts, run for real on 12
         await new Promise<void>((resolve) => pong.server.listen(ports.pong, "127.0.0.1", resolve));
         const cert = runBash(certificateScript(paths, "ecdsa-p256", "lab.test"));
         assert.equal(cert.status, 0, cert.stderr);
-        const cfg = parseLabConfig({ plan: { connections: 1000 }, haproxy: { plainPort: ports.plain, tlsPort: ports.tls, statsPort: ports.stats, processes: 2 } });
+        const cfg = parseLabConfig({
+            plan: { connections: 1000 },
+            haproxy: { plainPort: ports.plain, tlsPort: ports.tls, statsPort: ports.stats, processes: 2 },
+        });
         config = renderHaproxyConfig({
             haproxy: cfg.haproxy,
             maxconnPerProcess: 500,
@@ -229,8 +248,7 @@ describe("haproxy start / reload / scale-down / stop scripts, run for real on 12
         assert.equal((await get(`http://127.0.0.1:${ports.plain}/ping`)).body, "pong");
     });
 
-    test("the rejection tells the operator why (HAProxy's own message)", {
-    }, () => {
+    test("the rejection tells the operator why (HAProxy's own message)", {}, () => {
         const r = start(config.replace(/^global\n/, "global\n    bogus_keyword 1\n"), 2);
         assert.equal(r.status, 1);
         assert.match(r.stderr, /bogus_keyword/);
@@ -278,7 +296,10 @@ describe("backendScripts", () => {
     });
 
     test("bash parses the start and stop scripts", () => {
-        assertBashParses("pongStartScript", pongStartScript({ workDir: "/run/c2m/local/backend-0", address: "198.18.0.3", ports: pongPorts(8282, 10), nofile: 4096, requestTimeoutMs: 0 }));
+        assertBashParses(
+            "pongStartScript",
+            pongStartScript({ workDir: "/run/c2m/local/backend-0", address: "198.18.0.3", ports: pongPorts(8282, 10), nofile: 4096, requestTimeoutMs: 0 }),
+        );
         assertBashParses("pongStopScript", pongStopScript("/run/c2m/local/backend-0"));
     });
 
@@ -299,10 +320,11 @@ describe("backendScripts", () => {
             runBash(pongStopScript(workDir), { env });
             for (const pid of pids) if (isAlive(pid)) process.kill(pid, "SIGKILL");
         });
-        const r = runBash(pongStartScript({ workDir, address: "127.0.0.1", ports, nofile: 4096, requestTimeoutMs: 0 }),
-            { input: readFileSync(join(REPO, "backend/pong.ts"), "utf8"), env });
-        pids = existsSync(join(workDir, "pong/pids"))
-            ? readFileSync(join(workDir, "pong/pids"), "utf8").trim().split("\n").map(Number) : [];
+        const r = runBash(pongStartScript({ workDir, address: "127.0.0.1", ports, nofile: 4096, requestTimeoutMs: 0 }), {
+            input: readFileSync(join(REPO, "backend/pong.ts"), "utf8"),
+            env,
+        });
+        pids = existsSync(join(workDir, "pong/pids")) ? readFileSync(join(workDir, "pong/pids"), "utf8").trim().split("\n").map(Number) : [];
         assert.equal(r.status, 0, r.stderr);
         assert.equal(r.stdout.trim(), String(ports.length), "prints how many pongs it started");
         assert.equal(pids.length, ports.length);
@@ -325,10 +347,14 @@ describe("backendScripts", () => {
     test("start fails, showing the log, when a pong cannot come up", { skip: !which("curl") && "no curl" }, async (t) => {
         const workDir = tempDir(t);
         const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}` };
-        t.after(() => { runBash(pongStopScript(workDir), { env }); });
+        t.after(() => {
+            runBash(pongStopScript(workDir), { env });
+        });
         // A "pong.ts" that exits at once: the health wait must give up and show its log.
-        const r = runBash(pongStartScript({ workDir, address: "127.0.0.1", ports: [await freeLoopbackPort()], nofile: 4096, requestTimeoutMs: 0 }),
-            { input: "console.error('pong refuses to start'); process.exit(3);\n", env });
+        const r = runBash(pongStartScript({ workDir, address: "127.0.0.1", ports: [await freeLoopbackPort()], nofile: 4096, requestTimeoutMs: 0 }), {
+            input: "console.error('pong refuses to start'); process.exit(3);\n",
+            env,
+        });
         assert.equal(r.status, 1);
         assert.match(r.stderr, /did not answer/);
         assert.match(r.stderr, /pong refuses to start/);
@@ -392,8 +418,7 @@ describe("localPlatform names", () => {
         });
     }
 
-    test("one stack's namespace prefix matches no namespace of another stack", {
-    }, () => {
+    test("one stack's namespace prefix matches no namespace of another stack", {}, () => {
         const lab = localNames("lab");
         const lab2 = localNames("lab-2");
         assert.equal(lab2.namespace("haproxy-0").startsWith(lab.namespacePrefix), false);
@@ -403,8 +428,13 @@ describe("localPlatform names", () => {
 describe("localPlatform scripts", () => {
     const n = localNames("local");
     const host = {
-        namespace: n.namespace("client-0"), veth: n.veth(1), bridge: n.bridge, address: "198.18.0.3",
-        extraAddresses: ["198.18.0.10", "198.18.0.11"], prefix: 24, workDir: "/run/c2m/local/client-0",
+        namespace: n.namespace("client-0"),
+        veth: n.veth(1),
+        bridge: n.bridge,
+        address: "198.18.0.3",
+        extraAddresses: ["198.18.0.10", "198.18.0.11"],
+        prefix: 24,
+        workDir: "/run/c2m/local/client-0",
     };
 
     test("bash parses every script (they are only parsed here: they would create namespaces)", () => {

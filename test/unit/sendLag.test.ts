@@ -6,9 +6,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-    SEND_LAG_FLOOR_MS, SEND_MIN_SHARE, clientSend, clientSends, lagsMs, readSendTimes, timestampMs,
-} from "../../scripts/analysis/sendLag.ts";
+import { SEND_LAG_FLOOR_MS, SEND_MIN_SHARE, clientSend, clientSends, lagsMs, readSendTimes, timestampMs } from "../../scripts/analysis/sendLag.ts";
 import { labEnv } from "../../scripts/toolchain/toolchain.ts";
 import { seededRandom, tempDir } from "./helpers.ts";
 
@@ -20,7 +18,10 @@ const sends = (rate: number, seconds: number, late: (i: number) => number = () =
 describe("lag to send", () => {
     test("on schedule: no lag, whatever order the records come in", () => {
         const t = sends(100, 2);
-        assert.deepEqual(lagsMs({ ratePerSecond: 100, sendMs: [...t].reverse() }).map((x) => Math.round(x * 1000) / 1000), t.map(() => 0));
+        assert.deepEqual(
+            lagsMs({ ratePerSecond: 100, sendMs: [...t].reverse() }).map((x) => Math.round(x * 1000) / 1000),
+            t.map(() => 0),
+        );
     });
 
     test("a pause of the client shows as a lag that its burst afterwards pays back", () => {
@@ -34,7 +35,10 @@ describe("lag to send", () => {
 
     test("a client on plan is not behind; one short of requests or late is, and says why", () => {
         const onPlan = clientSend("client-0", [{ ratePerSecond: 100, durationS: 10, sendMs: sends(100, 10) }], { stepP99Ms: 5 });
-        assert.deepEqual({ ...onPlan, behind: onPlan.behind }, { host: "client-0", planned: 1000, sent: 1000, lagP50Ms: 0, lagP99Ms: 0, lagMaxMs: 0, startLagMs: 0, behind: false });
+        assert.deepEqual(
+            { ...onPlan, behind: onPlan.behind },
+            { host: "client-0", planned: 1000, sent: 1000, lagP50Ms: 0, lagP99Ms: 0, lagMaxMs: 0, startLagMs: 0, behind: false },
+        );
 
         const short = clientSend("client-0", [{ ratePerSecond: 100, durationS: 10, sendMs: sends(100, 10 * (SEND_MIN_SHARE - 0.05)) }], { stepP99Ms: 5 });
         assert.equal(short.behind, true);
@@ -57,12 +61,21 @@ describe("lag to send", () => {
     });
 
     test("per client over its processes; a process that started late counts as a start lag", () => {
-        const r = clientSends([
-            { client: "client-1", ratePerSecond: 50, durationS: 2, sendMs: sends(50, 2, () => 0, T0 + 250) },
-            { client: "client-0", ratePerSecond: 50, durationS: 2, sendMs: sends(50, 2) },
-            { client: "client-0", ratePerSecond: 50, durationS: 2, sendMs: sends(50, 2, () => 0, T0 + 5) },
-        ], 100);
-        assert.deepEqual(r.map((c) => [c.host, c.planned, c.sent, c.startLagMs]), [["client-0", 200, 200, 5], ["client-1", 100, 100, 250]]);
+        const r = clientSends(
+            [
+                { client: "client-1", ratePerSecond: 50, durationS: 2, sendMs: sends(50, 2, () => 0, T0 + 250) },
+                { client: "client-0", ratePerSecond: 50, durationS: 2, sendMs: sends(50, 2) },
+                { client: "client-0", ratePerSecond: 50, durationS: 2, sendMs: sends(50, 2, () => 0, T0 + 5) },
+            ],
+            100,
+        );
+        assert.deepEqual(
+            r.map((c) => [c.host, c.planned, c.sent, c.startLagMs]),
+            [
+                ["client-0", 200, 200, 5],
+                ["client-1", 100, 100, 250],
+            ],
+        );
         assert.throws(() => clientSend("client-9", [], { stepP99Ms: 1 }), /client-9: no vegeta process/);
     });
 
@@ -79,13 +92,34 @@ test("send times read back from a vegeta result file", async (t) => {
     const dir = tempDir(t);
     const json = join(dir, "results.json");
     const times = sends(100, 0.1).map((ms) => new Date(ms).toISOString().replace("Z", "250Z"));
-    writeFileSync(json, times.map((ts, i) => JSON.stringify({
-        attack: "", seq: i, code: 200, timestamp: ts, latency: 1_000_000, bytes_out: 0, bytes_in: 4, error: "", body: null, method: "GET", url: "http://127.0.0.1/", headers: null,
-    })).join("\n") + "\n");
+    writeFileSync(
+        json,
+        times
+            .map((ts, i) =>
+                JSON.stringify({
+                    attack: "",
+                    seq: i,
+                    code: 200,
+                    timestamp: ts,
+                    latency: 1_000_000,
+                    bytes_out: 0,
+                    bytes_in: 4,
+                    error: "",
+                    body: null,
+                    method: "GET",
+                    url: "http://127.0.0.1/",
+                    headers: null,
+                }),
+            )
+            .join("\n") + "\n",
+    );
     const bin = join(dir, "results.bin");
     const enc = spawnSync("vegeta", ["encode", "-to", "gob", "-output", bin, json], { env, encoding: "utf8" });
     assert.equal(enc.status, 0, enc.stderr);
     const read = await readSendTimes(bin, env);
     // Each request i left at i × 10 ms + 250 µs (digits past the millisecond, as vegeta writes them); compared to a microsecond.
-    assert.deepEqual(read.map((ms) => Math.round((ms - T0) * 1000)), times.map((_, i) => i * 10_000 + 250));
+    assert.deepEqual(
+        read.map((ms) => Math.round((ms - T0) * 1000)),
+        times.map((_, i) => i * 10_000 + 250),
+    );
 });

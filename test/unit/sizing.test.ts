@@ -18,7 +18,13 @@ const problemsOf = (raw: Record<string, unknown>) => checkPlan(config(raw));
 
 describe("meanResponseMs", () => {
     test("a wait uniform over the integers 0..sleep+1 averages (sleep+1)/2; times+1 writes add up", () => {
-        for (const [sleepMs, times] of [[20, 2], [0, 0], [1, 5], [99, 0], [1000, 3]]) {
+        for (const [sleepMs, times] of [
+            [20, 2],
+            [0, 0],
+            [1, 5],
+            [99, 0],
+            [1000, 3],
+        ]) {
             // Expected value of one wait, by enumerating the sleep+2 equally likely integers.
             const waits = Array.from({ length: sleepMs + 2 }, (_, i) => i);
             const oneWait = waits.reduce((a, b) => a + b, 0) / waits.length;
@@ -84,7 +90,10 @@ describe("expectedConcurrencyPerClient (Little's law L = λW)", () => {
 
 describe("ports per source address", () => {
     test("capacity and the tuned port range agree", () => {
-        const [low, high] = hostSysctls(1).find((s) => s.key === "net.ipv4.ip_local_port_range")!.value.split(/\s+/).map(Number);
+        const [low, high] = hostSysctls(1)
+            .find((s) => s.key === "net.ipv4.ip_local_port_range")!
+            .value.split(/\s+/)
+            .map(Number);
         assert.equal(PORTS_PER_SOURCE_ADDRESS, high - low + 1);
     });
 });
@@ -128,7 +137,8 @@ describe("checkPlan", () => {
     test("source addresses: a low fd ceiling, not the ports, can be the per-address limit", () => {
         // 5000 fds per process: a client process can hold 5000 - overhead connections, far below 64512 ports
         const perProcess = 5000 - FD_OVERHEAD;
-        const at = (connections: number) => problemsOf({ plan: { connections, sourceAddressesPerClient: 1 }, hosts: { clients: 1 }, local: { nofileCeiling: 5000 } });
+        const at = (connections: number) =>
+            problemsOf({ plan: { connections, sourceAddressesPerClient: 1 }, hosts: { clients: 1 }, local: { nofileCeiling: 5000 } });
         assert.ok(!at(perProcess).some((p) => p.startsWith("c2m:plan.sourceAddressesPerClient")));
         assert.ok(at(perProcess + 1).some((p) => p.startsWith("c2m:plan.sourceAddressesPerClient")));
     });

@@ -17,11 +17,15 @@ function withCache(t: import("node:test").TestContext, fn: (cache: string) => vo
     try {
         fn(cache);
     } finally {
-        if (saved === undefined) delete process.env.C2M_CACHE; else process.env.C2M_CACHE = saved;
+        if (saved === undefined) delete process.env.C2M_CACHE;
+        else process.env.C2M_CACHE = saved;
     }
 }
 
-const topLevel = () => readdirSync(REPO_ROOT).filter((f) => f.startsWith("Pulumi.")).sort();
+const topLevel = () =>
+    readdirSync(REPO_ROOT)
+        .filter((f) => f.startsWith("Pulumi."))
+        .sort();
 
 test("a committed stack reaches Pulumi as a byte-for-byte copy beside a copy of Pulumi.yaml; the checkout is not written", (t) => {
     const before = topLevel();

@@ -7,7 +7,15 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
 import {
-    applyToStackConfig, attackOverrides, cellRawConfig, comparisonTable, labPart, parseSet, parseValue, sweepCells, sweepCharts,
+    applyToStackConfig,
+    attackOverrides,
+    cellRawConfig,
+    comparisonTable,
+    labPart,
+    parseSet,
+    parseValue,
+    sweepCells,
+    sweepCharts,
 } from "../../scripts/analysis/sweep.ts";
 import { buildSweepReport, checkCells, stackFileWith } from "../../scripts/sweep.ts";
 import { renderReportHtml } from "../../scripts/analysis/report.ts";
@@ -33,8 +41,13 @@ describe("--set", () => {
     });
 
     test("refused: no value, an empty or repeated value, a key that is what the lab is", () => {
-        for (const [arg, why] of [["haproxy.threads", /expected key=value/], ["haproxy.threads=1,,2", /an empty value/], ["haproxy.threads=1,1", /given twice/],
-            ["platform=aws", /what the lab is/], ["local.subnet=198.18.1.0/24", /what the lab is/]] as const) {
+        for (const [arg, why] of [
+            ["haproxy.threads", /expected key=value/],
+            ["haproxy.threads=1,,2", /an empty value/],
+            ["haproxy.threads=1,1", /given twice/],
+            ["platform=aws", /what the lab is/],
+            ["local.subnet=198.18.1.0/24", /what the lab is/],
+        ] as const) {
             assert.throws(() => parseSet(arg), why, arg);
         }
     });
@@ -43,7 +56,15 @@ describe("--set", () => {
 describe("cells", () => {
     test("every combination, lab keys outer and attack keys inner (fewest lab changes)", () => {
         const cells = sweepCells([parseSet("attack.frontends=plain,tls"), parseSet("haproxy.threads=1,2")]);
-        assert.deepEqual(cells.map((c) => [c.values["haproxy.threads"], c.values["attack.frontends"]]), [[1, ["plain"]], [1, ["tls"]], [2, ["plain"]], [2, ["tls"]]]);
+        assert.deepEqual(
+            cells.map((c) => [c.values["haproxy.threads"], c.values["attack.frontends"]]),
+            [
+                [1, ["plain"]],
+                [1, ["tls"]],
+                [2, ["plain"]],
+                [2, ["tls"]],
+            ],
+        );
         assert.ok(cells.every((c, i) => c.index === i && c.status === "pending"));
         assert.equal(labPart(cells[0].values), labPart(cells[1].values));
         assert.notEqual(labPart(cells[1].values), labPart(cells[2].values));
@@ -59,7 +80,8 @@ describe("cells", () => {
         assert.deepEqual(attackOverrides(values), { frontends: ["tls"], rate: 50 });
         const config = { "c2m:haproxy": { maxconn: 4000, tls: { enabled: true } }, "c2m:hosts": { clients: 2 } };
         assert.deepEqual(applyToStackConfig(config, values), {
-            "c2m:haproxy": { maxconn: 4000, threads: 2, tls: { enabled: true, certificate: "rsa-2048" } }, "c2m:hosts": { clients: 2 },
+            "c2m:haproxy": { maxconn: 4000, threads: 2, tls: { enabled: true, certificate: "rsa-2048" } },
+            "c2m:hosts": { clients: 2 },
         });
         assert.deepEqual(config["c2m:haproxy"], { maxconn: 4000, tls: { enabled: true } }, "the input is untouched");
         const raw = cellRawConfig(config, values, { durationS: 5, rate: 10 });
@@ -81,14 +103,42 @@ describe("cells", () => {
         const problems = checkCells({ keys, cells: sweepCells(keys), attack: {} }, config);
         assert.equal(problems.length, 2);
         assert.match(problems[0], /^cell 3 \(haproxy\.threads=0, attack\.frontends=plain\): .*c2m:haproxy\.threads/);
-        assert.deepEqual(checkCells({ keys: [parseSet("haproxy.tls.certificate=ecdsa-p256,rsa-2048")], cells: sweepCells([parseSet("haproxy.tls.certificate=ecdsa-p256,rsa-2048")]), attack: { rate: 20 } }, config), []);
+        assert.deepEqual(
+            checkCells(
+                {
+                    keys: [parseSet("haproxy.tls.certificate=ecdsa-p256,rsa-2048")],
+                    cells: sweepCells([parseSet("haproxy.tls.certificate=ecdsa-p256,rsa-2048")]),
+                    attack: { rate: 20 },
+                },
+                config,
+            ),
+            [],
+        );
     });
 });
 
-const row = (id: string, p99Ms: number): LedgerRow => LedgerRowSchema.parse({
-    id, stack: "local", tier: "local", preset: "smoke+", startedAt: "2026-12-02T12:00:00.000Z", durationS: 4, rate: 20, clients: 2,
-    frontends: ["tls"], requests: 80, errors: 0, errorPct: 0, p50Ms: p99Ms / 2, p99Ms, maxMs: p99Ms * 2, peakConns: 3, peakConnsSource: "vegeta", verdict: "pass", why: "errors 0.00 % ≤ 0.1 %",
-});
+const row = (id: string, p99Ms: number): LedgerRow =>
+    LedgerRowSchema.parse({
+        id,
+        stack: "local",
+        tier: "local",
+        preset: "smoke+",
+        startedAt: "2026-12-02T12:00:00.000Z",
+        durationS: 4,
+        rate: 20,
+        clients: 2,
+        frontends: ["tls"],
+        requests: 80,
+        errors: 0,
+        errorPct: 0,
+        p50Ms: p99Ms / 2,
+        p99Ms,
+        maxMs: p99Ms * 2,
+        peakConns: 3,
+        peakConnsSource: "vegeta",
+        verdict: "pass",
+        why: "errors 0.00 % ≤ 0.1 %",
+    });
 
 function fixture(): { record: SweepRecord; rows: Map<string, LedgerRow> } {
     const keys = [parseSet("haproxy.tls.certificate=ecdsa-p256,rsa-2048"), parseSet("attack.rate=10,20")];
@@ -96,8 +146,21 @@ function fixture(): { record: SweepRecord; rows: Map<string, LedgerRow> } {
     cells[0] = { ...cells[0], status: "done", runId: "20261202-120000-local" };
     cells[1] = { ...cells[1], status: "done", runId: "20261202-120100-local" };
     cells[2] = { ...cells[2], status: "failed", error: "lab up: boom" };
-    const record = SweepRecordSchema.parse({ id: "sweep-20261202-115900-local", stack: "local", startedAt: "2026-12-02T11:59:00.000Z", keys, attack: { durationS: 2 }, cells });
-    return { record, rows: new Map([["20261202-120000-local", row("20261202-120000-local", 12)], ["20261202-120100-local", row("20261202-120100-local", 30)]]) };
+    const record = SweepRecordSchema.parse({
+        id: "sweep-20261202-115900-local",
+        stack: "local",
+        startedAt: "2026-12-02T11:59:00.000Z",
+        keys,
+        attack: { durationS: 2 },
+        cells,
+    });
+    return {
+        record,
+        rows: new Map([
+            ["20261202-120000-local", row("20261202-120000-local", 12)],
+            ["20261202-120100-local", row("20261202-120100-local", 30)],
+        ]),
+    };
 }
 
 describe("comparison page", () => {
@@ -110,24 +173,47 @@ describe("comparison page", () => {
         assert.deepEqual(t.rows[2].slice(0, 4), ["rsa-2048", "10", "failed: lab up: boom", "-"]);
         assert.equal(t.links[0][3], "../20261202-120000-local/report.html");
         assert.equal(t.links[2][3], undefined);
-        const html = renderReportHtml({ title: "t", subtitle: "s", facts: [], figures: [], texts: [], generatedAt: "now",
-            tables: [{ title: "Cells", header: t.header, rows: t.rows, links: t.links }] });
+        const html = renderReportHtml({
+            title: "t",
+            subtitle: "s",
+            facts: [],
+            figures: [],
+            texts: [],
+            generatedAt: "now",
+            tables: [{ title: "Cells", header: t.header, rows: t.rows, links: t.links }],
+        });
         assert.match(html, /<td><a href="\.\.\/20261202-120000-local\/report\.html">20261202-120000-local<\/a><\/td>/);
         assert.equal((html.match(/<a href="\.\./g) ?? []).length, 2);
     });
 
     test("a link that is not a sibling report's relative path is shown as text, never as a link", () => {
-        const html = renderReportHtml({ title: "t", subtitle: "s", facts: [], figures: [], texts: [], generatedAt: "now",
-            tables: [{ title: "x", header: ["a"], rows: [["x"], ["y"]], links: [["https://example.com/a.html"], ["javascript:alert(1)"]] }] });
+        const html = renderReportHtml({
+            title: "t",
+            subtitle: "s",
+            facts: [],
+            figures: [],
+            texts: [],
+            generatedAt: "now",
+            tables: [{ title: "x", header: ["a"], rows: [["x"], ["y"]], links: [["https://example.com/a.html"], ["javascript:alert(1)"]] }],
+        });
         assert.doesNotMatch(html, /<td><a href/);
     });
 
     test("plots: the first key on x, the second as colour side by side; only cells with a run", () => {
         const { record, rows } = fixture();
         const charts = sweepCharts(record, rows);
-        assert.deepEqual(charts.map((c) => c.id), ["sweep-p99", "sweep-p50", "sweep-rps", "sweep-errors"]);
+        assert.deepEqual(
+            charts.map((c) => c.id),
+            ["sweep-p99", "sweep-p50", "sweep-rps", "sweep-errors"],
+        );
         const spec = charts[0].spec as { data: { values: { x: string; colour: string; p99: number }[] }; encoding: Record<string, { field: string }> };
-        assert.deepEqual(spec.data.values.map((v) => [v.x, v.colour, v.p99]), [["ecdsa-p256", "10", 12], ["ecdsa-p256", "20", 30]]);
+        assert.deepEqual(
+            spec.data.values.map((v) => [v.x, v.colour, v.p99]),
+            [
+                ["ecdsa-p256", "10", 12],
+                ["ecdsa-p256", "20", 30],
+            ],
+        );
         assert.equal(spec.encoding.xOffset.field, "colour");
     });
 

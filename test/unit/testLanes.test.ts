@@ -10,7 +10,10 @@ import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 import { tempDir } from "./helpers.ts";
 
 const all = ["test/unit", "test/mocks", "test/e2e"].flatMap((dir) =>
-    readdirSync(join(REPO_ROOT, dir)).filter((f) => f.endsWith(".test.ts")).map((f) => `${dir}/${f}`));
+    readdirSync(join(REPO_ROOT, dir))
+        .filter((f) => f.endsWith(".test.ts"))
+        .map((f) => `${dir}/${f}`),
+);
 
 test("every test file is in exactly one lane", () => {
     const { labs, unit, mocks, solo } = lanes();
@@ -34,7 +37,8 @@ test("the unit lane shares one process; the mocks and lab files each get their o
     const { unit, mocks } = lanes();
     assert.ok(unitLaneCommand(unit, "log").args.includes("--experimental-test-isolation=none"));
     assert.deepEqual(JSON.parse(unitLaneCommand(unit, "log").env.C2M_UNIT_FILES), unit);
-    for (const f of unit) assert.doesNotMatch(readFileSync(join(REPO_ROOT, f), "utf8"), /\bsetMocks\(/, `${f} sets Pulumi's global mocks: it belongs in test/mocks`);
+    for (const f of unit)
+        assert.doesNotMatch(readFileSync(join(REPO_ROOT, f), "utf8"), /\bsetMocks\(/, `${f} sets Pulumi's global mocks: it belongs in test/mocks`);
     assert.ok(mocks.every((f) => f.startsWith("test/mocks/")));
     assert.ok(!nodeTestArgs(1, mocks).includes("--experimental-test-isolation=none"));
 });

@@ -15,18 +15,24 @@ import { nodeTestArgs } from "../run.ts";
 
 test("npm test's flags: a timed-out test and a file over --test-timeout fail the run, never pass", { timeout: 60_000 }, (t) => {
     const flags = nodeTestArgs(1, []);
-    assert.ok(flags.some((f) => /^--test-timeout=\d+$/.test(f)), `npm test sets --test-timeout: ${flags.join(" ")}`);
+    assert.ok(
+        flags.some((f) => /^--test-timeout=\d+$/.test(f)),
+        `npm test sets --test-timeout: ${flags.join(" ")}`,
+    );
     const dir = tempDir(t, "c2m-timeout-");
     const fixture = join(dir, "fixture.test.ts");
-    writeFileSync(fixture, [
-        `import { after, test } from "node:test";`,
-        `import { appendFileSync } from "node:fs";`,
-        `const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));`,
-        `after(() => appendFileSync(${JSON.stringify(join(dir, "after.log"))}, "after ran\\n"));`,
-        `test("quick", () => {});`,
-        `test("over its own timeout", { timeout: 200 }, async () => { await wait(800); });`,
-        `test("keeps the file past --test-timeout", async () => { await wait(30_000); });`,
-    ].join("\n"));
+    writeFileSync(
+        fixture,
+        [
+            `import { after, test } from "node:test";`,
+            `import { appendFileSync } from "node:fs";`,
+            `const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));`,
+            `after(() => appendFileSync(${JSON.stringify(join(dir, "after.log"))}, "after ran\\n"));`,
+            `test("quick", () => {});`,
+            `test("over its own timeout", { timeout: 200 }, async () => { await wait(800); });`,
+            `test("keeps the file past --test-timeout", async () => { await wait(30_000); });`,
+        ].join("\n"),
+    );
     // The same flags with a short file cap, so the fixture exceeds it within seconds (8 s: a busy
     // machine took over 2 s just to start the fixture and run its first test).
     const args = flags.map((f) => (f.startsWith("--test-timeout=") ? "--test-timeout=8000" : f));

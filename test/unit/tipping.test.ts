@@ -3,11 +3,19 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-    DEFAULT_TIPPING, bracketUncertainty, describeP99Rule, formatTippingTable, judgeStep, nextStep, p99Limit, searchTippingPoint,
-    validateTippingOptions, type StepMeasure, type TippingOptions,
+    DEFAULT_TIPPING,
+    bracketUncertainty,
+    describeP99Rule,
+    formatTippingTable,
+    judgeStep,
+    nextStep,
+    p99Limit,
+    searchTippingPoint,
+    validateTippingOptions,
+    type StepMeasure,
+    type TippingOptions,
 } from "../../scripts/analysis/tipping.ts";
 import { seededRandom } from "./helpers.ts";
-
 
 /**
  * A queue in front of a server of capacity C measured for D seconds: below C the p99 stays near
@@ -32,7 +40,10 @@ function queueModel(capacity: number, o: { serviceMs?: number; durationS?: numbe
 /** A backend that sheds load instead of queueing (HAProxy maxqueue → 503): flat latency, errors above C. */
 function sheddingModel(capacity: number) {
     return async (rate: number): Promise<StepMeasure> => ({
-        rate, p50Ms: 5, p99Ms: 9, requests: Math.round(rate * 10),
+        rate,
+        p50Ms: 5,
+        p99Ms: 9,
+        requests: Math.round(rate * 10),
         errorRatio: rate > capacity ? (rate - capacity) / rate : 0,
     });
 }
@@ -47,7 +58,10 @@ describe("tipping-point search on a queueing backend of known capacity", () => {
         assert.ok(r.converged, r.stopReason);
         assert.ok(within(r.knee, 240), `knee ${r.knee}`);
         assert.ok(r.steps.length <= 8, `${r.steps.length} steps`);
-        assert.deepEqual(r.steps.map((s) => s.phase), ["baseline", "ramp", "ramp", "ramp", "ramp", "bisect", "bisect", "bisect"]);
+        assert.deepEqual(
+            r.steps.map((s) => s.phase),
+            ["baseline", "ramp", "ramp", "ramp", "ramp", "bisect", "bisect", "bisect"],
+        );
         assert.ok(r.lastGood! < 240 && r.firstBad! > 240, `bracket (${r.lastGood}, ${r.firstBad}]`);
     });
 
@@ -68,7 +82,8 @@ describe("tipping-point search on a queueing backend of known capacity", () => {
         for (let seed = 1; seed <= 50; seed++) {
             const capacity = 100 + seed * 4;
             const r = await searchTippingPoint(queueModel(capacity, { noise: 0.05, seed }), options(20));
-            if (!within(r.knee, capacity) || r.steps.length > 8) failures.push(`seed ${seed} capacity ${capacity}: knee ${r.knee?.toFixed(1)} in ${r.steps.length}`);
+            if (!within(r.knee, capacity) || r.steps.length > 8)
+                failures.push(`seed ${seed} capacity ${capacity}: knee ${r.knee?.toFixed(1)} in ${r.steps.length}`);
         }
         assert.deepEqual(failures, []);
     });
@@ -95,7 +110,10 @@ describe("tipping-point search on a queueing backend of known capacity", () => {
 
     test("max rate stops the ramp", async () => {
         const r = await searchTippingPoint(queueModel(1000), options(100, { maxRate: 300 }));
-        assert.deepEqual(r.steps.map((s) => s.rate), [100, 200, 300]);
+        assert.deepEqual(
+            r.steps.map((s) => s.rate),
+            [100, 200, 300],
+        );
         assert.match(r.stopReason, /no knee up to the max rate 300/);
     });
 
@@ -112,8 +130,15 @@ describe("tipping-point search on a queueing backend of known capacity", () => {
             for (let capacity = 40; capacity <= 300; capacity += 13) {
                 const seen: number[] = [];
                 const model = queueModel(capacity);
-                const r = await searchTippingPoint(async (rate, at) => { if (at.try === 1) seen.push(rate); return model(rate); }, options(20, { quantum: clients }));
-                if (!within(r.knee, capacity) || r.steps.length > 8) failures.push(`${clients} clients, capacity ${capacity}: knee ${r.knee?.toFixed(1)} in ${r.steps.length}`);
+                const r = await searchTippingPoint(
+                    async (rate, at) => {
+                        if (at.try === 1) seen.push(rate);
+                        return model(rate);
+                    },
+                    options(20, { quantum: clients }),
+                );
+                if (!within(r.knee, capacity) || r.steps.length > 8)
+                    failures.push(`${clients} clients, capacity ${capacity}: knee ${r.knee?.toFixed(1)} in ${r.steps.length}`);
                 // Each step a new rate (its further tries are of the same one).
                 if (seen.some((x) => x % clients !== 0) || new Set(seen).size !== seen.length) failures.push(`${clients} clients: rates ${seen.join(", ")}`);
             }
@@ -123,7 +148,10 @@ describe("tipping-point search on a queueing backend of known capacity", () => {
 
     test("a bracket with no offerable rate inside stops the search early", async () => {
         const r = await searchTippingPoint(queueModel(41), options(10, { quantum: 10, tolerance: 0.01 }));
-        assert.deepEqual(r.steps.map((s) => s.rate), [10, 20, 40, 80, 60, 50]);
+        assert.deepEqual(
+            r.steps.map((s) => s.rate),
+            [10, 20, 40, 80, 60, 50],
+        );
         assert.ok(r.converged);
     });
 
@@ -149,14 +177,22 @@ describe("threshold rules and bookkeeping", () => {
     test("a few ms of tail on a low baseline is not a knee: p99 must also pass the floor", () => {
         const rules = { ...DEFAULT_TIPPING, p99FloorMs: 100 };
         // Measured on this machine: baselines of 13-21 ms, steps at 32-36 ms with no host saturated.
-        for (const [baseline, p99] of [[14, 31.8], [19, 35.9], [13.5, 99.9]]) assert.equal(judgeStep(m(p99, 0), baseline, rules).good, true, `${p99} vs ${baseline}`);
+        for (const [baseline, p99] of [
+            [14, 31.8],
+            [19, 35.9],
+            [13.5, 99.9],
+        ])
+            assert.equal(judgeStep(m(p99, 0), baseline, rules).good, true, `${p99} vs ${baseline}`);
         assert.match(judgeStep(m(100.1, 0), 14, rules).reason, /^p99 100\.1 ms > the 100 ms floor$/);
         assert.deepEqual(p99Limit(14, rules), { ms: 100, byFloor: true });
         assert.deepEqual(p99Limit(80, rules), { ms: 160, byFloor: false });
         // Errors still make a step bad below the floor.
         assert.equal(judgeStep(m(20, 0.01), 14, rules).good, false);
         // No floor (0, or a search recorded before it existed): the relative rule alone.
-        for (const none of [{ ...rules, p99FloorMs: 0 }, { p99Factor: 2, maxErrorRatio: 0.001 }]) {
+        for (const none of [
+            { ...rules, p99FloorMs: 0 },
+            { p99Factor: 2, maxErrorRatio: 0.001 },
+        ]) {
             assert.equal(judgeStep(m(31.8, 0), 14, none).good, false);
         }
         assert.equal(describeP99Rule(rules), "p99 > max(2× baseline, 100 ms)");
@@ -187,7 +223,15 @@ describe("threshold rules and bookkeeping", () => {
     test("options are checked before anything is measured", async () => {
         assert.deepEqual(validateTippingOptions(options(20)), []);
         assert.equal(validateTippingOptions(options(0, { factor: 1, tolerance: 2, maxSteps: 1, p99Factor: 0.5, maxErrorRatio: -1 })).length, 6);
-        await assert.rejects(searchTippingPoint(async () => { throw new Error("must not run"); }, options(20, { factor: 1 })), /factor must be > 1/);
+        await assert.rejects(
+            searchTippingPoint(
+                async () => {
+                    throw new Error("must not run");
+                },
+                options(20, { factor: 1 }),
+            ),
+            /factor must be > 1/,
+        );
     });
 
     test("the evidence table lists every step and the knee", async () => {

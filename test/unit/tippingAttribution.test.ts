@@ -4,8 +4,27 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-    CPU_ALLOWANCE_SCRIPT, DEFAULT_TIPPING, attribute, cgroupCores, formatCores, formatTippingTable, idleShares, judgeCpu, limitedHosts, loadWindow, parseCpuIdle, parseCpuAllowance, parseCpuSet, processCores,
-    searchTippingPoint, type ClientSend, type CpuAllowance, type CpuSample, type HostCpu, type StepMeasure, type TippingResult,
+    CPU_ALLOWANCE_SCRIPT,
+    DEFAULT_TIPPING,
+    attribute,
+    cgroupCores,
+    formatCores,
+    formatTippingTable,
+    idleShares,
+    judgeCpu,
+    limitedHosts,
+    loadWindow,
+    parseCpuIdle,
+    parseCpuAllowance,
+    parseCpuSet,
+    processCores,
+    searchTippingPoint,
+    type ClientSend,
+    type CpuAllowance,
+    type CpuSample,
+    type HostCpu,
+    type StepMeasure,
+    type TippingResult,
 } from "../../scripts/analysis/tipping.ts";
 import { TippingRecordSchema } from "../../components/records/tippingRecord.ts";
 import { bashSyntax, runBash } from "./helpers.ts";
@@ -41,7 +60,12 @@ describe("CPU allowance", () => {
 });
 
 // A shared-kernel lab (the local platform without CPU sets): every host on CPUs 0-1 of one machine.
-const shared: CpuAllowance[] = ["client-0", "client-1", "haproxy-0", "backend-0"].map((host) => ({ host, role: host.replace(/-\d+$/, ""), cpus: [0, 1], boot: "m1" }));
+const shared: CpuAllowance[] = ["client-0", "client-1", "haproxy-0", "backend-0"].map((host) => ({
+    host,
+    role: host.replace(/-\d+$/, ""),
+    cpus: [0, 1],
+    boot: "m1",
+}));
 // Pinned: the LB alone on CPU 2, the clients on 0-1, a backend with a quota.
 const pinned: CpuAllowance[] = [
     { host: "client-0", role: "client", cpus: [0, 1], boot: "m1" },
@@ -53,7 +77,10 @@ describe("judgeCpu", () => {
     test("shared CPUs busy: every host on them is saturated, and says it shares them", () => {
         const samples: CpuSample[] = shared.map((a, i) => ({ host: a.host, labCores: [0.6, 0.5, 0.5, 0.3][i], idleByCpu: idle([0, 1], 0.04) }));
         const cpu = judgeCpu(samples, shared);
-        assert.ok(cpu.every((h) => h.saturated), JSON.stringify(cpu));
+        assert.ok(
+            cpu.every((h) => h.saturated),
+            JSON.stringify(cpu),
+        );
         assert.equal(cpu[0].busyCores, 1.92);
         assert.match(cpu[0].why!, /^CPUs 0-1 busy 1\.92 of 2 \(shared with 3 other hosts; its own processes 0\.60\)$/);
     });
@@ -75,7 +102,14 @@ describe("judgeCpu", () => {
             { host: "backend-0", labCores: 0.47, idleByCpu: { ...idle([0, 1], 0.7), ...idle([2], 0.02), ...idle([3], 0.8) } },
         ];
         const cpu = judgeCpu(samples, pinned);
-        assert.deepEqual(cpu.map((h) => [h.host, h.saturated]), [["client-0", false], ["haproxy-0", true], ["backend-0", true]]);
+        assert.deepEqual(
+            cpu.map((h) => [h.host, h.saturated]),
+            [
+                ["client-0", false],
+                ["haproxy-0", true],
+                ["backend-0", true],
+            ],
+        );
         assert.match(cpu[1].why!, /^CPUs 2 busy 0\.98 of 1 \(its own processes 0\.97\)$/);
         assert.match(cpu[2].why!, /quota/);
         assert.equal(cpu[2].allowedCores, 0.5);
@@ -97,7 +131,13 @@ describe("a host's own CPU: known, or unknown, never 0 by default", () => {
     });
 
     test("the CPU window is when the load ran (first to last request, 1 s of start-up left out), not the run's start", () => {
-        assert.deepEqual(loadWindow([[5000, 5500, 9000], [5200, 8900]]), { fromMs: 6000, toMs: 9000 });
+        assert.deepEqual(
+            loadWindow([
+                [5000, 5500, 9000],
+                [5200, 8900],
+            ]),
+            { fromMs: 6000, toMs: 9000 },
+        );
         assert.deepEqual(loadWindow([[5000, 6500], []]), { fromMs: 5000, toMs: 6500 }, "too short to leave a second out");
         assert.equal(loadWindow([[], []]), undefined);
     });
@@ -105,15 +145,36 @@ describe("a host's own CPU: known, or unknown, never 0 by default", () => {
     test("/proc/stat: each CPU's idle + iowait; its idle share over a window from the first and last reading inside it", () => {
         const stat = (i0: number, i1: number) => `cpu  1 2 3 ${i0 + i1} 0 0 0 0 0 0\ncpu0 10 0 5 ${i0} 1 0 0 0 0 0\ncpu1 10 0 5 ${i1} 0 0 0 0 0 0\nintr 1\n`;
         assert.deepEqual(parseCpuIdle(stat(100, 200)), { 0: 1.01, 1: 2 });
-        const readings = [{ t: 0, idle: parseCpuIdle(stat(0, 0)) }, { t: 1000, idle: parseCpuIdle(stat(10, 90)) }, { t: 3000, idle: parseCpuIdle(stat(30, 290)) }];
+        const readings = [
+            { t: 0, idle: parseCpuIdle(stat(0, 0)) },
+            { t: 1000, idle: parseCpuIdle(stat(10, 90)) },
+            { t: 3000, idle: parseCpuIdle(stat(30, 290)) },
+        ];
         const shares = idleShares(readings, 500, 3000);
         assert.ok(Math.abs(shares["0"] - 0.1) < 1e-9 && Math.abs(shares["1"] - 1) < 1e-9, JSON.stringify(shares));
         assert.deepEqual(idleShares(readings, 1500, 2500), {});
     });
 
     test("process counters: a host with no series, or one seen fewer than 2 times in the window, is unknown", () => {
-        const cores = processCores(new Map([["client-0", 0.8], ["haproxy-0", 0.4], ["backend-0", 0.2]]), new Map([["client-0", 1], ["haproxy-0", 2], ["metrics-0", 3]]), 2);
-        assert.deepEqual([...cores].sort(), [["backend-0", undefined], ["client-0", undefined], ["haproxy-0", 0.2], ["metrics-0", undefined]]);
+        const cores = processCores(
+            new Map([
+                ["client-0", 0.8],
+                ["haproxy-0", 0.4],
+                ["backend-0", 0.2],
+            ]),
+            new Map([
+                ["client-0", 1],
+                ["haproxy-0", 2],
+                ["metrics-0", 3],
+            ]),
+            2,
+        );
+        assert.deepEqual([...cores].sort(), [
+            ["backend-0", undefined],
+            ["client-0", undefined],
+            ["haproxy-0", 0.2],
+            ["metrics-0", undefined],
+        ]);
     });
 
     test("judged: a quota is judged on the cgroup's figure; unknown cores stay null, are shown as unknown, and can still be saturated by a busy CPU set", () => {
@@ -121,42 +182,75 @@ describe("a host's own CPU: known, or unknown, never 0 by default", () => {
             { host: "haproxy-0", role: "haproxy", cpus: [0], quotaCores: 0.1, boot: "m" },
             { host: "client-0", role: "client", cpus: [1], boot: "m" },
         ];
-        const cpu = judgeCpu([
-            { host: "haproxy-0", cgroupCores: 0.095, labCores: 0.06, idleByCpu: { 0: 0.9 } },
-            { host: "client-0", idleByCpu: { 1: 0.02 } },
-        ], lb);
-        assert.deepEqual(cpu[0], { host: "haproxy-0", role: "haproxy", cores: 0.1, coresFrom: "cgroup", allowedCores: 0.1, quotaCores: 0.1, busyCores: 0.1, saturated: true,
-            why: "its cgroup used 0.10 of its 0.10-core quota" });
+        const cpu = judgeCpu(
+            [
+                { host: "haproxy-0", cgroupCores: 0.095, labCores: 0.06, idleByCpu: { 0: 0.9 } },
+                { host: "client-0", idleByCpu: { 1: 0.02 } },
+            ],
+            lb,
+        );
+        assert.deepEqual(cpu[0], {
+            host: "haproxy-0",
+            role: "haproxy",
+            cores: 0.1,
+            coresFrom: "cgroup",
+            allowedCores: 0.1,
+            quotaCores: 0.1,
+            busyCores: 0.1,
+            saturated: true,
+            why: "its cgroup used 0.10 of its 0.10-core quota",
+        });
         assert.equal(cpu[1].cores, null);
         assert.equal(cpu[1].coresFrom, undefined);
         assert.equal(cpu[1].saturated, true);
         assert.match(cpu[1].why!, /^CPUs 1 busy 0\.98 of 1 \(its own processes unknown\)$/);
         assert.equal(judgeCpu([{ host: "haproxy-0", idleByCpu: { 0: 0.5 } }], lb)[0].saturated, false, "an unknown figure never trips a quota");
         assert.deepEqual(TippingRecordSchema.shape.steps.element.shape.cpu.parse(cpu), cpu);
-        const table = formatTippingTable({ converged: false, stopReason: "x", steps: [{ step: 1, phase: "baseline", rate: 10, good: true, reason: "", p50Ms: 1, p99Ms: 2, errorRatio: 0, requests: 10, cpu }] });
+        const table = formatTippingTable({
+            converged: false,
+            stopReason: "x",
+            steps: [{ step: 1, phase: "baseline", rate: 10, good: true, reason: "", p50Ms: 1, p99Ms: 2, errorRatio: 0, requests: 10, cpu }],
+        });
         assert.match(table, /haproxy-0 0\.10\* client-0 unknown\*/);
         assert.equal(formatCores(null), "unknown");
-        assert.deepEqual(limitedHosts({ cpu }).map((h) => [h.host, h.weight]), [["haproxy-0", 1], ["client-0", 0.98]]);
+        assert.deepEqual(
+            limitedHosts({ cpu }).map((h) => [h.host, h.weight]),
+            [
+                ["haproxy-0", 1],
+                ["client-0", 0.98],
+            ],
+        );
     });
 });
 
 /** Steps from a queue of capacity C whose CPU figures come from `cpuAt(rate)`. */
 async function search(capacity: number, cpuAt: (rate: number) => HostCpu[]): Promise<TippingResult> {
-    const r = await searchTippingPoint(async (rate): Promise<StepMeasure> => {
-        const rho = rate / capacity;
-        const p99Ms = 200 * (1 + 0.3 * Math.min(rho, 1) ** 8) + (rho > 1 ? 0.99 * (rho - 1) * 10_000 : 0);
-        return { rate, p50Ms: 200, p99Ms, errorRatio: 0, requests: Math.round(rate * 10), cpu: cpuAt(rate) };
-    }, { ...DEFAULT_TIPPING, startRate: capacity / 10, quantum: 2 });
+    const r = await searchTippingPoint(
+        async (rate): Promise<StepMeasure> => {
+            const rho = rate / capacity;
+            const p99Ms = 200 * (1 + 0.3 * Math.min(rho, 1) ** 8) + (rho > 1 ? 0.99 * (rho - 1) * 10_000 : 0);
+            return { rate, p50Ms: 200, p99Ms, errorRatio: 0, requests: Math.round(rate * 10), cpu: cpuAt(rate) };
+        },
+        { ...DEFAULT_TIPPING, startRate: capacity / 10, quantum: 2 },
+    );
     return { ...r, attribution: attribute(r) };
 }
 
-const host = (name: string, role: string, cores: number, saturated: boolean): HostCpu =>
-    ({ host: name, role, cores, allowedCores: 1, saturated, ...(saturated ? { why: "CPUs 0 busy 0.95 of 1" } : {}) });
+const host = (name: string, role: string, cores: number, saturated: boolean): HostCpu => ({
+    host: name,
+    role,
+    cores,
+    allowedCores: 1,
+    saturated,
+    ...(saturated ? { why: "CPUs 0 busy 0.95 of 1" } : {}),
+});
 
 describe("attribute", () => {
     test("a client saturated around the knee: client-bound, never the LB's, even when the LB is saturated too", async () => {
         const r = await search(400, (rate) => [
-            host("client-0", "client", rate / 420, rate >= 300), host("haproxy-0", "haproxy", rate / 400, rate >= 380), host("backend-0", "backend", 0.1, false),
+            host("client-0", "client", rate / 420, rate >= 300),
+            host("haproxy-0", "haproxy", rate / 400, rate >= 380),
+            host("backend-0", "backend", 0.1, false),
         ]);
         assert.equal(r.attribution!.bound, "client");
         assert.match(r.attribution!.note, /^client-bound, not the LB's knee: client-0 \(/);
@@ -189,15 +283,34 @@ describe("attribute", () => {
 
     test("each saturated host is named once, with why it was saturated at the first bad step", () => {
         const h = (name: string, why: string): HostCpu => ({ host: name, role: "client", cores: 0.1, allowedCores: 2, saturated: true, why });
-        const step = (n: number, rate: number, good: boolean, cpu: HostCpu[]) => ({ step: n, phase: "ramp" as const, rate, good, reason: "", p50Ms: 1, p99Ms: 1, errorRatio: 0, requests: 1, cpu });
-        const a = attribute({ knee: 10, lastGood: 8, firstBad: 12, converged: true, stopReason: "", steps: [
-            step(1, 8, true, [h("c0", "at the good step"), h("c1", "at the good step")]), step(2, 12, false, [h("c0", "at the bad step")]),
-        ] });
+        const step = (n: number, rate: number, good: boolean, cpu: HostCpu[]) => ({
+            step: n,
+            phase: "ramp" as const,
+            rate,
+            good,
+            reason: "",
+            p50Ms: 1,
+            p99Ms: 1,
+            errorRatio: 0,
+            requests: 1,
+            cpu,
+        });
+        const a = attribute({
+            knee: 10,
+            lastGood: 8,
+            firstBad: 12,
+            converged: true,
+            stopReason: "",
+            steps: [step(1, 8, true, [h("c0", "at the good step"), h("c1", "at the good step")]), step(2, 12, false, [h("c0", "at the bad step")])],
+        });
         assert.equal(a.note, "client-bound, not the LB's knee: c0 (at the bad step); c1 (at the good step)");
     });
 
     test("no CPU measured: unknown (no metrics host), and the table has no CPU column", async () => {
-        const r = await searchTippingPoint(async (rate) => ({ rate, p50Ms: 1, p99Ms: rate > 100 ? 50 : 1, errorRatio: 0, requests: 10 }), { ...DEFAULT_TIPPING, startRate: 10 });
+        const r = await searchTippingPoint(async (rate) => ({ rate, p50Ms: 1, p99Ms: rate > 100 ? 50 : 1, errorRatio: 0, requests: 10 }), {
+            ...DEFAULT_TIPPING,
+            startRate: 10,
+        });
         const a = attribute(r);
         assert.equal(a.bound, "unknown");
         assert.match(a.note, /metrics host/);
@@ -208,18 +321,28 @@ describe("attribute", () => {
 
 /** A client's sending at one step: behind its plan or not. */
 const send = (hostName: string, behind: boolean, lagP99Ms = behind ? 80 : 2): ClientSend => ({
-    host: hostName, planned: 1000, sent: behind ? 900 : 1000, lagP50Ms: 1, lagP99Ms, lagMaxMs: lagP99Ms * 2, startLagMs: 0, behind,
+    host: hostName,
+    planned: 1000,
+    sent: behind ? 900 : 1000,
+    lagP50Ms: 1,
+    lagP99Ms,
+    lagMaxMs: lagP99Ms * 2,
+    startLagMs: 0,
+    behind,
     ...(behind ? { why: "sent 90.0 % of its 1000 planned requests" } : {}),
 });
 
 describe("attribute with the clients' own sending", () => {
     /** Steps from a queue of capacity C with CPU figures and each client's sending from `at(rate)`. */
     async function searchWith(capacity: number, at: (rate: number) => Pick<StepMeasure, "cpu" | "send">): Promise<TippingResult> {
-        const r = await searchTippingPoint(async (rate): Promise<StepMeasure> => {
-            const rho = rate / capacity;
-            const p99Ms = 200 * (1 + 0.3 * Math.min(rho, 1) ** 8) + (rho > 1 ? 0.99 * (rho - 1) * 10_000 : 0);
-            return { rate, p50Ms: 200, p99Ms, errorRatio: 0, requests: Math.round(rate * 10), ...at(rate) };
-        }, { ...DEFAULT_TIPPING, startRate: capacity / 10, quantum: 2 });
+        const r = await searchTippingPoint(
+            async (rate): Promise<StepMeasure> => {
+                const rho = rate / capacity;
+                const p99Ms = 200 * (1 + 0.3 * Math.min(rho, 1) ** 8) + (rho > 1 ? 0.99 * (rho - 1) * 10_000 : 0);
+                return { rate, p50Ms: 200, p99Ms, errorRatio: 0, requests: Math.round(rate * 10), ...at(rate) };
+            },
+            { ...DEFAULT_TIPPING, startRate: capacity / 10, quantum: 2 },
+        );
         return { ...r, attribution: attribute(r) };
     }
 
@@ -236,7 +359,15 @@ describe("attribute with the clients' own sending", () => {
         assert.match(table, /send lag p99 ms/);
         assert.match(table, /client-0 80\.0\/90%!/);
         assert.match(table, /first saturated: client-0 at \d+\/s \(step \d: behind its plan/);
-        assert.ok(TippingRecordSchema.safeParse({ id: "t", stack: "s", args: { ...DEFAULT_TIPPING, startRate: 40, stack: "s", durationS: 1, frontend: "plain", sleepMs: 0, times: 0, timeoutS: 1 }, elapsedS: 1, ...r }).success);
+        assert.ok(
+            TippingRecordSchema.safeParse({
+                id: "t",
+                stack: "s",
+                args: { ...DEFAULT_TIPPING, startRate: 40, stack: "s", durationS: 1, frontend: "plain", sleepMs: 0, times: 0, timeoutS: 1 },
+                elapsedS: 1,
+                ...r,
+            }).success,
+        );
     });
 
     test("clients that kept their plan leave the knee to the saturated LB", async () => {
@@ -260,10 +391,17 @@ describe("attribute with the clients' own sending", () => {
         const step = { step: 1, phase: "baseline" as const, rate: 40, good: true, reason: "", p50Ms: 1, p99Ms: 1, errorRatio: 0, requests: 1 };
         const hosts = limitedHosts({ cpu: [host("haproxy-0", "haproxy", 1, true), host("client-0", "client", 0.5, true)], send: [send("client-0", true)] });
         assert.deepEqual(hosts.map((h) => h.host).sort(), ["client-0", "haproxy-0"]);
-        const a = attribute({ knee: 50, lastGood: 40, firstBad: 60, converged: true, stopReason: "", steps: [
-            { ...step, cpu: [host("haproxy-0", "haproxy", 1, true), host("client-0", "client", 0.5, true)], send: [send("client-0", true)] },
-            { ...step, step: 2, rate: 60, good: false },
-        ] });
+        const a = attribute({
+            knee: 50,
+            lastGood: 40,
+            firstBad: 60,
+            converged: true,
+            stopReason: "",
+            steps: [
+                { ...step, cpu: [host("haproxy-0", "haproxy", 1, true), host("client-0", "client", 0.5, true)], send: [send("client-0", true)] },
+                { ...step, step: 2, rate: 60, good: false },
+            ],
+        });
         assert.equal(a.saturatedFirst?.host, "client-0");
         assert.match(a.saturatedFirst?.why ?? "", /busy.*; behind its plan/);
         assert.equal(a.bound, "client");

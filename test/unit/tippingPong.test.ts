@@ -18,30 +18,48 @@ function run(file: string, args: string[], input?: string): Promise<{ code: numb
         const child = spawn(file, args, { env: labEnv(), stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
-        child.stdout!.on("data", (d) => { stdout += d; });
-        child.stderr!.on("data", (d) => { stderr += d; });
+        child.stdout!.on("data", (d) => {
+            stdout += d;
+        });
+        child.stderr!.on("data", (d) => {
+            stderr += d;
+        });
         child.on("error", reject);
         child.on("close", (code) => resolve({ code, stdout, stderr }));
         if (input !== undefined) {
             // A child that exits before reading its input (its exit code and stderr say why) must not end the test with EPIPE.
-            child.stdin!.on("error", (err: NodeJS.ErrnoException) => { if (err.code !== "EPIPE") reject(err); });
+            child.stdin!.on("error", (err: NodeJS.ErrnoException) => {
+                if (err.code !== "EPIPE") reject(err);
+            });
             child.stdin!.end(input);
         }
     });
 }
 
 test("a pong of capacity 60/s: knee within ±10 % in ≤ 8 steps, measured with vegeta", { timeout: 180_000 }, async (t) => {
-    if (spawnSync("vegeta", ["-version"], { env: labEnv() }).status !== 0) { t.skip("vegeta not installed (npm run bootstrap)"); return; }
+    if (spawnSync("vegeta", ["-version"], { env: labEnv() }).status !== 0) {
+        t.skip("vegeta not installed (npm run bootstrap)");
+        return;
+    }
     const dir = tempDir(t);
     const port = await freeLoopbackPort();
-    const pong = spawn(process.execPath, [PONG, String(port), "--host", "127.0.0.1", "--max-concurrent", "3", "--service-time-ms", "50"], { stdio: ["ignore", "pipe", "inherit"] });
+    const pong = spawn(process.execPath, [PONG, String(port), "--host", "127.0.0.1", "--max-concurrent", "3", "--service-time-ms", "50"], {
+        stdio: ["ignore", "pipe", "inherit"],
+    });
     t.after(() => pong.kill("SIGKILL"));
-    await new Promise<void>((resolve, reject) => { pong.stdout.once("data", () => resolve()); pong.once("exit", (c) => reject(new Error(`pong exited ${c}`))); });
+    await new Promise<void>((resolve, reject) => {
+        pong.stdout.once("data", () => resolve());
+        pong.once("exit", (c) => reject(new Error(`pong exited ${c}`)));
+    });
 
     const measure = async (rate: number, step: { index: number }): Promise<StepMeasure> => {
         const offered = Math.round(rate);
         const bin = join(dir, `step-${step.index}.bin`);
-        const attack = await run("vegeta", ["attack", `-rate=${offered}/s`, "-duration=3s", "-timeout=20s", `-output=${bin}`], `GET http://127.0.0.1:${port}/ping\n`);
+        const attack = await run(
+            "vegeta",
+            ["attack", `-rate=${offered}/s`, "-duration=3s", "-timeout=20s", `-output=${bin}`],
+            `GET http://127.0.0.1:${port}/ping\n`,
+        );
         assert.equal(attack.code, 0, attack.stderr);
         const report = await run("vegeta", ["report", "-type=json", bin]);
         const s = JSON.parse(report.stdout) as { requests: number; success: number; latencies: Record<string, number> };
@@ -49,7 +67,9 @@ test("a pong of capacity 60/s: knee within ±10 % in ≤ 8 steps, measured with 
     };
     const r = await searchTippingPoint(measure, { ...DEFAULT_TIPPING, startRate: 10 });
     const errorPct = r.knee === undefined ? Infinity : (Math.abs(r.knee - CAPACITY) / CAPACITY) * 100;
-    process.stderr.write(`${formatTippingTable(r)}\ncapacity ${CAPACITY}/s, knee ${r.knee?.toFixed(1)}/s, error ${errorPct.toFixed(1)} %, ${r.steps.length} steps\n`);
+    process.stderr.write(
+        `${formatTippingTable(r)}\ncapacity ${CAPACITY}/s, knee ${r.knee?.toFixed(1)}/s, error ${errorPct.toFixed(1)} %, ${r.steps.length} steps\n`,
+    );
     assert.ok(r.steps.length <= 8, `${r.steps.length} steps`);
     assert.ok(errorPct <= 10, `knee ${r.knee} is ${errorPct.toFixed(1)} % from ${CAPACITY}`);
 });

@@ -5,8 +5,23 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-    DEFAULT_TIPPING, cgroupPeakCores, decideStep, formatTippingTable, judgeCpu, judgeTry, machineStall, searchTippingPoint, stepDone, triesCount, validateTippingOptions,
-    type CpuAllowance, type CpuSample, type HostCpu, type Phase, type StepMeasure, type TippingOptions,
+    DEFAULT_TIPPING,
+    cgroupPeakCores,
+    decideStep,
+    formatTippingTable,
+    judgeCpu,
+    judgeTry,
+    machineStall,
+    searchTippingPoint,
+    stepDone,
+    triesCount,
+    validateTippingOptions,
+    type CpuAllowance,
+    type CpuSample,
+    type HostCpu,
+    type Phase,
+    type StepMeasure,
+    type TippingOptions,
 } from "../../scripts/analysis/tipping.ts";
 import { TippingRecordSchema, type TippingRecord } from "../../components/records/tippingRecord.ts";
 import { seededRandom } from "./helpers.ts";
@@ -19,16 +34,36 @@ const within = (knee: number | undefined, capacity: number) => knee !== undefine
 /** The LB host with a CPU quota, its cgroup's cores as judgeCpu reports them. */
 function lbCpu(cores: number | null, quota = QUOTA): HostCpu {
     const saturated = cores !== null && cores >= 0.9 * quota;
-    return { host: "haproxy-0", role: "haproxy", cores, ...(cores !== null ? { coresFrom: "cgroup" as const } : {}), allowedCores: quota, quotaCores: quota,
-        ...(cores !== null ? { busyCores: cores } : {}), saturated, ...(saturated ? { why: `its cgroup used ${cores!.toFixed(2)} of its ${quota.toFixed(2)}-core quota` } : {}) };
+    return {
+        host: "haproxy-0",
+        role: "haproxy",
+        cores,
+        ...(cores !== null ? { coresFrom: "cgroup" as const } : {}),
+        allowedCores: quota,
+        quotaCores: quota,
+        ...(cores !== null ? { busyCores: cores } : {}),
+        saturated,
+        ...(saturated ? { why: `its cgroup used ${cores!.toFixed(2)} of its ${quota.toFixed(2)}-core quota` } : {}),
+    };
 }
 function otherCpu(host: string, role: string, o: { cores?: number | null; busy?: number; saturated?: boolean } = {}): HostCpu {
     const cores = o.cores === undefined ? 0.2 : o.cores;
-    return { host, role, cores, allowedCores: 1, ...(o.busy !== undefined ? { busyCores: o.busy } : {}), saturated: o.saturated ?? false,
-        ...(o.saturated ? { why: "CPUs 1 busy 0.97 of 1" } : {}) };
+    return {
+        host,
+        role,
+        cores,
+        allowedCores: 1,
+        ...(o.busy !== undefined ? { busyCores: o.busy } : {}),
+        saturated: o.saturated ?? false,
+        ...(o.saturated ? { why: "CPUs 1 busy 0.97 of 1" } : {}),
+    };
 }
-const hosts = (lbCores: number | null, extra: HostCpu[] = []): HostCpu[] =>
-    [lbCpu(lbCores), otherCpu("client-0", "client", { busy: 0.5 }), otherCpu("backend-0", "backend", { busy: 0.5 }), ...extra];
+const hosts = (lbCores: number | null, extra: HostCpu[] = []): HostCpu[] => [
+    lbCpu(lbCores),
+    otherCpu("client-0", "client", { busy: 0.5 }),
+    otherCpu("backend-0", "backend", { busy: 0.5 }),
+    ...extra,
+];
 
 type At = { index: number; phase: Phase; try: number };
 
@@ -60,14 +95,25 @@ describe("machineStall: a bad try the machine made, not the LB", () => {
     test("not a stall: the LB at its quota for one reading (a TLS step's handshakes in its first second), though under it on average", () => {
         // Measured: TLS at 440/s, the LB 0.04 of 0.05 over the step but 0.050 in its second second, p99 114 ms; the steady try had 0.041 at most.
         assert.equal(machineStall(m([{ ...lbCpu(0.04), peakCores: 0.05 }, ...hosts(0).slice(1)])), undefined);
-        assert.equal(machineStall(m([{ ...lbCpu(0.03), peakCores: 0.04 }, ...hosts(0).slice(1)])),
-            "haproxy-0 used 0.03 of its 0.05-core quota (0.04 at most), no other host saturated or behind its plan");
+        assert.equal(
+            machineStall(m([{ ...lbCpu(0.03), peakCores: 0.04 }, ...hosts(0).slice(1)])),
+            "haproxy-0 used 0.03 of its 0.05-core quota (0.04 at most), no other host saturated or behind its plan",
+        );
         // The peak over ~1 s intervals that overlap the load, its start-up included.
-        const samples = [{ t: 0, cpuNs: 0 }, { t: 1000, cpuNs: 40e6 }, { t: 2000, cpuNs: 90e6 }, { t: 3000, cpuNs: 120e6 }, { t: 4000, cpuNs: 150e6 }];
+        const samples = [
+            { t: 0, cpuNs: 0 },
+            { t: 1000, cpuNs: 40e6 },
+            { t: 2000, cpuNs: 90e6 },
+            { t: 3000, cpuNs: 120e6 },
+            { t: 4000, cpuNs: 150e6 },
+        ];
         assert.equal(cgroupPeakCores(samples, 500, 4000), 0.05);
         assert.equal(cgroupPeakCores(samples, 2000, 4000), 0.03, "the burst before the window is left out");
         assert.equal(cgroupPeakCores(samples, 5000, 6000), undefined);
-        const cpu = judgeCpu([{ host: "haproxy-0", cgroupCores: 0.038, cgroupPeakCores: 0.0504, idleByCpu: { 0: 0.9 } }], [{ host: "haproxy-0", role: "haproxy", cpus: [0], quotaCores: 0.05, boot: "m" }]);
+        const cpu = judgeCpu(
+            [{ host: "haproxy-0", cgroupCores: 0.038, cgroupPeakCores: 0.0504, idleByCpu: { 0: 0.9 } }],
+            [{ host: "haproxy-0", role: "haproxy", cpus: [0], quotaCores: 0.05, boot: "m" }],
+        );
         assert.equal(cpu[0].peakCores, 0.05);
         assert.equal(machineStall({ cpu }), undefined);
     });
@@ -76,8 +122,15 @@ describe("machineStall: a bad try the machine made, not the LB", () => {
         assert.equal(machineStall(m(hosts(0.05))), undefined, "at its quota: the LB's own knee");
         assert.equal(machineStall(m(hosts(0.046))), undefined, "90 % of its quota counts as at it");
         assert.equal(machineStall(m([lbCpu(0.02), otherCpu("client-0", "client", { busy: 0.97, saturated: true })])), undefined, "a saturated client");
-        assert.equal(machineStall(m(hosts(0.02), [{ host: "client-0", planned: 400, sent: 300, lagP50Ms: 1, lagP99Ms: 900, lagMaxMs: 1000, startLagMs: 0, behind: true, why: "late" }])),
-            undefined, "a client behind its plan");
+        assert.equal(
+            machineStall(
+                m(hosts(0.02), [
+                    { host: "client-0", planned: 400, sent: 300, lagP50Ms: 1, lagP99Ms: 900, lagMaxMs: 1000, startLagMs: 0, behind: true, why: "late" },
+                ]),
+            ),
+            undefined,
+            "a client behind its plan",
+        );
         assert.equal(machineStall(m([lbCpu(0.02), otherCpu("backend-0", "backend", { cores: null })])), undefined, "a host with no figure at all");
         assert.equal(machineStall(m([lbCpu(null), otherCpu("client-0", "client")])), undefined, "the LB's own figure unknown");
         const noQuota = { ...lbCpu(0.02), quotaCores: undefined, allowedCores: 1 };
@@ -99,7 +152,13 @@ describe("a bad step is confirmed before the search believes it", () => {
         const s3 = r.steps[2];
         assert.equal(s3.rate, 240);
         assert.equal(s3.good, true);
-        assert.deepEqual(s3.tries?.map((t) => [t.try, t.good, Boolean(t.stall)]), [[1, false, true], [2, true, false]]);
+        assert.deepEqual(
+            s3.tries?.map((t) => [t.try, t.good, Boolean(t.stall)]),
+            [
+                [1, false, true],
+                [2, true, false],
+            ],
+        );
         assert.match(s3.tries![0].reason, /^p99 300\.0 ms > the 100 ms floor; machine stall: haproxy-0 used 0\.03 of its 0\.05-core quota/);
         assert.match(s3.reason, /\(try 2 of 2; try 1 a machine stall: p99 300\.0 ms > the 100 ms floor\)$/);
         assert.equal(r.stalls, 1);
@@ -119,8 +178,14 @@ describe("a bad step is confirmed before the search believes it", () => {
         const r = await searchTippingPoint(blip, options(60));
         assert.ok(within(r.knee, 460), `knee ${r.knee}`);
         const s3 = r.steps.find((s) => s.rate === 240)!;
-        assert.deepEqual(s3.tries?.map((t) => t.good), [false, true]);
-        assert.ok(s3.tries!.every((t) => t.stall === undefined), "no CPU figures: never called a stall");
+        assert.deepEqual(
+            s3.tries?.map((t) => t.good),
+            [false, true],
+        );
+        assert.ok(
+            s3.tries!.every((t) => t.stall === undefined),
+            "no CPU figures: never called a stall",
+        );
         assert.equal(r.tries, calls);
     });
 
@@ -138,7 +203,10 @@ describe("a bad step is confirmed before the search believes it", () => {
     });
 
     test("tries that run out on stalls (4): the step is bad but unconfirmed, and the result says so", async () => {
-        const r = await searchTippingPoint(lbModel(460, (rate) => rate === 240), options(60));
+        const r = await searchTippingPoint(
+            lbModel(460, (rate) => rate === 240),
+            options(60),
+        );
         const s = r.steps.find((x) => x.rate === 240)!;
         assert.equal(s.good, false);
         assert.equal(s.unconfirmed, true);
@@ -160,12 +228,24 @@ describe("a bad step is confirmed before the search believes it", () => {
         const model = lbModel(460, (rate, at) => at.phase === "baseline" && at.try === 1);
         const old = await searchTippingPoint(model, options(60, ONE_TRY));
         assert.equal(old.baselineP99Ms, 300, "one try: the stall sets the baseline (a 600 ms limit)");
-        const r = await searchTippingPoint(lbModel(460, (rate, at) => at.phase === "baseline" && at.try === 1), options(60));
+        const r = await searchTippingPoint(
+            lbModel(460, (rate, at) => at.phase === "baseline" && at.try === 1),
+            options(60),
+        );
         assert.equal(r.baselineP99Ms, 12);
-        assert.deepEqual(r.steps[0].tries?.map((t) => [t.good, Boolean(t.stall)]), [[false, true], [true, false]]);
+        assert.deepEqual(
+            r.steps[0].tries?.map((t) => [t.good, Boolean(t.stall)]),
+            [
+                [false, true],
+                [true, false],
+            ],
+        );
         assert.ok(within(r.knee, 460), `knee ${r.knee}`);
         // A baseline stalled on every try keeps its lowest p99 and the search goes on.
-        const all = await searchTippingPoint(lbModel(460, (rate, at) => at.phase === "baseline"), options(60));
+        const all = await searchTippingPoint(
+            lbModel(460, (rate, at) => at.phase === "baseline"),
+            options(60),
+        );
         assert.equal(all.steps[0].good, true);
         assert.match(all.steps[0].reason, /the lowest of 4 tries, all machine stalls/);
     });
@@ -194,7 +274,8 @@ describe("a bad step is confirmed before the search believes it", () => {
                 assert.match(r.stopReason, /the first bad step .* is unconfirmed/);
                 continue;
             }
-            if (!within(r.knee, capacity) || r.steps.length > 8) out.missed.push(`seed ${seed} capacity ${capacity}: knee ${r.knee?.toFixed(1)} in ${r.steps.length} steps`);
+            if (!within(r.knee, capacity) || r.steps.length > 8)
+                out.missed.push(`seed ${seed} capacity ${capacity}: knee ${r.knee?.toFixed(1)} in ${r.steps.length} steps`);
         }
         return out;
     }
@@ -204,7 +285,10 @@ describe("a bad step is confirmed before the search believes it", () => {
         assert.deepEqual(r.missed, []);
         assert.equal(r.flagged, 0);
         assert.ok(r.oldMissed >= 1, `one try a step missed ${r.oldMissed} of 40`);
-        assert.ok(r.outsideTries > 0 && r.steps <= 8 * 40, `${r.steps} steps, ${r.tries} tries, ${r.outsideTries} with outside work, ${r.stalls} called stalls`);
+        assert.ok(
+            r.outsideTries > 0 && r.steps <= 8 * 40,
+            `${r.steps} steps, ${r.tries} tries, ${r.outsideTries} with outside work, ${r.stalls} called stalls`,
+        );
     });
 
     test("outside work on 1 try in 5: one try a step misses knees (7 of 40 with these seeds); confirmed and retried, every knee is right or says its first bad step is unconfirmed", async () => {
@@ -255,20 +339,42 @@ function machineModel(capacity: number, random: () => number, share: number) {
         const queueMs = rate > served ? (rate / served - 1) * 4000 : 0;
         const p99Ms = 12 + queueMs + (behind ? 150 : 0);
         const samples: CpuSample[] = [
-            { host: "haproxy-0", cgroupCores: lbCores, cgroupPeakCores: lbCores, idleByCpu: { 0: Math.max(0, 1 - lbCores - out0), 1: Math.max(0, 1 - clientCores - backendCores - out1) } },
+            {
+                host: "haproxy-0",
+                cgroupCores: lbCores,
+                cgroupPeakCores: lbCores,
+                idleByCpu: { 0: Math.max(0, 1 - lbCores - out0), 1: Math.max(0, 1 - clientCores - backendCores - out1) },
+            },
             { host: "client-0", cgroupCores: clientCores, idleByCpu: { 1: Math.max(0, 1 - clientCores - backendCores - out1) } },
             { host: "backend-0", cgroupCores: backendCores, idleByCpu: { 1: Math.max(0, 1 - clientCores - backendCores - out1) } },
         ];
         const allowances: CpuAllowance[] = [
             { host: "haproxy-0", role: "haproxy", cpus: [0], quotaCores: QUOTA, boot: "m" },
-            { host: "client-0", role: "client", cpus: [1], boot: "m" }, { host: "backend-0", role: "backend", cpus: [1], boot: "m" },
+            { host: "client-0", role: "client", cpus: [1], boot: "m" },
+            { host: "backend-0", role: "backend", cpus: [1], boot: "m" },
         ];
         const planned = Math.round(rate * 4);
         const sent = Math.round(planned * Math.min(1, sentShare));
         return {
-            rate, p50Ms: 4 + queueMs / 2, p99Ms, errorRatio: 0, requests: sent, cpu: judgeCpu(samples, allowances),
-            send: [{ host: "client-0", planned, sent, lagP50Ms: behind ? 80 : 0.5, lagP99Ms: behind ? 150 : 1, lagMaxMs: behind ? 300 : 2, startLagMs: 0, behind,
-                ...(behind ? { why: `sent ${sent} of ${planned}` } : {}) }],
+            rate,
+            p50Ms: 4 + queueMs / 2,
+            p99Ms,
+            errorRatio: 0,
+            requests: sent,
+            cpu: judgeCpu(samples, allowances),
+            send: [
+                {
+                    host: "client-0",
+                    planned,
+                    sent,
+                    lagP50Ms: behind ? 80 : 0.5,
+                    lagP99Ms: behind ? 150 : 1,
+                    lagMaxMs: behind ? 300 : 2,
+                    startLagMs: 0,
+                    behind,
+                    ...(behind ? { why: `sent ${sent} of ${planned}` } : {}),
+                },
+            ],
         };
     };
     return { measure, outsideTries: () => outside };
@@ -305,23 +411,70 @@ describe("tries: rules, options and records", () => {
     test("options: confirm tries ≥ 1, max tries ≥ confirm tries", () => {
         assert.deepEqual(validateTippingOptions(options(10)), []);
         assert.deepEqual(validateTippingOptions(options(10, { confirmTries: 0 })), ["confirm tries must be a whole number ≥ 1, got 0"]);
-        assert.deepEqual(validateTippingOptions(options(10, { confirmTries: 3, maxTries: 2 })), ["max tries must be a whole number ≥ the confirm tries (3), got 2"]);
+        assert.deepEqual(validateTippingOptions(options(10, { confirmTries: 3, maxTries: 2 })), [
+            "max tries must be a whole number ≥ the confirm tries (3), got 2",
+        ]);
         assert.equal(DEFAULT_TIPPING.confirmTries, 2);
         assert.equal(DEFAULT_TIPPING.maxTries, 4);
     });
 
     test("a search's tries round-trip through tipping.json; a file from before tries still reads, as one try a step", async () => {
-        const r = await searchTippingPoint(lbModel(460, (rate, at) => rate === 240 && at.try === 1), options(60));
+        const r = await searchTippingPoint(
+            lbModel(460, (rate, at) => rate === 240 && at.try === 1),
+            options(60),
+        );
         const args = { ...DEFAULT_TIPPING, startRate: 60, stack: "s", durationS: 4, frontend: "plain" as const, sleepMs: 0, times: 0, timeoutS: 30 };
         const record: TippingRecord = { id: "t", stack: "s", args, elapsedS: 1, ...r };
         assert.deepEqual(TippingRecordSchema.parse(JSON.parse(JSON.stringify(record))), record);
         const old = {
-            id: "tipping-old", stack: "s", elapsedS: 9, converged: true, stopReason: "bracket within ±5 %", knee: 230, lastGood: 220, firstBad: 240, baselineP99Ms: 12,
-            args: { startRate: 60, factor: 2, tolerance: 0.05, maxSteps: 7, p99Factor: 2, p99FloorMs: 100, maxErrorRatio: 0.001, stack: "s", durationS: 4, frontend: "tls", sleepMs: 0, times: 0, timeoutS: 30 },
+            id: "tipping-old",
+            stack: "s",
+            elapsedS: 9,
+            converged: true,
+            stopReason: "bracket within ±5 %",
+            knee: 230,
+            lastGood: 220,
+            firstBad: 240,
+            baselineP99Ms: 12,
+            args: {
+                startRate: 60,
+                factor: 2,
+                tolerance: 0.05,
+                maxSteps: 7,
+                p99Factor: 2,
+                p99FloorMs: 100,
+                maxErrorRatio: 0.001,
+                stack: "s",
+                durationS: 4,
+                frontend: "tls",
+                sleepMs: 0,
+                times: 0,
+                timeoutS: 30,
+            },
             steps: [
-                { rate: 60, p50Ms: 3, p99Ms: 12, errorRatio: 0, requests: 240, step: 1, phase: "baseline", good: true, reason: "baseline",
-                    cpu: [{ host: "haproxy-0", role: "haproxy", cores: 0.01, coresFrom: "cgroup", allowedCores: 0.05, saturated: false }] },
-                { rate: 240, p50Ms: 90, p99Ms: 400, errorRatio: 0, requests: 960, step: 2, phase: "ramp", good: false, reason: "p99 400 ms > the 100 ms floor" },
+                {
+                    rate: 60,
+                    p50Ms: 3,
+                    p99Ms: 12,
+                    errorRatio: 0,
+                    requests: 240,
+                    step: 1,
+                    phase: "baseline",
+                    good: true,
+                    reason: "baseline",
+                    cpu: [{ host: "haproxy-0", role: "haproxy", cores: 0.01, coresFrom: "cgroup", allowedCores: 0.05, saturated: false }],
+                },
+                {
+                    rate: 240,
+                    p50Ms: 90,
+                    p99Ms: 400,
+                    errorRatio: 0,
+                    requests: 960,
+                    step: 2,
+                    phase: "ramp",
+                    good: false,
+                    reason: "p99 400 ms > the 100 ms floor",
+                },
             ],
         };
         const parsed = TippingRecordSchema.parse(old);

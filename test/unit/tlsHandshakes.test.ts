@@ -11,9 +11,16 @@ import { CERTIFICATES } from "../../components/config.ts";
 import { instanceType } from "../../components/plan/prices.ts";
 
 const input = (over: Partial<PlannerInput> = {}): PlannerInput => ({
-    stack: "t", conns: 1_050_000, tlsShare: 1,
+    stack: "t",
+    conns: 1_050_000,
+    tlsShare: 1,
     instanceTypes: { haproxy: "m6i.4xlarge", backend: "c6i.2xlarge", client: "c6i.8xlarge" },
-    clients: 20, backends: 8, serversPerHost: 10, sourceIpsPerClient: 4, rootVolumeGb: 16, ...over,
+    clients: 20,
+    backends: 8,
+    serversPerHost: 10,
+    sourceIpsPerClient: 4,
+    rootVolumeGb: 16,
+    ...over,
 });
 
 test("every certificate key has a measured rate; RSA-2048 and P-384 handshakes are slower than P-256's", () => {

@@ -5,7 +5,15 @@ import { join } from "node:path";
 import { LabConfigSchema } from "../../components/config.ts";
 import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS, planCapacity, type CapacityPlan } from "../../components/plan/capacity.ts";
 import {
-    appliedSettings, hostSysctls, kernelSysctls, nofileFor, renderTuning, socketsOnHost, sysctlSaveScript, tuningScript, type Setting,
+    appliedSettings,
+    hostSysctls,
+    kernelSysctls,
+    nofileFor,
+    renderTuning,
+    socketsOnHost,
+    sysctlSaveScript,
+    tuningScript,
+    type Setting,
 } from "../../components/render/tuning.ts";
 import { bashSyntax, runBash, tempDir } from "./helpers.ts";
 
@@ -66,18 +74,24 @@ describe("renderTuning", () => {
         for (const role of ["haproxy", "client", "backend"] as const) {
             const plan = renderTuning({ role, ...input });
             assert.equal(plan.nofile, nofileFor(role, cap));
-            assert.ok(plan.sysctls.every((s) => s.key.startsWith("net.")), role);
+            assert.ok(
+                plan.sysctls.every((s) => s.key.startsWith("net.")),
+                role,
+            );
             assert.ok(plan.kernel.length > 0);
         }
     });
 
     test("refuses a nofile above the ceiling with a message that has both numbers", () => {
         const broken: CapacityPlan = { ...cap, nofileCeiling: 5000, haproxy: { ...cap.haproxy, nofile: 9000 } };
-        assert.throws(() => renderTuning({ role: "haproxy", ...input, capacity: broken }), (err: Error) => {
-            assert.match(err.message, /^haproxy: /);
-            assert.ok(err.message.includes("9000") && err.message.includes("5000"), err.message);
-            return true;
-        });
+        assert.throws(
+            () => renderTuning({ role: "haproxy", ...input, capacity: broken }),
+            (err: Error) => {
+                assert.match(err.message, /^haproxy: /);
+                assert.ok(err.message.includes("9000") && err.message.includes("5000"), err.message);
+                return true;
+            },
+        );
     });
 
     test("exactly at the ceiling is allowed", () => {
@@ -93,7 +107,11 @@ describe("renderTuning", () => {
         assert.deepEqual(keys, [...new Set(keys)]);
         assert.deepEqual(new Set(keys), new Set([...plan.sysctls, ...plan.kernel].map((s) => s.key)));
         // the machine-wide entry wins where both lists have the key (nf_conntrack_max)
-        for (const k of plan.kernel) assert.equal(own.find((s) => s.key === k.key), k);
+        for (const k of plan.kernel)
+            assert.equal(
+                own.find((s) => s.key === k.key),
+                k,
+            );
     });
 });
 
@@ -108,7 +126,10 @@ describe("hostSysctls", () => {
     });
 
     test("the port range holds PORTS_PER_SOURCE_ADDRESS ports, none privileged", () => {
-        const range = hostSysctls(1).find((s) => s.key === "net.ipv4.ip_local_port_range")?.value.split(/\s+/).map(Number);
+        const range = hostSysctls(1)
+            .find((s) => s.key === "net.ipv4.ip_local_port_range")
+            ?.value.split(/\s+/)
+            .map(Number);
         assert.ok(range && range.length === 2);
         assert.ok(range[0] >= 1024);
         assert.equal(range[1] - range[0] + 1, PORTS_PER_SOURCE_ADDRESS);
@@ -125,7 +146,11 @@ describe("hostSysctls", () => {
     });
 
     test("buffers: min ≤ default ≤ max; many idle sockets get smaller default buffers than few", () => {
-        const buf = (sockets: number, key: string) => hostSysctls(sockets).find((s) => s.key === key)!.value.split(" ").map(Number);
+        const buf = (sockets: number, key: string) =>
+            hostSysctls(sockets)
+                .find((s) => s.key === key)!
+                .value.split(" ")
+                .map(Number);
         for (const key of ["net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"]) {
             for (const sockets of [100, 2_000_000]) {
                 const [min, def, max] = buf(sockets, key);
@@ -154,7 +179,10 @@ describe("kernelSysctls", () => {
     });
 
     test("tcp_mem: ascending pages, up to two pages per socket, never above 60% of memory", () => {
-        const pages = (sockets: number, mem: number) => get(kernelSysctls(sockets, 1, mem), "net.ipv4.tcp_mem").value.split(" ").map(Number);
+        const pages = (sockets: number, mem: number) =>
+            get(kernelSysctls(sockets, 1, mem), "net.ipv4.tcp_mem")
+                .value.split(" ")
+                .map(Number);
         const [low, pressure, high] = pages(1000, 64 * GB);
         assert.ok(low < pressure && pressure < high);
         assert.equal(high, 2 * 1000, "2 pages per socket when memory allows");
@@ -200,10 +228,7 @@ describe("tuningScript on this machine (writes intercepted)", { skip: !hasSysctl
 
     test("values the host already has pass: exit 0, nothing on stderr; every setting was applied first", (t) => {
         const dir = tempDir(t);
-        const r = runReadOnly(dir, tuningScript([
-            setting("net.core.somaxconn", somaxconn),
-            setting("net.ipv4.ip_local_port_range", portRange),
-        ], nofileOk));
+        const r = runReadOnly(dir, tuningScript([setting("net.core.somaxconn", somaxconn), setting("net.ipv4.ip_local_port_range", portRange)], nofileOk));
         assert.equal(r.stderr, "");
         assert.equal(r.status, 0);
         assert.deepEqual(r.writes, [`-q -w net.core.somaxconn=${somaxconn}`, `-q -w net.ipv4.ip_local_port_range=${portRange}`]);
@@ -221,10 +246,10 @@ describe("tuningScript on this machine (writes intercepted)", { skip: !hasSysctl
     test("every mismatch is reported, not only the first", (t) => {
         const dir = tempDir(t);
         const [low, high] = portRange.split(" ");
-        const r = runReadOnly(dir, tuningScript([
-            setting("net.core.somaxconn", String(Number(somaxconn) + 1)),
-            setting("net.ipv4.ip_local_port_range", `${low} ${Number(high) - 1}`),
-        ]));
+        const r = runReadOnly(
+            dir,
+            tuningScript([setting("net.core.somaxconn", String(Number(somaxconn) + 1)), setting("net.ipv4.ip_local_port_range", `${low} ${Number(high) - 1}`)]),
+        );
         assert.equal(r.status, 1);
         const lines = r.stderr.trim().split("\n");
         assert.equal(lines.length, 2);
@@ -277,18 +302,22 @@ describe("tuningScript on this machine (writes intercepted)", { skip: !hasSysctl
     });
 
     test("the nofile check does not change the calling shell's limit", () => {
-        const r = runBash(`before=$(ulimit -n)\n${tuningScript([], 1024).replace(/exit \$fail$/, "")}\n[ "$(ulimit -n)" = "$before" ] || { echo changed >&2; exit 1; }`);
+        const r = runBash(
+            `before=$(ulimit -n)\n${tuningScript([], 1024).replace(/exit \$fail$/, "")}\n[ "$(ulimit -n)" = "$before" ] || { echo changed >&2; exit 1; }`,
+        );
         assert.equal(r.status, 0, r.stderr);
     });
 });
 
 describe("sysctlSaveScript on this machine (reads only)", { skip: !hasSysctl && "no /proc/sys/net" }, () => {
     test("prints key=value for every key the host has, with whitespace normalised, and skips missing ones", () => {
-        const r = runBash(sysctlSaveScript([
-            { key: "net.core.somaxconn", value: "1", why: "" },
-            { key: "net.ipv4.ip_local_port_range", value: "1 2", why: "" },
-            { key: "net.c2m.no_such_key", value: "1", why: "" },
-        ]));
+        const r = runBash(
+            sysctlSaveScript([
+                { key: "net.core.somaxconn", value: "1", why: "" },
+                { key: "net.ipv4.ip_local_port_range", value: "1 2", why: "" },
+                { key: "net.c2m.no_such_key", value: "1", why: "" },
+            ]),
+        );
         const lines = r.stdout.trim().split("\n");
         assert.deepEqual(lines, [
             `net.core.somaxconn=${read("sysctl -n net.core.somaxconn")}`,

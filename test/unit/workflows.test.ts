@@ -37,10 +37,19 @@ describe("workflows", () => {
         const dir = mkdtempSync(join(tmpdir(), "c2m-actionlint-"));
         try {
             mkdirSync(join(dir, ".github", "workflows"), { recursive: true });
-            writeFileSync(join(dir, ".github", "workflows", "bad.yml"), [
-                "on: push", "jobs:", "  a:", "    runs-on: ubuntu-latest", "    steps:",
-                "      - run: echo ${{ github.nope }}", "      - run: cd $DIR && ls", "",
-            ].join("\n"));
+            writeFileSync(
+                join(dir, ".github", "workflows", "bad.yml"),
+                [
+                    "on: push",
+                    "jobs:",
+                    "  a:",
+                    "    runs-on: ubuntu-latest",
+                    "    steps:",
+                    "      - run: echo ${{ github.nope }}",
+                    "      - run: cd $DIR && ls",
+                    "",
+                ].join("\n"),
+            );
             const r = run("actionlint", ["-no-color", join(".github", "workflows", "bad.yml")], dir);
             assert.notEqual(r.status, 0, r.out);
             assert.match(r.out, /property "nope" is not defined/);
@@ -60,8 +69,10 @@ describe("workflows", () => {
         for (const file of workflowFiles()) {
             for (const step of steps(file).filter((s) => s.uses?.startsWith("pulumi/actions@"))) {
                 const command = step.with?.command;
-                assert.ok(command === undefined || ["up", "update", "preview", "refresh", "destroy", "output"].includes(String(command)),
-                    `${file}: pulumi/actions command "${command}" (install only: leave command out)`);
+                assert.ok(
+                    command === undefined || ["up", "update", "preview", "refresh", "destroy", "output"].includes(String(command)),
+                    `${file}: pulumi/actions command "${command}" (install only: leave command out)`,
+                );
                 if (command === undefined) assert.equal(String(step.with?.["pulumi-version"]), PINS.pulumiCli, `${file}: pulumi-version`);
             }
         }
@@ -71,10 +82,13 @@ describe("workflows", () => {
         const all = steps("reap.yml");
         const node = all.find((s) => s.uses?.startsWith("actions/setup-node@"));
         assert.equal(node?.with?.["node-version-file"], "package.json");
-        assert.ok(all.some((s) => s.uses?.startsWith("pulumi/actions@") && s.with?.command === undefined), "pulumi installed, install-only");
+        assert.ok(
+            all.some((s) => s.uses?.startsWith("pulumi/actions@") && s.with?.command === undefined),
+            "pulumi installed, install-only",
+        );
         assert.ok(all.some((s) => s.run?.trim() === "npm ci"));
         assert.equal(all.at(-1)?.run?.trim(), "npm run lab -- reap --expired");
-        const scripts = all.flatMap((s) => s.run ? [s.run] : []);
+        const scripts = all.flatMap((s) => (s.run ? [s.run] : []));
         for (const script of scripts) {
             assert.doesNotMatch(script, /\|\|\s*true|2>\s*\/dev\/null|set \+e|continue-on-error/, `an error would be swallowed: ${script}`);
             assert.doesNotMatch(script, /\bpulumi\b/, `the lab CLI, not the workflow, drives pulumi: ${script}`);
@@ -135,11 +149,11 @@ describe("the reaper's IAM policy", () => {
 
     test("the names it scopes the teardown role and schedule by are the platform's", () => {
         const src = (f: string) => readFileSync(join(REPO_ROOT, "components", "platform", "aws", f), "utf8");
-        assert.match(src("aws.ts"), /new AwsPlatform\("lab"/);
-        assert.match(src("awsPlatform.ts"), /new LabTeardown\(`\$\{name\}-teardown`/);
-        assert.match(src("teardown.ts"), /new aws\.iam\.Role\(`\$\{name\}-role`/);
+        assert.match(src("aws.ts"), /new AwsPlatform\(\s*"lab"/);
+        assert.match(src("awsPlatform.ts"), /new LabTeardown\(\s*`\$\{name\}-teardown`/);
+        assert.match(src("teardown.ts"), /new aws\.iam\.Role\(\s*`\$\{name\}-role`/);
         // One schedule per instance: lab-teardown-expiry-<host>.
-        assert.match(src("teardown.ts"), /new aws\.scheduler\.Schedule\(`\$\{name\}-expiry-\$\{host\}`/);
+        assert.match(src("teardown.ts"), /new aws\.scheduler\.Schedule\(\s*`\$\{name\}-expiry-\$\{host\}`/);
         const resources = JSON.stringify(policy.Statement.map((s: { Resource: string }) => s.Resource));
         assert.match(resources, /role\/lab-teardown-role-\*/);
         assert.match(resources, /schedule\/default\/lab-teardown-expiry-\*/);

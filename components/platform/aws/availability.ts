@@ -5,7 +5,10 @@
 import { ConfigError } from "../../config.ts";
 
 /** What DescribeInstanceTypeOfferings answers per location: parallel lists of types and zones. */
-export interface Offerings { instanceTypes: string[]; locations: string[] }
+export interface Offerings {
+    instanceTypes: string[];
+    locations: string[];
+}
 
 /**
  * The first of `zones` (the region's order) that offers every type in `types` (by role);
@@ -26,7 +29,9 @@ export function chooseAvailabilityZone(region: string, zones: string[], offering
     };
     throw new ConfigError([
         `c2m:aws.instanceTypes: no availability zone of ${region} (${zones.join(", ") || "none available"}) offers every type the lab launches: ` +
-            Object.entries(types).map(([role, type]) => `${role} ${type} ${offeredIn(type)}`).join("; ") +
+            Object.entries(types)
+                .map(([role, type]) => `${role} ${type} ${offeredIn(type)}`)
+                .join("; ") +
             `; choose types offered together, or another c2m:aws.region`,
     ]);
 }

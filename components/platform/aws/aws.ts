@@ -38,7 +38,9 @@ export const aws: Platform = {
     hostMemoryBytes: instanceMemoryBytes,
     // A host is a whole instance: what it may use, it reads itself (nproc, its own cgroup).
     hostCpuQuota: () => undefined,
-    check: ({ stack, config, capacity }) => { awsSettings(stack, config, capacity); },
+    check: ({ stack, config, capacity }) => {
+        awsSettings(stack, config, capacity);
+    },
     async create({ stack, config, capacity }, hosts, tuning) {
         const settings = awsSettings(stack, config, capacity);
         // Loaded only now, so a local stack never loads @pulumi/aws nor registers an AWS resource

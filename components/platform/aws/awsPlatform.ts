@@ -60,42 +60,59 @@ export class AwsPlatform extends pulumi.ComponentResource implements PlatformHos
         const tags = labTags({ stack: args.stack, owner: args.owner, expiresAt: args.expiresAt });
         const s = args.settings;
 
-        const network = new LabNetwork(`${name}-net`, {
-            tags, availabilityZone: args.availabilityZone, operatorCidr: s.operatorCidr,
-        }, { parent: this });
+        const network = new LabNetwork(
+            `${name}-net`,
+            {
+                tags,
+                availabilityZone: args.availabilityZone,
+                operatorCidr: s.operatorCidr,
+            },
+            { parent: this },
+        );
         const security = new LabSecurity(`${name}-sg`, { vpcId: network.vpc.id, tags }, { parent: this });
         const key = new LabKey(`${name}-key`, { tags }, { parent: this });
         this.sshPrivateKey = key.privateKey;
 
-        const fleet = new AwsHosts(`${name}-hosts`, {
-            stack: args.stack,
-            hosts: args.hosts.map((h) => ({
-                ...h,
-                instanceType: s.instanceTypes[h.role] ?? METRICS_INSTANCE_TYPE,
-                addresses: h.role === "client" ? s.sourceIpsPerClient : 1,
-                image: s.images[h.role],
-            })),
-            subnetId: network.subnet.id,
-            securityGroupId: security.group.id,
-            keyName: key.keyPair.keyName,
-            publicKey: key.publicKey,
-            privateKey: key.privateKey,
-            tuning: args.tuning,
-            rootVolumeGb: s.rootVolumeGb,
-            versions: args.versions,
-            ami: s.ami,
-            expiresAt: args.expiresAt,
-            networkReady: [network.acl, network.routes],
-            tags,
-            instanceTags: { [BUDGET_TAG]: String(s.budgetUsdPerHour) },
-        }, { parent: this });
+        const fleet = new AwsHosts(
+            `${name}-hosts`,
+            {
+                stack: args.stack,
+                hosts: args.hosts.map((h) => ({
+                    ...h,
+                    instanceType: s.instanceTypes[h.role] ?? METRICS_INSTANCE_TYPE,
+                    addresses: h.role === "client" ? s.sourceIpsPerClient : 1,
+                    image: s.images[h.role],
+                })),
+                subnetId: network.subnet.id,
+                securityGroupId: security.group.id,
+                keyName: key.keyPair.keyName,
+                publicKey: key.publicKey,
+                privateKey: key.privateKey,
+                tuning: args.tuning,
+                rootVolumeGb: s.rootVolumeGb,
+                versions: args.versions,
+                ami: s.ami,
+                expiresAt: args.expiresAt,
+                networkReady: [network.acl, network.routes],
+                tags,
+                instanceTags: { [BUDGET_TAG]: String(s.budgetUsdPerHour) },
+            },
+            { parent: this },
+        );
         this.hosts = fleet.hosts;
 
         // The role depends on no instance; each schedule on its own instance only.
-        const teardown = new LabTeardown(`${name}-teardown`, {
-            stack: args.stack, region: s.region, expiresAt: args.expiresAt,
-            instances: fleet.instances.map((instance, i) => ({ host: args.hosts[i].name, instanceId: instance.id })), tags,
-        }, { parent: this });
+        const teardown = new LabTeardown(
+            `${name}-teardown`,
+            {
+                stack: args.stack,
+                region: s.region,
+                expiresAt: args.expiresAt,
+                instances: fleet.instances.map((instance, i) => ({ host: args.hosts[i].name, instanceId: instance.id })),
+                tags,
+            },
+            { parent: this },
+        );
 
         // What exists, should a launch fail (an output whose resource failed is left out, not fatal).
         const existing = <T>(values: pulumi.Output<T>[]) =>
@@ -131,10 +148,13 @@ export async function awsPlace(name: string, args: AwsPlatformArgs): Promise<Aws
     for (const role of Object.keys(types)) if (!args.hosts.some((h) => h.role === role)) delete types[role];
     const [zones, offerings] = await Promise.all([
         aws.getAvailabilityZones({ state: "available", filters: [{ name: "zone-type", values: ["availability-zone"] }] }, { provider }),
-        aws.ec2.getInstanceTypeOfferings({
-            locationType: "availability-zone",
-            filters: [{ name: "instance-type", values: [...new Set(Object.values(types))] }],
-        }, { provider }),
+        aws.ec2.getInstanceTypeOfferings(
+            {
+                locationType: "availability-zone",
+                filters: [{ name: "instance-type", values: [...new Set(Object.values(types))] }],
+            },
+            { provider },
+        ),
     ]);
     const availabilityZone = chooseAvailabilityZone(s.region, zones.names, offerings, types);
     return { provider, availabilityZone };

@@ -67,7 +67,7 @@ function nodeInstallScript(version: string, binPath: string): string {
         "mkdir -p /opt/c2m/node",
         `tar -xJf "$d/${file}" -C /opt/c2m/node --strip-components=1`,
         `ln -sf /opt/c2m/node/bin/node ${binPath}/node`,
-        "rm -rf \"$d\"",
+        'rm -rf "$d"',
     ].join("\n");
 }
 
@@ -83,7 +83,7 @@ function vegetaInstallScript(version: string, binPath: string): string {
         `(cd "$d" && grep ' ${file}$' checksums.txt | sha256sum -c -)`,
         `tar -xzf "$d/${file}" -C "$d" vegeta`,
         `install -m 0755 "$d/vegeta" ${binPath}/vegeta`,
-        "rm -rf \"$d\"",
+        'rm -rf "$d"',
     ].join("\n");
 }
 
@@ -108,10 +108,12 @@ export function renderCloudInit(input: CloudInitInput): string {
     if (input.role === "client") runcmd.push(vegetaInstallScript(input.versions.vegeta, input.binPath));
     if (secondaries.length > 0) {
         // cloud-init's EC2 datasource usually configures them; make sure, on the primary's interface.
-        runcmd.push([
-            `dev=$(ip -o -4 addr show | awk '$4 ~ /^${primary.replaceAll(".", "\\.")}\\// {print $2; exit}')`,
-            ...secondaries.map((a) => `ip addr replace ${a}/${input.prefix} dev "$dev"`),
-        ].join("\n"));
+        runcmd.push(
+            [
+                `dev=$(ip -o -4 addr show | awk '$4 ~ /^${primary.replaceAll(".", "\\.")}\\// {print $2; exit}')`,
+                ...secondaries.map((a) => `ip addr replace ${a}/${input.prefix} dev "$dev"`),
+            ].join("\n"),
+        );
     }
     const doc = {
         // Root logs in with the lab key only (the roles run as root, like on the local platform).
@@ -126,17 +128,24 @@ export function renderCloudInit(input: CloudInitInput): string {
         package_update: true,
         packages: [...COMMON_PACKAGES, ...ROLE_PACKAGES[input.role]],
         write_files: [
-            { path: TUNING_SCRIPT, permissions: "0644",
-                content: tuningScript(appliedSettings(input.tuning, false)) + "\n" },
-            { path: "/etc/security/limits.d/60-c2m.conf", permissions: "0644",
-                content: ["*", "root"].flatMap((who) => [`${who} soft nofile ${n}`, `${who} hard nofile ${n}`]).join("\n") + "\n" },
-            { path: "/etc/systemd/system.conf.d/60-c2m.conf", permissions: "0644",
-                content: `[Manager]\nDefaultLimitNOFILE=${n}\n` },
-            { path: "/etc/ssh/sshd_config.d/60-c2m.conf", permissions: "0644",
-                content: "PermitRootLogin prohibit-password\nPasswordAuthentication no\nMaxStartups 200:30:400\nMaxSessions 100\n" },
+            { path: TUNING_SCRIPT, permissions: "0644", content: tuningScript(appliedSettings(input.tuning, false)) + "\n" },
+            {
+                path: "/etc/security/limits.d/60-c2m.conf",
+                permissions: "0644",
+                content: ["*", "root"].flatMap((who) => [`${who} soft nofile ${n}`, `${who} hard nofile ${n}`]).join("\n") + "\n",
+            },
+            { path: "/etc/systemd/system.conf.d/60-c2m.conf", permissions: "0644", content: `[Manager]\nDefaultLimitNOFILE=${n}\n` },
+            {
+                path: "/etc/ssh/sshd_config.d/60-c2m.conf",
+                permissions: "0644",
+                content: "PermitRootLogin prohibit-password\nPasswordAuthentication no\nMaxStartups 200:30:400\nMaxSessions 100\n",
+            },
             ...expiryUnits(input.stack, input.expiresAt).map((f) => ({ ...f, permissions: "0644" })),
-            { path: "/etc/c2m/host.json", permissions: "0644",
-                content: JSON.stringify({ stack: input.stack, host: input.host, role: input.role, addresses: input.addresses }) + "\n" },
+            {
+                path: "/etc/c2m/host.json",
+                permissions: "0644",
+                content: JSON.stringify({ stack: input.stack, host: input.host, role: input.role, addresses: input.addresses }) + "\n",
+            },
         ],
         // runcmd entries share one /bin/sh script: a multi-line entry runs in a subshell so its
         // `set -eu` stays its own (a failed install then shows in the readiness check).

@@ -16,7 +16,10 @@ export function onCalendar(expiresAt: string): string {
     return `${m[1]} ${m[2]} UTC`;
 }
 
-export interface UnitFile { path: string; content: string }
+export interface UnitFile {
+    path: string;
+    content: string;
+}
 
 /** The timer and the service it starts, for a lab of `stack` expiring at `expiresAt`. */
 export function expiryUnits(stack: string, expiresAt: string): UnitFile[] {

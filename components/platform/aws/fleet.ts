@@ -32,7 +32,10 @@ export const BIN_PATH = "/opt/c2m/bin";
 export const WORK_ROOT = "/var/lib/c2m";
 
 export interface AwsHostSpec {
-    name: string; role: Role; instanceType: string; addresses: number;
+    name: string;
+    role: Role;
+    instanceType: string;
+    addresses: number;
     /** c2m:image of the host's role: which Debian release's AMI it runs (machine = Debian 12). */
     image: ImageName;
 }
@@ -76,10 +79,17 @@ export class AwsHosts extends pulumi.ComponentResource {
         const pins = new Map<string, pulumi.Output<string>>();
         const pin = (parameter: string, image: ImageName) => {
             if (!pins.has(parameter)) {
-                pins.set(parameter, new command.local.Command(parameter === DEBIAN_AMI_PARAMETER ? `${name}-ami` : `${name}-ami-${image}`, {
-                    create: aws.ssm.getParameterOutput({ name: parameter }, { parent: this }).value.apply(amiPinScript),
-                    logging: "none",
-                }, { parent: this, ignoreChanges: ["create"] }).stdout.apply((out) => out.trim()));
+                pins.set(
+                    parameter,
+                    new command.local.Command(
+                        parameter === DEBIAN_AMI_PARAMETER ? `${name}-ami` : `${name}-ami-${image}`,
+                        {
+                            create: aws.ssm.getParameterOutput({ name: parameter }, { parent: this }).value.apply(amiPinScript),
+                            logging: "none",
+                        },
+                        { parent: this, ignoreChanges: ["create"] },
+                    ).stdout.apply((out) => out.trim()),
+                );
             }
             return pins.get(parameter)!;
         };
@@ -98,63 +108,100 @@ export class AwsHosts extends pulumi.ComponentResource {
             if (!tuning) throw new pulumi.ResourceError(`${spec.name}: no tuning plan`, this);
             // The host's SSH key, made here and given to it by cloud-init: every SSH to it (Pulumi's
             // and the lab's) checks it, so a recycled public IP cannot answer in its place.
-            const hostKeygen = new command.local.Command(`${name}-${spec.name}-hostkey`, {
-                create: KEYGEN_SCRIPT, logging: "none",
-            }, { parent: this, additionalSecretOutputs: ["stdout"] });
+            const hostKeygen = new command.local.Command(
+                `${name}-${spec.name}-hostkey`,
+                {
+                    create: KEYGEN_SCRIPT,
+                    logging: "none",
+                },
+                { parent: this, additionalSecretOutputs: ["stdout"] },
+            );
             const hostKeyPair = hostKeygen.stdout.apply(parseKeygenOutput);
             const hostKey = pulumi.unsecret(hostKeyPair.publicKey);
             // Secret: it carries the host's private key (kept encrypted in state like the lab key).
-            const userData = pulumi.secret(pulumi.all([args.publicKey, hostKeyPair]).apply(([publicKey, pair]) => renderCloudInit({
-                stack: args.stack, host: spec.name, role: spec.role, publicKey,
-                hostKey: pair,
-                tuning,
-                binPath: BIN_PATH, workDir, addresses, prefix, versions: args.versions, expiresAt: args.expiresAt,
-            })));
+            const userData = pulumi.secret(
+                pulumi.all([args.publicKey, hostKeyPair]).apply(([publicKey, pair]) =>
+                    renderCloudInit({
+                        stack: args.stack,
+                        host: spec.name,
+                        role: spec.role,
+                        publicKey,
+                        hostKey: pair,
+                        tuning,
+                        binPath: BIN_PATH,
+                        workDir,
+                        addresses,
+                        prefix,
+                        versions: args.versions,
+                        expiresAt: args.expiresAt,
+                    }),
+                ),
+            );
             const tags = { ...args.tags, Name: `${args.stack}-${spec.name}`, [ROLE_TAG]: spec.role };
-            const instance = new aws.ec2.Instance(`${name}-${spec.name}`, {
-                ami: this.amis.get(spec.image)!,
-                instanceType: spec.instanceType,
-                subnetId: args.subnetId,
-                vpcSecurityGroupIds: [args.securityGroupId],
-                keyName: args.keyName,
-                associatePublicIpAddress: true,
-                privateIp: addresses[0],
-                secondaryPrivateIps: addresses.length > 1 ? addresses.slice(1) : undefined,
-                metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
-                rootBlockDevice: {
-                    volumeType: "gp3", volumeSize: args.rootVolumeGb, deleteOnTermination: true, encrypted: true,
-                    tags: { ...args.tags, Name: `${args.stack}-${spec.name}-root` },
+            const instance = new aws.ec2.Instance(
+                `${name}-${spec.name}`,
+                {
+                    ami: this.amis.get(spec.image)!,
+                    instanceType: spec.instanceType,
+                    subnetId: args.subnetId,
+                    vpcSecurityGroupIds: [args.securityGroupId],
+                    keyName: args.keyName,
+                    associatePublicIpAddress: true,
+                    privateIp: addresses[0],
+                    secondaryPrivateIps: addresses.length > 1 ? addresses.slice(1) : undefined,
+                    metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
+                    rootBlockDevice: {
+                        volumeType: "gp3",
+                        volumeSize: args.rootVolumeGb,
+                        deleteOnTermination: true,
+                        encrypted: true,
+                        tags: { ...args.tags, Name: `${args.stack}-${spec.name}-root` },
+                    },
+                    instanceInitiatedShutdownBehavior: "terminate",
+                    userData,
+                    // A change of user data never stops, starts or replaces a running instance (see the header).
+                    userDataReplaceOnChange: false,
+                    tags: { ...tags, ...args.instanceTags },
                 },
-                instanceInitiatedShutdownBehavior: "terminate",
-                userData,
-                // A change of user data never stops, starts or replaces a running instance (see the header).
-                userDataReplaceOnChange: false,
-                tags: { ...tags, ...args.instanceTags },
-            }, {
-                parent: this,
-                dependsOn: args.networkReady,
-                deleteBeforeReplace: true,
-                ignoreChanges: ["userData"],
-            });
+                {
+                    parent: this,
+                    dependsOn: args.networkReady,
+                    deleteBeforeReplace: true,
+                    ignoreChanges: ["userData"],
+                },
+            );
             this.instances.push(instance);
 
             // The host is ready when cloud-init has finished and the role's tools answer.
-            const ready = new command.remote.Command(`${name}-${spec.name}-ready`, {
-                connection: {
-                    host: instance.publicIp, port: 22, user: "root", privateKey: args.privateKey, hostKey,
-                    dialErrorLimit: 90, perDialTimeout: 10,
+            const ready = new command.remote.Command(
+                `${name}-${spec.name}-ready`,
+                {
+                    connection: {
+                        host: instance.publicIp,
+                        port: 22,
+                        user: "root",
+                        privateKey: args.privateKey,
+                        hostKey,
+                        dialErrorLimit: 90,
+                        perDialTimeout: 10,
+                    },
+                    create: cloudInitReadyScript(spec.role, BIN_PATH, tuning.nofile),
+                    triggers: [instance.id],
+                    logging: "stderr",
                 },
-                create: cloudInitReadyScript(spec.role, BIN_PATH, tuning.nofile),
-                triggers: [instance.id],
-                logging: "stderr",
-            }, { parent: this });
+                { parent: this },
+            );
             // This up's expiry on the running host (user data only reached it at first boot).
-            const expiry = new command.remote.Command(`${name}-${spec.name}-expiry`, {
-                connection: { host: instance.publicIp, port: 22, user: "root", privateKey: args.privateKey, hostKey },
-                create: expiryRenewScript(args.stack, args.expiresAt),
-                triggers: [instance.id, args.expiresAt],
-                logging: "stderr",
-            }, { parent: this, dependsOn: [ready] });
+            const expiry = new command.remote.Command(
+                `${name}-${spec.name}-expiry`,
+                {
+                    connection: { host: instance.publicIp, port: 22, user: "root", privateKey: args.privateKey, hostKey },
+                    create: expiryRenewScript(args.stack, args.expiresAt),
+                    triggers: [instance.id, args.expiresAt],
+                    logging: "stderr",
+                },
+                { parent: this, dependsOn: [ready] },
+            );
 
             const host: Host = {
                 name: spec.name,

@@ -25,7 +25,9 @@ const AMI_ID = /^ami-[0-9a-f]{8,17}$/;
 /** The AMI pin's command: prints the id it is given (once; the pin never runs again). */
 export function amiPinScript(ami: string): string {
     if (!AMI_ID.test(String(ami))) {
-        throw new Error(`${DEBIAN_AMI_PARAMETER} answered "${ami}", not an AMI id: set c2m:aws.ami to a Debian ${DEBIAN_RELEASE} AMI of the region (lab preflight prints one)`);
+        throw new Error(
+            `${DEBIAN_AMI_PARAMETER} answered "${ami}", not an AMI id: set c2m:aws.ami to a Debian ${DEBIAN_RELEASE} AMI of the region (lab preflight prints one)`,
+        );
     }
     return `printf '%s\\n' ${ami}`;
 }

@@ -23,48 +23,70 @@ const SG_CHARSET = /^[A-Za-z0-9 ._\-:/()#,@[\]+=&;{}!$*]*$/;
 
 export const AWS_STRING_LIMITS = {
     securityGroupDescription: {
-        what: "security group description", max: 255, charset: SG_CHARSET,
+        what: "security group description",
+        max: 255,
+        charset: SG_CHARSET,
         source: "EC2 API CreateSecurityGroup GroupDescription; terraform-provider-aws internal/service/ec2/vpc_security_group.go",
     },
     securityGroupRuleDescription: {
-        what: "security group rule description", max: 255, charset: SG_CHARSET,
+        what: "security group rule description",
+        max: 255,
+        charset: SG_CHARSET,
         source: "EC2 API IpRange.Description; terraform-provider-aws validSecurityGroupRuleDescription (internal/service/ec2/vpc_security_group.go)",
     },
     tagKey: {
-        what: "tag key", max: 128, charset: /^[\p{L}\p{N}\p{Zs}_.:/=+\-@]+$/u, reservedPrefix: /^aws:/i,
+        what: "tag key",
+        max: 128,
+        charset: /^[\p{L}\p{N}\p{Zs}_.:/=+\-@]+$/u,
+        reservedPrefix: /^aws:/i,
         source: "EC2 User Guide, Tag your Amazon EC2 resources, Tag restrictions",
     },
     tagValue: {
-        what: "tag value", max: 256, charset: /^[\p{L}\p{N}\p{Zs}_.:/=+\-@]*$/u,
+        what: "tag value",
+        max: 256,
+        charset: /^[\p{L}\p{N}\p{Zs}_.:/=+\-@]*$/u,
         source: "EC2 User Guide, Tag your Amazon EC2 resources, Tag restrictions",
     },
     userData: {
-        what: "instance user data (raw, before base64)", max: 16 * 1024, bytes: true,
+        what: "instance user data (raw, before base64)",
+        max: 16 * 1024,
+        bytes: true,
         source: "EC2 User Guide, Work with instance user data: limited to 16 KB in raw form, before it is base64-encoded",
     },
     iamRoleName: {
-        what: "IAM role name", max: 64, charset: /^[\w+=,.@-]+$/,
+        what: "IAM role name",
+        max: 64,
+        charset: /^[\w+=,.@-]+$/,
         source: "IAM API CreateRole RoleName: length 1-64, pattern [\\w+=,.@-]+",
     },
     iamRoleDescription: {
+        what: "IAM role description",
+        max: 1000,
         // biome-ignore lint/suspicious/noControlCharactersInRegex: AWS's own pattern names tab, LF and CR as allowed
-        what: "IAM role description", max: 1000, charset: /^[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*$/,
+        charset: /^[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*$/,
         source: "IAM API CreateRole Description: length 0-1000, pattern [\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*",
     },
     iamRolePolicyName: {
-        what: "IAM inline policy name", max: 128, charset: /^[\w+=,.@-]+$/,
+        what: "IAM inline policy name",
+        max: 128,
+        charset: /^[\w+=,.@-]+$/,
         source: "IAM API PutRolePolicy PolicyName: length 1-128, pattern [\\w+=,.@-]+",
     },
     scheduleName: {
-        what: "EventBridge Scheduler schedule name", max: 64, charset: /^[0-9a-zA-Z\-_.]+$/,
+        what: "EventBridge Scheduler schedule name",
+        max: 64,
+        charset: /^[0-9a-zA-Z\-_.]+$/,
         source: "EventBridge Scheduler API CreateSchedule Name: length 1-64, pattern [0-9a-zA-Z-_.]+",
     },
     scheduleDescription: {
-        what: "EventBridge Scheduler schedule description", max: 512,
+        what: "EventBridge Scheduler schedule description",
+        max: 512,
         source: "EventBridge Scheduler API CreateSchedule Description: length 0-512",
     },
     keyPairName: {
-        what: "EC2 key pair name", max: 255, charset: /^[\x20-\x7E]+$/,
+        what: "EC2 key pair name",
+        max: 255,
+        charset: /^[\x20-\x7E]+$/,
         source: "EC2 API ImportKeyPair KeyName: up to 255 ASCII characters",
     },
 } as const satisfies Record<string, StringLimit>;
@@ -82,11 +104,14 @@ export function limitProblems(limitName: LimitName, value: string, where: string
     const limit: StringLimit = AWS_STRING_LIMITS[limitName];
     const size = limit.bytes ? Buffer.byteLength(value, "utf8") : [...value].length;
     const problems: string[] = [];
-    if (size > limit.max) problems.push(`${where}: ${limit.what} is ${size} ${limit.bytes ? "bytes" : "characters"}, AWS accepts ${limit.max} at most (${limit.source})`);
+    if (size > limit.max)
+        problems.push(`${where}: ${limit.what} is ${size} ${limit.bytes ? "bytes" : "characters"}, AWS accepts ${limit.max} at most (${limit.source})`);
     if (limit.charset && !limit.charset.test(value)) {
         const bad = [...new Set([...value].filter((c) => !limit.charset!.test(c)))];
-        problems.push(`${where}: ${limit.what} ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)} has character(s) AWS refuses: ` +
-            `${bad.map((c) => JSON.stringify(c)).join(" ")} (${limit.source})`);
+        problems.push(
+            `${where}: ${limit.what} ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)} has character(s) AWS refuses: ` +
+                `${bad.map((c) => JSON.stringify(c)).join(" ")} (${limit.source})`,
+        );
     }
     if (limit.reservedPrefix?.test(value)) problems.push(`${where}: ${limit.what} "${value}" starts with a prefix AWS reserves (${limit.source})`);
     return problems;
@@ -98,15 +123,23 @@ type Props = Record<string, any>;
 const BY_TYPE: Record<string, { prop: string; limit: LimitName }[]> = {
     "aws:ec2/securityGroup:SecurityGroup": [{ prop: "description", limit: "securityGroupDescription" }],
     "aws:ec2/instance:Instance": [{ prop: "userData", limit: "userData" }],
-    "aws:iam/role:Role": [{ prop: "description", limit: "iamRoleDescription" }, { prop: "name", limit: "iamRoleName" }],
+    "aws:iam/role:Role": [
+        { prop: "description", limit: "iamRoleDescription" },
+        { prop: "name", limit: "iamRoleName" },
+    ],
     "aws:iam/rolePolicy:RolePolicy": [{ prop: "name", limit: "iamRolePolicyName" }],
-    "aws:scheduler/schedule:Schedule": [{ prop: "description", limit: "scheduleDescription" }, { prop: "name", limit: "scheduleName" }],
+    "aws:scheduler/schedule:Schedule": [
+        { prop: "description", limit: "scheduleDescription" },
+        { prop: "name", limit: "scheduleName" },
+    ],
     "aws:ec2/keyPair:KeyPair": [{ prop: "keyName", limit: "keyPairName" }],
 };
 
 /** Types whose `name`/`keyName` the provider fills from the logical name when the program gives none. */
 const AUTONAMED: Record<string, string> = {
-    "aws:iam/role:Role": "name", "aws:iam/rolePolicy:RolePolicy": "name", "aws:scheduler/schedule:Schedule": "name",
+    "aws:iam/role:Role": "name",
+    "aws:iam/rolePolicy:RolePolicy": "name",
+    "aws:scheduler/schedule:Schedule": "name",
     "aws:ec2/keyPair:KeyPair": "keyName",
 };
 
@@ -128,14 +161,18 @@ export function awsStringProblems(type: string, logicalName: string, props: Prop
     if (type === "aws:ec2/securityGroup:SecurityGroup") {
         for (const way of ["ingress", "egress"]) {
             (props[way] ?? []).forEach((rule: Props, i: number) => {
-                if (typeof rule?.description === "string") problems.push(...limitProblems("securityGroupRuleDescription", rule.description, at(`${way}[${i}].description`)));
+                if (typeof rule?.description === "string")
+                    problems.push(...limitProblems("securityGroupRuleDescription", rule.description, at(`${way}[${i}].description`)));
             });
         }
     }
     if (type === "aws:ec2/securityGroupRule:SecurityGroupRule" && typeof props.description === "string") {
         problems.push(...limitProblems("securityGroupRuleDescription", props.description, at("description")));
     }
-    const tagSets: [string, Props | undefined][] = [["tags", props.tags], ["rootBlockDevice.tags", props.rootBlockDevice?.tags]];
+    const tagSets: [string, Props | undefined][] = [
+        ["tags", props.tags],
+        ["rootBlockDevice.tags", props.rootBlockDevice?.tags],
+    ];
     for (const [where, tags] of tagSets) {
         for (const [key, value] of Object.entries(tags ?? {})) {
             problems.push(...limitProblems("tagKey", key, at(`${where} key`)));

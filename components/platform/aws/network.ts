@@ -31,26 +31,48 @@ export class LabNetwork extends pulumi.ComponentResource {
     constructor(name: string, args: LabNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("c2m:platform:AwsNetwork", name, {}, opts);
         const tags = (suffix: string) => ({ ...args.tags, Name: `${name}-${suffix}` });
-        this.vpc = new aws.ec2.Vpc(`${name}-vpc`, {
-            cidrBlock: VPC_CIDR, enableDnsHostnames: true, enableDnsSupport: true, tags: tags("vpc"),
-        }, { parent: this });
+        this.vpc = new aws.ec2.Vpc(
+            `${name}-vpc`,
+            {
+                cidrBlock: VPC_CIDR,
+                enableDnsHostnames: true,
+                enableDnsSupport: true,
+                tags: tags("vpc"),
+            },
+            { parent: this },
+        );
         const igw = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: this.vpc.id, tags: tags("igw") }, { parent: this });
-        this.subnet = new aws.ec2.Subnet(`${name}-public`, {
-            vpcId: this.vpc.id, cidrBlock: SUBNET_CIDR, availabilityZone: args.availabilityZone,
-            mapPublicIpOnLaunch: false, tags: tags("public"),
-        }, { parent: this });
-        this.acl = new aws.ec2.DefaultNetworkAcl(`${name}-acl`, {
-            defaultNetworkAclId: this.vpc.defaultNetworkAclId,
-            subnetIds: [this.subnet.id],
-            ingress: labNaclIngress(args.operatorCidr),
-            egress: LAB_NACL_EGRESS.map((r) => ({ ...r })),
-            tags: tags("acl"),
-        }, { parent: this });
-        const routes = new aws.ec2.RouteTable(`${name}-routes`, {
-            vpcId: this.vpc.id,
-            routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }],
-            tags: tags("routes"),
-        }, { parent: this });
+        this.subnet = new aws.ec2.Subnet(
+            `${name}-public`,
+            {
+                vpcId: this.vpc.id,
+                cidrBlock: SUBNET_CIDR,
+                availabilityZone: args.availabilityZone,
+                mapPublicIpOnLaunch: false,
+                tags: tags("public"),
+            },
+            { parent: this },
+        );
+        this.acl = new aws.ec2.DefaultNetworkAcl(
+            `${name}-acl`,
+            {
+                defaultNetworkAclId: this.vpc.defaultNetworkAclId,
+                subnetIds: [this.subnet.id],
+                ingress: labNaclIngress(args.operatorCidr),
+                egress: LAB_NACL_EGRESS.map((r) => ({ ...r })),
+                tags: tags("acl"),
+            },
+            { parent: this },
+        );
+        const routes = new aws.ec2.RouteTable(
+            `${name}-routes`,
+            {
+                vpcId: this.vpc.id,
+                routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }],
+                tags: tags("routes"),
+            },
+            { parent: this },
+        );
         this.routes = new aws.ec2.RouteTableAssociation(`${name}-public-routes`, { subnetId: this.subnet.id, routeTableId: routes.id }, { parent: this });
         this.registerOutputs({ vpcId: this.vpc.id, subnetId: this.subnet.id, aclId: this.acl.id });
     }

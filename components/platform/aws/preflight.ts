@@ -19,7 +19,12 @@ import { hasHostBits, ipToInt, readCidr } from "../addressPlan.ts";
  */
 export const STANDARD_VCPU_QUOTA = { serviceCode: "ec2", quotaCode: "L-1216C47A" } as const;
 
-export interface AwsImage { id: string; ownerId: string; name: string; state: string }
+export interface AwsImage {
+    id: string;
+    ownerId: string;
+    name: string;
+    state: string;
+}
 
 /** The read-only questions preflight asks; each throws (with AWS's error) when AWS cannot answer. */
 export interface PreflightClient {
@@ -60,9 +65,17 @@ export interface StateSettings {
     bootstrapPassphraseFile: string;
 }
 
-export interface Check { name: string; ok: boolean; detail: string; fix?: string }
+export interface Check {
+    name: string;
+    ok: boolean;
+    detail: string;
+    fix?: string;
+}
 
-const errorText = (err: unknown) => { const e = err as Error; return `${e.name && e.name !== "Error" ? `${e.name}: ` : ""}${e.message}`; };
+const errorText = (err: unknown) => {
+    const e = err as Error;
+    return `${e.name && e.name !== "Error" ? `${e.name}: ` : ""}${e.message}`;
+};
 
 async function ask<T>(name: string, q: () => Promise<T>, fix: string): Promise<{ value?: T; failed?: Check }> {
     try {
@@ -80,22 +93,33 @@ export function stateChecks(stack: string, s: StateSettings): Check[] {
         checks.push({ name: "state backend", ok: true, detail: `${url}: the scheduled reaper reads the same bucket (vars.PULUMI_BACKEND_URL)` });
     } else {
         checks.push({
-            name: "state backend", ok: false,
+            name: "state backend",
+            ok: false,
             detail: `PULUMI_BACKEND_URL is ${url ? `"${url}"` : "unset"}: state on this machine cannot be read by the scheduled reaper, so a forgotten ${stack} would run until its instances end themselves, and its VPC, role and schedules would stay`,
             fix: "export PULUMI_BACKEND_URL=s3://<bucket>/<prefix> (the repository variable PULUMI_BACKEND_URL of .github/workflows/reap.yml), then run lab preflight again",
         });
     }
     const file = s.passphraseFile;
     if (!s.passphraseSet && !file) {
-        checks.push({ name: "passphrase", ok: false, detail: "neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is set",
-            fix: "export PULUMI_CONFIG_PASSPHRASE=<the value of the repository secret PULUMI_CONFIG_PASSPHRASE>" });
+        checks.push({
+            name: "passphrase",
+            ok: false,
+            detail: "neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is set",
+            fix: "export PULUMI_CONFIG_PASSPHRASE=<the value of the repository secret PULUMI_CONFIG_PASSPHRASE>",
+        });
     } else if (!s.passphraseSet && file === s.bootstrapPassphraseFile) {
-        checks.push({ name: "passphrase", ok: false,
+        checks.push({
+            name: "passphrase",
+            ok: false,
             detail: `the passphrase is lab bootstrap's random one (${file}), known to this machine only: the scheduled reaper could not decrypt ${stack}'s state`,
-            fix: "export PULUMI_CONFIG_PASSPHRASE=<the value of the repository secret PULUMI_CONFIG_PASSPHRASE> (it takes precedence over the file)" });
+            fix: "export PULUMI_CONFIG_PASSPHRASE=<the value of the repository secret PULUMI_CONFIG_PASSPHRASE> (it takes precedence over the file)",
+        });
     } else {
-        checks.push({ name: "passphrase", ok: true,
-            detail: `${s.passphraseSet ? "PULUMI_CONFIG_PASSPHRASE" : `PULUMI_CONFIG_PASSPHRASE_FILE ${file}`}: it must equal the repository secret PULUMI_CONFIG_PASSPHRASE (only a run of the reaper can tell)` });
+        checks.push({
+            name: "passphrase",
+            ok: true,
+            detail: `${s.passphraseSet ? "PULUMI_CONFIG_PASSPHRASE" : `PULUMI_CONFIG_PASSPHRASE_FILE ${file}`}: it must equal the repository secret PULUMI_CONFIG_PASSPHRASE (only a run of the reaper can tell)`,
+        });
     }
     return checks;
 }
@@ -104,33 +128,62 @@ function cidrHolds(cidr: string, ip: string): boolean {
     const b = readCidr(cidr);
     if (!b || !/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return false;
     const mask = b.prefix === 0 ? 0 : (~0 << (32 - b.prefix)) >>> 0;
-    return ((ipToInt(ip) & mask) >>> 0) === ((b.base & mask) >>> 0);
+    return (ipToInt(ip) & mask) >>> 0 === (b.base & mask) >>> 0;
 }
 
 /** Every check, in order; a check whose question AWS could not answer fails, naming AWS's error. */
-export async function preflightChecks(stack: string, config: LabConfig, capacity: CapacityPlan, client: PreflightClient, state: StateSettings): Promise<Check[]> {
+export async function preflightChecks(
+    stack: string,
+    config: LabConfig,
+    capacity: CapacityPlan,
+    client: PreflightClient,
+    state: StateSettings,
+): Promise<Check[]> {
     const checks: Check[] = [];
     const region = config.aws.region;
     // The stack's config, as `lab up` would refuse it (operator CIDR, types, addresses, budget).
     let settings: ReturnType<typeof awsSettings> | undefined;
     try {
         settings = awsSettings(stack, config, capacity);
-        checks.push({ name: "config", ok: true, detail: `Pulumi.${stack}.yaml: ${settings.plan.usd_per_hour} USD/h planned, cap ${settings.budgetUsdPerHour}` });
+        checks.push({
+            name: "config",
+            ok: true,
+            detail: `Pulumi.${stack}.yaml: ${settings.plan.usd_per_hour} USD/h planned, cap ${settings.budgetUsdPerHour}`,
+        });
     } catch (err) {
         const problems = err instanceof ConfigError ? err.problems : [errorText(err)];
-        checks.push({ name: "config", ok: false, detail: problems.join("; "), fix: "set the keys named (pulumi config set --path '<key>' <value> --stack " + stack + ", after pulumi stack init " + stack + ")" });
+        checks.push({
+            name: "config",
+            ok: false,
+            detail: problems.join("; "),
+            fix: "set the keys named (pulumi config set --path '<key>' <value> --stack " + stack + ", after pulumi stack init " + stack + ")",
+        });
     }
 
-    const id = await ask("identity", () => client.callerIdentity(),
-        "give this shell AWS credentials (AWS_PROFILE, or aws configure / aws sso login), then run lab preflight again");
+    const id = await ask(
+        "identity",
+        () => client.callerIdentity(),
+        "give this shell AWS credentials (AWS_PROFILE, or aws configure / aws sso login), then run lab preflight again",
+    );
     checks.push(id.failed ?? { name: "identity", ok: true, detail: `account ${id.value!.account} as ${id.value!.arn}, region ${region}` });
 
     // The plan (vCPUs, types) even when the config check failed on something else (e.g. no CIDR yet).
-    const plan = settings?.plan ?? (() => { try { return planTier(plannerInput(stack, config, capacity)); } catch { return undefined; } })();
+    const plan =
+        settings?.plan ??
+        (() => {
+            try {
+                return planTier(plannerInput(stack, config, capacity));
+            } catch {
+                return undefined;
+            }
+        })();
     if (plan) {
         const needed = plan.vcpu_quota.vcpus_needed;
-        const q = await ask("vCPU quota", async () => ({ quota: await client.vcpuQuota(), running: await client.instancesInUse() }),
-            `allow servicequotas:GetServiceQuota and ec2:DescribeInstances, or read the quota in the Service Quotas console (EC2, ${STANDARD_VCPU_QUOTA.quotaCode}, ${region})`);
+        const q = await ask(
+            "vCPU quota",
+            async () => ({ quota: await client.vcpuQuota(), running: await client.instancesInUse() }),
+            `allow servicequotas:GetServiceQuota and ec2:DescribeInstances, or read the quota in the Service Quotas console (EC2, ${STANDARD_VCPU_QUOTA.quotaCode}, ${region})`,
+        );
         if (q.failed) checks.push(q.failed);
         else {
             const { quota, running } = q.value!;
@@ -139,28 +192,55 @@ export async function preflightChecks(stack: string, config: LabConfig, capacity
             const inUse = others.reduce((sum, i) => sum + i.vcpus, 0);
             const free = quota.value - inUse;
             if (free < needed) {
-                checks.push({ name: "vCPU quota", ok: false,
-                    detail: `the lab runs ${needed} vCPUs of On-Demand Standard instances (${STANDARD_VCPU_QUOTA.quotaCode}); ${region}'s quota is ${quota.value} (${quota.source})` +
+                checks.push({
+                    name: "vCPU quota",
+                    ok: false,
+                    detail:
+                        `the lab runs ${needed} vCPUs of On-Demand Standard instances (${STANDARD_VCPU_QUOTA.quotaCode}); ${region}'s quota is ${quota.value} (${quota.source})` +
                         `${inUse ? `, ${inUse} already used by ${others.length} running instance(s)` : ""}, so ${Math.max(0, free)} are free: RunInstances would stop part-way with VcpuLimitExceeded, leaving part of the fleet billed`,
-                    fix: `aws service-quotas request-service-quota-increase --service-code ${STANDARD_VCPU_QUOTA.serviceCode} --quota-code ${STANDARD_VCPU_QUOTA.quotaCode} --desired-value ${needed + inUse} --region ${region}` +
-                        `${inUse ? " (or stop the other instances)" : ""}, or start with lab up --stack aws-smoke` });
+                    fix:
+                        `aws service-quotas request-service-quota-increase --service-code ${STANDARD_VCPU_QUOTA.serviceCode} --quota-code ${STANDARD_VCPU_QUOTA.quotaCode} --desired-value ${needed + inUse} --region ${region}` +
+                        `${inUse ? " (or stop the other instances)" : ""}, or start with lab up --stack aws-smoke`,
+                });
             } else {
-                checks.push({ name: "vCPU quota", ok: true, detail: `${needed} vCPUs needed, ${free} free of quota ${quota.value} (${quota.source}, ${STANDARD_VCPU_QUOTA.quotaCode}; ${inUse} used by other running instances)` });
+                checks.push({
+                    name: "vCPU quota",
+                    ok: true,
+                    detail: `${needed} vCPUs needed, ${free} free of quota ${quota.value} (${quota.source}, ${STANDARD_VCPU_QUOTA.quotaCode}; ${inUse} used by other running instances)`,
+                });
             }
         }
 
         const roles = new Set<string>(["haproxy", "backend", "client", ...(config.hosts.metrics ? ["metrics"] : [])]);
-        const types = Object.fromEntries(Object.entries(plan.roles).filter(([role]) => roles.has(role)).map(([role, r]) => [role, r.instance_type]));
-        const zones = await ask("zone offerings", async () => ({ zones: await client.zones(), offerings: await client.offerings([...new Set(Object.values(types))]) }),
-            "allow ec2:DescribeAvailabilityZones and ec2:DescribeInstanceTypeOfferings");
+        const types = Object.fromEntries(
+            Object.entries(plan.roles)
+                .filter(([role]) => roles.has(role))
+                .map(([role, r]) => [role, r.instance_type]),
+        );
+        const zones = await ask(
+            "zone offerings",
+            async () => ({ zones: await client.zones(), offerings: await client.offerings([...new Set(Object.values(types))]) }),
+            "allow ec2:DescribeAvailabilityZones and ec2:DescribeInstanceTypeOfferings",
+        );
         if (zones.failed) checks.push(zones.failed);
         else {
             try {
                 const zone = chooseAvailabilityZone(region, zones.value!.zones, zones.value!.offerings, types);
-                checks.push({ name: "zone offerings", ok: true, detail: `${zone} offers ${Object.entries(types).map(([r, t]) => `${r} ${t}`).join(", ")}` });
+                checks.push({
+                    name: "zone offerings",
+                    ok: true,
+                    detail: `${zone} offers ${Object.entries(types)
+                        .map(([r, t]) => `${r} ${t}`)
+                        .join(", ")}`,
+                });
             } catch (err) {
                 const problems = err instanceof ConfigError ? err.problems.join("; ") : errorText(err);
-                checks.push({ name: "zone offerings", ok: false, detail: problems, fix: "set c2m:aws.instanceTypes to types offered together in one zone, or another c2m:aws.region" });
+                checks.push({
+                    name: "zone offerings",
+                    ok: false,
+                    detail: problems,
+                    fix: "set c2m:aws.instanceTypes to types offered together in one zone, or another c2m:aws.region",
+                });
             }
         }
     }
@@ -175,19 +255,36 @@ export async function preflightChecks(stack: string, config: LabConfig, capacity
     for (const [where, image] of wanted) {
         const release = debianReleaseOf(image);
         const parameter = DEBIAN_AMI_PARAMETER_OF[image];
-        const ami = pinned ? { value: pinned } : await ask("image", () => client.debianAmi(parameter),
-            `allow ssm:GetParameter on ${parameter}, or set c2m:aws.ami to a Debian ${release} AMI of ${region}`);
-        if ("failed" in ami && ami.failed) { checks.push(ami.failed); continue; }
+        const ami = pinned
+            ? { value: pinned }
+            : await ask(
+                  "image",
+                  () => client.debianAmi(parameter),
+                  `allow ssm:GetParameter on ${parameter}, or set c2m:aws.ami to a Debian ${release} AMI of ${region}`,
+              );
+        if ("failed" in ami && ami.failed) {
+            checks.push(ami.failed);
+            continue;
+        }
         const found = await ask("image", () => client.image(ami.value!), "allow ec2:DescribeImages");
         const fix = `set c2m:aws.ami to the id ${parameter} names in ${region} (aws ssm get-parameter --name ${parameter} --region ${region}), or remove it to use that parameter`;
         if (found.failed) checks.push(found.failed);
         else if (!found.value) checks.push({ name: "image", ok: false, detail: `${where} ${ami.value}: no such image in ${region}`, fix });
         else if (found.value.ownerId !== DEBIAN_AMI_OWNER || !debianAmiNameOf(image).test(found.value.name)) {
-            checks.push({ name: "image", ok: false, detail: `${where} ${ami.value} is "${found.value.name}" of account ${found.value.ownerId}, not Debian ${release} amd64 from Debian's account ${DEBIAN_AMI_OWNER}: the local lab's measurements would not be of its software`, fix });
+            checks.push({
+                name: "image",
+                ok: false,
+                detail: `${where} ${ami.value} is "${found.value.name}" of account ${found.value.ownerId}, not Debian ${release} amd64 from Debian's account ${DEBIAN_AMI_OWNER}: the local lab's measurements would not be of its software`,
+                fix,
+            });
         } else if (found.value.state !== "available") {
             checks.push({ name: "image", ok: false, detail: `${where} ${ami.value} is ${found.value.state}, not available`, fix });
         } else {
-            checks.push({ name: "image", ok: true, detail: `${ami.value} ${found.value.name} (Debian's account ${DEBIAN_AMI_OWNER}) from ${where}${pinned ? "" : "; the first up keeps it for the stack's life"}` });
+            checks.push({
+                name: "image",
+                ok: true,
+                detail: `${ami.value} ${found.value.name} (Debian's account ${DEBIAN_AMI_OWNER}) from ${where}${pinned ? "" : "; the first up keeps it for the stack's life"}`,
+            });
         }
     }
 
@@ -195,14 +292,23 @@ export async function preflightChecks(stack: string, config: LabConfig, capacity
 
     const cidr = config.aws.operatorCidr;
     if (cidr === undefined || !readCidr(cidr) || hasHostBits(readCidr(cidr)!)) {
-        checks.push({ name: "operator CIDR", ok: false, detail: `c2m:aws.operatorCidr is ${cidr ?? "unset"}: SSH is let in from it only`,
-            fix: `pulumi config set --path 'c2m:aws.operatorCidr' <your public IP>/32 --stack ${stack}` });
+        checks.push({
+            name: "operator CIDR",
+            ok: false,
+            detail: `c2m:aws.operatorCidr is ${cidr ?? "unset"}: SSH is let in from it only`,
+            fix: `pulumi config set --path 'c2m:aws.operatorCidr' <your public IP>/32 --stack ${stack}`,
+        });
     } else {
         const ip = await client.publicIp().catch(() => undefined);
-        if (ip === undefined) checks.push({ name: "operator CIDR", ok: true, detail: `${cidr} (this machine's public address could not be told: check it is yours)` });
+        if (ip === undefined)
+            checks.push({ name: "operator CIDR", ok: true, detail: `${cidr} (this machine's public address could not be told: check it is yours)` });
         else if (!cidrHolds(cidr, ip)) {
-            checks.push({ name: "operator CIDR", ok: false, detail: `c2m:aws.operatorCidr ${cidr} does not hold this machine's public address ${ip}: every SSH from here would be dropped by the lab's ACL`,
-                fix: `pulumi config set --path 'c2m:aws.operatorCidr' ${ip}/32 --stack ${stack}` });
+            checks.push({
+                name: "operator CIDR",
+                ok: false,
+                detail: `c2m:aws.operatorCidr ${cidr} does not hold this machine's public address ${ip}: every SSH from here would be dropped by the lab's ACL`,
+                fix: `pulumi config set --path 'c2m:aws.operatorCidr' ${ip}/32 --stack ${stack}`,
+            });
         } else checks.push({ name: "operator CIDR", ok: true, detail: `${cidr} holds this machine's public address ${ip}` });
     }
     return checks;
@@ -212,6 +318,8 @@ export function formatChecks(stack: string, checks: Check[]): string {
     const failed = checks.filter((c) => !c.ok).length;
     return [
         ...checks.flatMap((c) => [`${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`, ...(c.fix && !c.ok ? [`     fix: ${c.fix}`] : [])]),
-        failed ? `preflight ${stack}: ${failed} of ${checks.length} checks failed: nothing was created` : `preflight ${stack}: all ${checks.length} checks passed`,
+        failed
+            ? `preflight ${stack}: ${failed} of ${checks.length} checks failed: nothing was created`
+            : `preflight ${stack}: all ${checks.length} checks passed`,
     ].join("\n");
 }

@@ -2,8 +2,15 @@
 // tags every resource of the lab by default), listed with the EC2 API. Read-only. The client is
 // passed in, so tests give a fake one and never reach AWS.
 import {
-    DescribeAddressesCommand, DescribeInstancesCommand, DescribeNetworkInterfacesCommand, DescribePlacementGroupsCommand,
-    DescribeSecurityGroupsCommand, DescribeVolumesCommand, DescribeVpcsCommand, type EC2Client, type Filter,
+    DescribeAddressesCommand,
+    DescribeInstancesCommand,
+    DescribeNetworkInterfacesCommand,
+    DescribePlacementGroupsCommand,
+    DescribeSecurityGroupsCommand,
+    DescribeVolumesCommand,
+    DescribeVpcsCommand,
+    type EC2Client,
+    type Filter,
 } from "@aws-sdk/client-ec2";
 
 export type Ec2 = Pick<EC2Client, "send">;
@@ -39,9 +46,12 @@ export async function awsResidue(stack: string, region: string, ec2: Ec2): Promi
     try {
         const [instances, volumes, networkInterfaces, addresses, securityGroups, vpcs, placementGroups] = await Promise.all([
             allPages(async (NextToken) => {
-                const out = await ec2.send(new DescribeInstancesCommand({
-                    Filters: [...Filters, { Name: "instance-state-name", Values: LIVE_INSTANCE_STATES }], NextToken,
-                }));
+                const out = await ec2.send(
+                    new DescribeInstancesCommand({
+                        Filters: [...Filters, { Name: "instance-state-name", Values: LIVE_INSTANCE_STATES }],
+                        NextToken,
+                    }),
+                );
                 const found = (out.Reservations ?? []).flatMap((r) => r.Instances ?? []);
                 return { items: found.map((i) => `${i.InstanceId} (${i.State?.Name ?? "unknown state"})`), next: out.NextToken };
             }),
@@ -53,8 +63,7 @@ export async function awsResidue(stack: string, region: string, ec2: Ec2): Promi
                 const out = await ec2.send(new DescribeNetworkInterfacesCommand({ Filters, NextToken }));
                 return { items: (out.NetworkInterfaces ?? []).map((n) => String(n.NetworkInterfaceId)), next: out.NextToken };
             }),
-            ec2.send(new DescribeAddressesCommand({ Filters }))
-                .then((out) => (out.Addresses ?? []).map((a) => `${a.AllocationId} (${a.PublicIp})`)),
+            ec2.send(new DescribeAddressesCommand({ Filters })).then((out) => (out.Addresses ?? []).map((a) => `${a.AllocationId} (${a.PublicIp})`)),
             allPages(async (NextToken) => {
                 const out = await ec2.send(new DescribeSecurityGroupsCommand({ Filters, NextToken }));
                 return { items: (out.SecurityGroups ?? []).map((g) => String(g.GroupId)), next: out.NextToken };
@@ -66,7 +75,8 @@ export async function awsResidue(stack: string, region: string, ec2: Ec2): Promi
             // A deleted group stays listed in state "deleted" for a while (EC2 API PlacementGroup.State:
             // pending | available | deleting | deleted): it is gone, not residue. The lab creates none
             // any more (fleet.ts); a stack from before still had one.
-            ec2.send(new DescribePlacementGroupsCommand({ Filters }))
+            ec2
+                .send(new DescribePlacementGroupsCommand({ Filters }))
                 .then((out) => (out.PlacementGroups ?? []).filter((g) => g.State !== "deleted").map((g) => `${g.GroupName} (${g.GroupId})`)),
         ]);
         return { instances, volumes, networkInterfaces, addresses, securityGroups, vpcs, placementGroups };

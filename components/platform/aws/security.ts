@@ -16,14 +16,19 @@ export class LabSecurity extends pulumi.ComponentResource {
 
     constructor(name: string, args: LabSecurityArgs, opts?: pulumi.ComponentResourceOptions) {
         super("c2m:platform:AwsSecurity", name, {}, opts);
-        this.group = new aws.ec2.SecurityGroup(`${name}-lab`, {
-            vpcId: args.vpcId,
-            // AWS refuses an apostrophe here (charset and source: limits.ts).
-            description: "c2m lab traffic: untracked (all/0.0.0.0/0 both ways); the network ACL of the lab subnet lets in only the VPC, SSH from the operator and download replies",
-            ingress: LAB_SG_INGRESS.map((r) => ({ ...r, cidrBlocks: [...r.cidrBlocks] })),
-            egress: LAB_SG_EGRESS.map((r) => ({ ...r, cidrBlocks: [...r.cidrBlocks] })),
-            tags: { ...args.tags, Name: `${name}-lab` },
-        }, { parent: this });
+        this.group = new aws.ec2.SecurityGroup(
+            `${name}-lab`,
+            {
+                vpcId: args.vpcId,
+                // AWS refuses an apostrophe here (charset and source: limits.ts).
+                description:
+                    "c2m lab traffic: untracked (all/0.0.0.0/0 both ways); the network ACL of the lab subnet lets in only the VPC, SSH from the operator and download replies",
+                ingress: LAB_SG_INGRESS.map((r) => ({ ...r, cidrBlocks: [...r.cidrBlocks] })),
+                egress: LAB_SG_EGRESS.map((r) => ({ ...r, cidrBlocks: [...r.cidrBlocks] })),
+                tags: { ...args.tags, Name: `${name}-lab` },
+            },
+            { parent: this },
+        );
         this.registerOutputs({ groupId: this.group.id });
     }
 }

@@ -78,8 +78,10 @@ export function awsSettings(stack: string, config: LabConfig, capacity: Capacity
     const problems: string[] = [];
     const { aws } = config;
     if (aws.operatorCidr === undefined) {
-        problems.push("c2m:aws.operatorCidr: required on platform aws (SSH is only let in from it); " +
-            "e.g. `pulumi config set --path 'c2m:aws.operatorCidr' 203.0.113.7/32`");
+        problems.push(
+            "c2m:aws.operatorCidr: required on platform aws (SSH is only let in from it); " +
+                "e.g. `pulumi config set --path 'c2m:aws.operatorCidr' 203.0.113.7/32`",
+        );
     }
     for (const [role, type] of Object.entries(aws.instanceTypes)) {
         if (!instanceType(type)) problems.push(`c2m:aws.instanceTypes.${role}: no size/price known for "${type}" (components/plan/prices.ts)`);
@@ -88,8 +90,10 @@ export function awsSettings(stack: string, config: LabConfig, capacity: Capacity
     const ips = sourceIpsPerClient(config, capacity);
     const clientType = instanceType(aws.instanceTypes.client)!;
     if (ips > clientType.ipv4PerInterface) {
-        problems.push(`c2m:aws.secondaryIpsPerClient: ${aws.instanceTypes.client} holds ${clientType.ipv4PerInterface} private ` +
-            `addresses per interface, the plan needs ${ips} per client; use more clients or a larger type`);
+        problems.push(
+            `c2m:aws.secondaryIpsPerClient: ${aws.instanceTypes.client} holds ${clientType.ipv4PerInterface} private ` +
+                `addresses per interface, the plan needs ${ips} per client; use more clients or a larger type`,
+        );
     }
     if (ips > ADDRESSES_PER_HOST - 1) {
         problems.push(`c2m:aws.secondaryIpsPerClient: the address plan gives each host ${ADDRESSES_PER_HOST - 1} addresses at most, ${ips} asked`);
@@ -98,26 +102,36 @@ export function awsSettings(stack: string, config: LabConfig, capacity: Capacity
     if (hostCount > MAX_HOSTS) problems.push(`c2m:hosts: ${hostCount} hosts, the lab subnet holds ${MAX_HOSTS}`);
     const needed = capacity.client.sourceAddresses;
     if (ips < needed) {
-        problems.push(`c2m:aws.secondaryIpsPerClient: ${ips - 1} gives each client ${ips} source addresses, ` +
-            `the plan's ${config.plan.connections} connections over ${config.hosts.clients} clients need ${needed}`);
+        problems.push(
+            `c2m:aws.secondaryIpsPerClient: ${ips - 1} gives each client ${ips} source addresses, ` +
+                `the plan's ${config.plan.connections} connections over ${config.hosts.clients} clients need ${needed}`,
+        );
     }
     for (const [key, ports] of listeningPorts(config, capacity)) {
         const open = portsOpenToReturnTraffic(ports);
         if (open.length) {
-            problems.push(`${key}: port(s) ${open.join(", ")} are in ${EPHEMERAL_PORTS.from}-${EPHEMERAL_PORTS.to}, where the lab subnet's ` +
-                "network ACL lets the internet's replies to downloads in: a service listening there would be reachable from anywhere; use a port below " +
-                `${EPHEMERAL_PORTS.from}`);
+            problems.push(
+                `${key}: port(s) ${open.join(", ")} are in ${EPHEMERAL_PORTS.from}-${EPHEMERAL_PORTS.to}, where the lab subnet's ` +
+                    "network ACL lets the internet's replies to downloads in: a service listening there would be reachable from anywhere; use a port below " +
+                    `${EPHEMERAL_PORTS.from}`,
+            );
         }
     }
-    const images = Object.fromEntries((["haproxy", "backend", "client", "metrics"] as Role[]).map((r) => [r, imageOf(config.image, r)])) as Record<Role, ImageName>;
+    const images = Object.fromEntries((["haproxy", "backend", "client", "metrics"] as Role[]).map((r) => [r, imageOf(config.image, r)])) as Record<
+        Role,
+        ImageName
+    >;
     const otherRelease = Object.entries(images).filter(([, image]) => debianReleaseOf(image) !== Number(DEBIAN_RELEASE));
     if (aws.ami !== undefined && otherRelease.length) {
-        problems.push(`c2m:aws.ami: pins every instance to ${aws.ami}, but c2m:image asks ${otherRelease.map(([r, i]) => `${r} ${i}`).join(", ")}: ` +
-            "remove c2m:aws.ami (each image's AMI is then read from Debian's parameter and kept), or c2m:image");
+        problems.push(
+            `c2m:aws.ami: pins every instance to ${aws.ami}, but c2m:image asks ${otherRelease.map(([r, i]) => `${r} ${i}`).join(", ")}: ` +
+                "remove c2m:aws.ami (each image's AMI is then read from Debian's parameter and kept), or c2m:image",
+        );
     }
     // An image whose HAProxy the rig builds from source exists only in the local tool cache.
     const built = Object.values(images).filter((i) => (SOURCE_BUILT_IMAGES as readonly string[]).includes(i));
-    if (built.length) problems.push(`c2m:image: ${built[0]} is built from source into the local tool cache; EC2 runs Debian's own AMIs: machine, debian-12 or debian-13`);
+    if (built.length)
+        problems.push(`c2m:image: ${built[0]} is built from source into the local tool cache; EC2 runs Debian's own AMIs: machine, debian-12 or debian-13`);
     const plan = planTier(plannerInput(stack, config, capacity));
     problems.push(...plan.problems.filter((p) => p.kind === "budget").map(problemText));
     if (problems.length > 0) throw new ConfigError(problems);

@@ -24,12 +24,14 @@ export interface LabTeardownArgs {
 export function schedulerTrustPolicy(accountId: string): string {
     return JSON.stringify({
         Version: "2012-10-17",
-        Statement: [{
-            Effect: "Allow",
-            Principal: { Service: "scheduler.amazonaws.com" },
-            Action: "sts:AssumeRole",
-            Condition: { StringEquals: { "aws:SourceAccount": accountId } },
-        }],
+        Statement: [
+            {
+                Effect: "Allow",
+                Principal: { Service: "scheduler.amazonaws.com" },
+                Action: "sts:AssumeRole",
+                Condition: { StringEquals: { "aws:SourceAccount": accountId } },
+            },
+        ],
     });
 }
 
@@ -37,12 +39,14 @@ export function schedulerTrustPolicy(accountId: string): string {
 export function terminatePolicy(stack: string, region: string, accountId: string): string {
     return JSON.stringify({
         Version: "2012-10-17",
-        Statement: [{
-            Effect: "Allow",
-            Action: "ec2:TerminateInstances",
-            Resource: `arn:aws:ec2:${region}:${accountId}:instance/*`,
-            Condition: { StringEquals: { "aws:ResourceTag/lab:stack": stack } },
-        }],
+        Statement: [
+            {
+                Effect: "Allow",
+                Action: "ec2:TerminateInstances",
+                Resource: `arn:aws:ec2:${region}:${accountId}:instance/*`,
+                Condition: { StringEquals: { "aws:ResourceTag/lab:stack": stack } },
+            },
+        ],
     });
 }
 
@@ -53,28 +57,43 @@ export class LabTeardown extends pulumi.ComponentResource {
     constructor(name: string, args: LabTeardownArgs, opts?: pulumi.ComponentResourceOptions) {
         super("c2m:platform:AwsTeardown", name, {}, opts);
         const account = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
-        this.role = new aws.iam.Role(`${name}-role`, {
-            description: `c2m lab ${args.stack}: terminates its instances at ${args.expiresAt}`,
-            assumeRolePolicy: account.apply(schedulerTrustPolicy),
-            tags: args.tags,
-        }, { parent: this });
-        new aws.iam.RolePolicy(`${name}-terminate`, {
-            role: this.role.id,
-            policy: account.apply((id) => terminatePolicy(args.stack, args.region, id)),
-        }, { parent: this });
-        this.schedules = args.instances.map(({ host, instanceId }) => new aws.scheduler.Schedule(`${name}-expiry-${host}`, {
-            description: `c2m lab ${args.stack} expires at ${args.expiresAt} (lab:expires-at): terminate ${host}`,
-            scheduleExpression: schedulerAt(args.expiresAt),
-            scheduleExpressionTimezone: "UTC",
-            flexibleTimeWindow: { mode: "OFF" },
-            actionAfterCompletion: "NONE",
-            target: {
-                arn: TERMINATE_TARGET_ARN,
-                roleArn: this.role.arn,
-                input: pulumi.output(instanceId).apply((id) => JSON.stringify({ InstanceIds: [id] })),
-                retryPolicy: { maximumRetryAttempts: 10, maximumEventAgeInSeconds: 3600 },
+        this.role = new aws.iam.Role(
+            `${name}-role`,
+            {
+                description: `c2m lab ${args.stack}: terminates its instances at ${args.expiresAt}`,
+                assumeRolePolicy: account.apply(schedulerTrustPolicy),
+                tags: args.tags,
             },
-        }, { parent: this }));
+            { parent: this },
+        );
+        new aws.iam.RolePolicy(
+            `${name}-terminate`,
+            {
+                role: this.role.id,
+                policy: account.apply((id) => terminatePolicy(args.stack, args.region, id)),
+            },
+            { parent: this },
+        );
+        this.schedules = args.instances.map(
+            ({ host, instanceId }) =>
+                new aws.scheduler.Schedule(
+                    `${name}-expiry-${host}`,
+                    {
+                        description: `c2m lab ${args.stack} expires at ${args.expiresAt} (lab:expires-at): terminate ${host}`,
+                        scheduleExpression: schedulerAt(args.expiresAt),
+                        scheduleExpressionTimezone: "UTC",
+                        flexibleTimeWindow: { mode: "OFF" },
+                        actionAfterCompletion: "NONE",
+                        target: {
+                            arn: TERMINATE_TARGET_ARN,
+                            roleArn: this.role.arn,
+                            input: pulumi.output(instanceId).apply((id) => JSON.stringify({ InstanceIds: [id] })),
+                            retryPolicy: { maximumRetryAttempts: 10, maximumEventAgeInSeconds: 3600 },
+                        },
+                    },
+                    { parent: this },
+                ),
+        );
         this.registerOutputs({ roleArn: this.role.arn });
     }
 }

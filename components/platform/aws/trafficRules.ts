@@ -30,15 +30,25 @@ export interface SecurityGroupRule {
 }
 
 /** The lab group's only ingress rule and only egress rule: all protocols, 0.0.0.0/0, so no flow is tracked. */
-export const LAB_SG_INGRESS: readonly SecurityGroupRule[] = [{
-    // AWS refuses an apostrophe here (charset and source: limits.ts).
-    description: "all traffic, untracked; the network ACL of the lab subnet decides what reaches a host",
-    protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: [ANYWHERE],
-}];
-export const LAB_SG_EGRESS: readonly SecurityGroupRule[] = [{
-    description: "all traffic, untracked (lab traffic, replies, downloads)",
-    protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: [ANYWHERE],
-}];
+export const LAB_SG_INGRESS: readonly SecurityGroupRule[] = [
+    {
+        // AWS refuses an apostrophe here (charset and source: limits.ts).
+        description: "all traffic, untracked; the network ACL of the lab subnet decides what reaches a host",
+        protocol: "-1",
+        fromPort: 0,
+        toPort: 0,
+        cidrBlocks: [ANYWHERE],
+    },
+];
+export const LAB_SG_EGRESS: readonly SecurityGroupRule[] = [
+    {
+        description: "all traffic, untracked (lab traffic, replies, downloads)",
+        protocol: "-1",
+        fromPort: 0,
+        toPort: 0,
+        cidrBlocks: [ANYWHERE],
+    },
+];
 
 export interface NetworkAclRule {
     ruleNo: number;
@@ -60,9 +70,7 @@ export function labNaclIngress(operatorCidr: string): NetworkAclRule[] {
 }
 
 /** Outbound: everything (the group tracks nothing, so replies to SSH and downloads need this). */
-export const LAB_NACL_EGRESS: readonly NetworkAclRule[] = [
-    { ruleNo: 100, action: "allow", protocol: "-1", cidrBlock: ANYWHERE, fromPort: 0, toPort: 0 },
-];
+export const LAB_NACL_EGRESS: readonly NetworkAclRule[] = [{ ruleNo: 100, action: "allow", protocol: "-1", cidrBlock: ANYWHERE, fromPort: 0, toPort: 0 }];
 
 /** TCP ports in `ports` that the ACL opens to the internet (the downloads' return range). */
 export function portsOpenToReturnTraffic(ports: number[]): number[] {

@@ -75,13 +75,7 @@ export function cgroupCreateScript(stack: string, host: string, limits: HostLimi
         `echo '${quota ?? "max"} ${CFS_PERIOD_US}' > $g/cpu.max`,
         `echo $$ > $g/cgroup.procs`,
     ];
-    return [
-        `if [ -f ${CGROUP_ROOT}/cgroup.controllers ]; then`,
-        ...v2.map((l) => `  ${l}`),
-        "else",
-        ...v1.map((l) => `  ${l}`),
-        "fi",
-    ].join("\n");
+    return [`if [ -f ${CGROUP_ROOT}/cgroup.controllers ]; then`, ...v2.map((l) => `  ${l}`), "else", ...v1.map((l) => `  ${l}`), "fi"].join("\n");
 }
 
 /**
@@ -185,7 +179,7 @@ export function parseCgroupV2(f: CgroupV2Files): CgroupReading {
         memoryBytes: num(f["memory.current"], "memory.current"),
         anonBytes: stat.anon ?? 0,
         fileBytes: stat.file ?? 0,
-        kernelBytes: (stat.kernel ?? (stat.slab ?? 0) + (stat.kernel_stack ?? 0) + (stat.pagetables ?? 0)),
+        kernelBytes: stat.kernel ?? (stat.slab ?? 0) + (stat.kernel_stack ?? 0) + (stat.pagetables ?? 0),
         socketBytes: socket,
         limitBytes: max === "max" ? undefined : num(max, "memory.max"),
         cpuNs: (parseKeyValues(f["cpu.stat"]).usage_usec ?? 0) * 1000,
@@ -198,7 +192,9 @@ export function parseCgroupV2(f: CgroupV2Files): CgroupReading {
 function readAll<K extends string>(dir: (file: K) => string, files: readonly K[], optional: readonly K[] = []): Record<K, string> {
     const out = {} as Record<K, string>;
     for (const f of files) {
-        try { out[f] = readFileSync(dir(f), "utf8"); } catch (err) {
+        try {
+            out[f] = readFileSync(dir(f), "utf8");
+        } catch (err) {
             if (!optional.includes(f)) throw new Error(`cgroup: cannot read ${dir(f)}: ${(err as Error).message}`);
         }
     }
@@ -212,8 +208,15 @@ export function readHostCgroup(stack: string, host: string, root = CGROUP_ROOT):
         const files = ["memory.current", "memory.max", "memory.stat", "memory.events", "cpu.stat"] as const;
         return parseCgroupV2(readAll((f) => join(root, rel, f), files));
     }
-    const memory = ["memory.usage_in_bytes", "memory.limit_in_bytes", "memory.stat", "memory.oom_control", "memory.failcnt",
-        "memory.kmem.usage_in_bytes", "memory.kmem.tcp.usage_in_bytes"] as const;
+    const memory = [
+        "memory.usage_in_bytes",
+        "memory.limit_in_bytes",
+        "memory.stat",
+        "memory.oom_control",
+        "memory.failcnt",
+        "memory.kmem.usage_in_bytes",
+        "memory.kmem.tcp.usage_in_bytes",
+    ] as const;
     const m = readAll((f) => join(root, "memory", rel, f), memory, ["memory.kmem.usage_in_bytes", "memory.kmem.tcp.usage_in_bytes"]);
     const c = readAll((f) => join(root, "cpuacct", rel, f), ["cpuacct.usage"] as const);
     return parseCgroupV1({ ...m, ...c });
@@ -232,10 +235,18 @@ export function existingStackCgroups(stack: string, root = CGROUP_ROOT): string[
 }
 
 /** Reads every host's cgroup of a stack (the sampler): by host name, with its role. Throws, naming the host, when one cannot be read. */
-export function readStackCgroups<R extends string>(stack: string, hosts: { name: string; role: R }[], root = CGROUP_ROOT): Record<string, { role: R; reading: CgroupReading }> {
-    return Object.fromEntries(hosts.map((h) => {
-        try { return [h.name, { role: h.role, reading: readHostCgroup(stack, h.name, root) }]; } catch (err) {
-            throw new Error(`host ${h.name}: ${(err as Error).message}`);
-        }
-    }));
+export function readStackCgroups<R extends string>(
+    stack: string,
+    hosts: { name: string; role: R }[],
+    root = CGROUP_ROOT,
+): Record<string, { role: R; reading: CgroupReading }> {
+    return Object.fromEntries(
+        hosts.map((h) => {
+            try {
+                return [h.name, { role: h.role, reading: readHostCgroup(stack, h.name, root) }];
+            } catch (err) {
+                throw new Error(`host ${h.name}: ${(err as Error).message}`);
+            }
+        }),
+    );
 }

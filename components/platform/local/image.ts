@@ -77,7 +77,8 @@ export function imageMountScript(e: ImageEntry): string {
         `mount --rbind /sys ${q(`${mnt}/sys`)}`,
         `mount --rbind /dev ${q(`${mnt}/dev`)}`,
         `mount -t tmpfs -o size=64m,mode=1777 c2m-tmp ${q(`${mnt}/tmp`)}`,
-        ...e.binds.map((b) => typeof b === "string" ? [b, b] : b)
+        ...e.binds
+            .map((b) => (typeof b === "string" ? [b, b] : b))
             .map(([from, to]) => `mkdir -p ${q(`${mnt}${to}`)} && mount --bind ${q(from)} ${q(`${mnt}${to}`)}`),
         `root=${q(mnt)}`,
     ].join("\n");
@@ -90,7 +91,9 @@ export function imageMountScript(e: ImageEntry): string {
  */
 export function hostImageBinds(workDir: string, cleanHome: string, binPath?: string): (string | [string, string])[] {
     const system = /^\/(usr\/(s?bin|local\/s?bin)|s?bin)\/?$/;
-    const dirs = (binPath ?? "").split(":").filter((d) => d.startsWith("/") && !system.test(d))
+    const dirs = (binPath ?? "")
+        .split(":")
+        .filter((d) => d.startsWith("/") && !system.test(d))
         .map((d) => d.replace(/\/node_modules\/\.bin\/?$/, "/node_modules"));
     return [[cleanHome, "/root"], workDir, ...new Set(dirs)];
 }
@@ -102,6 +105,15 @@ export function hostImageBinds(workDir: string, cleanHome: string, binPath?: str
  */
 export function imageArgv(argv: string[], image?: { root: string; layer: string; binds: string[] }): string[] {
     if (!image) return argv;
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-        `set -eu\n${imageMountScript({ root: image.root, layer: image.layer, binds: image.binds })}\nexec chroot "$root" /usr/bin/env PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"`, "sh", ...argv];
+    return [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        `set -eu\n${imageMountScript({ root: image.root, layer: image.layer, binds: image.binds })}\nexec chroot "$root" /usr/bin/env PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"`,
+        "sh",
+        ...argv,
+    ];
 }

@@ -8,8 +8,11 @@ import { imageRoot, imagesDir } from "./image.ts";
 
 /** The image root of each role that runs an image (machine: none). */
 export function imageRootsOf(config: Pick<LabConfig, "image">, dir = imagesDir()): Partial<Record<ImageRole, string>> {
-    return Object.fromEntries(IMAGE_ROLES.map((r) => [r, imageOf(config.image, r)] as const)
-        .filter(([, name]) => name !== "machine").map(([r, name]) => [r, imageRoot(dir, name)]));
+    return Object.fromEntries(
+        IMAGE_ROLES.map((r) => [r, imageOf(config.image, r)] as const)
+            .filter(([, name]) => name !== "machine")
+            .map(([r, name]) => [r, imageRoot(dir, name)]),
+    );
 }
 
 /** Problems of the stack's image choice on this machine: each image it names must be built. */
@@ -19,5 +22,7 @@ export function imageProblems(config: Pick<LabConfig, "image">, dir = imagesDir(
         const name = imageOf(config.image, r);
         if (name !== "machine" && !existsSync(join(imageRoot(dir, name), "usr/sbin/haproxy"))) missing.set(name, [...(missing.get(name) ?? []), r]);
     }
-    return [...missing].map(([name, roles]) => `c2m:image: image ${name} (for ${roles.join(", ")}) is not built in ${join(dir, name)}: run \`lab image build ${name}\``);
+    return [...missing].map(
+        ([name, roles]) => `c2m:image: image ${name} (for ${roles.join(", ")}) is not built in ${join(dir, name)}: run \`lab image build ${name}\``,
+    );
 }

@@ -5,7 +5,9 @@ import { ConfigError, machineProblems, type LabConfig, type MachineFacts } from 
 
 /** Hard RLIMIT_NOFILE of this process: the most open files any lab process here can get. */
 export function detectNofileCeiling(): number {
-    const line = readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"));
+    const line = readFileSync("/proc/self/limits", "utf8")
+        .split("\n")
+        .find((l) => l.startsWith("Max open files"));
     const hard = line?.trim().split(/\s+/)[4];
     return hard === undefined || hard === "unlimited" ? 2 ** 30 : Number(hard);
 }
@@ -20,13 +22,17 @@ export function onlineCpus(): number[] {
             for (let c = a; c <= b; c++) cpus.push(c);
         }
         if (cpus.length) return cpus;
-    } catch { /* not Linux: fall through */ }
+    } catch {
+        /* not Linux: fall through */
+    }
     return cpus().map((_, i) => i);
 }
 
 /** MemTotal of this machine: every local host shares it. */
 export function detectMemoryBytes(): number {
-    const line = readFileSync("/proc/meminfo", "utf8").split("\n").find((l) => l.startsWith("MemTotal:"));
+    const line = readFileSync("/proc/meminfo", "utf8")
+        .split("\n")
+        .find((l) => l.startsWith("MemTotal:"));
     return Number(line?.split(/\s+/)[1] ?? 0) * 1024;
 }
 

@@ -7,8 +7,14 @@ import type { HostSpec, PlatformHosts } from "../platform.ts";
 import { addressPlan } from "../addressPlan.ts";
 import { sysctlSaveScript, tuningScript, type Setting } from "../../render/tuning.ts";
 import {
-    bridgeCreateScript, bridgeDeleteScript, hostCreateScript, hostDeleteScript,
-    KEYGEN_SCRIPT, localNames, parseHostKey, parseKeygenOutput,
+    bridgeCreateScript,
+    bridgeDeleteScript,
+    hostCreateScript,
+    hostDeleteScript,
+    KEYGEN_SCRIPT,
+    localNames,
+    parseHostKey,
+    parseKeygenOutput,
 } from "./scripts.ts";
 import type { HostLimits } from "./cgroups.ts";
 
@@ -41,29 +47,42 @@ export class LocalPlatform extends pulumi.ComponentResource implements PlatformH
         const plan = addressPlan(args.subnet);
         this.outputs = { namespacePrefix: names.namespacePrefix, runDir: names.runDir, expiresAt: args.expiresAt, summary: undefined };
 
-        const keygen = new command.local.Command(`${name}-ssh-key`, {
-            create: KEYGEN_SCRIPT,
-            logging: "none",
-        }, { parent: this, additionalSecretOutputs: ["stdout"] });
+        const keygen = new command.local.Command(
+            `${name}-ssh-key`,
+            {
+                create: KEYGEN_SCRIPT,
+                logging: "none",
+            },
+            { parent: this, additionalSecretOutputs: ["stdout"] },
+        );
         const keyPair = pulumi.secret(keygen.stdout.apply(parseKeygenOutput));
         this.sshPrivateKey = keyPair.privateKey;
 
-        const bridge = new command.local.Command(`${name}-bridge`, {
-            create: bridgeCreateScript(names.bridge, plan.bridgeAddress, plan.prefix),
-            delete: bridgeDeleteScript(names.bridge, names.runDir),
-            triggers: [names.bridge, args.subnet],
-        }, { parent: this });
+        const bridge = new command.local.Command(
+            `${name}-bridge`,
+            {
+                create: bridgeCreateScript(names.bridge, plan.bridgeAddress, plan.prefix),
+                delete: bridgeDeleteScript(names.bridge, names.runDir),
+                triggers: [names.bridge, args.subnet],
+            },
+            { parent: this },
+        );
 
         // Saves the machine's values before raising them; destroy puts them back, but only when no
         // other local lab is running (lowering values under a running lab would break it).
         const savedKernel = `${names.runDir}/kernel-sysctl.saved`;
         const othersRunning = `ls /run/c2m/*/kernel-sysctl.saved 2>/dev/null | grep -vqx '${savedKernel}'`;
-        const kernel = new command.local.Command(`${name}-kernel`, {
-            create: `set -e\nmkdir -p ${names.runDir}\n[ -e ${savedKernel} ] || { ${sysctlSaveScript(args.kernelSettings).split("\n").join("; ")}; } > ${savedKernel}\nset +e\n` +
-                tuningScript(args.kernelSettings),
-            delete: `if [ -e ${savedKernel} ] && ! ${othersRunning}; then while IFS= read -r kv; do sysctl -q -w "$kv" || true; done < ${savedKernel}; fi; rm -f ${savedKernel}`,
-            logging: "stderr",
-        }, { parent: this, dependsOn: [bridge] });
+        const kernel = new command.local.Command(
+            `${name}-kernel`,
+            {
+                create:
+                    `set -e\nmkdir -p ${names.runDir}\n[ -e ${savedKernel} ] || { ${sysctlSaveScript(args.kernelSettings).split("\n").join("; ")}; } > ${savedKernel}\nset +e\n` +
+                    tuningScript(args.kernelSettings),
+                delete: `if [ -e ${savedKernel} ] && ! ${othersRunning}; then while IFS= read -r kv; do sysctl -q -w "$kv" || true; done < ${savedKernel}; fi; rm -f ${savedKernel}`,
+                logging: "stderr",
+            },
+            { parent: this, dependsOn: [bridge] },
+        );
 
         const extraAddresses = plan.extraAddresses(args.hosts.length, args.hosts.filter((h) => h.role === "client").length, args.extraClientAddresses);
         let clientIndex = 0;
@@ -82,13 +101,17 @@ export class LocalPlatform extends pulumi.ComponentResource implements PlatformH
                 cgroup: { stack: args.stack, host: spec.name, limits: args.hostLimits?.[spec.role] },
                 imageRoot: args.imageRoots?.[spec.role],
             };
-            const host = new command.local.Command(`${name}-${spec.name}`, {
-                create: hostCreateScript(script),
-                delete: hostDeleteScript(script),
-                environment: { AUTHORIZED_KEY: keyPair.publicKey },
-                triggers: [script.namespace, script.address, JSON.stringify(script.cgroup), ...(script.imageRoot ? [script.imageRoot] : [])],
-                logging: "stderr",
-            }, { parent: this, dependsOn: [bridge, kernel], deleteBeforeReplace: true });
+            const host = new command.local.Command(
+                `${name}-${spec.name}`,
+                {
+                    create: hostCreateScript(script),
+                    delete: hostDeleteScript(script),
+                    environment: { AUTHORIZED_KEY: keyPair.publicKey },
+                    triggers: [script.namespace, script.address, JSON.stringify(script.cgroup), ...(script.imageRoot ? [script.imageRoot] : [])],
+                    logging: "stderr",
+                },
+                { parent: this, dependsOn: [bridge, kernel], deleteBeforeReplace: true },
+            );
             return {
                 name: spec.name,
                 role: spec.role,

@@ -24,12 +24,22 @@ export interface MachineListing {
 
 /** The stack's own entries in the listings. Pure. */
 export function residueIn(names: LocalNames, listing: MachineListing): LocalResidue {
-    const namespaces = listing.netns.split("\n").map((l) => l.split(" ")[0]).filter((n) => n.startsWith(names.namespacePrefix));
+    const namespaces = listing.netns
+        .split("\n")
+        .map((l) => l.split(" ")[0])
+        .filter((n) => n.startsWith(names.namespacePrefix));
     // The bridge's and the veths' names share the stack's tag: c2m<tag>br, c2m<tag>h<i>.
     const linkPrefix = names.bridge.slice(0, -2);
-    const links = listing.links.split("\n").map((l) => l.split(":")[1]?.trim().split("@")[0] ?? "").filter((n) => n.startsWith(linkPrefix));
+    const links = listing.links
+        .split("\n")
+        .map((l) => l.split(":")[1]?.trim().split("@")[0] ?? "")
+        .filter((n) => n.startsWith(linkPrefix));
     const processes = listing.processes.split("\n").filter(Boolean);
-    const firewallTables = listing.nftTables.split("\n").map((l) => l.trim().split(/\s+/)).filter((w) => w[0] === "table" && w[2] === names.firewallTable).map((w) => `${w[1]} ${w[2]}`);
+    const firewallTables = listing.nftTables
+        .split("\n")
+        .map((l) => l.trim().split(/\s+/))
+        .filter((w) => w[0] === "table" && w[2] === names.firewallTable)
+        .map((w) => `${w[1]} ${w[2]}`);
     return { namespaces, links, firewallTables, processes, files: listing.runDirExists ? [names.runDir] : [], cgroups: listing.cgroups ?? [] };
 }
 
@@ -39,7 +49,11 @@ function exec(file: string, args: string[]): string {
 }
 
 function readProcs(dir: string): string[] {
-    try { return readFileSync(`${dir}/cgroup.procs`, "utf8").split("\n").filter(Boolean); } catch { return []; }
+    try {
+        return readFileSync(`${dir}/cgroup.procs`, "utf8").split("\n").filter(Boolean);
+    } catch {
+        return [];
+    }
 }
 
 /** Everything of a local stack still on this machine. */
@@ -76,7 +90,11 @@ export async function reapLocal(stack: string): Promise<LocalResidue> {
             exec("kill", ["-KILL", ...pids]);
             spawnSync("sleep", ["0.1"]);
         }
-        try { rmdirSync(dir); } catch { /* reported by the residue check below */ }
+        try {
+            rmdirSync(dir);
+        } catch {
+            /* reported by the residue check below */
+        }
     }
     return localResidue(stack);
 }

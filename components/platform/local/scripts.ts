@@ -128,7 +128,8 @@ export function cleanHome(workDir: string): string {
  */
 export function sshdStartScript(h: Pick<LocalHostScriptInput, "namespace" | "address" | "workDir" | "binPath" | "imageRoot">): string {
     const home = cleanHome(h.workDir);
-    const sshd = `/usr/sbin/sshd -f /dev/null -h ${h.workDir}/ssh/host_key` +
+    const sshd =
+        `/usr/sbin/sshd -f /dev/null -h ${h.workDir}/ssh/host_key` +
         ` -o ListenAddress=${h.address} -o Port=${LOCAL_SSH_PORT} -o PidFile=${h.workDir}/ssh/sshd.pid` +
         ` -o AuthorizedKeysFile=${h.workDir}/ssh/authorized_keys -o UsePAM=no -o StrictModes=no -o PermitUserEnvironment=no` +
         ` -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no -o MaxStartups=200:30:400 -o MaxSessions=100`;
@@ -141,11 +142,9 @@ export function sshdStartScript(h: Pick<LocalHostScriptInput, "namespace" | "add
             `mkdir -p "$root/run/sshd"`,
             `exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${sshd}`,
         ].join("\n");
-        return [
-            `mkdir -p ${home}`,
-            `chmod 700 ${home}`,
-            `ip netns exec ${h.namespace} unshare --mount --propagation private sh -c ${shellQuote(inner)}`,
-        ].join("\n");
+        return [`mkdir -p ${home}`, `chmod 700 ${home}`, `ip netns exec ${h.namespace} unshare --mount --propagation private sh -c ${shellQuote(inner)}`].join(
+            "\n",
+        );
     }
     const keep = (h.binPath ?? "").split(":").filter((d) => d.startsWith("/"));
     const inner = [
@@ -153,19 +152,19 @@ export function sshdStartScript(h: Pick<LocalHostScriptInput, "namespace" | "add
         `home=$(getent passwd root | cut -d: -f6)`,
         `case "$home" in /?*) ;; *) echo "root's home ($home) cannot be replaced" >&2; exit 1;; esac`,
         `clean=${shellQuote(home)}`,
-        ...(keep.length === 0 ? [] : [
-            `for d in ${keep.map(shellQuote).join(" ")}; do`,
-            `  case "$d" in "$home"/*) [ -d "$d" ] || continue; mkdir -p "$clean\${d#"$home"}"; mount --bind "$d" "$clean\${d#"$home"}";; esac`,
-            "done",
-        ]),
+        ...(keep.length === 0
+            ? []
+            : [
+                  `for d in ${keep.map(shellQuote).join(" ")}; do`,
+                  `  case "$d" in "$home"/*) [ -d "$d" ] || continue; mkdir -p "$clean\${d#"$home"}"; mount --bind "$d" "$clean\${d#"$home"}";; esac`,
+                  "done",
+              ]),
         `mount --rbind "$clean" "$home"`,
         `exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${sshd}`,
     ].join("\n");
-    return [
-        `mkdir -p ${home}`,
-        `chmod 700 ${home}`,
-        `ip netns exec ${h.namespace} unshare --mount --propagation private sh -c ${shellQuote(inner)}`,
-    ].join("\n");
+    return [`mkdir -p ${home}`, `chmod 700 ${home}`, `ip netns exec ${h.namespace} unshare --mount --propagation private sh -c ${shellQuote(inner)}`].join(
+        "\n",
+    );
 }
 
 /** Creates the namespace and starts its sshd. Expects AUTHORIZED_KEY in the environment. */
@@ -225,7 +224,7 @@ export const KEYGEN_SCRIPT = [
     "d=$(mktemp -d)",
     "trap 'rm -rf \"$d\"' EXIT",
     "ssh-keygen -q -t ed25519 -N '' -C c2m-lab -f \"$d/id\"",
-    "echo \"$(base64 -w0 \"$d/id\") $(base64 -w0 \"$d/id.pub\")\"",
+    'echo "$(base64 -w0 "$d/id") $(base64 -w0 "$d/id.pub")"',
 ].join("\n");
 
 export function parseKeygenOutput(stdout: string): { privateKey: string; publicKey: string } {
