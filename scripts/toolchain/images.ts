@@ -122,6 +122,7 @@ export async function ensureImage(name: string, live = new LiveStep(`image ${nam
         const final = join(dir, spec.name);
         rmSync(final, { recursive: true, force: true });
         renameSync(tmp, final);
+        rmSync(join(dir, `${spec.name}.failed.txt`), { force: true }); // an earlier attempt's failure is no longer the news
         live.finish(`built in ${record.buildSeconds} s, ${(sizeBytes / 2 ** 20).toFixed(0)} MiB: HAProxy ${record.haproxy}, ${record.tlsLibrary}`);
         return record;
     } catch (err) {
