@@ -57,16 +57,7 @@ export function freeLoopbackPort(): Promise<number> {
 }
 
 /** Deterministic pseudo-random numbers in [0, 1) (mulberry32), so noisy test cases are reproducible. */
-export function seededRandom(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-}
+export { seeded as seededRandom } from "../../scripts/analysis/tippingModel.ts";
 
 export interface LabOutcome {
     code: number | null;
