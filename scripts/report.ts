@@ -176,6 +176,17 @@ export function runFacts(run: RunRecord, row: LedgerRow, timeline: Pick<Timeline
                   ? run.serversDown.join(", ")
                   : "none",
         ],
+        ...(run.images && Object.keys(run.images).length
+            ? [
+                  [
+                      "host images",
+                      Object.entries(run.images)
+                          .map(([host, image]) => `${host} ${image}`)
+                          .join(", "),
+                  ] as [string, string],
+              ]
+            : []),
+        ...(run.versions.tlsLibrary ? [["LB's TLS library", run.versions.tlsLibrary] as [string, string]] : []),
         ...(run.memory ? [["LB memory", describeMemory(run.memory)] as [string, string]] : []),
         ...(run.lbEvents?.length ? [["LB events", run.lbEvents.map((e) => `${e.tS}s ${e.event}`).join("; ")] as [string, string]] : []),
         ...(row.unknown?.length ? [["unknown (could not be read)", row.unknown.join("; ")] as [string, string]] : []),

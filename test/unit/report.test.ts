@@ -170,6 +170,14 @@ describe("a run page's facts", () => {
         assert.match(f.get("verdict")!, /^pass /);
         assert.equal(f.get("servers down in HAProxy at the end"), "none");
         assert.equal(f.has("unknown (could not be read)"), false);
+        assert.equal(f.has("host images"), false, "no image line for a run without images");
+    });
+
+    test("each host's image and the LB's TLS library are on the page", () => {
+        const r = run({ images: { "haproxy-0": "debian-13", "client-0": "machine" } });
+        const f = facts({ ...r, versions: { ...r.versions, tlsLibrary: "OpenSSL 3.5.10" } });
+        assert.equal(f.get("host images"), "haproxy-0 debian-13, client-0 machine");
+        assert.equal(f.get("LB's TLS library"), "OpenSSL 3.5.10");
     });
 });
 
