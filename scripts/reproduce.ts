@@ -332,6 +332,21 @@ function writeComparisonPage(dir: string, id: string, o: ReproduceOptions, tiers
     return file;
 }
 
+/** The fields issue 22 promises for every tier of the JSON line (the line carries more). */
+export const TIER_JSON_FIELDS = [
+    "stack",
+    "scale",
+    "target",
+    "held",
+    "oom_killed",
+    "lb_peak_mib",
+    "lb_limit_mib",
+    "kb_per_conn_predicted",
+    "kb_per_conn_measured",
+    "errors",
+    "verdict",
+] as const;
+
 /** The JSON line the command ends with: the issue's fields per tier first, then the rest. */
 export function reproduceJsonLine(tiers: TierResult[]): string {
     return JSON.stringify({

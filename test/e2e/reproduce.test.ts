@@ -13,6 +13,7 @@ import { localResidue } from "../../components/platform/local/residue.ts";
 import { residueCount } from "../../components/platform/platform.ts";
 import { readRecord } from "../../components/records/io.ts";
 import { RunRecordSchema } from "../../components/records/runRecord.ts";
+import { TIER_JSON_FIELDS } from "../../scripts/reproduce.ts";
 import { stackConfigFile } from "../../scripts/stack.ts";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 import { startLab } from "./labCli.ts";
@@ -32,19 +33,7 @@ describe("lab reproduce", () => {
         const json = JSON.parse(lines[lines.length - 1]);
         assert.equal(json.tiers.length, 1);
         const tier = json.tiers[0];
-        for (const k of [
-            "stack",
-            "scale",
-            "target",
-            "held",
-            "oom_killed",
-            "lb_peak_mib",
-            "lb_limit_mib",
-            "kb_per_conn_predicted",
-            "kb_per_conn_measured",
-            "errors",
-            "verdict",
-        ]) {
+        for (const k of TIER_JSON_FIELDS) {
             assert.ok(k in tier, `${k} in ${JSON.stringify(tier)}`);
         }
         assert.equal(tier.stack, "local-16c64g");

@@ -12,7 +12,7 @@ import { loadConfig, parseLabConfig, readConfigFile } from "../../components/loa
 import { fastestSurvivingRamp, planRamp, type RampInput } from "../../components/plan/handshakeQueue.ts";
 import { planLocalTier } from "../../components/plan/localTier.ts";
 import { parseScale, SEED_TIERS, scaleTier, seedClaimVerdict, tierOfStack } from "../../components/plan/seedTiers.ts";
-import { checkTiers, reproduceJsonLine, scaledLocalSettings, tierResult } from "../../scripts/reproduce.ts";
+import { checkTiers, reproduceJsonLine, scaledLocalSettings, TIER_JSON_FIELDS, tierResult } from "../../scripts/reproduce.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const machine = { machineCpus: 2, minMemoryMiB: 19 };
@@ -186,19 +186,7 @@ describe("the verdict on each seed claim", () => {
     test("the JSON line carries the issue's fields for every tier", () => {
         const r = tierResult("local-16c64g", "16c64g", 16, 65_625, { verdict: "holds", heldAtRampEnd: 65_625, rampPerS: 500 }, undefined, "lab up failed");
         const line = JSON.parse(reproduceJsonLine([r]));
-        for (const k of [
-            "stack",
-            "scale",
-            "target",
-            "held",
-            "oom_killed",
-            "lb_peak_mib",
-            "lb_limit_mib",
-            "kb_per_conn_predicted",
-            "kb_per_conn_measured",
-            "errors",
-            "verdict",
-        ]) {
+        for (const k of TIER_JSON_FIELDS) {
             assert.ok(k in line.tiers[0], k);
         }
         assert.match(line.tiers[0].verdict, /not run \(lab up failed\)/);
