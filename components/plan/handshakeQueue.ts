@@ -10,14 +10,29 @@ import { handshakesPerCore } from "./tlsHandshakes.ts";
 /**
  * Full TLS handshakes per CPU-second an LB completes inside a local lab, end to end (accept,
  * handshake, request to pong, the namespace's network stack charged to it), as opposed to
- * handshakesPerCore (HAProxy alone, `openssl s_time` clients): issue 22's local-4c30g run
- * (ecdsa-p256, HAProxy's cgroup at a 0.25-CPU quota) had completed 44,000 sessions at 268 s, i.e.
- * 164/s, 656 per CPU-second — 0.26 of handshakesPerCore("ecdsa-p256"). The local-16c30g run
- * (1 CPU) kept up with 500/s, consistent with it (a floor). Used for local stacks only, and as a
- * ratio of the certificate's own rate; `lab reproduce` measures it again on every tier (runs it
- * was not taken from).
+ * handshakesPerCore (HAProxy alone, `openssl s_time` clients). Fitted on the two local-4c30g runs
+ * (ecdsa-p256, HAProxy's cgroup at a 0.25-CPU quota, 500/s offered) made before this figure was
+ * set: issue 22's (44,000 sessions at 268 s: 164/s, 656 per CPU-second, OOM-killed) and the first
+ * `lab reproduce` round (248/s during the ramp, 992 per CPU-second, held): their mean, 824, is
+ * 0.33 of handshakesPerCore("ecdsa-p256"). The two differ by 1.5x on the same box, busy or not:
+ * the rate is the machine's as much as the tier's, and a tier near the edge lives or dies by it
+ * (slowestSurvivingHandshakeRate says where the edge is). The 1-CPU tiers kept up with 500/s, a
+ * floor consistent with it. `lab reproduce` measures it again on every run (runs it was not fitted to).
  */
-export const LOCAL_LAB_HANDSHAKE_SHARE = 656 / 2486;
+export const LOCAL_LAB_HANDSHAKE_SHARE = (656 + 992) / 2 / 2486;
+
+/** How far apart the two fitting runs' rates were (992 / 656): a tier whose predicted rate is within this factor of the rate it needs lives at the edge here. */
+export const LOCAL_LAB_RATE_SPREAD = 992 / 656;
+
+/**
+ * KB a connection waiting for its handshake costs the LB's cgroup in a local lab, fitted on the same
+ * two runs, which bracket it from both sides with their measured rates: the reproduce round held
+ * (peak 1,879.9 of 1,920 MiB) with ~33,100 waiting beside ~32,500 end to end at 248/s, so a waiting
+ * one costs at most ~30.0 KB; issue 22's run died with ~44,100 waiting beside ~21,500 at 164/s, so
+ * at least ~30.0 KB (held ones at 26.3 KB, 8 processes at 9.5 MiB). It replaces, for local stacks, the
+ * 37.9 KB bench:oom's in-flight TLS figure gives, which would have killed the round that held.
+ */
+export const LOCAL_LAB_WAITING_KB = 30;
 
 export interface RampInput {
     /** End-to-end connections the ramp opens. */
@@ -130,4 +145,26 @@ export function fastestSurvivingRamp(i: Omit<RampInput, "rampPerS">): number | u
         else hi = mid;
     }
     return Math.floor(lo);
+}
+
+/**
+ * The fewest handshakes per second the LB must complete to survive this ramp at this target, or
+ * undefined when no rate saves it (its memory is too small for the target held). It splits the
+ * ramp's prediction in two halves a run can score apart: the CPU half (the rate the LB's cores
+ * reach, handshakesPerSecond) and the memory half (given the rate a run measured, does it live).
+ */
+export function slowestSurvivingHandshakeRate(i: RampInput): number | undefined {
+    const perShare = handshakesPerSecond(i.lbCpus, i.certificate, 1);
+    const fitsAt = (hs: number) => planRamp({ ...i, handshakeShare: hs / perShare }).fits;
+    const instant = i.rampPerS * i.tlsShare; // at the ramp's own rate nothing waits
+    if (!fitsAt(Math.max(instant, 1e-6))) return undefined;
+    let lo = 1e-6,
+        hi = Math.max(instant, 1e-6);
+    if (fitsAt(lo)) return 0;
+    for (let k = 0; k < 60; k++) {
+        const mid = (lo + hi) / 2;
+        if (fitsAt(mid)) hi = mid;
+        else lo = mid;
+    }
+    return Math.ceil(hi);
 }

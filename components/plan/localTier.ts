@@ -4,8 +4,16 @@
 // attack's ramp outruns the handshakes its CPUs complete (handshakeQueue.ts). Pure.
 import { type LabConfig, labCertificate } from "../config.ts";
 import { parseCpuList } from "../cpuList.ts";
-import { HAPROXY_PROCESS_BASE_MIB, lbConnectionsInMemory, lbInFlightKB, PER_CONNECTION_COSTS, roleKBPerConnection } from "./costs.ts";
-import { fastestSurvivingRamp, LOCAL_LAB_HANDSHAKE_SHARE, planRamp, type RampPlan } from "./handshakeQueue.ts";
+import { HAPROXY_PROCESS_BASE_MIB, lbConnectionsInMemory, PER_CONNECTION_COSTS, roleKBPerConnection } from "./costs.ts";
+import {
+    fastestSurvivingRamp,
+    LOCAL_LAB_HANDSHAKE_SHARE,
+    LOCAL_LAB_RATE_SPREAD,
+    LOCAL_LAB_WAITING_KB,
+    planRamp,
+    type RampPlan,
+    slowestSurvivingHandshakeRate,
+} from "./handshakeQueue.ts";
 
 export interface LocalTierPlan {
     stack: string;
@@ -29,6 +37,10 @@ export interface LocalTierPlan {
     ramp: RampPlan;
     /** The fastest ramp this LB survives at the target (null: not even the slowest). */
     fastest_surviving_ramp_per_s: number | null;
+    /** The fewest handshakes/s the LB must complete to survive this ramp (null: no rate saves it): a run's measured rate against it scores the memory half of the prediction apart from the CPU half. */
+    slowest_surviving_handshakes_per_s: number | null;
+    /** The predicted rate and the rate it needs are closer than the spread measured between runs on this machine: it may go either way. */
+    at_the_edge: boolean;
     /** Held (memory and ramp both fit), or dies: of memory at the target held, or during the ramp. */
     verdict: "holds" | "dies_of_memory" | "dies_during_ramp";
 }
@@ -54,12 +66,13 @@ export function planLocalTier(
     const { cpus, source } = lbCpusOf(config, o.machineCpus);
     const certificate = labCertificate(config.haproxy.tls);
     const heldKB = roleKBPerConnection("haproxy", tls, PER_CONNECTION_COSTS, "cgroup");
-    const waitingKB = lbInFlightKB(tls, PER_CONNECTION_COSTS, "cgroup");
+    const waitingKB = LOCAL_LAB_WAITING_KB;
     const baseBytes = o.processes * HAPROXY_PROCESS_BASE_MIB * 2 ** 20;
     const input = { target, tlsShare: tls, lbCpus: cpus, certificate, handshakeShare: LOCAL_LAB_HANDSHAKE_SHARE, heldKB, waitingKB, limitBytes, baseBytes };
     const ramp = planRamp({ ...input, rampPerS: o.rampPerS });
     const fit = lbConnectionsInMemory(limitBytes, tls, o.processes, PER_CONNECTION_COSTS, { scope: "cgroup" });
     const fastest = fastestSurvivingRamp(input);
+    const slowestRate = slowestSurvivingHandshakeRate({ ...input, rampPerS: o.rampPerS });
     return {
         stack,
         target,
@@ -77,6 +90,12 @@ export function planLocalTier(
         ramp_per_s: o.rampPerS,
         ramp,
         fastest_surviving_ramp_per_s: fastest ?? null,
+        slowest_surviving_handshakes_per_s: slowestRate ?? null,
+        at_the_edge:
+            slowestRate !== undefined &&
+            slowestRate > 0 &&
+            ramp.handshakesPerS < slowestRate * LOCAL_LAB_RATE_SPREAD &&
+            ramp.handshakesPerS * LOCAL_LAB_RATE_SPREAD > slowestRate,
         verdict: fit < target ? "dies_of_memory" : ramp.fits ? "holds" : "dies_during_ramp",
     };
 }
@@ -101,6 +120,8 @@ export function formatLocalTierPlan(p: LocalTierPlan): string {
               ? `  verdict: DIES of memory: the target held needs more than ${p.lb_limit_mib} MiB`
               : `  verdict: DIES during the ramp (OOM at ~${r.diesAtAccepted} accepted connections): handshakes queue behind too little CPU`,
         `  fastest ramp it survives at this target: ${p.fastest_surviving_ramp_per_s === null ? "none" : `${p.fastest_surviving_ramp_per_s}/s`}`,
+        `  at this ramp it survives if it completes ${p.slowest_surviving_handshakes_per_s === null ? "no rate saves it" : `≥ ${p.slowest_surviving_handshakes_per_s} handshakes/s`} (predicted ${r.handshakesPerS}/s)` +
+            (p.at_the_edge ? `: AT THE EDGE, runs on this machine have measured rates ${LOCAL_LAB_RATE_SPREAD.toFixed(1)}x apart, so it may live or die` : ""),
     ];
     return lines.join("\n");
 }
