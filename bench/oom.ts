@@ -14,17 +14,17 @@ import { loadavg } from "node:os";
 import YAML from "yaml";
 import { $ } from "zx";
 import { labEnv, runsRoot } from "../scripts/toolchain/toolchain.ts";
-import { loadStackConfig, outputs, stackConfigFile, teardownStack, up, writeGeneratedStack, type StackOutputs } from "../scripts/stack.ts";
+import { loadStackConfig, outputs, stackConfigFile, teardownStack, up, writeGeneratedStack, type StackOutputs } from "../scripts/lib/pulumiStack.ts";
 import { residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
-import { attack, type AttackResult } from "../scripts/attack.ts";
+import { attack, type AttackResult } from "../scripts/lib/attackRun.ts";
 import { localNames } from "../components/platform/local/scripts.ts";
 import { CGROUP_ROOT, cgroupRel, readHostCgroup, readStackCgroups, type CgroupReading } from "../components/platform/local/cgroups.ts";
 import { FITTED_ON, lbConnectionsInMemory, PER_CONNECTION_COSTS, roleKBPerConnection } from "../components/plan/costs.ts";
 import { readRecord, writeRecord } from "../components/records/io.ts";
 import { RunRecordSchema, type RunRecord } from "../components/records/runRecord.ts";
-import { recordRunDir } from "../scripts/ledger.ts";
-import { buildRunReport } from "../scripts/report.ts";
+import { recordRunDir } from "../scripts/lib/ledgerFile.ts";
+import { buildRunReport } from "../scripts/lib/runReport.ts";
 import {
     errorsBeforeStop,
     heldAtOom,
@@ -39,7 +39,7 @@ import {
     type VegetaResult,
 } from "./figures.ts";
 import { parseStatsBatch, statsBatchCommand } from "./ramp.ts";
-import { backendCounters, frontendCounters, parseStatsCsv } from "../scripts/lib/haproxyStats.ts";
+import { backendCounters, frontendCounters, parseStatsCsv } from "../scripts/analysis/haproxyStats.ts";
 import { runWithTimeout } from "../scripts/lib/runWithTimeout.ts";
 import { BACKEND_NAME, FRONTEND_NAMES } from "../components/render/haproxyConfig.ts";
 

@@ -36,7 +36,7 @@ const backend = z.strictObject({
     basePort: port.default(8282),
     // 0 disables Node's server-side timeouts; the seed's 120 s default cut long requests.
     requestTimeoutMs: z.number().int().min(0).default(0),
-    // Capacity limit (not in the seed; bench/tipping): requests in service at once per pong
+    // Capacity limit (not in the seed; bench/tippingKnee): requests in service at once per pong
     // process (0 = unlimited, extra ones wait in a FIFO queue) and the fixed time each holds its
     // slot. Capacity = backends × serversPerHost × maxConcurrent × 1000 / serviceTimeMs req/s.
     maxConcurrent: z.number().int().min(0).default(0),

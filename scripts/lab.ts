@@ -2,17 +2,17 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { describeResidue, residueCount } from "../components/platform/platform.ts";
 import { PRESETS } from "../components/config.ts";
-import { formatTippingTable, TIPPING_DEFAULTS } from "./analysis/tipping.ts";
-import { parseSet } from "./analysis/sweep.ts";
+import { formatTippingTable, TIPPING_DEFAULTS } from "./analysis/tippingSearch.ts";
+import { parseSet } from "./analysis/sweepMatrix.ts";
 import { PARTIAL_EXIT_CODE } from "./lib/exitCodes.ts";
-import type { AttackOverrides } from "./attack.ts";
+import type { AttackOverrides } from "./lib/attackRun.ts";
 
 // Each command loads its own modules when it runs: a CLI start that loads them all costs ~0.5 s of
 // CPU, which every `lab` call (and CI's ~75 of them) would pay for commands it does not run.
-const stackOps = () => import("./stack.ts");
-const attackOps = () => import("./attack.ts");
-const reportOps = () => import("./report.ts");
-const bootstrap = async () => (await import("./bootstrap.ts")).bootstrap();
+const stackOps = () => import("./lib/pulumiStack.ts");
+const attackOps = () => import("./lib/attackRun.ts");
+const reportOps = () => import("./lib/runReport.ts");
+const bootstrap = async () => (await import("./toolchain/installTools.ts")).bootstrap();
 
 const positiveNumber = (flag: string) => (v: string) => {
     const n = Number(v);
@@ -93,14 +93,14 @@ program
     .argument("[names...]", "images to build (debian-12, debian-13, debian-12-emu, debian-13-wolfssl)")
     .addHelpText("after", "\nExamples:\n  lab image build debian-13\n  lab image list")
     .action(async (verb: string, names: string[]) => {
-        process.exitCode = await (await import("./image.ts")).imageCommand([verb, ...names]);
+        process.exitCode = await (await import("./commands/image.ts")).imageCommand([verb, ...names]);
     });
 
 program
     .command("doctor")
     .description("show each tool, its version and origin, and what is missing")
     .action(async () => {
-        if (!(await (await import("./doctor.ts")).doctor())) process.exitCode = 1;
+        if (!(await (await import("./commands/doctor.ts")).doctor())) process.exitCode = 1;
     });
 
 program
@@ -128,7 +128,7 @@ program
     .addOption(stackOption())
     .action(async (o: { stack: string }) => {
         // Before anything is created: an aws stack's account, quota, zone, image, state backend and CIDR.
-        await (await import("./preflight.ts")).preflightBeforeUp(o.stack);
+        await (await import("./lib/awsPreflight.ts")).preflightBeforeUp(o.stack);
         const { up } = await stackOps();
         await timed(`lab up --stack ${o.stack}`, () => up(o.stack));
     });
@@ -142,7 +142,7 @@ program
     .addOption(stackOption())
     .addHelpText("after", "\nExamples:\n  lab preflight --stack aws-smoke\n  lab preflight --stack aws-16c64g   (lab up runs it first for aws stacks)")
     .action(async (o: { stack: string }) => {
-        await (await import("./preflight.ts")).preflight(o.stack);
+        await (await import("./lib/awsPreflight.ts")).preflight(o.stack);
     });
 
 /** The load flags `lab attack` and `lab sweep` share (sweep applies them to every cell). */
@@ -233,7 +233,7 @@ Examples:
   lab tipping --stack local --start 100 --frontend tls --p99-factor 3 --max-errors 1`,
     )
     .action(async (o) => {
-        const { tipping } = await import("./tipping.ts");
+        const { tipping } = await import("./lib/tippingRun.ts");
         const run = await tipping({
             stack: o.stack,
             startRate: o.start,
@@ -299,11 +299,11 @@ Examples:
                 frontends: o.frontends,
             }).filter(([, v]) => v !== undefined),
         );
-        const { sweep } = await import("./sweep.ts");
+        const { sweep } = await import("./lib/sweepRun.ts");
         let sets = o.set;
         if (o.recipe) {
             // The stack's scale: its LB's CPU quota against its seed tier's cores (local-16c64g at 1 CPU → 1/16).
-            const { recipeSets } = await import("./analysis/sweep.ts");
+            const { recipeSets } = await import("./analysis/sweepMatrix.ts");
             const { tierOfStack, SEED_TIERS } = await import("../components/plan/seedTiers.ts");
             const { loadStackConfig } = await stackOps();
             const tier = tierOfStack(o.stack);
@@ -339,7 +339,7 @@ Examples:
   lab reproduce --tiers local-16c64g --scale 1/256 --hold 5 --ramp 15`,
     )
     .action(async (o: { tiers: string; scale: string; hold?: number; ramp?: number }) => {
-        const { reproduce, reproduceJsonLine, parseScale, DEFAULT_HOLD_S } = await import("./reproduce.ts");
+        const { reproduce, reproduceJsonLine, parseScale, DEFAULT_HOLD_S } = await import("./lib/reproduceRun.ts");
         let scale: number;
         try {
             scale = parseScale(o.scale);
@@ -369,7 +369,7 @@ program
     .option("--backfill", "first add runs/<id>/ directories that have no ledger row yet")
     .addHelpText("after", "\nExamples:\n  lab runs\n  lab runs --stack local --last 10\n  lab runs --backfill")
     .action(async (o: { stack?: string; last?: number; backfill?: boolean }) => {
-        const { backfillLedger, listRuns } = await import("./ledger.ts");
+        const { backfillLedger, listRuns } = await import("./lib/ledgerFile.ts");
         if (o.backfill) process.stderr.write(`ledger: ${await backfillLedger()} runs added\n`);
         console.log(listRuns(o));
     });
@@ -381,7 +381,7 @@ program
     .argument("<b>", "run id (or a unique part of it)")
     .addHelpText("after", "\nExamples:\n  lab compare 20261125-225859-local 20261125-230247-local\n  lab compare 225859 230247")
     .action(async (a: string, b: string) => {
-        console.log((await import("./ledger.ts")).compareRuns(a, b));
+        console.log((await import("./lib/ledgerFile.ts")).compareRuns(a, b));
     });
 
 program
@@ -395,7 +395,7 @@ program
     )
     .action(async (ref: string, o: { check?: boolean }) => {
         const { report, reportName } = await reportOps();
-        const { buildSweepReport, resolveSweepDir } = await import("./sweep.ts");
+        const { buildSweepReport, resolveSweepDir } = await import("./lib/sweepRun.ts");
         const sweepDir = (() => {
             try {
                 return resolveSweepDir(ref);
@@ -440,7 +440,7 @@ Examples:
   lab plan --stack aws-16c64g --clients 3 --source-ips 8 --json`,
     )
     .action(async (o: { stack: string; conns?: number; tlsShare?: number; clients?: number; sourceIps?: number; json?: boolean }) => {
-        process.exitCode = (await import("./plan.ts")).plan(o.stack, o);
+        process.exitCode = (await import("./lib/tierPlan.ts")).plan(o.stack, o);
     });
 
 program

@@ -1,5 +1,5 @@
 // One line of the run ledger (runs/ledger.jsonl): a row per attack, the seed's hand-kept
-// results table. Built by scripts/lib/ledger.ts, appended after each attack, read by
+// results table. Built by scripts/analysis/ledgerRows.ts, appended after each attack, read by
 // `lab runs`, `lab compare` and `lab report`.
 import { z } from "zod";
 import { CERTIFICATES } from "../config.ts";

@@ -1,6 +1,6 @@
 // tipping.json: one tipping-point search (runs/tipping-<id>/tipping.json), its arguments and
 // every step's evidence, written by `lab tipping` and read by `lab report`. The search's own
-// types (scripts/analysis/tipping.ts) are these.
+// types (scripts/analysis/tippingSearch.ts) are these.
 import { z } from "zod";
 
 const TippingOptionsSchema = z.strictObject({

@@ -1,7 +1,7 @@
 // The progress line of `lab attack`: which phase the run is in (ramp: vegeta sending; hold: the
 // last requests held open by pong; release: answers coming back until vegeta ends; collect: results
 // pulled back), time left in it, connections HAProxy holds and requests it has answered. Pure.
-import type { StatsRow } from "../lib/haproxyStats.ts";
+import type { StatsRow } from "./haproxyStats.ts";
 
 export type AttackPhase = "ramp" | "hold" | "release" | "collect";
 

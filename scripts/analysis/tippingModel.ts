@@ -1,7 +1,7 @@
 // A model lab for the tipping search: a FIFO queue in front of a known capacity, with the noise a
 // shared machine adds, so the search's rules can be scored where the answer is known (unit tests,
 // bench/tippingBias.ts). Pure: a seeded generator, no clock, no I/O.
-import { searchTippingPoint, type StepMeasure, type TippingOptions } from "./tipping.ts";
+import { searchTippingPoint, type StepMeasure, type TippingOptions } from "./tippingSearch.ts";
 
 /** A seeded generator in [0, 1) (mulberry32): the same seed, the same noise. */
 export function seeded(seed: number): () => number {

@@ -18,7 +18,7 @@ export function ensureChromium(log: (l: string) => void = (l) => process.stderr.
     const found = findChromium();
     if (found) return found;
     log("chromium: not installed; apt-get install chromium (one time)…");
-    // policy-rc.d: packages must not start system services (as in scripts/bootstrap.ts).
+    // policy-rc.d: packages must not start system services (as in scripts/toolchain/installTools.ts).
     const policy = "/usr/sbin/policy-rc.d";
     const hadPolicy = existsSync(policy);
     if (!hadPolicy) writeFileSync(policy, "#!/bin/sh\nexit 101\n", { mode: 0o755 });

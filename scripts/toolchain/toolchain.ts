@@ -73,7 +73,7 @@ export function runsRoot(): string {
 /**
  * Where a stack's settings come from: the checkout's committed Pulumi.<stack>.yaml, else a generated
  * one in the cache (benches, tests). Light on purpose: config readers that never load the engine
- * (lab preflight, lab plan) find a stack here as scripts/stack.ts does.
+ * (lab preflight, lab plan) find a stack here as scripts/lib/pulumiStack.ts does.
  */
 export function stackConfigFile(stack: string): string {
     const committed = join(REPO_ROOT, `Pulumi.${stack}.yaml`);

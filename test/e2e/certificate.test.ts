@@ -23,12 +23,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { labEnv, paths, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { outputs, stackConfigFile, stackExists, stackSettingsFile, teardownStack, writeGeneratedStack, type StackOutputs } from "../../scripts/stack.ts";
+import { outputs, stackConfigFile, stackExists, stackSettingsFile, teardownStack, writeGeneratedStack, type StackOutputs } from "../../scripts/lib/pulumiStack.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { localResidue } from "../../components/platform/local/residue.ts";
 import { SshSession } from "../../scripts/lib/ssh.ts";
-import { readLedger } from "../../scripts/ledger.ts";
-import { formatRuns } from "../../scripts/lib/ledger.ts";
+import { readLedger } from "../../scripts/lib/ledgerFile.ts";
+import { formatRuns } from "../../scripts/analysis/ledgerRows.ts";
 import { runLab } from "../unit/helpers.ts";
 import { interrupt, startLab, waitForOutput } from "./labCli.ts";
 

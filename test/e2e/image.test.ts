@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { labEnv, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { outputs, teardownStack, writeGeneratedStack } from "../../scripts/stack.ts";
+import { outputs, teardownStack, writeGeneratedStack } from "../../scripts/lib/pulumiStack.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { SshSession } from "../../scripts/lib/ssh.ts";
 import { ensureImage } from "../../scripts/toolchain/images.ts";

@@ -17,7 +17,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { outputs, stackExists, teardownStack } from "../../scripts/stack.ts";
+import { outputs, stackExists, teardownStack } from "../../scripts/lib/pulumiStack.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { localResidue } from "../../components/platform/local/residue.ts";
 import { localNames } from "../../components/platform/local/scripts.ts";

@@ -16,14 +16,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { labEnv, paths, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { outputs, stackConfigFile, stackExists, teardownStack, writeGeneratedStack, type StackOutputs } from "../../scripts/stack.ts";
+import { outputs, stackConfigFile, stackExists, teardownStack, writeGeneratedStack, type StackOutputs } from "../../scripts/lib/pulumiStack.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { localResidue } from "../../components/platform/local/residue.ts";
 import { SshSession } from "../../scripts/lib/ssh.ts";
 import { HostHttp } from "../../scripts/lib/hostHttp.ts";
 import { localNames } from "../../components/platform/local/scripts.ts";
 import { haproxyPaths, haproxyStartScript, pidFile } from "../../components/render/haproxyScripts.ts";
-import { PARTIAL_EXIT_CODE } from "../../scripts/attack.ts";
+import { PARTIAL_EXIT_CODE } from "../../scripts/lib/attackRun.ts";
 import { interrupt as interruptGroup, startLab, waitForOutput, type LabRun } from "./labCli.ts";
 
 const LAB = "rel"; // the shared lab: config changes, interrupts, lost parts, down twice

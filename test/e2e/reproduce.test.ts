@@ -13,8 +13,8 @@ import { localResidue } from "../../components/platform/local/residue.ts";
 import { residueCount } from "../../components/platform/platform.ts";
 import { readRecord } from "../../components/records/io.ts";
 import { RunRecordSchema } from "../../components/records/runRecord.ts";
-import { TIER_JSON_FIELDS } from "../../scripts/reproduce.ts";
-import { stackConfigFile } from "../../scripts/stack.ts";
+import { TIER_JSON_FIELDS } from "../../scripts/lib/reproduceRun.ts";
+import { stackConfigFile } from "../../scripts/lib/pulumiStack.ts";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 import { startLab } from "./labCli.ts";
 

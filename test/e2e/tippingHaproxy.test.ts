@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
-import { stackConfigFile, teardownStack, writeGeneratedStack } from "../../scripts/stack.ts";
+import { stackConfigFile, teardownStack, writeGeneratedStack } from "../../scripts/lib/pulumiStack.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { BOUNDS, TippingRecordSchema } from "../../components/records/tippingRecord.ts";
 import { runLab } from "../unit/helpers.ts";

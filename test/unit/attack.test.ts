@@ -14,8 +14,8 @@ import {
     vegetaRate,
 } from "../../components/render/attack.ts";
 import { LabConfigSchema } from "../../components/config.ts";
-import { checkAttackOverrides, formatSummary, serversDownAfter, type AttackResult } from "../../scripts/attack.ts";
-import { parseStatsCsv } from "../../scripts/lib/haproxyStats.ts";
+import { checkAttackOverrides, formatSummary, serversDownAfter, type AttackResult } from "../../scripts/lib/attackRun.ts";
+import { parseStatsCsv } from "../../scripts/analysis/haproxyStats.ts";
 import { BACKEND_NAME } from "../../components/render/haproxyConfig.ts";
 import { bashSyntax, runBash, tempDir } from "./helpers.ts";
 

@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import type { HostSamples, MemoryVerdict } from "../../components/records/runRecord.ts";
 import { attackPhase, formatProgress, liveCounts } from "../../scripts/analysis/attackProgress.ts";
 import { describeMemory, memoryVerdict } from "../../scripts/analysis/memoryVerdict.ts";
-import { attackExit, attackTlsShare, FAILED_VERDICT_EXIT_CODE } from "../../scripts/attack.ts";
+import { attackExit, attackTlsShare, FAILED_VERDICT_EXIT_CODE } from "../../scripts/lib/attackRun.ts";
 
 const MiB = 2 ** 20;
 const sample = (t: number, memMiB: number, oomKills = 0) => ({
@@ -116,7 +116,7 @@ describe("the progress line", () => {
 });
 
 // The ledger's verdict with the memory record.
-import { ledgerRow } from "../../scripts/lib/ledger.ts";
+import { ledgerRow } from "../../scripts/analysis/ledgerRows.ts";
 
 describe("the ledger keeps the memory verdict", () => {
     const m = (oomKills: MemoryVerdict["oomKills"]): MemoryVerdict => ({

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { planStack, readTierConfig } from "../../scripts/plan.ts";
+import { planStack, readTierConfig } from "../../scripts/lib/tierPlan.ts";
 
 const DOC = readFileSync(join(REPO_ROOT, "docs", "aws.md"), "utf8");
 

@@ -14,7 +14,7 @@ import {
 import { loadConfig, readConfigFile } from "../../components/loadConfig.ts";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 import { DEBIAN_AMI_OWNER } from "../../components/platform/aws/image.ts";
-import { preflightBeforeUp } from "../../scripts/preflight.ts";
+import { preflightBeforeUp } from "../../scripts/lib/awsPreflight.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 

@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import { attackSettings } from "../../components/render/attack.ts";
-import { readTierConfig } from "../../scripts/plan.ts";
+import { readTierConfig } from "../../scripts/lib/tierPlan.ts";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 
 const TIERS = readdirSync(REPO_ROOT).flatMap((f) => /^Pulumi\.(aws-[\w-]+)\.yaml$/.exec(f)?.[1] ?? []);

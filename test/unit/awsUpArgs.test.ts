@@ -3,7 +3,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { upOptions } from "../../scripts/stack.ts";
+import { upOptions } from "../../scripts/lib/pulumiStack.ts";
 import { platformFor } from "../../components/platform/registry.ts";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { labEnv } from "../../scripts/toolchain/toolchain.ts";
 import { AWS_TIERS, tierRun } from "../mocks/tierRuns.ts";
-import { olderThan } from "../../scripts/bootstrap.ts";
+import { olderThan } from "../../scripts/toolchain/installTools.ts";
 import { PINS } from "../../components/pins.ts";
 
 // Every aws tier, the cents-per-hour smoke stack included; each has its metrics host by default.

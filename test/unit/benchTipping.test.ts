@@ -13,7 +13,7 @@ import {
     reachableKnee,
     searchTippingPoint,
     syntheticBackend,
-} from "../../scripts/analysis/tipping.ts";
+} from "../../scripts/analysis/tippingSearch.ts";
 import { queueModel } from "../../scripts/analysis/tippingModel.ts";
 import { parseLabConfig } from "../../components/loadConfig.ts";
 

@@ -1,8 +1,8 @@
-// scripts/bootstrap.ts only defines functions at load time (bootstrap() runs from lab.ts), so
+// scripts/toolchain/installTools.ts only defines functions at load time (bootstrap() runs from lab.ts), so
 // importing it for olderThan is safe: nothing is installed or built.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { olderThan } from "../../scripts/bootstrap.ts";
+import { olderThan } from "../../scripts/toolchain/installTools.ts";
 
 describe("olderThan(found, wanted)", () => {
     const cases: [string | undefined, string, boolean, string][] = [

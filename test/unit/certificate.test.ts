@@ -12,7 +12,7 @@ import { certificatePaths, certificateScript, haproxyPaths, haproxyStartScript, 
 import { renderHaproxyConfig } from "../../components/render/haproxyConfig.ts";
 import { RunRecordSchema } from "../../components/records/runRecord.ts";
 import { LedgerRowSchema } from "../../components/records/ledgerRow.ts";
-import { formatRuns, ledgerRow } from "../../scripts/lib/ledger.ts";
+import { formatRuns, ledgerRow } from "../../scripts/analysis/ledgerRows.ts";
 import { PRESET_SETTINGS } from "../../components/render/attack.ts";
 import { bashSyntax, freeLoopbackPort, runBash, tempDir, which } from "./helpers.ts";
 

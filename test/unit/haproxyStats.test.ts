@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { backendCounters, frontendCounters, parseStatsCsv } from "../../scripts/lib/haproxyStats.ts";
+import { backendCounters, frontendCounters, parseStatsCsv } from "../../scripts/analysis/haproxyStats.ts";
 import { FRONTEND_NAMES } from "../../components/render/haproxyConfig.ts";
 
 // Hand-written in the shape of HAProxy's `/stats;csv`: a "# "-prefixed header, one row per

@@ -214,7 +214,7 @@ test("a local host prints its SSH host key, so a host made anew (e.g. on another
 });
 
 test("the ledger names the hosts' image, HAProxy and its TLS library; one image for all hosts is named once", async () => {
-    const { imageSummary } = await import("../../scripts/lib/ledger.ts");
+    const { imageSummary } = await import("../../scripts/analysis/ledgerRows.ts");
     assert.equal(imageSummary({ "haproxy-0": "debian-13", "client-0": "debian-13" }), "debian-13");
     assert.equal(
         imageSummary({ "haproxy-0": "debian-13", "client-0": "machine", "backend-0": "machine" }),
@@ -252,7 +252,7 @@ test("the planner's TLS term is the image's own; images rank by the LB headroom 
 });
 
 test("lab plan uses the stack's image for the LB's TLS term and ranks the images for the tier", async () => {
-    const { planStack, readTierConfig, formatImageHeadroom } = await import("../../scripts/plan.ts");
+    const { planStack, readTierConfig, formatImageHeadroom } = await import("../../scripts/lib/tierPlan.ts");
     const { imagesByHeadroom, IMAGE_TLS_TERMS } = await import("../../components/plan/imageCosts.ts");
     const config = readTierConfig("aws-16c30g");
     const base = planStack("aws-16c30g", { ...config, image: "machine" }, { tlsShare: 1 });

@@ -15,7 +15,7 @@ import {
 import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "../../components/plan/capacity.ts";
 import { HAPROXY_PROCESS_BASE_MIB, lbConnectionsInMemory, PER_CONNECTION_COSTS, roleKBPerConnection } from "../../components/plan/costs.ts";
 import { fleetUsdPerHour, INSTANCE_TYPES, PRICES_AS_OF } from "../../components/plan/prices.ts";
-import { IMPOSSIBLE_EXIT_CODE, plan, planStack, readTierConfig, SEED_TIERS, seedTierHeadroom } from "../../scripts/plan.ts";
+import { IMPOSSIBLE_EXIT_CODE, plan, planStack, readTierConfig, SEED_TIERS, seedTierHeadroom } from "../../scripts/lib/tierPlan.ts";
 import { refuseImpossible, servableLimit } from "../../components/plan/planner.ts";
 
 const GIB_KB = 1024 * 1024;

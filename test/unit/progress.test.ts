@@ -18,7 +18,7 @@ import {
     runLines,
     type ProgressSink,
 } from "../../scripts/toolchain/progress.ts";
-import { ensureGoTool, usable } from "../../scripts/bootstrap.ts";
+import { ensureGoTool, usable } from "../../scripts/toolchain/installTools.ts";
 import { PINS } from "../../components/pins.ts";
 
 function fakeSink(isTTY: boolean, columns?: number): ProgressSink & { text: () => string; lines: () => string[] } {

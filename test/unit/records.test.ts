@@ -14,7 +14,7 @@ import { LedgerRowSchema, type LedgerRow } from "../../components/records/ledger
 import { RunRecordSchema, type RunRecord } from "../../components/records/runRecord.ts";
 import { StackOutputsSchema, type StackOutputs } from "../../components/records/stackOutputs.ts";
 import { TippingRecordSchema, type TippingRecord } from "../../components/records/tippingRecord.ts";
-import { ledgerRow, parseLedger } from "../../scripts/lib/ledger.ts";
+import { ledgerRow, parseLedger } from "../../scripts/analysis/ledgerRows.ts";
 import { tempDir } from "./helpers.ts";
 
 const INDEX = fileURLToPath(new URL("../../index.ts", import.meta.url));

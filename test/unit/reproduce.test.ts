@@ -12,7 +12,7 @@ import { loadConfig, parseLabConfig, readConfigFile } from "../../components/loa
 import { fastestSurvivingRamp, handshakesPerSecond, planRamp, type RampInput, slowestSurvivingHandshakeRate } from "../../components/plan/handshakeQueue.ts";
 import { planLocalTier } from "../../components/plan/localTier.ts";
 import { parseScale, SEED_TIERS, scaleTier, seedClaimVerdict, tierOfStack } from "../../components/plan/seedTiers.ts";
-import { checkTiers, reproduceJsonLine, scaledLocalSettings, TIER_JSON_FIELDS, tierResult } from "../../scripts/reproduce.ts";
+import { checkTiers, reproduceJsonLine, scaledLocalSettings, TIER_JSON_FIELDS, tierResult } from "../../scripts/lib/reproduceRun.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const machine = { machineCpus: 2, minMemoryMiB: 19 };

@@ -34,7 +34,7 @@ import { renderHaproxyConfig } from "../../components/render/haproxyConfig.ts";
 import { parseLabConfig } from "../../components/loadConfig.ts";
 import { CERTIFICATES } from "../../components/config.ts";
 import { createPongServer } from "../../backend/pong.ts";
-import { backendCounters, frontendCounters, parseStatsCsv } from "../../scripts/lib/haproxyStats.ts";
+import { backendCounters, frontendCounters, parseStatsCsv } from "../../scripts/analysis/haproxyStats.ts";
 import { bashSyntax, freeLoopbackPort, runBash, tempDir, which } from "./helpers.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));

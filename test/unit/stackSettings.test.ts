@@ -1,4 +1,4 @@
-// Where Pulumi reads and writes a stack's settings (scripts/stack.ts): never a file of the checkout.
+// Where Pulumi reads and writes a stack's settings (scripts/lib/pulumiStack.ts): never a file of the checkout.
 // A committed stack's settings reach Pulumi as a byte-for-byte copy in the cache, beside a copy of
 // Pulumi.yaml; a generated stack (bench, test) is written in the cache, and a committed one never.
 import { test } from "node:test";
@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { committedStackSettings, stackConfigFile, stackSettingsFile, writeGeneratedStack } from "../../scripts/stack.ts";
+import { committedStackSettings, stackConfigFile, stackSettingsFile, writeGeneratedStack } from "../../scripts/lib/pulumiStack.ts";
 import { tempDir } from "./helpers.ts";
 
 /** Runs `fn` with the lab's cache in a temporary directory. */

@@ -16,9 +16,9 @@ import {
     parseValue,
     sweepCells,
     sweepCharts,
-} from "../../scripts/analysis/sweep.ts";
-import { buildSweepReport, checkCells, stackFileWith } from "../../scripts/sweep.ts";
-import { renderReportHtml } from "../../scripts/analysis/report.ts";
+} from "../../scripts/analysis/sweepMatrix.ts";
+import { buildSweepReport, checkCells, stackFileWith } from "../../scripts/lib/sweepRun.ts";
+import { renderReportHtml } from "../../scripts/analysis/reportPage.ts";
 import { SweepRecordSchema, type SweepRecord } from "../../components/records/sweepRecord.ts";
 import { LedgerRowSchema, type LedgerRow } from "../../components/records/ledgerRow.ts";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";

@@ -14,7 +14,7 @@ import {
     validateTippingOptions,
     type StepMeasure,
     type TippingOptions,
-} from "../../scripts/analysis/tipping.ts";
+} from "../../scripts/analysis/tippingSearch.ts";
 import { seededRandom } from "./helpers.ts";
 
 /**

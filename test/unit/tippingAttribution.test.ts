@@ -25,7 +25,7 @@ import {
     type HostCpu,
     type StepMeasure,
     type TippingResult,
-} from "../../scripts/analysis/tipping.ts";
+} from "../../scripts/analysis/tippingSearch.ts";
 import { TippingRecordSchema } from "../../components/records/tippingRecord.ts";
 import { bashSyntax, runBash } from "./helpers.ts";
 

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { labEnv } from "../../scripts/toolchain/toolchain.ts";
-import { DEFAULT_TIPPING, formatTippingTable, searchTippingPoint, type StepMeasure } from "../../scripts/analysis/tipping.ts";
+import { DEFAULT_TIPPING, formatTippingTable, searchTippingPoint, type StepMeasure } from "../../scripts/analysis/tippingSearch.ts";
 import { freeLoopbackPort, tempDir } from "./helpers.ts";
 
 const PONG = fileURLToPath(new URL("../../backend/pong.ts", import.meta.url));

@@ -22,7 +22,7 @@ import {
     type Phase,
     type StepMeasure,
     type TippingOptions,
-} from "../../scripts/analysis/tipping.ts";
+} from "../../scripts/analysis/tippingSearch.ts";
 import { TippingRecordSchema, type TippingRecord } from "../../components/records/tippingRecord.ts";
 import { seededRandom } from "./helpers.ts";
 

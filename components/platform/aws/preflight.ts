@@ -1,5 +1,5 @@
 // `lab preflight`: before anything is created, whether this account can run this tier. Read-only
-// questions to AWS through a client passed in (tests give a fake one per answer; scripts/preflight.ts
+// questions to AWS through a client passed in (tests give a fake one per answer; scripts/lib/awsPreflight.ts
 // gives the AWS SDK's), and the state backend and passphrase the scheduled reaper must be able to
 // use. Each failure names the number or setting and how to fix it. No I/O of its own.
 import { ConfigError, type LabConfig } from "../../config.ts";

@@ -7,17 +7,17 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import YAML from "yaml";
-import { parseLabConfig } from "../components/loadConfig.ts";
-import { readRecord, writeRecord } from "../components/records/io.ts";
-import { SweepRecordSchema, type SweepRecord, type SweepValue } from "../components/records/sweepRecord.ts";
-import { attack, attackExit, newRunId, type AttackOverrides } from "./attack.ts";
-import { stackConfigFile, up } from "./stack.ts";
-import { readLedger } from "./ledger.ts";
-import { buildRunReport, type BuiltReport } from "./report.ts";
-import { runsRoot } from "./toolchain/toolchain.ts";
-import { renderSvg } from "./lib/plot.ts";
-import { renderReportHtml } from "./analysis/report.ts";
-import { attackOverrides, cellLabel, cellRawConfig, comparisonTable, fmtValue, isAttackKey, labPart, sweepCells, sweepCharts } from "./analysis/sweep.ts";
+import { parseLabConfig } from "../../components/loadConfig.ts";
+import { readRecord, writeRecord } from "../../components/records/io.ts";
+import { SweepRecordSchema, type SweepRecord, type SweepValue } from "../../components/records/sweepRecord.ts";
+import { attack, attackExit, newRunId, type AttackOverrides } from "./attackRun.ts";
+import { stackConfigFile, up } from "./pulumiStack.ts";
+import { readLedger } from "./ledgerFile.ts";
+import { buildRunReport, type BuiltReport } from "./runReport.ts";
+import { runsRoot } from "../toolchain/toolchain.ts";
+import { renderSvg } from "./plot.ts";
+import { renderReportHtml } from "../analysis/reportPage.ts";
+import { attackOverrides, cellLabel, cellRawConfig, comparisonTable, fmtValue, isAttackKey, labPart, sweepCells, sweepCharts } from "../analysis/sweepMatrix.ts";
 
 export interface SweepArgs {
     stack: string;

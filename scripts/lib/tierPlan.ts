@@ -1,17 +1,17 @@
 // `lab plan`: sizing and cost of a stack's tier for a target of concurrent connections.
 // Reads Pulumi.<stack>.yaml (no cloud access, no Pulumi engine), prints the plan, then one
 // JSON object as the last line.
-import type { LabConfig } from "../components/config.ts";
-import { loadConfig, readConfigFile, type LoadedConfig } from "../components/loadConfig.ts";
-import { planCapacity, type CapacityPlan } from "../components/plan/capacity.ts";
-import { formatPlan, planTier, refuseImpossible, sourceIpsNeeded, type Plan } from "../components/plan/planner.ts";
-import { plannerInput } from "../components/platform/aws/settings.ts";
-import { REPO_ROOT } from "./toolchain/toolchain.ts";
-import { imageOf } from "../components/images.ts";
-import { costsForImage, imagesByHeadroom } from "../components/plan/imageCosts.ts";
+import type { LabConfig } from "../../components/config.ts";
+import { loadConfig, readConfigFile, type LoadedConfig } from "../../components/loadConfig.ts";
+import { planCapacity, type CapacityPlan } from "../../components/plan/capacity.ts";
+import { formatPlan, planTier, refuseImpossible, sourceIpsNeeded, type Plan } from "../../components/plan/planner.ts";
+import { plannerInput } from "../../components/platform/aws/settings.ts";
+import { REPO_ROOT } from "../toolchain/toolchain.ts";
+import { imageOf } from "../../components/images.ts";
+import { costsForImage, imagesByHeadroom } from "../../components/plan/imageCosts.ts";
 import { availableParallelism, totalmem } from "node:os";
-import { attackSettings } from "../components/render/attack.ts";
-import { formatLocalTierPlan, planLocalTier, type LocalTierPlan } from "../components/plan/localTier.ts";
+import { attackSettings } from "../../components/render/attack.ts";
+import { formatLocalTierPlan, planLocalTier, type LocalTierPlan } from "../../components/plan/localTier.ts";
 
 export interface PlanOptions {
     conns?: number;

@@ -3,27 +3,27 @@
 // when recorded, server metrics and each host's own memory and CPU (run.json hostSamples); then
 // HAProxy's request timers, the merged vegeta report, the exact config, versions and stack.
 // A tipping search (runs/tipping-*) gets tipping.html.
-import { describeMemory } from "./analysis/memoryVerdict.ts";
+import { describeMemory } from "../analysis/memoryVerdict.ts";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import YAML from "yaml";
-import { runsRoot } from "./toolchain/toolchain.ts";
-import { readLedger, runTimeline } from "./ledger.ts";
-import { findRun, ledgerRow } from "./lib/ledger.ts";
-import { describeAllowances } from "../components/platform/allowances.ts";
-import { readRecord } from "../components/records/io.ts";
-import { RunRecordSchema, type RunRecord } from "../components/records/runRecord.ts";
-import type { LedgerRow } from "../components/records/ledgerRow.ts";
-import type { Timeline } from "./analysis/timeline.ts";
-import { TippingRecordSchema, type TippingRecord } from "../components/records/tippingRecord.ts";
-import { renderSvg } from "./lib/plot.ts";
-import { metricsCharts, timelineCharts, tippingChart, type Chart, type MetricsPanel } from "./analysis/reportCharts.ts";
-import { renderReportHtml, type ReportFigure, type ReportTable, type ReportText } from "./analysis/report.ts";
-import { describeFirst, describeP99Rule, describeTries, fmtRate, formatCores, formatTries, triesOf, triesCount } from "./analysis/tipping.ts";
-import type { HaproxyLogSummary } from "./analysis/metricsLog.ts";
-import type { MetricsFile } from "./lib/metricsPull.ts";
-import { hostSamplePanels } from "../components/render/metrics.ts";
-import type { HostSamples } from "../components/records/runRecord.ts";
+import { runsRoot } from "../toolchain/toolchain.ts";
+import { readLedger, runTimeline } from "./ledgerFile.ts";
+import { findRun, ledgerRow } from "../analysis/ledgerRows.ts";
+import { describeAllowances } from "../../components/platform/allowances.ts";
+import { readRecord } from "../../components/records/io.ts";
+import { RunRecordSchema, type RunRecord } from "../../components/records/runRecord.ts";
+import type { LedgerRow } from "../../components/records/ledgerRow.ts";
+import type { Timeline } from "../analysis/timeline.ts";
+import { TippingRecordSchema, type TippingRecord } from "../../components/records/tippingRecord.ts";
+import { renderSvg } from "./plot.ts";
+import { metricsCharts, timelineCharts, tippingChart, type Chart, type MetricsPanel } from "../analysis/reportCharts.ts";
+import { renderReportHtml, type ReportFigure, type ReportTable, type ReportText } from "../analysis/reportPage.ts";
+import { describeFirst, describeP99Rule, describeTries, fmtRate, formatCores, formatTries, triesOf, triesCount } from "../analysis/tippingSearch.ts";
+import type { HaproxyLogSummary } from "../analysis/metricsLog.ts";
+import type { MetricsFile } from "./metricsPull.ts";
+import { hostSamplePanels } from "../../components/render/metrics.ts";
+import type { HostSamples } from "../../components/records/runRecord.ts";
 
 export interface BuiltReport {
     file: string;

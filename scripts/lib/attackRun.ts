@@ -1,35 +1,35 @@
 // `lab attack`: reads the stack's outputs, runs vegeta on every client in parallel over SSH
 // (one process per source address and frontend), pulls each .bin back, merges them with
 // `vegeta report`, and writes runs/<id>/ with the config and versions used.
-import { HOST_VERSIONS_SCRIPT, parseHostVersions } from "./lib/hostVersions.ts";
-import { imageOf, parseHaproxyVersions } from "../components/images.ts";
+import { HOST_VERSIONS_SCRIPT, parseHostVersions } from "./hostVersions.ts";
+import { imageOf, parseHaproxyVersions } from "../../components/images.ts";
 import { $ } from "zx";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
-import { attackSettings, planVegetaProcesses, vegetaCommandLine, type AttackSettings, type VegetaProcess } from "../components/render/attack.ts";
-import { isLabTarget } from "../components/platform/addressPlan.ts";
-import { labCertificate, type LabConfig } from "../components/config.ts";
-import { parseLabConfig } from "../components/loadConfig.ts";
-import { outputs, type StackOutputs } from "./stack.ts";
-import { SshSession, type SshTarget } from "./lib/ssh.ts";
-import { HostHttp } from "./lib/hostHttp.ts";
-import { backendCounters, downServers, frontendCounters, parseStatsCsv, type StatsRow } from "./lib/haproxyStats.ts";
-import { BACKEND_NAME, FRONTEND_NAMES } from "../components/render/haproxyConfig.ts";
-import { findTool } from "./toolchain/tools.ts";
-import { labEnv, runsRoot } from "./toolchain/toolchain.ts";
-import { recordRun } from "./ledger.ts";
-import { parseRecord, writeRecord } from "../components/records/io.ts";
-import { RunRecordSchema, VegetaSummarySchema, type RunRecord, type VegetaSummary } from "../components/records/runRecord.ts";
-import { platformFor } from "../components/platform/registry.ts";
-import { describeAllowances, diffAllowances, parseAllowanceCounters, type AllowanceCounters } from "../components/platform/allowances.ts";
-import { PARTIAL_EXIT_CODE } from "./lib/exitCodes.ts";
-import { startHostSampling, type HostSampling } from "./lib/hostSampling.ts";
-import { repeatWithoutOverlap, type Repeating } from "./lib/repeat.ts";
-import { attackPhase, formatProgress, liveCounts } from "./analysis/attackProgress.ts";
-import { describeMemory, memoryVerdict } from "./analysis/memoryVerdict.ts";
-import { PER_CONNECTION_COSTS, roleKBPerConnection } from "../components/plan/costs.ts";
-import type { LedgerRow } from "../components/records/ledgerRow.ts";
+import { attackSettings, planVegetaProcesses, vegetaCommandLine, type AttackSettings, type VegetaProcess } from "../../components/render/attack.ts";
+import { isLabTarget } from "../../components/platform/addressPlan.ts";
+import { labCertificate, type LabConfig } from "../../components/config.ts";
+import { parseLabConfig } from "../../components/loadConfig.ts";
+import { outputs, type StackOutputs } from "./pulumiStack.ts";
+import { SshSession, type SshTarget } from "./ssh.ts";
+import { HostHttp } from "./hostHttp.ts";
+import { backendCounters, downServers, frontendCounters, parseStatsCsv, type StatsRow } from "../analysis/haproxyStats.ts";
+import { BACKEND_NAME, FRONTEND_NAMES } from "../../components/render/haproxyConfig.ts";
+import { findTool } from "../toolchain/tools.ts";
+import { labEnv, runsRoot } from "../toolchain/toolchain.ts";
+import { recordRun } from "./ledgerFile.ts";
+import { parseRecord, writeRecord } from "../../components/records/io.ts";
+import { RunRecordSchema, VegetaSummarySchema, type RunRecord, type VegetaSummary } from "../../components/records/runRecord.ts";
+import { platformFor } from "../../components/platform/registry.ts";
+import { describeAllowances, diffAllowances, parseAllowanceCounters, type AllowanceCounters } from "../../components/platform/allowances.ts";
+import { PARTIAL_EXIT_CODE } from "./exitCodes.ts";
+import { startHostSampling, type HostSampling } from "./hostSampling.ts";
+import { repeatWithoutOverlap, type Repeating } from "./repeat.ts";
+import { attackPhase, formatProgress, liveCounts } from "../analysis/attackProgress.ts";
+import { describeMemory, memoryVerdict } from "../analysis/memoryVerdict.ts";
+import { PER_CONNECTION_COSTS, roleKBPerConnection } from "../../components/plan/costs.ts";
+import type { LedgerRow } from "../../components/records/ledgerRow.ts";
 
 export type AttackOverrides = Partial<Omit<LabConfig["attack"], "preset">> & { preset?: LabConfig["attack"]["preset"] };
 

@@ -1,10 +1,10 @@
 // `lab doctor`: each tool, its version, where it came from, and what is missing.
-import { DOCTOR_TOOLS, findTool } from "./toolchain/tools.ts";
-import { labEnv, paths } from "./toolchain/toolchain.ts";
-import { PINS } from "../components/pins.ts";
+import { DOCTOR_TOOLS, findTool } from "../toolchain/tools.ts";
+import { labEnv, paths } from "../toolchain/toolchain.ts";
+import { PINS } from "../../components/pins.ts";
 import { existsSync } from "node:fs";
 import { execFileSync } from "node:child_process";
-import { formatHostVersions, HOST_VERSIONS_SCRIPT, parseHostVersions } from "./lib/hostVersions.ts";
+import { formatHostVersions, HOST_VERSIONS_SCRIPT, parseHostVersions } from "../lib/hostVersions.ts";
 
 export async function doctor(): Promise<boolean> {
     const reports = await Promise.all(DOCTOR_TOOLS.map(findTool));

@@ -2,8 +2,8 @@
 // created (components/platform/aws/preflight.ts holds the checks). This file builds the real,
 // read-only AWS client (STS, Service Quotas, EC2 Describe calls, SSM GetParameter) and prints.
 import { dirname } from "node:path";
-import { loadConfig, readConfigFile } from "../components/loadConfig.ts";
-import { labEnv, paths, REPO_ROOT, stackConfigFile } from "./toolchain/toolchain.ts";
+import { loadConfig, readConfigFile } from "../../components/loadConfig.ts";
+import { labEnv, paths, REPO_ROOT, stackConfigFile } from "../toolchain/toolchain.ts";
 import {
     formatChecks,
     preflightChecks,
@@ -11,7 +11,7 @@ import {
     type Check,
     type PreflightClient,
     type StateSettings,
-} from "../components/platform/aws/preflight.ts";
+} from "../../components/platform/aws/preflight.ts";
 
 /** The read-only client on the AWS SDK (credentials from the usual chain: env, profile, SSO). */
 export async function awsPreflightClient(region: string): Promise<PreflightClient & { destroy(): void }> {

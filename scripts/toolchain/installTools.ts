@@ -6,12 +6,12 @@ import { $, which, fs } from "zx";
 import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { APT_PACKAGES, labEnv, paths } from "./toolchain/toolchain.ts";
-import { PINS } from "../components/pins.ts";
-import { findTool, recordBuiltVersion, type ToolReport } from "./toolchain/tools.ts";
-import { ANALYZER, analyzerLauncherPath, analyzerLauncherProblem, analyzerLauncherScript } from "./toolchain/policyAnalyzer.ts";
-import { CLOUD_INIT_PYTHON_PACKAGES, cloudInitRoot, cloudInitWrapper } from "./toolchain/cloudInit.ts";
-import { aptLine, goLine, LiveStep, roughDuration, runLines, type Typical } from "./toolchain/progress.ts";
+import { APT_PACKAGES, labEnv, paths } from "./toolchain.ts";
+import { PINS } from "../../components/pins.ts";
+import { findTool, recordBuiltVersion, type ToolReport } from "./tools.ts";
+import { ANALYZER, analyzerLauncherPath, analyzerLauncherProblem, analyzerLauncherScript } from "./policyAnalyzer.ts";
+import { CLOUD_INIT_PYTHON_PACKAGES, cloudInitRoot, cloudInitWrapper } from "./cloudInit.ts";
+import { aptLine, goLine, LiveStep, roughDuration, runLines, type Typical } from "./progress.ts";
 
 interface Step {
     name: string;

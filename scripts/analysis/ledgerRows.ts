@@ -1,7 +1,7 @@
 // The run ledger (runs/ledger.jsonl): one row per attack, the seed's hand-kept results table
 // ("J'ai maintenu un tableau de tous les résultats"). Building a row, parsing the file and
-// printing lists and comparisons are pure; scripts/ledger.ts does the file I/O.
-import { describeMemory, memoryFails } from "../analysis/memoryVerdict.ts";
+// printing lists and comparisons are pure; scripts/lib/ledgerFile.ts does the file I/O.
+import { describeMemory, memoryFails } from "./memoryVerdict.ts";
 import { PRESET_SETTINGS, type AttackSettings } from "../../components/render/attack.ts";
 import { parseRecord } from "../../components/records/io.ts";
 import { LedgerRowSchema, type LedgerRow } from "../../components/records/ledgerRow.ts";

@@ -1,4 +1,4 @@
-// bench/tipping, two searches on a local lab it builds and tears down:
+// bench/tippingKnee, two searches on a local lab it builds and tears down:
 // --capacity N: backends of a known capacity (pong --max-concurrent with a fixed
 //   --service-time-ms: capacity = servers × maxConcurrent × 1000 / serviceTimeMs, all three
 //   derived from N); `lab tipping` from a fixed 10/s (CAPACITY_SEARCH: nothing of N goes into the
@@ -20,10 +20,10 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { loadavg } from "node:os";
 import YAML from "yaml";
-import { destroy, removeStack, stackConfigFile, up, writeGeneratedStack } from "../scripts/stack.ts";
+import { destroy, removeStack, stackConfigFile, up, writeGeneratedStack } from "../scripts/lib/pulumiStack.ts";
 import { describeResidue, residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
-import { tipping, TIPPING_DEFAULTS } from "../scripts/tipping.ts";
+import { tipping, TIPPING_DEFAULTS } from "../scripts/lib/tippingRun.ts";
 import {
     CAPACITY_SEARCH,
     DEFAULT_P99_FLOOR_MS,
@@ -35,7 +35,7 @@ import {
     minCheckableCapacity,
     reachableKnee,
     syntheticBackend,
-} from "../scripts/analysis/tipping.ts";
+} from "../scripts/analysis/tippingSearch.ts";
 import { onlineCpus } from "../components/platform/local/limits.ts";
 
 interface Options {
@@ -133,13 +133,13 @@ function benchLab(o: Options) {
 async function main(o: Options): Promise<void> {
     if (["local", "e2e", "scale"].includes(o.stack)) throw new Error(`stack ${o.stack} belongs to someone else; pick another --stack`);
     const file = stackConfigFile(o.stack); // generated: in the cache, never the checkout
-    if (existsSync(file) && !readFileSync(file, "utf8").startsWith("# written by bench/tipping")) {
-        throw new Error(`${file} exists and was not written by bench/tipping; pick another --stack`);
+    if (existsSync(file) && !readFileSync(file, "utf8").startsWith("# written by bench/tippingKnee")) {
+        throw new Error(`${file} exists and was not written by bench/tippingKnee; pick another --stack`);
     }
     const bench = benchLab(o);
     const start = bench.start;
     process.stderr.write(
-        `bench/tipping: ${bench.describe}; search from ${start.toFixed(1)}/s; stack ${o.stack} on ${o.subnet}; load ${loadavg()[0].toFixed(2)}\n`,
+        `bench/tippingKnee: ${bench.describe}; search from ${start.toFixed(1)}/s; stack ${o.stack} on ${o.subnet}; load ${loadavg()[0].toFixed(2)}\n`,
     );
     let stopping = false;
     const onSignal = () => {
@@ -148,7 +148,7 @@ async function main(o: Options): Promise<void> {
     process.on("SIGINT", onSignal);
     try {
         await reapLocal(o.stack);
-        writeGeneratedStack(o.stack, `# written by bench/tipping; removed when it ends\n${YAML.stringify({ config: bench.config })}`);
+        writeGeneratedStack(o.stack, `# written by bench/tippingKnee; removed when it ends\n${YAML.stringify({ config: bench.config })}`);
         const t0 = Date.now();
         await up(o.stack);
         const upS = (Date.now() - t0) / 1000;
@@ -215,18 +215,18 @@ async function main(o: Options): Promise<void> {
             }),
         );
         if (r.knee === undefined) {
-            process.stderr.write(`bench/tipping: no knee found (${r.stopReason})\n`);
+            process.stderr.write(`bench/tippingKnee: no knee found (${r.stopReason})\n`);
             process.exitCode = 1;
         } else if (capacity !== undefined && Math.abs(r.knee - capacity) / capacity > 0.1) {
             // Something else tipped first: on a shared machine, usually the CPU of the clients, HAProxy or pong.
             process.stderr.write(
-                `bench/tipping: the knee ${r.knee.toFixed(1)}/s is not within ±10 % of the backend's ${capacity.toFixed(1)}/s: ` +
+                `bench/tippingKnee: the knee ${r.knee.toFixed(1)}/s is not within ±10 % of the backend's ${capacity.toFixed(1)}/s: ` +
                     `the lab tipped before its backend (${r.attribution ? `limited by ${r.attribution.bound}: ${r.attribution.note}` : "a capacity beyond what this lab can offer?"})\n`,
             );
             process.exitCode = 2;
         } else if (bench.kind === "lb") {
             process.stderr.write(
-                `bench/tipping: knee ${r.knee.toFixed(0)}/s with the LB on ${bench.layout.lbCpus.length} CPU(s), ${o.mode}: ` +
+                `bench/tippingKnee: knee ${r.knee.toFixed(0)}/s with the LB on ${bench.layout.lbCpus.length} CPU(s), ${o.mode}: ` +
                     `${r.attribution ? `limited by ${r.attribution.bound}: ${r.attribution.note}` : "not attributed"}\n`,
             );
         }

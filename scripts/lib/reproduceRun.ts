@@ -9,8 +9,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, relative } from "node:path";
 import YAML from "yaml";
-import { parseLabConfig } from "../components/loadConfig.ts";
-import { HAPROXY_PROCESS_BASE_MIB } from "../components/plan/costs.ts";
+import { parseLabConfig } from "../../components/loadConfig.ts";
+import { HAPROXY_PROCESS_BASE_MIB } from "../../components/plan/costs.ts";
 import {
     DEFAULT_HOLD_S,
     parseScale,
@@ -20,14 +20,14 @@ import {
     scaleTier,
     seedClaimVerdict,
     tierOfStack,
-} from "../components/plan/seedTiers.ts";
-import { residueCount } from "../components/platform/platform.ts";
-import { renderReportHtml } from "./analysis/report.ts";
-import { type AttackResult, attack, attackExit, newRunId } from "./attack.ts";
-import { planLocalStack } from "./plan.ts";
-import { buildRunReport } from "./report.ts";
-import { loadStackConfig, stackConfigFile, teardownStack, up, writeGeneratedStack } from "./stack.ts";
-import { runsRoot } from "./toolchain/toolchain.ts";
+} from "../../components/plan/seedTiers.ts";
+import { residueCount } from "../../components/platform/platform.ts";
+import { renderReportHtml } from "../analysis/reportPage.ts";
+import { type AttackResult, attack, attackExit, newRunId } from "./attackRun.ts";
+import { planLocalStack } from "./tierPlan.ts";
+import { buildRunReport } from "./runReport.ts";
+import { loadStackConfig, stackConfigFile, teardownStack, up, writeGeneratedStack } from "./pulumiStack.ts";
+import { runsRoot } from "../toolchain/toolchain.ts";
 
 export const DEFAULT_TIERS = ["local-4c30g", "local-16c30g", "local-16c64g"] as const;
 

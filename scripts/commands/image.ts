@@ -1,10 +1,10 @@
 // `lab image`: host images (components/images.ts) in the tool cache.
 //   lab image build debian-13 [debian-12 …]   build each image unless built (debootstrap + apt; source builds: see components/images.ts)
 //   lab image list                              what is built: HAProxy, TLS library, size, build time
-import { IMAGES } from "../components/images.ts";
-import { checkImageName, ensureImage, imagesRoot, readImageRecord } from "./toolchain/images.ts";
-import { LiveStep } from "./toolchain/progress.ts";
-import { TYPICAL_IMAGE_BUILD } from "./toolchain/images.ts";
+import { IMAGES } from "../../components/images.ts";
+import { checkImageName, ensureImage, imagesRoot, readImageRecord } from "../toolchain/images.ts";
+import { LiveStep } from "../toolchain/progress.ts";
+import { TYPICAL_IMAGE_BUILD } from "../toolchain/images.ts";
 
 const USAGE = `Usage: lab image build <name>… | lab image list
 Images: ${IMAGES.filter((i) => i !== "machine").join(", ")} (machine = this machine's own packages, nothing to build)

@@ -4,15 +4,15 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import YAML from "yaml";
-import { appendRecordLine, readRecord } from "../components/records/io.ts";
-import { LedgerRowSchema } from "../components/records/ledgerRow.ts";
-import { RunRecordSchema, type RunRecord } from "../components/records/runRecord.ts";
-import type { MetricsEndpoint, StackOutputs } from "../components/records/stackOutputs.ts";
-import { labEnv, runsRoot } from "./toolchain/toolchain.ts";
-import { IN_FLIGHT_COUNT, readTimeline, type Timeline } from "./analysis/timeline.ts";
-import { pullHaproxyLog, pullRunMetrics } from "./lib/metricsPull.ts";
-import { HostHttp, type LabAccess } from "./lib/hostHttp.ts";
-import { findRun, formatCompare, formatRuns, ledgerRow, parseLedger, type LedgerRow } from "./lib/ledger.ts";
+import { appendRecordLine, readRecord } from "../../components/records/io.ts";
+import { LedgerRowSchema } from "../../components/records/ledgerRow.ts";
+import { RunRecordSchema, type RunRecord } from "../../components/records/runRecord.ts";
+import type { MetricsEndpoint, StackOutputs } from "../../components/records/stackOutputs.ts";
+import { labEnv, runsRoot } from "../toolchain/toolchain.ts";
+import { IN_FLIGHT_COUNT, readTimeline, type Timeline } from "../analysis/timeline.ts";
+import { pullHaproxyLog, pullRunMetrics } from "./metricsPull.ts";
+import { HostHttp, type LabAccess } from "./hostHttp.ts";
+import { findRun, formatCompare, formatRuns, ledgerRow, parseLedger, type LedgerRow } from "../analysis/ledgerRows.ts";
 
 export const LEDGER_FILE = "ledger.jsonl";
 

@@ -11,13 +11,13 @@ import { LocalWorkspace, PulumiCommand, Stack, type UpOptions } from "@pulumi/pu
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, delimiter, dirname, join, sep } from "node:path";
 import { hostname } from "node:os";
-import { loadConfig, readConfigFile, stackFiles, teardownConfig, type LoadedConfig } from "../components/loadConfig.ts";
-import { isExpired, LAB_TAG } from "../components/platform/labTags.ts";
-import { platformFor } from "../components/platform/registry.ts";
-import { describeResidue, residueCount, type Platform, type Residue } from "../components/platform/platform.ts";
-import { labEnv, paths, REPO_ROOT, stackConfigFile } from "./toolchain/toolchain.ts";
-import { checkRecord } from "../components/records/io.ts";
-import { StackOutputsSchema, type StackOutputs } from "../components/records/stackOutputs.ts";
+import { loadConfig, readConfigFile, stackFiles, teardownConfig, type LoadedConfig } from "../../components/loadConfig.ts";
+import { isExpired, LAB_TAG } from "../../components/platform/labTags.ts";
+import { platformFor } from "../../components/platform/registry.ts";
+import { describeResidue, residueCount, type Platform, type Residue } from "../../components/platform/platform.ts";
+import { labEnv, paths, REPO_ROOT, stackConfigFile } from "../toolchain/toolchain.ts";
+import { checkRecord } from "../../components/records/io.ts";
+import { StackOutputsSchema, type StackOutputs } from "../../components/records/stackOutputs.ts";
 
 // ---- settings files ------------------------------------------------------------------------
 

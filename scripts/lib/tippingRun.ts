@@ -1,15 +1,15 @@
 // `lab tipping`: the automatic tipping-point search on a running lab. Each step is a normal
 // `lab attack` (runs/<id>/, ledger row) at one total rate; the pure search
-// (scripts/analysis/tipping.ts) picks the next rate and judges each step. A step is tried more
+// (scripts/analysis/tippingSearch.ts) picks the next rate and judges each step. A step is tried more
 // than once: a bad try is re-run at the same rate before it is believed, and a try the machine
 // stalled (the LB below its CPU quota, no other host saturated) is retried; tipping.json keeps every try.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeRecord } from "../components/records/io.ts";
-import { TippingRecordSchema, type TippingArgs } from "../components/records/tippingRecord.ts";
-import { attack, attackExit, newRunId } from "./attack.ts";
-import { outputs } from "./stack.ts";
-import { buildTippingReport, reportName } from "./report.ts";
+import { writeRecord } from "../../components/records/io.ts";
+import { TippingRecordSchema, type TippingArgs } from "../../components/records/tippingRecord.ts";
+import { attack, attackExit, newRunId } from "./attackRun.ts";
+import { outputs } from "./pulumiStack.ts";
+import { buildTippingReport, reportName } from "./runReport.ts";
 import {
     CPU_ALLOWANCE_SCRIPT,
     TIPPING_DEFAULTS,
@@ -39,15 +39,15 @@ import {
     type StepMeasure,
     type StepVerdict,
     type TippingResult,
-} from "./analysis/tipping.ts";
-import { clientSends, readSendTimes, type ClientSend } from "./analysis/sendLag.ts";
-import { SshSession } from "./lib/ssh.ts";
-import { platformFor } from "../components/platform/registry.ts";
-import { HostHttp } from "./lib/hostHttp.ts";
-import { labEnv, runsRoot } from "./toolchain/toolchain.ts";
-import type { StackOutputs } from "./stack.ts";
-import type { MetricsEndpoint } from "../components/records/stackOutputs.ts";
-import type { RunRecord } from "../components/records/runRecord.ts";
+} from "../analysis/tippingSearch.ts";
+import { clientSends, readSendTimes, type ClientSend } from "../analysis/sendLag.ts";
+import { SshSession } from "./ssh.ts";
+import { platformFor } from "../../components/platform/registry.ts";
+import { HostHttp } from "./hostHttp.ts";
+import { labEnv, runsRoot } from "../toolchain/toolchain.ts";
+import type { StackOutputs } from "./pulumiStack.ts";
+import type { MetricsEndpoint } from "../../components/records/stackOutputs.ts";
+import type { RunRecord } from "../../components/records/runRecord.ts";
 
 export type { TippingArgs };
 
