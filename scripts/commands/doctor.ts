@@ -1,12 +1,22 @@
 // `lab doctor`: each tool, its version, where it came from, and what is missing.
-import { DOCTOR_TOOLS, findTool } from "../toolchain/tools.ts";
-import { labEnv, paths } from "../toolchain/toolchain.ts";
-import { PINS } from "../../components/pins.ts";
-import { existsSync } from "node:fs";
-import { execFileSync } from "node:child_process";
-import { formatHostVersions, HOST_VERSIONS_SCRIPT, parseHostVersions } from "../lib/hostVersions.ts";
+import type { Command } from "commander";
 
-export async function doctor(): Promise<boolean> {
+export function addDoctorCommand(lab: Command): void {
+    lab.command("doctor")
+        .description("show each tool, its version and origin, and what is missing")
+        .action(async () => {
+            if (!(await doctor())) process.exitCode = 1;
+        });
+}
+
+async function doctor(): Promise<boolean> {
+    // Loaded when it runs: `lab`'s start loads no command's modules (see scripts/lab.ts).
+    const { DOCTOR_TOOLS, findTool } = await import("../toolchain/tools.ts");
+    const { labEnv, paths } = await import("../toolchain/toolchain.ts");
+    const { PINS } = await import("../../components/pins.ts");
+    const { existsSync } = await import("node:fs");
+    const { execFileSync } = await import("node:child_process");
+    const { formatHostVersions, HOST_VERSIONS_SCRIPT, parseHostVersions } = await import("../lib/hostVersions.ts");
     const reports = await Promise.all(DOCTOR_TOOLS.map(findTool));
     const rows = reports.map((r) => [r.name, r.ok ? (r.version ?? "?") : "MISSING", r.source ?? "-", r.path ?? r.problem ?? ""]);
     const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i].length), 6));

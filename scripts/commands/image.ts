@@ -1,19 +1,23 @@
 // `lab image`: host images (components/images.ts) in the tool cache.
 //   lab image build debian-13 [debian-12 …]   build each image unless built (debootstrap + apt; source builds: see components/images.ts)
 //   lab image list                              what is built: HAProxy, TLS library, size, build time
-import { IMAGES } from "../../components/images.ts";
-import { checkImageName, ensureImage, imagesRoot, readImageRecord } from "../toolchain/images.ts";
-import { LiveStep } from "../toolchain/progress.ts";
-import { TYPICAL_IMAGE_BUILD } from "../toolchain/images.ts";
+import type { Command } from "commander";
 
-const USAGE = `Usage: lab image build <name>… | lab image list
-Images: ${IMAGES.filter((i) => i !== "machine").join(", ")} (machine = this machine's own packages, nothing to build)
-Examples:
-  lab image build debian-13
-  lab image list`;
+export function addImageCommand(lab: Command): void {
+    lab.command("image")
+        .description("host images (c2m:image): build Debian root filesystems into the tool cache, or list them")
+        .argument("<verb>", "build or list")
+        .argument("[names...]", "images to build (debian-12, debian-13, debian-12-emu, debian-13-wolfssl)")
+        .addHelpText("after", "\nExamples:\n  lab image build debian-13\n  lab image list")
+        .action(async (verb: string, names: string[]) => {
+            process.exitCode = await image(verb, names);
+        });
+}
 
-export async function imageCommand(args: string[]): Promise<number> {
-    const [verb, ...names] = args;
+async function image(verb: string, names: string[]): Promise<number> {
+    const { IMAGES } = await import("../../components/images.ts");
+    const { checkImageName, ensureImage, imagesRoot, readImageRecord, TYPICAL_IMAGE_BUILD } = await import("../toolchain/images.ts");
+    const { LiveStep } = await import("../toolchain/progress.ts");
     if (verb === "build" && names.length > 0) {
         for (const n of names) checkImageName(n); // every name checked before anything is built
         for (const n of names) await ensureImage(n, new LiveStep(`image ${n}`, TYPICAL_IMAGE_BUILD));
@@ -31,16 +35,10 @@ export async function imageCommand(args: string[]): Promise<number> {
         console.log(`(in ${imagesRoot()})`);
         return 0;
     }
-    console.error(USAGE);
+    console.error(`Usage: lab image build <name>… | lab image list
+Images: ${IMAGES.filter((i) => i !== "machine").join(", ")} (machine = this machine's own packages, nothing to build)
+Examples:
+  lab image build debian-13
+  lab image list`);
     return 2;
-}
-
-if (process.argv[1] === new URL(import.meta.url).pathname) {
-    imageCommand(process.argv.slice(2)).then(
-        (code) => process.exit(code),
-        (err: Error) => {
-            console.error(`lab image: ${err.message}`);
-            process.exit(1);
-        },
-    );
 }

@@ -17,7 +17,17 @@ import { buildRunReport, type BuiltReport } from "./runReport.ts";
 import { runsRoot } from "../toolchain/toolchain.ts";
 import { renderSvg } from "./plot.ts";
 import { renderReportHtml } from "../analysis/reportPage.ts";
-import { attackOverrides, cellLabel, cellRawConfig, comparisonTable, fmtValue, isAttackKey, labPart, sweepCells, sweepCharts } from "../analysis/sweepMatrix.ts";
+import {
+    attackOverrides,
+    cellLabel,
+    cellRawConfig,
+    comparisonTable,
+    fmtValue,
+    isAttackKey,
+    labPart,
+    sweepCells,
+    sweepCharts,
+} from "../analysis/sweepMatrix.ts";
 
 export interface SweepArgs {
     stack: string;

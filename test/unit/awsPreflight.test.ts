@@ -280,10 +280,10 @@ describe("lab up runs preflight first", () => {
         assert.deepEqual(none.asked, []);
     });
     test("lab up's action awaits it before it loads the engine driver", () => {
-        const lab = readFileSync(join(REPO_ROOT, "scripts", "lab.ts"), "utf8");
+        const lab = readFileSync(join(REPO_ROOT, "scripts", "commands", "up.ts"), "utf8");
         const start = lab.search(/\.command\("up"\)/);
         const action = lab.slice(start, lab.indexOf("});", start));
         const at = action.indexOf("preflightBeforeUp(o.stack)");
-        assert.ok(at > 0 && at < action.indexOf("stackOps()"), action);
+        assert.ok(at > 0 && at < action.indexOf('import("../lib/pulumiStack.ts")'), action);
     });
 });

@@ -1,4 +1,4 @@
-// scripts/toolchain/installTools.ts only defines functions at load time (bootstrap() runs from lab.ts), so
+// scripts/toolchain/installTools.ts only defines functions at load time (bootstrap() runs from scripts/commands/bootstrap.ts), so
 // importing it for olderThan is safe: nothing is installed or built.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";

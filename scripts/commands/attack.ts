@@ -1,0 +1,47 @@
+// `lab attack`: vegeta on every client against the lab's frontends, then the run's report page.
+import { type Command, Option } from "commander";
+import { PRESETS } from "../../components/config.ts";
+import { PARTIAL_EXIT_CODE } from "../lib/exitCodes.ts";
+import type { AttackOverrides } from "../lib/attackRun.ts";
+import { loadFlags, positiveNumber, stackOption, withLoadOptions } from "./options.ts";
+
+export function addAttackCommand(lab: Command): void {
+    withLoadOptions(
+        lab
+            .command("attack")
+            .description("run vegeta on every client against the lab's frontends")
+            .addOption(stackOption())
+            .addOption(new Option("--preset <name>", "attack preset").choices(PRESETS)),
+        "",
+    )
+        .addOption(new Option("--workers <n>", "vegeta -workers per process").argParser(positiveNumber("--workers")))
+        .addOption(new Option("--cpus <n>", "vegeta -cpus per process").argParser(positiveNumber("--cpus")))
+        .addOption(new Option("--connections <n>", "vegeta -connections per client").argParser(positiveNumber("--connections")))
+        .option(
+            "--allow-partial",
+            `exit 0 even when part of the attack failed (a vegeta process failed or its results were lost); otherwise exit ${PARTIAL_EXIT_CODE}`,
+        )
+        .option("--no-report", "do not write the run's report page (runs/<id>/report.html; written by default)")
+        .action(async (o) => {
+            const overrides: AttackOverrides = {
+                preset: o.preset,
+                ...loadFlags(o),
+                workers: o.workers,
+                cpus: o.cpus,
+                connections: o.connections,
+            };
+            const { attack, attackExit, formatSummary } = await import("../lib/attackRun.ts");
+            const result = await attack(o.stack, overrides);
+            console.log(formatSummary(result));
+            if (o.report !== false) {
+                const { buildRunReport, reportName } = await import("../lib/runReport.ts");
+                await buildRunReport(result.dir).then(
+                    (b) => console.log(reportName(b)),
+                    (err: Error) => process.stderr.write(`lab attack: no report page: ${err.message}\n`),
+                );
+            }
+            const exit = attackExit(result, { allowPartial: o.allowPartial });
+            if (exit.message) process.stderr.write(`lab attack: ${exit.message}\n`);
+            if (exit.code !== 0) process.exitCode = exit.code;
+        });
+}
