@@ -70,6 +70,7 @@ const haproxy = new Haproxy("haproxy", {
     servers: backends.servers,
     processes: capacity.haproxy.processes,
     maxconnPerProcess: capacity.haproxy.maxconnPerProcess,
+    cpu: capacity.haproxy.cpu,
     nofile: plans.get(lb.name)!.nofile,
     dependsOn: [tuning.applied.get(lb.name)!, ...backends.started],
     logTarget: byRole("metrics")[0] ? haproxyLogTarget(byRole("metrics")[0]) : undefined,

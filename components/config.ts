@@ -74,7 +74,24 @@ const haproxy = z.strictObject({
     plainPort: port.default(80),
     tlsPort: port.default(443),
     statsPort: port.default(8404),
-    threads: count(1, 256).default(1),
+    /**
+     * HAProxy threads over all its processes (each process gets its part, at least one). Absent =
+     * one per CPU of c2m:haproxy.cpus, or the seed's 3 (nbproc = 3), never every CPU of the host
+     * (components/plan/haproxyCpus.ts).
+     */
+    threads: count(1, 256).optional(),
+    /**
+     * CPUs HAProxy's threads are pinned to (cpu-map), the host's numbering: an EC2 instance's vCPUs,
+     * or the local machine's CPUs inside c2m:local.hostLimits.haproxy.cpus. The host's other CPUs
+     * are left to the kernel's network work. Absent = the highest CPUs, at least one left over.
+     */
+    cpus: z
+        .string()
+        .superRefine((value, ctx) => {
+            const cpus = parseCpuList(value);
+            if (!cpus || cpus.length === 0) ctx.addIssue({ code: "custom", message: `"${value}" is not a CPU list like "0", "1-3" or "1,3"` });
+        })
+        .optional(),
     tls: z
         .strictObject({
             enabled: z.boolean().default(true),

@@ -2,6 +2,7 @@
 // ceiling, how many processes each role runs, how many source addresses each client needs,
 // and the limits each process gets. Pure; checkPlan (sizing.ts) turns its numbers into refusals.
 import type { LabConfig } from "../config.ts";
+import { haproxyCpuLayout, type HaproxyCpuLayout } from "./haproxyCpus.ts";
 
 /** Ephemeral ports every host hands out (net.ipv4.ip_local_port_range): all unprivileged ones. */
 export const LOCAL_PORT_RANGE = { first: 1024, last: 65535 } as const;
@@ -18,6 +19,15 @@ export const FD_OVERHEAD = 256;
 
 /** Stands for "no per-process cap" (EC2 hosts raise nofile to millions). */
 const UNCAPPED = 2 ** 30;
+
+/**
+ * HAProxy's maxconn over the plan's connections when c2m:haproxy.maxconn is absent. The seed ran
+ * maxconn 2M for its 2.1M-socket goal and saw 2.38M sockets, 13 % over the goal: a maxconn equal to
+ * the target would have refused those. 25 % covers that overshoot with room to spare, and costs
+ * open files only (2 per connection, as the seed's 4M for 2M), not memory: nothing is allocated
+ * per unused connection.
+ */
+export const MAXCONN_HEADROOM = 1.25;
 
 /** Share of its fair part a process may receive when the kernel spreads connections by hash. */
 const SPREAD_HEADROOM = 1.1;
@@ -38,7 +48,17 @@ export function haproxyProcessesFor(maxconnTotal: number, perProcessLimit: numbe
 export interface CapacityPlan {
     connections: number;
     nofileCeiling: number;
-    haproxy: { processes: number; maxconnTotal: number; maxconnPerProcess: number; nofile: number };
+    haproxy: {
+        processes: number;
+        /** Over all processes: c2m:haproxy.maxconn, else the connections × MAXCONN_HEADROOM. */
+        maxconnTotal: number;
+        /** Where maxconnTotal came from, for messages. */
+        maxconnSource: string;
+        maxconnPerProcess: number;
+        nofile: number;
+        /** Threads and the CPUs they are pinned to (haproxyCpus.ts). */
+        cpu: HaproxyCpuLayout;
+    };
     client: { connectionsPerClient: number; sourceAddresses: number; connectionsPerAddress: number; nofile: number };
     backend: { servers: number; serversPerHost: number; connectionsPerServer: number; nofile: number };
 }
@@ -53,7 +73,11 @@ export function planCapacity(config: LabConfig): CapacityPlan {
     // HAProxy holds two sockets per connection (client side + server side). The kernel spreads
     // new connections over processes by hash, not evenly: each process gets headroom
     // (a process at maxconn leaves the rest waiting in its accept queue until they time out).
-    const maxconnTotal = haproxy.maxconn ?? connections;
+    const maxconnTotal = haproxy.maxconn ?? Math.ceil(connections * MAXCONN_HEADROOM);
+    const maxconnSource =
+        haproxy.maxconn === undefined
+            ? `c2m:plan.connections ${connections} + ${Math.round((MAXCONN_HEADROOM - 1) * 100)} % headroom`
+            : `c2m:haproxy.maxconn ${haproxy.maxconn}`;
     const perProcessLimit = Math.floor(usable / 2);
     const processes = haproxy.processes ?? haproxyProcessesFor(maxconnTotal, perProcessLimit);
     const maxconnPerProcess = withSpreadHeadroom(Math.ceil(maxconnTotal / processes), processes);
@@ -75,7 +99,14 @@ export function planCapacity(config: LabConfig): CapacityPlan {
     return {
         connections,
         nofileCeiling: ceiling,
-        haproxy: { processes, maxconnTotal, maxconnPerProcess, nofile: nofile(2 * maxconnPerProcess) },
+        haproxy: {
+            processes,
+            maxconnTotal,
+            maxconnSource,
+            maxconnPerProcess,
+            nofile: nofile(2 * maxconnPerProcess),
+            cpu: haproxyCpuLayout(config, processes),
+        },
         client: { connectionsPerClient, sourceAddresses, connectionsPerAddress, nofile: nofile(connectionsPerAddress) },
         // HAProxy balances (leastconn) per process, so a server may get a little more than its share.
         backend: { servers, serversPerHost, connectionsPerServer, nofile: nofile(Math.ceil(connectionsPerServer * 1.25)) },

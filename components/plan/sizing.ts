@@ -5,6 +5,7 @@ import { attackSettings, type AttackSettings } from "../render/attack.ts";
 import { parseSubnet, subnetCapacity } from "../platform/addressPlan.ts";
 import { FD_OVERHEAD, haproxyProcessesFor, planCapacity, PORTS_PER_SOURCE_ADDRESS, type CapacityPlan } from "./capacity.ts";
 import { labMemoryBytes } from "./costs.ts";
+import { cpuLayoutProblems } from "./haproxyCpus.ts";
 
 /** Mean time a pong response takes: each of the times+1 writes waits 0..sleep+1 ms. */
 export function meanResponseMs(a: AttackSettings): number {
@@ -34,11 +35,12 @@ export function checkPlan(config: LabConfig, capacity: CapacityPlan = planCapaci
     if (haproxyFds > ceiling) {
         const needed = haproxyProcessesFor(capacity.haproxy.maxconnTotal, Math.floor((ceiling - FD_OVERHEAD) / 2));
         problems.push(
-            `c2m:haproxy.processes: ${capacity.haproxy.maxconnTotal} connections over ${capacity.haproxy.processes} ` +
+            `c2m:haproxy.processes: ${capacity.haproxy.maxconnTotal} connections (${capacity.haproxy.maxconnSource}) over ${capacity.haproxy.processes} ` +
                 `HAProxy process(es) need ${haproxyFds} open files each (2 per connection + ${FD_OVERHEAD}), but processes here ` +
                 `can open at most ${ceiling}; use ${needed} processes or leave c2m:haproxy.processes unset`,
         );
     }
+    problems.push(...cpuLayoutProblems(config, capacity.haproxy.cpu));
     const perAddressLimit = Math.min(PORTS_PER_SOURCE_ADDRESS, ceiling - FD_OVERHEAD);
     if (capacity.client.connectionsPerAddress > perAddressLimit) {
         const needed = Math.ceil(capacity.client.connectionsPerClient / perAddressLimit);

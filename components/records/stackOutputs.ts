@@ -20,7 +20,25 @@ const count = z.number().int();
 const CapacityPlanSchema = z.strictObject({
     connections: count,
     nofileCeiling: z.number(),
-    haproxy: z.strictObject({ processes: count, maxconnTotal: count, maxconnPerProcess: count, nofile: z.number() }),
+    haproxy: z.strictObject({
+        processes: count,
+        maxconnTotal: count,
+        // Defaults: outputs of a lab up before these fields existed still read.
+        maxconnSource: z.string().default("not recorded (a lab up before it was)"),
+        maxconnPerProcess: count,
+        nofile: z.number(),
+        // Pulumi drops undefined fields from outputs: the CPU lists are optional.
+        cpu: z
+            .strictObject({
+                hostCpus: z.array(count).optional(),
+                cpus: z.array(count).optional(),
+                kernelCpus: z.array(count),
+                threads: count,
+                threadsPerProcess: count,
+                why: z.string(),
+            })
+            .default({ kernelCpus: [], threads: 1, threadsPerProcess: 1, why: "not recorded (a lab up before it was)" }),
+    }),
     client: z.strictObject({ connectionsPerClient: count, sourceAddresses: count, connectionsPerAddress: count, nofile: z.number() }),
     backend: z.strictObject({ servers: count, serversPerHost: count, connectionsPerServer: count, nofile: z.number() }),
 });

@@ -1,5 +1,6 @@
 // haproxy.cfg for the lab's load balancer. Pure: same input, same text.
 import type { LabConfig } from "../config.ts";
+import { cpuMapArgs, type HaproxyCpuLayout } from "../plan/haproxyCpus.ts";
 
 export interface BackendServer {
     name: string;
@@ -11,6 +12,8 @@ export interface HaproxyRenderInput {
     haproxy: LabConfig["haproxy"];
     /** Connections one process accepts (the total is split over processes). */
     maxconnPerProcess: number;
+    /** Each process's threads and the CPUs they are pinned to (components/plan/haproxyCpus.ts); absent = c2m:haproxy.threads (else 1), not pinned. */
+    cpu?: Pick<HaproxyCpuLayout, "cpus" | "threadsPerProcess">;
     servers: BackendServer[];
     bindAddress: string;
     /** PEM bundle (certificate + key) for the TLS frontend. */
@@ -33,13 +36,16 @@ export function renderHaproxyConfig(input: HaproxyRenderInput): string {
     const { haproxy, servers, bindAddress } = input;
     if (servers.length === 0) throw new Error("haproxy needs at least one backend server");
     const t = haproxy.timeouts;
+    const cpu = input.cpu ?? { cpus: undefined, threadsPerProcess: haproxy.threads ?? 1 };
+    const cpuMap = cpuMapArgs(cpu);
     const lines = [
         "global",
         // Explicit: HAProxy otherwise derives maxconn from the fd limit it finds.
         `    maxconn ${input.maxconnPerProcess}`,
-        `    nbthread ${haproxy.threads}`,
-        // One thread per core, pinned (the modern form of the seed's nbproc + cpu-map).
-        ...(haproxy.threads > 1 ? [`    cpu-map auto:1/1-${haproxy.threads} 0-${haproxy.threads - 1}`] : []),
+        `    nbthread ${cpu.threadsPerProcess}`,
+        // Threads pinned to HAProxy's CPUs, the rest of the host left to the kernel's network work
+        // (the modern form of the seed's nbproc 3 + cpu-map on 16 cores).
+        ...(cpuMap === undefined ? [] : [`    cpu-map ${cpuMap}`]),
         `    stats socket "\${${PER_PROCESS_ENV.adminSocket}}" mode 600 level admin`,
         ...(input.logTarget ? [`    log ${input.logTarget} len 4096 local0 info`] : []),
         // ECDSA P-256 handshakes are ~2x cheaper than RSA-2048 (c2m:haproxy.tls.certificate); allow all modern suites.

@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Host } from "../types.ts";
 import { labCertificate, type LabConfig } from "../config.ts";
-import { renderHaproxyConfig, type BackendServer } from "../render/haproxyConfig.ts";
+import { renderHaproxyConfig, type BackendServer, type HaproxyRenderInput } from "../render/haproxyConfig.ts";
 import { certificatePaths, certificateScript, haproxyPaths, haproxyStartScript, haproxyStopScript } from "../render/haproxyScripts.ts";
 import { hostCommand } from "./remote.ts";
 
@@ -14,6 +14,8 @@ export interface HaproxyArgs {
     /** Processes sharing the listeners (SO_REUSEPORT) and the connections each accepts. */
     readonly processes: number;
     readonly maxconnPerProcess: number;
+    /** Threads per process and their CPUs (the capacity plan's haproxy.cpu). */
+    readonly cpu: NonNullable<HaproxyRenderInput["cpu"]>;
     readonly nofile: number;
     readonly dependsOn: pulumi.Input<pulumi.Resource>[];
     /** Where to send the request log (the metrics host's sink); none = no log. */
@@ -33,6 +35,7 @@ export class Haproxy extends pulumi.ComponentResource {
         this.config = renderHaproxyConfig({
             haproxy: settings,
             maxconnPerProcess: args.maxconnPerProcess,
+            cpu: args.cpu,
             servers: args.servers,
             bindAddress: host.address,
             certPath: certificatePaths(paths, cert).pem,

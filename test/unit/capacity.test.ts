@@ -2,7 +2,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConfigError } from "../../components/config.ts";
 import { parseLabConfig } from "../../components/loadConfig.ts";
-import { FD_OVERHEAD, haproxyProcessesFor, planCapacity, PORTS_PER_SOURCE_ADDRESS, withSpreadHeadroom } from "../../components/plan/capacity.ts";
+import {
+    FD_OVERHEAD,
+    haproxyProcessesFor,
+    MAXCONN_HEADROOM,
+    planCapacity,
+    PORTS_PER_SOURCE_ADDRESS,
+    withSpreadHeadroom,
+} from "../../components/plan/capacity.ts";
 import { hostSysctls, kernelSysctls, renderTuning, socketsOnHost } from "../../components/render/tuning.ts";
 
 const GB = 1024 ** 3;
@@ -32,7 +39,7 @@ test("no per-process cap (EC2): one HAProxy process, one source address per 6451
         }),
     );
     assert.equal(p.haproxy.processes, 1);
-    assert.equal(p.haproxy.maxconnPerProcess, 1_190_000);
+    assert.equal(p.haproxy.maxconnPerProcess, Math.ceil(1_190_000 * MAXCONN_HEADROOM));
     // 297,500 per client over 64,512 ports per address → 5 addresses.
     assert.equal(p.client.sourceAddresses, Math.ceil(297_500 / PORTS_PER_SOURCE_ADDRESS));
 });
@@ -58,7 +65,7 @@ test("refusals name the key and the number that breaks", () => {
         ],
         [
             { plan: { connections: 100_000 }, haproxy: { processes: 2 }, local: local() },
-            /c2m:haproxy\.processes: 100000 connections over 2 HAProxy process\(es\) need \d+ open files each .* at most 20000; use 12 processes/,
+            /c2m:haproxy\.processes: 125000 connections \(c2m:plan\.connections 100000 \+ 25 % headroom\) over 2 HAProxy process\(es\) need \d+ open files each .* at most 20000; use 15 processes/,
         ],
         [{ plan: { connections: 100_000 }, haproxy: { maxconn: 50_000 }, local: local() }, /c2m:haproxy\.maxconn: 50000 is below c2m:plan\.connections 100000/],
         [
@@ -67,7 +74,7 @@ test("refusals name the key and the number that breaks", () => {
         ],
         [
             { plan: { connections: 100_000 }, haproxy: { statsPort: 440 }, local: local() },
-            /c2m:haproxy: plainPort 80, tlsPort 443 and the statistics ports 440-451 \(one per process\) must not overlap/,
+            /c2m:haproxy: plainPort 80, tlsPort 443 and the statistics ports 440-454 \(one per process\) must not overlap/,
         ],
     ];
     for (const [raw, message] of cases) {

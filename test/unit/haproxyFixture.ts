@@ -18,6 +18,8 @@ export const GOLDEN_INPUT: HaproxyRenderInput = {
     haproxy: GOLDEN_HAPROXY,
     // 24690 connections over 2 processes
     maxconnPerProcess: 12345,
+    // 3 threads on CPUs 5-7 (a host's top CPUs; the others left to the kernel)
+    cpu: { cpus: [5, 6, 7], threadsPerProcess: 3 },
     servers: [
         { name: "backend-0-8282", address: "198.18.0.3", port: 8282 },
         { name: "backend-0-8283", address: "198.18.0.3", port: 8283 },

@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { LabConfigSchema, type LabConfig } from "../../components/config.ts";
 import { checkPlan, expectedConcurrencyPerClient, meanResponseMs } from "../../components/plan/sizing.ts";
-import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS, planCapacity } from "../../components/plan/capacity.ts";
+import { FD_OVERHEAD, MAXCONN_HEADROOM, PORTS_PER_SOURCE_ADDRESS, planCapacity } from "../../components/plan/capacity.ts";
 import { labMemoryBytes } from "../../components/plan/costs.ts";
 import { PRESET_SETTINGS, type AttackSettings } from "../../components/render/attack.ts";
 import { hostSysctls } from "../../components/render/tuning.ts";
@@ -111,9 +111,10 @@ describe("checkPlan", () => {
     });
 
     test("pinned process count: exactly enough fds passes, one fd short fails with both numbers", () => {
-        const maxconn = 3000;
+        const connections = 3000;
+        const maxconn = Math.ceil(connections * MAXCONN_HEADROOM); // the plan's headroom: 3750
         const needed = 2 * maxconn + FD_OVERHEAD; // two sockets per proxied connection
-        const at = (ceiling: number) => problemsOf({ plan: { connections: maxconn }, haproxy: { processes: 1 }, local: { nofileCeiling: ceiling } });
+        const at = (ceiling: number) => problemsOf({ plan: { connections }, haproxy: { processes: 1 }, local: { nofileCeiling: ceiling } });
         assert.deepEqual(at(needed), []);
         const problems = at(needed - 1);
         assert.equal(problems.length, 1);
