@@ -83,6 +83,23 @@ export function hostSysctls(sockets: number): Setting[] {
     ];
 }
 
+/** The kernel's default net.core.netdev_max_backlog. */
+export const DEFAULT_INPUT_BACKLOG = 1000;
+
+/**
+ * net.core.netdev_max_backlog: packets each CPU may queue before the kernel's network work takes
+ * them (veth and loopback always go through this queue; a NIC through RPS). At the default 1,000,
+ * bench:scale's 300k plain runs dropped ~11 million packets each (/proc/net/softnet_stat, second
+ * column: docs/results/scale.md), ~50,000 a second of ~90,000 with 300,000 connections idle: bursts
+ * overflow it, not the mean rate (connections opened together have their timers — keepalive
+ * probes, the end of a hold — fire together). The worst burst is one packet per socket the kernel
+ * holds, so the queue is that deep. It costs memory only while a burst waits in it (~1 KB per
+ * small packet): a queue never holds more than was sent.
+ */
+export function inputBacklog(sockets: number): number {
+    return Math.max(DEFAULT_INPUT_BACKLOG, sockets);
+}
+
 /** Machine-wide settings for a kernel that carries `sockets` sockets in all. */
 export function kernelSysctls(sockets: number, largestNofile: number, memoryBytes: number): Setting[] {
     const highPages = Math.min(Math.ceil((sockets * 2 * PAGE) / PAGE), Math.floor((0.6 * memoryBytes) / PAGE));
@@ -106,6 +123,13 @@ export function kernelSysctls(sockets: number, largestNofile: number, memoryByte
             atLeast: true,
             optional: true,
             why: "machine-wide ceiling of every namespace's conntrack table: room for every socket",
+        },
+        {
+            // Machine-wide: a network namespace has no net.core.netdev_max_backlog of its own.
+            key: "net.core.netdev_max_backlog",
+            value: String(inputBacklog(sockets)),
+            atLeast: true,
+            why: `per-CPU input queue: a burst of one packet per socket (${sockets}) waits instead of being dropped`,
         },
         {
             key: "net.ipv4.tcp_mem",

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { LabConfigSchema } from "../../components/config.ts";
-import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS, planCapacity, type CapacityPlan } from "../../components/plan/capacity.ts";
+import { FD_OVERHEAD, MAXCONN_HEADROOM, PORTS_PER_SOURCE_ADDRESS, planCapacity, type CapacityPlan } from "../../components/plan/capacity.ts";
 import {
     appliedSettings,
     hostSysctls,
@@ -42,7 +42,8 @@ describe("nofileFor", () => {
     test("HAProxy's nofile is two fds per connection of one process plus the overhead", () => {
         const cap = capacityOf({ plan: { connections: 100_000 }, local: { nofileCeiling: 1_048_576 } });
         assert.equal(cap.haproxy.processes, 1, "one process holds it all under a 1M ceiling");
-        assert.equal(nofileFor("haproxy", cap), 2 * 100_000 + FD_OVERHEAD);
+        // maxconn is the plan's connections + MAXCONN_HEADROOM (the seed's maxconn stood above its goal, nofile at 2 × maxconn)
+        assert.equal(nofileFor("haproxy", cap), 2 * Math.ceil(100_000 * MAXCONN_HEADROOM) + FD_OVERHEAD);
         // a client process holds one fd per connection of its source address
         assert.equal(nofileFor("client", cap), cap.client.connectionsPerAddress + FD_OVERHEAD);
     });
@@ -191,10 +192,11 @@ describe("kernelSysctls", () => {
         assert.ok(capped * 4096 > 0.59 * 4 * GB);
     });
 
-    test("machine-wide keys are fs.*, tcp_mem and the conntrack ceiling only, and all only raise", () => {
+    test("machine-wide keys are fs.*, tcp_mem, the input backlog and the conntrack ceiling only, and all only raise", () => {
+        const machineWide = ["net.ipv4.tcp_mem", "net.netfilter.nf_conntrack_max", "net.core.netdev_max_backlog"];
         for (const s of kernelSysctls(1000, 20_000, GB)) {
-            // nf_conntrack_max: a namespace cannot exceed the initial namespace's value.
-            assert.ok(s.key.startsWith("fs.") || s.key === "net.ipv4.tcp_mem" || s.key === "net.netfilter.nf_conntrack_max", s.key);
+            // nf_conntrack_max: a namespace cannot exceed the initial namespace's value; netdev_max_backlog has no per-namespace copy.
+            assert.ok(s.key.startsWith("fs.") || machineWide.includes(s.key), s.key);
             assert.equal(s.atLeast, true, s.key);
         }
     });
