@@ -1,4 +1,5 @@
 // Attack presets and the vegeta command line they render to. Pure.
+import { quote } from "zx";
 import type { LabConfig } from "../config.ts";
 
 export interface AttackSettings {
@@ -53,13 +54,29 @@ const SLEEP_1S = seedMilestone({ rate: 8000 / SEED_CLIENTS, durationS: 600, slee
  */
 const SLEEP_60S = seedMilestone({ rate: 400, durationS: 600, sleepMs: 60_000, timeoutS: 70 });
 /**
+ * Milestone #2's third figure: "900 requêtes par seconde, 2,1 millions de connexions TCP établies
+ * et 30 MB/s de réseau" (3× its production load). The seed does not say which way: the rig reads it
+ * as the request bodies its clients send, 30 × 10^6 bytes a second (pong's 4-byte answers add
+ * nothing). At 900 requests/s that is a body of 30,000,000 / 900 ≈ 33.3 KB each, sent as the
+ * request starts (pong reads it and drops it: no held connection keeps it).
+ */
+export const SEED_M2_NETWORK_BYTES_PER_S = 30_000_000;
+const SEED_M2_RATE = 900;
+
+/**
  * Milestone #2: "900 requêtes par seconde … 2,1 millions de connexions TCP établies" (45/s on
  * each of 20 clients) with "un sommeil d'environ 20 minutes": 1.05M client connections at
  * 900/s need responses of 1,050,000 / 900 ≈ 1167 s ≈ 19.4 min on average, i.e. a sleep header
  * of 2,333,000 ms (responses up to ~39 min). The seed's -timeout=2h; one hour of load, enough
  * for the longest responses to end and the count to settle.
  */
-const SLEEP_20MIN = seedMilestone({ rate: 45, durationS: 3600, sleepMs: 2_333_000, timeoutS: 7200 });
+const SLEEP_20MIN = seedMilestone({
+    rate: SEED_M2_RATE / SEED_CLIENTS,
+    durationS: 3600,
+    sleepMs: 2_333_000,
+    timeoutS: 7200,
+    bodyBytes: Math.ceil(SEED_M2_NETWORK_BYTES_PER_S / SEED_M2_RATE),
+});
 
 /**
  * `seed` is the final command of the reference article, as published:
@@ -118,6 +135,17 @@ export const PRESET_HOLDS: Record<LabConfig["attack"]["preset"], { perClient: nu
     "seed-20min-plain": { perClient: 52_493, seed: "milestone #2: 900/s, 2.1M sockets at HAProxy (1.05M connections; 2.38M seen)" },
     "seed-20min-tls": { perClient: 52_493, seed: "milestone #2: 900/s, 2.1M sockets at HAProxy (1.05M connections; 2.38M seen)" },
 };
+
+/** Presets whose run must generate a network rate (their bodies are sized for it), and the seed's figure for it. */
+export const PRESET_NETWORK_TARGETS: Partial<Record<LabConfig["attack"]["preset"], { seedBytesPerS: number; seed: string }>> = {
+    "seed-20min-plain": { seedBytesPerS: SEED_M2_NETWORK_BYTES_PER_S, seed: "milestone #2: 30 MB/s" },
+    "seed-20min-tls": { seedBytesPerS: SEED_M2_NETWORK_BYTES_PER_S, seed: "milestone #2: 30 MB/s" },
+};
+
+/** Request bytes a second the settings send over `clients` client hosts: rate × body on each. */
+export function plannedNetworkBytesPerS(s: Pick<AttackSettings, "rate" | "bodyBytes">, clients: number): number {
+    return s.rate * s.bodyBytes * clients;
+}
 
 export function attackSettings(attack: LabConfig["attack"]): AttackSettings {
     const base = PRESET_SETTINGS[attack.preset];
@@ -198,9 +226,8 @@ export function planVegetaProcesses(s: AttackSettings, clients: ClientInfo[], ur
     });
 }
 
-/** The remote shell line that runs one planned process. */
+/** The remote shell line that runs one planned process (read by root's shell on the client, bash: zx's quoting). */
 export function vegetaCommandLine(s: AttackSettings, p: VegetaProcess): string {
     const args = vegetaAttackArgs({ ...s, rate: p.ratePerSecond }, { url: p.url, laddr: p.laddr }, p.connections, p.bodyFile, p.remoteOutput);
-    const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
     return `printf '%s\\n' ${quote(`POST ${p.url}`)} | vegeta ${args.map(quote).join(" ")}`;
 }

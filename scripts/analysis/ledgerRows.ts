@@ -2,6 +2,7 @@
 // ("J'ai maintenu un tableau de tous les résultats"). Building a row, parsing the file and
 // printing lists and comparisons are pure; scripts/lib/ledgerFile.ts does the file I/O.
 import { describeMemory, memoryFails } from "./memoryVerdict.ts";
+import { checkNetworkRate, type VegetaTraffic } from "../../components/plan/networkRate.ts";
 import { PRESET_SETTINGS, type AttackSettings } from "../../components/render/attack.ts";
 import { parseRecord } from "../../components/records/io.ts";
 import { LedgerRowSchema, type LedgerRow } from "../../components/records/ledgerRow.ts";
@@ -79,6 +80,12 @@ export function ledgerRow(
             why = `${why}; ${describeMemory(m)}`;
             if (m.oomKills === "unknown" && verdict === "pass") verdict = "unknown";
         }
+    }
+    // Milestone #2's network rate (components/plan/networkRate.ts): a preset sized for one fails the run when it is not reached.
+    const network = checkNetworkRate(extra.preset, run.settings, new Set(run.processes.map((p) => p.client)).size, s as VegetaTraffic | undefined);
+    if (network && !run.oom && verdict !== "interrupted") {
+        why = `${why}; ${network.line}`;
+        if (!network.ok && verdict !== "invalid") verdict = "fail";
     }
     const mib = (b: number | null) => (b === null ? null : Math.round((b / 2 ** 20) * 10) / 10);
     return {
