@@ -9,7 +9,8 @@
 //   node bench/tippingBias.ts [--capacities 100] [--seed 1] [--lo 20] [--hi 2000]
 // Prints a table, then one JSON line per noise level.
 import { Command, InvalidArgumentError } from "commander";
-import { CAPACITY_SEARCH, DEFAULT_TIPPING, type TippingOptions } from "../scripts/analysis/tippingSearch.ts";
+import { CAPACITY_SEARCH } from "../scripts/analysis/kneeSetups.ts";
+import { DEFAULT_TIPPING, type TippingOptions } from "../scripts/analysis/tippingSearch.ts";
 import { errorSummary, searchModel, seededCapacities, type QueueNoise } from "../scripts/analysis/tippingModel.ts";
 
 /** Noise levels measured: each try's capacity ±c %, its p99 ±10 %. */

@@ -24,18 +24,10 @@ import { destroy, removeStack, stackConfigFile, up, writeGeneratedStack } from "
 import { describeResidue, residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { tipping, TIPPING_DEFAULTS } from "../scripts/lib/tippingRun.ts";
-import {
-    CAPACITY_SEARCH,
-    DEFAULT_P99_FLOOR_MS,
-    triesCount,
-    cpuListText,
-    formatTippingTable,
-    lbCoresAt,
-    lbKneeConfig,
-    minCheckableCapacity,
-    reachableKnee,
-    syntheticBackend,
-} from "../scripts/analysis/tippingSearch.ts";
+import { CAPACITY_SEARCH, lbKneeConfig, minCheckableCapacity, reachableKnee, syntheticBackend } from "../scripts/analysis/kneeSetups.ts";
+import { DEFAULT_P99_FLOOR_MS } from "../scripts/analysis/tippingSearch.ts";
+import { triesCount, formatTippingTable, lbCoresAt } from "../scripts/analysis/tippingTable.ts";
+import { cpuListText } from "../scripts/analysis/cpuAttribution.ts";
 import { onlineCpus } from "../components/platform/local/limits.ts";
 
 interface Options {

@@ -1,7 +1,8 @@
 // Vega-Lite specs for a run's report and for a tipping search. Pure: data in, spec out; the
 // specs are rendered to SVG at build time by vega (scripts/lib/plot.ts), never by hand.
 import type { Timeline } from "./timeline.ts";
-import { p99Limit, type TippingResult } from "./tippingSearch.ts";
+import { p99Limit } from "./tippingJudge.ts";
+import { type TippingResult } from "./tippingSearch.ts";
 
 export type VegaLiteSpec = Record<string, unknown>;
 

@@ -1,6 +1,7 @@
 // `lab tipping`: the latency tipping point of a running lab, by ramp then bisection.
 import { type Command, Option } from "commander";
-import { formatTippingTable, TIPPING_DEFAULTS } from "../analysis/tippingSearch.ts";
+import { formatTippingTable } from "../analysis/tippingTable.ts";
+import { TIPPING_DEFAULTS } from "../analysis/tippingSearch.ts";
 import { nonNegativeInt, percent, positiveNumber, stackOption } from "./options.ts";
 
 export function addTippingCommand(lab: Command): void {

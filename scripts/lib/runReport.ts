@@ -19,7 +19,8 @@ import { TippingRecordSchema, type TippingRecord } from "../../components/record
 import { renderSvg } from "./plot.ts";
 import { metricsCharts, timelineCharts, tippingChart, type Chart, type MetricsPanel } from "../analysis/reportCharts.ts";
 import { renderReportHtml, type ReportFigure, type ReportTable, type ReportText } from "../analysis/reportPage.ts";
-import { describeFirst, describeP99Rule, describeTries, fmtRate, formatCores, formatTries, triesOf, triesCount } from "../analysis/tippingSearch.ts";
+import { describeFirst, describeTries, fmtRate, formatCores, formatTries, triesCount } from "../analysis/tippingTable.ts";
+import { describeP99Rule, triesOf } from "../analysis/tippingJudge.ts";
 import type { HaproxyLogSummary } from "../analysis/metricsLog.ts";
 import type { MetricsFile } from "./metricsPull.ts";
 import { hostSamplePanels } from "../../components/render/metrics.ts";

@@ -12,34 +12,31 @@ import { outputs } from "./pulumiStack.ts";
 import { buildTippingReport, reportName } from "./runReport.ts";
 import {
     CPU_ALLOWANCE_SCRIPT,
-    TIPPING_DEFAULTS,
     attribute,
     cgroupCores,
     cgroupPeakCores,
     cpuListText,
-    describeFirst,
     idleShares,
     loadWindow,
     parseCpuIdle,
-    describeP99Rule,
-    fmtRate,
-    formatCores,
-    formatSend,
-    formatTippingTable,
     judgeCpu,
     parseCpuAllowance,
     processCores,
-    searchTippingPoint,
-    summarise,
-    triesOf,
-    validateTippingOptions,
     type CpuAllowance,
     type CpuSample,
+} from "../analysis/cpuAttribution.ts";
+import {
+    TIPPING_DEFAULTS,
+    searchTippingPoint,
+    summarise,
+    validateTippingOptions,
     type HostCpu,
     type StepMeasure,
     type StepVerdict,
     type TippingResult,
 } from "../analysis/tippingSearch.ts";
+import { describeFirst, fmtRate, formatCores, formatSend, formatTippingTable } from "../analysis/tippingTable.ts";
+import { describeP99Rule, triesOf } from "../analysis/tippingJudge.ts";
 import { clientSends, readSendTimes, type ClientSend } from "../analysis/sendLag.ts";
 import { SshSession } from "./ssh.ts";
 import { platformFor } from "../../components/platform/registry.ts";

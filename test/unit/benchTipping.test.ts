@@ -4,16 +4,8 @@
 // capacity it can reach, from the smallest checkable one up.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import {
-    CAPACITY_SEARCH,
-    DEFAULT_TIPPING,
-    lbKneeConfig,
-    lbKneeLayout,
-    minCheckableCapacity,
-    reachableKnee,
-    searchTippingPoint,
-    syntheticBackend,
-} from "../../scripts/analysis/tippingSearch.ts";
+import { CAPACITY_SEARCH, lbKneeConfig, lbKneeLayout, minCheckableCapacity, reachableKnee, syntheticBackend } from "../../scripts/analysis/kneeSetups.ts";
+import { DEFAULT_TIPPING, searchTippingPoint } from "../../scripts/analysis/tippingSearch.ts";
 import { queueModel } from "../../scripts/analysis/tippingModel.ts";
 import { parseLabConfig } from "../../components/loadConfig.ts";
 

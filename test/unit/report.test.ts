@@ -8,7 +8,7 @@ import { escapeHtml, renderReportHtml, sanitizeSvg } from "../../scripts/analysi
 import { renderSvg } from "../../scripts/lib/plot.ts";
 import { searchTippingPoint, DEFAULT_TIPPING } from "../../scripts/analysis/tippingSearch.ts";
 import { runFacts, tippingTriesFact } from "../../scripts/lib/runReport.ts";
-import { describeTries } from "../../scripts/analysis/tippingSearch.ts";
+import { describeTries } from "../../scripts/analysis/tippingTable.ts";
 import { ledgerRow } from "../../scripts/analysis/ledgerRows.ts";
 import { diffAllowances } from "../../components/platform/allowances.ts";
 import { PRESET_SETTINGS } from "../../components/render/attack.ts";

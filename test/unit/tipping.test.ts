@@ -5,16 +5,14 @@ import assert from "node:assert/strict";
 import {
     DEFAULT_TIPPING,
     bracketUncertainty,
-    describeP99Rule,
-    formatTippingTable,
-    judgeStep,
     nextStep,
-    p99Limit,
     searchTippingPoint,
     validateTippingOptions,
     type StepMeasure,
     type TippingOptions,
 } from "../../scripts/analysis/tippingSearch.ts";
+import { describeP99Rule, judgeStep, p99Limit } from "../../scripts/analysis/tippingJudge.ts";
+import { formatTippingTable } from "../../scripts/analysis/tippingTable.ts";
 import { seededRandom } from "./helpers.ts";
 
 /**

@@ -5,11 +5,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
     CPU_ALLOWANCE_SCRIPT,
-    DEFAULT_TIPPING,
     attribute,
     cgroupCores,
-    formatCores,
-    formatTippingTable,
     idleShares,
     judgeCpu,
     limitedHosts,
@@ -18,14 +15,18 @@ import {
     parseCpuAllowance,
     parseCpuSet,
     processCores,
-    searchTippingPoint,
-    type ClientSend,
     type CpuAllowance,
     type CpuSample,
+} from "../../scripts/analysis/cpuAttribution.ts";
+import {
+    DEFAULT_TIPPING,
+    searchTippingPoint,
+    type ClientSend,
     type HostCpu,
     type StepMeasure,
     type TippingResult,
 } from "../../scripts/analysis/tippingSearch.ts";
+import { formatCores, formatTippingTable } from "../../scripts/analysis/tippingTable.ts";
 import { TippingRecordSchema } from "../../components/records/tippingRecord.ts";
 import { bashSyntax, runBash } from "./helpers.ts";
 

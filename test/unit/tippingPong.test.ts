@@ -7,7 +7,8 @@ import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { labEnv } from "../../scripts/toolchain/toolchain.ts";
-import { DEFAULT_TIPPING, formatTippingTable, searchTippingPoint, type StepMeasure } from "../../scripts/analysis/tippingSearch.ts";
+import { DEFAULT_TIPPING, searchTippingPoint, type StepMeasure } from "../../scripts/analysis/tippingSearch.ts";
+import { formatTippingTable } from "../../scripts/analysis/tippingTable.ts";
 import { freeLoopbackPort, tempDir } from "./helpers.ts";
 
 const PONG = fileURLToPath(new URL("../../backend/pong.ts", import.meta.url));

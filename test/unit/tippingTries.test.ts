@@ -6,23 +6,16 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
     DEFAULT_TIPPING,
-    cgroupPeakCores,
-    decideStep,
-    formatTippingTable,
-    judgeCpu,
-    judgeTry,
-    machineStall,
     searchTippingPoint,
-    stepDone,
-    triesCount,
     validateTippingOptions,
-    type CpuAllowance,
-    type CpuSample,
     type HostCpu,
     type Phase,
     type StepMeasure,
     type TippingOptions,
 } from "../../scripts/analysis/tippingSearch.ts";
+import { cgroupPeakCores, judgeCpu, type CpuAllowance, type CpuSample } from "../../scripts/analysis/cpuAttribution.ts";
+import { decideStep, judgeTry, machineStall, stepDone } from "../../scripts/analysis/tippingJudge.ts";
+import { formatTippingTable, triesCount } from "../../scripts/analysis/tippingTable.ts";
 import { TippingRecordSchema, type TippingRecord } from "../../components/records/tippingRecord.ts";
 import { seededRandom } from "./helpers.ts";
 
