@@ -3,9 +3,6 @@
 // last good and the first bad step until the knee is known within a tolerance. Pure: the
 // measurement is injected, so the same code runs on a synthetic model and on a lab.
 import type {
-    Attribution,
-    ClientSend,
-    HostCpu,
     Phase,
     StepMeasure,
     StepTry,

@@ -1,5 +1,7 @@
 // `lab report`: one self-contained offline HTML page for a run, a tipping search or a sweep.
 import type { Command } from "commander";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 
 export function addReportCommand(lab: Command): void {
     lab.command("report")
@@ -11,7 +13,8 @@ export function addReportCommand(lab: Command): void {
             "\nExamples:\n  lab report 20261125-225859-local     → runs/20261125-225859-local/report.html\n  lab report tipping-20261125-230857-dev5 --check",
         )
         .action(async (ref: string, o: { check?: boolean }) => {
-            const { report, reportName } = await import("../lib/runReport.ts");
+            const { buildRunReport, reportName, resolveRunDir } = await import("../lib/runReport.ts");
+            const { buildTippingReport } = await import("../lib/tippingReport.ts");
             const { buildSweepReport, resolveSweepDir } = await import("../lib/sweepRun.ts");
             const sweepDir = (() => {
                 try {
@@ -20,7 +23,10 @@ export function addReportCommand(lab: Command): void {
                     return undefined;
                 }
             })();
-            const built = sweepDir ? await buildSweepReport(sweepDir) : await report(ref);
+            // A sweep's comparison page, a tipping search's page, or a run's page.
+            const dir = sweepDir ?? resolveRunDir(ref);
+            const tippingOnly = existsSync(join(dir, "tipping.json")) && !existsSync(join(dir, "run.json"));
+            const built = sweepDir ? await buildSweepReport(sweepDir) : tippingOnly ? await buildTippingReport(dir) : await buildRunReport(dir);
             console.log(reportName(built));
             if (o.check) {
                 const { dumpDom } = await import("../lib/chromium.ts");

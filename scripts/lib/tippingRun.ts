@@ -9,7 +9,8 @@ import { writeRecord } from "../../components/records/io.ts";
 import { TippingRecordSchema, type TippingArgs } from "../../components/records/tippingRecord.ts";
 import { attack, attackExit, newRunId } from "./attackRun.ts";
 import { outputs } from "./pulumiStack.ts";
-import { buildTippingReport, reportName } from "./runReport.ts";
+import { buildTippingReport } from "./tippingReport.ts";
+import { reportName } from "./runReport.ts";
 import {
     CPU_ALLOWANCE_SCRIPT,
     attribute,

@@ -7,7 +7,8 @@ import { metricsCharts, timelineCharts, tippingChart, type MetricsPanel } from "
 import { escapeHtml, renderReportHtml, sanitizeSvg } from "../../scripts/analysis/reportPage.ts";
 import { renderSvg } from "../../scripts/lib/plot.ts";
 import { searchTippingPoint, DEFAULT_TIPPING } from "../../scripts/analysis/tippingSearch.ts";
-import { runFacts, tippingTriesFact } from "../../scripts/lib/runReport.ts";
+import { runFacts } from "../../scripts/lib/runReport.ts";
+import { tippingTriesFact } from "../../scripts/lib/tippingReport.ts";
 import { describeTries } from "../../scripts/analysis/tippingTable.ts";
 import { ledgerRow } from "../../scripts/analysis/ledgerRows.ts";
 import { diffAllowances } from "../../components/platform/allowances.ts";
