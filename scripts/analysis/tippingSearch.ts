@@ -2,15 +2,7 @@
 // the load step by step until latency or errors break a threshold, then bisect between the
 // last good and the first bad step until the knee is known within a tolerance. Pure: the
 // measurement is injected, so the same code runs on a synthetic model and on a lab.
-import type {
-    Phase,
-    StepMeasure,
-    StepTry,
-    StepVerdict,
-    TippingArgs,
-    TippingOptions,
-    TippingResult,
-} from "../../components/records/tippingRecord.ts";
+import type { Phase, StepMeasure, StepTry, StepVerdict, TippingArgs, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
 import { decideStep, judgeTry, stepDone } from "./tippingJudge.ts";
 import { fmtRate, triesCount } from "./tippingTable.ts";
 
