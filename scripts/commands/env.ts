@@ -16,7 +16,7 @@ Example:
   pulumi up --stack local --config-file "$C2M_STACK_SETTINGS/Pulumi.local.yaml"`,
         )
         .action(async () => {
-            (await import("../lib/pulumiStack.ts")).committedStackSettings(); // fresh copies: Pulumi writes its salt there, never into the checkout
+            (await import("../lib/stackSettings.ts")).committedStackSettings(); // fresh copies: Pulumi writes its salt there, never into the checkout
             process.stdout.write((await import("../toolchain/toolchain.ts")).shellExports());
         });
 }

@@ -12,7 +12,8 @@ export function addReapCommand(lab: Command): void {
         .addOption(stackOption())
         .option("--expired", "destroy every stack whose expiresAt has passed, whatever --stack says")
         .action(async (o: { stack: string; expired?: boolean }) => {
-            const { reapExpired, reapStack } = await import("../lib/pulumiStack.ts");
+            const { reapExpired } = await import("../lib/stackLeases.ts");
+            const { reapStack } = await import("../lib/pulumiStack.ts");
             if (o.expired) {
                 const reaped = await reapExpired();
                 console.log(

@@ -46,7 +46,7 @@ Examples:
             if (o.recipe) {
                 // The stack's scale: its LB's CPU quota against its seed tier's cores (local-16c64g at 1 CPU → 1/16).
                 const { tierOfStack, SEED_TIERS } = await import("../../components/plan/seedTiers.ts");
-                const { loadStackConfig } = await import("../lib/pulumiStack.ts");
+                const { loadStackConfig } = await import("../lib/stackSettings.ts");
                 const tier = tierOfStack(o.stack);
                 const quota = loadStackConfig(o.stack).config.local.hostLimits?.haproxy?.cpuQuota;
                 if (!tier || quota === undefined)

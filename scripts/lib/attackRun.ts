@@ -21,7 +21,7 @@ import { labEnv, runsRoot } from "../toolchain/toolchain.ts";
 import { recordRun } from "./ledgerFile.ts";
 import { parseRecord, writeRecord } from "../../components/records/io.ts";
 import { RunRecordSchema, VegetaSummarySchema, type RunRecord, type VegetaSummary } from "../../components/records/runRecord.ts";
-import { platformFor } from "../../components/platform/registry.ts";
+import { operatorPlatformFor } from "../../components/platform/registry.ts";
 import { describeAllowances, diffAllowances, parseAllowanceCounters, type AllowanceCounters } from "../../components/platform/allowances.ts";
 import { PARTIAL_EXIT_CODE } from "./exitCodes.ts";
 import { startHostSampling, type HostSampling } from "./hostSampling.ts";
@@ -149,7 +149,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         writeFileSync(join(dir, "haproxy.cfg"), out.haproxyConfig);
         const statsBefore = await fetchStats(http, out.vips.stats);
         // What the machine under each host drops (EC2 allowances, conntrack): a rise during the run invalidates it.
-        const allowanceScript = platformFor(out.labConfig).allowanceCountersScript;
+        const allowanceScript = operatorPlatformFor(out.labConfig).allowanceCountersScript;
         const allowanceHosts = out.inventory.filter((h) => h.role !== "metrics").map((h) => h.name);
         const allowancesBefore = await readAllowances(ssh, allowanceHosts, target, allowanceScript);
         process.stderr.write(
@@ -158,7 +158,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         );
         const limitMs = (settings.durationS + settings.timeoutS + 60) * 1000;
         // Each host's own memory and CPU through the run, where the platform has such figures (local cgroups; not on AWS).
-        const sampler = platformFor(out.labConfig).hostSampler;
+        const sampler = operatorPlatformFor(out.labConfig).hostSampler;
         sampling =
             sampler && startHostSampling(sampler, { stack, hosts: out.inventory.map((h) => ({ name: h.name, role: h.role })), durationS: settings.durationS });
         const t0 = Date.now();

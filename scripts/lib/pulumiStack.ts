@@ -1,94 +1,31 @@
-// Pulumi for the CLI, driven through the Automation API (@pulumi/pulumi/automation): a stack's
-// settings file, create/select, up, outputs, destroy, remove; and the platform's residue check
-// that proves teardown left nothing behind.
-//
-// Pulumi writes a stack's passphrase salt into the stack's settings file (on `stack init` and on
-// any operation that finds none), rewriting the whole YAML. So Pulumi never gets a file of the
-// checkout: every operation runs in the project directory with `--config-file` pointing at a copy
-// in the cache (paths().stackSettings), and stacks are created there, beside a copy of Pulumi.yaml.
-// Stacks no one commits (benches, tests) keep their settings in the cache too (paths().generatedStacks).
+// Pulumi for the CLI, driven through the Automation API (@pulumi/pulumi/automation): create/select,
+// up, outputs, destroy, remove, and the platform's residue check that proves teardown left nothing
+// behind. Pulumi never gets a settings file of the checkout, only the copy stackSettings.ts makes;
+// stackLeases.ts reads a stack's lease and tears down expired ones.
 import { LocalWorkspace, PulumiCommand, Stack, type UpOptions } from "@pulumi/pulumi/automation/index.js";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { basename, delimiter, dirname, join, sep } from "node:path";
 import { hostname } from "node:os";
-import { loadConfig, readConfigFile, stackFiles, teardownConfig, type LoadedConfig } from "../../components/loadConfig.ts";
-import { isExpired, LAB_TAG } from "../../components/platform/labTags.ts";
-import { platformFor } from "../../components/platform/registry.ts";
-import { describeResidue, residueCount, type Platform, type Residue } from "../../components/platform/platform.ts";
+import { loadConfig, readConfigFile, teardownConfig } from "../../components/loadConfig.ts";
+import { operatorPlatformFor } from "../../components/platform/registry.ts";
+import { describeResidue, residueCount, type OperatorPlatform, type Residue } from "../../components/platform/platform.ts";
 import { labEnv, paths, REPO_ROOT, stackConfigFile } from "../toolchain/toolchain.ts";
 import { checkRecord } from "../../components/records/io.ts";
 import { StackOutputsSchema, type StackOutputs } from "../../components/records/stackOutputs.ts";
-
-// ---- settings files ------------------------------------------------------------------------
-
-const settingsName = (stack: string) => `Pulumi.${stack}.yaml`;
-export { stackConfigFile };
-
-function writeAtomically(file: string, text: string): string {
-    mkdirSync(dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, text);
-    renameSync(tmp, file);
-    return file;
-}
-
-/** Writes the settings of a stack no one commits (a bench's, a test's) and returns its file; a committed stack's file is never written. */
-export function writeGeneratedStack(stack: string, text: string): string {
-    if (existsSync(join(REPO_ROOT, settingsName(stack)))) throw new Error(`stack ${stack} is committed (${settingsName(stack)}): lab never writes its file`);
-    return writeAtomically(join(paths().generatedStacks, settingsName(stack)), text);
-}
-
-/**
- * The settings file Pulumi gets for `stack` (its --config-file): a fresh copy of the stack's
- * settings, or `text` (a sweep cell's variant), in the cache beside a copy of Pulumi.yaml. The copy
- * has no salt: Pulumi takes the one in the stack's state (PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER)
- * and writes it back here. Without settings anywhere (a generated file already removed), the copy
- * Pulumi last used is kept, or an empty one is written: destroy still runs.
- */
-export function stackSettingsFile(stack: string, text?: string): string {
-    const copy = join(settingsProject(), settingsName(stack));
-    const source = stackConfigFile(stack);
-    if (text !== undefined || existsSync(source)) return writeAtomically(copy, text ?? readFileSync(source, "utf8"));
-    return existsSync(copy) ? copy : writeAtomically(copy, "");
-}
-
-/** The settings directory with its copy of Pulumi.yaml (a project there is this project, by name). */
-function settingsProject(): string {
-    const dir = paths().stackSettings;
-    const project = readFileSync(join(REPO_ROOT, "Pulumi.yaml"), "utf8");
-    const projectCopy = join(dir, "Pulumi.yaml");
-    if (!existsSync(projectCopy) || readFileSync(projectCopy, "utf8") !== project) writeAtomically(projectCopy, project);
-    return dir;
-}
-
-/** Writes the settings Pulumi reads for every committed stack (what `lab env` gives a shell for plain `pulumi`). */
-export function committedStackSettings(): string[] {
-    return stackFiles(REPO_ROOT).map((stack) => stackSettingsFile(stack));
-}
-
-/** The stack's config from its settings file, validated before Pulumi runs (the program checks it again). */
-export function loadStackConfig(stack: string): LoadedConfig {
-    const file = stackConfigFile(stack);
-    if (!existsSync(file)) {
-        throw new Error(
-            `no stack config ${settingsName(stack)} (committed in ${REPO_ROOT}: ${stackFiles(REPO_ROOT).join(", ")}; or generated in ${paths().generatedStacks})`,
-        );
-    }
-    return loadConfig(stack, readConfigFile(dirname(file), stack));
-}
+import { loadStackConfig, settingsName, settingsProject, stackSettingsFile } from "./stackSettings.ts";
 
 const teardownConfigOf = (stack: string) => teardownConfig(dirname(stackConfigFile(stack)), stack);
 
 /** What the stack left on its platform; an error when that cannot be told (never "none"). */
 export async function stackResidue(stack: string): Promise<Residue> {
     const config = teardownConfigOf(stack);
-    return platformFor(config).residue(stack, config);
+    return operatorPlatformFor(config).residue(stack, config);
 }
 
 /** Removes what the stack left that its platform can remove without state; returns what is left. */
 export async function reapStack(stack: string): Promise<Residue> {
     const config = teardownConfigOf(stack);
-    return platformFor(config).reap(stack, config);
+    return operatorPlatformFor(config).reap(stack, config);
 }
 
 // ---- the engine ----------------------------------------------------------------------------
@@ -108,13 +45,13 @@ function pulumiCli(): Promise<PulumiCommand> {
 }
 
 /** A workspace on the project (or, for creating and removing stacks, on the settings directory). */
-async function workspace(workDir = REPO_ROOT): Promise<LocalWorkspace> {
+export async function workspace(workDir = REPO_ROOT): Promise<LocalWorkspace> {
     const envVars = Object.fromEntries(Object.entries(labEnv()).filter((e): e is [string, string] => e[1] !== undefined));
     return LocalWorkspace.create({ workDir, envVars, pulumiCommand: await pulumiCli() });
 }
 
 /** Pulumi's own message of a failed command: its exit code and the last line it wrote to stderr. */
-function failure(err: unknown): string {
+export function failure(err: unknown): string {
     const text = String((err as Error)?.message ?? err);
     const code = [...text.matchAll(/code: (-?\d+)/g)].map((m) => m[1]).find((c) => c !== "-2");
     const lastError = text
@@ -260,7 +197,7 @@ async function operation(op: string, stack: string, run: (signal: AbortSignal) =
 }
 
 /** The engine's options for `up` on `platform`. */
-export function upOptions(platform: Pick<Platform, "needsPolicyPack" | "refreshBeforeUp">): UpOptions {
+export function upOptions(platform: Pick<OperatorPlatform, "needsPolicyPack" | "refreshBeforeUp">): UpOptions {
     return {
         // Cloud stacks always run the guardrails (TTL tags, no SSH from anywhere, IMDSv2, budget).
         // The pack is given as its launcher (policy/analyzer): the engine starts an executable pack directly.
@@ -308,7 +245,7 @@ async function destroyExisting(stack: string): Promise<void> {
  */
 export async function teardownStack(stack: string, generatedConfigFile?: string): Promise<Residue> {
     const config = teardownConfigOf(stack);
-    const platform = platformFor(config);
+    const platform = operatorPlatformFor(config);
     let destroyed = true;
     // One listing: destroy and stack rm only ever act on a stack that exists.
     const exists = await stackExists(stack).catch((err: Error) => {
@@ -347,7 +284,7 @@ async function removeExisting(stack: string): Promise<void> {
 // ---- outputs and leases ------------------------------------------------------------------
 
 /** A stack's outputs as plain values (secrets included, kept in memory); throws naming the stack when it does not exist. */
-async function outputValues(stack: string): Promise<Record<string, unknown>> {
+export async function outputValues(stack: string): Promise<Record<string, unknown>> {
     try {
         const outputs = await (await workspace()).stackOutputs(stack);
         return Object.fromEntries(Object.entries(outputs).map(([key, o]) => [key, o.value]));
@@ -364,78 +301,4 @@ export async function outputs(stack: string): Promise<StackOutputs> {
     const values = await outputValues(stack);
     if (!("inventory" in values)) throw new Error(`stack ${stack} has no lab outputs: run \`lab up --stack ${stack}\` first`);
     return checkRecord(values, StackOutputsSchema, `pulumi stack output --stack ${stack}`);
-}
-
-/**
- * The lease a stack's outputs carry. No outputs at all means nothing is deployed (never up, or
- * destroyed): undefined. Outputs without a readable `expiresAt` are an error, never "not expired":
- * scheduled teardown must not skip a lab it cannot judge. Pure.
- */
-export function expiryOf(stack: string, outputs: Record<string, unknown>): string | undefined {
-    if (Object.keys(outputs).length === 0) return undefined;
-    const value = outputs.expiresAt;
-    if (typeof value !== "string" || !Number.isFinite(Date.parse(value))) {
-        throw new Error(`stack ${stack}: its outputs have no readable expiresAt (got ${JSON.stringify(value)}): cannot tell whether it expired`);
-    }
-    return value;
-}
-
-interface StateResource {
-    type: string;
-    inputs?: { tags?: Record<string, string> };
-    outputs?: { tags?: Record<string, string> };
-}
-
-/**
- * The lease of a stack without outputs, from its state: an `up` that failed part-way saves no
- * outputs, yet may have created billed resources. Undefined when the state holds nothing but the
- * stack and its providers; the earliest `lab:expires-at` tag when one is found; else an error. Pure.
- */
-export function expiryFromState(stack: string, resources: StateResource[]): string | undefined {
-    const created = resources.filter((r) => r.type !== "pulumi:pulumi:Stack" && !r.type.startsWith("pulumi:providers:"));
-    if (created.length === 0) return undefined;
-    const tagged = created
-        .map((r) => r.outputs?.tags?.[LAB_TAG.expiresAt] ?? r.inputs?.tags?.[LAB_TAG.expiresAt])
-        .filter((t): t is string => typeof t === "string" && Number.isFinite(Date.parse(t)))
-        .sort((a, b) => Date.parse(a) - Date.parse(b));
-    if (tagged.length) return tagged[0];
-    throw new Error(
-        `stack ${stack}: no outputs (a failed up?) and none of its ${created.length} resources carries ${LAB_TAG.expiresAt}: cannot tell whether it expired`,
-    );
-}
-
-/** A stack's lease: its `expiresAt` output, else its state's tags; undefined when nothing is deployed; throws when it cannot be read (backend, passphrase). */
-export async function stackExpiry(stack: string): Promise<string | undefined> {
-    const values = await outputValues(stack);
-    if (Object.keys(values).length > 0) return expiryOf(stack, values);
-    const exported = await (await workspace()).exportStack(stack).catch((err: Error) => {
-        throw new Error(`stack ${stack}: pulumi stack export failed (${failure(err)})`);
-    });
-    return expiryFromState(stack, (exported.deployment as { resources?: StateResource[] } | undefined)?.resources ?? []);
-}
-
-/**
- * Scheduled teardown from a shell (the GitHub workflow runs it for s3:// backends): every stack
- * whose lease has run out is destroyed, removed and reaped by name. A stack whose lease cannot be
- * read, or whose teardown leaves something, does not stop the others, and ends in an error naming it.
- */
-export async function reapExpired(now = new Date(), only?: string[]): Promise<{ stack: string; expiresAt: string; residue: number }[]> {
-    const reaped = [];
-    const failures: string[] = [];
-    for (const stack of (await listStacks()).filter((s) => !only || only.includes(s))) {
-        let expiresAt: string | undefined;
-        try {
-            expiresAt = await stackExpiry(stack);
-        } catch (err) {
-            failures.push((err as Error).message);
-            continue;
-        }
-        if (!expiresAt || !isExpired(expiresAt, now)) continue;
-        process.stderr.write(`reap: ${stack} expired at ${expiresAt}: tearing it down\n`);
-        const residue = residueCount(await teardownStack(stack));
-        if (residue > 0) failures.push(`stack ${stack}: ${residue} item(s) left after teardown`);
-        reaped.push({ stack, expiresAt, residue });
-    }
-    if (failures.length) throw new Error(`reap --expired: ${failures.length} problem(s):\n  ${failures.join("\n  ")}`);
-    return reaped;
 }

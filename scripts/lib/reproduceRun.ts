@@ -26,7 +26,8 @@ import { renderReportHtml } from "../analysis/reportPage.ts";
 import { type AttackResult, attack, attackExit, newRunId } from "./attackRun.ts";
 import { planLocalStack } from "./tierPlan.ts";
 import { buildRunReport } from "./runReport.ts";
-import { loadStackConfig, stackConfigFile, teardownStack, up, writeGeneratedStack } from "./pulumiStack.ts";
+import { loadStackConfig, stackConfigFile, writeGeneratedStack } from "./stackSettings.ts";
+import { teardownStack, up } from "./pulumiStack.ts";
 import { runsRoot } from "../toolchain/toolchain.ts";
 
 export const DEFAULT_TIERS = ["local-4c30g", "local-16c30g", "local-16c64g"] as const;

@@ -40,7 +40,7 @@ import { describeFirst, fmtRate, formatCores, formatSend, formatTippingTable } f
 import { describeP99Rule, triesOf } from "../analysis/tippingJudge.ts";
 import { clientSends, readSendTimes, type ClientSend } from "../analysis/sendLag.ts";
 import { SshSession } from "./ssh.ts";
-import { platformFor } from "../../components/platform/registry.ts";
+import { operatorPlatformFor } from "../../components/platform/registry.ts";
 import { HostHttp } from "./hostHttp.ts";
 import { labEnv, runsRoot } from "../toolchain/toolchain.ts";
 import type { StackOutputs } from "./pulumiStack.ts";
@@ -289,7 +289,7 @@ export async function readAllowances(out: StackOutputs): Promise<CpuAllowance[]>
         labEnv(),
         out.inventory.map((h) => h.ssh),
     );
-    const platform = platformFor(out.labConfig);
+    const platform = operatorPlatformFor(out.labConfig);
     try {
         return await Promise.all(
             out.inventory.map(async (h) => {

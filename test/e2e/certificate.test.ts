@@ -23,15 +23,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { labEnv, paths, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import {
-    outputs,
-    stackConfigFile,
-    stackExists,
-    stackSettingsFile,
-    teardownStack,
-    writeGeneratedStack,
-    type StackOutputs,
-} from "../../scripts/lib/pulumiStack.ts";
+import { outputs, stackExists, teardownStack, type StackOutputs } from "../../scripts/lib/pulumiStack.ts";
+import { stackConfigFile, stackSettingsFile, writeGeneratedStack } from "../../scripts/lib/stackSettings.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { localResidue } from "../../components/platform/local/residue.ts";
 import { SshSession } from "../../scripts/lib/ssh.ts";

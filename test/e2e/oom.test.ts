@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import { benchOom } from "../../bench/oom.ts";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { stackConfigFile } from "../../scripts/lib/pulumiStack.ts";
+import { stackConfigFile } from "../../scripts/lib/stackSettings.ts";
 import { localResidue } from "../../components/platform/local/residue.ts";
 import { residueCount } from "../../components/platform/platform.ts";
 import { readRecord } from "../../components/records/io.ts";

@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { labEnv, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { ensureStack, stackConfigFile, stackExists, stackSettingsFile, teardownStack, writeGeneratedStack } from "../../scripts/lib/pulumiStack.ts";
+import { ensureStack, stackExists, teardownStack } from "../../scripts/lib/pulumiStack.ts";
+import { stackConfigFile, stackSettingsFile, writeGeneratedStack } from "../../scripts/lib/stackSettings.ts";
 
 const STACK = `policy${process.pid}`;
 const SUBNET = "198.18.61.0/24";

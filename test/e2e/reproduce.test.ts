@@ -14,7 +14,7 @@ import { residueCount } from "../../components/platform/platform.ts";
 import { readRecord } from "../../components/records/io.ts";
 import { RunRecordSchema } from "../../components/records/runRecord.ts";
 import { TIER_JSON_FIELDS } from "../../scripts/lib/reproduceRun.ts";
-import { stackConfigFile } from "../../scripts/lib/pulumiStack.ts";
+import { stackConfigFile } from "../../scripts/lib/stackSettings.ts";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 import { startLab } from "./labCli.ts";
 

@@ -15,7 +15,8 @@ test("an empty .attrs file left in the file backend does not break listing stack
     process.env.PULUMI_BACKEND_URL = `file://${state}`;
     process.env.PULUMI_CONFIG_PASSPHRASE = "state-repair-test";
     const { labEnv, paths, REPO_ROOT } = await import("../../scripts/toolchain/toolchain.ts");
-    const { ensureStack, listStacks, writeGeneratedStack } = await import("../../scripts/lib/pulumiStack.ts");
+    const { ensureStack, listStacks } = await import("../../scripts/lib/pulumiStack.ts");
+    const { writeGeneratedStack } = await import("../../scripts/lib/stackSettings.ts");
     const generated = writeGeneratedStack("attrs-repair", "config: {}\n");
     t.after(() => {
         rmSync(generated, { force: true });

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { labEnv, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { stackConfigFile, writeGeneratedStack } from "../../scripts/lib/pulumiStack.ts";
+import { stackConfigFile, writeGeneratedStack } from "../../scripts/lib/stackSettings.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { localResidue } from "../../components/platform/local/residue.ts";
 import { detectNofileCeiling } from "../../components/platform/local/limits.ts";

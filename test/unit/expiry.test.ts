@@ -2,7 +2,7 @@
 // never silently "not expired".
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { expiryFromState, expiryOf } from "../../scripts/lib/pulumiStack.ts";
+import { expiryFromState, expiryOf } from "../../scripts/lib/stackLeases.ts";
 import { platformFor } from "../../components/platform/registry.ts";
 
 describe("expiryOf", () => {

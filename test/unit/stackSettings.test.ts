@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
-import { committedStackSettings, stackConfigFile, stackSettingsFile, writeGeneratedStack } from "../../scripts/lib/pulumiStack.ts";
+import { committedStackSettings, stackConfigFile, stackSettingsFile, writeGeneratedStack } from "../../scripts/lib/stackSettings.ts";
 import { tempDir } from "./helpers.ts";
 
 /** Runs `fn` with the lab's cache in a temporary directory. */
