@@ -1,11 +1,14 @@
 // The tree's architecture, checked by walking its imports: components/ never imports the CLI
 // (scripts/) or the benches, programs shipped to hosts (backend/) stand alone, and no module
 // imports itself back through a chain of imports, type imports counted: a type that goes around a
-// circle ties the files' design together as much as a value does, even if Node erases it.
+// circle ties the files' design together as much as a value does, even if Node erases it. Inside
+// scripts/, the commands (scripts/commands/, one file per `lab` command, and lab.ts) sit on top of
+// the libraries (lib/, analysis/, toolchain/), and analysis/ stands on components/ alone. In
+// scripts/ and bench/, each file has a name of its own and stays short enough to read.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -88,6 +91,21 @@ describe("layout: imports follow the architecture", () => {
         assert.deepEqual(wrong, []);
     });
 
+    it("in scripts/, only commands import commands, and analysis/ imports no operator code", () => {
+        const dir = (path: string) => path.split("/").slice(0, 2).join("/");
+        const isCommand = (path: string) => dir(path) === "scripts/commands" || path === "scripts/lab.ts";
+        const wrong = [...graph].flatMap(([f, deps]) =>
+            deps
+                .filter(
+                    (d) =>
+                        (isCommand(d) && !isCommand(f)) ||
+                        (dir(f) === "scripts/analysis" && ["scripts/lib", "scripts/toolchain", "scripts/commands"].includes(dir(d))),
+                )
+                .map((d) => `${f} -> ${d}`),
+        );
+        assert.deepEqual(wrong, []);
+    });
+
     it("every relative import resolves to a file of the tree", () => {
         const missing = [...graph].flatMap(([f, deps]) => deps.filter((d) => !graph.has(d) && !d.startsWith("node_modules")).map((d) => `${f} -> ${d}`));
         assert.deepEqual(missing, []);
@@ -96,6 +114,36 @@ describe("layout: imports follow the architecture", () => {
     it("no cycle of imports, type imports counted", () => {
         assert.deepEqual(
             cycles(graph).map((c) => c.join(" -> ")),
+            [],
+        );
+    });
+});
+
+describe("layout: files a reader can find and read", () => {
+    const files = sourceFiles().filter((f) => ["scripts", "bench"].includes(top(f)));
+    const lines = (f: string) => readFileSync(join(ROOT, f), "utf8").split("\n").length - 1;
+    /** Files still over MAX_LINES, each to be split by job; the list only shrinks. */
+    const NOT_YET_SPLIT = new Set(["bench/scale.ts", "bench/oom.ts", "bench/ramp.ts", "bench/tlsMemory.ts", "scripts/lib/attackRun.ts"]);
+    const MAX_LINES = 400;
+
+    it("no two files in scripts/ and bench/ share a name", () => {
+        const byName = new Map<string, string[]>();
+        for (const f of files) byName.set(basename(f), [...(byName.get(basename(f)) ?? []), f]);
+        assert.deepEqual(
+            [...byName.values()].filter((paths) => paths.length > 1),
+            [],
+        );
+    });
+
+    it(`no file in scripts/ or bench/ is over ${MAX_LINES} lines`, () => {
+        assert.ok(files.length > 50, `only ${files.length} files read`);
+        assert.deepEqual(
+            files.filter((f) => lines(f) > MAX_LINES && !NOT_YET_SPLIT.has(f)).map((f) => `${f}: ${lines(f)} lines`),
+            [],
+        );
+        // A file split since it was listed leaves the list.
+        assert.deepEqual(
+            [...NOT_YET_SPLIT].filter((f) => !files.includes(f) || lines(f) <= MAX_LINES),
             [],
         );
     });
