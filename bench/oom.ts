@@ -18,7 +18,8 @@ import { loadStackConfig, stackConfigFile, writeGeneratedStack } from "../script
 import { outputs, teardownStack, up, type StackOutputs } from "../scripts/lib/pulumiStack.ts";
 import { residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
-import { attack, type AttackResult } from "../scripts/lib/attackRun.ts";
+import { attack } from "../scripts/lib/attackRun.ts";
+import { type AttackResult } from "../scripts/lib/attackOutcome.ts";
 import { localNames } from "../components/platform/local/scripts.ts";
 import { CGROUP_ROOT, cgroupRel, readHostCgroup, readStackCgroups, type CgroupReading } from "../components/platform/local/cgroups.ts";
 import { FITTED_ON, lbConnectionsInMemory, PER_CONNECTION_COSTS, roleKBPerConnection } from "../components/plan/costs.ts";

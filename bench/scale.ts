@@ -27,7 +27,8 @@ import { outputs, teardownStack, up, type StackOutputs } from "../scripts/lib/pu
 import { stackConfigFile, writeGeneratedStack } from "../scripts/lib/stackSettings.ts";
 import { residueCount } from "../components/platform/platform.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
-import { attack, newRunId, type AttackResult, type VegetaSignal } from "../scripts/lib/attackRun.ts";
+import { attack, newRunId, type VegetaSignal } from "../scripts/lib/attackRun.ts";
+import { type AttackResult } from "../scripts/lib/attackOutcome.ts";
 import { backendCounters, frontendCounters, parseStatsCsv, type StatsRow } from "../scripts/analysis/haproxyStats.ts";
 import { runWithTimeout } from "../scripts/lib/runWithTimeout.ts";
 import { BACKEND_NAME, FRONTEND_NAMES } from "../components/render/haproxyConfig.ts";

@@ -30,7 +30,8 @@ export function addAttackCommand(lab: Command): void {
                 cpus: o.cpus,
                 connections: o.connections,
             };
-            const { attack, attackExit, formatSummary } = await import("../lib/attackRun.ts");
+            const { attack } = await import("../lib/attackRun.ts");
+            const { attackExit, formatSummary } = await import("../lib/attackOutcome.ts");
             const result = await attack(o.stack, overrides);
             console.log(formatSummary(result));
             if (o.report !== false) {

@@ -11,7 +11,8 @@ export function addDemoCommand(lab: Command): void {
         .action(async (o: { stack: string }) => {
             await bootstrap();
             const { up } = await import("../lib/pulumiStack.ts");
-            const { attack, attackExit, formatSummary } = await import("../lib/attackRun.ts");
+            const { attack } = await import("../lib/attackRun.ts");
+            const { attackExit, formatSummary } = await import("../lib/attackOutcome.ts");
             const { buildRunReport, reportName } = await import("../lib/runReport.ts");
             let failed = false;
             // Ctrl-C reaches pulumi/vegeta too and stops them; the demo then still tears down.

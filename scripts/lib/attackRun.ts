@@ -1,44 +1,31 @@
-// `lab attack`: reads the stack's outputs, runs vegeta on every client in parallel over SSH
-// (one process per source address and frontend), pulls each .bin back, merges them with
-// `vegeta report`, and writes runs/<id>/ with the config and versions used.
-import { HOST_VERSIONS_SCRIPT, parseHostVersions } from "./hostVersions.ts";
-import { imageOf, parseHaproxyVersions } from "../../components/images.ts";
-import { $ } from "zx";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { imageOf } from "../../components/images.ts";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
-import { attackSettings, planVegetaProcesses, vegetaCommandLine, type AttackSettings, type VegetaProcess } from "../../components/render/attack.ts";
+import { attackSettings, planVegetaProcesses, vegetaCommandLine, type AttackSettings } from "../../components/render/attack.ts";
 import { isLabTarget } from "../../components/platform/addressPlan.ts";
 import { labCertificate, type LabConfig } from "../../components/config.ts";
 import { parseLabConfig } from "../../components/loadConfig.ts";
 import { outputs, type StackOutputs } from "./pulumiStack.ts";
 import { SshSession, type SshTarget } from "./ssh.ts";
 import { HostHttp } from "./hostHttp.ts";
-import { backendCounters, downServers, frontendCounters, parseStatsCsv, type StatsRow } from "../analysis/haproxyStats.ts";
+import { backendCounters, downServers, frontendCounters, type StatsRow } from "../analysis/haproxyStats.ts";
 import { BACKEND_NAME, FRONTEND_NAMES } from "../../components/render/haproxyConfig.ts";
-import { findTool } from "../toolchain/tools.ts";
 import { labEnv, runsRoot } from "../toolchain/toolchain.ts";
 import { recordRun } from "./ledgerFile.ts";
-import { parseRecord, writeRecord } from "../../components/records/io.ts";
-import { RunRecordSchema, VegetaSummarySchema, type RunRecord, type VegetaSummary } from "../../components/records/runRecord.ts";
+import { writeRecord } from "../../components/records/io.ts";
+import { RunRecordSchema, type RunRecord } from "../../components/records/runRecord.ts";
 import { operatorPlatformFor } from "../../components/platform/registry.ts";
-import { describeAllowances, diffAllowances, parseAllowanceCounters, type AllowanceCounters } from "../../components/platform/allowances.ts";
-import { PARTIAL_EXIT_CODE } from "./exitCodes.ts";
+import { describeAllowances, diffAllowances } from "../../components/platform/allowances.ts";
+import { type AttackResult } from "./attackOutcome.ts";
+import { collectResults, fetchStats, hostVersions, readAllowances, readKernelOomCount, serversDownAfter, vegetaReport, versions } from "./runReadings.ts";
 import { startHostSampling, type HostSampling } from "./hostSampling.ts";
 import { repeatWithoutOverlap, type Repeating } from "./repeat.ts";
 import { attackPhase, formatProgress, liveCounts } from "../analysis/attackProgress.ts";
-import { describeMemory, memoryVerdict } from "../analysis/memoryVerdict.ts";
+import { memoryVerdict } from "../analysis/memoryVerdict.ts";
 import { PER_CONNECTION_COSTS, roleKBPerConnection } from "../../components/plan/costs.ts";
-import type { LedgerRow } from "../../components/records/ledgerRow.ts";
 
 export type AttackOverrides = Partial<Omit<LabConfig["attack"], "preset">> & { preset?: LabConfig["attack"]["preset"] };
-
-/** The run as written to runs/<id>/run.json, where that directory is, and its ledger row (its verdict) when it was recorded. */
-export type AttackResult = RunRecord & { dir: string; row?: LedgerRow };
-
-/** Kernel-log lines of OOM kills of HAProxy on a host with a kernel of its own (EC2): counted before and after a run, as bench:oom reads it. */
-export const KERNEL_OOM_COUNT_SCRIPT =
-    "(dmesg 2>/dev/null || journalctl -k -q --no-pager 2>/dev/null) | grep -cE 'Killed process [0-9]+ \\(haproxy\\)' || true";
 
 /** Share of an attack's connections through TLS: its frontends, loaded alike. */
 export function attackTlsShare(frontends: readonly string[]): number {
@@ -77,12 +64,6 @@ export function checkAttackOverrides(labConfig: LabConfig, overrides: AttackOver
 
 export function newRunId(stack: string, now = new Date()): string {
     return `${now.toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-")}-${stack}`;
-}
-
-/** Statistics rows of every HAProxy process (each serves its own page), read on the LB over SSH. */
-export async function fetchStats(http: HostHttp, urls: string[]): Promise<StatsRow[]> {
-    const pages = await Promise.all(urls.map(async (url) => parseStatsCsv(await http.get(`${url};csv`, { timeoutMs: 5000 }))));
-    return pages.flat();
 }
 
 function checkTargets(out: StackOutputs): void {
@@ -354,29 +335,6 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
     }
 }
 
-/** Backend servers HAProxy had taken out when the run ended; "unknown" when its statistics could not be read (not [], which says none was down). */
-export function serversDownAfter(stats: StatsRow[] | Error): RunRecord["serversDown"] {
-    return stats instanceof Error ? "unknown" : downServers(stats, BACKEND_NAME);
-}
-
-/** HAProxy OOM kills in a host's kernel log so far; "unknown" when the log could not be read. */
-async function readKernelOomCount(ssh: SshSession, host: SshTarget): Promise<number | "unknown"> {
-    const r = await ssh.run(host, KERNEL_OOM_COUNT_SCRIPT, { timeoutMs: 20_000 }).catch(() => undefined);
-    const n = r && r.code === 0 ? Number(r.stdout.trim()) : NaN;
-    return Number.isInteger(n) ? n : "unknown";
-}
-
-/** Each host's allowance counters (the platform's script over SSH); a host that does not answer is left out, so it shows as unreadable. */
-async function readAllowances(ssh: SshSession, hosts: string[], target: (n: string) => SshTarget, script: string): Promise<Record<string, AllowanceCounters>> {
-    const read = await Promise.all(
-        hosts.map(async (name) => {
-            const r = await ssh.run(target(name), script, { timeoutMs: 30_000 });
-            return r.code === 0 ? [[name, parseAllowanceCounters(r.stdout)] as const] : [];
-        }),
-    );
-    return Object.fromEntries(read.flat());
-}
-
 function stripUndefined<T extends object>(o: T): Partial<T> {
     return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
@@ -385,121 +343,4 @@ function toCsv(rows: StatsRow[]): string {
     if (rows.length === 0) return "";
     const header = Object.keys(rows[0]);
     return [`# ${header.join(",")}`, ...rows.map((r) => header.map((h) => r[h]).join(","))].join("\n") + "\n";
-}
-
-async function collectResults(ssh: SshSession, plan: VegetaProcess[], target: (n: string) => SshTarget, dir: string) {
-    const files: { frontend: string; path: string }[] = [];
-    const missing: AttackResult["failedProcesses"] = [];
-    await Promise.all(
-        plan.map(async (p) => {
-            const path = join(dir, "results", `${p.client}-${p.frontend}-${p.laddr}.bin`);
-            const r = await ssh.run(target(p.client), `cat ${p.remoteOutput} && rm -f ${p.remoteOutput}`, { stdoutFile: path, timeoutMs: 300_000 });
-            if (r.code === 0) files.push({ frontend: p.frontend, path });
-            else {
-                rmSync(path, { force: true });
-                process.stderr.write(`no results from ${p.client} (${p.frontend}, ${p.laddr}): ${r.stderr.trim()}\n`);
-                missing.push({
-                    client: p.client,
-                    frontend: p.frontend,
-                    laddr: p.laddr,
-                    code: r.code,
-                    stderr: `results not collected: ${r.stderr.trim().slice(-300)}`,
-                });
-            }
-        }),
-    );
-    return { files: files.sort((a, b) => a.path.localeCompare(b.path)), missing };
-}
-
-/** Merges result files the way the seed did (`vegeta report a.bin b.bin …`), as text and JSON. */
-export async function vegetaReport(files: string[], prefix: string): Promise<VegetaSummary | undefined> {
-    if (files.length === 0) return undefined;
-    const $$ = $({ env: labEnv(), verbose: false, quiet: true });
-    const text = await $$`vegeta report ${files}`;
-    writeFileSync(`${prefix}.txt`, text.stdout);
-    const json = await $$`vegeta report -type=json ${files}`;
-    writeFileSync(`${prefix}.json`, json.stdout);
-    return parseRecord(json.stdout, VegetaSummarySchema, `vegeta report -type=json (${prefix}.json)`);
-}
-
-async function versions(ssh: SshSession, client: SshTarget, lb?: SshTarget): Promise<RunRecord["versions"]> {
-    const pulumi = await findTool("pulumi");
-    const first = (s: string) => s.trim().split("\n")[0] ?? "";
-    return {
-        pulumi: pulumi.version ?? "unknown",
-        node: process.versions.node,
-        vegeta: first(await ssh.check(client, "vegeta -version").catch(() => "unknown")),
-        haproxy: lb ? first(await ssh.check(lb, "haproxy -v").catch(() => "unknown")) : "none",
-        ...(lb
-            ? {
-                  tlsLibrary: await ssh.check(lb, "haproxy -vv").then(
-                      (vv) => parseHaproxyVersions(vv).tlsLibrary,
-                      () => "unknown",
-                  ),
-              }
-            : {}),
-    };
-}
-
-/** What each host ran (Debian release, kernel, role packages, Node, vegeta), read on it over SSH; a host that does not answer has none. */
-async function hostVersions(ssh: SshSession, hosts: { name: string; ssh: SshTarget }[]): Promise<Record<string, Record<string, string>>> {
-    return Object.fromEntries(
-        await Promise.all(hosts.map(async (h) => [h.name, parseHostVersions(await ssh.check(h.ssh, HOST_VERSIONS_SCRIPT, 20_000).catch(() => ""))] as const)),
-    );
-}
-
-/** `lab attack`'s exit status when the run's verdict is fail (errors, an OOM kill, no results). */
-export const FAILED_VERDICT_EXIT_CODE = 1;
-
-/** `lab attack`'s exit status when part of the attack failed and --allow-partial was not given. */
-export { PARTIAL_EXIT_CODE };
-
-/**
- * How `lab attack` ends for a recorded run: 130 when the operator interrupted it; PARTIAL_EXIT_CODE
- * when a vegeta process failed or its results were not collected (the run is recorded all the
- * same), unless the operator allowed a partial run; 0 otherwise. `message` says why, for stderr.
- */
-export function attackExit(
-    r: Pick<AttackResult, "interrupted" | "failedProcesses" | "processes"> & { dir?: string; row?: Pick<LedgerRow, "verdict" | "why"> },
-    o: { allowPartial?: boolean } = {},
-): { code: number; message?: string } {
-    if (r.interrupted) return { code: 130 };
-    if (r.failedProcesses.length === 0) {
-        // A failed verdict (errors over the limit, an OOM kill, no results) is a failed command.
-        if (r.row?.verdict === "fail") return { code: FAILED_VERDICT_EXIT_CODE, message: `verdict fail: ${r.row.why}${r.dir ? ` (run in ${r.dir})` : ""}` };
-        return { code: 0 };
-    }
-    const parts = r.failedProcesses.map((f) => `${f.client}/${f.frontend}/${f.laddr}`).join(", ");
-    const what = `${r.failedProcesses.length} of ${r.processes.length} vegeta processes failed or lost their results (${parts})`;
-    if (o.allowPartial) return { code: 0, message: `partial run accepted (--allow-partial): ${what}` };
-    return {
-        code: PARTIAL_EXIT_CODE,
-        message: `part of the attack failed: ${what}; the run is recorded${r.dir ? ` in ${r.dir}` : ""}; ` + `--allow-partial accepts a partial run`,
-    };
-}
-
-export function formatSummary(r: AttackResult): string {
-    const ms = (ns: number | undefined) => (ns === undefined ? "-" : `${(ns / 1e6).toFixed(1)}ms`);
-    const line = (name: string, s?: VegetaSummary) =>
-        s
-            ? `${name.padEnd(7)} requests ${s.requests}  success ${(s.success * 100).toFixed(2)}%  rate ${s.rate.toFixed(1)}/s  ` +
-              `p50 ${ms(s.latencies["50th"])}  p90 ${ms(s.latencies["90th"])}  p99 ${ms(s.latencies["99th"])}  max ${ms(s.latencies.max)}`
-            : `${name.padEnd(7)} no results`;
-    return [
-        `run ${r.runId}${r.interrupted ? " (interrupted)" : ""} → ${r.dir}`,
-        line("all", r.summary),
-        ...Object.entries(r.perFrontend).map(
-            ([f, s]) => `${line(f, s)}  haproxy: ${r.haproxy[f]?.requests ?? "?"} requests over ${r.haproxy[f]?.sessions ?? "?"} connections`,
-        ),
-        ...r.failedProcesses.map((f) => `FAILED vegeta on ${f.client} (${f.frontend}, ${f.laddr}) exit ${f.code}: ${f.stderr}`),
-        ...(r.serversDown === "unknown"
-            ? ["servers down in HAProxy at the end: unknown (its statistics could not be read after the run)"]
-            : r.serversDown?.length
-              ? [`DOWN in HAProxy at the end: ${r.serversDown.join(", ")}`]
-              : []),
-        ...(r.allowances ? describeAllowances(r.allowances) : []),
-        ...(r.memory ? [`memory: ${describeMemory(r.memory)}`] : []),
-        ...(r.lbEvents ?? []).map((e) => `at ${e.tS}s: ${e.event}`),
-        ...(r.row ? [`verdict: ${r.row.verdict}: ${r.row.why}`] : []),
-    ].join("\n");
 }

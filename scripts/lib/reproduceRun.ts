@@ -23,7 +23,8 @@ import {
 } from "../../components/plan/seedTiers.ts";
 import { residueCount } from "../../components/platform/platform.ts";
 import { renderReportHtml } from "../analysis/reportPage.ts";
-import { type AttackResult, attack, attackExit, newRunId } from "./attackRun.ts";
+import { type AttackResult, attackExit } from "./attackOutcome.ts";
+import { attack, newRunId } from "./attackRun.ts";
 import { planLocalStack } from "./tierPlan.ts";
 import { buildRunReport } from "./runReport.ts";
 import { loadStackConfig, stackConfigFile, writeGeneratedStack } from "./stackSettings.ts";

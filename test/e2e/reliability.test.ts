@@ -24,7 +24,7 @@ import { SshSession } from "../../scripts/lib/ssh.ts";
 import { HostHttp } from "../../scripts/lib/hostHttp.ts";
 import { localNames } from "../../components/platform/local/scripts.ts";
 import { haproxyPaths, haproxyStartScript, pidFile } from "../../components/render/haproxyScripts.ts";
-import { PARTIAL_EXIT_CODE } from "../../scripts/lib/attackRun.ts";
+import { PARTIAL_EXIT_CODE } from "../../scripts/lib/attackOutcome.ts";
 import { interrupt as interruptGroup, startLab, waitForOutput, type LabRun } from "./labCli.ts";
 
 const LAB = "rel"; // the shared lab: config changes, interrupts, lost parts, down twice

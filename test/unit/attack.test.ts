@@ -14,7 +14,9 @@ import {
     vegetaRate,
 } from "../../components/render/attack.ts";
 import { LabConfigSchema } from "../../components/config.ts";
-import { checkAttackOverrides, formatSummary, serversDownAfter, type AttackResult } from "../../scripts/lib/attackRun.ts";
+import { checkAttackOverrides } from "../../scripts/lib/attackRun.ts";
+import { formatSummary, type AttackResult } from "../../scripts/lib/attackOutcome.ts";
+import { serversDownAfter } from "../../scripts/lib/runReadings.ts";
 import { parseStatsCsv } from "../../scripts/analysis/haproxyStats.ts";
 import { BACKEND_NAME } from "../../components/render/haproxyConfig.ts";
 import { bashSyntax, runBash, tempDir } from "./helpers.ts";

@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { attackExit, PARTIAL_EXIT_CODE } from "../../scripts/lib/attackRun.ts";
+import { attackExit, PARTIAL_EXIT_CODE } from "../../scripts/lib/attackOutcome.ts";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 
 const proc = (client: string, frontend: "plain" | "tls", laddr: string) => ({ client, frontend, laddr, ratePerSecond: 50, connections: 500 });

@@ -7,7 +7,8 @@ import { describe, test } from "node:test";
 import type { HostSamples, MemoryVerdict } from "../../components/records/runRecord.ts";
 import { attackPhase, formatProgress, liveCounts } from "../../scripts/analysis/attackProgress.ts";
 import { describeMemory, memoryVerdict } from "../../scripts/analysis/memoryVerdict.ts";
-import { attackExit, attackTlsShare, FAILED_VERDICT_EXIT_CODE } from "../../scripts/lib/attackRun.ts";
+import { attackExit, FAILED_VERDICT_EXIT_CODE } from "../../scripts/lib/attackOutcome.ts";
+import { attackTlsShare } from "../../scripts/lib/attackRun.ts";
 
 const MiB = 2 ** 20;
 const sample = (t: number, memMiB: number, oomKills = 0) => ({
