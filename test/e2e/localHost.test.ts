@@ -4,7 +4,7 @@
 // while host-to-host traffic crosses the bridge untouched. Needs root, nft and unshare.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -21,6 +21,7 @@ import {
     type LocalHostScriptInput,
 } from "../../components/platform/local/scripts.ts";
 import { SshSession, sshArgs } from "../../scripts/lib/ssh.ts";
+import { Remote } from "../../scripts/lib/remote.ts";
 import { labEnv } from "../../scripts/toolchain/toolchain.ts";
 
 const STACK = "hostiso";
@@ -231,4 +232,37 @@ test("timing: one remote command over SSH in the clean environment", { skip }, a
     times.sort((x, y) => x - y);
     process.stderr.write(`remote command (operator → a:22, clean): median ${times[2]} ms of ${times.join(", ")}\n`);
     assert.ok(times[2] < 10_000, "no start-up file can hold a command for long");
+});
+
+test("remote.ts: commands and HTTP reach the hosts over one multiplexed SSH connection per host", { skip }, async () => {
+    // A web server on host b, reached from host a across the bridge (the operator reaches SSH only).
+    const web = spawn(
+        "ip",
+        [
+            "netns",
+            "exec",
+            b.namespace,
+            process.execPath,
+            "-e",
+            `require("http").createServer((q, s) => s.end("from " + q.socket.remoteAddress)).listen(8080, "${b.address}")`,
+        ],
+        { stdio: "ignore" },
+    );
+    const remote = Remote.forLab({
+        sshPrivateKey: readFileSync(keyFile, "utf8"),
+        inventory: hosts.map((h, i) => ({ name: ["a", "b"][i], address: h.address, ssh: { host: h.address, port: LOCAL_SSH_PORT, user: "root", binPath } })),
+    });
+    try {
+        const clients = await Promise.all([1, 2, 3].map(() => remote.check("a", 'echo "$SSH_CLIENT"', { timeoutMs: 30_000 })));
+        assert.equal(new Set(clients).size, 1, `one connection: ${clients.join(" ")}`);
+        assert.equal((await remote.check("a", "c2m-probe", { timeoutMs: 30_000 })).trim(), "tool cache visible");
+        let body = "";
+        for (let i = 0; i < 50 && !body; i++) body = await remote.get(`http://${b.address}:8080/`, { from: "a", timeoutMs: 5000 }).catch(() => "");
+        assert.equal(body, `from ${a.address}`, "the exchange starts on host a");
+        assert.equal(await remote.get(`http://${b.address}:8080/`), `from ${b.address}`, "by default on the host the URL names");
+    } finally {
+        await remote.close();
+        web.kill();
+    }
+    assert.equal(existsSync(remote.dir), false);
 });
