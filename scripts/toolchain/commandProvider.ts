@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { remoteDial, sshArgs } from "../lib/ssh.ts";
 import { randomUUID } from "node:crypto";
+import { quote } from "zx";
 
 const VERSION = "1.2.1";
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -63,8 +64,8 @@ function run(file: string, args: string[], stdin: string | undefined, env: NodeJ
     });
 }
 
+/** Exports in front of a remote command, read by the connection user's shell (root's: bash, zx's quoting). */
 function envPrefix(environment: Record<string, string> | undefined): string {
-    const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
     return Object.entries(environment ?? {})
         .map(([k, v]) => `export ${k}=${quote(String(v))}\n`)
         .join("");

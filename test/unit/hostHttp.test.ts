@@ -229,8 +229,8 @@ describe("hostHttp pieces", () => {
     });
 
     test("every remote command sets PATH itself: the host's tools, then a fresh root's PATH", () => {
-        assert.equal(remotePathPrefix("/c/bin:/w/node_modules/.bin"), `export PATH='/c/bin:/w/node_modules/.bin:${HOST_BASE_PATH}'; `);
-        assert.equal(remotePathPrefix(undefined), `export PATH='${HOST_BASE_PATH}'; `);
+        assert.equal(remotePathPrefix("/c/bin:/w/node_modules/.bin"), `export PATH=/c/bin:/w/node_modules/.bin:${HOST_BASE_PATH}; `);
+        assert.equal(remotePathPrefix(undefined), `export PATH=${HOST_BASE_PATH}; `);
         const r = runBash(`PATH=/nowhere; ${remotePathPrefix("/odd'dir")}echo "$PATH"`);
         assert.equal(r.stdout.trim(), `/odd'dir:${HOST_BASE_PATH}`);
     });

@@ -130,7 +130,7 @@ describe("a local host running an image", () => {
         const plain = sshdStartScript(h);
         assert.doesNotMatch(plain, /chroot|overlay/);
         const s = sshdStartScript({ ...h, imageRoot: "/cache/images/debian-13/root" });
-        assert.match(s, /^ip netns exec c2m-x-local-haproxy-0 unshare --mount --propagation private sh -c /m);
+        assert.match(s, /^ip netns exec c2m-x-local-haproxy-0 unshare --mount --propagation private bash -s <<'C2M_SSHD_EOF'$/m);
         assert.match(s, /mount -t overlay c2m-image -o lowerdir=.*\/cache\/images\/debian-13\/root.*upperdir=.*\/run\/c2m\/local\/haproxy-0\/image\/upper/);
         assert.match(s, /exec chroot "\$root" \/usr\/bin\/env -i PATH=\/usr\/sbin:\/usr\/bin:\/sbin:\/bin \/usr\/sbin\/sshd .*-o ListenAddress=198\.18\.0\.2/);
     });

@@ -19,6 +19,7 @@ import {
     localNames,
     sshdStartScript,
 } from "../../components/platform/local/scripts.ts";
+import { quote } from "zx";
 import { bashSyntax, runBash, tempDir, which } from "./helpers.ts";
 
 const n = localNames("local");
@@ -33,26 +34,26 @@ const host = {
     binPath: "/root/.cache/c2m-lab/bin:/work/main/node_modules/.bin:/usr/sbin:/usr/bin",
 };
 
-/** The script `sh -c` runs inside the private mount namespace (the single-quoted argument). */
+/** The script bash runs inside the private mount namespace (the quoted here-document it reads). */
 function innerScript(script: string): string {
-    const m = /unshare --mount --propagation private sh -c ('(?:[^']|'\\'')*')/.exec(script);
-    assert.ok(m, "sshd is started through unshare --mount … sh -c '…'");
-    const r = runBash(`printf '%s' ${m[1]}`);
-    return r.stdout;
+    const m = /unshare --mount --propagation private bash -s <<'C2M_SSHD_EOF'\n([\s\S]*?)\nC2M_SSHD_EOF(\n|$)/.exec(script);
+    assert.ok(m, "sshd is started through unshare --mount … bash -s <<'C2M_SSHD_EOF'");
+    return m[1];
 }
 
 describe("local host: sshd in a clean root environment", () => {
     const script = hostCreateScript(host);
     const inner = innerScript(script);
 
-    test("bash and sh parse the host script and the script run inside the mount namespace", () => {
+    test("sh and bash parse the host script (run by /bin/sh), bash the script run inside the mount namespace", () => {
         assert.equal(bashSyntax(script).status, 0, bashSyntax(script).stderr);
-        const sh = spawnSync("sh", ["-n"], { input: inner, encoding: "utf8" });
+        const sh = spawnSync("sh", ["-n"], { input: script, encoding: "utf8" });
         assert.equal(sh.status, 0, sh.stderr);
+        assert.equal(bashSyntax(inner).status, 0, bashSyntax(inner).stderr);
     });
 
     test("sshd runs in the namespace, in a private mount namespace of its own, with an empty environment", () => {
-        assert.ok(script.includes(`ip netns exec ${host.namespace} unshare --mount --propagation private sh -c '`));
+        assert.ok(script.includes(`ip netns exec ${host.namespace} unshare --mount --propagation private bash -s <<'C2M_SSHD_EOF'\n`));
         assert.match(inner, /^exec env -i PATH=\/usr\/sbin:\/usr\/bin:\/sbin:\/bin \/usr\/sbin\/sshd -f \/dev\/null /m);
         assert.match(inner, new RegExp(`-o ListenAddress=198\\.18\\.0\\.2 -o Port=${LOCAL_SSH_PORT} `));
         assert.match(inner, /-o PermitUserEnvironment=no/);
@@ -63,13 +64,13 @@ describe("local host: sshd in a clean root environment", () => {
         const home = cleanHome(host.workDir);
         assert.equal(home, "/run/c2m/local/haproxy-0/home");
         assert.ok(script.indexOf(`mkdir -p ${home}`) < script.indexOf("unshare"), "the empty home exists before sshd starts");
-        assert.ok(inner.includes(`clean='${home}'`));
+        assert.ok(inner.includes(`clean=${quote(home)}`));
         const bind = inner.indexOf("mount --bind");
         const over = inner.indexOf(`mount --rbind "$clean" "$home"`);
         const start = inner.indexOf("exec env -i");
         assert.ok(bind > 0 && bind < over && over < start, "binds, then the home, then sshd");
         // Every PATH entry is offered; only those under root's home need binding back.
-        for (const d of host.binPath.split(":")) assert.ok(inner.includes(`'${d}'`), d);
+        for (const d of host.binPath.split(":")) assert.ok(inner.includes(` ${quote(d)}`), d);
     });
 
     test("the home swap, run in a sandbox, binds back only the PATH entries under home that exist", (t) => {
@@ -96,7 +97,11 @@ describe("local host: sshd in a clean root environment", () => {
     test("the sshd start script quotes a PATH entry with a quote in it", () => {
         const odd = sshdStartScript({ ...host, binPath: "/root/it's/bin" });
         assert.equal(bashSyntax(odd).status, 0, bashSyntax(odd).stderr);
-        assert.ok(innerScript(odd).includes(`'/root/it'\\''s/bin'`));
+        const inner = innerScript(odd);
+        assert.ok(inner.includes(`$'/root/it\\'s/bin'`), inner);
+        // bash reads it back as the path itself.
+        const loop = /for d in (.*); do/.exec(inner)![1];
+        assert.equal(runBash(`printf '%s' ${loop}`).stdout, "/root/it's/bin");
     });
 });
 

@@ -1,6 +1,7 @@
 // Shell scripts that make (and unmake) a local host: a network namespace on a bridge,
 // with its own sshd. Pure; platform/local applies them with local.Command.
 import { createHash } from "node:crypto";
+import { quote } from "zx";
 import { cgroupCreateScript, cgroupDeleteScript, type HostLimits } from "./cgroups.ts";
 import { hostImageBinds, imageMountScript } from "./image.ts";
 
@@ -107,9 +108,16 @@ export interface LocalHostScriptInput {
     imageRoot?: string;
 }
 
-function shellQuote(s: string): string {
-    return `'${s.replace(/'/g, `'\\''`)}'`;
+/**
+ * Runs `inner` in the namespace, in a private mount namespace of its own. The script is bash's
+ * stdin (a quoted here-document: nothing in it is expanded on the way), so no quoting is needed
+ * in the outer script, which /bin/sh runs; `inner` itself is read by bash (zx's quoting).
+ */
+function inMountNamespace(namespace: string, inner: string): string {
+    if (inner.split("\n").includes(INNER_END)) throw new Error(`a script line reads ${INNER_END}`);
+    return `ip netns exec ${namespace} unshare --mount --propagation private bash -s <<'${INNER_END}'\n${inner}\n${INNER_END}`;
 }
+const INNER_END = "C2M_SSHD_EOF";
 
 /** The directory that stands in for root's home on a host: empty, like a fresh instance's. */
 export function cleanHome(workDir: string): string {
@@ -142,29 +150,25 @@ export function sshdStartScript(h: Pick<LocalHostScriptInput, "namespace" | "add
             `mkdir -p "$root/run/sshd"`,
             `exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${sshd}`,
         ].join("\n");
-        return [`mkdir -p ${home}`, `chmod 700 ${home}`, `ip netns exec ${h.namespace} unshare --mount --propagation private sh -c ${shellQuote(inner)}`].join(
-            "\n",
-        );
+        return [`mkdir -p ${home}`, `chmod 700 ${home}`, inMountNamespace(h.namespace, inner)].join("\n");
     }
     const keep = (h.binPath ?? "").split(":").filter((d) => d.startsWith("/"));
     const inner = [
         "set -eu",
         `home=$(getent passwd root | cut -d: -f6)`,
         `case "$home" in /?*) ;; *) echo "root's home ($home) cannot be replaced" >&2; exit 1;; esac`,
-        `clean=${shellQuote(home)}`,
+        `clean=${quote(home)}`,
         ...(keep.length === 0
             ? []
             : [
-                  `for d in ${keep.map(shellQuote).join(" ")}; do`,
+                  `for d in ${keep.map((d) => quote(d)).join(" ")}; do`,
                   `  case "$d" in "$home"/*) [ -d "$d" ] || continue; mkdir -p "$clean\${d#"$home"}"; mount --bind "$d" "$clean\${d#"$home"}";; esac`,
                   "done",
               ]),
         `mount --rbind "$clean" "$home"`,
         `exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${sshd}`,
     ].join("\n");
-    return [`mkdir -p ${home}`, `chmod 700 ${home}`, `ip netns exec ${h.namespace} unshare --mount --propagation private sh -c ${shellQuote(inner)}`].join(
-        "\n",
-    );
+    return [`mkdir -p ${home}`, `chmod 700 ${home}`, inMountNamespace(h.namespace, inner)].join("\n");
 }
 
 /** Creates the namespace and starts its sshd. Expects AUTHORIZED_KEY in the environment. */
