@@ -147,8 +147,12 @@ test("lab up killed outright (SIGKILL): lab down lifts the dead pulumi's lock an
         /* it was in the lab's process group, and is gone already */
     }
     await run.done;
-    await sleep(5000); // the rig's provider notices its engine is gone (it checks every 2 s)
-    const after = processes();
+    // The rig's provider notices its engine is gone (it checks every 2 s): up to 5 s for it to exit,
+    // looked at every 200 ms rather than a fixed 5 s sleep.
+    const providerLeft = (now: ReturnType<typeof processes>) =>
+        plugins.some((pid) => now.get(pid)?.args === before.get(pid)!.args && before.get(pid)!.args.includes("commandProvider.ts"));
+    let after = processes();
+    for (const end = Date.now() + 5000; providerLeft(after) && Date.now() < end; after = processes()) await sleep(200);
     const survivors = plugins.filter((pid) => after.get(pid)?.args === before.get(pid)!.args);
     assert.deepEqual(
         survivors.filter((pid) => after.get(pid)!.args.includes("commandProvider.ts")),
