@@ -7,8 +7,6 @@ export function addUpCommand(lab: Command): void {
         .description("create or update the lab (an aws stack is preflighted first: lab preflight)")
         .addOption(stackOption())
         .action(async (o: { stack: string }) => {
-            // Before anything is created: an aws stack's account, quota, zone, image, state backend and CIDR.
-            await (await import("../lib/awsPreflight.ts")).preflightBeforeUp(o.stack);
             const { up } = await import("../lib/pulumiStack.ts");
             await timed(`lab up --stack ${o.stack}`, () => up(o.stack));
         });

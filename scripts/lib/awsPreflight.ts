@@ -2,7 +2,7 @@
 // created (components/platform/aws/preflight.ts holds the checks). This file builds the real,
 // read-only AWS client (STS, Service Quotas, EC2 Describe calls, SSM GetParameter) and prints.
 import { dirname } from "node:path";
-import { loadConfig, readConfigFile } from "../../components/loadConfig.ts";
+import { type LoadedConfig, loadConfig, readConfigFile } from "../../components/loadConfig.ts";
 import { labEnv, paths, REPO_ROOT, stackConfigFile } from "../toolchain/toolchain.ts";
 import {
     formatChecks,
@@ -136,6 +136,11 @@ export async function preflight(stack: string, client?: PreflightClient): Promis
     const loaded = loadConfig(stack, readConfigFile(dirname(stackConfigFile(stack)), stack));
     if (!loaded.platform.needsPolicyPack)
         throw new Error(`lab preflight asks AWS whether it can run a tier: stack ${stack} is on platform ${loaded.config.platform}, which needs none`);
+    return preflightLoaded(stack, loaded, client);
+}
+
+/** The checks of a stack's config as loaded (a sweep cell's, a demo's): printed; throws when one failed. */
+export async function preflightLoaded(stack: string, loaded: LoadedConfig, client?: PreflightClient): Promise<Check[]> {
     const real = client ? undefined : await awsPreflightClient(loaded.config.aws.region);
     try {
         const checks = await preflightChecks(stack, loaded.config, loaded.capacity, client ?? real!, stateSettings());
@@ -149,7 +154,6 @@ export async function preflight(stack: string, client?: PreflightClient): Promis
 }
 
 /** `lab up`'s first step: a stack on a billed cloud platform (the one that runs the policy pack) is preflighted; others are not asked. */
-export async function preflightBeforeUp(stack: string, client?: PreflightClient): Promise<Check[] | undefined> {
-    const loaded = loadConfig(stack, readConfigFile(dirname(stackConfigFile(stack)), stack));
-    return loaded.platform.needsPolicyPack ? preflight(stack, client) : undefined;
+export async function preflightBeforeUp(stack: string, loaded: LoadedConfig, client?: PreflightClient): Promise<Check[] | undefined> {
+    return loaded.platform.needsPolicyPack ? preflightLoaded(stack, loaded, client) : undefined;
 }

@@ -13,6 +13,7 @@ import { labEnv, paths, REPO_ROOT, stackConfigFile } from "../toolchain/toolchai
 import { checkRecord } from "../../components/records/io.ts";
 import { StackOutputsSchema, type StackOutputs } from "../../components/records/stackOutputs.ts";
 import { loadStackConfig, settingsName, settingsProject, stackSettingsFile } from "./stackSettings.ts";
+import type { PreflightClient } from "../../components/platform/aws/preflight.ts";
 
 const teardownConfigOf = (stack: string) => teardownConfig(dirname(stackConfigFile(stack)), stack);
 
@@ -208,11 +209,18 @@ export function upOptions(platform: Pick<OperatorPlatform, "needsPolicyPack" | "
     };
 }
 
-/** Creates or updates the lab; `settings` replaces the stack's settings for this up (a sweep cell). */
-export async function up(stack: string, options: { settings?: string } = {}): Promise<void> {
+/**
+ * Creates or updates the lab; `settings` replaces the stack's settings for this up (a sweep cell).
+ * A stack on a billed cloud platform is preflighted first (account, quota, zone, image, state
+ * backend, CIDR: lab preflight), whichever command brings it up (lab up, a sweep's cells, the demo);
+ * `preflightClient` stands in for AWS in tests.
+ */
+export async function up(stack: string, options: { settings?: string; preflightClient?: PreflightClient } = {}): Promise<void> {
     const loaded =
         options.settings === undefined ? loadStackConfig(stack) : loadConfig(stack, readConfigFile(dirname(stackSettingsFile(stack, options.settings)), stack));
-    // The platform's own checks (e.g. operator CIDR, instance types, budget) refuse before a stack exists.
+    // Preflight reports every check at once (its config check included); then the platform's own
+    // checks (e.g. operator CIDR, instance types, budget) refuse before a stack exists.
+    if (loaded.platform.needsPolicyPack) await (await import("./awsPreflight.ts")).preflightBeforeUp(stack, loaded, options.preflightClient);
     loaded.platform.check(loaded);
     const configFile = await ensureStack(stack, options.settings);
     await clearStaleLock(stack);

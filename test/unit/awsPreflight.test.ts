@@ -15,6 +15,7 @@ import { loadConfig, readConfigFile } from "../../components/loadConfig.ts";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 import { DEBIAN_AMI_OWNER } from "../../components/platform/aws/image.ts";
 import { preflightBeforeUp } from "../../scripts/lib/awsPreflight.ts";
+import { up } from "../../scripts/lib/pulumiStack.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -269,21 +270,26 @@ describe("lab preflight", () => {
     });
 });
 
-describe("lab up runs preflight first", () => {
-    test("an aws stack that fails a check stops there, naming the checks; a local stack asks AWS nothing", async () => {
+describe("every path that brings an aws stack up runs preflight first", () => {
+    test("lab up (up()) on an aws stack that fails a check stops there, naming the checks, before any stack exists", async () => {
         const client = fakeClient();
         // The committed aws-smoke has no operator CIDR (each operator sets theirs): config and CIDR fail.
-        await assert.rejects(() => preflightBeforeUp("aws-smoke", client), /preflight of aws-smoke failed \(config, .*operator CIDR\): nothing was created/);
+        await assert.rejects(
+            () => up("aws-smoke", { preflightClient: client }),
+            /preflight of aws-smoke failed \(config, .*operator CIDR\): nothing was created/,
+        );
         assert.ok(client.asked.includes("callerIdentity"));
-        const none = fakeClient();
-        assert.equal(await preflightBeforeUp("local", none), undefined);
-        assert.deepEqual(none.asked, []);
     });
-    test("lab up's action awaits it before it loads the engine driver", () => {
-        const lab = readFileSync(join(REPO_ROOT, "scripts", "commands", "up.ts"), "utf8");
-        const start = lab.search(/\.command\("up"\)/);
-        const action = lab.slice(start, lab.indexOf("});", start));
-        const at = action.indexOf("preflightBeforeUp(o.stack)");
-        assert.ok(at > 0 && at < action.indexOf('import("../lib/pulumiStack.ts")'), action);
+    test("a sweep cell's or demo's up (settings replacing the stack's) is preflighted on its own config", async () => {
+        const client = fakeClient();
+        const settings = readFileSync(join(REPO_ROOT, "Pulumi.aws-smoke.yaml"), "utf8");
+        await assert.rejects(() => up("aws-smoke", { settings, preflightClient: client }), /preflight of aws-smoke failed/);
+        assert.ok(client.asked.includes("callerIdentity"));
+    });
+    test("a local stack asks AWS nothing", async () => {
+        const none = fakeClient();
+        const loaded = loadConfig("local", readConfigFile(REPO_ROOT, "local"));
+        assert.equal(await preflightBeforeUp("local", loaded, none), undefined);
+        assert.deepEqual(none.asked, []);
     });
 });
