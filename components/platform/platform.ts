@@ -99,8 +99,6 @@ export interface OperatorPlatform {
     readonly needsPolicyPack: boolean;
     /** `reap` removes everything by name, so a stack's state may go even when destroy failed (local); otherwise state is what removes it and is kept. */
     readonly reapsWithoutState: boolean;
-    /** Hosts end themselves at the lab's expiry (EC2 TTL): after it, teardown has no host to run remote delete steps on. */
-    readonly hostsEndAtExpiry: boolean;
     /** Hosts are the EC2 instances `lab plan` prices; otherwise the plan is "as if on AWS". */
     readonly pricedByPlanner: boolean;
     /** `lab up` refreshes the state first (`pulumi up --refresh`): hosts may have ended themselves at expiry, or changed outside Pulumi. */

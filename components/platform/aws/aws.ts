@@ -25,7 +25,6 @@ export const aws: Platform = {
     sharedKernel: false,
     needsPolicyPack: true,
     reapsWithoutState: false,
-    hostsEndAtExpiry: true,
     pricedByPlanner: true,
     // Hosts may have ended themselves at their expiry, or been terminated by its schedule.
     refreshBeforeUp: true,

@@ -14,7 +14,6 @@ export const local: Platform = {
     sharedKernel: true,
     needsPolicyPack: false,
     reapsWithoutState: true,
-    hostsEndAtExpiry: false,
     pricedByPlanner: false,
     refreshBeforeUp: false,
     // Each namespace's connection-tracking drops: the local analogue of EC2's allowances.
