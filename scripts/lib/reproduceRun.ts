@@ -103,7 +103,9 @@ export function scaledLocalSettings(committedText: string, tier: SeedTier, s: Sc
     const timeoutS = Math.ceil(s.durationS + o.holdS + 120);
     const set = (path: (string | number)[], v: unknown) => doc.setIn(["config", ...path], v);
     set(["c2m:plan", "connections"], s.connections);
-    set(["c2m:haproxy", "maxconn"], s.connections);
+    // maxconn is left to the plan (the connections + MAXCONN_HEADROOM), as in the tier files: pinned
+    // to the target, the seed's 2.38M sockets over its 2.1M goal could not appear.
+    doc.deleteIn(["config", "c2m:haproxy", "maxconn"]);
     set(["c2m:attack", "rate"], s.ratePerClient);
     set(["c2m:attack", "durationS"], s.durationS);
     set(["c2m:attack", "holdMs"], Math.round(o.holdS * 1000));

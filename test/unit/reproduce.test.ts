@@ -11,6 +11,7 @@ import YAML from "yaml";
 import { loadConfig, parseLabConfig, readConfigFile } from "../../components/loadConfig.ts";
 import { fastestSurvivingRamp, handshakesPerSecond, planRamp, type RampInput, slowestSurvivingHandshakeRate } from "../../components/plan/handshakeQueue.ts";
 import { planLocalTier } from "../../components/plan/localTier.ts";
+import { MAXCONN_HEADROOM, planCapacity } from "../../components/plan/capacity.ts";
 import { parseScale, SEED_TIERS, scaleTier, seedClaimVerdict, tierOfStack } from "../../components/plan/seedTiers.ts";
 import { checkTiers, reproduceJsonLine, scaledLocalSettings, TIER_JSON_FIELDS, tierResult } from "../../scripts/lib/reproduceRun.ts";
 
@@ -68,7 +69,8 @@ describe("the generated stack's settings (scaledLocalSettings)", () => {
         assert.equal(config.local.hostLimits?.haproxy?.memoryMiB, 480);
         assert.equal(config.local.hostLimits?.haproxy?.cpuQuota, 0.25);
         assert.equal(config.plan.connections, s.connections);
-        assert.equal(config.haproxy.maxconn, s.connections);
+        assert.equal(config.haproxy.maxconn, undefined, "maxconn left to the plan's headroom over the target");
+        assert.equal(planCapacity(config).haproxy.maxconnTotal, Math.ceil(s.connections * MAXCONN_HEADROOM));
         assert.equal(config.attack.holdMs, 7000);
         assert.ok(config.attack.timeoutS! > s.durationS + 7, "vegeta waits past the ramp and the hold");
         assert.equal(readFileSync(join(ROOT, "Pulumi.local-16c30g.yaml"), "utf8"), committed, "the committed file is untouched");
