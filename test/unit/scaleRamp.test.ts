@@ -1,27 +1,14 @@
 // bench/ramp.ts: when bench/scale's ramp has reached its target or is over short of it, its
-// progress text when statistics are unreadable, and which part of the machine was the limit.
+// progress text when statistics are unreadable; bench/rampVerdict.ts: which part of the machine was
+// the limit; bench/haproxyStatsBatch.ts: every statistics page read in one command.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import {
-    backOff,
-    cpuBetween,
-    heldOverWindow,
-    heldText,
-    maxInFlight,
-    memoryFloor,
-    memoryUse,
-    parseProcStat,
-    parseStatsBatch,
-    rampState,
-    sendingsToStop,
-    statsBatchCommand,
-    topUp,
-    verdict,
-    type RampPlan,
-    type RampPoint,
-} from "../../bench/ramp.ts";
+import { backOff, heldOverWindow, heldText, maxInFlight, memoryFloor, rampState, sendingsToStop, topUp, type RampPlan } from "../../bench/ramp.ts";
+import { parseProcStat, type RampPoint } from "../../bench/rampPoint.ts";
+import { cpuBetween, memoryUse, verdict } from "../../bench/rampVerdict.ts";
+import { parseStatsBatch, statsBatchCommand } from "../../bench/haproxyStatsBatch.ts";
 import { parseListenDrops } from "../../bench/figures.ts";
 import { bashSyntax, freeLoopbackPort } from "./helpers.ts";
 import type { Role } from "../../components/types.ts";
