@@ -1,13 +1,14 @@
 // Every HAProxy process's CSV statistics page in one shell line run on the LB host, and its output
 // parsed back into rows (bench/scale and bench/oom count the connections HAProxy holds with it). Pure.
+import { quote } from "zx";
 
 /**
  * One shell line that reads every HAProxy process's CSV statistics page on the LB host: one SSH
  * connection per sample instead of one per process (a 300k lab has ~35 processes, and 35 SSH
- * handshakes a second are CPU the 2-core machine does not have). Pure.
+ * handshakes a second are CPU the 2-core machine does not have). The line is bash's, not
+ * /bin/sh's: zx's quote writes `$'…'`, which dash misreads (both benches run it with `bash -c`). Pure.
  */
 export function statsBatchCommand(urls: string[]): string {
-    const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
     for (const u of urls) if (!/^https?:\/\//.test(u)) throw new Error(`not an http(s) URL: ${u}`);
     // All pages at once (a busy process answers late, and ~35 of them one after another outlast any sample), each into its own file.
     return (

@@ -433,7 +433,7 @@ describe("HAProxy statistics of every process in one SSH command", () => {
     test("the command is valid bash and reads each page with ;csv", () => {
         const cmd = statsBatchCommand(urls);
         assert.equal(bashSyntax(cmd).status, 0);
-        assert.match(cmd, /'http:\/\/198\.18\.64\.2:8404\/stats;csv' 'http:\/\/198\.18\.64\.2:8405\/stats;csv'/);
+        assert.match(cmd, /\$'http:\/\/198\.18\.64\.2:8404\/stats;csv' \$'http:\/\/198\.18\.64\.2:8405\/stats;csv'/);
         assert.throws(() => statsBatchCommand(["file:///etc/passwd"]), /not an http/);
     });
 
