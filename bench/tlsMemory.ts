@@ -22,10 +22,11 @@ import { parseArgs } from "node:util";
 import { renderHaproxyConfig } from "../components/render/haproxyConfig.ts";
 import { certificateScript, certificatePaths, type HaproxyPaths } from "../components/render/haproxyScripts.ts";
 import { PER_PROCESS_ENV } from "../components/render/haproxyConfig.ts";
-import type { Certificate, LabConfig } from "../components/config.ts";
+import type { LabConfig } from "../components/config.ts";
 import { IMAGES, type ImageName } from "../components/images.ts";
 import { imageArgv, imageRoot, imagesDir, parseHaproxyVersions } from "../components/platform/local/image.ts";
 import { imageProblems } from "../components/platform/local/imageChoice.ts";
+import { VARIANTS, variantNamed, withVariant, type Variant } from "./tlsMemoryVariants.ts";
 
 /** How HAProxy is started: from this machine, or from an image (its root, a layer and the bench's dir bound in). */
 export type HaproxyRunner = (argv: string[]) => string[];
@@ -49,33 +50,6 @@ export function haproxyVersions(run: HaproxyRunner): { haproxy: string; tlsLibra
 }
 
 const REPO = new URL("..", import.meta.url).pathname;
-
-export interface Variant {
-    name: string;
-    /** Extra lines in `global`. */
-    global?: string[];
-    /** Extra options on the TLS bind line. */
-    bind?: string;
-    certificate?: Certificate;
-    threads?: number;
-    /** Open the connections to the plain frontend instead (no TLS): the reference that isolates TLS's share. */
-    plain?: boolean;
-}
-
-export const VARIANTS: Variant[] = [
-    { name: "default" },
-    { name: "bufsize-8192", global: ["tune.bufsize 8192"] },
-    { name: "bufsize-4096", global: ["tune.bufsize 4096"] },
-    { name: "maxrecord-1400", global: ["tune.ssl.maxrecord 1400"] },
-    // The rendered default is TLS 1.2 only (it was 1.2+, i.e. 1.3 negotiated); these two pin either.
-    { name: "tls1.2", bind: "ssl-max-ver TLSv1.2" },
-    { name: "tls1.3", bind: "ssl-min-ver TLSv1.3 ssl-max-ver TLSv1.3" },
-    { name: "no-tls-tickets", bind: "no-tls-tickets" },
-    { name: "cachesize-0", global: ["tune.ssl.cachesize 0"] },
-    { name: "rsa-2048", certificate: "rsa-2048" },
-    { name: "nbthread-2", threads: 2 },
-    { name: "plain", plain: true },
-];
 
 interface Mem {
     rssKB: number;
@@ -210,17 +184,14 @@ async function runOnce(v: Variant, n: number, addr: string, dir: string, pongPor
         tls: { enabled: true, curve: "P-256", certificate, maxVersion: "TLSv1.2" },
         timeouts: { connectMs: 5_000, clientMs: 7_200_000, serverMs: 7_200_000, queueMs: 60_000 },
     };
-    let cfg = renderHaproxyConfig({
+    const cfg = renderHaproxyConfig({
         haproxy,
         maxconnPerProcess: n + 200,
         bindAddress: lbAddr,
         certPath: pem,
         servers: [{ name: "pong-0", address: pongAddr, port: pongPort }],
     });
-    // The variant's knobs on top of the lab's config.
-    if (v.global?.length) cfg = cfg.replace(/^global\n/, `global\n${v.global.map((l) => `    ${l}\n`).join("")}`);
-    if (v.bind) cfg = cfg.replace(/(bind \S+ ssl crt \S+ alpn http\/1\.1)/, `$1 ${v.bind}`);
-    writeFileSync(paths.cfg, cfg);
+    writeFileSync(paths.cfg, withVariant(cfg, v));
     const adminSock = join(dir, `admin-${v.name}.sock`);
     const env = { ...process.env, [PER_PROCESS_ENV.statsPort]: "21404", [PER_PROCESS_ENV.adminSocket]: adminSock };
     const [checkFile, ...checkArgs] = run(["haproxy", "-c", "-q", "-f", paths.cfg]);
@@ -319,7 +290,7 @@ async function main() {
     if (!(n >= 1 && n <= 9000)) throw new Error("--n must be 1..9000 (fds: HAProxy takes 2 per connection under the 20000 cap)");
     if (!/^127\.\d+\.\d+$/.test(values.addr)) throw new Error("--addr must be a loopback /24 prefix such as 127.0.91");
     const wanted = values.variants?.split(",");
-    const variants = wanted ? wanted.map((name) => VARIANTS.find((v) => v.name === name) ?? parseCustom(name)) : VARIANTS;
+    const variants = wanted ? wanted.map(variantNamed) : VARIANTS;
     const image = values.image;
     haproxyRunner(image, "/nonexistent"); // refuses an unknown or unbuilt image before anything starts
     const dir = mkdtempSync(join(tmpdir(), "c2m-tls-memory-"));
@@ -418,28 +389,6 @@ async function main() {
             );
     }
     console.log(JSON.stringify({ image, haproxy: versions.haproxy, tls_library: versions.tlsLibrary, n, variants: summary }));
-}
-
-/** "a+b": the knobs of known variants a and b together (e.g. bufsize-8192+no-tls-tickets). */
-function parseCustom(name: string): Variant {
-    const parts = name.split("+").map((p) => VARIANTS.find((v) => v.name === p));
-    if (parts.length < 2 || parts.some((p) => p === undefined)) {
-        throw new Error(`unknown variant ${name}; known: ${VARIANTS.map((v) => v.name).join(", ")}, or several joined by +`);
-    }
-    const vs = parts as Variant[];
-    const certificate = vs.find((v) => v.certificate)?.certificate;
-    const threads = vs.find((v) => v.threads)?.threads;
-    const bind = vs
-        .filter((v) => v.bind)
-        .map((v) => v.bind)
-        .join(" ");
-    return {
-        name,
-        global: vs.flatMap((v) => v.global ?? []),
-        ...(bind ? { bind } : {}),
-        ...(certificate ? { certificate } : {}),
-        ...(threads ? { threads } : {}),
-    };
 }
 
 if (process.argv[1] === new URL(import.meta.url).pathname) {
