@@ -134,22 +134,49 @@ const haproxy = z.strictObject({
  */
 export const PRESETS = ["seed", "smoke", "seed-1s-plain", "seed-1s-tls", "seed-60s-plain", "seed-60s-tls", "seed-20min-plain", "seed-20min-tls"] as const;
 
-const attack = z.strictObject({
-    preset: z.enum(PRESETS).default("smoke"),
-    rate: z.number().int().positive().optional(),
-    durationS: z.number().positive().optional(),
-    connections: z.number().int().positive().optional(),
-    workers: z.number().int().positive().optional(),
-    cpus: z.number().int().min(1).max(1024).optional(),
-    timeoutS: z.number().positive().optional(),
-    sleepMs: z.number().int().min(0).optional(),
-    times: z.number().int().min(0).optional(),
-    holdMs: z.number().int().min(0).optional(),
-    bodyBytes: z.number().int().min(0).optional(),
+/**
+ * One attack's settings, whole: what components/render/attack.ts renders to vegeta, what run.json
+ * keeps (components/records/runRecord.ts) and, as the config's attack section, overrides of a
+ * preset. Each description is its flag's help: `lab attack`, `lab sweep` and `lab tipping` take
+ * every setting as a flag named after it (scripts/lib/settingFlags.ts: holdMs → --hold <ms>),
+ * but those whose meta says why not (`noFlag`), and the progress line and the run's report show
+ * them all in this order. A new setting is added here, rendered in components/render/attack.ts,
+ * and test/unit/settingFlags.test.ts checks the rest.
+ */
+export const AttackSettingsSchema = z.strictObject({
+    // Per client host, as the seed ran -rate per client; split over its vegeta processes.
+    rate: z.number().int().positive().meta({ description: "requests/s per client host", unit: "/s per client" }),
+    durationS: z.number().positive().describe("seconds of load"),
+    // vegeta's default is 30 s (the seed's first pitfall).
+    timeoutS: z.number().positive().describe("per-request timeout, seconds (slower = error)"),
+    // pong waits 0..sleep+1 ms before each write.
+    sleepMs: z.number().int().min(0).describe("pong `sleep` header"),
+    // pong's extra writes before the response ends.
+    times: z.number().int().min(0).describe("pong `times` header"),
     frontends: z
         .array(z.enum(["plain", "tls"]))
         .min(1)
-        .optional(),
+        .describe("frontends: plain,tls"),
+    // Initial workers of each vegeta process.
+    workers: z.number().int().positive().describe("vegeta -workers per process"),
+    // GOMAXPROCS of each vegeta process; absent = vegeta's default, all cores.
+    cpus: z.number().int().min(1).max(1024).optional().describe("vegeta -cpus per process"),
+    // Idle-connection cap per client host, split over its processes.
+    connections: z.number().int().positive().describe("vegeta -connections per client"),
+    // The rig's own header: a fixed wait before the first write; 0 = not sent.
+    holdMs: z.number().int().min(0).describe("pong `hold` header (0: not sent)"),
+    // The seed's post_smaller.txt.
+    bodyBytes: z.number().int().min(0).meta({
+        description: "POST body size, bytes",
+        noFlag: "each client's body file is written at `lab up`: set c2m:attack.bodyBytes (or a sweep's --set)",
+    }),
+});
+export type AttackSettings = z.infer<typeof AttackSettingsSchema>;
+
+/** The config's attack section: a preset and any of its settings overridden. */
+const attack = z.strictObject({
+    preset: z.enum(PRESETS).default("smoke"),
+    ...AttackSettingsSchema.partial().shape,
 });
 
 // One local host's limits (c2m:local.hostLimits.<role>). Whether its CPUs exist is a fact of the

@@ -1,29 +1,13 @@
 // run.json: what `lab attack` wrote for one run (runs/<id>/run.json), read back by the ledger,
 // the report and the tipping search.
 import { z } from "zod";
-import type { AttackSettings } from "../render/attack.ts";
-import { CERTIFICATES } from "../config.ts";
+import { AttackSettingsSchema, CERTIFICATES } from "../config.ts";
 import type { SameShape } from "./sameShape.ts";
 import type { AllowanceCheck } from "../platform/allowances.ts";
 import type { HostSample } from "../platform/platform.ts";
 import type { Role } from "../types.ts";
 
 const FrontendSchema = z.enum(["plain", "tls"]);
-
-const AttackSettingsSchema = z.strictObject({
-    rate: z.number().positive(),
-    durationS: z.number().positive(),
-    connections: z.number().int().positive(),
-    workers: z.number().int().positive(),
-    cpus: z.number().int().positive().optional(),
-    timeoutS: z.number().positive(),
-    sleepMs: z.number().int().min(0),
-    times: z.number().int().min(0),
-    holdMs: z.number().int().min(0),
-    bodyBytes: z.number().int().min(0),
-    frontends: z.array(FrontendSchema).min(1),
-});
-true satisfies SameShape<z.infer<typeof AttackSettingsSchema>, AttackSettings>;
 
 /** `vegeta report -type=json`: the fields the lab reads are typed, vegeta's others are kept as they are. */
 export const VegetaSummarySchema = z.looseObject({
@@ -194,6 +178,7 @@ export const RunRecordSchema = z.strictObject({
     finishedAt: z.iso.datetime(),
     /** Stopped by the operator (Ctrl-C): the results are what was gathered until then. */
     interrupted: z.boolean(),
+    /** The attack's settings, whole, as the config's schema defines them (a new setting needs no change here). */
     settings: AttackSettingsSchema,
     processes: z.array(ProcessSchema),
     versions: z.strictObject({

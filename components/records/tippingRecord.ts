@@ -2,6 +2,7 @@
 // every step's evidence, written by `lab tipping` and read by `lab report`. The search's own
 // types (scripts/analysis/tippingSearch.ts) are these.
 import { z } from "zod";
+import { AttackSettingsSchema } from "../config.ts";
 
 const TippingOptionsSchema = z.strictObject({
     /** Total request rate of the first step, which also sets the baseline p99. */
@@ -33,20 +34,25 @@ const TippingOptionsSchema = z.strictObject({
 });
 export type TippingOptions = z.infer<typeof TippingOptionsSchema>;
 
-/** A search on a lab: the options, and how each step's load is sent. */
+/**
+ * How each step's load is sent: any attack setting but the rate (the search's) and the frontends
+ * (its one frontend), as the config's schema defines it; absent = the lab's own. Every search
+ * gives the seconds of load per step and the per-request timeout (a slower request is an error).
+ */
+export const TippingStepLoadSchema = AttackSettingsSchema.omit({ rate: true, frontends: true }).partial().required({ durationS: true, timeoutS: true });
+export type TippingStepLoad = z.infer<typeof TippingStepLoadSchema>;
+
+/** A search on a lab: the options, its frontend, and its steps' load. */
 const TippingArgsSchema = z.strictObject({
     ...TippingOptionsSchema.shape,
     stack: z.string().min(1),
-    /** Seconds of load per step. */
-    durationS: z.number().positive(),
     frontend: z.enum(["plain", "tls"]),
-    /** pong headers during the search (0 = the backend's own service time only). */
-    sleepMs: z.number().int().min(0),
-    times: z.number().int().min(0),
-    /** Per-request timeout: a request slower than this counts as an error. */
-    timeoutS: z.number().positive(),
+    ...TippingStepLoadSchema.shape,
 });
 export type TippingArgs = z.infer<typeof TippingArgsSchema>;
+
+/** A search's step load out of its arguments: the attack settings it gives, under their names. */
+export const stepLoadOf = (args: TippingArgs): TippingStepLoad => z.object(TippingStepLoadSchema.shape).parse(args);
 
 /** One host's CPU during a step's load (from the metrics host), against what that host may use. */
 const HostCpuSchema = z.strictObject({

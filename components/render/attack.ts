@@ -1,20 +1,9 @@
 // Attack presets and the vegeta command line they render to. Pure.
 import { quote } from "zx";
-import type { LabConfig } from "../config.ts";
+import type { AttackSettings, LabConfig } from "../config.ts";
 
-export interface AttackSettings {
-    rate: number; // requests per second per client host (as the seed ran -rate per client), split over its vegeta processes
-    durationS: number;
-    connections: number; // idle-connection cap per client host (vegeta -connections)
-    workers: number; // initial workers per client (vegeta -workers)
-    cpus?: number; // vegeta -cpus (GOMAXPROCS of each vegeta process); vegeta's default: all cores
-    timeoutS: number; // per-request timeout; vegeta's default is 30 s (the seed's first pitfall)
-    sleepMs: number; // pong "sleep" header: wait 0..sleep+1 ms before each write
-    times: number; // pong "times" header: extra writes before the response ends
-    holdMs: number; // pong "hold" header (the rig's own): fixed wait before the first write; 0 = not sent
-    bodyBytes: number; // POST body size (the seed's post_smaller.txt)
-    frontends: ("plain" | "tls")[];
-}
+// The settings, each with its meaning, are the schema's (components/config.ts AttackSettingsSchema).
+export type { AttackSettings };
 
 /** The seed's own client fleet: "nous avions besoin d'environ 20 machines". */
 export const SEED_CLIENTS = 20;
@@ -119,6 +108,19 @@ export const PRESET_SETTINGS: Record<LabConfig["attack"]["preset"], AttackSettin
     "seed-20min-plain": { ...SLEEP_20MIN, frontends: ["plain"] },
     "seed-20min-tls": { ...SLEEP_20MIN, frontends: ["tls"] },
 };
+
+/**
+ * The load of a `lab tipping` step unless its flags say otherwise (the rate is the search's, the
+ * frontend its --frontend; any setting not here is the lab's own): pong answers at once, so the
+ * knee is the rig's and not pong's waits.
+ */
+export const TIPPING_STEP_SETTINGS = { durationS: 10, timeoutS: 30, sleepMs: 0, times: 0 } satisfies Partial<AttackSettings>;
+
+/**
+ * The benches that ramp held connections into the LB (bench/scale, bench/oom), on top of the smoke
+ * preset: pong holds each response (holdMs, set by the bench) and writes once, with no random sleep.
+ */
+export const HELD_RAMP_SETTINGS = { sleepMs: 0, times: 0, workers: 100 } satisfies Partial<AttackSettings>;
 
 /**
  * What each preset should hold: connections open per client host once steady (rate × mean

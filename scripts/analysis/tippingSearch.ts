@@ -4,6 +4,7 @@
 // measurement is injected, so the same code runs on a synthetic model and on a lab.
 import type { Phase, StepMeasure, StepTry, StepVerdict, TippingArgs, TippingOptions, TippingResult } from "../../components/records/tippingRecord.ts";
 import { decideStep, judgeTry, stepDone } from "./tippingJudge.ts";
+import { TIPPING_STEP_SETTINGS } from "../../components/render/attack.ts";
 import { fmtRate, triesCount } from "./tippingTable.ts";
 
 // The search's types are those of its record (tipping.json).
@@ -53,15 +54,12 @@ export const DEFAULT_TIPPING: Omit<TippingOptions, "startRate"> = {
     maxTries: 4,
 };
 
-/** `lab tipping`'s defaults: the search's, plus the load of each step. */
-export const TIPPING_DEFAULTS: Omit<TippingArgs, "stack" | "startRate"> = {
+/** `lab tipping`'s defaults: the search's, its frontend, and the load of each step (components/render/attack.ts). */
+export const TIPPING_DEFAULTS = {
     ...DEFAULT_TIPPING,
-    durationS: 10,
     frontend: "plain",
-    sleepMs: 0,
-    times: 0,
-    timeoutS: 30,
-};
+    ...TIPPING_STEP_SETTINGS,
+} satisfies Omit<TippingArgs, "stack" | "startRate">;
 
 export function validateTippingOptions(o: TippingOptions): string[] {
     const problems: string[] = [];

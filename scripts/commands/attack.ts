@@ -3,7 +3,7 @@ import { type Command, Option } from "commander";
 import { PRESETS } from "../../components/config.ts";
 import { PARTIAL_EXIT_CODE } from "../lib/exitCodes.ts";
 import type { AttackOverrides } from "../lib/attackRun.ts";
-import { loadFlags, positiveNumber, stackOption, withLoadOptions } from "./options.ts";
+import { loadFlags, stackOption, withLoadOptions } from "./options.ts";
 
 export function addAttackCommand(lab: Command): void {
     withLoadOptions(
@@ -14,22 +14,13 @@ export function addAttackCommand(lab: Command): void {
             .addOption(new Option("--preset <name>", "attack preset").choices(PRESETS)),
         "",
     )
-        .addOption(new Option("--workers <n>", "vegeta -workers per process").argParser(positiveNumber("--workers")))
-        .addOption(new Option("--cpus <n>", "vegeta -cpus per process").argParser(positiveNumber("--cpus")))
-        .addOption(new Option("--connections <n>", "vegeta -connections per client").argParser(positiveNumber("--connections")))
         .option(
             "--allow-partial",
             `exit 0 even when part of the attack failed (a vegeta process failed or its results were lost); otherwise exit ${PARTIAL_EXIT_CODE}`,
         )
         .option("--no-report", "do not write the run's report page (runs/<id>/report.html; written by default)")
         .action(async (o) => {
-            const overrides: AttackOverrides = {
-                preset: o.preset,
-                ...loadFlags(o),
-                workers: o.workers,
-                cpus: o.cpus,
-                connections: o.connections,
-            };
+            const overrides: AttackOverrides = { preset: o.preset, ...loadFlags(o) };
             const { attack } = await import("../lib/attackRun.ts");
             const { attackExit, formatSummary } = await import("../lib/attackOutcome.ts");
             const result = await attack(o.stack, overrides);

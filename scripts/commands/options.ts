@@ -1,6 +1,8 @@
 // What the `lab` commands share: flag parsers that reject bad values with the flag's name, the
-// --stack option, the load flags of `lab attack` and `lab sweep`, and a timer for long steps.
+// --stack option, the load flags of `lab attack`, `lab sweep` and `lab tipping`, and a timer for long steps.
 import { type Command, InvalidArgumentError, Option } from "commander";
+import type { AttackSettings } from "../../components/config.ts";
+import { SETTING_FLAGS, type SettingKey } from "../lib/settingFlags.ts";
 
 export const positiveNumber = (flag: string) => (v: string) => {
     const n = Number(v);
@@ -17,11 +19,6 @@ export const percent = (flag: string) => (v: string) => {
     if (v.trim() === "" || !Number.isFinite(n) || n < 0 || n >= 100) throw new InvalidArgumentError(`${flag} must be a percentage in [0, 100), got "${v}"`);
     return n;
 };
-const frontendList = (v: string) => {
-    const list = v.split(",").map((f) => f.trim());
-    if (list.some((f) => f !== "plain" && f !== "tls")) throw new InvalidArgumentError(`--frontends takes plain, tls or plain,tls, got "${v}"`);
-    return list as ("plain" | "tls")[];
-};
 
 export async function timed<T>(what: string, fn: () => Promise<T>): Promise<T> {
     const t0 = Date.now();
@@ -32,28 +29,35 @@ export async function timed<T>(what: string, fn: () => Promise<T>): Promise<T> {
 
 export const stackOption = () => new Option("-s, --stack <name>", "Pulumi stack").default("local");
 
-/** The load flags `lab attack` and `lab sweep` share (sweep applies them to every cell). */
-export function withLoadOptions(command: Command, whose: string): Command {
-    for (const option of [
-        new Option("--rate <n>", `${whose}requests/s per client host`).argParser(positiveNumber("--rate")),
-        new Option("--duration <s>", `${whose}seconds of load`).argParser(positiveNumber("--duration")),
-        new Option("--timeout <s>", `${whose}per-request timeout, seconds`).argParser(positiveNumber("--timeout")),
-        new Option("--sleep <ms>", `${whose}pong \`sleep\` header`).argParser(nonNegativeInt("--sleep")),
-        new Option("--times <n>", `${whose}pong \`times\` header`).argParser(nonNegativeInt("--times")),
-        new Option("--frontends <list>", `${whose}frontends: plain,tls`).argParser(frontendList),
-    ])
-        command.addOption(option);
+/**
+ * The load flags: one per attack setting, read off the config's schema (scripts/lib/settingFlags.ts),
+ * its help the schema's description after `whose` ("every cell's "). `lab attack` and `lab sweep`
+ * take them all; `lab tipping` all but those in `omit`, with its own defaults.
+ */
+export function withLoadOptions(
+    command: Command,
+    whose: string,
+    o: { omit?: readonly SettingKey[]; defaults?: Partial<Record<SettingKey, unknown>> } = {},
+): Command {
+    for (const f of SETTING_FLAGS) {
+        if (o.omit?.includes(f.key)) continue;
+        const option = new Option(f.spec, `${whose}${f.help}`).argParser((text: string) => {
+            const r = f.parse(text);
+            if ("error" in r) throw new InvalidArgumentError(r.error);
+            return r.value;
+        });
+        const fallback = o.defaults?.[f.key];
+        command.addOption(fallback === undefined ? option : option.default(fallback));
+    }
     return command;
 }
 
 /** The load flags' values under their attack-settings names, the ones given only. */
-export function loadFlags(o: { rate?: number; duration?: number; timeout?: number; sleep?: number; times?: number; frontends?: ("plain" | "tls")[] }) {
-    return {
-        rate: o.rate,
-        durationS: o.duration,
-        timeoutS: o.timeout,
-        sleepMs: o.sleep,
-        times: o.times,
-        frontends: o.frontends,
-    };
+export function loadFlags(o: Record<string, unknown>): Partial<AttackSettings> {
+    const given: Record<string, unknown> = {};
+    for (const f of SETTING_FLAGS) {
+        const value = o[new Option(f.spec).attributeName()];
+        if (value !== undefined) given[f.key] = value;
+    }
+    return given as Partial<AttackSettings>;
 }

@@ -2,10 +2,13 @@
 import { type Command, Option } from "commander";
 import { formatTippingTable } from "../analysis/tippingTable.ts";
 import { TIPPING_DEFAULTS } from "../analysis/tippingSearch.ts";
-import { nonNegativeInt, percent, positiveNumber, stackOption } from "./options.ts";
+import { TIPPING_STEP_SETTINGS } from "../../components/render/attack.ts";
+import type { TippingStepLoad } from "../../components/records/tippingRecord.ts";
+import { loadFlags, nonNegativeInt, percent, positiveNumber, stackOption, withLoadOptions } from "./options.ts";
 
 export function addTippingCommand(lab: Command): void {
-    lab.command("tipping")
+    const command = lab
+        .command("tipping")
         .description("find the latency tipping point: ramp the rate, then bisect between last good and first bad")
         .addOption(stackOption())
         .requiredOption("--start <rate>", "total requests/s of the first (baseline) step, over all clients", positiveNumber("--start"))
@@ -21,11 +24,9 @@ export function addTippingCommand(lab: Command): void {
             TIPPING_DEFAULTS.p99FloorMs,
         )
         .option("--max-errors <pct>", "bad when more than pct % of requests fail", percent("--max-errors"), TIPPING_DEFAULTS.maxErrorRatio * 100)
-        .option("--duration <s>", "seconds of load per step", positiveNumber("--duration"), TIPPING_DEFAULTS.durationS)
-        .option("--timeout <s>", "per-request timeout (slower = error)", positiveNumber("--timeout"), TIPPING_DEFAULTS.timeoutS)
-        .option("--sleep <ms>", "pong `sleep` header during the search", nonNegativeInt("--sleep"), TIPPING_DEFAULTS.sleepMs)
-        .option("--times <n>", "pong `times` header during the search", nonNegativeInt("--times"), TIPPING_DEFAULTS.times)
-        .addOption(new Option("--frontend <name>", "frontend to load").choices(["plain", "tls"]).default(TIPPING_DEFAULTS.frontend))
+        .addOption(new Option("--frontend <name>", "frontend to load").choices(["plain", "tls"]).default(TIPPING_DEFAULTS.frontend));
+    // Each step's load: every attack setting but the rate (the search's) and the frontends (--frontend); absent = the lab's own.
+    withLoadOptions(command, "each step's ", { omit: ["rate", "frontends"], defaults: TIPPING_STEP_SETTINGS })
         .addHelpText(
             "after",
             `
@@ -45,11 +46,8 @@ Examples:
                 p99Factor: o.p99Factor,
                 p99FloorMs: o.p99FloorMs,
                 maxErrorRatio: o.maxErrors / 100,
-                durationS: o.duration,
-                timeoutS: o.timeout,
-                sleepMs: o.sleep,
-                times: o.times,
                 frontend: o.frontend,
+                ...(loadFlags(o) as TippingStepLoad),
             });
             console.log(`${formatTippingTable(run.result)}\n→ ${run.dir}`);
             if (run.result.knee === undefined) process.exitCode = 1;

@@ -22,6 +22,7 @@ import type { HaproxyLogSummary } from "../analysis/metricsLog.ts";
 import type { MetricsFile } from "./metricsPull.ts";
 import { hostSamplePanels } from "../../components/render/metrics.ts";
 import type { HostSamples } from "../../components/records/runRecord.ts";
+import { describeSettings } from "./settingFlags.ts";
 
 export interface BuiltReport {
     file: string;
@@ -161,10 +162,7 @@ export function runFacts(run: RunRecord, row: LedgerRow, timeline: Pick<Timeline
         ["preset", row.preset],
         ["started", row.startedAt],
         ["wall time", `${row.durationS} s`],
-        [
-            "load",
-            `${row.rate}/s per client × ${row.clients} clients for ${run.settings.durationS} s, ${row.frontends.join("+")}, sleep ${run.settings.sleepMs} ms, times ${run.settings.times}`,
-        ],
+        ["load", `${row.clients} clients: ${describeSettings(run.settings)}`],
         ["requests", `${row.requests} (errors ${row.errors}, ${row.errorPct.toFixed(2)} %)`],
         ["latency", `p50 ${ms(row.p50Ms)}, p99 ${ms(row.p99Ms)}, max ${ms(row.maxMs)}`],
         ["peak requests in flight (clients)", String(timeline.peakInFlight)],
