@@ -17,6 +17,7 @@ import { labEnv, runsRoot } from "../scripts/toolchain/toolchain.ts";
 import { loadStackConfig, stackConfigFile, writeGeneratedStack } from "../scripts/lib/stackSettings.ts";
 import { outputs, teardownStack, up, type StackOutputs } from "../scripts/lib/pulumiStack.ts";
 import { residueCount } from "../components/platform/platform.ts";
+import { HELD_RAMP_SETTINGS } from "../components/render/attack.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { attack } from "../scripts/lib/attackRun.ts";
 import { type AttackResult } from "../scripts/lib/attackOutcome.ts";
@@ -163,14 +164,12 @@ function writeStackConfig(stack: string, o: OomOptions, maxConns: number, ratePe
         "c2m:local": { subnet: o.subnet, hostLimits: { haproxy: { memoryMiB: o.memoryMib } } },
         "c2m:attack": {
             preset: "smoke",
+            ...HELD_RAMP_SETTINGS,
             rate: ratePerClient,
             durationS: rampS,
             holdMs,
-            sleepMs: 0,
-            times: 0,
             timeoutS: Math.ceil(holdMs / 1000) + 60,
             frontends: [o.mode],
-            workers: 100,
             connections: maxConns,
         },
     };

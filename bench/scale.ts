@@ -26,6 +26,7 @@ import { runsRoot } from "../scripts/toolchain/toolchain.ts";
 import { outputs, teardownStack, up, type StackOutputs } from "../scripts/lib/pulumiStack.ts";
 import { stackConfigFile, writeGeneratedStack } from "../scripts/lib/stackSettings.ts";
 import { residueCount } from "../components/platform/platform.ts";
+import { HELD_RAMP_SETTINGS } from "../components/render/attack.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { attack, newRunId, type VegetaSignal } from "../scripts/lib/attackRun.ts";
 import { type AttackResult } from "../scripts/lib/attackOutcome.ts";
@@ -138,14 +139,12 @@ function writeStackConfig(o: Options, ratePerClient: number, rampS: number): voi
         "c2m:local": { subnet: o.subnet },
         "c2m:attack": {
             preset: "smoke",
+            ...HELD_RAMP_SETTINGS,
             rate: ratePerClient,
             durationS: rampS,
             holdMs,
-            sleepMs: 0,
-            times: 0,
             timeoutS: Math.ceil(holdMs / 1000) + 120,
             frontends: [o.mode],
-            workers: 100,
             connections: o.conns,
         },
     };

@@ -24,6 +24,7 @@ import { repeatWithoutOverlap, type Repeating } from "./repeat.ts";
 import { attackPhase, formatProgress, liveCounts } from "../analysis/attackProgress.ts";
 import { memoryVerdict } from "../analysis/memoryVerdict.ts";
 import { PER_CONNECTION_COSTS, roleKBPerConnection } from "../../components/plan/costs.ts";
+import { describeSettings, flagOf } from "./settingFlags.ts";
 
 export type AttackOverrides = Partial<Omit<LabConfig["attack"], "preset">> & { preset?: LabConfig["attack"]["preset"] };
 
@@ -31,22 +32,6 @@ export type AttackOverrides = Partial<Omit<LabConfig["attack"], "preset">> & { p
 export function attackTlsShare(frontends: readonly string[]): number {
     return frontends.filter((f) => f === "tls").length / frontends.length;
 }
-
-/** How an error names each override: its `lab attack` flag (hold and body size have none). */
-const OVERRIDE_FLAGS: Record<keyof AttackOverrides, string> = {
-    preset: "--preset",
-    rate: "--rate",
-    durationS: "--duration",
-    timeoutS: "--timeout",
-    sleepMs: "--sleep",
-    times: "--times",
-    workers: "--workers",
-    cpus: "--cpus",
-    connections: "--connections",
-    frontends: "--frontends",
-    holdMs: "hold",
-    bodyBytes: "body bytes",
-};
 
 /** The lab's config with the attack overrides goes through the same checks as a stack file (timeouts, planned connections…). */
 export function checkAttackOverrides(labConfig: LabConfig, overrides: AttackOverrides): void {
@@ -56,7 +41,7 @@ export function checkAttackOverrides(labConfig: LabConfig, overrides: AttackOver
         parseLabConfig({ ...labConfig, attack: { ...labConfig.attack, ...given } });
     } catch (err) {
         const flags = Object.entries(given)
-            .map(([k, v]) => `${OVERRIDE_FLAGS[k as keyof AttackOverrides]} ${Array.isArray(v) ? v.join(",") : v}`)
+            .map(([k, v]) => `${flagOf(k)} ${Array.isArray(v) ? v.join(",") : v}`)
             .join(" ");
         throw new Error(`attack options ${flags} do not fit this lab: ${(err as Error).message}`);
     }
@@ -133,10 +118,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         const allowanceScript = operatorPlatformFor(out.labConfig).allowanceCountersScript;
         const allowanceHosts = out.inventory.filter((h) => h.role !== "metrics").map((h) => h.name);
         const allowancesBefore = await readAllowances(ssh, allowanceHosts, target, allowanceScript);
-        process.stderr.write(
-            `attack ${runId}: ${plan.length} vegeta processes on ${clients.length} clients, ` +
-                `${settings.rate}/s per client for ${settings.durationS}s, sleep ${settings.sleepMs} ms, times ${settings.times}, frontends ${settings.frontends.join("+")}\n`,
-        );
+        process.stderr.write(`attack ${runId}: ${plan.length} vegeta processes on ${clients.length} clients, ${describeSettings(settings)}\n`);
         const limitMs = (settings.durationS + settings.timeoutS + 60) * 1000;
         // Each host's own memory and CPU through the run, where the platform has such figures (local cgroups; not on AWS).
         const sampler = operatorPlatformFor(out.labConfig).hostSampler;

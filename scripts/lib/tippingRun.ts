@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeRecord } from "../../components/records/io.ts";
-import { TippingRecordSchema, type TippingArgs } from "../../components/records/tippingRecord.ts";
+import { stepLoadOf, TippingRecordSchema, type TippingArgs } from "../../components/records/tippingRecord.ts";
 import { attack, newRunId } from "./attackRun.ts";
 import { attackExit } from "./attackOutcome.ts";
 import { outputs } from "./pulumiStack.ts";
@@ -104,12 +104,9 @@ export async function tipping(
         const r = await attack(
             args.stack,
             {
+                ...stepLoadOf(args),
                 rate: Math.round(rate / clients),
-                durationS: args.durationS,
                 frontends: [args.frontend],
-                sleepMs: args.sleepMs,
-                times: args.times,
-                timeoutS: args.timeoutS,
             },
             runsDir,
         ).finally(() => machine?.stop());
