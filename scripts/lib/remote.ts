@@ -30,25 +30,13 @@ import {
     openSessions,
     runBase,
     withRetry,
+    type LabAccess,
+    type LabHost,
     type LabSshHost,
     type SshTarget,
 } from "./sshConnection.ts";
 
-export { knownHosts, quote, RemoteError, type LabSshHost, type SshTarget };
-
-/** A host of the lab as the stack's inventory describes it. */
-export interface LabHost {
-    name: string;
-    address: string;
-    sourceAddresses?: string[];
-    ssh: SshTarget;
-}
-
-/** What reaching the lab takes: its inventory and its SSH key (the stack's outputs have both). */
-export interface LabAccess {
-    inventory: LabHost[];
-    sshPrivateKey: string;
-}
+export { knownHosts, quote, RemoteError, type LabAccess, type LabHost, type LabSshHost, type SshTarget };
 
 export interface RemoteResult {
     code: number;
@@ -124,6 +112,10 @@ export interface RemoteOptions {
     dir?: string;
     /** The program run as ssh (tests). */
     ssh?: string;
+    /** ssh's ConnectTimeout in seconds (default 10). */
+    connectTimeoutS?: number;
+    /** Attempts at starting a host's connection (default 3): more for a host that may still be booting. */
+    connectAttempts?: number;
 }
 
 /** The operator's session with a lab: one per command run, closed when done. */
@@ -142,6 +134,8 @@ export class Remote {
     readonly shell: typeof $;
     /** The ssh client: the system's OpenSSH, or a test's stand-in. */
     readonly ssh: string;
+    readonly connectTimeoutS: number;
+    readonly connectAttempts: number;
 
     /** A session with the lab whose key and inventory `lab` holds (a stack's outputs). */
     static forLab(lab: LabAccess, o: Omit<RemoteOptions, "privateKey" | "hosts" | "inventory"> = {}): Remote {
@@ -165,6 +159,8 @@ export class Remote {
         this.knownHostsFile = join(this.dir, "known_hosts");
         writeFileSync(this.knownHostsFile, knownHosts(keyed), { mode: 0o600 });
         this.ssh = o.ssh ?? "ssh";
+        this.connectTimeoutS = o.connectTimeoutS ?? CONNECT_TIMEOUT_S;
+        this.connectAttempts = Math.max(1, o.connectAttempts ?? 3);
         // detached: the call's own process group (the terminal's Ctrl-C does not reach it; the time limit kills all of it).
         this.shell = $({ quiet: true, nothrow: true, verbose: false, env: this.env, detached: true, timeoutSignal: "SIGKILL" });
         openSessions.add(this);
@@ -179,7 +175,7 @@ export class Remote {
             : ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"];
         return [
             ...["-i", this.keyFile, "-p", String(t.port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", ...hostKeys, "-o", "LogLevel=ERROR"],
-            ...["-o", `ConnectTimeout=${CONNECT_TIMEOUT_S}`, "-o", `ServerAliveInterval=${KEEPALIVE_S}`, "-o", "ControlMaster=no"],
+            ...["-o", `ConnectTimeout=${this.connectTimeoutS}`, "-o", `ServerAliveInterval=${KEEPALIVE_S}`, "-o", "ControlMaster=no"],
         ];
     }
 
@@ -207,12 +203,12 @@ export class Remote {
     /** The ssh process of one command: the host's PATH first, the command as the host's shell reads it. */
     private spawn(c: Connection, command: string, o: CallOptions): ProcessPromise {
         const line = remotePathPrefix(c.target.binPath) + command;
-        const sh = this.shell({ timeout: o.timeoutMs ?? DEFAULT_TIMEOUT_MS, ...(o.input !== undefined ? { input: o.input } : {}) });
+        const sh = this.shell({ timeout: o.timeoutMs ?? DEFAULT_TIMEOUT_MS, ...(o.input ? { input: o.input } : {}) });
+        // Without input the command reads an empty stdin (-n), not a pipe that never ends.
+        const args = o.input ? c.args() : ["-n", ...c.args()];
         // A multiplexed ssh hands its stdout and stderr to the master, which holds them until the
         // command ends on the host: through `cat`, the call's own pipes close when its time is up.
-        return o.stdoutFile
-            ? sh`${this.ssh} ${c.args()} ${line} 2> >(cat >&2) | cat > ${o.stdoutFile}`
-            : sh`${this.ssh} ${c.args()} ${line} 2> >(cat >&2) | cat`;
+        return o.stdoutFile ? sh`${this.ssh} ${args} ${line} 2> >(cat >&2) | cat > ${o.stdoutFile}` : sh`${this.ssh} ${args} ${line} 2> >(cat >&2) | cat`;
     }
 
     /**
@@ -389,7 +385,12 @@ export class Remote {
         rmSync(this.dir, { recursive: true, force: true });
     }
 
+    /** The same, without blocking the event loop while the masters exit. */
     async close(): Promise<void> {
-        this.closeSync();
+        if (this.closed) return;
+        this.closed = true;
+        openSessions.delete(this);
+        await Promise.all([...this.connections.values()].map((c) => c.close()));
+        rmSync(this.dir, { recursive: true, force: true });
     }
 }

@@ -19,6 +19,20 @@ export interface SshTarget {
 /** A host the session may reach: its SSH address, and its host key where the platform made one (EC2). */
 export type LabSshHost = string | { host: string; port?: number; hostKey?: string };
 
+/** A host of the lab as the stack's inventory describes it. */
+export interface LabHost {
+    name: string;
+    address: string;
+    sourceAddresses?: string[];
+    ssh: SshTarget;
+}
+
+/** What reaching the lab takes: its inventory and its SSH key (the stack's outputs have both). */
+export interface LabAccess {
+    inventory: LabHost[];
+    sshPrivateKey: string;
+}
+
 /** ssh's ConnectTimeout and ServerAliveInterval (as the rig's SSH always had them). */
 export const CONNECT_TIMEOUT_S = 10;
 export const KEEPALIVE_S = 15;
@@ -91,6 +105,10 @@ export interface Dialer {
     /** The ssh client: the system's OpenSSH, or a test's stand-in. */
     readonly ssh: string;
     readonly shell: typeof $;
+    /** ssh's ConnectTimeout, in seconds. */
+    readonly connectTimeoutS: number;
+    /** Attempts at starting a connection before its calls fail (a host still booting answers late). */
+    readonly connectAttempts: number;
     dialArgs(t: SshTarget): string[];
 }
 
@@ -125,9 +143,9 @@ export class Connection {
 
     /** Starts the master once (retried: nothing runs on the host before it is up). */
     open(): Promise<void> {
-        this.opened ??= retry<void>(3, expBackoff("4s", "500ms"), async (): Promise<void> => {
+        this.opened ??= retry<void>(this.remote.connectAttempts, expBackoff("4s", "500ms"), async (): Promise<void> => {
             const r = await this.remote.shell({
-                timeout: (CONNECT_TIMEOUT_S + 5) * 1000,
+                timeout: (this.remote.connectTimeoutS + 5) * 1000,
             })`${this.remote.ssh} -f -N -o ControlMaster=yes -o ${`ControlPersist=${PERSIST_S}`} ${this.args()} </dev/null`;
             if (r.exitCode !== 0)
                 throw new RemoteError(`SSH to ${this.target.host}:${this.target.port} failed: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`);
@@ -173,5 +191,13 @@ export class Connection {
         if (!this.opened) return;
         this.opened = undefined;
         spawnSync(this.remote.ssh, ["-O", "exit", ...this.args()], { stdio: "ignore", timeout: 5000, env: this.remote.env });
+    }
+
+    /** The same without blocking the event loop (a process serving other calls meanwhile: the command provider). */
+    async close(): Promise<void> {
+        if (!this.opened) return;
+        this.opened = undefined;
+        // Not waiting for a master still starting: one that comes up after this lingers PERSIST_S idle, then ends.
+        await this.remote.shell({ timeout: 5000 })`${this.remote.ssh} -O exit ${this.args()}`;
     }
 }

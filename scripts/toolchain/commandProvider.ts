@@ -5,18 +5,14 @@
 // serve (and its npm install script downloads a binary, which cannot work offline), so
 // the rig ships this implementation of the subset it uses. `lab bootstrap` prefers a real
 // `pulumi-resource-command` found on PATH. Remote commands go through the system OpenSSH
-// client, exactly like an operator's `ssh`.
+// client by way of scripts/lib/remote.ts, the operator's own way to the hosts.
 //
 // Supported inputs: create, update, delete, environment, stdin, triggers, dir, logging,
 // connection {host, port, user, privateKey, hostKey, dialErrorLimit, perDialTimeout}.
 import * as provider from "@pulumi/pulumi/provider/index.js";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { remoteDial, sshArgs } from "../lib/ssh.ts";
+import { quote, Remote } from "../lib/remote.ts";
 import { randomUUID } from "node:crypto";
-import { quote } from "zx";
 
 const VERSION = "1.2.1";
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -35,8 +31,19 @@ export function reveal(value: unknown): unknown {
     return value;
 }
 
-/** A remote Command's connection; hostKey (OpenSSH public key line): ssh accepts that key only, as the upstream provider does. */
-type Connection = Parameters<typeof remoteDial>[0];
+/** A remote Command's connection (the `command` package's ConnectionArgs, as this provider serves them). */
+interface Connection {
+    host: string;
+    port?: number;
+    user?: string;
+    privateKey?: string;
+    /** The host's expected SSH host key (OpenSSH public key line): ssh accepts that key only, as the upstream provider does. */
+    hostKey?: string;
+    /** Attempts at reaching the host (a host still booting answers late); the package's default is 10. */
+    dialErrorLimit?: number;
+    /** ssh's ConnectTimeout, in seconds (default 15). */
+    perDialTimeout?: number;
+}
 
 interface RunResult {
     code: number;
@@ -71,20 +78,23 @@ function envPrefix(environment: Record<string, string> | undefined): string {
         .join("");
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** 255 is ssh's own failure; with these words it could not reach the host (the command never ran). */
 const unreachable = (r: RunResult) => r.code === 255 && /connect|Connection|timed out|refused|reset|No route/i.test(r.stderr);
 
 /** Dial attempts of a delete: the host was up when the command was created; one that stopped answering is gone. */
 const DELETE_DIAL_ATTEMPTS = 3;
 
-/** Temporary directories holding a private key while a command runs; removed even if the provider exits midway. */
-const keyDirs = new Set<string>();
-process.on("exit", () => {
-    for (const d of keyDirs) rmSync(d, { recursive: true, force: true });
-});
+/**
+ * A remote command's time limit. The `command` package sets none; this one only ends an SSH
+ * call that hangs (a host's longest step, an EC2 host's first boot, takes minutes).
+ */
+const REMOTE_COMMAND_TIMEOUT_MS = 2 * 60 * 60_000;
 
+/**
+ * Runs a command over SSH (remote.ts: the key and known host in a 0600 directory of the call's
+ * own, gone at close or at exit). Only reaching the host is retried, `dialErrorLimit` times:
+ * the command itself runs once.
+ */
 async function runRemote(
     conn: Connection,
     script: string,
@@ -92,24 +102,21 @@ async function runRemote(
     environment: Record<string, string> | undefined,
     maxAttempts = Infinity,
 ): Promise<RunResult> {
-    const dir = mkdtempSync(join(tmpdir(), "c2m-ssh-"));
-    keyDirs.add(dir);
+    const port = conn.port ?? 22;
+    const remote = new Remote({
+        privateKey: conn.privateKey ?? "",
+        hosts: [{ host: conn.host, port, hostKey: conn.hostKey }],
+        connectTimeoutS: conn.perDialTimeout ?? 15,
+        connectAttempts: Math.min(conn.dialErrorLimit ?? 10, maxAttempts),
+    });
     try {
-        const { dial, files } = remoteDial(conn, dir);
-        for (const [file, text] of Object.entries(files)) writeFileSync(file, text, { mode: 0o600 });
-        const args = sshArgs(dial, envPrefix(environment) + script);
-        const attempts = Math.max(1, Math.min(conn.dialErrorLimit ?? 10, maxAttempts));
-        let result: RunResult = { code: 255, stdout: "", stderr: "" };
-        for (let attempt = 1; attempt <= attempts; attempt++) {
-            result = await run("ssh", args, stdin, process.env);
-            // Retry only ssh's own failure to connect.
-            if (!unreachable(result)) break;
-            await sleep(Math.min(1000 * attempt, 5000));
-        }
-        return result;
+        const r = await remote.run({ host: conn.host, port, user: conn.user ?? "root" }, envPrefix(environment) + script, {
+            timeoutMs: REMOTE_COMMAND_TIMEOUT_MS,
+            ...(stdin ? { input: stdin } : {}),
+        });
+        return r.timedOut ? { ...r, stderr: `${r.stderr}\nno end within ${REMOTE_COMMAND_TIMEOUT_MS / 60_000} min: killed` } : r;
     } finally {
-        rmSync(dir, { recursive: true, force: true });
-        keyDirs.delete(dir);
+        await remote.close();
     }
 }
 

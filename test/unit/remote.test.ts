@@ -13,7 +13,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Remote, RemoteError, knownHosts, quote, type LabHost } from "../../scripts/lib/remote.ts";
-import { freeLoopbackPort, which } from "./helpers.ts";
+import { HOST_BASE_PATH, remotePathPrefix } from "../../components/render/hostPath.ts";
+import { freeLoopbackPort, runBash, which } from "./helpers.ts";
 
 const missing = ["sshd", "ssh-keygen", "unshare"].filter((b) => !which(b));
 const skip = process.getuid?.() !== 0 ? "needs root (sshd, a mount namespace)" : missing.length ? `missing ${missing.join(", ")}` : false;
@@ -78,6 +79,7 @@ describe("remote", { skip }, () => {
                     return void res.end("no such page");
                 }
                 if (req.url === "/big") return void res.end("line\n".repeat(100_000));
+                if (req.url === "/slow") return; // never answers
                 res.end(`${req.method} ${req.url} ${body}`);
             });
         });
@@ -129,9 +131,26 @@ describe("remote", { skip }, () => {
             // On stdin, and back byte for byte.
             const input = AWKWARD.join("\n");
             assert.equal(await r.check("h", "cat", { input, timeoutMs: 20_000 }), input);
+            // Without input, stdin is empty: a command that reads it ends.
+            assert.equal(await r.check("h", "cat; echo end", { timeoutMs: 20_000 }), "end\n");
         } finally {
             await r.close();
         }
+    });
+
+    test("a host that does not answer: its calls fail with 255 and ssh's words after connectAttempts tries", async () => {
+        const closed = await freeLoopbackPort(); // nothing listens there
+        const r = new Remote({ privateKey, hosts: ["127.0.0.1"], dir, connectAttempts: 2, connectTimeoutS: 2 });
+        try {
+            const t0 = Date.now();
+            const res = await r.run({ host: "127.0.0.1", port: closed, user: "root" }, "true", { timeoutMs: 20_000 });
+            assert.equal(res.code, 255);
+            assert.match(res.stderr, /Connection refused/);
+            assert.ok(Date.now() - t0 < 15_000, `gave up after ${Date.now() - t0} ms`);
+        } finally {
+            await r.close();
+        }
+        assert.equal(existsSync(r.dir), false);
     });
 
     test("every call of a session goes over one SSH connection per host", async () => {
@@ -226,6 +245,13 @@ describe("remote", { skip }, () => {
             assert.throws(() => r.hostFor("http://192.0.2.1/"), /not an address of this lab's hosts/);
             await assert.rejects(r.get("file:///etc/passwd"), /not an http\(s\) URL|not an address/);
             await assert.rejects(r.get(`http://127.0.0.1:${await freeLoopbackPort()}/`, { timeoutMs: 5000 }), RemoteError);
+            await assert.rejects(r.get(`${url}/slow`, { timeoutMs: 1000, idempotent: false }), /GET .*\/slow via h: no answer within 1 s/);
+            // PromQL in a query string (quotes, braces, brackets, a shell's $() and backquotes) arrives intact: no shell reads it.
+            const expr = `sum by (host) (rate(x{mode!="idle",host=~'lb.*'}[5s])) $(touch /tmp/PWNED) \`id\``;
+            const q = new URL(`${url}/api/v1/query`);
+            q.search = new URLSearchParams({ query: expr }).toString();
+            const asked = (await r.get(q.toString())).replace(/^GET /, "").trim();
+            assert.equal(new URL(asked, "http://x").searchParams.get("query"), expr);
             // One connection carried the commands and the exchanges.
             const before = seen.length;
             await Promise.all(Array.from({ length: 20 }, (_, i) => r.get(`${url}/n${i}`)));
@@ -250,6 +276,35 @@ describe("remote", { skip }, () => {
         assert.equal(alive(Number(pid)), false, "the master ended");
         await assert.rejects(r.run("h", "true"), /closed/);
     });
+});
+
+test("every remote command sets PATH itself: the host's tools, then a fresh root's PATH", () => {
+    assert.equal(remotePathPrefix("/c/bin:/w/node_modules/.bin"), `export PATH=/c/bin:/w/node_modules/.bin:${HOST_BASE_PATH}; `);
+    assert.equal(remotePathPrefix(undefined), `export PATH=${HOST_BASE_PATH}; `);
+    const r = runBash(`PATH=/nowhere; ${remotePathPrefix("/odd'dir")}echo "$PATH"`);
+    assert.equal(r.stdout.trim(), `/odd'dir:${HOST_BASE_PATH}`);
+});
+
+test("HTTP reaches only the lab's addresses (a client's extra source addresses are its own), from its hosts only", async () => {
+    const r = new Remote({
+        privateKey: "PRIVATE",
+        hosts: [],
+        inventory: [
+            { name: "haproxy-0", address: "198.18.0.2", ssh: { host: "198.18.0.2", port: 22, user: "root" } },
+            { name: "client-0", address: "198.18.0.4", sourceAddresses: ["198.18.0.9"], ssh: { host: "198.18.0.4", port: 22, user: "root" } },
+        ],
+    });
+    try {
+        assert.equal(r.hostFor("http://198.18.0.9:80/").name, "client-0");
+        assert.equal(r.hostFor("http://198.18.0.2:8404/stats").name, "haproxy-0");
+        await assert.rejects(
+            r.get("http://10.0.0.1:9090/"),
+            /refusing to query http:\/\/10\.0\.0\.1:9090\/: 10\.0\.0\.1 is not an address of this lab's hosts/,
+        );
+        await assert.rejects(r.request("http://198.18.0.2/", { from: "nobody" }), /no host nobody in this lab/);
+    } finally {
+        await r.close();
+    }
 });
 
 test("knownHosts: [host]:port off port 22", () => {
