@@ -59,27 +59,32 @@ export function renderPrometheusConfig(input: PrometheusInput): string {
  * it was found. Each second then costs a pgrep and one awk that reads the /proc stat files itself
  * (a process gone meanwhile is skipped). The sampler's own shell is left out.
  */
-export function procstatLoop(workDir: string, textfileDir: string): string {
+export function procstatLoop(workDir: string, textfileDir: string, awkFile: string): string {
     const out = `${textfileDir}/c2m_procstat.prom`;
-    const awk = [
-        'BEGIN { tck = ENVIRON["TCK"]; page = ENVIRON["PAGE"]; n = split(ENVIRON["PIDS"], pids, " ");',
-        '  for (i = 1; i <= n; i++) { file = "/proc/" pids[i] "/stat"; if ((getline line < file) > 0) record(line); close(file) }',
-        '  print "# TYPE c2m_process_cpu_seconds_total counter"; for (c in cpu) printf "c2m_process_cpu_seconds_total{comm=\\"%s\\"} %.2f\\n", c, cpu[c];',
-        '  print "# TYPE c2m_process_resident_memory_bytes gauge"; for (c in rss) printf "c2m_process_resident_memory_bytes{comm=\\"%s\\"} %d\\n", c, rss[c];',
-        '  print "# TYPE c2m_processes gauge"; for (c in cnt) printf "c2m_processes{comm=\\"%s\\"} %d\\n", c, cnt[c] }',
-        'function record(line,   comm, f) { sub(/^[0-9]+ \\(/, "", line); comm = substr(line, 1, index(line, ") ") - 1); sub(/^.*\\) /, "", line); split(line, f, " ");',
-        "  if (comm ~ /^(sh|bash|sleep|pgrep|awk|cat|mv|ssh|sshd)$/) return;",
-        "  cpu[comm] += (f[12] + f[13]) / tck; rss[comm] += f[22] * page; cnt[comm]++ }",
-    ].join("\n");
     return [
         "export TCK=$(getconf CLK_TCK) PAGE=$(getconf PAGESIZE) PIDS=''",
         "while :; do",
         `  PIDS=$(pgrep -d ' ' -f '${workDir}/'); export PIDS`,
-        `  awk '${awk.replace(/'/g, `'\\''`)}' > ${out}.tmp && mv ${out}.tmp ${out}`,
+        `  awk -f ${awkFile} > ${out}.tmp && mv ${out}.tmp ${out}`,
         "  sleep 1",
         "done",
     ].join("\n");
 }
+
+/**
+ * The sampler's awk program: the stat files of PIDS, summed per command name. It lives in a file
+ * of its own (awk -f), so no shell reads it and nothing in it needs quoting.
+ */
+export const PROCSTAT_AWK = [
+    'BEGIN { tck = ENVIRON["TCK"]; page = ENVIRON["PAGE"]; n = split(ENVIRON["PIDS"], pids, " ");',
+    '  for (i = 1; i <= n; i++) { file = "/proc/" pids[i] "/stat"; if ((getline line < file) > 0) record(line); close(file) }',
+    '  print "# TYPE c2m_process_cpu_seconds_total counter"; for (c in cpu) printf "c2m_process_cpu_seconds_total{comm=\\"%s\\"} %.2f\\n", c, cpu[c];',
+    '  print "# TYPE c2m_process_resident_memory_bytes gauge"; for (c in rss) printf "c2m_process_resident_memory_bytes{comm=\\"%s\\"} %d\\n", c, rss[c];',
+    '  print "# TYPE c2m_processes gauge"; for (c in cnt) printf "c2m_processes{comm=\\"%s\\"} %d\\n", c, cnt[c] }',
+    'function record(line,   comm, f) { sub(/^[0-9]+ \\(/, "", line); comm = substr(line, 1, index(line, ") ") - 1); sub(/^.*\\) /, "", line); split(line, f, " ");',
+    "  if (comm ~ /^(sh|bash|sleep|pgrep|awk|cat|mv|ssh|sshd)$/) return;",
+    "  cpu[comm] += (f[12] + f[13]) / tck; rss[comm] += f[22] * page; cnt[comm]++ }",
+].join("\n");
 
 /** Starts node_exporter (and the process sampler) on one host, listening on its lab address. */
 export function nodeExporterStartScript(p: MetricsPaths, workDir: string, address: string): string {
@@ -88,7 +93,8 @@ export function nodeExporterStartScript(p: MetricsPaths, workDir: string, addres
         `mkdir -p ${p.textfile}`,
         `for pid in $(cat ${p.pids} 2>/dev/null); do kill $pid 2>/dev/null || true; done`,
         `: > ${p.pids}`,
-        `cat > ${p.dir}/procstat.sh <<'C2M_EOF'\n${procstatLoop(workDir, p.textfile)}\nC2M_EOF`,
+        `cat > ${p.dir}/procstat.awk <<'C2M_EOF'\n${PROCSTAT_AWK}\nC2M_EOF`,
+        `cat > ${p.dir}/procstat.sh <<'C2M_EOF'\n${procstatLoop(workDir, p.textfile, `${p.dir}/procstat.awk`)}\nC2M_EOF`,
         `setsid sh ${p.dir}/procstat.sh </dev/null >/dev/null 2>&1 &`,
         `echo $! >> ${p.pids}`,
         `setsid prometheus-node-exporter --web.listen-address=${address}:${NODE_EXPORTER_PORT} --collector.textfile.directory=${p.textfile}` +
@@ -134,7 +140,7 @@ export function nodeExporterStopScript(p: MetricsPaths): string {
         `for pid in $(cat ${p.pids} 2>/dev/null); do kill $pid 2>/dev/null || true; done`,
         "sleep 0.3",
         `for pid in $(cat ${p.pids} 2>/dev/null); do kill -KILL $pid 2>/dev/null || true; done`,
-        `rm -rf ${p.textfile} ${p.pids} ${p.dir}/procstat.sh ${p.dir}/node_exporter.log`,
+        `rm -rf ${p.textfile} ${p.pids} ${p.dir}/procstat.sh ${p.dir}/procstat.awk ${p.dir}/node_exporter.log`,
     ].join("\n");
 }
 

@@ -168,16 +168,18 @@ async function aptInRoot(root: string, pkgs: string[], live: LiveStep): Promise<
             "private",
             "sh",
             "-c",
+            // The root and the command inside it are arguments ($1, $2), never text a shell parses: nothing to quote.
             [
                 "set -eu",
-                `r=${JSON.stringify(root)}`,
+                'r="$1"',
                 'mount --rbind /proc "$r/proc"',
                 'mount --rbind /dev "$r/dev"',
                 'mount --rbind /sys "$r/sys"',
-                `exec chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive sh -c ${JSON.stringify(
-                    `apt-get update -q && apt-get install -y -q --no-install-recommends ${pkgs.join(" ")} && apt-get clean && rm -rf /var/lib/apt/lists/*`,
-                )}`,
+                'exec chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive sh -c "$2"',
             ].join("\n"),
+            "sh",
+            root,
+            `apt-get update -q && apt-get install -y -q --no-install-recommends ${pkgs.join(" ")} && apt-get clean && rm -rf /var/lib/apt/lists/*`,
         ],
         {
             onLine: (l) => {

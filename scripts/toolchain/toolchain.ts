@@ -122,6 +122,8 @@ export const LAB_ENV_KEYS = [
  */
 export function shellExports(base: NodeJS.ProcessEnv = process.env): string {
     const env = labEnv(base);
+    // Not a host command: the operator's own shell (sh, dash, zsh, bash) evaluates these lines, so
+    // they use POSIX quoting; zx's quote writes bash's $'…', which dash and other POSIX shells misread.
     const single = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
     const double = (v: string) => v.replace(/[\\"$`]/g, (c) => `\\${c}`);
     const [front, back] = toolPath("\0")

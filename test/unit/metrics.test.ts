@@ -16,6 +16,7 @@ import {
     nodeExporterStopScript,
     panelQueries,
     procstatLoop,
+    PROCSTAT_AWK,
     prometheusStartScript,
     prometheusStopScript,
     renderPrometheusConfig,
@@ -105,7 +106,8 @@ describe("metrics scripts", () => {
         // A stand-in for a lab process: its command line names the host's work dir.
         writeFileSync(join(workDir, "pong", "busy.js"), "let x = 0; const end = Date.now() + 20000; while (Date.now() < end) x++;");
         const busy = spawn(process.execPath, [join(workDir, "pong", "busy.js")], { stdio: "ignore" });
-        writeFileSync(join(dir, "procstat.sh"), procstatLoop(workDir, join(dir, "textfile")));
+        writeFileSync(join(dir, "procstat.awk"), PROCSTAT_AWK);
+        writeFileSync(join(dir, "procstat.sh"), procstatLoop(workDir, join(dir, "textfile"), join(dir, "procstat.awk")));
         const sampler = spawn("sh", [join(dir, "procstat.sh")], { stdio: "ignore", detached: true });
         t.after(() => {
             busy.kill("SIGKILL");
@@ -144,7 +146,8 @@ echo reading >> ${dir}/log
 exit 0
 EOF2
 chmod +x ${dir}/bin/pgrep ${dir}/bin/sleep`);
-        writeFileSync(join(dir, "procstat.sh"), procstatLoop(join(dir, "host"), join(dir, "textfile")));
+        writeFileSync(join(dir, "procstat.awk"), PROCSTAT_AWK);
+        writeFileSync(join(dir, "procstat.sh"), procstatLoop(join(dir, "host"), join(dir, "textfile"), join(dir, "procstat.awk")));
         runBash(`sh ${dir}/procstat.sh`, { env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` }, timeoutMs: 20_000 });
         const log = readFileSync(join(dir, "log"), "utf8").trim().split("\n");
         assert.equal(log.filter((l) => l === "reading").length, 5);

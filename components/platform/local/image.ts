@@ -3,6 +3,7 @@
 // record a build leaves, and the shell that enters an image.
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { quote } from "zx";
 import type { ImageName } from "../../images.ts";
 export { parseHaproxyVersions } from "../../images.ts";
 
@@ -44,10 +45,6 @@ export function imageRecordPath(dir: string, name: ImageName): string {
     return join(dir, name, "image.json");
 }
 
-function q(s: string): string {
-    return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 export interface ImageEntry {
     /** The image's root (read-only lower layer: hosts share it and never change it). */
     root: string;
@@ -61,7 +58,7 @@ export interface ImageEntry {
 }
 
 /**
- * Shell (run inside a private mount namespace: `unshare --mount --propagation private`) that
+ * Bash (zx's quoting; run inside a private mount namespace: `unshare --mount --propagation private`) that
  * mounts the image for one host (an overlay: the shared root below, the host's own writable layer
  * above, so no host changes what another runs), with /proc, /sys, /dev and the given paths of
  * this machine bound in at their own paths. It ends with `root=<mount point>`: the caller then
@@ -70,17 +67,17 @@ export interface ImageEntry {
 export function imageMountScript(e: ImageEntry): string {
     const mnt = `${e.layer}/mnt`;
     return [
-        `[ -x ${q(e.root)}/usr/sbin/haproxy ] || { echo "image ${e.root} is not built: run lab image build" >&2; exit 1; }`,
-        `mkdir -p ${q(`${e.layer}/upper`)} ${q(`${e.layer}/work`)} ${q(mnt)}`,
-        `mount -t overlay c2m-image -o lowerdir=${q(e.root)},upperdir=${q(`${e.layer}/upper`)},workdir=${q(`${e.layer}/work`)} ${q(mnt)}`,
-        `mount --rbind /proc ${q(`${mnt}/proc`)}`,
-        `mount --rbind /sys ${q(`${mnt}/sys`)}`,
-        `mount --rbind /dev ${q(`${mnt}/dev`)}`,
-        `mount -t tmpfs -o size=64m,mode=1777 c2m-tmp ${q(`${mnt}/tmp`)}`,
+        `[ -x ${quote(e.root)}/usr/sbin/haproxy ] || { echo "image ${e.root} is not built: run lab image build" >&2; exit 1; }`,
+        `mkdir -p ${quote(`${e.layer}/upper`)} ${quote(`${e.layer}/work`)} ${quote(mnt)}`,
+        `mount -t overlay c2m-image -o lowerdir=${quote(e.root)},upperdir=${quote(`${e.layer}/upper`)},workdir=${quote(`${e.layer}/work`)} ${quote(mnt)}`,
+        `mount --rbind /proc ${quote(`${mnt}/proc`)}`,
+        `mount --rbind /sys ${quote(`${mnt}/sys`)}`,
+        `mount --rbind /dev ${quote(`${mnt}/dev`)}`,
+        `mount -t tmpfs -o size=64m,mode=1777 c2m-tmp ${quote(`${mnt}/tmp`)}`,
         ...e.binds
             .map((b) => (typeof b === "string" ? [b, b] : b))
-            .map(([from, to]) => `mkdir -p ${q(`${mnt}${to}`)} && mount --bind ${q(from)} ${q(`${mnt}${to}`)}`),
-        `root=${q(mnt)}`,
+            .map(([from, to]) => `mkdir -p ${quote(`${mnt}${to}`)} && mount --bind ${quote(from)} ${quote(`${mnt}${to}`)}`),
+        `root=${quote(mnt)}`,
     ].join("\n");
 }
 
@@ -110,10 +107,10 @@ export function imageArgv(argv: string[], image?: { root: string; layer: string;
         "--mount",
         "--propagation",
         "private",
-        "sh",
+        "bash",
         "-c",
         `set -eu\n${imageMountScript({ root: image.root, layer: image.layer, binds: image.binds })}\nexec chroot "$root" /usr/bin/env PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"`,
-        "sh",
+        "bash",
         ...argv,
     ];
 }
