@@ -11,7 +11,7 @@ import type { MetricsEndpoint, StackOutputs } from "../../components/records/sta
 import { labEnv, runsRoot } from "../toolchain/toolchain.ts";
 import { IN_FLIGHT_COUNT, readTimeline, type Timeline } from "../analysis/timeline.ts";
 import { pullHaproxyLog, pullRunMetrics } from "./metricsPull.ts";
-import { HostHttp, type LabAccess } from "./hostHttp.ts";
+import { Remote, type LabAccess } from "./remote.ts";
 import { findRun, formatCompare, formatRuns, ledgerRow, parseLedger, type LedgerRow } from "../analysis/ledgerRows.ts";
 
 export const LEDGER_FILE = "ledger.jsonl";
@@ -62,15 +62,15 @@ export function metricsPeakConns(dir: string): number | undefined {
 /** Pulls the run's server metrics from the stack's metrics host; a failure is reported, not thrown. */
 async function pullMetricsFor(dir: string, run: RunRecord, endpoint: MetricsEndpoint, lab: LabAccess, log: (l: string) => void): Promise<void> {
     if (existsSync(join(dir, "metrics.json"))) return;
-    // Prometheus and the log sink are read on the metrics host, over SSH.
-    const http = HostHttp.open(lab);
+    // Prometheus and the log sink are reached from the metrics host, through its SSH connection.
+    const remote = Remote.forLab(lab, { env: labEnv() });
     try {
-        const m = await pullRunMetrics(dir, endpoint, Date.parse(run.startedAt) / 1000, Date.parse(run.finishedAt) / 1000, http);
+        const m = await pullRunMetrics(dir, endpoint, Date.parse(run.startedAt) / 1000, Date.parse(run.finishedAt) / 1000, remote);
         log(
             `metrics: ${m.panels.reduce((n, p) => n + p.series.length, 0)} series from ${m.source}; metrics role used ` +
                 `${m.overhead.cpuPctMean.toFixed(1)} % CPU (max ${m.overhead.cpuPctMax.toFixed(1)} %), ${(m.overhead.rssBytesMax / 2 ** 20).toFixed(0)} MiB`,
         );
-        const s = await pullHaproxyLog(dir, endpoint.haproxyLog, Date.parse(run.startedAt), Date.parse(run.finishedAt) + 2000, http);
+        const s = await pullHaproxyLog(dir, endpoint.haproxyLog, Date.parse(run.startedAt), Date.parse(run.finishedAt) + 2000, remote);
         const tw = s.timers.find((t) => t.name === "Tw");
         log(
             `haproxy log: ${s.requests} requests logged (${s.unparsed} other lines), Tw p99 ${tw?.p99 ?? "-"} ms, ` +
@@ -82,7 +82,7 @@ async function pullMetricsFor(dir: string, run: RunRecord, endpoint: MetricsEndp
     } catch (err) {
         log(`metrics: run ${basename(dir)} has no server metrics: ${(err as Error).message}`);
     } finally {
-        http.close();
+        await remote.close();
     }
 }
 

@@ -1,12 +1,12 @@
 // After a run: its server-side time series, pulled from the lab's Prometheus (query_range over
 // the run's window) into runs/<id>/metrics.json, with the metrics role's own overhead. Both
-// Prometheus and the log sink are read on the metrics host over SSH (hostHttp.ts).
+// Prometheus and the log sink are read on the metrics host through its SSH connection (remote.ts).
 import { createReadStream, createWriteStream, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createGzip } from "node:zlib";
 import { createInterface } from "node:readline";
 import { parseHaproxyLogLine, summariseHaproxyLog, type HaproxyLogRecord, type HaproxyLogSummary } from "../analysis/metricsLog.ts";
-import type { HostHttp } from "./hostHttp.ts";
+import type { Remote } from "./remote.ts";
 import { OVERHEAD_QUERIES, panelQueries, toSeries, type PromMatrix } from "../../components/render/metrics.ts";
 import type { MetricsPanel } from "../analysis/reportCharts.ts";
 import type { MetricsEndpoint } from "../../components/records/stackOutputs.ts";
@@ -27,10 +27,10 @@ export interface MetricsFile {
     note?: string;
 }
 
-async function queryRange(http: HostHttp, base: string, expr: string, start: number, end: number, stepS: number): Promise<PromMatrix[]> {
+async function queryRange(remote: Remote, base: string, expr: string, start: number, end: number, stepS: number): Promise<PromMatrix[]> {
     const url = new URL("/api/v1/query_range", base);
     url.search = new URLSearchParams({ query: expr, start: String(start), end: String(end), step: String(stepS) }).toString();
-    const response = await http.request(url.toString(), { timeoutMs: 20_000 });
+    const response = await remote.request(url.toString(), { timeoutMs: 20_000 });
     let body: { status: string; error?: string; data?: { result: PromMatrix[] } };
     try {
         body = JSON.parse(response.body);
@@ -42,8 +42,8 @@ async function queryRange(http: HostHttp, base: string, expr: string, start: num
 }
 
 /** Pulls every panel for [startS − 2 s, endS + 2 s] and writes metrics.json into the run directory. */
-export async function pullRunMetrics(dir: string, endpoint: MetricsEndpoint, startS: number, endS: number, http: HostHttp): Promise<MetricsFile> {
-    http.hostFor(endpoint.prometheus); // a lab host's, or refused before waiting
+export async function pullRunMetrics(dir: string, endpoint: MetricsEndpoint, startS: number, endS: number, remote: Remote): Promise<MetricsFile> {
+    remote.hostFor(endpoint.prometheus); // a lab host's, or refused before waiting
     // The last samples of the run land one scrape after it ends.
     const waitMs = (endpoint.scrapeIntervalS + 1) * 1000 - (Date.now() - endS * 1000);
     if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
@@ -55,13 +55,13 @@ export async function pullRunMetrics(dir: string, endpoint: MetricsEndpoint, sta
             title: p.title,
             unit: p.unit,
             series: (
-                await Promise.all(p.queries.map(async (q) => toSeries(q.label, await queryRange(http, endpoint.prometheus, q.expr, start, end, stepS))))
+                await Promise.all(p.queries.map(async (q) => toSeries(q.label, await queryRange(remote, endpoint.prometheus, q.expr, start, end, stepS))))
             ).flat(),
         })),
     );
     const o = OVERHEAD_QUERIES(endpoint.scrapeIntervalS);
     const values = async (expr: string) =>
-        (await queryRange(http, endpoint.prometheus, expr, start, end, stepS)).flatMap((r) => r.values.map(([, v]) => Number(v))).filter(Number.isFinite);
+        (await queryRange(remote, endpoint.prometheus, expr, start, end, stepS)).flatMap((r) => r.values.map(([, v]) => Number(v))).filter(Number.isFinite);
     const [cpu, rss] = await Promise.all([values(o.cpuPct), values(o.rssBytes)]);
     const conns =
         panels
@@ -93,13 +93,13 @@ function round(x: number): number {
  * HAProxy's request log lines of the run's window from the metrics host's sink: kept as
  * haproxy.log.gz, summed up into haproxy-log-summary.json (timer percentiles, termination states).
  */
-export async function pullHaproxyLog(dir: string, sinkUrl: string, fromMs: number, toMs: number, http: HostHttp): Promise<HaproxyLogSummary> {
+export async function pullHaproxyLog(dir: string, sinkUrl: string, fromMs: number, toMs: number, remote: Remote): Promise<HaproxyLogSummary> {
     const url = new URL("/lines", sinkUrl);
     url.search = new URLSearchParams({ from: String(Math.floor(fromMs)), to: String(Math.ceil(toMs)) }).toString();
     // Streamed to a file as it comes (a run's log can be large), then read line by line.
     const raw = join(dir, "haproxy.log.part");
     try {
-        await http.getToFile(url.toString(), raw, { timeoutMs: 300_000 });
+        await remote.getToFile(url.toString(), raw, { timeoutMs: 300_000 });
         return await summariseLogFile(dir, raw, fromMs);
     } finally {
         rmSync(raw, { force: true });

@@ -27,7 +27,7 @@ import { outputs, stackExists, teardownStack, type StackOutputs } from "../../sc
 import { stackConfigFile, stackSettingsFile, writeGeneratedStack } from "../../scripts/lib/stackSettings.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { localResidue } from "../../components/platform/local/residue.ts";
-import { SshSession } from "../../scripts/lib/ssh.ts";
+import { Remote } from "../../scripts/lib/remote.ts";
 import { readLedger } from "../../scripts/lib/ledgerFile.ts";
 import { formatRuns } from "../../scripts/analysis/ledgerRows.ts";
 import { runLab } from "../unit/helpers.ts";
@@ -79,19 +79,15 @@ ${steps}`;
 async function servedCertificate(out: StackOutputs): Promise<string> {
     const client = out.inventory.find((h) => h.role === "client")!;
     const vip = new URL(out.vips.tls!);
-    const ssh = new SshSession(
-        out.sshPrivateKey,
-        labEnv(),
-        out.inventory.map((h) => h.ssh.host),
-    );
+    const remote = Remote.forLab(out, { env: labEnv() });
     try {
-        return await ssh.check(
-            client.ssh,
+        return await remote.check(
+            client.name,
             `openssl s_client -connect ${vip.hostname}:${vip.port || 443} -servername lab </dev/null 2>/dev/null | openssl x509 -noout -text`,
-            30_000,
+            { timeoutMs: 30_000 },
         );
     } finally {
-        ssh.close();
+        await remote.close();
     }
 }
 

@@ -16,7 +16,7 @@ import { labEnv, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 import { outputs, teardownStack } from "../../scripts/lib/pulumiStack.ts";
 import { writeGeneratedStack } from "../../scripts/lib/stackSettings.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
-import { SshSession } from "../../scripts/lib/ssh.ts";
+import { Remote } from "../../scripts/lib/remote.ts";
 import { ensureImage } from "../../scripts/toolchain/images.ts";
 import { runLab } from "../unit/helpers.ts";
 
@@ -58,27 +58,24 @@ test("lab up builds the lab with every host running Debian 13 from its image, an
     const up = await runLab(["up", "--stack", STACK], { runsDir });
     assert.equal(up.code, 0, up.out);
     const out = await outputs(STACK);
-    const ssh = new SshSession(
-        out.sshPrivateKey,
-        labEnv(),
-        out.inventory.map((h) => h.ssh.host),
-    );
+    const remote = Remote.forLab(out, { env: labEnv() });
+    const read = { timeoutMs: 30_000 };
     try {
         for (const h of out.inventory) {
-            const seen = await ssh.check(h.ssh, "cat /etc/c2m-image; cat /etc/debian_version", 30_000);
+            const seen = await remote.check(h.name, "cat /etc/c2m-image; cat /etc/debian_version", read);
             assert.match(seen, /^debian-13\n13\./, `${h.name} runs from the image: ${seen}`);
         }
         const lb = out.inventory.find((h) => h.role === "haproxy")!;
-        const vv = await ssh.check(lb.ssh, "haproxy -vv", 30_000);
+        const vv = await remote.check(lb.name, "haproxy -vv", read);
         assert.match(vv, /^HAProxy version 3\.0\./m);
         assert.match(vv, /^Running on OpenSSL version : OpenSSL 3\.5\./m);
         // What serves the lab is that HAProxy: its running process's binary is the image's.
-        const exe = await ssh.check(lb.ssh, "for p in $(pgrep -x haproxy); do readlink /proc/$p/exe; done | sort -u", 30_000);
+        const exe = await remote.check(lb.name, "for p in $(pgrep -x haproxy); do readlink /proc/$p/exe; done | sort -u", read);
         assert.equal(exe.trim(), "/usr/sbin/haproxy");
         const backend = out.inventory.find((h) => h.role === "backend")!;
-        assert.match(await ssh.check(backend.ssh, "pgrep -af pong.ts", 30_000), /node .*pong\.ts/, "pong runs on the image with the rig's Node");
+        assert.match(await remote.check(backend.name, "pgrep -af pong.ts", read), /node .*pong\.ts/, "pong runs on the image with the rig's Node");
     } finally {
-        ssh.close();
+        await remote.close();
     }
     const r = await runLab(["attack", "--stack", STACK, "--rate", "20", "--duration", "3", "--frontends", "plain,tls"], { runsDir });
     assert.equal(r.code, 0, r.out);

@@ -20,8 +20,7 @@ import {
     sshdStartScript,
     type LocalHostScriptInput,
 } from "../../components/platform/local/scripts.ts";
-import { SshSession, sshArgs } from "../../scripts/lib/ssh.ts";
-import { Remote } from "../../scripts/lib/remote.ts";
+import { Remote, type SshTarget } from "../../scripts/lib/remote.ts";
 import { labEnv } from "../../scripts/toolchain/toolchain.ts";
 
 const STACK = "hostiso";
@@ -87,7 +86,7 @@ function tcpConnects(host: string, port: number, timeoutMs: number): Promise<boo
     });
 }
 
-let ssh: SshSession;
+let remote: Remote;
 
 before(() => {
     if (skip) return;
@@ -132,16 +131,12 @@ before(() => {
         { encoding: "utf8", timeout: 60_000 },
     );
     assert.equal(restarted.status, 0, `${restarted.stdout}${restarted.stderr}`);
-    ssh = new SshSession(
-        readFileSync(keyFile, "utf8"),
-        labEnv(),
-        hosts.map((h) => h.address),
-    );
+    remote = new Remote({ privateKey: readFileSync(keyFile, "utf8"), hosts: hosts.map((h) => h.address), env: labEnv() });
 });
 
 after(() => {
     if (skip) return;
-    ssh?.close();
+    remote?.closeSync();
     teardown();
     rmSync(tmp, { recursive: true, force: true });
     const left = [
@@ -158,7 +153,7 @@ after(() => {
 });
 
 test("a command over SSH runs in a clean root environment: no start-up file of the operator is read", { skip }, async () => {
-    const r = await ssh.run(
+    const r = await remote.run(
         { host: a.address, port: LOCAL_SSH_PORT, user: "root", binPath },
         `echo "HOME=$HOME"; echo "PATH=$PATH"; echo "marker=\${C2M_STARTUP_MARKER:-}"; env | grep -c '^PYENV' || true; ` +
             `ls -A ~ | tr '\\n' ' '; echo; c2m-probe; bash -lic 'echo "login marker=\${C2M_STARTUP_MARKER:-}"' 2>/dev/null`,
@@ -177,7 +172,7 @@ test("a command over SSH runs in a clean root environment: no start-up file of t
 });
 
 test("the same on a host whose sshd started under the operator's real /root: no PYENV_*, nothing of ~/.bashrc", { skip }, async () => {
-    const r = await ssh.run(
+    const r = await remote.run(
         { host: b.address, port: LOCAL_SSH_PORT, user: "root", binPath },
         "env | grep -c '^PYENV' || true; ls -A ~ | tr '\\n' ' '; echo; echo \"$PATH\"",
         { timeoutMs: 30_000 },
@@ -189,18 +184,16 @@ test("the same on a host whose sshd started under the operator's real /root: no 
     assert.doesNotMatch(path, /pyenv|cargo/);
 });
 
-test("control: a plain sshd on the same host does read them (so the test above can fail)", { skip }, () => {
+test("control: a plain sshd on the same host does read them (so the test above can fail)", { skip }, async () => {
     const t0 = Date.now();
-    const r = sh(
-        `ip netns exec ${b.namespace} ssh ${sshArgs(
-            { keyFile, host: a.address, port: CONTROL_PORT, user: "root", connectTimeoutS: 5 },
-            "echo marker=$C2M_STARTUP_MARKER",
-        )
-            .map((x) => `'${x}'`)
-            .join(" ")}`,
-    );
-    assert.equal(r.code, 0, r.out);
-    assert.match(r.out, /marker=\.bashrc/);
+    // The same remote.ts, its ssh run from host b's namespace (the operator reaches port 2222 of no host).
+    const fromB = join(tmp, "ssh-from-b");
+    writeFileSync(fromB, `#!/bin/sh\nexec ip netns exec ${b.namespace} ssh "$@"\n`, { mode: 0o755 });
+    const control = new Remote({ privateKey: readFileSync(keyFile, "utf8"), hosts: [a.address], env: labEnv(), ssh: fromB });
+    const target: SshTarget = { host: a.address, port: CONTROL_PORT, user: "root" };
+    const r = await control.run(target, "echo marker=$C2M_STARTUP_MARKER", { timeoutMs: 30_000 }).finally(() => control.close());
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /marker=\.bashrc/);
     assert.match(readFileSync(sourcedLog, "utf8"), /^\.bashrc$/m);
     rmSync(sourcedLog, { force: true });
     process.stderr.write(`control ssh (host b → a:${CONTROL_PORT}, start-up files read): ${Date.now() - t0} ms\n`);
@@ -225,7 +218,7 @@ test("timing: one remote command over SSH in the clean environment", { skip }, a
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
         const t0 = Date.now();
-        const r = await ssh.run(target, "true", { timeoutMs: 30_000 });
+        const r = await remote.run(target, "true", { timeoutMs: 30_000 });
         assert.equal(r.code, 0, r.stderr);
         times.push(Date.now() - t0);
     }
@@ -248,21 +241,21 @@ test("remote.ts: commands and HTTP reach the hosts over one multiplexed SSH conn
         ],
         { stdio: "ignore" },
     );
-    const remote = Remote.forLab({
+    const lab = Remote.forLab({
         sshPrivateKey: readFileSync(keyFile, "utf8"),
         inventory: hosts.map((h, i) => ({ name: ["a", "b"][i], address: h.address, ssh: { host: h.address, port: LOCAL_SSH_PORT, user: "root", binPath } })),
     });
     try {
-        const clients = await Promise.all([1, 2, 3].map(() => remote.check("a", 'echo "$SSH_CLIENT"', { timeoutMs: 30_000 })));
+        const clients = await Promise.all([1, 2, 3].map(() => lab.check("a", 'echo "$SSH_CLIENT"', { timeoutMs: 30_000 })));
         assert.equal(new Set(clients).size, 1, `one connection: ${clients.join(" ")}`);
-        assert.equal((await remote.check("a", "c2m-probe", { timeoutMs: 30_000 })).trim(), "tool cache visible");
+        assert.equal((await lab.check("a", "c2m-probe", { timeoutMs: 30_000 })).trim(), "tool cache visible");
         let body = "";
-        for (let i = 0; i < 50 && !body; i++) body = await remote.get(`http://${b.address}:8080/`, { from: "a", timeoutMs: 5000 }).catch(() => "");
+        for (let i = 0; i < 50 && !body; i++) body = await lab.get(`http://${b.address}:8080/`, { from: "a", timeoutMs: 5000 }).catch(() => "");
         assert.equal(body, `from ${a.address}`, "the exchange starts on host a");
-        assert.equal(await remote.get(`http://${b.address}:8080/`), `from ${b.address}`, "by default on the host the URL names");
+        assert.equal(await lab.get(`http://${b.address}:8080/`), `from ${b.address}`, "by default on the host the URL names");
     } finally {
-        await remote.close();
+        await lab.close();
         web.kill();
     }
-    assert.equal(existsSync(remote.dir), false);
+    assert.equal(existsSync(lab.dir), false);
 });

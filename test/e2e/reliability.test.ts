@@ -20,8 +20,7 @@ import { outputs, stackExists, teardownStack, type StackOutputs } from "../../sc
 import { stackConfigFile, writeGeneratedStack } from "../../scripts/lib/stackSettings.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { localResidue } from "../../components/platform/local/residue.ts";
-import { SshSession } from "../../scripts/lib/ssh.ts";
-import { HostHttp } from "../../scripts/lib/hostHttp.ts";
+import { quote, Remote } from "../../scripts/lib/remote.ts";
 import { localNames } from "../../components/platform/local/scripts.ts";
 import { haproxyPaths, haproxyStartScript, pidFile } from "../../components/render/haproxyScripts.ts";
 import { PARTIAL_EXIT_CODE } from "../../scripts/lib/attackOutcome.ts";
@@ -217,20 +216,16 @@ test("a HAProxy config that fails haproxy -c is refused and the running HAProxy 
         nofile: raw.nofile[lb.name],
     });
     const bad = `${cfgBefore}\nbackend broken\n    balance no-such-algorithm\n`;
-    const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-    const ssh = new SshSession(
-        out.sshPrivateKey,
-        labEnv(),
-        out.inventory.map((h) => h.ssh.host),
-    );
+    const remote = Remote.forLab(out, { env: labEnv() });
     try {
         counts.faults++;
-        const r = await ssh.run({ ...lb.ssh }, `printf '%s' ${quote(bad)} | bash -c ${quote(script)}`, { timeoutMs: MINUTE });
+        // Root's shell on the host is bash: zx's quoting reaches it unchanged.
+        const r = await remote.run(lb.name, `printf '%s' ${quote(bad)} | bash -c ${quote(script)}`, { timeoutMs: MINUTE });
         assert.notEqual(r.code, 0, "the broken config was accepted");
         assert.match(r.stderr, /haproxy -c rejected the new config/);
         assert.match(r.stderr, /\[ALERT\].*haproxy\.cfg\.new:\d+\] : balance/, "haproxy's own complaint is shown");
     } finally {
-        ssh.close();
+        await remote.close();
     }
     assert.equal(readFileSync(p.cfg, "utf8"), cfgBefore, "the installed config is untouched");
     assert.equal(existsSync(`${p.cfg}.new`), false);
@@ -413,19 +408,24 @@ test("secrets: no log, run directory, report or left-over key file holds the key
             `a ${kind} was scanned`,
         );
     for (const f of runFiles) assertNoSecret(f, readFileSync(f));
-    // SSH key files live in 0600 temp directories only while a command runs.
-    const keyFiles = readdirSync(tmpdir())
-        .filter((d) => /^c2m-(ssh|attack)-/.test(d))
-        .flatMap((d) => filesUnder(join(tmpdir(), d)));
+    // SSH key files live in 0600 directories (under /run, else the temp dir) only while a command runs.
+    const keyFiles = ["/run", tmpdir()]
+        .filter((base) => existsSync(base))
+        .flatMap((base) =>
+            readdirSync(base)
+                .filter((d) => /^c2m-(ssh|remote)-/.test(d))
+                .map((d) => join(base, d)),
+        )
+        .flatMap((d) => filesUnder(d));
     for (const f of keyFiles) assertNoSecret(`left-over ${f}`, readFileSync(f));
 });
 
 /** A request to the lab's VIP as lab traffic makes it: from a client host (the operator reaches hosts over SSH only). */
 async function postFromClient(lab: StackOutputs, url: string): Promise<{ status: number; body: string }> {
-    const http = HostHttp.open(lab);
+    const remote = Remote.forLab(lab, { env: labEnv() });
     try {
-        return await http.request(url, { from: lab.inventory.find((h) => h.role === "client")!.name, method: "POST", body: "x", timeoutMs: 10_000 });
+        return await remote.request(url, { from: lab.inventory.find((h) => h.role === "client")!.name, method: "POST", body: "x", timeoutMs: 10_000 });
     } finally {
-        http.close();
+        await remote.close();
     }
 }
