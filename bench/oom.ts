@@ -41,9 +41,9 @@ import {
     type RampSample,
     type VegetaResult,
 } from "./figures.ts";
-import { parseStatsBatch, statsBatchCommand } from "./ramp.ts";
-import { backendCounters, frontendCounters, parseStatsCsv } from "../scripts/analysis/haproxyStats.ts";
-import { runWithTimeout } from "../scripts/lib/runWithTimeout.ts";
+import { backendCounters, frontendCounters } from "../scripts/analysis/haproxyStats.ts";
+import { Remote } from "../scripts/lib/remote.ts";
+import { fetchStats } from "../scripts/lib/runReadings.ts";
 import { BACKEND_NAME, FRONTEND_NAMES } from "../components/render/haproxyConfig.ts";
 
 export interface OomOptions {
@@ -132,18 +132,15 @@ export function haproxyPids(stack: string, host: string): number[] | undefined {
 
 /**
  * HAProxy's count of the end-to-end connections it holds: the least of its frontend's and its
- * backend's current sessions over every process, from all their statistics pages in one command
- * run in the LB host's namespace (bench/ramp.ts statsBatchCommand); an Error when any page is not
- * read (a partial sum would be a wrong count). A process near its memory limit answers late: 2 s.
+ * backend's current sessions over every process, from all their statistics pages read at once
+ * through the session's SSH connection to the LB (no process is started in the LB's cgroup, whose
+ * memory is what is measured); an Error when any page is not read (a partial sum would be a wrong
+ * count). A process near its memory limit answers late: 2 s, not retried (the next sample is 250 ms away).
  */
-function haproxyHeldReader(out: StackOutputs, namespace: string, mode: "plain" | "tls"): () => Promise<number | Error> {
-    const command = statsBatchCommand(out.vips.stats);
+function haproxyHeldReader(remote: Remote, out: StackOutputs, mode: "plain" | "tls"): () => Promise<number | Error> {
     return async () => {
         try {
-            const r = await runWithTimeout("ip", ["netns", "exec", namespace, "bash", "-c", command], { timeoutMs: 2000 });
-            if (r.timedOut) return new Error("statistics pages: no answer within 2 s");
-            if (r.code !== 0) return new Error(`statistics pages: exit ${r.code}: ${r.stderr.trim().slice(-160)}`);
-            const rows = parseStatsBatch(r.stdout, out.vips.stats, parseStatsCsv);
+            const rows = await fetchStats(remote, out.vips.stats, { timeoutMs: 2000, idempotent: false });
             const f = frontendCounters(rows, FRONTEND_NAMES[mode]);
             const b = backendCounters(rows, BACKEND_NAME);
             if (!f || !b) return new Error("statistics pages: no frontend or backend row");
@@ -232,6 +229,7 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
     process.on("SIGTERM", onSignal);
     const staging = join(runsRoot(), `.oom-staging-${stack}`);
     const log = (l: string) => process.stderr.write(`oom: ${l}\n`);
+    let remote: Remote | undefined;
     try {
         await reapLocal(stack);
         writeStackConfig(stack, o, maxConns, ratePerClient, rampS);
@@ -248,6 +246,7 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         await up(stack);
         if (interrupted) throw new Error("interrupted");
         const out: StackOutputs = await outputs(stack);
+        remote = Remote.forLab(out, { env: labEnv() });
         const ns = (role: string) => out.inventory.filter((h) => h.role === role).map((h) => names.namespace(h.name));
         const listeners = out.capacityPlan.backend.servers;
         // End-to-end connections held, and those the LB accepted that are not yet end to end (TLS
@@ -270,8 +269,8 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         if (!basePids?.length)
             throw new Error(`${basePids ? "no HAProxy process in" : "cannot read cgroup.procs of"} ${rel}: the LB's cgroup does not hold its processes`);
         const baseline: RampSample = { t: 0, held: 0, oomKills: idle.oomKills, haproxyPids: basePids };
-        // HAProxy's own count of what it holds (every process's statistics page, read in the LB's namespace).
-        const readHaproxyHeld = haproxyHeldReader(out, names.namespace(lbHost), o.mode);
+        // HAProxy's own count of what it holds (every process's statistics page, read through the LB's SSH connection).
+        const readHaproxyHeld = haproxyHeldReader(remote, out, o.mode);
         const idleHeld = await readHaproxyHeld();
         if (idleHeld instanceof Error) throw new Error(`HAProxy statistics unreadable before the ramp: ${idleHeld.message}`);
         log(`idle LB host: ${(idle.memoryBytes / 2 ** 20).toFixed(1)} MiB in its cgroup, ${basePids.length} HAProxy process(es)`);
@@ -470,6 +469,7 @@ export async function benchOom(o: OomOptions): Promise<OomResult> {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
         rmSync(staging, { recursive: true, force: true });
+        await remote?.close();
         const left = await teardownStack(stack, stackFile);
         if (residueCount(left) > 0) {
             process.exitCode = 1;

@@ -22,7 +22,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "n
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
-import { runsRoot } from "../scripts/toolchain/toolchain.ts";
+import { labEnv, runsRoot } from "../scripts/toolchain/toolchain.ts";
 import { outputs, teardownStack, up, type StackOutputs } from "../scripts/lib/pulumiStack.ts";
 import { stackConfigFile, writeGeneratedStack } from "../scripts/lib/stackSettings.ts";
 import { residueCount } from "../components/platform/platform.ts";
@@ -30,8 +30,9 @@ import { HELD_RAMP_SETTINGS } from "../components/render/attack.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { attack, newRunId, type VegetaSignal } from "../scripts/lib/attackRun.ts";
 import { type AttackResult } from "../scripts/lib/attackOutcome.ts";
-import { backendCounters, frontendCounters, parseStatsCsv, type StatsRow } from "../scripts/analysis/haproxyStats.ts";
-import { runWithTimeout } from "../scripts/lib/runWithTimeout.ts";
+import { backendCounters, frontendCounters, type StatsRow } from "../scripts/analysis/haproxyStats.ts";
+import { Remote } from "../scripts/lib/remote.ts";
+import { fetchStats } from "../scripts/lib/runReadings.ts";
 import { BACKEND_NAME, FRONTEND_NAMES } from "../components/render/haproxyConfig.ts";
 import { localNames } from "../components/platform/local/scripts.ts";
 import { readStackCgroups } from "../components/platform/local/cgroups.ts";
@@ -45,10 +46,8 @@ import {
     maxInFlight,
     memoryFloor,
     parseProcStat,
-    parseStatsBatch,
     rampState,
     sendingsToStop,
-    statsBatchCommand,
     topUp,
     verdict,
     type RampPlan,
@@ -190,6 +189,8 @@ interface Lab {
     o: Options;
     out: StackOutputs;
     t0: number;
+    /** The bench's session with the lab: one SSH connection per host for its statistics reads and releases. */
+    remote: Remote;
     readStats: () => Promise<Stats | Error>;
     baseline: Sample;
 }
@@ -251,47 +252,33 @@ function sample(lab: Omit<Lab, "baseline">, stats: Stats | Error | undefined, id
 }
 
 /**
- * Every HAProxy process's statistics in one command run in the LB host's namespace (bench/ramp.ts
- * statsBatchCommand), as the sockets and drops are read: an SSH login per read (sshd, key
- * exchange) is what a saturated 2-core machine fails first ("timed out during banner exchange").
+ * Every HAProxy process's statistics page at once, each an HTTP exchange through the session's one
+ * SSH connection to the LB: a new SSH login per read (sshd, key exchange) is what a saturated
+ * 2-core machine fails first ("timed out during banner exchange"), and no process is started on
+ * the LB (whose cgroup's CPU and memory are measured). Not retried: an unread sample is counted as
+ * such and the next one comes a second later.
  */
-function statsReader(out: StackOutputs, stack: string): () => Promise<Stats | Error> {
-    const lb = out.inventory.find((h) => h.role === "haproxy")!;
-    const namespace = localNames(stack).namespace(lb.name);
-    const command = statsBatchCommand(out.vips.stats);
-    const timeoutMs = 20_000;
-    return async () => {
-        try {
-            const r = await runWithTimeout("ip", ["netns", "exec", namespace, "bash", "-c", command], { timeoutMs });
-            if (r.timedOut) return new Error(`no answer from ${lb.name}'s statistics pages within ${timeoutMs / 1000} s`);
-            if (r.code !== 0) return new Error(`reading ${lb.name}'s statistics exited ${r.code}: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`);
-            return parseStatsBatch(r.stdout, out.vips.stats, parseStatsCsv);
-        } catch (err) {
-            return err as Error;
-        }
-    };
+function statsReader(remote: Remote, out: StackOutputs): () => Promise<Stats | Error> {
+    return () => fetchStats(remote, out.vips.stats, { timeoutMs: 20_000, idempotent: false }).catch((err: Error) => err);
 }
 
 /**
- * POST /release to every pong server, from its own host's namespace (as the statistics are read: at
- * load 100 SSH logins timed out during banner exchange): the requests released, and the servers that did not answer.
+ * POST /release to every pong server, from its own host through the session's connection to it (as
+ * the statistics are read: at load 100 new SSH logins timed out during banner exchange): the
+ * requests released, and the servers that did not answer.
  */
-async function releaseAll(out: StackOutputs, stack: string): Promise<{ released: number; failed: string[] }> {
+async function releaseAll(remote: Remote, out: StackOutputs): Promise<{ released: number; failed: string[] }> {
     const ports = pongPorts(out.labConfig.backend.basePort, out.capacityPlan.backend.serversPerHost);
-    const names = localNames(stack);
-    const targets = out.inventory
-        .filter((h) => h.role === "backend")
-        .flatMap((h) => ports.map((p) => ({ namespace: names.namespace(h.name), url: `http://${h.address}:${p}/release` })));
+    const urls = out.inventory.filter((h) => h.role === "backend").flatMap((h) => ports.map((p) => `http://${h.address}:${p}/release`));
     let released = 0;
     const failed: string[] = [];
     await Promise.all(
-        targets.map(async ({ namespace, url }) => {
-            const r = await runWithTimeout("ip", ["netns", "exec", namespace, "curl", "-sS", "-X", "POST", "--connect-timeout", "5", "--max-time", "15", url], {
-                timeoutMs: 20_000,
-            }).catch((err: Error) => ({ code: 127, stdout: "", stderr: err.message, timedOut: false }));
-            const n = /released (\d+)/.exec(r.stdout);
-            if (r.code === 0 && n) released += Number(n[1]);
-            else failed.push(`${url}: ${r.timedOut ? "no answer within 20 s" : `curl exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 120)}`}`);
+        urls.map(async (url) => {
+            // Not retried: a POST the server took but whose answer was lost would release twice (harmless, but counted twice).
+            const r = await remote.request(url, { method: "POST", timeoutMs: 15_000 }).catch((err: Error) => err);
+            const n = r instanceof Error ? null : /released (\d+)/.exec(r.body);
+            if (!(r instanceof Error) && r.status === 200 && n) released += Number(n[1]);
+            else failed.push(`${url}: ${r instanceof Error ? r.message : `HTTP ${r.status}: ${r.body.trim().slice(0, 120)}`}`);
         }),
     );
     return { released, failed };
@@ -638,7 +625,7 @@ async function releaseAndCollect(lab: Lab, attacks: Attacks, stopping: () => boo
     let bytes = resultsBytes(lab.out);
     let grewAt = start;
     for (let i = 0; !attacks.over && !stopping() && Date.now() - grewAt < COLLECT_IDLE_MS && Date.now() - start < COLLECT_MAX_MS; i++) {
-        const r = await releaseAll(lab.out, lab.o.stack);
+        const r = await releaseAll(lab.remote, lab.out);
         released += r.released;
         for (const f of r.failed) process.stderr.write(`release failed, retrying: ${f}\n`);
         await attacks.settle(i === 0 ? 20_000 : 10_000);
@@ -791,12 +778,13 @@ function report(
 }
 
 /** Builds the lab and reads it idle: the statistics must answer before anything is sent. */
-async function buildLab(o: Options, ratePerClient: number, rampS: number): Promise<Omit<Lab, "t0" | "baseline"> & { readStats: Lab["readStats"] }> {
+async function buildLab(o: Options, ratePerClient: number, rampS: number): Promise<Omit<Lab, "t0" | "baseline">> {
     await reapLocal(o.stack);
     writeStackConfig(o, ratePerClient, rampS);
     await up(o.stack);
     const out = await outputs(o.stack);
-    return { o, out, readStats: statsReader(out, o.stack) };
+    const remote = Remote.forLab(out, { env: labEnv() });
+    return { o, out, remote, readStats: statsReader(remote, out) };
 }
 
 async function main(o: Options): Promise<void> {
@@ -812,8 +800,10 @@ async function main(o: Options): Promise<void> {
     const dir = join(runsRoot(), `scale-${newRunId(o.stack)}`);
     mkdirSync(dir, { recursive: true });
     const [load1Start] = loadavg();
+    let remote: Remote | undefined;
     try {
         const built = await buildLab(o, ratePerClient, rampS);
+        remote = built.remote;
         if (stopping) throw new Error("interrupted before the attack");
         const t0 = Date.now();
         const idleStats = await built.readStats();
@@ -855,6 +845,7 @@ async function main(o: Options): Promise<void> {
     } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
+        await remote?.close();
         const left = await teardownStack(o.stack, stackFileOf(o.stack));
         if (residueCount(left) > 0 || stopping) process.exitCode = 1;
     }

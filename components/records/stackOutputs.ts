@@ -11,7 +11,7 @@ const InventoryHostSchema = z.strictObject({
     address: z.string(),
     sourceAddresses: z.array(z.string()),
     workDir: z.string(),
-    // hostKey: the host's SSH host key where the platform made it (EC2): ssh checks it (scripts/lib/ssh.ts).
+    // hostKey: the host's SSH host key where the platform made it (EC2): ssh checks it (scripts/lib/remote.ts).
     ssh: z.strictObject({ host: z.string(), port: z.number().int(), user: z.string(), binPath: z.string(), hostKey: z.string().optional() }),
 });
 

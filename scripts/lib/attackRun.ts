@@ -7,8 +7,7 @@ import { isLabTarget } from "../../components/platform/addressPlan.ts";
 import { labCertificate, type LabConfig } from "../../components/config.ts";
 import { parseLabConfig } from "../../components/loadConfig.ts";
 import { outputs, type StackOutputs } from "./pulumiStack.ts";
-import { SshSession, type SshTarget } from "./ssh.ts";
-import { HostHttp } from "./hostHttp.ts";
+import { quote, Remote } from "./remote.ts";
 import { backendCounters, downServers, frontendCounters, type StatsRow } from "../analysis/haproxyStats.ts";
 import { BACKEND_NAME, FRONTEND_NAMES } from "../../components/render/haproxyConfig.ts";
 import { labEnv, runsRoot } from "../toolchain/toolchain.ts";
@@ -82,22 +81,19 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
     const dir = join(runsDir, runId);
     const clients = out.inventory.filter((h) => h.role === "client");
     const lb = out.inventory.find((h) => h.role === "haproxy");
-    const target = (name: string): SshTarget => out.inventory.find((x) => x.name === name)!.ssh;
     const plan = planVegetaProcesses(settings, clients, { plain: out.vips.plain, tls: out.vips.tls }, runId);
     mkdirSync(join(dir, "results"), { recursive: true });
-    const ssh = new SshSession(
-        out.sshPrivateKey,
-        labEnv(),
-        out.inventory.map((h) => h.ssh),
-    );
-    const http = new HostHttp(ssh, out.inventory);
+    // One session for the run: one SSH connection per host carries its commands and its HTTP.
+    const remote = Remote.forLab(out, { env: labEnv() });
     const startedAt = new Date();
     let interrupted = false;
     let sampling: HostSampling | undefined;
     // Only vegeta itself: local hosts share one PID namespace, and a wider pattern also hits the ssh
     // sessions that run vegeta or collect its results (they carry the run id too).
     const signalVegeta = async (name: VegetaSignal) => {
-        await Promise.all(clients.map((c) => ssh.run(target(c.name), `pkill -${name} -f '^vegeta attack .*${runId}' || true`, { timeoutMs: 30_000 })));
+        await Promise.all(
+            clients.map((c) => remote.run(c.name, `pkill -${name} -f ${quote(`^vegeta attack .*${runId}`)} || true`, { timeoutMs: 30_000, idempotent: true })),
+        );
     };
     const stopRemote = () => signalVegeta("INT");
     let ticker: Repeating | undefined;
@@ -113,11 +109,11 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
     try {
         writeFileSync(join(dir, "config.yaml"), YAML.stringify({ stack, settings, labConfig: out.labConfig }));
         writeFileSync(join(dir, "haproxy.cfg"), out.haproxyConfig);
-        const statsBefore = await fetchStats(http, out.vips.stats);
+        const statsBefore = await fetchStats(remote, out.vips.stats);
         // What the machine under each host drops (EC2 allowances, conntrack): a rise during the run invalidates it.
         const allowanceScript = operatorPlatformFor(out.labConfig).allowanceCountersScript;
         const allowanceHosts = out.inventory.filter((h) => h.role !== "metrics").map((h) => h.name);
-        const allowancesBefore = await readAllowances(ssh, allowanceHosts, target, allowanceScript);
+        const allowancesBefore = await readAllowances(remote, allowanceHosts, allowanceScript);
         process.stderr.write(`attack ${runId}: ${plan.length} vegeta processes on ${clients.length} clients, ${describeSettings(settings)}\n`);
         const limitMs = (settings.durationS + settings.timeoutS + 60) * 1000;
         // Each host's own memory and CPU through the run, where the platform has such figures (local cgroups; not on AWS).
@@ -126,7 +122,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
             sampler && startHostSampling(sampler, { stack, hosts: out.inventory.map((h) => ({ name: h.name, role: h.role })), durationS: settings.durationS });
         const t0 = Date.now();
         // Where the LB has a kernel of its own (no host sampler), OOM kills are read from its kernel log, before and after.
-        const kernelLogBefore = !sampler && lb ? await readKernelOomCount(ssh, target(lb.name)) : undefined;
+        const kernelLogBefore = !sampler && lb ? await readKernelOomCount(remote, lb.name) : undefined;
         const frontendNames = Object.values(FRONTEND_NAMES);
         const live = {
             heldPeak: 0,
@@ -152,7 +148,8 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         };
         const oomBase = lbOomKills();
         const tick = async () => {
-            const stats = await fetchStats(http, out.vips.stats).catch((err: Error) => err);
+            // Not retried: a dead LB is said at this tick, not after three attempts.
+            const stats = await fetchStats(remote, out.vips.stats, { idempotent: false }).catch((err: Error) => err);
             const elapsedS = (Date.now() - t0) / 1000;
             const { phase, leftS } = attackPhase(elapsedS, {
                 durationS: settings.durationS,
@@ -164,7 +161,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
                 // A dead LB is said at once: an OOM kill counted in its cgroup, or in its kernel log.
                 if (!live.dead) {
                     const kills = lbOomKills();
-                    const logKills = kernelLogBefore !== undefined ? await readKernelOomCount(ssh, target(lb!.name)) : undefined;
+                    const logKills = kernelLogBefore !== undefined ? await readKernelOomCount(remote, lb!.name) : undefined;
                     if (kills !== undefined && oomBase !== undefined && kills > oomBase)
                         live.dead = `HAProxy OOM-killed (${kills - oomBase} kill(s) in its cgroup)`;
                     else if (typeof logKills === "number" && typeof kernelLogBefore === "number" && logKills > kernelLogBefore)
@@ -200,7 +197,9 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         };
         ticker = repeatWithoutOverlap(5000, tick);
         o.onVegeta?.(signalVegeta);
-        const runs = await Promise.all(plan.map((p) => ssh.run(target(p.client), vegetaCommandLine(settings, p), { timeoutMs: limitMs })));
+        // Every vegeta process at once, each a session on its client's one connection (never retried: it is the load).
+        const vegetas = plan.map((p) => remote.stream(p.client, vegetaCommandLine(settings, p), { timeoutMs: limitMs }));
+        const runs = await Promise.all(vegetas.map((v) => v.done));
         live.vegetaDone = true;
         if (o.progress !== false) process.stderr.write(`attack collect: vegeta ended after ${((Date.now() - t0) / 1000).toFixed(0)}s; pulling results back\n`);
         // Not awaited: a read under way ends on its own, and no new one queues ahead of the final reads.
@@ -222,17 +221,17 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
                       },
                   ],
         );
-        const { files, missing } = await collectResults(ssh, plan, target, dir);
+        const { files, missing } = await collectResults(remote, plan, dir);
         // A lost client's processes are attributed once, whether their run or their collection failed.
         const same = (a: { client: string; frontend: string; laddr: string }, b: typeof a) =>
             a.client === b.client && a.frontend === b.frontend && a.laddr === b.laddr;
         failedProcesses.push(...missing.filter((m) => !failedProcesses.some((f) => same(f, m))));
-        const statsRead = await fetchStats(http, out.vips.stats).catch((err: Error) => {
+        const statsRead = await fetchStats(remote, out.vips.stats).catch((err: Error) => {
             process.stderr.write(`HAProxy statistics after the run unavailable: ${err.message}\n`);
             return err;
         });
         const statsAfter = statsRead instanceof Error ? [] : statsRead;
-        const allowances = diffAllowances(allowancesBefore, await readAllowances(ssh, allowanceHosts, target, allowanceScript), allowanceHosts);
+        const allowances = diffAllowances(allowancesBefore, await readAllowances(remote, allowanceHosts, allowanceScript), allowanceHosts);
         for (const line of describeAllowances(allowances)) process.stderr.write(`${line}\n`);
         const serversDown = serversDownAfter(statsRead);
         const perFrontend: AttackResult["perFrontend"] = {};
@@ -258,7 +257,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         );
         writeFileSync(join(dir, "haproxy-stats-before.csv"), toCsv(statsBefore));
         writeFileSync(join(dir, "haproxy-stats-after.csv"), toCsv(statsAfter));
-        const kernelLogAfter = kernelLogBefore !== undefined ? await readKernelOomCount(ssh, target(lb!.name)) : undefined;
+        const kernelLogAfter = kernelLogBefore !== undefined ? await readKernelOomCount(remote, lb!.name) : undefined;
         const memory = lb
             ? memoryVerdict({
                   host: lb.name,
@@ -283,10 +282,10 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
             settings,
             processes: plan.map(({ client, frontend, laddr, ratePerSecond, connections }) => ({ client, frontend, laddr, ratePerSecond, connections })),
             versions: {
-                ...(await versions(ssh, target(clients[0].name), lb ? target(lb.name) : undefined)),
+                ...(await versions(remote, clients[0].name, lb?.name)),
                 hosts: await hostVersions(
-                    ssh,
-                    out.inventory.map((h) => ({ name: h.name, ssh: target(h.name) })),
+                    remote,
+                    out.inventory.map((h) => h.name),
                 ),
             },
             images: Object.fromEntries(out.inventory.map((h) => [h.name, imageOf(out.labConfig.image, h.role)])),
@@ -313,7 +312,7 @@ export async function attack(stack: string, overrides: AttackOverrides = {}, run
         void ticker?.stop(); // an attack that failed part-way leaves no timer behind
         if (interrupted) await stopRemote().catch(() => undefined);
         sampling?.stop(); // an attack that failed part-way leaves no timer behind
-        ssh.close();
+        await remote.close();
     }
 }
 

@@ -14,17 +14,20 @@ import { downServers, parseStatsCsv, type StatsRow } from "../analysis/haproxySt
 import { findTool } from "../toolchain/tools.ts";
 import { labEnv } from "../toolchain/toolchain.ts";
 import type { AttackResult } from "./attackOutcome.ts";
-import type { HostHttp } from "./hostHttp.ts";
 import { HOST_VERSIONS_SCRIPT, parseHostVersions } from "./hostVersions.ts";
-import type { SshSession, SshTarget } from "./ssh.ts";
+import { quote, type Remote } from "./remote.ts";
 
 /** Kernel-log lines of OOM kills of HAProxy on a host with a kernel of its own (EC2): counted before and after a run, as bench:oom reads it. */
 export const KERNEL_OOM_COUNT_SCRIPT =
     "(dmesg 2>/dev/null || journalctl -k -q --no-pager 2>/dev/null) | grep -cE 'Killed process [0-9]+ \\(haproxy\\)' || true";
 
-/** Statistics rows of every HAProxy process (each serves its own page), read on the LB over SSH. */
-export async function fetchStats(http: HostHttp, urls: string[]): Promise<StatsRow[]> {
-    const pages = await Promise.all(urls.map(async (url) => parseStatsCsv(await http.get(`${url};csv`, { timeoutMs: 5000 }))));
+/**
+ * Statistics rows of every HAProxy process (each serves its own page), read through the LB's SSH
+ * connection. `idempotent: false` where a failure must be said at once (the 5 s progress read: a
+ * dead LB is not asked three times per tick).
+ */
+export async function fetchStats(remote: Remote, urls: string[], o: { idempotent?: boolean; timeoutMs?: number } = {}): Promise<StatsRow[]> {
+    const pages = await Promise.all(urls.map(async (url) => parseStatsCsv(await remote.get(`${url};csv`, { timeoutMs: 5000, ...o }))));
     return pages.flat();
 }
 
@@ -34,35 +37,31 @@ export function serversDownAfter(stats: StatsRow[] | Error): RunRecord["serversD
 }
 
 /** HAProxy OOM kills in a host's kernel log so far; "unknown" when the log could not be read. */
-export async function readKernelOomCount(ssh: SshSession, host: SshTarget): Promise<number | "unknown"> {
-    const r = await ssh.run(host, KERNEL_OOM_COUNT_SCRIPT, { timeoutMs: 20_000 }).catch(() => undefined);
+export async function readKernelOomCount(remote: Remote, host: string): Promise<number | "unknown"> {
+    const r = await remote.run(host, KERNEL_OOM_COUNT_SCRIPT, { timeoutMs: 20_000, idempotent: true }).catch(() => undefined);
     const n = r && r.code === 0 ? Number(r.stdout.trim()) : NaN;
     return Number.isInteger(n) ? n : "unknown";
 }
 
 /** Each host's allowance counters (the platform's script over SSH); a host that does not answer is left out, so it shows as unreadable. */
-export async function readAllowances(
-    ssh: SshSession,
-    hosts: string[],
-    target: (n: string) => SshTarget,
-    script: string,
-): Promise<Record<string, AllowanceCounters>> {
+export async function readAllowances(remote: Remote, hosts: string[], script: string): Promise<Record<string, AllowanceCounters>> {
     const read = await Promise.all(
         hosts.map(async (name) => {
-            const r = await ssh.run(target(name), script, { timeoutMs: 30_000 });
+            const r = await remote.run(name, script, { timeoutMs: 30_000, idempotent: true });
             return r.code === 0 ? [[name, parseAllowanceCounters(r.stdout)] as const] : [];
         }),
     );
     return Object.fromEntries(read.flat());
 }
 
-export async function collectResults(ssh: SshSession, plan: VegetaProcess[], target: (n: string) => SshTarget, dir: string) {
+/** Each vegeta process's result file, copied here and removed from its client (not retried: it removes what it read). */
+export async function collectResults(remote: Remote, plan: VegetaProcess[], dir: string) {
     const files: { frontend: string; path: string }[] = [];
     const missing: AttackResult["failedProcesses"] = [];
     await Promise.all(
         plan.map(async (p) => {
             const path = join(dir, "results", `${p.client}-${p.frontend}-${p.laddr}.bin`);
-            const r = await ssh.run(target(p.client), `cat ${p.remoteOutput} && rm -f ${p.remoteOutput}`, { stdoutFile: path, timeoutMs: 300_000 });
+            const r = await remote.run(p.client, `cat ${quote(p.remoteOutput)} && rm -f ${quote(p.remoteOutput)}`, { stdoutFile: path, timeoutMs: 300_000 });
             if (r.code === 0) files.push({ frontend: p.frontend, path });
             else {
                 rmSync(path, { force: true });
@@ -80,6 +79,9 @@ export async function collectResults(ssh: SshSession, plan: VegetaProcess[], tar
     return { files: files.sort((a, b) => a.path.localeCompare(b.path)), missing };
 }
 
+/** A read that changes nothing on the host: safe to retry. */
+const READ = { timeoutMs: 60_000, idempotent: true } as const;
+
 /** Merges result files the way the seed did (`vegeta report a.bin b.bin …`), as text and JSON. */
 export async function vegetaReport(files: string[], prefix: string): Promise<VegetaSummary | undefined> {
     if (files.length === 0) return undefined;
@@ -91,17 +93,18 @@ export async function vegetaReport(files: string[], prefix: string): Promise<Veg
     return parseRecord(json.stdout, VegetaSummarySchema, `vegeta report -type=json (${prefix}.json)`);
 }
 
-export async function versions(ssh: SshSession, client: SshTarget, lb?: SshTarget): Promise<RunRecord["versions"]> {
+/** The tools the run used, read on the first client and the LB (by host name). */
+export async function versions(remote: Remote, client: string, lb?: string): Promise<RunRecord["versions"]> {
     const pulumi = await findTool("pulumi");
     const first = (s: string) => s.trim().split("\n")[0] ?? "";
     return {
         pulumi: pulumi.version ?? "unknown",
         node: process.versions.node,
-        vegeta: first(await ssh.check(client, "vegeta -version").catch(() => "unknown")),
-        haproxy: lb ? first(await ssh.check(lb, "haproxy -v").catch(() => "unknown")) : "none",
+        vegeta: first(await remote.check(client, "vegeta -version", READ).catch(() => "unknown")),
+        haproxy: lb ? first(await remote.check(lb, "haproxy -v", READ).catch(() => "unknown")) : "none",
         ...(lb
             ? {
-                  tlsLibrary: await ssh.check(lb, "haproxy -vv").then(
+                  tlsLibrary: await remote.check(lb, "haproxy -vv", READ).then(
                       (vv) => parseHaproxyVersions(vv).tlsLibrary,
                       () => "unknown",
                   ),
@@ -111,8 +114,13 @@ export async function versions(ssh: SshSession, client: SshTarget, lb?: SshTarge
 }
 
 /** What each host ran (Debian release, kernel, role packages, Node, vegeta), read on it over SSH; a host that does not answer has none. */
-export async function hostVersions(ssh: SshSession, hosts: { name: string; ssh: SshTarget }[]): Promise<Record<string, Record<string, string>>> {
+export async function hostVersions(remote: Remote, hosts: string[]): Promise<Record<string, Record<string, string>>> {
     return Object.fromEntries(
-        await Promise.all(hosts.map(async (h) => [h.name, parseHostVersions(await ssh.check(h.ssh, HOST_VERSIONS_SCRIPT, 20_000).catch(() => ""))] as const)),
+        await Promise.all(
+            hosts.map(
+                async (h) =>
+                    [h, parseHostVersions(await remote.check(h, HOST_VERSIONS_SCRIPT, { timeoutMs: 20_000, idempotent: true }).catch(() => ""))] as const,
+            ),
+        ),
     );
 }

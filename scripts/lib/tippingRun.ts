@@ -40,9 +40,8 @@ import {
 import { describeFirst, fmtRate, formatCores, formatSend, formatTippingTable } from "../analysis/tippingTable.ts";
 import { describeP99Rule, triesOf } from "../analysis/tippingJudge.ts";
 import { clientSends, readSendTimes, type ClientSend } from "../analysis/sendLag.ts";
-import { SshSession } from "./ssh.ts";
+import { Remote } from "./remote.ts";
 import { operatorPlatformFor } from "../../components/platform/registry.ts";
-import { HostHttp } from "./hostHttp.ts";
 import { labEnv, runsRoot } from "../toolchain/toolchain.ts";
 import type { StackOutputs } from "./pulumiStack.ts";
 import type { MetricsEndpoint } from "../../components/records/stackOutputs.ts";
@@ -282,35 +281,31 @@ function sampleMachineIdle(): { readings: { t: number; idle: Record<string, numb
  * cannot see from inside (a local namespace's cgroup) comes from its platform.
  */
 export async function readAllowances(out: StackOutputs): Promise<CpuAllowance[]> {
-    const ssh = new SshSession(
-        out.sshPrivateKey,
-        labEnv(),
-        out.inventory.map((h) => h.ssh),
-    );
+    const remote = Remote.forLab(out, { env: labEnv() });
     const platform = operatorPlatformFor(out.labConfig);
     try {
         return await Promise.all(
             out.inventory.map(async (h) => {
-                const a = parseCpuAllowance(h.name, h.role, await ssh.check(h.ssh, CPU_ALLOWANCE_SCRIPT, 30_000));
+                const a = parseCpuAllowance(h.name, h.role, await remote.check(h.name, CPU_ALLOWANCE_SCRIPT, { timeoutMs: 30_000, idempotent: true }));
                 const quota = platform.hostCpuQuota(out.labConfig, h.role);
                 return a.quotaCores === undefined && quota !== undefined ? { ...a, quotaCores: quota } : a;
             }),
         );
     } finally {
-        ssh.close();
+        await remote.close();
     }
 }
 
 /** One Prometheus instant query, asked on the metrics host over SSH. */
 async function promQuery(
-    http: HostHttp,
+    remote: Remote,
     endpoint: MetricsEndpoint,
     expr: string,
     atS: number,
 ): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
     const url = new URL("/api/v1/query", endpoint.prometheus);
     url.search = new URLSearchParams({ query: expr, time: String(atS) }).toString();
-    const body = JSON.parse(await http.get(url.toString(), { timeoutMs: 20_000 })) as {
+    const body = JSON.parse(await remote.get(url.toString(), { timeoutMs: 20_000 })) as {
         status: string;
         error?: string;
         data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
@@ -349,19 +344,19 @@ export async function stepCpu(
     if (lab.metricsEndpoint) {
         const windowS = Math.max(1, Math.floor((window.toMs - window.fromMs) / 1000));
         const at = window.toMs / 1000;
-        const http = HostHttp.open(lab);
+        const remote = Remote.forLab(lab, { env: labEnv() });
         try {
             const own = `c2m_process_cpu_seconds_total{comm!~"prometheus.*"}`;
             const [increase, readings, idle] = await Promise.all([
-                promQuery(http, lab.metricsEndpoint, `sum by (host) (increase(${own}[${windowS}s]))`, at),
-                promQuery(http, lab.metricsEndpoint, `min by (host) (count_over_time(${own}[${windowS}s]))`, at),
-                promQuery(http, lab.metricsEndpoint, `sum by (host, cpu) (increase(node_cpu_seconds_total{mode=~"idle|iowait"}[${windowS}s]))`, at),
+                promQuery(remote, lab.metricsEndpoint, `sum by (host) (increase(${own}[${windowS}s]))`, at),
+                promQuery(remote, lab.metricsEndpoint, `min by (host) (count_over_time(${own}[${windowS}s]))`, at),
+                promQuery(remote, lab.metricsEndpoint, `sum by (host, cpu) (increase(node_cpu_seconds_total{mode=~"idle|iowait"}[${windowS}s]))`, at),
             ]);
             const byHost = (rows: typeof increase) => new Map(rows.map((r) => [r.metric.host, Number(r.value[1])]));
             for (const [host, cores] of processCores(byHost(increase), byHost(readings), windowS)) if (cores !== undefined) sample(host).labCores = cores;
             for (const r of idle) sample(r.metric.host).idleByCpu[r.metric.cpu] = Number(r.value[1]) / windowS;
         } finally {
-            http.close();
+            await remote.close();
         }
     }
     return judgeCpu([...samples.values()], allowances);

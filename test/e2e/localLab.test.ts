@@ -15,8 +15,7 @@ import { describeResidue, residueCount } from "../../components/platform/platfor
 import { localResidue, reapLocal } from "../../components/platform/local/residue.ts";
 import { attack } from "../../scripts/lib/attackRun.ts";
 import { fetchStats } from "../../scripts/lib/runReadings.ts";
-import { HostHttp } from "../../scripts/lib/hostHttp.ts";
-import { SshSession } from "../../scripts/lib/ssh.ts";
+import { Remote } from "../../scripts/lib/remote.ts";
 import { localNames } from "../../components/platform/local/scripts.ts";
 import { spawnSync } from "node:child_process";
 import { ConfigError } from "../../components/config.ts";
@@ -170,24 +169,19 @@ async function operatorReachesSshOnly(out: Awaited<ReturnType<typeof outputs>>):
         "a direct request from the operator fails",
     );
     process.stderr.write(`operator → hosts: ${denied.length} direct HTTP requests failed (${Date.now() - t0} ms)\n`);
-    const ssh = new SshSession(
-        out.sshPrivateKey,
-        labEnv(),
-        out.inventory.map((h) => h.ssh.host),
-    );
-    const http = new HostHttp(ssh, out.inventory);
+    const remote = Remote.forLab(out, { env: labEnv() });
     try {
-        const stats = await fetchStats(http, out.vips.stats);
+        const stats = await fetchStats(remote, out.vips.stats);
         assert.ok(
             stats.some((r) => r.pxname === "api_plain" && r.svname === "FRONTEND"),
             "the same statistics, read on the LB over SSH",
         );
-        const fromClient = await http.request(pong, { from: out.inventory.find((h) => h.role === "client")!.name });
+        const fromClient = await remote.request(pong, { from: out.inventory.find((h) => h.role === "client")!.name });
         assert.equal(fromClient.status, 200, "a client reaches the pong port across the bridge");
-        const env = await ssh.check(out.inventory.find((h) => h.role === "haproxy")!.ssh, "env; ls -A ~");
+        const env = await remote.check(out.inventory.find((h) => h.role === "haproxy")!.name, "env; ls -A ~");
         assert.doesNotMatch(env, /^PYENV/m, "no pyenv: the operator's ~/.bashrc was not read");
         assert.doesNotMatch(env, /^\.bashrc$/m, "root's home on a host is its own");
     } finally {
-        ssh.close();
+        await remote.close();
     }
 }
