@@ -2,7 +2,7 @@
 // up, outputs, destroy, remove, and the platform's residue check that proves teardown left nothing
 // behind. Pulumi never gets a settings file of the checkout, only the copy stackSettings.ts makes;
 // stackLeases.ts reads a stack's lease and tears down expired ones.
-import { LocalWorkspace, PulumiCommand, Stack, type UpOptions } from "@pulumi/pulumi/automation/index.js";
+import type { LocalWorkspace, PulumiCommand, UpOptions } from "@pulumi/pulumi/automation/index.js";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { basename, delimiter, dirname, join, sep } from "node:path";
 import { hostname } from "node:os";
@@ -33,6 +33,12 @@ export async function reapStack(stack: string): Promise<Residue> {
 
 let cli: Promise<PulumiCommand> | undefined;
 
+/**
+ * The Automation API, loaded when the engine is first needed: it takes ~0.5 CPU-s to load, which a
+ * command refused on its flags or its config (the common bad-input case) never pays.
+ */
+const automation = () => import("@pulumi/pulumi/automation/index.js");
+
 /** The Pulumi CLI first on the lab's PATH (the tool cache's, or the machine's). */
 function pulumiCli(): Promise<PulumiCommand> {
     cli ??= (async () => {
@@ -40,7 +46,7 @@ function pulumiCli(): Promise<PulumiCommand> {
         if (!dir) throw new Error("no pulumi on the lab's PATH: `lab bootstrap` builds it");
         // The API takes an installation root holding bin/pulumi.
         if (basename(dir) !== "bin") throw new Error(`pulumi found in ${dir}, which is no …/bin directory the Automation API can use`);
-        return PulumiCommand.get({ root: dirname(dir) });
+        return (await automation()).PulumiCommand.get({ root: dirname(dir) });
     })();
     return cli;
 }
@@ -48,7 +54,12 @@ function pulumiCli(): Promise<PulumiCommand> {
 /** A workspace on the project (or, for creating and removing stacks, on the settings directory). */
 export async function workspace(workDir = REPO_ROOT): Promise<LocalWorkspace> {
     const envVars = Object.fromEntries(Object.entries(labEnv()).filter((e): e is [string, string] => e[1] !== undefined));
-    return LocalWorkspace.create({ workDir, envVars, pulumiCommand: await pulumiCli() });
+    return (await automation()).LocalWorkspace.create({ workDir, envVars, pulumiCommand: await pulumiCli() });
+}
+
+/** An existing stack of the project. */
+async function selectStack(stack: string) {
+    return (await automation()).Stack.select(stack, await workspace());
 }
 
 /** Pulumi's own message of a failed command: its exit code and the last line it wrote to stderr. */
@@ -148,7 +159,7 @@ export async function clearStaleLock(stack: string): Promise<boolean> {
         .filter((lock) => lock.hostname === hostname() && !alive(lock.pid));
     if (stale.length === 0) return false;
     process.stderr.write(`stack ${stack}: lifting the lock of pulumi pid ${stale.map((l) => l.pid).join(", ")}, which no longer runs\n`);
-    await (await Stack.select(stack, await workspace())).cancel();
+    await (await selectStack(stack)).cancel();
     return true;
 }
 
@@ -224,7 +235,7 @@ export async function up(stack: string, options: { settings?: string; preflightC
     loaded.platform.check(loaded);
     const configFile = await ensureStack(stack, options.settings);
     await clearStaleLock(stack);
-    const selected = await Stack.select(stack, await workspace());
+    const selected = await selectStack(stack);
     await operation("up", stack, (signal) =>
         selected.up({ ...upOptions(loaded.platform), configFile, signal, onOutput: toStderr, onError: toStderr, ...NO_SECRETS }),
     );
@@ -241,7 +252,7 @@ export async function destroy(stack: string): Promise<void> {
 async function destroyExisting(stack: string): Promise<void> {
     await clearStaleLock(stack);
     const configFile = stackSettingsFile(stack);
-    const selected = await Stack.select(stack, await workspace());
+    const selected = await selectStack(stack);
     await operation("destroy", stack, (signal) => selected.destroy({ configFile, signal, onOutput: toStderr, onError: toStderr, ...NO_SECRETS }));
 }
 
