@@ -411,11 +411,8 @@ test("secrets: no log, run directory, report or left-over key file holds the key
     // SSH key files live in 0600 directories (under /run, else the temp dir) only while a command runs.
     const keyFiles = ["/run", tmpdir()]
         .filter((base) => existsSync(base))
-        .flatMap((base) =>
-            readdirSync(base)
-                .filter((d) => /^c2m-(ssh|remote)-/.test(d))
-                .map((d) => join(base, d)),
-        )
+        .flatMap((base) => readdirSync(base, { withFileTypes: true }).filter((d) => d.isDirectory() && /^c2m-(ssh|remote)-/.test(d.name)))
+        .map((d) => join(d.parentPath, d.name))
         .flatMap((d) => filesUnder(d));
     for (const f of keyFiles) assertNoSecret(`left-over ${f}`, readFileSync(f));
 });
