@@ -7,7 +7,6 @@ import type { HeldSource, RampPoint } from "./rampPoint.ts";
 // bench/scale.ts and bench/oom.ts import these from here still; this goes once their imports name the modules.
 export { parseProcStat, type RampPoint } from "./rampPoint.ts";
 export { cpuBetween, verdict } from "./rampVerdict.ts";
-export { parseStatsBatch, statsBatchCommand } from "./haproxyStatsBatch.ts";
 
 export interface RampPlan {
     target: number;

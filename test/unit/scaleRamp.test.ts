@@ -1,16 +1,12 @@
 // bench/ramp.ts: when bench/scale's ramp has reached its target or is over short of it, its
 // progress text when statistics are unreadable; bench/rampVerdict.ts: which part of the machine was
-// the limit; bench/haproxyStatsBatch.ts: every statistics page read in one command.
+// the limit.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { backOff, heldOverWindow, heldText, maxInFlight, memoryFloor, rampState, sendingsToStop, topUp, type RampPlan } from "../../bench/ramp.ts";
 import { parseProcStat, type RampPoint } from "../../bench/rampPoint.ts";
 import { cpuBetween, memoryUse, verdict } from "../../bench/rampVerdict.ts";
-import { parseStatsBatch, statsBatchCommand } from "../../bench/haproxyStatsBatch.ts";
 import { parseListenDrops } from "../../bench/figures.ts";
-import { bashSyntax, freeLoopbackPort } from "./helpers.ts";
 import type { Role } from "../../components/types.ts";
 
 const GIB = 2 ** 30;
@@ -418,54 +414,6 @@ describe("kernel counters", () => {
         const text = "TcpExt: SyncookiesSent ListenOverflows ListenDrops TCPBacklogDrop\nTcpExt: 0 7 9 1\nIpExt: InNoRoutes\nIpExt: 0\n";
         assert.equal(parseListenDrops(text), 9);
         assert.throws(() => parseListenDrops("IpExt: a\nIpExt: 1\n"), /no TcpExt/);
-    });
-});
-
-describe("HAProxy statistics of every process in one SSH command", () => {
-    const urls = ["http://198.18.64.2:8404/stats", "http://198.18.64.2:8405/stats"];
-    const page = (scur: number) => `# pxname,svname,scur\nplain,FRONTEND,${scur}\n`;
-    const parse = (csv: string) => {
-        const lines = csv.split("\n").filter(Boolean);
-        if (!lines[0]?.startsWith("# ")) throw new Error("not HAProxy CSV statistics");
-        return lines.slice(1).map((l) => Number(l.split(",")[2]));
-    };
-
-    test("the command is valid bash and reads each page with ;csv", () => {
-        const cmd = statsBatchCommand(urls);
-        assert.equal(bashSyntax(cmd).status, 0);
-        assert.match(cmd, /\$'http:\/\/198\.18\.64\.2:8404\/stats;csv' \$'http:\/\/198\.18\.64\.2:8405\/stats;csv'/);
-        assert.throws(() => statsBatchCommand(["file:///etc/passwd"]), /not an http/);
-    });
-
-    test("every page read: the rows of all of them", () => {
-        const out = `#URL ${urls[0]};csv\n${page(10)}#URL ${urls[1]};csv\n${page(32)}`;
-        assert.deepEqual(parseStatsBatch(out, urls, parse), [10, 32]);
-    });
-
-    test("one page failed or missing: an error naming it, never a partial count", () => {
-        const failed = `#URL ${urls[0]};csv\n${page(10)}#URL ${urls[1]};csv\ncurl: (28) Operation timed out after 5001 milliseconds\n#FAILED curl exit 28\n`;
-        assert.throws(() => parseStatsBatch(failed, urls, parse), /1 of 2 statistics pages unread: .*8405.*timed out/);
-        assert.throws(() => parseStatsBatch(`#URL ${urls[0]};csv\n${page(10)}`, urls, parse), /8405\/stats: no answer/);
-        assert.throws(() => parseStatsBatch(`#URL ${urls[0]};csv\n<html>\n#URL ${urls[1]};csv\n${page(1)}`, urls, parse), /8404.*not HAProxy CSV/);
-    });
-
-    test("the command run by bash against two local pages (one down)", async (t) => {
-        const http = await import("node:http");
-        const server = http.createServer((_req, res) => {
-            res.end(page(7));
-        });
-        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-        t.after(() => server.close());
-        const port = (server.address() as import("node:net").AddressInfo).port;
-        const down = await freeLoopbackPort();
-        const both = [`http://127.0.0.1:${port}/stats`, `http://127.0.0.1:${down}/stats`];
-        // Not spawnSync: the server answers from this process's event loop.
-        const bash = async (cmd: string) => (await promisify(execFile)("bash", ["-c", cmd], { timeout: 20_000 })).stdout;
-        const r = { stdout: await bash(statsBatchCommand(both)) };
-        assert.throws(() => parseStatsBatch(r.stdout, both, parse), new RegExp(`${down}/stats: .*(refused|Couldn't connect|Failed to connect)`));
-        const one = [both[0]];
-        const r1 = { stdout: await bash(statsBatchCommand(one)) };
-        assert.deepEqual(parseStatsBatch(r1.stdout, one, parse), [7]);
     });
 });
 
