@@ -7,22 +7,19 @@
 //   npm run bench:oom -- --mode tls|plain --memory-mib M [--rate R] [--stack S] [--subnet 198.18.84.0/24]
 // The last line is one JSON object: mode, memory_mib, predicted, held_at_oom, error_pct, oom_killed, by, …
 import { Command, Option } from "commander";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { loadavg } from "node:os";
-import YAML from "yaml";
-import { $ } from "zx";
 import { labEnv, runsRoot } from "../scripts/toolchain/toolchain.ts";
-import { loadStackConfig, stackConfigFile, writeGeneratedStack } from "../scripts/lib/stackSettings.ts";
+import { loadStackConfig, stackConfigFile } from "../scripts/lib/stackSettings.ts";
 import { outputs, teardownStack, up, type StackOutputs } from "../scripts/lib/pulumiStack.ts";
 import { residueCount } from "../components/platform/platform.ts";
-import { HELD_RAMP_SETTINGS } from "../components/render/attack.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { attack } from "../scripts/lib/attackRun.ts";
-import { type AttackResult } from "../scripts/lib/attackOutcome.ts";
+import type { AttackResult } from "../scripts/lib/attackOutcome.ts";
 import { localNames } from "../components/platform/local/scripts.ts";
-import { CGROUP_ROOT, cgroupRel, readHostCgroup, readStackCgroups, type CgroupReading } from "../components/platform/local/cgroups.ts";
+import { cgroupRel, readHostCgroup, readStackCgroups, type CgroupReading } from "../components/platform/local/cgroups.ts";
 import { FITTED_ON, lbConnectionsInMemory, PER_CONNECTION_COSTS, roleKBPerConnection } from "../components/plan/costs.ts";
 import { readRecord, writeRecord } from "../components/records/io.ts";
 import { RunRecordSchema, type RunRecord } from "../components/records/runRecord.ts";
@@ -35,31 +32,15 @@ import {
     parseOomKills,
     perConnection,
     rampEnding,
-    readNetCounters,
     type HostReadings,
     type RampEnding,
     type RampSample,
-    type VegetaResult,
 } from "./figures.ts";
-import { backendCounters, frontendCounters } from "../scripts/analysis/haproxyStats.ts";
 import { Remote } from "../scripts/lib/remote.ts";
-import { fetchStats } from "../scripts/lib/runReadings.ts";
-import { BACKEND_NAME, FRONTEND_NAMES } from "../components/render/haproxyConfig.ts";
+import { haproxyHeldReader, haproxyPids, meminfoBytes, sh, slopePerConnection, sockets, vegetaResults, type MemoryPoint } from "./oomReadings.ts";
+import { writeStackConfig, type OomOptions } from "./oomStack.ts";
 
-export interface OomOptions {
-    mode: "plain" | "tls";
-    memoryMib: number;
-    rate?: number;
-    stack?: string;
-    subnet: string;
-    /** Seconds without growth that end the ramp. */
-    plateauS: number;
-    /** Ramp ceiling as a multiple of the prediction. */
-    ceiling: number;
-    clients: number;
-    /** Build the report page (seconds of vega rendering; CI skips it). */
-    report: boolean;
-}
+export type { OomOptions };
 
 export interface OomResult {
     /**
@@ -76,117 +57,6 @@ export interface OomResult {
     oom_killed: boolean | "unknown";
     by: RampEnding | "interrupted";
     [k: string]: unknown;
-}
-
-/** One point of the ramp: connections held and what the LB host's cgroup was charged then (bytes). */
-export interface MemoryPoint {
-    held: number;
-    anon: number;
-    kernel: number;
-    socket: number;
-}
-
-/**
- * Bytes each added connection cost the LB host over the ramp's middle (held between `lo` and
- * `hi` of its peak, on the way up): the least-squares slope of a part against held connections,
- * so the idle memory and the last moments before the kill (reclaim, a killed process) do not bias it. Pure.
- */
-export function slopePerConnection(points: MemoryPoint[], pick: (p: MemoryPoint) => number, lo = 0.2, hi = 0.95): number | null {
-    const peak = Math.max(0, ...points.map((p) => p.held));
-    // Only the way up: once connections fall (a process killed), memory no longer follows them.
-    const mid = points.slice(0, points.findIndex((p) => p.held === peak) + 1).filter((p) => p.held >= lo * peak && p.held <= hi * peak);
-    if (mid.length < 3) return null;
-    const mx = mid.reduce((a, p) => a + p.held, 0) / mid.length;
-    const my = mid.reduce((a, p) => a + pick(p), 0) / mid.length;
-    const sxx = mid.reduce((a, p) => a + (p.held - mx) ** 2, 0);
-    return sxx > 0 ? mid.reduce((a, p) => a + (p.held - mx) * (pick(p) - my), 0) / sxx : null;
-}
-
-/** A /proc/meminfo field of the machine, bytes. */
-function meminfoBytes(field: string): number {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync("/proc/meminfo", "utf8"));
-    return m ? Number(m[1]) * 1024 : 0;
-}
-
-const sh = (file: string, args: string[]) => spawnSync(file, args, { encoding: "utf8" }).stdout ?? "";
-
-const sockets = (namespace: string) => readNetCounters(namespace).tcpInuse;
-
-/** PIDs of the HAProxy processes in the LB host's cgroup; undefined when its cgroup.procs cannot be read (unknown, not "none left"). */
-export function haproxyPids(stack: string, host: string): number[] | undefined {
-    const procs = join(CGROUP_ROOT, existsSync(join(CGROUP_ROOT, "cgroup.controllers")) ? "" : "memory", cgroupRel(stack, host), "cgroup.procs");
-    let pids: number[] = [];
-    try {
-        pids = readFileSync(procs, "utf8").split("\n").filter(Boolean).map(Number);
-    } catch {
-        return undefined;
-    }
-    return pids.filter((pid) => {
-        try {
-            return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "haproxy";
-        } catch {
-            return false;
-        }
-    });
-}
-
-/**
- * HAProxy's count of the end-to-end connections it holds: the least of its frontend's and its
- * backend's current sessions over every process, from all their statistics pages read at once
- * through the session's SSH connection to the LB (no process is started in the LB's cgroup, whose
- * memory is what is measured); an Error when any page is not read (a partial sum would be a wrong
- * count). A process near its memory limit answers late: 2 s, not retried (the next sample is 250 ms away).
- */
-function haproxyHeldReader(remote: Remote, out: StackOutputs, mode: "plain" | "tls"): () => Promise<number | Error> {
-    return async () => {
-        try {
-            const rows = await fetchStats(remote, out.vips.stats, { timeoutMs: 2000, idempotent: false });
-            const f = frontendCounters(rows, FRONTEND_NAMES[mode]);
-            const b = backendCounters(rows, BACKEND_NAME);
-            if (!f || !b) return new Error("statistics pages: no frontend or backend row");
-            return Math.min(f.current, b.current);
-        } catch (err) {
-            return err as Error;
-        }
-    };
-}
-
-function writeStackConfig(stack: string, o: OomOptions, maxConns: number, ratePerClient: number, rampS: number): void {
-    const holdMs = Math.ceil((rampS + 600) * 1000);
-    const config = {
-        "c2m:hosts": { haproxy: 1, backends: 1, clients: o.clients },
-        "c2m:plan": { connections: maxConns, tlsShare: o.mode === "tls" ? 1 : 0 },
-        "c2m:backend": { serversPerHost: 2 },
-        "c2m:ttlHours": 2,
-        "c2m:local": { subnet: o.subnet, hostLimits: { haproxy: { memoryMiB: o.memoryMib } } },
-        "c2m:attack": {
-            preset: "smoke",
-            ...HELD_RAMP_SETTINGS,
-            rate: ratePerClient,
-            durationS: rampS,
-            holdMs,
-            timeoutS: Math.ceil(holdMs / 1000) + 60,
-            frontends: [o.mode],
-            connections: maxConns,
-        },
-    };
-    writeGeneratedStack(stack, `# written by bench/oom; removed when it ends\n${YAML.stringify({ config })}`);
-}
-
-/** Every result of the run's vegeta files, decoded. */
-async function vegetaResults(dir: string): Promise<VegetaResult[]> {
-    const results = join(dir, "results");
-    const files = existsSync(results)
-        ? readdirSync(results)
-              .filter((f) => f.endsWith(".bin"))
-              .map((f) => join(results, f))
-        : [];
-    if (!files.length) return [];
-    const out = await $({ env: labEnv(), verbose: false, quiet: true })`vegeta encode --to json ${files}`;
-    return out.stdout
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as VegetaResult);
 }
 
 const r1 = (n: number) => Math.round(n * 10) / 10;

@@ -4,10 +4,6 @@
 // (bench/rampPoint.ts); the run's verdict is bench/rampVerdict.ts.
 import type { HeldSource, RampPoint } from "./rampPoint.ts";
 
-// bench/scale.ts and bench/oom.ts import these from here still; this goes once their imports name the modules.
-export { parseProcStat, type RampPoint } from "./rampPoint.ts";
-export { cpuBetween, verdict } from "./rampVerdict.ts";
-
 export interface RampPlan {
     target: number;
     /** Held connections that have not grown by more than 0.1 % of the target for this long while vegeta sends: stalled, s. */

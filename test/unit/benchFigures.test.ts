@@ -143,7 +143,7 @@ describe("error count", () => {
 });
 
 import { errorsBeforeStop, heldAtOom, killedState, parseOomKills, parseSoftnetDrops, rampEnding, type RampSample } from "../../bench/figures.ts";
-import { haproxyPids } from "../../bench/oom.ts";
+import { haproxyPids } from "../../bench/oomReadings.ts";
 
 describe("the machine's backlog drops", () => {
     test("/proc/net/softnet_stat: the second column (hex) of every CPU's line, summed", () => {

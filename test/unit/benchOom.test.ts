@@ -2,7 +2,8 @@
 // cgroup was charged against the connections held, over the ramp's middle only.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { isFittedSize, slopePerConnection, type MemoryPoint } from "../../bench/oom.ts";
+import { isFittedSize } from "../../bench/oom.ts";
+import { slopePerConnection, type MemoryPoint } from "../../bench/oomReadings.ts";
 import { seededRandom } from "./helpers.ts";
 
 test("the slope recovers the bytes per connection, whatever the idle memory, the noise or the last moments before the kill", () => {
