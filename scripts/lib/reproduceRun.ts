@@ -33,8 +33,18 @@ import { runsRoot } from "../toolchain/toolchain.ts";
 
 export const DEFAULT_TIERS = ["local-4c30g", "local-16c30g", "local-16c64g"] as const;
 
-/** First of the /24s the generated tier stacks take (one each, in tier order): apart from the committed tiers' 81–83 and bench:oom's 84. */
+/** First of the /24s the generated tier stacks take (apart from the committed tiers' 81–83 and bench:oom's 84). */
 export const REPRODUCE_SUBNET_BASE = 101;
+
+/**
+ * The /24 of a tier's generated stack: one per tier, whatever else a run names, so two runs of
+ * different tiers at once never share addresses (the same tier twice shares its stack, which
+ * Pulumi's lock refuses). By position in the run it was, and a one-tier run beside another's first
+ * tier brought up a second lab on the same addresses.
+ */
+export function reproduceSubnet(tier: SeedTier): string {
+    return `198.18.${REPRODUCE_SUBNET_BASE + Object.keys(SEED_TIERS).indexOf(tier)}.0/24`;
+}
 
 export interface ReproduceOptions {
     tiers: string[];
@@ -188,7 +198,7 @@ export async function reproduce(
     checkTiers(o);
     const machineCpus = availableParallelism();
     // Every tier's settings checked before the first is created.
-    const prepared = o.tiers.map((stack, i) => {
+    const prepared = o.tiers.map((stack) => {
         const tier = tierOfStack(stack);
         if (!tier) throw new Error(`--tiers ${stack}: not a seed tier stack`); // checkTiers refused it already
         const committed = readFileSync(stackConfigFile(`local-${tier}`), "utf8");
@@ -199,7 +209,7 @@ export async function reproduce(
             scaled.durationS = Math.max(1, Math.floor(scaled.connections / (scaled.ratePerClient * clients)));
             scaled.rampPerS = scaled.ratePerClient * clients;
         }
-        const subnet = `198.18.${REPRODUCE_SUBNET_BASE + i}.0/24`;
+        const subnet = reproduceSubnet(tier);
         const settings = scaledLocalSettings(committed, tier, scaled, { subnet, holdS: o.holdS, machineCpus });
         // The same checks as lab up's, before anything is written or created.
         try {

@@ -13,7 +13,7 @@ import { fastestSurvivingRamp, handshakesPerSecond, planRamp, type RampInput, sl
 import { planLocalTier } from "../../components/plan/localTier.ts";
 import { MAXCONN_HEADROOM, planCapacity } from "../../components/plan/capacity.ts";
 import { parseScale, SEED_TIERS, scaleTier, seedClaimVerdict, tierOfStack } from "../../components/plan/seedTiers.ts";
-import { checkTiers, reproduceJsonLine, scaledLocalSettings, TIER_JSON_FIELDS, tierResult } from "../../scripts/lib/reproduceRun.ts";
+import { checkTiers, reproduceJsonLine, reproduceSubnet, scaledLocalSettings, TIER_JSON_FIELDS, tierResult } from "../../scripts/lib/reproduceRun.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const machine = { machineCpus: 2, minMemoryMiB: 19 };
@@ -94,6 +94,13 @@ describe("the generated stack's settings (scaledLocalSettings)", () => {
             machineCpus: 2,
         });
         assert.equal(labConfigOf(text).local.hostLimits?.haproxy?.cpus, "0-1");
+    });
+    test("each tier's generated stack has its own /24, whichever tiers a run names", () => {
+        const subnets = Object.keys(SEED_TIERS).map((t) => reproduceSubnet(t as keyof typeof SEED_TIERS));
+        assert.equal(new Set(subnets).size, subnets.length);
+        // A one-tier run of 16c64g beside a three-tier run's first tier (4c30g) shared 198.18.101.0/24 when the subnet went by position.
+        assert.notEqual(reproduceSubnet("16c64g"), reproduceSubnet("4c30g"));
+        for (const s of subnets) assert.match(s, /^198\.18\.\d+\.0\/24$/);
     });
     test("bad tiers are refused before anything", () => {
         assert.throws(() => checkTiers({ tiers: ["local-3c1g"], scale: 16, holdS: 1 }), /local-3c1g: not a seed tier/);
