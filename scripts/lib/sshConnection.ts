@@ -98,6 +98,9 @@ export function runBase(): string {
     }
 }
 
+/** How long a host that answered none of a connection's attempts is taken as unreachable. */
+export const REDIAL_AFTER_MS = 60_000;
+
 /** What a connection takes from its session: where its files go, how ssh is run and dialled. */
 export interface Dialer {
     readonly dir: string;
@@ -141,8 +144,17 @@ export class Connection {
         return [...this.remote.dialArgs(this.target), "-o", `ControlPath=${this.socket}`, `${this.target.user}@${this.target.host}`];
     }
 
-    /** Starts the master once (retried: nothing runs on the host before it is up). */
+    /** When starting the master last failed after every attempt, and why. */
+    private failed?: { at: number; error: Error };
+
+    /**
+     * Starts the master once (retried: nothing runs on the host before it is up). A host that did
+     * not answer any attempt is not dialled again for REDIAL_AFTER_MS: its calls fail at once with
+     * the same error, where each would have waited through every attempt again (a backend cut during
+     * an attack cost the run's later reads ~30 s each).
+     */
     open(): Promise<void> {
+        if (!this.opened && this.failed && Date.now() - this.failed.at < REDIAL_AFTER_MS) return Promise.reject(this.failed.error);
         this.opened ??= retry<void>(this.remote.connectAttempts, expBackoff("4s", "500ms"), async (): Promise<void> => {
             const r = await this.remote.shell({
                 timeout: (this.remote.connectTimeoutS + 5) * 1000,
@@ -150,7 +162,8 @@ export class Connection {
             if (r.exitCode !== 0)
                 throw new RemoteError(`SSH to ${this.target.host}:${this.target.port} failed: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`);
         }).catch((err: Error) => {
-            this.opened = undefined; // the next call tries again
+            this.opened = undefined; // a call after REDIAL_AFTER_MS tries again
+            this.failed = { at: Date.now(), error: err };
             throw err;
         });
         return this.opened as Promise<void>;

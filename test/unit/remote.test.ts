@@ -138,15 +138,26 @@ describe("remote", { skip }, () => {
         }
     });
 
-    test("a host that does not answer: its calls fail with 255 and ssh's words after connectAttempts tries", async () => {
+    test("a host that does not answer: its calls fail with 255 and ssh's words after connectAttempts tries, then at once without dialling", async () => {
         const closed = await freeLoopbackPort(); // nothing listens there
-        const r = new Remote({ privateKey, hosts: ["127.0.0.1"], dir, connectAttempts: 2, connectTimeoutS: 2 });
+        // ssh through a stand-in that counts the dials.
+        const dials = join(dir, "dials");
+        const counting = join(dir, "counting-ssh");
+        writeFileSync(counting, `#!/bin/sh\necho x >> ${quote(dials)}\nexec ssh "$@"\n`, { mode: 0o755 });
+        const r = new Remote({ privateKey, hosts: ["127.0.0.1"], dir, connectAttempts: 2, connectTimeoutS: 2, ssh: counting });
+        const dialled = () => (existsSync(dials) ? readFileSync(dials, "utf8").split("\n").filter(Boolean).length : 0);
         try {
             const t0 = Date.now();
-            const res = await r.run({ host: "127.0.0.1", port: closed, user: "root" }, "true", { timeoutMs: 20_000 });
+            const target = { host: "127.0.0.1", port: closed, user: "root" };
+            const res = await r.run(target, "true", { timeoutMs: 20_000 });
             assert.equal(res.code, 255);
             assert.match(res.stderr, /Connection refused/);
             assert.ok(Date.now() - t0 < 15_000, `gave up after ${Date.now() - t0} ms`);
+            assert.equal(dialled(), 2, "connectAttempts dials");
+            const again = await r.run(target, "true", { timeoutMs: 20_000 });
+            assert.equal(again.code, 255);
+            assert.match(again.stderr, /Connection refused/, "the same words");
+            assert.equal(dialled(), 2, "not dialled again within REDIAL_AFTER_MS");
         } finally {
             await r.close();
         }
