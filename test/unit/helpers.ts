@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { createServer, type AddressInfo } from "node:net";
 import { REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
+import type { PlannerInput } from "../../components/plan/planner.ts";
 
 export interface RunResult {
     status: number | null;
@@ -89,4 +90,20 @@ export function runLab(args: string[], o: { runsDir: string; timeoutMs?: number 
             resolve({ code, out });
         });
     });
+}
+
+/** The seed's 16-core/64 GB tier on EC2 as the planner sees it (m6i.4xlarge LB, 8 backends × 10 pongs, 20 clients), with `over` changed. */
+export function seedTierPlannerInput(over: Partial<PlannerInput> = {}): PlannerInput {
+    return {
+        stack: "t",
+        conns: 1_050_000,
+        tlsShare: 1,
+        instanceTypes: { haproxy: "m6i.4xlarge", backend: "c6i.2xlarge", client: "c6i.8xlarge" },
+        clients: 20,
+        backends: 8,
+        serversPerHost: 10,
+        sourceIpsPerClient: 4,
+        rootVolumeGb: 16,
+        ...over,
+    };
 }

@@ -10,31 +10,20 @@ import {
     sourceIpsNeeded,
     TIGHT_HEADROOM,
     usableMemoryGiB,
-    type PlannerInput,
 } from "../../components/plan/planner.ts";
 import { FD_OVERHEAD, PORTS_PER_SOURCE_ADDRESS } from "../../components/plan/capacity.ts";
 import { HAPROXY_PROCESS_BASE_MIB, lbConnectionsInMemory, PER_CONNECTION_COSTS, roleKBPerConnection } from "../../components/plan/costs.ts";
 import { fleetUsdPerHour, INSTANCE_TYPES, PRICES_AS_OF } from "../../components/plan/prices.ts";
 import { IMPOSSIBLE_EXIT_CODE, plan, planStack, readTierConfig, SEED_TIERS, seedTierHeadroom } from "../../scripts/lib/tierPlan.ts";
 import { refuseImpossible, servableLimit } from "../../components/plan/planner.ts";
+import { seedTierPlannerInput } from "./helpers.ts";
 
 const GIB_KB = 1024 * 1024;
 const round1 = (n: number) => Math.round(n * 10) / 10;
 /** GiB the LB needs for `conns` connections at the cost table's price (2 kernel sockets + HAProxy's own). */
 const lbNeedGiB = (conns: number, tlsShare = 1) => (conns * roleKBPerConnection("haproxy", tlsShare)) / GIB_KB;
 
-const base = (over: Partial<PlannerInput> = {}): PlannerInput => ({
-    stack: "t",
-    conns: 1_050_000,
-    tlsShare: 1,
-    instanceTypes: { haproxy: "m6i.4xlarge", backend: "c6i.2xlarge", client: "c6i.8xlarge" },
-    clients: 20,
-    backends: 8,
-    serversPerHost: 10,
-    sourceIpsPerClient: 4,
-    rootVolumeGb: 16,
-    ...over,
-});
+const base = seedTierPlannerInput;
 
 describe("planner", () => {
     test("LB memory follows the per-connection costs: 2 kernel sockets + HAProxy TLS", () => {

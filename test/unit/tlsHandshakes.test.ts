@@ -3,25 +3,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { handshakesPerCore, MEASURED_AT, TLS_HANDSHAKES_PER_CORE_PER_S, tlsRampSeconds } from "../../components/plan/tlsHandshakes.ts";
-import { planTier, type PlannerInput } from "../../components/plan/planner.ts";
+import { planTier } from "../../components/plan/planner.ts";
 import { plannerInput } from "../../components/platform/aws/settings.ts";
 import { planCapacity } from "../../components/plan/capacity.ts";
 import { parseLabConfig } from "../../components/loadConfig.ts";
 import { CERTIFICATES } from "../../components/config.ts";
 import { instanceType } from "../../components/plan/prices.ts";
+import { seedTierPlannerInput } from "./helpers.ts";
 
-const input = (over: Partial<PlannerInput> = {}): PlannerInput => ({
-    stack: "t",
-    conns: 1_050_000,
-    tlsShare: 1,
-    instanceTypes: { haproxy: "m6i.4xlarge", backend: "c6i.2xlarge", client: "c6i.8xlarge" },
-    clients: 20,
-    backends: 8,
-    serversPerHost: 10,
-    sourceIpsPerClient: 4,
-    rootVolumeGb: 16,
-    ...over,
-});
+const input = seedTierPlannerInput;
 
 test("every certificate key has a measured rate; RSA-2048 and P-384 handshakes are slower than P-256's", () => {
     for (const c of CERTIFICATES) assert.ok(TLS_HANDSHAKES_PER_CORE_PER_S[c] > 0, c);
