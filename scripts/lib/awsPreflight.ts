@@ -153,7 +153,7 @@ export async function preflightLoaded(stack: string, loaded: LoadedConfig, clien
     }
 }
 
-/** `lab up`'s first step: a stack on a billed cloud platform (the one that runs the policy pack) is preflighted; others are not asked. */
+/** Every up's first step (pulumiStack.up): a stack on a billed cloud platform (the one that runs the policy pack) is preflighted; others are not asked. */
 export async function preflightBeforeUp(stack: string, loaded: LoadedConfig, client?: PreflightClient): Promise<Check[] | undefined> {
     return loaded.platform.needsPolicyPack ? preflightLoaded(stack, loaded, client) : undefined;
 }

@@ -231,7 +231,7 @@ export async function up(stack: string, options: { settings?: string; preflightC
         options.settings === undefined ? loadStackConfig(stack) : loadConfig(stack, readConfigFile(dirname(stackSettingsFile(stack, options.settings)), stack));
     // Preflight reports every check at once (its config check included); then the platform's own
     // checks (e.g. operator CIDR, instance types, budget) refuse before a stack exists.
-    if (loaded.platform.needsPolicyPack) await (await import("./awsPreflight.ts")).preflightBeforeUp(stack, loaded, options.preflightClient);
+    await (await import("./awsPreflight.ts")).preflightBeforeUp(stack, loaded, options.preflightClient);
     loaded.platform.check(loaded);
     const configFile = await ensureStack(stack, options.settings);
     await clearStaleLock(stack);
