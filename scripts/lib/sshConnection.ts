@@ -99,7 +99,7 @@ export function runBase(): string {
 }
 
 /** How long a host that answered none of a connection's attempts is taken as unreachable. */
-export const REDIAL_AFTER_MS = 60_000;
+const REDIAL_AFTER_MS = 60_000;
 
 /** What a connection takes from its session: where its files go, how ssh is run and dialled. */
 export interface Dialer {
