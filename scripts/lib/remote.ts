@@ -23,6 +23,7 @@ import { remotePathPrefix } from "../../components/render/hostPath.ts";
 import {
     CONNECT_TIMEOUT_S,
     Connection,
+    KEEPALIVE_COUNT,
     KEEPALIVE_S,
     RemoteError,
     hookProcess,
@@ -175,7 +176,16 @@ export class Remote {
             : ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"];
         return [
             ...["-i", this.keyFile, "-p", String(t.port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", ...hostKeys, "-o", "LogLevel=ERROR"],
-            ...["-o", `ConnectTimeout=${this.connectTimeoutS}`, "-o", `ServerAliveInterval=${KEEPALIVE_S}`, "-o", "ControlMaster=no"],
+            ...[
+                "-o",
+                `ConnectTimeout=${this.connectTimeoutS}`,
+                "-o",
+                `ServerAliveInterval=${KEEPALIVE_S}`,
+                "-o",
+                `ServerAliveCountMax=${KEEPALIVE_COUNT}`,
+                "-o",
+                "ControlMaster=no",
+            ],
         ];
     }
 

@@ -2,7 +2,7 @@
 // in the background with its control socket in the session's directory, and the local forwards
 // opened over it for HTTP. Used by remote.ts, the operator's one way to the hosts.
 import { spawnSync } from "node:child_process";
-import { accessSync, constants as fsConstants } from "node:fs";
+import { accessSync, existsSync, constants as fsConstants } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expBackoff, retry, type $ } from "zx";
@@ -33,9 +33,16 @@ export interface LabAccess {
     sshPrivateKey: string;
 }
 
-/** ssh's ConnectTimeout and ServerAliveInterval (as the rig's SSH always had them). */
+/** ssh's ConnectTimeout. */
 export const CONNECT_TIMEOUT_S = 10;
-export const KEEPALIVE_S = 15;
+/**
+ * ssh's ServerAliveInterval and ServerAliveCountMax: a host that stops answering (its network cut,
+ * its machine gone) ends its connection within 5 s x 3 = 15 s, and the calls waiting on it with it;
+ * at 15 s x 3, a cut backend held every later read of an attack ~45 s each. A loaded host's sshd
+ * answers a keepalive within seconds (it is the kernel's and one process's work).
+ */
+export const KEEPALIVE_S = 5;
+export const KEEPALIVE_COUNT = 3;
 /** The master lingers this long once idle: it ends on its own if this process dies without close(). */
 export const PERSIST_S = 120;
 /** Sessions open at once over one connection: the rig's sshd allows 100 (MaxSessions). */
@@ -125,6 +132,8 @@ export class Connection {
     readonly socket: string;
     private opened?: Promise<void>;
     private readonly forwards = new Map<string, Promise<string>>();
+    /** Forwards opened so far: each gets a socket path of its own (a gone master may leave its sockets behind). */
+    private forwardsOpened = 0;
     private sessions = 0;
     private readonly waiting: (() => void)[] = [];
 
@@ -146,6 +155,8 @@ export class Connection {
 
     /** When starting the master last failed after every attempt, and why. */
     private failed?: { at: number; error: Error };
+    /** The master came up (its socket then exists until it ends). */
+    private up = false;
 
     /**
      * Starts the master once (retried: nothing runs on the host before it is up). A host that did
@@ -154,13 +165,24 @@ export class Connection {
      * an attack cost the run's later reads ~30 s each).
      */
     open(): Promise<void> {
+        // A master that came up and has gone since (the host stopped answering its keepalives, or it
+        // sat idle PERSIST_S): dialled again, once, since the host answered before; without this, each
+        // call would dial the host directly (ssh does when the socket is missing) and wait alone.
+        let attempts = this.remote.connectAttempts;
+        if (this.up && !existsSync(this.socket)) {
+            this.opened = undefined;
+            this.up = false;
+            this.forwards.clear(); // their sockets went with the master
+            attempts = 1;
+        }
         if (!this.opened && this.failed && Date.now() - this.failed.at < REDIAL_AFTER_MS) return Promise.reject(this.failed.error);
-        this.opened ??= retry<void>(this.remote.connectAttempts, expBackoff("4s", "500ms"), async (): Promise<void> => {
+        this.opened ??= retry<void>(attempts, expBackoff("4s", "500ms"), async (): Promise<void> => {
             const r = await this.remote.shell({
                 timeout: (this.remote.connectTimeoutS + 5) * 1000,
             })`${this.remote.ssh} -f -N -o ControlMaster=yes -o ${`ControlPersist=${PERSIST_S}`} ${this.args()} </dev/null`;
             if (r.exitCode !== 0)
                 throw new RemoteError(`SSH to ${this.target.host}:${this.target.port} failed: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`);
+            this.up = true;
         }).catch((err: Error) => {
             this.opened = undefined; // a call after REDIAL_AFTER_MS tries again
             this.failed = { at: Date.now(), error: err };
@@ -187,7 +209,7 @@ export class Connection {
         const key = `${address}:${port}`;
         let local = this.forwards.get(key);
         if (!local) {
-            const path = join(this.remote.dir, `c${this.index}-f${this.forwards.size}`);
+            const path = join(this.remote.dir, `c${this.index}-f${this.forwardsOpened++}`);
             local = this.open().then(async () => {
                 const r = await this.remote.shell({ timeout: 15_000 })`${this.remote.ssh} -O forward -L ${`${path}:${address}:${port}`} ${this.args()}`;
                 if (r.exitCode !== 0) throw new RemoteError(`forward to ${key} over SSH to ${this.target.host} failed: ${r.stderr.trim()}`);

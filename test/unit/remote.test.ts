@@ -164,6 +164,57 @@ describe("remote", { skip }, () => {
         assert.equal(existsSync(r.dir), false);
     });
 
+    test("a connection whose master has gone is dialled again once: a host still there answers, a host gone fails at once after", async () => {
+        // The host's SSH through a relay this test can cut: its connections closed (the master ends),
+        // then its port closed too (the host is gone).
+        const links = new Set<net.Socket>();
+        const relay = net.createServer((inbound) => {
+            const outbound = net.connect(port, "127.0.0.1");
+            for (const s of [inbound, outbound]) {
+                links.add(s);
+                s.on("error", () => undefined);
+                s.on("close", () => links.delete(s));
+            }
+            inbound.pipe(outbound).pipe(inbound);
+        });
+        await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+        const relayPort = (relay.address() as AddressInfo).port;
+        const masters = join(dir, "masters");
+        const counting = join(dir, "counting-masters-ssh");
+        writeFileSync(counting, `#!/bin/bash\n[[ " $* " == *" ControlMaster=yes "* ]] && echo x >> ${quote(masters)}\nexec ssh "$@"\n`, { mode: 0o755 });
+        const dialled = () => (existsSync(masters) ? readFileSync(masters, "utf8").split("\n").filter(Boolean).length : 0);
+        const host = { name: "r", address: "127.0.0.1", ssh: { host: "127.0.0.1", port: relayPort, user: "root" } };
+        const r = new Remote({ privateKey, hosts: [{ host: "127.0.0.1", port: relayPort, hostKey }], inventory: [host], dir, ssh: counting });
+        const cut = async () => {
+            for (const s of links) s.destroy();
+            for (let i = 0; i < 100 && existsSync(join(r.dir, "c0")); i++) await new Promise((res) => setTimeout(res, 50));
+            assert.equal(existsSync(join(r.dir, "c0")), false, "the master ended with its connection");
+        };
+        try {
+            const url = `http://127.0.0.1:${httpPort}/x`;
+            assert.equal(await r.check("r", "echo one"), "one\n");
+            assert.equal((await r.request(url)).status, 200);
+            assert.equal(dialled(), 1);
+            await cut();
+            assert.equal(await r.check("r", "echo two"), "two\n", "a host still there: dialled again");
+            assert.equal((await r.request(url)).status, 200, "its forward opened again over the new master");
+            assert.equal(dialled(), 2);
+            relay.close(); // no new connection; the open one ends at cut()
+            await cut();
+            const t0 = Date.now();
+            const gone = await r.run("r", "true", { timeoutMs: 20_000 });
+            assert.equal(gone.code, 255);
+            assert.match(gone.stderr, /Connection refused/);
+            assert.equal(dialled(), 3, "a host gone is dialled once, not connectAttempts times");
+            assert.ok(Date.now() - t0 < 5_000, `gave up after ${Date.now() - t0} ms`);
+            assert.equal((await r.run("r", "true", { timeoutMs: 20_000 })).code, 255);
+            assert.equal(dialled(), 3, "and not again within REDIAL_AFTER_MS");
+        } finally {
+            relay.close();
+            await r.close();
+        }
+    });
+
     test("every call of a session goes over one SSH connection per host", async () => {
         const r = session();
         try {
