@@ -227,10 +227,13 @@ export class Remote {
      */
     async run(host: string | SshTarget, command: string, o: CallOptions = {}): Promise<RemoteResult> {
         const c = this.connection(host);
+        // A host the connection could not reach (after its own attempts) is not retried by the call.
+        let unreachable = false;
         const once = async (): Promise<RemoteResult> => {
             try {
                 await c.open();
             } catch (err) {
+                unreachable = true;
                 return { code: SSH_FAILED, stdout: "", stderr: (err as Error).message, timedOut: false };
             }
             const p = this.spawn(c, command, o);
@@ -249,7 +252,7 @@ export class Remote {
             o.attempts ?? 3,
             async () => {
                 const r = await once();
-                if (r.code === SSH_FAILED || r.timedOut) throw new Failed(r);
+                if ((r.code === SSH_FAILED && !unreachable) || r.timedOut) throw new Failed(r);
                 return r;
             },
             () => true,

@@ -207,8 +207,11 @@ describe("remote", { skip }, () => {
             assert.match(gone.stderr, /Connection refused/);
             assert.equal(dialled(), 3, "a host gone is dialled once, not connectAttempts times");
             assert.ok(Date.now() - t0 < 5_000, `gave up after ${Date.now() - t0} ms`);
-            assert.equal((await r.run("r", "true", { timeoutMs: 20_000 })).code, 255);
+            const t1 = Date.now();
+            assert.equal((await r.run("r", "true", { timeoutMs: 20_000, idempotent: true })).code, 255);
             assert.equal(dialled(), 3, "and not again within REDIAL_AFTER_MS");
+            // An idempotent call is not retried (retries wait 500 ms and more) when the host was not reached.
+            assert.ok(Date.now() - t1 < 400, `an unreachable host's call took ${Date.now() - t1} ms`);
         } finally {
             relay.close();
             await r.close();
