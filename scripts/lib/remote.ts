@@ -241,25 +241,14 @@ export class Remote {
         };
         if (!o.idempotent) return once();
         // A failed attempt is thrown to be retried; the last one's result is what the caller gets.
-        class Failed extends Error {
-            readonly result: RemoteResult;
-            constructor(result: RemoteResult) {
-                super(`ssh exited ${result.code}`);
-                this.result = result;
-            }
-        }
-        return withRetry(
-            o.attempts ?? 3,
-            async () => {
-                const r = await once();
-                if ((r.code === SSH_FAILED && !unreachable) || r.timedOut) throw new Failed(r);
-                return r;
-            },
-            () => true,
-        ).catch((err) => {
-            if (err instanceof Failed) return err.result;
-            throw err;
-        });
+        let last: RemoteResult | undefined;
+        const retryable = (r?: RemoteResult) => !!r && ((r.code === SSH_FAILED && !unreachable) || r.timedOut);
+        const attempt = async () => {
+            last = await once();
+            if (retryable(last)) throw new RemoteError(`ssh exited ${last.code}`);
+            return last;
+        };
+        return withRetry(o.attempts ?? 3, attempt, () => true).catch((err) => (retryable(last) ? (last as RemoteResult) : Promise.reject(err)));
     }
 
     /** A command's stdout; any other end than exit 0 throws, naming the host and the command. */
