@@ -60,8 +60,9 @@ export const LAB_FILE_ORDER = [
  * Files that time real processes on loopback (a pong's knee and its waves, HAProxy's health
  * checks against a pong in the test's own process, a CLI's start-up within a time limit): run after
  * everything else, two at a time. Beside two lab builds they failed on time, not on behaviour.
- * Longest first (tippingPong 34 s, scripts 21 s, pongLimit 3 s, pong 3 s in npm test): the two slots
- * end together, ~34 s after the labs, where pong and pongLimit first left tippingPong last (~38 s).
+ * Longest first (tippingPong 17 s, scripts 10 s, pongLimit 3 s, pong 3 s alone): the two slots end
+ * together, ~17 s after the labs (34 s before tippingPong's 1.5 s steps and scripts' pong that
+ * dies being reported at once).
  */
 export const SOLO_FILES = ["test/unit/tippingPong.test.ts", "test/unit/scripts.test.ts", "test/unit/pongLimit.test.ts", "test/unit/pong.test.ts"];
 

@@ -24,9 +24,11 @@ export function pongStartScript(l: PongLaunch): string {
         `for port in ${l.ports.join(" ")}; do`,
         `  setsid node ${dir}/pong.ts $port --host ${l.address} --request-timeout-ms ${l.requestTimeoutMs}${limit} </dev/null >${dir}/pong-$port.log 2>&1 &`,
         `  echo $! >> ${dir}/pids`,
+        "  pid[$port]=$!",
         "done",
+        // Up to 10 s per port; a pong that has exited is reported at once, not after the 10 s.
         `for port in ${l.ports.join(" ")}; do`,
-        `  for i in $(seq 1 100); do curl -fsS -o /dev/null http://${l.address}:$port/health 2>/dev/null && continue 2; sleep 0.1; done`,
+        `  for i in $(seq 1 100); do curl -fsS -o /dev/null http://${l.address}:$port/health 2>/dev/null && continue 2; kill -0 \${pid[$port]} 2>/dev/null || break; sleep 0.1; done`,
         `  echo "pong on port $port did not answer; its log:" >&2; cat ${dir}/pong-$port.log >&2; exit 1`,
         "done",
         `wc -l < ${dir}/pids`,

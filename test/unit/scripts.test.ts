@@ -350,7 +350,8 @@ describe("backendScripts", () => {
         t.after(() => {
             runBash(pongStopScript(workDir), { env });
         });
-        // A "pong.ts" that exits at once: the health wait must give up and show its log.
+        // A "pong.ts" that exits at once: the health wait must give up at once (not after its 10 s) and show its log.
+        const t0 = Date.now();
         const r = runBash(pongStartScript({ workDir, address: "127.0.0.1", ports: [await freeLoopbackPort()], nofile: 4096, requestTimeoutMs: 0 }), {
             input: "console.error('pong refuses to start'); process.exit(3);\n",
             env,
@@ -358,6 +359,7 @@ describe("backendScripts", () => {
         assert.equal(r.status, 1);
         assert.match(r.stderr, /did not answer/);
         assert.match(r.stderr, /pong refuses to start/);
+        assert.ok(Date.now() - t0 < 5000, `gave up after ${Date.now() - t0} ms`);
     });
 });
 
