@@ -2,7 +2,7 @@
 // the run's memory, the held ramp's attack sized to the ramp's ceiling); removed when the bench ends.
 import YAML from "yaml";
 import { writeGeneratedStack } from "../scripts/lib/stackSettings.ts";
-import { HELD_RAMP_SETTINGS } from "../components/render/attack.ts";
+import { heldRampAttack } from "../components/render/attack.ts";
 
 export interface OomOptions {
     mode: "plain" | "tls";
@@ -27,16 +27,7 @@ export function writeStackConfig(stack: string, o: OomOptions, maxConns: number,
         "c2m:backend": { serversPerHost: 2 },
         "c2m:ttlHours": 2,
         "c2m:local": { subnet: o.subnet, hostLimits: { haproxy: { memoryMiB: o.memoryMib } } },
-        "c2m:attack": {
-            preset: "smoke",
-            ...HELD_RAMP_SETTINGS,
-            rate: ratePerClient,
-            durationS: rampS,
-            holdMs,
-            timeoutS: Math.ceil(holdMs / 1000) + 60,
-            frontends: [o.mode],
-            connections: maxConns,
-        },
+        "c2m:attack": heldRampAttack({ rate: ratePerClient, rampS, holdMs, drainS: 60, frontend: o.mode, connections: maxConns }),
     };
     writeGeneratedStack(stack, `# written by bench/oom; removed when it ends\n${YAML.stringify({ config })}`);
 }

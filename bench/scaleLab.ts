@@ -6,7 +6,7 @@ import YAML from "yaml";
 import { labEnv } from "../scripts/toolchain/toolchain.ts";
 import { outputs, up, type StackOutputs } from "../scripts/lib/pulumiStack.ts";
 import { stackConfigFile, writeGeneratedStack } from "../scripts/lib/stackSettings.ts";
-import { HELD_RAMP_SETTINGS } from "../components/render/attack.ts";
+import { heldRampAttack } from "../components/render/attack.ts";
 import { reapLocal } from "../components/platform/local/residue.ts";
 import { backendCounters, frontendCounters, type StatsRow } from "../scripts/analysis/haproxyStats.ts";
 import { Remote } from "../scripts/lib/remote.ts";
@@ -85,16 +85,7 @@ export function writeStackConfig(o: Options, ratePerClient: number, rampS: numbe
         "c2m:plan": { connections: o.conns, tlsShare: o.mode === "tls" ? 1 : 0 },
         "c2m:backend": { serversPerHost: 2 },
         "c2m:local": { subnet: o.subnet },
-        "c2m:attack": {
-            preset: "smoke",
-            ...HELD_RAMP_SETTINGS,
-            rate: ratePerClient,
-            durationS: rampS,
-            holdMs,
-            timeoutS: Math.ceil(holdMs / 1000) + 120,
-            frontends: [o.mode],
-            connections: o.conns,
-        },
+        "c2m:attack": heldRampAttack({ rate: ratePerClient, rampS, holdMs, drainS: 120, frontend: o.mode, connections: o.conns }),
     };
     writeGeneratedStack(o.stack, `# written by bench/scale; removed when it ends\n${YAML.stringify({ config })}`);
 }

@@ -117,10 +117,22 @@ export const PRESET_SETTINGS: Record<LabConfig["attack"]["preset"], AttackSettin
 export const TIPPING_STEP_SETTINGS = { durationS: 10, timeoutS: 30, sleepMs: 0, times: 0 } satisfies Partial<AttackSettings>;
 
 /**
- * The benches that ramp held connections into the LB (bench/scale, bench/oom), on top of the smoke
- * preset: pong holds each response (holdMs, set by the bench) and writes once, with no random sleep.
+ * The `c2m:attack` block of a bench that ramps held connections into the LB (bench/scale, bench/oom),
+ * on top of the smoke preset: `rate` per client for `rampS`, pong holding each response `holdMs`
+ * and writing once, with no random sleep; vegeta waits `drainS` past the hold.
  */
-export const HELD_RAMP_SETTINGS = { sleepMs: 0, times: 0, workers: 100 } satisfies Partial<AttackSettings>;
+export function heldRampAttack(o: { rate: number; rampS: number; holdMs: number; drainS: number; frontend: "plain" | "tls"; connections: number }) {
+    return {
+        preset: "smoke",
+        ...({ sleepMs: 0, times: 0, workers: 100 } satisfies Partial<AttackSettings>),
+        rate: o.rate,
+        durationS: o.rampS,
+        holdMs: o.holdMs,
+        timeoutS: Math.ceil(o.holdMs / 1000) + o.drainS,
+        frontends: [o.frontend],
+        connections: o.connections,
+    };
+}
 
 /**
  * What each preset should hold: connections open per client host once steady (rate × mean
