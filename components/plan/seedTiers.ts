@@ -95,6 +95,12 @@ export interface TierOutcome {
     errorsPct: number;
     /** What the planner predicted: holds, or dies (of memory or in the ramp). */
     predicted: "holds" | "dies_of_memory" | "dies_during_ramp";
+    /**
+     * The planner said AT THE EDGE: the handshake rate the tier needs and the one it predicts are
+     * closer than the spread of the runs it was fitted to, so it may live or die. Such a run is
+     * scored neither right nor wrong (localTier.ts).
+     */
+    atTheEdge?: boolean;
 }
 
 /**
@@ -118,5 +124,6 @@ export function seedClaimVerdict(tier: SeedTier, scale: number, o: TierOutcome):
     const survived = ok;
     const agrees = t.seedOutcome === "not run" ? "" : (t.seedOutcome === "held") === survived ? " — as the seed" : " — unlike the seed";
     const planned = o.predicted === "holds" ? survived : !survived;
-    return `${t.cores} cores / ${t.memoryGB} GB: ${t.seedSaw} — ${here}${agrees}; planner predicted ${o.predicted.replace(/_/g, " ")} (${planned ? "right" : "WRONG"})`;
+    const score = o.atTheEdge ? `at the edge: ${survived ? "it lived" : "it died"}, neither right nor wrong` : planned ? "right" : "WRONG";
+    return `${t.cores} cores / ${t.memoryGB} GB: ${t.seedSaw} — ${here}${agrees}; planner predicted ${o.predicted.replace(/_/g, " ")} (${score})`;
 }

@@ -137,7 +137,7 @@ export function tierResult(
     tier: SeedTier,
     scale: number,
     target: number,
-    plan: { verdict: "holds" | "dies_of_memory" | "dies_during_ramp"; heldAtRampEnd: number; rampPerS: number },
+    plan: { verdict: "holds" | "dies_of_memory" | "dies_during_ramp"; atTheEdge?: boolean; heldAtRampEnd: number; rampPerS: number },
     run: Pick<AttackResult, "memory" | "summary" | "serversDown" | "lbEvents" | "rampEnd" | "settings" | "dir" | "runId" | "row"> | undefined,
     error?: string,
 ): TierResult {
@@ -148,7 +148,15 @@ export function tierResult(
     const held = m?.heldPeak ?? 0;
     const oom: boolean | "unknown" = !m || m.oomKills === "unknown" ? "unknown" : m.oomKills > 0;
     const verdict = run
-        ? seedClaimVerdict(tier, scale, { held, target, oomKilled: oom, headroomPct: m?.headroomPct ?? null, errorsPct: errorPct, predicted: plan.verdict })
+        ? seedClaimVerdict(tier, scale, {
+              held,
+              target,
+              oomKilled: oom,
+              headroomPct: m?.headroomPct ?? null,
+              errorsPct: errorPct,
+              predicted: plan.verdict,
+              atTheEdge: plan.atTheEdge,
+          })
         : `${SEED_TIERS[tier].cores} cores / ${SEED_TIERS[tier].memoryGB} GB: not run (${error})`;
     const ms = (ns: number | undefined) => (ns === undefined ? null : r1(ns / 1e6));
     return {
@@ -165,7 +173,7 @@ export function tierResult(
         errors,
         error_pct: errorPct,
         verdict,
-        predicted: plan.verdict,
+        predicted: plan.atTheEdge ? `${plan.verdict} (at the edge)` : plan.verdict,
         predicted_held_at_ramp_end: plan.heldAtRampEnd,
         seed: SEED_TIERS[tier].seedSaw,
         ramp_per_s: plan.rampPerS,
@@ -243,10 +251,10 @@ export async function reproduce(
                 rmSync(generated, { force: true }); // nothing was created: the file goes, the error stops the command
                 throw err;
             }
-            const planWord = { verdict: plan.verdict, heldAtRampEnd: plan.ramp.heldAtRampEnd, rampPerS: plan.ramp_per_s };
+            const planWord = { verdict: plan.verdict, atTheEdge: plan.at_the_edge, heldAtRampEnd: plan.ramp.heldAtRampEnd, rampPerS: plan.ramp_per_s };
             log(
                 `${p.stack} at 1/${o.scale} as stack ${p.runStack}: LB ${plan.lb_limit_mib} MiB, ${plan.lb_cpus} CPU, target ${plan.target}, ramp ${plan.ramp_per_s}/s, ` +
-                    `hold ${o.holdS}s; planner: ${plan.verdict.replace(/_/g, " ")} (peak ${mib(plan.ramp.peakBytes)} MiB, ${plan.ramp.waitingAtRampEnd} waiting at the ramp's end; fastest surviving ramp ${plan.fastest_surviving_ramp_per_s ?? "none"}/s)`,
+                    `hold ${o.holdS}s; planner: ${plan.verdict.replace(/_/g, " ")}${plan.at_the_edge ? " AT THE EDGE" : ""} (peak ${mib(plan.ramp.peakBytes)} MiB, ${plan.ramp.waitingAtRampEnd} waiting at the ramp's end; fastest surviving ramp ${plan.fastest_surviving_ramp_per_s ?? "none"}/s)`,
             );
             let run: AttackResult | undefined;
             let error: string | undefined;

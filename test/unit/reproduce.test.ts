@@ -207,6 +207,21 @@ describe("the verdict on each seed claim", () => {
     test("a prediction the run refutes is called wrong", () => {
         assert.match(seedClaimVerdict("16c64g", 16, { ...ok, oomKilled: true, held: 100 }), /unlike the seed; planner predicted holds \(WRONG\)/);
     });
+    test("a prediction AT THE EDGE is scored neither right nor wrong, and says how the run ended", () => {
+        const died = seedClaimVerdict("4c30g", 16, { ...ok, held: 48_334, oomKilled: true, predicted: "holds", atTheEdge: true });
+        assert.match(died, /planner predicted holds \(at the edge: it died, neither right nor wrong\)$/);
+        assert.match(seedClaimVerdict("4c30g", 16, { ...ok, atTheEdge: true }), /planner predicted holds \(at the edge: it lived, neither right nor wrong\)$/);
+        const r = tierResult(
+            "local-4c30g",
+            "4c30g",
+            16,
+            65_500,
+            { verdict: "holds", atTheEdge: true, heldAtRampEnd: 65_500, rampPerS: 218 },
+            undefined,
+            "lab up failed",
+        );
+        assert.equal(r.predicted, "holds (at the edge)");
+    });
     test("the JSON line carries the issue's fields for every tier", () => {
         const r = tierResult("local-16c64g", "16c64g", 16, 65_625, { verdict: "holds", heldAtRampEnd: 65_625, rampPerS: 500 }, undefined, "lab up failed");
         const line = JSON.parse(reproduceJsonLine([r]));
