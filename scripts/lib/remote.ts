@@ -14,7 +14,7 @@
 // SSH to the hosts (as on EC2, whose security group opens SSH from the operator's CIDR alone).
 import http from "node:http";
 import https from "node:https";
-import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, rmSync, writeFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -30,6 +30,7 @@ import {
     knownHosts,
     openSessions,
     runBase,
+    sessionDir,
     withRetry,
     type LabAccess,
     type LabHost,
@@ -154,7 +155,7 @@ export class Remote {
             for (const a of [h.address, ...(h.sourceAddresses ?? [])]) this.byAddress.set(a, h);
         }
         this.env = o.env ?? process.env;
-        this.dir = mkdtempSync(join(o.dir ?? runBase(), "c2m-remote-"));
+        this.dir = sessionDir(o.dir ?? runBase());
         this.keyFile = join(this.dir, "id");
         writeFileSync(this.keyFile, o.privateKey.endsWith("\n") ? o.privateKey : `${o.privateKey}\n`, { mode: 0o600 });
         this.knownHostsFile = join(this.dir, "known_hosts");

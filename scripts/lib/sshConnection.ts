@@ -2,7 +2,7 @@
 // in the background with its control socket in the session's directory, and the local forwards
 // opened over it for HTTP. Used by remote.ts, the operator's one way to the hosts.
 import { spawnSync } from "node:child_process";
-import { accessSync, existsSync, constants as fsConstants } from "node:fs";
+import { accessSync, existsSync, mkdtempSync, readdirSync, rmSync, constants as fsConstants } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expBackoff, retry, type $ } from "zx";
@@ -103,6 +103,34 @@ export function runBase(): string {
     } catch {
         return tmpdir();
     }
+}
+
+/** A session's own directory under `base`, named after this process: `c2m-remote-<pid>-XXXXXX`. */
+export function sessionDir(base: string): string {
+    removeOrphanSessionDirs(base);
+    return mkdtempSync(join(base, `c2m-remote-${process.pid}-`));
+}
+
+/**
+ * Removes the directories (the stack's key among their files) of sessions whose process died without
+ * closing them: killed outright (SIGKILL, the OOM killer), it ran no exit handler. Seen after a `lab up`
+ * killed with its command provider in mid-command. Returns their names.
+ */
+function removeOrphanSessionDirs(base: string): string[] {
+    const alive = (pid: number) => {
+        try {
+            process.kill(pid, 0);
+            return true;
+        } catch (err) {
+            return (err as NodeJS.ErrnoException).code === "EPERM"; // someone else's process: alive
+        }
+    };
+    const orphans = readdirSync(base).filter((name) => {
+        const pid = /^c2m-remote-(\d+)-/.exec(name)?.[1];
+        return pid !== undefined && !alive(Number(pid));
+    });
+    for (const name of orphans) rmSync(join(base, name), { recursive: true, force: true });
+    return orphans;
 }
 
 /** How long a host that answered none of a connection's attempts is taken as unreachable. */

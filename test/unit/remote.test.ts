@@ -5,13 +5,13 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { Remote, RemoteError, knownHosts, quote, type LabHost } from "../../scripts/lib/remote.ts";
 import { HOST_BASE_PATH, remotePathPrefix } from "../../components/render/hostPath.ts";
 import { freeLoopbackPort, runBash, which } from "./helpers.ts";
@@ -324,6 +324,24 @@ describe("remote", { skip }, () => {
             assert.equal(seen.length - before, 20);
         } finally {
             await r.close();
+        }
+    });
+
+    test("a session's directory left by a process killed outright (its key in it) is removed by the next session; a live process's is kept", async () => {
+        const base = mkdtempSync(join(tmpdir(), "c2m-orphans-"));
+        try {
+            const dead = spawnSync("true").pid!; // ended: its pid names no process (until the kernel hands it out again)
+            for (const owner of [dead, process.pid]) {
+                mkdirSync(join(base, `c2m-remote-${owner}-abcdef`));
+                writeFileSync(join(base, `c2m-remote-${owner}-abcdef`, "id"), "key\n");
+            }
+            mkdirSync(join(base, "c2m-remote-test-kept")); // not a session's name: never touched
+            const r = new Remote({ privateKey, hosts: ["127.0.0.1"], dir: base });
+            assert.deepEqual(readdirSync(base).sort(), [basename(r.dir), `c2m-remote-${process.pid}-abcdef`, "c2m-remote-test-kept"].sort());
+            assert.match(basename(r.dir), new RegExp(`^c2m-remote-${process.pid}-`), "named after its process");
+            await r.close();
+        } finally {
+            rmSync(base, { recursive: true, force: true });
         }
     });
 
