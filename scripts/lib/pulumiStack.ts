@@ -13,6 +13,7 @@ import { labEnv, paths, REPO_ROOT, stackConfigFile } from "../toolchain/toolchai
 import { checkRecord } from "../../components/records/io.ts";
 import { StackOutputsSchema, type StackOutputs } from "../../components/records/stackOutputs.ts";
 import { loadStackConfig, settingsName, settingsProject, stackSettingsFile } from "./stackSettings.ts";
+import { removeOrphanSessionDirs, runBase } from "./sshConnection.ts";
 import type { PreflightClient } from "../../components/platform/aws/preflight.ts";
 
 const teardownConfigOf = (stack: string) => teardownConfig(dirname(stackConfigFile(stack)), stack);
@@ -285,6 +286,9 @@ export async function teardownStack(stack: string, generatedConfigFile?: string)
         rmSync(join(paths().stackSettings, settingsName(stack)), { force: true });
     }
     const left = await platform.reap(stack, config).catch((err: Error): Residue => ({ uncheckedBecause: [err.message] }));
+    // An up killed outright leaves its SSH sessions' directories, the stack's key in them.
+    const orphans = removeOrphanSessionDirs(runBase());
+    if (orphans.length) process.stderr.write(`removed ${orphans.length} SSH session directories of processes killed outright (${orphans.join(", ")})\n`);
     if (!destroyed && !platform.reapsWithoutState && residueCount(left) === 0) left.stackKept = [stack];
     if (generatedConfigFile) rmSync(generatedConfigFile, { force: true });
     process.stderr.write(`${describeResidue(left)}\n`);

@@ -116,7 +116,7 @@ export function sessionDir(base: string): string {
  * closing them: killed outright (SIGKILL, the OOM killer), it ran no exit handler. Seen after a `lab up`
  * killed with its command provider in mid-command. Returns their names.
  */
-function removeOrphanSessionDirs(base: string): string[] {
+export function removeOrphanSessionDirs(base: string): string[] {
     const alive = (pid: number) => {
         try {
             process.kill(pid, 0);

@@ -15,6 +15,7 @@ import YAML from "yaml";
 import { paths, REPO_ROOT } from "../../scripts/toolchain/toolchain.ts";
 import { stackConfigFile, writeGeneratedStack } from "../../scripts/lib/stackSettings.ts";
 import { teardownStack } from "../../scripts/lib/pulumiStack.ts";
+import { runBase } from "../../scripts/lib/sshConnection.ts";
 import { describeResidue, residueCount } from "../../components/platform/platform.ts";
 import { localResidue } from "../../components/platform/local/residue.ts";
 import { detectNofileCeiling } from "../../components/platform/local/limits.ts";
@@ -171,4 +172,10 @@ test("lab up killed outright (SIGKILL): lab down lifts the dead pulumi's lock an
     assert.equal(down.code, 0, down.out);
     assert.match(down.out, /lifting the lock of pulumi pid \d+, which no longer runs/);
     await assertNoResidue(HALF);
+    // No SSH session directory (the stack's key in it) of the killed processes is left.
+    const killed = [String(run.child.pid), ...descendants];
+    assert.deepEqual(
+        readdirSync(runBase()).filter((d) => killed.includes(/^c2m-remote-(\d+)-/.exec(d)?.[1] ?? "")),
+        [],
+    );
 });
