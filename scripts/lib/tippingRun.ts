@@ -108,6 +108,7 @@ export async function tipping(
                 frontends: [args.frontend],
             },
             runsDir,
+            { outputs: out },
         ).finally(() => machine?.stop());
         if (r.interrupted) throw new Error(`interrupted during step ${step.index} (run ${r.runId})`);
         // A step some clients did not (fully) send measured less load than it names: no knee from it.
