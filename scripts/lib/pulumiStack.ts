@@ -13,7 +13,7 @@ import { labEnv, paths, REPO_ROOT, stackConfigFile } from "../toolchain/toolchai
 import { checkRecord } from "../../components/records/io.ts";
 import { StackOutputsSchema, type StackOutputs } from "../../components/records/stackOutputs.ts";
 import { loadStackConfig, settingsName, settingsProject, stackSettingsFile } from "./stackSettings.ts";
-import { removeOrphanSessionDirs, runBase } from "./sshConnection.ts";
+import { processAlive, removeOrphanSessionDirs, runBase } from "./sshConnection.ts";
 import type { PreflightClient } from "../../components/platform/aws/preflight.ts";
 
 const teardownConfigOf = (stack: string) => teardownConfig(dirname(stackConfigFile(stack)), stack);
@@ -146,18 +146,10 @@ export async function clearStaleLock(stack: string): Promise<boolean> {
     const state = fileBackendDir();
     const locks = state && join(state, ".pulumi", "locks");
     if (!locks || !existsSync(locks)) return false;
-    const alive = (pid: number) => {
-        try {
-            process.kill(pid, 0);
-            return true;
-        } catch (err) {
-            return (err as NodeJS.ErrnoException).code === "EPERM";
-        }
-    };
     const stale = readdirSync(locks, { recursive: true, encoding: "utf8" })
         .filter((f) => f.split(sep).at(-2) === stack && f.endsWith(".json"))
         .map((f) => JSON.parse(readFileSync(join(locks, f), "utf8")) as { pid: number; hostname: string })
-        .filter((lock) => lock.hostname === hostname() && !alive(lock.pid));
+        .filter((lock) => lock.hostname === hostname() && !processAlive(lock.pid));
     if (stale.length === 0) return false;
     process.stderr.write(`stack ${stack}: lifting the lock of pulumi pid ${stale.map((l) => l.pid).join(", ")}, which no longer runs\n`);
     await (await selectStack(stack)).cancel();

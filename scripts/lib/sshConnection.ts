@@ -105,6 +105,16 @@ export function runBase(): string {
     }
 }
 
+/** Whether a process of this machine runs with that pid (someone else's counts: signalling it is refused, not absent). */
+export function processAlive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (err) {
+        return (err as NodeJS.ErrnoException).code === "EPERM";
+    }
+}
+
 /** A session's own directory under `base`, named after this process: `c2m-remote-<pid>-XXXXXX`. */
 export function sessionDir(base: string): string {
     removeOrphanSessionDirs(base);
@@ -117,17 +127,9 @@ export function sessionDir(base: string): string {
  * killed with its command provider in mid-command. Returns their names.
  */
 export function removeOrphanSessionDirs(base: string): string[] {
-    const alive = (pid: number) => {
-        try {
-            process.kill(pid, 0);
-            return true;
-        } catch (err) {
-            return (err as NodeJS.ErrnoException).code === "EPERM"; // someone else's process: alive
-        }
-    };
     const orphans = readdirSync(base).filter((name) => {
         const pid = /^c2m-remote-(\d+)-/.exec(name)?.[1];
-        return pid !== undefined && !alive(Number(pid));
+        return pid !== undefined && !processAlive(Number(pid));
     });
     for (const name of orphans) rmSync(join(base, name), { recursive: true, force: true });
     return orphans;
