@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { $ } from "zx";
+import { $ } from "zx/core";
 import { labEnv } from "../scripts/toolchain/toolchain.ts";
 import type { StackOutputs } from "../scripts/lib/pulumiStack.ts";
 import { CGROUP_ROOT, cgroupRel } from "../components/platform/local/cgroups.ts";

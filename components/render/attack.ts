@@ -1,5 +1,5 @@
 // Attack presets and the vegeta command line they render to. Pure.
-import { quote } from "zx";
+import { quote } from "zx/core";
 import type { AttackSettings, LabConfig } from "../config.ts";
 
 // The settings, each with its meaning, are the schema's (components/config.ts AttackSettingsSchema).

@@ -18,7 +18,7 @@ import { createWriteStream, rmSync, writeFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { $, quote, type ProcessOutput, type ProcessPromise } from "zx";
+import { $, quote, type ProcessOutput, type ProcessPromise } from "zx/core";
 import { remotePathPrefix } from "../../components/render/hostPath.ts";
 import {
     CONNECT_TIMEOUT_S,

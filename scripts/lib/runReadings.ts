@@ -3,7 +3,7 @@
 // files (merged with `vegeta report`), and the software each host ran.
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { $ } from "zx";
+import { $ } from "zx/core";
 import { parseHaproxyVersions } from "../../components/images.ts";
 import { parseAllowanceCounters, type AllowanceCounters } from "../../components/platform/allowances.ts";
 import { parseRecord } from "../../components/records/io.ts";

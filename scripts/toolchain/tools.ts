@@ -1,5 +1,5 @@
 // Finding the rig's tools and their versions (for `lab doctor`, bootstrap and run records).
-import { $ } from "zx";
+import { $ } from "zx/core";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { labEnv, paths, REPO_ROOT } from "./toolchain.ts";

@@ -19,7 +19,7 @@ import {
     localNames,
     sshdStartScript,
 } from "../../components/platform/local/scripts.ts";
-import { quote } from "zx";
+import { quote } from "zx/core";
 import { bashSyntax, runBash, tempDir, which } from "./helpers.ts";
 
 const n = localNames("local");

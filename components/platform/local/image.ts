@@ -3,7 +3,7 @@
 // record a build leaves, and the shell that enters an image.
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { quote } from "zx";
+import { quote } from "zx/core";
 import type { ImageName } from "../../images.ts";
 export { parseHaproxyVersions } from "../../images.ts";
 

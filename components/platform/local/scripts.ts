@@ -1,7 +1,7 @@
 // Shell scripts that make (and unmake) a local host: a network namespace on a bridge,
 // with its own sshd. Pure; platform/local applies them with local.Command.
 import { createHash } from "node:crypto";
-import { quote } from "zx";
+import { quote } from "zx/core";
 import { cgroupCreateScript, cgroupDeleteScript, type HostLimits } from "./cgroups.ts";
 import { hostImageBinds, imageMountScript } from "./image.ts";
 
