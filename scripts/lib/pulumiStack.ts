@@ -103,17 +103,21 @@ function fileBackendDir(): string | undefined {
 }
 
 /**
- * Stacks of this project in the state backend. A file backend's attributes are rewritten in place,
- * so a listing that meets one another pulumi is writing at that moment also fails with "EOF": it is
- * read again (seen in CI with three labs and their pulumis at work).
+ * Stacks of this project in the state backend, read again when the listing met another pulumi's
+ * write (seen in CI with three labs and their pulumis at work): a file backend's attributes are
+ * rewritten in place ("EOF"), and a checkpoint is written as a `.tmp` file then renamed, which the
+ * listing may see and then not find ("NotFound … .tmp").
  */
+/** What `pulumi stack ls` says when it met another pulumi writing the file backend (see listStacks). */
+export const LISTING_RACE = /\bEOF\b|NotFound\).*\.tmp\b/;
+
 export async function listStacks(): Promise<string[]> {
     for (let attempt = 1; ; attempt++) {
         removeTruncatedAttrs();
         try {
             return (await (await workspace()).listStacks()).map((s) => s.name.split("/").pop()!);
         } catch (err) {
-            if (attempt < 3 && /\bEOF\b/.test(String((err as Error).message))) {
+            if (attempt < 3 && LISTING_RACE.test(String((err as Error).message))) {
                 await new Promise((r) => setTimeout(r, 1000));
                 continue;
             }
