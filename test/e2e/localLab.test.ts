@@ -84,7 +84,12 @@ test("up, attack through plain and TLS frontends: all requests succeed and cross
     const expected = rate * durationS * clients;
 
     assert.equal(result.failedProcesses.length, 0, JSON.stringify(result.failedProcesses));
-    assert.equal(result.summary?.requests, expected);
+    // vegeta stops at its duration: starved of CPU (three lab files on 2 cores) its pacer has fallen a
+    // hit or two short of rate × duration (1,199 of 1,200, twice in CI); a client or a frontend left
+    // out would be half or less.
+    const nearPlanned = (got: number | undefined, planned: number, what: string) =>
+        assert.ok(got !== undefined && got <= planned && got >= planned * 0.99, `${what}: ${got} requests of ${planned} planned`);
+    nearPlanned(result.summary?.requests, expected, "all clients");
     assert.equal(result.summary?.success, 1, `success ratio ${result.summary?.success}, errors ${result.summary?.errors}`);
     assert.deepEqual(Object.keys(result.summary?.status_codes ?? {}), ["200"]);
     // pong's responses take 3 random waits of 0..21 ms: nothing should come close to 1 s.
@@ -92,7 +97,7 @@ test("up, attack through plain and TLS frontends: all requests succeed and cross
     for (const frontend of ["plain", "tls"] as const) {
         const vegeta = result.perFrontend[frontend];
         const haproxy = result.haproxy[frontend];
-        assert.equal(vegeta?.requests, expected / 2, `${frontend}: half of the requests`);
+        nearPlanned(vegeta?.requests, expected / 2, `${frontend}: half of the requests`);
         assert.ok(
             haproxy && haproxy.requests >= vegeta!.requests,
             `${frontend}: HAProxy counted ${haproxy?.requests} requests, vegeta sent ${vegeta?.requests}`,
@@ -119,7 +124,7 @@ test("up, attack through plain and TLS frontends: all requests succeed and cross
     assert.ok(metrics.peakConns > 0, `HAProxy's connections over the run: peak ${metrics.peakConns}`);
     // The request log, from the metrics host's sink: every request of the run is in it.
     const log = JSON.parse(readFileSync(join(result.dir, "haproxy-log-summary.json"), "utf8"));
-    assert.ok(log.requests >= expected, `${log.requests} requests logged, ${expected} sent`);
+    assert.ok(log.requests >= result.summary!.requests, `${log.requests} requests logged, ${result.summary!.requests} sent`);
     assert.ok(existsSync(join(result.dir, "haproxy.log.gz")));
     assert.equal(existsSync(join(result.dir, "haproxy.log.part")), false, "the streamed part is gone");
     // HAProxy's counters as the run recorded them (read on the LB over SSH, before and after).
