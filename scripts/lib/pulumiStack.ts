@@ -102,15 +102,15 @@ function fileBackendDir(): string | undefined {
     return url.startsWith("file://") ? url.replace(/^file:\/\//, "").replace(/\?.*$/, "") : undefined;
 }
 
+/** What `pulumi stack ls` says when it met another pulumi writing the file backend (see listStacks). */
+export const LISTING_RACE = /\bEOF\b|NotFound\).*\.tmp\b/;
+
 /**
  * Stacks of this project in the state backend, read again when the listing met another pulumi's
  * write (seen in CI with three labs and their pulumis at work): a file backend's attributes are
  * rewritten in place ("EOF"), and a checkpoint is written as a `.tmp` file then renamed, which the
  * listing may see and then not find ("NotFound … .tmp").
  */
-/** What `pulumi stack ls` says when it met another pulumi writing the file backend (see listStacks). */
-export const LISTING_RACE = /\bEOF\b|NotFound\).*\.tmp\b/;
-
 export async function listStacks(): Promise<string[]> {
     for (let attempt = 1; ; attempt++) {
         removeTruncatedAttrs();
